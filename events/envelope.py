@@ -1,0 +1,108 @@
+"""The event envelope and its canonical encoding.
+
+The stored and transmitted form of an event is ``data``: the canonical msgpack array
+``[device, seq, hlc, type, v, body, prev]``. ``id`` is blake3 of ``data``, so it is never stored
+without its bytes and anyone can check it. ``sig`` travels beside ``data``: it signs ``id`` and,
+through ``prev``, every earlier event of the device, so only the last event of a commit needs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import blake3
+import msgpack
+
+from events.errors import CodecError
+from events.keys import DEVICE_ID_LEN, SIGNATURE_LEN
+
+ID_LEN = 32
+ZERO_ID = bytes(ID_LEN)
+
+
+def _pack(value: Any) -> bytes:
+    return msgpack.packb(value, use_bin_type=True)
+
+
+class Event(NamedTuple):
+    """One immutable, self-describing fact. ``pos`` is local arrival order, not part of it.
+
+    A named tuple rather than a frozen dataclass: millions are built while folding and
+    appending, and a tuple is several times cheaper to build.
+    """
+
+    device: bytes
+    seq: int
+    hlc: int
+    type: str
+    v: int
+    body: Any
+    prev: bytes
+    id: bytes
+    data: bytes
+    sig: bytes | None = None
+    pos: int | None = None
+
+    @property
+    def sealed(self) -> bool:
+        return self.sig is not None
+
+    def at(self, pos: int) -> "Event":
+        """The same event as stored at local position ``pos``."""
+        return self._replace(pos=pos)
+
+    def with_sig(self, sig: bytes | None) -> "Event":
+        return self._replace(sig=sig)
+
+
+def encode_data(
+    device: bytes, seq: int, hlc: int, type_name: str, v: int, body: Any, prev: bytes,
+    pack: Callable[[Any], bytes] = _pack,
+) -> bytes:
+    """The canonical bytes of an envelope, whose blake3 is the event id.
+
+    ``body`` must already be canonical (:meth:`events.registry.Catalog.body` makes it so);
+    re-sorting every body here would cost more than the rest of an append. A writer may pass
+    the ``pack`` of its own reused ``msgpack.Packer``.
+    """
+    return pack([device, seq, hlc, type_name, v, body, prev])
+
+
+def event_id(data: bytes) -> bytes:
+    return blake3.blake3(data).digest()
+
+
+def decode(
+    data: bytes, sig: bytes | None = None, pos: int | None = None, id: bytes | None = None
+) -> Event:
+    """Rebuild an event from its bytes; ``id`` is computed unless the caller already has it.
+
+    Structure is checked here, so a damaged or hostile blob becomes a ``CodecError`` and never
+    an event with fields of the wrong type.
+    """
+    try:
+        fields = msgpack.unpackb(data, raw=False, use_list=False, strict_map_key=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+        raise CodecError(f"event bytes are not msgpack: {exc}") from exc
+    if type(fields) is not tuple or len(fields) != 7:
+        raise CodecError("event bytes are not a 7-field envelope")
+    device, seq, hlc, type_name, v, body, prev = fields
+    if (
+        type(device) is not bytes
+        or len(device) != DEVICE_ID_LEN
+        or type(seq) is not int
+        or seq < 1
+        or type(hlc) is not int
+        or hlc < 0
+        or type(type_name) is not str
+        or type(v) is not int
+        or type(prev) is not bytes
+        or len(prev) != ID_LEN
+    ):
+        raise CodecError("event envelope has a field of the wrong type")
+    if sig is not None and len(sig) != SIGNATURE_LEN:
+        raise CodecError("event signature has the wrong length")
+    return Event(
+        device, seq, hlc, type_name, v, body, prev,
+        id if id is not None else event_id(data), data, sig, pos,
+    )

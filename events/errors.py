@@ -1,0 +1,48 @@
+"""Every failure the log can report, with the sentence a user reads.
+
+The CLI prints ``str(error)`` as its one line, so each message here must stand alone.
+"""
+
+from __future__ import annotations
+
+
+class EventsError(Exception):
+    """Base of everything the log raises on purpose."""
+
+
+class CodecError(EventsError):
+    """Bytes that are not a well-formed event."""
+
+
+class UnknownEventType(EventsError):
+    """A typed event was asked for a type this version cannot build."""
+
+    def __init__(self, type_name: str, version: int) -> None:
+        super().__init__(f"event type {type_name} v{version} is not known to this version")
+        self.type_name = type_name
+        self.version = version
+
+
+class StoreError(EventsError):
+    """The event store cannot be opened or written."""
+
+
+class CorruptStore(StoreError):
+    """SQLite itself reports the file as damaged."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        super().__init__(f"event store {path} is damaged: {detail}")
+
+
+class IngestRefused(EventsError):
+    """A run of foreign events failed verification; none of it was written."""
+
+    def __init__(self, refusals: list["Refusal"]) -> None:  # noqa: F821 - defined in store
+        first = refusals[0]
+        more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
+        super().__init__(f"refused: {first}{more}; nothing was written")
+        self.refusals = refusals
+
+
+class ExportFileError(EventsError):
+    """An export file is malformed, truncated or tampered with."""

@@ -1,0 +1,652 @@
+"""The SQLite event store: append, ingest, read, version vectors, verification.
+
+Events are stored in *segments*: one row holds a contiguous run of one device's events, up
+to and including a seal. Python's sqlite3 costs a few microseconds per row whatever the row
+holds, which alone would cap appends below 200k events/s; a row per run costs that once per
+commit. Within a segment every event keeps its own bytes and its own id, so verification
+still names the exact event that was changed.
+
+Positions (``pos``) are local arrival order, contiguous, and what projections checkpoint on;
+a segment's ``pos`` is that of its first event. Replication speaks ``(device, seq)``, which
+the index on ``(dev, seq)`` resolves to a segment. Event ids are checked, never looked up,
+so they are not indexed.
+
+One ``EventStore`` object belongs to one thread at a time. Writers serialise through the
+Journal; readers open their own ``EventStore(readonly=True)``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, Sequence
+
+import msgpack
+
+from events.envelope import ID_LEN, ZERO_ID, Event, decode, event_id
+from events.errors import CodecError, CorruptStore, StoreError
+from events.keys import short_device, verify_signature
+
+FORMAT = 1
+# Longest segment written. Reading one event costs decoding its segment's framing, so keep
+# segments about the size of a commit.
+SEGMENT_MAX = 1000
+# An ingest holds unsealed events in memory until their seal arrives; more than this in one
+# run is either a broken sender or an attack on memory.
+MAX_UNSEALED_RUN = 100_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS devices (
+    idx INTEGER PRIMARY KEY,
+    key BLOB NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS segments (
+    pos  INTEGER PRIMARY KEY,  -- local position of the first event
+    n    INTEGER NOT NULL,     -- number of events
+    dev  INTEGER NOT NULL,
+    seq  INTEGER NOT NULL,     -- seq of the first event
+    ids  BLOB NOT NULL,        -- the n event ids, 32 bytes each
+    data BLOB NOT NULL,        -- msgpack array of the n events' canonical bytes
+    sig  BLOB                  -- seal: signature of the last event's id
+);
+CREATE UNIQUE INDEX IF NOT EXISTS segments_by_device ON segments (dev, seq);
+CREATE TABLE IF NOT EXISTS type_counts (
+    type   TEXT PRIMARY KEY,
+    events INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value
+);
+"""
+
+_SEGMENT_COLUMNS = "pos, n, dev, seq, ids, data, sig"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why one foreign event was not accepted."""
+
+    device: bytes
+    seq: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"event {short_device(self.device)}#{self.seq}: {self.reason}"
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What an ingest did. Accepted events sit at positions ``first_pos .. last_pos``."""
+
+    accepted: int = 0
+    skipped: int = 0
+    first_pos: int = 0
+    max_hlc: int = 0
+    held_back: list[Event] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused
+
+    @property
+    def last_pos(self) -> int:
+        return self.first_pos + self.accepted - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One broken event (or a damaged file) found by :meth:`EventStore.verify`."""
+
+    pos: int | None
+    device: bytes | None
+    seq: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"pos {self.pos}" if self.pos is not None else "store"
+        who = f" {short_device(self.device)}#{self.seq}" if self.device is not None else ""
+        return f"{where}{who}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    events: int
+    by_type: dict[str, int]
+    devices: int
+    bytes: int
+
+
+def type_matches(type_name: str, prefix: str | None) -> bool:
+    """The one rule for "type prefix" filters, shared by the store, the bus and the CLI."""
+    return not prefix or type_name.startswith(prefix)
+
+
+def _connect(path: str, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        if not os.path.exists(path):
+            raise StoreError(f"no event store at {path}")
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    return conn
+
+
+def _unframe(blob: bytes) -> tuple[bytes, ...]:
+    try:
+        items = msgpack.unpackb(blob, use_list=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+        raise CodecError(f"segment framing is damaged: {exc}") from exc
+    if type(items) is not tuple or any(type(x) is not bytes for x in items):
+        raise CodecError("segment framing is damaged")
+    return items
+
+
+def _runs(events: Sequence[Event]) -> Iterator[Sequence[Event]]:
+    """Split events into segments: one device each, ending at a seal or at SEGMENT_MAX."""
+    device = events[0].device if events else None
+    sealed_at = [i for i, ev in enumerate(events) if ev[9] is not None or ev[0] != device]
+    if sealed_at == [len(events) - 1]:
+        # One device, sealed once at the end: what the Journal writes. Slice, do not loop.
+        for start in range(0, len(events), SEGMENT_MAX):
+            yield events[start : start + SEGMENT_MAX]
+        return
+    run: list[Event] = []
+    for ev in events:
+        if run and ev.device != run[-1].device:
+            yield run
+            run = []
+        run.append(ev)
+        if ev.sig is not None or len(run) >= SEGMENT_MAX:
+            yield run
+            run = []
+    if run:
+        yield run
+
+
+class EventStore:
+    """The log of one library. See the module docstring for the threading rule."""
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        self.path = os.fspath(path)
+        self.readonly = readonly
+        try:
+            self._db = _connect(self.path, readonly)
+            if not readonly:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                # An acknowledged event must survive a power cut: fsync the WAL on commit.
+                self._db.execute("PRAGMA synchronous = FULL")
+                self._db.executescript(SCHEMA)
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?)", (FORMAT,)
+                )
+            self._load()
+        except sqlite3.DatabaseError as exc:
+            raise CorruptStore(self.path, str(exc)) from exc
+
+    # -- state kept in memory -------------------------------------------------------------
+
+    def _load(self) -> None:
+        self._idx: dict[bytes, int] = {}
+        self._keys: dict[int, bytes] = {}
+        for idx, key in self._db.execute("SELECT idx, key FROM devices"):
+            self._idx[key] = idx
+            self._keys[idx] = key
+        self._heads: dict[bytes, tuple[int, bytes]] = {}
+        for idx, seq, n, ids in self._db.execute(
+            "SELECT s.dev, s.seq, s.n, s.ids FROM segments s JOIN "
+            "(SELECT dev, max(seq) AS seq FROM segments GROUP BY dev) h "
+            "ON s.dev = h.dev AND s.seq = h.seq"
+        ):
+            self._heads[self._keys[idx]] = (seq + n - 1, ids[-ID_LEN:])
+        row = self._db.execute(
+            "SELECT pos + n - 1 FROM segments ORDER BY pos DESC LIMIT 1"
+        ).fetchone()
+        self._head_pos = row[0] if row else 0
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'hlc'").fetchone()
+        self._hlc_high = row[0] if row else 0
+
+    def refresh(self) -> None:
+        """Re-read what another connection may have written (readers call this)."""
+        self._load()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def head_pos(self) -> int:
+        """Position of the newest event; 0 for an empty log."""
+        return self._head_pos
+
+    @property
+    def hlc_high(self) -> int:
+        """The greatest hlc ever stored here, so a restarted clock never goes backwards."""
+        return self._hlc_high
+
+    def head(self, device: bytes) -> tuple[int, bytes]:
+        """``(seq, id)`` of ``device``'s last event here, ``(0, ZERO_ID)`` if none."""
+        return self._heads.get(device, (0, ZERO_ID))
+
+    def vector(self) -> dict[bytes, int]:
+        """The version vector: for each device, the last seq held."""
+        return {dev: seq for dev, (seq, _) in self._heads.items()}
+
+    def meta(self, key: str) -> object:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: object) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _device_idx(self, key: bytes) -> int:
+        idx = self._idx.get(key)
+        if idx is None:
+            idx = self._db.execute("INSERT INTO devices (key) VALUES (?)", (key,)).lastrowid
+            assert idx is not None
+            self._idx[key] = idx
+            self._keys[idx] = key
+        return idx
+
+    def _begin(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        self._tx_pos = self._head_pos
+        self._tx_hlc = self._hlc_high
+        self._tx_types: Counter[str] = Counter()
+
+    def _insert(self, events: Sequence[Event]) -> int:
+        """Write verified, chained events after the head; return the first one's position.
+
+        The events take the positions ``first, first + 1, ...`` in order. The caller holds the
+        transaction.
+        """
+        first_pos = pos = self._tx_pos + 1
+        rows = []
+        for run in _runs(events):
+            head = run[0]
+            rows.append((
+                pos,
+                len(run),
+                self._device_idx(head.device),
+                head.seq,
+                b"".join([ev[7] for ev in run]),
+                msgpack.packb([ev[8] for ev in run], use_bin_type=True),
+                run[-1].sig,
+            ))
+            pos += len(run)
+            hlc = max([ev[2] for ev in run])
+            if hlc > self._tx_hlc:
+                self._tx_hlc = hlc
+        self._tx_types.update([ev[3] for ev in events])
+        self._db.executemany(
+            f"INSERT INTO segments ({_SEGMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+        )
+        self._tx_pos = pos - 1
+        return first_pos
+
+    def _commit(self, heads: dict[bytes, tuple[int, bytes]]) -> None:
+        if self._tx_hlc != self._hlc_high:
+            self.set_meta("hlc", self._tx_hlc)
+        self._db.executemany(
+            "INSERT INTO type_counts (type, events) VALUES (?, ?) "
+            "ON CONFLICT (type) DO UPDATE SET events = events + excluded.events",
+            list(self._tx_types.items()),
+        )
+        self._db.execute("COMMIT")
+        self._head_pos = self._tx_pos
+        self._hlc_high = self._tx_hlc
+        self._heads.update(heads)
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+        # Device rows inserted in the failed transaction are gone: forget their indexes.
+        self._load()
+
+    def append(self, events: Sequence[Event]) -> int:
+        """Store this device's freshly built events in one durable transaction.
+
+        Returns the position of the first; the rest follow it one by one.
+
+        The writer built them, so they are trusted; only their place in the chain is checked,
+        which catches two writers on one log (a bug, never a user error).
+        """
+        if not events:
+            return self._head_pos + 1
+        first, last = events[0], events[-1]
+        seq, prev = self.head(first.device)
+        # The writer chains its own events; checking the ends catches two writers on one log.
+        if (
+            first.seq != seq + 1
+            or first.prev != prev
+            or last.seq != first.seq + len(events) - 1
+            or last.device != first.device
+        ):
+            raise StoreError(
+                f"append out of chain for {short_device(first.device)}: seq {first.seq} after {seq}"
+            )
+        if last.sig is None:
+            raise StoreError("append of events that end without a seal")
+        heads = {first.device: (last.seq, last.id)}
+        self._begin()
+        try:
+            first = self._insert(events)
+            self._commit(heads)
+        except BaseException:
+            self._rollback()
+            raise
+        return first
+
+    def ingest(
+        self, wire: Iterable[tuple[bytes, bytes | None]], *, whole: bool = False
+    ) -> IngestReport:
+        """Verify and store foreign events, given as ``(data, sig)``, in one transaction or none.
+
+        Only bytes cross this boundary: each event is decoded and its id computed here, so a
+        sender's claims about an event are never trusted. Its chain link and sequence are
+        checked against what is held, and runs are accepted only up to a valid seal. A copy of
+        a held event is skipped; a different event at a held ``(device, seq)`` is an
+        equivocation. On any refusal nothing is written; events after the last seal of their
+        device are returned in ``held_back`` for the caller to resend with the rest of their run,
+        unless ``whole`` is set (an import: all or nothing), which refuses them instead.
+
+        If ``wire`` raises, nothing is written either; the exception propagates unless a
+        refusal was already found, which is then reported as the more precise cause.
+        """
+        run = _Ingestion(self)
+        self._begin()
+        try:
+            try:
+                for data, sig in wire:
+                    run.feed(data, sig)
+            except Exception:
+                if not run.report.refused:
+                    raise
+            run.finish(whole)
+            if run.report.refused:
+                self._rollback()
+                return run.report
+            self._commit(run.heads)
+        except BaseException:
+            self._rollback()
+            raise
+        return run.report
+
+    def _held_id(self, device: bytes, seq: int) -> bytes | None:
+        """Id of the event held at ``(device, seq)``, if any."""
+        idx = self._idx.get(device)
+        if idx is None:
+            return None
+        row = self._db.execute(
+            "SELECT seq, n, ids FROM segments WHERE dev = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
+            (idx, seq),
+        ).fetchone()
+        if row is None or seq >= row[0] + row[1]:
+            return None
+        at = (seq - row[0]) * ID_LEN
+        return row[2][at : at + ID_LEN]
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _segments(self, where: str, params: Sequence[object], order: str = "pos"):
+        """Segment rows in batches, so a long read never holds the whole log.
+
+        ``where`` must start with ``<order> > ?``: that first parameter is the cursor.
+        """
+        sql = f"SELECT {_SEGMENT_COLUMNS} FROM segments WHERE {where} ORDER BY {order} LIMIT 64"
+        key = 0 if order == "pos" else 3
+        cursor_params = list(params)
+        while True:
+            rows = self._db.execute(sql, cursor_params).fetchall()
+            yield from rows
+            if len(rows) < 64:
+                return
+            cursor_params[0] = rows[-1][key]
+
+    def read(
+        self,
+        since: int = 0,
+        *,
+        until: int | None = None,
+        type_prefix: str | None = None,
+        device: bytes | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Event]:
+        """Events with ``since < pos <= until`` in arrival order, streamed."""
+        where = "pos > ?"
+        params: list[object] = [max(0, since - SEGMENT_MAX)]
+        if device is not None:
+            idx = self._idx.get(device)
+            if idx is None:
+                return
+            where += " AND dev = ?"
+            params.append(idx)
+        left = limit if limit is not None else -1
+        for pos, _n, _dev, _seq, ids, blob, sig in self._segments(where, params):
+            if until is not None and pos > until:
+                return
+            items = _unframe(blob)
+            last = len(items) - 1
+            for i, data in enumerate(items):
+                p = pos + i
+                if p <= since:
+                    continue
+                if until is not None and p > until:
+                    return
+                ev = decode(data, sig if i == last else None, p, ids[i * ID_LEN : (i + 1) * ID_LEN])
+                if not type_matches(ev.type, type_prefix):
+                    continue
+                yield ev
+                left -= 1
+                if left == 0:
+                    return
+
+    def read_data(self, since: int = 0, until: int | None = None) -> Iterator[list[tuple[int, bytes]]]:
+        """Batches of ``(pos, data)`` in arrival order: the fast path for folding."""
+        batch: list[tuple[int, bytes]] = []
+        for pos, _n, _dev, _seq, _ids, blob, _sig in self._segments(
+            "pos > ?", [max(0, since - SEGMENT_MAX)]
+        ):
+            if until is not None and pos > until:
+                break
+            for i, data in enumerate(_unframe(blob)):
+                p = pos + i
+                if p <= since or (until is not None and p > until):
+                    continue
+                batch.append((p, data))
+            if len(batch) >= 4096:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def missing(self, vector: dict[bytes, int]) -> Iterator[Event]:
+        """The events a peer with ``vector`` lacks, each device's in its own order."""
+        for device, (seq, _) in sorted(self._heads.items()):
+            have = vector.get(device, 0)
+            if have >= seq:
+                continue
+            idx = self._idx[device]
+            start = self._db.execute(
+                "SELECT coalesce(max(seq), 1) FROM segments WHERE dev = ? AND seq <= ?",
+                (idx, have + 1),
+            ).fetchone()[0]
+            for pos, _n, _dev, first, ids, blob, sig in self._segments(
+                "seq > ? AND dev = ?", [start - 1, idx], order="seq"
+            ):
+                items = _unframe(blob)
+                last = len(items) - 1
+                for i, data in enumerate(items):
+                    if first + i > have:
+                        yield decode(
+                            data, sig if i == last else None, pos + i,
+                            ids[i * ID_LEN : (i + 1) * ID_LEN],
+                        )
+
+    def stats(self) -> StoreStats:
+        by_type = dict(self._db.execute("SELECT type, events FROM type_counts ORDER BY type"))
+        size = self._db.execute(
+            "SELECT coalesce(sum(length(ids) + length(data) + coalesce(length(sig), 0)), 0) "
+            "FROM segments"
+        ).fetchone()[0]
+        return StoreStats(sum(by_type.values()), by_type, len(self._heads), size)
+
+    # -- verification -----------------------------------------------------------------------
+
+    def verify(self) -> list[Problem]:
+        """Check every id, chain link, sequence and signature; name each broken event."""
+        try:
+            return self._verify()
+        except sqlite3.DatabaseError as exc:
+            return [Problem(None, None, None, f"the database file is damaged: {exc}")]
+
+    def _verify(self) -> list[Problem]:
+        problems: list[Problem] = []
+        status = self._db.execute("PRAGMA quick_check").fetchone()[0]
+        if status != "ok":
+            problems.append(Problem(None, None, None, f"SQLite quick_check: {status}"))
+        for idx, key in sorted(self._keys.items()):
+            want_seq, prev = 1, ZERO_ID
+            unsealed: list[tuple[int, int]] = []
+            for pos, n, _dev, first, ids, blob, sig in self._segments(
+                "seq > ? AND dev = ?", [0, idx], order="seq"
+            ):
+                try:
+                    items = _unframe(blob)
+                except CodecError as exc:
+                    problems.extend(
+                        Problem(pos + i, key, first + i, str(exc)) for i in range(n)
+                    )
+                    want_seq, prev = first + n, ids[-ID_LEN:]
+                    continue
+                if len(items) != n or len(ids) != n * ID_LEN:
+                    problems.append(Problem(pos, key, first, "segment length does not match"))
+                for i, data in enumerate(items):
+                    eid = ids[i * ID_LEN : (i + 1) * ID_LEN]
+                    seal = sig if i == n - 1 else None
+                    problems.extend(
+                        Problem(pos + i, key, first + i, reason)
+                        for reason in _event_problems(key, first + i, want_seq, prev, eid, data, seal)
+                    )
+                    if seal is None:
+                        unsealed.append((pos + i, first + i))
+                    else:
+                        unsealed.clear()
+                    want_seq, prev = first + i + 1, eid
+            problems.extend(
+                Problem(pos, key, seq, "not covered by any signature (no seal after it)")
+                for pos, seq in unsealed
+            )
+        return problems
+
+
+class _Ingestion:
+    """The state of one ingest transaction: chain heads so far, unsealed runs, the report."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.report = IngestReport()
+        self.heads: dict[bytes, tuple[int, bytes]] = {}
+        self.seen: dict[tuple[bytes, int], bytes] = {}
+        self.pending: dict[bytes, list[Event]] = {}
+        self.sealed: list[Event] = []
+
+    def feed(self, data: bytes, sig: bytes | None) -> None:
+        report = self.report
+        try:
+            ev = decode(data, sig)
+        except CodecError as exc:
+            report.refused.append(Refusal(ZERO_ID, 0, f"malformed event: {exc}"))
+            return
+        reason = self.check(ev)
+        if reason == "held":
+            report.skipped += 1
+            return
+        if reason:
+            report.refused.append(Refusal(ev.device, ev.seq, reason))
+            return
+        if report.refused:
+            return  # keep checking, to report every refusal, but keep nothing
+        self.seen[(ev.device, ev.seq)] = ev.id
+        if ev.sig is None:
+            run = self.pending.setdefault(ev.device, [])
+            run.append(ev)
+            if len(run) > MAX_UNSEALED_RUN:
+                report.refused.append(
+                    Refusal(ev.device, ev.seq, "too many events without a signature")
+                )
+            return
+        self.sealed.extend(self.pending.pop(ev.device, ()))
+        self.sealed.append(ev)
+        if len(self.sealed) >= 4 * SEGMENT_MAX:
+            self.flush()
+
+    def check(self, ev: Event) -> str | None:
+        """``None`` if ``ev`` extends its chain, ``"held"`` if already stored, else a reason."""
+        seq, prev = self.heads.get(ev.device) or self.store.head(ev.device)
+        if ev.seq <= seq:
+            held = self.seen.get((ev.device, ev.seq)) or self.store._held_id(ev.device, ev.seq)
+            if held == ev.id:
+                return "held"
+            return f"equivocation: a different event is already held at seq {ev.seq}"
+        if ev.seq != seq + 1:
+            return f"gap: expected seq {seq + 1}, got {ev.seq}"
+        if ev.prev != prev:
+            return f"wrong prev: it does not link to seq {seq}"
+        if ev.sig is not None and not verify_signature(ev.device, ev.id, ev.sig):
+            return "bad signature"
+        self.heads[ev.device] = (ev.seq, ev.id)
+        return None
+
+    def flush(self) -> None:
+        if not self.sealed:
+            return
+        first = self.store._insert(self.sealed)
+        report = self.report
+        if not report.accepted:
+            report.first_pos = first
+        report.accepted += len(self.sealed)
+        report.max_hlc = max(report.max_hlc, max(ev.hlc for ev in self.sealed))
+        self.sealed = []
+
+    def finish(self, whole: bool) -> None:
+        """Write the last sealed events; decide what becomes of runs no seal closed."""
+        report = self.report
+        for run in self.pending.values():
+            if whole:
+                report.refused.append(Refusal(
+                    run[0].device, run[0].seq,
+                    f"no signature covers it or the {len(run) - 1} events after it",
+                ))
+            report.held_back.extend(run)
+            self.heads[run[0].device] = (run[0].seq - 1, run[0].prev)
+        if not report.refused:
+            self.flush()
+
+
+def _event_problems(
+    key: bytes, seq: int, want_seq: int, prev: bytes, eid: bytes, data: bytes, sig: bytes | None
+) -> list[str]:
+    found: list[str] = []
+    if event_id(data) != eid:
+        found.append("its bytes do not hash to its id (the event was changed)")
+    try:
+        ev = decode(data, None, id=eid)
+    except CodecError as exc:
+        return [*found, str(exc)]
+    if ev.device != key or ev.seq != seq:
+        found.append("its envelope names another device or seq than its row")
+    if seq != want_seq:
+        found.append(f"gap: expected seq {want_seq}")
+    if ev.prev != prev:
+        found.append("its prev does not link to the event before it")
+    if sig is not None and not verify_signature(key, eid, sig):
+        found.append("bad signature")
+    return found

@@ -1,0 +1,55 @@
+"""Builds this device's next events: sequence, chain link, clock, id, and the seal."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import msgpack
+
+from events.clock import HybridClock
+from events.envelope import ZERO_ID, Event, encode_data, event_id
+from events.keys import DeviceKey
+
+Draft = tuple[str, int, Any]  # (type, v, body)
+
+
+class LogWriter:
+    """Not thread-safe: the Journal owns the only one for a library.
+
+    ``build`` advances the chain in memory; if the commit that should store the events fails,
+    ``rewind`` puts the chain back so the next attempt reuses the same sequence numbers.
+    """
+
+    def __init__(self, key: DeviceKey, clock: HybridClock, seq: int = 0, prev: bytes = ZERO_ID):
+        self.key = key
+        self.clock = clock
+        self.seq = seq
+        self.prev = prev
+        self._packer = msgpack.Packer(use_bin_type=True)
+
+    @property
+    def device(self) -> bytes:
+        return self.key.public
+
+    def build(self, drafts: Sequence[Draft]) -> list[Event]:
+        """Envelope ``drafts`` as the next events; the last carries the seal."""
+        device, seq, prev = self.key.public, self.seq, self.prev
+        pack = self._packer.pack
+        new = tuple.__new__  # Event's own __new__ is a Python function: too slow here
+        hlc = self.clock.reserve(len(drafts)) - 1
+        out: list[Event] = []
+        append = out.append
+        for type_name, v, body in drafts:
+            seq += 1
+            hlc += 1
+            data = encode_data(device, seq, hlc, type_name, v, body, prev, pack)
+            eid = event_id(data)
+            append(new(Event, (device, seq, hlc, type_name, v, body, prev, eid, data, None, None)))
+            prev = eid
+        if out:
+            out[-1] = out[-1].with_sig(self.key.sign(prev))
+        self.seq, self.prev = seq, prev
+        return out
+
+    def rewind(self, seq: int, prev: bytes) -> None:
+        self.seq, self.prev = seq, prev

@@ -1,0 +1,13 @@
+"""The read models of a library, in the order they are folded."""
+
+from __future__ import annotations
+
+from projections.base import Projection
+from projections.devices import DevicesProjection
+from projections.library import LibraryProjection
+from projections.tags import TagsProjection
+
+
+def library_projections() -> list[Projection]:
+    """Fresh projection objects for one index (they hold no state, but callers own them)."""
+    return [LibraryProjection(), DevicesProjection(), TagsProjection()]

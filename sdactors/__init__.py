@@ -1,0 +1,1 @@
+"""Actors and the node: managers, messages, supervision, and the ``sd`` command."""

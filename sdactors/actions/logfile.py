@@ -1,0 +1,115 @@
+"""Export and import of a library's log as a portable, self-verifying file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from events.errors import EventsError, IngestRefused
+from events.exportfile import ExportHeader, ExportReader, write_export
+from events.store import EventStore
+from sdactors.errors import LibraryMismatch
+from sdactors.libraries import LibraryConfig, find_library, list_libraries
+from sdactors.node import Node
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    path: str
+    events: int
+    bytes: int
+
+    def as_json(self) -> dict:
+        return {"path": self.path, "events": self.events, "bytes": self.bytes}
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    library: LibraryConfig
+    created: bool
+    accepted: int
+    skipped: int
+
+    def as_json(self) -> dict:
+        return {
+            "library": self.library.id,
+            "name": self.library.name,
+            "created": self.created,
+            "accepted": self.accepted,
+            "skipped": self.skipped,
+        }
+
+
+def export_log(config: LibraryConfig, path: Path) -> ExportResult:
+    """Write the library's whole log to ``path`` (through a temporary file: no partial files)."""
+    store = EventStore(config.paths.events, readonly=True)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as out:
+            count = write_export(
+                out,
+                ExportHeader(config.id_bytes, config.name, store.head_pos),
+                ((ev.data, ev.sig) for ev in store.read()),
+            )
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        store.close()
+    return ExportResult(str(path), count, path.stat().st_size)
+
+
+class _Guarded:
+    """Streams a file's records, keeping a format error for after the ingest's own verdict.
+
+    Ingest reports the first forged event precisely; a trailer mismatch found later would
+    otherwise replace that precise message with a vaguer one.
+    """
+
+    def __init__(self, reader: ExportReader) -> None:
+        self._reader = reader
+        self.error: EventsError | None = None
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes | None]]:
+        try:
+            yield from self._reader.records()
+        except EventsError as exc:
+            self.error = exc
+
+
+def import_log(node: Node, path: Path, wanted: str | None, name: str | None = None) -> ImportResult:
+    """Ingest an export: a restore (library created) or a merge (missing events added)."""
+    with open(path, "rb") as fh:
+        reader = ExportReader(fh, name=str(path))
+        header = reader.header
+        library_id = header.library.hex()
+        if wanted is not None:
+            target = find_library(node.data, wanted)
+            if target.id != library_id:
+                raise LibraryMismatch(f"{header.name!r} ({library_id})", f"{target.name!r} ({target.id})")
+        existing = [lib for lib in list_libraries(node.data) if lib.id == library_id]
+        created = not existing
+        if created:
+            lib = node.create_library(name or header.name, library_id, empty=True)
+        else:
+            lib = node.open_library(library_id)
+        try:
+            records = _Guarded(reader)
+            report = lib.ingest(records, whole=True)
+            if not report.ok:
+                raise IngestRefused(report.refused)
+            if records.error is not None:
+                # The trailer failed after every event verified: the ingest must not stand.
+                raise records.error
+        except BaseException:
+            if created:
+                node.discard_library(library_id)
+            raise
+    if records.error is None and report.accepted:
+        lib.catch_up()
+    return ImportResult(lib.config, created, report.accepted, report.skipped)

@@ -1,0 +1,1 @@
+"""One actor per module, its messages beside it."""

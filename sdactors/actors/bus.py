@@ -1,0 +1,76 @@
+"""The event bus: fans committed events out to subscribers, filtered by type prefix.
+
+Only the Journal publishes, and only after commit, so a subscriber never sees an event that
+could still be rolled back. A subscriber that raises is logged and kept; it cannot take the
+bus down with it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import structlog
+
+from events.envelope import Event
+from events.store import type_matches
+from sdactors.supervisor import CrashHook, SupervisedActor
+
+log = structlog.get_logger(__name__)
+
+Deliver = Callable[[Sequence[Event]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Ask the bus; the answer is the token to unsubscribe with."""
+
+    prefixes: tuple[str, ...]
+    deliver: Deliver
+    name: str = "subscriber"
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    events: tuple[Event, ...]
+
+
+class EventBus(SupervisedActor):
+    def __init__(self, on_crash: CrashHook | None = None) -> None:
+        super().__init__(on_crash)
+        self._subscribers: dict[int, Subscribe] = {}
+        self._tokens = itertools.count(1)
+
+    def on_receive(self, message: object) -> object:
+        if isinstance(message, Publish):
+            self._publish(message.events)
+            return None
+        if isinstance(message, Subscribe):
+            token = next(self._tokens)
+            self._subscribers[token] = message
+            return token
+        if isinstance(message, Unsubscribe):
+            self._subscribers.pop(message.token, None)
+            return None
+        raise TypeError(f"EventBus got an unexpected message: {message!r}")
+
+    def _publish(self, events: tuple[Event, ...]) -> None:
+        for sub in list(self._subscribers.values()):
+            if sub.prefixes == ("",):
+                matched: Sequence[Event] = events
+            else:
+                matched = [
+                    ev for ev in events if any(type_matches(ev.type, p) for p in sub.prefixes)
+                ]
+            if not matched:
+                continue
+            try:
+                sub.deliver(matched)
+            except Exception as exc:  # noqa: BLE001 - one bad subscriber must not stop the rest
+                log.warning("bus_delivery_failed", subscriber=sub.name, error=str(exc))

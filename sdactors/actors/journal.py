@@ -1,0 +1,182 @@
+"""The Journal: the only writer of a library's events.db.
+
+Appends are group-committed. An ``Append`` only queues its drafts and, if none is queued yet,
+sends the Journal a ``_Flush`` behind everything already in its inbox. When the flush runs,
+every append that arrived meanwhile goes into one transaction with one fsync, and each caller's
+reply is set after the commit. Under load the batches grow by themselves: while one commit
+waits for the disk, the next batch gathers in the inbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import pykka
+import structlog
+
+from events.clock import HybridClock
+from events.domain import CATALOG
+from events.domain.device import DeviceRegistered
+from events.envelope import Event
+from events.store import EventStore
+from events.writer import Draft, LogWriter
+from events.keys import DeviceKey
+from sdactors.actors.bus import Publish
+from sdactors.supervisor import CrashHook, SupervisedActor
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """How this device introduces itself in seq 1 of its events in a library."""
+
+    name: str
+    hostname: str
+    os: str
+
+
+@dataclass(frozen=True, slots=True)
+class Append:
+    """Append drafts as this device's next events; ``reply`` gets :class:`Appended`."""
+
+    drafts: tuple[Draft, ...]
+    reply: pykka.Future | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    first_pos: int
+    events: tuple[Event, ...]
+
+    @property
+    def last_pos(self) -> int:
+        return self.first_pos + len(self.events) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Ingest:
+    """Verify and store foreign events; ``reply`` gets the :class:`IngestReport`.
+
+    With ``whole``, events no seal covers are refused instead of held back: an import must
+    take all of a file or none of it.
+    """
+
+    wire: Iterable[tuple[bytes, bytes | None]]
+    reply: pykka.Future
+    whole: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Flush:
+    pass
+
+
+class Journal(SupervisedActor):
+    def __init__(
+        self,
+        events_path: str,
+        key: DeviceKey,
+        device: DeviceInfo,
+        bus: pykka.ActorRef | None = None,
+        on_crash: CrashHook | None = None,
+    ) -> None:
+        super().__init__(on_crash)
+        self._path = events_path
+        self._key = key
+        self._device = device
+        self._bus = bus
+        self._pending: list[Append] = []
+        self._flush_queued = False
+
+    def started(self) -> None:
+        self._store = EventStore(self._path)
+        seq, prev = self._store.head(self._key.public)
+        self._writer = LogWriter(self._key, HybridClock(self._store.hlc_high), seq, prev)
+
+    def on_stop(self) -> None:
+        self._commit_pending()
+        self._store.close()
+
+    def crashed(self, error: BaseException) -> None:
+        for request in self._pending:
+            if request.reply is not None:
+                request.reply.set_exception(exc_info=(type(error), error, error.__traceback__))
+        self._pending = []
+
+    def on_receive(self, message: object) -> object:
+        if isinstance(message, Append):
+            self._pending.append(message)
+            if not self._flush_queued:
+                self._flush_queued = True
+                self.actor_ref.tell(_Flush())
+        elif isinstance(message, _Flush):
+            self._flush_queued = False
+            self._commit_pending()
+        elif isinstance(message, Ingest):
+            self._commit_pending()
+            self._ingest(message)
+        else:
+            raise TypeError(f"Journal got an unexpected message: {message!r}")
+        return None
+
+    def _registration(self) -> list[Draft]:
+        if self._writer.seq:
+            return []
+        info = self._device
+        return [CATALOG.body(DeviceRegistered(info.name, info.hostname, info.os))]
+
+    def _commit_pending(self) -> None:
+        if not self._pending:
+            return
+        requests, self._pending = self._pending, []
+        drafts = self._registration()
+        skip = len(drafts)
+        for request in requests:
+            drafts.extend(request.drafts)
+        seq, prev = self._writer.seq, self._writer.prev
+        events = self._writer.build(drafts)
+        try:
+            first = self._store.append(events)
+        except Exception as exc:
+            self._writer.rewind(seq, prev)
+            log.error("journal_commit_failed", error=str(exc), events=len(events))
+            for request in requests:
+                if request.reply is not None:
+                    request.reply.set_exception(exc_info=(type(exc), exc, exc.__traceback__))
+            return
+        placed = tuple(ev._replace(pos=first + i) for i, ev in enumerate(events))
+        at = skip
+        for request in requests:
+            n = len(request.drafts)
+            if request.reply is not None:
+                request.reply.set(Appended(first + at, placed[at : at + n]))
+            at += n
+        self._publish(placed)
+
+    def _ingest(self, message: Ingest) -> None:
+        try:
+            report = self._store.ingest(message.wire, whole=message.whole)
+        except Exception as exc:  # noqa: BLE001 - the caller gets it; the Journal lives on
+            message.reply.set_exception(exc_info=(type(exc), exc, exc.__traceback__))
+            return
+        if report.accepted:
+            self._writer.clock.observe(report.max_hlc)
+            own = self._store.head(self._key.public)
+            if own[0] > self._writer.seq:
+                # Our own events came back (a restore): continue the chain after them.
+                self._writer.rewind(*own)
+            # Read them back in chunks: an import can be far larger than memory should hold.
+            chunk: list[Event] = []
+            for ev in self._store.read(report.first_pos - 1, until=report.last_pos):
+                chunk.append(ev)
+                if len(chunk) >= 1000:
+                    self._publish(chunk)
+                    chunk = []
+            self._publish(chunk)
+        message.reply.set(report)
+
+    def _publish(self, events: Sequence[Event]) -> None:
+        if self._bus is not None and events:
+            self._bus.tell(Publish(tuple(events)))

@@ -1,0 +1,129 @@
+"""The LibraryManager: creates, lists, opens and closes the libraries of a data directory.
+
+It is the one place that knows which libraries this process has open, so two parts of the
+node asking for the same library share one Journal instead of fighting over the lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from events.domain.library import LibraryCreated
+from events.keys import DeviceKey
+from sdactors.actors.journal import DeviceInfo
+from sdactors.libraries import (
+    LibraryConfig,
+    create_library_files,
+    find_library,
+    list_libraries,
+    remove_library_files,
+)
+from sdactors.library import Library
+from sdactors.paths import DataDir
+from sdactors.supervisor import CrashHook, SupervisedActor
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateLibrary:
+    """Create a library and open it. ``library_id`` is given only to restore a known one;
+    ``empty`` leaves its log empty (a restore fills it from the original's events)."""
+
+    name: str
+    library_id: str | None = None
+    empty: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLibrary:
+    wanted: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CloseLibrary:
+    library_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DiscardLibrary:
+    """Close a library and delete its files: only for a creation that failed half-way."""
+
+    library_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListLibraries:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CloseAll:
+    pass
+
+
+class LibraryManager(SupervisedActor):
+    def __init__(
+        self, data: DataDir, key: DeviceKey, device: DeviceInfo, on_crash: CrashHook | None = None
+    ) -> None:
+        super().__init__(on_crash)
+        self._data = data
+        self._key = key
+        self._device = device
+        self._open: dict[str, Library] = {}
+
+    def on_stop(self) -> None:
+        self._close_all()
+
+    def on_receive(self, message: object) -> object:
+        if isinstance(message, ListLibraries):
+            return list_libraries(self._data)
+        if isinstance(message, OpenLibrary):
+            return self._open_library(find_library(self._data, message.wanted))
+        if isinstance(message, CreateLibrary):
+            return self._create(message)
+        if isinstance(message, CloseLibrary):
+            lib = self._open.pop(message.library_id, None)
+            if lib is not None:
+                lib.close()
+            return None
+        if isinstance(message, DiscardLibrary):
+            lib = self._open.pop(message.library_id, None)
+            if lib is not None:
+                lib.close()
+                remove_library_files(lib.config)
+            return None
+        if isinstance(message, CloseAll):
+            self._close_all()
+            return None
+        raise TypeError(f"LibraryManager got an unexpected message: {message!r}")
+
+    def _open_library(self, config: LibraryConfig) -> Library:
+        lib = self._open.get(config.id)
+        if lib is None:
+            lib = Library(config, self._key, self._device)
+            self._open[config.id] = lib
+            log.info("library_opened", library=config.id, name=config.name)
+        return lib
+
+    def _create(self, message: CreateLibrary) -> Library:
+        config = create_library_files(self._data, message.name, message.library_id)
+        try:
+            lib = self._open_library(config)
+            if not message.empty:
+                lib.append_typed(LibraryCreated(config.id_bytes, config.name))
+        except BaseException:
+            lib = self._open.pop(config.id, None)
+            if lib is not None:
+                lib.close()
+            remove_library_files(config)
+            raise
+        log.info("library_created", library=config.id, name=config.name)
+        return lib
+
+    def _close_all(self) -> None:
+        for lib in self._open.values():
+            lib.close()
+        self._open.clear()

@@ -1,0 +1,1 @@
+"""The ``sd`` command."""

@@ -1,0 +1,164 @@
+"""``sd log``: read, verify, count, export and import a library's event log."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from events.clock import hlc_ms
+from events.envelope import Event
+from events.keys import short_device
+from events.store import EventStore
+from sdactors.actions.logfile import export_log, import_log
+from sdactors.cli.context import CliContext
+from sdactors.cli.options import json_option, library_option, pass_ctx
+from sdactors.cli.output import jsonable
+from sdactors.errors import InvalidArgument
+
+
+@click.group("log")
+def group() -> None:
+    """The event log: every fact the library holds, signed and hash-chained."""
+
+
+def _event_json(ev: Event) -> dict:
+    return {
+        "pos": ev.pos, "id": ev.id.hex(), "device": ev.device.hex(), "seq": ev.seq,
+        "hlc": ev.hlc, "type": ev.type, "v": ev.v, "body": jsonable(ev.body),
+    }
+
+
+def _event_line(ev: Event) -> str:
+    when = datetime.fromtimestamp(hlc_ms(ev.hlc) / 1000, timezone.utc)
+    body = json.dumps(jsonable(ev.body), ensure_ascii=False)
+    if len(body) > 160:
+        body = body[:157] + "..."
+    return (
+        f"{ev.pos:>8}  {when:%Y-%m-%d %H:%M:%S}  {short_device(ev.device)}#{ev.seq:<6} "
+        f"{ev.type:<22} {body}"
+    )
+
+
+def _resolve_device(store: EventStore, wanted: str) -> bytes:
+    wanted = wanted.lower()
+    matches = [dev for dev in store.vector() if dev.hex().startswith(wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise InvalidArgument(f"no device {wanted!r} has written to this library")
+    raise InvalidArgument(f"{wanted!r} matches {len(matches)} devices: give more of its id")
+
+
+def _open_log(ctx: CliContext, library: str | None) -> EventStore:
+    # Reading the log needs no lock and no actors: a read-only connection sees every commit.
+    return EventStore(ctx.find(library).paths.events, readonly=True)
+
+
+@group.command("show")
+@click.option("--since", type=click.IntRange(min=0), default=0, help="Only events after this position.")
+@click.option("--type", "type_prefix", default=None, help="Only types starting with this, e.g. 'tag.'.")
+@click.option("--device", default=None, help="Only events of this device (id or prefix).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many events.")
+@library_option
+@json_option
+@pass_ctx
+def show(
+    ctx: CliContext, since: int, type_prefix: str | None, device: str | None,
+    limit: int | None, library: str | None,
+) -> None:
+    """Show events in log order (JSON lines with --json)."""
+    store = _open_log(ctx, library)
+    try:
+        dev = _resolve_device(store, device) if device else None
+        events = store.read(since, type_prefix=type_prefix, device=dev, limit=limit)
+        if ctx.out.as_json:
+            ctx.out.json_lines(_event_json(ev) for ev in events)
+        else:
+            for ev in events:
+                ctx.out.line(_event_line(ev))
+    finally:
+        store.close()
+
+
+@group.command("verify")
+@library_option
+@json_option
+@pass_ctx
+def verify(ctx: CliContext, library: str | None) -> None:
+    """Check every id, signature, chain link and sequence; exit 1 if any is broken."""
+    store = _open_log(ctx, library)
+    try:
+        problems = store.verify()
+        events = store.head_pos
+    finally:
+        store.close()
+    if ctx.out.as_json:
+        ctx.out.json({
+            "ok": not problems,
+            "events": events,
+            "problems": [
+                {"pos": p.pos, "device": p.device.hex() if p.device else None, "seq": p.seq,
+                 "reason": p.reason}
+                for p in problems
+            ],
+        })
+    elif problems:
+        for p in problems:
+            ctx.out.line(f"BROKEN {p}")
+        ctx.out.line(f"{len(problems)} problem(s) in {events} events")
+    else:
+        ctx.out.line(f"ok: {events} events verified")
+    if problems:
+        raise click.exceptions.Exit(1)
+
+
+@group.command("stats")
+@library_option
+@json_option
+@pass_ctx
+def stats(ctx: CliContext, library: str | None) -> None:
+    """Count events by type, devices, and bytes."""
+    store = _open_log(ctx, library)
+    try:
+        st = store.stats()
+    finally:
+        store.close()
+    result = {"events": st.events, "by_type": st.by_type, "devices": st.devices, "bytes": st.bytes}
+    if ctx.out.as_json:
+        ctx.out.json(result)
+        return
+    ctx.out.line(f"events   {st.events}")
+    ctx.out.line(f"devices  {st.devices}")
+    ctx.out.line(f"bytes    {st.bytes}")
+    ctx.out.table(["type", "events"], sorted(st.by_type.items()), "no events")
+
+
+@group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@library_option
+@json_option
+@pass_ctx
+def export(ctx: CliContext, file: Path, library: str | None) -> None:
+    """Write the whole log to FILE: a portable, self-verifying stream."""
+    result = export_log(ctx.find(library), file)
+    ctx.out.result(result.as_json(), f"exported {result.events} events to {result.path}")
+
+
+@group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", default=None, help="Name for a library the import creates.")
+@library_option
+@json_option
+@pass_ctx
+def import_(ctx: CliContext, file: Path, name: str | None, library: str | None) -> None:
+    """Ingest FILE with full verification: restores a library, or merges into it."""
+    result = import_log(ctx.node, file, library, name)
+    verb = "restored" if result.created else "merged into"
+    ctx.out.result(
+        result.as_json(),
+        f"{verb} library {result.library.name}: {result.accepted} events added, "
+        f"{result.skipped} already held",
+    )

@@ -1,0 +1,86 @@
+"""``sd``: the command line of sdactors.
+
+Global options go before the command (``sd --json tag list``); ``--json`` is also accepted
+after it (``sd tag list --json``). Every error is one line on stderr (and a JSON object with
+``error`` on stdout under ``--json``), exit status 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+import click
+
+from events.errors import EventsError
+from projections.errors import ProjectionError
+from sdactors import logs
+from sdactors.cli.context import CliContext
+from sdactors.cli.output import Output
+from sdactors.errors import SdError
+from sdactors.paths import default_data_dir
+
+EXPECTED_ERRORS = (SdError, EventsError, ProjectionError, OSError, sqlite3.DatabaseError)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory [env SD_DATA_DIR; default ~/.local/share/sdactors].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug) to stderr.")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, as_json: bool, verbose: int) -> None:
+    """sdactors: a local-first, event-sourced file index and library."""
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logs.configure(json=not sys.stderr.isatty(), level=level)
+    context = CliContext(data_dir or default_data_dir(), as_json)
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+def _register() -> None:
+    from sdactors.cli import library_cmds, log_cmds, projection_cmds, tag_cmds
+
+    for module in (library_cmds, tag_cmds, log_cmds, projection_cmds):
+        cli.add_command(module.group)
+
+
+_register()
+
+
+def _wants_json(argv: list[str]) -> bool:
+    return "--json" in argv
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    out = Output(_wants_json(args))
+    try:
+        cli.main(args=args, prog_name="sd", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        out.error("aborted")
+        sys.exit(1)
+    except click.ClickException as exc:
+        out.error(exc.format_message())
+        sys.exit(1)
+    except EXPECTED_ERRORS as exc:
+        out.error(str(exc) or type(exc).__name__)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place an unexpected error is reported
+        if os.environ.get("SD_DEBUG"):
+            raise
+        out.error(f"internal error: {type(exc).__name__}: {exc} (set SD_DEBUG=1 for a traceback)")
+        sys.exit(1)
+    sys.exit(0)

@@ -1,0 +1,64 @@
+"""How the CLI speaks: JSON for programs (``--json``), rich tables and lines for people."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Iterable, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+
+def jsonable(value: Any) -> Any:
+    """Event bodies hold bytes and tuples; JSON gets hex strings and arrays."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return value
+
+
+class Output:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.console = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def json(self, value: Any) -> None:
+        sys.stdout.write(json.dumps(jsonable(value), ensure_ascii=False) + "\n")
+
+    def json_lines(self, values: Iterable[Any]) -> None:
+        write = sys.stdout.write
+        for value in values:
+            write(json.dumps(jsonable(value), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    def line(self, text: str) -> None:
+        self.console.print(text, markup=False)
+
+    def table(self, columns: Sequence[str], rows: Iterable[Sequence[Any]], empty: str) -> None:
+        rows = list(rows)
+        if not rows:
+            self.line(empty)
+            return
+        table = Table(show_edge=False, box=None, pad_edge=False, header_style="bold")
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*["" if v is None else str(v) for v in row])
+        self.console.print(table)
+
+    def result(self, value: Any, text: str) -> None:
+        """One result: the object under --json, a sentence otherwise."""
+        if self.as_json:
+            self.json(value)
+        else:
+            self.line(text)
+
+    def error(self, message: str) -> None:
+        if self.as_json:
+            self.json({"error": message})
+        self.err.print(f"sd: error: {message}", markup=False)

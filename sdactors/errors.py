@@ -1,0 +1,72 @@
+"""Every failure a user can meet in sdactors, with the one line they read.
+
+The CLI prints ``str(error)``; nothing else in the code writes user-facing error text, so the
+wording lives here in one place.
+"""
+
+from __future__ import annotations
+
+
+class SdError(Exception):
+    """Base of everything sdactors raises on purpose."""
+
+
+class ConfigError(SdError):
+    pass
+
+
+class NoLibrary(SdError):
+    def __init__(self, wanted: str | None, known: list[str]) -> None:
+        if wanted:
+            msg = f"no library named or with id {wanted!r}"
+        elif not known:
+            msg = "no library yet: create one with 'sd library create NAME'"
+        else:
+            msg = "several libraries exist; choose one with --library NAME|ID"
+        if known:
+            msg += f" (libraries: {', '.join(known)})"
+        super().__init__(msg)
+
+
+class LibraryExists(SdError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a library named {name!r} already exists")
+
+
+class LibraryLocked(SdError):
+    def __init__(self, name: str, holder: str) -> None:
+        super().__init__(f"library {name!r} is in use by {holder}")
+
+
+class LibraryMismatch(SdError):
+    def __init__(self, file_library: str, target: str) -> None:
+        super().__init__(
+            f"the file holds the log of library {file_library}, not of {target}; "
+            "import it without --library to restore it as its own library"
+        )
+
+
+class TagNotFound(SdError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no tag named {name!r}")
+
+
+class TagExists(SdError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a tag named {name!r} already exists")
+
+
+class AmbiguousTag(SdError):
+    def __init__(self, name: str, count: int) -> None:
+        super().__init__(
+            f"{count} tags are named {name!r} (created on two devices at once); "
+            "rename one by its id"
+        )
+
+
+class InvalidArgument(SdError):
+    pass
+
+
+class ActorFailed(SdError):
+    """An actor could not answer; the supervisor has restarted it."""

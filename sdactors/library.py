@@ -1,0 +1,139 @@
+"""An open library: its lock, its actors under one supervisor, and the calls they serve.
+
+This is the handle the rest of the node (and the CLI) holds. It never touches events.db
+itself: appends and ingests go to the Journal, folding to the Projector.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Sequence
+
+import pykka
+
+from events.domain import CATALOG
+from events.domain.node import ActorRestarted
+from events.keys import DeviceKey
+from events.store import EventStore, IngestReport
+from events.writer import Draft
+from projections.rebuild import RebuildResult
+from sdactors.actors.bus import EventBus, Subscribe, Unsubscribe, Deliver
+from sdactors.actors.journal import Append, Appended, DeviceInfo, Ingest, Journal
+from sdactors.actors.projector import CatchUp, Digest, Projector, Rebuild
+from sdactors.errors import ActorFailed
+from sdactors.libraries import LibraryConfig
+from sdactors.lock import LibraryLock
+from sdactors.supervisor import Supervisor
+
+# How long a caller waits for the Journal before reporting it stuck. Generous: a commit
+# behind a large import can take a while.
+REPLY_TIMEOUT_S = 600.0
+
+
+class Library:
+    def __init__(self, config: LibraryConfig, key: DeviceKey, device: DeviceInfo) -> None:
+        self.config = config
+        self.device = key.public
+        self._lock = LibraryLock(config.paths.lock, config.name).acquire()
+        paths = config.paths
+        self.supervisor = Supervisor(f"library {config.name}", recorder=self._record_crash)
+        try:
+            bus = self.supervisor.start("bus", lambda hook: EventBus.start(hook))
+            self.supervisor.start(
+                "journal",
+                lambda hook: Journal.start(str(paths.events), key, device, bus, hook),
+            )
+            self.supervisor.start(
+                "projector",
+                lambda hook: Projector.start(str(paths.events), str(paths.index), hook),
+            )
+            self.catch_up()
+            self._projector_token = self.subscribe(
+                ("",), lambda events: self._tell("projector", CatchUp()), name="projector"
+            )
+        except BaseException:
+            self.close()
+            raise
+
+    # -- actors -----------------------------------------------------------------------------
+
+    def _tell(self, actor: str, message: object) -> None:
+        try:
+            self.supervisor.ref(actor).tell(message)
+        except (pykka.ActorDeadError, ActorFailed):
+            pass  # a restarting projector catches up from the log on start anyway
+
+    def _ask(self, actor: str, message: object) -> object:
+        try:
+            return self.supervisor.ref(actor).ask(message, timeout=REPLY_TIMEOUT_S)
+        except pykka.ActorDeadError as exc:
+            raise ActorFailed(f"the {actor} stopped; it is being restarted, try again") from exc
+
+    def _record_crash(self, actor: str, error: str, restarts: int) -> None:
+        self.append_nowait([CATALOG.body(ActorRestarted(actor, error[:500], restarts))])
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def append(self, drafts: Sequence[Draft]) -> Appended:
+        """Append and wait until the events are durable."""
+        reply = pykka.ThreadingFuture()
+        self.supervisor.ref("journal").tell(Append(tuple(drafts), reply))
+        return reply.get(timeout=REPLY_TIMEOUT_S)
+
+    def append_typed(self, *typed: object) -> Appended:
+        return self.append([CATALOG.body(t) for t in typed])
+
+    def append_nowait(self, drafts: Sequence[Draft]) -> None:
+        self.supervisor.ref("journal").tell(Append(tuple(drafts)))
+
+    def ingest(self, wire: Iterable[tuple[bytes, bytes | None]], whole: bool = False) -> IngestReport:
+        reply = pykka.ThreadingFuture()
+        self.supervisor.ref("journal").tell(Ingest(wire, reply, whole))
+        return reply.get(timeout=REPLY_TIMEOUT_S)
+
+    def subscribe(self, prefixes: tuple[str, ...], deliver: Deliver, name: str = "subscriber") -> int:
+        return self._ask("bus", Subscribe(prefixes, deliver, name))  # type: ignore[return-value]
+
+    def unsubscribe(self, token: int) -> None:
+        self._tell("bus", Unsubscribe(token))
+
+    # -- projections ------------------------------------------------------------------------
+
+    def catch_up(self) -> int:
+        """Wait until the index has folded every committed event; returns the checkpoint."""
+        return self._ask("projector", CatchUp())  # type: ignore[return-value]
+
+    def digest(self) -> str:
+        return self._ask("projector", Digest())  # type: ignore[return-value]
+
+    def rebuild(self) -> RebuildResult:
+        return self._ask("projector", Rebuild())  # type: ignore[return-value]
+
+    @contextmanager
+    def index(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection to index.db, for queries from the calling thread."""
+        db = sqlite3.connect(
+            f"file:{self.config.paths.index}?mode=ro", uri=True, check_same_thread=False
+        )
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def log(self) -> EventStore:
+        """A read-only view of the log, for the calling thread (close it when done)."""
+        return EventStore(self.config.paths.events, readonly=True)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the actors (the Journal commits what is queued, the index catches up)."""
+        self.supervisor.stop_all(order=["journal", "projector", "bus"])
+        self._lock.release()
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,62 @@
+"""Where a node keeps its files (see DESIGN: data directory)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    explicit = os.environ.get("SD_DATA_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "sdactors"
+
+
+class DataDir:
+    """The layout of one data directory; it creates nothing by itself."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    @property
+    def node_config(self) -> Path:
+        return self.root / "node.toml"
+
+    @property
+    def device_key(self) -> Path:
+        return self.root / "device.key"
+
+    @property
+    def libraries(self) -> Path:
+        return self.root / "libraries"
+
+    def library(self, library_id: str) -> "LibraryPaths":
+        return LibraryPaths(self.libraries / f"{library_id}.sdlibrary")
+
+
+class LibraryPaths:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def config(self) -> Path:
+        return self.root / "library.toml"
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events.db"
+
+    @property
+    def index(self) -> Path:
+        return self.root / "index.db"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "lock"
+
+    @property
+    def thumbs(self) -> Path:
+        return self.root / "thumbs"
