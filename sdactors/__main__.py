@@ -1,0 +1,5 @@
+"""``python -m sdactors`` is ``sd``."""
+
+from sdactors.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Indexing a folder: discovery, change detection, content identity and kinds."""

@@ -1,0 +1,71 @@
+"""Shared fixtures: a private data directory and the real ``sd`` command run as a process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SD = [sys.executable, "-m", "sdactors"]
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def json_lines(self) -> list[Any]:
+        return [json.loads(line) for line in self.out.splitlines() if line.strip()]
+
+
+class Sd:
+    """Runs ``sd`` as a user would: a separate process, its own data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.env = {**os.environ, "SD_DATA_DIR": str(data_dir)}
+        self.env.pop("SD_DEBUG", None)
+
+    def run(self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None) -> Result:
+        proc = subprocess.run(
+            [*SD, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
+            input=input,
+        )
+        result = Result(proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"sd {' '.join(args)} exited {proc.returncode}\nstdout: {proc.stdout}\n"
+                f"stderr: {proc.stderr}"
+            )
+        return result
+
+    def json(self, *args: str) -> Any:
+        return self.run("--json", *args).json()
+
+    def fails(self, *args: str) -> Result:
+        result = self.run(*args, check=False)
+        assert result.code == 1, f"expected exit 1, got {result.code}: {result.err}"
+        return result
+
+    def popen(self, *args: str, **kwargs: Any) -> subprocess.Popen:
+        return subprocess.Popen([*SD, *args], env=self.env, **kwargs)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def sd(data_dir: Path) -> Sd:
+    return Sd(data_dir)
