@@ -82,7 +82,7 @@ def decode(
     """
     try:
         fields = msgpack.unpackb(data, raw=False, use_list=False, strict_map_key=False)
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
         raise CodecError(f"event bytes are not msgpack: {exc}") from exc
     if type(fields) is not tuple or len(fields) != 7:
         raise CodecError("event bytes are not a 7-field envelope")

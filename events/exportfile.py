@@ -76,7 +76,7 @@ class ExportReader:
             return next(self._unpacker)
         except StopIteration:
             raise ExportFileError(f"{self._name} is truncated: it ends before its {what}") from None
-        except (ValueError, msgpack.FormatError, msgpack.StackError) as exc:
+        except (ValueError, TypeError, msgpack.FormatError, msgpack.StackError) as exc:
             raise ExportFileError(f"{self._name} is damaged: {exc}") from exc
 
     def records(self) -> Iterator[tuple[bytes, bytes | None]]:

@@ -141,7 +141,7 @@ def _connect(path: str, readonly: bool) -> sqlite3.Connection:
 def _unframe(blob: bytes) -> tuple[bytes, ...]:
     try:
         items = msgpack.unpackb(blob, use_list=False)
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
         raise CodecError(f"segment framing is damaged: {exc}") from exc
     if type(items) is not tuple or any(type(x) is not bytes for x in items):
         raise CodecError("segment framing is damaged")
@@ -179,16 +179,25 @@ class EventStore:
         try:
             self._db = _connect(self.path, readonly)
             if not readonly:
-                self._db.execute("PRAGMA journal_mode = WAL")
                 # An acknowledged event must survive a power cut: fsync the WAL on commit.
                 self._db.execute("PRAGMA synchronous = FULL")
-                self._db.executescript(SCHEMA)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?)", (FORMAT,)
-                )
+                self._create()
             self._load()
         except sqlite3.DatabaseError as exc:
             raise CorruptStore(self.path, str(exc)) from exc
+
+    def _create(self) -> None:
+        """WAL mode and the schema, once. Switching the journal mode needs the file to
+        itself, so a second connection (the Projector's) must not try it again."""
+        if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self._db.execute("PRAGMA journal_mode = WAL")
+        if self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'segments'"
+        ).fetchone() is None:
+            self._db.executescript(
+                f"BEGIN IMMEDIATE; {SCHEMA} "
+                f"INSERT OR IGNORE INTO meta (key, value) VALUES ('format', {FORMAT}); COMMIT;"
+            )
 
     # -- state kept in memory -------------------------------------------------------------
 
@@ -448,24 +457,29 @@ class EventStore:
                 if left == 0:
                     return
 
-    def read_data(self, since: int = 0, until: int | None = None) -> Iterator[list[tuple[int, bytes]]]:
+    def read_data(
+        self, since: int = 0, until: int | None = None, batch: int = 4096
+    ) -> Iterator[list[tuple[int, bytes]]]:
         """Batches of ``(pos, data)`` in arrival order: the fast path for folding."""
-        batch: list[tuple[int, bytes]] = []
+        rows: list[tuple[int, bytes]] = []
         for pos, _n, _dev, _seq, _ids, blob, _sig in self._segments(
             "pos > ?", [max(0, since - SEGMENT_MAX)]
         ):
             if until is not None and pos > until:
                 break
-            for i, data in enumerate(_unframe(blob)):
-                p = pos + i
-                if p <= since or (until is not None and p > until):
-                    continue
-                batch.append((p, data))
-            if len(batch) >= 4096:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+            items = _unframe(blob)
+            if pos > since and (until is None or pos + len(items) - 1 <= until):
+                rows.extend(zip(range(pos, pos + len(items)), items))
+            else:
+                rows.extend(
+                    (pos + i, data) for i, data in enumerate(items)
+                    if since < pos + i and (until is None or pos + i <= until)
+                )
+            if len(rows) >= batch:
+                yield rows
+                rows = []
+        if rows:
+            yield rows
 
     def missing(self, vector: dict[bytes, int]) -> Iterator[Event]:
         """The events a peer with ``vector`` lacks, each device's in its own order."""
@@ -626,7 +640,11 @@ class _Ingestion:
                     f"no signature covers it or the {len(run) - 1} events after it",
                 ))
             report.held_back.extend(run)
-            self.heads[run[0].device] = (run[0].seq - 1, run[0].prev)
+            if run[0].seq > 1:
+                self.heads[run[0].device] = (run[0].seq - 1, run[0].prev)
+            else:
+                # Nothing of this device is held: it must not appear in the vector at seq 0.
+                self.heads.pop(run[0].device, None)
         if not report.refused:
             self.flush()
 

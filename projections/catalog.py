@@ -6,8 +6,9 @@ from projections.base import Projection
 from projections.devices import DevicesProjection
 from projections.library import LibraryProjection
 from projections.tags import TagsProjection
+from projections.volumes import VolumesProjection
 
 
 def library_projections() -> list[Projection]:
     """Fresh projection objects for one index (they hold no state, but callers own them)."""
-    return [LibraryProjection(), DevicesProjection(), TagsProjection()]
+    return [LibraryProjection(), DevicesProjection(), TagsProjection(), VolumesProjection()]

@@ -38,6 +38,9 @@ class ProjectionRunner:
         self.catalog = catalog
         self._routes: dict[str, list[int]] = {}
         self._db: sqlite3.Connection | None = None
+        # Events per transaction while catching up: large batches amortise each fold's
+        # per-batch work (a rebuild), a transaction still commits every few hundred ms.
+        self.batch_size = 20_000
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -111,19 +114,21 @@ class ProjectionRunner:
         if not batch:
             return
         per: list[list[tuple[Event, Any]]] = [[] for _ in self.projections]
+        routes = self._routes
         build = self.catalog.build
         unpack = msgpack.unpackb
         for pos, data in batch:
-            device, seq, hlc, type_name, v, body, prev = unpack(
-                data, use_list=False, strict_map_key=False
-            )
-            route = self._route(type_name)
+            fields = unpack(data, use_list=False, strict_map_key=False)
+            type_name = fields[3]
+            route = routes.get(type_name)
+            if route is None:
+                route = self._route(type_name)
             if not route:
                 continue
-            typed = build(type_name, v, body)
+            typed = build(type_name, fields[4], fields[5])
             if type(typed) is UnknownEvent:
                 continue
-            ev = _new(Event, (device, seq, hlc, type_name, v, body, prev, b"", data, None, pos))
+            ev = _new(Event, fields + (b"", data, None, pos))
             for i in route:
                 per[i].append((ev, typed))
         db = self.db
@@ -145,7 +150,7 @@ class ProjectionRunner:
         checkpoint = self.checkpoint
         if checkpoint > store.head_pos:
             raise AheadOfLog(checkpoint, store.head_pos)
-        for batch in store.read_data(since=checkpoint, until=until):
+        for batch in store.read_data(since=checkpoint, until=until, batch=self.batch_size):
             self.fold_batch(batch)
         return self.checkpoint
 

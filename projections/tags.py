@@ -36,14 +36,12 @@ class TagsProjection:
         db.execute("CREATE INDEX tags_by_name ON tags (name) WHERE created AND NOT deleted")
 
     def fold(self, db: sqlite3.Connection, events: Folded) -> None:
-        rows: dict[bytes, list[Any]] = {}
+        rows = _load(db, {typed.tag for _, typed in events})
         for ev, typed in events:
             tag = typed.tag
             row = rows.get(tag)
             if row is None:
-                found = db.execute(f"SELECT {_COLUMNS} FROM tags WHERE tag = ?", (tag,)).fetchone()
-                row = list(found) if found else [tag, None, -1, b"", None, -1, b"", 0, 0]
-                rows[tag] = row
+                row = rows[tag] = [tag, None, -1, b"", None, -1, b"", 0, 0]
             hlc, dev = ev.hlc, ev.device
             if type(typed) is TagCreated:
                 row[7] = 1
@@ -66,6 +64,18 @@ class TagsProjection:
 
     def digest_rows(self, db: sqlite3.Connection) -> Iterable[Sequence[Any]]:
         return db.execute("SELECT tag, name, color, created, deleted FROM tags ORDER BY tag")
+
+
+def _load(db: sqlite3.Connection, tags: set[bytes]) -> dict[bytes, list[Any]]:
+    """The current rows of ``tags``, in as few queries as SQLite's parameter limit allows."""
+    found: dict[bytes, list[Any]] = {}
+    wanted = list(tags)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in db.execute(f"SELECT {_COLUMNS} FROM tags WHERE tag IN ({marks})", chunk):
+            found[row[0]] = list(row)
+    return found
 
 
 def live_tags(db: sqlite3.Connection) -> list[tuple[bytes, str, str | None]]:

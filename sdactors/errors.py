@@ -70,3 +70,26 @@ class InvalidArgument(SdError):
 
 class ActorFailed(SdError):
     """An actor could not answer; the supervisor has restarted it."""
+
+
+class VolumeNotFound(SdError):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} does not exist")
+
+
+class NotAMountPoint(SdError):
+    def __init__(self, path: str, holder: str | None) -> None:
+        msg = f"{path} is not the mount point of a volume"
+        if holder is not None:
+            msg += f" (it is on the volume mounted at {holder})"
+        super().__init__(msg)
+
+
+class VolumeReadOnly(SdError):
+    def __init__(self, mount_point: str) -> None:
+        super().__init__(f"the volume at {mount_point} is mounted read-only: a speed test writes")
+
+
+class SpeedTestFailed(SdError):
+    def __init__(self, mount_point: str, reason: str) -> None:
+        super().__init__(f"speed test of {mount_point} failed: {reason}")

@@ -23,6 +23,7 @@ from sdactors.actors.journal import Append, Appended, DeviceInfo, Ingest, Journa
 from sdactors.actors.projector import CatchUp, Digest, Projector, Rebuild
 from sdactors.errors import ActorFailed
 from sdactors.libraries import LibraryConfig
+from sdactors.mailbox import Reply
 from sdactors.lock import LibraryLock
 from sdactors.supervisor import Supervisor
 
@@ -77,7 +78,7 @@ class Library:
 
     def append(self, drafts: Sequence[Draft]) -> Appended:
         """Append and wait until the events are durable."""
-        reply = pykka.ThreadingFuture()
+        reply = Reply()
         self.supervisor.ref("journal").tell(Append(tuple(drafts), reply))
         return reply.get(timeout=REPLY_TIMEOUT_S)
 
@@ -88,7 +89,7 @@ class Library:
         self.supervisor.ref("journal").tell(Append(tuple(drafts)))
 
     def ingest(self, wire: Iterable[tuple[bytes, bytes | None]], whole: bool = False) -> IngestReport:
-        reply = pykka.ThreadingFuture()
+        reply = Reply()
         self.supervisor.ref("journal").tell(Ingest(wire, reply, whole))
         return reply.get(timeout=REPLY_TIMEOUT_S)
 

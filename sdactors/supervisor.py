@@ -18,6 +18,7 @@ import pykka
 import structlog
 
 from sdactors.errors import ActorFailed
+from sdactors.mailbox import Reply, fast_inbox
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +33,14 @@ class SupervisedActor(pykka.ThreadingActor):
     def __init__(self, on_crash: CrashHook | None = None) -> None:
         super().__init__()
         self._on_crash = on_crash
+
+    @staticmethod
+    def _create_actor_inbox() -> Any:
+        return fast_inbox()
+
+    @staticmethod
+    def _create_future() -> Reply:
+        return Reply()
 
     def on_start(self) -> None:
         try:

@@ -5,6 +5,6 @@ them, and projections may import ``events`` only.
 """
 
 from events.domain.catalog import CATALOG
-from events.domain import device, library, node, tags  # noqa: F401 - registers the types
+from events.domain import device, library, node, tags, volumes  # noqa: F401 - registers the types
 
 __all__ = ["CATALOG"]

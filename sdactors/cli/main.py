@@ -46,9 +46,9 @@ def cli(ctx: click.Context, data_dir: Path | None, as_json: bool, verbose: int) 
 
 
 def _register() -> None:
-    from sdactors.cli import library_cmds, log_cmds, projection_cmds, tag_cmds
+    from sdactors.cli import library_cmds, log_cmds, projection_cmds, tag_cmds, volume_cmds
 
-    for module in (library_cmds, tag_cmds, log_cmds, projection_cmds):
+    for module in (library_cmds, tag_cmds, log_cmds, projection_cmds, volume_cmds):
         cli.add_command(module.group)
 
 

@@ -1,0 +1,1 @@
+"""Volumes: detecting what is mounted, classifying it, naming it stably, and timing it."""

@@ -1,0 +1,121 @@
+"""Building blocks for tests that make events without a node: writers, drafts, wire form."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import msgpack
+
+from events.clock import HybridClock
+from events.domain import CATALOG
+from events.domain.tags import TagCreated, TagDeleted, TagRecolored, TagRenamed
+from events.envelope import ZERO_ID, Event, event_id
+from events.exportfile import ExportHeader, ExportReader, write_export
+from events.keys import DeviceKey
+from events.writer import Draft, LogWriter
+
+Wire = list[tuple[bytes, bytes | None]]
+
+
+def writer(key: DeviceKey | None = None, wall: Callable[[], int] | None = None) -> LogWriter:
+    """A fresh device's writer; ``wall`` replaces the wall clock when given."""
+    clock = HybridClock(wall=wall) if wall is not None else HybridClock()
+    return LogWriter(key or DeviceKey.generate(), clock)
+
+
+def tag_drafts(count: int, prefix: str = "tag") -> list[Draft]:
+    """``count`` tag creations with distinct ids and names."""
+    return [
+        CATALOG.body(TagCreated(os.urandom(16), f"{prefix}-{i}", None)) for i in range(count)
+    ]
+
+
+def create(tag: bytes, name: str, color: str | None = None) -> Draft:
+    return CATALOG.body(TagCreated(tag, name, color))
+
+
+def rename(tag: bytes, name: str) -> Draft:
+    return CATALOG.body(TagRenamed(tag, name))
+
+
+def recolor(tag: bytes, color: str | None) -> Draft:
+    return CATALOG.body(TagRecolored(tag, color))
+
+
+def delete(tag: bytes) -> Draft:
+    return CATALOG.body(TagDeleted(tag))
+
+
+def wire(events: Iterable[Event]) -> Wire:
+    """The only form foreign events cross into a store in: ``(data, sig)``."""
+    return [(ev.data, ev.sig) for ev in events]
+
+
+def raw_event(
+    key: DeviceKey, seq: int, hlc: int, type_name: str, v: int, body_raw: bytes, prev: bytes,
+) -> tuple[bytes, bytes]:
+    """Envelope bytes built by hand around an already-encoded body, signed; ``(data, id)``.
+
+    Lets a test put bytes a canonical encoder would never write (a float32, an over-long int,
+    unsorted map keys) into a valid event, to prove that the log keeps bytes, not values.
+    """
+    pack = msgpack.Packer(use_bin_type=True).pack
+    data = (
+        b"\x97" + pack(key.public) + pack(seq) + pack(hlc) + pack(type_name) + pack(v)
+        + body_raw + pack(prev)
+    )
+    return data, event_id(data)
+
+
+def chain_raw(
+    key: DeviceKey, items: Sequence[tuple[str, int, bytes]], hlc0: int = 1 << 40,
+    seq0: int = 1, prev: bytes = ZERO_ID, seal_every: int = 1,
+) -> Wire:
+    """A valid hand-built chain of ``(type, v, body_raw)``, sealed every ``seal_every`` events
+    and always at the end."""
+    out: Wire = []
+    for i, (type_name, v, body_raw) in enumerate(items):
+        data, eid = raw_event(key, seq0 + i, hlc0 + i, type_name, v, body_raw, prev)
+        last = i == len(items) - 1 or (i + 1) % seal_every == 0
+        out.append((data, key.sign(eid) if last else None))
+        prev = eid
+    return out
+
+
+def read_export(path: Path) -> tuple[ExportHeader, Wire]:
+    with open(path, "rb") as fh:
+        reader = ExportReader(fh, str(path))
+        return reader.header, list(reader.records())
+
+
+def write_export_file(path: Path, header: ExportHeader, records: Wire) -> None:
+    """Write an export whose trailer matches ``records``: only event checks can catch a forgery."""
+    with open(path, "wb") as fh:
+        write_export(fh, header, records)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def library_dirs(data_dir: Path) -> list[Path]:
+    libs = data_dir / "libraries"
+    return sorted(libs.glob("*.sdlibrary")) if libs.is_dir() else []
+
+
+def child_process(script: str, *args: str, **kwargs: Any) -> subprocess.Popen:
+    """A Python child running ``script`` with the project importable."""
+    return subprocess.Popen([sys.executable, "-c", script, *args], **kwargs)

@@ -1,0 +1,107 @@
+"""The hybrid logical clock: never backwards, whatever the wall clock or the peers do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from events.clock import COUNTER_BITS, MAX_FORWARD_DRIFT_MS, HybridClock, hlc_ms
+
+BASE_MS = 1_700_000_000_000
+
+
+@dataclass
+class Wall:
+    """A wall clock the test moves by hand, forwards and backwards."""
+
+    ms: int
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+steps = st.one_of(
+    st.tuples(st.just("jump"), st.integers(min_value=-10**9, max_value=10**9)),
+    st.tuples(st.just("now"), st.just(0)),
+    st.tuples(st.just("reserve"), st.integers(min_value=0, max_value=5000)),
+    st.tuples(
+        st.just("observe"),
+        st.integers(min_value=0, max_value=(BASE_MS + 2 * MAX_FORWARD_DRIFT_MS) << COUNTER_BITS),
+    ),
+    # Peers near our own time: the interesting case for causality.
+    st.tuples(st.just("observe_near"), st.integers(min_value=-(10**7), max_value=10**7)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.integers(min_value=0, max_value=2 * BASE_MS), script=st.lists(steps, max_size=60))
+def test_clock_is_strictly_monotonic_under_any_wall_and_observations(
+    start: int, script: list[tuple[str, int]]
+) -> None:
+    wall = Wall(start)
+    clock = HybridClock(wall=wall)
+    issued: list[int] = []
+    for op, arg in script:
+        if op == "jump":
+            wall.ms = max(0, wall.ms + arg)
+        elif op == "now":
+            issued.append(clock.now())
+            assert hlc_ms(issued[-1]) >= wall.ms  # never behind the wall clock
+        elif op == "reserve":
+            first = clock.reserve(arg)
+            count = max(arg, 1)
+            issued.extend(range(first, first + count))
+            assert clock.last == first + count - 1
+        else:
+            remote = arg if op == "observe" else max(0, clock.last + arg)
+            before = clock.last
+            clock.observe(remote)
+            assert clock.last >= before
+            stamp = clock.now()
+            issued.append(stamp)
+            # Causality: a timestamp taken after seeing ``remote`` is later than it, unless the
+            # peer is beyond the allowed drift (then it is not adopted).
+            if hlc_ms(remote) - wall.ms <= MAX_FORWARD_DRIFT_MS:
+                assert stamp > remote
+    assert all(a < b for a, b in zip(issued, issued[1:]))
+
+
+def test_a_clock_resumed_from_the_store_never_repeats_a_timestamp() -> None:
+    """After a restart the Journal seeds the clock with the highest hlc stored."""
+    wall = Wall(BASE_MS)
+    first = HybridClock(wall=wall)
+    stamps = [first.now() for _ in range(3)]
+    wall.ms -= 60_000  # the machine's clock was set back an hour... a minute
+    resumed = HybridClock(last=stamps[-1], wall=wall)
+    assert resumed.now() == stamps[-1] + 1
+
+
+def test_wall_time_wins_when_it_is_ahead() -> None:
+    wall = Wall(BASE_MS)
+    clock = HybridClock(last=(BASE_MS - 5) << COUNTER_BITS, wall=wall)
+    assert clock.now() == BASE_MS << COUNTER_BITS
+    assert clock.now() == (BASE_MS << COUNTER_BITS) + 1
+    wall.ms += 1
+    assert clock.now() == (BASE_MS + 1) << COUNTER_BITS
+
+
+def test_a_peer_too_far_ahead_is_not_adopted() -> None:
+    """One bad clock must not drag every device's timestamps into the future for good."""
+    wall = Wall(BASE_MS)
+    clock = HybridClock(wall=wall)
+    far = (BASE_MS + MAX_FORWARD_DRIFT_MS + 1000) << COUNTER_BITS
+    clock.observe(far)
+    assert hlc_ms(clock.now()) == BASE_MS
+    near = (BASE_MS + 1000) << COUNTER_BITS
+    clock.observe(near)
+    assert clock.now() == near + 1
+
+
+def test_reserve_gives_a_block_of_consecutive_stamps() -> None:
+    wall = Wall(BASE_MS)
+    clock = HybridClock(wall=wall)
+    first = clock.reserve(10)
+    assert clock.now() == first + 10
+    assert clock.reserve(0) == first + 11  # an empty batch still takes one stamp
