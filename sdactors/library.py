@@ -17,7 +17,9 @@ from events.domain.node import ActorRestarted
 from events.keys import DeviceKey
 from events.store import EventStore, IngestReport
 from events.writer import Draft
+from projections.catalog import library_projections
 from projections.rebuild import RebuildResult
+from projections.runner import digest_of
 from sdactors.actors.bus import EventBus, Subscribe, Unsubscribe, Deliver
 from sdactors.actors.journal import Append, Appended, DeviceInfo, Ingest, Journal
 from sdactors.actors.projector import CatchUp, Digest, Projector, Rebuild
@@ -32,9 +34,41 @@ from sdactors.supervisor import Supervisor
 REPLY_TIMEOUT_S = 600.0
 
 
-class Library:
-    def __init__(self, config: LibraryConfig, key: DeviceKey, device: DeviceInfo) -> None:
+class LibraryReader:
+    """Read access to a library's files: no actors, no lock, no writes.
+
+    This is what a command gets when another process (a node) holds the library: whoever
+    holds the lock keeps the index current, so reading the files directly is sound.
+    """
+
+    def __init__(self, config: LibraryConfig) -> None:
         self.config = config
+
+    @contextmanager
+    def index(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection to index.db, for queries from the calling thread."""
+        db = sqlite3.connect(
+            f"file:{self.config.paths.index}?mode=ro", uri=True, check_same_thread=False
+        )
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def log(self) -> EventStore:
+        """A read-only view of the log, for the calling thread (close it when done)."""
+        return EventStore(self.config.paths.events, readonly=True)
+
+    def digest(self) -> str:
+        with self.index() as db:
+            return digest_of(db, library_projections())
+
+
+class Library(LibraryReader):
+    """An open library: this process holds its lock and runs its actors."""
+
+    def __init__(self, config: LibraryConfig, key: DeviceKey, device: DeviceInfo) -> None:
+        super().__init__(config)
         self.device = key.public
         self._lock = LibraryLock(config.paths.lock, config.name).acquire()
         paths = config.paths
@@ -106,25 +140,11 @@ class Library:
         return self._ask("projector", CatchUp())  # type: ignore[return-value]
 
     def digest(self) -> str:
+        """The digest after folding every committed event."""
         return self._ask("projector", Digest())  # type: ignore[return-value]
 
     def rebuild(self) -> RebuildResult:
         return self._ask("projector", Rebuild())  # type: ignore[return-value]
-
-    @contextmanager
-    def index(self) -> Iterator[sqlite3.Connection]:
-        """A read-only connection to index.db, for queries from the calling thread."""
-        db = sqlite3.connect(
-            f"file:{self.config.paths.index}?mode=ro", uri=True, check_same_thread=False
-        )
-        try:
-            yield db
-        finally:
-            db.close()
-
-    def log(self) -> EventStore:
-        """A read-only view of the log, for the calling thread (close it when done)."""
-        return EventStore(self.config.paths.events, readonly=True)
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import pykka
 
 from events.keys import DeviceKey
 from sdactors.actors.journal import DeviceInfo
+from sdactors.actors.volume_manager import VolumeManager
 from sdactors.actors.library_manager import (
     CloseAll,
     CreateLibrary,
@@ -38,6 +39,7 @@ class Node:
         self.supervisor.start(
             "libraries", lambda hook: LibraryManager.start(self.data, self.key, device, hook)
         )
+        self.supervisor.start("volumes", lambda hook: VolumeManager.start(on_crash=hook))
 
     @property
     def device(self) -> bytes:

@@ -308,7 +308,7 @@ def _holder(volumes: list[dict], path: Path) -> dict:
 def test_sd_volume_list_without_a_library_only_lists(sd: Sd, tmp_path: Path) -> None:
     volume = _holder(sd.json("volume", "list"), tmp_path)
     assert volume["kind"] in KINDS
-    assert not sd.data_dir.exists()
+    assert not (sd.data_dir / "libraries").exists()
 
 
 def test_sd_volume_list_records_once_and_speedtest_is_recorded(sd: Sd, tmp_path: Path) -> None:

@@ -2,46 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
-from events.store import EventStore
-from projections.catalog import library_projections
-from projections.runner import digest_of
 from sdactors.cli.output import Output
 from sdactors.errors import LibraryLocked
 from sdactors.libraries import LibraryConfig, find_library
-from sdactors.library import Library
+from sdactors.library import Library, LibraryReader
 from sdactors.node import Node
 from sdactors.paths import DataDir
-
-
-@dataclass(frozen=True, slots=True)
-class ReadOnlyLibrary:
-    """A library another process holds: its files read as they are, no actors, no writes.
-
-    Whoever holds the lock keeps the index current, so reading it directly is sound.
-    """
-
-    config: LibraryConfig
-
-    @contextmanager
-    def index(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(f"file:{self.config.paths.index}?mode=ro", uri=True)
-        try:
-            yield db
-        finally:
-            db.close()
-
-    def log(self) -> EventStore:
-        return EventStore(self.config.paths.events, readonly=True)
-
-    def digest(self) -> str:
-        with self.index() as db:
-            return digest_of(db, library_projections())
 
 
 class CliContext:
@@ -63,13 +31,13 @@ class CliContext:
         """Open a library for writing: this process takes its lock and runs its actors."""
         return self.node.open_library(self.find(wanted).id)
 
-    def read_library(self, wanted: str | None) -> Library | ReadOnlyLibrary:
+    def read_library(self, wanted: str | None) -> Library | LibraryReader:
         """Open for reading: caught up if we can take the lock, as-is if a node holds it."""
         config = self.find(wanted)
         try:
             lib = self.node.open_library(config.id)
         except LibraryLocked:
-            return ReadOnlyLibrary(config)
+            return LibraryReader(config)
         lib.catch_up()
         return lib
 

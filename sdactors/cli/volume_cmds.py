@@ -6,12 +6,9 @@ only when something changed); with no library yet, it is only shown.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import click
-import pykka
-import structlog
 
 from projections.volumes import VolumeRow, device_volumes
 from sdactors.actors.volume_manager import (
@@ -20,50 +17,28 @@ from sdactors.actors.volume_manager import (
     Observed,
     SpeedReport,
     SpeedTest,
-    VolumeManager,
 )
-from sdactors.cli.context import CliContext, ReadOnlyLibrary
+from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.errors import LibraryLocked
 from sdactors.libraries import list_libraries
-from sdactors.library import REPLY_TIMEOUT_S, Library
-from sdactors.supervisor import Supervisor
+from sdactors.library import REPLY_TIMEOUT_S, Library, LibraryReader
 from sdactors.volumes.detect import Volume
 from sdactors.volumes.speedtest import DEFAULT_MAX_SECONDS, MIB
-
-log = structlog.get_logger(__name__)
-
 
 @click.group("volume")
 def group() -> None:
     """Volumes of this device: disks, partitions, shares and other mounted filesystems."""
 
 
-@contextmanager
-def _volume_manager() -> Iterator[pykka.ActorRef]:
-    """A VolumeManager for the length of one command, under its own supervisor."""
-    supervisor = Supervisor("volumes")
-    ref = supervisor.start("volumes", lambda hook: VolumeManager.start(on_crash=hook))
-    try:
-        yield ref
-    finally:
-        supervisor.stop_all()
-
-
-def _library(ctx: CliContext, wanted: str | None) -> Library | ReadOnlyLibrary | None:
-    """The library to record in; read-only if a running node holds it (that node records),
+def _library(ctx: CliContext, wanted: str | None) -> Library | LibraryReader | None:
+    """The library to record in: read-only if a running node holds it (that node records),
     None if there is no library yet."""
     if wanted is None and not list_libraries(ctx.data):
         return None
-    config = ctx.find(wanted)
-    try:
-        return ctx.node.open_library(config.id)
-    except LibraryLocked:
-        log.info("volumes_not_recorded", library=config.id, reason="library in use")
-        return ReadOnlyLibrary(config)
+    return ctx.read_library(wanted)
 
 
-def _recorded(ctx: CliContext, lib: Library | ReadOnlyLibrary | None) -> dict[str, VolumeRow]:
+def _recorded(ctx: CliContext, lib: Library | LibraryReader | None) -> dict[str, VolumeRow]:
     if lib is None:
         return {}
     with lib.index() as db:
@@ -77,13 +52,13 @@ def _recorded(ctx: CliContext, lib: Library | ReadOnlyLibrary | None) -> dict[st
 def list_(ctx: CliContext, library: str | None) -> None:
     """List the mounted volumes (and record changes in the library)."""
     lib = _library(ctx, library)
-    with _volume_manager() as manager:
-        if isinstance(lib, Library):
-            observed: Observed = manager.ask(Observe(lib), timeout=REPLY_TIMEOUT_S)
-            volumes = list(observed.volumes)
-            lib.catch_up()
-        else:
-            volumes = manager.ask(ListVolumes(), timeout=REPLY_TIMEOUT_S)
+    manager = ctx.node.supervisor.ref("volumes")
+    if isinstance(lib, Library):
+        observed: Observed = manager.ask(Observe(lib), timeout=REPLY_TIMEOUT_S)
+        volumes = list(observed.volumes)
+        lib.catch_up()
+    else:
+        volumes = manager.ask(ListVolumes(), timeout=REPLY_TIMEOUT_S)
     recorded = _recorded(ctx, lib)
     if ctx.out.as_json:
         ctx.out.json([_volume_json(v, recorded.get(v.id)) for v in volumes])
@@ -143,10 +118,9 @@ def speedtest(
     """Measure sequential write and read speed of the volume mounted at MOUNT (MB/s)."""
     lib = _library(ctx, library)
     writable = lib if isinstance(lib, Library) else None
-    with _volume_manager() as manager:
-        report: SpeedReport = manager.ask(
-            SpeedTest(mount, size_mib * MIB, seconds, writable), timeout=REPLY_TIMEOUT_S
-        )
+    report: SpeedReport = ctx.node.supervisor.ref("volumes").ask(
+        SpeedTest(mount, size_mib * MIB, seconds, writable), timeout=REPLY_TIMEOUT_S
+    )
     r = report.result
     ctx.out.result(
         {
