@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from projections.base import Projection
 from projections.devices import DevicesProjection
+from projections.files import FilesProjection
 from projections.library import LibraryProjection
 from projections.tags import TagsProjection
 from projections.volumes import VolumesProjection
@@ -11,4 +12,10 @@ from projections.volumes import VolumesProjection
 
 def library_projections() -> list[Projection]:
     """Fresh projection objects for one index (they hold no state, but callers own them)."""
-    return [LibraryProjection(), DevicesProjection(), TagsProjection(), VolumesProjection()]
+    return [
+        LibraryProjection(),
+        DevicesProjection(),
+        TagsProjection(),
+        VolumesProjection(),
+        FilesProjection(),
+    ]

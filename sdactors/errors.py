@@ -93,3 +93,27 @@ class VolumeReadOnly(SdError):
 class SpeedTestFailed(SdError):
     def __init__(self, mount_point: str, reason: str) -> None:
         super().__init__(f"speed test of {mount_point} failed: {reason}")
+
+
+class LocationNotFound(SdError):
+    def __init__(self, wanted: str) -> None:
+        super().__init__(f"no location {wanted!r} in this library (see 'sd location list')")
+
+
+class LocationExists(SdError):
+    def __init__(self, path: str, existing: str) -> None:
+        super().__init__(f"{path} is already indexed as part of location {existing}")
+
+
+class NotAFolder(SdError):
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"cannot index {path}: {why}")
+
+
+class NotIndexed(SdError):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} is not in the index (add its folder with 'sd location add')")
+
+
+class IndexFailed(SdError):
+    pass

@@ -7,8 +7,9 @@ itself: appends and ingests go to the Journal, folding to the Projector.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from contextlib import contextmanager
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import pykka
 
@@ -21,9 +22,11 @@ from projections.catalog import library_projections
 from projections.rebuild import RebuildResult
 from projections.runner import digest_of
 from sdactors.actors.bus import EventBus, Subscribe, Unsubscribe, Deliver
+from sdactors.actors.indexer import IndexLocation, Indexer
 from sdactors.actors.journal import Append, Appended, DeviceInfo, Ingest, Journal
 from sdactors.actors.projector import CatchUp, Digest, Projector, Rebuild
 from sdactors.errors import ActorFailed
+from sdactors.indexer.job import JobStats
 from sdactors.libraries import LibraryConfig
 from sdactors.mailbox import Reply
 from sdactors.lock import LibraryLock
@@ -83,6 +86,10 @@ class Library(LibraryReader):
                 "projector",
                 lambda hook: Projector.start(str(paths.events), str(paths.index), hook),
             )
+            self.cancel_jobs = threading.Event()
+            self.supervisor.start(
+                "indexer", lambda hook: Indexer.start(self, self.cancel_jobs, hook)
+            )
             self.catch_up()
             self._projector_token = self.subscribe(
                 ("",), lambda events: self._tell("projector", CatchUp()), name="projector"
@@ -99,9 +106,9 @@ class Library(LibraryReader):
         except (pykka.ActorDeadError, ActorFailed):
             pass  # a restarting projector catches up from the log on start anyway
 
-    def _ask(self, actor: str, message: object) -> object:
+    def _ask(self, actor: str, message: object, timeout: float | None = REPLY_TIMEOUT_S) -> object:
         try:
-            return self.supervisor.ref(actor).ask(message, timeout=REPLY_TIMEOUT_S)
+            return self.supervisor.ref(actor).ask(message, timeout=timeout)
         except pykka.ActorDeadError as exc:
             raise ActorFailed(f"the {actor} stopped; it is being restarted, try again") from exc
 
@@ -133,6 +140,15 @@ class Library(LibraryReader):
     def unsubscribe(self, token: int) -> None:
         self._tell("bus", Unsubscribe(token))
 
+    # -- jobs -------------------------------------------------------------------------------
+
+    def index_location(
+        self, location: bytes, progress: Callable[[JobStats], None] | None = None
+    ) -> JobStats:
+        """Index (or rescan) one of this device's locations and wait for it to finish."""
+        # No timeout: a large first index takes as long as the disk needs.
+        return self._ask("indexer", IndexLocation(location, progress), timeout=None)  # type: ignore[return-value]
+
     # -- projections ------------------------------------------------------------------------
 
     def catch_up(self) -> int:
@@ -150,7 +166,10 @@ class Library(LibraryReader):
 
     def close(self) -> None:
         """Stop the actors (the Journal commits what is queued, the index catches up)."""
-        self.supervisor.stop_all(order=["journal", "projector", "bus"])
+        cancel = getattr(self, "cancel_jobs", None)
+        if cancel is not None:
+            cancel.set()
+        self.supervisor.stop_all(order=["indexer", "journal", "projector", "bus"])
         self._lock.release()
 
     def __enter__(self) -> "Library":

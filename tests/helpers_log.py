@@ -119,3 +119,22 @@ def library_dirs(data_dir: Path) -> list[Path]:
 def child_process(script: str, *args: str, **kwargs: Any) -> subprocess.Popen:
     """A Python child running ``script`` with the project importable."""
     return subprocess.Popen([sys.executable, "-c", script, *args], **kwargs)
+
+
+def run_all(sd: Any, *commands: Sequence[str], check: bool = True) -> list[Any]:
+    """Run independent ``sd`` commands at once (each is mostly interpreter start-up), in order
+    of ``commands``. Only for commands that do not write, or write to different libraries."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(commands) or 1) as pool:
+        futures = [pool.submit(sd.run, *args, check=check) for args in commands]
+        return [f.result() for f in futures]
+
+
+def run_each(*jobs: tuple[Any, Sequence[str]], check: bool = True) -> list[Any]:
+    """Like :func:`run_all`, for commands of several ``Sd`` (data directories) at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(jobs) or 1) as pool:
+        futures = [pool.submit(sd.run, *args, check=check) for sd, args in jobs]
+        return [f.result() for f in futures]

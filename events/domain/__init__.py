@@ -5,6 +5,15 @@ them, and projections may import ``events`` only.
 """
 
 from events.domain.catalog import CATALOG
-from events.domain import device, library, node, tags, volumes  # noqa: F401 - registers the types
+from events.domain import (  # noqa: F401 - importing registers the types
+    device,
+    entries,
+    jobs,
+    library,
+    locations,
+    node,
+    tags,
+    volumes,
+)
 
 __all__ = ["CATALOG"]

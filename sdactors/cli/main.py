@@ -46,10 +46,20 @@ def cli(ctx: click.Context, data_dir: Path | None, as_json: bool, verbose: int) 
 
 
 def _register() -> None:
-    from sdactors.cli import library_cmds, log_cmds, projection_cmds, tag_cmds, volume_cmds
+    from sdactors.cli import (
+        browse_cmds,
+        library_cmds,
+        location_cmds,
+        log_cmds,
+        projection_cmds,
+        tag_cmds,
+        volume_cmds,
+    )
 
-    for module in (library_cmds, tag_cmds, log_cmds, projection_cmds, volume_cmds):
+    for module in (library_cmds, location_cmds, tag_cmds, log_cmds, projection_cmds, volume_cmds):
         cli.add_command(module.group)
+    for command in browse_cmds.commands:
+        cli.add_command(command)
 
 
 _register()
@@ -63,7 +73,9 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     out = Output(_wants_json(args))
     try:
-        cli.main(args=args, prog_name="sd", standalone_mode=False)
+        # Without standalone mode click *returns* the code of a ``click.exceptions.Exit``
+        # raised by a command (``sd log verify`` finding problems) instead of raising it.
+        code = cli.main(args=args, prog_name="sd", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -83,4 +95,4 @@ def main(argv: list[str] | None = None) -> None:
             raise
         out.error(f"internal error: {type(exc).__name__}: {exc} (set SD_DEBUG=1 for a traceback)")
         sys.exit(1)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,122 @@
+"""Location actions: add, rescan, remove, change rules.
+
+Paths from users are made absolute and real (symlinks resolved) and handled as bytes, so a
+folder whose name is not UTF-8 can be added, and ``sd ls`` later finds it by the same path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+from events.domain.locations import LocationAdded, LocationRemoved, LocationRulesChanged
+from projections.files_query import LocationRow, locations
+from sdactors.errors import LocationExists, LocationNotFound, NotAFolder
+from sdactors.indexer.job import JobStats
+from sdactors.indexer.rules import Rules
+from sdactors.library import Library, LibraryReader
+
+LOCATION_ID_LEN = 16
+
+
+def user_path(path: str | bytes) -> bytes:
+    """A path as typed (relative, with ``~``, through symlinks) as the real absolute bytes."""
+    raw = os.fsencode(path)
+    return os.path.realpath(os.path.expanduser(raw))
+
+
+def show(path: bytes) -> str:
+    """A path for people: bytes that are not UTF-8 shown as ``\\xNN``."""
+    return path.decode("utf-8", "backslashreplace")
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    id: bytes
+    path: bytes
+    name: str
+    rules: Rules
+    device: bytes
+
+    @classmethod
+    def of(cls, row: LocationRow) -> "Location":
+        return cls(row.location, row.path, row.name, Rules.from_dict(json.loads(row.rules)), row.device)
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id.hex(), "path": show(self.path), "name": self.name,
+            "device": self.device.hex(), "rules": self.rules.as_dict(),
+        }
+
+
+def list_locations(lib: LibraryReader) -> list[Location]:
+    with lib.index() as db:
+        return [Location.of(row) for row in locations(db)]
+
+
+def find_location(lib: LibraryReader, wanted: str, device: bytes | None = None) -> Location:
+    """A location by path, id (or a prefix of at least 6 hex digits) or name."""
+    known = [loc for loc in list_locations(lib) if device is None or loc.device == device]
+    path = user_path(wanted) if wanted else b""
+    for loc in known:
+        if loc.path == path or loc.id.hex() == wanted.lower():
+            return loc
+    by_prefix = [loc for loc in known if len(wanted) >= 6 and loc.id.hex().startswith(wanted.lower())]
+    by_name = [loc for loc in known if loc.name == wanted]
+    for candidates in (by_prefix, by_name):
+        if len(candidates) == 1:
+            return candidates[0]
+    raise LocationNotFound(wanted)
+
+
+def _overlap(path: bytes, existing: bytes) -> bool:
+    return (
+        path == existing
+        or path.startswith(existing.rstrip(b"/") + b"/")
+        or existing.startswith(path.rstrip(b"/") + b"/")
+    )
+
+
+def add_location(lib: Library, path: str | bytes, name: str | None = None,
+                 rules: Rules | None = None) -> tuple[Location, bool]:
+    """Record a new location; returns it and whether it was new (an existing one is reused,
+    so adding the same folder again resumes or refreshes its index)."""
+    real = user_path(path)
+    if not os.path.exists(real):
+        raise NotAFolder(show(real), "it does not exist")
+    if not os.path.isdir(real):
+        raise NotAFolder(show(real), "it is not a folder")
+    if not os.access(real, os.R_OK | os.X_OK):
+        raise NotAFolder(show(real), "permission denied")
+    lib.catch_up()
+    for loc in list_locations(lib):
+        if loc.device != lib.device:
+            continue
+        if loc.path == real:
+            return loc, False
+        if _overlap(real, loc.path):
+            raise LocationExists(show(real), f"{loc.name} ({show(loc.path)})")
+    rules = rules or Rules()
+    location = Location(os.urandom(LOCATION_ID_LEN), real,
+                        name or show(os.path.basename(real)) or show(real), rules, lib.device)
+    lib.append_typed(LocationAdded(location.id, real, location.name, rules.as_dict()))
+    return location, True
+
+
+def index_location(lib: Library, location: Location,
+                   progress: Callable[[JobStats], None] | None = None) -> JobStats:
+    return lib.index_location(location.id, progress)
+
+
+def remove_location(lib: Library, location: Location) -> None:
+    lib.append_typed(LocationRemoved(location.id))
+    lib.catch_up()
+
+
+def change_rules(lib: Library, location: Location, rules: Rules) -> Location:
+    if rules != location.rules:
+        lib.append_typed(LocationRulesChanged(location.id, rules.as_dict()))
+        lib.catch_up()
+    return Location(location.id, location.path, location.name, rules, location.device)

@@ -1,0 +1,135 @@
+"""The Indexer: runs index jobs for one library, one at a time.
+
+It owns what must not be shared between two jobs: the counter that gives this device's new
+entries their eids, and the pool of identity workers (kept warm between jobs). A job runs in
+this actor's thread; its batches go to the Journal with a bounded number awaiting commit, so
+the walk never waits for a disk flush but also never runs far ahead of the log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import structlog
+
+from events.domain import CATALOG
+from events.domain.jobs import JobCompleted, JobFailed, JobStarted
+from events.writer import Draft
+from projections.files_query import IndexView
+from sdactors.actors.journal import Append
+from sdactors.errors import LocationNotFound
+from sdactors.indexer.identify import Identifier
+from sdactors.indexer.job import IndexJob, JobStats
+from sdactors.indexer.rules import Rules
+from sdactors.mailbox import Reply
+from sdactors.supervisor import CrashHook, SupervisedActor
+
+if TYPE_CHECKING:
+    from sdactors.library import Library
+
+log = structlog.get_logger(__name__)
+
+# Batches sent to the Journal and not yet acknowledged.
+COMMIT_WINDOW = 8
+
+
+@dataclass(frozen=True, slots=True)
+class IndexLocation:
+    """Ask: index (or rescan) a location; the answer is the run's JobStats."""
+
+    location: bytes
+    progress: Callable[[JobStats], None] | None = None
+
+
+class Indexer(SupervisedActor):
+    def __init__(
+        self, library: "Library", cancel: threading.Event, on_crash: CrashHook | None = None
+    ) -> None:
+        super().__init__(on_crash)
+        self._library = library
+        self._cancel = cancel
+        self._identifier = Identifier()
+        self._next_eid: int | None = None
+
+    def on_stop(self) -> None:
+        self._identifier.close()
+
+    def crashed(self, error: BaseException) -> None:
+        self._identifier.close()
+
+    def on_receive(self, message: object) -> object:
+        if isinstance(message, IndexLocation):
+            return self._index(message)
+        raise TypeError(f"Indexer got an unexpected message: {message!r}")
+
+    def _eid(self) -> int:
+        assert self._next_eid is not None
+        self._next_eid += 1
+        return self._next_eid
+
+    def _index(self, message: IndexLocation) -> JobStats:
+        lib = self._library
+        lib.catch_up()
+        job_id = os.urandom(16)
+        with lib.index() as db:
+            row = db.execute(
+                "SELECT path, rules FROM locations WHERE location = ? AND device = ?",
+                (message.location, lib.device),
+            ).fetchone()
+            if row is None:
+                raise LocationNotFound(message.location.hex())
+            path, rules = row
+            view = IndexView(db, lib.device)
+            if self._next_eid is None:
+                self._next_eid = view.max_eid()
+            emitter = _Emitter(lib)
+            emitter.emit([CATALOG.body(JobStarted(job_id, "index", message.location))])
+            self._cancel.clear()
+            job = IndexJob(
+                message.location, path, Rules.from_dict(json.loads(rules)), view, emitter.emit,
+                self._eid, self._identifier, message.progress, self._cancel,
+            )
+            try:
+                stats = job.run()
+            except BaseException as exc:
+                emitter.drain(raise_errors=False)
+                lib.append([CATALOG.body(JobFailed(job_id, f"{type(exc).__name__}: {exc}"[:500]))])
+                # A job that died half-way may have used eids the log never got: start the
+                # counter again from the index.
+                self._next_eid = None
+                raise
+            emitter.emit([CATALOG.body(JobCompleted(job_id, stats.as_dict()))])
+            emitter.drain()
+        lib.catch_up()
+        log.info("index_job_done", location=message.location.hex(), **stats.as_dict())
+        return stats
+
+
+class _Emitter:
+    """Sends batches to the Journal, keeping at most COMMIT_WINDOW unacknowledged."""
+
+    def __init__(self, lib: "Library") -> None:
+        self._journal = lib.supervisor.ref("journal")
+        self._waiting: deque[Reply] = deque()
+
+    def emit(self, drafts: list[Draft]) -> None:
+        reply = Reply()
+        self._journal.tell(Append(tuple(drafts), reply))
+        self._waiting.append(reply)
+        while len(self._waiting) > COMMIT_WINDOW:
+            self._waiting.popleft().get(timeout=600)
+
+    def drain(self, raise_errors: bool = True) -> None:
+        while self._waiting:
+            reply = self._waiting.popleft()
+            try:
+                reply.get(timeout=600)
+            except Exception:
+                if raise_errors:
+                    raise

@@ -1,0 +1,182 @@
+"""``sd ls``, ``sd search``, ``sd duplicates``, ``sd stats``: the index, read without the disk."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import click
+
+from events.domain.entries import BLOCK_DEVICE, CHAR_DEVICE, DIR, FIFO, FILE, SOCKET, SYMLINK
+from projections.files import readable
+from projections.files_query import duplicates, file_stats, resolve
+from projections.files_search import Filters, search
+from sdactors.actions.locations import list_locations, show, user_path
+from sdactors.cli.context import CliContext
+from sdactors.cli.options import json_option, library_option, pass_ctx
+from sdactors.errors import InvalidArgument, NotIndexed
+from sdactors.indexer.content import shown
+from sdactors.indexer.kinds import KINDS
+
+TYPES = {FILE: "file", DIR: "dir", SYMLINK: "symlink", FIFO: "fifo", SOCKET: "socket",
+         CHAR_DEVICE: "char-device", BLOCK_DEVICE: "block-device"}
+
+
+def _when(mtime_ns: int) -> str:
+    return datetime.fromtimestamp(mtime_ns / 1e9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "K", "M", "G", "T"):
+        if value < 1024 or unit == "T":
+            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+        value /= 1024
+    return str(n)
+
+
+def _entry_json(name: bytes, path: bytes, ftype: str, kind: str | None, size: int,
+                mtime_ns: int, cid: bytes | None) -> dict:
+    return {
+        "name": readable(name), "path": show(path), "type": TYPES.get(ftype, ftype),
+        "kind": kind, "size": size, "modified": _when(mtime_ns), "content_id": shown(cid),
+    }
+
+
+@click.command("ls")
+@click.argument("path", required=False)
+@library_option
+@json_option
+@pass_ctx
+def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
+    """List a folder from the index (not from the disk); without PATH, the locations."""
+    lib = ctx.read_library(library)
+    if path is None:
+        locs = list_locations(lib)
+        if ctx.out.as_json:
+            ctx.out.json([{"name": loc.name, "path": show(loc.path), "type": "location"}
+                          for loc in locs])
+        else:
+            ctx.out.table(["name", "path"], [(loc.name, show(loc.path)) for loc in locs],
+                          "no locations: add one with 'sd location add PATH'")
+        return
+    real = user_path(path)
+    with lib.index() as db:
+        found = resolve(db, real, ctx.node.device)
+        if found is None:
+            raise NotIndexed(show(real))
+        _, entry = found
+        ftype = db.execute("SELECT ftype FROM entries WHERE id = ?", (entry,)).fetchone()[0]
+        where = "e.parent = ?" if ftype == DIR else "e.id = ?"
+        rows = db.execute(
+            "SELECT e.name, e.ftype, e.kind, e.size, e.mtime, c.cid FROM entries e "
+            f"LEFT JOIN contents c ON c.id = e.content WHERE {where} ORDER BY e.name",
+            (entry,),
+        ).fetchall()
+        base = real if ftype == DIR else real.rsplit(b"/", 1)[0]
+    items = [
+        _entry_json(name, base.rstrip(b"/") + b"/" + name, ft, kind, size, mtime, cid)
+        for name, ft, kind, size, mtime, cid in rows
+    ]
+    if ctx.out.as_json:
+        ctx.out.json(items)
+        return
+    ctx.out.table(
+        ["name", "kind", "size", "modified", "content"],
+        [(i["name"] + ("/" if i["type"] == "dir" else ""), i["kind"] or i["type"],
+          "" if i["type"] == "dir" else _size(i["size"]), i["modified"][:19].replace("T", " "),
+          i["content_id"] or "") for i in items],
+        "(empty folder)",
+    )
+
+
+@click.command("search")
+@click.argument("query")
+@click.option("--kind", type=click.Choice(KINDS), default=None, help="Only this kind.")
+@click.option("--ext", default=None, help="Only this extension (e.g. pdf).")
+@click.option("--under", default=None, metavar="PATH", help="Only inside this folder.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@library_option
+@json_option
+@pass_ctx
+def search_(ctx: CliContext, query: str, kind: str | None, ext: str | None, under: str | None,
+            limit: int, library: str | None) -> None:
+    """Find files by name or path: words, prefixes and substrings, best name matches first."""
+    if not query.strip():
+        raise InvalidArgument("the query is empty")
+    lib = ctx.read_library(library)
+    with lib.index() as db:
+        folder = None
+        if under is not None:
+            found = resolve(db, user_path(under), ctx.node.device)
+            if found is None:
+                raise NotIndexed(show(user_path(under)))
+            folder = found[1]
+        hits = search(db, query, Filters(kind, ext, folder), limit)
+    if ctx.out.as_json:
+        ctx.out.json([
+            {"path": show(h.path), "name": readable(h.name), "type": TYPES.get(h.ftype, h.ftype),
+             "kind": h.kind, "size": h.size, "content_id": shown(h.cid)}
+            for h in hits
+        ])
+        return
+    ctx.out.table(
+        ["path", "kind", "size"],
+        [(show(h.path), h.kind or TYPES.get(h.ftype, ""), "" if h.ftype == DIR else _size(h.size))
+         for h in hits],
+        "no matches",
+    )
+
+
+@click.command("duplicates")
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many groups.")
+@click.option("--min-size", type=click.IntRange(0), default=1, show_default=True,
+              help="Ignore files smaller than this many bytes.")
+@library_option
+@json_option
+@pass_ctx
+def duplicates_(ctx: CliContext, limit: int | None, min_size: int, library: str | None) -> None:
+    """Groups of files with identical content, the largest waste first."""
+    with ctx.read_library(library).index() as db:
+        groups = duplicates(db, limit, max(min_size, 1))
+    if ctx.out.as_json:
+        ctx.out.json([
+            {"content_id": shown(g.cid), "size": g.size, "kind": g.kind, "count": g.count,
+             "waste": g.waste, "paths": [show(p) for p in g.paths]}
+            for g in groups
+        ])
+        return
+    if not groups:
+        ctx.out.line("no duplicates")
+        return
+    total = sum(g.waste for g in groups)
+    for g in groups:
+        ctx.out.line(f"{shown(g.cid)}  {g.count} x {_size(g.size)}  (waste {_size(g.waste)})")
+        for p in g.paths:
+            ctx.out.line(f"    {show(p)}")
+    ctx.out.line(f"{len(groups)} groups, {_size(total)} could be freed")
+
+
+@click.command("stats")
+@library_option
+@json_option
+@pass_ctx
+def stats(ctx: CliContext, library: str | None) -> None:
+    """What the index holds: files, folders, bytes, and files by kind."""
+    with ctx.read_library(library).index() as db:
+        st = file_stats(db)
+    if ctx.out.as_json:
+        ctx.out.json({"files": st.files, "dirs": st.dirs, "bytes": st.bytes,
+                      "by_kind": st.by_kind, "bytes_by_kind": st.bytes_by_kind,
+                      "other": st.other})
+        return
+    ctx.out.line(f"files    {st.files:,}")
+    ctx.out.line(f"folders  {st.dirs:,}")
+    ctx.out.line(f"bytes    {st.bytes:,} ({_size(st.bytes)})")
+    if st.other:
+        ctx.out.line(f"other    {st.other:,} (links, pipes, sockets, devices)")
+    ctx.out.table(["kind", "files", "bytes"],
+                  [(k, f"{n:,}", _size(st.bytes_by_kind[k])) for k, n in st.by_kind.items()],
+                  "no files indexed")
+
+
+commands = [ls, search_, duplicates_, stats]

@@ -1,0 +1,144 @@
+"""Content identity, computed exactly as the Spacedrive V2 engine does, so ids agree.
+
+blake3 over: the file size as a little-endian u64, then for files of at most 100 KiB their
+whole content; for larger ones an 8 KiB header, four 10 KiB samples at
+``8 KiB + i * ((size - 16 KiB) / 4)`` and the 8 KiB footer (about 56 KiB read whatever the
+size). Empty files have no content id. Spacedrive shows the first 16 hex characters; the
+whole 32-byte hash is kept and the prefix is only what people see.
+
+A file is opened with O_NOFOLLOW and O_NONBLOCK: if it was swapped for a symlink or a FIFO
+since it was listed, opening it neither follows the link nor hangs. It is re-checked with
+fstat after reading; if it changed while being read, it is read again (a few times) and
+otherwise given no id, never a wrong one.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import NamedTuple
+
+import blake3
+
+SMALL_FILE_MAX = 100 * 1024
+HEADER_OR_FOOTER = 8 * 1024
+SAMPLE_COUNT = 4
+SAMPLE_SIZE = 10 * 1024
+SHOWN_HEX = 16
+_RETRIES = 3
+
+# open() errors meaning "no longer the regular file that was listed" (ELOOP: now a symlink).
+_GONE = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENXIO}
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(
+    os, "O_CLOEXEC", 0
+)
+
+
+class Identity(NamedTuple):
+    """What reading a file told us. ``cid`` is None for empty, unreadable or unsteady files."""
+
+    cid: bytes | None
+    # The first bytes (up to 100 KiB for small files, 8 KiB otherwise), for kind detection.
+    head: bytes | None
+    size: int
+    mtime_ns: int
+    inode: int
+    error: str | None = None
+    # Vanished, or swapped for something that is not a regular file, since it was listed.
+    gone: bool = False
+
+
+def sample_offsets(size: int) -> list[int]:
+    """Where the four samples of a large file start."""
+    jump = (size - 2 * HEADER_OR_FOOTER) // SAMPLE_COUNT
+    return [HEADER_OR_FOOTER + i * jump for i in range(SAMPLE_COUNT)]
+
+
+def content_id_of_bytes(data: bytes) -> bytes | None:
+    """The content id of in-memory content (tests and verification)."""
+    size = len(data)
+    if size == 0:
+        return None
+    hasher = blake3.blake3(size.to_bytes(8, "little"))
+    if size <= SMALL_FILE_MAX:
+        hasher.update(data)
+    else:
+        hasher.update(data[:HEADER_OR_FOOTER])
+        for offset in sample_offsets(size):
+            hasher.update(data[offset : offset + SAMPLE_SIZE])
+        hasher.update(data[size - HEADER_OR_FOOTER :])
+    return hasher.digest()
+
+
+def shown(cid: bytes | None) -> str | None:
+    """The prefix people see (Spacedrive's 16 hex characters)."""
+    return cid.hex()[:SHOWN_HEX] if cid else None
+
+
+def identify(path: bytes, size: int, mtime_ns: int) -> Identity:
+    """Open, read and hash one regular file that a walk saw with ``size`` and ``mtime_ns``.
+
+    Never raises for the file's sake (see ``error``). The fast path trusts the walk's stat
+    and checks it once after reading (one fstat); anything unexpected takes the careful path.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        return Identity(None, None, size, mtime_ns, 0, exc.strerror or str(exc), exc.errno in _GONE)
+    try:
+        if 0 < size <= SMALL_FILE_MAX:
+            data = os.read(fd, size + 1)
+            after = os.fstat(fd)
+            if (
+                len(data) == size
+                and after.st_size == size
+                and after.st_mtime_ns == mtime_ns
+                and stat.S_ISREG(after.st_mode)
+            ):
+                hasher = blake3.blake3(size.to_bytes(8, "little"))
+                hasher.update(data)
+                return Identity(hasher.digest(), data, size, mtime_ns, after.st_ino)
+            os.lseek(fd, 0, os.SEEK_SET)
+        return _identify_fd(fd)
+    except OSError as exc:
+        return Identity(None, None, size, mtime_ns, 0, exc.strerror or str(exc))
+    finally:
+        os.close(fd)
+
+
+def _identify_fd(fd: int) -> Identity:
+    """The careful path: stat, read, stat again, and retry while the file keeps changing."""
+    before = os.fstat(fd)
+    if not stat.S_ISREG(before.st_mode):
+        return Identity(None, None, before.st_size, before.st_mtime_ns, before.st_ino,
+                        "not a regular file", True)
+    for _ in range(_RETRIES):
+        size = before.st_size
+        if size == 0:
+            return Identity(None, b"", 0, before.st_mtime_ns, before.st_ino)
+        hasher = blake3.blake3(size.to_bytes(8, "little"))
+        if size <= SMALL_FILE_MAX:
+            head = os.read(fd, size) if size else b""
+            whole = len(head) == size
+            hasher.update(head)
+        else:
+            head = os.pread(fd, HEADER_OR_FOOTER, 0)
+            whole = len(head) == HEADER_OR_FOOTER
+            hasher.update(head)
+            for offset in sample_offsets(size):
+                sample = os.pread(fd, SAMPLE_SIZE, offset)
+                whole = whole and len(sample) == SAMPLE_SIZE
+                hasher.update(sample)
+            footer = os.pread(fd, HEADER_OR_FOOTER, size - HEADER_OR_FOOTER)
+            whole = whole and len(footer) == HEADER_OR_FOOTER
+            hasher.update(footer)
+        after = os.fstat(fd)
+        if whole and after.st_size == size and after.st_mtime_ns == before.st_mtime_ns:
+            return Identity(hasher.digest(), head, size, after.st_mtime_ns, after.st_ino)
+        # Changed while we read it: try again from the start with what it is now.
+        before = after
+        os.lseek(fd, 0, os.SEEK_SET)
+    return Identity(None, None, before.st_size, before.st_mtime_ns, before.st_ino,
+                    "kept changing while being read")

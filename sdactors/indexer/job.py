@@ -1,0 +1,349 @@
+"""One index run over a location: walk the disk, compare with the index, emit what changed.
+
+The walk goes folder by folder (depth first, names sorted, so it is deterministic) and keeps
+only a stack of folders to visit and the batches in flight, never the whole tree. Each folder
+is compared with what the index holds for it:
+
+- a name the index lacks is new, unless an entry of this location had the same inode and is
+  gone from its old path: then it moved (a rename, or a move with its whole subtree);
+- same name, same inode, other size or mtime: modified (its content identified again);
+- same name, other inode or type: the old entry went away and a new one came;
+- names the index has but the disk has not are deleted, decided at the end, once every move
+  had its chance to claim them.
+
+Facts go out as batch events of up to ``BATCH`` items: a folder always before its children.
+Content identity and kind are computed for new and modified files by the Identifier (worker
+processes for large batches) while the walk goes on; batches are emitted in walk order.
+
+A run killed at any moment leaves only whole committed batches behind. The next run compares
+against them like any rescan: what was committed is unchanged, so it is neither emitted again
+nor read again, and the run carries on with what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import structlog
+
+from events.domain import CATALOG
+from events.domain.entries import (
+    DIR,
+    FILE,
+    EntriesDeleted,
+    EntriesIndexed,
+    EntriesModified,
+    EntriesMoved,
+)
+from events.writer import Draft
+from projections.files_query import IndexedChild, IndexView
+from sdactors.errors import NotAFolder
+from sdactors.indexer.identify import Identified, Identifier, Work
+from sdactors.indexer.rules import FolderRules, Matcher, Rules
+from sdactors.indexer.walk import Seen, list_folder, stat_path
+
+log = structlog.get_logger(__name__)
+
+BATCH = 1000
+# Batches whose identity is being computed while the walk goes on.
+IN_FLIGHT = 4
+
+
+class JobCancelled(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class JobStats:
+    created: int = 0
+    modified: int = 0
+    moved: int = 0
+    deleted: int = 0
+    files: int = 0
+    dirs: int = 0
+    bytes: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    error_samples: list[str] = field(default_factory=list)
+
+    def error(self, message: str) -> None:
+        self.errors += 1
+        if len(self.error_samples) < 20:
+            self.error_samples.append(message)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "created": self.created, "modified": self.modified, "moved": self.moved,
+            "deleted": self.deleted, "files": self.files, "dirs": self.dirs,
+            "bytes": self.bytes, "errors": self.errors, "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(slots=True)
+class _Batch:
+    indexed: list[list[object]] = field(default_factory=list)
+    modified: list[list[object]] = field(default_factory=list)
+    moved: list[tuple[int, int, bytes]] = field(default_factory=list)
+    # (list the item is in, position, Work) for every file whose identity is pending.
+    work: list[tuple[list[list[object]], int, Work]] = field(default_factory=list)
+    identities: Future[list[Identified]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.indexed) + len(self.modified) + len(self.moved)
+
+
+@dataclass(slots=True)
+class _Folder:
+    path: bytes
+    rel: bytes
+    eid: int
+    known: bool
+    parent_rules: FolderRules | None
+
+
+Emit = Callable[[list[Draft]], None]
+Progress = Callable[[JobStats], None]
+
+
+class IndexJob:
+    def __init__(
+        self,
+        location: bytes,
+        path: bytes,
+        rules: Rules,
+        view: IndexView,
+        emit: Emit,
+        next_eid: Callable[[], int],
+        identifier: Identifier,
+        progress: Progress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.location = location
+        self.path = path
+        self.matcher = Matcher(rules)
+        self.view = view
+        self.emit = emit
+        self.next_eid = next_eid
+        self.identifier = identifier
+        self.progress = progress
+        self.cancel = cancel or threading.Event()
+        self.stats = JobStats()
+        self._batch = _Batch()
+        self._in_flight: deque[_Batch] = deque()
+        self._missing: dict[int, IndexedChild] = {}
+        self._moved: set[int] = set()
+        self._inodes: dict[int, tuple[int, str]] | None = None
+        self._last_progress = 0.0
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self) -> JobStats:
+        started = time.monotonic()
+        root_seen = stat_path(self.path)
+        if root_seen is None:
+            raise NotAFolder(os.fsdecode(self.path), "it does not exist (any more)")
+        if root_seen.ftype != DIR:
+            raise NotAFolder(os.fsdecode(self.path), "it is not a folder")
+        root = self.view.root(self.location)
+        if root is None:
+            eid = self.next_eid()
+            self._new(root_seen._replace(name=os.path.basename(self.path) or self.path), eid, 0)
+            stack = [_Folder(self.path, b"", eid, False, None)]
+        else:
+            stack = [_Folder(self.path, b"", root.eid, True, None)]
+            self._count(root_seen)
+            if root.changed(root_seen):
+                self._modified(root, root_seen)
+        while stack:
+            if self.cancel.is_set():
+                raise JobCancelled()
+            folder = stack.pop()
+            stack.extend(reversed(list(self._visit(folder))))
+        self._finish()
+        self.stats.seconds = time.monotonic() - started
+        return self.stats
+
+    def _visit(self, folder: _Folder) -> Iterator[_Folder]:
+        """Compare one folder with the index; yield its subfolders to visit."""
+        listing = list_folder(folder.path)
+        if listing.error:
+            self.stats.error(f"{os.fsdecode(folder.path)}: {listing.error}")
+            if not listing.children:
+                # Unreadable: what the index holds for it stays, rather than being deleted.
+                return
+        names = {c.name for c in listing.children}
+        rules = self.matcher.folder(folder.path, folder.rel, names, folder.parent_rules)
+        indexed = self.view.children(folder.eid) if folder.known else {}
+        for seen in listing.children:
+            is_dir = seen.ftype == DIR
+            if not rules.keep(seen.name, is_dir):
+                continue
+            child_path = os.path.join(folder.path, seen.name)
+            child_rel = os.path.join(folder.rel, seen.name) if folder.rel else seen.name
+            known = indexed.pop(seen.name, None)
+            if known is not None and known.eid in self._moved:
+                known = None  # that entry moved elsewhere in this run; this is a new one
+            if known is not None and known.ftype == seen.ftype and known.inode == seen.inode:
+                if known.changed(seen):
+                    self._modified(known, seen, child_path)
+                self._count(seen)
+                if is_dir:
+                    yield _Folder(child_path, child_rel, known.eid, True, rules)
+                continue
+            if known is not None:
+                self._missing[known.eid] = known
+            origin = self._moved_here(seen, child_path) if folder.known else None
+            if origin is not None:
+                self._move(origin, folder.eid, seen, child_path)
+                self._count(seen)
+                if is_dir:
+                    yield _Folder(child_path, child_rel, origin.eid, True, rules)
+                continue
+            eid = self.next_eid()
+            self._new(seen, eid, folder.eid, child_path)
+            if is_dir:
+                yield _Folder(child_path, child_rel, eid, False, rules)
+        for known in indexed.values():
+            self._missing[known.eid] = known
+
+    # -- what a folder's comparison finds ------------------------------------------------------
+
+    def _count(self, seen: Seen) -> None:
+        if seen.ftype == DIR:
+            self.stats.dirs += 1
+        elif seen.ftype == FILE:
+            self.stats.files += 1
+            self.stats.bytes += seen.size
+
+    def _new(self, seen: Seen, eid: int, parent: int, path: bytes | None = None) -> None:
+        self._count(seen)
+        self.stats.created += 1
+        item: list[object] = [
+            eid, parent, seen.name, seen.ftype, seen.size, seen.mtime_ns, seen.inode,
+            None, None, seen.target,
+        ]
+        batch = self._batch
+        if seen.ftype == FILE:
+            work = Work(path or self.path, seen.size, seen.mtime_ns)
+            batch.work.append((batch.indexed, len(batch.indexed), work))
+        batch.indexed.append(item)
+        self._maybe_flush()
+
+    def _modified(self, known: IndexedChild, seen: Seen, path: bytes | None = None) -> None:
+        self.stats.modified += 1
+        item: list[object] = [known.eid, seen.size, seen.mtime_ns, seen.inode, known.kind, None]
+        batch = self._batch
+        if seen.ftype == FILE:
+            work = Work(path or self.path, seen.size, seen.mtime_ns)
+            batch.work.append((batch.modified, len(batch.modified), work))
+        batch.modified.append(item)
+        self._maybe_flush()
+
+    def _move(self, origin: IndexedChild, parent: int, seen: Seen, path: bytes) -> None:
+        self.stats.moved += 1
+        self._moved.add(origin.eid)
+        self._missing.pop(origin.eid, None)
+        self._batch.moved.append((origin.eid, parent, seen.name))
+        if origin.changed(seen):
+            self._modified(origin, seen, path)
+        else:
+            self._maybe_flush()
+
+    def _moved_here(self, seen: Seen, path: bytes) -> IndexedChild | None:
+        """The entry of this location that this new name is, moved, if there is one."""
+        if self._inodes is None:
+            self._inodes = self.view.inodes(self.location)
+        hit = self._inodes.get(seen.inode)
+        if hit is None or hit[1] != seen.ftype or hit[0] in self._moved:
+            return None
+        origin = self.view.entry(hit[0])
+        if origin is None:
+            return None
+        old_path = self.view.path_of(origin.eid, self.path)
+        if old_path is not None and old_path != path:
+            still = stat_path(old_path)
+            if still is not None and still.inode == seen.inode:
+                return None  # a second link to the same inode, not a move
+        return origin
+
+    # -- batches ------------------------------------------------------------------------------------
+
+    def _maybe_flush(self) -> None:
+        if len(self._batch) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        batch = self._batch
+        if not len(batch):
+            return
+        self._batch = _Batch()
+        if batch.work:
+            batch.identities = self.identifier.submit([w for _, _, w in batch.work])
+        self._in_flight.append(batch)
+        # Emit in walk order: whatever is ready at the head, and wait only when too much is
+        # in flight.
+        while self._in_flight and (
+            len(self._in_flight) > IN_FLIGHT
+            or self._in_flight[0].identities is None
+            or self._in_flight[0].identities.done()
+        ):
+            self._emit(self._in_flight.popleft())
+        self._report()
+
+    def _emit(self, batch: _Batch) -> None:
+        if batch.identities is not None:
+            dropped: set[int] = set()
+            for (target, at, work), ident in zip(batch.work, batch.identities.result()):
+                item = target[at]
+                if ident.gone:
+                    dropped.add(id(item))  # vanished or replaced since listed: the next run
+                    continue
+                if ident.error is not None:
+                    self.stats.error(f"{os.fsdecode(work.path)}: {ident.error}")
+                if target is batch.indexed:
+                    item[4], item[5] = ident.size, ident.mtime_ns
+                    item[6] = ident.inode or item[6]
+                    item[7], item[8] = ident.kind, ident.cid
+                else:
+                    item[1], item[2] = ident.size, ident.mtime_ns
+                    item[3] = ident.inode or item[3]
+                    item[4], item[5] = ident.kind, ident.cid
+            if dropped:
+                batch.indexed = [i for i in batch.indexed if id(i) not in dropped]
+                batch.modified = [i for i in batch.modified if id(i) not in dropped]
+        drafts: list[Draft] = []
+        if batch.indexed:
+            drafts.append(CATALOG.body(EntriesIndexed(
+                self.location, tuple(tuple(i) for i in batch.indexed)
+            )))
+        if batch.moved:
+            drafts.append(CATALOG.body(EntriesMoved(self.location, tuple(batch.moved))))
+        if batch.modified:
+            drafts.append(CATALOG.body(EntriesModified(
+                self.location, tuple(tuple(i) for i in batch.modified)
+            )))
+        if drafts:
+            self.emit(drafts)
+
+    def _finish(self) -> None:
+        self._flush()
+        while self._in_flight:
+            self._emit(self._in_flight.popleft())
+        gone = [eid for eid in self._missing if eid not in self._moved]
+        for start in range(0, len(gone), BATCH):
+            chunk = tuple(gone[start : start + BATCH])
+            self.stats.deleted += self.view.subtree_size(chunk)
+            self.emit([CATALOG.body(EntriesDeleted(self.location, chunk))])
+        self._report(force=True)
+
+    def _report(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.progress is not None and (force or now - self._last_progress > 0.1):
+            self._last_progress = now
+            self.progress(self.stats)
