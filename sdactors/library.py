@@ -75,9 +75,13 @@ class Library(LibraryReader):
         self.device = key.public
         self._lock = LibraryLock(config.paths.lock, config.name).acquire()
         paths = config.paths
+        # Create the log's file and schema here, once, before two actors open it at the same
+        # moment and race to do it.
+        EventStore(paths.events).close()
         self.supervisor = Supervisor(f"library {config.name}", recorder=self._record_crash)
         try:
-            bus = self.supervisor.start("bus", lambda hook: EventBus.start(hook))
+            self.supervisor.start("bus", lambda hook: EventBus.start(hook))
+            bus = lambda: self.supervisor.ref("bus")  # noqa: E731 - the current bus, after restarts
             self.supervisor.start(
                 "journal",
                 lambda hook: Journal.start(str(paths.events), key, device, bus, hook),

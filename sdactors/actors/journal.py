@@ -10,7 +10,7 @@ waits for the disk, the next batch gathers in the inbox.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import pykka
 import structlog
@@ -23,6 +23,7 @@ from events.store import EventStore
 from events.writer import Draft, LogWriter
 from events.keys import DeviceKey
 from sdactors.actors.bus import Publish
+from sdactors.errors import ActorFailed
 from sdactors.supervisor import CrashHook, SupervisedActor
 
 log = structlog.get_logger(__name__)
@@ -79,9 +80,11 @@ class Journal(SupervisedActor):
         events_path: str,
         key: DeviceKey,
         device: DeviceInfo,
-        bus: pykka.ActorRef | None = None,
+        bus: pykka.ActorRef | Callable[[], pykka.ActorRef] | None = None,
         on_crash: CrashHook | None = None,
     ) -> None:
+        """``bus`` may be a function that finds the current bus: a bus restarted by the
+        supervisor is a new actor, and publishing to the dead one must not crash the Journal."""
         super().__init__(on_crash)
         self._path = events_path
         self._key = key
@@ -178,5 +181,12 @@ class Journal(SupervisedActor):
         message.reply.set(report)
 
     def _publish(self, events: Sequence[Event]) -> None:
-        if self._bus is not None and events:
-            self._bus.tell(Publish(tuple(events)))
+        if self._bus is None or not events:
+            return
+        try:
+            bus = self._bus if isinstance(self._bus, pykka.ActorRef) else self._bus()
+            bus.tell(Publish(tuple(events)))
+        except (pykka.ActorDeadError, ActorFailed) as exc:
+            # The events are committed; only the notice is lost, and readers fold from the
+            # log, not from notices. Crashing here would crash the only writer in a loop.
+            log.warning("journal_publish_failed", error=str(exc), events=len(events))
