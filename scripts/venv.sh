@@ -18,9 +18,13 @@ ensure_venv() {
     fi
     # Reinstall when pyproject.toml changed since the last install.
     if [ ! -f "$stamp" ] || [ "$REPO/pyproject.toml" -nt "$stamp" ]; then
-        echo "setting up $VENV ..." >&2
-        "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
-        "$VENV/bin/python" -m pip install --quiet -e "$REPO$extras" >&2
+        echo "setting up $VENV (once; the log is in $VENV/install.log) ..." >&2
+        if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
+               "$VENV/bin/python" -m pip install -e "$REPO$extras"; } >"$VENV/install.log" 2>&1; then
+            tail -n 30 "$VENV/install.log" >&2
+            echo "installing sdactors failed; the whole log is in $VENV/install.log" >&2
+            exit 1
+        fi
         touch "$stamp"
     fi
 }
