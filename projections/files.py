@@ -1,24 +1,33 @@
-"""Locations and their entries: the file index, with folder closure, content identities and
-name search.
+"""Locations and their entries: the file index, with folder closure, content identities,
+totals and name search.
 
 One projection folds both ``location.*`` and ``entries.*`` because they depend on each other
 in log order (an entry belongs to a location that exists at that point of the log).
 
+Entries are stored **by folder**, not one row each. A folder's children live in *listing*
+rows of up to ``PART_MAX`` children (a msgpack array each), and the search index has one
+document per listing: its children's names, one per line. Per-row costs in SQLite (and in
+Python's sqlite3) are several microseconds whatever the row holds; a row per entry made the
+fold the slowest part of indexing by far. Grouping by folder matches how entries are used:
+the indexer compares folder by folder, ``sd ls`` lists a folder, and every event item names
+its folder.
+
 Tables:
 
+- ``devs``: local numbering of devices, and the highest eid each has used.
 - ``locations``: one row per live location.
-- ``entries``: one row per file, folder, link or special file. ``id`` is local:
-  ``(devs.idx << 40) | eid``, so rows of different devices never collide and an event's
-  ``(device, eid)`` finds its row without another index. ``name`` is the raw bytes.
-- ``folders``: a closure table over folders only (ancestor, descendant, depth). Files are
-  reached through their ``parent``; closing over folders alone keeps the table about a tenth
-  of a closure over every entry, and a subtree query is still one indexed range.
-- ``contents``: one row per distinct content id, with how many entries have it.
-- ``search``: FTS5 (trigram, so any substring of three characters or more is an index
-  lookup) over the readable, lower-cased form of each name; rowid = entry id. Queried with
-  GLOB, which the trigram index serves with ``detail = none`` (the smallest, fastest to
-  build) and which, unlike LIKE, has no wildcard in ordinary names (``_``).
-- ``devs``: the local numbering of devices (local: left out of the digest).
+- ``folders``: one row per folder: where it is, its name, its own metadata. ``id`` is
+  local: ``(devs.idx << 40) | eid``.
+- ``listings``: the children of a folder, in parts; ``doc`` is also the rowid of the part's
+  search document. A child is ``[eid, name, ftype, size, mtime_ns, inode, kind, cid, target]``.
+- ``closure``: ancestor/descendant pairs over folders, for subtree queries.
+- ``contents``: one row per distinct content id, with how many entries have it; ``id`` is
+  the first 63 bits of the content id (local, probed on a collision).
+- ``totals``: files and bytes per location and kind, folders and other entries per
+  location, so ``sd stats`` reads a handful of rows.
+- ``search``: FTS5 with the trigram tokenizer over each listing's lower-cased readable
+  names, ``\\n``-separated, so GLOB ``*\\nname\\n*`` finds an exact name, ``*\\nfoo*`` a prefix
+  and ``*foo*`` a substring, each through the trigram index.
 """
 
 from __future__ import annotations
@@ -27,8 +36,12 @@ import json
 import sqlite3
 from typing import Any, Iterable, Iterator, Sequence
 
+import blake3
+import msgpack
+
 from events.domain.entries import (
     DIR,
+    FILE,
     EntriesDeleted,
     EntriesIndexed,
     EntriesModified,
@@ -40,7 +53,11 @@ from projections.base import Folded
 
 DEVICE_SHIFT = 40
 EID_MASK = (1 << DEVICE_SHIFT) - 1
+PART_MAX = 1000
 _CHUNK = 500  # SQLite host parameters per IN (...) list, well under its limit
+
+# Positions in a listing child.
+C_EID, C_NAME, C_FTYPE, C_SIZE, C_MTIME, C_INODE, C_KIND, C_CID, C_TARGET = range(9)
 
 
 def readable(name: bytes) -> str:
@@ -60,26 +77,44 @@ def chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield items[start : start + _CHUNK]
 
 
+def unpack_children(blob: bytes) -> list[list[Any]]:
+    return msgpack.unpackb(blob, use_list=True)
+
+
+def search_doc(children: Iterable[Sequence[Any]]) -> str:
+    return "\n" + "\n".join(readable(c[C_NAME]).lower() for c in children) + "\n"
+
+
+def total_key(ftype: str, kind: str | None) -> str:
+    if ftype == FILE:
+        return f"file:{kind or 'unknown'}"
+    return "dir" if ftype == DIR else "other"
+
+
 SCHEMA = (
-    "CREATE TABLE devs (idx INTEGER PRIMARY KEY, device BLOB NOT NULL UNIQUE)",
+    "CREATE TABLE devs (idx INTEGER PRIMARY KEY, device BLOB NOT NULL UNIQUE, "
+    "max_eid INTEGER NOT NULL DEFAULT 0)",
     "CREATE TABLE locations (id INTEGER PRIMARY KEY, location BLOB NOT NULL UNIQUE, "
     "device BLOB NOT NULL, path BLOB NOT NULL, name TEXT NOT NULL, rules TEXT NOT NULL, "
     "root INTEGER, added INTEGER NOT NULL)",
-    "CREATE TABLE entries (id INTEGER PRIMARY KEY, location INTEGER NOT NULL, parent INTEGER, "
-    "name BLOB NOT NULL, ext TEXT, ftype TEXT NOT NULL, kind TEXT, size INTEGER NOT NULL, "
-    "mtime INTEGER NOT NULL, inode INTEGER NOT NULL, content INTEGER, target BLOB)",
-    "CREATE INDEX entries_by_parent ON entries (parent, name)",
-    "CREATE TABLE folders (ancestor INTEGER NOT NULL, descendant INTEGER NOT NULL, "
+    "CREATE TABLE folders (id INTEGER PRIMARY KEY, location INTEGER NOT NULL, parent INTEGER, "
+    "name BLOB NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, inode INTEGER NOT NULL)",
+    "CREATE TABLE listings (doc INTEGER PRIMARY KEY, folder INTEGER NOT NULL, "
+    "n INTEGER NOT NULL, children BLOB NOT NULL)",
+    "CREATE INDEX listings_by_folder ON listings (folder)",
+    "CREATE TABLE closure (ancestor INTEGER NOT NULL, descendant INTEGER NOT NULL, "
     "depth INTEGER NOT NULL, PRIMARY KEY (ancestor, descendant)) WITHOUT ROWID",
-    "CREATE TABLE contents (id INTEGER PRIMARY KEY, cid BLOB NOT NULL UNIQUE, "
-    "size INTEGER NOT NULL, kind TEXT, instances INTEGER NOT NULL)",
-    "CREATE VIRTUAL TABLE search USING fts5(name, tokenize = 'trigram', detail = 'none')",
+    "CREATE TABLE contents (id INTEGER PRIMARY KEY, cid BLOB NOT NULL, size INTEGER NOT NULL, "
+    "kind TEXT, instances INTEGER NOT NULL)",
+    "CREATE TABLE totals (location INTEGER NOT NULL, what TEXT NOT NULL, "
+    "count INTEGER NOT NULL, bytes INTEGER NOT NULL, PRIMARY KEY (location, what)) WITHOUT ROWID",
+    "CREATE VIRTUAL TABLE search USING fts5(names, tokenize = 'trigram', detail = 'none')",
 )
 
 
 class FilesProjection:
     name = "files"
-    version = 1
+    version = 2
     types = ("location.", "entries.")
 
     def create(self, db: sqlite3.Connection) -> None:
@@ -99,12 +134,14 @@ class FilesProjection:
             elif kind is EntriesDeleted:
                 fold.deleted(ev, typed)
             elif kind is LocationAdded:
+                fold.flush()
                 fold.location_added(ev, typed)
             elif kind is LocationRulesChanged:
                 fold.rules_changed(typed)
             elif kind is LocationRemoved:
+                fold.flush()
                 fold.location_removed(typed)
-        fold.flush_contents()
+        fold.flush()
 
     def digest_rows(self, db: sqlite3.Connection) -> Iterable[Sequence[Any]]:
         yield from db.execute(
@@ -112,40 +149,95 @@ class FilesProjection:
             "ORDER BY location", (EID_MASK,)
         )
         yield from db.execute(
-            "SELECT d.device, e.id & ?, l.location, e.parent & ?, e.name, e.ftype, e.kind, "
-            "e.size, e.mtime, e.inode, c.cid, e.target FROM entries e "
-            "JOIN devs d ON d.idx = e.id >> ? JOIN locations l ON l.id = e.location "
-            "LEFT JOIN contents c ON c.id = e.content ORDER BY d.device, e.id & ?",
-            (EID_MASK, EID_MASK, DEVICE_SHIFT, EID_MASK),
+            "SELECT d.device, f.id & ?, l.location, f.parent & ?, f.name, f.size, f.mtime, "
+            "f.inode FROM folders f JOIN devs d ON d.idx = f.id >> ? "
+            "JOIN locations l ON l.id = f.location ORDER BY d.device, f.id",
+            (EID_MASK, EID_MASK, DEVICE_SHIFT),
         )
+        yield from _listing_digests(db)
         yield from db.execute(
-            "SELECT cid, size, kind, instances FROM contents ORDER BY cid"
+            "SELECT l.location, t.what, t.count, t.bytes FROM totals t "
+            "JOIN locations l ON l.id = t.location ORDER BY l.location, t.what"
         )
+        yield from db.execute("SELECT cid, size, kind, instances FROM contents ORDER BY cid")
+
+
+def _listing_digests(db: sqlite3.Connection) -> Iterator[Sequence[Any]]:
+    """One row per folder: a hash of its children sorted by eid, whatever the parts' layout."""
+    current: tuple[bytes, int] | None = None
+    children: list[list[Any]] = []
+    packer = msgpack.Packer(use_bin_type=True)
+
+    def done() -> Sequence[Any]:
+        hasher = blake3.blake3()
+        for child in sorted(children):
+            hasher.update(packer.pack(child))
+        return (current[0], current[1], hasher.digest())  # type: ignore[index]
+
+    for device, folder, blob in db.execute(
+        "SELECT d.device, l.folder & ?, l.children FROM listings l "
+        "JOIN devs d ON d.idx = l.folder >> ? ORDER BY d.device, l.folder",
+        (EID_MASK, DEVICE_SHIFT),
+    ):
+        key = (device, folder)
+        if key != current:
+            if current is not None:
+                yield done()
+            current, children = key, []
+        children.extend(unpack_children(blob))
+    if current is not None:
+        yield done()
+
+
+class _Part:
+    __slots__ = ("doc", "children", "dirty")
+
+    def __init__(self, doc: int | None, children: list[list[Any]], dirty: bool = False) -> None:
+        self.doc = doc
+        self.children = children
+        self.dirty = dirty
+
+
+class _Listing:
+    """A folder's children for the length of one batch: loaded lazily, written at flush."""
+
+    __slots__ = ("folder", "parts", "complete", "where")
+
+    def __init__(self, folder: int) -> None:
+        self.folder = folder
+        self.parts: list[_Part] = []
+        self.complete = False  # all parts loaded (needed to find or remove a child)
+        self.where: dict[int, _Part] | None = None
 
 
 class _Fold:
-    """One batch's fold; caches that live only as long as the batch."""
+    """One batch's fold. Caches live only as long as the batch."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self._devs: dict[bytes, int] = {}
+        self._max_eid: dict[int, int] = {}
         self._locations: dict[bytes, int] = {}
         self._chains: dict[int, tuple[int, ...]] = {}
-        self._content_ids: dict[bytes, int] = {}
+        self._listings: dict[int, _Listing] = {}
+        self._contents: dict[bytes, int] = {}
         self._instances: dict[int, int] = {}
+        self._totals: dict[tuple[int, str], list[int]] = {}
 
-    # -- numbering ---------------------------------------------------------------------------
+    # -- numbering --------------------------------------------------------------------------
 
     def dev(self, device: bytes) -> int:
         idx = self._devs.get(device)
         if idx is None:
             row = self.db.execute("SELECT idx FROM devs WHERE device = ?", (device,)).fetchone()
             if row is None:
-                idx = self.db.execute("INSERT INTO devs (device) VALUES (?)", (device,)).lastrowid
+                idx = self.db.execute(
+                    "INSERT INTO devs (device) VALUES (?)", (device,)
+                ).lastrowid or 0
             else:
                 idx = row[0]
-            self._devs[device] = idx  # type: ignore[assignment]
-        return idx  # type: ignore[return-value]
+            self._devs[device] = idx
+        return idx
 
     def location(self, location: bytes) -> int | None:
         loc = self._locations.get(location)
@@ -163,58 +255,187 @@ class _Fold:
         cached = self._chains.get(folder)
         if cached is not None:
             return cached
-        # The closure is keyed for subtree queries (ancestor first), so walk parents instead
-        # of adding a second index on it just for this.
         out = [folder]
-        parent = self.db.execute("SELECT parent FROM entries WHERE id = ?", (folder,)).fetchone()
-        while parent and parent[0] is not None:
-            up = parent[0]
+        row = self.db.execute("SELECT parent FROM folders WHERE id = ?", (folder,)).fetchone()
+        while row and row[0] is not None:
+            up = row[0]
             above = self._chains.get(up)
             if above is not None:
                 out.extend(above)
                 break
             out.append(up)
-            parent = self.db.execute("SELECT parent FROM entries WHERE id = ?", (up,)).fetchone()
+            row = self.db.execute("SELECT parent FROM folders WHERE id = ?", (up,)).fetchone()
         result = tuple(out)
         self._chains[folder] = result
         return result
 
-    # -- contents -----------------------------------------------------------------------------
+    # -- listings -----------------------------------------------------------------------------
 
-    def contents_for(self, items: Iterable[tuple[bytes, int, str | None]]) -> None:
-        """Make sure a contents row exists for every ``(cid, size, kind)``."""
-        wanted = {cid: (size, kind) for cid, size, kind in items if cid not in self._content_ids}
-        if not wanted:
-            return
-        keys = list(wanted)
-        for chunk in chunks(keys):
-            marks = ",".join("?" * len(chunk))
-            for cid_id, cid in self.db.execute(
-                f"SELECT id, cid FROM contents WHERE cid IN ({marks})", chunk
-            ):
-                self._content_ids[cid] = cid_id
-        for cid in keys:
-            if cid not in self._content_ids:
-                size, kind = wanted[cid]
-                self._content_ids[cid] = self.db.execute(
-                    "INSERT INTO contents (cid, size, kind, instances) VALUES (?, ?, ?, 0)",
-                    (cid, size, kind),
-                ).lastrowid  # type: ignore[assignment]
+    def listing(self, folder: int, complete: bool) -> _Listing:
+        """The cached listing of ``folder``; with ``complete``, every part is loaded."""
+        lst = self._listings.get(folder)
+        if lst is None:
+            lst = self._listings[folder] = _Listing(folder)
+            if complete:
+                self._load_all(lst)
+            else:
+                row = self.db.execute(
+                    "SELECT doc, children FROM listings WHERE folder = ? ORDER BY doc DESC "
+                    "LIMIT 1", (folder,)
+                ).fetchone()
+                if row is not None:
+                    lst.parts.append(_Part(row[0], unpack_children(row[1])))
+        elif complete and not lst.complete:
+            self._load_all(lst)
+        return lst
 
-    def count(self, content: int | None, delta: int) -> None:
-        if content is not None:
-            self._instances[content] = self._instances.get(content, 0) + delta
+    def _load_all(self, lst: _Listing) -> None:
+        loaded = {p.doc: p for p in lst.parts if p.doc is not None}
+        fresh = [p for p in lst.parts if p.doc is None]
+        parts = []
+        for doc, blob in self.db.execute(
+            "SELECT doc, children FROM listings WHERE folder = ? ORDER BY doc", (lst.folder,)
+        ):
+            parts.append(loaded.get(doc) or _Part(doc, unpack_children(blob)))
+        lst.parts = parts + fresh
+        lst.complete = True
+        lst.where = None
 
-    def flush_contents(self) -> None:
-        if not self._instances:
-            return
-        self.db.executemany(
-            "UPDATE contents SET instances = instances + ? WHERE id = ?",
-            [(delta, cid) for cid, delta in self._instances.items() if delta],
-        )
-        self.db.execute("DELETE FROM contents WHERE instances <= 0")
+    def _find(self, lst: _Listing, eid: int) -> tuple[_Part, int] | None:
+        if lst.where is None:
+            lst.where = {c[C_EID]: p for p in lst.parts for c in p.children}
+        part = lst.where.get(eid)
+        if part is None:
+            return None
+        for i, child in enumerate(part.children):
+            if child[C_EID] == eid:
+                return part, i
+        return None
+
+    def add_child(self, folder: int, child: list[Any]) -> None:
+        lst = self.listing(folder, complete=False)
+        part = lst.parts[-1] if lst.parts and len(lst.parts[-1].children) < PART_MAX else None
+        if part is None:
+            part = _Part(None, [], True)
+            lst.parts.append(part)
+        part.children.append(child)
+        part.dirty = True
+        if lst.where is not None:
+            lst.where[child[C_EID]] = part
+
+    def take_child(self, folder: int, eid: int) -> list[Any] | None:
+        lst = self.listing(folder, complete=True)
+        found = self._find(lst, eid)
+        if found is None:
+            return None
+        part, i = found
+        part.dirty = True
+        if lst.where is not None:
+            lst.where.pop(eid, None)
+        return part.children.pop(i)
+
+    def child(self, folder: int, eid: int) -> tuple[_Part, list[Any]] | None:
+        lst = self.listing(folder, complete=True)
+        found = self._find(lst, eid)
+        if found is None:
+            return None
+        part, i = found
+        return part, part.children[i]
+
+    def flush(self) -> None:
+        """Write every changed listing part (and its search document), then the counters."""
+        db = self.db
+        for lst in self._listings.values():
+            for part in lst.parts:
+                if not part.dirty:
+                    continue
+                if not part.children:
+                    if part.doc is not None:
+                        db.execute("DELETE FROM listings WHERE doc = ?", (part.doc,))
+                        db.execute("DELETE FROM search WHERE rowid = ?", (part.doc,))
+                    continue
+                blob = msgpack.packb(part.children, use_bin_type=True)
+                doc = search_doc(part.children)
+                if part.doc is None:
+                    part.doc = db.execute(
+                        "INSERT INTO listings (folder, n, children) VALUES (?, ?, ?)",
+                        (lst.folder, len(part.children), blob),
+                    ).lastrowid
+                    db.execute("INSERT INTO search (rowid, names) VALUES (?, ?)", (part.doc, doc))
+                else:
+                    db.execute(
+                        "UPDATE listings SET n = ?, children = ? WHERE doc = ?",
+                        (len(part.children), blob, part.doc),
+                    )
+                    db.execute("UPDATE search SET names = ? WHERE rowid = ?", (doc, part.doc))
+                part.dirty = False
+            lst.parts = [p for p in lst.parts if p.children]
+        self._listings.clear()
+        self._flush_counters()
+
+    # -- contents and totals ----------------------------------------------------------------------
+
+    def content(self, cid: bytes, size: int, kind: str | None) -> int:
+        """The local id of a content id, creating its row (with no instances) if new."""
+        found = self._contents.get(cid)
+        if found is not None:
+            return found
+        key = int.from_bytes(cid[:8], "big") >> 1
+        while True:
+            row = self.db.execute("SELECT cid FROM contents WHERE id = ?", (key,)).fetchone()
+            if row is None:
+                self.db.execute(
+                    "INSERT INTO contents (id, cid, size, kind, instances) VALUES (?, ?, ?, ?, 0)",
+                    (key, cid, size, kind),
+                )
+                break
+            if row[0] == cid:
+                break
+            key = (key + 1) & ((1 << 63) - 1)  # two content ids share 63 bits: probe on
+        self._contents[cid] = key
+        return key
+
+    def count(self, loc: int, child: Sequence[Any], sign: int) -> None:
+        cid = child[C_CID]
+        if cid:
+            content = self.content(cid, child[C_SIZE], child[C_KIND])
+            self._instances[content] = self._instances.get(content, 0) + sign
+        key = (loc, total_key(child[C_FTYPE], child[C_KIND]))
+        total = self._totals.get(key)
+        if total is None:
+            total = self._totals[key] = [0, 0]
+        total[0] += sign
+        if child[C_FTYPE] == FILE:
+            total[1] += sign * child[C_SIZE]
+
+    def _flush_counters(self) -> None:
+        db = self.db
+        if self._instances:
+            db.executemany(
+                "UPDATE contents SET instances = instances + ? WHERE id = ?",
+                [(delta, content) for content, delta in self._instances.items() if delta],
+            )
+            db.executemany(
+                "DELETE FROM contents WHERE id = ? AND instances <= 0",
+                [(content,) for content, delta in self._instances.items() if delta < 0],
+            )
+        if self._totals:
+            db.executemany(
+                "INSERT INTO totals (location, what, count, bytes) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (location, what) DO UPDATE SET count = count + excluded.count, "
+                "bytes = bytes + excluded.bytes",
+                [(loc, what, n, b) for (loc, what), (n, b) in self._totals.items()],
+            )
+            db.execute("DELETE FROM totals WHERE count <= 0")
+        if self._max_eid:
+            db.executemany(
+                "UPDATE devs SET max_eid = max(max_eid, ?) WHERE idx = ?",
+                [(eid, idx) for idx, eid in self._max_eid.items()],
+            )
         self._instances.clear()
-        self._content_ids.clear()
+        self._totals.clear()
+        self._max_eid.clear()
+        self._contents.clear()
 
     # -- locations ------------------------------------------------------------------------------
 
@@ -236,13 +457,10 @@ class _Fold:
         loc = self.location(typed.location)
         if loc is None:
             return
-        root = self.db.execute("SELECT root FROM locations WHERE id = ?", (loc,)).fetchone()[0]
-        if root is not None:
-            self._delete_subtrees([root])
-        # Anything not reachable from the root (a root never indexed) goes too.
-        self._delete_rows(
-            [r[0] for r in self.db.execute("SELECT id FROM entries WHERE location = ?", (loc,))]
-        )
+        folders = [f for (f,) in self.db.execute("SELECT id FROM folders WHERE location = ?", (loc,))]
+        self._drop_folders(loc, folders)
+        self.flush()
+        self.db.execute("DELETE FROM totals WHERE location = ?", (loc,))
         self.db.execute("DELETE FROM locations WHERE id = ?", (loc,))
         self._locations.pop(typed.location, None)
 
@@ -252,98 +470,99 @@ class _Fold:
         loc = self.location(typed.location)
         if loc is None:
             return  # entries of a location removed earlier in the log
-        base = self.dev(ev.device) << DEVICE_SHIFT
-        items = typed.entries
-        self.contents_for((i[8], i[4], i[7]) for i in items if i[8])
-        content_ids = self._content_ids
-        rows = []
-        search = []
+        dev = self.dev(ev.device)
+        base = dev << DEVICE_SHIFT
         folders = []
-        root = None
-        for eid, parent, name, ftype, size, mtime, inode, kind, cid, target in items:
-            entry = base | eid
-            content = content_ids[cid] if cid else None
-            if content is not None:
-                self._instances[content] = self._instances.get(content, 0) + 1
-            rows.append((entry, loc, base | parent if parent else None, name, extension(name),
-                         ftype, kind, size, mtime, inode, content, target))
-            search.append((entry, readable(name).lower()))
+        top = 0
+        for eid, parent, name, ftype, size, mtime, inode, kind, cid, target in typed.entries:
+            if eid > top:
+                top = eid
+            child = [eid, name, ftype, size, mtime, inode, kind, cid, target]
+            self.count(loc, child, +1)
+            if parent:
+                self.add_child(base | parent, child)
             if ftype == DIR:
-                folders.append((entry, base | parent if parent else None))
-            if not parent:
-                root = entry
-        self.db.executemany(
-            "INSERT OR REPLACE INTO entries (id, location, parent, name, ext, ftype, kind, size, "
-            "mtime, inode, content, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        self.db.executemany("INSERT INTO search (rowid, name) VALUES (?, ?)", search)
-        closure = []
-        for folder, parent in folders:
-            chain = (folder, *self.chain(parent)) if parent is not None else (folder,)
-            self._chains[folder] = chain
-            closure.extend((ancestor, folder, depth) for depth, ancestor in enumerate(chain))
-        self.db.executemany(
-            "INSERT OR IGNORE INTO folders (ancestor, descendant, depth) VALUES (?, ?, ?)",
-            closure,
-        )
-        if root is not None:
-            self.db.execute("UPDATE locations SET root = ? WHERE id = ?", (root, loc))
+                folders.append((base | eid, loc, base | parent if parent else None, name, size,
+                                mtime, inode))
+        if top > self._max_eid.get(dev, 0):
+            self._max_eid[dev] = top
+        if folders:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO folders (id, location, parent, name, size, mtime, inode) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", folders,
+            )
+            closure = []
+            for folder, _loc, parent, *_ in folders:
+                chain = (folder, *self.chain(parent)) if parent is not None else (folder,)
+                self._chains[folder] = chain
+                closure.extend((ancestor, folder, depth) for depth, ancestor in enumerate(chain))
+                if parent is None:
+                    self.db.execute("UPDATE locations SET root = ? WHERE id = ?", (folder, loc))
+            self.db.executemany(
+                "INSERT OR IGNORE INTO closure (ancestor, descendant, depth) VALUES (?, ?, ?)",
+                closure,
+            )
 
     def modified(self, ev: Event, typed: EntriesModified) -> None:
+        loc = self.location(typed.location)
+        if loc is None:
+            return
         base = self.dev(ev.device) << DEVICE_SHIFT
-        items = typed.entries
-        self.contents_for((i[5], i[1], i[4]) for i in items if i[5])
-        ids = [base | i[0] for i in items]
-        old = self._contents_of(ids)
-        updates = []
-        for (eid, size, mtime, inode, kind, cid), entry in zip(items, ids):
-            if entry not in old:
-                continue  # deleted earlier in the log
-            self.count(old[entry], -1)
-            content = self._content_ids[cid] if cid else None
-            self.count(content, +1)
-            updates.append((size, mtime, inode, kind, content, entry))
-        self.db.executemany(
-            "UPDATE entries SET size = ?, mtime = ?, inode = ?, kind = ?, content = ? WHERE id = ?",
-            updates,
-        )
+        for eid, parent, size, mtime, inode, kind, cid in typed.entries:
+            folder_row = None
+            if parent:
+                found = self.child(base | parent, eid)
+                if found is not None:
+                    part, child = found
+                    self.count(loc, child, -1)
+                    child[C_SIZE], child[C_MTIME], child[C_INODE] = size, mtime, inode
+                    child[C_KIND], child[C_CID] = kind, cid
+                    self.count(loc, child, +1)
+                    part.dirty = True
+                    folder_row = child[C_FTYPE] == DIR
+            else:
+                folder_row = True
+            if folder_row:
+                self.db.execute(
+                    "UPDATE folders SET size = ?, mtime = ?, inode = ? WHERE id = ?",
+                    (size, mtime, inode, base | eid),
+                )
 
     def moved(self, ev: Event, typed: EntriesMoved) -> None:
+        if self.location(typed.location) is None:
+            return
         base = self.dev(ev.device) << DEVICE_SHIFT
-        for eid, parent, name in typed.moves:
-            entry = base | eid
-            row = self.db.execute("SELECT ftype, parent FROM entries WHERE id = ?", (entry,)).fetchone()
-            if row is None:
+        for eid, old_parent, parent, name in typed.moves:
+            child = self.take_child(base | old_parent, eid) if old_parent else None
+            if child is None:
                 continue
-            new_parent = base | parent if parent else None
-            if row[0] == DIR:
-                self._move_folder(entry, new_parent)
-            self.db.execute(
-                "UPDATE entries SET parent = ?, name = ?, ext = ? WHERE id = ?",
-                (new_parent, name, extension(name), entry),
-            )
-            self.db.execute(
-                "UPDATE search SET name = ? WHERE rowid = ?", (readable(name).lower(), entry)
-            )
+            child[C_NAME] = name
+            self.add_child(base | parent, child)
+            if child[C_FTYPE] == DIR:
+                self.db.execute(
+                    "UPDATE folders SET parent = ?, name = ? WHERE id = ?",
+                    (base | parent, name, base | eid),
+                )
+                if parent != old_parent:
+                    self._move_folder(base | eid, base | parent)
 
-    def _move_folder(self, folder: int, new_parent: int | None) -> None:
+    def _move_folder(self, folder: int, new_parent: int) -> None:
         old_above = self.chain(folder)[1:]
+        self._chains.clear()
         subtree = self.db.execute(
-            "SELECT descendant, depth FROM folders WHERE ancestor = ?", (folder,)
+            "SELECT descendant, depth FROM closure WHERE ancestor = ?", (folder,)
         ).fetchall()
         descendants = [d for d, _ in subtree]
         for chunk in chunks(descendants):
-            marks = ",".join("?" * len(chunk))
             for above in chunks(list(old_above)):
                 self.db.execute(
-                    f"DELETE FROM folders WHERE descendant IN ({marks}) AND ancestor IN "
-                    f"({','.join('?' * len(above))})",
+                    f"DELETE FROM closure WHERE descendant IN ({','.join('?' * len(chunk))}) "
+                    f"AND ancestor IN ({','.join('?' * len(above))})",
                     [*chunk, *above],
                 )
-        new_above = self.chain(new_parent) if new_parent is not None else ()
+        new_above = self.chain(new_parent)
         self.db.executemany(
-            "INSERT OR IGNORE INTO folders (ancestor, descendant, depth) VALUES (?, ?, ?)",
+            "INSERT OR IGNORE INTO closure (ancestor, descendant, depth) VALUES (?, ?, ?)",
             [
                 (ancestor, descendant, up + 1 + depth)
                 for up, ancestor in enumerate(new_above)
@@ -353,53 +572,44 @@ class _Fold:
         self._chains.clear()
 
     def deleted(self, ev: Event, typed: EntriesDeleted) -> None:
+        loc = self.location(typed.location)
+        if loc is None:
+            return
         base = self.dev(ev.device) << DEVICE_SHIFT
-        self._delete_subtrees([base | eid for eid in typed.eids])
-
-    def _delete_subtrees(self, tops: list[int]) -> None:
-        doomed: list[int] = []
-        folders: list[int] = []
-        for chunk in chunks(tops):
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                f"SELECT id, ftype FROM entries WHERE id IN ({marks})", chunk
-            ).fetchall()
-            for entry, ftype in rows:
-                doomed.append(entry)
-                if ftype == DIR:
-                    folders.extend(
-                        d for (d,) in self.db.execute(
-                            "SELECT descendant FROM folders WHERE ancestor = ?", (entry,)
-                        )
+        gone_folders = []
+        for eid, parent in typed.entries:
+            child = self.take_child(base | parent, eid) if parent else None
+            if child is not None:
+                self.count(loc, child, -1)
+            if child is None or child[C_FTYPE] == DIR:
+                gone_folders.append(base | eid)
+        if gone_folders:
+            subtree: list[int] = []
+            for folder in gone_folders:
+                subtree.extend(
+                    d for (d,) in self.db.execute(
+                        "SELECT descendant FROM closure WHERE ancestor = ?", (folder,)
                     )
-        for chunk in chunks(folders):
-            marks = ",".join("?" * len(chunk))
-            doomed.extend(
-                e for (e,) in self.db.execute(
-                    f"SELECT id FROM entries WHERE parent IN ({marks})", chunk
                 )
-            )
-            self.db.execute(f"DELETE FROM folders WHERE descendant IN ({marks})", chunk)
-        self._delete_rows(doomed)
+            self._drop_folders(loc, subtree)
+
+    def _drop_folders(self, loc: int, folders: list[int]) -> None:
+        """Remove folders (every folder of a subtree must be listed) and all they hold.
+
+        Each child record is counted out of the totals as its folder's listing is cleared;
+        a dropped folder's own record sits in its parent's listing, which is either dropped
+        here too or had the record taken out (and counted) by the caller.
+        """
+        for folder in folders:
+            lst = self.listing(folder, complete=True)
+            for part in lst.parts:
+                for child in part.children:
+                    self.count(loc, child, -1)
+                part.children = []
+                part.dirty = True
+            lst.where = None
+        for chunk in chunks(sorted(set(folders))):
+            marks = ",".join("?" * len(chunk))
+            self.db.execute(f"DELETE FROM folders WHERE id IN ({marks})", chunk)
+            self.db.execute(f"DELETE FROM closure WHERE descendant IN ({marks})", chunk)
         self._chains.clear()
-
-    def _delete_rows(self, ids: list[int]) -> None:
-        for chunk in chunks(sorted(set(ids))):
-            marks = ",".join("?" * len(chunk))
-            for content, n in self.db.execute(
-                f"SELECT content, count(*) FROM entries WHERE id IN ({marks}) "
-                "AND content IS NOT NULL GROUP BY content", chunk
-            ):
-                self.count(content, -n)
-            self.db.execute(f"DELETE FROM entries WHERE id IN ({marks})", chunk)
-            self.db.execute(f"DELETE FROM search WHERE rowid IN ({marks})", chunk)
-
-    def _contents_of(self, ids: list[int]) -> dict[int, int | None]:
-        found: dict[int, int | None] = {}
-        for chunk in chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            found.update(self.db.execute(
-                f"SELECT id, content FROM entries WHERE id IN ({marks})", chunk
-            ).fetchall())
-        return found
-

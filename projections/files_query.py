@@ -8,9 +8,23 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
-from projections.files import DEVICE_SHIFT, EID_MASK, chunks
+from events.domain.entries import DIR
+from projections.files import (
+    C_CID,
+    C_EID,
+    C_FTYPE,
+    C_INODE,
+    C_KIND,
+    C_MTIME,
+    C_NAME,
+    C_SIZE,
+    DEVICE_SHIFT,
+    EID_MASK,
+    chunks,
+    unpack_children,
+)
 
 
 class IndexedChild(NamedTuple):
@@ -22,14 +36,10 @@ class IndexedChild(NamedTuple):
     mtime_ns: int
     inode: int
     kind: str | None
+    parent: int
 
-    def changed(self, seen: "SeenLike") -> bool:
+    def changed(self, seen: Any) -> bool:
         return self.size != seen.size or self.mtime_ns != seen.mtime_ns
-
-
-class SeenLike(NamedTuple):
-    size: int
-    mtime_ns: int
 
 
 class LocationRow(NamedTuple):
@@ -42,11 +52,17 @@ class LocationRow(NamedTuple):
     local_id: int
 
 
-_CHILD = "id & ?, ftype, size, mtime, inode, kind"
+def _indexed(child: Sequence[Any], parent: int) -> IndexedChild:
+    return IndexedChild(child[C_EID], child[C_FTYPE], child[C_SIZE], child[C_MTIME],
+                        child[C_INODE], child[C_KIND], parent)
 
 
-def _child(row: Sequence) -> IndexedChild:
-    return IndexedChild(*row)
+def folder_children(db: sqlite3.Connection, folder: int) -> list[list[Any]]:
+    """Every child of a folder (local id), in no particular order."""
+    out: list[list[Any]] = []
+    for (blob,) in db.execute("SELECT children FROM listings WHERE folder = ?", (folder,)):
+        out.extend(unpack_children(blob))
+    return out
 
 
 def device_base(db: sqlite3.Connection, device: bytes) -> int | None:
@@ -69,108 +85,107 @@ class IndexView:
         return self._base
 
     def max_eid(self) -> int:
-        base = self.base
-        if base is None:
-            return 0
-        row = self.db.execute(
-            "SELECT max(id) FROM entries WHERE id BETWEEN ? AND ?", (base, base | EID_MASK)
-        ).fetchone()
-        return (row[0] & EID_MASK) if row and row[0] is not None else 0
+        row = self.db.execute("SELECT max_eid FROM devs WHERE device = ?", (self.device,)).fetchone()
+        return row[0] if row else 0
 
     def root(self, location: bytes) -> IndexedChild | None:
-        row = self.db.execute("SELECT root FROM locations WHERE location = ?", (location,)).fetchone()
-        if not row or row[0] is None:
-            return None
-        return self.entry(row[0] & EID_MASK)
-
-    def entry(self, eid: int) -> IndexedChild | None:
-        base = self.base
-        if base is None:
-            return None
         row = self.db.execute(
-            f"SELECT {_CHILD} FROM entries WHERE id = ?", (EID_MASK, base | eid)
+            "SELECT f.id, f.size, f.mtime, f.inode FROM locations l JOIN folders f ON f.id = l.root "
+            "WHERE l.location = ?", (location,)
         ).fetchone()
-        return _child(row) if row else None
+        if row is None:
+            return None
+        return IndexedChild(row[0] & EID_MASK, DIR, row[1], row[2], row[3], None, 0)
 
     def children(self, eid: int) -> dict[bytes, IndexedChild]:
         base = self.base
         if base is None:
             return {}
-        return {
-            row[0]: _child(row[1:])
-            for row in self.db.execute(
-                f"SELECT name, {_CHILD} FROM entries WHERE parent = ?", (EID_MASK, base | eid)
-            )
-        }
+        return {c[C_NAME]: _indexed(c, eid) for c in folder_children(self.db, base | eid)}
 
-    def inodes(self, location: bytes) -> dict[int, tuple[int, str]]:
-        """inode -> (eid, ftype) of every entry of the location (for move detection)."""
+    def entry(self, eid: int, parent: int) -> IndexedChild | None:
         base = self.base
-        loc = self.db.execute("SELECT id FROM locations WHERE location = ?", (location,)).fetchone()
-        if base is None or loc is None:
-            return {}
-        return {
-            inode: (entry & EID_MASK, ftype)
-            for entry, inode, ftype in self.db.execute(
-                "SELECT id, inode, ftype FROM entries WHERE location = ? AND id BETWEEN ? AND ?",
-                (loc[0], base, base | EID_MASK),
-            )
-        }
+        if base is None:
+            return None
+        for child in folder_children(self.db, base | parent):
+            if child[C_EID] == eid:
+                return _indexed(child, parent)
+        return None
 
-    def path_of(self, eid: int, root_path: bytes) -> bytes | None:
+    def inodes(self, location: bytes) -> dict[int, tuple[int, str, int]]:
+        """inode -> (eid, ftype, parent eid) of every entry of the location (to find moves)."""
+        base = self.base
+        if base is None:
+            return {}
+        out: dict[int, tuple[int, str, int]] = {}
+        for folder, blob in self.db.execute(
+            "SELECT l.folder, l.children FROM listings l JOIN folders f ON f.id = l.folder "
+            "JOIN locations loc ON loc.id = f.location WHERE loc.location = ?", (location,)
+        ):
+            for child in unpack_children(blob):
+                out[child[C_INODE]] = (child[C_EID], child[C_FTYPE], folder & EID_MASK)
+        return out
+
+    def path_of(self, eid: int, parent: int, root_path: bytes) -> bytes | None:
         """The absolute path the index records for an entry (the root stands for root_path)."""
         base = self.base
         if base is None:
             return None
-        return entry_path(self.db, base | eid, root_path)
+        folder = folder_path(self.db, base | parent, root_path)
+        if folder is None:
+            return None
+        for child in folder_children(self.db, base | parent):
+            if child[C_EID] == eid:
+                return os.path.join(folder, child[C_NAME])
+        return None
 
-    def subtree_size(self, eids: Sequence[int]) -> int:
-        """How many entries the given ones stand for, subtrees included."""
+    def subtree_size(self, items: Sequence[tuple[int, int]]) -> int:
+        """How many entries ``(eid, parent)`` items stand for, folders' contents included."""
         base = self.base
         if base is None:
             return 0
-        total = 0
-        for chunk in chunks([base | e for e in eids]):
+        total = len(items)
+        folders = [base | eid for eid, _ in items]
+        for chunk in chunks(folders):
             marks = ",".join("?" * len(chunk))
             total += self.db.execute(
-                f"SELECT count(*) FROM entries WHERE id IN ({marks})", chunk
-            ).fetchone()[0]
-            total += self.db.execute(
-                f"SELECT count(*) FROM entries WHERE parent IN (SELECT descendant FROM folders "
-                f"WHERE ancestor IN ({marks}))", chunk
+                "SELECT coalesce(sum(n), 0) FROM listings WHERE folder IN (SELECT descendant "
+                f"FROM closure WHERE ancestor IN ({marks}))", chunk
             ).fetchone()[0]
         return total
 
 
-def entry_path(db: sqlite3.Connection, entry: int, root_path: bytes | None = None,
-               cache: dict[int, bytes] | None = None) -> bytes | None:
-    """Absolute path of an entry: its location's path joined with the names above it."""
-    names: list[bytes] = []
-    current: int | None = entry
-    prefix: bytes | None = None
-    while current is not None:
+def folder_path(db: sqlite3.Connection, folder: int, root_path: bytes | None = None,
+                cache: dict[int, bytes] | None = None) -> bytes | None:
+    """Absolute path of a folder: its location's path joined with the names down to it.
+
+    ``root_path`` stands in for the location's path (the indexer passes the path it walks);
+    ``cache`` keeps every folder path computed on the way, for callers resolving many.
+    """
+    below: list[tuple[int, bytes]] = []  # (folder, name) from ``folder`` up, root excluded
+    current = folder
+    while True:
         if cache is not None and current in cache:
-            prefix = cache[current]
+            path = cache[current]
             break
         row = db.execute(
-            "SELECT e.parent, e.name, l.path FROM entries e JOIN locations l ON l.id = e.location "
-            "WHERE e.id = ?", (current,)
+            "SELECT f.parent, f.name, l.path FROM folders f JOIN locations l ON l.id = f.location "
+            "WHERE f.id = ?", (current,)
         ).fetchone()
         if row is None:
             return None
         parent, name, location_path = row
         if parent is None:
-            prefix = root_path if root_path is not None else location_path
+            path = root_path if root_path is not None else location_path
             if cache is not None:
-                cache[current] = prefix
+                cache[current] = path
             break
-        names.append(name)
+        below.append((current, name))
         current = parent
-    if prefix is None:
-        return None
-    path = os.path.join(prefix, *reversed(names)) if names else prefix
-    if cache is not None and entry not in cache:
-        cache[entry] = path
+    for folder_id, name in reversed(below):
+        path = os.path.join(path, name)
+        if cache is not None:
+            cache[folder_id] = path
     return path
 
 
@@ -195,23 +210,43 @@ def location_for_path(db: sqlite3.Connection, path: bytes, device: bytes) -> Loc
     return best
 
 
-def resolve(db: sqlite3.Connection, path: bytes, device: bytes) -> tuple[LocationRow, int] | None:
-    """The entry id at an absolute ``path`` on ``device``, from the index alone."""
+class Resolved(NamedTuple):
+    location: LocationRow
+    # The folder the path names, or the folder holding the file it names.
+    folder: int
+    # The entry itself when the path names something that is not a location's root.
+    child: list[Any] | None
+
+    @property
+    def named_folder(self) -> int | None:
+        """The local id of the folder the path names; None when it names something else."""
+        if self.child is None:
+            return self.folder
+        if self.child[C_FTYPE] == DIR:
+            return (self.folder & ~EID_MASK) | self.child[C_EID]
+        return None
+
+
+def resolve(db: sqlite3.Connection, path: bytes, device: bytes) -> Resolved | None:
+    """What the index holds at an absolute ``path`` on ``device``, without touching the disk."""
     loc = location_for_path(db, path, device)
     if loc is None or loc.root is None:
         return None
+    base = loc.root & ~EID_MASK
     rel = path[len(loc.path):].strip(b"/")
-    entry = loc.root
-    for part in rel.split(b"/") if rel else ():
-        if not part or part == b".":
-            continue
-        row = db.execute(
-            "SELECT id FROM entries WHERE parent = ? AND name = ?", (entry, part)
-        ).fetchone()
-        if row is None:
+    folder, child = loc.root, None
+    parts = [p for p in rel.split(b"/") if p and p != b"."] if rel else []
+    for i, part in enumerate(parts):
+        match = next((c for c in folder_children(db, folder) if c[C_NAME] == part), None)
+        if match is None:
             return None
-        entry = row[0]
-    return loc, entry
+        if i + 1 < len(parts):
+            if match[C_FTYPE] != DIR:
+                return None
+            folder = base | match[C_EID]
+        else:
+            child = match
+    return Resolved(loc, folder, child)
 
 
 class FileStats(NamedTuple):
@@ -223,27 +258,24 @@ class FileStats(NamedTuple):
     other: int
 
 
-def file_stats(db: sqlite3.Connection, location: int | None = None) -> FileStats:
-    where, params = ("WHERE location = ?", (location,)) if location is not None else ("", ())
+def file_stats(db: sqlite3.Connection) -> FileStats:
     files = dirs = total = other = 0
     by_kind: dict[str, int] = {}
     bytes_by_kind: dict[str, int] = {}
-    for ftype, kind, n, size in db.execute(
-        f"SELECT ftype, kind, count(*), coalesce(sum(size), 0) FROM entries {where} "
-        "GROUP BY ftype, kind", params
+    for what, count, size in db.execute(
+        "SELECT what, sum(count), sum(bytes) FROM totals GROUP BY what ORDER BY what"
     ):
-        if ftype == "f":
-            files += n
+        if what.startswith("file:"):
+            kind = what[5:]
+            files += count
             total += size
-            key = kind or "unknown"
-            by_kind[key] = by_kind.get(key, 0) + n
-            bytes_by_kind[key] = bytes_by_kind.get(key, 0) + size
-        elif ftype == "d":
-            dirs += n
+            by_kind[kind] = count
+            bytes_by_kind[kind] = size
+        elif what == "dir":
+            dirs += count
         else:
-            other += n
-    return FileStats(files, dirs, total, dict(sorted(by_kind.items())),
-                     dict(sorted(bytes_by_kind.items())), other)
+            other += count
+    return FileStats(files, dirs, total, by_kind, bytes_by_kind, other)
 
 
 class DuplicateGroup(NamedTuple):
@@ -262,25 +294,23 @@ class DuplicateGroup(NamedTuple):
 def duplicates(db: sqlite3.Connection, limit: int | None = None, min_size: int = 1) -> list[DuplicateGroup]:
     """Groups of entries with the same content, the ones wasting most space first."""
     groups = db.execute(
-        "SELECT id, cid, size, kind, instances FROM contents WHERE instances > 1 AND size >= ? "
+        "SELECT cid, size, kind, instances FROM contents WHERE instances > 1 AND size >= ? "
         "ORDER BY size * (instances - 1) DESC, cid LIMIT ?",
         (min_size, -1 if limit is None else limit),
     ).fetchall()
-    wanted = {row[0]: [] for row in groups}  # type: dict[int, list[int]]
-    if wanted:
-        # One pass over the entries rather than an index on content that every insert pays.
-        for entry, content in db.execute(
-            "SELECT id, content FROM entries WHERE content IS NOT NULL"
-        ):
-            members = wanted.get(content)
-            if members is not None:
-                members.append(entry)
-    cache: dict[int, bytes] = {}
-    out = []
-    for content, cid, size, kind, count in groups:
-        paths = [
-            p for entry in wanted[content]
-            if (p := entry_path(db, entry, cache=cache)) is not None
-        ]
-        out.append(DuplicateGroup(cid, size, kind, count, sorted(paths)))
-    return out
+    members: dict[bytes, list[bytes]] = {row[0]: [] for row in groups}
+    if members:
+        # One pass over the listings: an index from content to entry would cost every insert.
+        cache: dict[int, bytes] = {}
+        for folder, blob in db.execute("SELECT folder, children FROM listings"):
+            folder_at = None
+            for child in unpack_children(blob):
+                found = members.get(child[C_CID]) if child[C_CID] else None
+                if found is None:
+                    continue
+                if folder_at is None:
+                    folder_at = folder_path(db, folder, cache=cache)
+                if folder_at is not None:
+                    found.append(os.path.join(folder_at, child[C_NAME]))
+    return [DuplicateGroup(cid, size, kind, count, sorted(members[cid]))
+            for cid, size, kind, count in groups]

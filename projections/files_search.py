@@ -1,37 +1,53 @@
 """Search: the query is literal text as a user types it, matched against names and paths.
 
-The ``search`` FTS5 table indexes every (lower-cased) name with the trigram tokenizer and is
-queried with GLOB patterns whose special characters are bracketed, so any substring of
-three or more characters is an index lookup whatever dots, dashes, quotes or underscores it
-holds (``v1.2-final``, ``o'brien``, ``IMG_0001``).
+The ``search`` FTS5 table holds one document per listing part (up to a thousand names, one
+per line, lower-cased) indexed with the trigram tokenizer, and is queried with GLOB patterns
+whose special characters are bracketed. Any run of three or more characters is an index
+lookup whatever dots, dashes, quotes or underscores it holds (``v1.2-final``, ``o'brien``,
+``IMG_0001``); the line breaks anchor names, so ``*\\nreport*`` finds names that start
+with "report".
 
 Matching: the query is split on whitespace (and on ``/``, which separates path fragments)
-into terms; an entry matches when every term is in its name or in the name of a folder above
-it. Ranking, best first: the name equals the query; the name without its extension equals
-it; the name starts with it; a word of the name starts with it; the name contains it; every
-term is in the name; some terms only in the path. Ties go to the shorter name, then the path.
+into terms; an entry matches when every term is in its name, or in its path (the names of
+the folders above it). Ranking, best first: the name equals the query; the name without its
+extension equals it; the name starts with it; a word of the name starts with it; the name
+contains it; every term is in the name; some terms only in the path. Ties go to the shorter
+name, then the path.
 
-Candidates come from a few index queries (exact, prefix, substring), each bounded, so a
-common term over a million names still answers in milliseconds: the best candidates are
-fetched first, and what is fetched last is only ranked among itself.
+Candidates come from a few index queries run best first (exact, prefix, substring, all
+terms, path), each bounded, so a common term over a million names still answers in
+milliseconds: the best matches are found first and the scan stops once there are enough.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from projections.files import readable
-from projections.files_query import entry_path
+from events.domain.entries import DIR
+from projections.files import (
+    C_CID,
+    C_EID,
+    C_FTYPE,
+    C_KIND,
+    C_MTIME,
+    C_NAME,
+    C_SIZE,
+    EID_MASK,
+    extension,
+    unpack_children,
+)
+from projections.files_query import folder_path
 
-# How many rows each candidate query may return before ranking.
-CANDIDATES = 2000
+# Listing parts fetched per index query, and hits kept per result wanted, before ranking.
+DOCS_PER_QUERY = 200
+HITS_PER_RESULT = 20
 
 
 class Hit(NamedTuple):
-    entry: int
     name: bytes
     ftype: str
     kind: str | None
@@ -46,7 +62,12 @@ class Hit(NamedTuple):
 class Filters:
     kind: str | None = None
     ext: str | None = None
-    under: int | None = None  # a folder's entry id
+    under: int | None = None  # a folder's local id
+
+    def accept(self, child: list[Any]) -> bool:
+        if self.kind and child[C_KIND] != self.kind:
+            return False
+        return not self.ext or extension(child[C_NAME]) == self.ext.lower().lstrip(".")
 
 
 def terms_of(query: str) -> list[str]:
@@ -56,10 +77,6 @@ def terms_of(query: str) -> list[str]:
 def _glob_literal(text: str) -> str:
     """``text`` as a GLOB pattern matching itself: each special character in brackets."""
     return "".join(f"[{c}]" if c in "*?[" else c for c in text)
-
-
-def _contains(term: str) -> str:
-    return f"*{_glob_literal(term)}*"
 
 
 def _indexable(term: str) -> bool:
@@ -72,102 +89,117 @@ def _indexable(term: str) -> bool:
     return re.search(r"[^*?\[]{3}", term) is not None
 
 
-def _all_of(terms: list[str]) -> tuple[str, list[object]]:
-    """SQL (and parameters) requiring every indexable term in the name; may be empty."""
-    usable = [t for t in terms if _indexable(t)]
-    return " AND ".join(["s.name GLOB ?"] * len(usable)), [_contains(t) for t in usable]
+class _Search:
+    def __init__(self, db: sqlite3.Connection, query: str, filters: Filters, limit: int) -> None:
+        self.db = db
+        self.terms = terms_of(query)
+        self.whole = " ".join(query.strip().lower().split())
+        self.filters = filters
+        self.limit = limit
+        self.hits: dict[tuple[int, int], Hit] = {}
+        self.paths: dict[int, bytes] = {}
+        self._under_sql = ""
+        self._under: list[object] = []
+        if filters.under is not None:
+            self._under_sql = " AND l.folder IN (SELECT descendant FROM closure WHERE ancestor = ?)"
+            self._under = [filters.under]
 
+    @property
+    def enough(self) -> bool:
+        return len(self.hits) >= self.limit * HITS_PER_RESULT
 
-def _filter_sql(filters: Filters) -> tuple[str, list[object]]:
-    sql, params = "", []
-    if filters.kind:
-        sql += " AND e.kind = ?"
-        params.append(filters.kind)
-    if filters.ext:
-        sql += " AND e.ext = ?"
-        params.append(filters.ext.lower().lstrip("."))
-    if filters.under is not None:
-        sql += " AND e.parent IN (SELECT descendant FROM folders WHERE ancestor = ?)"
-        params.append(filters.under)
-    return sql, params
+    def docs(self, patterns: list[str], extra_sql: str = "", extra: list[object] = ()):  # type: ignore[assignment]
+        where = " AND ".join(["s.names GLOB ?"] * len(patterns)) or "1"
+        return self.db.execute(
+            "SELECT l.doc, l.folder, s.names FROM search s JOIN listings l ON l.doc = s.rowid "
+            f"WHERE {where}{self._under_sql}{extra_sql} LIMIT {DOCS_PER_QUERY}",
+            [*patterns, *self._under, *extra],
+        )
 
+    def scan(self, patterns: list[str], extra_sql: str = "", extra: list[object] = ()) -> None:  # type: ignore[assignment]
+        """Rank the names of the documents matching ``patterns``; keep those that match."""
+        whole, terms = self.whole, self.terms
+        for doc, folder, names in self.docs(patterns, extra_sql, extra):
+            if self.enough:
+                return
+            where = folder_path(self.db, folder, cache=self.paths)
+            if where is None:
+                continue
+            where_text = where.decode("utf-8", "backslashreplace").lower()
+            ranked = [
+                (i, rank) for i, name in enumerate(names.split("\n")[1:-1])
+                if (doc, i) not in self.hits
+                and (rank := rank_of(name, whole, terms, where_text)) is not None
+            ]
+            if not ranked:
+                continue
+            blob = self.db.execute("SELECT children FROM listings WHERE doc = ?", (doc,)).fetchone()
+            if blob is None:
+                continue
+            children = unpack_children(blob[0])
+            for i, rank in ranked:
+                child = children[i]
+                if self.filters.accept(child):
+                    self.hits[(doc, i)] = Hit(
+                        child[C_NAME], child[C_FTYPE], child[C_KIND], child[C_SIZE],
+                        child[C_MTIME], child[C_CID], os.path.join(where, child[C_NAME]), rank,
+                    )
 
-_COLUMNS = "e.id, e.name, e.ftype, e.kind, e.size, e.mtime, c.cid"
-_SELECT = (
-    f"SELECT {_COLUMNS} FROM search s "
-    "JOIN entries e ON e.id = s.rowid LEFT JOIN contents c ON c.id = e.content WHERE "
-)
-_SELECT_UNDER = (
-    f"SELECT {_COLUMNS} FROM entries e LEFT JOIN contents c ON c.id = e.content WHERE "
-)
+    def run(self) -> list[Hit]:
+        if not self.terms:
+            return []
+        whole, terms = self.whole, self.terms
+        literal = _glob_literal(whole)
+        self.scan([f"*\n{literal}\n*"])
+        self.scan([f"*\n{literal}*"])
+        if len(self.hits) < self.limit:
+            self.scan([f"*{literal}*"])
+        if len(terms) > 1 and len(self.hits) < self.limit:
+            usable = [f"*{_glob_literal(t)}*" for t in terms if _indexable(t)]
+            if usable:
+                self.scan(usable)
+            # A term may be only in the path: try each alone, the most selective first.
+            for term in sorted((t for t in terms if _indexable(t)), key=len, reverse=True):
+                if len(self.hits) >= self.limit:
+                    break
+                self.scan([f"*{_glob_literal(term)}*"])
+        if len(self.hits) < self.limit:
+            self._by_path()
+        hits = sorted(self.hits.values(), key=lambda h: (h.rank, len(h.name), h.path))
+        return hits[: self.limit]
+
+    def _by_path(self) -> None:
+        """Entries under folders whose names hold some terms, whose own names hold the rest."""
+        terms = self.terms
+        for i, folder_term in enumerate(terms):
+            if not _indexable(folder_term) or self.enough:
+                continue
+            rest = [t for j, t in enumerate(terms) if j != i]
+            folders = []
+            for doc, folder, names in self.docs([f"*{_glob_literal(folder_term)}*"]):
+                lines = names.split("\n")[1:-1]
+                if not any(folder_term in line for line in lines):
+                    continue
+                blob = self.db.execute(
+                    "SELECT children FROM listings WHERE doc = ?", (doc,)
+                ).fetchone()
+                base = folder & ~EID_MASK
+                folders.extend(
+                    base | c[C_EID] for c, line in zip(unpack_children(blob[0]), lines)
+                    if folder_term in line and c[C_FTYPE] == DIR
+                )
+            under = " AND l.folder IN (SELECT descendant FROM closure WHERE ancestor = ?)"
+            usable = [f"*{_glob_literal(t)}*" for t in rest if _indexable(t)]
+            for folder in folders[:50]:
+                self.scan(usable, under, [folder])
 
 
 def search(db: sqlite3.Connection, query: str, filters: Filters = Filters(), limit: int = 50) -> list[Hit]:
-    terms = terms_of(query)
-    if not terms:
-        return []
-    whole = " ".join(query.strip().lower().split())
-    extra_sql, extra = _filter_sql(filters)
-    rows: dict[int, tuple] = {}
-
-    def take(where: str, params: list[object], select: str = _SELECT) -> None:
-        sql = f"{select}{where}{extra_sql} LIMIT {CANDIDATES}"
-        for row in db.execute(sql, [*params, *extra]):
-            rows.setdefault(row[0], row)
-
-    # Best first: exact names, then names starting with the query, then containing it, then
-    # containing every term. A pattern with a run of three literal characters is a trigram
-    # lookup; shorter ones scan the names (slower, and rare).
-    take("s.name GLOB ?", [_glob_literal(whole)])
-    take("s.name GLOB ?", [_glob_literal(whole) + "*"])
-    take("s.name GLOB ?", [_contains(whole)])
-    if len(terms) > 1:
-        every, params = _all_of(terms)
-        if every:
-            take(every, params)
-        _path_candidates(db, terms, take)
-    elif not rows:
-        _path_candidates(db, terms, take)
-
-    cache: dict[int, bytes] = {}
-    hits = []
-    for entry, name, ftype, kind, size, mtime, cid in rows.values():
-        text = readable(name).lower()
-        path = entry_path(db, entry, cache=cache)
-        if path is None:
-            continue
-        rank = _rank(text, whole, terms, readable(path).lower())
-        if rank is None:
-            continue
-        hits.append(Hit(entry, name, ftype, kind, size, mtime, cid, path, rank))
-    hits.sort(key=lambda h: (h.rank, len(h.name), h.path))
-    return hits[:limit]
+    return _Search(db, query, filters, limit).run()
 
 
-def _path_candidates(db: sqlite3.Connection, terms: list[str], take) -> None:  # type: ignore[no-untyped-def]
-    """Entries under folders whose names hold some terms, whose own names hold the rest."""
-    for i, folder_term in enumerate(terms):
-        if not _indexable(folder_term):
-            continue
-        rest = [t for j, t in enumerate(terms) if j != i]
-        every, params = _all_of(rest)
-        folders = [
-            r[0] for r in db.execute(
-                "SELECT e.id FROM search s JOIN entries e ON e.id = s.rowid "
-                "WHERE s.name GLOB ? AND e.ftype = 'd' LIMIT 200",
-                (_contains(folder_term),),
-            )
-        ]
-        under = "e.parent IN (SELECT descendant FROM folders WHERE ancestor = ?)"
-        for folder in folders:
-            if every:
-                take(f"{every} AND {under}", [*params, folder])
-            else:
-                take(under, [folder], _SELECT_UNDER)
-
-
-def _rank(name: str, whole: str, terms: list[str], path: str) -> int | None:
-    """0 is best; None when the entry does not match every term."""
+def rank_of(name: str, whole: str, terms: list[str], folder: str) -> int | None:
+    """0 is best; None when the entry does not match every term in its name or path."""
     if name == whole:
         return 0
     stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
@@ -180,6 +212,7 @@ def _rank(name: str, whole: str, terms: list[str], path: str) -> int | None:
         return 3 if not name[at - 1].isalnum() else 4
     if all(t in name for t in terms):
         return 5
+    path = f"{folder}/{name}"
     if all(t in path for t in terms):
         return 6
     return None

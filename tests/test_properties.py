@@ -56,7 +56,7 @@ operations = st.one_of(
     st.tuples(st.just("recolor"), tag_ix, st.sampled_from(COLORS)),
     st.tuples(st.just("delete"), tag_ix),
     st.tuples(st.just("library"), st.sampled_from(NAMES)),
-    st.tuples(st.just("unknown"), st.sampled_from(UNKNOWN_TYPES), st.integers()),
+    st.tuples(st.just("unknown"), st.sampled_from(UNKNOWN_TYPES), st.integers(-(2**63), 2**64 - 1)),
 )
 steps = st.tuples(
     st.integers(min_value=0, max_value=3),                 # which device writes

@@ -1,7 +1,9 @@
 """Entries: what the indexer saw on disk. Device-owned, in batches of up to ~1,000.
 
 An entry is named by ``eid``, a number its device assigns once and never reuses; ``parent``
-is the eid of the folder holding it (0 for a location's root). Names are raw bytes.
+is the eid of the folder holding it (0 for a location's root). Names are raw bytes. Every
+item says which folder it is in: read models keep entries grouped by folder, and the
+indexer, which compares folder by folder, always knows.
 
 A batch item is a tuple rather than a map: a thousand repeated key names would double the
 size of every batch. The field order is part of the event's version.
@@ -22,9 +24,11 @@ INDEXED_FIELDS = (
     "eid", "parent", "name", "ftype", "size", "mtime_ns", "inode", "kind", "cid", "target",
 )
 # Fields of an item of EntriesModified.entries.
-MODIFIED_FIELDS = ("eid", "size", "mtime_ns", "inode", "kind", "cid")
-# Fields of an item of EntriesMoved.moves.
-MOVED_FIELDS = ("eid", "parent", "name")
+MODIFIED_FIELDS = ("eid", "parent", "size", "mtime_ns", "inode", "kind", "cid")
+# Fields of an item of EntriesMoved.moves: from one folder to another (or the same), renamed.
+MOVED_FIELDS = ("eid", "old_parent", "parent", "name")
+# Fields of an item of EntriesDeleted.entries.
+DELETED_FIELDS = ("eid", "parent")
 
 
 @CATALOG.event("entries.indexed")
@@ -60,4 +64,4 @@ class EntriesDeleted:
     """Entries gone from disk; a folder's whole subtree goes with it."""
 
     location: bytes
-    eids: tuple
+    entries: tuple

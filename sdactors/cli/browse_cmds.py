@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 import click
 
 from events.domain.entries import BLOCK_DEVICE, CHAR_DEVICE, DIR, FIFO, FILE, SOCKET, SYMLINK
-from projections.files import readable
-from projections.files_query import duplicates, file_stats, resolve
+from projections.files import (
+    C_CID,
+    C_FTYPE,
+    C_KIND,
+    C_MTIME,
+    C_NAME,
+    C_SIZE,
+    readable,
+)
+from projections.files_query import duplicates, file_stats, folder_children, resolve
 from projections.files_search import Filters, search
 from sdactors.actions.locations import list_locations, show, user_path
 from sdactors.cli.context import CliContext
@@ -64,18 +73,16 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
         found = resolve(db, real, ctx.node.device)
         if found is None:
             raise NotIndexed(show(real))
-        _, entry = found
-        ftype = db.execute("SELECT ftype FROM entries WHERE id = ?", (entry,)).fetchone()[0]
-        where = "e.parent = ?" if ftype == DIR else "e.id = ?"
-        rows = db.execute(
-            "SELECT e.name, e.ftype, e.kind, e.size, e.mtime, c.cid FROM entries e "
-            f"LEFT JOIN contents c ON c.id = e.content WHERE {where} ORDER BY e.name",
-            (entry,),
-        ).fetchall()
-        base = real if ftype == DIR else real.rsplit(b"/", 1)[0]
+        folder = found.named_folder
+        if folder is not None:
+            children = sorted(folder_children(db, folder), key=lambda c: c[C_NAME])
+            base = real
+        else:
+            children, base = [found.child], os.path.dirname(real)
     items = [
-        _entry_json(name, base.rstrip(b"/") + b"/" + name, ft, kind, size, mtime, cid)
-        for name, ft, kind, size, mtime, cid in rows
+        _entry_json(c[C_NAME], os.path.join(base, c[C_NAME]), c[C_FTYPE], c[C_KIND], c[C_SIZE],
+                    c[C_MTIME], c[C_CID])
+        for c in children
     ]
     if ctx.out.as_json:
         ctx.out.json(items)
@@ -108,9 +115,9 @@ def search_(ctx: CliContext, query: str, kind: str | None, ext: str | None, unde
         folder = None
         if under is not None:
             found = resolve(db, user_path(under), ctx.node.device)
-            if found is None:
+            folder = found.named_folder if found is not None else None
+            if folder is None:
                 raise NotIndexed(show(user_path(under)))
-            folder = found[1]
         hits = search(db, query, Filters(kind, ext, folder), limit)
     if ctx.out.as_json:
         ctx.out.json([

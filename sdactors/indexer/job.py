@@ -89,7 +89,7 @@ class JobStats:
 class _Batch:
     indexed: list[list[object]] = field(default_factory=list)
     modified: list[list[object]] = field(default_factory=list)
-    moved: list[tuple[int, int, bytes]] = field(default_factory=list)
+    moved: list[tuple[int, int, int, bytes]] = field(default_factory=list)
     # (list the item is in, position, Work) for every file whose identity is pending.
     work: list[tuple[list[list[object]], int, Work]] = field(default_factory=list)
     identities: Future[list[Identified]] | None = None
@@ -237,7 +237,9 @@ class IndexJob:
 
     def _modified(self, known: IndexedChild, seen: Seen, path: bytes | None = None) -> None:
         self.stats.modified += 1
-        item: list[object] = [known.eid, seen.size, seen.mtime_ns, seen.inode, known.kind, None]
+        item: list[object] = [
+            known.eid, known.parent, seen.size, seen.mtime_ns, seen.inode, known.kind, None,
+        ]
         batch = self._batch
         if seen.ftype == FILE:
             work = Work(path or self.path, seen.size, seen.mtime_ns)
@@ -249,9 +251,9 @@ class IndexJob:
         self.stats.moved += 1
         self._moved.add(origin.eid)
         self._missing.pop(origin.eid, None)
-        self._batch.moved.append((origin.eid, parent, seen.name))
+        self._batch.moved.append((origin.eid, origin.parent, parent, seen.name))
         if origin.changed(seen):
-            self._modified(origin, seen, path)
+            self._modified(origin._replace(parent=parent), seen, path)
         else:
             self._maybe_flush()
 
@@ -262,10 +264,10 @@ class IndexJob:
         hit = self._inodes.get(seen.inode)
         if hit is None or hit[1] != seen.ftype or hit[0] in self._moved:
             return None
-        origin = self.view.entry(hit[0])
+        origin = self.view.entry(hit[0], hit[2])
         if origin is None:
             return None
-        old_path = self.view.path_of(origin.eid, self.path)
+        old_path = self.view.path_of(origin.eid, origin.parent, self.path)
         if old_path is not None and old_path != path:
             still = stat_path(old_path)
             if still is not None and still.inode == seen.inode:
@@ -311,9 +313,9 @@ class IndexJob:
                     item[6] = ident.inode or item[6]
                     item[7], item[8] = ident.kind, ident.cid
                 else:
-                    item[1], item[2] = ident.size, ident.mtime_ns
-                    item[3] = ident.inode or item[3]
-                    item[4], item[5] = ident.kind, ident.cid
+                    item[2], item[3] = ident.size, ident.mtime_ns
+                    item[4] = ident.inode or item[4]
+                    item[5], item[6] = ident.kind, ident.cid
             if dropped:
                 batch.indexed = [i for i in batch.indexed if id(i) not in dropped]
                 batch.modified = [i for i in batch.modified if id(i) not in dropped]
@@ -335,7 +337,7 @@ class IndexJob:
         self._flush()
         while self._in_flight:
             self._emit(self._in_flight.popleft())
-        gone = [eid for eid in self._missing if eid not in self._moved]
+        gone = [(k.eid, k.parent) for k in self._missing.values() if k.eid not in self._moved]
         for start in range(0, len(gone), BATCH):
             chunk = tuple(gone[start : start + BATCH])
             self.stats.deleted += self.view.subtree_size(chunk)
