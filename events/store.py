@@ -138,6 +138,19 @@ def _connect(path: str, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
+def read_head(path: str) -> int:
+    """Position of the newest event of the log at ``path`` (0 if empty), without opening a
+    store: one query, for callers that only need to know how far the log goes."""
+    db = _connect(path, readonly=True)
+    try:
+        row = db.execute("SELECT pos + n - 1 FROM segments ORDER BY pos DESC LIMIT 1").fetchone()
+    except sqlite3.DatabaseError:
+        return -1
+    finally:
+        db.close()
+    return row[0] if row else 0
+
+
 def _unframe(blob: bytes) -> tuple[bytes, ...]:
     try:
         items = msgpack.unpackb(blob, use_list=False)

@@ -161,6 +161,21 @@ class ProjectionRunner:
         return digest_of(self.db, self.projections)
 
 
+def index_position(path: str, projections: Sequence[Projection]) -> int | None:
+    """The checkpoint of the index at ``path`` if it holds these projections, else None."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            meta = dict(db.execute("SELECT key, value FROM _meta").fetchall())
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return None
+    if meta.get("schema") != schema_signature(projections):
+        return None
+    return int(meta.get("checkpoint", 0))
+
+
 def digest_of(db: sqlite3.Connection, projections: Iterable[Projection]) -> str:
     hasher = blake3.blake3()
     packer = msgpack.Packer(use_bin_type=True)

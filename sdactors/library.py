@@ -6,10 +6,8 @@ itself: appends and ingests go to the Journal, folding to the Projector.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Sequence
 
 import pykka
 
@@ -18,9 +16,7 @@ from events.domain.node import ActorRestarted
 from events.keys import DeviceKey
 from events.store import EventStore, IngestReport
 from events.writer import Draft
-from projections.catalog import library_projections
 from projections.rebuild import RebuildResult
-from projections.runner import digest_of
 from sdactors.actors.bus import EventBus, Subscribe, Unsubscribe, Deliver
 from sdactors.actors.indexer import IndexLocation, Indexer
 from sdactors.actors.journal import Append, Appended, DeviceInfo, Ingest, Journal
@@ -28,6 +24,7 @@ from sdactors.actors.projector import CatchUp, Digest, Projector, Rebuild
 from sdactors.errors import ActorFailed
 from sdactors.indexer.job import JobStats
 from sdactors.libraries import LibraryConfig
+from sdactors.library_reader import LibraryReader
 from sdactors.mailbox import Reply
 from sdactors.lock import LibraryLock
 from sdactors.supervisor import Supervisor
@@ -35,36 +32,6 @@ from sdactors.supervisor import Supervisor
 # How long a caller waits for the Journal before reporting it stuck. Generous: a commit
 # behind a large import can take a while.
 REPLY_TIMEOUT_S = 600.0
-
-
-class LibraryReader:
-    """Read access to a library's files: no actors, no lock, no writes.
-
-    This is what a command gets when another process (a node) holds the library: whoever
-    holds the lock keeps the index current, so reading the files directly is sound.
-    """
-
-    def __init__(self, config: LibraryConfig) -> None:
-        self.config = config
-
-    @contextmanager
-    def index(self) -> Iterator[sqlite3.Connection]:
-        """A read-only connection to index.db, for queries from the calling thread."""
-        db = sqlite3.connect(
-            f"file:{self.config.paths.index}?mode=ro", uri=True, check_same_thread=False
-        )
-        try:
-            yield db
-        finally:
-            db.close()
-
-    def log(self) -> EventStore:
-        """A read-only view of the log, for the calling thread (close it when done)."""
-        return EventStore(self.config.paths.events, readonly=True)
-
-    def digest(self) -> str:
-        with self.index() as db:
-            return digest_of(db, library_projections())
 
 
 class Library(LibraryReader):

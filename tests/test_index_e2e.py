@@ -467,7 +467,7 @@ def test_rules_given_when_adding(sd: Sd, tmp_path: Path) -> None:
         write(root_path, rel, data)
     root = os.path.realpath(root_path)
     sd.run("library", "create", "Home")
-    added = sd.json("location", "add", root, "--no-hidden", "--exclude", "tmp/", "--no-dev")
+    added = sd.json("location", "add", root, "--no-hidden", "--exclude", "tmp/", "--dev")
     want = expected_under(disk_entries(root), root, (DEFAULT_SKIPPED | HIDDEN | {"tmp"}) - {
         "node_modules", "web/node_modules", "__pycache__", "rust/target", "pyenv/.venv"})
     # --no-hidden also hides the dev folders' hidden names (pyenv/.venv).

@@ -15,6 +15,7 @@ import pytest
 from sdactors.errors import LibraryLocked
 from sdactors.lock import LibraryLock
 from tests.conftest import Sd
+from tests.helpers_log import run_all
 
 # A second process that opens the library through the node, says so, and keeps it open.
 HOLDER = """
@@ -62,13 +63,18 @@ def test_a_second_writer_is_told_who_holds_the_library(sd: Sd, holder: subproces
 
 
 def test_reading_works_while_another_process_holds_the_library(sd: Sd, holder: subprocess.Popen) -> None:
-    assert [t["name"] for t in sd.json("tag", "list")] == ["Before"]
-    shown = sd.run("--json", "log", "show").json_lines()
+    tags, show, verify, stats, digest, info = run_all(
+        sd, *[["--json", *args] for args in (["tag", "list"], ["log", "show"], ["log", "verify"],
+                                             ["log", "stats"], ["projections", "digest"],
+                                             ["library", "info"])]
+    )
+    assert [t["name"] for t in tags.json()] == ["Before"]
+    shown = show.json_lines()
     assert [line["type"] for line in shown][-1] == "tag.created"
-    sd.run("log", "verify")
-    assert sd.json("log", "stats")["events"] == len(shown)
-    assert len(sd.json("projections", "digest")["digest"]) == 64
-    assert sd.json("library", "info")["head"] == len(shown)
+    assert verify.json()["ok"]
+    assert stats.json()["events"] == len(shown)
+    assert len(digest.json()["digest"]) == 64
+    assert info.json()["head"] == info.json()["checkpoint"] == len(shown)
     # Other libraries are not locked by it.
     sd.run("tag", "create", "Y", "--library", sd.json("library", "create", "Other")["id"])
 

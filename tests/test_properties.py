@@ -32,7 +32,7 @@ from projections.rebuild import rebuild_index
 from projections.runner import ProjectionRunner
 from projections.tags import live_tags
 from tests.conftest import Sd
-from tests.helpers_log import chain_raw, read_export, wire, write_export_file
+from tests.helpers_log import chain_raw, read_export, run_each, wire, write_export_file
 
 KEYS = [DeviceKey.generate() for _ in range(4)]
 TAG_IDS = [bytes([i]) * 16 for i in range(1, 4)]
@@ -315,7 +315,7 @@ def test_unknown_events_survive_store_and_export_bytes_exactly(
         second.close()
 
 
-@settings(max_examples=3, **SETTINGS)
+@settings(max_examples=2, **SETTINGS)
 @given(items=unknown_events)
 def test_unknown_events_survive_sd_log_export_and_import(items: list[tuple[str, int, bytes]]) -> None:
     """Through the real ``sd``: merged into a library, exported, restored elsewhere, exported
@@ -323,7 +323,6 @@ def test_unknown_events_survive_sd_log_export_and_import(items: list[tuple[str, 
     with tempfile.TemporaryDirectory() as tmp:
         home, elsewhere = Sd(Path(tmp) / "a"), Sd(Path(tmp) / "b")
         lib = home.json("library", "create", "Home")
-        home.run("tag", "create", "Known")
         foreign = chain_raw(KEYS[1], items, seal_every=2)
         incoming = Path(tmp) / "incoming.sdlog"
         write_export_file(incoming, ExportHeader(bytes.fromhex(lib["id"]), "Home", len(foreign)), foreign)
@@ -338,7 +337,11 @@ def test_unknown_events_survive_sd_log_export_and_import(items: list[tuple[str, 
         _, records_b = read_export(out_b)
         assert records_b == records_a
         assert [r for r in records_a if r in foreign] == foreign
-        elsewhere.run("log", "verify")
-        shown = elsewhere.run("--json", "log", "show", "--device", KEYS[1].public.hex()).json_lines()
-        assert [line["type"] for line in shown] == [t for t, _, _ in items]
-        assert home.json("projections", "digest") == elsewhere.json("projections", "digest")
+        verify, show, digest_b, digest_a = run_each(
+            (elsewhere, ["--json", "log", "verify"]),
+            (elsewhere, ["--json", "log", "show", "--device", KEYS[1].public.hex()]),
+            (elsewhere, ["--json", "projections", "digest"]), (home, ["--json", "projections", "digest"]),
+        )
+        assert verify.json()["ok"]
+        assert [line["type"] for line in show.json_lines()] == [t for t, _, _ in items]
+        assert digest_a.json() == digest_b.json()

@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from events.domain.locations import LocationAdded, LocationRemoved, LocationRulesChanged
 from projections.files_query import LocationRow, locations
 from sdactors.errors import LocationExists, LocationNotFound, NotAFolder
-from sdactors.indexer.job import JobStats
 from sdactors.indexer.rules import Rules
-from sdactors.library import Library, LibraryReader
+
+if TYPE_CHECKING:
+    from sdactors.indexer.job import JobStats
+    from sdactors.library import Library
+    from sdactors.library_reader import LibraryReader
 
 LOCATION_ID_LEN = 16
 
@@ -51,12 +54,12 @@ class Location:
         }
 
 
-def list_locations(lib: LibraryReader) -> list[Location]:
+def list_locations(lib: "LibraryReader") -> list[Location]:
     with lib.index() as db:
         return [Location.of(row) for row in locations(db)]
 
 
-def find_location(lib: LibraryReader, wanted: str, device: bytes | None = None) -> Location:
+def find_location(lib: "LibraryReader", wanted: str, device: bytes | None = None) -> Location:
     """A location by path, id (or a prefix of at least 6 hex digits) or name."""
     known = [loc for loc in list_locations(lib) if device is None or loc.device == device]
     path = user_path(wanted) if wanted else b""
@@ -79,7 +82,7 @@ def _overlap(path: bytes, existing: bytes) -> bool:
     )
 
 
-def add_location(lib: Library, path: str | bytes, name: str | None = None,
+def add_location(lib: "Library", path: str | bytes, name: str | None = None,
                  rules: Rules | None = None) -> tuple[Location, bool]:
     """Record a new location; returns it and whether it was new (an existing one is reused,
     so adding the same folder again resumes or refreshes its index)."""
@@ -105,17 +108,17 @@ def add_location(lib: Library, path: str | bytes, name: str | None = None,
     return location, True
 
 
-def index_location(lib: Library, location: Location,
-                   progress: Callable[[JobStats], None] | None = None) -> JobStats:
+def index_location(lib: "Library", location: Location,
+                   progress: "Callable[[JobStats], None] | None" = None) -> "JobStats":
     return lib.index_location(location.id, progress)
 
 
-def remove_location(lib: Library, location: Location) -> None:
+def remove_location(lib: "Library", location: Location) -> None:
     lib.append_typed(LocationRemoved(location.id))
     lib.catch_up()
 
 
-def change_rules(lib: Library, location: Location, rules: Rules) -> Location:
+def change_rules(lib: "Library", location: Location, rules: Rules) -> Location:
     if rules != location.rules:
         lib.append_typed(LocationRulesChanged(location.id, rules.as_dict()))
         lib.catch_up()

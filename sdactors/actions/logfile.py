@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING
 
-from events.errors import EventsError, IngestRefused
+from events.errors import IngestRefused
 from events.exportfile import ExportHeader, ExportReader, write_export
 from events.store import EventStore
 from sdactors.errors import LibraryMismatch
 from sdactors.libraries import LibraryConfig, find_library, list_libraries
-from sdactors.node import Node
+
+if TYPE_CHECKING:
+    from sdactors.node import Node
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,25 +66,7 @@ def export_log(config: LibraryConfig, path: Path) -> ExportResult:
     return ExportResult(str(path), count, path.stat().st_size)
 
 
-class _Guarded:
-    """Streams a file's records, keeping a format error for after the ingest's own verdict.
-
-    Ingest reports the first forged event precisely; a trailer mismatch found later would
-    otherwise replace that precise message with a vaguer one.
-    """
-
-    def __init__(self, reader: ExportReader) -> None:
-        self._reader = reader
-        self.error: EventsError | None = None
-
-    def __iter__(self) -> Iterator[tuple[bytes, bytes | None]]:
-        try:
-            yield from self._reader.records()
-        except EventsError as exc:
-            self.error = exc
-
-
-def import_log(node: Node, path: Path, wanted: str | None, name: str | None = None) -> ImportResult:
+def import_log(node: "Node", path: Path, wanted: str | None, name: str | None = None) -> ImportResult:
     """Ingest an export: a restore (library created) or a merge (missing events added)."""
     with open(path, "rb") as fh:
         reader = ExportReader(fh, name=str(path))
@@ -99,17 +83,15 @@ def import_log(node: Node, path: Path, wanted: str | None, name: str | None = No
         else:
             lib = node.open_library(library_id)
         try:
-            records = _Guarded(reader)
-            report = lib.ingest(records, whole=True)
+            # One transaction: a forged event (reported precisely) or a file that breaks off
+            # or fails its trailer (raised by the reader inside the ingest) writes nothing.
+            report = lib.ingest(reader.records(), whole=True)
             if not report.ok:
                 raise IngestRefused(report.refused)
-            if records.error is not None:
-                # The trailer failed after every event verified: the ingest must not stand.
-                raise records.error
         except BaseException:
             if created:
                 node.discard_library(library_id)
             raise
-    if records.error is None and report.accepted:
+    if report.accepted:
         lib.catch_up()
     return ImportResult(lib.config, created, report.accepted, report.skipped)

@@ -7,11 +7,14 @@ import os
 import re
 import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from events.domain.tags import TagCreated, TagDeleted, TagRecolored, TagRenamed
 from projections.tags import live_tags
 from sdactors.errors import AmbiguousTag, InvalidArgument, TagExists, TagNotFound
-from sdactors.library import Library
+
+if TYPE_CHECKING:
+    from sdactors.library import Library
 
 TAG_ID_LEN = 16
 MAX_NAME = 256
@@ -60,7 +63,7 @@ def find_tag(db: sqlite3.Connection, name_or_id: str) -> Tag:
     raise TagNotFound(name_or_id)
 
 
-def create_tag(lib: Library, name: str, color: str | None = None) -> Tag:
+def create_tag(lib: "Library", name: str, color: str | None = None) -> Tag:
     name, color = _clean_name(name), _check_color(color)
     lib.catch_up()
     with lib.index() as db:
@@ -71,7 +74,7 @@ def create_tag(lib: Library, name: str, color: str | None = None) -> Tag:
     return tag
 
 
-def rename_tag(lib: Library, old: str, new: str, color: str | None = None) -> Tag:
+def rename_tag(lib: "Library", old: str, new: str, color: str | None = None) -> Tag:
     new, color = _clean_name(new), _check_color(color)
     lib.catch_up()
     with lib.index() as db:
@@ -88,7 +91,7 @@ def rename_tag(lib: Library, old: str, new: str, color: str | None = None) -> Ta
     return Tag(tag.id, new, color if color is not None else tag.color)
 
 
-def delete_tag(lib: Library, name: str) -> Tag:
+def delete_tag(lib: "Library", name: str) -> Tag:
     lib.catch_up()
     with lib.index() as db:
         tag = find_tag(db, name)

@@ -70,7 +70,7 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
         return
     real = user_path(path)
     with lib.index() as db:
-        found = resolve(db, real, ctx.node.device)
+        found = resolve(db, real, ctx.device)
         if found is None:
             raise NotIndexed(show(real))
         folder = found.named_folder
@@ -114,7 +114,7 @@ def search_(ctx: CliContext, query: str, kind: str | None, ext: str | None, unde
     with lib.index() as db:
         folder = None
         if under is not None:
-            found = resolve(db, user_path(under), ctx.node.device)
+            found = resolve(db, user_path(under), ctx.device)
             folder = found.named_folder if found is not None else None
             if folder is None:
                 raise NotIndexed(show(user_path(under)))

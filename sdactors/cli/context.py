@@ -1,15 +1,23 @@
-"""What every command shares: the data directory, the output mode, and opened libraries."""
+"""What every command shares: the data directory, the output mode, and opened libraries.
+
+Nothing heavy is imported or started until a command needs it: a read of an index that is
+already current opens two SQLite files and starts no actor at all.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sdactors.cli.output import Output
 from sdactors.errors import LibraryLocked
 from sdactors.libraries import LibraryConfig, find_library
-from sdactors.library import Library, LibraryReader
-from sdactors.node import Node
+from sdactors.library_reader import LibraryReader, index_is_current
 from sdactors.paths import DataDir
+
+if TYPE_CHECKING:
+    from sdactors.library import Library
+    from sdactors.node import Node
 
 
 class CliContext:
@@ -17,22 +25,45 @@ class CliContext:
         self.data = DataDir(data_dir)
         self.out = Output(as_json)
         self._node: Node | None = None
+        self._device: bytes | None = None
 
     @property
-    def node(self) -> Node:
+    def node(self) -> "Node":
         if self._node is None:
+            from sdactors.node import Node
+
             self._node = Node(self.data.root)
         return self._node
+
+    @property
+    def device(self) -> bytes:
+        """This device's id, without starting a node for it."""
+        if self._device is None:
+            if self._node is not None:
+                self._device = self._node.device
+            else:
+                from sdactors.identity import load_device_key
+
+                self._device = load_device_key(self.data).public
+        return self._device
 
     def find(self, wanted: str | None) -> LibraryConfig:
         return find_library(self.data, wanted)
 
-    def write_library(self, wanted: str | None) -> Library:
+    def write_library(self, wanted: str | None) -> "Library":
         """Open a library for writing: this process takes its lock and runs its actors."""
         return self.node.open_library(self.find(wanted).id)
 
-    def read_library(self, wanted: str | None) -> Library | LibraryReader:
-        """Open for reading: caught up if we can take the lock, as-is if a node holds it."""
+    def read_library(self, wanted: str | None) -> "Library | LibraryReader":
+        """Open for reading: directly if the index is current, else as ``library_if_free``."""
+        config = self.find(wanted)
+        if index_is_current(config):
+            return LibraryReader(config)
+        return self.library_if_free(wanted)
+
+    def library_if_free(self, wanted: str | None) -> "Library | LibraryReader":
+        """Open with this process's actors (caught up) if no other process holds the library;
+        read-only if one does (a running node keeps it current)."""
         config = self.find(wanted)
         try:
             lib = self.node.open_library(config.id)

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import click
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -23,7 +23,9 @@ from sdactors.actions.locations import (
 )
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.indexer.job import JobStats
+
+if TYPE_CHECKING:
+    from sdactors.indexer.job import JobStats
 from sdactors.indexer.rules import Rules
 
 

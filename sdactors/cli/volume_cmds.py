@@ -21,7 +21,8 @@ from sdactors.actors.volume_manager import (
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.libraries import list_libraries
-from sdactors.library import REPLY_TIMEOUT_S, Library, LibraryReader
+from sdactors.library import REPLY_TIMEOUT_S, Library
+from sdactors.library_reader import LibraryReader
 from sdactors.volumes.detect import Volume
 from sdactors.volumes.speedtest import DEFAULT_MAX_SECONDS, MIB
 
@@ -35,14 +36,14 @@ def _library(ctx: CliContext, wanted: str | None) -> Library | LibraryReader | N
     None if there is no library yet."""
     if wanted is None and not list_libraries(ctx.data):
         return None
-    return ctx.read_library(wanted)
+    return ctx.library_if_free(wanted)
 
 
 def _recorded(ctx: CliContext, lib: Library | LibraryReader | None) -> dict[str, VolumeRow]:
     if lib is None:
         return {}
     with lib.index() as db:
-        return device_volumes(db, ctx.node.device)
+        return device_volumes(db, ctx.device)
 
 
 @group.command("list")

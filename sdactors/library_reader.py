@@ -1,0 +1,59 @@
+"""Reading a library's files directly: no actors, no lock, no writes.
+
+Kept apart from ``sdactors.library`` (the actors) so read-only commands start without
+importing, let alone starting, any actor.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from typing import Iterator
+
+from events.store import EventStore, read_head
+from projections.catalog import library_projections
+from projections.runner import digest_of, index_position
+from sdactors.libraries import LibraryConfig
+
+
+class LibraryReader:
+    """Read access to a library's files: no actors, no lock, no writes.
+
+    This is what a command gets when another process (a node) holds the library: whoever
+    holds the lock keeps the index current, so reading the files directly is sound.
+    """
+
+    def __init__(self, config: LibraryConfig) -> None:
+        self.config = config
+
+    @contextmanager
+    def index(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection to index.db, for queries from the calling thread."""
+        db = sqlite3.connect(
+            f"file:{self.config.paths.index}?mode=ro", uri=True, check_same_thread=False
+        )
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def log(self) -> EventStore:
+        """A read-only view of the log, for the calling thread (close it when done)."""
+        return EventStore(self.config.paths.events, readonly=True)
+
+    def digest(self) -> str:
+        with self.index() as db:
+            return digest_of(db, library_projections())
+
+
+def index_is_current(config: LibraryConfig) -> bool:
+    """Whether index.db has folded every event of the log, with today's projections.
+
+    Then a read needs nobody to catch up first, and can open the files directly.
+    """
+    paths = config.paths
+    if not os.path.exists(paths.index) or not os.path.exists(paths.events):
+        return False
+    position = index_position(str(paths.index), library_projections())
+    return position is not None and position == read_head(str(paths.events))

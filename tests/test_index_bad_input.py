@@ -1,0 +1,367 @@
+"""What a real disk throws at the indexer: odd names, links, loops, pipes, sockets, folders it
+may not read, paths that are not folders, and files that change under its feet.
+
+None of it may stop a scan or hang it, and the rest of the tree must still be indexed.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import pwd
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SD, Result, Sd
+from tests.helpers_tree import (
+    assert_index_matches_disk,
+    disk_entries,
+    disk_stats,
+    entry_event_counts,
+    make_many,
+    readable,
+    write,
+)
+
+
+def raw_write(path: bytes, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(data)
+
+
+def zeros(result: dict[str, Any]) -> bool:
+    return all(result[k] == 0 for k in ("created", "modified", "moved", "deleted"))
+
+
+# -- names, links, special files -------------------------------------------------------------------------
+
+
+def test_odd_names_links_loops_fifos_and_sockets(sd: Sd, tmp_path: Path) -> None:
+    # The location's own name is not valid UTF-8 either.
+    root = os.path.realpath(os.fsencode(tmp_path) + b"/tr\xe9e")
+    outside = os.fsencode(tmp_path) + b"/outside"
+    raw_write(root + b"/ok.txt", b"fine\n")
+    raw_write(root + b"/caf\xe9-menu.txt", b"latin-1 name\n")
+    raw_write(root + b"/r\xe9sum\xe9s/cv.txt", b"curriculum\n")
+    raw_write(root + b"/r\xe9sum\xe9s/\xff\xfe.bin", b"\x00\x01")
+    raw_write(root + b"/two\nlines.txt", b"a name with a newline\n")
+    raw_write(root + b"/tab\tand \\ back.txt", b"odd characters\n")
+    for i in range(200):
+        raw_write(root + b"/big/f%03d.txt" % i, b"big %d\n" % i)
+        raw_write(outside + b"/o%03d.txt" % i, b"outside %d\n" % i)
+    links = root + b"/links"
+    os.makedirs(links)
+    os.symlink(b"../ok.txt", links + b"/to-file")
+    os.symlink(b"../big", links + b"/to-big")
+    os.symlink(outside, links + b"/to-outside")
+    os.symlink(b"/nonexistent/nowhere", links + b"/dangling")
+    os.symlink(b"self", links + b"/self")
+    os.symlink(b"b", links + b"/a")
+    os.symlink(b"a", links + b"/b")
+    os.symlink(b"..", links + b"/up")
+    special = root + b"/special"
+    os.makedirs(special)
+    fifo = special + b"/pipe"
+    os.mkfifo(fifo)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(special + b"/sock")
+    server.listen(4)
+    server.setblocking(False)
+
+    # If anything opens the pipe for reading during the scan, a non-blocking writer can open
+    # it; if nothing does, that open fails with ENXIO every time.
+    fifo_opened: list[bool] = []
+    stop = threading.Event()
+
+    def watch_fifo() -> None:
+        while not stop.is_set():
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                assert exc.errno == errno.ENXIO
+            else:
+                os.close(fd)
+                fifo_opened.append(True)
+            time.sleep(0.001)
+
+    watcher = threading.Thread(target=watch_fifo, daemon=True)
+    watcher.start()
+    try:
+        sd.run("library", "create", "Home")
+        started = time.monotonic()
+        added = sd.run("--json", "location", "add", os.fsdecode(root), timeout=60).json()
+        assert time.monotonic() - started < 60
+    finally:
+        stop.set()
+        watcher.join()
+    assert not fifo_opened, "the indexer opened the FIFO"
+    with pytest.raises(BlockingIOError):
+        server.accept()  # nobody connected to the socket
+    server.close()
+
+    disk = disk_entries(root)
+    st = disk_stats(disk)
+    shown_root = readable(root)
+    assert added["path"] == shown_root and added["name"] == "tr\\xe9e"
+    assert added["errors"] == 0
+    # Links are not followed: the big folder counts once, the outside folder not at all.
+    assert (added["files"], added["dirs"], added["bytes"]) == (st["files"], st["dirs"], st["bytes"])
+    assert added["created"] == len(disk)
+    stats = sd.json("stats")
+    assert (stats["files"], stats["dirs"], stats["other"]) == (st["files"], st["dirs"], st["other"])
+    assert st["other"] == 10  # 8 links, a pipe, a socket
+
+    items = assert_index_matches_disk(sd, shown_root, disk)
+    by_name = {i["name"]: i for i in items.values()}
+    for name in ("to-file", "to-big", "to-outside", "dangling", "self", "a", "b", "up"):
+        assert by_name[name]["type"] == "symlink" and by_name[name]["content_id"] is None
+    assert by_name["pipe"]["type"] == "fifo" and by_name["sock"]["type"] == "socket"
+    assert "caf\\xe9-menu.txt" in by_name and "r\\xe9sum\\xe9s" in by_name
+    assert "\\xff\\xfe.bin" in by_name and "two\nlines.txt" in by_name
+    # ls takes the real bytes of a folder whose name is not UTF-8.
+    listed = sd.json("ls", os.fsdecode(root + b"/r\xe9sum\xe9s"))
+    assert sorted(i["path"] for i in listed) == [
+        f"{shown_root}/r\\xe9sum\\xe9s/\\xff\\xfe.bin", f"{shown_root}/r\\xe9sum\\xe9s/cv.txt"]
+
+    # Search finds them by their readable part.
+    assert [h["name"] for h in sd.json("search", "menu")] == ["caf\\xe9-menu.txt"]
+    assert [h["path"] for h in sd.json("search", "cv.txt")] == [f"{shown_root}/r\\xe9sum\\xe9s/cv.txt"]
+    assert "r\\xe9sum\\xe9s" in [h["name"] for h in sd.json("search", "sum")]
+    assert [h["name"] for h in sd.json("search", "lines")] == ["two\nlines.txt"]
+    assert [h["name"] for h in sd.json("search", "and \\ back")] == ["tab\tand \\ back.txt"]
+
+    # The names round-trip: a rescan finds nothing new, nothing gone.
+    before = entry_event_counts(sd.json("log", "stats"))
+    assert zeros(sd.run("--json", "location", "rescan", os.fsdecode(root), timeout=60).json())
+    assert entry_event_counts(sd.json("log", "stats")) == before
+    digest = sd.json("projections", "digest")["digest"]
+    assert sd.json("projections", "rebuild")["digest"] == digest
+
+
+# -- folders and files that cannot be read ----------------------------------------------------------------
+
+
+class SdAs(Sd):
+    """``sd`` run as another user (to meet permissions that root would ignore)."""
+
+    def __init__(self, data_dir: Path, uid: int, gid: int) -> None:
+        super().__init__(data_dir)
+        self.uid, self.gid = uid, gid
+
+    def run(self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None) -> Result:
+        proc = subprocess.run([*SD, *args], env=self.env, capture_output=True, text=True,
+                              timeout=timeout, user=self.uid, group=self.gid, extra_groups=[],
+                              cwd="/")
+        result = Result(proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"sd {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
+        return result
+
+
+@pytest.fixture
+def unprivileged(sd: Sd, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """(sd, a folder to build trees in) for a user that permissions apply to.
+
+    Root reads everything, so as root the tests run ``sd`` as ``nobody`` in a folder that
+    user can reach; without such a user they are skipped.
+    """
+    if os.geteuid() != 0:
+        yield sd, tmp_path
+        return
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("running as root and there is no 'nobody' user to meet permissions")
+    base = Path(tempfile.mkdtemp(prefix="sd-perm-"))
+    try:
+        os.chmod(base, 0o755)
+        os.chown(base, nobody.pw_uid, nobody.pw_gid)
+        probe = subprocess.run([*SD, "--help"], capture_output=True, user=nobody.pw_uid,
+                               group=nobody.pw_gid, extra_groups=[], cwd="/")
+        if probe.returncode != 0:
+            pytest.skip("running as root and 'nobody' cannot run sd from this checkout")
+        yield SdAs(base / "data", nobody.pw_uid, nobody.pw_gid), base
+    finally:
+        for folder, dirs, _ in os.walk(base):
+            for d in dirs:
+                os.chmod(os.path.join(folder, d), 0o755)
+        shutil.rmtree(base)
+
+
+def test_unreadable_folder_and_file_are_reported_and_skipped(unprivileged: tuple[Sd, Path]) -> None:
+    sd, base = unprivileged
+    root_path = base / "tree"
+    write(root_path, "a-locked/secret.txt", "you cannot list me\n")
+    write(root_path, "a-locked/inner/deeper.txt", "nor me\n")
+    write(root_path, "b-unreadable.txt", "you cannot read me\n")
+    write(root_path, "c-ok/fine.txt", "fine\n")
+    write(root_path, "d-after.txt", "after\n")
+    if os.geteuid() == 0:
+        for folder, dirs, files in os.walk(root_path):
+            for name in [*dirs, *files]:
+                os.chown(os.path.join(folder, name), sd.uid, sd.gid)  # type: ignore[attr-defined]
+        os.chown(root_path, sd.uid, sd.gid)  # type: ignore[attr-defined]
+    os.chmod(root_path / "b-unreadable.txt", 0)
+    os.chmod(root_path / "a-locked", 0)
+    root = str(root_path)
+    try:
+        sd.run("library", "create", "Home")
+        added = sd.json("location", "add", root)
+        assert added["errors"] == 2
+        # The rest of the tree is indexed; the locked folder is there, empty; the unreadable
+        # file is there, with no content id.
+        listed = {i["name"]: i for i in sd.json("ls", root)}
+        assert set(listed) == {"a-locked", "b-unreadable.txt", "c-ok", "d-after.txt"}
+        assert listed["a-locked"]["type"] == "dir"
+        assert listed["b-unreadable.txt"]["content_id"] is None
+        assert listed["d-after.txt"]["content_id"] is not None
+        assert [i["name"] for i in sd.json("ls", f"{root}/c-ok")] == ["fine.txt"]
+        assert sd.json("ls", f"{root}/a-locked") == []
+        # People read why, in one line.
+        text = sd.run("location", "rescan", root).out
+        assert "could not be read" in text and "a-locked" in text
+        assert len(text.strip().splitlines()) == 1
+
+        # Once readable again, a rescan brings in what was skipped.
+        os.chmod(root_path / "a-locked", 0o755)
+        os.chmod(root_path / "b-unreadable.txt", 0o644)
+        rescanned = sd.json("location", "rescan", root)
+        assert rescanned["errors"] == 0
+        assert rescanned["created"] == 3  # secret.txt, inner, deeper.txt
+        disk = disk_entries(root)
+        assert_index_matches_disk(sd, root, disk)
+    finally:
+        os.chmod(root_path / "a-locked", 0o755)
+        os.chmod(root_path / "b-unreadable.txt", 0o644)
+
+
+# -- locations that cannot be added -------------------------------------------------------------------
+
+
+def test_bad_locations_fail_with_one_clear_line(sd: Sd, tmp_path: Path) -> None:
+    sd.run("library", "create", "Home")
+    write(tmp_path, "tree/sub/inner/file.txt", "x\n")
+    write(tmp_path, "a-file.txt", "x\n")
+    missing = str(tmp_path / "does-not-exist")
+
+    failed = sd.fails("location", "add", missing)
+    assert failed.err.strip().count("\n") == 0
+    assert "does not exist" in failed.err and "does-not-exist" in failed.err
+    failed = sd.fails("--json", "location", "add", missing)
+    assert "does not exist" in failed.json()["error"]
+
+    failed = sd.fails("location", "add", str(tmp_path / "a-file.txt"))
+    assert failed.err.strip().count("\n") == 0 and "not a folder" in failed.err
+
+    root = os.path.realpath(tmp_path / "tree")
+    sd.json("location", "add", root)
+    for nested in (f"{root}/sub", f"{root}/sub/inner", str(tmp_path)):
+        failed = sd.fails("location", "add", nested)
+        assert failed.err.strip().count("\n") == 0
+        assert "already indexed" in failed.err, failed.err
+    # Through a symlink, it is still the same folder inside the location.
+    os.symlink(f"{root}/sub", tmp_path / "link-to-sub")
+    assert "already indexed" in sd.fails("location", "add", str(tmp_path / "link-to-sub")).err
+    assert [loc["path"] for loc in sd.json("location", "list")] == [root]
+
+    for command in (("location", "rescan", missing), ("location", "remove", "nope"),
+                    ("location", "rules", "nope", "--no-hidden"), ("ls", missing)):
+        failed = sd.fails(*command)
+        assert failed.err.strip().count("\n") == 0, command
+
+    # A location whose folder went away: its rescan says so, in one line, and keeps the index.
+    shutil.rmtree(root)
+    failed = sd.fails("location", "rescan", root)
+    assert failed.err.strip().count("\n") == 0 and "does not exist" in failed.err
+    assert sd.json("stats")["files"] == 1
+
+
+# -- files that change while being indexed ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_files_changing_during_the_scan_converge_on_rescan(sd: Sd, tmp_path: Path) -> None:
+    root_path = tmp_path / "busy"
+    make_many(root_path, 12_000, fanout=(4, 4), seed=3)
+    for i in range(40):  # larger files: their sampled reads take a moment
+        write(root_path, f"d0_{i % 4:02d}/large{i:02d}.bin", random.Random(i).randbytes(300_000))
+    root = os.path.realpath(root_path)
+    sd.run("library", "create", "Home")
+
+    files = sorted(p for p in root_path.rglob("*") if p.is_file())
+    rnd = random.Random(7)
+    rnd.shuffle(files)
+    done: list[str] = []
+    stop = threading.Event()
+
+    def churn() -> None:
+        """Delete, grow, rename, replace and create files (and a folder) while sd works."""
+        n = 0
+        while not stop.is_set() and files:
+            path = files.pop()
+            op = n % 7
+            n += 1
+            try:
+                if op == 0:
+                    path.unlink()
+                elif op == 1:
+                    with open(path, "ab") as fh:  # grows: its size says it changed
+                        fh.write(b"appended while indexing\n" * (1 + n % 3))
+                elif op == 2:
+                    path.rename(path.with_name(path.name + ".renamed"))
+                elif op == 3:
+                    path.unlink()
+                    os.symlink("elsewhere", path)  # a file swapped for a link
+                elif op == 4:
+                    path.unlink()
+                    os.mkfifo(path)  # ... or for a pipe (must not hang the reader)
+                elif op == 5:
+                    write(path.parent, f"new-{n}.txt", f"born during the scan {n}\n")
+                else:
+                    with open(path, "r+b") as fh:  # shrinks
+                        fh.truncate(max(0, path.stat().st_size // 2))
+                done.append(f"{op}:{path.name}")
+            except FileNotFoundError:
+                pass
+            if n % 200 == 0:
+                victim = root_path / f"d0_{n // 200 % 4:02d}" / f"d1_{n // 50 % 4:02d}"
+                shutil.rmtree(victim, ignore_errors=True)  # a whole folder vanishes
+            time.sleep(0.0005)
+
+    proc = sd.popen("--json", "location", "add", root, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, text=True)
+    churner = threading.Thread(target=churn, daemon=True)
+    churner.start()
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        stop.set()
+        churner.join()
+    assert proc.returncode == 0, err
+    first = __import__("json").loads(out)
+    assert len(done) > 100, "the churn hardly overlapped the scan"
+
+    rescanned = sd.run("--json", "location", "rescan", root).json()
+    assert rescanned["errors"] == 0
+    disk = disk_entries(root)
+    st = disk_stats(disk)
+    assert (rescanned["files"], rescanned["dirs"], rescanned["bytes"]) == (
+        st["files"], st["dirs"], st["bytes"])
+    stats = sd.json("stats")
+    assert (stats["files"], stats["dirs"], stats["bytes"], stats["other"]) == (
+        st["files"], st["dirs"], st["bytes"], st["other"])
+    assert_index_matches_disk(sd, root, disk)
+    assert first["files"] > 0
+    # And it stays converged.
+    assert zeros(sd.json("location", "rescan", root))
+    assert sd.json("projections", "rebuild")["digest"] == sd.json("projections", "digest")["digest"]
