@@ -10,7 +10,11 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from events.errors import ClockError
+
 COUNTER_BITS = 16
+# SQLite integers are signed 64-bit: an hlc must fit (wall clock before the year 6429).
+MAX_HLC = (1 << 63) - 1
 # A peer's clock this far ahead of ours is not adopted: one bad clock must not drag every
 # device's timestamps into the future for good. Its events are still accepted.
 MAX_FORWARD_DRIFT_MS = 24 * 3600 * 1000
@@ -35,8 +39,14 @@ class HybridClock:
     def now(self) -> int:
         """A new timestamp, strictly greater than any returned or observed before."""
         physical = self._wall() << COUNTER_BITS
-        self.last = physical if physical > self.last else self.last + 1
-        return self.last
+        last = physical if physical > self.last else self.last + 1
+        if last > MAX_HLC:
+            raise ClockError(
+                f"the system clock reads {self._wall()} ms since 1970, past what timestamps "
+                "can hold; set the clock right"
+            )
+        self.last = last
+        return last
 
     def reserve(self, count: int) -> int:
         """The first of ``count`` consecutive new timestamps (one wall-clock read for a batch)."""
@@ -46,7 +56,7 @@ class HybridClock:
 
     def observe(self, remote: int) -> None:
         """Take a timestamp seen on another device into account."""
-        if remote <= self.last:
+        if remote <= self.last or remote > MAX_HLC:
             return
         if hlc_ms(remote) - self._wall() > MAX_FORWARD_DRIFT_MS:
             return

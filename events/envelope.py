@@ -18,6 +18,8 @@ from events.keys import DEVICE_ID_LEN, SIGNATURE_LEN
 
 ID_LEN = 32
 ZERO_ID = bytes(ID_LEN)
+# Every integer of the envelope is stored by SQLite somewhere: it must fit a signed 64-bit.
+_INT64 = 1 << 63
 
 
 def _pack(value: Any) -> bytes:
@@ -91,9 +93,9 @@ def decode(
         type(device) is not bytes
         or len(device) != DEVICE_ID_LEN
         or type(seq) is not int
-        or seq < 1
+        or not 0 < seq < _INT64
         or type(hlc) is not int
-        or hlc < 0
+        or not 0 <= hlc < _INT64
         or type(type_name) is not str
         or type(v) is not int
         or type(prev) is not bytes

@@ -14,6 +14,10 @@ class CodecError(EventsError):
     """Bytes that are not a well-formed event."""
 
 
+class ClockError(EventsError):
+    """The wall clock reads a time no event can carry."""
+
+
 class UnknownEventType(EventsError):
     """A typed event was asked for a type this version cannot build."""
 

@@ -69,11 +69,11 @@ def test_a_newer_schema_version_is_a_clear_error(sd: Sd, which: str) -> None:
     content["schema_version"] = 99
     versioned_toml.save(path, content)
     before = path.read_bytes()
-    failed = sd.fails("tag", "list")
+    failed = sd.fails("tag", "create", "X")
     line = failed.err.strip()
     assert "\n" not in line
     assert str(path) in line and "99" in line and "newer" in line
-    assert sd.fails("--json", "library", "list").json()["error"] == line.removeprefix("sd: error: ")
+    assert sd.fails("tag", "create", "Y", "--json").json()["error"] == line.removeprefix("sd: error: ")
     assert path.read_bytes() == before, "a file from a newer version must not be rewritten"
 
 

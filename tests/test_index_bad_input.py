@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import errno
 import os
-import pwd
 import random
 import shutil
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -151,17 +149,14 @@ def test_odd_names_links_loops_fifos_and_sockets(sd: Sd, tmp_path: Path) -> None
 # -- folders and files that cannot be read ----------------------------------------------------------------
 
 
-class SdAs(Sd):
-    """``sd`` run as another user (to meet permissions that root would ignore)."""
+class SdWithoutOverride(Sd):
+    """``sd`` run by root without the capabilities that let root ignore permissions."""
 
-    def __init__(self, data_dir: Path, uid: int, gid: int) -> None:
-        super().__init__(data_dir)
-        self.uid, self.gid = uid, gid
+    PREFIX = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
 
     def run(self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None) -> Result:
-        proc = subprocess.run([*SD, *args], env=self.env, capture_output=True, text=True,
-                              timeout=timeout, user=self.uid, group=self.gid, extra_groups=[],
-                              cwd="/")
+        proc = subprocess.run([*self.PREFIX, *SD, *args], env=self.env, capture_output=True,
+                              text=True, timeout=timeout)
         result = Result(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:
             raise AssertionError(f"sd {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
@@ -169,48 +164,30 @@ class SdAs(Sd):
 
 
 @pytest.fixture
-def unprivileged(sd: Sd, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """(sd, a folder to build trees in) for a user that permissions apply to.
+def unprivileged(sd: Sd, data_dir: Path) -> Sd:
+    """An ``sd`` that permissions apply to.
 
-    Root reads everything, so as root the tests run ``sd`` as ``nobody`` in a folder that
-    user can reach; without such a user they are skipped.
+    Root reads everything; as root, ``sd`` runs without CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH (``setpriv``), or the test is skipped.
     """
     if os.geteuid() != 0:
-        yield sd, tmp_path
-        return
-    try:
-        nobody = pwd.getpwnam("nobody")
-    except KeyError:
-        pytest.skip("running as root and there is no 'nobody' user to meet permissions")
-    base = Path(tempfile.mkdtemp(prefix="sd-perm-"))
-    try:
-        os.chmod(base, 0o755)
-        os.chown(base, nobody.pw_uid, nobody.pw_gid)
-        probe = subprocess.run([*SD, "--help"], capture_output=True, user=nobody.pw_uid,
-                               group=nobody.pw_gid, extra_groups=[], cwd="/")
-        if probe.returncode != 0:
-            pytest.skip("running as root and 'nobody' cannot run sd from this checkout")
-        yield SdAs(base / "data", nobody.pw_uid, nobody.pw_gid), base
-    finally:
-        for folder, dirs, _ in os.walk(base):
-            for d in dirs:
-                os.chmod(os.path.join(folder, d), 0o755)
-        shutil.rmtree(base)
+        return sd
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root, and no setpriv to drop the capability to read anything")
+    probe = subprocess.run([*SdWithoutOverride.PREFIX, "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"running as root, and setpriv cannot drop capabilities: {probe.stderr!r}")
+    return SdWithoutOverride(data_dir)
 
 
-def test_unreadable_folder_and_file_are_reported_and_skipped(unprivileged: tuple[Sd, Path]) -> None:
-    sd, base = unprivileged
-    root_path = base / "tree"
+def test_unreadable_folder_and_file_are_reported_and_skipped(unprivileged: Sd, tmp_path: Path) -> None:
+    sd = unprivileged
+    root_path = tmp_path / "tree"
     write(root_path, "a-locked/secret.txt", "you cannot list me\n")
     write(root_path, "a-locked/inner/deeper.txt", "nor me\n")
     write(root_path, "b-unreadable.txt", "you cannot read me\n")
     write(root_path, "c-ok/fine.txt", "fine\n")
     write(root_path, "d-after.txt", "after\n")
-    if os.geteuid() == 0:
-        for folder, dirs, files in os.walk(root_path):
-            for name in [*dirs, *files]:
-                os.chown(os.path.join(folder, name), sd.uid, sd.gid)  # type: ignore[attr-defined]
-        os.chown(root_path, sd.uid, sd.gid)  # type: ignore[attr-defined]
     os.chmod(root_path / "b-unreadable.txt", 0)
     os.chmod(root_path / "a-locked", 0)
     root = str(root_path)

@@ -17,7 +17,7 @@ import click
 
 from events.errors import EventsError
 from projections.errors import ProjectionError
-from sdactors import logs
+from sdactors import logs, runtime
 from sdactors.cli.context import CliContext
 from sdactors.cli.output import Output
 from sdactors.errors import SdError
@@ -70,6 +70,7 @@ def _wants_json(argv: list[str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
+    runtime.tune_for_throughput()
     args = list(sys.argv[1:] if argv is None else argv)
     out = Output(_wants_json(args))
     try:
