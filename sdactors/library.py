@@ -28,6 +28,7 @@ from sdactors.library_reader import LibraryReader
 from sdactors.mailbox import Reply
 from sdactors.lock import LibraryLock
 from sdactors.supervisor import Supervisor
+from sdactors.trio_bridge import wait_reply
 
 # How long a caller waits for the Journal before reporting it stuck. Generous: a commit
 # behind a large import can take a while.
@@ -93,6 +94,11 @@ class Library(LibraryReader):
         reply = Reply()
         self.supervisor.ref("journal").tell(Append(tuple(drafts), reply))
         return reply.get(timeout=REPLY_TIMEOUT_S)
+
+    async def append_async(self, drafts: Sequence[Draft]) -> Appended:
+        """``append`` for trio tasks: the commit wakes the task, no thread waits for it."""
+        journal = self.supervisor.ref("journal")
+        return await wait_reply(lambda reply: journal.tell(Append(tuple(drafts), reply)))
 
     def append_typed(self, *typed: object) -> Appended:
         return self.append([CATALOG.body(t) for t in typed])

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import Sd
-from tests.helpers_log import library_dirs, run_all, run_each
+from events.exportfile import ExportHeader
+from events.keys import DeviceKey
+from tests.helpers_log import chain_raw, library_dirs, run_all, run_each, write_export_file
 
 FIELDS = {"pos", "id", "device", "seq", "hlc", "type", "v", "body"}
 
@@ -182,6 +184,22 @@ def test_stats_grow_with_the_log(sd: Sd) -> None:
     after = sd.json("log", "stats")
     assert after["events"] == 3 and after["by_type"]["tag.created"] == 1
     assert after["bytes"] > before["bytes"]
+
+
+def test_log_show_copes_with_any_foreign_event(sd: Sd, tmp_path: Path) -> None:
+    """A peer's events this version cannot read (a clock far in the future, a msgpack
+    timestamp in the body) are stored; every way of reading the log must still work."""
+    lib = sd.json("library", "create", "Home")
+    key = DeviceKey.generate()
+    records = chain_raw(key, [("x.when", 1, b"\xd6\xff\x00\x00\x00\x01"), ("x.ext", 2, b"\xd4\x05\x01")],
+                        hlc0=2**63 - 10)
+    write_export_file(tmp_path / "odd.sdlog", ExportHeader(bytes.fromhex(lib["id"]), "Home", 2), records)
+    sd.run("log", "import", str(tmp_path / "odd.sdlog"))
+    text, as_json, verify = run_all(sd, ["log", "show"], ["--json", "log", "show"], ["log", "verify"])
+    assert len(text.out.splitlines()) == 4 and "x.when" in text.out
+    odd = [e for e in as_json.json_lines() if e["device"] == key.public.hex()]
+    assert [(e["type"], e["v"], e["hlc"]) for e in odd] == [("x.when", 1, 2**63 - 10), ("x.ext", 2, 2**63 - 9)]
+    assert verify.code == 0
 
 
 # -- time travel ---------------------------------------------------------------------------

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events.clock import COUNTER_BITS, MAX_FORWARD_DRIFT_MS, HybridClock, hlc_ms
+import pytest
+
+from events.clock import COUNTER_BITS, MAX_FORWARD_DRIFT_MS, MAX_HLC, HybridClock, hlc_ms
+from events.errors import ClockError
 
 BASE_MS = 1_700_000_000_000
 
@@ -105,3 +108,13 @@ def test_reserve_gives_a_block_of_consecutive_stamps() -> None:
     first = clock.reserve(10)
     assert clock.now() == first + 10
     assert clock.reserve(0) == first + 11  # an empty batch still takes one stamp
+
+
+def test_a_clock_past_what_sqlite_holds_is_an_error_not_a_bad_event() -> None:
+    wall = Wall((MAX_HLC >> COUNTER_BITS) + 1)
+    clock = HybridClock(wall=wall)
+    with pytest.raises(ClockError, match="set the clock right"):
+        clock.now()
+    wall.ms = BASE_MS
+    clock.observe(MAX_HLC + 1)  # a hostile peer's stamp is not adopted either
+    assert hlc_ms(clock.now()) == BASE_MS

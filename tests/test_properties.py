@@ -261,6 +261,9 @@ leaves = st.one_of(
     st.text(max_size=10).map(lambda s: bytes([0xA0 | len(s.encode())]) + s.encode()
                              if len(s.encode()) < 32 else _str(s)),
     st.binary(max_size=20).map(lambda b: b"\xc4" + bytes([len(b)]) + b),
+    # Extension types: an application one (fixext 1) and msgpack's own timestamp 32.
+    st.tuples(st.integers(0, 127), st.integers(0, 255)).map(lambda t: bytes([0xD4, t[0], t[1]])),
+    st.integers(0, 2**32 - 1).map(lambda s: b"\xd6\xff" + s.to_bytes(4, "big")),
 )
 
 

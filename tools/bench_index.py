@@ -162,10 +162,10 @@ def search_queries(index_db: Path, count: int, seed: int = 7) -> list[str]:
     total = db.execute("SELECT max(rowid) FROM search").fetchone()[0] or 1
     names: list[str] = []
     while len(names) < count:
-        row = db.execute("SELECT name FROM search WHERE rowid >= ? LIMIT 1",
+        row = db.execute("SELECT names FROM search WHERE rowid >= ? LIMIT 1",
                          (rng.randint(1, total),)).fetchone()
         if row:
-            names.append(row[0])
+            names.append(rng.choice(row[0].strip("\n").split("\n")))
     db.close()
     queries = []
     for name in names:

@@ -32,12 +32,15 @@ def _event_json(ev: Event) -> dict:
 
 
 def _event_line(ev: Event) -> str:
-    when = datetime.fromtimestamp(hlc_ms(ev.hlc) / 1000, timezone.utc)
+    try:
+        when = f"{datetime.fromtimestamp(hlc_ms(ev.hlc) / 1000, timezone.utc):%Y-%m-%d %H:%M:%S}"
+    except (OverflowError, ValueError, OSError):
+        when = f"hlc {ev.hlc}"  # a foreign clock beyond any date: show it, do not fail on it
     body = json.dumps(jsonable(ev.body), ensure_ascii=False)
     if len(body) > 160:
         body = body[:157] + "..."
     return (
-        f"{ev.pos:>8}  {when:%Y-%m-%d %H:%M:%S}  {short_device(ev.device)}#{ev.seq:<6} "
+        f"{ev.pos:>8}  {when}  {short_device(ev.device)}#{ev.seq:<6} "
         f"{ev.type:<22} {body}"
     )
 

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any, Iterable, Sequence
 
+import msgpack
 from rich.console import Console
 from rich.table import Table
 
@@ -18,6 +19,9 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in value]
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, msgpack.Timestamp):
+        # msgpack's timestamp extension, e.g. in an event of a type this version does not know.
+        return value.to_unix_nano()
     return value
 
 
