@@ -54,3 +54,33 @@ def digest(ctx: CliContext, library: str | None) -> None:
     """The digest of every read model: equal on devices holding the same events."""
     value = ctx.read_library(library).digest()
     ctx.out.result({"digest": value}, value)
+
+
+@group.command("tables")
+@library_option
+@json_option
+@pass_ctx
+def tables(ctx: CliContext, library: str | None) -> None:
+    """The read models' tables and how many rows each holds (for inspection)."""
+    import sqlite3
+
+    import sqlite_utils
+
+    config = ctx.read_library(library).config
+    conn = sqlite3.connect(f"file:{config.paths.index}?mode=ro", uri=True)
+    try:
+        db = sqlite_utils.Database(conn)
+        fts = db.table_names(fts5=True)
+        shadow = tuple(f"{name}_" for name in fts)
+        rows = [
+            {"table": t.name, "rows": t.count, "fts": t.name in fts}
+            for t in db.tables
+            if not t.name.startswith(shadow)
+        ]
+    finally:
+        conn.close()
+    if ctx.out.as_json:
+        ctx.out.json(rows)
+        return
+    ctx.out.table(["table", "rows"], [(r["table"] + (" (fts5)" if r["fts"] else ""), f"{r['rows']:,}")
+                                      for r in rows], "no tables")
