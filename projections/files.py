@@ -82,7 +82,11 @@ def unpack_children(blob: bytes) -> list[list[Any]]:
 
 
 def search_doc(children: Iterable[Sequence[Any]]) -> str:
-    return "\n" + "\n".join(readable(c[C_NAME]).lower() for c in children) + "\n"
+    # One line per child: a newline inside a name (legal on disk) is searched as a space,
+    # or the lines would no longer line up with the children.
+    return "\n" + "\n".join(
+        readable(c[C_NAME]).lower().replace("\n", " ") for c in children
+    ) + "\n"
 
 
 def total_key(ftype: str, kind: str | None) -> str:
@@ -220,8 +224,8 @@ class _Fold:
         self._locations: dict[bytes, int] = {}
         self._chains: dict[int, tuple[int, ...]] = {}
         self._listings: dict[int, _Listing] = {}
-        self._contents: dict[bytes, int] = {}
-        self._instances: dict[int, int] = {}
+        # Per content id: [change in instances, size, kind].
+        self._instances: dict[bytes, list[Any]] = {}
         self._totals: dict[tuple[int, str], list[int]] = {}
 
     # -- numbering --------------------------------------------------------------------------
@@ -313,15 +317,24 @@ class _Fold:
         return None
 
     def add_child(self, folder: int, child: list[Any]) -> None:
+        self.add_children(folder, [child])
+
+    def add_children(self, folder: int, children: list[list[Any]]) -> None:
         lst = self.listing(folder, complete=False)
-        part = lst.parts[-1] if lst.parts and len(lst.parts[-1].children) < PART_MAX else None
-        if part is None:
-            part = _Part(None, [], True)
-            lst.parts.append(part)
-        part.children.append(child)
-        part.dirty = True
-        if lst.where is not None:
-            lst.where[child[C_EID]] = part
+        at = 0
+        while at < len(children):
+            part = lst.parts[-1] if lst.parts and len(lst.parts[-1].children) < PART_MAX else None
+            if part is None:
+                part = _Part(None, [], True)
+                lst.parts.append(part)
+            room = PART_MAX - len(part.children)
+            taken = children[at : at + room]
+            part.children.extend(taken)
+            part.dirty = True
+            if lst.where is not None:
+                for child in taken:
+                    lst.where[child[C_EID]] = part
+            at += len(taken)
 
     def take_child(self, folder: int, eid: int) -> list[Any] | None:
         lst = self.listing(folder, complete=True)
@@ -375,31 +388,15 @@ class _Fold:
 
     # -- contents and totals ----------------------------------------------------------------------
 
-    def content(self, cid: bytes, size: int, kind: str | None) -> int:
-        """The local id of a content id, creating its row (with no instances) if new."""
-        found = self._contents.get(cid)
-        if found is not None:
-            return found
-        key = int.from_bytes(cid[:8], "big") >> 1
-        while True:
-            row = self.db.execute("SELECT cid FROM contents WHERE id = ?", (key,)).fetchone()
-            if row is None:
-                self.db.execute(
-                    "INSERT INTO contents (id, cid, size, kind, instances) VALUES (?, ?, ?, ?, 0)",
-                    (key, cid, size, kind),
-                )
-                break
-            if row[0] == cid:
-                break
-            key = (key + 1) & ((1 << 63) - 1)  # two content ids share 63 bits: probe on
-        self._contents[cid] = key
-        return key
-
     def count(self, loc: int, child: Sequence[Any], sign: int) -> None:
+        """Count an entry in (+1) or out (-1) of its content's instances and its totals."""
         cid = child[C_CID]
         if cid:
-            content = self.content(cid, child[C_SIZE], child[C_KIND])
-            self._instances[content] = self._instances.get(content, 0) + sign
+            known = self._instances.get(cid)
+            if known is None:
+                self._instances[cid] = [sign, child[C_SIZE], child[C_KIND]]
+            else:
+                known[0] += sign
         key = (loc, total_key(child[C_FTYPE], child[C_KIND]))
         total = self._totals.get(key)
         if total is None:
@@ -408,17 +405,62 @@ class _Fold:
         if child[C_FTYPE] == FILE:
             total[1] += sign * child[C_SIZE]
 
+    def _flush_contents(self) -> None:
+        """Apply the batch's instance changes: a few queries for the whole batch.
+
+        A content's row id is the first 63 bits of its content id; two content ids that
+        share them (never seen, but possible) take the next free id.
+        """
+        db = self.db
+        changes = {cid: c for cid, c in self._instances.items() if c[0]}
+        by_key: dict[int, bytes] = {}
+        for cid in changes:
+            by_key.setdefault(int.from_bytes(cid[:8], "big") >> 1, cid)
+        existing: dict[int, bytes] = {}
+        keys = sorted(by_key)
+        for chunk in chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            existing.update(db.execute(f"SELECT id, cid FROM contents WHERE id IN ({marks})", chunk))
+        updates, inserts = [], []
+        for cid, (delta, size, kind) in changes.items():
+            key = int.from_bytes(cid[:8], "big") >> 1
+            if existing.get(key) == cid:
+                updates.append((delta, key))
+            elif key not in existing and by_key.get(key) == cid:
+                if delta > 0:  # a content counted out that was never counted in: nothing to do
+                    inserts.append((key, cid, size, kind, delta))
+            else:
+                self._probe(cid, size, kind, delta, key)
+        # In key order: the B-tree fills page after page instead of splitting pages at random.
+        inserts.sort()
+        updates.sort(key=lambda u: u[1])
+        db.executemany("INSERT INTO contents (id, cid, size, kind, instances) VALUES (?, ?, ?, ?, ?)",
+                       inserts)
+        db.executemany("UPDATE contents SET instances = instances + ? WHERE id = ?", updates)
+        db.executemany("DELETE FROM contents WHERE id = ? AND instances <= 0",
+                       [(key,) for delta, key in updates if delta < 0])
+
+    def _probe(self, cid: bytes, size: int, kind: str | None, delta: int, key: int) -> None:
+        """The slow path for a content id whose 63-bit key another one holds."""
+        while True:
+            row = self.db.execute("SELECT cid FROM contents WHERE id = ?", (key,)).fetchone()
+            if row is None:
+                self.db.execute(
+                    "INSERT INTO contents (id, cid, size, kind, instances) VALUES (?, ?, ?, ?, ?)",
+                    (key, cid, size, kind, delta),
+                )
+                return
+            if row[0] == cid:
+                self.db.execute("UPDATE contents SET instances = instances + ? WHERE id = ?",
+                                (delta, key))
+                self.db.execute("DELETE FROM contents WHERE id = ? AND instances <= 0", (key,))
+                return
+            key = (key + 1) & ((1 << 63) - 1)
+
     def _flush_counters(self) -> None:
         db = self.db
         if self._instances:
-            db.executemany(
-                "UPDATE contents SET instances = instances + ? WHERE id = ?",
-                [(delta, content) for content, delta in self._instances.items() if delta],
-            )
-            db.executemany(
-                "DELETE FROM contents WHERE id = ? AND instances <= 0",
-                [(content,) for content, delta in self._instances.items() if delta < 0],
-            )
+            self._flush_contents()
         if self._totals:
             db.executemany(
                 "INSERT INTO totals (location, what, count, bytes) VALUES (?, ?, ?, ?) "
@@ -435,7 +477,6 @@ class _Fold:
         self._instances.clear()
         self._totals.clear()
         self._max_eid.clear()
-        self._contents.clear()
 
     # -- locations ------------------------------------------------------------------------------
 
@@ -474,16 +515,45 @@ class _Fold:
         base = dev << DEVICE_SHIFT
         folders = []
         top = 0
+        # The hot loop of a first index: children grouped by folder, counted in bulk.
+        by_parent: dict[int, list[list[Any]]] = {}
+        instances = self._instances
+        kinds: dict[str, list[int]] = {}
         for eid, parent, name, ftype, size, mtime, inode, kind, cid, target in typed.entries:
             if eid > top:
                 top = eid
             child = [eid, name, ftype, size, mtime, inode, kind, cid, target]
-            self.count(loc, child, +1)
             if parent:
-                self.add_child(base | parent, child)
-            if ftype == DIR:
-                folders.append((base | eid, loc, base | parent if parent else None, name, size,
-                                mtime, inode))
+                siblings = by_parent.get(parent)
+                if siblings is None:
+                    by_parent[parent] = [child]
+                else:
+                    siblings.append(child)
+            if ftype == FILE:
+                total = kinds.get(kind)
+                if total is None:
+                    kinds[kind] = [1, size]
+                else:
+                    total[0] += 1
+                    total[1] += size
+                if cid:
+                    known = instances.get(cid)
+                    if known is None:
+                        instances[cid] = [1, size, kind]
+                    else:
+                        known[0] += 1
+            else:
+                self.count(loc, child, +1)
+                if ftype == DIR:
+                    folders.append((base | eid, loc, base | parent if parent else None, name,
+                                    size, mtime, inode))
+        for kind, (n, nbytes) in kinds.items():
+            key = (loc, total_key(FILE, kind))
+            total = self._totals.setdefault(key, [0, 0])
+            total[0] += n
+            total[1] += nbytes
+        for parent, children in by_parent.items():
+            self.add_children(base | parent, children)
         if top > self._max_eid.get(dev, 0):
             self._max_eid[dev] = top
         if folders:
