@@ -609,12 +609,13 @@ class _Fold:
             child[C_NAME] = name
             self.add_child(base | parent, child)
             if child[C_FTYPE] == DIR:
+                # The closure first: it finds the old ancestors through the old parent.
+                if parent != old_parent:
+                    self._move_folder(base | eid, base | parent)
                 self.db.execute(
                     "UPDATE folders SET parent = ?, name = ? WHERE id = ?",
                     (base | parent, name, base | eid),
                 )
-                if parent != old_parent:
-                    self._move_folder(base | eid, base | parent)
 
     def _move_folder(self, folder: int, new_parent: int) -> None:
         old_above = self.chain(folder)[1:]

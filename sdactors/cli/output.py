@@ -25,6 +25,15 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+# Characters that str.splitlines() and some terminals treat as line breaks: escaped in JSON so
+# one JSON value is always one line, whatever names it holds.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(jsonable(value), ensure_ascii=False).translate(_LINE_BREAKS)
+
+
 class Output:
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
@@ -32,12 +41,12 @@ class Output:
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def json(self, value: Any) -> None:
-        sys.stdout.write(json.dumps(jsonable(value), ensure_ascii=False) + "\n")
+        sys.stdout.write(dumps(value) + "\n")
 
     def json_lines(self, values: Iterable[Any]) -> None:
         write = sys.stdout.write
         for value in values:
-            write(json.dumps(jsonable(value), ensure_ascii=False) + "\n")
+            write(dumps(value) + "\n")
         sys.stdout.flush()
 
     def line(self, text: str) -> None:
