@@ -216,19 +216,13 @@ def test_unreadable_folder_and_file_are_reported_and_skipped(unprivileged: Sd, t
         os.chmod(root_path / "a-locked", 0o755)
         rescanned = sd.json("location", "rescan", root)
         assert (rescanned["created"], rescanned["deleted"]) == (3, 0)  # secret.txt, inner, deeper.txt
-        disk = disk_entries(root, with_cids=False)
-        disk = {p: e._replace(content_id=cid_of(p)) for p, e in disk.items()}
+        disk = disk_entries(root)
+        unreadable = f"{root}/b-unreadable.txt"
+        disk[unreadable] = disk[unreadable]._replace(content_id=None)
         assert_index_matches_disk(sd, root, disk)
     finally:
         os.chmod(root_path / "a-locked", 0o755)
         os.chmod(root_path / "b-unreadable.txt", 0o644)
-
-
-def cid_of(path: str) -> str | None:
-    try:
-        return shown(cid_of_file(path)) if os.path.isfile(path) and os.path.getsize(path) else None
-    except PermissionError:
-        return None
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -297,9 +291,9 @@ def test_bad_locations_fail_with_one_clear_line(sd: Sd, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_files_changing_during_the_scan_converge_on_rescan(sd: Sd, tmp_path: Path) -> None:
     root_path = tmp_path / "busy"
-    make_many(root_path, 12_000, fanout=(4, 4), seed=3)
+    make_many(root_path, 12_000, fanout=(2, 4), seed=3)
     for i in range(40):  # larger files: their sampled reads take a moment
-        write(root_path, f"d0_{i % 4:02d}/large{i:02d}.bin", random.Random(i).randbytes(300_000))
+        write(root_path, f"d0_{i % 2:02d}/large{i:02d}.bin", random.Random(i).randbytes(300_000))
     root = os.path.realpath(root_path)
     sd.run("library", "create", "Home")
 
@@ -339,7 +333,7 @@ def test_files_changing_during_the_scan_converge_on_rescan(sd: Sd, tmp_path: Pat
             except FileNotFoundError:
                 pass
             if n % 200 == 0:
-                victim = root_path / f"d0_{n // 200 % 4:02d}" / f"d1_{n // 50 % 4:02d}"
+                victim = root_path / f"d0_{n // 200 % 2:02d}" / f"d1_{n // 50 % 4:02d}"
                 shutil.rmtree(victim, ignore_errors=True)  # a whole folder vanishes
             time.sleep(0.0005)
 
@@ -354,6 +348,7 @@ def test_files_changing_during_the_scan_converge_on_rescan(sd: Sd, tmp_path: Pat
         churner.join()
     assert proc.returncode == 0, err
     first = __import__("json").loads(out)
+    print("churn", len(done), first)
     assert len(done) > 100, "the churn hardly overlapped the scan"
 
     rescanned = sd.run("--json", "location", "rescan", root).json()

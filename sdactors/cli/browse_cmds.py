@@ -21,6 +21,7 @@ from projections.files_query import duplicates, file_stats, folder_children, res
 from projections.files_search import Filters, search
 from sdactors.actions.locations import list_locations, show, user_path
 from sdactors.cli.context import CliContext
+from sdactors.cli.output import human_bytes
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.errors import InvalidArgument, NotIndexed
 from sdactors.indexer.content import shown
@@ -34,13 +35,6 @@ def _when(mtime_ns: int) -> str:
     return datetime.fromtimestamp(mtime_ns / 1e9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "K", "M", "G", "T"):
-        if value < 1024 or unit == "T":
-            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
-        value /= 1024
-    return str(n)
 
 
 def _entry_json(name: bytes, path: bytes, ftype: str, kind: str | None, size: int,
@@ -90,7 +84,7 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
     ctx.out.table(
         ["name", "kind", "size", "modified", "content"],
         [(i["name"] + ("/" if i["type"] == "dir" else ""), i["kind"] or i["type"],
-          "" if i["type"] == "dir" else _size(i["size"]), i["modified"][:19].replace("T", " "),
+          "" if i["type"] == "dir" else human_bytes(i["size"]), i["modified"][:19].replace("T", " "),
           i["content_id"] or "") for i in items],
         "(empty folder)",
     )
@@ -128,7 +122,7 @@ def search_(ctx: CliContext, query: str, kind: str | None, ext: str | None, unde
         return
     ctx.out.table(
         ["path", "kind", "size"],
-        [(show(h.path), h.kind or TYPES.get(h.ftype, ""), "" if h.ftype == DIR else _size(h.size))
+        [(show(h.path), h.kind or TYPES.get(h.ftype, ""), "" if h.ftype == DIR else human_bytes(h.size))
          for h in hits],
         "no matches",
     )
@@ -157,10 +151,10 @@ def duplicates_(ctx: CliContext, limit: int | None, min_size: int, library: str 
         return
     total = sum(g.waste for g in groups)
     for g in groups:
-        ctx.out.line(f"{shown(g.cid)}  {g.count} x {_size(g.size)}  (waste {_size(g.waste)})")
+        ctx.out.line(f"{shown(g.cid)}  {g.count} x {human_bytes(g.size)}  (waste {human_bytes(g.waste)})")
         for p in g.paths:
             ctx.out.line(f"    {show(p)}")
-    ctx.out.line(f"{len(groups)} groups, {_size(total)} could be freed")
+    ctx.out.line(f"{len(groups)} groups, {human_bytes(total)} could be freed")
 
 
 @click.command("stats")
@@ -178,11 +172,11 @@ def stats(ctx: CliContext, library: str | None) -> None:
         return
     ctx.out.line(f"files    {st.files:,}")
     ctx.out.line(f"folders  {st.dirs:,}")
-    ctx.out.line(f"bytes    {st.bytes:,} ({_size(st.bytes)})")
+    ctx.out.line(f"bytes    {st.bytes:,} ({human_bytes(st.bytes)})")
     if st.other:
         ctx.out.line(f"other    {st.other:,} (links, pipes, sockets, devices)")
     ctx.out.table(["kind", "files", "bytes"],
-                  [(k, f"{n:,}", _size(st.bytes_by_kind[k])) for k, n in st.by_kind.items()],
+                  [(k, f"{n:,}", human_bytes(st.bytes_by_kind[k])) for k, n in st.by_kind.items()],
                   "no files indexed")
 
 

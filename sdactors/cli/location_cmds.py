@@ -22,6 +22,7 @@ from sdactors.actions.locations import (
     show,
 )
 from sdactors.cli.context import CliContext
+from sdactors.cli.output import human_bytes
 from sdactors.cli.options import json_option, library_option, pass_ctx
 
 if TYPE_CHECKING:
@@ -34,13 +35,6 @@ def group() -> None:
     """Folders this device indexes."""
 
 
-def _human_bytes(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"
 
 
 @contextmanager
@@ -58,7 +52,7 @@ def _progress(ctx: CliContext, path: bytes) -> Iterator[Callable[[JobStats], Non
         def update(stats: JobStats) -> None:
             bar.update(task, description=(
                 f"indexing {show(path)}: {stats.files:,} files, {stats.dirs:,} folders, "
-                f"{_human_bytes(stats.bytes)}"
+                f"{human_bytes(stats.bytes)}"
             ))
 
         yield update
@@ -72,7 +66,7 @@ def _job_result(location: Location, stats: JobStats) -> dict:
 def _summary(location: Location, stats: JobStats) -> str:
     text = (
         f"{show(location.path)}: {stats.files:,} files, {stats.dirs:,} folders, "
-        f"{_human_bytes(stats.bytes)} in {stats.seconds:.1f} s; created {stats.created:,}, "
+        f"{human_bytes(stats.bytes)} in {stats.seconds:.1f} s; created {stats.created:,}, "
         f"modified {stats.modified:,}, moved {stats.moved:,}, deleted {stats.deleted:,}"
     )
     if stats.errors:

@@ -30,6 +30,16 @@ def jsonable(value: Any) -> Any:
 _LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
+def human_bytes(n: int) -> str:
+    """Sizes for people, in decimal units (as disks and the MB/s of speed tests are)."""
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"
+
+
 def dumps(value: Any) -> str:
     return json.dumps(jsonable(value), ensure_ascii=False).translate(_LINE_BREAKS)
 

@@ -19,6 +19,7 @@ from sdactors.actors.volume_manager import (
     SpeedTest,
 )
 from sdactors.cli.context import CliContext
+from sdactors.cli.output import human_bytes
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.libraries import list_libraries
 from sdactors.library import REPLY_TIMEOUT_S, Library
@@ -84,20 +85,12 @@ def _volume_row(volume: Volume, row: VolumeRow | None) -> list[Any]:
     write = row.write_mbps if row is not None else None
     return [
         volume.mount_point, volume.kind, volume.filesystem,
-        _size(volume.total_bytes), _size(volume.free_bytes), "ro" if volume.read_only else "",
+        human_bytes(volume.total_bytes), human_bytes(volume.free_bytes), "ro" if volume.read_only else "",
         "" if read is None else f"{read:.1f}", "" if write is None else f"{write:.1f}",
         volume.id[:11],
     ]
 
 
-def _size(n: int) -> str:
-    """Decimal units, like the MB/s beside them."""
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
 
 
 @group.command("speedtest")

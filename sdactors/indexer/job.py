@@ -228,23 +228,22 @@ class IndexJob:
             eid, parent, seen.name, seen.ftype, seen.size, seen.mtime_ns, seen.inode,
             None, None, seen.target,
         ]
-        batch = self._batch
-        if seen.ftype == FILE:
-            work = Work(path or self.path, seen.size, seen.mtime_ns)
-            batch.work.append((batch.indexed, len(batch.indexed), work))
-        batch.indexed.append(item)
-        self._maybe_flush()
+        self._queue(self._batch.indexed, item, seen, path)
 
     def _modified(self, known: IndexedChild, seen: Seen, path: bytes | None = None) -> None:
         self.stats.modified += 1
         item: list[object] = [
             known.eid, known.parent, seen.size, seen.mtime_ns, seen.inode, known.kind, None,
         ]
-        batch = self._batch
+        self._queue(self._batch.modified, item, seen, path)
+
+    def _queue(self, items: list[list[object]], item: list[object], seen: Seen,
+               path: bytes | None) -> None:
+        """Add an item to the batch; a regular file's also waits for its content identity."""
         if seen.ftype == FILE:
             work = Work(path or self.path, seen.size, seen.mtime_ns)
-            batch.work.append((batch.modified, len(batch.modified), work))
-        batch.modified.append(item)
+            self._batch.work.append((items, len(items), work))
+        items.append(item)
         self._maybe_flush()
 
     def _move(self, origin: IndexedChild, parent: int, seen: Seen, path: bytes) -> None:
