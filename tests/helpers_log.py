@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -99,26 +96,9 @@ def write_export_file(path: Path, header: ExportHeader, records: Wire) -> None:
         write_export(fh, header, records)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
 def library_dirs(data_dir: Path) -> list[Path]:
     libs = data_dir / "libraries"
     return sorted(libs.glob("*.sdlibrary")) if libs.is_dir() else []
-
-
-def child_process(script: str, *args: str, **kwargs: Any) -> subprocess.Popen:
-    """A Python child running ``script`` with the project importable."""
-    return subprocess.Popen([sys.executable, "-c", script, *args], **kwargs)
 
 
 def run_all(sd: Any, *commands: Sequence[str], check: bool = True) -> list[Any]:

@@ -13,10 +13,10 @@ import re
 import stat
 import struct
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 import blake3
 
@@ -120,15 +120,10 @@ def readable(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
-Keep = Callable[[bytes, bytes, bool], bool]  # (folder path, name, is_dir) -> index it?
-
-
-def disk_entries(root: Path | str | bytes, keep: Keep | None = None,
-                 with_cids: bool = True) -> dict[str, DiskEntry]:
+def disk_entries(root: Path | str | bytes, with_cids: bool = True) -> dict[str, DiskEntry]:
     """Every entry under ``root`` (root included) as lstat sees it, keyed by shown path.
 
-    Nothing is followed; ``keep`` prunes what the location's rules skip. Folders that cannot
-    be listed are recorded but not entered.
+    Nothing is followed. Folders that cannot be listed are recorded but not entered.
     """
     top = os.fsencode(root)
     out: dict[str, DiskEntry] = {}
@@ -155,26 +150,8 @@ def disk_entries(root: Path | str | bytes, keep: Keep | None = None,
             continue
         for name in names:
             path = os.path.join(folder, name)
-            st = os.lstat(path)
-            is_dir = stat.S_ISDIR(st.st_mode)
-            if keep is not None and not keep(folder, name, is_dir):
-                continue
-            if add(path, st) == "dir":
+            if add(path, os.lstat(path)) == "dir":
                 stack.append(path)
-    return out
-
-
-def folders_of(entries: dict[str, DiskEntry]) -> list[str]:
-    return sorted(p for p, e in entries.items() if e.type == "dir")
-
-
-def children_by_folder(entries: dict[str, DiskEntry], root: str) -> dict[str, list[DiskEntry]]:
-    """folder path -> its children, as ``sd ls`` of that folder should list them."""
-    out: dict[str, list[DiskEntry]] = {p: [] for p, e in entries.items() if e.type == "dir"}
-    for path, entry in entries.items():
-        if path == root:
-            continue
-        out[path.rsplit("/", 1)[0]].append(entry)
     return out
 
 
@@ -216,12 +193,13 @@ def index_entries(sd: Any, root: str, workers: int = 2) -> dict[str, dict[str, A
     Each path appears once; a second appearance fails the walk (an entry indexed twice).
     """
     out: dict[str, dict[str, Any]] = {}
-    pending = [root]
     with ThreadPoolExecutor(workers) as pool:
+        pending = {pool.submit(sd_ls, sd, os.fsdecode(unshow(root))): root}
         while pending:
-            listings = list(pool.map(lambda f: (f, sd_ls(sd, os.fsdecode(unshow(f)))), pending))
-            pending = []
-            for folder, items in listings:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                folder = pending.pop(future)
+                items = future.result()
                 names = [i["name"] for i in items]
                 assert len(names) == len(set(names)), f"{folder} lists a name twice: {names}"
                 for item in items:
@@ -229,7 +207,8 @@ def index_entries(sd: Any, root: str, workers: int = 2) -> dict[str, dict[str, A
                     assert item["path"] == folder.rstrip("/") + "/" + item["name"], item
                     out[item["path"]] = item
                     if item["type"] == "dir":
-                        pending.append(item["path"])
+                        path = item["path"]
+                        pending[pool.submit(sd_ls, sd, os.fsdecode(unshow(path)))] = path
     return out
 
 
@@ -317,7 +296,3 @@ def count_events(log_stats: dict[str, Any], prefix: str) -> int:
 
 def entry_event_counts(log_stats: dict[str, Any]) -> dict[str, int]:
     return {t: n for t, n in log_stats["by_type"].items() if t.startswith("entries.")}
-
-
-def iter_paths(entries: Iterable[DiskEntry], type_: str) -> list[str]:
-    return sorted(e.path for e in entries if e.type == type_)

@@ -51,6 +51,7 @@ def test_odd_names_links_loops_fifos_and_sockets(sd: Sd, tmp_path: Path) -> None
     root = os.path.realpath(os.fsencode(tmp_path) + b"/tr\xe9e")
     outside = os.fsencode(tmp_path) + b"/outside"
     raw_write(root + b"/ok.txt", b"fine\n")
+    os.link(root + b"/ok.txt", root + b"/hard-link-to-ok.txt")  # two names, one inode
     raw_write(root + b"/caf\xe9-menu.txt", b"latin-1 name\n")
     raw_write(root + b"/r\xe9sum\xe9s/cv.txt", b"curriculum\n")
     raw_write(root + b"/r\xe9sum\xe9s/\xff\xfe.bin", b"\x00\x01")
@@ -140,7 +141,9 @@ def test_odd_names_links_loops_fifos_and_sockets(sd: Sd, tmp_path: Path) -> None
     assert [h["name"] for h in sd.json("search", "lines")] == ["two\nlines.txt"]
     assert [h["name"] for h in sd.json("search", "and \\ back")] == ["tab\tand \\ back.txt"]
 
-    # The names round-trip: a rescan finds nothing new, nothing gone.
+    assert by_name["hard-link-to-ok.txt"]["content_id"] == by_name["ok.txt"]["content_id"]
+    # The names round-trip (and a second link is not taken for a move): a rescan finds
+    # nothing new, nothing gone.
     before = entry_event_counts(sd.json("log", "stats"))
     assert zeros(sd.run("--json", "location", "rescan", os.fsdecode(root), timeout=60).json())
     assert entry_event_counts(sd.json("log", "stats")) == before
@@ -348,7 +351,6 @@ def test_files_changing_during_the_scan_converge_on_rescan(sd: Sd, tmp_path: Pat
         churner.join()
     assert proc.returncode == 0, err
     first = __import__("json").loads(out)
-    print("churn", len(done), first)
     assert len(done) > 100, "the churn hardly overlapped the scan"
 
     rescanned = sd.run("--json", "location", "rescan", root).json()

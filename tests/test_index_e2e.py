@@ -153,7 +153,7 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
         ("o'brien",), ("brien letter",), ("level3/leaf",),
         ("photo", "--kind", "image"), ("notes", "--ext", "txt"),
         ("txt", "--under", f"{root}/docs"), ("notes", "--limit", "1"), ("notes.txt",),
-        ("photo",), ("_0",), ("-",), (".txt",), ("read",), ("IO.p",),
+        ("_0",), ("-",), ("IO.p",),
         ('"zzz-nothing',),
     ]
     results = dict(zip(queries, parallel(lambda q: search(sd, *q), queries)))
@@ -188,7 +188,7 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
     assert {f"{root}/old-notes.txt", f"{root}/notes.txt.bak"} <= set(paths(("notes.txt",)))
     # A single term finds every entry whose name holds it, whatever its characters, before
     # any entry that has it only in its path.
-    for term in ("photo", "_0", "-", ".txt", "read", "IO.p"):
+    for term in ("_0", "-", "IO.p"):
         names_first(paths((term,)), disk, term)
     assert results[('"zzz-nothing',)] == []
     # What a hit says agrees with the disk.
@@ -211,6 +211,8 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
         fh.write(b"changed header")
     os.rename(root_path / "docs/report-2024.final.txt", root_path / "docs/report-2024.v2.txt")
     os.rename(root_path / "docs/deep", root_path / "code/deep")
+    # A rename that changes what the name says the file is: its kind follows the name.
+    os.rename(root_path / "code/config.json", root_path / "code/config.py")
     os.unlink(root_path / "notes.txt.bak")
     os.unlink(root_path / "images/holiday.jpg")
     shutil.rmtree(root_path / "dups")
@@ -231,7 +233,7 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
         if (by_inode_before[i].size, by_inode_before[i].mtime_ns)
         != (by_inode_after[i].size, by_inode_after[i].mtime_ns)
     ]
-    assert (len(created), len(moved), len(deleted)) == (4, 2, 5)  # the test's own arithmetic
+    assert (len(created), len(moved), len(deleted)) == (4, 3, 5)  # the test's own arithmetic
 
     rescanned = sd.json("location", "rescan", root)
     st = disk_stats(after)
@@ -245,10 +247,10 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
     items = assert_index_matches_disk(sd, root, after)
     check_stats(sd, after, kinds_of(items))
     check_duplicates(sd, after)
+    assert items[f"{root}/code/config.py"]["kind"] == "code"  # as a fresh index would say
     queries = [
         ("report-2024.final",), ("report-2024.v2",), ("leaf",), ("leaf", "--under", f"{root}/code"),
-        ("leaf", "--under", f"{root}/docs"), ("holiday",), ("summary",), ("deep/leaf",),
-        ("photo",), ("large",),
+        ("leaf", "--under", f"{root}/docs"), ("deep/leaf",), ("large",),
     ]
     results = dict(zip(queries, parallel(lambda q: search(sd, *q), queries)))
     assert paths(("report-2024.final",)) == []
@@ -256,10 +258,8 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
     assert paths(("leaf",)) == [f"{root}/code/deep/nested/level3/leaf.txt"]
     assert paths(("leaf", "--under", f"{root}/code")) == [f"{root}/code/deep/nested/level3/leaf.txt"]
     assert paths(("leaf", "--under", f"{root}/docs")) == []
-    assert paths(("holiday",)) == []
-    assert paths(("summary",)) == [f"{root}/archive/2025/summary.txt"]
     assert paths(("deep/leaf",)) == [f"{root}/code/deep/nested/level3/leaf.txt"]
-    for term in ("photo", "large"):
+    for term in ("large",):
         names_first(paths((term,)), after, term)
     # The docs folder no longer holds deep: ls from the index agrees.
     assert "deep" not in [i["name"] for i in sd.json("ls", f"{root}/docs")]
@@ -292,7 +292,8 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
     removed = sd.json("location", "remove", root)
     assert removed["removed"] is True
     assert sd.json("location", "list") == []
-    assert sd.json("stats")["files"] == 0 and sd.json("stats")["dirs"] == 0
+    emptied = sd.json("stats")
+    assert (emptied["files"], emptied["dirs"], emptied["by_kind"]) == (0, 0, {})
     assert sd.json("search", "photo") == []
     assert sd.json("duplicates") == []
     assert "not in the index" in sd.fails("ls", root).err

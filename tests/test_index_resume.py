@@ -71,7 +71,6 @@ def test_killed_index_job_resumes_to_the_same_state(tmp_path: Path) -> None:
         pytest.fail("the index job completed before SIGKILL: make the tree larger")
     assert log["by_type"].get("job.failed", 0) == 0  # killed -9: nothing could say so
     partial = killed.json("stats")
-    print("killed after", log["by_type"], partial)
     done_before = partial["files"] + partial["dirs"]
     assert 0 < done_before < len(disk), partial
     assert killed.json("log", "verify")["ok"] is True

@@ -404,3 +404,26 @@ async def test_concurrent_appenders_are_group_committed(tmp_path: Path) -> None:
         assert seals < len(results), "every append got its own commit: no group commit"
     finally:
         await trio.to_thread.run_sync(node.close)
+
+
+async def test_an_append_that_cannot_be_encoded_fails_its_caller_at_once(tmp_path: Path) -> None:
+    """The Journal takes a batch off its queue before building it: a draft msgpack cannot
+    encode used to crash the Journal with the caller's reply never set (a 600 s hang)."""
+    node = await trio.to_thread.run_sync(Node, tmp_path / "data")
+    try:
+        lib = await trio.to_thread.run_sync(node.create_library, "Home")
+        with trio.fail_after(30):
+            with pytest.raises(OverflowError):
+                await trio.to_thread.run_sync(
+                    lib.append, [("x.big", 1, {"n": 2**70})], abandon_on_cancel=True
+                )
+        assert lib.supervisor.restarts("journal") == 0
+        done = await trio.to_thread.run_sync(lib.append, tag_drafts(2))
+        store = lib.log()
+        try:
+            assert [ev.seq for ev in store.read()] == list(range(1, store.head_pos + 1))
+            assert done.last_pos == store.head_pos and store.verify() == []
+        finally:
+            store.close()
+    finally:
+        await trio.to_thread.run_sync(node.close)

@@ -139,12 +139,15 @@ class Journal(SupervisedActor):
         for request in requests:
             drafts.extend(request.drafts)
         seq, prev = self._writer.seq, self._writer.prev
-        events = self._writer.build(drafts)
         try:
+            # Inside the try: a draft that cannot be encoded (or a clock past its range) must
+            # fail the callers' replies; they were already taken off ``_pending``, so a crash
+            # here would leave them waiting for REPLY_TIMEOUT_S.
+            events = self._writer.build(drafts)
             first = self._store.append(events)
         except Exception as exc:
             self._writer.rewind(seq, prev)
-            log.error("journal_commit_failed", error=str(exc), events=len(events))
+            log.error("journal_commit_failed", error=str(exc), events=len(drafts))
             for request in requests:
                 if request.reply is not None:
                     request.reply.set_exception(exc_info=(type(exc), exc, exc.__traceback__))

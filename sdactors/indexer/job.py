@@ -230,8 +230,10 @@ class IndexJob:
         ]
         self._queue(self._batch.indexed, item, seen, path)
 
-    def _modified(self, known: IndexedChild, seen: Seen, path: bytes | None = None) -> None:
-        self.stats.modified += 1
+    def _modified(self, known: IndexedChild, seen: Seen, path: bytes | None = None,
+                  count: bool = True) -> None:
+        if count:
+            self.stats.modified += 1
         item: list[object] = [
             known.eid, known.parent, seen.size, seen.mtime_ns, seen.inode, known.kind, None,
         ]
@@ -253,8 +255,16 @@ class IndexJob:
         self._batch.moved.append((origin.eid, origin.parent, parent, seen.name))
         if origin.changed(seen):
             self._modified(origin._replace(parent=parent), seen, path)
+        elif seen.ftype == FILE and self._renamed(origin, seen):
+            # A file's kind comes from its name too (notes.json -> notes.py): identify it
+            # again, as a fact that changed, though its content did not.
+            self._modified(origin._replace(parent=parent), seen, path, count=False)
         else:
             self._maybe_flush()
+
+    def _renamed(self, origin: IndexedChild, seen: Seen) -> bool:
+        old_path = self.view.path_of(origin.eid, origin.parent, self.path)
+        return old_path is None or os.path.basename(old_path) != seen.name
 
     def _moved_here(self, seen: Seen, path: bytes) -> IndexedChild | None:
         """The entry of this location that this new name is, moved, if there is one."""
