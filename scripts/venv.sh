@@ -25,6 +25,10 @@ ensure_venv() {
             echo "installing sdactors failed; the whole log is in $VENV/install.log" >&2
             exit 1
         fi
+        # Byte-compile now: where PYTHONDONTWRITEBYTECODE is set, every sd start would
+        # otherwise compile every module again.
+        "$VENV/bin/python" -m compileall -q "$REPO/events" "$REPO/projections" "$REPO/sdactors" \
+            >>"$VENV/install.log" 2>&1 || true
         touch "$stamp"
     fi
 }

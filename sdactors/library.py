@@ -17,7 +17,7 @@ from events.keys import DeviceKey
 from events.store import EventStore, IngestReport
 from events.writer import Draft
 from projections.rebuild import RebuildResult
-from sdactors.actors.bus import EventBus, Subscribe, Unsubscribe, Deliver
+from sdactors.actors.bus import Deliver, EventBus, Subscribe, Subscriptions, Unsubscribe
 from sdactors.actors.indexer import IndexLocation, Indexer
 from sdactors.actors.journal import Append, Appended, DeviceInfo, Ingest, Journal
 from sdactors.actors.projector import CatchUp, Digest, Projector, Rebuild
@@ -48,7 +48,8 @@ class Library(LibraryReader):
         EventStore(paths.events).close()
         self.supervisor = Supervisor(f"library {config.name}", recorder=self._record_crash)
         try:
-            self.supervisor.start("bus", lambda hook: EventBus.start(hook))
+            subscriptions = Subscriptions()  # outlives any one bus: a restart keeps them
+            self.supervisor.start("bus", lambda hook: EventBus.start(subscriptions, hook))
             bus = lambda: self.supervisor.ref("bus")  # noqa: E731 - the current bus, after restarts
             self.supervisor.start(
                 "journal",

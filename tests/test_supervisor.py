@@ -208,3 +208,14 @@ async def test_a_crashed_bus_does_not_take_the_journal_down(library: Library) ->
         assert await trio.to_thread.run_sync(library.catch_up) == store.head_pos
     finally:
         store.close()
+
+
+async def test_a_restarted_bus_keeps_its_subscribers(library: Library) -> None:
+    """Subscriptions outlive the bus actor: after a restart, subscribers (the Projector
+    among them) still hear of every commit, without subscribing again."""
+    heard: list[str] = []
+    library.subscribe(("tag.",), lambda events: heard.extend(e.type for e in events), "test")
+    library.supervisor.ref("bus").tell("not a bus message")
+    await until(lambda: library.supervisor.restarts("bus") == 1, "the bus restarted")
+    await trio.to_thread.run_sync(library.append_typed, TagCreated(b"\x09" * 16, "z", None))
+    await until(lambda: heard == ["tag.created"], "the subscriber heard the commit")

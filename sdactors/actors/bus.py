@@ -8,6 +8,7 @@ bus down with it.
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -41,27 +42,47 @@ class Publish:
     events: tuple[Event, ...]
 
 
-class EventBus(SupervisedActor):
-    def __init__(self, on_crash: CrashHook | None = None) -> None:
-        super().__init__(on_crash)
-        self._subscribers: dict[int, Subscribe] = {}
+class Subscriptions:
+    """Who listens, kept outside the bus actor so a restarted bus still knows them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_token: dict[int, Subscribe] = {}
         self._tokens = itertools.count(1)
+
+    def add(self, subscription: Subscribe) -> int:
+        with self._lock:
+            token = next(self._tokens)
+            self._by_token[token] = subscription
+            return token
+
+    def remove(self, token: int) -> None:
+        with self._lock:
+            self._by_token.pop(token, None)
+
+    def current(self) -> list[Subscribe]:
+        with self._lock:
+            return list(self._by_token.values())
+
+
+class EventBus(SupervisedActor):
+    def __init__(self, subscriptions: Subscriptions, on_crash: CrashHook | None = None) -> None:
+        super().__init__(on_crash)
+        self._subscriptions = subscriptions
 
     def on_receive(self, message: object) -> object:
         if isinstance(message, Publish):
             self._publish(message.events)
             return None
         if isinstance(message, Subscribe):
-            token = next(self._tokens)
-            self._subscribers[token] = message
-            return token
+            return self._subscriptions.add(message)
         if isinstance(message, Unsubscribe):
-            self._subscribers.pop(message.token, None)
+            self._subscriptions.remove(message.token)
             return None
         raise TypeError(f"EventBus got an unexpected message: {message!r}")
 
     def _publish(self, events: tuple[Event, ...]) -> None:
-        for sub in list(self._subscribers.values()):
+        for sub in self._subscriptions.current():
             if sub.prefixes == ("",):
                 matched: Sequence[Event] = events
             else:
