@@ -417,6 +417,7 @@ def expected_under(entries: dict[str, DiskEntry], root: str, skipped: set[str]) 
             if not any(p == t or p.startswith(t + "/") for t in tops)}
 
 
+@pytest.mark.slow
 def test_rules_default_and_changed(sd: Sd, tmp_path: Path) -> None:
     root_path = tmp_path / "rules"
     for rel, data in RULES_TREE.items():
