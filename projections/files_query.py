@@ -37,6 +37,8 @@ class IndexedChild(NamedTuple):
     inode: int
     kind: str | None
     parent: int
+    # Whether its content id is known (a file that could not be read has none).
+    has_cid: bool = False
 
     def changed(self, seen: Any) -> bool:
         return self.size != seen.size or self.mtime_ns != seen.mtime_ns
@@ -54,7 +56,7 @@ class LocationRow(NamedTuple):
 
 def _indexed(child: Sequence[Any], parent: int) -> IndexedChild:
     return IndexedChild(child[C_EID], child[C_FTYPE], child[C_SIZE], child[C_MTIME],
-                        child[C_INODE], child[C_KIND], parent)
+                        child[C_INODE], child[C_KIND], parent, child[C_CID] is not None)
 
 
 def folder_children(db: sqlite3.Connection, folder: int) -> list[list[Any]]:

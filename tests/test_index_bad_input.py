@@ -228,10 +228,6 @@ def test_unreadable_folder_and_file_are_reported_and_skipped(unprivileged: Sd, t
         os.chmod(root_path / "b-unreadable.txt", 0o644)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: a rescan compares only size and mtime, so a file that could not be read "
-    "when indexed (or kept changing while read) never gets its content id once it can be "
-    "read; chmod changes neither"))
 def test_a_file_readable_again_gets_its_content_id(unprivileged: Sd, tmp_path: Path) -> None:
     sd = unprivileged
     path = write(tmp_path / "tree", "later.txt", "readable later\n")
@@ -239,8 +235,14 @@ def test_a_file_readable_again_gets_its_content_id(unprivileged: Sd, tmp_path: P
     try:
         sd.run("library", "create", "Home")
         assert sd.json("location", "add", str(tmp_path / "tree"))["errors"] == 1
+        # Still unreadable: reported again, but nothing new goes into the log.
+        before = sd.json("log", "stats")["by_type"].get("entries.modified", 0)
+        again = sd.json("location", "rescan", str(tmp_path / "tree"))
+        assert again["errors"] == 1 and again["modified"] == 0
+        assert sd.json("log", "stats")["by_type"].get("entries.modified", 0) == before
         os.chmod(path, 0o644)
-        assert sd.json("location", "rescan", str(tmp_path / "tree"))["errors"] == 0
+        healed = sd.json("location", "rescan", str(tmp_path / "tree"))
+        assert healed["errors"] == 0 and healed["modified"] == 1
         listed = sd.json("ls", str(path))
         assert listed[0]["content_id"] == shown(cid_of_file(path))
     finally:

@@ -92,6 +92,9 @@ class _Batch:
     moved: list[tuple[int, int, int, bytes]] = field(default_factory=list)
     # (list the item is in, position, Work) for every file whose identity is pending.
     work: list[tuple[list[list[object]], int, Work]] = field(default_factory=list)
+    # ids of modified items that only retry a content id an earlier run could not read:
+    # emitted only if the retry reads it.
+    retries: set[int] = field(default_factory=set)
     identities: Future[list[Identified]] | None = None
 
     def __len__(self) -> int:
@@ -192,6 +195,8 @@ class IndexJob:
             if known is not None and known.ftype == seen.ftype and known.inode == seen.inode:
                 if known.changed(seen):
                     self._modified(known, seen, child_path)
+                elif seen.ftype == FILE and seen.size and not known.has_cid:
+                    self._retry(known, seen, child_path)
                 self._count(seen)
                 if is_dir:
                     yield _Folder(child_path, child_rel, known.eid, True, rules)
@@ -238,6 +243,11 @@ class IndexJob:
             known.eid, known.parent, seen.size, seen.mtime_ns, seen.inode, known.kind, None,
         ]
         self._queue(self._batch.modified, item, seen, path)
+
+    def _retry(self, known: IndexedChild, seen: Seen, path: bytes) -> None:
+        """Try again for a content id an earlier run could not read (unreadable, unsteady)."""
+        self._modified(known, seen, path, count=False)
+        self._batch.retries.add(id(self._batch.modified[-1]))
 
     def _queue(self, items: list[list[object]], item: list[object], seen: Seen,
                path: bytes | None) -> None:
@@ -317,6 +327,11 @@ class IndexJob:
                     continue
                 if ident.error is not None:
                     self.stats.error(f"{os.fsdecode(work.path)}: {ident.error}")
+                if id(item) in batch.retries:
+                    if ident.cid is None:
+                        dropped.add(id(item))  # still unreadable: nothing new to say
+                        continue
+                    self.stats.modified += 1
                 if target is batch.indexed:
                     item[4], item[5] = ident.size, ident.mtime_ns
                     item[6] = ident.inode or item[6]
