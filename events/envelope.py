@@ -22,6 +22,9 @@ ZERO_ID = bytes(ID_LEN)
 _INT64 = 1 << 63
 
 
+_new_tuple = tuple.__new__  # NamedTuple's own __new__ and _replace are Python functions: slow
+
+
 def _pack(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True)
 
@@ -51,7 +54,7 @@ class Event(NamedTuple):
 
     def at(self, pos: int) -> "Event":
         """The same event as stored at local position ``pos``."""
-        return self._replace(pos=pos)
+        return _new_tuple(Event, (*self[:10], pos))
 
     def with_sig(self, sig: bytes | None) -> "Event":
         return self._replace(sig=sig)

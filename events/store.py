@@ -234,6 +234,10 @@ class EventStore:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'hlc'").fetchone()
         self._hlc_high = row[0] if row else 0
 
+    def checkpoint_elsewhere(self) -> None:
+        """Stop this connection's commits from checkpointing the WAL (see events.checkpoint)."""
+        self._db.execute("PRAGMA wal_autocheckpoint = 0")
+
     def refresh(self) -> None:
         """Re-read what another connection may have written (readers call this)."""
         self._load()

@@ -20,7 +20,7 @@ from projections.rebuild import RebuildResult
 from sdactors.actors.bus import Deliver, EventBus, Subscribe, Subscriptions, Unsubscribe
 from sdactors.actors.indexer import IndexLocation, Indexer
 from sdactors.actors.journal import Append, Appended, DeviceInfo, Ingest, Journal
-from sdactors.actors.projector import CatchUp, Digest, Projector, Rebuild
+from sdactors.actors.projector import CatchUp, Committed, Digest, Projector, Rebuild
 from sdactors.errors import ActorFailed
 from sdactors.indexer.job import JobStats
 from sdactors.libraries import LibraryConfig
@@ -65,7 +65,7 @@ class Library(LibraryReader):
             )
             self.catch_up()
             self._projector_token = self.subscribe(
-                ("",), lambda events: self._tell("projector", CatchUp()), name="projector"
+                ("",), lambda events: self._tell("projector", Committed()), name="projector"
             )
         except BaseException:
             self.close()

@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Sequence
 import pykka
 import structlog
 
+from events.checkpoint import WalCheckpointer
 from events.clock import HybridClock
 from events.domain import CATALOG
 from events.domain.device import DeviceRegistered
@@ -95,14 +96,20 @@ class Journal(SupervisedActor):
 
     def started(self) -> None:
         self._store = EventStore(self._path)
+        self._store.checkpoint_elsewhere()
+        self._checkpointer = WalCheckpointer(self._path).start()
         seq, prev = self._store.head(self._key.public)
         self._writer = LogWriter(self._key, HybridClock(self._store.hlc_high), seq, prev)
 
     def on_stop(self) -> None:
         self._commit_pending()
+        self._checkpointer.stop()
         self._store.close()
 
     def crashed(self, error: BaseException) -> None:
+        checkpointer = getattr(self, "_checkpointer", None)
+        if checkpointer is not None:
+            checkpointer.stop()
         for request in self._pending:
             if request.reply is not None:
                 request.reply.set_exception(exc_info=(type(error), error, error.__traceback__))
@@ -152,7 +159,7 @@ class Journal(SupervisedActor):
                 if request.reply is not None:
                     request.reply.set_exception(exc_info=(type(exc), exc, exc.__traceback__))
             return
-        placed = tuple(ev._replace(pos=first + i) for i, ev in enumerate(events))
+        placed = tuple(ev.at(first + i) for i, ev in enumerate(events))
         at = skip
         for request in requests:
             n = len(request.drafts)

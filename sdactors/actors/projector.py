@@ -7,8 +7,11 @@ lost (a restart), the log is always right.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
+
+import pykka
 
 import structlog
 
@@ -29,6 +32,11 @@ class CatchUp:
 
 
 @dataclass(frozen=True, slots=True)
+class Committed:
+    """Told by the bus: the log grew. Folded soon, not necessarily at once (see below)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Rebuild:
     """Rebuild the whole index from the log and swap it in; answers a RebuildResult."""
 
@@ -38,11 +46,19 @@ class Digest:
     """Answers the digest of the index, after catching up."""
 
 
+# Under a stream of commits, fold at most this often: a fold per commit would cost more
+# (a transaction and the per-batch work of every projection each time) and compete with the
+# writers for the interpreter. Anyone who needs the index current asks (CatchUp) and gets it.
+FOLD_INTERVAL_S = 0.01
+
+
 class Projector(SupervisedActor):
     def __init__(self, events_path: str, index_path: str, on_crash: CrashHook | None = None):
         super().__init__(on_crash)
         self._events_path = events_path
         self._index_path = index_path
+        self._last_fold = 0.0
+        self._timer: threading.Timer | None = None
 
     def started(self) -> None:
         self._store = EventStore(self._events_path)
@@ -58,11 +74,16 @@ class Projector(SupervisedActor):
             self._rebuild()
 
     def on_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         self._catch_up()
         self._runner.close()
         self._store.close()
 
     def on_receive(self, message: object) -> object:
+        if isinstance(message, Committed):
+            self._soon()
+            return None
         if isinstance(message, CatchUp):
             return self._catch_up()
         if isinstance(message, Digest):
@@ -72,9 +93,28 @@ class Projector(SupervisedActor):
             return self._rebuild()
         raise TypeError(f"Projector got an unexpected message: {message!r}")
 
+    def _soon(self) -> None:
+        """Fold now if the last fold is old enough, else once the interval has passed."""
+        wait = self._last_fold + FOLD_INTERVAL_S - time.monotonic()
+        if wait <= 0:
+            self._catch_up()
+        elif self._timer is None:
+            self._timer = threading.Timer(wait, self._wake)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _wake(self) -> None:
+        self._timer = None
+        try:
+            self.actor_ref.tell(Committed())
+        except pykka.ActorDeadError:
+            pass
+
     def _catch_up(self) -> int:
         self._store.refresh()
-        return self._runner.catch_up(self._store)
+        checkpoint = self._runner.catch_up(self._store)
+        self._last_fold = time.monotonic()
+        return checkpoint
 
     def _rebuild(self) -> RebuildResult:
         started = time.monotonic()
