@@ -42,9 +42,13 @@ from projections.files import (
 )
 from projections.files_query import folder_path
 
-# Listing parts fetched per index query, and hits kept per result wanted, before ranking.
+# Listing parts fetched per index query, examined per search, and hits kept per result
+# wanted, before ranking.
 DOCS_PER_QUERY = 200
-HITS_PER_RESULT = 20
+DOCS_BUDGET = 80
+HITS_PER_RESULT = 2
+# Folders whose names match a term, whose subtrees a path search looks into.
+PATH_FOLDERS = 10
 
 
 class Hit(NamedTuple):
@@ -98,6 +102,8 @@ class _Search:
         self.limit = limit
         self.hits: dict[tuple[int, int], Hit] = {}
         self.paths: dict[int, bytes] = {}
+        # Listing parts examined at most, all queries together: what bounds a search's time.
+        self.budget = DOCS_BUDGET
         self._under_sql = ""
         self._under: list[object] = []
         if filters.under is not None:
@@ -108,35 +114,48 @@ class _Search:
     def enough(self) -> bool:
         return len(self.hits) >= self.limit * HITS_PER_RESULT
 
-    def docs(self, patterns: list[str], extra_sql: str = "", extra: list[object] = ()):  # type: ignore[assignment]
-        where = " AND ".join(["s.names GLOB ?"] * len(patterns)) or "1"
+    def docs(self, patterns: list[str], under: int | None = None):  # type: ignore[no-untyped-def]
+        """Listing parts whose names match every pattern (or, with ``under``, every part in
+        that folder's subtree, which the caller filters)."""
+        if under is not None:
+            # Driven from the closure: the subtree is small next to what a pattern matches.
+            return self.db.execute(
+                "SELECT l.doc, l.folder, s.names, l.children FROM closure c CROSS JOIN listings l "
+                "ON l.folder = c.descendant CROSS JOIN search s ON s.rowid = l.doc "
+                f"WHERE c.ancestor = ? LIMIT {DOCS_PER_QUERY}", (under,)
+            )
+        where = " AND ".join(["s.names GLOB ?"] * len(patterns))
         return self.db.execute(
-            "SELECT l.doc, l.folder, s.names FROM search s JOIN listings l ON l.doc = s.rowid "
-            f"WHERE {where}{self._under_sql}{extra_sql} LIMIT {DOCS_PER_QUERY}",
-            [*patterns, *self._under, *extra],
+            "SELECT l.doc, l.folder, s.names, l.children FROM search s "
+            f"JOIN listings l ON l.doc = s.rowid WHERE {where}{self._under_sql} "
+            f"LIMIT {DOCS_PER_QUERY}",
+            [*patterns, *self._under],
         )
 
-    def scan(self, patterns: list[str], extra_sql: str = "", extra: list[object] = ()) -> None:  # type: ignore[assignment]
+    def scan(self, patterns: list[str], under: int | None = None) -> None:
         """Rank the names of the documents matching ``patterns``; keep those that match."""
+        if self.enough or self.budget <= 0:
+            return
         whole, terms = self.whole, self.terms
-        for doc, folder, names in self.docs(patterns, extra_sql, extra):
-            if self.enough:
+        for doc, folder, names, blob in self.docs(patterns, under):
+            if self.enough or self.budget <= 0:
                 return
+            self.budget -= 1
             where = folder_path(self.db, folder, cache=self.paths)
             if where is None:
                 continue
             where_text = where.decode("utf-8", "backslashreplace").lower()
-            ranked = [
-                (i, rank) for i, name in enumerate(names.split("\n")[1:-1])
-                if (doc, i) not in self.hits
-                and (rank := rank_of(name, whole, terms, where_text)) is not None
-            ]
+            # Terms the folder's path already holds need not be in the name.
+            needed = [t for t in terms if t not in where_text]
+            ranked = []
+            for i, name in enumerate(names.split("\n")[1:-1]):
+                if all(t in name for t in needed) and (doc, i) not in self.hits:
+                    rank = rank_of(name, whole, terms, where_text)
+                    if rank is not None:
+                        ranked.append((i, rank))
             if not ranked:
                 continue
-            blob = self.db.execute("SELECT children FROM listings WHERE doc = ?", (doc,)).fetchone()
-            if blob is None:
-                continue
-            children = unpack_children(blob[0])
+            children = unpack_children(blob)
             for i, rank in ranked:
                 child = children[i]
                 if self.filters.accept(child):
@@ -170,28 +189,23 @@ class _Search:
 
     def _by_path(self) -> None:
         """Entries under folders whose names hold some terms, whose own names hold the rest."""
-        terms = self.terms
-        for i, folder_term in enumerate(terms):
-            if not _indexable(folder_term) or self.enough:
+        for folder_term in self.terms:
+            if not _indexable(folder_term) or self.enough or self.budget <= 0:
                 continue
-            rest = [t for j, t in enumerate(terms) if j != i]
-            folders = []
-            for doc, folder, names in self.docs([f"*{_glob_literal(folder_term)}*"]):
+            folders: list[int] = []
+            for _doc, folder, names, blob in self.docs([f"*{_glob_literal(folder_term)}*"]):
+                if len(folders) >= PATH_FOLDERS:
+                    break
                 lines = names.split("\n")[1:-1]
                 if not any(folder_term in line for line in lines):
                     continue
-                blob = self.db.execute(
-                    "SELECT children FROM listings WHERE doc = ?", (doc,)
-                ).fetchone()
                 base = folder & ~EID_MASK
                 folders.extend(
-                    base | c[C_EID] for c, line in zip(unpack_children(blob[0]), lines)
+                    base | c[C_EID] for c, line in zip(unpack_children(blob), lines)
                     if folder_term in line and c[C_FTYPE] == DIR
                 )
-            under = " AND l.folder IN (SELECT descendant FROM closure WHERE ancestor = ?)"
-            usable = [f"*{_glob_literal(t)}*" for t in rest if _indexable(t)]
-            for folder in folders[:50]:
-                self.scan(usable, under, [folder])
+            for folder in folders[:PATH_FOLDERS]:
+                self.scan([], under=folder)
 
 
 def search(db: sqlite3.Connection, query: str, filters: Filters = Filters(), limit: int = 50) -> list[Hit]:
