@@ -6,7 +6,13 @@ check and a connection check name the same device.
 
 from __future__ import annotations
 
-import iroh
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import iroh
+
+# iroh's binding (a large ctypes module) is imported when a key is first used, not when the
+# log is merely read: reading commands start faster.
 
 DEVICE_ID_LEN = 32
 SIGNATURE_LEN = 64
@@ -18,17 +24,21 @@ class DeviceKey:
     __slots__ = ("_secret", "public")
 
     def __init__(self, secret: bytes) -> None:
+        import iroh
+
         self._secret = iroh.SecretKey.from_bytes(secret)
         self.public: bytes = self._secret.public().to_bytes()
 
     @classmethod
     def generate(cls) -> "DeviceKey":
+        import iroh
+
         return cls(iroh.SecretKey.generate().to_bytes())
 
     def secret_bytes(self) -> bytes:
         return self._secret.to_bytes()
 
-    def iroh_secret(self) -> iroh.SecretKey:
+    def iroh_secret(self) -> "iroh.SecretKey":
         return self._secret
 
     def sign(self, message: bytes) -> bytes:
@@ -39,6 +49,8 @@ def verify_signature(device: bytes, message: bytes, signature: bytes) -> bool:
     """True when ``signature`` is ``device``'s signature of ``message``."""
     if len(device) != DEVICE_ID_LEN or len(signature) != SIGNATURE_LEN:
         return False
+    import iroh
+
     try:
         iroh.EndpointId.from_bytes(device).verify(message, iroh.Signature.from_bytes(signature))
     except Exception:  # noqa: BLE001 - hostile bytes must yield False, never a crash

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import stat
 
-import structlog
+from sdactors.logs import get_logger
 
 from events.keys import DeviceKey
 from sdactors.errors import ConfigError
 from sdactors.paths import DataDir
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 SECRET_LEN = 32
 

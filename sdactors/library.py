@@ -28,7 +28,6 @@ from sdactors.library_reader import LibraryReader
 from sdactors.mailbox import Reply
 from sdactors.lock import LibraryLock
 from sdactors.supervisor import Supervisor
-from sdactors.trio_bridge import wait_reply
 
 # How long a caller waits for the Journal before reporting it stuck. Generous: a commit
 # behind a large import can take a while.
@@ -98,6 +97,8 @@ class Library(LibraryReader):
 
     async def append_async(self, drafts: Sequence[Draft]) -> Appended:
         """``append`` for trio tasks: the commit wakes the task, no thread waits for it."""
+        from sdactors.trio_bridge import wait_reply  # trio only for trio callers
+
         journal = self.supervisor.ref("journal")
         return await wait_reply(lambda reply: journal.tell(Append(tuple(drafts), reply)))
 

@@ -15,12 +15,12 @@ from collections import deque
 from typing import Any, Callable
 
 import pykka
-import structlog
+from sdactors.logs import get_logger
 
 from sdactors.errors import ActorFailed
 from sdactors.mailbox import Reply, fast_inbox
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 CrashHook = Callable[[BaseException], None]
 Factory = Callable[[CrashHook], pykka.ActorRef]

@@ -12,13 +12,13 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-import structlog
+from sdactors.logs import get_logger
 
 from events.envelope import Event
 from events.store import type_matches
 from sdactors.supervisor import CrashHook, SupervisedActor
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 Deliver = Callable[[Sequence[Event]], None]
 

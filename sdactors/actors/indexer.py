@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-import structlog
+from sdactors.logs import get_logger
 
 from events.domain import CATALOG
 from events.domain.jobs import JobCompleted, JobFailed, JobStarted
@@ -33,7 +33,7 @@ from sdactors.supervisor import CrashHook, SupervisedActor
 if TYPE_CHECKING:
     from sdactors.library import Library
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 # Batches sent to the Journal and not yet acknowledged.
 COMMIT_WINDOW = 8

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import pykka
-import structlog
+from sdactors.logs import get_logger
 
 from events.checkpoint import WalCheckpointer
 from events.clock import HybridClock
@@ -27,7 +27,7 @@ from sdactors.actors.bus import Publish
 from sdactors.errors import ActorFailed
 from sdactors.supervisor import CrashHook, SupervisedActor
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import structlog
+from sdactors.logs import get_logger
 
 from events.domain.library import LibraryCreated
 from events.keys import DeviceKey
@@ -24,7 +24,7 @@ from sdactors.library import Library
 from sdactors.paths import DataDir
 from sdactors.supervisor import CrashHook, SupervisedActor
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pykka
 
-import structlog
+from sdactors.logs import get_logger
 
 from events.domain import CATALOG
 from events.store import EventStore
@@ -23,7 +23,7 @@ from projections.rebuild import RebuildResult, rebuild_index
 from projections.runner import ProjectionRunner
 from sdactors.supervisor import CrashHook, SupervisedActor
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

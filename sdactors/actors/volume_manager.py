@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import structlog
+from sdactors.logs import get_logger
 
 from events.domain.volumes import VolumeObserved, VolumeSpeedMeasured, VolumeUnmounted
 from projections.volumes import VolumeRow, device_volumes
@@ -25,7 +25,7 @@ from sdactors.volumes.speedtest import (
     speed_test,
 )
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 # A total size that moves by less than this (ZFS datasets, shares with quotas) is not a change.
 TOTAL_TOLERANCE = 0.01

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, Iterator
 
 import click
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from sdactors.actions.locations import (
     Location,
@@ -43,6 +42,8 @@ def _progress(ctx: CliContext, path: bytes) -> Iterator[Callable[[JobStats], Non
     if ctx.out.as_json or not sys.stderr.isatty():
         yield None
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
         console=ctx.out.err, transient=True,

@@ -7,8 +7,10 @@ import sys
 from typing import Any, Iterable, Sequence
 
 import msgpack
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def jsonable(value: Any) -> Any:
@@ -47,8 +49,25 @@ def dumps(value: Any) -> str:
 class Output:
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
-        self.console = Console(highlight=False, soft_wrap=True)
-        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self._console: Console | None = None
+        self._err: Console | None = None
+
+    # rich is imported on first use: output for programs (--json) never needs it.
+    @property
+    def console(self) -> "Console":
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(highlight=False, soft_wrap=True)
+        return self._console
+
+    @property
+    def err(self) -> "Console":
+        if self._err is None:
+            from rich.console import Console
+
+            self._err = Console(stderr=True, highlight=False, soft_wrap=True)
+        return self._err
 
     def json(self, value: Any) -> None:
         sys.stdout.write(dumps(value) + "\n")
@@ -67,6 +86,8 @@ class Output:
         if not rows:
             self.line(empty)
             return
+        from rich.table import Table
+
         table = Table(show_edge=False, box=None, pad_edge=False, header_style="bold")
         for column in columns:
             table.add_column(column, overflow="fold")

@@ -6,26 +6,22 @@ only when something changed); with no library yet, it is only shown.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from projections.volumes import VolumeRow, device_volumes
-from sdactors.actors.volume_manager import (
-    ListVolumes,
-    Observe,
-    Observed,
-    SpeedReport,
-    SpeedTest,
-)
 from sdactors.cli.context import CliContext
 from sdactors.cli.output import human_bytes
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.libraries import list_libraries
-from sdactors.library import REPLY_TIMEOUT_S, Library
 from sdactors.library_reader import LibraryReader
 from sdactors.volumes.detect import Volume
 from sdactors.volumes.speedtest import DEFAULT_MAX_SECONDS, MIB
+
+if TYPE_CHECKING:
+    from sdactors.actors.volume_manager import Observed, SpeedReport
+    from sdactors.library import Library
 
 @click.group("volume")
 def group() -> None:
@@ -53,6 +49,9 @@ def _recorded(ctx: CliContext, lib: Library | LibraryReader | None) -> dict[str,
 @pass_ctx
 def list_(ctx: CliContext, library: str | None) -> None:
     """List the mounted volumes (and record changes in the library)."""
+    from sdactors.actors.volume_manager import ListVolumes, Observe
+    from sdactors.library import REPLY_TIMEOUT_S, Library
+
     lib = _library(ctx, library)
     manager = ctx.node.supervisor.ref("volumes")
     if isinstance(lib, Library):
@@ -110,6 +109,9 @@ def speedtest(
     ctx: CliContext, mount: str, size_mib: int, seconds: float, library: str | None
 ) -> None:
     """Measure sequential write and read speed of the volume mounted at MOUNT (MB/s)."""
+    from sdactors.actors.volume_manager import SpeedTest
+    from sdactors.library import REPLY_TIMEOUT_S, Library
+
     lib = _library(ctx, library)
     writable = lib if isinstance(lib, Library) else None
     report: SpeedReport = ctx.node.supervisor.ref("volumes").ask(

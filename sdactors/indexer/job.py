@@ -30,7 +30,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-import structlog
+from sdactors.logs import get_logger
 
 from events.domain import CATALOG
 from events.domain.entries import (
@@ -48,7 +48,7 @@ from sdactors.indexer.identify import Identified, Identifier, Work
 from sdactors.indexer.rules import FolderRules, Matcher, Rules
 from sdactors.indexer.walk import Seen, list_folder, stat_path
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 BATCH = 1000
 # Batches whose identity is being computed while the walk goes on.

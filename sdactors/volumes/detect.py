@@ -18,13 +18,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import psutil
-import structlog
+from sdactors.logs import get_logger
 
 from sdactors.errors import NotAMountPoint, VolumeNotFound
 from sdactors.volumes.classify import classify, holder_of, is_remote, removable_device
 from sdactors.volumes.identity import BY_UUID, fingerprint, read_uuid_table
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 # Kernel and runtime interfaces, never volumes with files of the user's.
 PSEUDO_FILESYSTEMS = frozenset({

@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import blake3
-import structlog
+from sdactors.logs import get_logger
 
 from events.codec import pack
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 BY_UUID = Path("/dev/disk/by-uuid")
 _FINGERPRINT_TAG = "sd-volume-fingerprint/1"

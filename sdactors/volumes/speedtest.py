@@ -24,11 +24,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import structlog
+from sdactors.logs import get_logger
 
 from sdactors.errors import SpeedTestFailed, VolumeReadOnly
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 MIB = 1 << 20
 DEFAULT_MAX_BYTES = 64 * MIB
