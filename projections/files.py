@@ -356,33 +356,45 @@ class _Fold:
         return part, part.children[i]
 
     def flush(self) -> None:
-        """Write every changed listing part (and its search document), then the counters."""
+        """Write every changed listing part (and its search document), then the counters.
+
+        New parts get their ids here, from the highest in use, so all of a batch's new parts
+        go in with one statement per table.
+        """
         db = self.db
+        new_listings: list[tuple[int, int, int, bytes]] = []
+        new_docs: list[tuple[int, str]] = []
+        next_doc = None
         for lst in self._listings.values():
             for part in lst.parts:
                 if not part.dirty:
                     continue
+                part.dirty = False
                 if not part.children:
                     if part.doc is not None:
                         db.execute("DELETE FROM listings WHERE doc = ?", (part.doc,))
                         db.execute("DELETE FROM search WHERE rowid = ?", (part.doc,))
                     continue
                 blob = msgpack.packb(part.children, use_bin_type=True)
-                doc = search_doc(part.children)
+                names = search_doc(part.children)
                 if part.doc is None:
-                    part.doc = db.execute(
-                        "INSERT INTO listings (folder, n, children) VALUES (?, ?, ?)",
-                        (lst.folder, len(part.children), blob),
-                    ).lastrowid
-                    db.execute("INSERT INTO search (rowid, names) VALUES (?, ?)", (part.doc, doc))
+                    if next_doc is None:
+                        next_doc = (db.execute("SELECT max(doc) FROM listings").fetchone()[0] or 0) + 1
+                    part.doc, next_doc = next_doc, next_doc + 1
+                    new_listings.append((part.doc, lst.folder, len(part.children), blob))
+                    new_docs.append((part.doc, names))
                 else:
                     db.execute(
                         "UPDATE listings SET n = ?, children = ? WHERE doc = ?",
                         (len(part.children), blob, part.doc),
                     )
-                    db.execute("UPDATE search SET names = ? WHERE rowid = ?", (doc, part.doc))
-                part.dirty = False
+                    db.execute("UPDATE search SET names = ? WHERE rowid = ?", (names, part.doc))
             lst.parts = [p for p in lst.parts if p.children]
+        if new_listings:
+            db.executemany(
+                "INSERT INTO listings (doc, folder, n, children) VALUES (?, ?, ?, ?)", new_listings
+            )
+            db.executemany("INSERT INTO search (rowid, names) VALUES (?, ?)", new_docs)
         self._listings.clear()
         self._flush_counters()
 
@@ -406,56 +418,49 @@ class _Fold:
             total[1] += sign * child[C_SIZE]
 
     def _flush_contents(self) -> None:
-        """Apply the batch's instance changes: a few queries for the whole batch.
+        """Apply the batch's instance changes: one upsert for the whole batch, in key order.
 
-        A content's row id is the first 63 bits of its content id; two content ids that
-        share them (never seen, but possible) take the next free id.
+        A content's row id is the first 63 bits of its content id. Should two content ids
+        ever share them (never seen; about one chance in 2^63 per pair), the upsert leaves
+        that row alone, the change count shows it, and the batch takes the careful path.
         """
         db = self.db
-        changes = {cid: c for cid, c in self._instances.items() if c[0]}
-        by_key: dict[int, bytes] = {}
-        for cid in changes:
-            by_key.setdefault(int.from_bytes(cid[:8], "big") >> 1, cid)
-        existing: dict[int, bytes] = {}
-        keys = sorted(by_key)
-        for chunk in chunks(keys):
-            marks = ",".join("?" * len(chunk))
-            existing.update(db.execute(f"SELECT id, cid FROM contents WHERE id IN ({marks})", chunk))
-        updates, inserts = [], []
-        for cid, (delta, size, kind) in changes.items():
-            key = int.from_bytes(cid[:8], "big") >> 1
-            if existing.get(key) == cid:
-                updates.append((delta, key))
-            elif key not in existing and by_key.get(key) == cid:
-                if delta > 0:  # a content counted out that was never counted in: nothing to do
-                    inserts.append((key, cid, size, kind, delta))
-            else:
-                self._probe(cid, size, kind, delta, key)
-        # In key order: the B-tree fills page after page instead of splitting pages at random.
-        inserts.sort()
-        updates.sort(key=lambda u: u[1])
-        db.executemany("INSERT INTO contents (id, cid, size, kind, instances) VALUES (?, ?, ?, ?, ?)",
-                       inserts)
-        db.executemany("UPDATE contents SET instances = instances + ? WHERE id = ?", updates)
-        db.executemany("DELETE FROM contents WHERE id = ? AND instances <= 0",
-                       [(key,) for delta, key in updates if delta < 0])
+        rows = sorted(
+            (int.from_bytes(cid[:8], "big") >> 1, cid, size, kind, delta)
+            for cid, (delta, size, kind) in self._instances.items()
+            if delta
+        )
+        before = db.total_changes
+        db.executemany(
+            "INSERT INTO contents (id, cid, size, kind, instances) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET instances = instances + excluded.instances "
+            "WHERE cid = excluded.cid",
+            rows,
+        )
+        if db.total_changes - before != len(rows):
+            self._recount(rows)
+        gone = [(key,) for key, _cid, _size, _kind, delta in rows if delta < 0]
+        if gone:
+            db.executemany("DELETE FROM contents WHERE id = ? AND instances <= 0", gone)
 
-    def _probe(self, cid: bytes, size: int, kind: str | None, delta: int, key: int) -> None:
-        """The slow path for a content id whose 63-bit key another one holds."""
-        while True:
-            row = self.db.execute("SELECT cid FROM contents WHERE id = ?", (key,)).fetchone()
-            if row is None:
+    def _recount(self, rows: list[tuple[int, bytes, int, str | None, int]]) -> None:
+        """The careful path: find each content id's row by probing past collisions."""
+        for key, cid, size, kind, delta in rows:
+            found = self.db.execute("SELECT cid FROM contents WHERE id = ?", (key,)).fetchone()
+            if found is not None and found[0] == cid:
+                continue  # the upsert applied this one
+            while found is not None and found[0] != cid:
+                key = (key + 1) & ((1 << 63) - 1)
+                found = self.db.execute("SELECT cid FROM contents WHERE id = ?", (key,)).fetchone()
+            if found is None:
                 self.db.execute(
                     "INSERT INTO contents (id, cid, size, kind, instances) VALUES (?, ?, ?, ?, ?)",
                     (key, cid, size, kind, delta),
                 )
-                return
-            if row[0] == cid:
-                self.db.execute("UPDATE contents SET instances = instances + ? WHERE id = ?",
-                                (delta, key))
-                self.db.execute("DELETE FROM contents WHERE id = ? AND instances <= 0", (key,))
-                return
-            key = (key + 1) & ((1 << 63) - 1)
+            else:
+                self.db.execute(
+                    "UPDATE contents SET instances = instances + ? WHERE id = ?", (delta, key)
+                )
 
     def _flush_counters(self) -> None:
         db = self.db
@@ -552,15 +557,16 @@ class _Fold:
             total = self._totals.setdefault(key, [0, 0])
             total[0] += n
             total[1] += nbytes
-        for parent, children in by_parent.items():
-            self.add_children(base | parent, children)
-        if top > self._max_eid.get(dev, 0):
-            self._max_eid[dev] = top
         if folders:
             self.db.executemany(
                 "INSERT OR REPLACE INTO folders (id, location, parent, name, size, mtime, inode) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", folders,
             )
+            for folder, *_ in folders:
+                if folder not in self._listings:
+                    # A folder born in this batch has no listing to read back.
+                    fresh = self._listings[folder] = _Listing(folder)
+                    fresh.complete = True
             closure = []
             for folder, _loc, parent, *_ in folders:
                 chain = (folder, *self.chain(parent)) if parent is not None else (folder,)
@@ -572,6 +578,10 @@ class _Fold:
                 "INSERT OR IGNORE INTO closure (ancestor, descendant, depth) VALUES (?, ?, ?)",
                 closure,
             )
+        for parent, children in by_parent.items():
+            self.add_children(base | parent, children)
+        if top > self._max_eid.get(dev, 0):
+            self._max_eid[dev] = top
 
     def modified(self, ev: Event, typed: EntriesModified) -> None:
         loc = self.location(typed.location)

@@ -100,6 +100,9 @@ class _Batch:
     def __len__(self) -> int:
         return len(self.indexed) + len(self.modified) + len(self.moved)
 
+    def full(self) -> bool:
+        return len(self.indexed) + len(self.modified) + len(self.moved) >= BATCH
+
 
 @dataclass(slots=True)
 class _Folder:
@@ -183,13 +186,17 @@ class IndexJob:
         names = {c.name for c in listing.children}
         rules = self.matcher.folder(folder.path, folder.rel, names, folder.parent_rules)
         indexed = self.view.children(folder.eid) if folder.known else {}
+        # Joined by hand: os.path.join costs more than the rest of a file's comparison.
+        prefix = folder.path if folder.path.endswith(b"/") else folder.path + b"/"
+        rel_prefix = folder.rel + b"/" if folder.rel else b""
+        keep = rules.keep
         for seen in listing.children:
             is_dir = seen.ftype == DIR
-            if not rules.keep(seen.name, is_dir):
+            if not keep(seen.name, is_dir):
                 continue
-            child_path = os.path.join(folder.path, seen.name)
-            child_rel = os.path.join(folder.rel, seen.name) if folder.rel else seen.name
-            known = indexed.pop(seen.name, None)
+            child_path = prefix + seen.name
+            child_rel = rel_prefix + seen.name
+            known = indexed.pop(seen.name, None) if indexed else None
             if known is not None and known.eid in self._moved:
                 known = None  # that entry moved elsewhere in this run; this is a new one
             if known is not None and known.ftype == seen.ftype and known.inode == seen.inode:
@@ -296,7 +303,7 @@ class IndexJob:
     # -- batches ------------------------------------------------------------------------------------
 
     def _maybe_flush(self) -> None:
-        if len(self._batch) >= BATCH:
+        if self._batch.full():
             self._flush()
 
     def _flush(self) -> None:
