@@ -32,15 +32,19 @@ from sdactors.supervisor import Supervisor
 # How long a caller waits for the Journal before reporting it stuck. Generous: a commit
 # behind a large import can take a while.
 REPLY_TIMEOUT_S = 600.0
+# How long opening a library waits for another process to let go of it before giving up:
+# long enough for a finishing command, short enough that a busy library fails fast.
+LOCK_WAIT_S = 2.0
 
 
 class Library(LibraryReader):
     """An open library: this process holds its lock and runs its actors."""
 
-    def __init__(self, config: LibraryConfig, key: DeviceKey, device: DeviceInfo) -> None:
+    def __init__(self, config: LibraryConfig, key: DeviceKey, device: DeviceInfo,
+                 lock_wait: float = LOCK_WAIT_S) -> None:
         super().__init__(config)
         self.device = key.public
-        self._lock = LibraryLock(config.paths.lock, config.name).acquire()
+        self._lock = LibraryLock(config.paths.lock, config.name).acquire(wait=lock_wait)
         paths = config.paths
         # Create the log's file and schema here, once, before two actors open it at the same
         # moment and race to do it.

@@ -32,17 +32,25 @@ class LibraryLock:
         self.library_name = library_name
         self._fd: int | None = None
 
-    def acquire(self) -> "LibraryLock":
+    def acquire(self, wait: float = 0.0) -> "LibraryLock":
+        """Take the lock, waiting up to ``wait`` seconds for a holder that is finishing
+        (a background index closing, the previous command still exiting)."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        deadline = time.monotonic() + wait
+        while True:
             try:
-                info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-            except ValueError:
-                info = {}
-            os.close(fd)
-            raise LibraryLocked(self.library_name, _describe(info)) from None
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                try:
+                    info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+                except ValueError:
+                    info = {}
+                os.close(fd)
+                raise LibraryLocked(self.library_name, _describe(info)) from None
         record = json.dumps({
             "pid": os.getpid(),
             "cmd": " ".join([os.path.basename(sys.argv[0] or "python"), *sys.argv[1:3]]),

@@ -57,8 +57,8 @@ class Node:
     def create_library(self, name: str, library_id: str | None = None, empty: bool = False) -> Library:
         return self._ask(CreateLibrary(name, library_id, empty))
 
-    def open_library(self, wanted: str | None) -> Library:
-        return self._ask(OpenLibrary(wanted))
+    def open_library(self, wanted: str | None, lock_wait: float | None = None) -> Library:
+        return self._ask(OpenLibrary(wanted, lock_wait))
 
     def discard_library(self, library_id: str) -> None:
         self._ask(DiscardLibrary(library_id))

@@ -494,3 +494,24 @@ def test_rules_given_when_adding(sd: Sd, tmp_path: Path) -> None:
         "README.md", "a.tmp", "photos", "repo", "notrepo", "node_modules", "web", "__pycache__",
         "rust", "notrust", "pyenv", "notvenv"}
     assert [i["name"] for i in sd.json("ls", f"{root}/rust/target/debug")] == ["app"]
+
+
+def test_no_wait_returns_at_once_and_indexes_in_the_background(sd: Sd, tmp_path: Path) -> None:
+    """--no-wait gives the location back at once; a background process indexes it, and the
+    index reaches the disk's state without anything else being run."""
+    root = tmp_path / "tree"
+    for i in range(300):
+        write(root, f"d{i % 7}/file-{i}.txt", f"content {i}\n")
+    sd.run("library", "create", "Home")
+    added = sd.json("location", "add", str(root), "--no-wait")
+    assert added["path"] == os.path.realpath(root) and added["background_pid"] > 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        log = sd.json("log", "stats")["by_type"]
+        if log.get("job.completed"):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the background index never completed")
+    assert sd.json("stats")["files"] == 300
+    assert sd.json("location", "rescan", str(root))["created"] == 0

@@ -218,6 +218,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--tree", type=Path, default=None,
                         help="Where to generate (and keep) the tree; default: a temp dir.")
+    parser.add_argument("--max-size", type=int, default=8_000_000,
+                        help="Cap generated file sizes (bytes), for very large trees.")
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -226,7 +228,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tree = args.tree or scratch / "tree"
     try:
         t0 = time.perf_counter()
-        generate(tree, args.files)
+        generate(tree, args.files, max_size=args.max_size)
         r: dict[str, Any] = {"files": args.files, "generate_seconds": time.perf_counter() - t0}
         find_args = ["find", str(tree), "-printf", "%i %s %T@ %p\\n"]
         # Warm the page cache, contents too: figures are for a warm cache (DESIGN.md), and a

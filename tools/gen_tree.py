@@ -54,7 +54,7 @@ def _name(rng: random.Random, ext: str) -> str:
     return f"{a}.{b}.v{n % 10}.{ext}"
 
 
-def _content(rng: random.Random, ext: str, dupes: list[bytes]) -> bytes:
+def _content(rng: random.Random, ext: str, dupes: list[bytes], max_size: int) -> bytes:
     if dupes and rng.random() < 0.05:
         return rng.choice(dupes)
     roll = rng.random()
@@ -64,6 +64,7 @@ def _content(rng: random.Random, ext: str, dupes: list[bytes]) -> bytes:
         size = rng.randint(20_000, 300_000)
     else:
         size = rng.randint(1_000_000, 8_000_000)
+    size = min(size, max_size)
     head = HEADERS.get(ext, b"")
     if ext in TEXT_EXTS:
         line = (" ".join(rng.choice(WORDS) for _ in range(8)) + "\n").encode()
@@ -76,8 +77,8 @@ def _content(rng: random.Random, ext: str, dupes: list[bytes]) -> bytes:
     return data
 
 
-def generate(root: Path, files: int, seed: int = 1) -> dict:
-    params = {"files": files, "seed": seed, "version": 1}
+def generate(root: Path, files: int, seed: int = 1, max_size: int = 8_000_000) -> dict:
+    params = {"files": files, "seed": seed, "version": 1, "max_size": max_size}
     marker = root / MARKER
     if marker.exists() and json.loads(marker.read_text()) == params:
         return params
@@ -101,7 +102,7 @@ def generate(root: Path, files: int, seed: int = 1) -> dict:
                 path = f"{path[: -len(ext) - 1]} ({made}).{ext}"
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
-                os.write(fd, _content(rng, ext, dupes))
+                os.write(fd, _content(rng, ext, dupes, max_size))
             finally:
                 os.close(fd)
             made += 1
@@ -114,8 +115,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("root", type=Path)
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-size", type=int, default=8_000_000,
+                        help="Cap file sizes (bytes): a million files of the default mix "
+                             "would need about 60 GB.")
     args = parser.parse_args(argv)
-    generate(args.root, args.files, args.seed)
+    generate(args.root, args.files, args.seed, args.max_size)
     sys.stdout.write(f"{args.root}: {args.files} files\n")
 
 

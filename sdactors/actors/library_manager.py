@@ -40,6 +40,8 @@ class CreateLibrary:
 @dataclass(frozen=True, slots=True)
 class OpenLibrary:
     wanted: str | None
+    # Seconds to wait for another process to let go of the library (None: the default).
+    lock_wait: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,7 @@ class LibraryManager(SupervisedActor):
         if isinstance(message, ListLibraries):
             return list_libraries(self._data)
         if isinstance(message, OpenLibrary):
-            return self._open_library(find_library(self._data, message.wanted))
+            return self._open_library(find_library(self._data, message.wanted), message.lock_wait)
         if isinstance(message, CreateLibrary):
             return self._create(message)
         if isinstance(message, CloseLibrary):
@@ -100,10 +102,13 @@ class LibraryManager(SupervisedActor):
             return None
         raise TypeError(f"LibraryManager got an unexpected message: {message!r}")
 
-    def _open_library(self, config: LibraryConfig) -> Library:
+    def _open_library(self, config: LibraryConfig, lock_wait: float | None = None) -> Library:
         lib = self._open.get(config.id)
         if lib is None:
-            lib = Library(config, self._key, self._device)
+            if lock_wait is None:
+                lib = Library(config, self._key, self._device)
+            else:
+                lib = Library(config, self._key, self._device, lock_wait)
             self._open[config.id] = lib
             log.info("library_opened", library=config.id, name=config.name)
         return lib

@@ -66,7 +66,8 @@ class CliContext:
         read-only if one does (a running node keeps it current)."""
         config = self.find(wanted)
         try:
-            lib = self.node.open_library(config.id)
+            # No waiting: if another process holds it, reading its files as they are is fine.
+            lib = self.node.open_library(config.id, lock_wait=0)
         except LibraryLocked:
             return LibraryReader(config)
         lib.catch_up()
