@@ -1,8 +1,9 @@
-"""Content identity and kind for batches of files, in worker processes when it pays.
+"""Walking folders and identifying files, in worker processes when it pays.
 
-Reading and hashing small files is Python-bound work (a few system calls and a blake3 per
-file); threads would share one GIL, so larger batches go to a pool of processes, one per
-core. A batch too small to be worth the round trip is done inline.
+Listing a folder (a stat per child) and reading and hashing small files are Python-bound
+work, a few system calls per file; threads would share one GIL, so large jobs use a pool of
+processes, one per core: the indexer's own process keeps only the comparison with the index.
+Work too small to be worth a round trip is done inline.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import NamedTuple, Sequence
 
 from sdactors.indexer.content import identify
 from sdactors.indexer.kinds import kind_of
+from sdactors.indexer.walk import Listing, list_folder
 
 # Below this many files a batch is identified in the calling thread.
 INLINE_MAX = 48
@@ -50,6 +52,32 @@ def identify_batch(items: Sequence[Work]) -> list[Identified]:
     return out
 
 
+class FolderResult(NamedTuple):
+    listing: Listing
+    # With ``identify``: one entry per child, the identity of each regular file (else None).
+    identities: list[Identified | None] | None
+
+
+def list_and_identify(path: bytes, identify_files: bool) -> FolderResult:
+    """List a folder and, for a folder new to the index, identify its files too: all of
+    them are new, so the worker that has just stat'ed them reads them at once."""
+    listing = list_folder(path)
+    if not identify_files:
+        return FolderResult(listing, None)
+    prefix = path if path.endswith(b"/") else path + b"/"
+    work = [
+        Work(prefix + c.name, c.size, c.mtime_ns) if c.ftype == "f" else None
+        for c in listing.children
+    ]
+    found = iter(identify_batch([w for w in work if w is not None]))
+    return FolderResult(listing, [next(found) if w is not None else None for w in work])
+
+
+def list_and_identify_many(folders: Sequence[tuple[bytes, bool]]) -> list[FolderResult]:
+    """Several folders per task: a pool round trip costs about as much as listing one."""
+    return [list_and_identify(path, identify_files) for path, identify_files in folders]
+
+
 def _context() -> multiprocessing.context.BaseContext:
     # forkserver: forking a process that runs actor threads could copy a held lock into
     # the child; a fork server starts clean and forks each worker from that.
@@ -67,14 +95,25 @@ class Identifier:
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
 
+    @property
+    def running(self) -> bool:
+        return self._pool is not None
+
+    def _workers(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=_context())
+        return self._pool
+
     def submit(self, items: Sequence[Work]) -> "Future[list[Identified]]":
         if len(items) <= INLINE_MAX or self.workers <= 0:
             done: Future[list[Identified]] = Future()
             done.set_result(identify_batch(items))
             return done
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=_context())
-        return self._pool.submit(identify_batch, list(items))
+        return self._workers().submit(identify_batch, list(items))
+
+    def submit_folders(self, folders: Sequence[tuple[bytes, bool]]) -> "Future[list[FolderResult]]":
+        """List (and maybe identify) folders in a worker; starts the pool if needed."""
+        return self._workers().submit(list_and_identify_many, list(folders))
 
     def close(self) -> None:
         if self._pool is not None:

@@ -1,8 +1,10 @@
 """One index run over a location: walk the disk, compare with the index, emit what changed.
 
-The walk goes folder by folder (depth first, names sorted, so it is deterministic) and keeps
-only a stack of folders to visit and the batches in flight, never the whole tree. Each folder
-is compared with what the index holds for it:
+The walk goes folder by folder (breadth first, names sorted, so it is deterministic) and keeps
+only a queue of folders to visit and the batches in flight, never the whole tree. Breadth
+first, because the folders next in line were found long ago: the workers list them (and, for
+new folders, identify their files) ahead of the walk. Each folder is compared with what the
+index holds for it:
 
 - a name the index lacks is new, unless an entry of this location had the same inode and is
   gone from its old path: then it moved (a rename, or a move with its whole subtree);
@@ -26,6 +28,7 @@ import os
 import threading
 import time
 from collections import deque
+from itertools import islice
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -44,7 +47,7 @@ from events.domain.entries import (
 from events.writer import Draft
 from projections.files_query import IndexedChild, IndexView
 from sdactors.errors import NotAFolder
-from sdactors.indexer.identify import Identified, Identifier, Work
+from sdactors.indexer.identify import FolderResult, Identified, Identifier, Work
 from sdactors.indexer.rules import FolderRules, Matcher, Rules
 from sdactors.indexer.walk import Seen, list_folder, stat_path
 
@@ -53,6 +56,14 @@ log = get_logger(__name__)
 BATCH = 1000
 # Batches whose identity is being computed while the walk goes on.
 IN_FLIGHT = 4
+# Folders listed ahead by the workers (bounded: each holds its listing in memory).
+PREFETCH = 64
+# Folders listed per worker task: a round trip through the pool costs about as much as
+# listing a folder of a few dozen files.
+FOLDERS_PER_TASK = 8
+# Entries walked in the job's own thread before the workers take over the listing: below
+# this a pool of processes costs more to start than it saves.
+INLINE_ENTRIES = 2000
 
 
 class JobCancelled(Exception):
@@ -111,6 +122,10 @@ class _Folder:
     eid: int
     known: bool
     parent_rules: FolderRules | None
+    # Its listing, being made by a worker (and, for a new folder, its files identified):
+    # the task's future and this folder's place among the task's folders.
+    pending: "Future[list[FolderResult]] | None" = None
+    slot: int = 0
 
 
 Emit = Callable[[list[Draft]], None]
@@ -160,24 +175,55 @@ class IndexJob:
         if root is None:
             eid = self.next_eid()
             self._new(root_seen._replace(name=os.path.basename(self.path) or self.path), eid, 0)
-            stack = [_Folder(self.path, b"", eid, False, None)]
+            queue = deque([_Folder(self.path, b"", eid, False, None)])
         else:
-            stack = [_Folder(self.path, b"", root.eid, True, None)]
+            queue = deque([_Folder(self.path, b"", root.eid, True, None)])
             self._count(root_seen)
             if root.changed(root_seen):
                 self._modified(root, root_seen)
-        while stack:
+        prefetched: deque[_Folder] = deque()
+        while queue:
             if self.cancel.is_set():
                 raise JobCancelled()
-            folder = stack.pop()
-            stack.extend(reversed(list(self._visit(folder))))
+            folder = queue.popleft()
+            queue.extend(self._visit(folder))
+            self._prefetch(queue, prefetched)
         self._finish()
         self.stats.seconds = time.monotonic() - started
         return self.stats
 
+    def _prefetch(self, queue: deque[_Folder], prefetched: deque[_Folder]) -> None:
+        """Have the workers list the folders about to be visited (the head of the queue) and
+        identify the files of new ones, so the walk's own thread only compares."""
+        if not self.identifier.running and self.stats.files + self.stats.dirs < INLINE_ENTRIES:
+            return
+        # Only folders still waiting on a worker count against the bound.
+        while prefetched and (prefetched[0].pending is None or prefetched[0].pending.done()):
+            prefetched.popleft()
+        room = PREFETCH - len(prefetched)
+        if room < FOLDERS_PER_TASK:
+            return
+        # The next to be visited first; whatever is further back waits its turn.
+        todo = [f for f in islice(queue, PREFETCH) if f.pending is None][:room]
+        for start in range(0, len(todo), FOLDERS_PER_TASK):
+            group = todo[start : start + FOLDERS_PER_TASK]
+            future = self.identifier.submit_folders([(f.path, not f.known) for f in group])
+            for slot, folder in enumerate(group):
+                folder.pending, folder.slot = future, slot
+                prefetched.append(folder)
+
     def _visit(self, folder: _Folder) -> Iterator[_Folder]:
         """Compare one folder with the index; yield its subfolders to visit."""
-        listing = list_folder(folder.path)
+        if folder.pending is not None:
+            result = folder.pending.result()[folder.slot]
+            folder.pending = None
+            listing, identities = result.listing, result.identities
+        else:
+            listing, identities = list_folder(folder.path), None
+        ready = (
+            {c.name: i for c, i in zip(listing.children, identities) if i is not None}
+            if identities is not None else None
+        )
         if listing.error:
             self.stats.error(f"{os.fsdecode(folder.path)}: {listing.error}")
             if not listing.children:
@@ -217,8 +263,11 @@ class IndexJob:
                 if is_dir:
                     yield _Folder(child_path, child_rel, origin.eid, True, rules)
                 continue
+            ident = ready.get(seen.name) if ready is not None else None
+            if ident is not None and ident.gone:
+                continue  # vanished or replaced since listed: the next run will see it
             eid = self.next_eid()
-            self._new(seen, eid, folder.eid, child_path)
+            self._new(seen, eid, folder.eid, child_path, ident)
             if is_dir:
                 yield _Folder(child_path, child_rel, eid, False, rules)
         for known in indexed.values():
@@ -233,9 +282,20 @@ class IndexJob:
             self.stats.files += 1
             self.stats.bytes += seen.size
 
-    def _new(self, seen: Seen, eid: int, parent: int, path: bytes | None = None) -> None:
+    def _new(self, seen: Seen, eid: int, parent: int, path: bytes | None = None,
+             ident: Identified | None = None) -> None:
         self._count(seen)
         self.stats.created += 1
+        if ident is not None:
+            # Identified by the worker that listed the folder: nothing left to wait for.
+            if ident.error is not None:
+                self.stats.error(f"{os.fsdecode(path or self.path)}: {ident.error}")
+            self._batch.indexed.append([
+                eid, parent, seen.name, seen.ftype, ident.size, ident.mtime_ns,
+                ident.inode or seen.inode, ident.kind, ident.cid, seen.target,
+            ])
+            self._maybe_flush()
+            return
         item: list[object] = [
             eid, parent, seen.name, seen.ftype, seen.size, seen.mtime_ns, seen.inode,
             None, None, seen.target,
