@@ -21,7 +21,7 @@ import os
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import msgpack
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import stat
 
-from sdactors.logs import get_logger
-
 from events.keys import DeviceKey
 from sdactors.errors import ConfigError
+from sdactors.logs import get_logger
 from sdactors.paths import DataDir
 
 log = get_logger(__name__)

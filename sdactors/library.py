@@ -18,15 +18,15 @@ from events.store import EventStore, IngestReport
 from events.writer import Draft
 from projections.rebuild import RebuildResult
 from sdactors.actors.bus import Deliver, EventBus, Subscribe, Subscriptions, Unsubscribe
-from sdactors.actors.indexer import IndexLocation, Indexer
+from sdactors.actors.indexer import Indexer, IndexLocation
 from sdactors.actors.journal import Append, Appended, DeviceInfo, Ingest, Journal
 from sdactors.actors.projector import CatchUp, Committed, Digest, Projector, Rebuild
 from sdactors.errors import ActorFailed
 from sdactors.indexer.job import JobStats
 from sdactors.libraries import LibraryConfig
 from sdactors.library_reader import LibraryReader
-from sdactors.mailbox import Reply
 from sdactors.lock import LibraryLock
+from sdactors.mailbox import Reply
 from sdactors.supervisor import Supervisor
 
 # How long a caller waits for the Journal before reporting it stuck. Generous: a commit

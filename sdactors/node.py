@@ -12,15 +12,15 @@ import pykka
 
 from events.keys import DeviceKey
 from sdactors.actors.journal import DeviceInfo
-from sdactors.actors.volume_manager import VolumeManager
 from sdactors.actors.library_manager import (
     CloseAll,
     CreateLibrary,
     DiscardLibrary,
-    ListLibraries,
     LibraryManager,
+    ListLibraries,
     OpenLibrary,
 )
+from sdactors.actors.volume_manager import VolumeManager
 from sdactors.config import NodeConfig, load_node_config
 from sdactors.identity import load_device_key
 from sdactors.libraries import LibraryConfig

@@ -15,9 +15,9 @@ from collections import deque
 from typing import Any, Callable
 
 import pykka
-from sdactors.logs import get_logger
 
 from sdactors.errors import ActorFailed
+from sdactors.logs import get_logger
 from sdactors.mailbox import Reply, fast_inbox
 
 log = get_logger(__name__)

@@ -80,7 +80,9 @@ class TrioAppender:
                 continue
             drafts = tuple(d for part, _ in batch for d in part)
             try:
-                done = await wait_reply(lambda reply: self._journal().tell(Append(drafts, reply)))
+                done = await wait_reply(
+                    lambda reply, drafts=drafts: self._journal().tell(Append(drafts, reply))
+                )
             except Exception as exc:  # noqa: BLE001 - every waiter gets the failure
                 for _, slot in batch:
                     slot.fail(exc)

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Sd
 from events.exportfile import ExportHeader
 from events.keys import DeviceKey
+from tests.conftest import Sd
 from tests.helpers_log import chain_raw, library_dirs, run_all, run_each, write_export_file
 
 FIELDS = {"pos", "id", "device", "seq", "hlc", "type", "v", "body"}

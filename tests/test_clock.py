@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import pytest
 
 from events.clock import COUNTER_BITS, MAX_FORWARD_DRIFT_MS, MAX_HLC, HybridClock, hlc_ms
 from events.errors import ClockError

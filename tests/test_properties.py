@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from events.clock import HybridClock
 from events.domain import CATALOG
 from events.domain.device import DeviceRegistered
 from events.domain.library import LibraryCreated, LibraryRenamed
@@ -26,7 +27,6 @@ from events.keys import DeviceKey
 from events.registry import UnknownEvent
 from events.store import EventStore
 from events.writer import Draft, LogWriter
-from events.clock import HybridClock
 from projections.catalog import library_projections
 from projections.rebuild import rebuild_index
 from projections.runner import ProjectionRunner

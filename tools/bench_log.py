@@ -39,8 +39,8 @@ from events.store import EventStore
 from events.writer import LogWriter
 from projections.catalog import library_projections
 from projections.rebuild import fold_into
-from sdactors.actions.logfile import export_log
 from sdactors import logs, runtime
+from sdactors.actions.logfile import export_log
 from sdactors.node import Node
 from sdactors.trio_bridge import TrioAppender
 

@@ -4,7 +4,6 @@ They live in ``events`` (not beside the actors that write them) because projecti
 them, and projections may import ``events`` only.
 """
 
-from events.domain.catalog import CATALOG
 from events.domain import (  # noqa: F401 - importing registers the types
     device,
     entries,
@@ -15,5 +14,6 @@ from events.domain import (  # noqa: F401 - importing registers the types
     tags,
     volumes,
 )
+from events.domain.catalog import CATALOG
 
 __all__ = ["CATALOG"]

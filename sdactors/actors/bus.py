@@ -12,10 +12,9 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from sdactors.logs import get_logger
-
 from events.envelope import Event
 from events.store import type_matches
+from sdactors.logs import get_logger
 from sdactors.supervisor import CrashHook, SupervisedActor
 
 log = get_logger(__name__)

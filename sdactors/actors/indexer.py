@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
-
-from sdactors.logs import get_logger
 
 from events.domain import CATALOG
 from events.domain.jobs import JobCompleted, JobFailed, JobStarted
@@ -27,6 +24,7 @@ from sdactors.errors import LocationNotFound
 from sdactors.indexer.identify import Identifier
 from sdactors.indexer.job import IndexJob, JobStats
 from sdactors.indexer.rules import Rules
+from sdactors.logs import get_logger
 from sdactors.mailbox import Reply
 from sdactors.supervisor import CrashHook, SupervisedActor
 

@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import pykka
-from sdactors.logs import get_logger
 
 from events.checkpoint import WalCheckpointer
 from events.clock import HybridClock
 from events.domain import CATALOG
 from events.domain.device import DeviceRegistered
 from events.envelope import Event
+from events.keys import DeviceKey
 from events.store import EventStore
 from events.writer import Draft, LogWriter
-from events.keys import DeviceKey
 from sdactors.actors.bus import Publish
 from sdactors.errors import ActorFailed
+from sdactors.logs import get_logger
 from sdactors.supervisor import CrashHook, SupervisedActor
 
 log = get_logger(__name__)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sdactors.logs import get_logger
-
 from events.domain.library import LibraryCreated
 from events.keys import DeviceKey
 from sdactors.actors.journal import DeviceInfo
@@ -21,6 +19,7 @@ from sdactors.libraries import (
     remove_library_files,
 )
 from sdactors.library import Library
+from sdactors.logs import get_logger
 from sdactors.paths import DataDir
 from sdactors.supervisor import CrashHook, SupervisedActor
 

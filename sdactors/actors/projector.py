@@ -13,14 +13,13 @@ from dataclasses import dataclass
 
 import pykka
 
-from sdactors.logs import get_logger
-
 from events.domain import CATALOG
 from events.store import EventStore
 from projections.catalog import library_projections
 from projections.errors import AheadOfLog, IndexDamaged
 from projections.rebuild import RebuildResult, rebuild_index
 from projections.runner import ProjectionRunner
+from sdactors.logs import get_logger
 from sdactors.supervisor import CrashHook, SupervisedActor
 
 log = get_logger(__name__)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sdactors.logs import get_logger
-
 from events.domain.volumes import VolumeObserved, VolumeSpeedMeasured, VolumeUnmounted
 from projections.volumes import VolumeRow, device_volumes
 from sdactors.library import Library
+from sdactors.logs import get_logger
 from sdactors.supervisor import CrashHook, SupervisedActor
 from sdactors.volumes.detect import Probe, Volume, detect_volumes, find_mounted
 from sdactors.volumes.speedtest import (
@@ -68,9 +67,9 @@ class SpeedReport:
 
 
 class VolumeManager(SupervisedActor):
-    def __init__(self, probe: Probe = Probe(), on_crash: CrashHook | None = None) -> None:
+    def __init__(self, probe: Probe | None = None, on_crash: CrashHook | None = None) -> None:
         super().__init__(on_crash)
-        self._probe = probe
+        self._probe = probe if probe is not None else Probe()
 
     def on_receive(self, message: object) -> object:
         if isinstance(message, ListVolumes):

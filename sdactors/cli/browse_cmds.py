@@ -21,8 +21,8 @@ from projections.files_query import duplicates, file_stats, folder_children, res
 from projections.files_search import Filters, search
 from sdactors.actions.locations import list_locations, show, user_path
 from sdactors.cli.context import CliContext
-from sdactors.cli.output import human_bytes
 from sdactors.cli.options import json_option, library_option, pass_ctx
+from sdactors.cli.output import human_bytes
 from sdactors.errors import InvalidArgument, NotIndexed
 from sdactors.indexer.content import shown
 from sdactors.indexer.kinds import KINDS

@@ -21,8 +21,8 @@ from sdactors.actions.locations import (
     show,
 )
 from sdactors.cli.context import CliContext
-from sdactors.cli.output import human_bytes
 from sdactors.cli.options import json_option, library_option, pass_ctx
+from sdactors.cli.output import human_bytes
 
 if TYPE_CHECKING:
     from sdactors.indexer.job import JobStats

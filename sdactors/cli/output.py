@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import msgpack
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -12,8 +12,8 @@ import click
 
 from projections.volumes import VolumeRow, device_volumes
 from sdactors.cli.context import CliContext
-from sdactors.cli.output import human_bytes
 from sdactors.cli.options import json_option, library_option, pass_ctx
+from sdactors.cli.output import human_bytes
 from sdactors.libraries import list_libraries
 from sdactors.library_reader import LibraryReader
 from sdactors.volumes.detect import Volume

@@ -28,12 +28,10 @@ import os
 import threading
 import time
 from collections import deque
-from itertools import islice
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Callable, Iterator
-
-from sdactors.logs import get_logger
 
 from events.domain import CATALOG
 from events.domain.entries import (
@@ -50,6 +48,7 @@ from sdactors.errors import NotAFolder
 from sdactors.indexer.identify import FolderResult, Identified, Identifier, Work
 from sdactors.indexer.rules import FolderRules, Matcher, Rules
 from sdactors.indexer.walk import Seen, list_folder, stat_path
+from sdactors.logs import get_logger
 
 log = get_logger(__name__)
 

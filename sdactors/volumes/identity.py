@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import blake3
-from sdactors.logs import get_logger
 
 from events.codec import pack
+from sdactors.logs import get_logger
 
 log = get_logger(__name__)
 

@@ -24,9 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from sdactors.logs import get_logger
-
 from sdactors.errors import SpeedTestFailed, VolumeReadOnly
+from sdactors.logs import get_logger
 
 log = get_logger(__name__)
 
