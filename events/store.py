@@ -475,10 +475,17 @@ class EventStore:
                     return
 
     def read_data(
-        self, since: int = 0, until: int | None = None, batch: int = 4096
+        self, since: int = 0, until: int | None = None, batch: int = 4096,
+        max_bytes: int = 8 << 20,
     ) -> Iterator[list[tuple[int, bytes]]]:
-        """Batches of ``(pos, data)`` in arrival order: the fast path for folding."""
+        """Batches of ``(pos, data)`` in arrival order: the fast path for folding.
+
+        A batch ends at ``batch`` events or ``max_bytes`` of them, whichever comes first:
+        a thousand small tag events and a thousand batches of a thousand entries each are
+        not the same amount of work, nor of memory.
+        """
         rows: list[tuple[int, bytes]] = []
+        size = 0
         for pos, _n, _dev, _seq, _ids, blob, _sig in self._segments(
             "pos > ?", [max(0, since - SEGMENT_MAX)]
         ):
@@ -492,9 +499,11 @@ class EventStore:
                     (pos + i, data) for i, data in enumerate(items)
                     if since < pos + i and (until is None or pos + i <= until)
                 )
-            if len(rows) >= batch:
+            size += len(blob)
+            if len(rows) >= batch or size >= max_bytes:
                 yield rows
                 rows = []
+                size = 0
         if rows:
             yield rows
 

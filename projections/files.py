@@ -21,8 +21,11 @@ Tables:
 - ``listings``: the children of a folder, in parts; ``doc`` is also the rowid of the part's
   search document. A child is ``[eid, name, ftype, size, mtime_ns, inode, kind, cid, target]``.
 - ``closure``: ancestor/descendant pairs over folders, for subtree queries.
-- ``contents``: one row per distinct content id, with how many entries have it; ``id`` is
-  the first 63 bits of the content id (local, probed on a collision).
+- ``contents``: one row per distinct content, keyed by the first 63 bits of its content id,
+  with its size, kind and how many entries have it. The whole id stays with each entry in
+  its listing: rows this small keep a million-content table cheap to update, and whoever
+  needs exact groups (``sd duplicates``) checks the whole ids, so two contents sharing 63
+  bits (about one chance in 10^7 among a million contents) are never shown as one.
 - ``totals``: files and bytes per location and kind, folders and other entries per
   location, so ``sd stats`` reads a handful of rows.
 - ``search``: FTS5 with the trigram tokenizer over each listing's lower-cased readable
@@ -89,6 +92,11 @@ def search_doc(children: Iterable[Sequence[Any]]) -> str:
     ) + "\n"
 
 
+def content_key(cid: bytes) -> int:
+    """The contents table's key for a content id: its first 63 bits."""
+    return int.from_bytes(cid[:8], "big") >> 1
+
+
 def total_key(ftype: str, kind: str | None) -> str:
     if ftype == FILE:
         return f"file:{kind or 'unknown'}"
@@ -108,8 +116,10 @@ SCHEMA = (
     "CREATE INDEX listings_by_folder ON listings (folder)",
     "CREATE TABLE closure (ancestor INTEGER NOT NULL, descendant INTEGER NOT NULL, "
     "depth INTEGER NOT NULL, PRIMARY KEY (ancestor, descendant)) WITHOUT ROWID",
-    "CREATE TABLE contents (id INTEGER PRIMARY KEY, cid BLOB NOT NULL, size INTEGER NOT NULL, "
-    "kind TEXT, instances INTEGER NOT NULL)",
+    # A folder's ancestors in one lookup (a new folder's chain is its parent's, plus itself).
+    "CREATE INDEX closure_up ON closure (descendant, depth)",
+    "CREATE TABLE contents (id INTEGER PRIMARY KEY, size INTEGER NOT NULL, kind TEXT, "
+    "instances INTEGER NOT NULL)",
     "CREATE TABLE totals (location INTEGER NOT NULL, what TEXT NOT NULL, "
     "count INTEGER NOT NULL, bytes INTEGER NOT NULL, PRIMARY KEY (location, what)) WITHOUT ROWID",
     "CREATE VIRTUAL TABLE search USING fts5(names, tokenize = 'trigram', detail = 'none')",
@@ -118,7 +128,7 @@ SCHEMA = (
 
 class FilesProjection:
     name = "files"
-    version = 2
+    version = 4
     types = ("location.", "entries.")
 
     def create(self, db: sqlite3.Connection) -> None:
@@ -163,7 +173,7 @@ class FilesProjection:
             "SELECT l.location, t.what, t.count, t.bytes FROM totals t "
             "JOIN locations l ON l.id = t.location ORDER BY l.location, t.what"
         )
-        yield from db.execute("SELECT cid, size, kind, instances FROM contents ORDER BY cid")
+        yield from db.execute("SELECT id, size, kind, instances FROM contents ORDER BY id")
 
 
 def _listing_digests(db: sqlite3.Connection) -> Iterator[Sequence[Any]]:
@@ -259,17 +269,11 @@ class _Fold:
         cached = self._chains.get(folder)
         if cached is not None:
             return cached
-        out = [folder]
-        row = self.db.execute("SELECT parent FROM folders WHERE id = ?", (folder,)).fetchone()
-        while row and row[0] is not None:
-            up = row[0]
-            above = self._chains.get(up)
-            if above is not None:
-                out.extend(above)
-                break
-            out.append(up)
-            row = self.db.execute("SELECT parent FROM folders WHERE id = ?", (up,)).fetchone()
-        result = tuple(out)
+        result = tuple(
+            a for (a,) in self.db.execute(
+                "SELECT ancestor FROM closure WHERE descendant = ? ORDER BY depth", (folder,)
+            )
+        ) or (folder,)
         self._chains[folder] = result
         return result
 
@@ -418,49 +422,22 @@ class _Fold:
             total[1] += sign * child[C_SIZE]
 
     def _flush_contents(self) -> None:
-        """Apply the batch's instance changes: one upsert for the whole batch, in key order.
-
-        A content's row id is the first 63 bits of its content id. Should two content ids
-        ever share them (never seen; about one chance in 2^63 per pair), the upsert leaves
-        that row alone, the change count shows it, and the batch takes the careful path.
-        """
+        """Apply the batch's instance changes: one upsert for the whole batch, in key order
+        (the B-tree then fills page after page instead of splitting pages at random)."""
         db = self.db
         rows = sorted(
-            (int.from_bytes(cid[:8], "big") >> 1, cid, size, kind, delta)
+            (content_key(cid), size, kind, delta)
             for cid, (delta, size, kind) in self._instances.items()
             if delta
         )
-        before = db.total_changes
         db.executemany(
-            "INSERT INTO contents (id, cid, size, kind, instances) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET instances = instances + excluded.instances "
-            "WHERE cid = excluded.cid",
+            "INSERT INTO contents (id, size, kind, instances) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET instances = instances + excluded.instances",
             rows,
         )
-        if db.total_changes - before != len(rows):
-            self._recount(rows)
-        gone = [(key,) for key, _cid, _size, _kind, delta in rows if delta < 0]
+        gone = [(key,) for key, _size, _kind, delta in rows if delta < 0]
         if gone:
             db.executemany("DELETE FROM contents WHERE id = ? AND instances <= 0", gone)
-
-    def _recount(self, rows: list[tuple[int, bytes, int, str | None, int]]) -> None:
-        """The careful path: find each content id's row by probing past collisions."""
-        for key, cid, size, kind, delta in rows:
-            found = self.db.execute("SELECT cid FROM contents WHERE id = ?", (key,)).fetchone()
-            if found is not None and found[0] == cid:
-                continue  # the upsert applied this one
-            while found is not None and found[0] != cid:
-                key = (key + 1) & ((1 << 63) - 1)
-                found = self.db.execute("SELECT cid FROM contents WHERE id = ?", (key,)).fetchone()
-            if found is None:
-                self.db.execute(
-                    "INSERT INTO contents (id, cid, size, kind, instances) VALUES (?, ?, ?, ?, ?)",
-                    (key, cid, size, kind, delta),
-                )
-            else:
-                self.db.execute(
-                    "UPDATE contents SET instances = instances + ? WHERE id = ?", (delta, key)
-                )
 
     def _flush_counters(self) -> None:
         db = self.db

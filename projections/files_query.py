@@ -23,6 +23,7 @@ from projections.files import (
     DEVICE_SHIFT,
     EID_MASK,
     chunks,
+    content_key,
     unpack_children,
 )
 
@@ -294,25 +295,35 @@ class DuplicateGroup(NamedTuple):
 
 
 def duplicates(db: sqlite3.Connection, limit: int | None = None, min_size: int = 1) -> list[DuplicateGroup]:
-    """Groups of entries with the same content, the ones wasting most space first."""
-    groups = db.execute(
-        "SELECT cid, size, kind, instances FROM contents WHERE instances > 1 AND size >= ? "
-        "ORDER BY size * (instances - 1) DESC, cid LIMIT ?",
-        (min_size, -1 if limit is None else limit),
-    ).fetchall()
-    members: dict[bytes, list[bytes]] = {row[0]: [] for row in groups}
-    if members:
-        # One pass over the listings: an index from content to entry would cost every insert.
+    """Groups of entries with the same content, the ones wasting most space first.
+
+    The contents table says which contents have several instances; one pass over the
+    listings finds them, grouped by their whole content id (an index from content to entry
+    would cost every insert more than this costs a query).
+    """
+    candidates = {
+        key: (size, kind)
+        for key, size, kind in db.execute(
+            "SELECT id, size, kind FROM contents WHERE instances > 1 AND size >= ?", (min_size,)
+        )
+    }
+    members: dict[bytes, list[bytes]] = {}
+    if candidates:
         cache: dict[int, bytes] = {}
         for folder, blob in db.execute("SELECT folder, children FROM listings"):
             folder_at = None
             for child in unpack_children(blob):
-                found = members.get(child[C_CID]) if child[C_CID] else None
-                if found is None:
+                cid = child[C_CID]
+                if not cid or content_key(cid) not in candidates:
                     continue
                 if folder_at is None:
                     folder_at = folder_path(db, folder, cache=cache)
                 if folder_at is not None:
-                    found.append(os.path.join(folder_at, child[C_NAME]))
-    return [DuplicateGroup(cid, size, kind, count, sorted(members[cid]))
-            for cid, size, kind, count in groups]
+                    members.setdefault(cid, []).append(os.path.join(folder_at, child[C_NAME]))
+    groups = [
+        DuplicateGroup(cid, *candidates[content_key(cid)], len(paths), sorted(paths))
+        for cid, paths in members.items()
+        if len(paths) > 1
+    ]
+    groups.sort(key=lambda g: (-g.waste, g.cid))
+    return groups[:limit] if limit is not None else groups
