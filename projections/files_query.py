@@ -100,6 +100,17 @@ class IndexView:
             return None
         return IndexedChild(row[0] & EID_MASK, DIR, row[1], row[2], row[3], None, 0)
 
+    def raw_children(self, eid: int) -> dict[bytes, list[Any]]:
+        """A folder's children as stored (``projections.files`` C_* positions), by name."""
+        base = self.base
+        if base is None:
+            return {}
+        return {c[C_NAME]: c for c in folder_children(self.db, base | eid)}
+
+    @staticmethod
+    def as_child(raw: Sequence[Any], parent: int) -> IndexedChild:
+        return _indexed(raw, parent)
+
     def children(self, eid: int) -> dict[bytes, IndexedChild]:
         base = self.base
         if base is None:

@@ -38,6 +38,9 @@ class Identified(NamedTuple):
     # The file vanished or is no longer a regular file: drop it, the next run will see why.
     gone: bool
 
+    def __reduce__(self) -> tuple:
+        return (tuple.__new__, (Identified, tuple(self)))
+
 
 def identify_batch(items: Sequence[Work]) -> list[Identified]:
     """Runs in a worker process (or inline): the whole batch, one result per item."""

@@ -30,7 +30,6 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Callable, Iterator
 
 from events.domain import CATALOG
@@ -43,6 +42,7 @@ from events.domain.entries import (
     EntriesMoved,
 )
 from events.writer import Draft
+from projections.files import C_CID, C_EID, C_FTYPE, C_INODE, C_MTIME, C_SIZE
 from projections.files_query import IndexedChild, IndexView
 from sdactors.errors import NotAFolder
 from sdactors.indexer.identify import FolderResult, Identified, Identifier, Work
@@ -180,36 +180,34 @@ class IndexJob:
             self._count(root_seen)
             if root.changed(root_seen):
                 self._modified(root, root_seen)
-        prefetched: deque[_Folder] = deque()
-        while queue:
+        # The queue is ``ahead`` (handed to the workers, in order) then ``queue`` (not yet).
+        ahead: deque[_Folder] = deque()
+        while queue or ahead:
             if self.cancel.is_set():
                 raise JobCancelled()
-            folder = queue.popleft()
+            folder = ahead.popleft() if ahead else queue.popleft()
             queue.extend(self._visit(folder))
-            self._prefetch(queue, prefetched)
+            self._prefetch(queue, ahead)
         self._finish()
         self.stats.seconds = time.monotonic() - started
         return self.stats
 
-    def _prefetch(self, queue: deque[_Folder], prefetched: deque[_Folder]) -> None:
-        """Have the workers list the folders about to be visited (the head of the queue) and
-        identify the files of new ones, so the walk's own thread only compares."""
+    def _prefetch(self, queue: deque[_Folder], ahead: deque[_Folder]) -> None:
+        """Have the workers list the folders next in line (and identify the files of new
+        ones), so the walk's own thread only compares. ``ahead`` holds the folders already
+        handed over, in visiting order; the next ones come off the head of ``queue``."""
         if not self.identifier.running and self.stats.files + self.stats.dirs < INLINE_ENTRIES:
             return
-        # Only folders still waiting on a worker count against the bound.
-        while prefetched and (prefetched[0].pending is None or prefetched[0].pending.done()):
-            prefetched.popleft()
-        room = PREFETCH - len(prefetched)
-        if room < FOLDERS_PER_TASK:
+        room = PREFETCH - len(ahead)
+        if room < FOLDERS_PER_TASK or not queue:
             return
-        # The next to be visited first; whatever is further back waits its turn.
-        todo = [f for f in islice(queue, PREFETCH) if f.pending is None][:room]
+        todo = [queue.popleft() for _ in range(min(room, len(queue)))]
+        ahead.extend(todo)
         for start in range(0, len(todo), FOLDERS_PER_TASK):
             group = todo[start : start + FOLDERS_PER_TASK]
             future = self.identifier.submit_folders([(f.path, not f.known) for f in group])
             for slot, folder in enumerate(group):
                 folder.pending, folder.slot = future, slot
-                prefetched.append(folder)
 
     def _visit(self, folder: _Folder) -> Iterator[_Folder]:
         """Compare one folder with the index; yield its subfolders to visit."""
@@ -230,7 +228,10 @@ class IndexJob:
                 return
         names = {c.name for c in listing.children}
         rules = self.matcher.folder(folder.path, folder.rel, names, folder.parent_rules)
-        indexed = self.view.children(folder.eid) if folder.known else {}
+        # The index's records of this folder's children, compared field by field; turned into
+        # IndexedChild only for the few that changed.
+        indexed = self.view.raw_children(folder.eid) if folder.known else {}
+        as_child = self.view.as_child
         # Joined by hand: os.path.join costs more than the rest of a file's comparison.
         prefix = folder.path if folder.path.endswith(b"/") else folder.path + b"/"
         rel_prefix = folder.rel + b"/" if folder.rel else b""
@@ -241,20 +242,20 @@ class IndexJob:
                 continue
             child_path = prefix + seen.name
             child_rel = rel_prefix + seen.name
-            known = indexed.pop(seen.name, None) if indexed else None
-            if known is not None and known.eid in self._moved:
-                known = None  # that entry moved elsewhere in this run; this is a new one
-            if known is not None and known.ftype == seen.ftype and known.inode == seen.inode:
-                if known.changed(seen):
-                    self._modified(known, seen, child_path)
-                elif seen.ftype == FILE and seen.size and not known.has_cid:
-                    self._retry(known, seen, child_path)
+            raw = indexed.pop(seen.name, None) if indexed else None
+            if raw is not None and raw[C_EID] in self._moved:
+                raw = None  # that entry moved elsewhere in this run; this is a new one
+            if raw is not None and raw[C_FTYPE] == seen.ftype and raw[C_INODE] == seen.inode:
+                if raw[C_SIZE] != seen.size or raw[C_MTIME] != seen.mtime_ns:
+                    self._modified(as_child(raw, folder.eid), seen, child_path)
+                elif seen.ftype == FILE and seen.size and raw[C_CID] is None:
+                    self._retry(as_child(raw, folder.eid), seen, child_path)
                 self._count(seen)
                 if is_dir:
-                    yield _Folder(child_path, child_rel, known.eid, True, rules)
+                    yield _Folder(child_path, child_rel, raw[C_EID], True, rules)
                 continue
-            if known is not None:
-                self._missing[known.eid] = known
+            if raw is not None:
+                self._missing[raw[C_EID]] = as_child(raw, folder.eid)
             origin = self._moved_here(seen, child_path) if folder.known else None
             if origin is not None:
                 self._move(origin, folder.eid, seen, child_path)
@@ -269,8 +270,8 @@ class IndexJob:
             self._new(seen, eid, folder.eid, child_path, ident)
             if is_dir:
                 yield _Folder(child_path, child_rel, eid, False, rules)
-        for known in indexed.values():
-            self._missing[known.eid] = known
+        for raw in indexed.values():
+            self._missing[raw[C_EID]] = as_child(raw, folder.eid)
 
     # -- what a folder's comparison finds ------------------------------------------------------
 

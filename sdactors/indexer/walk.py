@@ -33,6 +33,11 @@ class Seen(NamedTuple):
     inode: int
     target: bytes | None
 
+    def __reduce__(self) -> tuple:
+        # Unpickled in C, not through the named tuple's Python __new__: workers send
+        # millions of these.
+        return (tuple.__new__, (Seen, tuple(self)))
+
 
 class Listing(NamedTuple):
     children: list[Seen]
