@@ -77,14 +77,15 @@ def shown(cid: bytes | None) -> str | None:
     return cid.hex()[:SHOWN_HEX] if cid else None
 
 
-def identify(path: bytes, size: int, mtime_ns: int) -> Identity:
+def identify(path: bytes, size: int, mtime_ns: int, dir_fd: int | None = None) -> Identity:
     """Open, read and hash one regular file that a walk saw with ``size`` and ``mtime_ns``.
 
+    With ``dir_fd``, ``path`` is a name in that folder (opened relative to it: cheaper).
     Never raises for the file's sake (see ``error``). The fast path trusts the walk's stat
     and checks it once after reading (one fstat); anything unexpected takes the careful path.
     """
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = os.open(path, _OPEN_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
         return Identity(None, None, size, mtime_ns, 0, exc.strerror or str(exc), exc.errno in _GONE)
     try:

@@ -16,7 +16,7 @@ from typing import NamedTuple, Sequence
 
 from sdactors.indexer.content import identify
 from sdactors.indexer.kinds import kind_of
-from sdactors.indexer.walk import Listing, list_folder
+from sdactors.indexer.walk import Listing, list_folder, list_open_folder, open_folder
 
 # Below this many files a batch is identified in the calling thread.
 INLINE_MAX = 48
@@ -42,11 +42,12 @@ class Identified(NamedTuple):
         return (tuple.__new__, (Identified, tuple(self)))
 
 
-def identify_batch(items: Sequence[Work]) -> list[Identified]:
-    """Runs in a worker process (or inline): the whole batch, one result per item."""
+def identify_batch(items: Sequence[Work], dir_fd: int | None = None) -> list[Identified]:
+    """Runs in a worker process (or inline): the whole batch, one result per item. With
+    ``dir_fd``, the paths are names in that folder."""
     out = []
     for path, size, mtime_ns in items:
-        ident = identify(path, size, mtime_ns)
+        ident = identify(path, size, mtime_ns, dir_fd)
         name = os.fsdecode(os.path.basename(path))
         out.append(Identified(
             ident.cid, kind_of(name, ident.head), ident.size, ident.mtime_ns, ident.inode,
@@ -64,15 +65,21 @@ class FolderResult(NamedTuple):
 def list_and_identify(path: bytes, identify_files: bool) -> FolderResult:
     """List a folder and, for a folder new to the index, identify its files too: all of
     them are new, so the worker that has just stat'ed them reads them at once."""
-    listing = list_folder(path)
     if not identify_files:
-        return FolderResult(listing, None)
-    prefix = path if path.endswith(b"/") else path + b"/"
-    work = [
-        Work(prefix + c.name, c.size, c.mtime_ns) if c.ftype == "f" else None
-        for c in listing.children
-    ]
-    found = iter(identify_batch([w for w in work if w is not None]))
+        return FolderResult(list_folder(path), None)
+    try:
+        fd = open_folder(path)
+    except OSError:
+        return FolderResult(list_folder(path), None)  # reports why, as any listing would
+    try:
+        listing = list_open_folder(fd, path)
+        work = [
+            Work(c.name, c.size, c.mtime_ns) if c.ftype == "f" else None
+            for c in listing.children
+        ]
+        found = iter(identify_batch([w for w in work if w is not None], fd))
+    finally:
+        os.close(fd)
     return FolderResult(listing, [next(found) if w is not None else None for w in work])
 
 

@@ -68,30 +68,62 @@ def _readlink(path: bytes) -> bytes | None:
         return None
 
 
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(
+    os, "O_CLOEXEC", 0
+)
+
+
+def open_folder(path: bytes) -> int:
+    """A descriptor for a folder, never through a symlink: children are then stat'ed and
+    opened relative to it, which spares the kernel resolving the whole path every time
+    (a third of a stat's cost in a deep tree)."""
+    return os.open(path, _DIR_FLAGS)
+
+
 def list_folder(path: bytes) -> Listing:
     """The children of ``path``, sorted by name (bytes), so walks are deterministic."""
+    try:
+        fd = open_folder(path)
+    except FileNotFoundError:
+        return Listing([], "vanished while being indexed", 0)
+    except OSError as exc:
+        return Listing([], exc.strerror or str(exc), 0)
+    try:
+        return list_open_folder(fd, path)
+    finally:
+        os.close(fd)
+
+
+def list_open_folder(fd: int, path: bytes) -> Listing:
+    """The children of the folder open at ``fd`` (``path`` only names it in messages)."""
     children: list[Seen] = []
     error: str | None = None
     skipped = 0
     try:
-        with os.scandir(path) as it:
+        with os.scandir(fd) as it:
             for de in it:
+                name = os.fsencode(de.name)
                 try:
                     st = de.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue  # vanished since the listing
                 except OSError as exc:
-                    error = error or f"{os.fsdecode(de.path)}: {exc.strerror or exc}"
+                    error = error or f"{os.fsdecode(os.path.join(path, name))}: {exc.strerror or exc}"
                     skipped += 1
                     continue
                 ftype = _FTYPES.get(stat.S_IFMT(st.st_mode), FILE)
                 children.append(Seen(
-                    de.name, ftype, st.st_size, st.st_mtime_ns, st.st_ino,
-                    _readlink(de.path) if ftype == SYMLINK else None,
+                    name, ftype, st.st_size, st.st_mtime_ns, st.st_ino,
+                    _readlink_at(name, fd) if ftype == SYMLINK else None,
                 ))
-    except FileNotFoundError:
-        return Listing([], "vanished while being indexed", 0)
     except OSError as exc:
         return Listing([], exc.strerror or str(exc), 0)
     children.sort()
     return Listing(children, error, skipped)
+
+
+def _readlink_at(name: bytes, fd: int) -> bytes | None:
+    try:
+        return os.fsencode(os.readlink(name, dir_fd=fd))
+    except OSError:
+        return None
