@@ -32,5 +32,11 @@ def unpack(data: bytes) -> Any:
     """Decode bytes written by :func:`pack` (or by any canonical writer)."""
     try:
         return msgpack.unpackb(data, raw=False, use_list=False, strict_map_key=False)
-    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        msgpack.ExtraData,
+        msgpack.FormatError,
+        msgpack.StackError,
+    ) as exc:
         raise CodecError(f"not a msgpack value: {exc}") from exc

@@ -61,7 +61,13 @@ class Event(NamedTuple):
 
 
 def encode_data(
-    device: bytes, seq: int, hlc: int, type_name: str, v: int, body: Any, prev: bytes,
+    device: bytes,
+    seq: int,
+    hlc: int,
+    type_name: str,
+    v: int,
+    body: Any,
+    prev: bytes,
     pack: Callable[[Any], bytes] = _pack,
 ) -> bytes:
     """The canonical bytes of an envelope, whose blake3 is the event id.
@@ -87,7 +93,13 @@ def decode(
     """
     try:
         fields = msgpack.unpackb(data, raw=False, use_list=False, strict_map_key=False)
-    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        msgpack.ExtraData,
+        msgpack.FormatError,
+        msgpack.StackError,
+    ) as exc:
         raise CodecError(f"event bytes are not msgpack: {exc}") from exc
     if type(fields) is not tuple or len(fields) != 7:
         raise CodecError("event bytes are not a 7-field envelope")
@@ -108,6 +120,15 @@ def decode(
     if sig is not None and len(sig) != SIGNATURE_LEN:
         raise CodecError("event signature has the wrong length")
     return Event(
-        device, seq, hlc, type_name, v, body, prev,
-        id if id is not None else event_id(data), data, sig, pos,
+        device,
+        seq,
+        hlc,
+        type_name,
+        v,
+        body,
+        prev,
+        id if id is not None else event_id(data),
+        data,
+        sig,
+        pos,
     )

@@ -40,9 +40,16 @@ def write_export(
     """Write a whole export; returns the number of events written."""
     packer = msgpack.Packer(use_bin_type=True)
     out.write(MAGIC)
-    out.write(packer.pack({
-        "format": FORMAT, "library": header.library, "name": header.name, "events": header.events,
-    }))
+    out.write(
+        packer.pack(
+            {
+                "format": FORMAT,
+                "library": header.library,
+                "name": header.name,
+                "events": header.events,
+            }
+        )
+    )
     hasher = blake3.blake3()
     count = 0
     for data, sig in records:
@@ -67,7 +74,9 @@ class ExportReader:
         if not isinstance(head, dict) or head.get("format") != FORMAT:
             raise ExportFileError(f"{name} has an unknown export format")
         try:
-            self.header = ExportHeader(bytes(head["library"]), str(head["name"]), int(head["events"]))
+            self.header = ExportHeader(
+                bytes(head["library"]), str(head["name"]), int(head["events"])
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ExportFileError(f"{name} has a malformed header") from exc
 

@@ -154,7 +154,13 @@ def read_head(path: str) -> int:
 def _unframe(blob: bytes) -> tuple[bytes, ...]:
     try:
         items = msgpack.unpackb(blob, use_list=False)
-    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        msgpack.ExtraData,
+        msgpack.FormatError,
+        msgpack.StackError,
+    ) as exc:
         raise CodecError(f"segment framing is damaged: {exc}") from exc
     if type(items) is not tuple or any(type(x) is not bytes for x in items):
         raise CodecError("segment framing is damaged")
@@ -204,9 +210,12 @@ class EventStore:
         itself, so a second connection (the Projector's) must not try it again."""
         if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self._db.execute("PRAGMA journal_mode = WAL")
-        if self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'segments'"
-        ).fetchone() is None:
+        if (
+            self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'segments'"
+            ).fetchone()
+            is None
+        ):
             self._db.executescript(
                 f"BEGIN IMMEDIATE; {SCHEMA} "
                 f"INSERT OR IGNORE INTO meta (key, value) VALUES ('format', {FORMAT}); COMMIT;"
@@ -297,15 +306,17 @@ class EventStore:
         rows = []
         for run in _runs(events):
             head = run[0]
-            rows.append((
-                pos,
-                len(run),
-                self._device_idx(head.device),
-                head.seq,
-                b"".join([ev[7] for ev in run]),
-                msgpack.packb([ev[8] for ev in run], use_bin_type=True),
-                run[-1].sig,
-            ))
+            rows.append(
+                (
+                    pos,
+                    len(run),
+                    self._device_idx(head.device),
+                    head.seq,
+                    b"".join([ev[7] for ev in run]),
+                    msgpack.packb([ev[8] for ev in run], use_bin_type=True),
+                    run[-1].sig,
+                )
+            )
             pos += len(run)
             hlc = max([ev[2] for ev in run])
             if hlc > self._tx_hlc:
@@ -475,7 +486,10 @@ class EventStore:
                     return
 
     def read_data(
-        self, since: int = 0, until: int | None = None, batch: int = 4096,
+        self,
+        since: int = 0,
+        until: int | None = None,
+        batch: int = 4096,
         max_bytes: int = 8 << 20,
     ) -> Iterator[list[tuple[int, bytes]]]:
         """Batches of ``(pos, data)`` in arrival order: the fast path for folding.
@@ -496,7 +510,8 @@ class EventStore:
                 rows.extend(zip(range(pos, pos + len(items)), items))
             else:
                 rows.extend(
-                    (pos + i, data) for i, data in enumerate(items)
+                    (pos + i, data)
+                    for i, data in enumerate(items)
                     if since < pos + i and (until is None or pos + i <= until)
                 )
             size += len(blob)
@@ -526,7 +541,9 @@ class EventStore:
                 for i, data in enumerate(items):
                     if first + i > have:
                         yield decode(
-                            data, sig if i == last else None, pos + i,
+                            data,
+                            sig if i == last else None,
+                            pos + i,
                             ids[i * ID_LEN : (i + 1) * ID_LEN],
                         )
 
@@ -561,9 +578,7 @@ class EventStore:
                 try:
                     items = _unframe(blob)
                 except CodecError as exc:
-                    problems.extend(
-                        Problem(pos + i, key, first + i, str(exc)) for i in range(n)
-                    )
+                    problems.extend(Problem(pos + i, key, first + i, str(exc)) for i in range(n))
                     want_seq, prev = first + n, ids[-ID_LEN:]
                     continue
                 if len(items) != n or len(ids) != n * ID_LEN:
@@ -573,7 +588,9 @@ class EventStore:
                     seal = sig if i == n - 1 else None
                     problems.extend(
                         Problem(pos + i, key, first + i, reason)
-                        for reason in _event_problems(key, first + i, want_seq, prev, eid, data, seal)
+                        for reason in _event_problems(
+                            key, first + i, want_seq, prev, eid, data, seal
+                        )
                     )
                     if seal is None:
                         unsealed.append((pos + i, first + i))
@@ -661,10 +678,13 @@ class _Ingestion:
         report = self.report
         for run in self.pending.values():
             if whole:
-                report.refused.append(Refusal(
-                    run[0].device, run[0].seq,
-                    f"no signature covers it or the {len(run) - 1} events after it",
-                ))
+                report.refused.append(
+                    Refusal(
+                        run[0].device,
+                        run[0].seq,
+                        f"no signature covers it or the {len(run) - 1} events after it",
+                    )
+                )
             report.held_back.extend(run)
             if run[0].seq > 1:
                 self.heads[run[0].device] = (run[0].seq - 1, run[0].prev)

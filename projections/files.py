@@ -87,9 +87,7 @@ def unpack_children(blob: bytes) -> list[list[Any]]:
 def search_doc(children: Iterable[Sequence[Any]]) -> str:
     # One line per child: a newline inside a name (legal on disk) is searched as a space,
     # or the lines would no longer line up with the children.
-    return "\n" + "\n".join(
-        readable(c[C_NAME]).lower().replace("\n", " ") for c in children
-    ) + "\n"
+    return "\n" + "\n".join(readable(c[C_NAME]).lower().replace("\n", " ") for c in children) + "\n"
 
 
 def content_key(cid: bytes) -> int:
@@ -159,8 +157,8 @@ class FilesProjection:
 
     def digest_rows(self, db: sqlite3.Connection) -> Iterable[Sequence[Any]]:
         yield from db.execute(
-            "SELECT location, device, path, name, rules, root & ? FROM locations "
-            "ORDER BY location", (EID_MASK,)
+            "SELECT location, device, path, name, rules, root & ? FROM locations ORDER BY location",
+            (EID_MASK,),
         )
         yield from db.execute(
             "SELECT d.device, f.id & ?, l.location, f.parent & ?, f.name, f.size, f.mtime, "
@@ -245,9 +243,10 @@ class _Fold:
         if idx is None:
             row = self.db.execute("SELECT idx FROM devs WHERE device = ?", (device,)).fetchone()
             if row is None:
-                idx = self.db.execute(
-                    "INSERT INTO devs (device) VALUES (?)", (device,)
-                ).lastrowid or 0
+                idx = (
+                    self.db.execute("INSERT INTO devs (device) VALUES (?)", (device,)).lastrowid
+                    or 0
+                )
             else:
                 idx = row[0]
             self._devs[device] = idx
@@ -270,7 +269,8 @@ class _Fold:
         if cached is not None:
             return cached
         result = tuple(
-            a for (a,) in self.db.execute(
+            a
+            for (a,) in self.db.execute(
                 "SELECT ancestor FROM closure WHERE descendant = ? ORDER BY depth", (folder,)
             )
         ) or (folder,)
@@ -288,8 +288,8 @@ class _Fold:
                 self._load_all(lst)
             else:
                 row = self.db.execute(
-                    "SELECT doc, children FROM listings WHERE folder = ? ORDER BY doc DESC "
-                    "LIMIT 1", (folder,)
+                    "SELECT doc, children FROM listings WHERE folder = ? ORDER BY doc DESC LIMIT 1",
+                    (folder,),
                 ).fetchone()
                 if row is not None:
                     lst.parts.append(_Part(row[0], unpack_children(row[1])))
@@ -383,7 +383,9 @@ class _Fold:
                 names = search_doc(part.children)
                 if part.doc is None:
                     if next_doc is None:
-                        next_doc = (db.execute("SELECT max(doc) FROM listings").fetchone()[0] or 0) + 1
+                        next_doc = (
+                            db.execute("SELECT max(doc) FROM listings").fetchone()[0] or 0
+                        ) + 1
                     part.doc, next_doc = next_doc, next_doc + 1
                     new_listings.append((part.doc, lst.folder, len(part.children), blob))
                     new_docs.append((part.doc, names))
@@ -466,8 +468,14 @@ class _Fold:
         self.db.execute(
             "INSERT INTO locations (location, device, path, name, rules, added) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (location) DO NOTHING",
-            (typed.location, ev.device, typed.path, typed.name,
-             json.dumps(typed.rules, sort_keys=True), ev.hlc),
+            (
+                typed.location,
+                ev.device,
+                typed.path,
+                typed.name,
+                json.dumps(typed.rules, sort_keys=True),
+                ev.hlc,
+            ),
         )
 
     def rules_changed(self, typed: LocationRulesChanged) -> None:
@@ -480,7 +488,9 @@ class _Fold:
         loc = self.location(typed.location)
         if loc is None:
             return
-        folders = [f for (f,) in self.db.execute("SELECT id FROM folders WHERE location = ?", (loc,))]
+        folders = [
+            f for (f,) in self.db.execute("SELECT id FROM folders WHERE location = ?", (loc,))
+        ]
         self._drop_folders(loc, folders)
         self.flush()
         self.db.execute("DELETE FROM totals WHERE location = ?", (loc,))
@@ -527,8 +537,17 @@ class _Fold:
             else:
                 self.count(loc, child, +1)
                 if ftype == DIR:
-                    folders.append((base | eid, loc, base | parent if parent else None, name,
-                                    size, mtime, inode))
+                    folders.append(
+                        (
+                            base | eid,
+                            loc,
+                            base | parent if parent else None,
+                            name,
+                            size,
+                            mtime,
+                            inode,
+                        )
+                    )
         for kind, (n, nbytes) in kinds.items():
             key = (loc, total_key(FILE, kind))
             total = self._totals.setdefault(key, [0, 0])
@@ -537,7 +556,8 @@ class _Fold:
         if folders:
             self.db.executemany(
                 "INSERT OR REPLACE INTO folders (id, location, parent, name, size, mtime, inode) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", folders,
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                folders,
             )
             for folder, *_ in folders:
                 if folder not in self._listings:
@@ -645,7 +665,8 @@ class _Fold:
             subtree: list[int] = []
             for folder in gone_folders:
                 subtree.extend(
-                    d for (d,) in self.db.execute(
+                    d
+                    for (d,) in self.db.execute(
                         "SELECT descendant FROM closure WHERE ancestor = ?", (folder,)
                     )
                 )

@@ -56,8 +56,16 @@ class LocationRow(NamedTuple):
 
 
 def _indexed(child: Sequence[Any], parent: int) -> IndexedChild:
-    return IndexedChild(child[C_EID], child[C_FTYPE], child[C_SIZE], child[C_MTIME],
-                        child[C_INODE], child[C_KIND], parent, child[C_CID] is not None)
+    return IndexedChild(
+        child[C_EID],
+        child[C_FTYPE],
+        child[C_SIZE],
+        child[C_MTIME],
+        child[C_INODE],
+        child[C_KIND],
+        parent,
+        child[C_CID] is not None,
+    )
 
 
 def folder_children(db: sqlite3.Connection, folder: int) -> list[list[Any]]:
@@ -88,13 +96,16 @@ class IndexView:
         return self._base
 
     def max_eid(self) -> int:
-        row = self.db.execute("SELECT max_eid FROM devs WHERE device = ?", (self.device,)).fetchone()
+        row = self.db.execute(
+            "SELECT max_eid FROM devs WHERE device = ?", (self.device,)
+        ).fetchone()
         return row[0] if row else 0
 
     def root(self, location: bytes) -> IndexedChild | None:
         row = self.db.execute(
             "SELECT f.id, f.size, f.mtime, f.inode FROM locations l JOIN folders f ON f.id = l.root "
-            "WHERE l.location = ?", (location,)
+            "WHERE l.location = ?",
+            (location,),
         ).fetchone()
         if row is None:
             return None
@@ -134,7 +145,8 @@ class IndexView:
         out: dict[int, tuple[int, str, int]] = {}
         for folder, blob in self.db.execute(
             "SELECT l.folder, l.children FROM listings l JOIN folders f ON f.id = l.folder "
-            "JOIN locations loc ON loc.id = f.location WHERE loc.location = ?", (location,)
+            "JOIN locations loc ON loc.id = f.location WHERE loc.location = ?",
+            (location,),
         ):
             for child in unpack_children(blob):
                 out[child[C_INODE]] = (child[C_EID], child[C_FTYPE], folder & EID_MASK)
@@ -164,13 +176,18 @@ class IndexView:
             marks = ",".join("?" * len(chunk))
             total += self.db.execute(
                 "SELECT coalesce(sum(n), 0) FROM listings WHERE folder IN (SELECT descendant "
-                f"FROM closure WHERE ancestor IN ({marks}))", chunk
+                f"FROM closure WHERE ancestor IN ({marks}))",
+                chunk,
             ).fetchone()[0]
         return total
 
 
-def folder_path(db: sqlite3.Connection, folder: int, root_path: bytes | None = None,
-                cache: dict[int, bytes] | None = None) -> bytes | None:
+def folder_path(
+    db: sqlite3.Connection,
+    folder: int,
+    root_path: bytes | None = None,
+    cache: dict[int, bytes] | None = None,
+) -> bytes | None:
     """Absolute path of a folder: its location's path joined with the names down to it.
 
     ``root_path`` stands in for the location's path (the indexer passes the path it walks);
@@ -184,7 +201,8 @@ def folder_path(db: sqlite3.Connection, folder: int, root_path: bytes | None = N
             break
         row = db.execute(
             "SELECT f.parent, f.name, l.path FROM folders f JOIN locations l ON l.id = f.location "
-            "WHERE f.id = ?", (current,)
+            "WHERE f.id = ?",
+            (current,),
         ).fetchone()
         if row is None:
             return None
@@ -247,7 +265,7 @@ def resolve(db: sqlite3.Connection, path: bytes, device: bytes) -> Resolved | No
     if loc is None or loc.root is None:
         return None
     base = loc.root & ~EID_MASK
-    rel = path[len(loc.path):].strip(b"/")
+    rel = path[len(loc.path) :].strip(b"/")
     folder, child = loc.root, None
     parts = [p for p in rel.split(b"/") if p and p != b"."] if rel else []
     for i, part in enumerate(parts):
@@ -305,7 +323,9 @@ class DuplicateGroup(NamedTuple):
         return self.size * (self.count - 1)
 
 
-def duplicates(db: sqlite3.Connection, limit: int | None = None, min_size: int = 1) -> list[DuplicateGroup]:
+def duplicates(
+    db: sqlite3.Connection, limit: int | None = None, min_size: int = 1
+) -> list[DuplicateGroup]:
     """Groups of entries with the same content, the ones wasting most space first.
 
     The contents table says which contents have several instances; one pass over the

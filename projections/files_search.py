@@ -122,7 +122,8 @@ class _Search:
             return self.db.execute(
                 "SELECT l.doc, l.folder, s.names, l.children FROM closure c CROSS JOIN listings l "
                 "ON l.folder = c.descendant CROSS JOIN search s ON s.rowid = l.doc "
-                f"WHERE c.ancestor = ? LIMIT {DOCS_PER_QUERY}", (under,)
+                f"WHERE c.ancestor = ? LIMIT {DOCS_PER_QUERY}",
+                (under,),
             )
         where = " AND ".join(["s.names GLOB ?"] * len(patterns))
         return self.db.execute(
@@ -160,8 +161,14 @@ class _Search:
                 child = children[i]
                 if self.filters.accept(child):
                     self.hits[(doc, i)] = Hit(
-                        child[C_NAME], child[C_FTYPE], child[C_KIND], child[C_SIZE],
-                        child[C_MTIME], child[C_CID], os.path.join(where, child[C_NAME]), rank,
+                        child[C_NAME],
+                        child[C_FTYPE],
+                        child[C_KIND],
+                        child[C_SIZE],
+                        child[C_MTIME],
+                        child[C_CID],
+                        os.path.join(where, child[C_NAME]),
+                        rank,
                     )
 
     def run(self) -> list[Hit]:
@@ -200,14 +207,17 @@ class _Search:
                     continue
                 base = folder & ~EID_MASK
                 folders.extend(
-                    base | c[C_EID] for c, line in zip(unpack_children(blob), lines)
+                    base | c[C_EID]
+                    for c, line in zip(unpack_children(blob), lines)
                     if folder_term in line and c[C_FTYPE] == DIR
                 )
             for folder in folders[:PATH_FOLDERS]:
                 self.scan([], under=folder)
 
 
-def search(db: sqlite3.Connection, query: str, filters: Filters = Filters(), limit: int = 50) -> list[Hit]:
+def search(
+    db: sqlite3.Connection, query: str, filters: Filters = Filters(), limit: int = 50
+) -> list[Hit]:
     return _Search(db, query, filters, limit).run()
 
 

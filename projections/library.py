@@ -15,9 +15,7 @@ class LibraryProjection:
     types = ("library.",)
 
     def create(self, db: sqlite3.Connection) -> None:
-        db.execute(
-            "CREATE TABLE library (key TEXT PRIMARY KEY, value, hlc INTEGER, device BLOB)"
-        )
+        db.execute("CREATE TABLE library (key TEXT PRIMARY KEY, value, hlc INTEGER, device BLOB)")
 
     def fold(self, db: sqlite3.Connection, events: Folded) -> None:
         for ev, typed in events:

@@ -102,7 +102,8 @@ class ProjectionRunner:
         route = self._routes.get(type_name)
         if route is None:
             route = [
-                i for i, p in enumerate(self.projections)
+                i
+                for i, p in enumerate(self.projections)
                 if any(type_name.startswith(prefix) for prefix in p.types)
             ]
             self._routes[type_name] = route
@@ -140,9 +141,7 @@ class ProjectionRunner:
             for projection, events in zip(self.projections, per):
                 if events:
                     projection.fold(db, events)
-            db.execute(
-                "UPDATE _meta SET value = ? WHERE key = 'checkpoint'", (batch[-1][0],)
-            )
+            db.execute("UPDATE _meta SET value = ? WHERE key = 'checkpoint'", (batch[-1][0],))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -17,9 +17,7 @@ from typing import Any, Iterable, Sequence
 from events.domain.tags import TagCreated, TagDeleted, TagRecolored, TagRenamed
 from projections.base import Folded
 
-_COLUMNS = (
-    "tag, name, name_hlc, name_dev, color, color_hlc, color_dev, created, deleted"
-)
+_COLUMNS = "tag, name, name_hlc, name_dev, color, color_hlc, color_dev, created, deleted"
 
 
 class TagsProjection:

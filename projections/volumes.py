@@ -15,9 +15,7 @@ from typing import Any, Iterable, Sequence
 from events.domain.volumes import VolumeObserved, VolumeSpeedMeasured, VolumeUnmounted
 from projections.base import Folded
 
-_PROPERTIES = (
-    "name, mount_point, source, filesystem, kind, total_bytes, free_bytes, read_only"
-)
+_PROPERTIES = "name, mount_point, source, filesystem, kind, total_bytes, free_bytes, read_only"
 _SPEED = "bytes_written, write_us, bytes_read, read_us"
 
 
@@ -85,9 +83,17 @@ class VolumesProjection:
                     "total_bytes = excluded.total_bytes, free_bytes = excluded.free_bytes, "
                     "read_only = excluded.read_only, mounted = 1, observed = excluded.observed",
                     (
-                        ev.device, typed.volume, typed.name, typed.mount_point, typed.source,
-                        typed.filesystem, typed.kind, typed.total_bytes, typed.free_bytes,
-                        int(typed.read_only), ev.hlc,
+                        ev.device,
+                        typed.volume,
+                        typed.name,
+                        typed.mount_point,
+                        typed.source,
+                        typed.filesystem,
+                        typed.kind,
+                        typed.total_bytes,
+                        typed.free_bytes,
+                        int(typed.read_only),
+                        ev.hlc,
                     ),
                 )
             elif type(typed) is VolumeUnmounted:
@@ -104,8 +110,13 @@ class VolumesProjection:
                     "bytes_read = excluded.bytes_read, read_us = excluded.read_us, "
                     "measured = excluded.measured",
                     (
-                        ev.device, typed.volume, typed.bytes_written, typed.write_us,
-                        typed.bytes_read, typed.read_us, ev.hlc,
+                        ev.device,
+                        typed.volume,
+                        typed.bytes_written,
+                        typed.write_us,
+                        typed.bytes_read,
+                        typed.read_us,
+                        ev.hlc,
                     ),
                 )
 

@@ -47,11 +47,14 @@ def load_node_config(data: DataDir) -> NodeConfig:
     path = data.node_config
     if not path.exists():
         data.root.mkdir(parents=True, exist_ok=True)
-        versioned_toml.save(path, {
-            "schema_version": NODE_SCHEMA_VERSION,
-            "device": {"name": socket.gethostname()},
-            "node": {"log_format": "json"},
-        })
+        versioned_toml.save(
+            path,
+            {
+                "schema_version": NODE_SCHEMA_VERSION,
+                "device": {"name": socket.gethostname()},
+                "node": {"log_format": "json"},
+            },
+        )
     content = versioned_toml.load(path, NODE_SCHEMA_VERSION, MIGRATIONS)
     device = content.get("device", {})
     node = content.get("node", {})

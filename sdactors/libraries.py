@@ -47,7 +47,9 @@ class LibraryConfig:
 def _read(paths: LibraryPaths) -> LibraryConfig:
     content = versioned_toml.load(paths.config, LIBRARY_SCHEMA_VERSION, MIGRATIONS)
     try:
-        return LibraryConfig(str(content["id"]), str(content["name"]), str(content["created"]), paths)
+        return LibraryConfig(
+            str(content["id"]), str(content["name"]), str(content["created"]), paths
+        )
     except KeyError as exc:
         raise ConfigError(f"{paths.config} lacks {exc.args[0]!r}") from None
 
@@ -92,12 +94,15 @@ def create_library_files(data: DataDir, name: str, library_id: str | None = None
     paths = data.library(library_id)
     paths.root.mkdir(parents=True)
     paths.thumbs.mkdir()
-    versioned_toml.save(paths.config, {
-        "schema_version": LIBRARY_SCHEMA_VERSION,
-        "id": library_id,
-        "name": name,
-        "created": _iso(int(datetime.now(timezone.utc).timestamp() * 1000)),
-    })
+    versioned_toml.save(
+        paths.config,
+        {
+            "schema_version": LIBRARY_SCHEMA_VERSION,
+            "id": library_id,
+            "name": name,
+            "created": _iso(int(datetime.now(timezone.utc).timestamp() * 1000)),
+        },
+    )
     return _read(paths)
 
 

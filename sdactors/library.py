@@ -40,8 +40,13 @@ LOCK_WAIT_S = 2.0
 class Library(LibraryReader):
     """An open library: this process holds its lock and runs its actors."""
 
-    def __init__(self, config: LibraryConfig, key: DeviceKey, device: DeviceInfo,
-                 lock_wait: float = LOCK_WAIT_S) -> None:
+    def __init__(
+        self,
+        config: LibraryConfig,
+        key: DeviceKey,
+        device: DeviceInfo,
+        lock_wait: float = LOCK_WAIT_S,
+    ) -> None:
         super().__init__(config)
         self.device = key.public
         self._lock = LibraryLock(config.paths.lock, config.name).acquire(wait=lock_wait)
@@ -112,12 +117,16 @@ class Library(LibraryReader):
     def append_nowait(self, drafts: Sequence[Draft]) -> None:
         self.supervisor.ref("journal").tell(Append(tuple(drafts)))
 
-    def ingest(self, wire: Iterable[tuple[bytes, bytes | None]], whole: bool = False) -> IngestReport:
+    def ingest(
+        self, wire: Iterable[tuple[bytes, bytes | None]], whole: bool = False
+    ) -> IngestReport:
         reply = Reply()
         self.supervisor.ref("journal").tell(Ingest(wire, reply, whole))
         return reply.get(timeout=REPLY_TIMEOUT_S)
 
-    def subscribe(self, prefixes: tuple[str, ...], deliver: Deliver, name: str = "subscriber") -> int:
+    def subscribe(
+        self, prefixes: tuple[str, ...], deliver: Deliver, name: str = "subscriber"
+    ) -> int:
         return self._ask("bus", Subscribe(prefixes, deliver, name))  # type: ignore[return-value]
 
     def unsubscribe(self, token: int) -> None:

@@ -51,12 +51,14 @@ class LibraryLock:
                     info = {}
                 os.close(fd)
                 raise LibraryLocked(self.library_name, _describe(info)) from None
-        record = json.dumps({
-            "pid": os.getpid(),
-            "cmd": " ".join([os.path.basename(sys.argv[0] or "python"), *sys.argv[1:3]]),
-            "host": socket.gethostname(),
-            "since": time.time(),
-        }).encode()
+        record = json.dumps(
+            {
+                "pid": os.getpid(),
+                "cmd": " ".join([os.path.basename(sys.argv[0] or "python"), *sys.argv[1:3]]),
+                "host": socket.gethostname(),
+                "since": time.time(),
+            }
+        ).encode()
         os.ftruncate(fd, 0)
         os.pwrite(fd, record, 0)
         self._fd = fd

@@ -54,7 +54,9 @@ class Node:
     def libraries(self) -> list[LibraryConfig]:
         return self._ask(ListLibraries())
 
-    def create_library(self, name: str, library_id: str | None = None, empty: bool = False) -> Library:
+    def create_library(
+        self, name: str, library_id: str | None = None, empty: bool = False
+    ) -> Library:
         return self._ask(CreateLibrary(name, library_id, empty))
 
     def open_library(self, wanted: str | None, lock_wait: float | None = None) -> Library:

@@ -126,8 +126,9 @@ class Supervisor:
                 return
             count = self._restarts.get(name, 0) + 1
             self._restarts[name] = count
-            log.error("actor_crashed", supervisor=self.name, actor=name, error=message,
-                      restarts=count)
+            log.error(
+                "actor_crashed", supervisor=self.name, actor=name, error=message, restarts=count
+            )
             self._refs[name] = self._factories[name](self._hook(name))
         if self.recorder is not None:
             try:

@@ -36,9 +36,15 @@ class Sd:
         self.env = {**os.environ, "SD_DATA_DIR": str(data_dir)}
         self.env.pop("SD_DEBUG", None)
 
-    def run(self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None) -> Result:
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None
+    ) -> Result:
         proc = subprocess.run(
-            [*SD, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
+            [*SD, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             input=input,
         )
         result = Result(proc.returncode, proc.stdout, proc.stderr)

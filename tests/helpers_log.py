@@ -27,9 +27,7 @@ def writer(key: DeviceKey | None = None, wall: Callable[[], int] | None = None) 
 
 def tag_drafts(count: int, prefix: str = "tag") -> list[Draft]:
     """``count`` tag creations with distinct ids and names."""
-    return [
-        CATALOG.body(TagCreated(os.urandom(16), f"{prefix}-{i}", None)) for i in range(count)
-    ]
+    return [CATALOG.body(TagCreated(os.urandom(16), f"{prefix}-{i}", None)) for i in range(count)]
 
 
 def create(tag: bytes, name: str, color: str | None = None) -> Draft:
@@ -54,7 +52,13 @@ def wire(events: Iterable[Event]) -> Wire:
 
 
 def raw_event(
-    key: DeviceKey, seq: int, hlc: int, type_name: str, v: int, body_raw: bytes, prev: bytes,
+    key: DeviceKey,
+    seq: int,
+    hlc: int,
+    type_name: str,
+    v: int,
+    body_raw: bytes,
+    prev: bytes,
 ) -> tuple[bytes, bytes]:
     """Envelope bytes built by hand around an already-encoded body, signed; ``(data, id)``.
 
@@ -63,15 +67,25 @@ def raw_event(
     """
     pack = msgpack.Packer(use_bin_type=True).pack
     data = (
-        b"\x97" + pack(key.public) + pack(seq) + pack(hlc) + pack(type_name) + pack(v)
-        + body_raw + pack(prev)
+        b"\x97"
+        + pack(key.public)
+        + pack(seq)
+        + pack(hlc)
+        + pack(type_name)
+        + pack(v)
+        + body_raw
+        + pack(prev)
     )
     return data, event_id(data)
 
 
 def chain_raw(
-    key: DeviceKey, items: Sequence[tuple[str, int, bytes]], hlc0: int = 1 << 40,
-    seq0: int = 1, prev: bytes = ZERO_ID, seal_every: int = 1,
+    key: DeviceKey,
+    items: Sequence[tuple[str, int, bytes]],
+    hlc0: int = 1 << 40,
+    seq0: int = 1,
+    prev: bytes = ZERO_ID,
+    seal_every: int = 1,
 ) -> Wire:
     """A valid hand-built chain of ``(type, v, body_raw)``, sealed every ``seal_every`` events
     and always at the end."""

@@ -23,8 +23,13 @@ import blake3
 KIB = 1024
 
 TYPES = {
-    stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink", stat.S_IFIFO: "fifo",
-    stat.S_IFSOCK: "socket", stat.S_IFCHR: "char-device", stat.S_IFBLK: "block-device",
+    stat.S_IFREG: "file",
+    stat.S_IFDIR: "dir",
+    stat.S_IFLNK: "symlink",
+    stat.S_IFIFO: "fifo",
+    stat.S_IFSOCK: "socket",
+    stat.S_IFCHR: "char-device",
+    stat.S_IFBLK: "block-device",
 }
 
 
@@ -67,7 +72,9 @@ def png_bytes(width: int = 4, height: int = 3, seed: int = 0) -> bytes:
         return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
 
     rnd = random.Random(seed)
-    raw = b"".join(b"\x00" + bytes(rnd.randrange(256) for _ in range(width * 3)) for _ in range(height))
+    raw = b"".join(
+        b"\x00" + bytes(rnd.randrange(256) for _ in range(width * 3)) for _ in range(height)
+    )
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
@@ -83,13 +90,17 @@ def jpeg_bytes(seed: int = 0) -> bytes:
 
 
 def gif_bytes() -> bytes:
-    return (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00"
-            b"\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+    return (
+        b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00"
+        b"\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+    )
 
 
 def pdf_bytes() -> bytes:
-    return (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
-            b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+    return (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    )
 
 
 def random_bytes(n: int, seed: int) -> bytes:
@@ -107,7 +118,7 @@ def write(root: Path, rel: str, data: bytes | str) -> Path:
 
 
 class DiskEntry(NamedTuple):
-    path: str          # as sd shows it: os.fsdecode'd bytes with invalid bytes as \xNN
+    path: str  # as sd shows it: os.fsdecode'd bytes with invalid bytes as \xNN
     name: str
     type: str
     size: int
@@ -135,8 +146,13 @@ def disk_entries(root: Path | str | bytes, with_cids: bool = True) -> dict[str, 
             cid = shown(cid_of_file(path))
         shown_path = readable(path)
         out[shown_path] = DiskEntry(
-            shown_path, readable(os.path.basename(path)), kind,
-            st.st_size, cid, st.st_ino, st.st_mtime_ns,
+            shown_path,
+            readable(os.path.basename(path)),
+            kind,
+            st.st_size,
+            cid,
+            st.st_ino,
+            st.st_mtime_ns,
         )
         return kind
 
@@ -172,10 +188,15 @@ def disk_duplicates(entries: dict[str, DiskEntry]) -> list[dict[str, Any]]:
         if e.type == "file" and e.content_id:
             groups.setdefault(e.content_id, []).append(e)
     out = [
-        {"content_id": cid, "size": members[0].size, "count": len(members),
-         "waste": members[0].size * (len(members) - 1),
-         "paths": sorted(m.path for m in members)}
-        for cid, members in groups.items() if len(members) > 1
+        {
+            "content_id": cid,
+            "size": members[0].size,
+            "count": len(members),
+            "waste": members[0].size * (len(members) - 1),
+            "paths": sorted(m.path for m in members),
+        }
+        for cid, members in groups.items()
+        if len(members) > 1
     ]
     return sorted(out, key=lambda g: (-g["waste"], g["content_id"]))
 
@@ -232,8 +253,9 @@ def _seconds(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
 
 
-def assert_index_matches_disk(sd: Any, root: str, entries: dict[str, DiskEntry],
-                              mtimes: bool = True) -> dict[str, dict[str, Any]]:
+def assert_index_matches_disk(
+    sd: Any, root: str, entries: dict[str, DiskEntry], mtimes: bool = True
+) -> dict[str, dict[str, Any]]:
     """Walk the index with ``sd ls`` and compare every entry with the disk; returns the items.
 
     Path, type, size and content id must agree for every entry (root excepted: ``sd ls``
@@ -244,7 +266,9 @@ def assert_index_matches_disk(sd: Any, root: str, entries: dict[str, DiskEntry],
     indexed = comparable_index(items)
     missing = sorted(on_disk - indexed)[:10]
     extra = sorted(indexed - on_disk)[:10]
-    assert not missing and not extra, f"on disk, not indexed: {missing}\nindexed, not on disk: {extra}"
+    assert not missing and not extra, (
+        f"on disk, not indexed: {missing}\nindexed, not on disk: {extra}"
+    )
     for path, item in items.items():
         assert item["content_id"] is None or len(item["content_id"]) == 16, item
         if mtimes:
@@ -255,8 +279,13 @@ def assert_index_matches_disk(sd: Any, root: str, entries: dict[str, DiskEntry],
 # -- big trees ----------------------------------------------------------------------------------------
 
 
-def make_many(root: Path, files: int, fanout: tuple[int, ...] = (8, 8), seed: int = 1,
-              duplicate_every: int = 50) -> int:
+def make_many(
+    root: Path,
+    files: int,
+    fanout: tuple[int, ...] = (8, 8),
+    seed: int = 1,
+    duplicate_every: int = 50,
+) -> int:
     """``files`` small files spread evenly over nested folders (``fanout`` per level).
 
     Content differs per file except every ``duplicate_every``-th, which repeats an earlier

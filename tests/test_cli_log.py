@@ -56,13 +56,17 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Pair:
     stats_a, stats_b = run_each((a, ["--json", "log", "stats"]), (b, ["--json", "log", "stats"]))
     a_new = stats_a.json()["events"] - shared
     b_new = stats_b.json()["events"] - shared  # includes B's device.registered
-    a_into_b, b_into_a = (r.json() for r in run_each(
-        (b, ["--json", "log", "import", str(root / "a1.sdlog")]),
-        (a, ["--json", "log", "import", str(root / "b1.sdlog"), "--library", "Home"]),
-    ))
+    a_into_b, b_into_a = (
+        r.json()
+        for r in run_each(
+            (b, ["--json", "log", "import", str(root / "a1.sdlog")]),
+            (a, ["--json", "log", "import", str(root / "b1.sdlog"), "--library", "Home"]),
+        )
+    )
     again = a.json("log", "import", str(root / "b1.sdlog"))
-    return Pair(a, b, library, restored, a_into_b, b_into_a, again, a_new, b_new, shared,
-                root / "a0.sdlog")
+    return Pair(
+        a, b, library, restored, a_into_b, b_into_a, again, a_new, b_new, shared, root / "a0.sdlog"
+    )
 
 
 def shown(sd: Sd, *args: str) -> list[dict[str, Any]]:
@@ -85,8 +89,13 @@ def test_merging_two_devices_both_ways_converges(pair: Pair) -> None:
     assert (pair.a_into_b["accepted"], pair.a_into_b["skipped"]) == (pair.a_new, pair.shared)
     assert (pair.b_into_a["accepted"], pair.b_into_a["skipped"]) == (pair.b_new, pair.shared)
     assert (pair.again["accepted"], pair.again["skipped"]) == (0, pair.shared + pair.b_new)
-    reads = [["--json", "projections", "digest"], ["--json", "tag", "list"],
-             ["--json", "log", "show"], ["--json", "log", "stats"], ["--json", "log", "verify"]]
+    reads = [
+        ["--json", "projections", "digest"],
+        ["--json", "tag", "list"],
+        ["--json", "log", "show"],
+        ["--json", "log", "stats"],
+        ["--json", "log", "verify"],
+    ]
     results = run_each(*[(sd, args) for args in reads for sd in (pair.a, pair.b)])
     (digest_a, digest_b), (tags_a, tags_b), (log_a, log_b), (stats_a, stats_b), (ok_a, ok_b) = (
         (results[i], results[i + 1]) for i in range(0, len(results), 2)
@@ -94,15 +103,20 @@ def test_merging_two_devices_both_ways_converges(pair: Pair) -> None:
     assert digest_a.json()["digest"] == digest_b.json()["digest"]
     assert sorted(t["name"] for t in tags_a.json()) == ["Job", "Music", "Travel"]
     assert tags_a.json() == tags_b.json()
-    assert sorted(e["id"] for e in log_a.json_lines()) == sorted(e["id"] for e in log_b.json_lines())
+    assert sorted(e["id"] for e in log_a.json_lines()) == sorted(
+        e["id"] for e in log_b.json_lines()
+    )
     assert stats_a.json() == stats_b.json()
     assert ok_a.json()["ok"] and ok_b.json()["ok"]
 
 
-def test_importing_another_librarys_log_into_a_library_is_refused(pair: Pair, tmp_path: Path) -> None:
+def test_importing_another_librarys_log_into_a_library_is_refused(
+    pair: Pair, tmp_path: Path
+) -> None:
     other, target = Sd(tmp_path / "other"), Sd(tmp_path / "target")
-    created, _ = run_each((other, ["--json", "library", "create", "Other"]),
-                          (target, ["library", "create", "Mine"]))
+    created, _ = run_each(
+        (other, ["--json", "library", "create", "Other"]), (target, ["library", "create", "Mine"])
+    )
     other_lib = created.json()
     other.run("log", "export", str(tmp_path / "other.sdlog"))
     target.run("log", "import", str(tmp_path / "other.sdlog"))  # restores Other beside Mine
@@ -120,7 +134,10 @@ def test_restore_under_another_name(pair: Pair, tmp_path: Path) -> None:
     fresh = Sd(tmp_path / "fresh")
     restored = fresh.json("log", "import", str(pair.early_export), "--name", "Copy")
     assert restored["library"] == pair.library["id"] and restored["name"] == "Copy"
-    assert [(t["name"], t["color"]) for t in fresh.json("tag", "list")] == [("Photos", "red"), ("Work", None)]
+    assert [(t["name"], t["color"]) for t in fresh.json("tag", "list")] == [
+        ("Photos", "red"),
+        ("Work", None),
+    ]
 
 
 # -- show and stats --------------------------------------------------------------------------
@@ -146,19 +163,28 @@ def test_log_show_filters(pair: Pair) -> None:
     checks: list[tuple[list[str], list[dict]]] = [
         (["--since", "3"], [e for e in events if e["pos"] > 3]),
         (["--type", "tag."], [e for e in events if e["type"].startswith("tag.")]),
-        (["--type", "tag.created", "--since", "4"],
-         [e for e in events if e["type"] == "tag.created" and e["pos"] > 4]),
+        (
+            ["--type", "tag.created", "--since", "4"],
+            [e for e in events if e["type"] == "tag.created" and e["pos"] > 4],
+        ),
         (["--device", b_device[:8]], [e for e in events if e["device"] == b_device]),
-        (["--device", b_device.upper()[:12], "--type", "tag."],
-         [e for e in events if e["device"] == b_device and e["type"].startswith("tag.")]),
+        (
+            ["--device", b_device.upper()[:12], "--type", "tag."],
+            [e for e in events if e["device"] == b_device and e["type"].startswith("tag.")],
+        ),
         (["--limit", "2"], events[:2]),
-        (["--type", "tag.", "--limit", "3", "--since", "1"],
-         [e for e in events if e["type"].startswith("tag.") and e["pos"] > 1][:3]),
+        (
+            ["--type", "tag.", "--limit", "3", "--since", "1"],
+            [e for e in events if e["type"].startswith("tag.") and e["pos"] > 1][:3],
+        ),
         (["--since", str(len(events))], []),
         (["--type", "nothing."], []),
     ]
-    results = run_all(pair.a, *[["log", "show", *args, "--json"] for args, _ in checks],
-                      ["log", "show", "--type", "tag."])
+    results = run_all(
+        pair.a,
+        *[["log", "show", *args, "--json"] for args, _ in checks],
+        ["log", "show", "--type", "tag."],
+    )
     for (args, want), result in zip(checks, results):
         assert result.json_lines() == want, args
     # The same through the human form: one line per event.
@@ -191,14 +217,24 @@ def test_log_show_copes_with_any_foreign_event(sd: Sd, tmp_path: Path) -> None:
     timestamp in the body) are stored; every way of reading the log must still work."""
     lib = sd.json("library", "create", "Home")
     key = DeviceKey.generate()
-    records = chain_raw(key, [("x.when", 1, b"\xd6\xff\x00\x00\x00\x01"), ("x.ext", 2, b"\xd4\x05\x01")],
-                        hlc0=2**63 - 10)
-    write_export_file(tmp_path / "odd.sdlog", ExportHeader(bytes.fromhex(lib["id"]), "Home", 2), records)
+    records = chain_raw(
+        key,
+        [("x.when", 1, b"\xd6\xff\x00\x00\x00\x01"), ("x.ext", 2, b"\xd4\x05\x01")],
+        hlc0=2**63 - 10,
+    )
+    write_export_file(
+        tmp_path / "odd.sdlog", ExportHeader(bytes.fromhex(lib["id"]), "Home", 2), records
+    )
     sd.run("log", "import", str(tmp_path / "odd.sdlog"))
-    text, as_json, verify = run_all(sd, ["log", "show"], ["--json", "log", "show"], ["log", "verify"])
+    text, as_json, verify = run_all(
+        sd, ["log", "show"], ["--json", "log", "show"], ["log", "verify"]
+    )
     assert len(text.out.splitlines()) == 4 and "x.when" in text.out
     odd = [e for e in as_json.json_lines() if e["device"] == key.public.hex()]
-    assert [(e["type"], e["v"], e["hlc"]) for e in odd] == [("x.when", 1, 2**63 - 10), ("x.ext", 2, 2**63 - 9)]
+    assert [(e["type"], e["v"], e["hlc"]) for e in odd] == [
+        ("x.when", 1, 2**63 - 10),
+        ("x.ext", 2, 2**63 - 9),
+    ]
     assert verify.code == 0
 
 
@@ -209,9 +245,13 @@ def test_rebuild_until_gives_the_state_at_that_position(sd: Sd, tmp_path: Path) 
     sd.run("library", "create", "Home")
     digests: list[str] = []
     export = tmp_path / "at-step-1.sdlog"
-    for step, args in enumerate([
-        ("tag", "create", "A"), ("tag", "create", "B", "--color", "red"), ("tag", "delete", "A"),
-    ]):
+    for step, args in enumerate(
+        [
+            ("tag", "create", "A"),
+            ("tag", "create", "B", "--color", "red"),
+            ("tag", "delete", "A"),
+        ]
+    ):
         sd.run(*args)
         digests.append(sd.json("projections", "digest")["digest"])
         if step == 1:
@@ -220,12 +260,27 @@ def test_rebuild_until_gives_the_state_at_that_position(sd: Sd, tmp_path: Path) 
     # Where each step's event landed in the log.
     positions = [e["pos"] for e in shown(sd, "--type", "tag.")]
     assert len(positions) == len(digests)
-    results = run_all(sd, *[
-        ["--json", "projections", "rebuild", "--until", str(pos), "--into", str(tmp_path / f"{pos}.db")]
-        for pos in positions
-    ])
+    results = run_all(
+        sd,
+        *[
+            [
+                "--json",
+                "projections",
+                "rebuild",
+                "--until",
+                str(pos),
+                "--into",
+                str(tmp_path / f"{pos}.db"),
+            ]
+            for pos in positions
+        ],
+    )
     for pos, digest, result in zip(positions, digests, results):
-        assert result.json() == {"digest": digest, "events": pos, "path": str(tmp_path / f"{pos}.db")}
+        assert result.json() == {
+            "digest": digest,
+            "events": pos,
+            "path": str(tmp_path / f"{pos}.db"),
+        }
     # A log exported at that point and rebuilt elsewhere agrees.
     elsewhere = Sd(tmp_path / "elsewhere")
     elsewhere.run("log", "import", str(export))
@@ -263,14 +318,20 @@ def test_errors_are_one_line_and_json(home: Sd) -> None:
     others). Commands that open the library to write run one at a time (the lock); the rest
     side by side."""
     variants = [
-        (args, ["--json", *args] if i % 2 else [*args, "--json"]) for i, (args, _, _) in enumerate(ERRORS)
+        (args, ["--json", *args] if i % 2 else [*args, "--json"])
+        for i, (args, _, _) in enumerate(ERRORS)
     ]
-    readers = [v for (plain, as_json), (_, _, writes) in zip(variants, ERRORS) if not writes
-               for v in (plain, as_json)]
+    readers = [
+        v
+        for (plain, as_json), (_, _, writes) in zip(variants, ERRORS)
+        if not writes
+        for v in (plain, as_json)
+    ]
     results = dict(zip(map(tuple, readers), run_all(home, *readers, check=False)))
     for (plain_args, json_args), (args, fragment, writes) in zip(variants, ERRORS):
         plain, as_json = (
-            home.run(*v, check=False) if writes else results[tuple(v)] for v in (plain_args, json_args)
+            home.run(*v, check=False) if writes else results[tuple(v)]
+            for v in (plain_args, json_args)
         )
         assert plain.code == as_json.code == 1, args
         assert plain.out == "", args
@@ -282,14 +343,22 @@ def test_errors_are_one_line_and_json(home: Sd) -> None:
 def test_errors_without_any_library(sd: Sd) -> None:
     failed = sd.fails("log", "show")
     assert "no library yet" in failed.err and failed.err.count("\n") == 1
-    assert sd.fails("--json", "tag", "list").json() == {"error": failed.err.strip().removeprefix("sd: error: ")}
+    assert sd.fails("--json", "tag", "list").json() == {
+        "error": failed.err.strip().removeprefix("sd: error: ")
+    }
     assert library_dirs(sd.data_dir) == []
 
 
 def test_json_before_and_after_the_command(pair: Pair) -> None:
-    commands = [["log", "stats"], ["log", "show", "--limit", "3"], ["tag", "list"],
-                ["projections", "digest"]]
-    results = run_all(pair.a, *[v for args in commands for v in (["--json", *args], [*args, "--json"])])
+    commands = [
+        ["log", "stats"],
+        ["log", "show", "--limit", "3"],
+        ["tag", "list"],
+        ["projections", "digest"],
+    ]
+    results = run_all(
+        pair.a, *[v for args in commands for v in (["--json", *args], [*args, "--json"])]
+    )
     for i, args in enumerate(commands):
         before, after = results[2 * i].out, results[2 * i + 1].out
         assert before == after, args

@@ -25,7 +25,7 @@ class Wall:
 
 
 steps = st.one_of(
-    st.tuples(st.just("jump"), st.integers(min_value=-10**9, max_value=10**9)),
+    st.tuples(st.just("jump"), st.integers(min_value=-(10**9), max_value=10**9)),
     st.tuples(st.just("now"), st.just(0)),
     st.tuples(st.just("reserve"), st.integers(min_value=0, max_value=5000)),
     st.tuples(

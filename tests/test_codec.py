@@ -18,13 +18,19 @@ from events.keys import DeviceKey
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**64 - 1)
 scalars = (
-    st.none() | st.booleans() | INT64 | st.floats(allow_nan=False)
-    | st.text(max_size=20) | st.binary(max_size=40)
+    st.none()
+    | st.booleans()
+    | INT64
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | st.binary(max_size=40)
 )
 # What an event body may hold: msgpack's own types; maps keyed by strings, as the catalog writes.
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5)
+    ),
     max_leaves=25,
 )
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -77,7 +83,14 @@ def test_envelope_round_trip(
     body = codec.canonical(body)
     data = encode_data(device, seq, hlc, type_name, v, body, prev)
     ev = decode(data)
-    assert (ev.device, ev.seq, ev.hlc, ev.type, ev.v, ev.prev) == (device, seq, hlc, type_name, v, prev)
+    assert (ev.device, ev.seq, ev.hlc, ev.type, ev.v, ev.prev) == (
+        device,
+        seq,
+        hlc,
+        type_name,
+        v,
+        prev,
+    )
     assert ev.body == as_decoded(body)
     assert ev.data == data
     assert ev.id == event_id(data) == blake3.blake3(data).digest()
@@ -99,7 +112,9 @@ def test_decode_of_arbitrary_bytes_is_an_event_or_a_codec_error(blob: bytes) -> 
 @settings(max_examples=200, deadline=None)
 @given(values, st.integers(min_value=0, max_value=64), st.integers(min_value=0, max_value=255))
 def test_decode_of_a_damaged_envelope_never_crashes(body: Any, at: int, byte: int) -> None:
-    data = bytearray(encode_data(bytes(32), 1, 5, "tag.created", 1, codec.canonical(body), bytes(32)))
+    data = bytearray(
+        encode_data(bytes(32), 1, 5, "tag.created", 1, codec.canonical(body), bytes(32))
+    )
     data[at % len(data)] = byte
     try:
         decode(bytes(data))
@@ -112,7 +127,13 @@ def test_hostile_map_keys_are_a_codec_error() -> None:
     hostile = b"\x81\x81\xa1a\x01\x02"  # {{"a": 1}: 2}
     with pytest.raises(CodecError):
         codec.unpack(hostile)
-    envelope = b"\x97" + msgpack.packb(bytes(32)) + b"\x01\x01\xa1t\x01" + hostile + msgpack.packb(bytes(32))
+    envelope = (
+        b"\x97"
+        + msgpack.packb(bytes(32))
+        + b"\x01\x01\xa1t\x01"
+        + hostile
+        + msgpack.packb(bytes(32))
+    )
     with pytest.raises(CodecError):
         decode(envelope)
 

@@ -73,7 +73,9 @@ def test_a_newer_schema_version_is_a_clear_error(sd: Sd, which: str) -> None:
     line = failed.err.strip()
     assert "\n" not in line
     assert str(path) in line and "99" in line and "newer" in line
-    assert sd.fails("tag", "create", "Y", "--json").json()["error"] == line.removeprefix("sd: error: ")
+    assert sd.fails("tag", "create", "Y", "--json").json()["error"] == line.removeprefix(
+        "sd: error: "
+    )
     assert path.read_bytes() == before, "a file from a newer version must not be rewritten"
 
 
@@ -116,6 +118,7 @@ def test_a_damaged_device_key_is_refused(sd: Sd) -> None:
 def test_migrations_run_step_by_step_and_are_saved(tmp_path: Path) -> None:
     path = tmp_path / "x.toml"
     versioned_toml.save(path, {"schema_version": 1, "a": 1})
+
     def one(c: dict) -> dict:
         c["b"] = c.pop("a") + 1
         return c

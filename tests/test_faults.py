@@ -69,7 +69,9 @@ async def test_kill_9_while_appending_loses_no_acknowledged_event(sd: Sd, tmp_pa
     with open(tmp_path / "appender.err", "wb") as err:
         proc = await trio.lowlevel.open_process(
             [sys.executable, "-c", APPENDER, str(sd.data_dir)],
-            stdout=subprocess.PIPE, stderr=err, env=sd.env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=sd.env,
         )
     assert proc.stdout is not None
     output = b""
@@ -108,8 +110,14 @@ async def test_kill_9_while_appending_loses_no_acknowledged_event(sd: Sd, tmp_pa
         assert (event["seq"], event["id"]) == (int(seq), eid.decode())
     assert sorted(shown) == list(range(1, len(shown) + 1))
     assert checkpoint <= len(shown)
-    at_checkpoint = sd.json("projections", "rebuild", "--until", str(checkpoint),
-                            "--into", str(tmp_path / "at-checkpoint.db"))
+    at_checkpoint = sd.json(
+        "projections",
+        "rebuild",
+        "--until",
+        str(checkpoint),
+        "--into",
+        str(tmp_path / "at-checkpoint.db"),
+    )
     assert at_checkpoint["digest"] == killed_digest
 
     verify = sd.json("log", "verify")
@@ -134,14 +142,17 @@ def test_a_flipped_byte_in_events_db_is_found(sd: Sd) -> None:
     sd.run("tag", "create", needle)
     sd.run("tag", "create", "After")
     (target,) = [
-        line for line in sd.run("--json", "log", "show", "--type", "tag.created").json_lines()
+        line
+        for line in sd.run("--json", "log", "show", "--type", "tag.created").json_lines()
         if line["body"]["name"] == needle
     ]
     sd.run("log", "verify")
     (lib_dir,) = library_dirs(sd.data_dir)
     raw = bytearray((lib_dir / "events.db").read_bytes())
     at = raw.find(needle.encode())
-    assert at >= 0 and raw.find(needle.encode(), at + 1) == -1, "the event body should be in the file once"
+    assert at >= 0 and raw.find(needle.encode(), at + 1) == -1, (
+        "the event body should be in the file once"
+    )
     raw[at + 3] ^= 0x01  # "Needle" -> "Neeele": still a valid name, a different event
     (lib_dir / "events.db").write_bytes(bytes(raw))
 
@@ -177,7 +188,7 @@ class Setup:
     header: ExportHeader
     records: Wire
     key: DeviceKey
-    first_new: int       # index in ``records`` of the first event the target lacks
+    first_new: int  # index in ``records`` of the first event the target lacks
     target_dir: Path
     target_stats: dict
     target_digest: str
@@ -200,9 +211,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     header, records = read_export(root / "full.sdlog")
     _, early = read_export(root / "early.sdlog")
     return Setup(
-        source, root / "full.sdlog", header, records,
-        DeviceKey((source.data_dir / "device.key").read_bytes()), len(early), target.data_dir,
-        target.json("log", "stats"), target.json("projections", "digest")["digest"],
+        source,
+        root / "full.sdlog",
+        header,
+        records,
+        DeviceKey((source.data_dir / "device.key").read_bytes()),
+        len(early),
+        target.data_dir,
+        target.json("log", "stats"),
+        target.json("projections", "digest")["digest"],
     )
 
 
@@ -244,10 +261,17 @@ def changed_body(s: Setup) -> tuple[Wire, int, str]:
     return records, decode(records[i][0]).seq, "bad signature"
 
 
-FORGERIES: list[Callable[[Setup], tuple[Wire, int, str]]] = [bad_signature, wrong_prev, gap, changed_body]
+FORGERIES: list[Callable[[Setup], tuple[Wire, int, str]]] = [
+    bad_signature,
+    wrong_prev,
+    gap,
+    changed_body,
+]
 
 
-def _forge(s: Setup, forgery: Callable[[Setup], tuple[Wire, int, str]], path: Path) -> tuple[int, str]:
+def _forge(
+    s: Setup, forgery: Callable[[Setup], tuple[Wire, int, str]], path: Path
+) -> tuple[int, str]:
     records, seq, reason = forgery(s)
     assert records != s.records
     write_export_file(path, s.header, records)
@@ -304,7 +328,9 @@ def test_a_cut_export_is_refused(setup: Setup, tmp_path: Path) -> None:
     assert "not an sdactors log export" in empty.fails("log", "import", str(cut)).err
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(at=st.integers(min_value=0), value=st.integers(min_value=0, max_value=255))
 def test_any_damaged_byte_of_an_export_is_refused_or_harmless(
     setup: Setup, tmp_path: Path, at: int, value: int

@@ -132,11 +132,15 @@ def test_odd_names_links_loops_fifos_and_sockets(sd: Sd, tmp_path: Path) -> None
     # ls takes the real bytes of a folder whose name is not UTF-8.
     listed = sd.json("ls", os.fsdecode(root + b"/r\xe9sum\xe9s"))
     assert sorted(i["path"] for i in listed) == [
-        f"{shown_root}/r\\xe9sum\\xe9s/\\xff\\xfe.bin", f"{shown_root}/r\\xe9sum\\xe9s/cv.txt"]
+        f"{shown_root}/r\\xe9sum\\xe9s/\\xff\\xfe.bin",
+        f"{shown_root}/r\\xe9sum\\xe9s/cv.txt",
+    ]
 
     # Search finds them by their readable part.
     assert [h["name"] for h in sd.json("search", "menu")] == ["caf\\xe9-menu.txt"]
-    assert [h["path"] for h in sd.json("search", "cv.txt")] == [f"{shown_root}/r\\xe9sum\\xe9s/cv.txt"]
+    assert [h["path"] for h in sd.json("search", "cv.txt")] == [
+        f"{shown_root}/r\\xe9sum\\xe9s/cv.txt"
+    ]
     assert "r\\xe9sum\\xe9s" in [h["name"] for h in sd.json("search", "sum")]
     assert [h["name"] for h in sd.json("search", "lines")] == ["two\nlines.txt"]
     assert [h["name"] for h in sd.json("search", "and \\ back")] == ["tab\tand \\ back.txt"]
@@ -159,9 +163,16 @@ class SdWithoutOverride(Sd):
 
     PREFIX = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
 
-    def run(self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None) -> Result:
-        proc = subprocess.run([*self.PREFIX, *SD, *args], env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 120, input: str | None = None
+    ) -> Result:
+        proc = subprocess.run(
+            [*self.PREFIX, *SD, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         result = Result(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:
             raise AssertionError(f"sd {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
@@ -185,7 +196,9 @@ def unprivileged(sd: Sd, data_dir: Path) -> Sd:
     return SdWithoutOverride(data_dir)
 
 
-def test_unreadable_folder_and_file_are_reported_and_skipped(unprivileged: Sd, tmp_path: Path) -> None:
+def test_unreadable_folder_and_file_are_reported_and_skipped(
+    unprivileged: Sd, tmp_path: Path
+) -> None:
     sd = unprivileged
     root_path = tmp_path / "tree"
     write(root_path, "a-locked/secret.txt", "you cannot list me\n")
@@ -218,7 +231,10 @@ def test_unreadable_folder_and_file_are_reported_and_skipped(unprivileged: Sd, t
         # still cannot be read and keeps no content id.
         os.chmod(root_path / "a-locked", 0o755)
         rescanned = sd.json("location", "rescan", root)
-        assert (rescanned["created"], rescanned["deleted"]) == (3, 0)  # secret.txt, inner, deeper.txt
+        assert (rescanned["created"], rescanned["deleted"]) == (
+            3,
+            0,
+        )  # secret.txt, inner, deeper.txt
         disk = disk_entries(root)
         unreadable = f"{root}/b-unreadable.txt"
         disk[unreadable] = disk[unreadable]._replace(content_id=None)
@@ -278,8 +294,12 @@ def test_bad_locations_fail_with_one_clear_line(sd: Sd, tmp_path: Path) -> None:
     assert "already indexed" in sd.fails("location", "add", str(tmp_path / "link-to-sub")).err
     assert [loc["path"] for loc in sd.json("location", "list")] == [root]
 
-    for command in (("location", "rescan", missing), ("location", "remove", "nope"),
-                    ("location", "rules", "nope", "--no-hidden"), ("ls", missing)):
+    for command in (
+        ("location", "rescan", missing),
+        ("location", "remove", "nope"),
+        ("location", "rules", "nope", "--no-hidden"),
+        ("ls", missing),
+    ):
         failed = sd.fails(*command)
         assert failed.err.strip().count("\n") == 0, command
 
@@ -342,8 +362,9 @@ def test_files_changing_during_the_scan_converge_on_rescan(sd: Sd, tmp_path: Pat
                 shutil.rmtree(victim, ignore_errors=True)  # a whole folder vanishes
             time.sleep(0.0005)
 
-    proc = sd.popen("--json", "location", "add", root, stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE, text=True)
+    proc = sd.popen(
+        "--json", "location", "add", root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     churner = threading.Thread(target=churn, daemon=True)
     churner.start()
     try:
@@ -360,10 +381,17 @@ def test_files_changing_during_the_scan_converge_on_rescan(sd: Sd, tmp_path: Pat
     disk = disk_entries(root)
     st = disk_stats(disk)
     assert (rescanned["files"], rescanned["dirs"], rescanned["bytes"]) == (
-        st["files"], st["dirs"], st["bytes"])
+        st["files"],
+        st["dirs"],
+        st["bytes"],
+    )
     stats = sd.json("stats")
     assert (stats["files"], stats["dirs"], stats["bytes"], stats["other"]) == (
-        st["files"], st["dirs"], st["bytes"], st["other"])
+        st["files"],
+        st["dirs"],
+        st["bytes"],
+        st["other"],
+    )
     assert_index_matches_disk(sd, root, disk)
     assert first["files"] > 0
     # And it stays converged.

@@ -56,7 +56,7 @@ def build_tree(root: Path) -> None:
     write(root, "docs/deep/nested/level3/leaf.txt", "a leaf\n")
     write(root, "docs/deep/nested/other.txt", "another\n")
     write(root, "code/main.py", "#!/usr/bin/env python3\nprint('hello')\n")
-    write(root, "code/util.rs", "fn main() {\n    println!(\"hi\");\n}\n")
+    write(root, "code/util.rs", 'fn main() {\n    println!("hi");\n}\n')
     write(root, "code/app.js", "console.log('hi');\n")
     write(root, "code/config.json", '{"name": "tree", "version": 1}\n')
     write(root, "code/lib/helpers_io.py", "def read():\n    return 1\n")
@@ -101,7 +101,7 @@ def name_matches(entries: dict[str, DiskEntry], term: str) -> set[str]:
 def names_first(found: list[str], entries: dict[str, DiskEntry], term: str) -> None:
     names = name_matches(entries, term)
     assert set(found[: len(names)]) == names, term
-    for path in found[len(names):]:
+    for path in found[len(names) :]:
         assert term.lower() in path.lower(), (term, path)
 
 
@@ -132,16 +132,25 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
     items = assert_index_matches_disk(sd, root, disk)
     kinds = kinds_of(items)
     for path, kind in {
-        "images/photo_0001.png": "image", "images/holiday.jpg": "image",
-        "images/anim.gif": "image", "docs/manual.pdf": "document", "code/main.py": "code",
-        "code/util.rs": "code", "code/app.js": "code", "code/config.json": "config",
-        "docs/notes_v1.2.md": "text", "notes.txt": "text", "README.md": "text",
+        "images/photo_0001.png": "image",
+        "images/holiday.jpg": "image",
+        "images/anim.gif": "image",
+        "docs/manual.pdf": "document",
+        "code/main.py": "code",
+        "code/util.rs": "code",
+        "code/app.js": "code",
+        "code/config.json": "config",
+        "docs/notes_v1.2.md": "text",
+        "notes.txt": "text",
+        "README.md": "text",
     }.items():
         assert kinds[f"{root}/{path}"] == kind, path
     assert items[f"{root}/empty.txt"]["content_id"] is None
     assert f"{root}/.hidden_note.txt" in items  # hidden files are indexed by default
     # ls of a file lists that file.
-    assert [i["path"] for i in sd.json("ls", f"{root}/docs/manual.pdf")] == [f"{root}/docs/manual.pdf"]
+    assert [i["path"] for i in sd.json("ls", f"{root}/docs/manual.pdf")] == [
+        f"{root}/docs/manual.pdf"
+    ]
     check_stats(sd, disk, kinds)
     check_duplicates(sd, disk)
     dup_paths = [g["paths"] for g in sd.json("duplicates")]
@@ -149,11 +158,21 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
 
     # -- search ---------------------------------------------------------------------------------
     queries: list[tuple[str, ...]] = [
-        ("report-2024.final.txt",), ("report-20",), ("2024.fin",), ("notes_v1.2",),
-        ("o'brien",), ("brien letter",), ("level3/leaf",),
-        ("photo", "--kind", "image"), ("notes", "--ext", "txt"),
-        ("txt", "--under", f"{root}/docs"), ("notes", "--limit", "1"), ("notes.txt",),
-        ("_0",), ("-",), ("IO.p",),
+        ("report-2024.final.txt",),
+        ("report-20",),
+        ("2024.fin",),
+        ("notes_v1.2",),
+        ("o'brien",),
+        ("brien letter",),
+        ("level3/leaf",),
+        ("photo", "--kind", "image"),
+        ("notes", "--ext", "txt"),
+        ("txt", "--under", f"{root}/docs"),
+        ("notes", "--limit", "1"),
+        ("notes.txt",),
+        ("_0",),
+        ("-",),
+        ("IO.p",),
         ('"zzz-nothing',),
     ]
     results = dict(zip(queries, parallel(lambda q: search(sd, *q), queries)))
@@ -173,14 +192,17 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
     assert paths(("brien letter",)) == [f"{root}/docs/o'brien letter.txt"]
     assert paths(("level3/leaf",)) == [f"{root}/docs/deep/nested/level3/leaf.txt"]
     assert set(paths(("photo", "--kind", "image"))) == {
-        f"{root}/images/photo_0001.png", f"{root}/images/photo_0002.png",
+        f"{root}/images/photo_0001.png",
+        f"{root}/images/photo_0002.png",
         f"{root}/images/copies/photo_0001_copy.png",
     }
     assert all(h["kind"] == "image" for h in results[("photo", "--kind", "image")])
     assert set(paths(("notes", "--ext", "txt"))) == {f"{root}/notes.txt", f"{root}/old-notes.txt"}
     assert set(paths(("txt", "--under", f"{root}/docs"))) == {
-        f"{root}/docs/report-2024.final.txt", f"{root}/docs/o'brien letter.txt",
-        f"{root}/docs/deep/nested/level3/leaf.txt", f"{root}/docs/deep/nested/other.txt",
+        f"{root}/docs/report-2024.final.txt",
+        f"{root}/docs/o'brien letter.txt",
+        f"{root}/docs/deep/nested/level3/leaf.txt",
+        f"{root}/docs/deep/nested/other.txt",
     }
     assert paths(("notes", "--limit", "1")) == [f"{root}/notes.txt"]
     # Ranking: the exact name first, the others after it.
@@ -196,7 +218,10 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
         for hit in hits:
             entry = disk[hit["path"]]
             assert (hit["name"], hit["size"], hit["content_id"]) == (
-                entry.name, entry.size, entry.content_id)
+                entry.name,
+                entry.size,
+                entry.content_id,
+            )
     assert sd.fails("search", "   ").err.strip().count("\n") == 0
 
     # -- change the tree, rescan ----------------------------------------------------------------
@@ -227,9 +252,12 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
     created = [i for i in by_inode_after if i not in by_inode_before]
     deleted = [i for i in by_inode_before if i not in by_inode_after]
     kept = [i for i in by_inode_after if i in by_inode_before]
-    moved = [i for i in kept if place(by_inode_before[i], before) != place(by_inode_after[i], after)]
+    moved = [
+        i for i in kept if place(by_inode_before[i], before) != place(by_inode_after[i], after)
+    ]
     modified = [
-        i for i in kept
+        i
+        for i in kept
         if (by_inode_before[i].size, by_inode_before[i].mtime_ns)
         != (by_inode_after[i].size, by_inode_after[i].mtime_ns)
     ]
@@ -238,25 +266,37 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
     rescanned = sd.json("location", "rescan", root)
     st = disk_stats(after)
     assert {k: rescanned[k] for k in ("created", "modified", "moved", "deleted")} == {
-        "created": len(created), "modified": len(modified), "moved": len(moved),
+        "created": len(created),
+        "modified": len(modified),
+        "moved": len(moved),
         "deleted": len(deleted),
     }
     assert (rescanned["files"], rescanned["dirs"], rescanned["bytes"]) == (
-        st["files"], st["dirs"], st["bytes"])
+        st["files"],
+        st["dirs"],
+        st["bytes"],
+    )
 
     items = assert_index_matches_disk(sd, root, after)
     check_stats(sd, after, kinds_of(items))
     check_duplicates(sd, after)
     assert items[f"{root}/code/config.py"]["kind"] == "code"  # as a fresh index would say
     queries = [
-        ("report-2024.final",), ("report-2024.v2",), ("leaf",), ("leaf", "--under", f"{root}/code"),
-        ("leaf", "--under", f"{root}/docs"), ("deep/leaf",), ("large",),
+        ("report-2024.final",),
+        ("report-2024.v2",),
+        ("leaf",),
+        ("leaf", "--under", f"{root}/code"),
+        ("leaf", "--under", f"{root}/docs"),
+        ("deep/leaf",),
+        ("large",),
     ]
     results = dict(zip(queries, parallel(lambda q: search(sd, *q), queries)))
     assert paths(("report-2024.final",)) == []
     assert paths(("report-2024.v2",)) == [f"{root}/docs/report-2024.v2.txt"]
     assert paths(("leaf",)) == [f"{root}/code/deep/nested/level3/leaf.txt"]
-    assert paths(("leaf", "--under", f"{root}/code")) == [f"{root}/code/deep/nested/level3/leaf.txt"]
+    assert paths(("leaf", "--under", f"{root}/code")) == [
+        f"{root}/code/deep/nested/level3/leaf.txt"
+    ]
     assert paths(("leaf", "--under", f"{root}/docs")) == []
     assert paths(("deep/leaf",)) == [f"{root}/code/deep/nested/level3/leaf.txt"]
     for term in ("large",):
@@ -277,7 +317,8 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
     assert log_mid != log_before
     again = sd.json("location", "rescan", added["id"])
     assert {k: again[k] for k in ("created", "modified", "moved", "deleted")} == dict.fromkeys(
-        ("created", "modified", "moved", "deleted"), 0)
+        ("created", "modified", "moved", "deleted"), 0
+    )
     # Adding the same folder again rescans it: same location, nothing new.
     readd = sd.json("location", "add", root)
     assert readd["id"] == added["id"]
@@ -308,9 +349,13 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
 def test_content_ids_follow_the_spacedrive_formula(sd: Sd, tmp_path: Path) -> None:
     root_path = tmp_path / "cids"
     sizes = {
-        "one-byte.bin": 1, "small.txt": 1000, "just-under.bin": 100 * KIB - 1,
-        "exact-100k.bin": 100 * KIB, "plus-one.bin": 100 * KIB + 1,
-        "seventeen-k.bin": 100 * KIB + 16 * KIB + 3, "large.bin": 5 * 1024 * KIB + 3,
+        "one-byte.bin": 1,
+        "small.txt": 1000,
+        "just-under.bin": 100 * KIB - 1,
+        "exact-100k.bin": 100 * KIB,
+        "plus-one.bin": 100 * KIB + 1,
+        "seventeen-k.bin": 100 * KIB + 16 * KIB + 3,
+        "large.bin": 5 * 1024 * KIB + 3,
         "odd.bin": 1_234_567,
     }
     blobs = {name: random_bytes(size, seed=size) for name, size in sizes.items()}
@@ -347,9 +392,9 @@ def test_content_ids_follow_the_spacedrive_formula(sd: Sd, tmp_path: Path) -> No
     assert listed["large-sampled-diff.bin"]["content_id"] != listed["large.bin"]["content_id"]
     assert listed["exact-100k-diff.bin"]["content_id"] != listed["exact-100k.bin"]["content_id"]
     groups = sd.json("duplicates")
-    assert [(g["count"], g["size"], sorted(p.rsplit("/", 1)[1] for p in g["paths"])) for g in groups] == [
-        (2, len(blobs["large.bin"]), ["large-unsampled-diff.bin", "large.bin"])
-    ]
+    assert [
+        (g["count"], g["size"], sorted(p.rsplit("/", 1)[1] for p in g["paths"])) for g in groups
+    ] == [(2, len(blobs["large.bin"]), ["large-unsampled-diff.bin", "large.bin"])]
 
     # The log keeps the whole 32-byte hash; the 16 characters shown are its prefix.
     full = {}
@@ -401,20 +446,33 @@ RULES_TREE = {
     "notvenv/venv/readme.txt": "no pyvenv.cfg: an ordinary folder\n",
 }
 DEFAULT_SKIPPED = {
-    ".DS_Store", "Thumbs.db", "photos/._photo.jpg", "node_modules", "web/node_modules",
-    "__pycache__", "rust/target", "pyenv/.venv", "repo/.git", "repo/app.log", "repo/build",
-    "repo/src/debug.log", "repo/src/secret.txt",
+    ".DS_Store",
+    "Thumbs.db",
+    "photos/._photo.jpg",
+    "node_modules",
+    "web/node_modules",
+    "__pycache__",
+    "rust/target",
+    "pyenv/.venv",
+    "repo/.git",
+    "repo/app.log",
+    "repo/build",
+    "repo/src/debug.log",
+    "repo/src/secret.txt",
 }
 HIDDEN = {".hidden.txt", ".config", "repo/.gitignore", "repo/src/.gitignore", "notrepo/.gitignore"}
 EXCLUDED = {"a.tmp", "tmp/scratch.tmp", "web"}
 GITIGNORED = {"repo/app.log", "repo/build", "repo/src/debug.log", "repo/src/secret.txt"}
 
 
-def expected_under(entries: dict[str, DiskEntry], root: str, skipped: set[str]) -> dict[str, DiskEntry]:
+def expected_under(
+    entries: dict[str, DiskEntry], root: str, skipped: set[str]
+) -> dict[str, DiskEntry]:
     """The disk's entries without the skipped ones (relative paths) and what is under them."""
     tops = [f"{root}/{s}" for s in skipped]
-    return {p: e for p, e in entries.items()
-            if not any(p == t or p.startswith(t + "/") for t in tops)}
+    return {
+        p: e for p, e in entries.items() if not any(p == t or p.startswith(t + "/") for t in tops)
+    }
 
 
 @pytest.mark.slow
@@ -429,7 +487,9 @@ def test_rules_default_and_changed(sd: Sd, tmp_path: Path) -> None:
     def index_is(skipped: set[str]) -> dict[str, DiskEntry]:
         want = expected_under(disk, root, skipped)
         st, w = sd.json("stats"), disk_stats(want)
-        assert (st["files"], st["dirs"], st["bytes"]) == (w["files"], w["dirs"], w["bytes"]), skipped
+        assert (st["files"], st["dirs"], st["bytes"]) == (w["files"], w["dirs"], w["bytes"]), (
+            skipped
+        )
         return want
 
     added = sd.json("location", "add", root)
@@ -439,8 +499,9 @@ def test_rules_default_and_changed(sd: Sd, tmp_path: Path) -> None:
     assert sd.json("search", "cdef0123") == [] and sd.json("search", "HEAD") == []
 
     # Rules change at the next rescan, not before.
-    changed = sd.json("location", "rules", root, "--no-hidden", "--exclude", "*.tmp",
-                      "--exclude", "web/")
+    changed = sd.json(
+        "location", "rules", root, "--no-hidden", "--exclude", "*.tmp", "--exclude", "web/"
+    )
     assert changed["changed"] is True
     assert changed["rules"]["skip_hidden"] is True
     assert changed["rules"]["exclude"] == ["*.tmp", "web/"]
@@ -453,8 +514,17 @@ def test_rules_default_and_changed(sd: Sd, tmp_path: Path) -> None:
     assert (rescanned["created"], rescanned["modified"], rescanned["moved"]) == (0, 0, 0)
     assert rescanned["deleted"] == len(want) - len(narrower)
     names = {i["name"] for i in sd.json("ls", root)}
-    assert names == {"README.md", "photos", "tmp", "repo", "notrepo", "rust", "notrust",
-                     "pyenv", "notvenv"}
+    assert names == {
+        "README.md",
+        "photos",
+        "tmp",
+        "repo",
+        "notrepo",
+        "rust",
+        "notrust",
+        "pyenv",
+        "notvenv",
+    }
     assert {i["name"] for i in sd.json("ls", f"{root}/repo")} == {"keep.log", "src", "other"}
     assert sd.json("search", "hidden") == [] and sd.json("search", ".tmp") == []
 
@@ -466,9 +536,19 @@ def test_rules_default_and_changed(sd: Sd, tmp_path: Path) -> None:
     assert (rescanned["modified"], rescanned["moved"], rescanned["deleted"]) == (0, 0, 0)
     assert rescanned["created"] == len(wider) - len(narrower)
     assert {i["name"] for i in sd.json("ls", f"{root}/repo")} == {
-        ".gitignore", "app.log", "keep.log", "build", "src", "other"}
+        ".gitignore",
+        "app.log",
+        "keep.log",
+        "build",
+        "src",
+        "other",
+    }
     assert {i["name"] for i in sd.json("ls", f"{root}/repo/src")} == {
-        ".gitignore", "debug.log", "secret.txt", "main.py"}
+        ".gitignore",
+        "debug.log",
+        "secret.txt",
+        "main.py",
+    }
     assert [i["name"] for i in sd.json("ls", f"{root}/repo/build")] == ["out.o"]
     # A rescan with nothing changed says so.
     again = sd.json("location", "rescan", root)
@@ -482,8 +562,12 @@ def test_rules_given_when_adding(sd: Sd, tmp_path: Path) -> None:
     root = os.path.realpath(root_path)
     sd.run("library", "create", "Home")
     added = sd.json("location", "add", root, "--no-hidden", "--exclude", "tmp/", "--dev")
-    want = expected_under(disk_entries(root), root, (DEFAULT_SKIPPED | HIDDEN | {"tmp"}) - {
-        "node_modules", "web/node_modules", "__pycache__", "rust/target", "pyenv/.venv"})
+    want = expected_under(
+        disk_entries(root),
+        root,
+        (DEFAULT_SKIPPED | HIDDEN | {"tmp"})
+        - {"node_modules", "web/node_modules", "__pycache__", "rust/target", "pyenv/.venv"},
+    )
     # --no-hidden also hides the dev folders' hidden names (pyenv/.venv).
     want = expected_under(want, root, {"pyenv/.venv"})
     w = disk_stats(want)
@@ -491,8 +575,19 @@ def test_rules_given_when_adding(sd: Sd, tmp_path: Path) -> None:
     st = sd.json("stats")
     assert (st["files"], st["dirs"], st["bytes"]) == (w["files"], w["dirs"], w["bytes"])
     assert {i["name"] for i in sd.json("ls", root)} == {
-        "README.md", "a.tmp", "photos", "repo", "notrepo", "node_modules", "web", "__pycache__",
-        "rust", "notrust", "pyenv", "notvenv"}
+        "README.md",
+        "a.tmp",
+        "photos",
+        "repo",
+        "notrepo",
+        "node_modules",
+        "web",
+        "__pycache__",
+        "rust",
+        "notrust",
+        "pyenv",
+        "notvenv",
+    }
     assert [i["name"] for i in sd.json("ls", f"{root}/rust/target/debug")] == ["app"]
 
 

@@ -66,12 +66,22 @@ def test_killed_index_job_resumes_to_the_same_state(tmp_path: Path) -> None:
     whole.run("library", "create", "Whole")
     reference = whole.json("location", "add", root)
     assert (reference["files"], reference["dirs"], reference["created"]) == (
-        st["files"], st["dirs"], len(disk))
+        st["files"],
+        st["dirs"],
+        len(disk),
+    )
 
     killed = Sd(tmp_path / "killed-data")
     killed.run("library", "create", "Killed")
-    proc = killed.popen("--json", "location", "add", root, stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = killed.popen(
+        "--json",
+        "location",
+        "add",
+        root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -97,23 +107,35 @@ def test_killed_index_job_resumes_to_the_same_state(tmp_path: Path) -> None:
     # Adding it again carries on: what was committed is not indexed again.
     resumed = killed.json("location", "add", root)
     assert (resumed["files"], resumed["dirs"], resumed["bytes"]) == (
-        st["files"], st["dirs"], st["bytes"])
+        st["files"],
+        st["dirs"],
+        st["bytes"],
+    )
     assert resumed["created"] == len(disk) - done_before
     assert (resumed["modified"], resumed["moved"], resumed["deleted"], resumed["errors"]) == (
-        0, 0, 0, 0)
+        0,
+        0,
+        0,
+        0,
+    )
     assert count_events(killed.json("log", "stats"), "job.completed") == 1
 
     # The same index as the uninterrupted run: every entry once, with the same facts.
     killed_stats, whole_stats = killed.json("stats"), whole.json("stats")
     assert killed_stats == whole_stats
     assert (killed_stats["files"], killed_stats["dirs"], killed_stats["bytes"]) == (
-        st["files"], st["dirs"], st["bytes"])
+        st["files"],
+        st["dirs"],
+        st["bytes"],
+    )
     killed_items = assert_index_matches_disk(killed, root, disk)
     whole_items = assert_index_matches_disk(whole, root, disk)
 
     def facts(items: dict) -> set[tuple]:
-        return {(i["path"], i["type"], i["kind"], i["size"], i["content_id"], i["modified"])
-                for i in items.values()}
+        return {
+            (i["path"], i["type"], i["kind"], i["size"], i["content_id"], i["modified"])
+            for i in items.values()
+        }
 
     assert facts(killed_items) == facts(whole_items)
     assert killed.json("duplicates") == whole.json("duplicates")

@@ -37,8 +37,12 @@ def _png() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
     ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0\0"))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0\0"))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _tar(member: str) -> bytes:
@@ -75,8 +79,11 @@ def _ftyp(brand: bytes, compatible: bytes = b"isom") -> bytes:
     return _box(b"ftyp", brand + b"\0\0\0\0" + compatible) + _box(b"mdat", b"")
 
 
-ELF = (b"\x7fELF\x02\x01\x01\x00" + bytes(8)  # 64-bit, little endian, SysV
-       + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0x401000, 64, 0, 0, 64, 56, 0, 64, 0, 0))
+ELF = (
+    b"\x7fELF\x02\x01\x01\x00"
+    + bytes(8)  # 64-bit, little endian, SysV
+    + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0x401000, 64, 0, 0, 64, 56, 0, 64, 0, 0)
+)
 PE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(44) + b"\x80\0\0\0"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xdb\x00\x43\x00"
 GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,"
@@ -112,10 +119,16 @@ def _formats() -> list[tuple[str, bytes | None, str]]:
         ("track.flac", FLAC, "audio"),
         ("track.ogg", OGG, "audio"),
         ("paper.pdf", PDF, "document"),
-        ("report.docx", _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w/>"}),
-         "document"),
-        ("sheet.xlsx", _zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<w/>"}),
-         "document"),
+        (
+            "report.docx",
+            _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w/>"}),
+            "document",
+        ),
+        (
+            "sheet.xlsx",
+            _zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<w/>"}),
+            "document",
+        ),
         ("old.doc", OLE2, "document"),
         ("setup.msi", OLE2, "executable"),
         ("novel.epub", _zip({"mimetype": b"application/epub+zip"}, zipfile.ZIP_STORED), "book"),
@@ -135,7 +148,7 @@ def _formats() -> list[tuple[str, bytes | None, str]]:
         ("app.db", _sqlite(), "database"),
         ("notes.sqlite", _sqlite(), "database"),
         ("main.py", CODE, "code"),
-        ("lib.rs", b"fn main() {\n    println!(\"hi\");\n}\n", "code"),
+        ("lib.rs", b'fn main() {\n    println!("hi");\n}\n', "code"),
         ("index.ts", b"import { x } from './x';\nexport const y = x;\n", "code"),
         ("index.html", b"<!DOCTYPE html>\n<html><body></body></html>\n", "code"),
         ("README.md", TEXT, "text"),
@@ -152,65 +165,89 @@ def _formats() -> list[tuple[str, bytes | None, str]]:
 def test_real_formats_under_their_own_names() -> None:
     formats = _formats()
     assert {name: kind_of(name, head) for name, head, _ in formats} == {
-        name: kind for name, _, kind in formats}
+        name: kind for name, _, kind in formats
+    }
 
 
-@pytest.mark.parametrize(("name", "head", "kind"), [
-    # Content wins where it disagrees with the extension.
-    ("photo.txt", _png(), "image"),
-    ("x.jpg", ELF, "executable"),
-    ("song.mp3", _ftyp(b"mp42", b"mp42isom"), "video"),
-    ("archive.jpg", _zip({"a": b"b"}), "archive"),
-    ("movie.avi", _wav(), "audio"),
-    ("notes.pdf", _sqlite(), "database"),
-    ("thing.mp4", _tar("if.txt"), "archive"),  # "if" at offset 0 is a tracker signature
-    ("main.py", BINARY, "unknown"),  # binary content cannot be source code
-    # Containers do not override a specific extension.
-    ("report.docx", _zip({"a": b"b"}, zipfile.ZIP_STORED), "document"),
-    ("slides.odp", _zip({"mimetype": b"application/vnd.oasis.opendocument.presentation"}),
-     "document"),
-    ("book.cbz", _zip({"001.jpg": JPEG}), "book"),
-    # Text formats stay what their name says even when they start like something else.
-    ("main.py", b"if __name__ == '__main__':\n    main()\n", "code"),
-    ("icon.svg", b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>\n', "image"),
-    ("data.json", b'{"a": [1, 2]}\n', "config"),
-    ("pic.ppm", b"P3\n1 1\n255\n0 0 0\n", "image"),
-])
+@pytest.mark.parametrize(
+    ("name", "head", "kind"),
+    [
+        # Content wins where it disagrees with the extension.
+        ("photo.txt", _png(), "image"),
+        ("x.jpg", ELF, "executable"),
+        ("song.mp3", _ftyp(b"mp42", b"mp42isom"), "video"),
+        ("archive.jpg", _zip({"a": b"b"}), "archive"),
+        ("movie.avi", _wav(), "audio"),
+        ("notes.pdf", _sqlite(), "database"),
+        ("thing.mp4", _tar("if.txt"), "archive"),  # "if" at offset 0 is a tracker signature
+        ("main.py", BINARY, "unknown"),  # binary content cannot be source code
+        # Containers do not override a specific extension.
+        ("report.docx", _zip({"a": b"b"}, zipfile.ZIP_STORED), "document"),
+        (
+            "slides.odp",
+            _zip({"mimetype": b"application/vnd.oasis.opendocument.presentation"}),
+            "document",
+        ),
+        ("book.cbz", _zip({"001.jpg": JPEG}), "book"),
+        # Text formats stay what their name says even when they start like something else.
+        ("main.py", b"if __name__ == '__main__':\n    main()\n", "code"),
+        (
+            "icon.svg",
+            b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>\n',
+            "image",
+        ),
+        ("data.json", b'{"a": [1, 2]}\n', "config"),
+        ("pic.ppm", b"P3\n1 1\n255\n0 0 0\n", "image"),
+    ],
+)
 def test_disagreement(name: str, head: bytes, kind: str) -> None:
     assert kind_of(name, head) == kind
 
 
-@pytest.mark.parametrize(("name", "head", "kind"), [
-    ("blob", _png(), "image"),
-    ("blob.bin", ELF, "executable"),
-    ("cache-3fa9c1", _zip({"a": b"b"}), "archive"),
-    ("backup-2024", _tar("etc/hosts"), "archive"),
-    ("video.part", _ftyp(b"isom", b"isomavc1"), "video"),
-    ("LICENSE", TEXT, "text"),
-    ("notes", b"if you read this, hello\n", "text"),  # "if" alone is not a signature
-    ("run-tests", b"#!/bin/sh\nexec pytest\n", "code"),
-    ("manage", b"#!/usr/bin/env python\nimport sys\n", "code"),
-    ("blob", BINARY, "unknown"),
-    ("blob.dat", BINARY, "unknown"),
-    ("latin1", "Caf\u00e9 cr\u00e8me br\u00fbl\u00e9e\n".encode("latin-1"), "unknown"),
-    ("cut", "\u00e9t\u00e9 ".encode() * 102 + "\u00e9".encode()[:1], "text"),  # split at 512
-    # Extensions that text files share are left to the content.
-    ("id_rsa.pub", b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI user@host\n", "text"),
-    ("server.key", b"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n", "text"),
-    ("go.mod", b"module example.com/x\n\ngo 1.22\n", "text"),
-    ("nohup.out", b"started\n", "text"),
-    ("a.out", ELF, "executable"),
-])
+@pytest.mark.parametrize(
+    ("name", "head", "kind"),
+    [
+        ("blob", _png(), "image"),
+        ("blob.bin", ELF, "executable"),
+        ("cache-3fa9c1", _zip({"a": b"b"}), "archive"),
+        ("backup-2024", _tar("etc/hosts"), "archive"),
+        ("video.part", _ftyp(b"isom", b"isomavc1"), "video"),
+        ("LICENSE", TEXT, "text"),
+        ("notes", b"if you read this, hello\n", "text"),  # "if" alone is not a signature
+        ("run-tests", b"#!/bin/sh\nexec pytest\n", "code"),
+        ("manage", b"#!/usr/bin/env python\nimport sys\n", "code"),
+        ("blob", BINARY, "unknown"),
+        ("blob.dat", BINARY, "unknown"),
+        ("latin1", "Caf\u00e9 cr\u00e8me br\u00fbl\u00e9e\n".encode("latin-1"), "unknown"),
+        ("cut", "\u00e9t\u00e9 ".encode() * 102 + "\u00e9".encode()[:1], "text"),  # split at 512
+        # Extensions that text files share are left to the content.
+        ("id_rsa.pub", b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI user@host\n", "text"),
+        ("server.key", b"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n", "text"),
+        ("go.mod", b"module example.com/x\n\ngo 1.22\n", "text"),
+        ("nohup.out", b"started\n", "text"),
+        ("a.out", ELF, "executable"),
+    ],
+)
 def test_unknown_extension_decided_by_content(name: str, head: bytes, kind: str) -> None:
     assert kind_of(name, head) == kind
 
 
-@pytest.mark.parametrize(("name", "kind"), [
-    ("main.py", "code"), ("photo.JPG", "image"), ("archive.tar.gz", "archive"),
-    ("song.flac", "audio"), ("book.epub", "book"), ("font.otf", "font"),
-    ("x.unknownext", "unknown"),
-    ("noext", "unknown"), ("Dockerfile", "code"), ("trailing.", "unknown"), (".bashrc", "config"),
-])
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("main.py", "code"),
+        ("photo.JPG", "image"),
+        ("archive.tar.gz", "archive"),
+        ("song.flac", "audio"),
+        ("book.epub", "book"),
+        ("font.otf", "font"),
+        ("x.unknownext", "unknown"),
+        ("noext", "unknown"),
+        ("Dockerfile", "code"),
+        ("trailing.", "unknown"),
+        (".bashrc", "config"),
+    ],
+)
 @pytest.mark.parametrize("head", [None, b""])
 def test_without_content_the_name_decides(name: str, kind: str, head: bytes | None) -> None:
     assert kind_of(name, head) == kind
@@ -233,8 +270,21 @@ def test_kind_from_extension() -> None:
 
 
 def test_kinds_cover_the_required_set() -> None:
-    required = {"image", "video", "audio", "document", "text", "code", "archive", "executable",
-                "font", "database", "book", "config", "unknown"}
+    required = {
+        "image",
+        "video",
+        "audio",
+        "document",
+        "text",
+        "code",
+        "archive",
+        "executable",
+        "font",
+        "database",
+        "book",
+        "config",
+        "unknown",
+    }
     assert set(KINDS) == required
 
 
@@ -243,7 +293,9 @@ def test_any_input_gives_a_kind(name: str, head: bytes | None) -> None:
     assert kind_of(name, head) in KINDS
 
 
-@given(prefix=st.sampled_from([_png(), ELF, JPEG, PDF, b"PK\x03\x04", b"RIFF\0\0\0\0WAVE"]),
-       rest=st.binary(max_size=300))
+@given(
+    prefix=st.sampled_from([_png(), ELF, JPEG, PDF, b"PK\x03\x04", b"RIFF\0\0\0\0WAVE"]),
+    rest=st.binary(max_size=300),
+)
 def test_any_tail_after_a_signature_gives_a_kind(prefix: bytes, rest: bytes) -> None:
     assert kind_of("x", prefix + rest) in KINDS

@@ -15,8 +15,8 @@ ALLOWED = {"events": set(), "projections": {"events"}, "sdactors": {"events", "p
 
 @dataclass(frozen=True)
 class Import:
-    module: str   # the importing module
-    target: str   # the module (or package) imported
+    module: str  # the importing module
+    target: str  # the module (or package) imported
     line: int
     top_level: bool  # runs when the module is imported (not inside a function)
 
@@ -178,6 +178,10 @@ def test_import_finder_resolves_every_form(tmp_path: Path) -> None:
     )
     found = {(i.target, i.top_level) for i in imports_of("events.fake", source, modules)}
     assert found == {
-        ("sdactors.node", True), ("projections.runner", True), ("events.codec", True),
-        ("events.domain.tags", True), ("sdactors.cli.main", False), ("sdactors.library", False),
+        ("sdactors.node", True),
+        ("projections.runner", True),
+        ("events.codec", True),
+        ("events.domain.tags", True),
+        ("sdactors.cli.main", False),
+        ("sdactors.library", False),
     }

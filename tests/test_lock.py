@@ -36,8 +36,11 @@ def holder(sd: Sd, tmp_path: Path) -> Iterator[subprocess.Popen]:
     sd.run("tag", "create", "Before")
     with open(tmp_path / "holder.err", "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, str(sd.data_dir)], env=sd.env,
-            stdout=subprocess.PIPE, stderr=err, text=True,
+            [sys.executable, "-c", HOLDER, str(sd.data_dir)],
+            env=sd.env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
         )
     try:
         line = proc.stdout.readline() if proc.stdout else ""
@@ -62,11 +65,22 @@ def test_a_second_writer_is_told_who_holds_the_library(sd: Sd, holder: subproces
     assert sd.json("log", "stats")["by_type"].get("tag.created") == 1
 
 
-def test_reading_works_while_another_process_holds_the_library(sd: Sd, holder: subprocess.Popen) -> None:
+def test_reading_works_while_another_process_holds_the_library(
+    sd: Sd, holder: subprocess.Popen
+) -> None:
     tags, show, verify, stats, digest, info = run_all(
-        sd, *[["--json", *args] for args in (["tag", "list"], ["log", "show"], ["log", "verify"],
-                                             ["log", "stats"], ["projections", "digest"],
-                                             ["library", "info"])]
+        sd,
+        *[
+            ["--json", *args]
+            for args in (
+                ["tag", "list"],
+                ["log", "show"],
+                ["log", "verify"],
+                ["log", "stats"],
+                ["projections", "digest"],
+                ["library", "info"],
+            )
+        ],
     )
     assert [t["name"] for t in tags.json()] == ["Before"]
     shown = show.json_lines()

@@ -44,7 +44,9 @@ BASE_MS = 1_700_000_000_000
 # newer version of a type it does know.
 UNKNOWN_TYPES = [("tag.zz_future", 1), ("future.thing", 1), ("tag.created", 99), ("device.x", 3)]
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = dict(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 # -- a multi-device history ------------------------------------------------------------------
@@ -59,10 +61,10 @@ operations = st.one_of(
     st.tuples(st.just("unknown"), st.sampled_from(UNKNOWN_TYPES), st.integers(-(2**63), 2**64 - 1)),
 )
 steps = st.tuples(
-    st.integers(min_value=0, max_value=3),                 # which device writes
-    st.integers(min_value=-120_000, max_value=120_000),    # its wall clock moves (maybe back)
-    st.none() | st.integers(min_value=0, max_value=3),     # a device whose last hlc it saw
-    st.lists(operations, min_size=1, max_size=3),          # one commit
+    st.integers(min_value=0, max_value=3),  # which device writes
+    st.integers(min_value=-120_000, max_value=120_000),  # its wall clock moves (maybe back)
+    st.none() | st.integers(min_value=0, max_value=3),  # a device whose last hlc it saw
+    st.lists(operations, min_size=1, max_size=3),  # one commit
 )
 
 
@@ -96,7 +98,9 @@ class History:
 @st.composite
 def histories(draw: st.DrawFn) -> History:
     count = draw(st.integers(min_value=2, max_value=4))
-    walls = [BASE_MS + draw(st.integers(min_value=-600_000, max_value=600_000)) for _ in range(count)]
+    walls = [
+        BASE_MS + draw(st.integers(min_value=-600_000, max_value=600_000)) for _ in range(count)
+    ]
 
     def wall_of(i: int) -> Callable[[], int]:
         return lambda: walls[i]
@@ -157,26 +161,32 @@ def expected_tags(events: Sequence[Event]) -> list[tuple[bytes, str, str | None]
             created.add(typed.tag)
         if isinstance(typed, TagDeleted):
             deleted.add(typed.tag)
-        if isinstance(typed, (TagCreated, TagRenamed)) and (typed.tag not in names or stamp > names[typed.tag][0]):
+        if isinstance(typed, (TagCreated, TagRenamed)) and (
+            typed.tag not in names or stamp > names[typed.tag][0]
+        ):
             names[typed.tag] = (stamp, typed.name)
-        if isinstance(typed, (TagCreated, TagRecolored)) and (typed.tag not in colors or stamp > colors[typed.tag][0]):
+        if isinstance(typed, (TagCreated, TagRecolored)) and (
+            typed.tag not in colors or stamp > colors[typed.tag][0]
+        ):
             colors[typed.tag] = (stamp, typed.color)
-    return sorted(
-        (tag, names[tag][1], colors[tag][1]) for tag in created - deleted
-    )
+    return sorted((tag, names[tag][1], colors[tag][1]) for tag in created - deleted)
 
 
 def expected_library_name(events: Sequence[Event]) -> str:
     named = [
-        ((ev.hlc, ev.device), typed.name) for ev in events
+        ((ev.hlc, ev.device), typed.name)
+        for ev in events
         if isinstance(typed := CATALOG.typed(ev), (LibraryCreated, LibraryRenamed))
     ]
     return max(named)[1]
 
 
 @settings(max_examples=60, **SETTINGS)
-@given(history=histories(), orders=st.lists(st.lists(st.integers(0, 3), max_size=60), min_size=2, max_size=3),
-       cuts=st.lists(st.integers(min_value=0), max_size=4))
+@given(
+    history=histories(),
+    orders=st.lists(st.lists(st.integers(0, 3), max_size=60), min_size=2, max_size=3),
+    cuts=st.lists(st.integers(min_value=0), max_size=4),
+)
 def test_any_interleaving_folds_to_the_same_digest(
     history: History, orders: list[list[int]], cuts: list[int]
 ) -> None:
@@ -202,8 +212,9 @@ def test_any_interleaving_folds_to_the_same_digest(
         r.close()
 
 
-def ingest_in_chunks(store: EventStore, events: Sequence[Event], cuts: Sequence[int],
-                     after_each: Callable[[], None]) -> None:
+def ingest_in_chunks(
+    store: EventStore, events: Sequence[Event], cuts: Sequence[int], after_each: Callable[[], None]
+) -> None:
     """Deliver events as a sync session would: in chunks, resending what was held back."""
     held: list[tuple[bytes, bytes | None]] = []
     for chunk in batches(list(events), cuts):
@@ -215,8 +226,11 @@ def ingest_in_chunks(store: EventStore, events: Sequence[Event], cuts: Sequence[
 
 
 @settings(max_examples=20, **SETTINGS)
-@given(history=histories(), orders=st.lists(st.lists(st.integers(0, 3), max_size=60), min_size=2, max_size=2),
-       cuts=st.lists(st.integers(min_value=0), min_size=1, max_size=3))
+@given(
+    history=histories(),
+    orders=st.lists(st.lists(st.integers(0, 3), max_size=60), min_size=2, max_size=2),
+    cuts=st.lists(st.integers(min_value=0), min_size=1, max_size=3),
+)
 def test_ingest_live_folding_and_rebuild_agree(
     history: History, orders: list[list[int]], cuts: list[int]
 ) -> None:
@@ -226,14 +240,25 @@ def test_ingest_live_folding_and_rebuild_agree(
     with tempfile.TemporaryDirectory() as tmp:
         for n, picks in enumerate(orders):
             store = EventStore(Path(tmp) / f"events{n}.db")
-            live = ProjectionRunner(Path(tmp) / f"index{n}.db", library_projections(), CATALOG).open()
-            ingest_in_chunks(store, interleave(history, picks), cuts, lambda: live.catch_up(store))
+            live = ProjectionRunner(
+                Path(tmp) / f"index{n}.db", library_projections(), CATALOG
+            ).open()
+            ingest_in_chunks(
+                store,
+                interleave(history, picks),
+                cuts,
+                lambda live=live, store=store: live.catch_up(store),
+            )
             assert live.checkpoint == store.head_pos == len(history.events)
             assert live.digest() == reference
             live.close()
-            result = rebuild_index(str(Path(tmp) / f"index{n}.db"), store, library_projections(), CATALOG)
+            result = rebuild_index(
+                str(Path(tmp) / f"index{n}.db"), store, library_projections(), CATALOG
+            )
             assert result.digest == reference and result.checkpoint == store.head_pos
-            reopened = ProjectionRunner(Path(tmp) / f"index{n}.db", library_projections(), CATALOG).open()
+            reopened = ProjectionRunner(
+                Path(tmp) / f"index{n}.db", library_projections(), CATALOG
+            ).open()
             assert reopened.checkpoint == store.head_pos and reopened.digest() == reference
             reopened.close()
             assert store.verify() == []
@@ -249,7 +274,8 @@ def _str(s: str) -> bytes:
 
 
 leaves = st.one_of(
-    st.just(b"\xc0"), st.sampled_from([b"\xc2", b"\xc3"]),
+    st.just(b"\xc0"),
+    st.sampled_from([b"\xc2", b"\xc3"]),
     st.integers(0, 127).map(lambda i: bytes([i])),
     st.integers(0, 255).map(lambda i: b"\xcc" + bytes([i])),
     st.integers(0, 2**16 - 1).map(lambda i: b"\xcd" + i.to_bytes(2, "big")),
@@ -258,8 +284,9 @@ leaves = st.one_of(
     st.floats(width=32).map(lambda f: b"\xca" + struct.pack(">f", f)),
     st.floats().map(lambda f: b"\xcb" + struct.pack(">d", f)),
     st.text(max_size=10).map(_str),
-    st.text(max_size=10).map(lambda s: bytes([0xA0 | len(s.encode())]) + s.encode()
-                             if len(s.encode()) < 32 else _str(s)),
+    st.text(max_size=10).map(
+        lambda s: bytes([0xA0 | len(s.encode())]) + s.encode() if len(s.encode()) < 32 else _str(s)
+    ),
     st.binary(max_size=20).map(lambda b: b"\xc4" + bytes([len(b)]) + b),
     # Extension types: an application one (fixext 1) and msgpack's own timestamp 32.
     st.tuples(st.integers(0, 127), st.integers(0, 255)).map(lambda t: bytes([0xD4, t[0], t[1]])),
@@ -271,7 +298,9 @@ def _containers(children: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
     keys = st.text(max_size=6).map(_str) | st.integers(0, 127).map(lambda i: bytes([i]))
     return st.one_of(
         st.lists(children, max_size=4).map(lambda xs: bytes([0x90 | len(xs)]) + b"".join(xs)),
-        st.lists(children, max_size=4).map(lambda xs: b"\xdc" + len(xs).to_bytes(2, "big") + b"".join(xs)),
+        st.lists(children, max_size=4).map(
+            lambda xs: b"\xdc" + len(xs).to_bytes(2, "big") + b"".join(xs)
+        ),
         # Keys in any order, even repeated: the bytes are what they are.
         st.lists(st.tuples(keys, children), max_size=4).map(
             lambda kv: bytes([0x80 | len(kv)]) + b"".join(k + v for k, v in kv)
@@ -286,8 +315,11 @@ unknown_type = st.one_of(
         lambda t: CATALOG.class_for(t[0]) is None
     ),
 )
-unknown_events = st.lists(st.tuples(unknown_type, raw_bodies).map(lambda t: (t[0][0], t[0][1], t[1])),
-                          min_size=1, max_size=12)
+unknown_events = st.lists(
+    st.tuples(unknown_type, raw_bodies).map(lambda t: (t[0][0], t[0][1], t[1])),
+    min_size=1,
+    max_size=12,
+)
 
 
 @settings(max_examples=60, **SETTINGS)
@@ -304,8 +336,11 @@ def test_unknown_events_survive_store_and_export_bytes_exactly(
         assert [(ev.data, ev.sig) for ev in first.read()] == records
         assert first.verify() == []
         export = Path(tmp) / "log.sdlog"
-        write_export_file(export, ExportHeader(LIBRARY, "Home", first.head_pos),
-                          [(ev.data, ev.sig) for ev in first.read()])
+        write_export_file(
+            export,
+            ExportHeader(LIBRARY, "Home", first.head_pos),
+            [(ev.data, ev.sig) for ev in first.read()],
+        )
         header, exported = read_export(export)
         assert exported == records
         second = EventStore(Path(tmp) / "b.db")
@@ -322,7 +357,9 @@ def test_unknown_events_survive_store_and_export_bytes_exactly(
 # would run ``sd`` hundreds of times); the failing example is reported as found.
 @settings(max_examples=2, phases=[Phase.explicit, Phase.reuse, Phase.generate], **SETTINGS)
 @given(items=unknown_events)
-def test_unknown_events_survive_sd_log_export_and_import(items: list[tuple[str, int, bytes]]) -> None:
+def test_unknown_events_survive_sd_log_export_and_import(
+    items: list[tuple[str, int, bytes]],
+) -> None:
     """Through the real ``sd``: merged into a library, exported, restored elsewhere, exported
     again: the same bytes come out, and the restored log verifies."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -330,7 +367,9 @@ def test_unknown_events_survive_sd_log_export_and_import(items: list[tuple[str, 
         lib = home.json("library", "create", "Home")
         foreign = chain_raw(KEYS[1], items, seal_every=2)
         incoming = Path(tmp) / "incoming.sdlog"
-        write_export_file(incoming, ExportHeader(bytes.fromhex(lib["id"]), "Home", len(foreign)), foreign)
+        write_export_file(
+            incoming, ExportHeader(bytes.fromhex(lib["id"]), "Home", len(foreign)), foreign
+        )
         merged = home.json("log", "import", str(incoming), "--library", "Home")
         assert (merged["accepted"], merged["created"]) == (len(foreign), False)
         out_a, out_b = Path(tmp) / "a.sdlog", Path(tmp) / "b.sdlog"
@@ -345,7 +384,8 @@ def test_unknown_events_survive_sd_log_export_and_import(items: list[tuple[str, 
         verify, show, digest_b, digest_a = run_each(
             (elsewhere, ["--json", "log", "verify"]),
             (elsewhere, ["--json", "log", "show", "--device", KEYS[1].public.hex()]),
-            (elsewhere, ["--json", "projections", "digest"]), (home, ["--json", "projections", "digest"]),
+            (elsewhere, ["--json", "projections", "digest"]),
+            (home, ["--json", "projections", "digest"]),
         )
         assert verify.json()["ok"]
         assert [line["type"] for line in show.json_lines()] == [t for t, _, _ in items]

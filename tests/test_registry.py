@@ -19,9 +19,16 @@ def sample_value(annotation: Any) -> Any:
     text = str(annotation)
     if "None" in text:
         return None
-    for name, value in (("bytes", b"\x00\x01"), ("bool", True), ("int", 7), ("float", 1.5),
-                        ("str", "x"), ("dict", {"b": 1, "a": 2}), ("tuple", (1, 2)),
-                        ("list", (1, 2))):
+    for name, value in (
+        ("bytes", b"\x00\x01"),
+        ("bool", True),
+        ("int", 7),
+        ("float", 1.5),
+        ("str", "x"),
+        ("dict", {"b": 1, "a": 2}),
+        ("tuple", (1, 2)),
+        ("list", (1, 2)),
+    ):
         if name in text:
             return value
     return "x"
@@ -90,24 +97,28 @@ def test_old_versions_are_upcast_step_by_step() -> None:
 
 def test_a_missing_upcaster_leaves_the_event_unknown() -> None:
     catalog, _, _ = _catalog()
-    assert catalog.build("test.moved", 0, {"src": "a"}) == UnknownEvent("test.moved", 0, {"src": "a"})
+    assert catalog.build("test.moved", 0, {"src": "a"}) == UnknownEvent(
+        "test.moved", 0, {"src": "a"}
+    )
 
 
 @pytest.mark.parametrize(
     "type_name, v, body",
     [
-        ("test.unheard_of", 1, {"a": 1}),          # a type from a newer version
-        ("test.moved", 4, {"src": "a"}),           # a newer version of a known type
-        ("test.plain", 1, {"x": 1}),               # a field missing
+        ("test.unheard_of", 1, {"a": 1}),  # a type from a newer version
+        ("test.moved", 4, {"src": "a"}),  # a newer version of a known type
+        ("test.plain", 1, {"x": 1}),  # a field missing
         ("test.plain", 1, {"x": 1, "y": "s", "z": 0}),  # a field more
-        ("test.plain", 1, {"x": 1, "z": "s"}),     # right count, wrong names
+        ("test.plain", 1, {"x": 1, "z": "s"}),  # right count, wrong names
         ("test.moved", 3, {"src": "a", "dst": "b", "mood": {}}),
         ("test.moved", 3, {"src": "a", "dst": "b"}),
-        ("test.plain", 1, (1, "s")),               # not a map at all
+        ("test.plain", 1, (1, "s")),  # not a map at all
         ("test.plain", 1, None),
     ],
 )
-def test_what_this_version_cannot_build_is_carried_as_unknown(type_name: str, v: int, body: Any) -> None:
+def test_what_this_version_cannot_build_is_carried_as_unknown(
+    type_name: str, v: int, body: Any
+) -> None:
     catalog, _, _ = _catalog()
     built = catalog.build(type_name, v, body)
     assert built == UnknownEvent(type_name, v, body)
@@ -129,7 +140,9 @@ def test_nested_maps_are_made_canonical() -> None:
 def test_registration_mistakes_are_caught() -> None:
     catalog, _, _ = _catalog()
     with pytest.raises(ValueError):
-        catalog.event("test.plain")(dataclass(frozen=True)(type("Again", (), {"__annotations__": {}})))
+        catalog.event("test.plain")(
+            dataclass(frozen=True)(type("Again", (), {"__annotations__": {}}))
+        )
     with pytest.raises(TypeError):
         catalog.event("test.other")(type("NotADataclass", (), {}))
     with pytest.raises(UnknownEventType):
@@ -137,6 +150,14 @@ def test_registration_mistakes_are_caught() -> None:
 
 
 def test_the_catalog_knows_the_types_the_folds_rely_on() -> None:
-    for name in ("device.registered", "library.created", "library.renamed", "tag.created",
-                 "tag.renamed", "tag.recolored", "tag.deleted", "node.actor_restarted"):
+    for name in (
+        "device.registered",
+        "library.created",
+        "library.renamed",
+        "tag.created",
+        "tag.renamed",
+        "tag.recolored",
+        "tag.deleted",
+        "node.actor_restarted",
+    ):
         assert CATALOG.class_for(name) is not None, name

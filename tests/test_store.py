@@ -38,7 +38,10 @@ def snapshot(s: EventStore) -> tuple:
     fresh = EventStore(s.path, readonly=True)
     try:
         return (
-            fresh.head_pos, fresh.vector(), fresh.stats(), fresh.hlc_high,
+            fresh.head_pos,
+            fresh.vector(),
+            fresh.stats(),
+            fresh.hlc_high,
             [(ev.pos, ev.data, ev.sig) for ev in fresh.read()],
         ), (s.head_pos, s.vector(), s.stats())
     finally:
@@ -90,7 +93,9 @@ def test_appends_take_contiguous_positions_and_read_back_as_written(store: Event
     reopened.close()
 
 
-def test_append_refuses_a_broken_chain_or_a_missing_seal_and_writes_nothing(store: EventStore) -> None:
+def test_append_refuses_a_broken_chain_or_a_missing_seal_and_writes_nothing(
+    store: EventStore,
+) -> None:
     key = DeviceKey.generate()
     w = writer(key)
     store.append(w.build(tag_drafts(2)))
@@ -143,7 +148,9 @@ def test_ingest_keeps_each_devices_order_whatever_the_interleaving(tmp_path: Pat
     target.close()
 
 
-def _refused(store: EventStore, events: list[tuple[bytes, bytes | None]], reason: str, **kw: bool) -> None:
+def _refused(
+    store: EventStore, events: list[tuple[bytes, bytes | None]], reason: str, **kw: bool
+) -> None:
     before = snapshot(store)
     report = store.ingest(events, **kw)
     assert not report.ok
@@ -214,7 +221,9 @@ def test_unsealed_tails_are_held_back_and_refused_whole(store: EventStore) -> No
     # Nothing sealed: held back, nothing written, and the newcomer is not a known device.
     report = store.ingest(wire(tail_of_known[:-1]) + wire(new_events[:-1]))
     assert report.ok and report.accepted == 0
-    assert [ev.data for ev in report.held_back] == [ev.data for ev in tail_of_known[:-1] + new_events[:-1]]
+    assert [ev.data for ev in report.held_back] == [
+        ev.data for ev in tail_of_known[:-1] + new_events[:-1]
+    ]
     assert snapshot(store) == before
     assert store.vector() == {known.device: 2}
     assert store.stats().devices == 1
@@ -252,14 +261,19 @@ def test_read_filters_agree_with_a_plain_filter(store: EventStore) -> None:
             for prefix in [None, "", "tag.", "tag.renamed", "library.", "zzz", "nope"]:
                 for device in [None, a.device, b.device, b"\x09" * 32]:
                     want = [
-                        ev for ev in everything
-                        if ev.pos > since and (until is None or ev.pos <= until)
+                        ev
+                        for ev in everything
+                        if ev.pos > since
+                        and (until is None or ev.pos <= until)
                         and (not prefix or ev.type.startswith(prefix))
                         and (device is None or ev.device == device)
                     ]
                     got = list(store.read(since, until=until, type_prefix=prefix, device=device))
                     assert [(e.pos, e.data) for e in got] == [(e.pos, e.data) for e in want], (
-                        since, until, prefix, device,
+                        since,
+                        until,
+                        prefix,
+                        device,
                     )
     for limit in [1, 2, 7, 10_000]:
         got = list(store.read(3, type_prefix="tag.", limit=limit))
@@ -279,8 +293,13 @@ def test_missing_gives_exactly_what_a_peer_lacks(tmp_path: Path, store: EventSto
     a, b, built = two_device_log(store)
     full = store.vector()
     vectors = [
-        {}, {a.device: 1}, {b.device: 3}, {b.device: SEGMENT_MAX + 2, a.device: 4}, full,
-        {a.device: 999_999, b.device: 0}, {b"\x05" * 32: 3},
+        {},
+        {a.device: 1},
+        {b.device: 3},
+        {b.device: SEGMENT_MAX + 2, a.device: 4},
+        full,
+        {a.device: 999_999, b.device: 0},
+        {b"\x05" * 32: 3},
     ]
     for vector in vectors:
         got = list(store.missing(vector))
@@ -318,17 +337,28 @@ def test_stats_count_what_is_stored(store: EventStore) -> None:
 
 def _rewrite_segment(path: str, pos: int, column: str, change) -> None:
     db = sqlite3.connect(path)
-    (value,) = db.execute(f"SELECT {column} FROM segments WHERE pos <= ? ORDER BY pos DESC LIMIT 1", (pos,)).fetchone()
-    db.execute(f"UPDATE segments SET {column} = ? WHERE pos = (SELECT max(pos) FROM segments WHERE pos <= ?)",
-               (change(value), pos))
+    (value,) = db.execute(
+        f"SELECT {column} FROM segments WHERE pos <= ? ORDER BY pos DESC LIMIT 1", (pos,)
+    ).fetchone()
+    db.execute(
+        f"UPDATE segments SET {column} = ? WHERE pos = (SELECT max(pos) FROM segments WHERE pos <= ?)",
+        (change(value), pos),
+    )
     db.commit()
     db.close()
 
 
 def test_verify_names_a_changed_event(store: EventStore) -> None:
     w = writer()
-    store.append(w.build([create(b"\x01" * 16, "first"), create(b"\x02" * 16, "Needle"),
-                          create(b"\x03" * 16, "third")]))
+    store.append(
+        w.build(
+            [
+                create(b"\x01" * 16, "first"),
+                create(b"\x02" * 16, "Needle"),
+                create(b"\x03" * 16, "third"),
+            ]
+        )
+    )
     assert store.verify() == []
     path = store.path
     store.close()

@@ -60,8 +60,9 @@ def recorded() -> list[tuple[str, str, int]]:
 
 @pytest.fixture
 def supervisor(recorded: list[tuple[str, str, int]]) -> Any:
-    sup = Supervisor("test", max_restarts=2, window_s=60,
-                     recorder=lambda *args: recorded.append(args))
+    sup = Supervisor(
+        "test", max_restarts=2, window_s=60, recorder=lambda *args: recorded.append(args)
+    )
     yield sup
     sup.stop_all()
 
@@ -94,7 +95,7 @@ async def test_a_child_that_keeps_crashing_is_given_up(
     supervisor.start("crasher", lambda hook: Crasher.start(hook))
     for n in range(1, supervisor.max_restarts + 1):
         supervisor.ref("crasher").tell("crash")
-        await until(lambda: supervisor.restarts("crasher") == n, f"restart {n}")
+        await until(lambda n=n: supervisor.restarts("crasher") == n, f"restart {n}")
     last = supervisor.ref("crasher")
     last.tell("crash")
     with pytest.raises(ActorFailed, match="repeated failures: RuntimeError: boom"):
@@ -108,9 +109,7 @@ async def test_a_child_that_keeps_crashing_is_given_up(
 
 async def test_a_crash_while_starting_is_restarted(supervisor: Supervisor) -> None:
     attempts = itertools.count()
-    supervisor.start(
-        "flaky", lambda hook: Crasher.start(hook, fail_start=next(attempts) == 0)
-    )
+    supervisor.start("flaky", lambda hook: Crasher.start(hook, fail_start=next(attempts) == 0))
     await until(lambda: supervisor.restarts("flaky") == 1, "a restart after a failed start")
     assert ask(supervisor.ref("flaky"), "who")
 
@@ -122,7 +121,7 @@ async def test_crashes_are_spread_over_the_window(recorded: list) -> None:
         sup.start("crasher", lambda hook: Crasher.start(hook))
         for n in range(1, 4):
             sup.ref("crasher").tell("crash")
-            await until(lambda: sup.restarts("crasher") == n, f"restart {n}")
+            await until(lambda n=n: sup.restarts("crasher") == n, f"restart {n}")
             await trio.sleep(0.25)  # let the window pass
         assert ask(sup.ref("crasher"), "who")
     finally:
@@ -161,7 +160,7 @@ async def test_a_crash_inside_a_library_is_recorded_in_its_log(library: Library)
     # Crash it until the supervisor gives up: each restart is in the log, then no more.
     for n in range(2, sup.max_restarts + 1):
         sup.ref("crasher").tell("crash")
-        await until(lambda: len(restart_events(library)) == n, f"restart {n} recorded")
+        await until(lambda n=n: len(restart_events(library)) == n, f"restart {n} recorded")
     sup.ref("crasher").tell("crash")
     with pytest.raises(ActorFailed):
         await until(lambda: sup.ref("crasher") is None, "giving up")
@@ -200,7 +199,9 @@ async def test_a_crashed_bus_does_not_take_the_journal_down(library: Library) ->
     await until(lambda: library.supervisor.restarts("bus") == 1, "the bus restarted")
     await until(lambda: restart_events(library), "the bus crash recorded")
     for n in range(3):
-        await trio.to_thread.run_sync(library.append_typed, TagCreated(bytes([n]) * 16, f"t{n}", None))
+        await trio.to_thread.run_sync(
+            library.append_typed, TagCreated(bytes([n]) * 16, f"t{n}", None)
+        )
     assert library.supervisor.restarts("journal") == 0
     assert [e["actor"] for e in restart_events(library)] == ["bus"]
     store = library.log()

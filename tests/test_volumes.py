@@ -217,8 +217,22 @@ def test_distinct_volumes_with_one_fingerprint_get_the_mount_point_too(
 
 def _row(v: Volume, mounted: bool = True) -> VolumeRow:
     return VolumeRow(
-        v.id, v.name, v.mount_point, v.source, v.filesystem, v.kind, v.total_bytes,
-        v.free_bytes, v.read_only, mounted, 1, None, None, None, None, None,
+        v.id,
+        v.name,
+        v.mount_point,
+        v.source,
+        v.filesystem,
+        v.kind,
+        v.total_bytes,
+        v.free_bytes,
+        v.read_only,
+        mounted,
+        1,
+        None,
+        None,
+        None,
+        None,
+        None,
     )
 
 
@@ -227,9 +241,11 @@ def test_changes_record_new_changed_and_gone_volumes_but_not_free_space() -> Non
         "u1", "data", "/srv/data", "/dev/sdb1", "ext4", "secondary", 10**12, 10**11, False
     )
     stick = Volume("u2", "S", "/media/S", "/dev/sdc1", "vfat", "external", 10**9, 10**8, False)
-    assert changes([disk], {}) == [VolumeObserved(
-        "u1", "data", "/srv/data", "/dev/sdb1", "ext4", "secondary", 10**12, 10**11, False
-    )]
+    assert changes([disk], {}) == [
+        VolumeObserved(
+            "u1", "data", "/srv/data", "/dev/sdb1", "ext4", "secondary", 10**12, 10**11, False
+        )
+    ]
     known = {"u1": _row(disk), "u2": _row(stick)}
     fuller = replace(disk, free_bytes=5, total_bytes=10**12 - 10**9)  # free space, a 0.1% wobble
     assert changes([fuller, stick], known) == []
@@ -316,8 +332,15 @@ def test_sd_volume_list_records_once_and_speedtest_is_recorded(sd: Sd, tmp_path:
     volumes = sd.json("volume", "list")
     volume = _holder(volumes, tmp_path)
     assert set(volume) >= {
-        "id", "name", "mount_point", "device", "filesystem", "kind", "total_bytes",
-        "free_bytes", "read_only",
+        "id",
+        "name",
+        "mount_point",
+        "device",
+        "filesystem",
+        "kind",
+        "total_bytes",
+        "free_bytes",
+        "read_only",
     }
     assert volume["id"] and volume["filesystem"] and volume["device"]
     assert volume["kind"] in KINDS and volume["read_only"] is False

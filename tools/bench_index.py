@@ -47,8 +47,11 @@ def ensure_tool(binary: str, package: str) -> str | None:
     found = shutil.which(binary)
     if found or os.geteuid() != 0 or not shutil.which("apt-get"):
         return found
-    subprocess.run(["apt-get", "install", "-y", "-q", package], capture_output=True,
-                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    subprocess.run(
+        ["apt-get", "install", "-y", "-q", package],
+        capture_output=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
     return shutil.which(binary)
 
 
@@ -98,16 +101,25 @@ def sd(env: dict[str, str], *args: str) -> Any:
 def bench_first_index(env: dict[str, str], tree: Path) -> dict[str, Any]:
     sd(env, "library", "create", "bench")
     start = time.perf_counter()
-    proc = subprocess.Popen([*SD, "--json", "location", "add", str(tree)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*SD, "--json", "location", "add", str(tree)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     rss = PeakRss(proc.pid)
     out, err = proc.communicate()
     seconds = time.perf_counter() - start
     rss.stop()
     if proc.returncode != 0:
         raise SystemExit(f"sd location add failed: {err.strip()}")
-    return {"seconds": seconds, "job": json.loads(out), "rss_main_mb": rss.main / 1e6,
-            "rss_tree_mb": rss.tree / 1e6}
+    return {
+        "seconds": seconds,
+        "job": json.loads(out),
+        "rss_main_mb": rss.main / 1e6,
+        "rss_tree_mb": rss.tree / 1e6,
+    }
 
 
 def entry_events(env: dict[str, str]) -> int:
@@ -133,11 +145,14 @@ def bench_identity(tree: Path, b3sum: str | None) -> dict[str, Any]:
     identifier = Identifier()
     identifier.submit_folders([(folders[0], False)]).result()  # start the workers first
     start = time.perf_counter()
-    futures = [identifier.submit_folders([(f, True) for f in folders[i : i + 8]])
-               for i in range(0, len(folders), 8)]
+    futures = [
+        identifier.submit_folders([(f, True) for f in folders[i : i + 8]])
+        for i in range(0, len(folders), 8)
+    ]
     files = sum(
         sum(1 for x in result.identities or () if x is not None)
-        for future in futures for result in future.result()
+        for future in futures
+        for result in future.result()
     )
     ours = time.perf_counter() - start
     identifier.close()
@@ -162,8 +177,9 @@ def search_queries(index_db: Path, count: int, seed: int = 7) -> list[str]:
     total = db.execute("SELECT max(rowid) FROM search").fetchone()[0] or 1
     names: list[str] = []
     while len(names) < count:
-        row = db.execute("SELECT names FROM search WHERE rowid >= ? LIMIT 1",
-                         (rng.randint(1, total),)).fetchone()
+        row = db.execute(
+            "SELECT names FROM search WHERE rowid >= ? LIMIT 1", (rng.randint(1, total),)
+        ).fetchone()
         if row:
             names.append(rng.choice(row[0].strip("\n").split("\n")))
     db.close()
@@ -182,8 +198,9 @@ def search_queries(index_db: Path, count: int, seed: int = 7) -> list[str]:
     return queries
 
 
-def bench_search(env: dict[str, str], index_db: Path, tree: Path, plocate: str | None,
-                 plocate_db: Path | None) -> dict[str, Any]:
+def bench_search(
+    env: dict[str, str], index_db: Path, tree: Path, plocate: str | None, plocate_db: Path | None
+) -> dict[str, Any]:
     from projections.files_search import search
 
     queries = search_queries(index_db, 300)
@@ -202,24 +219,38 @@ def bench_search(env: dict[str, str], index_db: Path, tree: Path, plocate: str |
         "max_ms": latencies[-1] * 1000,
     }
     sample = queries[:5]
-    out["sd_search_process_ms"] = statistics.median(
-        timed_cmd([*SD, "search", q, "--limit", "50"], repeat=1, env=env) for q in sample
-    ) * 1000
+    out["sd_search_process_ms"] = (
+        statistics.median(
+            timed_cmd([*SD, "search", q, "--limit", "50"], repeat=1, env=env) for q in sample
+        )
+        * 1000
+    )
     if plocate and plocate_db:
-        out["plocate_process_ms"] = statistics.median(
-            timed_cmd([plocate, "-d", str(plocate_db), "-i", "-l", "50", q], repeat=1)
-            for q in sample
-        ) * 1000
+        out["plocate_process_ms"] = (
+            statistics.median(
+                timed_cmd([plocate, "-d", str(plocate_db), "-i", "-l", "50", q], repeat=1)
+                for q in sample
+            )
+            * 1000
+        )
     return out
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=100_000)
-    parser.add_argument("--tree", type=Path, default=None,
-                        help="Where to generate (and keep) the tree; default: a temp dir.")
-    parser.add_argument("--max-size", type=int, default=8_000_000,
-                        help="Cap generated file sizes (bytes), for very large trees.")
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        default=None,
+        help="Where to generate (and keep) the tree; default: a temp dir.",
+    )
+    parser.add_argument(
+        "--max-size",
+        type=int,
+        default=8_000_000,
+        help="Cap generated file sizes (bytes), for very large trees.",
+    )
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -233,15 +264,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         find_args = ["find", str(tree), "-printf", "%i %s %T@ %p\\n"]
         # Warm the page cache, contents too: figures are for a warm cache (DESIGN.md), and a
         # cold one would measure the disk, the same for every indexer.
-        subprocess.run(["sh", "-c", f"find '{tree}' -type f -print0 | xargs -0 cat > /dev/null"],
-                       check=True)
+        subprocess.run(
+            ["sh", "-c", f"find '{tree}' -type f -print0 | xargs -0 cat > /dev/null"], check=True
+        )
         r["find_seconds"] = timed_cmd(find_args)
         plocate = ensure_tool("plocate", "plocate")
         updatedb = shutil.which("updatedb.plocate") or shutil.which("updatedb")
         plocate_db = scratch / "plocate.db"
         if plocate and updatedb:
             r["updatedb_seconds"] = timed_cmd(
-                [updatedb, "-l", "0", "-o", str(plocate_db), "-U", str(tree)], repeat=3)
+                [updatedb, "-l", "0", "-o", str(plocate_db), "-U", str(tree)], repeat=3
+            )
         env = {**os.environ, "SD_DATA_DIR": str(scratch / "data")}
         env.pop("SD_DEBUG", None)
         r["first_index"] = bench_first_index(env, tree)
@@ -249,8 +282,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         r["identity"] = bench_identity(tree, ensure_tool("b3sum", "b3sum"))
         if not args.skip_search:
             index_db = next((scratch / "data" / "libraries").glob("*.sdlibrary")) / "index.db"
-            r["search"] = bench_search(env, index_db, tree, plocate,
-                                       plocate_db if plocate_db.exists() else None)
+            r["search"] = bench_search(
+                env, index_db, tree, plocate, plocate_db if plocate_db.exists() else None
+            )
     finally:
         if args.tree is None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -268,25 +302,37 @@ def report(r: dict[str, Any], as_json: bool) -> None:
     first, rescan, ident = r["first_index"], r["rescan"], r["identity"]
     print(f"tree: {r['files']:,} files; find -printf {find:.2f} s")
     if "updatedb_seconds" in r:
-        print(f"plocate updatedb              {r['updatedb_seconds']:8.2f} s  "
-              f"{r['updatedb_seconds'] / find:5.2f}x find")
-    print(f"first index (sd location add) {first['seconds']:8.2f} s  "
-          f"{first['seconds'] / find:5.2f}x find   goal <= 4x   "
-          f"({r['files'] / first['seconds']:,.0f} files/s)")
-    print(f"rescan, nothing changed       {rescan['seconds']:8.2f} s  "
-          f"{rescan['seconds'] / find:5.2f}x find   goal <= 2x   "
-          f"new entry events: {rescan['new_entry_events']}")
+        print(
+            f"plocate updatedb              {r['updatedb_seconds']:8.2f} s  "
+            f"{r['updatedb_seconds'] / find:5.2f}x find"
+        )
+    print(
+        f"first index (sd location add) {first['seconds']:8.2f} s  "
+        f"{first['seconds'] / find:5.2f}x find   goal <= 4x   "
+        f"({r['files'] / first['seconds']:,.0f} files/s)"
+    )
+    print(
+        f"rescan, nothing changed       {rescan['seconds']:8.2f} s  "
+        f"{rescan['seconds'] / find:5.2f}x find   goal <= 2x   "
+        f"new entry events: {rescan['new_entry_events']}"
+    )
     line = f"list + content ids (workers)  {ident['seconds']:8.2f} s  {ident['files'] / ident['seconds']:,.0f} files/s"
     if "b3sum_seconds" in ident:
-        line += (f"   b3sum {ident['b3sum_seconds']:.2f} s: "
-                 f"{ident['b3sum_seconds'] / ident['seconds']:.2f}x as fast as b3sum   goal >= 1x")
+        line += (
+            f"   b3sum {ident['b3sum_seconds']:.2f} s: "
+            f"{ident['b3sum_seconds'] / ident['seconds']:.2f}x as fast as b3sum   goal >= 1x"
+        )
     print(line)
-    print(f"peak RSS indexing             main {first['rss_main_mb']:.0f} MB, "
-          f"with workers {first['rss_tree_mb']:.0f} MB   goal <= 300 MB")
+    print(
+        f"peak RSS indexing             main {first['rss_main_mb']:.0f} MB, "
+        f"with workers {first['rss_tree_mb']:.0f} MB   goal <= 300 MB"
+    )
     if "search" in r:
         s = r["search"]
-        line = (f"search in-process             p50 {s['p50_ms']:.2f} ms  p99 {s['p99_ms']:.2f} ms  "
-                f"goal p99 <= 20 ms;  sd search process {s['sd_search_process_ms']:.0f} ms")
+        line = (
+            f"search in-process             p50 {s['p50_ms']:.2f} ms  p99 {s['p99_ms']:.2f} ms  "
+            f"goal p99 <= 20 ms;  sd search process {s['sd_search_process_ms']:.0f} ms"
+        )
         if "plocate_process_ms" in s:
             line += f", plocate {s['plocate_process_ms']:.1f} ms"
         print(line)

@@ -60,8 +60,10 @@ def _wav() -> bytes:
 def corpus(rng: random.Random) -> list[tuple[str, str, int, bytes | None]]:
     """(format, file name, weight out of 1000, head) for each format in the mix."""
     noise = rng.randbytes
-    code = (b"import os\nimport sys\n\n\ndef main(argv: list[str]) -> int:\n"
-            b"    for arg in argv:\n        print(arg.upper())\n    return 0\n") * 40
+    code = (
+        b"import os\nimport sys\n\n\ndef main(argv: list[str]) -> int:\n"
+        b"    for arg in argv:\n        print(arg.upper())\n    return 0\n"
+    ) * 40
     text = ("Notes from the meeting. Caf\u00e9 au lait \u2014 tout va bien.\n" * 60).encode()
     elf = open(sys.executable, "rb").read(HEAD_LIMIT)
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00\x00\x00\x01\x00\x08\x06\x00\x00\x00"
@@ -95,8 +97,11 @@ def corpus(rng: random.Random) -> list[tuple[str, str, int, bytes | None]]:
     ]
 
 
-def _per_file_us(fn: Callable[[str, bytes | None], Any], items: list[tuple[str, bytes | None]],
-                 min_seconds: float) -> float:
+def _per_file_us(
+    fn: Callable[[str, bytes | None], Any],
+    items: list[tuple[str, bytes | None]],
+    min_seconds: float,
+) -> float:
     """Best-of-5 mean µs per call of fn over items, each round lasting about min_seconds."""
     loops = 1
     while True:
@@ -154,10 +159,19 @@ def main() -> None:
     detectors = _detectors()
     table = []
     for fmt, name, weight, head in rows:
-        figures = {label: _per_file_us(fn, [(name, head)], args.seconds / 4)
-                   for label, fn in detectors.items()}
-        table.append({"format": fmt, "name": name, "weight": weight,
-                      "kind": kind_of(name, head), "us": figures})
+        figures = {
+            label: _per_file_us(fn, [(name, head)], args.seconds / 4)
+            for label, fn in detectors.items()
+        }
+        table.append(
+            {
+                "format": fmt,
+                "name": name,
+                "weight": weight,
+                "kind": kind_of(name, head),
+                "us": figures,
+            }
+        )
     mix = [(name, head) for _, name, weight, head in rows for _ in range(weight)]
     random.Random(8).shuffle(mix)
     weighted = {label: _per_file_us(fn, mix, args.seconds) for label, fn in detectors.items()}
@@ -168,8 +182,10 @@ def main() -> None:
     labels = list(detectors)
     print(f"{'format':24} {'kind':11} " + " ".join(f"{label:>16}" for label in labels))
     for row in table:
-        print(f"{row['format']:24} {row['kind']:11} "
-              + " ".join(f"{row['us'][label]:13.2f} µs" for label in labels))
+        print(
+            f"{row['format']:24} {row['kind']:11} "
+            + " ".join(f"{row['us'][label]:13.2f} µs" for label in labels)
+        )
     print(f"{'weighted mix':36} " + " ".join(f"{weighted[label]:13.2f} µs" for label in labels))
     print(f"import of sdactors.indexer.kinds (compiles the signature data): {import_ms:.0f} ms")
 

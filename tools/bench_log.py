@@ -245,8 +245,11 @@ def bench_export_import(root: Path) -> dict[str, float]:
         seconds, report = timed(lambda: target.ingest(reader.records(), whole=True))
     target.close()
     assert report.ok and report.accepted == result.events, report.refused[:3]
-    return {"export_per_s": export_rate, "import_per_s": report.accepted / seconds,
-            "file_bytes": export_file.stat().st_size}
+    return {
+        "export_per_s": export_rate,
+        "import_per_s": report.accepted / seconds,
+        "file_bytes": export_file.stat().st_size,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -254,7 +257,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--writers", type=int, default=64)
     parser.add_argument("--per-writer", type=int, default=500)
-    parser.add_argument("--dir", type=Path, default=None, help="Scratch directory (default: a temp dir).")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="Scratch directory (default: a temp dir)."
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     logs.configure(json=False)
@@ -298,17 +303,42 @@ def report(r: dict[str, Any], as_json: bool) -> None:
     c, ct = r["concurrent"], r["concurrent_trio"]
     es_batch, es_single = r["eventsourcing_batch_per_s"], r["eventsourcing_single_per_s"]
     rows = [
-        ("append, 1,000/commit (store)", f"{r['store_append_per_s']:,.0f}/s", ">= 200k/s",
-         f"eventsourcing {es_batch or 0:,.0f}/s", _ratio(r["store_append_per_s"], es_batch)),
-        ("append, 1,000/commit (Journal)", f"{r['journal_append_per_s']:,.0f}/s", ">= 200k/s",
-         f"bare sqlite {r['sqlite_floor_rows_per_s']:,.0f} rows/s",
-         _ratio(r["journal_append_per_s"], r["sqlite_floor_rows_per_s"])),
-        ("64 writers, durable single", f"{c['events_per_s']:,.0f}/s", ">= 20k/s",
-         f"eventsourcing 1/commit {es_single or 0:,.0f}/s", _ratio(c["events_per_s"], es_single)),
+        (
+            "append, 1,000/commit (store)",
+            f"{r['store_append_per_s']:,.0f}/s",
+            ">= 200k/s",
+            f"eventsourcing {es_batch or 0:,.0f}/s",
+            _ratio(r["store_append_per_s"], es_batch),
+        ),
+        (
+            "append, 1,000/commit (Journal)",
+            f"{r['journal_append_per_s']:,.0f}/s",
+            ">= 200k/s",
+            f"bare sqlite {r['sqlite_floor_rows_per_s']:,.0f} rows/s",
+            _ratio(r["journal_append_per_s"], r["sqlite_floor_rows_per_s"]),
+        ),
+        (
+            "64 writers, durable single",
+            f"{c['events_per_s']:,.0f}/s",
+            ">= 20k/s",
+            f"eventsourcing 1/commit {es_single or 0:,.0f}/s",
+            _ratio(c["events_per_s"], es_single),
+        ),
         ("  latency p50 / p99", f"{c['p50_ms']:.2f} / {c['p99_ms']:.2f} ms", "p99 <= 5 ms", "", ""),
-        ("64 trio tasks, durable single", f"{ct['events_per_s']:,.0f}/s", ">= 20k/s",
-         f"eventsourcing 1/commit {es_single or 0:,.0f}/s", _ratio(ct["events_per_s"], es_single)),
-        ("  latency p50 / p99", f"{ct['p50_ms']:.2f} / {ct['p99_ms']:.2f} ms", "p99 <= 5 ms", "", ""),
+        (
+            "64 trio tasks, durable single",
+            f"{ct['events_per_s']:,.0f}/s",
+            ">= 20k/s",
+            f"eventsourcing 1/commit {es_single or 0:,.0f}/s",
+            _ratio(ct["events_per_s"], es_single),
+        ),
+        (
+            "  latency p50 / p99",
+            f"{ct['p50_ms']:.2f} / {ct['p99_ms']:.2f} ms",
+            "p99 <= 5 ms",
+            "",
+            "",
+        ),
         ("rebuild (fold)", f"{r['rebuild_per_s']:,.0f}/s", ">= 300k/s", "", ""),
         ("export", f"{r['export_per_s']:,.0f}/s", ">= 100k/s", "", ""),
         ("import (verified)", f"{r['import_per_s']:,.0f}/s", ">= 100k/s", "", ""),

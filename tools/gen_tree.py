@@ -32,10 +32,41 @@ HEADERS = {
 }
 TEXT_EXTS = ["txt", "md", "py", "rs", "js", "json", "csv", "log", "html", "toml"]
 WORDS = [
-    "holiday", "photo", "report", "final", "draft", "invoice", "budget", "notes", "music",
-    "track", "scan", "backup", "project", "meeting", "summary", "plan", "design", "review",
-    "data", "export", "archive", "letter", "contract", "receipt", "recipe", "travel",
-    "family", "school", "work", "taxes", "garden", "car", "house", "paris", "berlin",
+    "holiday",
+    "photo",
+    "report",
+    "final",
+    "draft",
+    "invoice",
+    "budget",
+    "notes",
+    "music",
+    "track",
+    "scan",
+    "backup",
+    "project",
+    "meeting",
+    "summary",
+    "plan",
+    "design",
+    "review",
+    "data",
+    "export",
+    "archive",
+    "letter",
+    "contract",
+    "receipt",
+    "recipe",
+    "travel",
+    "family",
+    "school",
+    "work",
+    "taxes",
+    "garden",
+    "car",
+    "house",
+    "paris",
+    "berlin",
 ]
 
 
@@ -115,9 +146,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("root", type=Path)
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--max-size", type=int, default=8_000_000,
-                        help="Cap file sizes (bytes): a million files of the default mix "
-                             "would need about 60 GB.")
+    parser.add_argument(
+        "--max-size",
+        type=int,
+        default=8_000_000,
+        help="Cap file sizes (bytes): a million files of the default mix would need about 60 GB.",
+    )
     args = parser.parse_args(argv)
     generate(args.root, args.files, args.seed, args.max_size)
     sys.stdout.write(f"{args.root}: {args.files} files\n")

@@ -21,7 +21,16 @@ FILE, DIR, SYMLINK, FIFO, SOCKET, CHAR_DEVICE, BLOCK_DEVICE = "f", "d", "l", "p"
 
 # Fields of an item of EntriesIndexed.entries.
 INDEXED_FIELDS = (
-    "eid", "parent", "name", "ftype", "size", "mtime_ns", "inode", "kind", "cid", "target",
+    "eid",
+    "parent",
+    "name",
+    "ftype",
+    "size",
+    "mtime_ns",
+    "inode",
+    "kind",
+    "cid",
+    "target",
 )
 # Fields of an item of EntriesModified.entries.
 MODIFIED_FIELDS = ("eid", "parent", "size", "mtime_ns", "inode", "kind", "cid")

@@ -45,12 +45,17 @@ class Location:
 
     @classmethod
     def of(cls, row: LocationRow) -> "Location":
-        return cls(row.location, row.path, row.name, Rules.from_dict(json.loads(row.rules)), row.device)
+        return cls(
+            row.location, row.path, row.name, Rules.from_dict(json.loads(row.rules)), row.device
+        )
 
     def as_json(self) -> dict:
         return {
-            "id": self.id.hex(), "path": show(self.path), "name": self.name,
-            "device": self.device.hex(), "rules": self.rules.as_dict(),
+            "id": self.id.hex(),
+            "path": show(self.path),
+            "name": self.name,
+            "device": self.device.hex(),
+            "rules": self.rules.as_dict(),
         }
 
 
@@ -66,7 +71,9 @@ def find_location(lib: "LibraryReader", wanted: str, device: bytes | None = None
     for loc in known:
         if loc.path == path or loc.id.hex() == wanted.lower():
             return loc
-    by_prefix = [loc for loc in known if len(wanted) >= 6 and loc.id.hex().startswith(wanted.lower())]
+    by_prefix = [
+        loc for loc in known if len(wanted) >= 6 and loc.id.hex().startswith(wanted.lower())
+    ]
     by_name = [loc for loc in known if loc.name == wanted]
     for candidates in (by_prefix, by_name):
         if len(candidates) == 1:
@@ -82,8 +89,9 @@ def _overlap(path: bytes, existing: bytes) -> bool:
     )
 
 
-def add_location(lib: "Library", path: str | bytes, name: str | None = None,
-                 rules: Rules | None = None) -> tuple[Location, bool]:
+def add_location(
+    lib: "Library", path: str | bytes, name: str | None = None, rules: Rules | None = None
+) -> tuple[Location, bool]:
     """Record a new location; returns it and whether it was new (an existing one is reused,
     so adding the same folder again resumes or refreshes its index)."""
     real = user_path(path)
@@ -102,14 +110,20 @@ def add_location(lib: "Library", path: str | bytes, name: str | None = None,
         if _overlap(real, loc.path):
             raise LocationExists(show(real), f"{loc.name} ({show(loc.path)})")
     rules = rules or Rules()
-    location = Location(os.urandom(LOCATION_ID_LEN), real,
-                        name or show(os.path.basename(real)) or show(real), rules, lib.device)
+    location = Location(
+        os.urandom(LOCATION_ID_LEN),
+        real,
+        name or show(os.path.basename(real)) or show(real),
+        rules,
+        lib.device,
+    )
     lib.append_typed(LocationAdded(location.id, real, location.name, rules.as_dict()))
     return location, True
 
 
-def index_location(lib: "Library", location: Location,
-                   progress: "Callable[[JobStats], None] | None" = None) -> "JobStats":
+def index_location(
+    lib: "Library", location: Location, progress: "Callable[[JobStats], None] | None" = None
+) -> "JobStats":
     return lib.index_location(location.id, progress)
 
 

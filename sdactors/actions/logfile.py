@@ -66,7 +66,9 @@ def export_log(config: LibraryConfig, path: Path) -> ExportResult:
     return ExportResult(str(path), count, path.stat().st_size)
 
 
-def import_log(node: "Node", path: Path, wanted: str | None, name: str | None = None) -> ImportResult:
+def import_log(
+    node: "Node", path: Path, wanted: str | None, name: str | None = None
+) -> ImportResult:
     """Ingest an export: a restore (library created) or a merge (missing events added)."""
     with open(path, "rb") as fh:
         reader = ExportReader(fh, name=str(path))
@@ -75,7 +77,9 @@ def import_log(node: "Node", path: Path, wanted: str | None, name: str | None = 
         if wanted is not None:
             target = find_library(node.data, wanted)
             if target.id != library_id:
-                raise LibraryMismatch(f"{header.name!r} ({library_id})", f"{target.name!r} ({target.id})")
+                raise LibraryMismatch(
+                    f"{header.name!r} ({library_id})", f"{target.name!r} ({target.id})"
+                )
         existing = [lib for lib in list_libraries(node.data) if lib.id == library_id]
         created = not existing
         if created:

@@ -90,8 +90,15 @@ class Indexer(SupervisedActor):
             emitter.emit([CATALOG.body(JobStarted(job_id, "index", message.location))])
             self._cancel.clear()
             job = IndexJob(
-                message.location, path, Rules.from_dict(json.loads(rules)), view, emitter.emit,
-                self._eid, self._identifier, message.progress, self._cancel,
+                message.location,
+                path,
+                Rules.from_dict(json.loads(rules)),
+                view,
+                emitter.emit,
+                self._eid,
+                self._identifier,
+                message.progress,
+                self._cancel,
             )
             try:
                 stats = job.run()

@@ -121,5 +121,7 @@ class Projector(SupervisedActor):
         self._store.refresh()
         result = rebuild_index(self._index_path, self._store, library_projections(), CATALOG)
         self._runner = ProjectionRunner(self._index_path, library_projections(), CATALOG).open()
-        log.info("index_rebuilt", events=result.events, seconds=round(time.monotonic() - started, 3))
+        log.info(
+            "index_rebuilt", events=result.events, seconds=round(time.monotonic() - started, 3)
+        )
         return result

@@ -97,17 +97,24 @@ class VolumeManager(SupervisedActor):
         volumes = detect_volumes(self._probe)
         volume = find_mounted(message.mount, volumes)
         result = speed_test(
-            volume.mount_point, read_only=volume.read_only,
-            max_bytes=message.max_bytes, max_seconds=message.max_seconds,
+            volume.mount_point,
+            read_only=volume.read_only,
+            max_bytes=message.max_bytes,
+            max_seconds=message.max_seconds,
         )
         lib = message.library
         if lib is not None:
             # Record the volume first, so its speed never lands on a volume the log lacks.
             self._record(lib, volumes)
-            lib.append_typed(VolumeSpeedMeasured(
-                volume.id, result.bytes_written, _micros(result.write_seconds),
-                result.bytes_read, _micros(result.read_seconds),
-            ))
+            lib.append_typed(
+                VolumeSpeedMeasured(
+                    volume.id,
+                    result.bytes_written,
+                    _micros(result.write_seconds),
+                    result.bytes_read,
+                    _micros(result.read_seconds),
+                )
+            )
         return SpeedReport(volume, result, lib is not None)
 
 
@@ -119,10 +126,19 @@ def changes(
     for v in volumes:
         row = known.get(v.id)
         if row is None or _differs(v, row):
-            events.append(VolumeObserved(
-                v.id, v.name, v.mount_point, v.source, v.filesystem, v.kind, v.total_bytes,
-                v.free_bytes, v.read_only,
-            ))
+            events.append(
+                VolumeObserved(
+                    v.id,
+                    v.name,
+                    v.mount_point,
+                    v.source,
+                    v.filesystem,
+                    v.kind,
+                    v.total_bytes,
+                    v.free_bytes,
+                    v.read_only,
+                )
+            )
     mounted_now = {v.id for v in volumes}
     for volume_id, row in sorted(known.items()):
         if row.mounted and volume_id not in mounted_now:

@@ -27,21 +27,38 @@ from sdactors.errors import InvalidArgument, NotIndexed
 from sdactors.indexer.content import shown
 from sdactors.indexer.kinds import KINDS
 
-TYPES = {FILE: "file", DIR: "dir", SYMLINK: "symlink", FIFO: "fifo", SOCKET: "socket",
-         CHAR_DEVICE: "char-device", BLOCK_DEVICE: "block-device"}
+TYPES = {
+    FILE: "file",
+    DIR: "dir",
+    SYMLINK: "symlink",
+    FIFO: "fifo",
+    SOCKET: "socket",
+    CHAR_DEVICE: "char-device",
+    BLOCK_DEVICE: "block-device",
+}
 
 
 def _when(mtime_ns: int) -> str:
     return datetime.fromtimestamp(mtime_ns / 1e9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-
-
-def _entry_json(name: bytes, path: bytes, ftype: str, kind: str | None, size: int,
-                mtime_ns: int, cid: bytes | None) -> dict:
+def _entry_json(
+    name: bytes,
+    path: bytes,
+    ftype: str,
+    kind: str | None,
+    size: int,
+    mtime_ns: int,
+    cid: bytes | None,
+) -> dict:
     return {
-        "name": readable(name), "path": show(path), "type": TYPES.get(ftype, ftype),
-        "kind": kind, "size": size, "modified": _when(mtime_ns), "content_id": shown(cid),
+        "name": readable(name),
+        "path": show(path),
+        "type": TYPES.get(ftype, ftype),
+        "kind": kind,
+        "size": size,
+        "modified": _when(mtime_ns),
+        "content_id": shown(cid),
     }
 
 
@@ -56,11 +73,15 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
     if path is None:
         locs = list_locations(lib)
         if ctx.out.as_json:
-            ctx.out.json([{"name": loc.name, "path": show(loc.path), "type": "location"}
-                          for loc in locs])
+            ctx.out.json(
+                [{"name": loc.name, "path": show(loc.path), "type": "location"} for loc in locs]
+            )
         else:
-            ctx.out.table(["name", "path"], [(loc.name, show(loc.path)) for loc in locs],
-                          "no locations: add one with 'sd location add PATH'")
+            ctx.out.table(
+                ["name", "path"],
+                [(loc.name, show(loc.path)) for loc in locs],
+                "no locations: add one with 'sd location add PATH'",
+            )
         return
     real = user_path(path)
     with lib.index() as db:
@@ -74,8 +95,15 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
         else:
             children, base = [found.child], os.path.dirname(real)
     items = [
-        _entry_json(c[C_NAME], os.path.join(base, c[C_NAME]), c[C_FTYPE], c[C_KIND], c[C_SIZE],
-                    c[C_MTIME], c[C_CID])
+        _entry_json(
+            c[C_NAME],
+            os.path.join(base, c[C_NAME]),
+            c[C_FTYPE],
+            c[C_KIND],
+            c[C_SIZE],
+            c[C_MTIME],
+            c[C_CID],
+        )
         for c in children
     ]
     if ctx.out.as_json:
@@ -83,9 +111,16 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
         return
     ctx.out.table(
         ["name", "kind", "size", "modified", "content"],
-        [(i["name"] + ("/" if i["type"] == "dir" else ""), i["kind"] or i["type"],
-          "" if i["type"] == "dir" else human_bytes(i["size"]), i["modified"][:19].replace("T", " "),
-          i["content_id"] or "") for i in items],
+        [
+            (
+                i["name"] + ("/" if i["type"] == "dir" else ""),
+                i["kind"] or i["type"],
+                "" if i["type"] == "dir" else human_bytes(i["size"]),
+                i["modified"][:19].replace("T", " "),
+                i["content_id"] or "",
+            )
+            for i in items
+        ],
         "(empty folder)",
     )
 
@@ -99,8 +134,15 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
 @library_option
 @json_option
 @pass_ctx
-def search_(ctx: CliContext, query: str, kind: str | None, ext: str | None, under: str | None,
-            limit: int, library: str | None) -> None:
+def search_(
+    ctx: CliContext,
+    query: str,
+    kind: str | None,
+    ext: str | None,
+    under: str | None,
+    limit: int,
+    library: str | None,
+) -> None:
     """Find files by name or path: words, prefixes and substrings, best name matches first."""
     if not query.strip():
         raise InvalidArgument("the query is empty")
@@ -114,24 +156,43 @@ def search_(ctx: CliContext, query: str, kind: str | None, ext: str | None, unde
                 raise NotIndexed(show(user_path(under)))
         hits = search(db, query, Filters(kind, ext, folder), limit)
     if ctx.out.as_json:
-        ctx.out.json([
-            {"path": show(h.path), "name": readable(h.name), "type": TYPES.get(h.ftype, h.ftype),
-             "kind": h.kind, "size": h.size, "content_id": shown(h.cid)}
-            for h in hits
-        ])
+        ctx.out.json(
+            [
+                {
+                    "path": show(h.path),
+                    "name": readable(h.name),
+                    "type": TYPES.get(h.ftype, h.ftype),
+                    "kind": h.kind,
+                    "size": h.size,
+                    "content_id": shown(h.cid),
+                }
+                for h in hits
+            ]
+        )
         return
     ctx.out.table(
         ["path", "kind", "size"],
-        [(show(h.path), h.kind or TYPES.get(h.ftype, ""), "" if h.ftype == DIR else human_bytes(h.size))
-         for h in hits],
+        [
+            (
+                show(h.path),
+                h.kind or TYPES.get(h.ftype, ""),
+                "" if h.ftype == DIR else human_bytes(h.size),
+            )
+            for h in hits
+        ],
         "no matches",
     )
 
 
 @click.command("duplicates")
 @click.option("--limit", type=click.IntRange(1), default=None, help="At most this many groups.")
-@click.option("--min-size", type=click.IntRange(0), default=1, show_default=True,
-              help="Ignore files smaller than this many bytes.")
+@click.option(
+    "--min-size",
+    type=click.IntRange(0),
+    default=1,
+    show_default=True,
+    help="Ignore files smaller than this many bytes.",
+)
 @library_option
 @json_option
 @pass_ctx
@@ -140,18 +201,28 @@ def duplicates_(ctx: CliContext, limit: int | None, min_size: int, library: str 
     with ctx.read_library(library).index() as db:
         groups = duplicates(db, limit, max(min_size, 1))
     if ctx.out.as_json:
-        ctx.out.json([
-            {"content_id": shown(g.cid), "size": g.size, "kind": g.kind, "count": g.count,
-             "waste": g.waste, "paths": [show(p) for p in g.paths]}
-            for g in groups
-        ])
+        ctx.out.json(
+            [
+                {
+                    "content_id": shown(g.cid),
+                    "size": g.size,
+                    "kind": g.kind,
+                    "count": g.count,
+                    "waste": g.waste,
+                    "paths": [show(p) for p in g.paths],
+                }
+                for g in groups
+            ]
+        )
         return
     if not groups:
         ctx.out.line("no duplicates")
         return
     total = sum(g.waste for g in groups)
     for g in groups:
-        ctx.out.line(f"{shown(g.cid)}  {g.count} x {human_bytes(g.size)}  (waste {human_bytes(g.waste)})")
+        ctx.out.line(
+            f"{shown(g.cid)}  {g.count} x {human_bytes(g.size)}  (waste {human_bytes(g.waste)})"
+        )
         for p in g.paths:
             ctx.out.line(f"    {show(p)}")
     ctx.out.line(f"{len(groups)} groups, {human_bytes(total)} could be freed")
@@ -166,18 +237,27 @@ def stats(ctx: CliContext, library: str | None) -> None:
     with ctx.read_library(library).index() as db:
         st = file_stats(db)
     if ctx.out.as_json:
-        ctx.out.json({"files": st.files, "dirs": st.dirs, "bytes": st.bytes,
-                      "by_kind": st.by_kind, "bytes_by_kind": st.bytes_by_kind,
-                      "other": st.other})
+        ctx.out.json(
+            {
+                "files": st.files,
+                "dirs": st.dirs,
+                "bytes": st.bytes,
+                "by_kind": st.by_kind,
+                "bytes_by_kind": st.bytes_by_kind,
+                "other": st.other,
+            }
+        )
         return
     ctx.out.line(f"files    {st.files:,}")
     ctx.out.line(f"folders  {st.dirs:,}")
     ctx.out.line(f"bytes    {st.bytes:,} ({human_bytes(st.bytes)})")
     if st.other:
         ctx.out.line(f"other    {st.other:,} (links, pipes, sockets, devices)")
-    ctx.out.table(["kind", "files", "bytes"],
-                  [(k, f"{n:,}", human_bytes(st.bytes_by_kind[k])) for k, n in st.by_kind.items()],
-                  "no files indexed")
+    ctx.out.table(
+        ["kind", "files", "bytes"],
+        [(k, f"{n:,}", human_bytes(st.bytes_by_kind[k])) for k, n in st.by_kind.items()],
+        "no files indexed",
+    )
 
 
 commands = [ls, search_, duplicates_, stats]

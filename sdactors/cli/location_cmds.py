@@ -34,8 +34,6 @@ def group() -> None:
     """Folders this device indexes."""
 
 
-
-
 @contextmanager
 def _progress(ctx: CliContext, path: bytes) -> Iterator[Callable[[JobStats], None] | None]:
     """A live line on a terminal (stderr), nothing for scripts and --json."""
@@ -45,23 +43,33 @@ def _progress(ctx: CliContext, path: bytes) -> Iterator[Callable[[JobStats], Non
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=ctx.out.err, transient=True,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=ctx.out.err,
+        transient=True,
     ) as bar:
         task = bar.add_task(f"indexing {show(path)}")
 
         def update(stats: JobStats) -> None:
-            bar.update(task, description=(
-                f"indexing {show(path)}: {stats.files:,} files, {stats.dirs:,} folders, "
-                f"{human_bytes(stats.bytes)}"
-            ))
+            bar.update(
+                task,
+                description=(
+                    f"indexing {show(path)}: {stats.files:,} files, {stats.dirs:,} folders, "
+                    f"{human_bytes(stats.bytes)}"
+                ),
+            )
 
         yield update
 
 
 def _job_result(location: Location, stats: JobStats) -> dict:
-    return {"id": location.id.hex(), "path": show(location.path), "name": location.name,
-            **stats.as_dict()}
+    return {
+        "id": location.id.hex(),
+        "path": show(location.path),
+        "name": location.name,
+        **stats.as_dict(),
+    }
 
 
 def _summary(location: Location, stats: JobStats) -> str:
@@ -77,26 +85,59 @@ def _summary(location: Location, stats: JobStats) -> str:
 
 
 def _rules_options(fn: Callable) -> Callable:
-    for option in reversed([
-        click.option("--hidden/--no-hidden", "hidden", default=None,
-                     help="Index hidden files (default: yes)."),
-        click.option("--gitignore/--no-gitignore", default=None,
-                     help="Honour .gitignore inside git repositories (default: yes)."),
-        click.option("--system/--no-system", "system", default=None,
-                     help="Index system files such as .DS_Store (default: no)."),
-        click.option("--dev/--no-dev", "dev", default=None,
-                     help="Index dev folders such as node_modules (default: no)."),
-        click.option("--git-internals/--no-git-internals", "git", default=None,
-                     help="Index the inside of .git folders (default: no)."),
-        click.option("--exclude", multiple=True, metavar="PATTERN",
-                     help="Skip paths matching this gitignore-style pattern (repeatable)."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--hidden/--no-hidden",
+                "hidden",
+                default=None,
+                help="Index hidden files (default: yes).",
+            ),
+            click.option(
+                "--gitignore/--no-gitignore",
+                default=None,
+                help="Honour .gitignore inside git repositories (default: yes).",
+            ),
+            click.option(
+                "--system/--no-system",
+                "system",
+                default=None,
+                help="Index system files such as .DS_Store (default: no).",
+            ),
+            click.option(
+                "--dev/--no-dev",
+                "dev",
+                default=None,
+                help="Index dev folders such as node_modules (default: no).",
+            ),
+            click.option(
+                "--git-internals/--no-git-internals",
+                "git",
+                default=None,
+                help="Index the inside of .git folders (default: no).",
+            ),
+            click.option(
+                "--exclude",
+                multiple=True,
+                metavar="PATTERN",
+                help="Skip paths matching this gitignore-style pattern (repeatable).",
+            ),
+        ]
+    ):
         fn = option(fn)
     return fn
 
 
-def _apply(rules: Rules, hidden: bool | None, gitignore: bool | None, system: bool | None,
-           dev: bool | None, git: bool | None, exclude: tuple[str, ...], clear: bool = False) -> Rules:
+def _apply(
+    rules: Rules,
+    hidden: bool | None,
+    gitignore: bool | None,
+    system: bool | None,
+    dev: bool | None,
+    git: bool | None,
+    exclude: tuple[str, ...],
+    clear: bool = False,
+) -> Rules:
     excludes = () if clear else rules.exclude
     excludes = tuple(dict.fromkeys([*excludes, *exclude]))
     return rules.changed(
@@ -117,9 +158,19 @@ def _apply(rules: Rules, hidden: bool | None, gitignore: bool | None, system: bo
 @library_option
 @json_option
 @pass_ctx
-def add(ctx: CliContext, path: str, name: str | None, no_wait: bool, hidden: bool | None,
-        gitignore: bool | None, system: bool | None, dev: bool | None, git: bool | None,
-        exclude: tuple[str, ...], library: str | None) -> None:
+def add(
+    ctx: CliContext,
+    path: str,
+    name: str | None,
+    no_wait: bool,
+    hidden: bool | None,
+    gitignore: bool | None,
+    system: bool | None,
+    dev: bool | None,
+    git: bool | None,
+    exclude: tuple[str, ...],
+    library: str | None,
+) -> None:
     """Add the folder PATH and index it (adding it again resumes or refreshes its index)."""
     lib = ctx.write_library(library)
     rules = _apply(Rules(), hidden, gitignore, system, dev, git, exclude)
@@ -128,8 +179,12 @@ def add(ctx: CliContext, path: str, name: str | None, no_wait: bool, hidden: boo
         ctx.close()  # release the library for the background indexer
         pid = _index_in_background(ctx, location, library)
         ctx.out.result(
-            {"id": location.id.hex(), "path": show(location.path), "name": location.name,
-             "background_pid": pid},
+            {
+                "id": location.id.hex(),
+                "path": show(location.path),
+                "name": location.name,
+                "background_pid": pid,
+            },
             f"added {show(location.path)}; indexing in the background (process {pid})",
         )
         return
@@ -140,13 +195,24 @@ def add(ctx: CliContext, path: str, name: str | None, no_wait: bool, hidden: boo
 
 def _index_in_background(ctx: CliContext, location: Location, library: str | None) -> int:
     log_path = os.path.join(os.fsdecode(ctx.find(library).paths.root), "background.log")
-    args = [sys.executable, "-m", "sdactors", "--data-dir", str(ctx.data.root),
-            "location", "rescan", location.id.hex()]
+    args = [
+        sys.executable,
+        "-m",
+        "sdactors",
+        "--data-dir",
+        str(ctx.data.root),
+        "location",
+        "rescan",
+        location.id.hex(),
+    ]
     if library:
         args += ["--library", library]
     with open(log_path, "ab") as log_file:
         child = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
             start_new_session=True,
         )
     return child.pid
@@ -193,8 +259,10 @@ def remove(ctx: CliContext, location: str, library: str | None) -> None:
     lib = ctx.write_library(library)
     loc = find_location(lib, location, lib.device)
     remove_location(lib, loc)
-    ctx.out.result({"id": loc.id.hex(), "path": show(loc.path), "removed": True},
-                   f"removed {show(loc.path)} from the index (the files stay)")
+    ctx.out.result(
+        {"id": loc.id.hex(), "path": show(loc.path), "removed": True},
+        f"removed {show(loc.path)} from the index (the files stay)",
+    )
 
 
 @group.command("rules")
@@ -204,9 +272,18 @@ def remove(ctx: CliContext, location: str, library: str | None) -> None:
 @library_option
 @json_option
 @pass_ctx
-def rules(ctx: CliContext, location: str, hidden: bool | None, gitignore: bool | None,
-          system: bool | None, dev: bool | None, git: bool | None, exclude: tuple[str, ...],
-          clear_excludes: bool, library: str | None) -> None:
+def rules(
+    ctx: CliContext,
+    location: str,
+    hidden: bool | None,
+    gitignore: bool | None,
+    system: bool | None,
+    dev: bool | None,
+    git: bool | None,
+    exclude: tuple[str, ...],
+    clear_excludes: bool,
+    library: str | None,
+) -> None:
     """Show or change what indexing LOCATION skips (applied at its next rescan)."""
     lib = ctx.write_library(library)
     loc = find_location(lib, location, lib.device)

@@ -26,8 +26,14 @@ def group() -> None:
 
 def _event_json(ev: Event) -> dict:
     return {
-        "pos": ev.pos, "id": ev.id.hex(), "device": ev.device.hex(), "seq": ev.seq,
-        "hlc": ev.hlc, "type": ev.type, "v": ev.v, "body": jsonable(ev.body),
+        "pos": ev.pos,
+        "id": ev.id.hex(),
+        "device": ev.device.hex(),
+        "seq": ev.seq,
+        "hlc": ev.hlc,
+        "type": ev.type,
+        "v": ev.v,
+        "body": jsonable(ev.body),
     }
 
 
@@ -39,10 +45,7 @@ def _event_line(ev: Event) -> str:
     body = json.dumps(jsonable(ev.body), ensure_ascii=False)
     if len(body) > 160:
         body = body[:157] + "..."
-    return (
-        f"{ev.pos:>8}  {when}  {short_device(ev.device)}#{ev.seq:<6} "
-        f"{ev.type:<22} {body}"
-    )
+    return f"{ev.pos:>8}  {when}  {short_device(ev.device)}#{ev.seq:<6} {ev.type:<22} {body}"
 
 
 def _resolve_device(store: EventStore, wanted: str) -> bytes:
@@ -61,16 +64,24 @@ def _open_log(ctx: CliContext, library: str | None) -> EventStore:
 
 
 @group.command("show")
-@click.option("--since", type=click.IntRange(min=0), default=0, help="Only events after this position.")
-@click.option("--type", "type_prefix", default=None, help="Only types starting with this, e.g. 'tag.'.")
+@click.option(
+    "--since", type=click.IntRange(min=0), default=0, help="Only events after this position."
+)
+@click.option(
+    "--type", "type_prefix", default=None, help="Only types starting with this, e.g. 'tag.'."
+)
 @click.option("--device", default=None, help="Only events of this device (id or prefix).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many events.")
 @library_option
 @json_option
 @pass_ctx
 def show(
-    ctx: CliContext, since: int, type_prefix: str | None, device: str | None,
-    limit: int | None, library: str | None,
+    ctx: CliContext,
+    since: int,
+    type_prefix: str | None,
+    device: str | None,
+    limit: int | None,
+    library: str | None,
 ) -> None:
     """Show events in log order (JSON lines with --json)."""
     store = _open_log(ctx, library)
@@ -99,15 +110,21 @@ def verify(ctx: CliContext, library: str | None) -> None:
     finally:
         store.close()
     if ctx.out.as_json:
-        ctx.out.json({
-            "ok": not problems,
-            "events": events,
-            "problems": [
-                {"pos": p.pos, "device": p.device.hex() if p.device else None, "seq": p.seq,
-                 "reason": p.reason}
-                for p in problems
-            ],
-        })
+        ctx.out.json(
+            {
+                "ok": not problems,
+                "events": events,
+                "problems": [
+                    {
+                        "pos": p.pos,
+                        "device": p.device.hex() if p.device else None,
+                        "seq": p.seq,
+                        "reason": p.reason,
+                    }
+                    for p in problems
+                ],
+            }
+        )
     elif problems:
         for p in problems:
             ctx.out.line(f"BROKEN {p}")

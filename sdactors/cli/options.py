@@ -18,14 +18,22 @@ def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         return value
 
     return click.option(
-        "--json", "_json", is_flag=True, expose_value=False, callback=enable,
+        "--json",
+        "_json",
+        is_flag=True,
+        expose_value=False,
+        callback=enable,
         help="Machine-readable JSON output.",
     )(fn)
 
 
 def library_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--library", "-l", "library", default=None, metavar="NAME|ID",
+        "--library",
+        "-l",
+        "library",
+        default=None,
+        metavar="NAME|ID",
         help="Library to act on (default: the only one).",
     )(fn)
 

@@ -21,17 +21,27 @@ def group() -> None:
 
 
 @group.command("rebuild")
-@click.option("--until", type=click.IntRange(min=0), default=None,
-              help="Fold only events up to this position (time travel); needs --into.")
-@click.option("--into", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the folded index to this file instead of replacing the live one.")
+@click.option(
+    "--until",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Fold only events up to this position (time travel); needs --into.",
+)
+@click.option(
+    "--into",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the folded index to this file instead of replacing the live one.",
+)
 @library_option
 @json_option
 @pass_ctx
 def rebuild(ctx: CliContext, until: int | None, into: Path | None, library: str | None) -> None:
     """Fold the whole log into a fresh index and swap it in atomically."""
     if until is not None and into is None:
-        raise InvalidArgument("--until needs --into FILE: the live index always holds the whole log")
+        raise InvalidArgument(
+            "--until needs --into FILE: the live index always holds the whole log"
+        )
     if into is not None:
         store = EventStore(ctx.find(library).paths.events, readonly=True)
         try:
@@ -82,5 +92,8 @@ def tables(ctx: CliContext, library: str | None) -> None:
     if ctx.out.as_json:
         ctx.out.json(rows)
         return
-    ctx.out.table(["table", "rows"], [(r["table"] + (" (fts5)" if r["fts"] else ""), f"{r['rows']:,}")
-                                      for r in rows], "no tables")
+    ctx.out.table(
+        ["table", "rows"],
+        [(r["table"] + (" (fts5)" if r["fts"] else ""), f"{r['rows']:,}") for r in rows],
+        "no tables",
+    )

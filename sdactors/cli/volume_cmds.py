@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sdactors.actors.volume_manager import Observed, SpeedReport
     from sdactors.library import Library
 
+
 @click.group("volume")
 def group() -> None:
     """Volumes of this device: disks, partitions, shares and other mounted filesystems."""
@@ -83,24 +84,34 @@ def _volume_row(volume: Volume, row: VolumeRow | None) -> list[Any]:
     read = row.read_mbps if row is not None else None
     write = row.write_mbps if row is not None else None
     return [
-        volume.mount_point, volume.kind, volume.filesystem,
-        human_bytes(volume.total_bytes), human_bytes(volume.free_bytes), "ro" if volume.read_only else "",
-        "" if read is None else f"{read:.1f}", "" if write is None else f"{write:.1f}",
+        volume.mount_point,
+        volume.kind,
+        volume.filesystem,
+        human_bytes(volume.total_bytes),
+        human_bytes(volume.free_bytes),
+        "ro" if volume.read_only else "",
+        "" if read is None else f"{read:.1f}",
+        "" if write is None else f"{write:.1f}",
         volume.id[:11],
     ]
-
-
 
 
 @group.command("speedtest")
 @click.argument("mount")
 @click.option(
-    "--size", "size_mib", type=click.IntRange(1, 4096), default=64, show_default=True,
+    "--size",
+    "size_mib",
+    type=click.IntRange(1, 4096),
+    default=64,
+    show_default=True,
     help="Write and read at most this many MiB.",
 )
 @click.option(
-    "--seconds", type=click.FloatRange(0.1, 300), default=DEFAULT_MAX_SECONDS,
-    show_default=True, help="Stop after about this long.",
+    "--seconds",
+    type=click.FloatRange(0.1, 300),
+    default=DEFAULT_MAX_SECONDS,
+    show_default=True,
+    help="Stop after about this long.",
 )
 @library_option
 @json_option
@@ -120,10 +131,14 @@ def speedtest(
     r = report.result
     ctx.out.result(
         {
-            "volume": report.volume.id, "mount_point": report.volume.mount_point,
-            "read_mbps": round(r.read_mbps, 1), "write_mbps": round(r.write_mbps, 1),
-            "bytes": r.bytes_written, "bytes_read": r.bytes_read,
-            "seconds": round(r.seconds, 3), "cache_dropped": r.cache_dropped,
+            "volume": report.volume.id,
+            "mount_point": report.volume.mount_point,
+            "read_mbps": round(r.read_mbps, 1),
+            "write_mbps": round(r.write_mbps, 1),
+            "bytes": r.bytes_written,
+            "bytes_read": r.bytes_read,
+            "seconds": round(r.seconds, 3),
+            "cache_dropped": r.cache_dropped,
             "recorded": report.recorded,
         },
         f"{report.volume.mount_point}: write {r.write_mbps:.1f} MB/s, read {r.read_mbps:.1f} MB/s "

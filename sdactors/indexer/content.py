@@ -31,8 +31,11 @@ _RETRIES = 3
 # open() errors meaning "no longer the regular file that was listed" (ELOOP: now a symlink).
 _GONE = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENXIO}
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(
-    os, "O_CLOEXEC", 0
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
 )
 
 
@@ -113,8 +116,15 @@ def _identify_fd(fd: int) -> Identity:
     """The careful path: stat, read, stat again, and retry while the file keeps changing."""
     before = os.fstat(fd)
     if not stat.S_ISREG(before.st_mode):
-        return Identity(None, None, before.st_size, before.st_mtime_ns, before.st_ino,
-                        "not a regular file", True)
+        return Identity(
+            None,
+            None,
+            before.st_size,
+            before.st_mtime_ns,
+            before.st_ino,
+            "not a regular file",
+            True,
+        )
     for _ in range(_RETRIES):
         size = before.st_size
         if size == 0:
@@ -141,5 +151,11 @@ def _identify_fd(fd: int) -> Identity:
         # Changed while we read it: try again from the start with what it is now.
         before = after
         os.lseek(fd, 0, os.SEEK_SET)
-    return Identity(None, None, before.st_size, before.st_mtime_ns, before.st_ino,
-                    "kept changing while being read")
+    return Identity(
+        None,
+        None,
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+        "kept changing while being read",
+    )

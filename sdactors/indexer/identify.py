@@ -49,10 +49,17 @@ def identify_batch(items: Sequence[Work], dir_fd: int | None = None) -> list[Ide
     for path, size, mtime_ns in items:
         ident = identify(path, size, mtime_ns, dir_fd)
         name = os.fsdecode(os.path.basename(path))
-        out.append(Identified(
-            ident.cid, kind_of(name, ident.head), ident.size, ident.mtime_ns, ident.inode,
-            ident.error, ident.gone,
-        ))
+        out.append(
+            Identified(
+                ident.cid,
+                kind_of(name, ident.head),
+                ident.size,
+                ident.mtime_ns,
+                ident.inode,
+                ident.error,
+                ident.gone,
+            )
+        )
     return out
 
 
@@ -74,8 +81,7 @@ def list_and_identify(path: bytes, identify_files: bool) -> FolderResult:
     try:
         listing = list_open_folder(fd, path)
         work = [
-            Work(c.name, c.size, c.mtime_ns) if c.ftype == "f" else None
-            for c in listing.children
+            Work(c.name, c.size, c.mtime_ns) if c.ftype == "f" else None for c in listing.children
         ]
         found = iter(identify_batch([w for w in work if w is not None], fd))
     finally:

@@ -89,9 +89,15 @@ class JobStats:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "created": self.created, "modified": self.modified, "moved": self.moved,
-            "deleted": self.deleted, "files": self.files, "dirs": self.dirs,
-            "bytes": self.bytes, "errors": self.errors, "seconds": round(self.seconds, 3),
+            "created": self.created,
+            "modified": self.modified,
+            "moved": self.moved,
+            "deleted": self.deleted,
+            "files": self.files,
+            "dirs": self.dirs,
+            "bytes": self.bytes,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 3),
         }
 
 
@@ -219,7 +225,8 @@ class IndexJob:
             listing, identities = list_folder(folder.path), None
         ready = (
             {c.name: i for c, i in zip(listing.children, identities) if i is not None}
-            if identities is not None else None
+            if identities is not None
+            else None
         )
         if listing.error:
             self.stats.error(f"{os.fsdecode(folder.path)}: {listing.error}")
@@ -282,32 +289,63 @@ class IndexJob:
             self.stats.files += 1
             self.stats.bytes += seen.size
 
-    def _new(self, seen: Seen, eid: int, parent: int, path: bytes | None = None,
-             ident: Identified | None = None) -> None:
+    def _new(
+        self,
+        seen: Seen,
+        eid: int,
+        parent: int,
+        path: bytes | None = None,
+        ident: Identified | None = None,
+    ) -> None:
         self._count(seen)
         self.stats.created += 1
         if ident is not None:
             # Identified by the worker that listed the folder: nothing left to wait for.
             if ident.error is not None:
                 self.stats.error(f"{os.fsdecode(path or self.path)}: {ident.error}")
-            self._batch.indexed.append([
-                eid, parent, seen.name, seen.ftype, ident.size, ident.mtime_ns,
-                ident.inode or seen.inode, ident.kind, ident.cid, seen.target,
-            ])
+            self._batch.indexed.append(
+                [
+                    eid,
+                    parent,
+                    seen.name,
+                    seen.ftype,
+                    ident.size,
+                    ident.mtime_ns,
+                    ident.inode or seen.inode,
+                    ident.kind,
+                    ident.cid,
+                    seen.target,
+                ]
+            )
             self._maybe_flush()
             return
         item: list[object] = [
-            eid, parent, seen.name, seen.ftype, seen.size, seen.mtime_ns, seen.inode,
-            None, None, seen.target,
+            eid,
+            parent,
+            seen.name,
+            seen.ftype,
+            seen.size,
+            seen.mtime_ns,
+            seen.inode,
+            None,
+            None,
+            seen.target,
         ]
         self._queue(self._batch.indexed, item, seen, path)
 
-    def _modified(self, known: IndexedChild, seen: Seen, path: bytes | None = None,
-                  count: bool = True) -> None:
+    def _modified(
+        self, known: IndexedChild, seen: Seen, path: bytes | None = None, count: bool = True
+    ) -> None:
         if count:
             self.stats.modified += 1
         item: list[object] = [
-            known.eid, known.parent, seen.size, seen.mtime_ns, seen.inode, known.kind, None,
+            known.eid,
+            known.parent,
+            seen.size,
+            seen.mtime_ns,
+            seen.inode,
+            known.kind,
+            None,
         ]
         self._queue(self._batch.modified, item, seen, path)
 
@@ -316,8 +354,9 @@ class IndexJob:
         self._modified(known, seen, path, count=False)
         self._batch.retries.add(id(self._batch.modified[-1]))
 
-    def _queue(self, items: list[list[object]], item: list[object], seen: Seen,
-               path: bytes | None) -> None:
+    def _queue(
+        self, items: list[list[object]], item: list[object], seen: Seen, path: bytes | None
+    ) -> None:
         """Add an item to the batch; a regular file's also waits for its content identity."""
         if seen.ftype == FILE:
             work = Work(path or self.path, seen.size, seen.mtime_ns)
@@ -412,15 +451,17 @@ class IndexJob:
                 batch.modified = [i for i in batch.modified if id(i) not in dropped]
         drafts: list[Draft] = []
         if batch.indexed:
-            drafts.append(CATALOG.body(EntriesIndexed(
-                self.location, tuple(tuple(i) for i in batch.indexed)
-            )))
+            drafts.append(
+                CATALOG.body(EntriesIndexed(self.location, tuple(tuple(i) for i in batch.indexed)))
+            )
         if batch.moved:
             drafts.append(CATALOG.body(EntriesMoved(self.location, tuple(batch.moved))))
         if batch.modified:
-            drafts.append(CATALOG.body(EntriesModified(
-                self.location, tuple(tuple(i) for i in batch.modified)
-            )))
+            drafts.append(
+                CATALOG.body(
+                    EntriesModified(self.location, tuple(tuple(i) for i in batch.modified))
+                )
+            )
         if drafts:
             self.emit(drafts)
 

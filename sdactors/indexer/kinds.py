@@ -94,16 +94,30 @@ _BY_KIND: dict[str, str] = {
 _EXTENSIONS: dict[str, str] = {ext: kind for kind, exts in _BY_KIND.items() for ext in exts.split()}
 # Extensionless names that are code by convention.
 _NAMES: dict[str, str] = dict.fromkeys(
-    ("makefile", "dockerfile", "containerfile", "jenkinsfile", "vagrantfile", "gemfile",
-     "rakefile", "justfile"),
+    (
+        "makefile",
+        "dockerfile",
+        "containerfile",
+        "jenkinsfile",
+        "vagrantfile",
+        "gemfile",
+        "rakefile",
+        "justfile",
+    ),
     "code",
 )
 _TEXTUAL = frozenset(("text", "code", "config"))
 
 # A signature's data rows name MIME types; these say which kind a row is when its
 # extension is not in the table above.
-_MIME_PREFIXES = (("image/", "image"), ("video/", "video"), ("audio/", "audio"), ("font/", "font"),
-                  ("application/x-font", "font"), ("text/", "text"))
+_MIME_PREFIXES = (
+    ("image/", "image"),
+    ("video/", "video"),
+    ("audio/", "audio"),
+    ("font/", "font"),
+    ("application/x-font", "font"),
+    ("text/", "text"),
+)
 _MIMES = {
     "application/x-executable": "executable",
     "application/x-sharedlib": "executable",
@@ -118,8 +132,20 @@ _MIMES = {
 _NAME_WORDS = (("executable", "executable"), ("mach-o", "executable"), ("archive", "archive"))
 # A signature shared by formats of several kinds (zip, OLE2, RIFF) is given the first of
 # its kinds in this order; the file's extension may still refine it.
-_PRECEDENCE = ("archive", "document", "audio", "video", "image", "book", "executable", "font",
-               "database", "code", "config", "text")
+_PRECEDENCE = (
+    "archive",
+    "document",
+    "audio",
+    "video",
+    "image",
+    "book",
+    "executable",
+    "font",
+    "database",
+    "code",
+    "config",
+    "text",
+)
 
 
 _TEXT_PROBE = 512  # bytes looked at to tell text from binary
@@ -298,7 +324,8 @@ def _sub_signatures(
         for sub_hex, offset, ext, mime, description in rows:
             if offset >= 0:
                 by_sub.setdefault((offset, _signature(sub_hex)), []).append(
-                    _row(ext, mime, description))
+                    _row(ext, mime, description)
+                )
         plain = parents.get(parent)
         subs = []
         for (offset, sub), sub_rows in sorted(by_sub.items(), key=lambda item: -len(item[0][1])):
@@ -346,8 +373,7 @@ def _compile() -> tuple[_Table, _Table, tuple[tuple[int, int, _Table], ...]]:
             groups.setdefault((offset, sig), []).append(_row(ext, mime, description))
     hits = {}
     for (offset, sig), rows in groups.items():
-        listed = [row for n in range(2, len(sig) + 1)
-                  for row in groups.get((offset, sig[:n]), ())]
+        listed = [row for n in range(2, len(sig) + 1) for row in groups.get((offset, sig[:n]), ())]
         hits[offset, sig] = _hit(rows, listed, len(sig), _is_textual(sig))
     at_start = {sig: hit for (offset, sig), hit in hits.items() if offset == 0}
     subs = _sub_signatures(data["multi-part"], at_start)

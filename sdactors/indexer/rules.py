@@ -19,24 +19,53 @@ from typing import Any
 from pathspec import GitIgnoreSpec
 
 # Names no one means to index: OS bookkeeping on every platform this may run on.
-SYSTEM_NAMES = frozenset({
-    b".DS_Store", b".AppleDouble", b".LSOverride", b".Spotlight-V100", b".Trashes",
-    b".fseventsd", b".TemporaryItems", b".DocumentRevisions-V100", b".VolumeIcon.icns",
-    b"Thumbs.db", b"ehthumbs.db", b"desktop.ini", b"$RECYCLE.BIN",
-    b"System Volume Information", b"lost+found", b".directory",
-})
+SYSTEM_NAMES = frozenset(
+    {
+        b".DS_Store",
+        b".AppleDouble",
+        b".LSOverride",
+        b".Spotlight-V100",
+        b".Trashes",
+        b".fseventsd",
+        b".TemporaryItems",
+        b".DocumentRevisions-V100",
+        b".VolumeIcon.icns",
+        b"Thumbs.db",
+        b"ehthumbs.db",
+        b"desktop.ini",
+        b"$RECYCLE.BIN",
+        b"System Volume Information",
+        b"lost+found",
+        b".directory",
+    }
+)
 SYSTEM_PREFIXES = (b"._", b".Trash-", b".nfs")
 
 # Folders that development tools create and refill; their contents are not anyone's files.
-DEV_FOLDERS = frozenset({
-    b"node_modules", b"bower_components", b"__pycache__", b".pytest_cache", b".mypy_cache",
-    b".ruff_cache", b".tox", b".nox", b".gradle", b".next", b".nuxt", b".parcel-cache",
-    b".svelte-kit", b".turbo", b".dart_tool", b".eggs",
-})
+DEV_FOLDERS = frozenset(
+    {
+        b"node_modules",
+        b"bower_components",
+        b"__pycache__",
+        b".pytest_cache",
+        b".mypy_cache",
+        b".ruff_cache",
+        b".tox",
+        b".nox",
+        b".gradle",
+        b".next",
+        b".nuxt",
+        b".parcel-cache",
+        b".svelte-kit",
+        b".turbo",
+        b".dart_tool",
+        b".eggs",
+    }
+)
 # Folders skipped only where a marker beside or inside them shows what they are.
 DEV_FOLDERS_WITH_MARKER = {
-    b"target": (b"../Cargo.toml",),     # a Rust build folder
-    b".venv": (b"pyvenv.cfg",),         # a Python virtual environment
+    b"target": (b"../Cargo.toml",),  # a Rust build folder
+    b".venv": (b"pyvenv.cfg",),  # a Python virtual environment
     b"venv": (b"pyvenv.cfg",),
 }
 
@@ -88,7 +117,9 @@ class Matcher:
         self.rules = rules
         self._exclude = GitIgnoreSpec.from_lines(rules.exclude) if rules.exclude else None
 
-    def folder(self, path: bytes, rel: bytes, names: set[bytes], parent: "FolderRules | None") -> "FolderRules":
+    def folder(
+        self, path: bytes, rel: bytes, names: set[bytes], parent: "FolderRules | None"
+    ) -> "FolderRules":
         """The rules in force inside the folder at ``path`` (``rel`` from the location root)."""
         specs = list(parent.specs) if parent is not None else []
         in_repo = parent.in_repo if parent is not None else False

@@ -68,8 +68,11 @@ def _readlink(path: bytes) -> bytes | None:
         return None
 
 
-_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(
-    os, "O_CLOEXEC", 0
+_DIR_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
 )
 
 
@@ -108,14 +111,22 @@ def list_open_folder(fd: int, path: bytes) -> Listing:
                 except FileNotFoundError:
                     continue  # vanished since the listing
                 except OSError as exc:
-                    error = error or f"{os.fsdecode(os.path.join(path, name))}: {exc.strerror or exc}"
+                    error = (
+                        error or f"{os.fsdecode(os.path.join(path, name))}: {exc.strerror or exc}"
+                    )
                     skipped += 1
                     continue
                 ftype = _FTYPES.get(stat.S_IFMT(st.st_mode), FILE)
-                children.append(Seen(
-                    name, ftype, st.st_size, st.st_mtime_ns, st.st_ino,
-                    _readlink_at(name, fd) if ftype == SYMLINK else None,
-                ))
+                children.append(
+                    Seen(
+                        name,
+                        ftype,
+                        st.st_size,
+                        st.st_mtime_ns,
+                        st.st_ino,
+                        _readlink_at(name, fd) if ftype == SYMLINK else None,
+                    )
+                )
     except OSError as exc:
         return Listing([], exc.strerror or str(exc), 0)
     children.sort()

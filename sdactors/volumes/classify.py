@@ -26,15 +26,46 @@ _SYSTEM_MOUNTS = frozenset({"/", "/boot", "/boot/efi", "/efi", "/usr"})
 _SYSTEM_PREFIXES = ("/System/Volumes/",)
 _EXTERNAL_PREFIXES = ("/media/", "/run/media/", "/Volumes/")
 
-NETWORK_FILESYSTEMS = frozenset({
-    "nfs", "nfs4", "cifs", "smb", "smbfs", "smb3", "afpfs", "webdav", "davfs", "ncpfs",
-    "9p", "ceph", "glusterfs", "lustre", "afs", "sshfs", "fuse.sshfs", "fuse.rclone",
-    "fuse.glusterfs", "fuse.s3fs", "fuse.gcsfuse", "fuse.davfs2",
-})
-VIRTUAL_FILESYSTEMS = frozenset({
-    "tmpfs", "ramfs", "overlay", "overlayfs", "aufs", "squashfs",
-    "fuse.lxcfs", "fuse.squashfuse", "erofs", "zram",
-})
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb",
+        "smbfs",
+        "smb3",
+        "afpfs",
+        "webdav",
+        "davfs",
+        "ncpfs",
+        "9p",
+        "ceph",
+        "glusterfs",
+        "lustre",
+        "afs",
+        "sshfs",
+        "fuse.sshfs",
+        "fuse.rclone",
+        "fuse.glusterfs",
+        "fuse.s3fs",
+        "fuse.gcsfuse",
+        "fuse.davfs2",
+    }
+)
+VIRTUAL_FILESYSTEMS = frozenset(
+    {
+        "tmpfs",
+        "ramfs",
+        "overlay",
+        "overlayfs",
+        "aufs",
+        "squashfs",
+        "fuse.lxcfs",
+        "fuse.squashfuse",
+        "erofs",
+        "zram",
+    }
+)
 # A source that names a remote place: "host:/export" (NFS) or "//host/share" (SMB).
 _REMOTE_SOURCE = re.compile(r"^(//[^/]+/|[^/:]+:/)")
 _VIRTUAL_DEVICES = re.compile(r"^/dev/(loop|zram|ram)\d+")

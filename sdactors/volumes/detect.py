@@ -27,12 +27,36 @@ from sdactors.volumes.identity import BY_UUID, fingerprint, read_uuid_table
 log = get_logger(__name__)
 
 # Kernel and runtime interfaces, never volumes with files of the user's.
-PSEUDO_FILESYSTEMS = frozenset({
-    "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "mqueue", "debugfs", "tracefs",
-    "securityfs", "pstore", "bpf", "configfs", "fusectl", "hugetlbfs", "autofs", "binfmt_misc",
-    "rpc_pipefs", "nsfs", "efivarfs", "selinuxfs", "nfsd", "devfs", "fdesc",
-    "fuse.portal", "fuse.gvfsd-fuse",
-})
+PSEUDO_FILESYSTEMS = frozenset(
+    {
+        "proc",
+        "sysfs",
+        "devtmpfs",
+        "devpts",
+        "cgroup",
+        "cgroup2",
+        "mqueue",
+        "debugfs",
+        "tracefs",
+        "securityfs",
+        "pstore",
+        "bpf",
+        "configfs",
+        "fusectl",
+        "hugetlbfs",
+        "autofs",
+        "binfmt_misc",
+        "rpc_pipefs",
+        "nsfs",
+        "efivarfs",
+        "selinuxfs",
+        "nfsd",
+        "devfs",
+        "fdesc",
+        "fuse.portal",
+        "fuse.gvfsd-fuse",
+    }
+)
 # Where the system keeps its own plumbing; a mount below these is not the user's volume.
 _PLUMBING = ("/proc", "/sys", "/dev", "/run", "/var/lib/docker", "/snap", "/System/Volumes")
 _PLUMBING_EXCEPTIONS = ("/run/media", "/System/Volumes/Data")
@@ -67,9 +91,14 @@ class Volume:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "name": self.name, "mount_point": self.mount_point,
-            "device": self.source, "filesystem": self.filesystem, "kind": self.kind,
-            "total_bytes": self.total_bytes, "free_bytes": self.free_bytes,
+            "id": self.id,
+            "name": self.name,
+            "mount_point": self.mount_point,
+            "device": self.source,
+            "filesystem": self.filesystem,
+            "kind": self.kind,
+            "total_bytes": self.total_bytes,
+            "free_bytes": self.free_bytes,
             "read_only": self.read_only,
         }
 
@@ -87,8 +116,7 @@ class Probe:
 def read_mounts() -> list[Mount]:
     """The mount table, in mount order (a later mount at the same place hides an earlier one)."""
     return [
-        Mount(p.device, p.mountpoint, p.fstype, p.opts)
-        for p in psutil.disk_partitions(all=True)
+        Mount(p.device, p.mountpoint, p.fstype, p.opts) for p in psutil.disk_partitions(all=True)
     ]
 
 
@@ -100,9 +128,7 @@ def is_meaningful(mount: Mount) -> bool:
     for exception in _PLUMBING_EXCEPTIONS:
         if path == PurePosixPath(exception) or PurePosixPath(exception) in path.parents:
             return True
-    return not any(
-        path == PurePosixPath(p) or PurePosixPath(p) in path.parents for p in _PLUMBING
-    )
+    return not any(path == PurePosixPath(p) or PurePosixPath(p) in path.parents for p in _PLUMBING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,20 +170,25 @@ def detect_volumes(probe: Probe = Probe(), mounts: list[Mount] | None = None) ->
         if volume_id in shared:
             volume_id = fingerprint(m.fstype, m.source, seen.vfs.f_fsid, m.mount_point)
         kind = classify(
-            m.mount_point, m.source, m.fstype, home_holder=home_holder,
+            m.mount_point,
+            m.source,
+            m.fstype,
+            home_holder=home_holder,
             removable=removable_device(m.source, probe.sys_class_block),
         )
-        volumes.append(Volume(
-            id=volume_id,
-            name=PurePosixPath(m.mount_point).name or m.mount_point,
-            mount_point=m.mount_point,
-            source=m.source,
-            filesystem=m.fstype,
-            kind=kind,
-            total_bytes=seen.vfs.f_blocks * seen.vfs.f_frsize,
-            free_bytes=seen.vfs.f_bavail * seen.vfs.f_frsize,
-            read_only=bool(seen.vfs.f_flag & os.ST_RDONLY) or "ro" in m.opts.split(","),
-        ))
+        volumes.append(
+            Volume(
+                id=volume_id,
+                name=PurePosixPath(m.mount_point).name or m.mount_point,
+                mount_point=m.mount_point,
+                source=m.source,
+                filesystem=m.fstype,
+                kind=kind,
+                total_bytes=seen.vfs.f_blocks * seen.vfs.f_frsize,
+                free_bytes=seen.vfs.f_bavail * seen.vfs.f_frsize,
+                read_only=bool(seen.vfs.f_flag & os.ST_RDONLY) or "ro" in m.opts.split(","),
+            )
+        )
     return volumes
 
 

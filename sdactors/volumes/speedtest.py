@@ -85,9 +85,13 @@ def speed_test(
             raise VolumeReadOnly(mount_point) from exc
         raise SpeedTestFailed(mount_point, exc.strerror or str(exc)) from exc
     log.info(
-        "volume_speed_measured", mount_point=mount_point, directory=directory,
-        write_mbps=round(result.write_mbps, 1), read_mbps=round(result.read_mbps, 1),
-        bytes=result.bytes_written, cache_dropped=result.cache_dropped,
+        "volume_speed_measured",
+        mount_point=mount_point,
+        directory=directory,
+        write_mbps=round(result.write_mbps, 1),
+        read_mbps=round(result.read_mbps, 1),
+        bytes=result.bytes_written,
+        cache_dropped=result.cache_dropped,
     )
     return result
 
