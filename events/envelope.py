@@ -1,9 +1,14 @@
 """The event envelope and its canonical encoding.
 
 The stored and transmitted form of an event is ``data``: the canonical msgpack array
-``[device, seq, hlc, type, v, body, prev]``. ``id`` is blake3 of ``data``, so it is never stored
-without its bytes and anyone can check it. ``sig`` travels beside ``data``: it signs ``id`` and,
-through ``prev``, every earlier event of the device, so only the last event of a commit needs it.
+``[device, seq, hlc, type, v, body, prev]``. ``id`` is blake3 of ``data`` keyed by its library
+(:func:`library_key`), so it is never stored without its bytes and anyone who holds the library
+can check it. ``sig`` travels beside ``data``: it signs ``id`` and, through ``prev``, every
+earlier event of the device, so only the last event of a commit needs it.
+
+The library is not a field on the wire: it is the key of the hash. So the signature covers it,
+and an event replayed into another library gets another id there, which its signature does not
+match: it is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +23,12 @@ from events.keys import DEVICE_ID_LEN, SIGNATURE_LEN
 
 ID_LEN = 32
 ZERO_ID = bytes(ID_LEN)
+LIBRARY_ID_LEN = 16
+# Bounds of an event's type name and version, known or not (a newer peer's types included).
+MAX_TYPE_LEN = 64
+MAX_VERSION = 0xFFFF
+# blake3's key derivation context for the key every event id of a library is hashed with.
+_ID_CONTEXT = "sdactors 2026-11-30 event id of a library"
 # Every integer of the envelope is stored by SQLite somewhere: it must fit a signed 64-bit.
 _INT64 = 1 << 63
 
@@ -79,14 +90,20 @@ def encode_data(
     return pack([device, seq, hlc, type_name, v, body, prev])
 
 
-def event_id(data: bytes) -> bytes:
-    return blake3.blake3(data).digest()
+def library_key(library: bytes) -> bytes:
+    """The 32-byte key that binds event ids to ``library`` (a 16-byte library id)."""
+    if type(library) is not bytes or len(library) != LIBRARY_ID_LEN:
+        raise CodecError(f"a library id is {LIBRARY_ID_LEN} bytes")
+    return blake3.blake3(library, derive_key_context=_ID_CONTEXT).digest()
 
 
-def decode(
-    data: bytes, sig: bytes | None = None, pos: int | None = None, id: bytes | None = None
-) -> Event:
-    """Rebuild an event from its bytes; ``id`` is computed unless the caller already has it.
+def event_id(key: bytes, data: bytes) -> bytes:
+    """The id of the event ``data`` in the library whose :func:`library_key` is ``key``."""
+    return blake3.blake3(data, key=key).digest()
+
+
+def decode(data: bytes, id: bytes, sig: bytes | None = None, pos: int | None = None) -> Event:
+    """Rebuild an event from its bytes and its id (see :func:`event_id`).
 
     Structure is checked here, so a damaged or hostile blob becomes a ``CodecError`` and never
     an event with fields of the wrong type.
@@ -112,7 +129,10 @@ def decode(
         or type(hlc) is not int
         or not 0 <= hlc < _INT64
         or type(type_name) is not str
+        or not 0 < len(type_name) <= MAX_TYPE_LEN
+        or not type_name.isprintable()
         or type(v) is not int
+        or not 0 < v <= MAX_VERSION
         or type(prev) is not bytes
         or len(prev) != ID_LEN
     ):
@@ -127,7 +147,7 @@ def decode(
         v,
         body,
         prev,
-        id if id is not None else event_id(data),
+        id,
         data,
         sig,
         pos,

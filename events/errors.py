@@ -38,6 +38,26 @@ class CorruptStore(StoreError):
         super().__init__(f"event store {path} is damaged: {detail}")
 
 
+class OldLogFormat(StoreError):
+    """A log written by a version whose events are not bound to their library."""
+
+    def __init__(self, path: str, found: object, wanted: int) -> None:
+        super().__init__(
+            f"{path} is an event log of format {found}; this version reads format {wanted} "
+            "only (events are now bound to their library) and there is nothing to migrate: "
+            "create the library again"
+        )
+
+
+class WrongLibrary(StoreError):
+    """A log opened as the log of another library than the one it belongs to."""
+
+    def __init__(self, path: str, held: bytes, wanted: bytes) -> None:
+        super().__init__(
+            f"{path} holds the events of library {held.hex()}, not of library {wanted.hex()}"
+        )
+
+
 class IngestRefused(EventsError):
     """A run of foreign events failed verification; none of it was written."""
 

@@ -15,10 +15,14 @@ from typing import BinaryIO, Iterable, Iterator
 import blake3
 import msgpack
 
+from events.envelope import LIBRARY_ID_LEN
 from events.errors import ExportFileError
 
-MAGIC = b"SDACTORS-LOG\x00\x01\n"
-FORMAT = 1
+MAGIC_PREFIX = b"SDACTORS-LOG\x00"
+# Format 2: the events are those of log format 2 (ids keyed by their library, which the
+# header names). Exports of format 1 are not read.
+FORMAT = 2
+MAGIC = MAGIC_PREFIX + bytes([FORMAT]) + b"\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +69,13 @@ class ExportReader:
 
     def __init__(self, stream: BinaryIO, name: str = "export file") -> None:
         self._name = name
-        if stream.read(len(MAGIC)) != MAGIC:
+        magic = stream.read(len(MAGIC))
+        if magic != MAGIC:
+            if magic.startswith(MAGIC_PREFIX) and magic.endswith(b"\n"):
+                raise ExportFileError(
+                    f"{name} is an export of format {magic[len(MAGIC_PREFIX)]}; this version "
+                    f"reads format {FORMAT} only (events are now bound to their library)"
+                )
             raise ExportFileError(f"{name} is not an sdactors log export")
         self._unpacker = msgpack.Unpacker(
             stream, raw=False, use_list=False, max_buffer_size=256 * 1024 * 1024
@@ -74,11 +84,12 @@ class ExportReader:
         if not isinstance(head, dict) or head.get("format") != FORMAT:
             raise ExportFileError(f"{name} has an unknown export format")
         try:
-            self.header = ExportHeader(
-                bytes(head["library"]), str(head["name"]), int(head["events"])
-            )
+            header = ExportHeader(bytes(head["library"]), str(head["name"]), int(head["events"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise ExportFileError(f"{name} has a malformed header") from exc
+        if len(header.library) != LIBRARY_ID_LEN:
+            raise ExportFileError(f"{name} has a malformed header (its library id)")
+        self.header = header
 
     def _next(self, what: str) -> object:
         try:

@@ -11,6 +11,10 @@ a segment's ``pos`` is that of its first event. Replication speaks ``(device, se
 the index on ``(dev, seq)`` resolves to a segment. Event ids are checked, never looked up,
 so they are not indexed.
 
+Every event id is keyed by the library (``events.envelope.library_key``): the store keeps its
+library's id in ``meta`` and computes every id it checks with it, so an event of another
+library never verifies here.
+
 One ``EventStore`` object belongs to one thread at a time. Writers serialise through the
 Journal; readers open their own ``EventStore(readonly=True)``.
 """
@@ -25,11 +29,21 @@ from typing import Iterable, Iterator, Sequence
 
 import msgpack
 
-from events.envelope import ID_LEN, ZERO_ID, Event, decode, event_id
-from events.errors import CodecError, CorruptStore, StoreError
+from events.envelope import (
+    ID_LEN,
+    LIBRARY_ID_LEN,
+    ZERO_ID,
+    Event,
+    decode,
+    event_id,
+    library_key,
+)
+from events.errors import CodecError, CorruptStore, OldLogFormat, StoreError, WrongLibrary
 from events.keys import short_device, verify_signature
 
-FORMAT = 1
+# 2: event ids keyed by the library. Format 1 (plain blake3 ids) is not read: there is
+# nothing to migrate yet.
+FORMAT = 2
 # Longest segment written. Reading one event costs decoding its segment's framing, so keep
 # segments about the size of a commit.
 SEGMENT_MAX = 1000
@@ -140,14 +154,21 @@ def _connect(path: str, readonly: bool) -> sqlite3.Connection:
 
 def read_head(path: str) -> int:
     """Position of the newest event of the log at ``path`` (0 if empty), without opening a
-    store: one query, for callers that only need to know how far the log goes."""
+    store: two queries, for callers that only need to know how far the log goes.
+
+    A log of another format is refused here too: a read served from an index must not hide
+    that the log behind it cannot be used.
+    """
     db = _connect(path, readonly=True)
     try:
+        found = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
         row = db.execute("SELECT pos + n - 1 FROM segments ORDER BY pos DESC LIMIT 1").fetchone()
     except sqlite3.DatabaseError:
         return -1
     finally:
         db.close()
+    if found is None or found[0] != FORMAT:
+        raise OldLogFormat(path, found[0] if found else None, FORMAT)
     return row[0] if row else 0
 
 
@@ -192,7 +213,18 @@ def _runs(events: Sequence[Event]) -> Iterator[Sequence[Event]]:
 class EventStore:
     """The log of one library. See the module docstring for the threading rule."""
 
-    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        library: bytes | None = None,
+        readonly: bool = False,
+    ) -> None:
+        """Open (or, writable and given ``library``, create) the log at ``path``.
+
+        ``library`` is the 16-byte id of the library the log belongs to: required to create a
+        log, and checked against the log's own when given.
+        """
         self.path = os.fspath(path)
         self.readonly = readonly
         try:
@@ -200,26 +232,64 @@ class EventStore:
             if not readonly:
                 # An acknowledged event must survive a power cut: fsync the WAL on commit.
                 self._db.execute("PRAGMA synchronous = FULL")
-                self._create()
+                self._create(library)
+            self._check_identity(library)
             self._load()
         except sqlite3.DatabaseError as exc:
             raise CorruptStore(self.path, str(exc)) from exc
+        except BaseException:
+            self._db.close() if hasattr(self, "_db") else None
+            raise
 
-    def _create(self) -> None:
+    def _create(self, library: bytes | None) -> None:
         """WAL mode and the schema, once. Switching the journal mode needs the file to
         itself, so a second connection (the Projector's) must not try it again."""
         if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self._db.execute("PRAGMA journal_mode = WAL")
-        if (
+        if self._has_schema():
+            return
+        if library is None:
+            raise StoreError(f"no event log at {self.path} (a new log needs its library's id)")
+        if type(library) is not bytes or len(library) != LIBRARY_ID_LEN:
+            raise StoreError(f"a library id is {LIBRARY_ID_LEN} bytes")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
             self._db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'segments'"
-            ).fetchone()
-            is None
-        ):
-            self._db.executescript(
-                f"BEGIN IMMEDIATE; {SCHEMA} "
-                f"INSERT OR IGNORE INTO meta (key, value) VALUES ('format', {FORMAT}); COMMIT;"
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?), ('library', ?)",
+                (FORMAT, library),
             )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _has_schema(self) -> bool:
+        return (
+            self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            ).fetchone()
+            is not None
+        )
+
+    def _check_identity(self, library: bytes | None) -> None:
+        """Refuse a log of another format, or of another library than the one expected."""
+        if not self._has_schema():
+            raise StoreError(f"no event log at {self.path}")
+        meta = dict(
+            self._db.execute("SELECT key, value FROM meta WHERE key IN ('format', 'library')")
+        )
+        if meta.get("format") != FORMAT:
+            raise OldLogFormat(self.path, meta.get("format"), FORMAT)
+        held = meta.get("library")
+        if type(held) is not bytes or len(held) != LIBRARY_ID_LEN:
+            raise CorruptStore(self.path, "it does not say which library it belongs to")
+        if library is not None and held != library:
+            raise WrongLibrary(self.path, held, library)
+        self.library: bytes = held
+        self.library_key: bytes = library_key(held)
 
     # -- state kept in memory -------------------------------------------------------------
 
@@ -477,7 +547,7 @@ class EventStore:
                     continue
                 if until is not None and p > until:
                     return
-                ev = decode(data, sig if i == last else None, p, ids[i * ID_LEN : (i + 1) * ID_LEN])
+                ev = decode(data, ids[i * ID_LEN : (i + 1) * ID_LEN], sig if i == last else None, p)
                 if not type_matches(ev.type, type_prefix):
                     continue
                 yield ev
@@ -542,9 +612,9 @@ class EventStore:
                     if first + i > have:
                         yield decode(
                             data,
+                            ids[i * ID_LEN : (i + 1) * ID_LEN],
                             sig if i == last else None,
                             pos + i,
-                            ids[i * ID_LEN : (i + 1) * ID_LEN],
                         )
 
     def stats(self) -> StoreStats:
@@ -589,7 +659,7 @@ class EventStore:
                     problems.extend(
                         Problem(pos + i, key, first + i, reason)
                         for reason in _event_problems(
-                            key, first + i, want_seq, prev, eid, data, seal
+                            self.library_key, key, first + i, want_seq, prev, eid, data, seal
                         )
                     )
                     if seal is None:
@@ -602,6 +672,11 @@ class EventStore:
                 for pos, seq in unsealed
             )
         return problems
+
+
+# An event of another library gets another id here (ids are keyed by the library): its
+# signature and the next event's link fail exactly as a forgery's would.
+_ELSEWHERE = "(changed, forged, or an event of another library)"
 
 
 class _Ingestion:
@@ -618,7 +693,7 @@ class _Ingestion:
     def feed(self, data: bytes, sig: bytes | None) -> None:
         report = self.report
         try:
-            ev = decode(data, sig)
+            ev = decode(data, event_id(self.store.library_key, data), sig)
         except CodecError as exc:
             report.refused.append(Refusal(ZERO_ID, 0, f"malformed event: {exc}"))
             return
@@ -656,9 +731,9 @@ class _Ingestion:
         if ev.seq != seq + 1:
             return f"gap: expected seq {seq + 1}, got {ev.seq}"
         if ev.prev != prev:
-            return f"wrong prev: it does not link to seq {seq}"
+            return f"wrong prev: it does not link to seq {seq} {_ELSEWHERE}"
         if ev.sig is not None and not verify_signature(ev.device, ev.id, ev.sig):
-            return "bad signature"
+            return f"bad signature {_ELSEWHERE}"
         self.heads[ev.device] = (ev.seq, ev.id)
         return None
 
@@ -696,13 +771,20 @@ class _Ingestion:
 
 
 def _event_problems(
-    key: bytes, seq: int, want_seq: int, prev: bytes, eid: bytes, data: bytes, sig: bytes | None
+    lib_key: bytes,
+    key: bytes,
+    seq: int,
+    want_seq: int,
+    prev: bytes,
+    eid: bytes,
+    data: bytes,
+    sig: bytes | None,
 ) -> list[str]:
     found: list[str] = []
-    if event_id(data) != eid:
+    if event_id(lib_key, data) != eid:
         found.append("its bytes do not hash to its id (the event was changed)")
     try:
-        ev = decode(data, None, id=eid)
+        ev = decode(data, eid)
     except CodecError as exc:
         return [*found, str(exc)]
     if ev.device != key or ev.seq != seq:

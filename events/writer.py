@@ -20,9 +20,18 @@ class LogWriter:
     ``rewind`` puts the chain back so the next attempt reuses the same sequence numbers.
     """
 
-    def __init__(self, key: DeviceKey, clock: HybridClock, seq: int = 0, prev: bytes = ZERO_ID):
+    def __init__(
+        self,
+        key: DeviceKey,
+        clock: HybridClock,
+        library_key: bytes,
+        seq: int = 0,
+        prev: bytes = ZERO_ID,
+    ):
+        """``library_key`` is :func:`events.envelope.library_key` of the library written to."""
         self.key = key
         self.clock = clock
+        self.library_key = library_key
         self.seq = seq
         self.prev = prev
         self._packer = msgpack.Packer(use_bin_type=True)
@@ -33,7 +42,7 @@ class LogWriter:
 
     def build(self, drafts: Sequence[Draft]) -> list[Event]:
         """Envelope ``drafts`` as the next events; the last carries the seal."""
-        device, seq, prev = self.key.public, self.seq, self.prev
+        device, seq, prev, lib = self.key.public, self.seq, self.prev, self.library_key
         pack = self._packer.pack
         new = tuple.__new__  # Event's own __new__ is a Python function: too slow here
         hlc = self.clock.reserve(len(drafts)) - 1
@@ -43,7 +52,7 @@ class LogWriter:
             seq += 1
             hlc += 1
             data = encode_data(device, seq, hlc, type_name, v, body, prev, pack)
-            eid = event_id(data)
+            eid = event_id(lib, data)
             append(new(Event, (device, seq, hlc, type_name, v, body, prev, eid, data, None, None)))
             prev = eid
         if out:

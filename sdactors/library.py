@@ -53,7 +53,7 @@ class Library(LibraryReader):
         paths = config.paths
         # Create the log's file and schema here, once, before two actors open it at the same
         # moment and race to do it.
-        EventStore(paths.events).close()
+        EventStore(paths.events, library=config.id_bytes).close()
         self.supervisor = Supervisor(f"library {config.name}", recorder=self._record_crash)
         try:
             subscriptions = Subscriptions()  # outlives any one bus: a restart keeps them

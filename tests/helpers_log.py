@@ -11,18 +11,37 @@ import msgpack
 from events.clock import HybridClock
 from events.domain import CATALOG
 from events.domain.tags import TagCreated, TagDeleted, TagRecolored, TagRenamed
-from events.envelope import ZERO_ID, Event, event_id
+from events.envelope import ZERO_ID, Event, decode, event_id, library_key
 from events.exportfile import ExportHeader, ExportReader, write_export
 from events.keys import DeviceKey
+from events.store import EventStore
 from events.writer import Draft, LogWriter
 
 Wire = list[tuple[bytes, bytes | None]]
 
+# The library of events made by tests without a node: every event id is keyed by it.
+LIBRARY = b"\x42" * 16
+LIBRARY_KEY = library_key(LIBRARY)
 
-def writer(key: DeviceKey | None = None, wall: Callable[[], int] | None = None) -> LogWriter:
+
+def writer(
+    key: DeviceKey | None = None,
+    wall: Callable[[], int] | None = None,
+    library: bytes = LIBRARY,
+) -> LogWriter:
     """A fresh device's writer; ``wall`` replaces the wall clock when given."""
     clock = HybridClock(wall=wall) if wall is not None else HybridClock()
-    return LogWriter(key or DeviceKey.generate(), clock)
+    return LogWriter(key or DeviceKey.generate(), clock, library_key(library))
+
+
+def new_store(path: str | os.PathLike[str], library: bytes = LIBRARY) -> EventStore:
+    """A new, writable log of ``library``."""
+    return EventStore(path, library=library)
+
+
+def decoded(data: bytes, library: bytes = LIBRARY) -> Event:
+    """The event ``data`` is, its id computed as ``library`` computes it."""
+    return decode(data, event_id(library_key(library), data))
 
 
 def tag_drafts(count: int, prefix: str = "tag") -> list[Draft]:
@@ -59,6 +78,7 @@ def raw_event(
     v: int,
     body_raw: bytes,
     prev: bytes,
+    library: bytes = LIBRARY,
 ) -> tuple[bytes, bytes]:
     """Envelope bytes built by hand around an already-encoded body, signed; ``(data, id)``.
 
@@ -76,7 +96,7 @@ def raw_event(
         + body_raw
         + pack(prev)
     )
-    return data, event_id(data)
+    return data, event_id(library_key(library), data)
 
 
 def chain_raw(
@@ -86,12 +106,13 @@ def chain_raw(
     seq0: int = 1,
     prev: bytes = ZERO_ID,
     seal_every: int = 1,
+    library: bytes = LIBRARY,
 ) -> Wire:
     """A valid hand-built chain of ``(type, v, body_raw)``, sealed every ``seal_every`` events
     and always at the end."""
     out: Wire = []
     for i, (type_name, v, body_raw) in enumerate(items):
-        data, eid = raw_event(key, seq0 + i, hlc0 + i, type_name, v, body_raw, prev)
+        data, eid = raw_event(key, seq0 + i, hlc0 + i, type_name, v, body_raw, prev, library)
         last = i == len(items) - 1 or (i + 1) % seal_every == 0
         out.append((data, key.sign(eid) if last else None))
         prev = eid

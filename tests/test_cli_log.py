@@ -13,7 +13,14 @@ import pytest
 from events.exportfile import ExportHeader
 from events.keys import DeviceKey
 from tests.conftest import Sd
-from tests.helpers_log import chain_raw, library_dirs, run_all, run_each, write_export_file
+from tests.helpers_log import (
+    chain_raw,
+    library_dirs,
+    read_export,
+    run_all,
+    run_each,
+    write_export_file,
+)
 
 FIELDS = {"pos", "id", "device", "seq", "hlc", "type", "v", "body"}
 
@@ -130,6 +137,44 @@ def test_importing_another_librarys_log_into_a_library_is_refused(
     assert again["accepted"] == 0
 
 
+def test_events_of_another_library_are_refused_even_under_a_forged_header(
+    sd: Sd, tmp_path: Path
+) -> None:
+    """A device's well-signed events of one library, relabelled as another library's export,
+    do not verify there: each event's id is keyed by its library, so the signature fails."""
+    mine = sd.json("library", "create", "Mine")
+    other = Sd(tmp_path / "other")
+    other.run("library", "create", "Other")
+    other.run("tag", "create", "Stolen")
+    other.run("log", "export", str(tmp_path / "other.sdlog"))
+    header, records = read_export(tmp_path / "other.sdlog")
+    forged = tmp_path / "forged.sdlog"
+    write_export_file(
+        forged, ExportHeader(bytes.fromhex(mine["id"]), "Mine", len(records)), records
+    )
+    before = sd.json("log", "stats")
+    failed = sd.fails("log", "import", str(forged), "--library", "Mine")
+    line = failed.err.strip()
+    assert "\n" not in line and "another library" in line and "nothing was written" in line
+    assert sd.json("log", "stats") == before
+    assert sd.json("tag", "list") == []
+    assert header.library != bytes.fromhex(mine["id"])
+
+
+def test_a_log_of_the_old_format_is_refused_in_one_line(sd: Sd) -> None:
+    import sqlite3
+
+    sd.run("library", "create", "Home")
+    (events,) = [d / "events.db" for d in library_dirs(sd.data_dir)]
+    db = sqlite3.connect(events)
+    db.execute("UPDATE meta SET value = 1 WHERE key = 'format'")
+    db.commit()
+    db.close()
+    for args in (["tag", "list"], ["tag", "create", "x"], ["log", "show"]):
+        line = sd.fails(*args).err.strip()
+        assert "\n" not in line and "format 1" in line and "nothing to migrate" in line, line
+
+
 def test_restore_under_another_name(pair: Pair, tmp_path: Path) -> None:
     fresh = Sd(tmp_path / "fresh")
     restored = fresh.json("log", "import", str(pair.early_export), "--name", "Copy")
@@ -221,6 +266,7 @@ def test_log_show_copes_with_any_foreign_event(sd: Sd, tmp_path: Path) -> None:
         key,
         [("x.when", 1, b"\xd6\xff\x00\x00\x00\x01"), ("x.ext", 2, b"\xd4\x05\x01")],
         hlc0=2**63 - 10,
+        library=bytes.fromhex(lib["id"]),
     )
     write_export_file(
         tmp_path / "odd.sdlog", ExportHeader(bytes.fromhex(lib["id"]), "Home", 2), records
@@ -363,3 +409,11 @@ def test_json_before_and_after_the_command(pair: Pair) -> None:
         before, after = results[2 * i].out, results[2 * i + 1].out
         assert before == after, args
         assert before.lstrip().startswith(("{", "[")), args
+
+
+def test_an_export_of_the_old_format_is_refused_in_one_line(sd: Sd, tmp_path: Path) -> None:
+    old = tmp_path / "old.sdlog"
+    old.write_bytes(b"SDACTORS-LOG\x00\x01\n" + b"\x80" * 8)
+    line = sd.fails("log", "import", str(old)).err.strip()
+    assert "\n" not in line and "export of format 1" in line and "format 2 only" in line
+    assert sd.json("library", "list") == []

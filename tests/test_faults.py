@@ -20,7 +20,7 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events.envelope import decode, encode_data, event_id
+from events.envelope import encode_data, event_id, library_key
 from events.errors import EventsError
 from events.exportfile import ExportHeader, ExportReader
 from events.keys import DeviceKey
@@ -28,7 +28,15 @@ from events.store import EventStore
 from projections.catalog import library_projections
 from projections.runner import digest_of
 from tests.conftest import Sd
-from tests.helpers_log import Wire, library_dirs, read_export, run_all, write_export_file
+from tests.helpers_log import (
+    Wire,
+    decoded,
+    library_dirs,
+    new_store,
+    read_export,
+    run_all,
+    write_export_file,
+)
 
 # Appends from four threads until killed; prints "pos seq id" of each event once acknowledged.
 APPENDER = """
@@ -223,8 +231,12 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     )
 
 
-def _resign(key: DeviceKey, data: bytes) -> bytes:
-    return key.sign(event_id(data))
+def _resign(s: Setup, data: bytes) -> bytes:
+    return s.key.sign(event_id(library_key(s.header.library), data))
+
+
+def _seq(s: Setup, data: bytes) -> int:
+    return decoded(data, s.header.library).seq
 
 
 def bad_signature(s: Setup) -> tuple[Wire, int, str]:
@@ -233,23 +245,23 @@ def bad_signature(s: Setup) -> tuple[Wire, int, str]:
     sig = bytearray(records[i][1] or b"")
     sig[0] ^= 0x80
     records[i] = (records[i][0], bytes(sig))
-    return records, decode(records[i][0]).seq, "bad signature"
+    return records, _seq(s, records[i][0]), "bad signature"
 
 
 def wrong_prev(s: Setup) -> tuple[Wire, int, str]:
     """Properly signed with the device's own key: only the chain check can catch it."""
     records = list(s.records)
     i = s.first_new + 1
-    ev = decode(records[i][0])
+    ev = decoded(records[i][0], s.header.library)
     data = encode_data(ev.device, ev.seq, ev.hlc, ev.type, ev.v, ev.body, os.urandom(32))
-    records[i] = (data, _resign(s.key, data))
+    records[i] = (data, _resign(s, data))
     return records, ev.seq, "wrong prev"
 
 
 def gap(s: Setup) -> tuple[Wire, int, str]:
     records = list(s.records)
     i = s.first_new + 1
-    missing = decode(records[i][0]).seq
+    missing = _seq(s, records[i][0])
     del records[i]
     return records, missing + 1, f"gap: expected seq {missing}"
 
@@ -258,7 +270,7 @@ def changed_body(s: Setup) -> tuple[Wire, int, str]:
     records = list(s.records)
     i = next(i for i in range(s.first_new, len(records)) if b"four" in records[i][0])
     records[i] = (records[i][0].replace(b"four", b"fore"), records[i][1])
-    return records, decode(records[i][0]).seq, "bad signature"
+    return records, _seq(s, records[i][0]), "bad signature"
 
 
 FORGERIES: list[Callable[[Setup], tuple[Wire, int, str]]] = [
@@ -345,7 +357,7 @@ def test_any_damaged_byte_of_an_export_is_refused_or_harmless(
     data[at] = value
     path = tmp_path / f"damaged-{at}-{value}.sdlog"
     path.write_bytes(bytes(data))
-    store = EventStore(tmp_path / f"fuzz-{at}-{value}.db")
+    store = new_store(tmp_path / f"fuzz-{at}-{value}.db", setup.header.library)
     try:
         try:
             with open(path, "rb") as fh:

@@ -32,13 +32,21 @@ from projections.rebuild import rebuild_index
 from projections.runner import ProjectionRunner
 from projections.tags import live_tags
 from tests.conftest import Sd
-from tests.helpers_log import chain_raw, read_export, run_each, wire, write_export_file
+from tests.helpers_log import (
+    LIBRARY,
+    LIBRARY_KEY,
+    chain_raw,
+    new_store,
+    read_export,
+    run_each,
+    wire,
+    write_export_file,
+)
 
 KEYS = [DeviceKey.generate() for _ in range(4)]
 TAG_IDS = [bytes([i]) * 16 for i in range(1, 4)]
 NAMES = ["alpha", "beta", "gamma"]
 COLORS = [None, "red", "#00ff00"]
-LIBRARY = b"\x42" * 16
 BASE_MS = 1_700_000_000_000
 # Types this version does not know: new names (some under a prefix a projection folds) and a
 # newer version of a type it does know.
@@ -105,7 +113,7 @@ def histories(draw: st.DrawFn) -> History:
     def wall_of(i: int) -> Callable[[], int]:
         return lambda: walls[i]
 
-    writers = [LogWriter(KEYS[i], HybridClock(wall=wall_of(i))) for i in range(count)]
+    writers = [LogWriter(KEYS[i], HybridClock(wall=wall_of(i)), LIBRARY_KEY) for i in range(count)]
     devices: list[list[Event]] = [[] for _ in range(count)]
     for i, w in enumerate(writers):
         first = [CATALOG.body(DeviceRegistered(f"dev{i}", "host", "os"))]
@@ -239,7 +247,7 @@ def test_ingest_live_folding_and_rebuild_agree(
     reference = fold(history.events).digest()
     with tempfile.TemporaryDirectory() as tmp:
         for n, picks in enumerate(orders):
-            store = EventStore(Path(tmp) / f"events{n}.db")
+            store = new_store(Path(tmp) / f"events{n}.db")
             live = ProjectionRunner(
                 Path(tmp) / f"index{n}.db", library_projections(), CATALOG
             ).open()
@@ -311,9 +319,9 @@ def _containers(children: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
 raw_bodies = st.recursive(leaves, _containers, max_leaves=12)
 unknown_type = st.one_of(
     st.sampled_from(UNKNOWN_TYPES),
-    st.tuples(st.text(min_size=1, max_size=20), st.integers(-5, 2**31)).filter(
-        lambda t: CATALOG.class_for(t[0]) is None
-    ),
+    st.tuples(
+        st.text(min_size=1, max_size=20).filter(str.isprintable), st.integers(1, 0xFFFF)
+    ).filter(lambda t: CATALOG.class_for(t[0]) is None),
 )
 unknown_events = st.lists(
     st.tuples(unknown_type, raw_bodies).map(lambda t: (t[0][0], t[0][1], t[1])),
@@ -330,7 +338,7 @@ def test_unknown_events_survive_store_and_export_bytes_exactly(
     key = KEYS[0]
     records = chain_raw(key, items, seal_every=seal_every)
     with tempfile.TemporaryDirectory() as tmp:
-        first = EventStore(Path(tmp) / "a.db")
+        first = new_store(Path(tmp) / "a.db")
         report = first.ingest(records)
         assert report.ok and report.accepted == len(records), report.refused
         assert [(ev.data, ev.sig) for ev in first.read()] == records
@@ -343,7 +351,7 @@ def test_unknown_events_survive_store_and_export_bytes_exactly(
         )
         header, exported = read_export(export)
         assert exported == records
-        second = EventStore(Path(tmp) / "b.db")
+        second = new_store(Path(tmp) / "b.db")
         assert second.ingest(exported, whole=True).accepted == len(records)
         assert [(ev.data, ev.sig) for ev in second.read()] == records
         assert second.vector() == first.vector()
@@ -365,7 +373,7 @@ def test_unknown_events_survive_sd_log_export_and_import(
     with tempfile.TemporaryDirectory() as tmp:
         home, elsewhere = Sd(Path(tmp) / "a"), Sd(Path(tmp) / "b")
         lib = home.json("library", "create", "Home")
-        foreign = chain_raw(KEYS[1], items, seal_every=2)
+        foreign = chain_raw(KEYS[1], items, seal_every=2, library=bytes.fromhex(lib["id"]))
         incoming = Path(tmp) / "incoming.sdlog"
         write_export_file(
             incoming, ExportHeader(bytes.fromhex(lib["id"]), "Home", len(foreign)), foreign

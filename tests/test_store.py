@@ -17,18 +17,18 @@ import trio
 from events.domain import CATALOG
 from events.domain.library import LibraryRenamed
 from events.envelope import ID_LEN, Event
-from events.errors import StoreError
+from events.errors import OldLogFormat, StoreError, WrongLibrary
 from events.keys import DeviceKey
 from events.store import SEGMENT_MAX, EventStore
 from events.writer import LogWriter
 from sdactors.actors.journal import Appended
 from sdactors.node import Node
-from tests.helpers_log import create, rename, tag_drafts, wire, writer
+from tests.helpers_log import LIBRARY, create, new_store, rename, tag_drafts, wire, writer
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[EventStore]:
-    s = EventStore(tmp_path / "events.db")
+    s = new_store(tmp_path / "events.db")
     yield s
     s.close()
 
@@ -116,7 +116,7 @@ def test_append_refuses_a_broken_chain_or_a_missing_seal_and_writes_nothing(
 
 def test_ingest_is_idempotent(tmp_path: Path, store: EventStore) -> None:
     _, _, built = two_device_log(store)
-    target = EventStore(tmp_path / "target.db")
+    target = new_store(tmp_path / "target.db")
     first = target.ingest(wire(built[:3]))  # the first commit: three events, one seal
     assert (first.accepted, first.skipped, first.first_pos, first.last_pos) == (3, 0, 1, 3)
     report = target.ingest(wire(built))
@@ -136,7 +136,7 @@ def test_ingest_keeps_each_devices_order_whatever_the_interleaving(tmp_path: Pat
     a, b = writer(), writer()
     ea = a.build(tag_drafts(4, "a"))  # one commit: only the last is sealed
     eb = b.build(tag_drafts(2, "b"))
-    target = EventStore(tmp_path / "t.db")
+    target = new_store(tmp_path / "t.db")
     # A's unsealed run, B's whole run, then A's seal: all in one ingest.
     report = target.ingest(wire(ea[:3] + eb + ea[3:]))
     assert report.ok and report.accepted == 6 and not report.held_back
@@ -164,7 +164,7 @@ def test_equivocation_is_refused(store: EventStore) -> None:
     held = w.build(tag_drafts(3))
     store.ingest(wire(held))
     # The same device writes a different event 3: forked history.
-    fork = LogWriter(key, w.clock, 2, held[1].id).build(tag_drafts(1, "fork"))
+    fork = LogWriter(key, w.clock, w.library_key, 2, held[1].id).build(tag_drafts(1, "fork"))
     other = writer().build(tag_drafts(2, "innocent"))
     _refused(store, wire(other) + wire(fork), "equivocation")
     report = store.ingest(wire(fork))
@@ -183,7 +183,7 @@ def test_a_wrong_prev_is_refused_even_when_signed(store: EventStore) -> None:
     w = writer(key)
     good = w.build(tag_drafts(2))
     store.ingest(wire(good))
-    forged = LogWriter(key, w.clock, 2, b"\x07" * ID_LEN).build(tag_drafts(1))
+    forged = LogWriter(key, w.clock, w.library_key, 2, b"\x07" * ID_LEN).build(tag_drafts(1))
     _refused(store, wire(forged), "wrong prev")
 
 
@@ -196,6 +196,32 @@ def test_a_bad_signature_is_refused(store: EventStore) -> None:
     # Someone else's valid signature is no better.
     stranger = writer().build(tag_drafts(1))[0].sig
     _refused(store, wire(events[:-1]) + [(events[-1].data, stranger)], "bad signature")
+
+
+def test_an_event_of_another_library_is_refused(store: EventStore) -> None:
+    """Well-signed by its device, but written for another library: its id here differs."""
+    for count in (1, 3):  # a lone sealed event; a chain whose second link fails first
+        elsewhere = writer(library=b"\x07" * 16)
+        _refused(store, wire(elsewhere.build(tag_drafts(count))), "another library")
+
+
+def test_a_log_opens_only_as_its_own_library(tmp_path: Path, store: EventStore) -> None:
+    with pytest.raises(WrongLibrary, match="holds the events of library 4242"):
+        EventStore(store.path, library=b"\x07" * 16)
+    assert EventStore(store.path, readonly=True).library == LIBRARY
+    with pytest.raises(StoreError, match="needs its library's id"):
+        EventStore(tmp_path / "new.db")
+
+
+def test_a_log_of_format_1_is_refused(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "old.db")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value)")
+    db.execute("INSERT INTO meta VALUES ('format', 1)")
+    db.commit()
+    db.close()
+    for kw in ({"readonly": True}, {"library": LIBRARY}):
+        with pytest.raises(OldLogFormat, match="format 1; this version reads format 2"):
+            EventStore(tmp_path / "old.db", **kw)  # type: ignore[arg-type]
 
 
 def test_a_changed_body_is_refused(store: EventStore) -> None:
@@ -311,7 +337,7 @@ def test_missing_gives_exactly_what_a_peer_lacks(tmp_path: Path, store: EventSto
             seqs = [ev.seq for ev in got if ev.device == dev]
             assert seqs == sorted(seqs)
     # A peer that holds what ``missing`` skipped and ingests what it gave ends level.
-    peer = EventStore(tmp_path / "peer.db")
+    peer = new_store(tmp_path / "peer.db")
     vector = {a.device: 2, b.device: 5}
     peer.ingest(wire(ev for ev in built if ev.seq <= vector[ev.device]))
     assert peer.ingest(wire(store.missing(peer.vector()))).ok
@@ -373,7 +399,7 @@ def test_verify_names_a_changed_event(store: EventStore) -> None:
 
 
 def test_verify_finds_a_bad_seal_and_a_missing_segment(tmp_path: Path) -> None:
-    s = EventStore(tmp_path / "e.db")
+    s = new_store(tmp_path / "e.db")
     w = writer()
     for _ in range(3):
         s.append(w.build(tag_drafts(2)))

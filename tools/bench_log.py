@@ -34,6 +34,7 @@ from typing import Any, Callable
 from events.clock import HybridClock
 from events.domain import CATALOG
 from events.domain.tags import TagCreated, TagRecolored, TagRenamed
+from events.envelope import library_key
 from events.exportfile import ExportReader
 from events.keys import DeviceKey
 from events.store import EventStore
@@ -64,6 +65,10 @@ def small_drafts(count: int, tags: int = 1000) -> list[tuple[str, int, Any]]:
     return drafts
 
 
+# The library of the events the store benchmark writes without a node.
+BENCH_LIBRARY = bytes(range(16))
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     result = fn()
@@ -72,8 +77,8 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def bench_store_append(root: Path, drafts: list) -> float:
     """Events/s through LogWriter + EventStore.append, 1,000 events per transaction."""
-    store = EventStore(root / "append.db")
-    writer = LogWriter(DeviceKey.generate(), HybridClock())
+    store = EventStore(root / "append.db", library=BENCH_LIBRARY)
+    writer = LogWriter(DeviceKey.generate(), HybridClock(), library_key(BENCH_LIBRARY))
 
     def run() -> None:
         for start in range(0, len(drafts), BATCH):
@@ -239,9 +244,9 @@ def bench_export_import(root: Path) -> dict[str, float]:
     export_file = root / "log.sdlog"
     seconds, result = timed(lambda: export_log(config, export_file))
     export_rate = result.events / seconds
-    target = EventStore(root / "imported.db")
     with open(export_file, "rb") as fh:
         reader = ExportReader(fh)
+        target = EventStore(root / "imported.db", library=reader.header.library)
         seconds, report = timed(lambda: target.ingest(reader.records(), whole=True))
     target.close()
     assert report.ok and report.accepted == result.events, report.refused[:3]

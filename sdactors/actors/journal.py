@@ -99,7 +99,9 @@ class Journal(SupervisedActor):
         self._store.checkpoint_elsewhere()
         self._checkpointer = WalCheckpointer(self._path).start()
         seq, prev = self._store.head(self._key.public)
-        self._writer = LogWriter(self._key, HybridClock(self._store.hlc_high), seq, prev)
+        self._writer = LogWriter(
+            self._key, HybridClock(self._store.hlc_high), self._store.library_key, seq, prev
+        )
 
     def on_stop(self) -> None:
         self._commit_pending()
