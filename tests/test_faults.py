@@ -24,7 +24,6 @@ from events.envelope import encode_data, event_id, library_key
 from events.errors import EventsError
 from events.exportfile import ExportHeader, ExportReader
 from events.keys import DeviceKey
-from events.store import EventStore
 from projections.catalog import library_projections
 from projections.runner import digest_of
 from tests.conftest import Sd
