@@ -27,6 +27,18 @@ class UnknownEventType(EventsError):
         self.version = version
 
 
+class InvalidEvent(EventsError):
+    """A draft of this device's own whose body does not have its type's declared shape."""
+
+    def __init__(self, type_name: str, position: int, count: int, reason: str) -> None:
+        super().__init__(
+            f"refused to write {type_name} (event {position} of {count}): {reason}; "
+            "nothing was written"
+        )
+        self.type_name = type_name
+        self.reason = reason
+
+
 class StoreError(EventsError):
     """The event store cannot be opened or written."""
 

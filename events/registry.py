@@ -4,17 +4,25 @@ A catalog maps ``(type, v)`` to a dataclass. Old versions are upcast on read, on
 time, so a fold only ever sees the current shape. A type (or a version) this code does not
 know becomes an :class:`UnknownEvent`: folds skip it, while the store and every export keep
 its bytes untouched, so a newer peer's events are never lost on their way through an older one.
+
+Every field of a registered type declares its shape (``events.shapes``) in its annotation,
+``Annotated[bytes, Id()]``; :meth:`Catalog.check` is the one place a body is checked against
+them, before an event is written and on every ingest. :meth:`Catalog.build` checks again, so
+a body a fold receives always has its declared shape, even one stored while its type was
+unknown to an older version.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Protocol, TypeVar
 
 from events.codec import canonical
 from events.envelope import Event
 from events.errors import UnknownEventType
+from events.shapes import Check, Shape, Struct, compile_check
 
 
 class TypedEvent(Protocol):
@@ -44,6 +52,8 @@ class Catalog:
         self._nested_maps: set[type] = set()
         self._makers: dict[str, Callable[[dict], Any]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._shapes: dict[str, Struct] = {}
+        self._checks: dict[str, Check] = {}
 
     def event(self, type_name: str, version: int = 1) -> Callable[[type[T]], type[T]]:
         """Class decorator: register a frozen dataclass as event ``type_name`` at ``version``."""
@@ -61,6 +71,9 @@ class Catalog:
             if any("dict" in str(f.type) for f in fields):
                 self._nested_maps.add(cls)
             self._makers[type_name] = _maker(cls, [f.name for f in fields])
+            shape = _declared_shape(cls)
+            self._shapes[type_name] = shape
+            self._checks[type_name] = compile_check(shape)
             return cls
 
         return register
@@ -80,6 +93,40 @@ class Catalog:
     def class_for(self, type_name: str) -> type | None:
         return self._classes.get(type_name)
 
+    def shape(self, type_name: str) -> Struct:
+        """The declared shape of a known type's body (at its current version)."""
+        return self._shapes[type_name]
+
+    def check(self, type_name: str, v: int, body: Any) -> str | None:
+        """Why ``body`` is not a valid body of ``type_name`` at version ``v``; None if it is.
+
+        A type or version this code does not know is not checked (it is kept, never folded);
+        an older version is checked as it is upcast.
+        """
+        cls = self._classes.get(type_name)
+        if cls is None or v > cls.version:
+            return None
+        if v < cls.version:
+            body = self._upcast(type_name, v, body, cls.version)
+            if body is None:
+                return None
+        return self._checks[type_name](body)
+
+    def _upcast(self, type_name: str, v: int, body: Any, current: int) -> dict | None:
+        """``body`` brought to the current version, or None if no chain of steps leads there."""
+        if type(body) is not dict:
+            return None
+        while v < current:
+            step = self._upcasters.get((type_name, v))
+            if step is None:
+                return None
+            try:
+                body = step(dict(body))
+            except Exception:  # noqa: BLE001 - a hostile body must not crash an upcaster's caller
+                return None
+            v += 1
+        return body
+
     def body(self, typed: Any) -> tuple[str, int, dict]:
         """``(type, v, body)`` of a typed event, ready for the envelope."""
         cls = type(typed)
@@ -97,25 +144,27 @@ class Catalog:
         return self.build(event.type, event.v, event.body)
 
     def build(self, type_name: str, v: int, body: Any) -> Any:
+        """The typed event, or an :class:`UnknownEvent` for anything a fold must not see: an
+        unknown type or version, and a body that does not have its declared shape."""
         cls = self._classes.get(type_name)
-        if cls is not None and v == cls.version and type(body) is dict:
-            try:
-                return self._makers[type_name](body)
-            except (KeyError, TypeError):
-                # Same name and version but other fields: keep it, do not fold it.
-                return UnknownEvent(type_name, v, body)
-        if cls is None or v > cls.version or not isinstance(body, dict):
+        if cls is None or v > cls.version:
             return UnknownEvent(type_name, v, body)
-        while v < cls.version:
-            step = self._upcasters.get((type_name, v))
-            if step is None:
-                return UnknownEvent(type_name, v, body)
-            body = step(dict(body))
-            v += 1
-        try:
-            return cls(**body)
-        except TypeError:
+        typed_body = body if v == cls.version else self._upcast(type_name, v, body, cls.version)
+        if typed_body is None or self._checks[type_name](typed_body) is not None:
             return UnknownEvent(type_name, v, body)
+        return self._makers[type_name](typed_body)
+
+
+def _declared_shape(cls: type) -> Struct:
+    """The body shape a type declares in its fields' annotations; every field must have one."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields: list[tuple[str, Shape]] = []
+    for f in dataclasses.fields(cls):
+        shapes = [m for m in getattr(hints[f.name], "__metadata__", ()) if isinstance(m, Shape)]
+        if len(shapes) != 1:
+            raise TypeError(f"{cls.__name__}.{f.name} must declare its shape: Annotated[T, Shape]")
+        fields.append((f.name, shapes[0]))
+    return Struct(tuple(fields))
 
 
 def _maker(cls: type, names: list[str]) -> Callable[[dict], Any]:

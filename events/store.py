@@ -40,6 +40,7 @@ from events.envelope import (
 )
 from events.errors import CodecError, CorruptStore, OldLogFormat, StoreError, WrongLibrary
 from events.keys import short_device, verify_signature
+from events.validation import event_problem
 
 # 2: event ids keyed by the library. Format 1 (plain blake3 ids) is not read: there is
 # nothing to migrate yet.
@@ -81,14 +82,23 @@ _SEGMENT_COLUMNS = "pos, n, dev, seq, ids, data, sig"
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why one foreign event was not accepted."""
+    """Why one foreign event was not accepted, and where it was in what was offered."""
 
     device: bytes
     seq: int
     reason: str
+    type: str = ""
+    # Its place among the records offered (1 for the first), when known.
+    position: int | None = None
 
     def __str__(self) -> str:
-        return f"event {short_device(self.device)}#{self.seq}: {self.reason}"
+        where = []
+        if self.type:
+            where.append(self.type)
+        if self.position is not None:
+            where.append(f"record {self.position}")
+        context = f" ({', '.join(where)})" if where else ""
+        return f"event {short_device(self.device)}#{self.seq}{context}: {self.reason}"
 
 
 @dataclass(slots=True)
@@ -684,6 +694,7 @@ class _Ingestion:
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        self.position = 0
         self.report = IngestReport()
         self.heads: dict[bytes, tuple[int, bytes]] = {}
         self.seen: dict[tuple[bytes, int], bytes] = {}
@@ -692,17 +703,23 @@ class _Ingestion:
 
     def feed(self, data: bytes, sig: bytes | None) -> None:
         report = self.report
+        self.position += 1
         try:
             ev = decode(data, event_id(self.store.library_key, data), sig)
         except CodecError as exc:
-            report.refused.append(Refusal(ZERO_ID, 0, f"malformed event: {exc}"))
+            report.refused.append(
+                Refusal(ZERO_ID, 0, f"malformed event: {exc}", position=self.position)
+            )
             return
         reason = self.check(ev)
         if reason == "held":
             report.skipped += 1
             return
+        if reason is None:
+            problem = event_problem(ev.type, ev.v, ev.body, self.store.library)
+            reason = f"its body is invalid: {problem}" if problem is not None else None
         if reason:
-            report.refused.append(Refusal(ev.device, ev.seq, reason))
+            report.refused.append(Refusal(ev.device, ev.seq, reason, ev.type, self.position))
             return
         if report.refused:
             return  # keep checking, to report every refusal, but keep nothing

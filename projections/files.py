@@ -104,9 +104,10 @@ def total_key(ftype: str, kind: str | None) -> str:
 SCHEMA = (
     "CREATE TABLE devs (idx INTEGER PRIMARY KEY, device BLOB NOT NULL UNIQUE, "
     "max_eid INTEGER NOT NULL DEFAULT 0)",
-    "CREATE TABLE locations (id INTEGER PRIMARY KEY, location BLOB NOT NULL UNIQUE, "
+    # A location is its device's: another device naming the same id has another location.
+    "CREATE TABLE locations (id INTEGER PRIMARY KEY, location BLOB NOT NULL, "
     "device BLOB NOT NULL, path BLOB NOT NULL, name TEXT NOT NULL, rules TEXT NOT NULL, "
-    "root INTEGER, added INTEGER NOT NULL)",
+    "root INTEGER, added INTEGER NOT NULL, UNIQUE (device, location))",
     "CREATE TABLE folders (id INTEGER PRIMARY KEY, location INTEGER NOT NULL, parent INTEGER, "
     "name BLOB NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, inode INTEGER NOT NULL)",
     "CREATE TABLE listings (doc INTEGER PRIMARY KEY, folder INTEGER NOT NULL, "
@@ -116,8 +117,10 @@ SCHEMA = (
     "depth INTEGER NOT NULL, PRIMARY KEY (ancestor, descendant)) WITHOUT ROWID",
     # A folder's ancestors in one lookup (a new folder's chain is its parent's, plus itself).
     "CREATE INDEX closure_up ON closure (descendant, depth)",
-    "CREATE TABLE contents (id INTEGER PRIMARY KEY, size INTEGER NOT NULL, kind TEXT, "
-    "instances INTEGER NOT NULL)",
+    # Instances per content and kind: devices may disagree on a content's kind (a file's
+    # kind also comes from its name), and each count is a fact of its own, whatever the order.
+    "CREATE TABLE contents (id INTEGER NOT NULL, size INTEGER NOT NULL, kind TEXT NOT NULL, "
+    "instances INTEGER NOT NULL, PRIMARY KEY (id, size, kind)) WITHOUT ROWID",
     "CREATE TABLE totals (location INTEGER NOT NULL, what TEXT NOT NULL, "
     "count INTEGER NOT NULL, bytes INTEGER NOT NULL, PRIMARY KEY (location, what)) WITHOUT ROWID",
     "CREATE VIRTUAL TABLE search USING fts5(names, tokenize = 'trigram', detail = 'none')",
@@ -126,7 +129,7 @@ SCHEMA = (
 
 class FilesProjection:
     name = "files"
-    version = 4
+    version = 5
     types = ("location.", "entries.")
 
     def create(self, db: sqlite3.Connection) -> None:
@@ -149,15 +152,16 @@ class FilesProjection:
                 fold.flush()
                 fold.location_added(ev, typed)
             elif kind is LocationRulesChanged:
-                fold.rules_changed(typed)
+                fold.rules_changed(ev, typed)
             elif kind is LocationRemoved:
                 fold.flush()
-                fold.location_removed(typed)
+                fold.location_removed(ev, typed)
         fold.flush()
 
     def digest_rows(self, db: sqlite3.Connection) -> Iterable[Sequence[Any]]:
         yield from db.execute(
-            "SELECT location, device, path, name, rules, root & ? FROM locations ORDER BY location",
+            "SELECT device, location, path, name, rules, root & ? FROM locations "
+            "ORDER BY device, location",
             (EID_MASK,),
         )
         yield from db.execute(
@@ -168,10 +172,12 @@ class FilesProjection:
         )
         yield from _listing_digests(db)
         yield from db.execute(
-            "SELECT l.location, t.what, t.count, t.bytes FROM totals t "
-            "JOIN locations l ON l.id = t.location ORDER BY l.location, t.what"
+            "SELECT l.device, l.location, t.what, t.count, t.bytes FROM totals t "
+            "JOIN locations l ON l.id = t.location ORDER BY l.device, l.location, t.what"
         )
-        yield from db.execute("SELECT id, size, kind, instances FROM contents ORDER BY id")
+        yield from db.execute(
+            "SELECT id, size, kind, instances FROM contents ORDER BY id, size, kind"
+        )
 
 
 def _listing_digests(db: sqlite3.Connection) -> Iterator[Sequence[Any]]:
@@ -229,11 +235,16 @@ class _Fold:
         self.db = db
         self._devs: dict[bytes, int] = {}
         self._max_eid: dict[int, int] = {}
-        self._locations: dict[bytes, int] = {}
+        self._locations: dict[tuple[bytes, bytes], int] = {}
         self._chains: dict[int, tuple[int, ...]] = {}
+        # Folder -> its location's local id (None: no such folder), as far as looked up.
+        self._folder_loc: dict[int, int | None] = {}
+        # A location's root folder (None: it has none), as far as looked up.
+        self._roots: dict[int, int | None] = {}
         self._listings: dict[int, _Listing] = {}
-        # Per content id: [change in instances, size, kind].
-        self._instances: dict[bytes, list[Any]] = {}
+        # Change in instances per (content id, size, kind). A content id fixes its size, but
+        # a device may claim otherwise: each claim is counted on its own, whatever the order.
+        self._instances: dict[tuple[bytes, int, str | None], int] = {}
         self._totals: dict[tuple[int, str], list[int]] = {}
 
     # -- numbering --------------------------------------------------------------------------
@@ -252,15 +263,18 @@ class _Fold:
             self._devs[device] = idx
         return idx
 
-    def location(self, location: bytes) -> int | None:
-        loc = self._locations.get(location)
+    def location(self, device: bytes, location: bytes) -> int | None:
+        """The local id of ``device``'s location ``location``: a device's events only ever
+        reach its own locations (another device's events on it find nothing, and do nothing)."""
+        key = (device, location)
+        loc = self._locations.get(key)
         if loc is None:
             row = self.db.execute(
-                "SELECT id FROM locations WHERE location = ?", (location,)
+                "SELECT id FROM locations WHERE device = ? AND location = ?", key
             ).fetchone()
             if row is None:
                 return None
-            loc = self._locations[location] = row[0]
+            loc = self._locations[key] = row[0]
         return loc
 
     def chain(self, folder: int) -> tuple[int, ...]:
@@ -276,6 +290,23 @@ class _Fold:
         ) or (folder,)
         self._chains[folder] = result
         return result
+
+    def folders_of(self, folders: Iterable[int]) -> dict[int, int | None]:
+        """The location of each folder (None if it is not a folder), in few queries."""
+        cache = self._folder_loc
+        wanted = [f for f in set(folders) if f not in cache]
+        for chunk in chunks(wanted):
+            for folder in chunk:
+                cache[folder] = None
+            marks = ",".join("?" * len(chunk))
+            for folder, loc in self.db.execute(
+                f"SELECT id, location FROM folders WHERE id IN ({marks})", chunk
+            ):
+                cache[folder] = loc
+        return cache
+
+    def in_location(self, folder: int, loc: int) -> bool:
+        return self.folders_of((folder,))[folder] == loc
 
     # -- listings -----------------------------------------------------------------------------
 
@@ -410,11 +441,8 @@ class _Fold:
         """Count an entry in (+1) or out (-1) of its content's instances and its totals."""
         cid = child[C_CID]
         if cid:
-            known = self._instances.get(cid)
-            if known is None:
-                self._instances[cid] = [sign, child[C_SIZE], child[C_KIND]]
-            else:
-                known[0] += sign
+            key = (cid, child[C_SIZE], child[C_KIND])
+            self._instances[key] = self._instances.get(key, 0) + sign
         key = (loc, total_key(child[C_FTYPE], child[C_KIND]))
         total = self._totals.get(key)
         if total is None:
@@ -428,18 +456,21 @@ class _Fold:
         (the B-tree then fills page after page instead of splitting pages at random)."""
         db = self.db
         rows = sorted(
-            (content_key(cid), size, kind, delta)
-            for cid, (delta, size, kind) in self._instances.items()
+            (content_key(cid), size, kind or "", delta)
+            for (cid, size, kind), delta in self._instances.items()
             if delta
         )
         db.executemany(
             "INSERT INTO contents (id, size, kind, instances) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET instances = instances + excluded.instances",
+            "ON CONFLICT (id, size, kind) DO UPDATE SET instances = instances + excluded.instances",
             rows,
         )
-        gone = [(key,) for key, _size, _kind, delta in rows if delta < 0]
+        gone = [row[:3] for row in rows if row[3] < 0]
         if gone:
-            db.executemany("DELETE FROM contents WHERE id = ? AND instances <= 0", gone)
+            db.executemany(
+                "DELETE FROM contents WHERE id = ? AND size = ? AND kind = ? AND instances <= 0",
+                gone,
+            )
 
     def _flush_counters(self) -> None:
         db = self.db
@@ -467,7 +498,7 @@ class _Fold:
     def location_added(self, ev: Event, typed: LocationAdded) -> None:
         self.db.execute(
             "INSERT INTO locations (location, device, path, name, rules, added) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (location) DO NOTHING",
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device, location) DO NOTHING",
             (
                 typed.location,
                 ev.device,
@@ -478,14 +509,14 @@ class _Fold:
             ),
         )
 
-    def rules_changed(self, typed: LocationRulesChanged) -> None:
+    def rules_changed(self, ev: Event, typed: LocationRulesChanged) -> None:
         self.db.execute(
-            "UPDATE locations SET rules = ? WHERE location = ?",
-            (json.dumps(typed.rules, sort_keys=True), typed.location),
+            "UPDATE locations SET rules = ? WHERE device = ? AND location = ?",
+            (json.dumps(typed.rules, sort_keys=True), ev.device, typed.location),
         )
 
-    def location_removed(self, typed: LocationRemoved) -> None:
-        loc = self.location(typed.location)
+    def location_removed(self, ev: Event, typed: LocationRemoved) -> None:
+        loc = self.location(ev.device, typed.location)
         if loc is None:
             return
         folders = [
@@ -495,23 +526,44 @@ class _Fold:
         self.flush()
         self.db.execute("DELETE FROM totals WHERE location = ?", (loc,))
         self.db.execute("DELETE FROM locations WHERE id = ?", (loc,))
-        self._locations.pop(typed.location, None)
+        self._locations.pop((ev.device, typed.location), None)
+        self._roots.pop(loc, None)
 
     # -- entries --------------------------------------------------------------------------------
 
     def indexed(self, ev: Event, typed: EntriesIndexed) -> None:
-        loc = self.location(typed.location)
+        """New entries. What a device's own events cannot mean is ignored, the same way on
+        every device: a folder that already exists (a folder's parent must not change but by a
+        move), an entry whose folder is not a folder of this location, a second root."""
+        loc = self.location(ev.device, typed.location)
         if loc is None:
-            return  # entries of a location removed earlier in the log
+            return  # entries of a location removed earlier in the log (or not this device's)
         dev = self.dev(ev.device)
         base = dev << DEVICE_SHIFT
+        entries = typed.entries
+        # Which of the folders named (as parents, or as new folders) exist, and where.
+        known = self.folders_of(
+            [base | e[1] for e in entries if e[1]] + [base | e[0] for e in entries if e[3] == DIR]
+        )
         folders = []
         top = 0
         # The hot loop of a first index: children grouped by folder, counted in bulk.
         by_parent: dict[int, list[list[Any]]] = {}
         instances = self._instances
         kinds: dict[str, list[int]] = {}
-        for eid, parent, name, ftype, size, mtime, inode, kind, cid, target in typed.entries:
+        for eid, parent, name, ftype, size, mtime, inode, kind, cid, target in entries:
+            if parent:
+                if known.get(base | parent) != loc:
+                    continue
+            elif ftype != DIR or self._has_root(loc):
+                continue
+            if ftype == DIR:
+                if known.get(base | eid) is not None:
+                    continue
+                known[base | eid] = loc
+                folders.append(
+                    (base | eid, loc, base | parent if parent else None, name, size, mtime, inode)
+                )
             if eid > top:
                 top = eid
             child = [eid, name, ftype, size, mtime, inode, kind, cid, target]
@@ -529,65 +581,67 @@ class _Fold:
                     total[0] += 1
                     total[1] += size
                 if cid:
-                    known = instances.get(cid)
-                    if known is None:
-                        instances[cid] = [1, size, kind]
-                    else:
-                        known[0] += 1
+                    key = (cid, size, kind)
+                    instances[key] = instances.get(key, 0) + 1
             else:
                 self.count(loc, child, +1)
-                if ftype == DIR:
-                    folders.append(
-                        (
-                            base | eid,
-                            loc,
-                            base | parent if parent else None,
-                            name,
-                            size,
-                            mtime,
-                            inode,
-                        )
-                    )
+            if not parent:
+                self._roots[loc] = base | eid
         for kind, (n, nbytes) in kinds.items():
             key = (loc, total_key(FILE, kind))
             total = self._totals.setdefault(key, [0, 0])
             total[0] += n
             total[1] += nbytes
         if folders:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO folders (id, location, parent, name, size, mtime, inode) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                folders,
-            )
-            for folder, *_ in folders:
-                if folder not in self._listings:
-                    # A folder born in this batch has no listing to read back.
-                    fresh = self._listings[folder] = _Listing(folder)
-                    fresh.complete = True
-            closure = []
-            for folder, _loc, parent, *_ in folders:
-                chain = (folder, *self.chain(parent)) if parent is not None else (folder,)
-                self._chains[folder] = chain
-                closure.extend((ancestor, folder, depth) for depth, ancestor in enumerate(chain))
-                if parent is None:
-                    self.db.execute("UPDATE locations SET root = ? WHERE id = ?", (folder, loc))
-            self.db.executemany(
-                "INSERT OR IGNORE INTO closure (ancestor, descendant, depth) VALUES (?, ?, ?)",
-                closure,
-            )
+            self._add_folders(loc, folders)
         for parent, children in by_parent.items():
             self.add_children(base | parent, children)
         if top > self._max_eid.get(dev, 0):
             self._max_eid[dev] = top
 
+    def _has_root(self, loc: int) -> bool:
+        root = self._roots.get(loc, -1)
+        if root == -1:
+            row = self.db.execute(
+                "SELECT f.id FROM locations l JOIN folders f ON f.id = l.root WHERE l.id = ?",
+                (loc,),
+            ).fetchone()
+            root = self._roots[loc] = row[0] if row else None
+        return root is not None and self.folders_of((root,))[root] == loc
+
+    def _add_folders(self, loc: int, folders: list[tuple[Any, ...]]) -> None:
+        self.db.executemany(
+            "INSERT INTO folders (id, location, parent, name, size, mtime, inode) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            folders,
+        )
+        for folder, *_ in folders:
+            if folder not in self._listings:
+                # A folder born in this batch has no listing to read back.
+                fresh = self._listings[folder] = _Listing(folder)
+                fresh.complete = True
+        closure = []
+        for folder, _loc, parent, *_ in folders:
+            chain = (folder, *self.chain(parent)) if parent is not None else (folder,)
+            self._chains[folder] = chain
+            closure.extend((ancestor, folder, depth) for depth, ancestor in enumerate(chain))
+            if parent is None:
+                self.db.execute("UPDATE locations SET root = ? WHERE id = ?", (folder, loc))
+        self.db.executemany(
+            "INSERT OR IGNORE INTO closure (ancestor, descendant, depth) VALUES (?, ?, ?)",
+            closure,
+        )
+
     def modified(self, ev: Event, typed: EntriesModified) -> None:
-        loc = self.location(typed.location)
+        loc = self.location(ev.device, typed.location)
         if loc is None:
             return
         base = self.dev(ev.device) << DEVICE_SHIFT
         for eid, parent, size, mtime, inode, kind, cid in typed.entries:
             folder_row = None
             if parent:
+                if not self.in_location(base | parent, loc):
+                    continue
                 found = self.child(base | parent, eid)
                 if found is not None:
                     part, child = found
@@ -598,7 +652,7 @@ class _Fold:
                     part.dirty = True
                     folder_row = child[C_FTYPE] == DIR
             else:
-                folder_row = True
+                folder_row = self.in_location(base | eid, loc)
             if folder_row:
                 self.db.execute(
                     "UPDATE folders SET size = ?, mtime = ?, inode = ? WHERE id = ?",
@@ -606,11 +660,21 @@ class _Fold:
                 )
 
     def moved(self, ev: Event, typed: EntriesMoved) -> None:
-        if self.location(typed.location) is None:
+        """Renames and moves, within one location; a move into a folder that is not a folder
+        of the location, or of a folder into itself or its own subtree, is ignored."""
+        loc = self.location(ev.device, typed.location)
+        if loc is None:
             return
         base = self.dev(ev.device) << DEVICE_SHIFT
         for eid, old_parent, parent, name in typed.moves:
-            child = self.take_child(base | old_parent, eid) if old_parent else None
+            if (
+                not old_parent
+                or not self.in_location(base | old_parent, loc)
+                or not self.in_location(base | parent, loc)
+                or self._within(base | parent, base | eid)
+            ):
+                continue
+            child = self.take_child(base | old_parent, eid)
             if child is None:
                 continue
             child[C_NAME] = name
@@ -623,6 +687,15 @@ class _Fold:
                     "UPDATE folders SET parent = ?, name = ? WHERE id = ?",
                     (base | parent, name, base | eid),
                 )
+
+    def _within(self, folder: int, subtree: int) -> bool:
+        """Whether ``folder`` is ``subtree`` or lies below it."""
+        return folder == subtree or (
+            self.db.execute(
+                "SELECT 1 FROM closure WHERE ancestor = ? AND descendant = ?", (subtree, folder)
+            ).fetchone()
+            is not None
+        )
 
     def _move_folder(self, folder: int, new_parent: int) -> None:
         old_above = self.chain(folder)[1:]
@@ -650,16 +723,18 @@ class _Fold:
         self._chains.clear()
 
     def deleted(self, ev: Event, typed: EntriesDeleted) -> None:
-        loc = self.location(typed.location)
+        loc = self.location(ev.device, typed.location)
         if loc is None:
             return
         base = self.dev(ev.device) << DEVICE_SHIFT
         gone_folders = []
         for eid, parent in typed.entries:
+            if parent and not self.in_location(base | parent, loc):
+                continue
             child = self.take_child(base | parent, eid) if parent else None
             if child is not None:
                 self.count(loc, child, -1)
-            if child is None or child[C_FTYPE] == DIR:
+            if (child is None or child[C_FTYPE] == DIR) and self.in_location(base | eid, loc):
                 gone_folders.append(base | eid)
         if gone_folders:
             subtree: list[int] = []
@@ -691,4 +766,6 @@ class _Fold:
             marks = ",".join("?" * len(chunk))
             self.db.execute(f"DELETE FROM folders WHERE id IN ({marks})", chunk)
             self.db.execute(f"DELETE FROM closure WHERE descendant IN ({marks})", chunk)
+        for folder in folders:
+            self._folder_loc[folder] = None
         self._chains.clear()

@@ -104,8 +104,8 @@ class IndexView:
     def root(self, location: bytes) -> IndexedChild | None:
         row = self.db.execute(
             "SELECT f.id, f.size, f.mtime, f.inode FROM locations l JOIN folders f ON f.id = l.root "
-            "WHERE l.location = ?",
-            (location,),
+            "WHERE l.device = ? AND l.location = ?",
+            (self.device, location),
         ).fetchone()
         if row is None:
             return None
@@ -145,8 +145,8 @@ class IndexView:
         out: dict[int, tuple[int, str, int]] = {}
         for folder, blob in self.db.execute(
             "SELECT l.folder, l.children FROM listings l JOIN folders f ON f.id = l.folder "
-            "JOIN locations loc ON loc.id = f.location WHERE loc.location = ?",
-            (location,),
+            "JOIN locations loc ON loc.id = f.location WHERE loc.device = ? AND loc.location = ?",
+            (self.device, location),
         ):
             for child in unpack_children(blob):
                 out[child[C_INODE]] = (child[C_EID], child[C_FTYPE], folder & EID_MASK)
@@ -182,6 +182,10 @@ class IndexView:
         return total
 
 
+# Folders deeper than this are not resolved (no disk nests folders nearly this deep).
+MAX_DEPTH = 4096
+
+
 def folder_path(
     db: sqlite3.Connection,
     folder: int,
@@ -204,8 +208,8 @@ def folder_path(
             "WHERE f.id = ?",
             (current,),
         ).fetchone()
-        if row is None:
-            return None
+        if row is None or len(below) > MAX_DEPTH:
+            return None  # not a folder of the index (or, defensively, a loop)
         parent, name, location_path = row
         if parent is None:
             path = root_path if root_path is not None else location_path
@@ -310,6 +314,16 @@ def file_stats(db: sqlite3.Connection) -> FileStats:
     return FileStats(files, dirs, total, by_kind, bytes_by_kind, other)
 
 
+def content_kind(instances: dict[str, int]) -> str | None:
+    """The kind of a content whose instances may disagree (a kind comes from a file's name
+    too): the kind most instances have, the first by name on a tie; unknown only if no
+    instance knows better. A function of the counts alone, so every device agrees."""
+    known = {kind: n for kind, n in instances.items() if kind and n > 0}
+    if not known:
+        return None
+    return min(known, key=lambda kind: (-known[kind], kind))
+
+
 class DuplicateGroup(NamedTuple):
     cid: bytes
     size: int
@@ -332,28 +346,32 @@ def duplicates(
     listings finds them, grouped by their whole content id (an index from content to entry
     would cost every insert more than this costs a query).
     """
-    candidates = {
-        key: (size, kind)
-        for key, size, kind in db.execute(
-            "SELECT id, size, kind FROM contents WHERE instances > 1 AND size >= ?", (min_size,)
-        )
-    }
-    members: dict[bytes, list[bytes]] = {}
+    counts: dict[tuple[int, int], dict[str, int]] = {}
+    for key, size, kind, instances in db.execute(
+        "SELECT id, size, kind, instances FROM contents WHERE id IN "
+        "(SELECT id FROM contents WHERE size >= ? GROUP BY id, size HAVING sum(instances) > 1)",
+        (min_size,),
+    ):
+        counts.setdefault((key, size), {})[kind] = instances
+    candidates = {key: (key[1], content_kind(kinds)) for key, kinds in counts.items()}
+    members: dict[tuple[bytes, int], list[bytes]] = {}
     if candidates:
         cache: dict[int, bytes] = {}
         for folder, blob in db.execute("SELECT folder, children FROM listings"):
             folder_at = None
             for child in unpack_children(blob):
                 cid = child[C_CID]
-                if not cid or content_key(cid) not in candidates:
+                if not cid or (content_key(cid), child[C_SIZE]) not in candidates:
                     continue
                 if folder_at is None:
                     folder_at = folder_path(db, folder, cache=cache)
                 if folder_at is not None:
-                    members.setdefault(cid, []).append(os.path.join(folder_at, child[C_NAME]))
+                    members.setdefault((cid, child[C_SIZE]), []).append(
+                        os.path.join(folder_at, child[C_NAME])
+                    )
     groups = [
-        DuplicateGroup(cid, *candidates[content_key(cid)], len(paths), sorted(paths))
-        for cid, paths in members.items()
+        DuplicateGroup(cid, *candidates[(content_key(cid), size)], len(paths), sorted(paths))
+        for (cid, size), paths in members.items()
         if len(paths) > 1
     ]
     groups.sort(key=lambda g: (-g.waste, g.cid))

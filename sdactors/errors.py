@@ -100,6 +100,22 @@ class LocationNotFound(SdError):
         super().__init__(f"no location {wanted!r} in this library (see 'sd location list')")
 
 
+class NotOwner(SdError):
+    """A device-owned fact of another device: only that device may change it."""
+
+    def __init__(self, path: str, device: str, name: str | None) -> None:
+        who = f"{name} ({device[:10]})" if name else device[:10]
+        super().__init__(
+            f"location {path} belongs to device {who}: only that device can rescan, change or "
+            "remove it"
+        )
+
+
+class AmbiguousLocation(SdError):
+    def __init__(self, wanted: str, count: int) -> None:
+        super().__init__(f"{count} locations match {wanted!r}: give its path or its id")
+
+
 class LocationExists(SdError):
     def __init__(self, path: str, existing: str) -> None:
         super().__init__(f"{path} is already indexed as part of location {existing}")

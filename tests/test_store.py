@@ -17,7 +17,7 @@ import trio
 from events.domain import CATALOG
 from events.domain.library import LibraryRenamed
 from events.envelope import ID_LEN, Event
-from events.errors import OldLogFormat, StoreError, WrongLibrary
+from events.errors import InvalidEvent, OldLogFormat, StoreError, WrongLibrary
 from events.keys import DeviceKey
 from events.store import SEGMENT_MAX, EventStore
 from events.writer import LogWriter
@@ -483,3 +483,20 @@ async def test_an_append_that_cannot_be_encoded_fails_its_caller_at_once(tmp_pat
             store.close()
     finally:
         await trio.to_thread.run_sync(node.close)
+
+
+def test_the_journal_refuses_an_invalid_draft_and_only_its_request(tmp_path: Path) -> None:
+    bad = ("tag.created", 1, {"tag": b"abc", "name": "x", "color": None})
+    with Node(tmp_path / "node") as node:
+        lib = node.create_library("Home")
+        before = lib.catch_up()
+        lib.append_nowait([*tag_drafts(1, "lost"), bad])  # goes with the next commit...
+        kept = lib.append(tag_drafts(2, "kept"))  # ...which still succeeds
+        assert len(kept.events) == 2
+        with pytest.raises(InvalidEvent, match=r"tag.created \(event 2 of 2\): tag: 3 bytes"):
+            lib.append([*tag_drafts(1, "lost"), bad])
+        lib.catch_up()
+        log = lib.log()
+        names = [ev.body.get("name") for ev in log.read(before)]
+        log.close()
+        assert names == ["kept-0", "kept-1"]

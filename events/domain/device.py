@@ -1,8 +1,10 @@
 """Device facts, written only by the device they describe."""
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from events.domain.catalog import CATALOG
+from events.shapes import Text
 
 
 @CATALOG.event("device.registered")
@@ -10,6 +12,6 @@ from events.domain.catalog import CATALOG
 class DeviceRegistered:
     """Seq 1 of every device in a library: who this key is, in words people recognise."""
 
-    name: str
-    hostname: str
-    os: str
+    name: Annotated[str, Text(0, 256)]
+    hostname: Annotated[str, Text(0, 256)]
+    os: Annotated[str, Text(0, 256)]

@@ -1,28 +1,43 @@
 """Locations: folders a device indexes. Device-owned: only the device the folder is on writes them.
 
-Paths are bytes (``os.fsencode``), so a folder whose name is not valid UTF-8 round-trips.
+A location is the pair (its device, its id): another device's events naming the same id
+never touch it. Paths are bytes (``os.fsencode``), so a folder whose name is not valid UTF-8
+round-trips.
 """
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from events.domain.catalog import CATALOG
+from events.shapes import AbsPath, Bool, Id, ListOf, Struct, Text
+
+# Indexer rules, as ``sdactors.indexer.rules.Rules.as_dict()`` writes them.
+RULES = Struct(
+    (
+        ("skip_system", Bool()),
+        ("skip_git", Bool()),
+        ("skip_dev", Bool()),
+        ("skip_hidden", Bool()),
+        ("gitignore", Bool()),
+        ("exclude", ListOf(Text(1, 1024), 0, 256)),
+    )
+)
 
 
 @CATALOG.event("location.added")
 @dataclass(frozen=True, slots=True)
 class LocationAdded:
-    location: bytes
-    path: bytes
-    name: str
-    # Indexer rules, as ``sdactors.indexer.rules.Rules.as_dict()`` writes them.
-    rules: dict
+    location: Annotated[bytes, Id()]
+    path: Annotated[bytes, AbsPath()]
+    name: Annotated[str, Text(1, 256)]
+    rules: Annotated[dict, RULES]
 
 
 @CATALOG.event("location.rules_changed")
 @dataclass(frozen=True, slots=True)
 class LocationRulesChanged:
-    location: bytes
-    rules: dict
+    location: Annotated[bytes, Id()]
+    rules: Annotated[dict, RULES]
 
 
 @CATALOG.event("location.removed")
@@ -30,4 +45,4 @@ class LocationRulesChanged:
 class LocationRemoved:
     """The location and all its entries leave the index; the files on disk stay."""
 
-    location: bytes
+    location: Annotated[bytes, Id()]

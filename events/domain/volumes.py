@@ -7,8 +7,14 @@ write, or every observation would add an event.
 """
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from events.domain.catalog import CATALOG
+from events.shapes import INT64_MAX, Bool, Int, OneOf, Text
+
+VOLUME = Text(1, 256)
+BYTES = Int(0, INT64_MAX)
+VOLUME_KINDS = ("system", "primary", "secondary", "external", "network", "virtual")
 
 
 @CATALOG.event("volume.observed")
@@ -16,18 +22,18 @@ from events.domain.catalog import CATALOG
 class VolumeObserved:
     """The whole picture of a mounted volume, when it is new, changed, or back after unmount."""
 
-    volume: str
-    name: str
-    mount_point: str
+    volume: Annotated[str, VOLUME]
+    name: Annotated[str, Text(0, 256)]
+    mount_point: Annotated[str, Text(0, 4096)]
     # What the system mounted: a block device, "server:/export", "tmpfs"...
-    source: str
-    filesystem: str
+    source: Annotated[str, Text(0, 4096)]
+    filesystem: Annotated[str, Text(0, 64)]
     # system | primary | secondary | external | network | virtual
-    kind: str
-    total_bytes: int
+    kind: Annotated[str, OneOf(VOLUME_KINDS)]
+    total_bytes: Annotated[int, BYTES]
     # A snapshot at observation time; changes alone do not cause a new event.
-    free_bytes: int
-    read_only: bool
+    free_bytes: Annotated[int, BYTES]
+    read_only: Annotated[bool, Bool()]
 
 
 @CATALOG.event("volume.unmounted")
@@ -35,7 +41,7 @@ class VolumeObserved:
 class VolumeUnmounted:
     """A volume recorded as mounted is no longer there (unplugged, unmounted, unreachable)."""
 
-    volume: str
+    volume: Annotated[str, VOLUME]
 
 
 @CATALOG.event("volume.speed_measured")
@@ -43,8 +49,8 @@ class VolumeUnmounted:
 class VolumeSpeedMeasured:
     """One speed test: integers (bytes, microseconds) so the canonical bytes leave no doubt."""
 
-    volume: str
-    bytes_written: int
-    write_us: int
-    bytes_read: int
-    read_us: int
+    volume: Annotated[str, VOLUME]
+    bytes_written: Annotated[int, BYTES]
+    write_us: Annotated[int, BYTES]
+    bytes_read: Annotated[int, BYTES]
+    read_us: Annotated[int, BYTES]

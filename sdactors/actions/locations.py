@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Callable
 
 from events.domain.locations import LocationAdded, LocationRemoved, LocationRulesChanged
 from projections.files_query import LocationRow, locations
-from sdactors.errors import LocationExists, LocationNotFound, NotAFolder
+from sdactors.errors import (
+    AmbiguousLocation,
+    LocationExists,
+    LocationNotFound,
+    NotAFolder,
+    NotOwner,
+)
 from sdactors.indexer.rules import Rules
 
 if TYPE_CHECKING:
@@ -64,21 +70,37 @@ def list_locations(lib: "LibraryReader") -> list[Location]:
         return [Location.of(row) for row in locations(db)]
 
 
-def find_location(lib: "LibraryReader", wanted: str, device: bytes | None = None) -> Location:
-    """A location by path, id (or a prefix of at least 6 hex digits) or name."""
-    known = [loc for loc in list_locations(lib) if device is None or loc.device == device]
+def find_location(lib: "LibraryReader", wanted: str, device: bytes) -> Location:
+    """``device``'s location named by path, id (or a prefix of at least 6 hex digits) or name.
+
+    Locations are device-owned: one that matches but belongs to another device is refused
+    with its owner's name, rather than reported as missing.
+    """
+    everyone = list_locations(lib)
     path = user_path(wanted) if wanted else b""
-    for loc in known:
-        if loc.path == path or loc.id.hex() == wanted.lower():
-            return loc
-    by_prefix = [
-        loc for loc in known if len(wanted) >= 6 and loc.id.hex().startswith(wanted.lower())
-    ]
-    by_name = [loc for loc in known if loc.name == wanted]
-    for candidates in (by_prefix, by_name):
-        if len(candidates) == 1:
-            return candidates[0]
+    lowered = wanted.lower()
+    for rule in (
+        lambda loc: loc.path == path or loc.id.hex() == lowered,
+        lambda loc: len(wanted) >= 6 and loc.id.hex().startswith(lowered),
+        lambda loc: loc.name == wanted,
+    ):
+        matching = [loc for loc in everyone if rule(loc)]
+        mine = [loc for loc in matching if loc.device == device]
+        if len(mine) == 1:
+            return mine[0]
+        if len(mine) > 1:
+            raise AmbiguousLocation(wanted, len(mine))
+        if matching:
+            owner = matching[0]
+            raise NotOwner(show(owner.path), owner.device.hex(), device_name(lib, owner.device))
     raise LocationNotFound(wanted)
+
+
+def device_name(lib: "LibraryReader", device: bytes) -> str | None:
+    """The name a device registered with, if this library has heard of it."""
+    with lib.index() as db:
+        row = db.execute("SELECT name FROM devices WHERE device = ?", (device,)).fetchone()
+    return row[0] if row else None
 
 
 def _overlap(path: bytes, existing: bytes) -> bool:

@@ -19,8 +19,10 @@ from events.clock import HybridClock
 from events.domain import CATALOG
 from events.domain.device import DeviceRegistered
 from events.envelope import Event
+from events.errors import InvalidEvent
 from events.keys import DeviceKey
 from events.store import EventStore
+from events.validation import event_problem
 from events.writer import Draft, LogWriter
 from sdactors.actors.bus import Publish
 from sdactors.errors import ActorFailed
@@ -139,10 +141,30 @@ class Journal(SupervisedActor):
         info = self._device
         return [CATALOG.body(DeviceRegistered(info.name, info.hostname, info.os))]
 
+    def _valid(self, requests: list[Append]) -> list[Append]:
+        """The requests whose drafts may enter the log; each other one fails alone, with the
+        type, place and reason of its first invalid draft, and writes nothing."""
+        library = self._store.library
+        valid = []
+        for request in requests:
+            for i, (type_name, v, body) in enumerate(request.drafts):
+                problem = event_problem(type_name, v, body, library)
+                if problem is not None:
+                    error = InvalidEvent(type_name, i + 1, len(request.drafts), problem)
+                    log.warning("journal_refused_draft", error=str(error))
+                    if request.reply is not None:
+                        request.reply.set_exception(exc_info=(type(error), error, None))
+                    break
+            else:
+                valid.append(request)
+        return valid
+
     def _commit_pending(self) -> None:
         if not self._pending:
             return
-        requests, self._pending = self._pending, []
+        requests, self._pending = self._valid(self._pending), []
+        if not requests:
+            return
         drafts = self._registration()
         skip = len(drafts)
         for request in requests:

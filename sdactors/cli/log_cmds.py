@@ -9,7 +9,9 @@ from pathlib import Path
 import click
 
 from events.clock import hlc_ms
+from events.domain.ownership import ownership_violations
 from events.envelope import Event
+from events.errors import EventsError
 from events.keys import short_device
 from events.store import EventStore
 from sdactors.actions.logfile import export_log, import_log
@@ -102,17 +104,22 @@ def show(
 @json_option
 @pass_ctx
 def verify(ctx: CliContext, library: str | None) -> None:
-    """Check every id, signature, chain link and sequence; exit 1 if any is broken."""
+    """Check every id, signature, chain link and sequence, and that every device-owned fact
+    was changed only by its owner; exit 1 if anything is wrong."""
     store = _open_log(ctx, library)
     try:
         problems = store.verify()
         events = store.head_pos
+        try:
+            violations = ownership_violations(store.read())
+        except EventsError:
+            violations = []  # a log too damaged to read is reported by the problems above
     finally:
         store.close()
     if ctx.out.as_json:
         ctx.out.json(
             {
-                "ok": not problems,
+                "ok": not problems and not violations,
                 "events": events,
                 "problems": [
                     {
@@ -123,15 +130,33 @@ def verify(ctx: CliContext, library: str | None) -> None:
                     }
                     for p in problems
                 ],
+                "ownership_violations": [
+                    {
+                        "pos": v.pos,
+                        "device": v.device.hex(),
+                        "seq": v.seq,
+                        "type": v.type,
+                        "kind": v.kind,
+                        "id": v.id.hex(),
+                        "owners": [o.hex() for o in v.owners],
+                    }
+                    for v in violations
+                ],
             }
         )
-    elif problems:
+    else:
         for p in problems:
             ctx.out.line(f"BROKEN {p}")
-        ctx.out.line(f"{len(problems)} problem(s) in {events} events")
-    else:
-        ctx.out.line(f"ok: {events} events verified")
-    if problems:
+        for v in violations:
+            ctx.out.line(f"NOT OWNER {v}")
+        if problems or violations:
+            ctx.out.line(
+                f"{len(problems)} problem(s) and {len(violations)} ownership violation(s) "
+                f"in {events} events"
+            )
+        else:
+            ctx.out.line(f"ok: {events} events verified")
+    if problems or violations:
         raise click.exceptions.Exit(1)
 
 

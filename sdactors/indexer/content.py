@@ -21,6 +21,8 @@ from typing import NamedTuple
 
 import blake3
 
+from events.domain.entries import INODE_MASK
+
 SMALL_FILE_MAX = 100 * 1024
 HEADER_OR_FOOTER = 8 * 1024
 SAMPLE_COUNT = 4
@@ -103,7 +105,7 @@ def identify(path: bytes, size: int, mtime_ns: int, dir_fd: int | None = None) -
             ):
                 hasher = blake3.blake3(size.to_bytes(8, "little"))
                 hasher.update(data)
-                return Identity(hasher.digest(), data, size, mtime_ns, after.st_ino)
+                return Identity(hasher.digest(), data, size, mtime_ns, after.st_ino & INODE_MASK)
             os.lseek(fd, 0, os.SEEK_SET)
         return _identify_fd(fd)
     except OSError as exc:
@@ -121,14 +123,14 @@ def _identify_fd(fd: int) -> Identity:
             None,
             before.st_size,
             before.st_mtime_ns,
-            before.st_ino,
+            before.st_ino & INODE_MASK,
             "not a regular file",
             True,
         )
     for _ in range(_RETRIES):
         size = before.st_size
         if size == 0:
-            return Identity(None, b"", 0, before.st_mtime_ns, before.st_ino)
+            return Identity(None, b"", 0, before.st_mtime_ns, before.st_ino & INODE_MASK)
         hasher = blake3.blake3(size.to_bytes(8, "little"))
         if size <= SMALL_FILE_MAX:
             head = os.read(fd, size) if size else b""
@@ -147,7 +149,9 @@ def _identify_fd(fd: int) -> Identity:
             hasher.update(footer)
         after = os.fstat(fd)
         if whole and after.st_size == size and after.st_mtime_ns == before.st_mtime_ns:
-            return Identity(hasher.digest(), head, size, after.st_mtime_ns, after.st_ino)
+            return Identity(
+                hasher.digest(), head, size, after.st_mtime_ns, after.st_ino & INODE_MASK
+            )
         # Changed while we read it: try again from the start with what it is now.
         before = after
         os.lseek(fd, 0, os.SEEK_SET)
@@ -156,6 +160,6 @@ def _identify_fd(fd: int) -> Identity:
         None,
         before.st_size,
         before.st_mtime_ns,
-        before.st_ino,
+        before.st_ino & INODE_MASK,
         "kept changing while being read",
     )

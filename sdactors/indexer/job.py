@@ -65,6 +65,10 @@ FOLDERS_PER_TASK = 8
 INLINE_ENTRIES = 2000
 
 
+# The name the root entry of a location at "/" gets (its path says where it is).
+ROOT_NAME = b"root"
+
+
 class JobCancelled(Exception):
     pass
 
@@ -179,7 +183,9 @@ class IndexJob:
         root = self.view.root(self.location)
         if root is None:
             eid = self.next_eid()
-            self._new(root_seen._replace(name=os.path.basename(self.path) or self.path), eid, 0)
+            # A root is named like any entry, one path component; the disk's root has none.
+            name = os.path.basename(self.path.rstrip(b"/")) or ROOT_NAME
+            self._new(root_seen._replace(name=name), eid, 0)
             queue = deque([_Folder(self.path, b"", eid, False, None)])
         else:
             queue = deque([_Folder(self.path, b"", root.eid, True, None)])

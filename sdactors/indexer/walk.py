@@ -12,7 +12,16 @@ import os
 import stat
 from typing import NamedTuple
 
-from events.domain.entries import BLOCK_DEVICE, CHAR_DEVICE, DIR, FIFO, FILE, SOCKET, SYMLINK
+from events.domain.entries import (
+    BLOCK_DEVICE,
+    CHAR_DEVICE,
+    DIR,
+    FIFO,
+    FILE,
+    INODE_MASK,
+    SOCKET,
+    SYMLINK,
+)
 
 _FTYPES = {
     stat.S_IFREG: FILE,
@@ -58,7 +67,9 @@ def stat_path(path: bytes) -> Seen | None:
         return None
     ftype = ftype_of(st.st_mode)
     target = _readlink(path) if ftype == SYMLINK else None
-    return Seen(os.path.basename(path), ftype, st.st_size, st.st_mtime_ns, st.st_ino, target)
+    return Seen(
+        os.path.basename(path), ftype, st.st_size, st.st_mtime_ns, st.st_ino & INODE_MASK, target
+    )
 
 
 def _readlink(path: bytes) -> bytes | None:
@@ -123,7 +134,7 @@ def list_open_folder(fd: int, path: bytes) -> Listing:
                         ftype,
                         st.st_size,
                         st.st_mtime_ns,
-                        st.st_ino,
+                        st.st_ino & INODE_MASK,
                         _readlink_at(name, fd) if ftype == SYMLINK else None,
                     )
                 )

@@ -1,0 +1,26 @@
+"""Whether an event may enter a library's log: the one check shared by every way in.
+
+The Journal runs it on this device's drafts before it builds them into events; the store runs
+it on every ingested event (an import, a peer's batch). It is the declared body shape of the
+event's type (``events.shapes``, through :meth:`events.registry.Catalog.check`) plus what only
+the log can know: a ``library.created`` names the library whose log holds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from events.domain import CATALOG
+from events.domain.library import LibraryCreated
+
+
+def event_problem(type_name: str, v: int, body: Any, library: bytes) -> str | None:
+    """Why this event may not enter the log of ``library``; None if it may."""
+    reason = CATALOG.check(type_name, v, body)
+    if reason is not None:
+        return reason
+    if type_name == LibraryCreated.type_name:  # type: ignore[attr-defined]
+        typed = CATALOG.build(type_name, v, body)
+        if isinstance(typed, LibraryCreated) and typed.library != library:
+            return f"it creates library {typed.library.hex()}, not this library ({library.hex()})"
+    return None

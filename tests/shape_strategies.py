@@ -1,0 +1,168 @@
+"""Hypothesis strategies read off the declared shapes (``events.shapes``): for every event
+type, bodies that must be accepted and bodies that must be refused.
+
+Sizes are kept small (a handful of items, short names): what is tested is each shape's rule,
+and a long list is the same rule repeated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from events.shapes import (
+    INT64_MAX,
+    INT64_MIN,
+    AbsPath,
+    Bool,
+    Bytes,
+    Int,
+    ListOf,
+    MapOf,
+    Maybe,
+    Name,
+    Num,
+    OneOf,
+    Record,
+    Shape,
+    Struct,
+    Text,
+)
+
+SMALL = 4  # items per generated list or map, at most
+
+
+def _name_bytes(max_size: int) -> st.SearchStrategy[bytes]:
+    return st.binary(min_size=1, max_size=max_size).filter(
+        lambda b: b not in (b".", b"..") and b"/" not in b and b"\0" not in b
+    )
+
+
+def valid(shape: Shape) -> st.SearchStrategy[Any]:
+    """Values the shape accepts."""
+    if isinstance(shape, Int):
+        return st.integers(shape.lo, shape.hi)
+    if isinstance(shape, Num):
+        return st.integers(int(shape.lo), int(shape.hi)) | st.floats(
+            float(shape.lo), 1e18, allow_nan=False, allow_infinity=False
+        )
+    if isinstance(shape, Bool):
+        return st.booleans()
+    if isinstance(shape, Bytes):
+        if shape.size is not None:
+            return st.binary(min_size=shape.size, max_size=shape.size)
+        return st.binary(min_size=shape.min, max_size=min(shape.max, shape.min + 40))
+    if isinstance(shape, Text):
+        if shape.pattern:
+            return st.from_regex(shape.pattern, fullmatch=True).filter(
+                lambda t: shape.min <= len(t) <= shape.max
+            )
+        return st.text(min_size=shape.min, max_size=min(shape.max, shape.min + 20))
+    if isinstance(shape, OneOf):
+        return st.sampled_from(shape.values)
+    if isinstance(shape, Name):
+        return _name_bytes(min(shape.max, 30))
+    if isinstance(shape, AbsPath):
+        return st.lists(_name_bytes(12), max_size=4).map(lambda parts: b"/" + b"/".join(parts))
+    if isinstance(shape, Maybe):
+        return st.none() | valid(shape.inner)
+    if isinstance(shape, Record):
+        return st.tuples(*(valid(s) for _, s in shape.fields))
+    if isinstance(shape, ListOf):
+        return st.lists(
+            valid(shape.item), min_size=shape.min, max_size=max(shape.min, min(shape.max, SMALL))
+        ).map(tuple)
+    if isinstance(shape, MapOf):
+        return st.dictionaries(valid(shape.key), valid(shape.value), max_size=min(shape.max, SMALL))
+    if isinstance(shape, Struct):
+        return st.fixed_dictionaries({name: valid(s) for name, s in shape.fields})
+    raise TypeError(f"no strategy for {shape!r}")
+
+
+_OTHER_TYPES = st.sampled_from([None, True, 1.5, "text", b"bytes", (), {}, {"k": 1}, 2**64])
+
+
+def invalid(shape: Shape) -> st.SearchStrategy[Any]:
+    """Values the shape must refuse: the wrong type, out of range, or a container with one
+    member wrong (a missing or extra key, a bad item)."""
+    own = _violations(shape)
+    wrong_type = _OTHER_TYPES.filter(lambda v: _refused(shape, v))
+    return st.one_of(wrong_type, own) if own is not None else wrong_type
+
+
+def _refused(shape: Shape, value: Any) -> bool:
+    return shape.checker()(value) is not None
+
+
+def _violations(shape: Shape) -> st.SearchStrategy[Any] | None:
+    if isinstance(shape, Int):
+        out = []
+        if shape.lo > INT64_MIN:
+            out.append(st.integers(max_value=shape.lo - 1))
+        if shape.hi < INT64_MAX:
+            out.append(st.integers(min_value=shape.hi + 1))
+        out.append(st.booleans())  # a bool is not an integer here
+        return st.one_of(out)
+    if isinstance(shape, Num):
+        return st.sampled_from([float("nan"), float("inf"), shape.lo - 1, shape.hi + 1])
+    if isinstance(shape, Bytes):
+        if shape.size is not None:
+            return st.binary(max_size=shape.size + 4).filter(lambda b: len(b) != shape.size)
+        return st.binary(min_size=shape.max + 1, max_size=shape.max + 2)
+    if isinstance(shape, Text):
+        if shape.pattern:
+            return st.text(max_size=shape.max + 1).filter(lambda t: _refused(shape, t))
+        if shape.min > 0:
+            return st.just("")
+        return st.text(min_size=shape.max + 1, max_size=shape.max + 2)
+    if isinstance(shape, OneOf):
+        return st.text(max_size=3).filter(lambda t: t not in shape.values)
+    if isinstance(shape, Name):
+        return st.sampled_from([b"", b".", b"..", b"a/b", b"/", b"x\0y", b"../../etc/passwd"])
+    if isinstance(shape, AbsPath):
+        return st.sampled_from([b"", b"relative", b"/a/../b", b"/a/./b", b"/a\0b"])
+    if isinstance(shape, Maybe):
+        return _violations(shape.inner)
+    if isinstance(shape, Record):
+        return _one_wrong_position(shape) | st.lists(st.none(), max_size=len(shape.fields) - 1)
+    if isinstance(shape, ListOf):
+        item = st.tuples(
+            st.lists(valid(shape.item), max_size=2), invalid(shape.item), st.integers(0, 2)
+        ).map(lambda t: tuple(t[0][: t[2]] + [t[1]] + t[0][t[2] :]))
+        return item if shape.min == 0 else item | st.just(())
+    if isinstance(shape, MapOf):
+        return st.builds(lambda k, v: {k: v}, valid(shape.key), invalid(shape.value))
+    if isinstance(shape, Struct):
+        return _one_wrong_key(shape)
+    return None
+
+
+def _one_wrong_position(shape: Record) -> st.SearchStrategy[tuple]:
+    @st.composite
+    def build(draw: st.DrawFn) -> tuple:
+        values = [draw(valid(s)) for _, s in shape.fields]
+        at = draw(st.integers(0, len(values) - 1))
+        values[at] = draw(invalid(shape.fields[at][1]))
+        return tuple(values)
+
+    return build()
+
+
+def _one_wrong_key(shape: Struct) -> st.SearchStrategy[dict]:
+    names = [name for name, _ in shape.fields]
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict:
+        body = draw(valid(shape))
+        how = draw(st.sampled_from(["drop", "add", "bad"]))
+        name = draw(st.sampled_from(names))
+        if how == "drop":
+            del body[name]
+        elif how == "add":
+            body[name + "_extra"] = 1
+        else:
+            body[name] = draw(invalid(dict(shape.fields)[name]))
+        return body
+
+    return build()

@@ -1,0 +1,353 @@
+"""THE CENTRAL INVARIANT over the whole index (DESIGN.md): any interleaving of the same events
+that keeps each device's order folds to the same digest, equal to a rebuild.
+
+Each of 2-4 devices runs a simulated disk: it adds locations and indexes them, adds files and
+folders, modifies, moves, renames and deletes them, removes locations and changes their rules;
+devices also edit shared facts (tags, the library's name) and now and then write events about
+another device's locations, which the folds must ignore. Content ids come from a small shared
+pool with kinds that disagree between devices, so what derives from several devices' facts (a
+content's kind, instance counts, totals) is tested too. The index is checked against the
+model, not only against itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from events.clock import HybridClock
+from events.domain import CATALOG
+from events.domain.device import DeviceRegistered
+from events.domain.entries import (
+    DIR,
+    FILE,
+    EntriesDeleted,
+    EntriesIndexed,
+    EntriesModified,
+    EntriesMoved,
+)
+from events.domain.library import LibraryCreated, LibraryRenamed
+from events.domain.locations import LocationAdded, LocationRemoved, LocationRulesChanged
+from events.domain.tags import TagCreated, TagDeleted, TagRenamed
+from events.domain.volumes import VolumeObserved, VolumeUnmounted
+from events.envelope import Event
+from events.keys import DeviceKey
+from events.writer import Draft, LogWriter
+from projections.files import C_CID, C_FTYPE, C_KIND, C_NAME, C_SIZE, content_key, unpack_children
+from projections.files_query import content_kind, file_stats, folder_path
+from tests.helpers_log import LIBRARY, LIBRARY_KEY
+from tests.test_properties import fold, interleave
+
+KEYS = [DeviceKey.generate() for _ in range(4)]
+CIDS = [bytes([i]) * 32 for i in range(1, 6)]
+KINDS = ["text", "image", "document", None]
+NAMES = [b"a", b"b.txt", b"Report 2024.pdf", b"caf\xc3\xa9", b"\xff\xfe", b"x y", b"IMG_1.jpg"]
+RULES = {
+    "skip_system": True,
+    "skip_git": True,
+    "skip_dev": True,
+    "skip_hidden": False,
+    "gitignore": True,
+    "exclude": [],
+}
+SETTINGS = dict(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+
+
+@dataclass
+class Node:
+    """One entry of the simulated disk."""
+
+    parent: int
+    name: bytes
+    ftype: str
+    size: int = 0
+    cid: bytes | None = None
+    kind: str | None = None
+
+
+@dataclass
+class Location:
+    id: bytes
+    path: bytes
+    root: int
+    nodes: dict[int, Node] = field(default_factory=dict)
+
+    def folders(self) -> list[int]:
+        return [e for e, n in self.nodes.items() if n.ftype == DIR]
+
+    def subtree(self, eid: int) -> set[int]:
+        out, todo = {eid}, [eid]
+        while todo:
+            here = todo.pop()
+            for child, node in self.nodes.items():
+                if node.parent == here and child not in out:
+                    out.add(child)
+                    todo.append(child)
+        return out
+
+    def path_of(self, eid: int) -> bytes:
+        parts = []
+        while eid != self.root:
+            node = self.nodes[eid]
+            parts.append(node.name)
+            eid = node.parent
+        return os.path.join(self.path, *reversed(parts)) if parts else self.path
+
+    def free_name(self, folder: int, wanted: bytes) -> bytes:
+        taken = {n.name for n in self.nodes.values() if n.parent == folder}
+        name, i = wanted, 0
+        while name in taken:
+            i += 1
+            name = wanted + b"-" + str(i).encode()
+        return name
+
+
+@dataclass
+class Device:
+    index: int
+    writer: LogWriter
+    events: list[Event] = field(default_factory=list)
+    locations: dict[bytes, Location] = field(default_factory=dict)
+    next_eid: int = 0
+
+    def eid(self) -> int:
+        self.next_eid += 1
+        return self.next_eid
+
+    def write(self, drafts: list[Draft]) -> None:
+        if drafts:
+            self.events.extend(self.writer.build(drafts))
+
+
+def _file_fields(draw: st.DrawFn) -> tuple[int, bytes | None, str | None]:
+    cid = draw(st.sampled_from([*CIDS, None]))
+    return draw(st.integers(0, 5000)), cid, draw(st.sampled_from(KINDS))
+
+
+def _step(draw: st.DrawFn, dev: Device, everyone: list[Device]) -> None:
+    """One thing a device does, applied to its model and written as its events."""
+    action = draw(
+        st.sampled_from(
+            ["add_location", "index", "index", "modify", "move", "delete", "remove_location"]
+            + ["rules", "tag", "library", "volume", "foreign"]
+        )
+    )
+    live = list(dev.locations.values())
+    if action == "add_location" or (not live and action in ("index", "modify", "move", "delete")):
+        loc = Location(os.urandom(16), b"/d%d/loc%d" % (dev.index, len(dev.locations)), dev.eid())
+        dev.locations[loc.id] = loc
+        dev.write(
+            [
+                CATALOG.body(LocationAdded(loc.id, loc.path, "loc", RULES)),
+                CATALOG.body(
+                    EntriesIndexed(
+                        loc.id, ((loc.root, 0, b"root", DIR, 0, 0, 1, None, None, None),)
+                    )
+                ),
+            ]
+        )
+        return
+    if action == "index":
+        loc = draw(st.sampled_from(live))
+        items = []
+        for _ in range(draw(st.integers(1, 5))):
+            parent = draw(st.sampled_from([loc.root, *loc.folders()]))
+            name = loc.free_name(parent, draw(st.sampled_from(NAMES)))
+            eid = dev.eid()
+            if draw(st.booleans()):
+                size, cid, kind = _file_fields(draw)
+                loc.nodes[eid] = Node(parent, name, FILE, size, cid, kind)
+                items.append((eid, parent, name, FILE, size, 1, eid, kind, cid, None))
+            else:
+                loc.nodes[eid] = Node(parent, name, DIR)
+                items.append((eid, parent, name, DIR, 0, 1, eid, None, None, None))
+        dev.write([CATALOG.body(EntriesIndexed(loc.id, tuple(items)))])
+    elif action == "modify":
+        loc = draw(st.sampled_from(live))
+        files = [e for e, n in loc.nodes.items() if n.ftype == FILE]
+        if files:
+            items = []
+            for eid in draw(st.lists(st.sampled_from(files), min_size=1, max_size=3, unique=True)):
+                node = loc.nodes[eid]
+                node.size, node.cid, node.kind = _file_fields(draw)
+                items.append((eid, node.parent, node.size, 2, eid, node.kind, node.cid))
+            dev.write([CATALOG.body(EntriesModified(loc.id, tuple(items)))])
+    elif action == "move":
+        loc = draw(st.sampled_from(live))
+        if loc.nodes:
+            eid = draw(st.sampled_from(sorted(loc.nodes)))
+            node = loc.nodes[eid]
+            targets = [f for f in [loc.root, *loc.folders()] if f not in loc.subtree(eid)]
+            parent = draw(st.sampled_from(targets))
+            name = loc.free_name(parent, draw(st.sampled_from(NAMES)))
+            old = node.parent
+            node.parent, node.name = parent, name
+            dev.write([CATALOG.body(EntriesMoved(loc.id, ((eid, old, parent, name),)))])
+    elif action == "delete":
+        loc = draw(st.sampled_from(live))
+        if loc.nodes:
+            eid = draw(st.sampled_from(sorted(loc.nodes)))
+            parent = loc.nodes[eid].parent
+            for gone in loc.subtree(eid):
+                del loc.nodes[gone]
+            dev.write([CATALOG.body(EntriesDeleted(loc.id, ((eid, parent),)))])
+    elif action == "remove_location" and live:
+        loc = draw(st.sampled_from(live))
+        del dev.locations[loc.id]
+        dev.write([CATALOG.body(LocationRemoved(loc.id))])
+    elif action == "rules" and live:
+        loc = draw(st.sampled_from(live))
+        dev.write([CATALOG.body(LocationRulesChanged(loc.id, {**RULES, "skip_hidden": True}))])
+    elif action == "tag":
+        tag = draw(st.sampled_from([b"T" * 16, b"U" * 16]))
+        kind = draw(st.sampled_from([TagCreated, TagRenamed, TagDeleted]))
+        name = draw(st.sampled_from(["red", "blue"]))
+        typed = {
+            TagCreated: lambda: TagCreated(tag, name, None),
+            TagRenamed: lambda: TagRenamed(tag, name),
+            TagDeleted: lambda: TagDeleted(tag),
+        }[kind]()
+        dev.write([CATALOG.body(typed)])
+    elif action == "library":
+        dev.write([CATALOG.body(LibraryRenamed(draw(st.sampled_from(["Home", "Family"]))))])
+    elif action == "volume":
+        volume = f"vol{draw(st.integers(0, 1))}"
+        if draw(st.booleans()):
+            observed = VolumeObserved(
+                volume, "disk", "/mnt", "/dev/sda", "ext4", "external", 9, 1, False
+            )
+            dev.write([CATALOG.body(observed)])
+        else:
+            dev.write([CATALOG.body(VolumeUnmounted(volume))])
+    elif action == "foreign":
+        # Events about another device's location: the folds must ignore every one.
+        others = [loc for d in everyone if d is not dev for loc in d.locations.values()]
+        if others:
+            loc = draw(st.sampled_from(others))
+            bogus = (dev.eid(), loc.root, b"hijack", FILE, 1, 1, 1, "text", CIDS[0], None)
+            dev.write(
+                [
+                    CATALOG.body(EntriesIndexed(loc.id, (bogus,))),
+                    CATALOG.body(EntriesDeleted(loc.id, ((loc.root, 0),))),
+                    CATALOG.body(LocationRulesChanged(loc.id, {**RULES, "exclude": ["*"]})),
+                    CATALOG.body(LocationRemoved(loc.id)),
+                ]
+            )
+
+
+@dataclass
+class World:
+    devices: list[Device]
+
+    @property
+    def histories(self) -> list[list[Event]]:
+        return [d.events for d in self.devices]
+
+
+@st.composite
+def worlds(draw: st.DrawFn) -> World:
+    count = draw(st.integers(2, 4))
+    devices = []
+    for i in range(count):
+        wall = 1_700_000_000_000 + draw(st.integers(-5000, 5000))
+        clock = HybridClock(wall=lambda wall=wall: wall)
+        dev = Device(i, LogWriter(KEYS[i], clock, LIBRARY_KEY))
+        first = [CATALOG.body(DeviceRegistered(f"dev{i}", "host", "os"))]
+        if i == 0:
+            first.append(CATALOG.body(LibraryCreated(LIBRARY, "Home")))
+        dev.write(first)
+        devices.append(dev)
+    for _ in range(draw(st.integers(1, 25))):
+        dev = devices[draw(st.integers(0, count - 1))]
+        _step(draw, dev, devices)
+    return World(devices)
+
+
+@dataclass
+class _History:
+    devices: list[list[Event]]
+
+
+def expected_entries(world: World) -> Counter:
+    """What the index must hold: every live entry of every device's live locations."""
+    out: Counter = Counter()
+    for dev in world.devices:
+        for loc in dev.locations.values():
+            for eid, node in loc.nodes.items():
+                out[
+                    (
+                        KEYS[dev.index].public,
+                        loc.path_of(eid),
+                        node.ftype,
+                        node.size,
+                        node.cid,
+                        node.kind,
+                    )
+                ] += 1
+    return out
+
+
+def indexed_entries(db: Any) -> Counter:
+    out: Counter = Counter()
+    for folder, blob, device in db.execute(
+        "SELECT l.folder, l.children, d.device FROM listings l JOIN devs d ON d.idx = l.folder >> 40"
+    ):
+        where = folder_path(db, folder)
+        assert where is not None, "a listing of a folder the index does not hold"
+        for c in unpack_children(blob):
+            out[
+                (device, os.path.join(where, c[C_NAME]), c[C_FTYPE], c[C_SIZE], c[C_CID], c[C_KIND])
+            ] += 1
+    return out
+
+
+def expected_contents(world: World) -> dict[tuple[int, int], dict[str, int]]:
+    counts: dict[tuple[int, int], dict[str, int]] = {}
+    for dev in world.devices:
+        for loc in dev.locations.values():
+            for node in loc.nodes.values():
+                if node.ftype == FILE and node.cid:
+                    kinds = counts.setdefault((content_key(node.cid), node.size), {})
+                    kinds[node.kind or ""] = kinds.get(node.kind or "", 0) + 1
+    return counts
+
+
+@settings(max_examples=120, **SETTINGS)
+@given(
+    world=worlds(),
+    orders=st.lists(st.lists(st.integers(0, 3), max_size=80), min_size=2, max_size=3),
+    cuts=st.lists(st.integers(min_value=0), max_size=5),
+)
+def test_any_interleaving_of_whole_devices_folds_to_the_same_index(
+    world: World, orders: list[list[int]], cuts: list[int]
+) -> None:
+    history = _History(world.histories)
+    arrivals = [interleave(history, picks) for picks in orders]  # type: ignore[arg-type]
+    runners = [fold(order, cuts) for order in arrivals]
+    runners.append(fold(arrivals[0]))  # a rebuild: the whole log in one batch
+    digests = {r.digest() for r in runners}
+    assert len(digests) == 1, "two arrival orders of the same events folded differently"
+    db = runners[0].db
+    # ...and the index is the disks' state, not merely the same on every device.
+    assert indexed_entries(db) == expected_entries(world)
+    contents: dict[tuple[int, int], dict[str, int]] = {}
+    for key, size, kind, instances in db.execute("SELECT id, size, kind, instances FROM contents"):
+        contents.setdefault((key, size), {})[kind] = instances
+    assert contents == expected_contents(world)
+    for kinds in contents.values():
+        assert content_kind(kinds) == content_kind(dict(sorted(kinds.items(), reverse=True)))
+    stats = file_stats(db)
+    live = expected_entries(world)
+    assert stats.files == sum(n for (_, _, t, *_), n in live.items() if t == FILE)
+    assert stats.dirs == sum(n for (_, _, t, *_), n in live.items() if t == DIR) + sum(
+        len(d.locations) for d in world.devices
+    )
+    for r in runners:
+        r.close()
