@@ -6,6 +6,8 @@ wording lives here in one place.
 
 from __future__ import annotations
 
+import stat
+
 
 class SdError(Exception):
     """Base of everything sdactors raises on purpose."""
@@ -117,3 +119,45 @@ class NotIndexed(SdError):
 
 class IndexFailed(SdError):
     pass
+
+
+def _kind_of_file(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    for test, words in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+class OutputRefused(SdError):
+    """A command will not write its output at the path it was given."""
+
+
+class OutputIsOwnFile(OutputRefused):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"will not write {path}: it is one of sdactors' own files "
+            "(a library, device.key or node.toml); choose a path outside them"
+        )
+
+
+class OutputNotRegular(OutputRefused):
+    def __init__(self, path: str, mode: int) -> None:
+        super().__init__(f"will not write {path}: it is {_kind_of_file(mode)}, not a regular file")
+
+
+class OutputExists(OutputRefused):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} already exists: add --force to replace it")
+
+
+class OutputFailed(OutputRefused):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot write {path}: {reason}")
