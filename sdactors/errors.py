@@ -161,3 +161,17 @@ class OutputExists(OutputRefused):
 class OutputFailed(OutputRefused):
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(f"cannot write {path}: {reason}")
+
+
+class PrivateFileRefused(SdError):
+    """One of sdactors' own files (a key, a database) is not what it must be."""
+
+    def __init__(self, path: str, mode: int) -> None:
+        what = _kind_of_file(mode)
+        if what == "a symbolic link":
+            super().__init__(
+                f"{path} is a symbolic link: sdactors does not follow links to its keys and "
+                "databases; replace the link with the file itself"
+            )
+        else:
+            super().__init__(f"{path} is {what}, not a regular file")
