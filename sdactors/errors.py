@@ -6,6 +6,7 @@ wording lives here in one place.
 
 from __future__ import annotations
 
+import signal
 import stat
 
 
@@ -175,3 +176,13 @@ class PrivateFileRefused(SdError):
             )
         else:
             super().__init__(f"{path} is {what}, not a regular file")
+
+
+class Interrupted(SdError):
+    """Ctrl-C or SIGTERM: the command stopped cleanly, keeping what it had committed."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name}: what was already saved is kept"
+        )
