@@ -6,6 +6,7 @@ wording lives here in one place.
 
 from __future__ import annotations
 
+import shlex
 import signal
 import stat
 
@@ -176,6 +177,17 @@ class PrivateFileRefused(SdError):
             )
         else:
             super().__init__(f"{path} is {what}, not a regular file")
+
+
+class InvalidPattern(SdError):
+    def __init__(self, pattern: str, why: str, location: str | None = None) -> None:
+        msg = f"invalid exclude pattern {pattern!r}: {why}"
+        if location is not None:
+            msg += (
+                f" (in the stored rules of location {location}; clear them with: "
+                f"sd location rules {shlex.quote(location)} --clear-excludes)"
+            )
+        super().__init__(msg)
 
 
 class Interrupted(SdError):
