@@ -58,10 +58,12 @@ def rebuild(
         result = replace(folded, path=str(into))
     else:
         result = ctx.write_library(library).rebuild()
-    ctx.out.result(
-        {"digest": result.digest, "events": result.events, "path": result.path},
-        f"folded {result.events} events into {result.path}\ndigest {result.digest}",
-    )
+    if ctx.out.as_json:
+        ctx.out.json({"digest": result.digest, "events": result.events, "path": result.path})
+        return
+    # Two lines, each printed alone: a newline inside one is shown escaped.
+    ctx.out.line(f"folded {result.events} events into {result.path}")
+    ctx.out.line(f"digest {result.digest}")
 
 
 @group.command("digest")
