@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SD, Sd
-from tests.helpers_log import library_dirs
+from tests.helpers_log import library_dirs, run_all
+from tests.helpers_tree import write
 
 # Both commands, each as a function of its target.
 WRITERS = {
@@ -38,14 +39,16 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if ".partial" in p.name)
 
 
-def assert_refused(sd: Sd, args: list[str], fragment: str) -> None:
-    """One line on stderr naming why, exit 1, ``{"error": ...}`` with --json."""
-    plain = sd.fails(*args)
-    lines = plain.err.strip().splitlines()
-    assert len(lines) == 1 and fragment in lines[0], plain.err
-    assert plain.out == ""
-    as_json = sd.fails("--json", *args)
-    assert fragment in as_json.json()["error"]
+def assert_refused(sd: Sd, commands: list[list[str]], fragment: str) -> None:
+    """Each command (run side by side: none writes) fails with one line on stderr saying
+    why, exit 1, and ``{"error": ...}`` with --json."""
+    results = run_all(sd, *commands, *[["--json", *args] for args in commands], check=False)
+    for args, plain, as_json in zip(commands, results, results[len(commands) :]):
+        assert plain.code == as_json.code == 1, (args, plain.err)
+        lines = plain.err.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], (args, plain.err)
+        assert plain.out == ""
+        assert fragment in as_json.json()["error"], (args, as_json.out)
 
 
 @pytest.fixture
@@ -75,9 +78,9 @@ def test_the_librarys_own_files_are_refused(
     before = snapshot(home)
     events = home.json("log", "stats")["events"]
     monkeypatch.chdir(tmp_path)  # the child inherits it: the relative target resolves there
-    for target in targets:
-        assert_refused(home, WRITERS[command](target), "sdactors' own files")
-        assert_refused(home, [*WRITERS[command](target), "--force"], "sdactors' own files")
+    # With --force: it does not make the library's files fair game.
+    commands = [[*WRITERS[command](target), "--force"] for target in targets]
+    assert_refused(home, [WRITERS[command](targets[0]), *commands], "sdactors' own files")
     assert snapshot(home) == before
     assert link.is_symlink()
     assert home.json("log", "verify") == {"ok": True, "events": events, "problems": []}
@@ -114,7 +117,7 @@ def test_what_is_not_a_regular_file_is_refused(home: Sd, tmp_path: Path, command
     for target, kind in special_files(folder):
         before = os.lstat(target)
         fragment = "directory" if kind == "a directory" else f"it is {kind}"
-        assert_refused(home, [*WRITERS[command](target), "--force"], fragment)
+        assert_refused(home, [[*WRITERS[command](target), "--force"]], fragment)
         after = os.lstat(target)
         assert (after.st_ino, after.st_mode, after.st_rdev) == (
             before.st_ino,
@@ -128,7 +131,7 @@ def test_what_is_not_a_regular_file_is_refused(home: Sd, tmp_path: Path, command
 def test_an_existing_file_needs_force(home: Sd, tmp_path: Path, command: str) -> None:
     target = tmp_path / "mine.txt"
     target.write_text("the user's own words\n")
-    assert_refused(home, WRITERS[command](target), "already exists: add --force")
+    assert_refused(home, [WRITERS[command](target)], "already exists: add --force")
     assert target.read_text() == "the user's own words\n"
 
     result = home.json(*WRITERS[command](target), "--force")
@@ -149,8 +152,9 @@ def test_a_failed_write_leaves_no_file(home: Sd, tmp_path: Path) -> None:
     target = tmp_path / "log.sdlog"
     size = Path(home.json("log", "export", str(target))["path"]).stat().st_size
     old = target.read_bytes()
-    for n in range(30):
-        home.run("tag", "create", f"tag-{n}")
+    for n in range(100):  # a log a few kB longer than the limit
+        write(tmp_path / "docs", f"file-{n}.txt", str(n))
+    home.run("location", "add", str(tmp_path / "docs"))
 
     def small_files() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
@@ -171,5 +175,5 @@ def test_a_failed_write_leaves_no_file(home: Sd, tmp_path: Path) -> None:
 
 
 def test_a_missing_folder_is_one_line(home: Sd, tmp_path: Path) -> None:
-    for make in WRITERS.values():
-        assert_refused(home, make(tmp_path / "no-such-folder" / "x"), "cannot write")
+    commands = [make(tmp_path / "no-such-folder" / "x") for make in WRITERS.values()]
+    assert_refused(home, commands, "cannot write")

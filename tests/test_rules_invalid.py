@@ -17,7 +17,6 @@ from tests.helpers_tree import write
 # Patterns pathspec's GitIgnoreSpec cannot compile, each with a word of why.
 INVALID = [
     ("\\", "escape character found with no next character"),
-    ("docs/\\", "escape character found with no next character"),
     ("!", "pattern normalized to nothing"),
     ("[-.-#]", "bad character range"),
 ]
