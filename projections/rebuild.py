@@ -39,17 +39,23 @@ def fold_into(
     catalog: Catalog,
     until: int | None = None,
 ) -> RebuildResult:
-    """Fold the log (up to ``until``) into a new index at ``path``, replacing any file there."""
-    _remove_db(path)
-    runner = ProjectionRunner(path, projections, catalog).open()
+    """Fold the log (up to ``until``) into a new index at ``path``: no file yet, or an empty
+    one its caller made. It is made owner-only before SQLite opens it (an index holds every
+    indexed path; SQLite gives its WAL files the same mode), and removed if the fold fails."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
     try:
-        checkpoint = runner.catch_up(store, until=until)
-        digest = runner.digest()
-        # Leave a single self-contained file: the swap renames only the main file.
-        runner.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        runner.db.execute("PRAGMA journal_mode = DELETE")
-    finally:
-        runner.close()
+        runner = ProjectionRunner(path, projections, catalog).open()
+        try:
+            checkpoint = runner.catch_up(store, until=until)
+            digest = runner.digest()
+            # Leave a single self-contained file: the swap renames only the main file.
+            runner.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            runner.db.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            runner.close()
+    except BaseException:
+        _remove_db(path)
+        raise
     return RebuildResult(digest, checkpoint, checkpoint, path)
 
 
@@ -64,6 +70,7 @@ def rebuild_index(
     The caller must have closed every connection to the live index first.
     """
     tmp = f"{index_path}.rebuild-{os.getpid()}"
+    _remove_db(tmp)  # left by a rebuild that crashed, in a process with the same id
     result = fold_into(tmp, store, projections, catalog)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())

@@ -14,6 +14,7 @@ from typing import Any
 
 from sdactors import versioned_toml
 from sdactors.paths import DataDir
+from sdactors.private_files import private_dir
 
 NODE_SCHEMA_VERSION = 2
 
@@ -46,7 +47,7 @@ def load_node_config(data: DataDir) -> NodeConfig:
     """Load node.toml, creating it with defaults on first use and migrating old versions."""
     path = data.node_config
     if not path.exists():
-        data.root.mkdir(parents=True, exist_ok=True)
+        private_dir(data.root)
         versioned_toml.save(
             path,
             {

@@ -6,6 +6,10 @@ wording lives here in one place.
 
 from __future__ import annotations
 
+import shlex
+import signal
+import stat
+
 
 class SdError(Exception):
     """Base of everything sdactors raises on purpose."""
@@ -133,3 +137,80 @@ class NotIndexed(SdError):
 
 class IndexFailed(SdError):
     pass
+
+
+def _kind_of_file(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    for test, words in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+class OutputRefused(SdError):
+    """A command will not write its output at the path it was given."""
+
+
+class OutputIsOwnFile(OutputRefused):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"will not write {path}: it is one of sdactors' own files "
+            "(a library, device.key or node.toml); choose a path outside them"
+        )
+
+
+class OutputNotRegular(OutputRefused):
+    def __init__(self, path: str, mode: int) -> None:
+        super().__init__(f"will not write {path}: it is {_kind_of_file(mode)}, not a regular file")
+
+
+class OutputExists(OutputRefused):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} already exists: add --force to replace it")
+
+
+class OutputFailed(OutputRefused):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot write {path}: {reason}")
+
+
+class PrivateFileRefused(SdError):
+    """One of sdactors' own files (a key, a database) is not what it must be."""
+
+    def __init__(self, path: str, mode: int) -> None:
+        what = _kind_of_file(mode)
+        if what == "a symbolic link":
+            super().__init__(
+                f"{path} is a symbolic link: sdactors does not follow links to its keys and "
+                "databases; replace the link with the file itself"
+            )
+        else:
+            super().__init__(f"{path} is {what}, not a regular file")
+
+
+class InvalidPattern(SdError):
+    def __init__(self, pattern: str, why: str, location: str | None = None) -> None:
+        msg = f"invalid exclude pattern {pattern!r}: {why}"
+        if location is not None:
+            msg += (
+                f" (in the stored rules of location {location}; clear them with: "
+                f"sd location rules {shlex.quote(location)} --clear-excludes)"
+            )
+        super().__init__(msg)
+
+
+class Interrupted(SdError):
+    """Ctrl-C or SIGTERM: the command stopped cleanly, keeping what it had committed."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name}: what was already saved is kept"
+        )

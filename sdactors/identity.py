@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import stat
 
 from events.keys import DeviceKey
 from sdactors.errors import ConfigError
 from sdactors.logs import get_logger
 from sdactors.paths import DataDir
+from sdactors.private_files import PRIVATE_FILE, open_private, private_dir
 
 log = get_logger(__name__)
 
@@ -17,9 +17,10 @@ SECRET_LEN = 32
 
 def load_device_key(data: DataDir) -> DeviceKey:
     path = data.device_key
-    data.root.mkdir(parents=True, exist_ok=True)
+    private_dir(data.root)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # O_EXCL also refuses a symbolic link (even a dangling one): it is never written through.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
     except FileExistsError:
         pass
     else:
@@ -31,12 +32,12 @@ def load_device_key(data: DataDir) -> DeviceKey:
             os.close(fd)
         log.info("device_key_created", path=str(path))
         return key
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        # A key others can read is a key others can sign with: tighten it, and say so.
-        os.chmod(path, 0o600)
-        log.warning("device_key_permissions_fixed", path=str(path), was=oct(mode))
-    secret = path.read_bytes()
+    # A key others can read is a key others can sign with: opening it makes it 0600.
+    fd = open_private(path, os.O_RDONLY)
+    try:
+        secret = os.read(fd, SECRET_LEN + 1)
+    finally:
+        os.close(fd)
     if len(secret) != SECRET_LEN:
         raise ConfigError(f"{path} is not a device key ({len(secret)} bytes, expected 32)")
     return DeviceKey(secret)

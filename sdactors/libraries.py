@@ -16,6 +16,7 @@ from typing import Any
 from sdactors import versioned_toml
 from sdactors.errors import ConfigError, LibraryExists, NoLibrary
 from sdactors.paths import DataDir, LibraryPaths
+from sdactors.private_files import PRIVATE_DIR, private_dir
 
 LIBRARY_SCHEMA_VERSION = 2
 
@@ -92,7 +93,8 @@ def create_library_files(data: DataDir, name: str, library_id: str | None = None
             raise LibraryExists(lib.name)
     library_id = library_id or uuid.uuid4().hex
     paths = data.library(library_id)
-    paths.root.mkdir(parents=True)
+    private_dir(data.libraries)
+    paths.root.mkdir(mode=PRIVATE_DIR)
     paths.thumbs.mkdir()
     versioned_toml.save(
         paths.config,

@@ -27,6 +27,7 @@ from sdactors.libraries import LibraryConfig
 from sdactors.library_reader import LibraryReader
 from sdactors.lock import LibraryLock
 from sdactors.mailbox import Reply
+from sdactors.private_files import private_database, private_dir
 from sdactors.supervisor import Supervisor
 
 # How long a caller waits for the Journal before reporting it stuck. Generous: a commit
@@ -49,8 +50,11 @@ class Library(LibraryReader):
     ) -> None:
         super().__init__(config)
         self.device = key.public
-        self._lock = LibraryLock(config.paths.lock, config.name).acquire(wait=lock_wait)
         paths = config.paths
+        private_dir(paths.root)
+        private_database(paths.events)
+        private_database(paths.index)
+        self._lock = LibraryLock(paths.lock, config.name).acquire(wait=lock_wait)
         # Create the log's file and schema here, once, before two actors open it at the same
         # moment and race to do it.
         EventStore(paths.events, library=config.id_bytes).close()

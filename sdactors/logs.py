@@ -56,7 +56,8 @@ def _apply() -> None:
     renderer = (
         structlog.processors.JSONRenderer()
         if _SETTINGS.json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # repr: a value's control characters are shown escaped, not sent to the terminal.
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), repr_native_str=True)
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -17,30 +17,11 @@ from tests.helpers_tree import (
     count_events,
     disk_entries,
     disk_stats,
+    indexed_events,
     make_many,
 )
 
 FILES = 60_000
-
-
-def indexed_events(data_dir: Path) -> int:
-    """entries.indexed events committed so far, read straight from the log's file: a poll
-    through `sd` takes a process start, longer than a fast index of the whole tree."""
-    import sqlite3
-
-    for events in data_dir.glob("libraries/*.sdlibrary/events.db"):
-        try:
-            db = sqlite3.connect(f"file:{events}?mode=ro", uri=True, timeout=5)
-            try:
-                row = db.execute(
-                    "SELECT events FROM type_counts WHERE type = 'entries.indexed'"
-                ).fetchone()
-            finally:
-                db.close()
-        except sqlite3.Error:
-            return 0
-        return row[0] if row else 0
-    return 0
 
 
 def kill_group(proc: subprocess.Popen) -> None:

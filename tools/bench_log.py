@@ -44,6 +44,7 @@ from projections.rebuild import fold_into
 from sdactors import logs, runtime
 from sdactors.actions.logfile import export_log
 from sdactors.node import Node
+from sdactors.paths import DataDir
 from sdactors.trio_bridge import TrioAppender
 
 BATCH = 1000
@@ -242,7 +243,7 @@ def bench_export_import(root: Path) -> dict[str, float]:
     with Node(node_dir) as node:
         config = node.libraries()[0]
     export_file = root / "log.sdlog"
-    seconds, result = timed(lambda: export_log(config, export_file))
+    seconds, result = timed(lambda: export_log(config, export_file, DataDir(node_dir)))
     export_rate = result.events / seconds
     with open(export_file, "rb") as fh:
         reader = ExportReader(fh)

@@ -116,6 +116,8 @@ def add_location(
 ) -> tuple[Location, bool]:
     """Record a new location; returns it and whether it was new (an existing one is reused,
     so adding the same folder again resumes or refreshes its index)."""
+    rules = rules or Rules()
+    rules.check()
     real = user_path(path)
     if not os.path.exists(real):
         raise NotAFolder(show(real), "it does not exist")
@@ -131,7 +133,6 @@ def add_location(
             return loc, False
         if _overlap(real, loc.path):
             raise LocationExists(show(real), f"{loc.name} ({show(loc.path)})")
-    rules = rules or Rules()
     location = Location(
         os.urandom(LOCATION_ID_LEN),
         real,
@@ -155,6 +156,7 @@ def remove_location(lib: "Library", location: Location) -> None:
 
 
 def change_rules(lib: "Library", location: Location, rules: Rules) -> Location:
+    rules.check()
     if rules != location.rules:
         lib.append_typed(LocationRulesChanged(location.id, rules.as_dict()))
         lib.catch_up()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +11,8 @@ from events.exportfile import ExportHeader, ExportReader, write_export
 from events.store import EventStore
 from sdactors.errors import LibraryMismatch
 from sdactors.libraries import LibraryConfig, find_library, list_libraries
+from sdactors.output_file import new_output
+from sdactors.paths import DataDir
 
 if TYPE_CHECKING:
     from sdactors.node import Node
@@ -44,25 +45,22 @@ class ImportResult:
         }
 
 
-def export_log(config: LibraryConfig, path: Path) -> ExportResult:
-    """Write the library's whole log to ``path`` (through a temporary file: no partial files)."""
-    store = EventStore(config.paths.events, readonly=True)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as out:
-            count = write_export(
-                out,
-                ExportHeader(config.id_bytes, config.name, store.head_pos),
-                ((ev.data, ev.sig) for ev in store.read()),
-            )
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    finally:
-        store.close()
+def export_log(
+    config: LibraryConfig, path: Path, data: DataDir, force: bool = False
+) -> ExportResult:
+    """Write the library's whole log to ``path`` (never over one of the data directory's own
+    files, never half-written: see ``new_output``)."""
+    with new_output(path, data, force) as tmp:
+        store = EventStore(config.paths.events, readonly=True)
+        try:
+            with open(tmp, "wb") as out:
+                count = write_export(
+                    out,
+                    ExportHeader(config.id_bytes, config.name, store.head_pos),
+                    ((ev.data, ev.sig) for ev in store.read()),
+                )
+        finally:
+            store.close()
     return ExportResult(str(path), count, path.stat().st_size)
 
 

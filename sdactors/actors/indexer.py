@@ -19,6 +19,7 @@ from events.domain import CATALOG
 from events.domain.jobs import JobCompleted, JobFailed, JobStarted
 from events.writer import Draft
 from projections.files_query import IndexView
+from sdactors.actions.locations import show
 from sdactors.actors.journal import Append
 from sdactors.errors import LocationNotFound
 from sdactors.indexer.identify import Identifier
@@ -82,7 +83,11 @@ class Indexer(SupervisedActor):
             ).fetchone()
             if row is None:
                 raise LocationNotFound(message.location.hex())
-            path, rules = row
+            path, stored = row
+            rules = Rules.from_dict(json.loads(stored))
+            # Rules written by an older version (or by hand) may not compile: say so now,
+            # before a job is started for them.
+            rules.check(show(path))
             view = IndexView(db, lib.device)
             if self._next_eid is None:
                 self._next_eid = view.max_eid()
@@ -92,7 +97,7 @@ class Indexer(SupervisedActor):
             job = IndexJob(
                 message.location,
                 path,
-                Rules.from_dict(json.loads(rules)),
+                rules,
                 view,
                 emitter.emit,
                 self._eid,

@@ -22,7 +22,7 @@ from sdactors.actions.locations import (
 )
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import human_bytes
+from sdactors.cli.output import for_terminal, human_bytes
 
 if TYPE_CHECKING:
     from sdactors.indexer.job import JobStats
@@ -44,18 +44,19 @@ def _progress(ctx: CliContext, path: bytes) -> Iterator[Callable[[JobStats], Non
 
     with Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         TimeElapsedColumn(),
         console=ctx.out.err,
         transient=True,
     ) as bar:
-        task = bar.add_task(f"indexing {show(path)}")
+        shown = for_terminal(show(path))
+        task = bar.add_task(f"indexing {shown}")
 
         def update(stats: JobStats) -> None:
             bar.update(
                 task,
                 description=(
-                    f"indexing {show(path)}: {stats.files:,} files, {stats.dirs:,} folders, "
+                    f"indexing {shown}: {stats.files:,} files, {stats.dirs:,} folders, "
                     f"{human_bytes(stats.bytes)}"
                 ),
             )

@@ -16,7 +16,7 @@ from events.keys import short_device
 from events.store import EventStore
 from sdactors.actions.logfile import export_log, import_log
 from sdactors.cli.context import CliContext
-from sdactors.cli.options import json_option, library_option, pass_ctx
+from sdactors.cli.options import force_option, json_option, library_option, pass_ctx
 from sdactors.cli.output import jsonable
 from sdactors.errors import InvalidArgument
 
@@ -183,12 +183,13 @@ def stats(ctx: CliContext, library: str | None) -> None:
 
 @group.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@force_option
 @library_option
 @json_option
 @pass_ctx
-def export(ctx: CliContext, file: Path, library: str | None) -> None:
+def export(ctx: CliContext, file: Path, force: bool, library: str | None) -> None:
     """Write the whole log to FILE: a portable, self-verifying stream."""
-    result = export_log(ctx.find(library), file)
+    result = export_log(ctx.find(library), file, ctx.data, force)
     ctx.out.result(result.as_json(), f"exported {result.events} events to {result.path}")
 
 

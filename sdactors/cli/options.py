@@ -39,3 +39,7 @@ def library_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 pass_ctx = click.make_pass_decorator(CliContext)
+
+
+def force_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--force", is_flag=True, help="Replace FILE if it exists.")(fn)

@@ -1,4 +1,9 @@
-"""How the CLI speaks: JSON for programs (``--json``), rich tables and lines for people."""
+"""How the CLI speaks: JSON for programs (``--json``), rich tables and lines for people.
+
+Everything ``sd`` prints for people goes through ``Output``, which shows control characters
+escaped: a file name cannot move the cursor, recolour or clear the screen, or fake a line of
+output. JSON keeps every character (as JSON escapes).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,22 @@ def jsonable(value: Any) -> Any:
 _LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
+def _escaped(code: int) -> str:
+    named = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}.get(code)
+    return named or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+# What a terminal acts on instead of showing (C0 and C1 controls, DEL) or takes for a line
+# break (U+2028, U+2029), each shown as the escape a programmer would type for it.
+_CONTROLS = str.maketrans(
+    {code: _escaped(code) for code in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)}
+)
+
+
+def for_terminal(text: str) -> str:
+    return text.translate(_CONTROLS)
+
+
 def human_bytes(n: int) -> str:
     """Sizes for people, in decimal units (as disks and the MB/s of speed tests are)."""
     value = float(n)
@@ -57,7 +78,7 @@ class Output:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(highlight=False, soft_wrap=True)
+            self._console = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
         return self._console
 
     @property
@@ -65,7 +86,9 @@ class Output:
         if self._err is None:
             from rich.console import Console
 
-            self._err = Console(stderr=True, highlight=False, soft_wrap=True)
+            self._err = Console(
+                stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False
+            )
         return self._err
 
     def json(self, value: Any) -> None:
@@ -78,7 +101,7 @@ class Output:
         sys.stdout.flush()
 
     def line(self, text: str) -> None:
-        self.console.print(text, markup=False)
+        self.console.print(for_terminal(text))
 
     def table(self, columns: Sequence[str], rows: Iterable[Sequence[Any]], empty: str) -> None:
         rows = list(rows)
@@ -91,7 +114,7 @@ class Output:
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*["" if v is None else str(v) for v in row])
+            table.add_row(*["" if v is None else for_terminal(str(v)) for v in row])
         self.console.print(table)
 
     def result(self, value: Any, text: str) -> None:
@@ -104,4 +127,4 @@ class Output:
     def error(self, message: str) -> None:
         if self.as_json:
             self.json({"error": message})
-        self.err.print(f"sd: error: {message}", markup=False)
+        self.err.print(f"sd: error: {for_terminal(message)}")

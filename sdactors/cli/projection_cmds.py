@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -11,8 +12,9 @@ from events.store import EventStore
 from projections.catalog import library_projections
 from projections.rebuild import fold_into
 from sdactors.cli.context import CliContext
-from sdactors.cli.options import json_option, library_option, pass_ctx
+from sdactors.cli.options import force_option, json_option, library_option, pass_ctx
 from sdactors.errors import InvalidArgument
+from sdactors.output_file import new_output
 
 
 @click.group("projections")
@@ -33,27 +35,35 @@ def group() -> None:
     default=None,
     help="Write the folded index to this file instead of replacing the live one.",
 )
+@force_option
 @library_option
 @json_option
 @pass_ctx
-def rebuild(ctx: CliContext, until: int | None, into: Path | None, library: str | None) -> None:
+def rebuild(
+    ctx: CliContext, until: int | None, into: Path | None, force: bool, library: str | None
+) -> None:
     """Fold the whole log into a fresh index and swap it in atomically."""
     if until is not None and into is None:
         raise InvalidArgument(
             "--until needs --into FILE: the live index always holds the whole log"
         )
     if into is not None:
-        store = EventStore(ctx.find(library).paths.events, readonly=True)
-        try:
-            result = fold_into(str(into), store, library_projections(), CATALOG, until=until)
-        finally:
-            store.close()
+        config = ctx.find(library)
+        with new_output(into, ctx.data, force) as tmp:
+            store = EventStore(config.paths.events, readonly=True)
+            try:
+                folded = fold_into(str(tmp), store, library_projections(), CATALOG, until=until)
+            finally:
+                store.close()
+        result = replace(folded, path=str(into))
     else:
         result = ctx.write_library(library).rebuild()
-    ctx.out.result(
-        {"digest": result.digest, "events": result.events, "path": result.path},
-        f"folded {result.events} events into {result.path}\ndigest {result.digest}",
-    )
+    if ctx.out.as_json:
+        ctx.out.json({"digest": result.digest, "events": result.events, "path": result.path})
+        return
+    # Two lines, each printed alone: a newline inside one is shown escaped.
+    ctx.out.line(f"folded {result.events} events into {result.path}")
+    ctx.out.line(f"digest {result.digest}")
 
 
 @group.command("digest")

@@ -17,6 +17,7 @@ from typing import NamedTuple, Sequence
 from sdactors.indexer.content import identify
 from sdactors.indexer.kinds import kind_of
 from sdactors.indexer.walk import Listing, list_folder, list_open_folder, open_folder
+from sdactors.indexer.worker_lifetime import init_worker
 
 # Below this many files a batch is identified in the calling thread.
 INLINE_MAX = 48
@@ -117,7 +118,9 @@ class Identifier:
 
     def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=_context())
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=_context(), initializer=init_worker
+            )
         return self._pool
 
     def submit(self, items: Sequence[Work]) -> "Future[list[Identified]]":

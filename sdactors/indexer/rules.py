@@ -13,10 +13,14 @@ Rules are data (``as_dict``) so they travel in ``location.added`` and
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Sequence
 
 from pathspec import GitIgnoreSpec
+
+from sdactors.errors import InvalidPattern
 
 # Names no one means to index: OS bookkeeping on every platform this may run on.
 SYSTEM_NAMES = frozenset(
@@ -105,6 +109,48 @@ class Rules:
     def changed(self, **changes: Any) -> "Rules":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def check(self, location: str | None = None) -> None:
+        """Refuse rules a walk could not apply, before they are written or a walk starts;
+        ``location`` names where stored rules came from."""
+        compile_excludes(self.exclude, location)
+
+
+def _why(exc: Exception, pattern: str) -> str:
+    if isinstance(exc, re.error):
+        return exc.msg  # without the position, which is in the translated regex
+    # pathspec says why in the cause, ending with the pattern, which the message names anyway.
+    text = str(exc.__cause__ or exc).removesuffix(f": {pattern!r}").rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
+def _compile(lines: Sequence[str]) -> GitIgnoreSpec:
+    with warnings.catch_warnings():
+        # The regex pathspec makes of a bracket like "[[a]" draws a FutureWarning from re,
+        # about that regex: nothing a user could act on.
+        warnings.simplefilter("ignore", FutureWarning)
+        return GitIgnoreSpec.from_lines(lines)
+
+
+def _pattern_error(pattern: str) -> str | None:
+    """Why ``pattern`` cannot be compiled, or None if it can."""
+    try:
+        _compile([pattern])
+    except (ValueError, re.error) as exc:
+        return _why(exc, pattern)
+    return None
+
+
+def compile_excludes(patterns: Sequence[str], location: str | None = None) -> GitIgnoreSpec | None:
+    """The exclude patterns as one spec; a pattern that cannot be compiled is named, with
+    why (each is tried alone: pathspec's error for the whole list does not say why)."""
+    if not patterns:
+        return None
+    for pattern in patterns:
+        why = _pattern_error(pattern)
+        if why is not None:
+            raise InvalidPattern(pattern, why, location)
+    return _compile(patterns)
+
 
 class Matcher:
     """Decides, folder by folder, which children a walk keeps.
@@ -115,7 +161,7 @@ class Matcher:
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
-        self._exclude = GitIgnoreSpec.from_lines(rules.exclude) if rules.exclude else None
+        self._exclude = compile_excludes(rules.exclude)
 
     def folder(
         self, path: bytes, rel: bytes, names: set[bytes], parent: "FolderRules | None"
@@ -180,4 +226,9 @@ def _read_gitignore(path: bytes) -> GitIgnoreSpec | None:
             lines = fh.read(1 << 20).decode("utf-8", "surrogateescape").splitlines()
     except OSError:
         return None
-    return GitIgnoreSpec.from_lines(lines)
+    try:
+        return _compile(lines)
+    except (ValueError, re.error):
+        # A .gitignore is the user's file, not rules of ours: like git, skip the lines that
+        # cannot be compiled rather than fail the walk.
+        return _compile([line for line in lines if _pattern_error(line) is None])
