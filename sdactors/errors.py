@@ -68,6 +68,31 @@ class AmbiguousTag(SdError):
         )
 
 
+class LogLost(SdError):
+    """events.db lost events the index had folded: writing now would fork this device's chain."""
+
+    def __init__(self, library: str, held: int, folded: int) -> None:
+        super().__init__(
+            f"the event log of library {library!r} holds {held} events but its index has "
+            f"folded {folded}: events.db was emptied, lost or replaced by an older copy. "
+            "Restore it from an export of this library, yours or a peer's "
+            "('sd log restore FILE'); nothing was changed"
+        )
+
+
+class LogDamaged(SdError):
+    """``sd log verify`` found the log damaged; writes wait until it is restored."""
+
+    def __init__(self, library: str, problems: int, first: str) -> None:
+        super().__init__(
+            f"the event log of library {library!r} is damaged ({problems} problem(s) found by "
+            f"'sd log verify', first: {first}); nothing is written to it until it is restored: "
+            "'sd log restore FILE' with an export of this library (yours or a peer's) keeps "
+            "the damaged log beside the new one, and 'sd log verify' clears this once the log "
+            "is whole again"
+        )
+
+
 class InvalidArgument(SdError):
     pass
 

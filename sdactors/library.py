@@ -25,7 +25,8 @@ from sdactors.errors import ActorFailed
 from sdactors.indexer.job import JobStats
 from sdactors.libraries import LibraryConfig
 from sdactors.library_reader import LibraryReader
-from sdactors.lock import LibraryLock
+from sdactors.lock import LOCK_WAIT_S, LibraryLock
+from sdactors.log_health import check_log_present, check_not_damaged
 from sdactors.mailbox import Reply
 from sdactors.private_files import private_database, private_dir
 from sdactors.supervisor import Supervisor
@@ -33,9 +34,6 @@ from sdactors.supervisor import Supervisor
 # How long a caller waits for the Journal before reporting it stuck. Generous: a commit
 # behind a large import can take a while.
 REPLY_TIMEOUT_S = 600.0
-# How long opening a library waits for another process to let go of it before giving up:
-# long enough for a finishing command, short enough that a busy library fails fast.
-LOCK_WAIT_S = 2.0
 
 
 class Library(LibraryReader):
@@ -52,9 +50,15 @@ class Library(LibraryReader):
         self.device = key.public
         paths = config.paths
         private_dir(paths.root)
+        self._lock = LibraryLock(paths.lock, config.name).acquire(wait=lock_wait)
+        try:
+            check_log_present(config)
+            check_not_damaged(config)
+        except BaseException:
+            self._lock.release()
+            raise
         private_database(paths.events)
         private_database(paths.index)
-        self._lock = LibraryLock(paths.lock, config.name).acquire(wait=lock_wait)
         # Create the log's file and schema here, once, before two actors open it at the same
         # moment and race to do it.
         EventStore(paths.events, library=config.id_bytes).close()

@@ -26,6 +26,11 @@ def _describe(info: dict) -> str:
     return f"process {pid} ({cmd}){where}"
 
 
+# How long opening a library waits for another process to let go of it before giving up:
+# long enough for a finishing command, short enough that a busy library fails fast.
+LOCK_WAIT_S = 2.0
+
+
 class LibraryLock:
     def __init__(self, path: Path, library_name: str) -> None:
         self.path = path

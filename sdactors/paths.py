@@ -54,6 +54,11 @@ class LibraryPaths:
         return self.root / "index.db"
 
     @property
+    def damaged(self) -> Path:
+        """Present while ``sd log verify``'s last run found the log damaged."""
+        return self.root / "damaged"
+
+    @property
     def lock(self) -> Path:
         return self.root / "lock"
 

@@ -83,7 +83,12 @@ def test_the_librarys_own_files_are_refused(
     assert_refused(home, [WRITERS[command](targets[0]), *commands], "sdactors' own files")
     assert snapshot(home) == before
     assert link.is_symlink()
-    assert home.json("log", "verify") == {"ok": True, "events": events, "problems": []}
+    assert home.json("log", "verify") == {
+        "ok": True,
+        "events": events,
+        "problems": [],
+        "ownership_violations": [],
+    }
     assert leftovers(library) == leftovers(tmp_path) == []
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,8 +13,11 @@ from events.exportfile import ExportHeader, ExportReader, write_export
 from events.store import EventStore
 from sdactors.errors import LibraryMismatch
 from sdactors.libraries import LibraryConfig, find_library, list_libraries
+from sdactors.lock import LOCK_WAIT_S, LibraryLock
+from sdactors.log_health import clear_damage
 from sdactors.output_file import new_output
 from sdactors.paths import DataDir
+from sdactors.private_files import SQLITE_SIDE_FILES, private_database
 
 if TYPE_CHECKING:
     from sdactors.node import Node
@@ -97,3 +102,73 @@ def import_log(
     if report.accepted:
         lib.catch_up()
     return ImportResult(lib.config, created, report.accepted, report.skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    library: LibraryConfig
+    accepted: int
+    # Where the log that was replaced now is (None if there was none).
+    kept: Path | None
+
+    def as_json(self) -> dict:
+        return {
+            "library": self.library.id,
+            "name": self.library.name,
+            "accepted": self.accepted,
+            "kept": str(self.kept) if self.kept else None,
+        }
+
+
+def restore_log(data: DataDir, path: Path, wanted: str | None) -> RestoreResult:
+    """Replace a library's log with a verified export of it: the way back from a lost or
+    damaged log. The export is ingested into a new log beside the old one, which is kept
+    (renamed, never deleted); the index is folded again from the new log on next use."""
+    with open(path, "rb") as fh:
+        reader = ExportReader(fh, name=str(path))
+        library_id = reader.header.library.hex()
+        target = find_library(data, wanted or library_id)
+        if target.id != library_id:
+            raise LibraryMismatch(
+                f"{reader.header.name!r} ({library_id})", f"{target.name!r} ({target.id})"
+            )
+        paths = target.paths
+        lock = LibraryLock(paths.lock, target.name).acquire(wait=LOCK_WAIT_S)
+        fresh = paths.events.with_name(f"{paths.events.name}.restore-{os.getpid()}")
+        try:
+            _remove_database(fresh)
+            private_database(fresh)
+            store = EventStore(fresh, library=reader.header.library)
+            try:
+                report = store.ingest(reader.records(), whole=True)
+            finally:
+                store.close()
+            if not report.ok:
+                raise IngestRefused(report.refused)
+            kept = _set_aside(paths.events)
+            os.replace(fresh, paths.events)
+            _remove_database(paths.index)
+            clear_damage(target)
+        finally:
+            _remove_database(fresh)
+            lock.release()
+    return RestoreResult(target, report.accepted, kept)
+
+
+def _set_aside(events: Path) -> Path | None:
+    """Rename the log being replaced (and its WAL files) out of the way, with the time."""
+    if not events.exists():
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    kept = events.with_name(f"{events.name}.replaced-{stamp}")
+    for suffix in ("", *SQLITE_SIDE_FILES):
+        try:
+            os.replace(f"{events}{suffix}", f"{kept}{suffix}")
+        except FileNotFoundError:
+            pass
+    return kept
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", *SQLITE_SIDE_FILES):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sdactors.cli.output import Output
-from sdactors.errors import LibraryLocked
+from sdactors.errors import LibraryLocked, LogDamaged
 from sdactors.libraries import LibraryConfig, find_library
 from sdactors.library_reader import LibraryReader, index_is_current
 from sdactors.paths import DataDir
@@ -68,7 +68,9 @@ class CliContext:
         try:
             # No waiting: if another process holds it, reading its files as they are is fine.
             lib = self.node.open_library(config.id, lock_wait=0)
-        except LibraryLocked:
+        except (LibraryLocked, LogDamaged):
+            # Held elsewhere (whoever holds it keeps it current), or not to be written to
+            # until restored: either way its files can be read as they are.
             return LibraryReader(config)
         lib.catch_up()
         return lib

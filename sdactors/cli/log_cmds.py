@@ -14,11 +14,12 @@ from events.envelope import Event
 from events.errors import EventsError
 from events.keys import short_device
 from events.store import EventStore
-from sdactors.actions.logfile import export_log, import_log
+from sdactors.actions.logfile import export_log, import_log, restore_log
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import force_option, json_option, library_option, pass_ctx
 from sdactors.cli.output import jsonable
 from sdactors.errors import InvalidArgument
+from sdactors.log_health import clear_damage, record_damage
 
 
 @click.group("log")
@@ -106,6 +107,7 @@ def show(
 def verify(ctx: CliContext, library: str | None) -> None:
     """Check every id, signature, chain link and sequence, and that every device-owned fact
     was changed only by its owner; exit 1 if anything is wrong."""
+    config = ctx.find(library)
     store = _open_log(ctx, library)
     try:
         problems = store.verify()
@@ -116,6 +118,11 @@ def verify(ctx: CliContext, library: str | None) -> None:
             violations = []  # a log too damaged to read is reported by the problems above
     finally:
         store.close()
+    # Damage refuses writes until the log is restored; a clean run lifts that.
+    if problems:
+        record_damage(config, problems)
+    else:
+        clear_damage(config)
     if ctx.out.as_json:
         ctx.out.json(
             {
@@ -207,4 +214,21 @@ def import_(ctx: CliContext, file: Path, name: str | None, library: str | None) 
         result.as_json(),
         f"{verb} library {result.library.name}: {result.accepted} events added, "
         f"{result.skipped} already held",
+    )
+
+
+@group.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@library_option
+@json_option
+@pass_ctx
+def restore(ctx: CliContext, file: Path, library: str | None) -> None:
+    """Replace the library's log with FILE, an export of it (yours or a peer's), verified
+    event by event: the way back from a lost or damaged log. The old log is kept beside it."""
+    result = restore_log(ctx.data, file, library)
+    kept = f"; the old log is kept as {result.kept.name}" if result.kept else ""
+    ctx.out.result(
+        result.as_json(),
+        f"restored library {result.library.name}: {result.accepted} events{kept}; "
+        "import newer exports of your peers before writing",
     )
