@@ -66,6 +66,13 @@ def test_bench_index_smoke(tmp_path: Path) -> None:
     assert r["rescan"]["new_entry_events"] == 0
     assert r["rescan"]["job"]["created"] == 0
     assert r["identity"]["files"] == 301
+    # Both content-identity modes ran, each beside b3sum over the same bytes.
+    sampled, full = r["identity"]["sampled"], r["identity"]["full"]
+    for key in ("bytes", "b3sum_seconds", "ids_seconds", "indexer_seconds"):
+        assert sampled[key] > 0, key
+    for key in ("bytes", "b3sum_seconds", "seconds"):
+        assert full[key] > 0, key
+    assert sampled["bytes"] < full["bytes"]
     assert r["search"]["p99_ms"] > 0
 
 
