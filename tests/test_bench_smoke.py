@@ -33,6 +33,8 @@ def test_bench_log_smoke(tmp_path: Path) -> None:
         "bench_log.py",
         "--events",
         "3000",
+        "--single-events",
+        "200",
         "--writers",
         "4",
         "--per-writer",
@@ -40,17 +42,22 @@ def test_bench_log_smoke(tmp_path: Path) -> None:
         "--dir",
         str(tmp_path),
     )
-    assert r["events"] == 3000
-    for key in (
-        "store_append_per_s",
-        "journal_append_per_s",
-        "rebuild_per_s",
-        "export_per_s",
-        "import_per_s",
-    ):
+    assert r["events"] == 3000 and r["single_events"] == 200
+    for key in ("journal_append_per_s", "rebuild_per_s", "sqlite_floor_rows_per_s"):
         assert r[key] > 0, key
-    assert r["concurrent"]["events_per_s"] > 0 and r["concurrent"]["p99_ms"] > 0
-    assert r["concurrent_trio"]["events_per_s"] > 0
+    for side in ("store_batch", "store_single"):
+        assert r[side]["append_per_s"] > 0 and r[side]["build_append_per_s"] > 0, side
+    # The baseline really ran, with the durability our store has.
+    for side in ("es_batch", "es_single"):
+        assert r[side]["per_s"] > 0, side
+        assert r[side]["durability"] == "WAL, synchronous=FULL", side
+    for load in ("concurrent", "concurrent_trio", "es_concurrent"):
+        assert r[load]["events_per_s"] > 0 and r[load]["p99_ms"] > 0, load
+    # Both logs were exported and imported whole: 1,000-event segments and a seal per event.
+    assert r["segments_log"]["events"] > 3000
+    assert r["one_by_one_log"]["events"] == 200
+    for log in ("segments_log", "one_by_one_log"):
+        assert r[log]["export_per_s"] > 0 and r[log]["import_per_s"] > 0, log
 
 
 def test_bench_index_smoke(tmp_path: Path) -> None:
@@ -59,6 +66,13 @@ def test_bench_index_smoke(tmp_path: Path) -> None:
     assert r["rescan"]["new_entry_events"] == 0
     assert r["rescan"]["job"]["created"] == 0
     assert r["identity"]["files"] == 301
+    # Both content-identity modes ran, each beside b3sum over the same bytes.
+    sampled, full = r["identity"]["sampled"], r["identity"]["full"]
+    for key in ("bytes", "b3sum_seconds", "ids_seconds", "indexer_seconds"):
+        assert sampled[key] > 0, key
+    for key in ("bytes", "b3sum_seconds", "seconds"):
+        assert full[key] > 0, key
+    assert sampled["bytes"] < full["bytes"]
     assert r["search"]["p99_ms"] > 0
 
 
