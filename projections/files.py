@@ -1,12 +1,12 @@
 """Locations and their entries: the file index, with folder closure, content identities,
-totals and name search.
+totals and the name pages search reads.
 
 One projection folds both ``location.*`` and ``entries.*`` because they depend on each other
 in log order (an entry belongs to a location that exists at that point of the log).
 
 Entries are stored **by folder**, not one row each. A folder's children live in *listing*
-rows of up to ``PART_MAX`` children (a msgpack array each), and the search index has one
-document per listing: its children's names, one per line. Per-row costs in SQLite (and in
+rows of up to ``PART_MAX`` children (a msgpack array each); their names, folded for search,
+live in *pages* of names of one length (``projections/names.py``). Per-row costs in SQLite (and in
 Python's sqlite3) are several microseconds whatever the row holds; a row per entry made the
 fold the slowest part of indexing by far. Grouping by folder matches how entries are used:
 the indexer compares folder by folder, ``sd ls`` lists a folder, and every event item names
@@ -16,10 +16,12 @@ Tables:
 
 - ``devs``: local numbering of devices, and the highest eid each has used.
 - ``locations``: one row per live location.
-- ``folders``: one row per folder: where it is, its name, its own metadata. ``id`` is
+- ``folders``: one row per folder: where it is, its name, its own metadata, its absolute
+  ``path`` and that path folded for search (``fpath``, with a trailing ``/``). ``id`` is
   local: ``(devs.idx << 40) | eid``.
-- ``listings``: the children of a folder, in parts; ``doc`` is also the rowid of the part's
-  search document. A child is ``[eid, name, ftype, size, mtime_ns, inode, kind, cid, target]``.
+- ``listings``: the children of a folder, in parts. A child is ``[eid, name, ftype, size,
+  mtime_ns, inode, kind, cid, target, page]``: ``page`` is where its name is (local, so
+  left out of the digest).
 - ``closure``: ancestor/descendant pairs over folders, for subtree queries.
 - ``contents``: one row per distinct content, keyed by the first 63 bits of its content id,
   with its size, kind and how many entries have it. The whole id stays with each entry in
@@ -28,9 +30,7 @@ Tables:
   bits (about one chance in 10^7 among a million contents) are never shown as one.
 - ``totals``: files and bytes per location and kind, folders and other entries per
   location, so ``sd stats`` reads a handful of rows.
-- ``search``: FTS5 with the trigram tokenizer over each listing's lower-cased readable
-  names, ``\\n``-separated, so GLOB ``*\\nname\\n*`` finds an exact name, ``*\\nfoo*`` a prefix
-  and ``*foo*`` a substring, each through the trigram index.
+- ``pages`` and its two FTS5 indexes: see ``projections/names.py``.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ from events.domain.entries import (
 from events.domain.locations import LocationAdded, LocationRemoved, LocationRulesChanged
 from events.envelope import Event
 from projections.base import Folded
+from projections.names import SCHEMA as NAME_PAGES
+from projections.names import PageBook, fold_name, fold_text
 
 DEVICE_SHIFT = 40
 EID_MASK = (1 << DEVICE_SHIFT) - 1
@@ -60,7 +62,9 @@ PART_MAX = 1000
 _CHUNK = 500  # SQLite host parameters per IN (...) list, well under its limit
 
 # Positions in a listing child.
-C_EID, C_NAME, C_FTYPE, C_SIZE, C_MTIME, C_INODE, C_KIND, C_CID, C_TARGET = range(9)
+C_EID, C_NAME, C_FTYPE, C_SIZE, C_MTIME, C_INODE, C_KIND, C_CID, C_TARGET, C_PAGE = range(10)
+# The fields of a child that are facts of the log (the digest's); the rest is local.
+FACTS = C_PAGE
 
 
 def readable(name: bytes) -> str:
@@ -84,12 +88,6 @@ def unpack_children(blob: bytes) -> list[list[Any]]:
     return msgpack.unpackb(blob, use_list=True)
 
 
-def search_doc(children: Iterable[Sequence[Any]]) -> str:
-    # One line per child: a newline inside a name (legal on disk) is searched as a space,
-    # or the lines would no longer line up with the children.
-    return "\n" + "\n".join(readable(c[C_NAME]).lower().replace("\n", " ") for c in children) + "\n"
-
-
 def content_key(cid: bytes) -> int:
     """The contents table's key for a content id: its first 63 bits."""
     return int.from_bytes(cid[:8], "big") >> 1
@@ -109,7 +107,8 @@ SCHEMA = (
     "device BLOB NOT NULL, path BLOB NOT NULL, name TEXT NOT NULL, rules TEXT NOT NULL, "
     "root INTEGER, added INTEGER NOT NULL, UNIQUE (device, location))",
     "CREATE TABLE folders (id INTEGER PRIMARY KEY, location INTEGER NOT NULL, parent INTEGER, "
-    "name BLOB NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, inode INTEGER NOT NULL)",
+    "name BLOB NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, inode INTEGER NOT NULL, "
+    "path BLOB NOT NULL, fpath TEXT NOT NULL)",
     "CREATE TABLE listings (doc INTEGER PRIMARY KEY, folder INTEGER NOT NULL, "
     "n INTEGER NOT NULL, children BLOB NOT NULL)",
     "CREATE INDEX listings_by_folder ON listings (folder)",
@@ -123,13 +122,13 @@ SCHEMA = (
     "instances INTEGER NOT NULL, PRIMARY KEY (id, size, kind)) WITHOUT ROWID",
     "CREATE TABLE totals (location INTEGER NOT NULL, what TEXT NOT NULL, "
     "count INTEGER NOT NULL, bytes INTEGER NOT NULL, PRIMARY KEY (location, what)) WITHOUT ROWID",
-    "CREATE VIRTUAL TABLE search USING fts5(names, tokenize = 'trigram', detail = 'none')",
+    *NAME_PAGES,
 )
 
 
 class FilesProjection:
     name = "files"
-    version = 5
+    version = 6
     types = ("location.", "entries.")
 
     def create(self, db: sqlite3.Connection) -> None:
@@ -188,7 +187,7 @@ def _listing_digests(db: sqlite3.Connection) -> Iterator[Sequence[Any]]:
 
     def done() -> Sequence[Any]:
         hasher = blake3.blake3()
-        for child in sorted(children):
+        for child in sorted(child[:FACTS] for child in children):
             hasher.update(packer.pack(child))
         return (current[0], current[1], hasher.digest())  # type: ignore[index]
 
@@ -241,6 +240,9 @@ class _Fold:
         self._folder_loc: dict[int, int | None] = {}
         # A location's root folder (None: it has none), as far as looked up.
         self._roots: dict[int, int | None] = {}
+        # Folder -> (absolute path, folded path + "/"), as far as looked up or made.
+        self._paths: dict[int, tuple[bytes, str]] = {}
+        self.pages = PageBook(db)
         self._listings: dict[int, _Listing] = {}
         # Change in instances per (content id, size, kind). A content id fixes its size, but
         # a device may claim otherwise: each claim is counted on its own, whatever the order.
@@ -290,6 +292,21 @@ class _Fold:
         ) or (folder,)
         self._chains[folder] = result
         return result
+
+    def location_path(self, loc: int) -> tuple[bytes, str]:
+        """A location's path, and folded for search with a trailing "/"."""
+        (path,) = self.db.execute("SELECT path FROM locations WHERE id = ?", (loc,)).fetchone()
+        return path, fold_text(path.decode("utf-8", "backslashreplace")).rstrip("/") + "/"
+
+    def folder_paths(self, folder: int) -> tuple[bytes, str]:
+        """A folder's absolute path, and folded for search with a trailing "/"."""
+        known = self._paths.get(folder)
+        if known is None:
+            row = self.db.execute(
+                "SELECT path, fpath FROM folders WHERE id = ?", (folder,)
+            ).fetchone()
+            known = self._paths[folder] = (row[0], row[1])
+        return known
 
     def folders_of(self, folders: Iterable[int]) -> dict[int, int | None]:
         """The location of each folder (None if it is not a folder), in few queries."""
@@ -391,14 +408,15 @@ class _Fold:
         return part, part.children[i]
 
     def flush(self) -> None:
-        """Write every changed listing part (and its search document), then the counters.
+        """Write the name pages (which gives new children their page), every changed listing
+        part, then the counters.
 
         New parts get their ids here, from the highest in use, so all of a batch's new parts
         go in with one statement per table.
         """
         db = self.db
+        self.pages.flush(C_PAGE)
         new_listings: list[tuple[int, int, int, bytes]] = []
-        new_docs: list[tuple[int, str]] = []
         next_doc = None
         for lst in self._listings.values():
             for part in lst.parts:
@@ -408,10 +426,8 @@ class _Fold:
                 if not part.children:
                     if part.doc is not None:
                         db.execute("DELETE FROM listings WHERE doc = ?", (part.doc,))
-                        db.execute("DELETE FROM search WHERE rowid = ?", (part.doc,))
                     continue
                 blob = msgpack.packb(part.children, use_bin_type=True)
-                names = search_doc(part.children)
                 if part.doc is None:
                     if next_doc is None:
                         next_doc = (
@@ -419,19 +435,16 @@ class _Fold:
                         ) + 1
                     part.doc, next_doc = next_doc, next_doc + 1
                     new_listings.append((part.doc, lst.folder, len(part.children), blob))
-                    new_docs.append((part.doc, names))
                 else:
                     db.execute(
                         "UPDATE listings SET n = ?, children = ? WHERE doc = ?",
                         (len(part.children), blob, part.doc),
                     )
-                    db.execute("UPDATE search SET names = ? WHERE rowid = ?", (names, part.doc))
             lst.parts = [p for p in lst.parts if p.children]
         if new_listings:
             db.executemany(
                 "INSERT INTO listings (doc, folder, n, children) VALUES (?, ?, ?, ?)", new_listings
             )
-            db.executemany("INSERT INTO search (rowid, names) VALUES (?, ?)", new_docs)
         self._listings.clear()
         self._flush_counters()
 
@@ -550,6 +563,7 @@ class _Fold:
         # The hot loop of a first index: children grouped by folder, counted in bulk.
         by_parent: dict[int, list[list[Any]]] = {}
         instances = self._instances
+        add_line = self.pages.add
         kinds: dict[str, list[int]] = {}
         for eid, parent, name, ftype, size, mtime, inode, kind, cid, target in entries:
             if parent:
@@ -566,13 +580,14 @@ class _Fold:
                 )
             if eid > top:
                 top = eid
-            child = [eid, name, ftype, size, mtime, inode, kind, cid, target]
+            child = [eid, name, ftype, size, mtime, inode, kind, cid, target, None]
             if parent:
                 siblings = by_parent.get(parent)
                 if siblings is None:
                     by_parent[parent] = [child]
                 else:
                     siblings.append(child)
+                add_line(base | eid, base | parent, name, child)
             if ftype == FILE:
                 total = kinds.get(kind)
                 if total is None:
@@ -610,10 +625,17 @@ class _Fold:
         return root is not None and self.folders_of((root,))[root] == loc
 
     def _add_folders(self, loc: int, folders: list[tuple[Any, ...]]) -> None:
+        rows = []
+        for folder, _loc, parent, name, *rest in folders:
+            path, fpath = self.location_path(loc) if parent is None else self.folder_paths(parent)
+            if parent is not None:
+                path, fpath = path + b"/" + name, fpath + fold_name(name) + "/"
+            self._paths[folder] = (path, fpath)
+            rows.append((folder, loc, parent, name, *rest, path, fpath))
         self.db.executemany(
-            "INSERT INTO folders (id, location, parent, name, size, mtime, inode) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            folders,
+            "INSERT INTO folders (id, location, parent, name, size, mtime, inode, path, fpath) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
         )
         for folder, *_ in folders:
             if folder not in self._listings:
@@ -677,6 +699,12 @@ class _Fold:
             child = self.take_child(base | old_parent, eid)
             if child is None:
                 continue
+            if name != child[C_NAME]:
+                self.pages.remove(base | eid, child[C_PAGE])
+                child[C_PAGE] = None
+                self.pages.add(base | eid, base | parent, name, child)
+            elif parent != old_parent:
+                self.pages.move(base | eid, child[C_PAGE], base | parent)
             child[C_NAME] = name
             self.add_child(base | parent, child)
             if child[C_FTYPE] == DIR:
@@ -687,6 +715,39 @@ class _Fold:
                     "UPDATE folders SET parent = ?, name = ? WHERE id = ?",
                     (base | parent, name, base | eid),
                 )
+                self._repath(base | eid, base | parent, name)
+
+    def _repath(self, folder: int, parent: int, name: bytes) -> None:
+        """A folder moved or renamed: the paths of its whole subtree change, and so do the
+        folders' paths the name pages keep for the lines in it."""
+        old_path, old_fpath = self.folder_paths(folder)
+        path, fpath = self.folder_paths(parent)
+        path, fpath = path + b"/" + name, fpath + fold_name(name) + "/"
+        subtree = [
+            d
+            for (d,) in self.db.execute(
+                "SELECT descendant FROM closure WHERE ancestor = ?", (folder,)
+            )
+        ]
+        updates = []
+        for chunk in chunks(subtree):
+            marks = ",".join("?" * len(chunk))
+            for below, below_path, below_fpath in self.db.execute(
+                f"SELECT id, path, fpath FROM folders WHERE id IN ({marks})", chunk
+            ):
+                updates.append(
+                    (
+                        path + below_path[len(old_path) :],
+                        fpath + below_fpath[len(old_fpath) :],
+                        below,
+                    )
+                )
+        # Joined in Python: SQLite's || makes text of two blobs, and paths are bytes.
+        self.db.executemany("UPDATE folders SET path = ?, fpath = ? WHERE id = ?", updates)
+        self._paths.clear()
+        for below in subtree:
+            lst = self.listing(below, complete=True)
+            self.pages.repath(c[C_PAGE] for part in lst.parts for c in part.children)
 
     def _within(self, folder: int, subtree: int) -> bool:
         """Whether ``folder`` is ``subtree`` or lies below it."""
@@ -734,6 +795,7 @@ class _Fold:
             child = self.take_child(base | parent, eid) if parent else None
             if child is not None:
                 self.count(loc, child, -1)
+                self.pages.remove(base | eid, child[C_PAGE])
             if (child is None or child[C_FTYPE] == DIR) and self.in_location(base | eid, loc):
                 gone_folders.append(base | eid)
         if gone_folders:
@@ -754,11 +816,14 @@ class _Fold:
         a dropped folder's own record sits in its parent's listing, which is either dropped
         here too or had the record taken out (and counted) by the caller.
         """
+        remove_line = self.pages.remove
         for folder in folders:
             lst = self.listing(folder, complete=True)
+            base = folder & ~EID_MASK
             for part in lst.parts:
                 for child in part.children:
                     self.count(loc, child, -1)
+                    remove_line(base | child[C_EID], child[C_PAGE])
                 part.children = []
                 part.dirty = True
             lst.where = None
@@ -768,4 +833,5 @@ class _Fold:
             self.db.execute(f"DELETE FROM closure WHERE descendant IN ({marks})", chunk)
         for folder in folders:
             self._folder_loc[folder] = None
+            self._paths.pop(folder, None)
         self._chains.clear()

@@ -182,46 +182,30 @@ class IndexView:
         return total
 
 
-# Folders deeper than this are not resolved (no disk nests folders nearly this deep).
-MAX_DEPTH = 4096
-
-
 def folder_path(
     db: sqlite3.Connection,
     folder: int,
     root_path: bytes | None = None,
     cache: dict[int, bytes] | None = None,
 ) -> bytes | None:
-    """Absolute path of a folder: its location's path joined with the names down to it.
+    """Absolute path of a folder (None if the index holds no such folder).
 
     ``root_path`` stands in for the location's path (the indexer passes the path it walks);
-    ``cache`` keeps every folder path computed on the way, for callers resolving many.
+    ``cache`` keeps the paths found, for callers resolving many.
     """
-    below: list[tuple[int, bytes]] = []  # (folder, name) from ``folder`` up, root excluded
-    current = folder
-    while True:
-        if cache is not None and current in cache:
-            path = cache[current]
-            break
-        row = db.execute(
-            "SELECT f.parent, f.name, l.path FROM folders f JOIN locations l ON l.id = f.location "
-            "WHERE f.id = ?",
-            (current,),
-        ).fetchone()
-        if row is None or len(below) > MAX_DEPTH:
-            return None  # not a folder of the index (or, defensively, a loop)
-        parent, name, location_path = row
-        if parent is None:
-            path = root_path if root_path is not None else location_path
-            if cache is not None:
-                cache[current] = path
-            break
-        below.append((current, name))
-        current = parent
-    for folder_id, name in reversed(below):
-        path = os.path.join(path, name)
-        if cache is not None:
-            cache[folder_id] = path
+    if cache is not None and folder in cache:
+        return cache[folder]
+    row = db.execute(
+        "SELECT f.path, l.path FROM folders f JOIN locations l ON l.id = f.location WHERE f.id = ?",
+        (folder,),
+    ).fetchone()
+    if row is None:
+        return None
+    path, location_path = row
+    if root_path is not None:
+        path = root_path + path[len(location_path) :]
+    if cache is not None:
+        cache[folder] = path
     return path
 
 

@@ -287,6 +287,8 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
         ("leaf",),
         ("leaf", "--under", f"{root}/code"),
         ("leaf", "--under", f"{root}/docs"),
+        ("level3/leaf",),
+        ("deep leaf",),
         ("deep/leaf",),
         ("large",),
     ]
@@ -298,7 +300,10 @@ def test_index_search_rescan_end_to_end(sd: Sd, tmp_path: Path) -> None:
         f"{root}/code/deep/nested/level3/leaf.txt"
     ]
     assert paths(("leaf", "--under", f"{root}/docs")) == []
-    assert paths(("deep/leaf",)) == [f"{root}/code/deep/nested/level3/leaf.txt"]
+    # A fragment with "/" is found as written; words are found anywhere in the path.
+    assert paths(("level3/leaf",)) == [f"{root}/code/deep/nested/level3/leaf.txt"]
+    assert paths(("deep leaf",)) == [f"{root}/code/deep/nested/level3/leaf.txt"]
+    assert paths(("deep/leaf",)) == []
     for term in ("large",):
         names_first(paths((term,)), after, term)
     # The docs folder no longer holds deep: ls from the index agrees.

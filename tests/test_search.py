@@ -1,0 +1,175 @@
+"""Search through ``sd``: complete (every match up to the limit), ranked (exact name, name
+prefix, a word of the name, substring of the name, path), and folded (case, NFC/NFD, any
+script, emoji, one or two characters). The fast answer is also held to a scan of every
+entry, on a tree of many names."""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from projections.files_search import Filters, search, search_by_scan
+from tests.conftest import Sd
+from tests.helpers_log import library_dirs
+from tests.helpers_tree import write
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from gen_tree import generate  # noqa: E402
+
+
+def paths(hits: list[dict]) -> list[str]:
+    return [h["path"] for h in hits]
+
+
+@pytest.fixture(scope="module")
+def many_reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Sd, Path]:
+    """300 folders each holding ``xreportx-NNN.txt``, a file named ``report``, 15,000
+    ``file_*`` names, and one file in ``zzz_last/``."""
+    root = tmp_path_factory.mktemp("many")
+    tree = root / "tree"
+    for i in range(300):
+        write(tree, f"folder{i:03d}/xreportx-{i:03d}.txt", b"x")
+    write(tree, "report", b"the one")
+    write(tree, "zzz_last/report", b"last")
+    bulk = tree / "bulk"
+    bulk.mkdir()
+    for i in range(15_000):
+        (bulk / f"file_{i:05d}").touch()
+    sd = Sd(root / "data")
+    sd.run("library", "create", "Home")
+    sd.run("location", "add", str(tree), timeout=300)
+    return sd, tree
+
+
+def test_every_match_comes_back_best_first(many_reports: tuple[Sd, Path]) -> None:
+    sd, tree = many_reports
+    hits = sd.json("search", "report", "--limit", "1000")
+    # The file named exactly "report", then the other one (same rank, longer path), then
+    # 300 names that hold it mid-word, shortest first, then by path.
+    assert len(hits) == 302
+    assert paths(hits)[:2] == [str(tree / "report"), str(tree / "zzz_last/report")]
+    rest = paths(hits)[2:]
+    assert rest == sorted(rest)
+    assert {os.path.basename(p) for p in rest} == {f"xreportx-{i:03d}.txt" for i in range(300)}
+    assert paths(sd.json("search", "zzz_last/report")) == [str(tree / "zzz_last/report")]
+    assert paths(sd.json("search", "last report")) == [str(tree / "zzz_last/report")]
+
+
+def test_a_large_limit_is_honoured(many_reports: tuple[Sd, Path]) -> None:
+    sd, tree = many_reports
+    hits = sd.json("search", "file_", "--limit", "10000")
+    assert len(hits) == 10_000
+    assert paths(hits) == [str(tree / "bulk" / f"file_{i:05d}") for i in range(10_000)]
+    assert len(sd.json("search", "file_1", "--limit", "10000")) == 5_000
+
+
+def test_ranks_and_ties(tmp_path: Path, sd: Sd) -> None:
+    tree = tmp_path / "tree"
+    for rel in (
+        "tax",
+        "taxes.pdf",
+        "2024 tax return.pdf",
+        "syntax.txt",
+        "tax-docs/receipt.pdf",
+        "a/taxes.pdf",
+        "Report-Final.txt",
+        "final report.txt",
+    ):
+        write(tree, rel, b"-")
+    sd.run("library", "create", "Home")
+    sd.run("location", "add", str(tree))
+    assert paths(sd.json("search", "tax")) == [
+        str(tree / "tax"),  # the name itself
+        str(tree / "tax-docs"),  # starts with it, shortest first
+        str(tree / "a/taxes.pdf"),  # same length: by path
+        str(tree / "taxes.pdf"),
+        str(tree / "2024 tax return.pdf"),  # a word of the name
+        str(tree / "syntax.txt"),  # inside a word
+        str(tree / "tax-docs/receipt.pdf"),  # only in its path
+    ]
+    # Several words, in any order, each in the name or the path.
+    assert paths(sd.json("search", "return 2024")) == [str(tree / "2024 tax return.pdf")]
+    assert paths(sd.json("search", "receipt tax")) == [str(tree / "tax-docs/receipt.pdf")]
+    assert paths(sd.json("search", "final report")) == [
+        str(tree / "final report.txt"),
+        str(tree / "Report-Final.txt"),
+    ]
+    assert paths(sd.json("search", "REPORT-final")) == [str(tree / "Report-Final.txt")]
+
+
+def test_any_script_case_and_normal_form(tmp_path: Path, sd: Sd) -> None:
+    tree = tmp_path / "tree"
+    names = {
+        "party 🎉.jpg": ["🎉", "party 🎉"],
+        "写真2024.png": ["写真", "真2"],
+        "STRASSE.txt": ["straße", "Strasse"],
+        unicodedata.normalize("NFD", "Café.md"): ["café", unicodedata.normalize("NFD", "CAFÉ")],
+        "Ärger.txt": ["ärger", unicodedata.normalize("NFD", "ärg")],
+        "é": ["É", "é"],
+        "ab": ["ab", "b"],
+    }
+    for name in names:
+        write(tree, name, b"-")
+    sd.run("library", "create", "Home")
+    sd.run("location", "add", str(tree))
+    for name, queries in names.items():
+        for query in queries:
+            found = [os.path.basename(p) for p in paths(sd.json("search", query))]
+            assert name in found, (query, found)
+
+
+def test_filters_keep_the_search_complete(tmp_path: Path, sd: Sd) -> None:
+    tree = tmp_path / "tree"
+    for i in range(120):
+        write(tree, f"inside/report-{i:03d}.txt", b"-")
+        write(tree, f"outside/report-{i:03d}.py", b"-")
+    sd.run("library", "create", "Home")
+    sd.run("location", "add", str(tree))
+    under = sd.json("search", "report", "--under", str(tree / "inside"), "--limit", "500")
+    assert len(under) == 120 and all("/inside/" in p for p in paths(under))
+    code = sd.json("search", "report", "--ext", "PY", "--limit", "500")
+    assert len(code) == 120 and all(p.endswith(".py") for p in paths(code))
+    assert len(sd.json("search", "report", "--kind", "text", "--limit", "500")) == 120
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    generate(root / "tree", 3000, max_size=2000)
+    sd = Sd(root / "data")
+    sd.run("library", "create", "Home")
+    sd.run("location", "add", str(root / "tree"), timeout=300)
+    (lib,) = library_dirs(sd.data_dir)
+    return lib / "index.db"
+
+
+def test_the_fast_answer_is_the_scans_answer(corpus: Path) -> None:
+    """Many queries of every shape, each answered both ways: the same hits, in the same
+    order, for several limits and filters."""
+    db = sqlite3.connect(f"file:{corpus}?mode=ro", uri=True)
+    rng = random.Random(5)
+    names = [
+        name
+        for (blob,) in db.execute("SELECT children FROM listings")
+        for name in [c[1].decode("utf-8", "replace") for c in __import__("msgpack").unpackb(blob)]
+    ]
+    queries = ["a", "e", "1", "12", "jpg", ".jpg", "_0", "photo", "report final", "2 photo"]
+    for name in rng.sample(names, 60):
+        start = rng.randint(0, max(0, len(name) - 3))
+        queries += [name, name[: rng.randint(1, len(name))], name[start : start + 4]]
+        queries.append(" ".join(rng.sample(name.replace("_", " ").split(), 1)))
+    for query in queries:
+        for limit in (1, 7, 50):
+            assert search(db, query, limit=limit) == search_by_scan(db, query, limit=limit), (
+                query,
+                limit,
+            )
+        filtered = Filters(kind="image")
+        assert search(db, query, filtered, 20) == search_by_scan(db, query, filtered, 20), query
+    db.close()
