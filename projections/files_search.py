@@ -53,7 +53,11 @@ from projections.names import (
 
 EXACT, PREFIX, WORD, IN_NAME, IN_PATH = range(5)
 # Path matches whose folders hold at most this many entries are read from their listings;
-# more, and the name pages are read in length order instead, to stop early.
+# more, and the name pages are read in length order instead (those holding what the
+# folders' path lacks, when that can be looked up), to stop early.
+DIRECT_PATH_FEW = 2_000
+# A phrase this long is looked up by its trigrams even for "a word starts with it".
+LONG_PHRASE = 6
 DIRECT_PATH_ENTRIES = 20_000
 
 
@@ -149,7 +153,9 @@ class _Search:
         self.filters = filters
         self.limit = limit
         self.found: dict[int, _Found] = {}  # local entry id -> what it ranks
-        self._ranked = [0] * (IN_PATH + 1)  # how many were found at each rank
+        # How many were found at each rank, and at each rank by name length.
+        self._ranked = [0] * (IN_PATH + 1)
+        self._lengths: list[dict[int, int]] = [{} for _ in range(IN_PATH + 1)]
         self._children: dict[int, dict[int, list[Any]]] = {}
         self._under: dict[int, bool] = {}
         self._ext = filters.ext.lower().lstrip(".") if filters.ext else None
@@ -193,17 +199,26 @@ class _Search:
                 return
         self.found[entry] = _Found(rank, len(name), folder_path + name, folder, eid)
         self._ranked[rank] += 1
+        lengths = self._lengths[rank]
+        lengths[len(name)] = lengths.get(len(name), 0) + 1
 
-    def enough(self, worst: int) -> bool:
-        """Whether ``limit`` results rank at ``worst`` or better."""
-        return sum(self._ranked[: worst + 1]) >= self.limit
+    def enough(self, worst: int, length: int | None = None) -> bool:
+        """Whether ``limit`` results surely rank before anything not found yet at ``worst``
+        (with ``length``: before any name of that rank longer than ``length``)."""
+        count = sum(self._ranked[:worst])
+        if length is None:
+            count += self._ranked[worst]
+        else:
+            count += sum(n for at, n in self._lengths[worst].items() if at <= length)
+        return count >= self.limit
 
     # -- reading name pages -----------------------------------------------------------------
 
     def pages(
         self, patterns: list[str], shortest: int, longest: int | None = None
     ) -> Iterator[Page]:
-        """Name pages whose text matches every GLOB pattern, shortest names first."""
+        """Name pages whose text matches every GLOB pattern, shortest names first (their
+        refs read only for the pages a match is found in)."""
         bounds = "t.rowid >= ?" + (" AND t.rowid < ?" if longest is not None else "")
         params: list[Any] = [first_page(shortest)]
         if longest is not None:
@@ -211,50 +226,64 @@ class _Search:
         indexed = [p for p in patterns if _indexable(p.strip("*"))]
         if indexed:
             where = " AND ".join(["t.text GLOB ?"] * len(indexed))
-            sql = (
-                "SELECT p.doc, p.text, p.refs FROM names_tri t JOIN pages p ON p.doc = t.rowid "
-                f"WHERE {where} AND {bounds} ORDER BY t.rowid"
-            )
+            sql = f"SELECT t.rowid, t.text FROM names_tri t WHERE {where} AND {bounds} ORDER BY t.rowid"
             rows = self.db.execute(sql, [*indexed, *params])
         else:
             where = " AND ".join(["text GLOB ?"] * len(patterns)) or "1"
             sql = (
-                f"SELECT doc, text, refs FROM pages t WHERE {where} "
+                f"SELECT doc, text FROM pages t WHERE {where} "
                 f"AND {bounds.replace('t.rowid', 'doc')} ORDER BY doc"
             )
             rows = self.db.execute(sql, [*patterns, *params])
-        for doc, text, refs in rows:
-            yield Page(doc, text, refs)
+        for doc, text in rows:
+            yield Page(doc, text, None, self.db)
 
-    def word_pages(self, word: str, shortest: int) -> Iterator[Page]:
-        """Name pages with a word starting with ``word``, shortest names first."""
+    def length_pages(self, length: int, holding: str) -> Iterator[Page]:
+        """The name pages of one length holding ``holding``: few enough to scan."""
         rows = self.db.execute(
-            "SELECT p.doc, p.text, p.refs FROM names_word w JOIN pages p ON p.doc = w.rowid "
-            "WHERE names_word MATCH ? AND w.rowid >= ? ORDER BY w.rowid",
-            ('"' + word.replace('"', '""') + '"*', first_page(shortest)),
+            "SELECT doc, text FROM pages WHERE doc >= ? AND doc < ? AND instr(text, ?) > 0 "
+            "ORDER BY doc",
+            (first_page(length), first_page(length + 1), holding),
         )
-        for doc, text, refs in rows:
-            yield Page(doc, text, refs)
+        for doc, text in rows:
+            yield Page(doc, text, None, self.db)
 
-    def read(self, pages: Iterable[Page], needle: str, worst: int) -> None:
-        """Rank every line of ``pages`` holding ``needle``; stop after the first length by
-        which ``limit`` results rank at ``worst`` or better."""
-        query, at_line_start = self.query, needle.startswith("\n")
+    def word_pages(self, word: str, holding: str, shortest: int) -> Iterator[Page]:
+        """Name pages with a word starting with ``word`` and holding ``holding`` somewhere
+        (checked by SQLite on the page's text: a common word, a rare phrase), shortest
+        names first."""
+        rows = self.db.execute(
+            "SELECT p.doc, p.text FROM names_word w JOIN pages p ON p.doc = w.rowid "
+            "WHERE names_word MATCH ? AND w.rowid >= ? AND instr(p.text, ?) > 0 ORDER BY w.rowid",
+            ('"' + word.replace('"', '""') + '"*', first_page(shortest), holding),
+        )
+        for doc, text in rows:
+            yield Page(doc, text, None, self.db)
+
+    def read(self, pages: Iterable[Page], needle: str, worst: int, stop: int | None = None) -> bool:
+        """Rank every line of ``pages`` holding ``needle``, keeping those that rank at
+        ``worst`` or better; stop after the first length by which ``limit`` results rank at
+        ``stop`` (``worst`` unless given) or better. True when every page was read."""
+        query = self.query
+        stop = worst if stop is None else stop
+        # Up to "in the name", every term is in the name: lines are found by the term the
+        # page holds least often, and checked for the others before anything else.
+        terms = query.terms if worst <= IN_NAME and len(query.terms) > 1 else ()
+        needles = list(terms) if terms and not needle.startswith("\n") else [needle]
         boundary = None
         for page in pages:
             if boundary is not None and page.length > boundary:
-                return
-            text, stride = page.text, page.length + 1
-            at = text.find(needle)
-            while at >= 0:
-                i = at // stride if at_line_start else (at - 1) // stride
-                name, folder_path = page.line(i), page.fpath(i)
-                rank = rank_of(name, folder_path, query)
-                if rank is not None and rank <= worst:
-                    self.accept(rank, name, folder_path, page.folder(i), page.eids[i])
-                at = text.find(needle, (i + 1) * stride + (0 if at_line_start else 1))
-            if boundary is None and self.enough(worst):
+                return False
+            for i in _lines_holding(page, needles):
+                name = page.line(i)
+                if all(t in name for t in terms):
+                    folder_path = page.fpath(i)
+                    rank = rank_of(name, folder_path, query)
+                    if rank is not None and rank <= worst:
+                        self.accept(rank, name, folder_path, page.folder(i), page.eids[i])
+            if boundary is None and self.enough(stop, page.length):
                 boundary = page.length
+        return True
 
     # -- the ranks --------------------------------------------------------------------------
 
@@ -263,62 +292,131 @@ class _Search:
         if not query.terms:
             return []
         if not query.has_fragment:
-            phrase = query.phrase
-            literal = _glob_literal(phrase)
-            if len(phrase) <= MAX_LENGTH:
-                exact = self.pages([f"*\n{literal}\n*"], len(phrase), len(phrase))
-                self.read(exact, f"\n{phrase}\n", EXACT)
-            if not self.enough(PREFIX):
-                self.read(self.pages([f"*\n{literal}*"], len(phrase)), f"\n{phrase}", PREFIX)
-            if not self.enough(WORD) and is_word_char(phrase[0]):
-                first = "".join(itertools.takewhile(is_word_char, phrase))
-                self.read(self.word_pages(first, len(phrase)), phrase, WORD)
-            if not self.enough(IN_NAME):
-                longest = max(query.terms, key=len)
-                patterns = [f"*{_glob_literal(t)}*" for t in query.terms]
-                self.read(self.pages(patterns, len(longest)), longest, IN_NAME)
-        if not self.enough(IN_PATH):
+            self._names()
+        if not self.enough(IN_NAME):
             self._paths()
         return self._hits()
 
+    def _names(self) -> None:
+        """Ranks 0 to 3, each read from what finds it fastest, until enough."""
+        query = self.query
+        phrase, single = query.phrase, len(query.terms) == 1
+        literal = _glob_literal(phrase)
+        if len(phrase) <= MAX_LENGTH:
+            self.read(self.length_pages(len(phrase), f"\n{phrase}\n"), f"\n{phrase}\n", EXACT)
+        # Before each rank: are the better ranks (all found by now) enough on their own?
+        if not self.enough(EXACT):
+            self.read(self.pages([f"*\n{literal}*"], len(phrase)), f"\n{phrase}", PREFIX)
+        if not self.enough(PREFIX) and is_word_char(phrase[0]):
+            first = "".join(itertools.takewhile(is_word_char, phrase))
+            if _indexable(first) and len(phrase) < LONG_PHRASE or not _indexable(phrase):
+                # A word's start: the words index finds it where it is rare as a word.
+                self.read(self.word_pages(first, phrase, len(phrase)), phrase, WORD)
+            elif self.read(self.pages([f"*{literal}*"], len(phrase)), phrase, IN_NAME, WORD):
+                # Read to the end: every name holding the phrase was ranked already.
+                if single:
+                    return
+        if not self.enough(WORD):
+            longest = max(query.terms, key=len)
+            patterns = [f"*{_glob_literal(t)}*" for t in query.terms]
+            self.read(self.pages(patterns, len(longest)), longest, IN_NAME)
+
     def _paths(self) -> None:
-        """Entries whose folders' path holds a term that is not in their name."""
-        folders: dict[int, str] = {}
-        for term in self.query.terms:
-            # A fragment found in a path ends in a folder's name, or runs on into the name:
-            # either way, its part up to its last "/" is in the folder's path.
-            piece = term[: term.rfind("/") + 1] if "/" in term else term
-            folders.update(
-                self.db.execute("SELECT id, fpath FROM folders WHERE instr(fpath, ?) > 0", (piece,))
+        """Entries with a term only in their folders' path.
+
+        Such an entry's folder path holds every plain term that is not in its name; and a
+        fragment is either inside the folder path, or runs from its end into the name. So
+        the candidates are the folders whose path holds the longest fragment, or ends with
+        its part up to its last "/" (their entries whose name starts with the rest); without
+        a fragment, the folders whose path holds some term. They are read in groups by what
+        their path lacks, which must then be in the name: a group holding few entries from
+        its listings, a larger one from the name pages, shortest names first, until enough.
+        """
+        query = self.query
+        fragments = [t for t in query.terms if "/" in t]
+        if fragments:
+            fragment = max(fragments, key=len)
+            cut = fragment.rfind("/") + 1
+            head, tail = fragment[:cut], fragment[cut:]
+            self._read_groups(
+                self.db.execute(
+                    "SELECT id, fpath FROM folders WHERE instr(fpath, ?) > 0", (fragment,)
+                )
             )
+            if tail:
+                ending = self.db.execute(
+                    "SELECT id, fpath FROM folders WHERE substr(fpath, ?) = ?", (-len(head), head)
+                )
+                self._read_groups(ending, skip=fragment, start=tail)
+            return
+        where = " OR ".join(["instr(fpath, ?) > 0"] * len(query.terms))
+        self._read_groups(
+            self.db.execute(f"SELECT id, fpath FROM folders WHERE {where}", query.terms)
+        )
+
+    def _read_groups(
+        self, folders: Iterable[tuple[int, str]], skip: str | None = None, start: str | None = None
+    ) -> None:
+        """Read folders in groups by the terms their path lacks (but ``skip``, the fragment
+        their names must start the rest of, with ``start``)."""
+        groups: dict[tuple[str, ...], dict[int, str]] = {}
+        for folder, folder_path in folders:
+            lacking = tuple(t for t in self.query.terms if t != skip and t not in folder_path)
+            groups.setdefault(lacking, {})[folder] = folder_path
+        for lacking, group in groups.items():
+            self._read_group(group, list(lacking), start)
+
+    def _read_group(self, folders: dict[int, str], lacking: list[str], start: str | None) -> None:
+        """The path matches among these folders' entries, whose names hold the ``lacking``
+        terms (and start with ``start``, when given)."""
         if not folders:
             return
+        wanted = [t for t in lacking if "/" not in t]
+        needles = [t for t in wanted if t] + ([f"\n{start}"] if start else [])
+        needs = [f"*{_glob_literal(t)}*" for t in wanted if _indexable(t)]
+        if start and _indexable(start):
+            needs.append(f"*\n{_glob_literal(start)}*")
+        held = self._held(folders)
+        if held <= DIRECT_PATH_FEW or (held <= DIRECT_PATH_ENTRIES and not needs):
+            self._read_listings(folders)
+        else:
+            self._read_folders_pages(folders, needs, needles)
+
+    def _read_listings(self, folders: dict[int, str]) -> None:
+        for folder, folder_path in folders.items():
+            for eid, child in list(self._listing(folder).items()):
+                name = fold_name(child[C_NAME])
+                if rank_of(name, folder_path, self.query) == IN_PATH:
+                    self.accept(IN_PATH, name, folder_path, folder, eid)
+
+    def _read_folders_pages(
+        self, folders: dict[int, str], needs: list[str], needles: list[str]
+    ) -> None:
+        """Lines of these folders in the name pages matching ``needs`` (those holding
+        ``needles``, when given), shortest names first."""
+        boundary = None
+        for page in self.pages(needs, 0):
+            if boundary is not None and page.length > boundary:
+                return
+            for i in _lines_holding(page, needles):
+                folder = page.folder(i)
+                folder_path = folders.get(folder)
+                if folder_path is not None:
+                    name = page.line(i)
+                    if rank_of(name, folder_path, self.query) == IN_PATH:
+                        self.accept(IN_PATH, name, folder_path, folder, page.eids[i])
+            if boundary is None and self.enough(IN_PATH, page.length):
+                boundary = page.length
+
+    def _held(self, folders: dict[int, str]) -> int:
+        """How many entries the folders hold between them."""
         held = 0
         for chunk in chunks(list(folders)):
             marks = ",".join("?" * len(chunk))
             held += self.db.execute(
                 f"SELECT coalesce(sum(n), 0) FROM listings WHERE folder IN ({marks})", chunk
             ).fetchone()[0]
-        if held <= DIRECT_PATH_ENTRIES:
-            for folder, folder_path in folders.items():
-                for eid, child in list(self._listing(folder).items()):
-                    name = fold_name(child[C_NAME])
-                    if rank_of(name, folder_path, self.query) == IN_PATH:
-                        self.accept(IN_PATH, name, folder_path, folder, eid)
-            return
-        boundary = None
-        for page in self.pages([], 0):
-            if boundary is not None and page.length > boundary:
-                return
-            for i, eid in enumerate(page.eids):
-                folder = page.folder(i)
-                folder_path = folders.get(folder)
-                if folder_path is not None:
-                    name = page.line(i)
-                    if rank_of(name, folder_path, self.query) == IN_PATH:
-                        self.accept(IN_PATH, name, folder_path, folder, eid)
-            if boundary is None and self.enough(IN_PATH):
-                boundary = page.length
+        return held
 
     def _listing(self, folder: int) -> dict[int, list[Any]]:
         self.child(folder, 0)
@@ -364,6 +462,23 @@ class _Search:
                 self.db.execute(f"SELECT id, path FROM folders WHERE id IN ({marks})", chunk)
             )
         return found
+
+
+def _lines_holding(page: Page, needles: list[str]) -> Iterator[int]:
+    """The lines of a page holding the needle it holds least often (a needle starting with
+    a line break holds a line's start); with no needle, every line."""
+    if not needles:
+        yield from range(len(page.eids))
+        return
+    text, stride = page.text, page.length + 1
+    needle = min(needles, key=text.count) if len(needles) > 1 else needles[0]
+    # Where a match at ``at`` puts its line, and where the next line's search starts.
+    start = 0 if needle.startswith("\n") else 1
+    at = text.find(needle)
+    while at >= 0:
+        i = (at - start) // stride
+        yield i
+        at = text.find(needle, (i + 1) * stride + start)
 
 
 def search(

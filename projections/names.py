@@ -75,14 +75,44 @@ def first_page(length: int) -> int:
 
 
 class Page:
-    """One page as read back: its lines (without the text's framing) and whose they are."""
+    """One page as read back: its lines (without the text's framing) and whose they are.
 
-    __slots__ = ("doc", "text", "folders", "fpaths", "line_folder", "eids")
+    The refs are read and unpacked on first use: a search reads many pages for few lines.
+    """
 
-    def __init__(self, doc: int, text: str, refs: bytes) -> None:
+    __slots__ = ("doc", "text", "_refs", "_db", "_unpacked")
+
+    def __init__(
+        self, doc: int, text: str, refs: bytes | None, db: sqlite3.Connection | None = None
+    ) -> None:
         self.doc = doc
         self.text = text
-        self.folders, self.fpaths, self.line_folder, self.eids = msgpack.unpackb(refs)
+        self._refs = refs
+        self._db = db
+        self._unpacked: list[list[Any]] | None = None
+
+    def _ref(self, which: int) -> list[Any]:
+        if self._unpacked is None:
+            refs = self._refs
+            if refs is None:
+                assert self._db is not None
+                (refs,) = self._db.execute(
+                    "SELECT refs FROM pages WHERE doc = ?", (self.doc,)
+                ).fetchone()
+            self._unpacked = msgpack.unpackb(refs)
+        return self._unpacked[which]
+
+    @property
+    def folders(self) -> list[int]:
+        return self._ref(0)
+
+    @property
+    def line_folder(self) -> list[int]:
+        return self._ref(2)
+
+    @property
+    def eids(self) -> list[int]:
+        return self._ref(3)
 
     @property
     def length(self) -> int:
@@ -97,10 +127,10 @@ class Page:
         return (offset - 1) // (self.length + 1)
 
     def folder(self, i: int) -> int:
-        return self.folders[self.line_folder[i]]
+        return self._ref(0)[self._ref(2)[i]]
 
     def fpath(self, i: int) -> str:
-        return self.fpaths[self.line_folder[i]]
+        return self._ref(1)[self._ref(2)[i]]
 
 
 # Entries are named in a batch by their local id (device bits and eid); a page keeps the eid.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from projections.files_search import Filters, search, search_by_scan
+from projections.files_search import Filters, every_name, search, search_by_scan
 from tests.conftest import Sd
 from tests.helpers_log import library_dirs
 from tests.helpers_tree import write
@@ -159,7 +159,11 @@ def test_the_fast_answer_is_the_scans_answer(corpus: Path) -> None:
         for (blob,) in db.execute("SELECT children FROM listings")
         for name in [c[1].decode("utf-8", "replace") for c in __import__("msgpack").unpackb(blob)]
     ]
+    from bench_index import search_queries
+
+    typed = search_queries(every_name(db), 150, seed=11)
     queries = ["a", "e", "1", "12", "jpg", ".jpg", "_0", "photo", "report final", "2 photo"]
+    queries += typed["typed"] + typed["short"]
     for name in rng.sample(names, 60):
         start = rng.randint(0, max(0, len(name) - 3))
         queries += [name, name[: rng.randint(1, len(name))], name[start : start + 4]]
