@@ -17,7 +17,8 @@ Tables:
 - ``devs``: local numbering of devices, and the highest eid each has used.
 - ``locations``: one row per live location.
 - ``folders``: one row per folder: where it is, its name, its own metadata, its absolute
-  ``path`` and that path folded for search (``fpath``, with a trailing ``/``). ``id`` is
+  ``path`` and that path folded for search (``fpath``, with a trailing ``/``), and its own
+  name folded (``fname``, indexed: search finds folders by name there). ``id`` is
   local: ``(devs.idx << 40) | eid``.
 - ``listings``: the children of a folder, in parts. A child is ``[eid, name, ftype, size,
   mtime_ns, inode, kind, cid, target, page]``: ``page`` is where its name is (local, so
@@ -108,7 +109,10 @@ SCHEMA = (
     "root INTEGER, added INTEGER NOT NULL, UNIQUE (device, location))",
     "CREATE TABLE folders (id INTEGER PRIMARY KEY, location INTEGER NOT NULL, parent INTEGER, "
     "name BLOB NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, inode INTEGER NOT NULL, "
-    "path BLOB NOT NULL, fpath TEXT NOT NULL)",
+    "path BLOB NOT NULL, fpath TEXT NOT NULL, fname TEXT NOT NULL)",
+    # Search scans folder names (small) rather than their paths (long): this index is the
+    # narrow copy a scan reads.
+    "CREATE INDEX folders_by_name ON folders (fname)",
     "CREATE TABLE listings (doc INTEGER PRIMARY KEY, folder INTEGER NOT NULL, "
     "n INTEGER NOT NULL, children BLOB NOT NULL)",
     "CREATE INDEX listings_by_folder ON listings (folder)",
@@ -128,7 +132,7 @@ SCHEMA = (
 
 class FilesProjection:
     name = "files"
-    version = 6
+    version = 10
     types = ("location.", "entries.")
 
     def create(self, db: sqlite3.Connection) -> None:
@@ -628,13 +632,15 @@ class _Fold:
         rows = []
         for folder, _loc, parent, name, *rest in folders:
             path, fpath = self.location_path(loc) if parent is None else self.folder_paths(parent)
+            fname = ""  # a root's name is its location's path: searched as the path
             if parent is not None:
-                path, fpath = path + b"/" + name, fpath + fold_name(name) + "/"
+                fname = fold_name(name)
+                path, fpath = path + b"/" + name, fpath + fname + "/"
             self._paths[folder] = (path, fpath)
-            rows.append((folder, loc, parent, name, *rest, path, fpath))
+            rows.append((folder, loc, parent, name, *rest, path, fpath, fname))
         self.db.executemany(
-            "INSERT INTO folders (id, location, parent, name, size, mtime, inode, path, fpath) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO folders (id, location, parent, name, size, mtime, inode, path, fpath, "
+            "fname) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         for folder, *_ in folders:
@@ -744,6 +750,7 @@ class _Fold:
                 )
         # Joined in Python: SQLite's || makes text of two blobs, and paths are bytes.
         self.db.executemany("UPDATE folders SET path = ?, fpath = ? WHERE id = ?", updates)
+        self.db.execute("UPDATE folders SET fname = ? WHERE id = ?", (fold_name(name), folder))
         self._paths.clear()
         for below in subtree:
             lst = self.listing(below, complete=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, NamedTuple
@@ -44,6 +45,7 @@ from projections.files import (
 )
 from projections.names import (
     MAX_LENGTH,
+    PAGE_MAX,
     Page,
     first_page,
     fold_name,
@@ -58,6 +60,9 @@ EXACT, PREFIX, WORD, IN_NAME, IN_PATH = range(5)
 DIRECT_PATH_FEW = 2_000
 # A phrase this long is looked up by its trigrams even for "a word starts with it".
 LONG_PHRASE = 6
+# About how many entries a folder found by its name stands for (itself and all below it),
+# to choose which term's folders to read.
+SUBTREE = 50
 DIRECT_PATH_ENTRIES = 20_000
 
 
@@ -219,22 +224,24 @@ class _Search:
     ) -> Iterator[Page]:
         """Name pages whose text matches every GLOB pattern, shortest names first (their
         refs read only for the pages a match is found in)."""
-        bounds = "t.rowid >= ?" + (" AND t.rowid < ?" if longest is not None else "")
+        bounds = "rowid >= ?" + (" AND rowid < ?" if longest is not None else "")
         params: list[Any] = [first_page(shortest)]
         if longest is not None:
             params.append(first_page(longest + 1))
-        indexed = [p for p in patterns if _indexable(p.strip("*"))]
+        indexed = [p for p in patterns if _indexable(_unglob(p))]
         if indexed:
-            where = " AND ".join(["t.text GLOB ?"] * len(indexed))
-            sql = f"SELECT t.rowid, t.text FROM names_tri t WHERE {where} AND {bounds} ORDER BY t.rowid"
-            rows = self.db.execute(sql, [*indexed, *params])
+            where = " AND ".join(["text GLOB ?"] * len(indexed))
+            rows = self.db.execute(
+                f"SELECT rowid, text FROM names_tri WHERE {where} AND {bounds} ORDER BY rowid",
+                [*indexed, *params],
+            )
         else:
             where = " AND ".join(["text GLOB ?"] * len(patterns)) or "1"
-            sql = (
-                f"SELECT doc, text FROM pages t WHERE {where} "
-                f"AND {bounds.replace('t.rowid', 'doc')} ORDER BY doc"
+            rows = self.db.execute(
+                f"SELECT doc, text FROM pages WHERE {where} "
+                f"AND {bounds.replace('rowid', 'doc')} ORDER BY doc",
+                [*patterns, *params],
             )
-            rows = self.db.execute(sql, [*patterns, *params])
         for doc, text in rows:
             yield Page(doc, text, None, self.db)
 
@@ -248,14 +255,14 @@ class _Search:
         for doc, text in rows:
             yield Page(doc, text, None, self.db)
 
-    def word_pages(self, word: str, holding: str, shortest: int) -> Iterator[Page]:
-        """Name pages with a word starting with ``word`` and holding ``holding`` somewhere
+    def word_pages(self, words: str, holding: str, shortest: int) -> Iterator[Page]:
+        """Name pages matching the words query ``words`` and holding ``holding`` somewhere
         (checked by SQLite on the page's text: a common word, a rare phrase), shortest
         names first."""
         rows = self.db.execute(
             "SELECT p.doc, p.text FROM names_word w JOIN pages p ON p.doc = w.rowid "
             "WHERE names_word MATCH ? AND w.rowid >= ? AND instr(p.text, ?) > 0 ORDER BY w.rowid",
-            ('"' + word.replace('"', '""') + '"*', first_page(shortest), holding),
+            (words, first_page(shortest), holding),
         )
         for doc, text in rows:
             yield Page(doc, text, None, self.db)
@@ -303,15 +310,20 @@ class _Search:
         phrase, single = query.phrase, len(query.terms) == 1
         literal = _glob_literal(phrase)
         if len(phrase) <= MAX_LENGTH:
-            self.read(self.length_pages(len(phrase), f"\n{phrase}\n"), f"\n{phrase}\n", EXACT)
+            exact = (
+                self.pages([f"*\n{literal}\n*"], len(phrase), len(phrase))
+                if len(phrase) >= LONG_PHRASE
+                else self.length_pages(len(phrase), f"\n{phrase}\n")
+            )
+            self.read(exact, f"\n{phrase}\n", EXACT)
         # Before each rank: are the better ranks (all found by now) enough on their own?
         if not self.enough(EXACT):
             self.read(self.pages([f"*\n{literal}*"], len(phrase)), f"\n{phrase}", PREFIX)
         if not self.enough(PREFIX) and is_word_char(phrase[0]):
-            first = "".join(itertools.takewhile(is_word_char, phrase))
-            if _indexable(first) and len(phrase) < LONG_PHRASE or not _indexable(phrase):
-                # A word's start: the words index finds it where it is rare as a word.
-                self.read(self.word_pages(first, phrase, len(phrase)), phrase, WORD)
+            words = _word_query(phrase)
+            if words is not None:
+                # The words index finds where a word of the name starts with the phrase.
+                self.read(self.word_pages(words, phrase, len(phrase)), phrase, WORD)
             elif self.read(self.pages([f"*{literal}*"], len(phrase)), phrase, IN_NAME, WORD):
                 # Read to the end: every name holding the phrase was ranked already.
                 if single:
@@ -324,35 +336,118 @@ class _Search:
     def _paths(self) -> None:
         """Entries with a term only in their folders' path.
 
-        Such an entry's folder path holds every plain term that is not in its name; and a
-        fragment is either inside the folder path, or runs from its end into the name. So
-        the candidates are the folders whose path holds the longest fragment, or ends with
-        its part up to its last "/" (their entries whose name starts with the rest); without
-        a fragment, the folders whose path holds some term. They are read in groups by what
-        their path lacks, which must then be in the name: a group holding few entries from
-        its listings, a larger one from the name pages, shortest names first, until enough.
+        Such an entry's folder path holds every plain term that is not in its name, so the
+        folders named with one term (and all below them, and every folder of a location
+        whose own path holds it) hold them, with (given other terms) the names holding it.
+        A fragment is inside a folder path (its second part starts a folder's name), or
+        runs from its end into the name (its last folder part ends one). Candidates are
+        read in groups by what their path lacks, which must then be in the name: a group
+        holding few entries from its listings, a larger one from the name pages, shortest
+        names first, until enough. Folders are found by their names, a far smaller scan
+        than their paths.
         """
         query = self.query
         fragments = [t for t in query.terms if "/" in t]
         if fragments:
             fragment = max(fragments, key=len)
-            cut = fragment.rfind("/") + 1
-            head, tail = fragment[:cut], fragment[cut:]
-            self._read_groups(
+            parts = fragment.split("/")
+            # Inside: the folder named starting with its second part holds its first two.
+            through = fragment[: len(parts[0]) + 1 + len(parts[1])]
+            named = self._named_folders(parts[1], prefix=True) if parts[1] else None
+            if named is not None:
+                named = [f for f, p in self._paths_of(named).items() if through in p]
+            inside = self._subtrees(named, fragment)
+            self._read_groups((f, p) for f, p in inside.items() if fragment in p)
+            if parts[-1]:
+                head = fragment[: -len(parts[-1])]
+                ending = self._named_folders(parts[-2]) if parts[-2] else None
+                candidates = self._paths_of(ending) if ending is not None else self._every_folder()
+                candidates.update(self._roots())
+                self._read_groups(
+                    ((f, p) for f, p in candidates.items() if p.endswith(head)),
+                    skip=fragment,
+                    start=parts[-1],
+                )
+            return
+        several = len(set(query.terms)) > 1
+        sources = {t: self._named_folders(t) for t in set(query.terms)}
+        term = min(
+            sources, key=lambda t: len(sources[t]) * SUBTREE + (self._named(t) if several else 0)
+        )
+        self._read_groups(self._subtrees(sources[term], term).items())
+        if several:
+            self.read(self.pages([f"*{_glob_literal(term)}*"], len(term)), term, IN_PATH)
+
+    def _named_folders(self, text: str, prefix: bool = False) -> list[int]:
+        """Folders whose own (folded) name holds ``text`` (or starts with it)."""
+        if prefix:
+            return [
+                f
+                for (f,) in self.db.execute(
+                    "SELECT id FROM folders WHERE fname >= ? AND fname < ?",
+                    (text, text + "\U0010ffff"),
+                )
+            ]
+        return [
+            f
+            for (f,) in self.db.execute("SELECT id FROM folders WHERE instr(fname, ?) > 0", (text,))
+        ]
+
+    def _subtrees(self, folders: list[int] | None, text: str) -> dict[int, str]:
+        """Every folder at or below ``folders`` (every folder, given None), and every folder
+        of a location whose own path holds ``text``, with their folded paths."""
+        if folders is None:
+            return self._every_folder()
+        below: dict[int, str] = {}
+        for chunk in chunks(folders):
+            marks = ",".join("?" * len(chunk))
+            below.update(
                 self.db.execute(
-                    "SELECT id, fpath FROM folders WHERE instr(fpath, ?) > 0", (fragment,)
+                    "SELECT f.id, f.fpath FROM closure c JOIN folders f ON f.id = c.descendant "
+                    f"WHERE c.ancestor IN ({marks})",
+                    chunk,
                 )
             )
-            if tail:
-                ending = self.db.execute(
-                    "SELECT id, fpath FROM folders WHERE substr(fpath, ?) = ?", (-len(head), head)
+        for root, root_path in self._roots().items():
+            if text in root_path:
+                below.update(
+                    self.db.execute(
+                        "SELECT f.id, f.fpath FROM closure c JOIN folders f ON f.id = c.descendant "
+                        "WHERE c.ancestor = ?",
+                        (root,),
+                    )
                 )
-                self._read_groups(ending, skip=fragment, start=tail)
-            return
-        where = " OR ".join(["instr(fpath, ?) > 0"] * len(query.terms))
-        self._read_groups(
-            self.db.execute(f"SELECT id, fpath FROM folders WHERE {where}", query.terms)
-        )
+        return below
+
+    def _paths_of(self, folders: list[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for chunk in chunks(folders):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.db.execute(f"SELECT id, fpath FROM folders WHERE id IN ({marks})", chunk)
+            )
+        return found
+
+    def _roots(self) -> dict[int, str]:
+        return dict(self.db.execute("SELECT id, fpath FROM folders WHERE parent IS NULL"))
+
+    def _every_folder(self) -> dict[int, str]:
+        return dict(self.db.execute("SELECT id, fpath FROM folders"))
+
+    def _pages_holding(self, text: str) -> int:
+        """How many name pages hold every trigram of ``text`` (an index-only count)."""
+        grams = sorted({text[i : i + 3] for i in range(len(text) - 2)})
+        return self.db.execute(
+            "SELECT count(*) FROM names_tri WHERE names_tri MATCH ?",
+            (" AND ".join(_fts_token(g) for g in grams),),
+        ).fetchone()[0]
+
+    def _named(self, term: str) -> int:
+        """About how many names hold ``term``: from the rarest of its trigrams (every name
+        of every page, for a term too short to have one)."""
+        if not _indexable(term):
+            return self.db.execute("SELECT count(*) FROM pages").fetchone()[0] * PAGE_MAX
+        return self._pages_holding(term) * PAGE_MAX // 2
 
     def _read_groups(
         self, folders: Iterable[tuple[int, str]], skip: str | None = None, start: str | None = None
@@ -462,6 +557,46 @@ class _Search:
                 self.db.execute(f"SELECT id, path FROM folders WHERE id IN ({marks})", chunk)
             )
         return found
+
+
+def _word_query(phrase: str) -> str | None:
+    """The words-index query for names in which a word starts with ``phrase`` (a phrase
+    starting with a word character), or None when its trigrams do better.
+
+    Where a word starts with the phrase, the phrase's words are the name's words there: the
+    first and the middle ones whole, the last whole or begun (when the phrase ends inside
+    it). A whole word is a cheap exact lookup; a begun one of one or two characters would
+    expand to every word that starts with them, so it is left to the check on the text,
+    unless it is all there is.
+    """
+    runs = ["".join(run) for word, run in itertools.groupby(phrase, is_word_char) if word]
+    if len(runs) == 1 and is_word_char(phrase[-1]):
+        if len(phrase) >= LONG_PHRASE:
+            # One long word: its trigrams find it as fast, and the names holding it
+            # mid-word with it.
+            return None
+        return _fts_token(phrase) + "*"
+    whole = runs[:-1] if is_word_char(phrase[-1]) else runs
+    if _indexable(phrase) and not any(len(w) <= 2 or any(c.isdigit() for c in w) for w in whole):
+        # Its whole words are words of a language, in names everywhere; the trigrams that
+        # span its separators are rarer. (A number or a short word is rare as a word.)
+        return None
+    parts = [_fts_token(run) for run in runs[:-1]]
+    last = runs[-1]
+    if not is_word_char(phrase[-1]):
+        parts.append(_fts_token(last))
+    elif len(last) >= 3:
+        parts.append(_fts_token(last) + "*")
+    return " AND ".join(parts)
+
+
+def _unglob(pattern: str) -> str:
+    """The literal text of a ``*text*`` pattern made by :func:`_glob_literal`."""
+    return re.sub(r"\[(.)\]", r"\1", pattern.strip("*"))
+
+
+def _fts_token(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
 
 def _lines_holding(page: Page, needles: list[str]) -> Iterator[int]:
