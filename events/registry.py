@@ -71,9 +71,7 @@ class Catalog:
             if any("dict" in str(f.type) for f in fields):
                 self._nested_maps.add(cls)
             self._makers[type_name] = _maker(cls, [f.name for f in fields])
-            shape = _declared_shape(cls)
-            self._shapes[type_name] = shape
-            self._checks[type_name] = compile_check(shape)
+            self._shapes[type_name] = _declared_shape(cls)
             return cls
 
         return register
@@ -110,7 +108,15 @@ class Catalog:
             body = self._upcast(type_name, v, body, cls.version)
             if body is None:
                 return None
-        return self._checks[type_name](body)
+        return self._check_of(type_name)(body)
+
+    def _check_of(self, type_name: str) -> Check:
+        """The compiled check of a type, compiled on first use: a command that reads no
+        event of a type pays nothing for it."""
+        check = self._checks.get(type_name)
+        if check is None:
+            check = self._checks[type_name] = compile_check(self._shapes[type_name])
+        return check
 
     def _upcast(self, type_name: str, v: int, body: Any, current: int) -> dict | None:
         """``body`` brought to the current version, or None if no chain of steps leads there."""
@@ -150,7 +156,7 @@ class Catalog:
         if cls is None or v > cls.version:
             return UnknownEvent(type_name, v, body)
         typed_body = body if v == cls.version else self._upcast(type_name, v, body, cls.version)
-        if typed_body is None or self._checks[type_name](typed_body) is not None:
+        if typed_body is None or self._check_of(type_name)(typed_body) is not None:
             return UnknownEvent(type_name, v, body)
         return self._makers[type_name](typed_body)
 

@@ -40,7 +40,6 @@ from events.envelope import (
 )
 from events.errors import CodecError, CorruptStore, OldLogFormat, StoreError, WrongLibrary
 from events.keys import short_device, verify_signature
-from events.validation import event_problem
 
 # 2: event ids keyed by the library. Format 1 (plain blake3 ids) is not read: there is
 # nothing to migrate yet.
@@ -693,6 +692,10 @@ class _Ingestion:
     """The state of one ingest transaction: chain heads so far, unsealed runs, the report."""
 
     def __init__(self, store: EventStore) -> None:
+        # The domain's catalog is needed only here: a store opened to be read loads none of it.
+        from events.validation import event_problem
+
+        self.problem = event_problem
         self.store = store
         self.position = 0
         self.report = IngestReport()
@@ -716,7 +719,7 @@ class _Ingestion:
             report.skipped += 1
             return
         if reason is None:
-            problem = event_problem(ev.type, ev.v, ev.body, self.store.library)
+            problem = self.problem(ev.type, ev.v, ev.body, self.store.library)
             reason = f"its body is invalid: {problem}" if problem is not None else None
         if reason:
             report.refused.append(Refusal(ev.device, ev.seq, reason, ev.type, self.position))

@@ -20,7 +20,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sdactors.indexer.kinds import KINDS, kind_from_extension, kind_of
+from sdactors.indexer.kind_names import KINDS
+from sdactors.indexer.kinds import kind_from_extension, kind_of
 
 
 def _zip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:

@@ -225,7 +225,8 @@ def check_same_bytes(
     id of the file, and of a whole file our full hash of it (checked on a few files)."""
     large = [i for i, f in enumerate(files) if f.size > SMALL_FILE_MAX][:sample]
     ours = [identify(*files[i]).cid for i in large]
-    if ours != b3sum_digests(b3sum, [copies[i] for i in large]):
+    # (b3sum given no file reads its input: a tree of small files only checks none here.)
+    if large and ours != b3sum_digests(b3sum, [copies[i] for i in large]):
         raise SystemExit("the sampled copies do not hash to the content ids: not the same bytes")
     whole = [files[i].path for i in large[:5]] + [f.path for f in files[:sample]]
     if [full_hash(path) for path in whole] != b3sum_digests(b3sum, whole):

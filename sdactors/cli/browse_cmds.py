@@ -25,7 +25,7 @@ from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.cli.output import human_bytes
 from sdactors.errors import InvalidArgument, NotIndexed
 from sdactors.indexer.content import shown
-from sdactors.indexer.kinds import KINDS
+from sdactors.indexer.kind_names import KINDS
 
 TYPES = {
     FILE: "file",
@@ -258,6 +258,3 @@ def stats(ctx: CliContext, library: str | None) -> None:
         [(k, f"{n:,}", human_bytes(st.bytes_by_kind[k])) for k, n in st.by_kind.items()],
         "no files indexed",
     )
-
-
-commands = [ls, search_, duplicates_, stats]

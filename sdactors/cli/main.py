@@ -7,6 +7,7 @@ after it (``sd tag list --json``). Every error is one line on stderr (and a JSON
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -35,7 +36,34 @@ def _on_sigterm(_signum: int, _frame: object) -> None:
     raise _Terminated()
 
 
+# Command name -> (module, attribute). A command's module is imported when it runs (or when
+# help lists it): ``sd search`` does not load what ``sd volume`` or ``sd log`` need.
+COMMANDS = {
+    "library": ("sdactors.cli.library_cmds", "group"),
+    "location": ("sdactors.cli.location_cmds", "group"),
+    "tag": ("sdactors.cli.tag_cmds", "group"),
+    "log": ("sdactors.cli.log_cmds", "group"),
+    "projections": ("sdactors.cli.projection_cmds", "group"),
+    "volume": ("sdactors.cli.volume_cmds", "group"),
+    "ls": ("sdactors.cli.browse_cmds", "ls"),
+    "search": ("sdactors.cli.browse_cmds", "search_"),
+    "duplicates": ("sdactors.cli.browse_cmds", "duplicates_"),
+    "stats": ("sdactors.cli.browse_cmds", "stats"),
+}
+
+
 class _Commands(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = COMMANDS.get(cmd_name)
+        if found is None:
+            return None
+        module, attribute = found
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
     def invoke(self, ctx: click.Context) -> object:
         # Ctrl-C or SIGTERM: the command's own clean-up has run on the way out (a temporary
         # file removed); closing the context next stops the actors (a running job cancelled,
@@ -64,26 +92,6 @@ def cli(ctx: click.Context, data_dir: Path | None, as_json: bool, verbose: int) 
     context = CliContext(data_dir or default_data_dir(), as_json)
     ctx.obj = context
     ctx.call_on_close(context.close)
-
-
-def _register() -> None:
-    from sdactors.cli import (
-        browse_cmds,
-        library_cmds,
-        location_cmds,
-        log_cmds,
-        projection_cmds,
-        tag_cmds,
-        volume_cmds,
-    )
-
-    for module in (library_cmds, location_cmds, tag_cmds, log_cmds, projection_cmds, volume_cmds):
-        cli.add_command(module.group)
-    for command in browse_cmds.commands:
-        cli.add_command(command)
-
-
-_register()
 
 
 def _wants_json(argv: list[str]) -> bool:

@@ -44,22 +44,6 @@ import re
 from importlib.resources import files
 from typing import NamedTuple
 
-KINDS: tuple[str, ...] = (
-    "image",
-    "video",
-    "audio",
-    "document",
-    "text",
-    "code",
-    "archive",
-    "executable",
-    "font",
-    "database",
-    "book",
-    "config",
-    "unknown",
-)
-
 _BY_KIND: dict[str, str] = {
     "image": "jpg jpeg jpe jfif png apng gif bmp dib tif tiff webp heic heif avif svg svgz ico"
     " icns cur psd xcf raw cr2 cr3 crw nef nrw arw srf sr2 dng orf rw2 raf pef srw x3f mrw kdc"

@@ -20,7 +20,9 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePosixPath
 
-KINDS = ("system", "primary", "secondary", "external", "network", "virtual")
+from events.domain.volumes import VOLUME_KINDS
+
+KINDS = VOLUME_KINDS
 
 _SYSTEM_MOUNTS = frozenset({"/", "/boot", "/boot/efi", "/efi", "/usr"})
 _SYSTEM_PREFIXES = ("/System/Volumes/",)
