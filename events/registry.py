@@ -15,14 +15,13 @@ unknown to an older version.
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Protocol, TypeVar
 
 from events.codec import canonical
 from events.envelope import Event
 from events.errors import UnknownEventType
-from events.shapes import Check, Shape, Struct, compile_check
+from events.shapes import Check, Struct, compile_check, declared_shape
 
 
 class TypedEvent(Protocol):
@@ -71,7 +70,7 @@ class Catalog:
             if any("dict" in str(f.type) for f in fields):
                 self._nested_maps.add(cls)
             self._makers[type_name] = _maker(cls, [f.name for f in fields])
-            self._shapes[type_name] = _declared_shape(cls)
+            self._shapes[type_name] = declared_shape(cls)
             return cls
 
         return register
@@ -159,18 +158,6 @@ class Catalog:
         if typed_body is None or self._check_of(type_name)(typed_body) is not None:
             return UnknownEvent(type_name, v, body)
         return self._makers[type_name](typed_body)
-
-
-def _declared_shape(cls: type) -> Struct:
-    """The body shape a type declares in its fields' annotations; every field must have one."""
-    hints = typing.get_type_hints(cls, include_extras=True)
-    fields: list[tuple[str, Shape]] = []
-    for f in dataclasses.fields(cls):
-        shapes = [m for m in getattr(hints[f.name], "__metadata__", ()) if isinstance(m, Shape)]
-        if len(shapes) != 1:
-            raise TypeError(f"{cls.__name__}.{f.name} must declare its shape: Annotated[T, Shape]")
-        fields.append((f.name, shapes[0]))
-    return Struct(tuple(fields))
 
 
 def _maker(cls: type, names: list[str]) -> Callable[[dict], Any]:

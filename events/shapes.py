@@ -19,8 +19,10 @@ when a value fits, and :func:`compile_check` turns a whole body's expression int
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+import typing
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -508,3 +510,69 @@ class Struct(Shape):
 
     def describe(self) -> str:
         return f"a map of {', '.join(name for name, _ in self.fields)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plain(Shape):
+    """Any plain value (nothing, true or false, integers, text, bytes, arrays and maps of
+    them), bounded in depth and size: what a command's arguments or outcome hold."""
+
+    depth: int = 6
+    items: int = 10_000
+    length: int = 4096
+
+    def checker(self) -> Check:
+        depth, items, length = self.depth, self.items, self.length
+
+        def check(value: Any) -> str | None:
+            budget = [items]
+
+            def walk(v: Any, level: int) -> str | None:
+                budget[0] -= 1
+                if budget[0] < 0:
+                    return f"more than {items} values"
+                kind = type(v)
+                if v is None or kind is bool or kind is float:
+                    return None
+                if kind is int:
+                    return None if INT64_MIN <= v <= INT64_MAX else f"{v} is out of range"
+                if kind is str or kind is bytes:
+                    return None if len(v) <= length else f"a value of {len(v)}, over {length}"
+                if level >= depth:
+                    return f"nested deeper than {depth}"
+                if kind in _SEQUENCES:
+                    for one in v:
+                        reason = walk(one, level + 1)
+                        if reason is not None:
+                            return reason
+                    return None
+                if kind is dict:
+                    for k, one in v.items():
+                        reason = walk(k, level + 1) or walk(one, level + 1)
+                        if reason is not None:
+                            return reason
+                    return None
+                return f"{_show(v)} is not a plain value"
+
+            return walk(value, 0)
+
+        return check
+
+    def test(self, x: str, names: _Names) -> str:
+        return f"({names.add(self.checker())}({x}) is None)"
+
+    def describe(self) -> str:
+        return "a plain value"
+
+
+def declared_shape(cls: type) -> Struct:
+    """The shape a dataclass declares in its fields' annotations (``Annotated[T, Shape]``);
+    every field must declare one."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields: list[tuple[str, Shape]] = []
+    for f in dataclasses.fields(cls):
+        shapes = [m for m in getattr(hints[f.name], "__metadata__", ()) if isinstance(m, Shape)]
+        if len(shapes) != 1:
+            raise TypeError(f"{cls.__name__}.{f.name} must declare its shape: Annotated[T, Shape]")
+        fields.append((f.name, shapes[0]))
+    return Struct(tuple(fields))

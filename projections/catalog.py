@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from projections.actions import ActionsProjection
 from projections.base import Projection
 from projections.devices import DevicesProjection
 from projections.files import FilesProjection
@@ -18,4 +19,5 @@ def library_projections() -> list[Projection]:
         TagsProjection(),
         VolumesProjection(),
         FilesProjection(),
+        ActionsProjection(),
     ]

@@ -40,6 +40,7 @@ class LibraryExists(SdError):
 class LibraryLocked(SdError):
     def __init__(self, name: str, holder: str) -> None:
         super().__init__(f"library {name!r} is in use by {holder}")
+        self.holder = holder
 
 
 class LibraryMismatch(SdError):
@@ -239,3 +240,31 @@ class Interrupted(SdError):
         super().__init__(
             f"stopped by {signal.Signals(signum).name}: what was already saved is kept"
         )
+
+
+class NodeNotAnswering(SdError):
+    """A node holds the data directory's control socket but does not answer."""
+
+    def __init__(self, socket: str, why: str) -> None:
+        super().__init__(
+            f"the node serving this data directory does not answer ({why}; its socket is "
+            f"{socket}): its libraries stay locked by it; stop it (or wait) and try again"
+        )
+
+
+class RemoteError(SdError):
+    """What the node said went wrong with a command: its message, as the CLI prints it."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class NodeRunning(SdError):
+    def __init__(self, data: str, holder: str) -> None:
+        super().__init__(f"a node already serves {data} ({holder}); stop it first")
+
+
+class NodeNotRunning(SdError):
+    def __init__(self, data: str) -> None:
+        super().__init__(f"no node serves {data} (start one with 'sd node run')")

@@ -12,7 +12,6 @@ from typing import Callable, Iterable, Sequence
 import pykka
 
 from events.domain import CATALOG
-from events.domain.node import ActorRestarted
 from events.keys import DeviceKey
 from events.store import EventStore, IngestReport
 from events.writer import Draft
@@ -62,11 +61,11 @@ class Library(LibraryReader):
         # Create the log's file and schema here, once, before two actors open it at the same
         # moment and race to do it.
         EventStore(paths.events, library=config.id_bytes).close()
-        self.supervisor = Supervisor(f"library {config.name}", recorder=self._record_crash)
+        self.supervisor = Supervisor(f"library {config.name}")
         try:
             subscriptions = Subscriptions()  # outlives any one bus: a restart keeps them
             self.supervisor.start("bus", lambda hook: EventBus.start(subscriptions, hook))
-            bus = lambda: self.supervisor.ref("bus")  # noqa: E731 - the current bus, after restarts
+            bus = lambda: self.supervisor.live_ref("bus")  # noqa: E731 - the current bus, after restarts
             self.supervisor.start(
                 "journal",
                 lambda hook: Journal.start(str(paths.events), key, device, bus, hook),
@@ -91,45 +90,42 @@ class Library(LibraryReader):
 
     def _tell(self, actor: str, message: object) -> None:
         try:
-            self.supervisor.ref(actor).tell(message)
+            self.supervisor.live_ref(actor).tell(message)
         except (pykka.ActorDeadError, ActorFailed):
             pass  # a restarting projector catches up from the log on start anyway
 
     def _ask(self, actor: str, message: object, timeout: float | None = REPLY_TIMEOUT_S) -> object:
         try:
-            return self.supervisor.ref(actor).ask(message, timeout=timeout)
+            return self.supervisor.live_ref(actor).ask(message, timeout=timeout)
         except pykka.ActorDeadError as exc:
             raise ActorFailed(f"the {actor} stopped; it is being restarted, try again") from exc
-
-    def _record_crash(self, actor: str, error: str, restarts: int) -> None:
-        self.append_nowait([CATALOG.body(ActorRestarted(actor, error[:500], restarts))])
 
     # -- writing ----------------------------------------------------------------------------
 
     def append(self, drafts: Sequence[Draft]) -> Appended:
         """Append and wait until the events are durable."""
         reply = Reply()
-        self.supervisor.ref("journal").tell(Append(tuple(drafts), reply))
+        self.supervisor.live_ref("journal").tell(Append(tuple(drafts), reply))
         return reply.get(timeout=REPLY_TIMEOUT_S)
 
     async def append_async(self, drafts: Sequence[Draft]) -> Appended:
         """``append`` for trio tasks: the commit wakes the task, no thread waits for it."""
         from sdactors.trio_bridge import wait_reply  # trio only for trio callers
 
-        journal = self.supervisor.ref("journal")
+        journal = self.supervisor.live_ref("journal")
         return await wait_reply(lambda reply: journal.tell(Append(tuple(drafts), reply)))
 
     def append_typed(self, *typed: object) -> Appended:
         return self.append([CATALOG.body(t) for t in typed])
 
     def append_nowait(self, drafts: Sequence[Draft]) -> None:
-        self.supervisor.ref("journal").tell(Append(tuple(drafts)))
+        self.supervisor.live_ref("journal").tell(Append(tuple(drafts)))
 
     def ingest(
         self, wire: Iterable[tuple[bytes, bytes | None]], whole: bool = False
     ) -> IngestReport:
         reply = Reply()
-        self.supervisor.ref("journal").tell(Ingest(wire, reply, whole))
+        self.supervisor.live_ref("journal").tell(Ingest(wire, reply, whole))
         return reply.get(timeout=REPLY_TIMEOUT_S)
 
     def subscribe(

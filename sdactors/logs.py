@@ -11,6 +11,7 @@ that imports and configures structlog on its first use, never before.
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,13 @@ class _Settings:
     json: bool = True
     level: int = logging.WARNING
     applied: bool = False
+    # A node also writes JSON lines to a rotating file in its data directory.
+    file: str | None = None
+
+
+# A node's log file: this large, and this many older ones kept beside it.
+FILE_BYTES = 10 << 20
+FILE_BACKUPS = 5
 
 
 _SETTINGS = _Settings()
@@ -33,16 +41,33 @@ class _Handler(logging.StreamHandler):
         super().__init__(sys.stderr)
 
 
-def configure(*, json: bool, level: int = logging.WARNING) -> None:
-    """Decide how logs look; structlog itself is set up on first use (or now, if loaded)."""
+def configure(*, json: bool, level: int = logging.WARNING, file: str | None = None) -> None:
+    """Decide how logs look; structlog itself is set up on first use (or now, if loaded).
+
+    With ``file``, every record also goes there as a JSON line, rotated by size.
+    """
     _SETTINGS.json = json
     _SETTINGS.level = level
+    _SETTINGS.file = file
     _SETTINGS.applied = False
     root = logging.getLogger()
     root.handlers[:] = [_Handler()]
+    if file is not None:
+        root.handlers.append(_file_handler(file))
     root.setLevel(level)
-    if "structlog" in sys.modules:
+    if "structlog" in sys.modules or file is not None:
         _apply()
+
+
+class _FileHandler(logging.handlers.RotatingFileHandler):
+    """The node's log file; always JSON lines."""
+
+
+def _file_handler(path: str) -> logging.Handler:
+    import os
+
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    return _FileHandler(path, maxBytes=FILE_BYTES, backupCount=FILE_BACKUPS, encoding="utf-8")
 
 
 def _apply() -> None:
@@ -73,12 +98,20 @@ def _apply() -> None:
             renderer,
         ],
     )
+    as_json = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
     root = logging.getLogger()
     if not any(isinstance(h, _Handler) for h in root.handlers):
         root.handlers[:] = [_Handler()]
         root.setLevel(_SETTINGS.level)
     for handler in root.handlers:
-        handler.setFormatter(formatter)
+        handler.setFormatter(as_json if isinstance(handler, _FileHandler) else formatter)
     _SETTINGS.applied = True
 
 

@@ -1,6 +1,8 @@
 """A node: a data directory, this device's key, and the actors that serve its libraries.
 
-The CLI opens a node for the length of one command; ``sd node run`` keeps one open.
+The CLI opens a node for the length of one command; ``sd node run`` keeps one open. Either
+way commands run on it the same way (:meth:`Node.execute`): those that change a library
+through the ActionManager, which audits them; reads directly.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 import pykka
 
 from events.keys import DeviceKey
+from sdactors.actors.action_manager import ActionManager, RunAction
 from sdactors.actors.journal import DeviceInfo
 from sdactors.actors.library_manager import (
     CloseAll,
@@ -18,13 +21,17 @@ from sdactors.actors.library_manager import (
     DiscardLibrary,
     LibraryManager,
     ListLibraries,
+    Opened,
     OpenLibrary,
 )
 from sdactors.actors.volume_manager import VolumeManager
 from sdactors.config import NodeConfig, load_node_config
 from sdactors.identity import load_device_key
-from sdactors.libraries import LibraryConfig
+from sdactors.libraries import LibraryConfig, find_library
 from sdactors.library import REPLY_TIMEOUT_S, Library
+from sdactors.mailbox import Reply
+from sdactors.ops.base import Op
+from sdactors.ops.context import CallContext, ProgressSink
 from sdactors.paths import DataDir
 from sdactors.supervisor import Supervisor
 
@@ -40,16 +47,42 @@ class Node:
             "libraries", lambda hook: LibraryManager.start(self.data, self.key, device, hook)
         )
         self.supervisor.start("volumes", lambda hook: VolumeManager.start(on_crash=hook))
+        self.supervisor.start("actions", lambda hook: ActionManager.start(self, hook))
 
     @property
     def device(self) -> bytes:
         return self.key.public
 
+    @property
+    def node(self) -> "Node":
+        return self
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def execute(self, command: Op, progress: ProgressSink | None = None) -> Any:
+        """Run a command here: through the ActionManager if it changes a library."""
+        if not command.writes:
+            return command.run(CallContext(self, progress))
+        reply = Reply()
+        self.supervisor.live_ref("actions").tell(RunAction(command, reply, progress))
+        return reply.get(timeout=None)
+
+    def find(self, wanted: str | None) -> LibraryConfig:
+        return find_library(self.data, wanted)
+
+    def read_library(self, wanted: str | None) -> Library:
+        lib = self.open_library(self.find(wanted).id)
+        lib.catch_up()
+        return lib
+
+    def write_library(self, wanted: str | None) -> Library:
+        return self.open_library(self.find(wanted).id)
+
     def _ask(self, message: object) -> Any:
         try:
-            return self.supervisor.ref("libraries").ask(message, timeout=REPLY_TIMEOUT_S)
+            return self.supervisor.live_ref("libraries").ask(message, timeout=REPLY_TIMEOUT_S)
         except pykka.ActorDeadError:
-            return self.supervisor.ref("libraries").ask(message, timeout=REPLY_TIMEOUT_S)
+            return self.supervisor.live_ref("libraries").ask(message, timeout=REPLY_TIMEOUT_S)
 
     def libraries(self) -> list[LibraryConfig]:
         return self._ask(ListLibraries())
@@ -61,6 +94,10 @@ class Node:
 
     def open_library(self, wanted: str | None, lock_wait: float | None = None) -> Library:
         return self._ask(OpenLibrary(wanted, lock_wait))
+
+    def opened(self, library_id: str) -> Library | None:
+        """The library if it is open here; None otherwise (nothing is opened)."""
+        return self._ask(Opened(library_id))
 
     def discard_library(self, library_id: str) -> None:
         self._ask(DiscardLibrary(library_id))

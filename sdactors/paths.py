@@ -15,6 +15,21 @@ def default_data_dir() -> Path:
     return base / "sdactors"
 
 
+def user_path(path: str | bytes) -> bytes:
+    """A path as typed (relative, with ``~``, through symlinks) as the real absolute bytes.
+
+    Resolved where the user typed it: a command sent to a node carries it absolute, since
+    the node's working directory is not the user's.
+    """
+    raw = os.fsencode(path)
+    return os.path.realpath(os.path.expanduser(raw))
+
+
+def show(path: bytes) -> str:
+    """A path for people: bytes that are not UTF-8 shown as ``\\xNN``."""
+    return path.decode("utf-8", "backslashreplace")
+
+
 class DataDir:
     """The layout of one data directory; it creates nothing by itself."""
 

@@ -1,10 +1,11 @@
 """Restarts crashed actors. pykka has no supervision, so this is the small one the node needs.
 
 An actor that raises while handling a message sent with ``tell`` (or while starting) stops.
-Every supervised actor reports that to its supervisor, which logs it, starts a fresh instance
-from the same factory, and records the crash as an event so the log shows it. A child that
-keeps crashing (``max_restarts`` within ``window_s``) is given up on rather than restarted
-forever; asking for it then raises :class:`ActorFailed`.
+Every supervised actor reports that to its supervisor, which logs it (an operational record:
+the node's logs, never a library's event log), keeps it in its history for ``sd node status``,
+and starts a fresh instance from the same factory after a backoff that doubles with each
+crash in a row. A child that keeps crashing (``max_restarts`` within ``window_s``) is given
+up on rather than restarted forever; asking for it then raises :class:`ActorFailed`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ log = get_logger(__name__)
 
 CrashHook = Callable[[BaseException], None]
 Factory = Callable[[CrashHook], pykka.ActorRef]
-Recorder = Callable[[str, str, int], None]
+# The first restart waits this long; each crash within the window doubles it, up to the cap.
+BACKOFF_S = 0.05
+BACKOFF_MAX_S = 5.0
 
 
 class SupervisedActor(pykka.ThreadingActor):
@@ -73,12 +76,11 @@ class Supervisor:
         *,
         max_restarts: int = 5,
         window_s: float = 60.0,
-        recorder: Recorder | None = None,
     ) -> None:
         self.name = name
         self.max_restarts = max_restarts
         self.window_s = window_s
-        self.recorder = recorder
+        self._history: deque[dict[str, Any]] = deque(maxlen=100)
         self._lock = threading.RLock()
         self._factories: dict[str, Factory] = {}
         self._refs: dict[str, pykka.ActorRef] = {}
@@ -100,9 +102,29 @@ class Supervisor:
                 raise ActorFailed(f"{name} stopped after repeated failures: {self._given_up[name]}")
             return self._refs[name]
 
+    def live_ref(self, name: str, wait: float = BACKOFF_MAX_S * 2) -> pykka.ActorRef:
+        """The child's ref, waiting through a restart's backoff (a crashed child is briefly
+        dead before its new instance starts): callers see a short delay, not an error."""
+        deadline = time.monotonic() + wait
+        while True:
+            ref = self.ref(name)
+            if ref.is_alive() or time.monotonic() >= deadline:
+                return ref
+            time.sleep(0.01)
+
     def restarts(self, name: str) -> int:
         with self._lock:
             return self._restarts.get(name, 0)
+
+    def history(self) -> list[dict[str, Any]]:
+        """The crashes seen, oldest first: actor, error, restarts, when (epoch seconds)."""
+        with self._lock:
+            return list(self._history)
+
+    def failed(self) -> dict[str, str]:
+        """The children given up on, with their last error."""
+        with self._lock:
+            return dict(self._given_up)
 
     def _hook(self, name: str) -> CrashHook:
         def on_crash(error: BaseException) -> None:
@@ -126,15 +148,22 @@ class Supervisor:
                 return
             count = self._restarts.get(name, 0) + 1
             self._restarts[name] = count
+            self._history.append(
+                {"actor": name, "error": message, "restarts": count, "at": time.time()}
+            )
             log.error(
                 "actor_crashed", supervisor=self.name, actor=name, error=message, restarts=count
             )
+            delay = min(BACKOFF_S * 2 ** (len(recent) - 1), BACKOFF_MAX_S)
+        timer = threading.Timer(delay, self._restart, args=(name,))
+        timer.daemon = True
+        timer.start()
+
+    def _restart(self, name: str) -> None:
+        with self._lock:
+            if self._stopping or name in self._given_up:
+                return
             self._refs[name] = self._factories[name](self._hook(name))
-        if self.recorder is not None:
-            try:
-                self.recorder(name, message, count)
-            except Exception as exc:  # noqa: BLE001 - recording must never crash the restart
-                log.warning("actor_crash_not_recorded", actor=name, error=str(exc))
 
     def stop_all(self, order: list[str] | None = None, timeout: float = 10.0) -> None:
         """Stop children, in ``order`` first (dependents before what they depend on)."""

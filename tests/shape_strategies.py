@@ -24,6 +24,7 @@ from events.shapes import (
     Name,
     Num,
     OneOf,
+    Plain,
     Record,
     Shape,
     Struct,
@@ -77,6 +78,16 @@ def valid(shape: Shape) -> st.SearchStrategy[Any]:
         return st.dictionaries(valid(shape.key), valid(shape.value), max_size=min(shape.max, SMALL))
     if isinstance(shape, Struct):
         return st.fixed_dictionaries({name: valid(s) for name, s in shape.fields})
+    if isinstance(shape, Plain):
+        leaves = st.none() | st.booleans() | st.integers(INT64_MIN, INT64_MAX) | st.text(max_size=8)
+        return st.recursive(
+            leaves | st.binary(max_size=8),
+            lambda inner: (
+                st.lists(inner, max_size=3).map(tuple)
+                | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+            ),
+            max_leaves=8,
+        ).filter(lambda v: shape.checker()(v) is None)
     raise TypeError(f"no strategy for {shape!r}")
 
 
@@ -135,7 +146,19 @@ def _violations(shape: Shape) -> st.SearchStrategy[Any] | None:
         return st.builds(lambda k, v: {k: v}, valid(shape.key), invalid(shape.value))
     if isinstance(shape, Struct):
         return _one_wrong_key(shape)
+    if isinstance(shape, Plain):
+        return st.sampled_from(
+            [2**63, -(2**63) - 1, "x" * (shape.length + 1), b"x" * (shape.length + 1)]
+        ) | st.just(_nested(shape.depth + 1))
     return None
+
+
+def _nested(depth: int) -> Any:
+    """A value nested ``depth`` arrays deep."""
+    value: Any = 0
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 def _one_wrong_position(shape: Record) -> st.SearchStrategy[tuple]:

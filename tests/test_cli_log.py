@@ -253,7 +253,9 @@ def test_stats_grow_with_the_log(sd: Sd) -> None:
     assert before["events"] == 2 and before["devices"] == 1
     sd.run("tag", "create", "x")
     after = sd.json("log", "stats")
-    assert after["events"] == 3 and after["by_type"]["tag.created"] == 1
+    # The tag, and the action that made it, recorded before and after.
+    assert after["events"] == 5 and after["by_type"]["tag.created"] == 1
+    assert after["by_type"]["action.requested"] == after["by_type"]["action.completed"] == 1
     assert after["bytes"] > before["bytes"]
 
 
@@ -303,8 +305,8 @@ def test_rebuild_until_gives_the_state_at_that_position(sd: Sd, tmp_path: Path) 
         if step == 1:
             sd.run("log", "export", str(export))
     assert len(set(digests)) == len(digests), "each step should change the state"
-    # Where each step's event landed in the log.
-    positions = [e["pos"] for e in shown(sd, "--type", "tag.")]
+    # Where each step ended in the log: the end of its action.
+    positions = [e["pos"] for e in shown(sd, "--type", "action.completed")]
     assert len(positions) == len(digests)
     results = run_all(
         sd,

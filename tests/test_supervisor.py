@@ -53,31 +53,42 @@ def ask(ref: pykka.ActorRef, message: Any) -> Any:
     return ref.ask(message, timeout=10)
 
 
-@pytest.fixture
-def recorded() -> list[tuple[str, str, int]]:
-    return []
+def recorded(sup: Supervisor) -> list[tuple[str, str, int]]:
+    return [(c["actor"], c["error"], c["restarts"]) for c in sup.history()]
 
 
 @pytest.fixture
-def supervisor(recorded: list[tuple[str, str, int]]) -> Any:
-    sup = Supervisor(
-        "test", max_restarts=2, window_s=60, recorder=lambda *args: recorded.append(args)
-    )
+def supervisor() -> Any:
+    sup = Supervisor("test", max_restarts=2, window_s=60)
     yield sup
     sup.stop_all()
 
 
-async def test_a_crash_on_a_told_message_restarts_the_actor(
-    supervisor: Supervisor, recorded: list[tuple[str, str, int]]
-) -> None:
+async def test_a_crash_on_a_told_message_restarts_the_actor(supervisor: Supervisor) -> None:
     first = supervisor.start("crasher", lambda hook: Crasher.start(hook))
     instance = ask(first, "who")
     first.tell("crash")
-    await until(lambda: supervisor.restarts("crasher") == 1, "a restart")
+    await until(lambda: supervisor.ref("crasher") is not first, "a restart")
     second = supervisor.ref("crasher")
-    assert second is not first and not first.is_alive()
+    assert supervisor.restarts("crasher") == 1 and not first.is_alive()
     assert ask(second, "who") > instance  # a fresh instance, and it answers
-    assert recorded == [("crasher", "RuntimeError: boom", 1)]
+    assert recorded(supervisor) == [("crasher", "RuntimeError: boom", 1)]
+
+
+async def test_restarts_back_off(supervisor: Supervisor) -> None:
+    """Each crash in a row waits twice as long before the restart."""
+    waits = []
+    for n in range(1, supervisor.max_restarts + 1):
+        before = (
+            supervisor.ref("crasher")
+            if n > 1
+            else supervisor.start("crasher", lambda hook: Crasher.start(hook))
+        )
+        start = trio.current_time()
+        before.tell("crash")
+        await until(lambda before=before: supervisor.ref("crasher") is not before, f"restart {n}")
+        waits.append(trio.current_time() - start)
+    assert waits[1] > waits[0] * 1.5, waits
 
 
 async def test_a_crash_on_an_asked_message_goes_to_the_caller(supervisor: Supervisor) -> None:
@@ -89,19 +100,19 @@ async def test_a_crash_on_an_asked_message_goes_to_the_caller(supervisor: Superv
     assert supervisor.ref("crasher") is ref
 
 
-async def test_a_child_that_keeps_crashing_is_given_up(
-    supervisor: Supervisor, recorded: list[tuple[str, str, int]]
-) -> None:
+async def test_a_child_that_keeps_crashing_is_given_up(supervisor: Supervisor) -> None:
     supervisor.start("crasher", lambda hook: Crasher.start(hook))
     for n in range(1, supervisor.max_restarts + 1):
-        supervisor.ref("crasher").tell("crash")
-        await until(lambda n=n: supervisor.restarts("crasher") == n, f"restart {n}")
+        before = supervisor.ref("crasher")
+        before.tell("crash")
+        await until(lambda before=before: supervisor.ref("crasher") is not before, f"restart {n}")
     last = supervisor.ref("crasher")
     last.tell("crash")
     with pytest.raises(ActorFailed, match="repeated failures: RuntimeError: boom"):
         await until(lambda: supervisor.ref("crasher") is not last, "giving up")
     assert supervisor.restarts("crasher") == supervisor.max_restarts
-    assert [r[2] for r in recorded] == list(range(1, supervisor.max_restarts + 1))
+    assert [r[2] for r in recorded(supervisor)] == list(range(1, supervisor.max_restarts + 1))
+    assert "crasher" in supervisor.failed()
     # Other children are unaffected.
     other = supervisor.start("other", lambda hook: Crasher.start(hook))
     assert ask(other, "who")
@@ -109,19 +120,23 @@ async def test_a_child_that_keeps_crashing_is_given_up(
 
 async def test_a_crash_while_starting_is_restarted(supervisor: Supervisor) -> None:
     attempts = itertools.count()
-    supervisor.start("flaky", lambda hook: Crasher.start(hook, fail_start=next(attempts) == 0))
-    await until(lambda: supervisor.restarts("flaky") == 1, "a restart after a failed start")
+    first = supervisor.start(
+        "flaky", lambda hook: Crasher.start(hook, fail_start=next(attempts) == 0)
+    )
+    await until(lambda: supervisor.ref("flaky") is not first, "a restart after a failed start")
+    assert supervisor.restarts("flaky") == 1
     assert ask(supervisor.ref("flaky"), "who")
 
 
-async def test_crashes_are_spread_over_the_window(recorded: list) -> None:
+async def test_crashes_are_spread_over_the_window() -> None:
     """Crashes older than the window do not count toward giving up."""
     sup = Supervisor("test", max_restarts=1, window_s=0.2)
     try:
         sup.start("crasher", lambda hook: Crasher.start(hook))
         for n in range(1, 4):
-            sup.ref("crasher").tell("crash")
-            await until(lambda n=n: sup.restarts("crasher") == n, f"restart {n}")
+            before = sup.ref("crasher")
+            before.tell("crash")
+            await until(lambda before=before: sup.ref("crasher") is not before, f"restart {n}")
             await trio.sleep(0.25)  # let the window pass
         assert ask(sup.ref("crasher"), "who")
     finally:
@@ -141,31 +156,42 @@ async def library(tmp_path: Path) -> AsyncIterator[Library]:
 
 
 def restart_events(lib: Library) -> list[dict]:
+    """The restarts the library's supervisor reports (an operational record, not events)."""
+    return [{k: v for k, v in crash.items() if k != "at"} for crash in lib.supervisor.history()]
+
+
+def no_restart_in_the_log(lib: Library) -> None:
     store = lib.log()
     try:
-        return [ev.body for ev in store.read(type_prefix="node.actor_restarted")]
+        assert not [ev for ev in store.read() if ev.type.startswith("node.")]
     finally:
         store.close()
 
 
-async def test_a_crash_inside_a_library_is_recorded_in_its_log(library: Library) -> None:
+async def test_a_crash_inside_a_library_is_reported_not_logged_as_an_event(
+    library: Library,
+) -> None:
     sup = library.supervisor
     sup.start("crasher", lambda hook: Crasher.start(hook))
     sup.ref("crasher").tell("crash")
-    (event,) = await until(lambda: restart_events(library), "node.actor_restarted in the log")
+    (event,) = await until(lambda: restart_events(library), "the restart reported")
     assert event == {"actor": "crasher", "error": "RuntimeError: boom", "restarts": 1}
     # The rest of the library never noticed.
     done = await trio.to_thread.run_sync(library.append_typed, TagCreated(b"\x01" * 16, "x", None))
     assert done.events[0].type == "tag.created"
     # Crash it until the supervisor gives up: each restart is in the log, then no more.
     for n in range(2, sup.max_restarts + 1):
+        await until(lambda: sup.ref("crasher").is_alive(), f"restart {n - 1} running")
         sup.ref("crasher").tell("crash")
         await until(lambda n=n: len(restart_events(library)) == n, f"restart {n} recorded")
+    await until(lambda: sup.ref("crasher").is_alive(), "the last restart running")
     sup.ref("crasher").tell("crash")
     with pytest.raises(ActorFailed):
         await until(lambda: sup.ref("crasher") is None, "giving up")
     await trio.to_thread.run_sync(library.catch_up)
     assert [e["restarts"] for e in restart_events(library)] == list(range(1, sup.max_restarts + 1))
+    assert "crasher" in sup.failed()
+    no_restart_in_the_log(library)
     store = library.log()
     try:
         assert store.verify() == []

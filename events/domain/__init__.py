@@ -5,6 +5,7 @@ them, and projections may import ``events`` only.
 """
 
 from events.domain import (  # noqa: F401 - importing registers the types
+    actions,
     device,
     entries,
     jobs,

@@ -26,6 +26,9 @@ OWNED: dict[str, tuple[str, str, bool]] = {
     "job.started": ("job", "job", True),
     "job.completed": ("job", "job", False),
     "job.failed": ("job", "job", False),
+    "action.requested": ("action", "action", True),
+    "action.completed": ("action", "action", False),
+    "action.failed": ("action", "action", False),
 }
 
 

@@ -21,6 +21,7 @@ from sdactors.errors import (
     NotOwner,
 )
 from sdactors.indexer.rules import Rules
+from sdactors.paths import show, user_path
 
 if TYPE_CHECKING:
     from sdactors.indexer.job import JobStats
@@ -28,17 +29,6 @@ if TYPE_CHECKING:
     from sdactors.library_reader import LibraryReader
 
 LOCATION_ID_LEN = 16
-
-
-def user_path(path: str | bytes) -> bytes:
-    """A path as typed (relative, with ``~``, through symlinks) as the real absolute bytes."""
-    raw = os.fsencode(path)
-    return os.path.realpath(os.path.expanduser(raw))
-
-
-def show(path: bytes) -> str:
-    """A path for people: bytes that are not UTF-8 shown as ``\\xNN``."""
-    return path.decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ def list_tags(db: sqlite3.Connection) -> list[Tag]:
     return [Tag(*row) for row in live_tags(db)]
 
 
-def _clean_name(name: str) -> str:
+def clean_name(name: str) -> str:
     name = name.strip()
     if not name:
         raise InvalidArgument("a tag needs a name")
@@ -44,7 +44,7 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _check_color(color: str | None) -> str | None:
+def check_color(color: str | None) -> str | None:
     if color is not None and not _COLOR.match(color):
         raise InvalidArgument(f"{color!r} is not a color: use a name like 'red' or '#RRGGBB'")
     return color
@@ -63,24 +63,29 @@ def find_tag(db: sqlite3.Connection, name_or_id: str) -> Tag:
     raise TagNotFound(name_or_id)
 
 
+def check_new_name(db: sqlite3.Connection, name: str) -> None:
+    """No visible tag may already have the name."""
+    if any(t.name == name for t in list_tags(db)):
+        raise TagExists(name)
+
+
 def create_tag(lib: "Library", name: str, color: str | None = None) -> Tag:
-    name, color = _clean_name(name), _check_color(color)
+    name, color = clean_name(name), check_color(color)
     lib.catch_up()
     with lib.index() as db:
-        if any(t.name == name for t in list_tags(db)):
-            raise TagExists(name)
+        check_new_name(db, name)
     tag = Tag(os.urandom(TAG_ID_LEN), name, color)
     lib.append_typed(TagCreated(tag.id, name, color))
     return tag
 
 
 def rename_tag(lib: "Library", old: str, new: str, color: str | None = None) -> Tag:
-    new, color = _clean_name(new), _check_color(color)
+    new, color = clean_name(new), check_color(color)
     lib.catch_up()
     with lib.index() as db:
         tag = find_tag(db, old)
-        if new != tag.name and any(t.name == new for t in list_tags(db)):
-            raise TagExists(new)
+        if new != tag.name:
+            check_new_name(db, new)
     events: list[object] = []
     if new != tag.name:
         events.append(TagRenamed(tag.id, new))

@@ -19,7 +19,6 @@ from events.domain import CATALOG
 from events.domain.jobs import JobCompleted, JobFailed, JobStarted
 from events.writer import Draft
 from projections.files_query import IndexView
-from sdactors.actions.locations import show
 from sdactors.actors.journal import Append
 from sdactors.errors import LocationNotFound
 from sdactors.indexer.identify import Identifier
@@ -27,6 +26,7 @@ from sdactors.indexer.job import IndexJob, JobStats
 from sdactors.indexer.rules import Rules
 from sdactors.logs import get_logger
 from sdactors.mailbox import Reply
+from sdactors.paths import show
 from sdactors.supervisor import CrashHook, SupervisedActor
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ class _Emitter:
     """Sends batches to the Journal, keeping at most COMMIT_WINDOW unacknowledged."""
 
     def __init__(self, lib: "Library") -> None:
-        self._journal = lib.supervisor.ref("journal")
+        self._journal = lib.supervisor.live_ref("journal")
         self._waiting: deque[Reply] = deque()
 
     def emit(self, drafts: list[Draft]) -> None:

@@ -44,6 +44,13 @@ class OpenLibrary:
 
 
 @dataclass(frozen=True, slots=True)
+class Opened:
+    """Ask: the library if this process has it open (None otherwise); opens nothing."""
+
+    library_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class CloseLibrary:
     library_id: str
 
@@ -85,6 +92,8 @@ class LibraryManager(SupervisedActor):
             return self._open_library(find_library(self._data, message.wanted), message.lock_wait)
         if isinstance(message, CreateLibrary):
             return self._create(message)
+        if isinstance(message, Opened):
+            return self._open.get(message.library_id)
         if isinstance(message, CloseLibrary):
             lib = self._open.pop(message.library_id, None)
             if lib is not None:

@@ -7,17 +7,25 @@ already current opens two SQLite files and starts no actor at all.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from sdactors.cli.output import Output
 from sdactors.errors import LibraryLocked, LogDamaged
 from sdactors.libraries import LibraryConfig, find_library
-from sdactors.library_reader import LibraryReader, index_is_current
 from sdactors.paths import DataDir
 
 if TYPE_CHECKING:
     from sdactors.library import Library
+    from sdactors.library_reader import LibraryReader
     from sdactors.node import Node
+    from sdactors.ops.base import Op
+
+
+class _Progress:
+    """A progress callback as the sink a command reports to."""
+
+    def __init__(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        self.put = callback
 
 
 class CliContext:
@@ -47,6 +55,27 @@ class CliContext:
                 self._device = load_device_key(self.data).public
         return self._device
 
+    def execute(
+        self, command: "Op", progress: Callable[[dict[str, Any]], None] | None = None
+    ) -> Any:
+        """Run a command: through the node serving the data directory when there is one,
+        else here (a command that changes a library through this process's own actors,
+        audited the same way). Either way the same plain data comes back."""
+        from sdactors.control.client import connect
+
+        client = connect(self.data.root)
+        if client is not None:
+            try:
+                return client.call(command.op_name, command.arguments(), progress)
+            finally:
+                client.close()
+        sink = _Progress(progress) if progress is not None else None
+        if command.writes:
+            return self.node.execute(command, sink)
+        from sdactors.ops.context import CallContext
+
+        return command.run(CallContext(self, sink))
+
     def find(self, wanted: str | None) -> LibraryConfig:
         return find_library(self.data, wanted)
 
@@ -56,6 +85,8 @@ class CliContext:
 
     def read_library(self, wanted: str | None) -> "Library | LibraryReader":
         """Open for reading: directly if the index is current, else as ``library_if_free``."""
+        from sdactors.library_reader import LibraryReader, index_is_current
+
         config = self.find(wanted)
         if index_is_current(config):
             return LibraryReader(config)
@@ -64,6 +95,8 @@ class CliContext:
     def library_if_free(self, wanted: str | None) -> "Library | LibraryReader":
         """Open with this process's actors (caught up) if no other process holds the library;
         read-only if one does (a running node keeps it current)."""
+        from sdactors.library_reader import LibraryReader
+
         config = self.find(wanted)
         try:
             # No waiting: if another process holds it, reading its files as they are is fine.

@@ -45,10 +45,12 @@ COMMANDS = {
     "log": ("sdactors.cli.log_cmds", "group"),
     "projections": ("sdactors.cli.projection_cmds", "group"),
     "volume": ("sdactors.cli.volume_cmds", "group"),
+    "node": ("sdactors.cli.node_cmds", "group"),
     "ls": ("sdactors.cli.browse_cmds", "ls"),
     "search": ("sdactors.cli.browse_cmds", "search_"),
     "duplicates": ("sdactors.cli.browse_cmds", "duplicates_"),
     "stats": ("sdactors.cli.browse_cmds", "stats"),
+    "audit": ("sdactors.cli.audit_cmds", "audit"),
 }
 
 

@@ -103,6 +103,11 @@ class Output:
     def line(self, text: str) -> None:
         self.console.print(for_terminal(text))
 
+    def raw(self, text: str) -> None:
+        """Text this program made whole (a unit file): printed as it is, line breaks kept."""
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
     def table(self, columns: Sequence[str], rows: Iterable[Sequence[Any]], empty: str) -> None:
         rows = list(rows)
         if not rows:

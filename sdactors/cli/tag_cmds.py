@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from sdactors.actions.tags import create_tag, delete_tag, list_tags, rename_tag
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
+from sdactors.ops.tags import TagCreate, TagDelete, TagList, TagRename
 
 
 @click.group("tag")
@@ -22,8 +22,8 @@ def group() -> None:
 @pass_ctx
 def create(ctx: CliContext, name: str, color: str | None, library: str | None) -> None:
     """Create a tag."""
-    tag = create_tag(ctx.write_library(library), name, color)
-    ctx.out.result(tag.as_json(), f"created tag {tag.name}")
+    tag = ctx.execute(TagCreate(name, color, library))
+    ctx.out.result(tag, f"created tag {tag['name']}")
 
 
 @group.command("rename")
@@ -35,8 +35,8 @@ def create(ctx: CliContext, name: str, color: str | None, library: str | None) -
 @pass_ctx
 def rename(ctx: CliContext, old: str, new: str, color: str | None, library: str | None) -> None:
     """Rename tag OLD (a name or an id prefix) to NEW."""
-    tag = rename_tag(ctx.write_library(library), old, new, color)
-    ctx.out.result(tag.as_json(), f"renamed tag {old} to {tag.name}")
+    tag = ctx.execute(TagRename(old, new, color, library))
+    ctx.out.result(tag, f"renamed tag {old} to {tag['name']}")
 
 
 @group.command("delete")
@@ -46,8 +46,8 @@ def rename(ctx: CliContext, old: str, new: str, color: str | None, library: str 
 @pass_ctx
 def delete(ctx: CliContext, name: str, library: str | None) -> None:
     """Delete a tag (a tombstone: it stays deleted on every device)."""
-    tag = delete_tag(ctx.write_library(library), name)
-    ctx.out.result(tag.as_json(), f"deleted tag {tag.name}")
+    tag = ctx.execute(TagDelete(name, library))
+    ctx.out.result(tag, f"deleted tag {tag['name']}")
 
 
 @group.command("list")
@@ -56,13 +56,12 @@ def delete(ctx: CliContext, name: str, library: str | None) -> None:
 @pass_ctx
 def list_(ctx: CliContext, library: str | None) -> None:
     """List the tags."""
-    with ctx.read_library(library).index() as db:
-        tags = list_tags(db)
+    tags = ctx.execute(TagList(library))
     if ctx.out.as_json:
-        ctx.out.json([t.as_json() for t in tags])
+        ctx.out.json(tags)
         return
     ctx.out.table(
         ["name", "color", "id"],
-        [(t.name, t.color or "", t.id.hex()[:16]) for t in tags],
+        [(t["name"], t["color"] or "", t["id"][:16]) for t in tags],
         "no tags",
     )

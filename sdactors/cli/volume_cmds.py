@@ -54,7 +54,7 @@ def list_(ctx: CliContext, library: str | None) -> None:
     from sdactors.library import REPLY_TIMEOUT_S, Library
 
     lib = _library(ctx, library)
-    manager = ctx.node.supervisor.ref("volumes")
+    manager = ctx.node.supervisor.live_ref("volumes")
     if isinstance(lib, Library):
         observed: Observed = manager.ask(Observe(lib), timeout=REPLY_TIMEOUT_S)
         volumes = list(observed.volumes)
@@ -125,7 +125,7 @@ def speedtest(
 
     lib = _library(ctx, library)
     writable = lib if isinstance(lib, Library) else None
-    report: SpeedReport = ctx.node.supervisor.ref("volumes").ask(
+    report: SpeedReport = ctx.node.supervisor.live_ref("volumes").ask(
         SpeedTest(mount, size_mib * MIB, seconds, writable), timeout=REPLY_TIMEOUT_S
     )
     r = report.result

@@ -1,0 +1,95 @@
+"""The ActionManager: runs the commands that change a library, and audits each one.
+
+A command is checked (its arguments were checked when it was decoded; ``validate`` checks
+what needs the library) before anything is written: invalid input leaves no trace. Then
+``action.requested`` (the command and its arguments) is appended to the library it acts on,
+the command runs, and ``action.completed`` (with what it returned, when that is small) or
+``action.failed`` (the error) closes the record. Each action runs in a thread of its own, so
+a long one (an index waiting for its job) never holds the others up.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from events.domain import CATALOG
+from events.domain.actions import ActionCompleted, ActionFailed, ActionRequested
+from events.shapes import Plain
+from sdactors.logs import get_logger
+from sdactors.mailbox import Reply
+from sdactors.supervisor import CrashHook, SupervisedActor
+
+if TYPE_CHECKING:
+    from sdactors.node import Node
+    from sdactors.ops.base import Op
+    from sdactors.ops.context import ProgressSink
+
+log = get_logger(__name__)
+
+_FITS = Plain().checker()
+ACTION_ID_LEN = 16
+
+
+@dataclass(frozen=True, slots=True)
+class RunAction:
+    """Run ``command`` and answer with what it returns (or its error) on ``reply``."""
+
+    command: Op
+    reply: Reply
+    progress: ProgressSink | None = None
+
+
+class ActionManager(SupervisedActor):
+    def __init__(self, node: Node, on_crash: CrashHook | None = None) -> None:
+        super().__init__(on_crash)
+        self._node = node
+
+    def on_receive(self, message: object) -> object:
+        if isinstance(message, RunAction):
+            threading.Thread(
+                target=self._run,
+                args=(message,),
+                name=f"action {message.command.op_name}",
+                daemon=True,
+            ).start()
+            return None
+        raise TypeError(f"ActionManager got an unexpected message: {message!r}")
+
+    def _run(self, message: RunAction) -> None:
+        command, reply = message.command, message.reply
+        try:
+            reply.set(run_audited(self._node, command, message.progress))
+        except BaseException as exc:  # noqa: BLE001 - the caller gets it, the actor lives on
+            reply.set_exception(exc_info=(type(exc), exc, exc.__traceback__))
+
+
+def run_audited(node: Node, command: Op, progress: ProgressSink | None = None) -> Any:
+    """Validate, record, run and record the end of one command (see the module's text)."""
+    from sdactors.ops.context import CallContext
+
+    ctx = CallContext(node, progress)
+    command.validate(ctx)
+    library = command.audit_library(ctx)
+    action = os.urandom(ACTION_ID_LEN)
+    args = command.arguments()
+    if library is not None:
+        node.open_library(library).append_typed(ActionRequested(action, command.op_name, args))
+    try:
+        result = command.run(ctx)
+    except BaseException as exc:
+        if library is not None:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            node.open_library(library).append_typed(ActionFailed(action, error))
+        log.info("action_failed", command=command.op_name, error=str(exc))
+        raise
+    after = library or command.created_library(result)
+    if after is not None:
+        lib = node.open_library(after)
+        outcome = result if _FITS(result) is None else None
+        drafts = [] if library is not None else [ActionRequested(action, command.op_name, args)]
+        lib.append([CATALOG.body(t) for t in (*drafts, ActionCompleted(action, outcome))])
+    log.info("action_completed", command=command.op_name)
+    return result

@@ -1,0 +1,63 @@
+"""``sd audit``: who did what to a library, and how it ended."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+
+import click
+
+from sdactors.cli.context import CliContext
+from sdactors.cli.options import json_option, library_option, pass_ctx
+from sdactors.errors import InvalidArgument
+from sdactors.ops.audit import Audit
+
+_AGO = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def since_ms(text: str | None) -> int:
+    """``--since``: a time (2026-11-30, 2026-11-30T08:00, ISO with a zone) or a span ago
+    (90s, 15m, 2h, 3d, 1w); milliseconds since the epoch."""
+    if text is None:
+        return 0
+    match = _AGO.match(text.strip())
+    if match:
+        return int((time.time() - int(match.group(1)) * _UNIT_S[match.group(2)]) * 1000)
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidArgument(
+            f"--since {text!r} is neither a time (2026-11-30T08:00) nor a span (15m, 2h, 3d)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.astimezone()  # a time without a zone is the user's local time
+    return int(when.astimezone(timezone.utc).timestamp() * 1000)
+
+
+@click.command("audit")
+@click.option("--since", default=None, help="Only actions since then: a time or a span (2h).")
+@library_option
+@json_option
+@pass_ctx
+def audit(ctx: CliContext, since: str | None, library: str | None) -> None:
+    """The actions run on the library (by any device): command, arguments, outcome."""
+    rows = ctx.execute(Audit(since_ms(since), library))
+    if ctx.out.as_json:
+        ctx.out.json(rows)
+        return
+    ctx.out.table(
+        ["requested", "device", "command", "state", "detail"],
+        [
+            (
+                (r["requested"] or "")[:19].replace("T", " "),
+                r["device_name"] or r["device"][:10],
+                r["command"],
+                r["state"],
+                r["error"] or "",
+            )
+            for r in rows
+        ],
+        "no actions",
+    )

@@ -1,0 +1,94 @@
+"""``sd node``: run the long-lived node of a data directory, see what it does, install it."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+
+import click
+
+from sdactors.cli.context import CliContext
+from sdactors.cli.options import json_option, pass_ctx
+from sdactors.cli.output import human_bytes
+from sdactors.errors import NodeNotRunning
+
+
+@click.group("node")
+def group() -> None:
+    """The node: one process that serves every library of the data directory."""
+
+
+@group.command("run")
+@click.option("-v", "--verbose", count=True, help="Log more on the terminal (-v info, -vv debug).")
+@pass_ctx
+def run(ctx: CliContext, verbose: int) -> None:
+    """Run the node in the foreground until Ctrl-C or SIGTERM (what a service manager runs).
+
+    It logs JSON lines to <data>/logs/node.log (rotated) and readable lines on a terminal.
+    """
+    from sdactors import logs, node_process
+
+    level = logging.INFO if verbose == 0 else logging.DEBUG
+    logs.configure(
+        json=not sys.stderr.isatty(),
+        level=level,
+        file=str(ctx.data.root / "logs" / "node.log"),
+    )
+    code = node_process.run(ctx.data.root)
+    raise click.exceptions.Exit(code)
+
+
+@group.command("status")
+@json_option
+@pass_ctx
+def status(ctx: CliContext) -> None:
+    """What the running node is doing (exit 1 if no node runs)."""
+    from sdactors.control.client import connect
+
+    client = connect(ctx.data.root)
+    if client is None:
+        raise NodeNotRunning(str(ctx.data.root))
+    try:
+        st = client.call("node.status", {})
+    finally:
+        client.close()
+    if ctx.out.as_json:
+        ctx.out.json(st)
+        return
+    ctx.out.line(f"pid         {st['pid']}")
+    ctx.out.line(f"uptime      {st['uptime_s']:.0f} s")
+    ctx.out.line(f"memory      {human_bytes(st['rss_bytes'])}")
+    ctx.out.line(f"events/s    {st['events_per_s']:.1f}")
+    ctx.out.table(
+        ["library", "state", "error"],
+        [(lib["name"], lib["state"], lib["error"] or "") for lib in st["libraries"]],
+        "no libraries",
+    )
+    if st["jobs"]:
+        ctx.out.table(
+            ["job", "kind", "state", "progress"],
+            [(j["id"][:12], j["kind"], j["state"], j.get("progress", "")) for j in st["jobs"]],
+            "",
+        )
+    for w in st["watching"]:
+        ctx.out.line(f"watching    {w}")
+
+
+@group.command("service")
+@pass_ctx
+def service(ctx: CliContext) -> None:
+    """Print a systemd unit that runs this node for this installation (and how to use it)."""
+    sd = shutil.which("sd") or f"{sys.executable} -m sdactors"
+    ctx.out.raw(
+        "[Unit]\n"
+        "Description=sdactors node\n"
+        "After=local-fs.target network-online.target\n\n"
+        "[Service]\n"
+        f"ExecStart={sd} --data-dir {ctx.data.root} node run\n"
+        "Restart=on-failure\n"
+        "KillSignal=SIGTERM\n"
+        "TimeoutStopSec=15\n\n"
+        "[Install]\n"
+        "WantedBy=default.target\n"
+    )

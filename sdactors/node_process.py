@@ -1,0 +1,267 @@
+"""``sd node run``: the long-running node of a data directory.
+
+A trio program around one :class:`sdactors.node.Node`: it holds the data directory (a second
+node refuses to start, naming the first), opens every library (one failing to open is
+marked failed; the others go on), serves the control socket, and on SIGINT or SIGTERM stops
+cleanly: no new command is taken, the actors stop (appends queued are committed, the index
+caught up), the locks are released, exit status 0.
+
+Commands run in worker threads (they wait on actors and on SQLite); the trio loop only
+moves frames, so the node answers ``sd node status`` even while it indexes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from sdactors.control.protocol import (
+    HEADER,
+    SOCKET_NAME,
+    ProtocolError,
+    frame,
+    length_of,
+    message_of,
+)
+from sdactors.errors import LibraryLocked, NodeRunning, SdError
+from sdactors.libraries import list_libraries
+from sdactors.lock import LibraryLock
+from sdactors.logs import get_logger
+from sdactors.paths import DataDir
+
+log = get_logger(__name__)
+
+LOCK_NAME = "node.lock"
+# How often the node takes the rate of committed events, and over how long it averages it.
+RATE_WINDOW_S = 10.0
+
+
+class NodeProcess:
+    """The state ``sd node status`` reports, and what the trio program runs."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from sdactors.node import Node
+
+        self.data = DataDir(data_dir)
+        self.started = time.time()
+        self._lock = LibraryLock(self.data.root / LOCK_NAME, "node")
+        try:
+            self._lock.acquire()
+        except LibraryLocked as exc:
+            raise NodeRunning(str(self.data.root), exc.holder) from None
+        try:
+            self.node = Node(self.data.root)
+        except BaseException:
+            self._lock.release()
+            raise
+        self.node.process = self  # type: ignore[attr-defined]
+        self.failed: dict[str, str] = {}
+        self._commits: deque[tuple[float, int]] = deque()
+        self._commits_lock = threading.Lock()
+
+    # -- libraries --------------------------------------------------------------------------
+
+    def open_libraries(self) -> None:
+        """Open every library of the data directory; one that fails is marked failed."""
+        for config in list_libraries(self.data):
+            self._open(config.id, config.name)
+
+    def _open(self, library_id: str, name: str) -> None:
+        try:
+            lib = self.node.open_library(library_id)
+            lib.subscribe(("",), self._count, name="node-rate")
+        except (SdError, OSError) as exc:
+            self.failed[library_id] = str(exc)
+            log.error("library_failed", library=library_id, name=name, error=str(exc))
+            return
+        self.failed.pop(library_id, None)
+        log.info("library_serving", library=library_id, name=name)
+
+    def _count(self, events: Any) -> None:
+        with self._commits_lock:
+            now = time.monotonic()
+            self._commits.append((now, len(events)))
+            while self._commits and now - self._commits[0][0] > RATE_WINDOW_S:
+                self._commits.popleft()
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        import psutil
+
+        with self._commits_lock:
+            now = time.monotonic()
+            recent = sum(n for at, n in self._commits if now - at <= RATE_WINDOW_S)
+        libraries = []
+        for config in list_libraries(self.data):
+            error = self.failed.get(config.id)
+            if error is None:
+                failed_actors = self._failed_actors(config.id)
+                if failed_actors:
+                    error = "; ".join(f"{a}: {e}" for a, e in failed_actors.items())
+            libraries.append(
+                {
+                    "id": config.id,
+                    "name": config.name,
+                    "state": "failed" if error else "serving",
+                    "error": error,
+                }
+            )
+        return {
+            "pid": os.getpid(),
+            "uptime_s": round(time.time() - self.started, 3),
+            "libraries": libraries,
+            "jobs": self.node.jobs_status() if hasattr(self.node, "jobs_status") else [],
+            "rss_bytes": psutil.Process().memory_info().rss,
+            "events_per_s": round(recent / RATE_WINDOW_S, 3),
+            "watching": self.node.watching_status()
+            if hasattr(self.node, "watching_status")
+            else [],
+        }
+
+    def _failed_actors(self, library_id: str) -> dict[str, str]:
+        lib = self.node.opened(library_id)
+        return lib.supervisor.failed() if lib is not None else {}
+
+    def close(self) -> None:
+        try:
+            self.node.close()
+        finally:
+            self._lock.release()
+
+
+# -- the trio program -----------------------------------------------------------------------
+
+
+def run(data_dir: Path, ready: trio.Event | None = None) -> int:
+    """Run the node until SIGINT or SIGTERM; the exit status."""
+    process = NodeProcess(data_dir)
+    try:
+        return trio.run(_main, process, ready)
+    finally:
+        process.close()
+        log.info("node_stopped", data=str(data_dir))
+
+
+async def _main(process: NodeProcess, ready: trio.Event | None) -> int:
+    path = process.data.root / SOCKET_NAME
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            listener = await _listen(path)
+            await trio.to_thread.run_sync(process.open_libraries)
+            nursery.start_soon(_serve, listener, process, nursery)
+            log.info("node_serving", data=str(process.data.root), pid=os.getpid(), socket=str(path))
+            if ready is not None:
+                ready.set()
+            async for signum in signals:
+                log.info("node_stopping", signal=signal.Signals(signum).name)
+                break
+            nursery.cancel_scope.cancel()
+    path.unlink(missing_ok=True)
+    return 0
+
+
+async def _listen(path: Path) -> trio.SocketListener:
+    import socket as stdsocket
+
+    path.unlink(missing_ok=True)  # left by a node that died: the instance lock says it is gone
+    sock = trio.socket.socket(stdsocket.AF_UNIX, stdsocket.SOCK_STREAM)
+    old = os.umask(0o177)  # owner-only from the start, not chmod-ed afterwards
+    try:
+        await sock.bind(os.fspath(path))
+    finally:
+        os.umask(old)
+    sock.listen(64)
+    return trio.SocketListener(sock)
+
+
+async def _serve(
+    listener: trio.SocketListener, process: NodeProcess, nursery: trio.Nursery
+) -> None:
+    async with listener:
+        while True:
+            stream = await listener.accept()
+            nursery.start_soon(_connection, stream, process)
+
+
+async def _connection(stream: trio.SocketStream, process: NodeProcess) -> None:
+    log.info("client_connected")
+    async with stream:
+        buffer = b""
+        try:
+            while True:
+                while len(buffer) < HEADER.size:
+                    chunk = await stream.receive_some(1 << 16)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                length = length_of(buffer[: HEADER.size])
+                while len(buffer) < HEADER.size + length:
+                    chunk = await stream.receive_some(1 << 20)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                body = buffer[HEADER.size : HEADER.size + length]
+                buffer = buffer[HEADER.size + length :]
+                await _request(stream, process, message_of(body))
+        except (ProtocolError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            log.info("client_dropped", error=str(exc))
+
+
+async def _request(stream: trio.SocketStream, process: NodeProcess, message: dict) -> None:
+    from sdactors.ops import registry  # noqa: F401 - every command registered
+    from sdactors.ops.base import decode
+
+    request_id = message.get("id")
+    await stream.send_all(frame({"id": request_id, "accepted": True}))
+    try:
+        command = decode(message.get("op"), message.get("args"))
+    except SdError as exc:
+        await stream.send_all(frame(_error(request_id, exc)))
+        return
+    token = trio.lowlevel.current_trio_token()
+    sink = _Sink(stream, request_id, token)
+    try:
+        result = await trio.to_thread.run_sync(
+            process.node.execute, command, sink, abandon_on_cancel=True
+        )
+    except Exception as exc:  # noqa: BLE001 - every failure is the client's answer
+        await stream.send_all(frame(_error(request_id, exc)))
+        return
+    await stream.send_all(frame({"id": request_id, "result": result}))
+
+
+def _error(request_id: Any, exc: BaseException) -> dict[str, Any]:
+    expected = isinstance(exc, (SdError, OSError)) or type(exc).__module__.startswith(
+        ("events.", "projections.")
+    )
+    message = str(exc) if expected else f"internal error: {type(exc).__name__}: {exc}"
+    if not expected:
+        log.error("command_failed", error=message)
+    return {"id": request_id, "error": {"kind": type(exc).__name__, "message": message}}
+
+
+class _Sink:
+    """A command's progress, sent to its client from the worker thread it runs in."""
+
+    def __init__(self, stream: trio.SocketStream, request_id: Any, token: Any) -> None:
+        self._stream = stream
+        self._id = request_id
+        self._token = token
+
+    def put(self, info: dict[str, Any]) -> None:
+        try:
+            trio.from_thread.run(
+                self._stream.send_all,
+                frame({"id": self._id, "progress": info}),
+                trio_token=self._token,
+            )
+        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.RunFinishedError):
+            pass  # the client went away; the command goes on

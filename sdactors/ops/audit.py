@@ -1,0 +1,50 @@
+"""``sd audit``: the actions run on a library, by any device, and how they ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from events.clock import COUNTER_BITS, hlc_ms
+from events.shapes import Int, Maybe, Text
+from projections.actions import actions_since
+from sdactors.ops.base import Op, OpContext, op
+
+
+def _when(hlc: int | None) -> str | None:
+    if hlc is None:
+        return None
+    return datetime.fromtimestamp(hlc_ms(hlc) / 1000, timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ"
+    )
+
+
+@op("audit")
+@dataclass(frozen=True)
+class Audit(Op):
+    """Actions requested since ``since_ms`` (milliseconds since the epoch), oldest first."""
+
+    since_ms: Annotated[int, Int(0, 1 << 47)] = 0
+    library: Annotated[str | None, Maybe(Text(1, 256))] = None
+
+    def run(self, ctx: OpContext) -> Any:
+        lib = ctx.read_library(self.library)
+        with lib.index() as db:
+            rows = actions_since(db, self.since_ms << COUNTER_BITS)
+            names = dict(db.execute("SELECT device, name FROM devices").fetchall())
+        return [
+            {
+                "action": row.action.hex(),
+                "device": row.device.hex(),
+                "device_name": names.get(row.device),
+                "command": row.command,
+                "arguments": row.arguments,
+                "requested": _when(row.requested),
+                "state": row.state,
+                "outcome": row.outcome,
+                "error": row.error,
+                "finished": _when(row.finished),
+            }
+            for row in rows
+        ]

@@ -1,0 +1,116 @@
+"""Commands as data: every user operation is a typed command, a frozen dataclass whose fields
+declare their shapes (``events.shapes``), run the same way by a node or by the CLI itself.
+
+A command travels as ``(name, arguments)``: the CLI builds it, sends it to the node over the
+control socket (or runs it in its own process when no node serves the data directory), and
+renders what it returns. Its arguments are checked against the declared shapes wherever it
+is decoded, so bad input from any client is one clear line and writes nothing. Commands
+that change a library (``writes``) are run by the ActionManager, which audits them.
+
+What a command returns is plain data (maps, lists, text, numbers, bytes): the same value
+whichever process ran it, so ``sd`` prints the same output either way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, TypeVar
+
+from events.shapes import Check, compile_check, declared_shape
+from sdactors.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from sdactors.libraries import LibraryConfig
+    from sdactors.library import Library
+    from sdactors.library_reader import LibraryReader
+    from sdactors.node import Node
+    from sdactors.paths import DataDir
+
+
+class OpContext(Protocol):
+    """Where a command runs: the node's open libraries, or the CLI's own."""
+
+    data: DataDir
+
+    @property
+    def device(self) -> bytes: ...
+
+    @property
+    def node(self) -> Node: ...
+
+    def find(self, wanted: str | None) -> LibraryConfig: ...
+
+    def read_library(self, wanted: str | None) -> Library | LibraryReader: ...
+
+    def write_library(self, wanted: str | None) -> Library: ...
+
+    def progress(self, info: dict[str, Any]) -> None:
+        """Tell a waiting client how far a long command has come."""
+
+
+class Op:
+    """Base of every command. ``run`` returns plain data."""
+
+    # The command's name on the wire (``op_name``, not ``name``: a command may have a field
+    # called name).
+    op_name: ClassVar[str]
+    # Changes a library: run by the ActionManager and audited as action.* events.
+    writes: ClassVar[bool] = False
+
+    def run(self, ctx: OpContext) -> Any:
+        raise NotImplementedError
+
+    def validate(self, ctx: OpContext) -> None:
+        """Refuse invalid input before anything is written (raise InvalidArgument)."""
+
+    def audit_library(self, ctx: OpContext) -> str | None:
+        """The library the action is recorded in: the one it acts on."""
+        return ctx.find(getattr(self, "library", None)).id
+
+    def created_library(self, result: Any) -> str | None:
+        """For a command that creates its library: the library, from what it returned."""
+        return None
+
+    def arguments(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _COMMANDS[self.op_name][1]}
+
+
+T = TypeVar("T", bound=type)
+# name -> (class, field names, compiled check of its arguments)
+_COMMANDS: dict[str, tuple[type, tuple[str, ...], Check]] = {}
+
+
+def op(name: str, *, writes: bool = False) -> Callable[[T], T]:
+    """Register a frozen dataclass as the command ``name``."""
+
+    def register(cls: T) -> T:
+        if name in _COMMANDS:
+            raise ValueError(f"command {name} registered twice")
+        shape = declared_shape(cls)
+        cls.op_name = name  # type: ignore[attr-defined]
+        cls.writes = writes  # type: ignore[attr-defined]
+        _COMMANDS[name] = (cls, tuple(f for f, _ in shape.fields), compile_check(shape))
+        return cls
+
+    return register
+
+
+def encode(command: Op) -> dict[str, Any]:
+    return {"op": command.op_name, "args": command.arguments()}
+
+
+def decode(name: object, args: object) -> Op:
+    """The command a client sent, its arguments checked; InvalidArgument says what is wrong."""
+    found = _COMMANDS.get(name) if isinstance(name, str) else None
+    if found is None:
+        raise InvalidArgument(f"unknown command {name!r}")
+    cls, _fields, check = found
+    if type(args) is dict:
+        args = {k: tuple(v) if type(v) is list else v for k, v in args.items()}
+    reason = check(args)
+    if reason is not None:
+        raise InvalidArgument(f"{name}: {reason}")
+    return cls(**args)  # type: ignore[arg-type]
+
+
+def commands() -> list[str]:
+    return sorted(_COMMANDS)

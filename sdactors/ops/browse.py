@@ -1,0 +1,163 @@
+"""Reading the index: ls, search, duplicates, stats. Each returns what ``--json`` prints.
+
+Paths in these commands are absolute (the client resolves them where the user typed them:
+the node's working directory is not the user's).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from events.domain.entries import BLOCK_DEVICE, CHAR_DEVICE, DIR, FIFO, FILE, SOCKET, SYMLINK
+from events.shapes import Bytes, Int, Maybe, Text
+from projections.files import C_CID, C_FTYPE, C_KIND, C_MTIME, C_NAME, C_SIZE, readable
+from projections.files_query import duplicates, file_stats, folder_children, resolve
+from projections.files_search import Filters, search
+from sdactors.actions.locations import list_locations, show
+from sdactors.errors import InvalidArgument, NotIndexed
+from sdactors.indexer.content import shown
+from sdactors.ops.base import Op, OpContext, op
+
+LIBRARY = Maybe(Text(1, 256))
+# Paths travel as bytes (a name need not be UTF-8), absolute: resolved where they were typed.
+PATH = Bytes(min=1, max=4096)
+
+TYPES = {
+    FILE: "file",
+    DIR: "dir",
+    SYMLINK: "symlink",
+    FIFO: "fifo",
+    SOCKET: "socket",
+    CHAR_DEVICE: "char-device",
+    BLOCK_DEVICE: "block-device",
+}
+
+
+def _when(mtime_ns: int) -> str:
+    return datetime.fromtimestamp(mtime_ns / 1e9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _entry(child: list[Any], path: bytes) -> dict[str, Any]:
+    return {
+        "name": readable(child[C_NAME]),
+        "path": show(path),
+        "type": TYPES.get(child[C_FTYPE], child[C_FTYPE]),
+        "kind": child[C_KIND],
+        "size": child[C_SIZE],
+        "modified": _when(child[C_MTIME]),
+        "content_id": shown(child[C_CID]),
+    }
+
+
+@op("ls")
+@dataclass(frozen=True)
+class Ls(Op):
+    """A folder of the index (not of the disk); without a path, the locations."""
+
+    path: Annotated[bytes | None, Maybe(PATH)]
+    library: Annotated[str | None, LIBRARY] = None
+
+    def run(self, ctx: OpContext) -> Any:
+        lib = ctx.read_library(self.library)
+        if self.path is None:
+            return [
+                {"name": loc.name, "path": show(loc.path), "type": "location"}
+                for loc in list_locations(lib)
+            ]
+        real = self.path
+        with lib.index() as db:
+            found = resolve(db, real, ctx.device)
+            if found is None:
+                raise NotIndexed(show(real))
+            folder = found.named_folder
+            if folder is not None:
+                children = sorted(folder_children(db, folder), key=lambda c: c[C_NAME])
+                base = real
+            else:
+                children, base = [found.child], os.path.dirname(real)
+        return [_entry(c, os.path.join(base, c[C_NAME])) for c in children]
+
+
+@op("search")
+@dataclass(frozen=True)
+class Search(Op):
+    """Entries whose name or path holds the query, best first (see files_search)."""
+
+    query: Annotated[str, Text(1, 4096)]
+    kind: Annotated[str | None, Maybe(Text(1, 32))] = None
+    ext: Annotated[str | None, Maybe(Text(1, 64))] = None
+    under: Annotated[bytes | None, Maybe(PATH)] = None
+    limit: Annotated[int, Int(1, 10_000)] = 50
+    library: Annotated[str | None, LIBRARY] = None
+
+    def run(self, ctx: OpContext) -> Any:
+        if not self.query.strip():
+            raise InvalidArgument("the query is empty")
+        lib = ctx.read_library(self.library)
+        with lib.index() as db:
+            folder = None
+            if self.under is not None:
+                found = resolve(db, self.under, ctx.device)
+                folder = found.named_folder if found is not None else None
+                if folder is None:
+                    raise NotIndexed(show(self.under))
+            hits = search(db, self.query, Filters(self.kind, self.ext, folder), self.limit)
+        return [
+            {
+                "path": show(h.path),
+                "name": readable(h.name),
+                "type": TYPES.get(h.ftype, h.ftype),
+                "kind": h.kind,
+                "size": h.size,
+                "content_id": shown(h.cid),
+            }
+            for h in hits
+        ]
+
+
+@op("duplicates")
+@dataclass(frozen=True)
+class Duplicates(Op):
+    """Groups of files with identical content, the largest waste first."""
+
+    limit: Annotated[int | None, Maybe(Int(1, 1 << 31))] = None
+    min_size: Annotated[int, Int(0, 1 << 62)] = 1
+    library: Annotated[str | None, LIBRARY] = None
+
+    def run(self, ctx: OpContext) -> Any:
+        with ctx.read_library(self.library).index() as db:
+            groups = duplicates(db, self.limit, max(self.min_size, 1))
+        return [
+            {
+                "content_id": shown(g.cid),
+                "size": g.size,
+                "kind": g.kind,
+                "count": g.count,
+                "waste": g.waste,
+                "paths": [show(p) for p in g.paths],
+            }
+            for g in groups
+        ]
+
+
+@op("stats")
+@dataclass(frozen=True)
+class Stats(Op):
+    """What the index holds: files, folders, bytes, and files by kind."""
+
+    library: Annotated[str | None, LIBRARY] = None
+
+    def run(self, ctx: OpContext) -> Any:
+        with ctx.read_library(self.library).index() as db:
+            st = file_stats(db)
+        return {
+            "files": st.files,
+            "dirs": st.dirs,
+            "bytes": st.bytes,
+            "by_kind": st.by_kind,
+            "bytes_by_kind": st.bytes_by_kind,
+            "other": st.other,
+        }
