@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from events.domain.entries import DIR
 from projections.files import (
@@ -142,15 +142,40 @@ class IndexView:
         base = self.base
         if base is None:
             return {}
+        return _by_inode(
+            self.db.execute(
+                "SELECT l.folder, l.children FROM listings l JOIN folders f ON f.id = l.folder "
+                "JOIN locations loc ON loc.id = f.location "
+                "WHERE loc.device = ? AND loc.location = ?",
+                (self.device, location),
+            )
+        )
+
+    def folder_inodes(self, folders: Sequence[int]) -> dict[int, tuple[int, str, int]]:
+        """Like :meth:`inodes`, for the children of some folders (by eid) only."""
+        base = self.base
+        if base is None:
+            return {}
         out: dict[int, tuple[int, str, int]] = {}
-        for folder, blob in self.db.execute(
-            "SELECT l.folder, l.children FROM listings l JOIN folders f ON f.id = l.folder "
-            "JOIN locations loc ON loc.id = f.location WHERE loc.device = ? AND loc.location = ?",
-            (self.device, location),
-        ):
-            for child in unpack_children(blob):
-                out[child[C_INODE]] = (child[C_EID], child[C_FTYPE], folder & EID_MASK)
+        for chunk in chunks([base | eid for eid in folders]):
+            marks = ",".join("?" * len(chunk))
+            out.update(
+                _by_inode(
+                    self.db.execute(
+                        f"SELECT folder, children FROM listings WHERE folder IN ({marks})", chunk
+                    )
+                )
+            )
         return out
+
+    def entry_count(self, location: bytes) -> int:
+        """How many entries the location holds (its root included)."""
+        row = self.db.execute(
+            "SELECT coalesce(sum(t.count), 0) FROM totals t JOIN locations l ON l.id = t.location "
+            "WHERE l.device = ? AND l.location = ?",
+            (self.device, location),
+        ).fetchone()
+        return row[0]
 
     def path_of(self, eid: int, parent: int, root_path: bytes) -> bytes | None:
         """The absolute path the index records for an entry (the root stands for root_path)."""
@@ -180,6 +205,14 @@ class IndexView:
                 chunk,
             ).fetchone()[0]
         return total
+
+
+def _by_inode(rows: Iterable[tuple[int, bytes]]) -> dict[int, tuple[int, str, int]]:
+    out: dict[int, tuple[int, str, int]] = {}
+    for folder, blob in rows:
+        for child in unpack_children(blob):
+            out[child[C_INODE]] = (child[C_EID], child[C_FTYPE], folder & EID_MASK)
+    return out
 
 
 def folder_path(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from events.domain.locations import LocationAdded, LocationRemoved, LocationRulesChanged
 from projections.files_query import LocationRow, locations
@@ -145,9 +145,15 @@ def add_location(
 
 
 def index_location(
-    lib: "Library", location: Location, progress: "Callable[[JobStats], None] | None" = None
+    lib: "Library",
+    location: Location,
+    progress: "Callable[[JobStats], None] | None" = None,
+    folders: "Sequence[str | bytes] | None" = None,
+    confirm_deletions: bool = False,
 ) -> "JobStats":
-    return lib.index_location(location.id, progress)
+    """Index the location, or only ``folders`` of it (paths as typed, inside it)."""
+    wanted = None if folders is None else [user_path(folder) for folder in folders]
+    return lib.index_location(location.id, progress, wanted, confirm_deletions)
 
 
 def remove_location(lib: "Library", location: Location) -> None:

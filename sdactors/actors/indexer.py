@@ -13,7 +13,7 @@ import os
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from events.domain import CATALOG
 from events.domain.jobs import JobCompleted, JobFailed, JobStarted
@@ -40,10 +40,25 @@ COMMIT_WINDOW = 8
 
 @dataclass(frozen=True, slots=True)
 class IndexLocation:
-    """Ask: index (or rescan) a location; the answer is the run's JobStats."""
+    """Ask: index (or rescan) a location; the answer is the run's JobStats.
+
+    With ``confirm_deletions``, a run that would delete most of the location goes ahead
+    (else it raises :class:`sdactors.errors.DeletionsHeld`)."""
 
     location: bytes
     progress: Callable[[JobStats], None] | None = None
+    confirm_deletions: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RescanFolders:
+    """Ask: rescan only ``folders`` (absolute paths inside the location) and what is new or
+    changed below them; the answer is the run's JobStats. What a watcher sends."""
+
+    location: bytes
+    folders: tuple[bytes, ...]
+    progress: Callable[[JobStats], None] | None = None
+    confirm_deletions: bool = False
 
 
 class Indexer(SupervisedActor):
@@ -64,7 +79,11 @@ class Indexer(SupervisedActor):
 
     def on_receive(self, message: object) -> object:
         if isinstance(message, IndexLocation):
-            return self._index(message)
+            return self._index(message.location, None, message.progress, message.confirm_deletions)
+        if isinstance(message, RescanFolders):
+            return self._index(
+                message.location, message.folders, message.progress, message.confirm_deletions
+            )
         raise TypeError(f"Indexer got an unexpected message: {message!r}")
 
     def _eid(self) -> int:
@@ -72,17 +91,23 @@ class Indexer(SupervisedActor):
         self._next_eid += 1
         return self._next_eid
 
-    def _index(self, message: IndexLocation) -> JobStats:
+    def _index(
+        self,
+        location: bytes,
+        folders: Sequence[bytes] | None,
+        progress: Callable[[JobStats], None] | None,
+        confirm_deletions: bool,
+    ) -> JobStats:
         lib = self._library
         lib.catch_up()
         job_id = os.urandom(16)
         with lib.index() as db:
             row = db.execute(
                 "SELECT path, rules FROM locations WHERE location = ? AND device = ?",
-                (message.location, lib.device),
+                (location, lib.device),
             ).fetchone()
             if row is None:
-                raise LocationNotFound(message.location.hex())
+                raise LocationNotFound(location.hex())
             path, stored = row
             rules = Rules.from_dict(json.loads(stored))
             # Rules written by an older version (or by hand) may not compile: say so now,
@@ -92,18 +117,20 @@ class Indexer(SupervisedActor):
             if self._next_eid is None:
                 self._next_eid = view.max_eid()
             emitter = _Emitter(lib)
-            emitter.emit([CATALOG.body(JobStarted(job_id, "index", message.location))])
+            emitter.emit([CATALOG.body(JobStarted(job_id, "index", location))])
             self._cancel.clear()
             job = IndexJob(
-                message.location,
+                location,
                 path,
                 rules,
                 view,
                 emitter.emit,
                 self._eid,
                 self._identifier,
-                message.progress,
+                progress,
                 self._cancel,
+                folders,
+                confirm_deletions,
             )
             try:
                 stats = job.run()
@@ -117,7 +144,12 @@ class Indexer(SupervisedActor):
             emitter.emit([CATALOG.body(JobCompleted(job_id, stats.as_dict()))])
             emitter.drain()
         lib.catch_up()
-        log.info("index_job_done", location=message.location.hex(), **stats.as_dict())
+        log.info(
+            "index_job_done",
+            location=location.hex(),
+            folders=None if folders is None else len(folders),
+            **stats.as_dict(),
+        )
         return stats
 
 

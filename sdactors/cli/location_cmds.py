@@ -238,15 +238,34 @@ def list_(ctx: CliContext, library: str | None) -> None:
 
 @group.command("rescan")
 @click.argument("location")
+@click.option(
+    "--folder",
+    "folders",
+    multiple=True,
+    metavar="PATH",
+    help="Rescan only this folder of the location and what is new or changed below it "
+    "(repeatable).",
+)
+@click.option(
+    "--confirm-deletions",
+    is_flag=True,
+    help="Go ahead even if the rescan deletes more than half of the location.",
+)
 @library_option
 @json_option
 @pass_ctx
-def rescan(ctx: CliContext, location: str, library: str | None) -> None:
+def rescan(
+    ctx: CliContext,
+    location: str,
+    folders: tuple[str, ...],
+    confirm_deletions: bool,
+    library: str | None,
+) -> None:
     """Bring the index of LOCATION (a path, id or name) up to date with the disk."""
     lib = ctx.write_library(library)
     loc = find_location(lib, location, lib.device)
     with _progress(ctx, loc.path) as progress:
-        stats = index_location(lib, loc, progress)
+        stats = index_location(lib, loc, progress, folders or None, confirm_deletions)
     ctx.out.result(_job_result(loc, stats), _summary(loc, stats))
 
 
