@@ -53,6 +53,11 @@ class LocationRow(NamedTuple):
     rules: str
     root: int | None
     local_id: int
+    # The volume it was last seen on, with that volume's mount point then (None if unknown).
+    volume: str | None
+    mount_point: str | None
+    # Why it is offline; None while it is online.
+    offline: str | None
 
 
 def _indexed(child: Sequence[Any], parent: int) -> IndexedChild:
@@ -246,9 +251,35 @@ def locations(db: sqlite3.Connection) -> list[LocationRow]:
     return [
         LocationRow(*row)
         for row in db.execute(
-            "SELECT location, device, path, name, rules, root, id FROM locations ORDER BY path"
+            "SELECT location, device, path, name, rules, root, id, volume, mount_point, offline "
+            "FROM locations ORDER BY path"
         )
     ]
+
+
+def location_row(db: sqlite3.Connection, device: bytes, location: bytes) -> LocationRow | None:
+    row = db.execute(
+        "SELECT location, device, path, name, rules, root, id, volume, mount_point, offline "
+        "FROM locations WHERE device = ? AND location = ?",
+        (device, location),
+    ).fetchone()
+    return LocationRow(*row) if row is not None else None
+
+
+def offline_folders(db: sqlite3.Connection, folders: Iterable[int]) -> set[int]:
+    """Which of ``folders`` (local ids) belong to a location that is offline."""
+    out: set[int] = set()
+    for chunk in chunks(sorted(set(folders))):
+        marks = ",".join("?" * len(chunk))
+        out.update(
+            folder
+            for (folder,) in db.execute(
+                "SELECT f.id FROM folders f JOIN locations l ON l.id = f.location "
+                f"WHERE l.offline IS NOT NULL AND f.id IN ({marks})",
+                chunk,
+            )
+        )
+    return out
 
 
 def location_for_path(db: sqlite3.Connection, path: bytes, device: bytes) -> LocationRow | None:

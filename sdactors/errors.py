@@ -169,7 +169,7 @@ class NotInLocation(SdError):
         super().__init__(f"{path} is not inside the location {location}")
 
 
-class LocationOffline(SdError):
+class LocationIsOffline(SdError):
     """A rescan found the location's volume absent: nothing was deleted."""
 
     def __init__(self, path: str, reason: str) -> None:

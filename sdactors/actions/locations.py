@@ -11,7 +11,12 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from events.domain.locations import LocationAdded, LocationRemoved, LocationRulesChanged
+from events.domain.locations import (
+    LocationAdded,
+    LocationRemoved,
+    LocationRulesChanged,
+    LocationVolumeSeen,
+)
 from projections.files_query import LocationRow, locations
 from sdactors.errors import (
     AmbiguousLocation,
@@ -48,11 +53,18 @@ class Location:
     name: str
     rules: Rules
     device: bytes
+    # Why its volume is absent (its entries kept as last indexed); None while it is online.
+    offline: str | None = None
 
     @classmethod
     def of(cls, row: LocationRow) -> "Location":
         return cls(
-            row.location, row.path, row.name, Rules.from_dict(json.loads(row.rules)), row.device
+            row.location,
+            row.path,
+            row.name,
+            Rules.from_dict(json.loads(row.rules)),
+            row.device,
+            row.offline,
         )
 
     def as_json(self) -> dict:
@@ -62,6 +74,8 @@ class Location:
             "name": self.name,
             "device": self.device.hex(),
             "rules": self.rules.as_dict(),
+            "offline": self.offline is not None,
+            "offline_reason": self.offline,
         }
 
 
@@ -140,7 +154,15 @@ def add_location(
         rules,
         lib.device,
     )
-    lib.append_typed(LocationAdded(location.id, real, location.name, rules.as_dict()))
+    from sdactors.volumes.detect import volume_holding  # psutil: only for commands that add
+
+    added: list[LocationAdded | LocationVolumeSeen] = [
+        LocationAdded(location.id, real, location.name, rules.as_dict())
+    ]
+    volume = volume_holding(real)
+    if volume is not None:
+        added.append(LocationVolumeSeen(location.id, volume.id, volume.mount_point))
+    lib.append_typed(*added)
     return location, True
 
 
@@ -166,4 +188,6 @@ def change_rules(lib: "Library", location: Location, rules: Rules) -> Location:
     if rules != location.rules:
         lib.append_typed(LocationRulesChanged(location.id, rules.as_dict()))
         lib.catch_up()
-    return Location(location.id, location.path, location.name, rules, location.device)
+    return Location(
+        location.id, location.path, location.name, rules, location.device, location.offline
+    )

@@ -18,16 +18,18 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from events.domain import CATALOG
 from events.domain.jobs import JobCompleted, JobFailed, JobStarted
 from events.writer import Draft
-from projections.files_query import IndexView
+from projections.files_query import IndexView, LocationRow, location_row
 from sdactors.actions.locations import show
 from sdactors.actors.journal import Append
-from sdactors.errors import LocationNotFound
+from sdactors.errors import LocationIsOffline, LocationNotFound
 from sdactors.indexer.identify import Identifier
 from sdactors.indexer.job import IndexJob, JobStats
+from sdactors.indexer.priority import lower_priority
 from sdactors.indexer.rules import Rules
 from sdactors.logs import get_logger
 from sdactors.mailbox import Reply
 from sdactors.supervisor import CrashHook, SupervisedActor
+from sdactors.volumes.presence import look, recorded_changes
 
 if TYPE_CHECKING:
     from sdactors.library import Library
@@ -71,6 +73,9 @@ class Indexer(SupervisedActor):
         self._identifier = Identifier()
         self._next_eid: int | None = None
 
+    def started(self) -> None:
+        lower_priority()  # this actor's thread is the indexing thread
+
     def on_stop(self) -> None:
         self._identifier.close()
 
@@ -102,14 +107,13 @@ class Indexer(SupervisedActor):
         lib.catch_up()
         job_id = os.urandom(16)
         with lib.index() as db:
-            row = db.execute(
-                "SELECT path, rules FROM locations WHERE location = ? AND device = ?",
-                (location, lib.device),
-            ).fetchone()
-            if row is None:
-                raise LocationNotFound(location.hex())
-            path, stored = row
-            rules = Rules.from_dict(json.loads(stored))
+            row = location_row(db, lib.device, location)
+        if row is None:
+            raise LocationNotFound(location.hex())
+        self._check_presence(row)
+        path = row.path
+        with lib.index() as db:
+            rules = Rules.from_dict(json.loads(row.rules))
             # Rules written by an older version (or by hand) may not compile: say so now,
             # before a job is started for them.
             rules.check(show(path))
@@ -151,6 +155,18 @@ class Indexer(SupervisedActor):
             **stats.as_dict(),
         )
         return stats
+
+    def _check_presence(self, row: LocationRow) -> None:
+        """Record whether the location's volume is there; raise if it is not, before
+        anything is compared: an absent volume must never read as deleted files."""
+        presence = look(row)
+        changes = recorded_changes(row, presence)
+        if changes:
+            self._library.append_typed(*changes)
+            self._library.catch_up()
+            log.info("location_presence", location=row.location.hex(), offline=presence.offline)
+        if presence.offline is not None:
+            raise LocationIsOffline(show(row.path), presence.offline)
 
 
 class _Emitter:

@@ -17,12 +17,18 @@ from projections.files import (
     C_SIZE,
     readable,
 )
-from projections.files_query import duplicates, file_stats, folder_children, resolve
+from projections.files_query import (
+    duplicates,
+    file_stats,
+    folder_children,
+    offline_folders,
+    resolve,
+)
 from projections.files_search import Filters, search
 from sdactors.actions.locations import list_locations, show, user_path
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import human_bytes
+from sdactors.cli.output import human_bytes, offline_mark
 from sdactors.errors import InvalidArgument, NotIndexed
 from sdactors.indexer.content import shown
 from sdactors.indexer.kind_names import KINDS
@@ -74,12 +80,23 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
         locs = list_locations(lib)
         if ctx.out.as_json:
             ctx.out.json(
-                [{"name": loc.name, "path": show(loc.path), "type": "location"} for loc in locs]
+                [
+                    {
+                        "name": loc.name,
+                        "path": show(loc.path),
+                        "type": "location",
+                        "offline": loc.offline is not None,
+                    }
+                    for loc in locs
+                ]
             )
         else:
             ctx.out.table(
                 ["name", "path"],
-                [(loc.name, show(loc.path)) for loc in locs],
+                [
+                    (loc.name, show(loc.path) + offline_mark(loc.offline is not None))
+                    for loc in locs
+                ],
                 "no locations: add one with 'sd location add PATH'",
             )
         return
@@ -88,6 +105,7 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
         found = resolve(db, real, ctx.device)
         if found is None:
             raise NotIndexed(show(real))
+        offline = found.location.offline
         folder = found.named_folder
         if folder is not None:
             children = sorted(folder_children(db, folder), key=lambda c: c[C_NAME])
@@ -104,6 +122,7 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
             c[C_MTIME],
             c[C_CID],
         )
+        | {"offline": offline is not None}
         for c in children
     ]
     if ctx.out.as_json:
@@ -123,6 +142,8 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
         ],
         "(empty folder)",
     )
+    if offline is not None:
+        ctx.out.line(f"[offline] as last indexed: {offline}")
 
 
 @click.command("search")
@@ -155,6 +176,7 @@ def search_(
             if folder is None:
                 raise NotIndexed(show(user_path(under)))
         hits = search(db, query, Filters(kind, ext, folder), limit)
+        offline = offline_folders(db, (h.folder for h in hits))
     if ctx.out.as_json:
         ctx.out.json(
             [
@@ -165,6 +187,7 @@ def search_(
                     "kind": h.kind,
                     "size": h.size,
                     "content_id": shown(h.cid),
+                    "offline": h.folder in offline,
                 }
                 for h in hits
             ]
@@ -174,7 +197,7 @@ def search_(
         ["path", "kind", "size"],
         [
             (
-                show(h.path),
+                show(h.path) + offline_mark(h.folder in offline),
                 h.kind or TYPES.get(h.ftype, ""),
                 "" if h.ftype == DIR else human_bytes(h.size),
             )

@@ -22,7 +22,7 @@ from sdactors.actions.locations import (
 )
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import for_terminal, human_bytes
+from sdactors.cli.output import for_terminal, human_bytes, offline_mark
 
 if TYPE_CHECKING:
     from sdactors.indexer.job import JobStats
@@ -231,7 +231,15 @@ def list_(ctx: CliContext, library: str | None) -> None:
         return
     ctx.out.table(
         ["name", "path", "id", "device"],
-        [(loc.name, show(loc.path), loc.id.hex()[:12], loc.device.hex()[:10]) for loc in locs],
+        [
+            (
+                loc.name,
+                show(loc.path) + offline_mark(loc.offline is not None),
+                loc.id.hex()[:12],
+                loc.device.hex()[:10],
+            )
+            for loc in locs
+        ],
         "no locations: add one with 'sd location add PATH'",
     )
 
