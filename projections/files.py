@@ -15,7 +15,8 @@ its folder.
 Tables:
 
 - ``devs``: local numbering of devices, and the highest eid each has used.
-- ``locations``: one row per live location.
+- ``locations``: one row per live location, with the volume it was last seen on (and that
+  volume's mount point then), and why it is offline (NULL while it is online).
 - ``folders``: one row per folder: where it is, its name, its own metadata, its absolute
   ``path`` and that path folded for search (``fpath``, with a trailing ``/``), and its own
   name folded (``fname``, indexed: search finds folders by name there). ``id`` is
@@ -51,7 +52,14 @@ from events.domain.entries import (
     EntriesModified,
     EntriesMoved,
 )
-from events.domain.locations import LocationAdded, LocationRemoved, LocationRulesChanged
+from events.domain.locations import (
+    LocationAdded,
+    LocationOffline,
+    LocationOnline,
+    LocationRemoved,
+    LocationRulesChanged,
+    LocationVolumeSeen,
+)
 from events.envelope import Event
 from projections.base import Folded
 from projections.names import SCHEMA as NAME_PAGES
@@ -106,7 +114,8 @@ SCHEMA = (
     # A location is its device's: another device naming the same id has another location.
     "CREATE TABLE locations (id INTEGER PRIMARY KEY, location BLOB NOT NULL, "
     "device BLOB NOT NULL, path BLOB NOT NULL, name TEXT NOT NULL, rules TEXT NOT NULL, "
-    "root INTEGER, added INTEGER NOT NULL, UNIQUE (device, location))",
+    "root INTEGER, added INTEGER NOT NULL, volume TEXT, mount_point TEXT, offline TEXT, "
+    "UNIQUE (device, location))",
     "CREATE TABLE folders (id INTEGER PRIMARY KEY, location INTEGER NOT NULL, parent INTEGER, "
     "name BLOB NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, inode INTEGER NOT NULL, "
     "path BLOB NOT NULL, fpath TEXT NOT NULL, fname TEXT NOT NULL)",
@@ -132,7 +141,7 @@ SCHEMA = (
 
 class FilesProjection:
     name = "files"
-    version = 10
+    version = 11
     types = ("location.", "entries.")
 
     def create(self, db: sqlite3.Connection) -> None:
@@ -156,6 +165,14 @@ class FilesProjection:
                 fold.location_added(ev, typed)
             elif kind is LocationRulesChanged:
                 fold.rules_changed(ev, typed)
+            elif kind is LocationVolumeSeen:
+                fold.set_location(
+                    ev, typed.location, volume=typed.volume, mount_point=typed.mount_point
+                )
+            elif kind is LocationOffline:
+                fold.set_location(ev, typed.location, offline=typed.reason)
+            elif kind is LocationOnline:
+                fold.set_location(ev, typed.location, offline=None)
             elif kind is LocationRemoved:
                 fold.flush()
                 fold.location_removed(ev, typed)
@@ -163,8 +180,8 @@ class FilesProjection:
 
     def digest_rows(self, db: sqlite3.Connection) -> Iterable[Sequence[Any]]:
         yield from db.execute(
-            "SELECT device, location, path, name, rules, root & ? FROM locations "
-            "ORDER BY device, location",
+            "SELECT device, location, path, name, rules, root & ?, volume, mount_point, offline "
+            "FROM locations ORDER BY device, location",
             (EID_MASK,),
         )
         yield from db.execute(
@@ -530,6 +547,15 @@ class _Fold:
         self.db.execute(
             "UPDATE locations SET rules = ? WHERE device = ? AND location = ?",
             (json.dumps(typed.rules, sort_keys=True), ev.device, typed.location),
+        )
+
+    def set_location(self, ev: Event, location: bytes, **columns: str | None) -> None:
+        """Facts about a location as a whole (its volume, whether it is offline): the latest
+        of its own device's events wins, as they arrive in that device's order."""
+        assignments = ", ".join(f"{column} = ?" for column in columns)
+        self.db.execute(
+            f"UPDATE locations SET {assignments} WHERE device = ? AND location = ?",
+            (*columns.values(), ev.device, location),
         )
 
     def location_removed(self, ev: Event, typed: LocationRemoved) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from events.domain.entries import DIR
 from projections.files import (
@@ -53,6 +53,11 @@ class LocationRow(NamedTuple):
     rules: str
     root: int | None
     local_id: int
+    # The volume it was last seen on, with that volume's mount point then (None if unknown).
+    volume: str | None
+    mount_point: str | None
+    # Why it is offline; None while it is online.
+    offline: str | None
 
 
 def _indexed(child: Sequence[Any], parent: int) -> IndexedChild:
@@ -142,15 +147,40 @@ class IndexView:
         base = self.base
         if base is None:
             return {}
+        return _by_inode(
+            self.db.execute(
+                "SELECT l.folder, l.children FROM listings l JOIN folders f ON f.id = l.folder "
+                "JOIN locations loc ON loc.id = f.location "
+                "WHERE loc.device = ? AND loc.location = ?",
+                (self.device, location),
+            )
+        )
+
+    def folder_inodes(self, folders: Sequence[int]) -> dict[int, tuple[int, str, int]]:
+        """Like :meth:`inodes`, for the children of some folders (by eid) only."""
+        base = self.base
+        if base is None:
+            return {}
         out: dict[int, tuple[int, str, int]] = {}
-        for folder, blob in self.db.execute(
-            "SELECT l.folder, l.children FROM listings l JOIN folders f ON f.id = l.folder "
-            "JOIN locations loc ON loc.id = f.location WHERE loc.device = ? AND loc.location = ?",
-            (self.device, location),
-        ):
-            for child in unpack_children(blob):
-                out[child[C_INODE]] = (child[C_EID], child[C_FTYPE], folder & EID_MASK)
+        for chunk in chunks([base | eid for eid in folders]):
+            marks = ",".join("?" * len(chunk))
+            out.update(
+                _by_inode(
+                    self.db.execute(
+                        f"SELECT folder, children FROM listings WHERE folder IN ({marks})", chunk
+                    )
+                )
+            )
         return out
+
+    def entry_count(self, location: bytes) -> int:
+        """How many entries the location holds (its root included)."""
+        row = self.db.execute(
+            "SELECT coalesce(sum(t.count), 0) FROM totals t JOIN locations l ON l.id = t.location "
+            "WHERE l.device = ? AND l.location = ?",
+            (self.device, location),
+        ).fetchone()
+        return row[0]
 
     def path_of(self, eid: int, parent: int, root_path: bytes) -> bytes | None:
         """The absolute path the index records for an entry (the root stands for root_path)."""
@@ -180,6 +210,14 @@ class IndexView:
                 chunk,
             ).fetchone()[0]
         return total
+
+
+def _by_inode(rows: Iterable[tuple[int, bytes]]) -> dict[int, tuple[int, str, int]]:
+    out: dict[int, tuple[int, str, int]] = {}
+    for folder, blob in rows:
+        for child in unpack_children(blob):
+            out[child[C_INODE]] = (child[C_EID], child[C_FTYPE], folder & EID_MASK)
+    return out
 
 
 def folder_path(
@@ -213,9 +251,35 @@ def locations(db: sqlite3.Connection) -> list[LocationRow]:
     return [
         LocationRow(*row)
         for row in db.execute(
-            "SELECT location, device, path, name, rules, root, id FROM locations ORDER BY path"
+            "SELECT location, device, path, name, rules, root, id, volume, mount_point, offline "
+            "FROM locations ORDER BY path"
         )
     ]
+
+
+def location_row(db: sqlite3.Connection, device: bytes, location: bytes) -> LocationRow | None:
+    row = db.execute(
+        "SELECT location, device, path, name, rules, root, id, volume, mount_point, offline "
+        "FROM locations WHERE device = ? AND location = ?",
+        (device, location),
+    ).fetchone()
+    return LocationRow(*row) if row is not None else None
+
+
+def offline_folders(db: sqlite3.Connection, folders: Iterable[int]) -> set[int]:
+    """Which of ``folders`` (local ids) belong to a location that is offline."""
+    out: set[int] = set()
+    for chunk in chunks(sorted(set(folders))):
+        marks = ",".join("?" * len(chunk))
+        out.update(
+            folder
+            for (folder,) in db.execute(
+                "SELECT f.id FROM folders f JOIN locations l ON l.id = f.location "
+                f"WHERE l.offline IS NOT NULL AND f.id IN ({marks})",
+                chunk,
+            )
+        )
+    return out
 
 
 def location_for_path(db: sqlite3.Connection, path: bytes, device: bytes) -> LocationRow | None:

@@ -75,6 +75,8 @@ class Hit(NamedTuple):
     cid: bytes | None
     path: bytes
     rank: int
+    # The local id of its folder (where it is: which location, whether that is offline).
+    folder: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,6 +545,7 @@ class _Search:
                         child[C_CID],
                         os.path.join(where, child[C_NAME]),
                         f.rank,
+                        f.folder,
                     ),
                 )
             )

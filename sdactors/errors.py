@@ -165,6 +165,34 @@ class IndexFailed(SdError):
     pass
 
 
+class NotInLocation(SdError):
+    def __init__(self, path: str, location: str) -> None:
+        super().__init__(f"{path} is not inside the location {location}")
+
+
+class LocationIsOffline(SdError):
+    """A rescan found the location's volume absent: nothing was deleted."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"location {path} is offline: {reason}; its entries are kept (and still found "
+            "by search) until it is back"
+        )
+
+
+class DeletionsHeld(SdError):
+    """A rescan would delete most of a location: it waits for someone to confirm."""
+
+    def __init__(self, path: str, deleting: int, entries: int) -> None:
+        self.deleting = deleting
+        self.entries = entries
+        super().__init__(
+            f"rescan of {path} held: it would delete {deleting:,} of its {entries:,} entries, "
+            "so nothing was deleted; if they are really gone, rescan with --confirm-deletions"
+        )
+
+
 def _kind_of_file(mode: int) -> str:
     """What a file that is not a regular file is, in words."""
     for test, words in (

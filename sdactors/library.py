@@ -17,7 +17,7 @@ from events.store import EventStore, IngestReport
 from events.writer import Draft
 from projections.rebuild import RebuildResult
 from sdactors.actors.bus import Deliver, EventBus, Subscribe, Subscriptions, Unsubscribe
-from sdactors.actors.indexer import Indexer, IndexLocation
+from sdactors.actors.indexer import Indexer, IndexLocation, RescanFolders
 from sdactors.actors.journal import Append, Appended, DeviceInfo, Ingest, Journal
 from sdactors.actors.projector import CatchUp, Committed, Digest, Projector, Rebuild
 from sdactors.errors import ActorFailed
@@ -139,11 +139,21 @@ class Library(LibraryReader):
     # -- jobs -------------------------------------------------------------------------------
 
     def index_location(
-        self, location: bytes, progress: Callable[[JobStats], None] | None = None
+        self,
+        location: bytes,
+        progress: Callable[[JobStats], None] | None = None,
+        folders: Sequence[bytes] | None = None,
+        confirm_deletions: bool = False,
     ) -> JobStats:
-        """Index (or rescan) one of this device's locations and wait for it to finish."""
+        """Index (or rescan) one of this device's locations, or only some of its ``folders``,
+        and wait for it to finish."""
+        message = (
+            IndexLocation(location, progress, confirm_deletions)
+            if folders is None
+            else RescanFolders(location, tuple(folders), progress, confirm_deletions)
+        )
         # No timeout: a large first index takes as long as the disk needs.
-        return self._ask("indexer", IndexLocation(location, progress), timeout=None)  # type: ignore[return-value]
+        return self._ask("indexer", message, timeout=None)  # type: ignore[return-value]
 
     # -- projections ------------------------------------------------------------------------
 

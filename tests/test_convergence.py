@@ -32,7 +32,14 @@ from events.domain.entries import (
     EntriesMoved,
 )
 from events.domain.library import LibraryCreated, LibraryRenamed
-from events.domain.locations import LocationAdded, LocationRemoved, LocationRulesChanged
+from events.domain.locations import (
+    LocationAdded,
+    LocationOffline,
+    LocationOnline,
+    LocationRemoved,
+    LocationRulesChanged,
+    LocationVolumeSeen,
+)
 from events.domain.tags import TagCreated, TagDeleted, TagRenamed
 from events.domain.volumes import VolumeObserved, VolumeUnmounted
 from events.envelope import Event
@@ -78,6 +85,8 @@ class Location:
     path: bytes
     root: int
     nodes: dict[int, Node] = field(default_factory=dict)
+    volume: tuple[str, str] | None = None
+    offline: str | None = None
 
     def folders(self) -> list[int]:
         return [e for e, n in self.nodes.items() if n.ftype == DIR]
@@ -136,7 +145,7 @@ def _step(draw: st.DrawFn, dev: Device, everyone: list[Device]) -> None:
     action = draw(
         st.sampled_from(
             ["add_location", "index", "index", "modify", "move", "delete", "remove_location"]
-            + ["rules", "tag", "library", "volume", "foreign"]
+            + ["rules", "tag", "library", "volume", "presence", "foreign"]
         )
     )
     live = list(dev.locations.values())
@@ -205,6 +214,18 @@ def _step(draw: st.DrawFn, dev: Device, everyone: list[Device]) -> None:
     elif action == "rules" and live:
         loc = draw(st.sampled_from(live))
         dev.write([CATALOG.body(LocationRulesChanged(loc.id, {**RULES, "skip_hidden": True}))])
+    elif action == "presence" and live:
+        loc = draw(st.sampled_from(live))
+        seen = draw(st.sampled_from(["volume", "offline", "online"]))
+        if seen == "volume":
+            loc.volume = (f"vol{draw(st.integers(0, 1))}", draw(st.sampled_from(["/a", "/b"])))
+            dev.write([CATALOG.body(LocationVolumeSeen(loc.id, *loc.volume))])
+        elif seen == "offline":
+            loc.offline = draw(st.sampled_from(["unmounted", "missing"]))
+            dev.write([CATALOG.body(LocationOffline(loc.id, loc.offline))])
+        else:
+            loc.offline = None
+            dev.write([CATALOG.body(LocationOnline(loc.id))])
     elif action == "tag":
         tag = draw(st.sampled_from([b"T" * 16, b"U" * 16]))
         kind = draw(st.sampled_from([TagCreated, TagRenamed, TagDeleted]))
@@ -237,6 +258,8 @@ def _step(draw: st.DrawFn, dev: Device, everyone: list[Device]) -> None:
                     CATALOG.body(EntriesIndexed(loc.id, (bogus,))),
                     CATALOG.body(EntriesDeleted(loc.id, ((loc.root, 0),))),
                     CATALOG.body(LocationRulesChanged(loc.id, {**RULES, "exclude": ["*"]})),
+                    CATALOG.body(LocationVolumeSeen(loc.id, "hijack", "/hijack")),
+                    CATALOG.body(LocationOffline(loc.id, "hijacked")),
                     CATALOG.body(LocationRemoved(loc.id)),
                 ]
             )
@@ -337,6 +360,16 @@ def test_any_interleaving_of_whole_devices_folds_to_the_same_index(
     db = runners[0].db
     # ...and the index is the disks' state, not merely the same on every device.
     assert indexed_entries(db) == expected_entries(world)
+    assert {
+        (device, location): (volume, mount_point, offline)
+        for device, location, volume, mount_point, offline in db.execute(
+            "SELECT device, location, volume, mount_point, offline FROM locations"
+        )
+    } == {
+        (KEYS[dev.index].public, loc.id): (*(loc.volume or (None, None)), loc.offline)
+        for dev in world.devices
+        for loc in dev.locations.values()
+    }
     contents: dict[tuple[int, int], dict[str, int]] = {}
     for key, size, kind, instances in db.execute("SELECT id, size, kind, instances FROM contents"):
         contents.setdefault((key, size), {})[kind] = instances

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from events.domain.catalog import CATALOG
+from events.domain.volumes import VOLUME
 from events.shapes import AbsPath, Bool, Id, ListOf, Struct, Text
 
 # Indexer rules, as ``sdactors.indexer.rules.Rules.as_dict()`` writes them.
@@ -44,5 +45,35 @@ class LocationRulesChanged:
 @dataclass(frozen=True, slots=True)
 class LocationRemoved:
     """The location and all its entries leave the index; the files on disk stay."""
+
+    location: Annotated[bytes, Id()]
+
+
+@CATALOG.event("location.volume_seen")
+@dataclass(frozen=True, slots=True)
+class LocationVolumeSeen:
+    """The volume a location's folder is on, and where that volume was mounted: recorded when
+    the location is added and when a rescan finds it on another volume. It is what tells a
+    disk that is not mounted (its mount point left as an empty folder) from a folder whose
+    files were deleted."""
+
+    location: Annotated[bytes, Id()]
+    volume: Annotated[str, VOLUME]
+    mount_point: Annotated[str, Text(1, 4096)]
+
+
+@CATALOG.event("location.offline")
+@dataclass(frozen=True, slots=True)
+class LocationOffline:
+    """A rescan found the location's volume absent: its entries stay, nothing is deleted."""
+
+    location: Annotated[bytes, Id()]
+    reason: Annotated[str, Text(1, 1000)]
+
+
+@CATALOG.event("location.online")
+@dataclass(frozen=True, slots=True)
+class LocationOnline:
+    """An offline location's volume is back: rescans go on as before."""
 
     location: Annotated[bytes, Id()]

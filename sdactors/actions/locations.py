@@ -9,9 +9,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
-from events.domain.locations import LocationAdded, LocationRemoved, LocationRulesChanged
+from events.domain.locations import (
+    LocationAdded,
+    LocationRemoved,
+    LocationRulesChanged,
+    LocationVolumeSeen,
+)
 from projections.files_query import LocationRow, locations
 from sdactors.errors import (
     AmbiguousLocation,
@@ -38,11 +43,18 @@ class Location:
     name: str
     rules: Rules
     device: bytes
+    # Why its volume is absent (its entries kept as last indexed); None while it is online.
+    offline: str | None = None
 
     @classmethod
     def of(cls, row: LocationRow) -> "Location":
         return cls(
-            row.location, row.path, row.name, Rules.from_dict(json.loads(row.rules)), row.device
+            row.location,
+            row.path,
+            row.name,
+            Rules.from_dict(json.loads(row.rules)),
+            row.device,
+            row.offline,
         )
 
     def as_json(self) -> dict:
@@ -52,6 +64,8 @@ class Location:
             "name": self.name,
             "device": self.device.hex(),
             "rules": self.rules.as_dict(),
+            "offline": self.offline is not None,
+            "offline_reason": self.offline,
         }
 
 
@@ -130,14 +144,28 @@ def add_location(
         rules,
         lib.device,
     )
-    lib.append_typed(LocationAdded(location.id, real, location.name, rules.as_dict()))
+    from sdactors.volumes.detect import volume_holding  # psutil: only for commands that add
+
+    added: list[LocationAdded | LocationVolumeSeen] = [
+        LocationAdded(location.id, real, location.name, rules.as_dict())
+    ]
+    volume = volume_holding(real)
+    if volume is not None:
+        added.append(LocationVolumeSeen(location.id, volume.id, volume.mount_point))
+    lib.append_typed(*added)
     return location, True
 
 
 def index_location(
-    lib: "Library", location: Location, progress: "Callable[[JobStats], None] | None" = None
+    lib: "Library",
+    location: Location,
+    progress: "Callable[[JobStats], None] | None" = None,
+    folders: "Sequence[str | bytes] | None" = None,
+    confirm_deletions: bool = False,
 ) -> "JobStats":
-    return lib.index_location(location.id, progress)
+    """Index the location, or only ``folders`` of it (paths as typed, inside it)."""
+    wanted = None if folders is None else [user_path(folder) for folder in folders]
+    return lib.index_location(location.id, progress, wanted, confirm_deletions)
 
 
 def remove_location(lib: "Library", location: Location) -> None:
@@ -150,4 +178,6 @@ def change_rules(lib: "Library", location: Location, rules: Rules) -> Location:
     if rules != location.rules:
         lib.append_typed(LocationRulesChanged(location.id, rules.as_dict()))
         lib.catch_up()
-    return Location(location.id, location.path, location.name, rules, location.device)
+    return Location(
+        location.id, location.path, location.name, rules, location.device, location.offline
+    )

@@ -13,21 +13,23 @@ import os
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from events.domain import CATALOG
 from events.domain.jobs import JobCompleted, JobFailed, JobStarted
 from events.writer import Draft
-from projections.files_query import IndexView
+from projections.files_query import IndexView, LocationRow, location_row
 from sdactors.actors.journal import Append
-from sdactors.errors import LocationNotFound
+from sdactors.errors import LocationIsOffline, LocationNotFound
 from sdactors.indexer.identify import Identifier
 from sdactors.indexer.job import IndexJob, JobStats
+from sdactors.indexer.priority import lower_priority
 from sdactors.indexer.rules import Rules
 from sdactors.logs import get_logger
 from sdactors.mailbox import Reply
 from sdactors.paths import show
 from sdactors.supervisor import CrashHook, SupervisedActor
+from sdactors.volumes.presence import look, recorded_changes
 
 if TYPE_CHECKING:
     from sdactors.library import Library
@@ -40,10 +42,25 @@ COMMIT_WINDOW = 8
 
 @dataclass(frozen=True, slots=True)
 class IndexLocation:
-    """Ask: index (or rescan) a location; the answer is the run's JobStats."""
+    """Ask: index (or rescan) a location; the answer is the run's JobStats.
+
+    With ``confirm_deletions``, a run that would delete most of the location goes ahead
+    (else it raises :class:`sdactors.errors.DeletionsHeld`)."""
 
     location: bytes
     progress: Callable[[JobStats], None] | None = None
+    confirm_deletions: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RescanFolders:
+    """Ask: rescan only ``folders`` (absolute paths inside the location) and what is new or
+    changed below them; the answer is the run's JobStats. What a watcher sends."""
+
+    location: bytes
+    folders: tuple[bytes, ...]
+    progress: Callable[[JobStats], None] | None = None
+    confirm_deletions: bool = False
 
 
 class Indexer(SupervisedActor):
@@ -56,6 +73,9 @@ class Indexer(SupervisedActor):
         self._identifier = Identifier()
         self._next_eid: int | None = None
 
+    def started(self) -> None:
+        lower_priority()  # this actor's thread is the indexing thread
+
     def on_stop(self) -> None:
         self._identifier.close()
 
@@ -64,7 +84,11 @@ class Indexer(SupervisedActor):
 
     def on_receive(self, message: object) -> object:
         if isinstance(message, IndexLocation):
-            return self._index(message)
+            return self._index(message.location, None, message.progress, message.confirm_deletions)
+        if isinstance(message, RescanFolders):
+            return self._index(
+                message.location, message.folders, message.progress, message.confirm_deletions
+            )
         raise TypeError(f"Indexer got an unexpected message: {message!r}")
 
     def _eid(self) -> int:
@@ -72,19 +96,24 @@ class Indexer(SupervisedActor):
         self._next_eid += 1
         return self._next_eid
 
-    def _index(self, message: IndexLocation) -> JobStats:
+    def _index(
+        self,
+        location: bytes,
+        folders: Sequence[bytes] | None,
+        progress: Callable[[JobStats], None] | None,
+        confirm_deletions: bool,
+    ) -> JobStats:
         lib = self._library
         lib.catch_up()
         job_id = os.urandom(16)
         with lib.index() as db:
-            row = db.execute(
-                "SELECT path, rules FROM locations WHERE location = ? AND device = ?",
-                (message.location, lib.device),
-            ).fetchone()
-            if row is None:
-                raise LocationNotFound(message.location.hex())
-            path, stored = row
-            rules = Rules.from_dict(json.loads(stored))
+            row = location_row(db, lib.device, location)
+        if row is None:
+            raise LocationNotFound(location.hex())
+        self._check_presence(row)
+        path = row.path
+        with lib.index() as db:
+            rules = Rules.from_dict(json.loads(row.rules))
             # Rules written by an older version (or by hand) may not compile: say so now,
             # before a job is started for them.
             rules.check(show(path))
@@ -92,18 +121,20 @@ class Indexer(SupervisedActor):
             if self._next_eid is None:
                 self._next_eid = view.max_eid()
             emitter = _Emitter(lib)
-            emitter.emit([CATALOG.body(JobStarted(job_id, "index", message.location))])
+            emitter.emit([CATALOG.body(JobStarted(job_id, "index", location))])
             self._cancel.clear()
             job = IndexJob(
-                message.location,
+                location,
                 path,
                 rules,
                 view,
                 emitter.emit,
                 self._eid,
                 self._identifier,
-                message.progress,
+                progress,
                 self._cancel,
+                folders,
+                confirm_deletions,
             )
             try:
                 stats = job.run()
@@ -117,8 +148,25 @@ class Indexer(SupervisedActor):
             emitter.emit([CATALOG.body(JobCompleted(job_id, stats.as_dict()))])
             emitter.drain()
         lib.catch_up()
-        log.info("index_job_done", location=message.location.hex(), **stats.as_dict())
+        log.info(
+            "index_job_done",
+            location=location.hex(),
+            folders=None if folders is None else len(folders),
+            **stats.as_dict(),
+        )
         return stats
+
+    def _check_presence(self, row: LocationRow) -> None:
+        """Record whether the location's volume is there; raise if it is not, before
+        anything is compared: an absent volume must never read as deleted files."""
+        presence = look(row)
+        changes = recorded_changes(row, presence)
+        if changes:
+            self._library.append_typed(*changes)
+            self._library.catch_up()
+            log.info("location_presence", location=row.location.hex(), offline=presence.offline)
+        if presence.offline is not None:
+            raise LocationIsOffline(show(row.path), presence.offline)
 
 
 class _Emitter:

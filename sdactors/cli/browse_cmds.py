@@ -12,7 +12,7 @@ import click
 
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import human_bytes
+from sdactors.cli.output import human_bytes, offline_mark
 from sdactors.indexer.kind_names import KINDS
 from sdactors.ops.browse import Duplicates, Ls, Search, Stats
 from sdactors.paths import user_path
@@ -36,10 +36,12 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
     if path is None:
         ctx.out.table(
             ["name", "path"],
-            [(i["name"], i["path"]) for i in items],
+            [(i["name"], i["path"] + offline_mark(i["offline"])) for i in items],
             "no locations: add one with 'sd location add PATH'",
         )
         return
+    if any(i["offline"] for i in items):
+        ctx.out.line("[offline] its volume is not there: as last indexed")
     ctx.out.table(
         ["name", "kind", "size", "modified", "content"],
         [
@@ -84,7 +86,7 @@ def search_(
         ["path", "kind", "size"],
         [
             (
-                h["path"],
+                h["path"] + offline_mark(h["offline"]),
                 h["kind"] or h["type"],
                 "" if h["type"] == "dir" else human_bytes(h["size"]),
             )

@@ -22,7 +22,7 @@ from sdactors.actions.locations import (
 )
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import for_terminal, human_bytes
+from sdactors.cli.output import for_terminal, human_bytes, offline_mark
 
 if TYPE_CHECKING:
     from sdactors.indexer.job import JobStats
@@ -231,22 +231,49 @@ def list_(ctx: CliContext, library: str | None) -> None:
         return
     ctx.out.table(
         ["name", "path", "id", "device"],
-        [(loc.name, show(loc.path), loc.id.hex()[:12], loc.device.hex()[:10]) for loc in locs],
+        [
+            (
+                loc.name,
+                show(loc.path) + offline_mark(loc.offline is not None),
+                loc.id.hex()[:12],
+                loc.device.hex()[:10],
+            )
+            for loc in locs
+        ],
         "no locations: add one with 'sd location add PATH'",
     )
 
 
 @group.command("rescan")
 @click.argument("location")
+@click.option(
+    "--folder",
+    "folders",
+    multiple=True,
+    metavar="PATH",
+    help="Rescan only this folder of the location and what is new or changed below it "
+    "(repeatable).",
+)
+@click.option(
+    "--confirm-deletions",
+    is_flag=True,
+    help="Go ahead even if the rescan deletes more than half of the location.",
+)
 @library_option
 @json_option
 @pass_ctx
-def rescan(ctx: CliContext, location: str, library: str | None) -> None:
+def rescan(
+    ctx: CliContext,
+    location: str,
+    folders: tuple[str, ...],
+    confirm_deletions: bool,
+    library: str | None,
+) -> None:
     """Bring the index of LOCATION (a path, id or name) up to date with the disk."""
     lib = ctx.write_library(library)
     loc = find_location(lib, location, lib.device)
     with _progress(ctx, loc.path) as progress:
-        stats = index_location(lib, loc, progress)
+        stats = index_location(lib, loc, progress, folders or None, confirm_deletions)
     ctx.out.result(_job_result(loc, stats), _summary(loc, stats))
 
 

@@ -62,6 +62,11 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
+def offline_mark(offline: bool) -> str:
+    """What follows a path whose location is offline: it is shown as last indexed."""
+    return "  [offline]" if offline else ""
+
+
 def dumps(value: Any) -> str:
     return json.dumps(jsonable(value), ensure_ascii=False).translate(_LINE_BREAKS)
 

@@ -16,6 +16,7 @@ from typing import NamedTuple, Sequence
 
 from sdactors.indexer.content import identify
 from sdactors.indexer.kinds import kind_of
+from sdactors.indexer.priority import lower_priority
 from sdactors.indexer.walk import Listing, list_folder, list_open_folder, open_folder
 from sdactors.indexer.worker_lifetime import init_worker
 
@@ -95,6 +96,11 @@ def list_and_identify_many(folders: Sequence[tuple[bytes, bool]]) -> list[Folder
     return [list_and_identify(path, identify_files) for path, identify_files in folders]
 
 
+def _start_worker() -> None:
+    init_worker()
+    lower_priority()
+
+
 def _context() -> multiprocessing.context.BaseContext:
     # forkserver: forking a process that runs actor threads could copy a held lock into
     # the child; a fork server starts clean and forks each worker from that.
@@ -119,7 +125,7 @@ class Identifier:
     def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=_context(), initializer=init_worker
+                self.workers, mp_context=_context(), initializer=_start_worker
             )
         return self._pool
 

@@ -11,7 +11,12 @@ index holds for it:
 - same name, same inode, other size or mtime: modified (its content identified again);
 - same name, other inode or type: the old entry went away and a new one came;
 - names the index has but the disk has not are deleted, decided at the end, once every move
-  had its chance to claim them.
+  had its chance to claim them; unless that would delete more than half of the location
+  (and more than ``HOLD_MIN`` entries): a disk that is not what it was is more likely than
+  a user who deleted most of their files, so such a run stops and waits for a confirmation.
+
+A rescan of some folders only (``folders``: what a watcher saw change) compares those, and
+goes below them only into what is new or changed (``sdactors/indexer/scope.py``).
 
 Facts go out as batch events of up to ``BATCH`` items: a folder always before its children.
 Content identity and kind are computed for new and modified files by the Identifier (worker
@@ -30,7 +35,7 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from events.domain import CATALOG
 from events.domain.entries import (
@@ -44,9 +49,10 @@ from events.domain.entries import (
 from events.writer import Draft
 from projections.files import C_CID, C_EID, C_FTYPE, C_INODE, C_MTIME, C_SIZE
 from projections.files_query import IndexedChild, IndexView
-from sdactors.errors import NotAFolder
+from sdactors.errors import DeletionsHeld, NotAFolder
 from sdactors.indexer.identify import FolderResult, Identified, Identifier, Work
 from sdactors.indexer.rules import FolderRules, Matcher, Rules
+from sdactors.indexer.scope import Start, plan, walk_order
 from sdactors.indexer.walk import Seen, list_folder, stat_path
 from sdactors.logs import get_logger
 
@@ -63,6 +69,9 @@ FOLDERS_PER_TASK = 8
 # Entries walked in the job's own thread before the workers take over the listing: below
 # this a pool of processes costs more to start than it saves.
 INLINE_ENTRIES = 2000
+# A run that would delete more than half of a location's entries, and more than this many,
+# is held until confirmed.
+HOLD_MIN = 1000
 
 
 # The name the root entry of a location at "/" gets (its path says where it is).
@@ -153,6 +162,8 @@ class IndexJob:
         identifier: Identifier,
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
+        folders: Sequence[bytes] | None = None,
+        confirm_deletions: bool = False,
     ) -> None:
         self.location = location
         self.path = path
@@ -164,6 +175,12 @@ class IndexJob:
         self.progress = progress
         self.cancel = cancel or threading.Event()
         self.stats = JobStats()
+        # None: the whole location.
+        self.folders = folders
+        self.confirm_deletions = confirm_deletions
+        # Folders to go into even if unchanged (None: all of them, a whole rescan).
+        self._wanted: frozenset[bytes] | None = None
+        self._entries_before = 0
         self._batch = _Batch()
         self._in_flight: deque[_Batch] = deque()
         self._missing: dict[int, IndexedChild] = {}
@@ -181,28 +198,60 @@ class IndexJob:
         if root_seen.ftype != DIR:
             raise NotAFolder(os.fsdecode(self.path), "it is not a folder")
         root = self.view.root(self.location)
+        self._entries_before = self.view.entry_count(self.location)
+        starts: deque[_Folder] = deque()
+        queue: deque[_Folder] = deque()
         if root is None:
             eid = self.next_eid()
             # A root is named like any entry, one path component; the disk's root has none.
             name = os.path.basename(self.path.rstrip(b"/")) or ROOT_NAME
             self._new(root_seen._replace(name=name), eid, 0)
-            queue = deque([_Folder(self.path, b"", eid, False, None)])
+            queue.append(_Folder(self.path, b"", eid, False, None))
         else:
-            queue = deque([_Folder(self.path, b"", root.eid, True, None)])
             self._count(root_seen)
             if root.changed(root_seen):
                 self._modified(root, root_seen)
-        # The queue is ``ahead`` (handed to the workers, in order) then ``queue`` (not yet).
+            if self.folders is None:
+                queue.append(_Folder(self.path, b"", root.eid, True, None))
+            else:
+                starts.extend(self._starts(root.eid))
+        # The queue is ``ahead`` (handed to the workers, in order) then ``queue`` (not yet);
+        # the starts of a rescan of some folders join it in walk order.
         ahead: deque[_Folder] = deque()
-        while queue or ahead:
+        while queue or ahead or starts:
             if self.cancel.is_set():
                 raise JobCancelled()
-            folder = ahead.popleft() if ahead else queue.popleft()
+            line = ahead if ahead else queue
+            if starts and (not line or walk_order(starts[0].rel) < walk_order(line[0].rel)):
+                folder = starts.popleft()
+            else:
+                folder = line.popleft()
             queue.extend(self._visit(folder))
             self._prefetch(queue, ahead)
         self._finish()
         self.stats.seconds = time.monotonic() - started
         return self.stats
+
+    def _starts(self, root_eid: int) -> list[_Folder]:
+        """Where a rescan of some folders starts; each start's own record is compared as its
+        parent's listing would have been."""
+        assert self.folders is not None
+        scope = plan(self.path, root_eid, self.folders, self.view, self.matcher)
+        self._wanted = scope.wanted
+        # Moves are looked for among the folders named, not the whole location.
+        self._inodes = self.view.folder_inodes(scope.compared)
+        return [self._start(start) for start in scope.starts]
+
+    def _start(self, start: Start) -> _Folder:
+        if start.record is not None and start.seen is not None:
+            self._count(start.seen)
+            if start.record.changed(start.seen):
+                self._modified(start.record, start.seen, start.path)
+        return _Folder(start.path, start.rel, start.eid, True, start.parent_rules)
+
+    def _descend(self, path: bytes) -> bool:
+        """Whether the walk goes into a known folder where nothing changed."""
+        return self._wanted is None or path in self._wanted
 
     def _prefetch(self, queue: deque[_Folder], ahead: deque[_Folder]) -> None:
         """Have the workers list the folders next in line (and identify the files of new
@@ -259,12 +308,13 @@ class IndexJob:
             if raw is not None and raw[C_EID] in self._moved:
                 raw = None  # that entry moved elsewhere in this run; this is a new one
             if raw is not None and raw[C_FTYPE] == seen.ftype and raw[C_INODE] == seen.inode:
-                if raw[C_SIZE] != seen.size or raw[C_MTIME] != seen.mtime_ns:
+                changed = raw[C_SIZE] != seen.size or raw[C_MTIME] != seen.mtime_ns
+                if changed:
                     self._modified(as_child(raw, folder.eid), seen, child_path)
                 elif seen.ftype == FILE and seen.size and raw[C_CID] is None:
                     self._retry(as_child(raw, folder.eid), seen, child_path)
                 self._count(seen)
-                if is_dir:
+                if is_dir and (changed or self._descend(child_path)):
                     yield _Folder(child_path, child_rel, raw[C_EID], True, rules)
                 continue
             if raw is not None:
@@ -273,7 +323,7 @@ class IndexJob:
             if origin is not None:
                 self._move(origin, folder.eid, seen, child_path)
                 self._count(seen)
-                if is_dir:
+                if is_dir and (origin.changed(seen) or self._descend(child_path)):
                     yield _Folder(child_path, child_rel, origin.eid, True, rules)
                 continue
             ident = ready.get(seen.name) if ready is not None else None
@@ -476,10 +526,18 @@ class IndexJob:
         while self._in_flight:
             self._emit(self._in_flight.popleft())
         gone = [(k.eid, k.parent) for k in self._missing.values() if k.eid not in self._moved]
-        for start in range(0, len(gone), BATCH):
-            chunk = tuple(gone[start : start + BATCH])
-            self.stats.deleted += self.view.subtree_size(chunk)
+        chunks = [tuple(gone[start : start + BATCH]) for start in range(0, len(gone), BATCH)]
+        deleting = sum(self.view.subtree_size(chunk) for chunk in chunks)
+        if (
+            not self.confirm_deletions
+            and deleting > HOLD_MIN
+            and deleting * 2 > self._entries_before
+        ):
+            self._report(force=True)
+            raise DeletionsHeld(os.fsdecode(self.path), deleting, self._entries_before)
+        for chunk in chunks:
             self.emit([CATALOG.body(EntriesDeleted(self.location, chunk))])
+        self.stats.deleted += deleting
         self._report(force=True)
 
     def _report(self, force: bool = False) -> None:

@@ -74,6 +74,10 @@ DEV_FOLDERS_WITH_MARKER = {
 }
 
 
+# The names whose presence in a folder changes the rules in force inside it.
+MARKERS = (b".git", b".gitignore")
+
+
 @dataclass(frozen=True, slots=True)
 class Rules:
     skip_system: bool = True
@@ -178,6 +182,14 @@ class Matcher:
                 if spec is not None:
                     specs.append((rel, spec))
         return FolderRules(self, path, rel, in_repo, tuple(specs))
+
+    def folder_on_disk(
+        self, path: bytes, rel: bytes, parent: "FolderRules | None"
+    ) -> "FolderRules":
+        """The rules inside a folder that is not being listed (a rescan of some folders
+        passes through their ancestors): only the names that change the rules are looked up."""
+        names = {name for name in MARKERS if os.path.lexists(os.path.join(path, name))}
+        return self.folder(path, rel, names, parent)
 
 
 @dataclass(frozen=True, slots=True)

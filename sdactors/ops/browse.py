@@ -14,7 +14,13 @@ from typing import Annotated, Any
 from events.domain.entries import BLOCK_DEVICE, CHAR_DEVICE, DIR, FIFO, FILE, SOCKET, SYMLINK
 from events.shapes import Bytes, Int, Maybe, Text
 from projections.files import C_CID, C_FTYPE, C_KIND, C_MTIME, C_NAME, C_SIZE, readable
-from projections.files_query import duplicates, file_stats, folder_children, resolve
+from projections.files_query import (
+    duplicates,
+    file_stats,
+    folder_children,
+    offline_folders,
+    resolve,
+)
 from projections.files_search import Filters, search
 from sdactors.actions.locations import list_locations, show
 from sdactors.errors import InvalidArgument, NotIndexed
@@ -64,7 +70,12 @@ class Ls(Op):
         lib = ctx.read_library(self.library)
         if self.path is None:
             return [
-                {"name": loc.name, "path": show(loc.path), "type": "location"}
+                {
+                    "name": loc.name,
+                    "path": show(loc.path),
+                    "type": "location",
+                    "offline": loc.offline is not None,
+                }
                 for loc in list_locations(lib)
             ]
         real = self.path
@@ -72,13 +83,14 @@ class Ls(Op):
             found = resolve(db, real, ctx.device)
             if found is None:
                 raise NotIndexed(show(real))
+            offline = found.location.offline is not None
             folder = found.named_folder
             if folder is not None:
                 children = sorted(folder_children(db, folder), key=lambda c: c[C_NAME])
                 base = real
             else:
                 children, base = [found.child], os.path.dirname(real)
-        return [_entry(c, os.path.join(base, c[C_NAME])) for c in children]
+        return [_entry(c, os.path.join(base, c[C_NAME])) | {"offline": offline} for c in children]
 
 
 @op("search")
@@ -105,6 +117,7 @@ class Search(Op):
                 if folder is None:
                     raise NotIndexed(show(self.under))
             hits = search(db, self.query, Filters(self.kind, self.ext, folder), self.limit)
+            offline = offline_folders(db, (h.folder for h in hits))
         return [
             {
                 "path": show(h.path),
@@ -113,6 +126,7 @@ class Search(Op):
                 "kind": h.kind,
                 "size": h.size,
                 "content_id": shown(h.cid),
+                "offline": h.folder in offline,
             }
             for h in hits
         ]

@@ -140,6 +140,28 @@ class _Seen:
 
 def detect_volumes(probe: Probe = Probe(), mounts: list[Mount] | None = None) -> list[Volume]:
     """The volumes mounted now, ordered by mount point."""
+    return [volume for volume, _ in _detect(probe, mounts)]
+
+
+def volume_holding(path: bytes, probe: Probe = Probe()) -> Volume | None:
+    """The volume ``path`` is on now; None if it does not exist or is on nothing detection
+    calls a volume. Found by device number (a folder is on the filesystem whose ``st_dev``
+    it has), else by the longest mount point holding it (a btrfs subvolume has a device
+    number of its own)."""
+    try:
+        st_dev = os.stat(path).st_dev
+    except OSError:
+        return None
+    found = _detect(probe, None)
+    for volume, dev in found:
+        if dev == st_dev:
+            return volume
+    holder = holder_of(os.fsdecode(os.path.realpath(path)), [v.mount_point for v, _ in found])
+    return next((v for v, _ in found if v.mount_point == holder), None)
+
+
+def _detect(probe: Probe, mounts: list[Mount] | None) -> list[tuple[Volume, int]]:
+    """The volumes mounted now, each with the device number of its filesystem."""
     table = read_mounts() if mounts is None else mounts
     by_dev: dict[int, _Seen] = {}
     for mount in table:
@@ -164,7 +186,7 @@ def detect_volumes(probe: Probe = Probe(), mounts: list[Mount] | None = None) ->
         for s in seens
     ]
     shared = {i for i, n in Counter(ids).items() if n > 1}
-    volumes = []
+    volumes: list[tuple[Volume, int]] = []
     for seen, volume_id in zip(seens, ids):
         m = seen.mount
         if volume_id in shared:
@@ -176,19 +198,18 @@ def detect_volumes(probe: Probe = Probe(), mounts: list[Mount] | None = None) ->
             home_holder=home_holder,
             removable=removable_device(m.source, probe.sys_class_block),
         )
-        volumes.append(
-            Volume(
-                id=volume_id,
-                name=PurePosixPath(m.mount_point).name or m.mount_point,
-                mount_point=m.mount_point,
-                source=m.source,
-                filesystem=m.fstype,
-                kind=kind,
-                total_bytes=seen.vfs.f_blocks * seen.vfs.f_frsize,
-                free_bytes=seen.vfs.f_bavail * seen.vfs.f_frsize,
-                read_only=bool(seen.vfs.f_flag & os.ST_RDONLY) or "ro" in m.opts.split(","),
-            )
+        volume = Volume(
+            id=volume_id,
+            name=PurePosixPath(m.mount_point).name or m.mount_point,
+            mount_point=m.mount_point,
+            source=m.source,
+            filesystem=m.fstype,
+            kind=kind,
+            total_bytes=seen.vfs.f_blocks * seen.vfs.f_frsize,
+            free_bytes=seen.vfs.f_bavail * seen.vfs.f_frsize,
+            read_only=bool(seen.vfs.f_flag & os.ST_RDONLY) or "ro" in m.opts.split(","),
         )
+        volumes.append((volume, seen.st_dev))
     return volumes
 
 

@@ -1,0 +1,134 @@
+"""Volumes come and go; the index never empties itself.
+
+A location on a filesystem mounted in the test (a tmpfs) is indexed, then the filesystem is
+unmounted, leaving its mount point behind as an empty folder: the rescan must keep every
+entry and say the location is offline, and search must still find its files. Mounted again
+with the same files written back, the rescan brings it online and deletes nothing. And a
+rescan that would delete most of a location waits for a confirmation.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.conftest import Sd
+from tests.helpers_tree import count_events, make_many, write
+
+FILES = {"a.txt": "alpha\n", "sub/b.txt": "bravo\n", "sub/deeper/c.txt": "charlie\n"}
+
+
+def mount_tmpfs(where: Path) -> None:
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
+
+
+def unmount(where: Path) -> None:
+    subprocess.run(["umount", str(where)], check=True, capture_output=True)
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder with a tmpfs mounted on it (skipped where mounting is not permitted)."""
+    where = tmp_path / "disk"
+    where.mkdir()
+    mount_tmpfs(where)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], capture_output=True)
+
+
+def write_files(root: Path) -> None:
+    # Always in the same order: a fresh tmpfs then gives each the inode it had before.
+    for rel, text in FILES.items():
+        write(root, rel, text)
+
+
+def test_an_unmounted_volume_keeps_its_entries_and_comes_back(sd: Sd, disk: Path) -> None:
+    write_files(disk)
+    sd.run("library", "create", "Home")
+    sd.json("location", "add", str(disk))
+    before = sd.json("stats")
+    digest = sd.json("projections", "digest")["digest"]
+
+    unmount(disk)  # the mount point stays, an empty folder on the filesystem above
+    assert list(disk.iterdir()) == []
+    failed = sd.fails("location", "rescan", str(disk))
+    assert failed.err.strip().count("\n") == 0
+    assert "is offline" in failed.err and "is not mounted" in failed.err, failed.err
+    assert count_events(sd.json("log", "stats"), "entries.deleted") == 0
+    assert sd.json("stats") == before
+    [location] = sd.json("location", "list")
+    assert location["offline"] is True and "is not mounted" in location["offline_reason"]
+    assert "[offline]" in sd.run("location", "list").out
+    [hit] = sd.json("search", "c.txt")
+    assert hit["path"] == f"{disk}/sub/deeper/c.txt" and hit["offline"] is True
+    assert "[offline]" in sd.run("search", "c.txt").out
+    listed = sd.json("ls", str(disk / "sub"))
+    assert {i["name"] for i in listed} == {"b.txt", "deeper"}
+    assert all(i["offline"] for i in listed)
+    assert "[offline]" in sd.run("ls", str(disk)).out
+    # Still offline, for the same reason: nothing new to record.
+    events = sd.json("log", "stats")["events"]
+    sd.fails("location", "rescan", str(disk))
+    assert sd.json("log", "stats")["events"] == events
+    assert sd.json("projections", "digest")["digest"] != digest  # the offline flag
+
+    mount_tmpfs(disk)
+    write_files(disk)
+    back = sd.json("location", "rescan", str(disk))
+    assert back["deleted"] == 0 and back["created"] == 0, back
+    [location] = sd.json("location", "list")
+    assert location["offline"] is False and location["offline_reason"] is None
+    assert sd.json("search", "c.txt")[0]["offline"] is False
+    assert "[offline]" not in sd.run("location", "list").out
+    assert count_events(sd.json("log", "stats"), "entries.deleted") == 0
+    after = sd.json("stats")
+    assert (after["files"], after["dirs"]) == (before["files"], before["dirs"])
+    assert sd.json("projections", "rebuild")["digest"] == sd.json("projections", "digest")["digest"]
+    assert sd.json("log", "verify")["ok"] is True
+
+
+def test_a_rescan_that_would_delete_most_of_a_location_waits_for_a_confirmation(
+    sd: Sd, tmp_path: Path
+) -> None:
+    root = tmp_path / "tree"
+    root.mkdir()
+    make_many(root, 2400, fanout=(4,))  # 600 files in each of 4 folders
+    sd.run("library", "create", "Home")
+    sd.json("location", "add", str(root))
+
+    # Fewer than 1,000 entries gone: no question asked.
+    shutil.rmtree(root / "d0_00")
+    assert sd.json("location", "rescan", str(root))["deleted"] == 601
+
+    shutil.rmtree(root / "d0_01")
+    shutil.rmtree(root / "d0_02")
+    stats = sd.json("stats")
+    deleted = count_events(sd.json("log", "stats"), "entries.deleted")
+    held = sd.fails("location", "rescan", str(root))
+    assert held.err.strip().count("\n") == 0
+    assert "would delete 1,202 of its 1,804 entries" in held.err, held.err
+    assert "--confirm-deletions" in held.err
+    # Nothing deleted (what it found changed, the root's modification time, is recorded).
+    assert count_events(sd.json("log", "stats"), "entries.deleted") == deleted
+    assert sd.json("stats") == stats
+    assert {i["name"] for i in sd.json("ls", str(root))} == {"d0_01", "d0_02", "d0_03"}
+    # Rescanning just the folder that holds them is held the same way.
+    assert (
+        "would delete 1,202" in sd.fails("location", "rescan", str(root), "--folder", str(root)).err
+    )
+
+    done = sd.json("location", "rescan", str(root), "--confirm-deletions")
+    assert done["deleted"] == 1202
+    assert sd.json("stats")["files"] == 600
