@@ -296,3 +296,100 @@ class NodeRunning(SdError):
 class NodeNotRunning(SdError):
     def __init__(self, data: str) -> None:
         super().__init__(f"no node serves {data} (start one with 'sd node run')")
+
+
+class FileOpRefused(SdError):
+    """``sd cp``, ``sd mv`` or ``sd rm`` will not act: nothing was changed on disk."""
+
+
+class SourceMissing(FileOpRefused):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} does not exist")
+
+
+class OutsideLocations(FileOpRefused):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} is not inside a location of this device: sd cp, mv and rm act only on "
+            "indexed folders (see 'sd location list')"
+        )
+
+
+class LocationRootRefused(FileOpRefused):
+    def __init__(self, path: str, verb: str) -> None:
+        super().__init__(
+            f"will not {verb} {path}: it is the root of a location "
+            "(remove the location with 'sd location remove' instead)"
+        )
+
+
+class HoldsDataDir(FileOpRefused):
+    def __init__(self, path: str, verb: str) -> None:
+        super().__init__(f"will not {verb} {path}: sdactors' own data directory is inside it")
+
+
+class FileOpOffline(FileOpRefused):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path} is in a location that is offline ({reason})")
+
+
+class DestinationExists(FileOpRefused):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} already exists: add --force to replace it")
+
+
+class DestinationIsFolder(FileOpRefused):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} is a folder: --force replaces files only; remove it first with 'sd rm'"
+        )
+
+
+class NoDestinationFolder(FileOpRefused):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"cannot create {path}: its folder does not exist")
+
+
+class SamePath(FileOpRefused):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} is both the source and the destination")
+
+
+class IntoItself(FileOpRefused):
+    def __init__(self, source: str, destination: str) -> None:
+        super().__init__(f"cannot put {source} inside itself ({destination})")
+
+
+class CannotCopy(FileOpRefused):
+    def __init__(self, path: str, mode: int) -> None:
+        super().__init__(f"cannot copy {path}: it is {_kind_of_file(mode)}")
+
+
+class FileOpFailed(SdError):
+    """A copy, move or removal stopped part way; what it says was left is as it says."""
+
+
+class CopyMismatch(FileOpFailed):
+    def __init__(self, source: str) -> None:
+        super().__init__(
+            f"the copy of {source} does not match it (blake3 differs): the copy was removed, "
+            "nothing was put in place and the source is kept"
+        )
+
+
+class SourceChanged(FileOpFailed):
+    def __init__(self, source: str) -> None:
+        super().__init__(
+            f"{source} changed while it was being copied: nothing was put in place and the "
+            "source is kept; try again"
+        )
+
+
+class FileOpCancelled(FileOpFailed):
+    def __init__(self, path: str, copying: bool = True) -> None:
+        left = (
+            "nothing was put in place and the source is kept"
+            if copying
+            else "part of it may already be deleted"
+        )
+        super().__init__(f"cancelled while {'copying' if copying else 'deleting'} {path}: {left}")

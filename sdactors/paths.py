@@ -25,6 +25,19 @@ def user_path(path: str | bytes) -> bytes:
     return os.path.realpath(os.path.expanduser(raw))
 
 
+def entry_path(path: str | bytes) -> bytes:
+    """A path as typed, absolute, its folders real but its last component kept as it is.
+
+    For commands that act on the entry itself (``sd rm link`` removes the link, not what it
+    points to): only the folders leading to it are resolved.
+    """
+    raw = os.path.abspath(os.path.expanduser(os.fsencode(path)))
+    parent, name = os.path.split(raw)
+    if not name:
+        return raw
+    return os.path.join(os.path.realpath(parent), name)
+
+
 def show(path: bytes) -> str:
     """A path for people: bytes that are not UTF-8 shown as ``\\xNN``."""
     return path.decode("utf-8", "backslashreplace")
@@ -76,6 +89,11 @@ class LibraryPaths:
     @property
     def lock(self) -> Path:
         return self.root / "lock"
+
+    @property
+    def trash(self) -> Path:
+        """Where ``sd rm`` moves what it removes (unless ``--permanent``)."""
+        return self.root / "trash"
 
     @property
     def thumbs(self) -> Path:

@@ -51,6 +51,9 @@ COMMANDS = {
     "duplicates": ("sdactors.cli.browse_cmds", "duplicates_"),
     "stats": ("sdactors.cli.browse_cmds", "stats"),
     "audit": ("sdactors.cli.audit_cmds", "audit"),
+    "cp": ("sdactors.cli.file_cmds", "cp"),
+    "mv": ("sdactors.cli.file_cmds", "mv"),
+    "rm": ("sdactors.cli.file_cmds", "rm"),
 }
 
 

@@ -1,0 +1,119 @@
+"""``sd cp``, ``sd mv``, ``sd rm``: file operations inside this device's locations, audited,
+the index following at once (see ``sdactors/ops/files.py``)."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+import click
+
+from sdactors.cli.context import CliContext
+from sdactors.cli.options import json_option, library_option, pass_ctx
+from sdactors.cli.output import for_terminal
+from sdactors.ops.files import FileCopy, FileMove, FileRemove
+from sdactors.paths import entry_path
+
+Report = Callable[[dict[str, Any]], None]
+
+
+@contextmanager
+def _progress(ctx: CliContext, what: str) -> Iterator[Report | None]:
+    """A live bar on a terminal (stderr), nothing for scripts and --json."""
+    if ctx.out.as_json or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=ctx.out.err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(for_terminal(what), total=None)
+
+        def update(info: dict[str, Any]) -> None:
+            total = info.get("bytes_total") or None
+            bar.update(
+                task,
+                description=f"{info.get('phase', '')} {for_terminal(what)}",
+                completed=info.get("bytes_done", 0),
+                total=total,
+            )
+
+        yield update
+
+
+def _index_words(index: dict[str, Any]) -> str:
+    if "error" in index:
+        return f"the index was not updated ({index['error']}): rescan the location"
+    return ", ".join(f"{key} {index[key]}" for key in ("created", "moved", "deleted"))
+
+
+def _force_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--force", is_flag=True, help="Replace a file at the destination.")(fn)
+
+
+def _transfer(
+    ctx: CliContext,
+    command: type[FileCopy] | type[FileMove],
+    src: str,
+    dst: str,
+    force: bool,
+    library: str | None,
+    done: str,
+) -> None:
+    with _progress(ctx, src) as progress:
+        result = ctx.execute(command(entry_path(src), entry_path(dst), force, library), progress)
+    how = " (renamed)" if result["how"] == "rename" else " (copied and checked)"
+    ctx.out.result(
+        result,
+        f"{done} {result['source']} to {result['destination']}{how}; "
+        f"index: {_index_words(result['index'])}",
+    )
+
+
+@click.command("cp")
+@click.argument("src")
+@click.argument("dst")
+@_force_option
+@library_option
+@json_option
+@pass_ctx
+def cp(ctx: CliContext, src: str, dst: str, force: bool, library: str | None) -> None:
+    """Copy SRC (a file or folder) to DST, or into DST if it is a folder; every byte of the
+    copy is checked with blake3 before it is put in place."""
+    _transfer(ctx, FileCopy, src, dst, force, library, "copied")
+
+
+@click.command("mv")
+@click.argument("src")
+@click.argument("dst")
+@_force_option
+@library_option
+@json_option
+@pass_ctx
+def mv(ctx: CliContext, src: str, dst: str, force: bool, library: str | None) -> None:
+    """Move SRC to DST, or into DST if it is a folder: a rename on one volume; across
+    volumes a checked copy, then the source is removed."""
+    _transfer(ctx, FileMove, src, dst, force, library, "moved")
+
+
+@click.command("rm")
+@click.argument("path")
+@click.option("--permanent", is_flag=True, help="Delete for good instead of into the trash.")
+@library_option
+@json_option
+@pass_ctx
+def rm(ctx: CliContext, path: str, permanent: bool, library: str | None) -> None:
+    """Remove PATH (a file, or a folder with everything in it) into the library's trash."""
+    with _progress(ctx, path) as progress:
+        result = ctx.execute(FileRemove(entry_path(path), permanent, library), progress)
+    where = "deleted for good" if result["trash"] is None else f"moved to {result['trash']}"
+    ctx.out.result(
+        result, f"removed {result['path']}: {where}; index: {_index_words(result['index'])}"
+    )

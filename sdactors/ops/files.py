@@ -1,0 +1,187 @@
+"""``sd cp``, ``sd mv``, ``sd rm``: file operations inside this device's locations, each an
+audited action, the index following at once.
+
+The disk work is ``sdactors.fileops`` (verified copies, renames, trash). Here: what may be
+touched (only entries inside this device's online locations, never a location's root or a
+folder holding the data directory), refused in ``validate`` before anything is written;
+then, after the disk changed, the Indexer rescans just the folders that changed (a move
+within a location comes out as ``entries.moved``, found by inode), so the index is what a
+whole rescan would make without waiting for one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+from events.shapes import AbsPath, Bool, Maybe, Text
+from projections.files_query import LocationRow, location_for_path
+from sdactors import fileops
+from sdactors.errors import (
+    FileOpOffline,
+    HoldsDataDir,
+    LocationRootRefused,
+    OutsideLocations,
+    SdError,
+    SourceMissing,
+)
+from sdactors.logs import get_logger
+from sdactors.ops.base import Op, OpContext, op
+from sdactors.paths import show
+
+if TYPE_CHECKING:
+    from sdactors.library import Library
+
+log = get_logger(__name__)
+
+LIBRARY = Maybe(Text(1, 256))
+PATH = AbsPath()
+CHANGES = ("created", "modified", "moved", "deleted")
+
+
+def _location(lib: Library, device: bytes, path: bytes, verb: str, root_ok: bool) -> LocationRow:
+    """The online location of this device holding ``path``; refused otherwise."""
+    with lib.index() as db:
+        loc = location_for_path(db, path, device)
+    if loc is None:
+        raise OutsideLocations(show(path))
+    if loc.path == path and not root_ok:
+        raise LocationRootRefused(show(path), verb)
+    if loc.offline is not None:
+        raise FileOpOffline(show(path), loc.offline)
+    return loc
+
+
+def _source(ctx: OpContext, lib: Library, path: bytes, verb: str, root_ok: bool) -> None:
+    """Refuse a source that is missing, outside the locations, or holds our own files."""
+    if not os.path.lexists(path):
+        raise SourceMissing(show(path))
+    _location(lib, ctx.device, path, verb, root_ok)
+    if verb != "copy":
+        data = os.path.realpath(os.fsencode(ctx.data.root))
+        if data == path or data.startswith(path.rstrip(b"/") + b"/"):
+            raise HoldsDataDir(show(path), verb)
+
+
+def _follow(lib: Library, device: bytes, folders: list[bytes]) -> dict[str, Any]:
+    """Rescan ``folders`` (those inside this device's locations), grouped by location.
+
+    The disk has already changed, so a rescan that fails is reported in the result rather
+    than failing the action: the next rescan (or the watcher) catches up.
+    """
+    groups: dict[bytes, list[bytes]] = {}
+    with lib.index() as db:
+        for folder in folders:
+            loc = location_for_path(db, folder, device)
+            if loc is not None and folder not in groups.setdefault(loc.location, []):
+                groups[loc.location].append(folder)
+    totals: dict[str, Any] = dict.fromkeys(CHANGES, 0)
+    for location, named in groups.items():
+        try:
+            # Deletions are ours and wanted: no question about how many there are.
+            stats = lib.index_location(location, None, named, confirm_deletions=True)
+        except SdError as exc:
+            log.warning("file_op_rescan_failed", error=str(exc))
+            totals["error"] = str(exc)
+            continue
+        for key in CHANGES:
+            totals[key] += getattr(stats, key)
+    return totals
+
+
+@dataclass(frozen=True)
+class _Transfer(Op):
+    """What copy and move share: the checks, then the disk work, then the index."""
+
+    source: Annotated[bytes, PATH]
+    destination: Annotated[bytes, PATH]
+    force: Annotated[bool, Bool()] = False
+    library: Annotated[str | None, LIBRARY] = None
+
+    verb: ClassVar[str]
+
+    def _target(self, ctx: OpContext) -> tuple[Library, bytes]:
+        lib = ctx.write_library(self.library)
+        lib.catch_up()
+        _source(ctx, lib, self.source, self.verb, root_ok=self.verb == "copy")
+        target = fileops.destination(self.source, self.destination)
+        _location(lib, ctx.device, target, self.verb, root_ok=False)
+        fileops.check_transfer(self.source, target, self.force)
+        return lib, target
+
+    def validate(self, ctx: OpContext) -> None:
+        self._target(ctx)
+
+    def _transfer(self, lib: Library, target: bytes, ctx: OpContext) -> str:
+        raise NotImplementedError
+
+    def run(self, ctx: OpContext) -> Any:
+        lib, target = self._target(ctx)
+        how = self._transfer(lib, target, ctx)
+        changed = [os.path.dirname(target)]
+        if self.verb == "move":
+            changed.insert(0, os.path.dirname(self.source))
+        return {
+            "source": show(self.source),
+            "destination": show(target),
+            "how": how,
+            "index": _follow(lib, ctx.device, changed),
+        }
+
+
+@op("file.copy", writes=True)
+@dataclass(frozen=True)
+class FileCopy(_Transfer):
+    """Copy a file or folder: streamed, checked with blake3, put in place whole."""
+
+    verb: ClassVar[str] = "copy"
+
+    def _transfer(self, lib: Library, target: bytes, ctx: OpContext) -> str:
+        return fileops.copy(self.source, target, ctx.progress, lib.cancel_jobs, self.force)
+
+
+@op("file.move", writes=True)
+@dataclass(frozen=True)
+class FileMove(_Transfer):
+    """Move a file or folder: a rename on one volume, a verified copy across volumes."""
+
+    verb: ClassVar[str] = "move"
+
+    def _transfer(self, lib: Library, target: bytes, ctx: OpContext) -> str:
+        return fileops.move(self.source, target, ctx.progress, lib.cancel_jobs, self.force)
+
+
+@op("file.remove", writes=True)
+@dataclass(frozen=True)
+class FileRemove(Op):
+    """Remove a file or folder: into the library's trash, or for good with ``permanent``."""
+
+    path: Annotated[bytes, PATH]
+    permanent: Annotated[bool, Bool()] = False
+    library: Annotated[str | None, LIBRARY] = None
+
+    def _checked(self, ctx: OpContext) -> Library:
+        lib = ctx.write_library(self.library)
+        lib.catch_up()
+        _source(ctx, lib, self.path, "remove", root_ok=False)
+        return lib
+
+    def validate(self, ctx: OpContext) -> None:
+        self._checked(ctx)
+
+    def run(self, ctx: OpContext) -> Any:
+        lib = self._checked(ctx)
+        changed = [os.path.dirname(self.path)]
+        where = None
+        if self.permanent:
+            fileops.delete_permanently(self.path, ctx.progress, lib.cancel_jobs)
+        else:
+            trash = os.fsencode(lib.config.paths.trash)
+            where = fileops.trash(self.path, trash, ctx.progress, lib.cancel_jobs)
+            changed.append(os.path.dirname(where))  # should the trash be inside a location
+        return {
+            "path": show(self.path),
+            "trash": None if where is None else show(where),
+            "index": _follow(lib, ctx.device, changed),
+        }
