@@ -51,7 +51,7 @@ def _progress(ctx: CliContext, what: str) -> Iterator[Report | None]:
 def _index_words(index: dict[str, Any]) -> str:
     if "error" in index:
         return f"the index was not updated ({index['error']}): rescan the location"
-    return ", ".join(f"{key} {index[key]}" for key in ("created", "moved", "deleted"))
+    return ", ".join(f"{key} {index[key]}" for key in ("created", "modified", "moved", "deleted"))
 
 
 def _force_option(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -7,8 +7,8 @@ The index follows separately (``sdactors/ops/files.py`` asks the Indexer to resc
 folders that changed).
 """
 
-from sdactors.fileops.copy import copy, move
 from sdactors.fileops.plan import Progress, check_transfer, destination
+from sdactors.fileops.transfer import copy, move
 from sdactors.fileops.trash import delete_permanently, trash
 
 __all__ = [

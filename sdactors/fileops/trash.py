@@ -8,8 +8,8 @@ import threading
 import time
 
 from sdactors.errors import FileOpCancelled
-from sdactors.fileops.copy import NAME_KEPT, move
 from sdactors.fileops.plan import Progress, ProgressFn
+from sdactors.fileops.transfer import NAME_KEPT, move
 from sdactors.paths import show
 
 
