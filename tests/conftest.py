@@ -8,7 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -75,3 +75,30 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def sd(data_dir: Path) -> Sd:
     return Sd(data_dir)
+
+
+def mount_tmpfs(where: Path) -> None:
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
+
+
+def unmount(where: Path) -> None:
+    subprocess.run(["umount", str(where)], check=True, capture_output=True)
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder with a tmpfs mounted on it: another volume (skipped where mounting is not
+    permitted)."""
+    where = tmp_path / "disk"
+    where.mkdir()
+    mount_tmpfs(where)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], capture_output=True)

@@ -12,10 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import subprocess
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -30,7 +29,6 @@ from tests.helpers_tree import (
     random_bytes,
     write,
 )
-from tests.test_volumes_offline import mount_tmpfs
 
 CHANGES = ("created", "modified", "moved", "deleted")
 
@@ -208,18 +206,6 @@ def test_what_is_refused_writes_nothing(sd: Sd, tmp_path: Path) -> None:
     assert (
         "not inside a location" in sd.run("--json", "rm", str(outside), check=False).json()["error"]
     )
-
-
-@pytest.fixture
-def disk(tmp_path: Path) -> Iterator[Path]:
-    """A tmpfs: another volume (skipped where mounting is not permitted)."""
-    where = tmp_path / "disk"
-    where.mkdir()
-    mount_tmpfs(where)
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], capture_output=True)
 
 
 def test_a_move_across_volumes_is_a_checked_copy(sd: Sd, tmp_path: Path, disk: Path) -> None:

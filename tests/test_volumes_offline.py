@@ -10,42 +10,12 @@ rescan that would delete most of a location waits for a confirmation.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
-from typing import Iterator
 
-import pytest
-
-from tests.conftest import Sd
+from tests.conftest import Sd, mount_tmpfs, unmount
 from tests.helpers_tree import count_events, make_many, write
 
 FILES = {"a.txt": "alpha\n", "sub/b.txt": "bravo\n", "sub/deeper/c.txt": "charlie\n"}
-
-
-def mount_tmpfs(where: Path) -> None:
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
-
-
-def unmount(where: Path) -> None:
-    subprocess.run(["umount", str(where)], check=True, capture_output=True)
-
-
-@pytest.fixture
-def disk(tmp_path: Path) -> Iterator[Path]:
-    """A folder with a tmpfs mounted on it (skipped where mounting is not permitted)."""
-    where = tmp_path / "disk"
-    where.mkdir()
-    mount_tmpfs(where)
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], capture_output=True)
 
 
 def write_files(root: Path) -> None:

@@ -54,53 +54,47 @@ def _index_words(index: dict[str, Any]) -> str:
     return ", ".join(f"{key} {index[key]}" for key in ("created", "modified", "moved", "deleted"))
 
 
-def _force_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--force", is_flag=True, help="Replace a file at the destination.")(fn)
+def _transfer_command(
+    name: str, command: type[FileCopy] | type[FileMove], done: str, help: str
+) -> click.Command:
+    """``sd cp`` and ``sd mv``: the same arguments, options and output."""
+
+    @click.command(name, help=help)
+    @click.argument("src")
+    @click.argument("dst")
+    @click.option("--force", is_flag=True, help="Replace a file at the destination.")
+    @library_option
+    @json_option
+    @pass_ctx
+    def transfer(ctx: CliContext, src: str, dst: str, force: bool, library: str | None) -> None:
+        with _progress(ctx, src) as progress:
+            result = ctx.execute(
+                command(entry_path(src), entry_path(dst), force, library), progress
+            )
+        how = " (renamed)" if result["how"] == "rename" else " (copied and checked)"
+        ctx.out.result(
+            result,
+            f"{done} {result['source']} to {result['destination']}{how}; "
+            f"index: {_index_words(result['index'])}",
+        )
+
+    return transfer
 
 
-def _transfer(
-    ctx: CliContext,
-    command: type[FileCopy] | type[FileMove],
-    src: str,
-    dst: str,
-    force: bool,
-    library: str | None,
-    done: str,
-) -> None:
-    with _progress(ctx, src) as progress:
-        result = ctx.execute(command(entry_path(src), entry_path(dst), force, library), progress)
-    how = " (renamed)" if result["how"] == "rename" else " (copied and checked)"
-    ctx.out.result(
-        result,
-        f"{done} {result['source']} to {result['destination']}{how}; "
-        f"index: {_index_words(result['index'])}",
-    )
-
-
-@click.command("cp")
-@click.argument("src")
-@click.argument("dst")
-@_force_option
-@library_option
-@json_option
-@pass_ctx
-def cp(ctx: CliContext, src: str, dst: str, force: bool, library: str | None) -> None:
-    """Copy SRC (a file or folder) to DST, or into DST if it is a folder; every byte of the
-    copy is checked with blake3 before it is put in place."""
-    _transfer(ctx, FileCopy, src, dst, force, library, "copied")
-
-
-@click.command("mv")
-@click.argument("src")
-@click.argument("dst")
-@_force_option
-@library_option
-@json_option
-@pass_ctx
-def mv(ctx: CliContext, src: str, dst: str, force: bool, library: str | None) -> None:
-    """Move SRC to DST, or into DST if it is a folder: a rename on one volume; across
-    volumes a checked copy, then the source is removed."""
-    _transfer(ctx, FileMove, src, dst, force, library, "moved")
+cp = _transfer_command(
+    "cp",
+    FileCopy,
+    "copied",
+    "Copy SRC (a file or folder) to DST, or into DST if it is a folder; every byte of the "
+    "copy is checked with blake3 before it is put in place.",
+)
+mv = _transfer_command(
+    "mv",
+    FileMove,
+    "moved",
+    "Move SRC to DST, or into DST if it is a folder: a rename on one volume; across volumes "
+    "a checked copy, then the source is removed.",
+)
 
 
 @click.command("rm")

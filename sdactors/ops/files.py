@@ -113,12 +113,10 @@ class _Transfer(Op):
     def validate(self, ctx: OpContext) -> None:
         self._target(ctx)
 
-    def _transfer(self, lib: Library, target: bytes, ctx: OpContext) -> str:
-        raise NotImplementedError
-
     def run(self, ctx: OpContext) -> Any:
         lib, target = self._target(ctx)
-        how = self._transfer(lib, target, ctx)
+        work = fileops.copy if self.verb == "copy" else fileops.move
+        how = work(self.source, target, ctx.progress, lib.cancel_jobs, self.force)
         changed = [os.path.dirname(target)]
         if self.verb == "move":
             changed.insert(0, os.path.dirname(self.source))
@@ -137,9 +135,6 @@ class FileCopy(_Transfer):
 
     verb: ClassVar[str] = "copy"
 
-    def _transfer(self, lib: Library, target: bytes, ctx: OpContext) -> str:
-        return fileops.copy(self.source, target, ctx.progress, lib.cancel_jobs, self.force)
-
 
 @op("file.move", writes=True)
 @dataclass(frozen=True)
@@ -147,9 +142,6 @@ class FileMove(_Transfer):
     """Move a file or folder: a rename on one volume, a verified copy across volumes."""
 
     verb: ClassVar[str] = "move"
-
-    def _transfer(self, lib: Library, target: bytes, ctx: OpContext) -> str:
-        return fileops.move(self.source, target, ctx.progress, lib.cancel_jobs, self.force)
 
 
 @op("file.remove", writes=True)
