@@ -76,6 +76,16 @@ class CliContext:
 
         return command.run(CallContext(self, sink))
 
+    def node_serves(self) -> bool:
+        """Whether a node answers on this data directory's control socket."""
+        from sdactors.control.client import connect
+
+        client = connect(self.data.root)
+        if client is None:
+            return False
+        client.close()
+        return True
+
     def find(self, wanted: str | None) -> LibraryConfig:
         return find_library(self.data, wanted)
 

@@ -51,6 +51,7 @@ COMMANDS = {
     "duplicates": ("sdactors.cli.browse_cmds", "duplicates_"),
     "stats": ("sdactors.cli.browse_cmds", "stats"),
     "audit": ("sdactors.cli.audit_cmds", "audit"),
+    "jobs": ("sdactors.cli.jobs_cmds", "group"),
 }
 
 
