@@ -95,7 +95,9 @@ class NodeProcess:
         try:
             lib = self.node.open_library(library_id)
             lib.subscribe(("",), self._count, name="node-rate")
-            lib.subscribe(("location.",), self._locations_changed, name="node-watch")
+            lib.subscribe(
+                ("location.",), lambda events: self._locations_changed(lib), name="node-watch"
+            )
             lib.resume_unfinished_jobs()
         except (SdError, OSError) as exc:
             self.failed[library_id] = str(exc)
@@ -107,10 +109,12 @@ class NodeProcess:
 
     # -- watching ---------------------------------------------------------------------------
 
-    def _locations_changed(self, events: Any) -> None:
-        """A location added, removed, or with new rules (from a bus thread): watch anew."""
+    def _locations_changed(self, lib: Library) -> None:
+        """A location added, removed, or with new rules (from a bus thread): watch anew,
+        once the index has folded it."""
         if self._token is None:
             return
+        lib.catch_up()
         try:
             trio.from_thread.run_sync(self.sync_watches, trio_token=self._token)
         except trio.RunFinishedError:
