@@ -6,6 +6,7 @@ from projections.actions import ActionsProjection
 from projections.base import Projection
 from projections.devices import DevicesProjection
 from projections.files import FilesProjection
+from projections.jobs import JobsProjection
 from projections.library import LibraryProjection
 from projections.tags import TagsProjection
 from projections.volumes import VolumesProjection
@@ -20,4 +21,5 @@ def library_projections() -> list[Projection]:
         VolumesProjection(),
         FilesProjection(),
         ActionsProjection(),
+        JobsProjection(),
     ]

@@ -184,13 +184,19 @@ class LocationIsOffline(SdError):
 class DeletionsHeld(SdError):
     """A rescan would delete most of a location: it waits for someone to confirm."""
 
-    def __init__(self, path: str, deleting: int, entries: int) -> None:
-        self.deleting = deleting
-        self.entries = entries
+    def __init__(self, path: str, deleting: int, entries: int, job: bytes | None = None) -> None:
+        self.path, self.deleting, self.entries, self.job = path, deleting, entries, job
+        how = "rescan with --confirm-deletions"
+        if job is not None:
+            how += f" or resume the held job: 'sd jobs resume {job.hex()[:12]} --confirm'"
         super().__init__(
             f"rescan of {path} held: it would delete {deleting:,} of its {entries:,} entries, "
-            "so nothing was deleted; if they are really gone, rescan with --confirm-deletions"
+            f"so nothing was deleted; if they are really gone, {how}"
         )
+
+    def for_job(self, job: bytes) -> "DeletionsHeld":
+        """The same, saying which held job to resume."""
+        return DeletionsHeld(self.path, self.deleting, self.entries, job)
 
 
 def _kind_of_file(mode: int) -> str:
@@ -393,3 +399,26 @@ class FileOpCancelled(FileOpFailed):
             else "part of it may already be deleted"
         )
         super().__init__(f"cancelled while {'copying' if copying else 'deleting'} {path}: {left}")
+
+
+class JobNotFound(SdError):
+    def __init__(self, wanted: str, many: int = 0) -> None:
+        super().__init__(
+            f"{many} jobs start with {wanted}: give more of the id"
+            if many
+            else f"no job {wanted} (see 'sd jobs list --all')"
+        )
+
+
+class JobStopped(SdError):
+    """A job a command waited on stopped before its end: paused, held, cancelled, or the
+    node stopping (it resumes when the node starts again)."""
+
+    def __init__(self, job: bytes, how: str) -> None:
+        self.job = job
+        super().__init__(f"job {job.hex()[:12]} {how}")
+
+
+class JobStateRefused(SdError):
+    def __init__(self, job: bytes, state: str, wanted: str) -> None:
+        super().__init__(f"job {job.hex()[:12]} is {state}: it cannot be {wanted}")

@@ -6,8 +6,7 @@ itself: appends and ingests go to the Journal, folding to the Projector.
 
 from __future__ import annotations
 
-import threading
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import pykka
 
@@ -17,11 +16,19 @@ from events.store import EventStore, IngestReport
 from events.writer import Draft
 from projections.rebuild import RebuildResult
 from sdactors.actors.bus import Deliver, EventBus, Subscribe, Subscriptions, Unsubscribe
-from sdactors.actors.indexer import Indexer, IndexLocation, RescanFolders
+from sdactors.actors.job_manager import (
+    Cancel,
+    JobBoard,
+    JobManager,
+    Pause,
+    Resume,
+    ResumeUnfinished,
+    Submit,
+)
 from sdactors.actors.journal import Append, Appended, DeviceInfo, Ingest, Journal
 from sdactors.actors.projector import CatchUp, Committed, Digest, Projector, Rebuild
 from sdactors.errors import ActorFailed
-from sdactors.indexer.job import JobStats
+from sdactors.jobs.index import index_params
 from sdactors.libraries import LibraryConfig
 from sdactors.library_reader import LibraryReader
 from sdactors.lock import LOCK_WAIT_S, LibraryLock
@@ -44,7 +51,11 @@ class Library(LibraryReader):
         key: DeviceKey,
         device: DeviceInfo,
         lock_wait: float = LOCK_WAIT_S,
+        jobs_resume: bool = False,
     ) -> None:
+        """``jobs_resume``: a job running when the library closes stays running in the log,
+        for the next node to resume (a node's libraries); else it is recorded paused (a
+        command interrupted by Ctrl-C: the user stopped it)."""
         super().__init__(config)
         self.device = key.public
         paths = config.paths
@@ -74,10 +85,12 @@ class Library(LibraryReader):
                 "projector",
                 lambda hook: Projector.start(str(paths.events), str(paths.index), hook),
             )
-            self.cancel_jobs = threading.Event()
+            self.jobs = JobBoard()
             self.supervisor.start(
-                "indexer", lambda hook: Indexer.start(self, self.cancel_jobs, hook)
-            )
+                "jobs",
+                lambda hook: JobManager.start(self, self.jobs, pause_on_stop=not jobs_resume,
+                                              on_crash=hook),
+            )  # fmt: skip
             self.catch_up()
             self._projector_token = self.subscribe(
                 ("",), lambda events: self._tell("projector", Committed()), name="projector"
@@ -141,19 +154,78 @@ class Library(LibraryReader):
     def index_location(
         self,
         location: bytes,
-        progress: Callable[[JobStats], None] | None = None,
+        progress: Callable[[dict[str, Any]], None] | None = None,
         folders: Sequence[bytes] | None = None,
         confirm_deletions: bool = False,
-    ) -> JobStats:
+    ) -> dict[str, Any]:
         """Index (or rescan) one of this device's locations, or only some of its ``folders``,
-        and wait for it to finish."""
-        message = (
-            IndexLocation(location, progress, confirm_deletions)
-            if folders is None
-            else RescanFolders(location, tuple(folders), progress, confirm_deletions)
-        )
+        as a recorded job, and wait for it to end; its counts (``JobStats.as_dict``)."""
+        reply = Reply()
+        folders = None if folders is None else list(folders)
+        self._tell_jobs(
+            Submit("index", location, index_params(folders), reply, progress,
+                   confirmed=confirm_deletions)
+        )  # fmt: skip
         # No timeout: a large first index takes as long as the disk needs.
-        return self._ask("indexer", message, timeout=None)  # type: ignore[return-value]
+        return reply.get(timeout=None)
+
+    def run_job(
+        self,
+        kind: str,
+        location: bytes,
+        params: dict[str, Any],
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Any:
+        """Run a recorded job and wait for its end; what it returns."""
+        reply = Reply()
+        self._tell_jobs(Submit(kind, location, params, reply, progress))
+        return reply.get(timeout=None)
+
+    def submit_job(
+        self,
+        kind: str,
+        location: bytes,
+        params: dict[str, Any],
+        reply: Reply | None = None,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+        recorded: bool = True,
+    ) -> None:
+        """Queue a job without waiting (``reply``, if given, gets its end)."""
+        self._tell_jobs(Submit(kind, location, params, reply, progress, recorded))
+
+    def rescan_soon(self, location: bytes, folders: Sequence[bytes] | None) -> None:
+        """A watcher's rescan: not recorded, merged with one still waiting for the location."""
+        self.submit_job("index", location, index_params(None if folders is None else
+                        list(folders)), recorded=False)  # fmt: skip
+
+    def pause_job(self, job: bytes) -> dict[str, Any]:
+        return self._job_reply(lambda reply: Pause(job, reply))
+
+    def cancel_job(self, job: bytes) -> dict[str, Any]:
+        return self._job_reply(lambda reply: Cancel(job, reply))
+
+    def resume_job(
+        self,
+        job: bytes,
+        confirmed: bool = False,
+        wait: bool = False,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        return self._job_reply(lambda reply: Resume(job, reply, confirmed, wait, progress))
+
+    def resume_unfinished_jobs(self) -> None:
+        self._tell_jobs(ResumeUnfinished())
+
+    def _job_reply(self, make: Callable[[Reply], object]) -> Any:
+        reply = Reply()
+        self._tell_jobs(make(reply))
+        return reply.get(timeout=None)
+
+    def _tell_jobs(self, message: object) -> None:
+        try:
+            self.supervisor.live_ref("jobs").tell(message)
+        except pykka.ActorDeadError as exc:
+            raise ActorFailed("the job manager stopped; it is being restarted, try again") from exc
 
     # -- projections ------------------------------------------------------------------------
 
@@ -172,10 +244,7 @@ class Library(LibraryReader):
 
     def close(self) -> None:
         """Stop the actors (the Journal commits what is queued, the index catches up)."""
-        cancel = getattr(self, "cancel_jobs", None)
-        if cancel is not None:
-            cancel.set()
-        self.supervisor.stop_all(order=["indexer", "journal", "projector", "bus"])
+        self.supervisor.stop_all(order=["jobs", "journal", "projector", "bus"])
         self._lock.release()
 
     def __enter__(self) -> "Library":

@@ -11,7 +11,6 @@ that imports and configures structlog on its first use, never before.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ class _Settings:
 
 # A node's log file: this large, and this many older ones kept beside it.
 FILE_BYTES = 10 << 20
+FILE_HANDLER = "sd-node-file"
 FILE_BACKUPS = 5
 
 
@@ -59,15 +59,17 @@ def configure(*, json: bool, level: int = logging.WARNING, file: str | None = No
         _apply()
 
 
-class _FileHandler(logging.handlers.RotatingFileHandler):
-    """The node's log file; always JSON lines."""
-
-
 def _file_handler(path: str) -> logging.Handler:
+    """The node's log file; always JSON lines (``logging.handlers`` only for the node)."""
+    import logging.handlers
     import os
 
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    return _FileHandler(path, maxBytes=FILE_BYTES, backupCount=FILE_BACKUPS, encoding="utf-8")
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=FILE_BYTES, backupCount=FILE_BACKUPS, encoding="utf-8"
+    )
+    handler.set_name(FILE_HANDLER)
+    return handler
 
 
 def _apply() -> None:
@@ -111,7 +113,7 @@ def _apply() -> None:
         root.handlers[:] = [_Handler()]
         root.setLevel(_SETTINGS.level)
     for handler in root.handlers:
-        handler.setFormatter(as_json if isinstance(handler, _FileHandler) else formatter)
+        handler.setFormatter(as_json if handler.get_name() == FILE_HANDLER else formatter)
     _SETTINGS.applied = True
 
 

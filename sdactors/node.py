@@ -37,14 +37,18 @@ from sdactors.supervisor import Supervisor
 
 
 class Node:
-    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str], serving: bool = False) -> None:
+        """``serving``: the node of ``sd node run`` (its jobs outlive a stop, to resume)."""
         self.data = DataDir(data_dir)
         self.config: NodeConfig = load_node_config(self.data)
         self.key: DeviceKey = load_device_key(self.data)
         device = DeviceInfo(self.config.device_name, self.config.hostname, self.config.os)
+        # The ``sd node run`` process holding this node, if any (it sets itself).
+        self.process: Any = None
         self.supervisor = Supervisor("node")
         self.supervisor.start(
-            "libraries", lambda hook: LibraryManager.start(self.data, self.key, device, hook)
+            "libraries",
+            lambda hook: LibraryManager.start(self.data, self.key, device, hook, serving),
         )
         self.supervisor.start("volumes", lambda hook: VolumeManager.start(on_crash=hook))
         self.supervisor.start("actions", lambda hook: ActionManager.start(self, hook))
@@ -56,6 +60,11 @@ class Node:
     @property
     def node(self) -> "Node":
         return self
+
+    @property
+    def serving(self) -> bool:
+        """Whether this is ``sd node run``'s node (long-lived), not one command's."""
+        return self.process is not None
 
     # -- commands ---------------------------------------------------------------------------
 

@@ -12,16 +12,18 @@ moves frames, so the node answers ``sd node status`` even while it indexes.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
+from projections.files_query import locations
 from sdactors.control.protocol import (
     HEADER,
     SOCKET_NAME,
@@ -31,16 +33,26 @@ from sdactors.control.protocol import (
     message_of,
 )
 from sdactors.errors import LibraryLocked, NodeRunning, SdError
+from sdactors.indexer.rules import Rules
 from sdactors.libraries import list_libraries
 from sdactors.lock import LibraryLock
 from sdactors.logs import get_logger
 from sdactors.paths import DataDir
+from sdactors.watch.limits import Backoff
+from sdactors.watch.watcher import Changed, LocationWatcher, WatchedLocation
+
+if TYPE_CHECKING:
+    from sdactors.library import Library
 
 log = get_logger(__name__)
 
 LOCK_NAME = "node.lock"
 # How often the node takes the rate of committed events, and over how long it averages it.
 RATE_WINDOW_S = 10.0
+# A location that cannot be watched (gone, unmounted, past the inotify limit) is rescanned
+# and tried again after this wait, doubling up to the most.
+WATCH_RETRY_S = 5.0
+WATCH_RETRY_MOST_S = 300.0
 
 
 class NodeProcess:
@@ -57,12 +69,18 @@ class NodeProcess:
         except LibraryLocked as exc:
             raise NodeRunning(str(self.data.root), exc.holder) from None
         try:
-            self.node = Node(self.data.root)
+            self.node = Node(self.data.root, serving=True)
         except BaseException:
             self._lock.release()
             raise
-        self.node.process = self  # type: ignore[attr-defined]
+        self.node.process = self
         self.failed: dict[str, str] = {}
+        # The libraries serving, by id: status reads them without asking any actor.
+        self.libs: dict[str, Library] = {}
+        self.watcher = LocationWatcher(backoff=Backoff(WATCH_RETRY_S, WATCH_RETRY_MOST_S))
+        # What is watched: location id -> (library id, path, rules as stored).
+        self._watched: dict[bytes, tuple[str, bytes, str]] = {}
+        self._token: trio.lowlevel.TrioToken | None = None
         self._commits: deque[tuple[float, int]] = deque()
         self._commits_lock = threading.Lock()
 
@@ -77,12 +95,61 @@ class NodeProcess:
         try:
             lib = self.node.open_library(library_id)
             lib.subscribe(("",), self._count, name="node-rate")
+            lib.subscribe(
+                ("location.",), lambda events: self._locations_changed(lib), name="node-watch"
+            )
+            lib.resume_unfinished_jobs()
         except (SdError, OSError) as exc:
             self.failed[library_id] = str(exc)
             log.error("library_failed", library=library_id, name=name, error=str(exc))
             return
         self.failed.pop(library_id, None)
+        self.libs[library_id] = lib
         log.info("library_serving", library=library_id, name=name)
+
+    # -- watching ---------------------------------------------------------------------------
+
+    def _locations_changed(self, lib: Library) -> None:
+        """A location added, removed, or with new rules (from a bus thread): watch anew,
+        once the index has folded it."""
+        if self._token is None:
+            return
+        lib.catch_up()
+        try:
+            trio.from_thread.run_sync(self.sync_watches, trio_token=self._token)
+        except trio.RunFinishedError:
+            pass  # stopping
+
+    def sync_watches(self) -> None:
+        """Watch this device's locations of every serving library, as they are now (in the
+        trio thread: the watcher is not thread-safe)."""
+        wanted: dict[bytes, tuple[str, bytes, str]] = {}
+        for library_id, lib in list(self.libs.items()):
+            with lib.index() as db:
+                for row in locations(db):
+                    if row.device == lib.device:
+                        wanted[row.location] = (library_id, row.path, row.rules)
+        for location in set(self._watched) - set(wanted):
+            self.watcher.remove(location)
+            del self._watched[location]
+        for location, spec in wanted.items():
+            if self._watched.get(location) != spec:
+                rules = Rules.from_dict(json.loads(spec[2]))
+                self.watcher.add(WatchedLocation(location, spec[1], rules))
+                self._watched[location] = spec
+
+    async def rescan_changes(self, receive: trio.MemoryReceiveChannel[Changed]) -> None:
+        """Each batch of changes becomes a rescan job of its location (merged with one
+        still waiting), so the watcher never waits for an index."""
+        async for changed in receive:
+            owner = self._watched.get(changed.location)
+            lib = self.libs.get(owner[0]) if owner is not None else None
+            if lib is None:
+                continue
+            try:
+                lib.rescan_soon(changed.location, None if changed.whole else changed.folders)
+            except SdError as exc:
+                log.warning("rescan_not_queued", location=changed.location.hex(), error=str(exc))
 
     def _count(self, events: Any) -> None:
         with self._commits_lock:
@@ -100,6 +167,9 @@ class NodeProcess:
             now = time.monotonic()
             recent = sum(n for at, n in self._commits if now - at <= RATE_WINDOW_S)
         libraries = []
+        jobs = []
+        for lib in list(self.libs.values()):
+            jobs.extend({"library": lib.config.name, **j} for j in lib.jobs.snapshot())
         for config in list_libraries(self.data):
             error = self.failed.get(config.id)
             if error is None:
@@ -118,17 +188,23 @@ class NodeProcess:
             "pid": os.getpid(),
             "uptime_s": round(time.time() - self.started, 3),
             "libraries": libraries,
-            "jobs": self.node.jobs_status() if hasattr(self.node, "jobs_status") else [],
+            "jobs": jobs,
             "rss_bytes": psutil.Process().memory_info().rss,
             "events_per_s": round(recent / RATE_WINDOW_S, 3),
-            "watching": self.node.watching_status()
-            if hasattr(self.node, "watching_status")
-            else [],
+            "watching": [
+                {"location": key, "library": self._library_name(key), **state}
+                for key, state in self.watcher.status().items()
+            ],
         }
 
     def _failed_actors(self, library_id: str) -> dict[str, str]:
-        lib = self.node.opened(library_id)
+        lib = self.libs.get(library_id)
         return lib.supervisor.failed() if lib is not None else {}
+
+    def _library_name(self, location_hex: str) -> str | None:
+        owner = self._watched.get(bytes.fromhex(location_hex))
+        lib = self.libs.get(owner[0]) if owner is not None else None
+        return lib.config.name if lib is not None else None
 
     def close(self) -> None:
         try:
@@ -155,14 +231,21 @@ async def _main(process: NodeProcess, ready: trio.Event | None) -> int:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             listener = await _listen(path)
-            await trio.to_thread.run_sync(process.open_libraries)
             nursery.start_soon(_serve, listener, process, nursery)
+            process._token = trio.lowlevel.current_trio_token()
+            send, receive = trio.open_memory_channel[Changed](0)
+            await nursery.start(process.watcher.run, send)
+            nursery.start_soon(process.rescan_changes, receive)
+            await trio.to_thread.run_sync(process.open_libraries)
+            process.sync_watches()
             log.info("node_serving", data=str(process.data.root), pid=os.getpid(), socket=str(path))
             if ready is not None:
                 ready.set()
             async for signum in signals:
                 log.info("node_stopping", signal=signal.Signals(signum).name)
                 break
+            process._token = None
+            process.watcher.stop()
             nursery.cancel_scope.cancel()
     path.unlink(missing_ok=True)
     return 0

@@ -63,6 +63,12 @@ class Sd:
         assert result.code == 1, f"expected exit 1, got {result.code}: {result.err}"
         return result
 
+    def index_digests(self) -> dict[str, str]:
+        """The digest of each read model of the index proper: not of the audit trail and the
+        jobs, which grow with every command (and differ between two ways to the same index)."""
+        each = self.json("projections", "digest")["read_models"]
+        return {k: v for k, v in each.items() if k not in ("actions", "jobs")}
+
     def popen(self, *args: str, **kwargs: Any) -> subprocess.Popen:
         return subprocess.Popen([*SD, *args], env=self.env, **kwargs)
 

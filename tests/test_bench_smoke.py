@@ -78,6 +78,50 @@ def test_bench_index_smoke(tmp_path: Path) -> None:
     assert r["search"]["recall"] == 1.0 and r["search"]["short"]["recall"] == 1.0
 
 
+def test_bench_node_smoke(tmp_path: Path) -> None:
+    r = run_tool(
+        "bench_node.py",
+        "--files",
+        "2000",
+        "--runs",
+        "5",
+        "--burst",
+        "200",
+        "--burst-timeout",
+        "5",
+        "--idle-seconds",
+        "2",
+        "--tree",
+        str(tmp_path / "tree"),
+        timeout=120,
+    )
+    assert r["ok"] is True
+    for figure in ("search", "change", "rss", "idle_cpu", "stop"):
+        assert "goal" in r[figure] and "baseline" in r[figure], figure
+    search = r["search"]
+    assert search["runs"] == 5
+    assert search["sd"]["p50_ms"] > 0 and search["sd"]["p99_ms"] > 0
+    assert search["baseline"]["p50_ms"] > 0 and search["ratio_p50"] > 0
+    # Not a timing: every answer, both sides, was held to the tree's own entries.
+    checked = search["checked"]
+    assert checked["answers"] == 10 and checked["failed"] == 0, checked["failures"]
+    assert checked["whole_sets"] >= 1
+    # Whether the node saw the burst in time is for people to judge (the node may not watch
+    # yet): the figure is there, either seconds or "not seen within 5 s", nothing wrong found.
+    change = r["change"]
+    for key in ("seconds", "found", "result", "timeout_s", "burst_seconds", "polls"):
+        assert key in change, key
+    assert change["files"] == 200 and change["polls"] >= 1 and change["problems"] == []
+    assert (change["seconds"] is None) == (change["result"] == "not seen within 5 s")
+    assert change["baseline"]["found"] == 200  # plocate, after updatedb, sees the whole burst
+    rss = r["rss"]
+    assert rss["status_mb"] > 0 and rss["psutil_mb"] > 0 and rss["status_pid_is_node"]
+    idle = r["idle_cpu"]
+    assert idle["seconds"] >= 2 and idle["percent_of_core"] >= 0
+    assert r["stop"]["exit_code"] == 0 and r["stop"]["seconds"] < 10
+    assert r["network"]["off_loopback"] == []
+
+
 def test_bench_kinds_smoke() -> None:
     proc = subprocess.run(
         [sys.executable, str(TOOLS / "bench_kinds.py"), "--seconds", "0.01", "--json"],

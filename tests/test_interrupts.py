@@ -120,15 +120,22 @@ def test_workers_end_with_the_command(tree: Path, tmp_path: Path, signum: int) -
     if signum == signal.SIGKILL:
         assert proc.returncode == -signal.SIGKILL
     else:
-        # Like Ctrl-C: the job cancelled (and recorded so), what was committed kept, one line.
+        # Like Ctrl-C: the job paused (and recorded so), what was committed kept, one line.
         assert proc.returncode == 128 + signal.SIGTERM
         assert "stopped by SIGTERM" in one_line(tmp_path / "err")
         stats = sd.json("log", "stats")
         assert count_events(stats, "job.completed") == 0
-        assert stats["by_type"]["job.failed"] == 1
+        assert stats["by_type"]["job.paused"] == 1
         assert stats["by_type"]["entries.indexed"] >= 1
         assert sd.json("log", "verify")["ok"] is True
         assert 0 < sd.json("stats")["files"] < FILES
+        # The user resumes it: it goes on from what it committed, to the end.
+        [job] = sd.json("jobs", "list")
+        assert (job["state"], job["reason"]) == ("paused", "interrupted")
+        done = sd.json("jobs", "resume", job["id"])
+        assert done["state"] == "completed" and done["counts"]["files"] == FILES
+        assert done["counts"]["created"] < FILES  # not indexed again from the start
+        assert sd.json("stats")["files"] == FILES
     assert sd.json("log", "verify")["ok"] is True
 
 

@@ -99,6 +99,16 @@ def test_a_rescan_that_would_delete_most_of_a_location_waits_for_a_confirmation(
         "would delete 1,202" in sd.fails("location", "rescan", str(root), "--folder", str(root)).err
     )
 
-    done = sd.json("location", "rescan", str(root), "--confirm-deletions")
-    assert done["deleted"] == 1202
+    # Each held rescan is a paused job saying why; one of them resumed with --confirm deletes.
+    held_jobs = [j for j in sd.json("jobs", "list") if j["state"] == "paused"]
+    assert len(held_jobs) == 2 and all("would delete 1,202" in j["reason"] for j in held_jobs)
+    assert "would delete 1,202" in sd.run("jobs", "list").out
+    job = held_jobs[0]["id"]
+    assert "would delete 1,202" in sd.fails("jobs", "resume", job).err  # still held
+    done = sd.json("jobs", "resume", job[:12], "--confirm")
+    assert done["state"] == "completed" and done["counts"]["deleted"] == 1202
+    assert sd.json("jobs", "info", job)["state"] == "completed"
     assert sd.json("stats")["files"] == 600
+    sd.json("jobs", "cancel", held_jobs[1]["id"])
+    assert sd.json("jobs", "list") == []
+    assert sd.json("location", "rescan", str(root), "--confirm-deletions")["deleted"] == 0

@@ -26,7 +26,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import random
 import shutil
 import sqlite3
 import stat
@@ -51,40 +50,19 @@ from sdactors.indexer.content import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import (  # noqa: E402
+    SD,
+    ensure_tool,
+    latency_summary,
+    median_seconds,
+    plocate_tools,
+    sd,
+    search_queries,
+    timed_cmd,
+    tree_options,
+    updatedb_args,
+)
 from gen_tree import generate  # noqa: E402
-
-SD = [sys.executable, "-m", "sdactors"]
-
-
-def ensure_tool(binary: str, package: str) -> str | None:
-    """The path of ``binary``, installing Debian's ``package`` if we can; None otherwise."""
-    found = shutil.which(binary)
-    if found or os.geteuid() != 0 or not shutil.which("apt-get"):
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", package]
-    if subprocess.run(install, capture_output=True, env=env).returncode != 0:
-        # A fresh machine may have no package lists yet: fetch them once and try again.
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env)
-        subprocess.run(install, capture_output=True, env=env)
-    return shutil.which(binary)
-
-
-def median_seconds(run: Callable[[], object], repeat: int = 3) -> float:
-    """Median wall time of ``run``: one slow pass (another process waking) moves no figure."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def timed_cmd(args: list[str], repeat: int = 3, **kwargs: Any) -> float:
-    """Median wall time of a command (output discarded)."""
-    return median_seconds(
-        lambda: subprocess.run(args, stdout=subprocess.DEVNULL, check=True, **kwargs), repeat
-    )
 
 
 class PeakRss:
@@ -111,13 +89,6 @@ class PeakRss:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def sd(env: dict[str, str], *args: str) -> Any:
-    out = subprocess.run([*SD, "--json", *args], env=env, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit(f"sd {' '.join(args)} failed: {out.stderr.strip()}")
-    return json.loads(out.stdout) if out.stdout.strip() else None
 
 
 def bench_first_index(env: dict[str, str], tree: Path) -> dict[str, Any]:
@@ -323,42 +294,6 @@ def bench_identity(tree: Path, b3sum: str, scratch: Path) -> dict[str, Any]:
     }
 
 
-def search_queries(
-    names: list[tuple[str, str, int, int]], count: int, seed: int = 7
-) -> dict[str, list[str]]:
-    """Queries people type, made from the indexed names and paths: whole names, prefixes,
-    5-character pieces of names (often mid-word), words, two words in any order (one may be
-    a folder's), and path fragments; plus, apart, the one- and two-character ones."""
-    rng = random.Random(seed)
-    typed: list[str] = []
-    while len(typed) < count:
-        name, folder, _, _ = names[rng.randrange(len(names))]
-        words = name.replace("_", " ").replace("-", " ").replace(".", " ").split() or [name]
-        folder_words = folder.strip("/").split("/")[-1].split() or words
-        roll = rng.random()
-        if roll < 0.2:
-            typed.append(name)
-        elif roll < 0.4:
-            typed.append(name[: max(3, len(name) // 2)])
-        elif roll < 0.6:
-            start = rng.randint(0, max(0, len(name) - 5))
-            typed.append(name[start : start + 5])
-        elif roll < 0.8:
-            typed.append(rng.choice(words))
-        elif roll < 0.9:
-            pair = [rng.choice(words), rng.choice(folder_words + words)]
-            rng.shuffle(pair)
-            typed.append(" ".join(pair))
-        else:
-            typed.append(folder.strip("/").split("/")[-1] + "/" + name[: max(3, len(name) // 2)])
-    short = []
-    while len(short) < max(10, count // 10):
-        name = names[rng.randrange(len(names))][0]
-        start = rng.randrange(len(name))
-        short.append(name[start : start + rng.choice((1, 2))])
-    return {"typed": typed, "short": short}
-
-
 def _timed_queries(
     db: sqlite3.Connection, queries: list[str], names: list[tuple[str, str, int, int]]
 ) -> dict[str, Any]:
@@ -374,12 +309,9 @@ def _timed_queries(
         expected += len(truth)
         returned += len({h.path for h in hits} & {h.path for h in truth})
         exact += hits == truth
-    latencies.sort()
     return {
         "queries": len(queries),
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
-        "max_ms": latencies[-1] * 1000,
+        **latency_summary(latencies),
         "recall": returned / expected if expected else 1.0,
         "same_order": exact / len(queries),
     }
@@ -416,18 +348,8 @@ def bench_search(
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--files", type=int, default=100_000)
-    parser.add_argument(
-        "--tree",
-        type=Path,
-        default=None,
-        help="Where to generate (and keep) the tree; default: a temp dir.",
-    )
-    parser.add_argument(
-        "--max-size",
-        type=int,
-        default=8_000_000,
-        help="Cap generated file sizes (bytes), for very large trees.",
+    tree_options(
+        parser, 100_000, 8_000_000, "Cap generated file sizes (bytes), for very large trees."
     )
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--json", action="store_true")
@@ -446,13 +368,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ["sh", "-c", f"find '{tree}' -type f -print0 | xargs -0 cat > /dev/null"], check=True
         )
         r["find_seconds"] = timed_cmd(find_args)
-        plocate = ensure_tool("plocate", "plocate")
-        updatedb = shutil.which("updatedb.plocate") or shutil.which("updatedb")
+        plocate, updatedb = plocate_tools()
         plocate_db = scratch / "plocate.db"
         if plocate and updatedb:
-            r["updatedb_seconds"] = timed_cmd(
-                [updatedb, "-l", "0", "-o", str(plocate_db), "-U", str(tree)], repeat=3
-            )
+            r["updatedb_seconds"] = timed_cmd(updatedb_args(updatedb, tree, plocate_db), repeat=3)
         env = {**os.environ, "SD_DATA_DIR": str(scratch / "data")}
         env.pop("SD_DEBUG", None)
         r["first_index"] = bench_first_index(env, tree)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from events.domain.catalog import CATALOG
-from events.shapes import INT64_MAX, Id, MapOf, Num, Text
+from events.shapes import INT64_MAX, Id, MapOf, Num, Plain, Text
 
 TOKEN = r"[a-z][a-z0-9_-]*"
 
@@ -35,3 +35,48 @@ class JobCompleted:
 class JobFailed:
     job: Annotated[bytes, Id()]
     error: Annotated[str, Text(0, 1000)]
+
+
+# The life of a durable job, before and around job.started: queued with what it is to do,
+# paused (by the user, or held: a rescan that would delete most of its location), resumed
+# (by the user, or by a node starting again after a crash), cancelled. A checkpoint marks a
+# batch boundary the job has committed, with its counts so far: where ``sd jobs info`` says
+# it had come to. Progress between checkpoints is status, never an event.
+
+
+@CATALOG.event("job.queued")
+@dataclass(frozen=True, slots=True)
+class JobQueued:
+    job: Annotated[bytes, Id()]
+    kind: Annotated[str, Text(1, 32, pattern=TOKEN)]
+    location: Annotated[bytes, Id()]
+    # What the job is to do, as its kind reads it (folders of a rescan, paths of a copy...).
+    params: Annotated[dict, Plain()]
+
+
+@CATALOG.event("job.paused")
+@dataclass(frozen=True, slots=True)
+class JobPaused:
+    job: Annotated[bytes, Id()]
+    reason: Annotated[str, Text(0, 1000)]
+
+
+@CATALOG.event("job.resumed")
+@dataclass(frozen=True, slots=True)
+class JobResumed:
+    job: Annotated[bytes, Id()]
+    # Why: "user", "confirmed" (held deletions allowed), "restart" (the node came back).
+    why: Annotated[str, Text(1, 32, pattern=TOKEN)]
+
+
+@CATALOG.event("job.cancelled")
+@dataclass(frozen=True, slots=True)
+class JobCancelled:
+    job: Annotated[bytes, Id()]
+
+
+@CATALOG.event("job.checkpoint")
+@dataclass(frozen=True, slots=True)
+class JobCheckpoint:
+    job: Annotated[bytes, Id()]
+    stats: Annotated[dict, MapOf(Text(1, 32, pattern=TOKEN), Num(0, INT64_MAX))]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from events.domain.locations import (
     LocationAdded,
@@ -29,7 +29,6 @@ from sdactors.indexer.rules import Rules
 from sdactors.paths import show, user_path
 
 if TYPE_CHECKING:
-    from sdactors.indexer.job import JobStats
     from sdactors.library import Library
     from sdactors.library_reader import LibraryReader
 
@@ -115,14 +114,11 @@ def _overlap(path: bytes, existing: bytes) -> bool:
     )
 
 
-def add_location(
-    lib: "Library", path: str | bytes, name: str | None = None, rules: Rules | None = None
-) -> tuple[Location, bool]:
-    """Record a new location; returns it and whether it was new (an existing one is reused,
-    so adding the same folder again resumes or refreshes its index)."""
-    rules = rules or Rules()
+def check_new_location(lib: "Library", real: bytes, rules: Rules) -> Location | None:
+    """Refuse a folder that cannot be a new location (missing, not a folder, unreadable,
+    inside or around another of this device's), or bad rules; the location if it is one
+    already. Writes nothing."""
     rules.check()
-    real = user_path(path)
     if not os.path.exists(real):
         raise NotAFolder(show(real), "it does not exist")
     if not os.path.isdir(real):
@@ -134,9 +130,22 @@ def add_location(
         if loc.device != lib.device:
             continue
         if loc.path == real:
-            return loc, False
+            return loc
         if _overlap(real, loc.path):
             raise LocationExists(show(real), f"{loc.name} ({show(loc.path)})")
+    return None
+
+
+def add_location(
+    lib: "Library", path: str | bytes, name: str | None = None, rules: Rules | None = None
+) -> tuple[Location, bool]:
+    """Record a new location; returns it and whether it was new (an existing one is reused,
+    so adding the same folder again resumes or refreshes its index)."""
+    rules = rules or Rules()
+    real = user_path(path)
+    existing = check_new_location(lib, real, rules)
+    if existing is not None:
+        return existing, False
     location = Location(
         os.urandom(LOCATION_ID_LEN),
         real,
@@ -159,11 +168,12 @@ def add_location(
 def index_location(
     lib: "Library",
     location: Location,
-    progress: "Callable[[JobStats], None] | None" = None,
+    progress: "Callable[[dict[str, Any]], None] | None" = None,
     folders: "Sequence[str | bytes] | None" = None,
     confirm_deletions: bool = False,
-) -> "JobStats":
-    """Index the location, or only ``folders`` of it (paths as typed, inside it)."""
+) -> "dict[str, Any]":
+    """Index the location, or only ``folders`` of it (paths as typed, inside it), as a job;
+    its counts when it ends."""
     wanted = None if folders is None else [user_path(folder) for folder in folders]
     return lib.index_location(location.id, progress, wanted, confirm_deletions)
 

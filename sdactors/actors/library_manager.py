@@ -19,6 +19,7 @@ from sdactors.libraries import (
     remove_library_files,
 )
 from sdactors.library import Library
+from sdactors.lock import LOCK_WAIT_S
 from sdactors.logs import get_logger
 from sdactors.paths import DataDir
 from sdactors.supervisor import CrashHook, SupervisedActor
@@ -74,9 +75,16 @@ class CloseAll:
 
 class LibraryManager(SupervisedActor):
     def __init__(
-        self, data: DataDir, key: DeviceKey, device: DeviceInfo, on_crash: CrashHook | None = None
+        self,
+        data: DataDir,
+        key: DeviceKey,
+        device: DeviceInfo,
+        on_crash: CrashHook | None = None,
+        jobs_resume: bool = False,
     ) -> None:
+        """``jobs_resume``: the libraries are a node's, whose jobs resume when it restarts."""
         super().__init__(on_crash)
+        self._jobs_resume = jobs_resume
         self._data = data
         self._key = key
         self._device = device
@@ -113,10 +121,8 @@ class LibraryManager(SupervisedActor):
     def _open_library(self, config: LibraryConfig, lock_wait: float | None = None) -> Library:
         lib = self._open.get(config.id)
         if lib is None:
-            if lock_wait is None:
-                lib = Library(config, self._key, self._device)
-            else:
-                lib = Library(config, self._key, self._device, lock_wait)
+            wait = LOCK_WAIT_S if lock_wait is None else lock_wait
+            lib = Library(config, self._key, self._device, wait, self._jobs_resume)
             self._open[config.id] = lib
             log.info("library_opened", library=config.id, name=config.name)
         return lib

@@ -14,7 +14,6 @@ from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.cli.output import human_bytes, offline_mark
 from sdactors.indexer.kind_names import KINDS
-from sdactors.ops.browse import Duplicates, Ls, Search, Stats
 from sdactors.paths import user_path
 
 
@@ -29,7 +28,7 @@ def _absolute(path: str | None) -> bytes | None:
 @pass_ctx
 def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
     """List a folder from the index (not from the disk); without PATH, the locations."""
-    items = ctx.execute(Ls(_absolute(path), library))
+    items = ctx.call("ls", path=_absolute(path), library=library)
     if ctx.out.as_json:
         ctx.out.json(items)
         return
@@ -78,7 +77,15 @@ def search_(
 ) -> None:
     """Find files by name or path: every match up to the limit, best first (exact name,
     name prefix, a word of the name, substring of the name, then path)."""
-    hits = ctx.execute(Search(query, kind, ext, _absolute(under), limit, library))
+    hits = ctx.call(
+        "search",
+        query=query,
+        kind=kind,
+        ext=ext,
+        under=_absolute(under),
+        limit=limit,
+        library=library,
+    )
     if ctx.out.as_json:
         ctx.out.json(hits)
         return
@@ -110,7 +117,9 @@ def search_(
 @pass_ctx
 def duplicates_(ctx: CliContext, limit: int | None, min_size: int, library: str | None) -> None:
     """Groups of files with identical content, the largest waste first."""
-    groups: list[dict[str, Any]] = ctx.execute(Duplicates(limit, min_size, library))
+    groups: list[dict[str, Any]] = ctx.call(
+        "duplicates", limit=limit, min_size=min_size, library=library
+    )
     if ctx.out.as_json:
         ctx.out.json(groups)
         return
@@ -134,7 +143,7 @@ def duplicates_(ctx: CliContext, limit: int | None, min_size: int, library: str 
 @pass_ctx
 def stats(ctx: CliContext, library: str | None) -> None:
     """What the index holds: files, folders, bytes, and files by kind."""
-    st = ctx.execute(Stats(library))
+    st = ctx.call("stats", library=library)
     if ctx.out.as_json:
         ctx.out.json(st)
         return

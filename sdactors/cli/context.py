@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from sdactors.cli.output import Output
 from sdactors.errors import LibraryLocked, LogDamaged
-from sdactors.libraries import LibraryConfig, find_library
 from sdactors.paths import DataDir
 
 if TYPE_CHECKING:
+    from sdactors.libraries import LibraryConfig
     from sdactors.library import Library
     from sdactors.library_reader import LibraryReader
     from sdactors.node import Node
@@ -76,7 +76,37 @@ class CliContext:
 
         return command.run(CallContext(self, sink))
 
-    def find(self, wanted: str | None) -> LibraryConfig:
+    def call(
+        self, name: str, progress: Callable[[dict[str, Any]], None] | None = None, **args: Any
+    ) -> Any:
+        """``execute`` for commands named rather than built: the client path (a read through
+        the node) imports no command module, none of the index's code, only the socket's."""
+        from sdactors.control.client import connect
+
+        client = connect(self.data.root)
+        if client is not None:
+            try:
+                return client.call(name, args, progress)
+            finally:
+                client.close()
+        from sdactors.ops import registry  # noqa: F401 - every command registered
+        from sdactors.ops.base import decode
+
+        return self.execute(decode(name, args), progress)
+
+    def node_serves(self) -> bool:
+        """Whether a node answers on this data directory's control socket."""
+        from sdactors.control.client import connect
+
+        client = connect(self.data.root)
+        if client is None:
+            return False
+        client.close()
+        return True
+
+    def find(self, wanted: str | None) -> "LibraryConfig":
+        from sdactors.libraries import find_library
+
         return find_library(self.data, wanted)
 
     def write_library(self, wanted: str | None) -> "Library":

@@ -6,27 +6,14 @@ import os
 import subprocess
 import sys
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Callable, Iterator
 
 import click
 
-from sdactors.actions.locations import (
-    Location,
-    add_location,
-    change_rules,
-    find_location,
-    index_location,
-    list_locations,
-    remove_location,
-    show,
-)
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.cli.output import for_terminal, human_bytes, offline_mark
-
-if TYPE_CHECKING:
-    from sdactors.indexer.job import JobStats
-from sdactors.indexer.rules import Rules
+from sdactors.paths import show, user_path
 
 
 @click.group("location")
@@ -35,7 +22,7 @@ def group() -> None:
 
 
 @contextmanager
-def _progress(ctx: CliContext, path: bytes) -> Iterator[Callable[[JobStats], None] | None]:
+def _progress(ctx: CliContext, path: str) -> Iterator[Callable[[dict], None] | None]:
     """A live line on a terminal (stderr), nothing for scripts and --json."""
     if ctx.out.as_json or not sys.stderr.isatty():
         yield None
@@ -49,39 +36,32 @@ def _progress(ctx: CliContext, path: bytes) -> Iterator[Callable[[JobStats], Non
         console=ctx.out.err,
         transient=True,
     ) as bar:
-        shown = for_terminal(show(path))
+        shown = for_terminal(path)
         task = bar.add_task(f"indexing {shown}")
 
-        def update(stats: JobStats) -> None:
+        def update(stats: dict) -> None:
             bar.update(
                 task,
                 description=(
-                    f"indexing {shown}: {stats.files:,} files, {stats.dirs:,} folders, "
-                    f"{human_bytes(stats.bytes)}"
+                    f"indexing {shown}: {stats['files']:,} files, {stats['dirs']:,} folders, "
+                    f"{human_bytes(stats['bytes'])}"
                 ),
             )
 
         yield update
 
 
-def _job_result(location: Location, stats: JobStats) -> dict:
-    return {
-        "id": location.id.hex(),
-        "path": show(location.path),
-        "name": location.name,
-        **stats.as_dict(),
-    }
-
-
-def _summary(location: Location, stats: JobStats) -> str:
+def _summary(result: dict) -> str:
     text = (
-        f"{show(location.path)}: {stats.files:,} files, {stats.dirs:,} folders, "
-        f"{human_bytes(stats.bytes)} in {stats.seconds:.1f} s; created {stats.created:,}, "
-        f"modified {stats.modified:,}, moved {stats.moved:,}, deleted {stats.deleted:,}"
+        f"{result['path']}: {result['files']:,} files, {result['dirs']:,} folders, "
+        f"{human_bytes(result['bytes'])} in {result['seconds']:.1f} s; created "
+        f"{result['created']:,}, modified {result['modified']:,}, moved {result['moved']:,}, "
+        f"deleted {result['deleted']:,}"
     )
-    if stats.errors:
-        text += f"; {stats.errors} could not be read ({stats.error_samples[0]}"
-        text += ", ...)" if stats.errors > 1 else ")"
+    if result["errors"]:
+        samples = result.get("error_samples") or ["?"]
+        text += f"; {result['errors']} could not be read ({samples[0]}"
+        text += ", ...)" if result["errors"] > 1 else ")"
     return text
 
 
@@ -129,28 +109,6 @@ def _rules_options(fn: Callable) -> Callable:
     return fn
 
 
-def _apply(
-    rules: Rules,
-    hidden: bool | None,
-    gitignore: bool | None,
-    system: bool | None,
-    dev: bool | None,
-    git: bool | None,
-    exclude: tuple[str, ...],
-    clear: bool = False,
-) -> Rules:
-    excludes = () if clear else rules.exclude
-    excludes = tuple(dict.fromkeys([*excludes, *exclude]))
-    return rules.changed(
-        skip_hidden=None if hidden is None else not hidden,
-        gitignore=gitignore,
-        skip_system=None if system is None else not system,
-        skip_dev=None if dev is None else not dev,
-        skip_git=None if git is None else not git,
-        exclude=excludes,
-    )
-
-
 @group.command("add")
 @click.argument("path", type=click.Path(path_type=str))
 @click.option("--name", default=None, help="A name for it (default: the folder's name).")
@@ -173,28 +131,32 @@ def add(
     library: str | None,
 ) -> None:
     """Add the folder PATH and index it (adding it again resumes or refreshes its index)."""
-    lib = ctx.write_library(library)
-    rules = _apply(Rules(), hidden, gitignore, system, dev, git, exclude)
-    location, _new = add_location(lib, path, name, rules)
-    if no_wait:
+    from sdactors.ops.locations import NONE, QUEUE, WAIT, LocationAdd
+
+    serving = ctx.node_serves()
+    then = WAIT if not no_wait else QUEUE if serving else NONE
+    command = LocationAdd(
+        user_path(path), name, then, hidden, gitignore, system, dev, git, exclude,
+        library=library,
+    )  # fmt: skip
+    if then != WAIT:
+        result = ctx.execute(command)
+        if then == QUEUE:
+            ctx.out.result(result, f"added {result['path']}; the node indexes it (sd jobs list)")
+            return
         ctx.close()  # release the library for the background indexer
-        pid = _index_in_background(ctx, location, library)
+        pid = _index_in_background(ctx, result["id"], library)
         ctx.out.result(
-            {
-                "id": location.id.hex(),
-                "path": show(location.path),
-                "name": location.name,
-                "background_pid": pid,
-            },
-            f"added {show(location.path)}; indexing in the background (process {pid})",
+            {**result, "background_pid": pid},
+            f"added {result['path']}; indexing in the background (process {pid})",
         )
         return
-    with _progress(ctx, location.path) as progress:
-        stats = index_location(lib, location, progress)
-    ctx.out.result(_job_result(location, stats), _summary(location, stats))
+    with _progress(ctx, show(user_path(path))) as progress:
+        result = ctx.execute(command, progress)
+    ctx.out.result(result, _summary(result))
 
 
-def _index_in_background(ctx: CliContext, location: Location, library: str | None) -> int:
+def _index_in_background(ctx: CliContext, location: str, library: str | None) -> int:
     log_path = os.path.join(os.fsdecode(ctx.find(library).paths.root), "background.log")
     args = [
         sys.executable,
@@ -204,7 +166,7 @@ def _index_in_background(ctx: CliContext, location: Location, library: str | Non
         str(ctx.data.root),
         "location",
         "rescan",
-        location.id.hex(),
+        location,
     ]
     if library:
         args += ["--library", library]
@@ -225,21 +187,23 @@ def _index_in_background(ctx: CliContext, location: Location, library: str | Non
 @pass_ctx
 def list_(ctx: CliContext, library: str | None) -> None:
     """List the locations of the library (of every device)."""
-    locs = list_locations(ctx.read_library(library))
+    from sdactors.ops.locations import LocationList
+
+    locs = ctx.execute(LocationList(library))
     if ctx.out.as_json:
-        ctx.out.json([loc.as_json() for loc in locs])
+        ctx.out.json(locs)
         return
     ctx.out.table(
         ["name", "path", "id", "device"],
         [
             (
-                loc.name,
-                show(loc.path) + offline_mark(loc.offline is not None),
-                loc.id.hex()[:12],
-                loc.device.hex()[:10],
+                loc["name"],
+                loc["path"] + offline_mark(loc["offline"]),
+                loc["id"][:12],
+                loc["device"][:10],
             )
             for loc in locs
-        ],
+        ],  # fmt: skip
         "no locations: add one with 'sd location add PATH'",
     )
 
@@ -270,11 +234,14 @@ def rescan(
     library: str | None,
 ) -> None:
     """Bring the index of LOCATION (a path, id or name) up to date with the disk."""
-    lib = ctx.write_library(library)
-    loc = find_location(lib, location, lib.device)
-    with _progress(ctx, loc.path) as progress:
-        stats = index_location(lib, loc, progress, folders or None, confirm_deletions)
-    ctx.out.result(_job_result(loc, stats), _summary(loc, stats))
+    from sdactors.ops.locations import LocationRescan
+
+    command = LocationRescan(
+        location, tuple(user_path(f) for f in folders), confirm_deletions, library
+    )
+    with _progress(ctx, location) as progress:
+        result = ctx.execute(command, progress)
+    ctx.out.result(result, _summary(result))
 
 
 @group.command("remove")
@@ -284,13 +251,10 @@ def rescan(
 @pass_ctx
 def remove(ctx: CliContext, location: str, library: str | None) -> None:
     """Remove LOCATION from the index (its files stay on disk)."""
-    lib = ctx.write_library(library)
-    loc = find_location(lib, location, lib.device)
-    remove_location(lib, loc)
-    ctx.out.result(
-        {"id": loc.id.hex(), "path": show(loc.path), "removed": True},
-        f"removed {show(loc.path)} from the index (the files stay)",
-    )
+    from sdactors.ops.locations import LocationRemove
+
+    result = ctx.execute(LocationRemove(location, library))
+    ctx.out.result(result, f"removed {result['path']} from the index (the files stay)")
 
 
 @group.command("rules")
@@ -313,15 +277,16 @@ def rules(
     library: str | None,
 ) -> None:
     """Show or change what indexing LOCATION skips (applied at its next rescan)."""
-    lib = ctx.write_library(library)
-    loc = find_location(lib, location, lib.device)
-    new_rules = _apply(loc.rules, hidden, gitignore, system, dev, git, exclude, clear_excludes)
-    changed = new_rules != loc.rules
-    loc = change_rules(lib, loc, new_rules)
+    from sdactors.ops.locations import LocationRules
+
+    result = ctx.execute(
+        LocationRules(location, hidden, gitignore, system, dev, git, exclude, clear_excludes,
+                      library)
+    )  # fmt: skip
     if ctx.out.as_json:
-        ctx.out.json({**loc.as_json(), "changed": changed})
+        ctx.out.json(result)
         return
-    for key, value in loc.rules.as_dict().items():
+    for key, value in result["rules"].items():
         ctx.out.line(f"{key:<12} {value}")
-    if changed:
-        ctx.out.line(f"rules changed: run 'sd location rescan {show(loc.path)}' to apply them")
+    if result["changed"]:
+        ctx.out.line(f"rules changed: run 'sd location rescan {result['path']}' to apply them")

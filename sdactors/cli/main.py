@@ -54,6 +54,7 @@ COMMANDS = {
     "cp": ("sdactors.cli.file_cmds", "cp"),
     "mv": ("sdactors.cli.file_cmds", "mv"),
     "rm": ("sdactors.cli.file_cmds", "rm"),
+    "jobs": ("sdactors.cli.jobs_cmds", "group"),
 }
 
 

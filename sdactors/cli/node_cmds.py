@@ -66,13 +66,17 @@ def status(ctx: CliContext) -> None:
         "no libraries",
     )
     if st["jobs"]:
+        from sdactors.cli.jobs_cmds import progress_text
+
         ctx.out.table(
-            ["job", "kind", "state", "progress"],
-            [(j["id"][:12], j["kind"], j["state"], j.get("progress", "")) for j in st["jobs"]],
+            ["job", "library", "kind", "state", "progress"],
+            [(j["id"][:12], j["library"], j["kind"], j["state"], progress_text(j))
+             for j in st["jobs"]],
             "",
-        )
+        )  # fmt: skip
     for w in st["watching"]:
-        ctx.out.line(f"watching    {w}")
+        mode = w["mode"] + (f" ({w['reason']})" if w["reason"] else "")
+        ctx.out.line(f"watching    {w['root']}: {mode}")
 
 
 @group.command("service")

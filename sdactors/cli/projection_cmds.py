@@ -72,8 +72,14 @@ def rebuild(
 @pass_ctx
 def digest(ctx: CliContext, library: str | None) -> None:
     """The digest of every read model: equal on devices holding the same events."""
-    value = ctx.read_library(library).digest()
-    ctx.out.result({"digest": value}, value)
+    from projections.catalog import library_projections
+    from projections.runner import digest_of
+
+    lib = ctx.read_library(library)
+    value = lib.digest()
+    with lib.index() as db:
+        each = {p.name: digest_of(db, [p]) for p in library_projections()}
+    ctx.out.result({"digest": value, "read_models": each}, value)
 
 
 @group.command("tables")

@@ -86,8 +86,17 @@ def _follow(lib: Library, device: bytes, folders: list[bytes]) -> dict[str, Any]
             totals["error"] = str(exc)
             continue
         for key in CHANGES:
-            totals[key] += getattr(stats, key)
+            totals[key] += stats[key]
     return totals
+
+
+def _location_id(lib: Library, device: bytes, path: bytes) -> bytes:
+    """The location a file operation works in: its job waits for that location's others."""
+    with lib.index() as db:
+        loc = location_for_path(db, path, device)
+    if loc is None:  # validate refused this already; the index changed since
+        raise OutsideLocations(show(path))
+    return loc.location
 
 
 @dataclass(frozen=True)
@@ -115,8 +124,9 @@ class _Transfer(Op):
 
     def run(self, ctx: OpContext) -> Any:
         lib, target = self._target(ctx)
-        work = fileops.copy if self.verb == "copy" else fileops.move
-        how = work(self.source, target, ctx.progress, lib.cancel_jobs, self.force)
+        params = {"source": self.source, "target": target, "force": self.force}
+        how = lib.run_job(self.verb, _location_id(lib, ctx.device, self.source), params,
+                          ctx.progress)["how"]  # fmt: skip
         changed = [os.path.dirname(target)]
         if self.verb == "move":
             changed.insert(0, os.path.dirname(self.source))
@@ -165,12 +175,12 @@ class FileRemove(Op):
     def run(self, ctx: OpContext) -> Any:
         lib = self._checked(ctx)
         changed = [os.path.dirname(self.path)]
-        where = None
-        if self.permanent:
-            fileops.delete_permanently(self.path, ctx.progress, lib.cancel_jobs)
-        else:
-            trash = os.fsencode(lib.config.paths.trash)
-            where = fileops.trash(self.path, trash, ctx.progress, lib.cancel_jobs)
+        trash = os.fsencode(lib.config.paths.trash)
+        params = {"path": self.path, "permanent": self.permanent, "trash": trash}
+        done = lib.run_job("remove", _location_id(lib, ctx.device, self.path), params,
+                           ctx.progress)  # fmt: skip
+        where = None if done["trash"] is None else os.fsencode(done["trash"])
+        if where is not None:
             changed.append(os.path.dirname(where))  # should the trash be inside a location
         return {
             "path": show(self.path),

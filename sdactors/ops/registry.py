@@ -1,3 +1,11 @@
 """Every command, registered by importing the modules that hold them (the node decodes any)."""
 
-from sdactors.ops import audit, browse, files, node_ops, tags  # noqa: F401 - importing registers them
+from sdactors.ops import (  # noqa: F401 - importing registers them
+    audit,
+    browse,
+    files,
+    jobs,
+    locations,
+    node_ops,
+    tags,
+)

@@ -1,0 +1,109 @@
+"""What a job gets to run with, and the commits it makes as it goes.
+
+A job runs in one of its library's job threads. It commits its work in batches to the
+Journal, with a bounded number awaiting commit (so it never waits for a disk flush but never
+runs far ahead of the log either), and, at batch boundaries and at most every few seconds,
+a ``job.checkpoint`` in the same append as the batch: the counts it had reached, committed
+together with the work they count.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from events.domain import CATALOG
+from events.domain.jobs import JobCheckpoint
+from events.writer import Draft
+from sdactors.actors.journal import Append
+from sdactors.mailbox import Reply
+
+if TYPE_CHECKING:
+    from sdactors.indexer.identify import Identifier
+    from sdactors.library import Library
+
+# Batches sent to the Journal and not yet acknowledged.
+COMMIT_WINDOW = 8
+# The least time between two checkpoints of one job.
+CHECKPOINT_EVERY_S = 5.0
+
+
+class Eids:
+    """This device's next entry ids in one library, shared by the jobs running side by side.
+    Never goes back: an id a failed job took and never committed is simply not used."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next: int | None = None
+
+    def seed(self, highest: Callable[[], int]) -> None:
+        with self._lock:
+            if self._next is None:
+                self._next = highest()
+
+    def __call__(self) -> int:
+        with self._lock:
+            assert self._next is not None, "seed first"
+            self._next += 1
+            return self._next
+
+
+@dataclass
+class JobRun:
+    """One run of a job: what it is to do, and how it reports."""
+
+    lib: Library
+    job: bytes
+    kind: str
+    location: bytes
+    params: dict[str, Any]
+    # Whether its life is recorded as job.* events (a watcher's rescan is not).
+    recorded: bool
+    cancel: threading.Event
+    eids: Eids
+    identifier: Identifier
+    # Latest counts, for status: (name -> number), replaced whole on each report.
+    report: Callable[[dict[str, Any]], None] = lambda info: None
+    confirmed: bool = False
+    _emitter: Emitter | None = field(default=None, repr=False)
+
+    @property
+    def emitter(self) -> Emitter:
+        if self._emitter is None:
+            self._emitter = Emitter(self.lib, self.job if self.recorded else None)
+        return self._emitter
+
+
+class Emitter:
+    """Sends batches to the Journal, keeping at most COMMIT_WINDOW unacknowledged."""
+
+    def __init__(self, lib: Library, job: bytes | None) -> None:
+        self._journal = lib.supervisor.live_ref("journal")
+        self._waiting: deque[Reply] = deque()
+        self._job = job
+        self._last_checkpoint = time.monotonic()
+        self.counts: Callable[[], dict[str, int]] | None = None
+
+    def emit(self, drafts: list[Draft]) -> None:
+        if self._job is not None and self.counts is not None:
+            now = time.monotonic()
+            if now - self._last_checkpoint >= CHECKPOINT_EVERY_S:
+                self._last_checkpoint = now
+                drafts = [*drafts, CATALOG.body(JobCheckpoint(self._job, self.counts()))]
+        reply = Reply()
+        self._journal.tell(Append(tuple(drafts), reply))
+        self._waiting.append(reply)
+        while len(self._waiting) > COMMIT_WINDOW:
+            self._waiting.popleft().get(timeout=600)
+
+    def drain(self, raise_errors: bool = True) -> None:
+        while self._waiting:
+            reply = self._waiting.popleft()
+            try:
+                reply.get(timeout=600)
+            except Exception:
+                if raise_errors:
+                    raise

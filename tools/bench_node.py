@@ -1,0 +1,659 @@
+"""Benchmark of the node (``sd node run``) as it serves, each figure with its goal and a
+baseline measured in the same run.
+
+- search: ``sd search QUERY --json`` run as a whole process (interpreter start included),
+  answered by the running node; p50/p99 over ``--runs`` queries people type; goal p50 <=
+  60 ms; beside ``plocate -i -l 50`` over a private database of the same tree. Every answer,
+  plocate's too, is checked against the entries of the tree that hold the query, computed
+  here from the tree itself (not from the index);
+- change to index: ``--burst`` files made in a new folder of the indexed tree while the node
+  runs; seconds from the end of the burst until ``sd search`` finds every one of them, the
+  node picking the change up on its own (nothing asks it to rescan); goal <= 5 s; "not seen
+  within T s" past ``--burst-timeout``. Baseline: plocate sees them once ``updatedb`` has
+  gone over the whole tree again;
+- memory: the node's RSS once the tree is indexed (``sd node status``, checked against psutil
+  of its pid); goal <= 300 MB; beside updatedb's peak RSS and an idle Python (trio) process;
+- idle CPU: the node's CPU time over ``--idle-seconds`` of nothing to do, as a percentage of
+  one core; goal <= 1%; beside the same idle trio process over the same seconds;
+- stop: SIGTERM, exit status 0 within 10 s.
+
+The node serves a private data directory (``--data-dir``) and its Unix socket; the run checks
+that it holds no network connection off 127.0.0.1.
+
+    python tools/bench_node.py --files 100000 --idle-seconds 30
+    python tools/bench_node.py --tree /var/tmp/tree-1m      # 1M files (the default), kept
+
+``plocate`` comes from Debian's package: the script installs it with apt-get when it runs as
+root and it is missing, and stops without it. The exit status is 1 when an answer was wrong,
+the node did not stop cleanly or it used the network; the timings are for people to judge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import (  # noqa: E402
+    SD,
+    latency_summary,
+    plocate_tools,
+    sd,
+    search_queries,
+    tree_options,
+    updatedb_args,
+)
+from gen_tree import generate  # noqa: E402
+
+# What ``sd search`` gives by default; plocate is given the same limit.
+SEARCH_LIMIT = 50
+# The most ``sd search --limit`` takes: answers up to this size are compared whole.
+WHOLE_LIMIT = 10_000
+GOAL_SEARCH_P50_MS = 60
+GOAL_CHANGE_S = 5
+GOAL_RSS_MB = 300
+GOAL_IDLE_PERCENT = 1
+GOAL_STOP_S = 10
+# Burst files hold this in their names and nothing else in a tree does (checked first).
+BURST_TOKEN = "zqburst"
+# Failures quoted in the report (all are counted).
+QUOTED = 10
+
+
+def quiet_env() -> dict[str, str]:
+    """Ours, less what would point ``sd`` elsewhere or make it noisy (``--data-dir`` rules)."""
+    return {k: v for k, v in os.environ.items() if k not in ("SD_DATA_DIR", "SD_DEBUG")}
+
+
+# -- the tree and what each query must find -----------------------------------------------
+
+
+class TreeIndex:
+    """Every entry below the tree's root (files and folders), as plocate and our index list
+    them: absolute paths, and the same folded (names here are ASCII: casefold is the fold)."""
+
+    def __init__(self, tree: Path) -> None:
+        self.paths: list[str] = []
+        for folder, dirs, files in os.walk(tree):
+            self.paths.extend(os.path.join(folder, name) for name in dirs + files)
+        self.folded = [p.casefold() for p in self.paths]
+
+    def names(self) -> list[tuple[str, str, int, int]]:
+        """``(folded name, folded folder path, 0, 0)``: what ``search_queries`` picks from."""
+        return [(os.path.basename(f), os.path.dirname(f) + "/", 0, 0) for f in self.folded]
+
+    def matching(self, query: str) -> set[str]:
+        """Entries whose path holds every term of the query (how both sides match)."""
+        terms = query.casefold().split()
+        found = [i for i, f in enumerate(self.folded) if terms[0] in f]
+        for term in terms[1:]:
+            found = [i for i in found if term in self.folded[i]]
+        return {self.paths[i] for i in found}
+
+
+def sd_search(data: Path, env: dict[str, str], query: str, limit: int | None = None) -> list:
+    """``sd search QUERY --json`` (the query after ``--``: it may start with a dash)."""
+    args = [*SD, "--data-dir", str(data), "search", "--json"]
+    if limit is not None:
+        args += ["--limit", str(limit)]
+    out = subprocess.run([*args, "--", query], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"sd search {query!r} failed: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def plocate_args(plocate: str, db: Path, query: str, *options: str) -> list[str]:
+    """plocate over our database only, case-insensitive, every term required; glob
+    characters escaped so that each term is a plain substring, as our terms are."""
+    terms = ["".join("\\" + c if c in "\\*?[]" else c for c in term) for term in query.split()]
+    return [plocate, "-d", str(db), "-i", *options, "--", *terms]
+
+
+def plocate_paths(out: str) -> list[str]:
+    return [line for line in out.split("\n") if line]
+
+
+def answer_problems(
+    side: str, query: str, got: list[str], expected: set[str], limit: int
+) -> list[str]:
+    """What is wrong with an answer cut at ``limit``: a path that does not hold the query,
+    one listed twice, or fewer than the tree has."""
+    problems = []
+    if len(set(got)) != len(got):
+        problems.append(f"{side} {query!r}: a path listed twice")
+    stray = set(got) - expected
+    if stray:
+        problems.append(f"{side} {query!r}: {len(stray)} paths do not match, e.g. {min(stray)}")
+    if len(got) != min(limit, len(expected)):
+        problems.append(
+            f"{side} {query!r}: {len(got)} paths, the tree has {len(expected)} (limit {limit})"
+        )
+    return problems
+
+
+def rank_problems(query: str, hits: list[dict], expected: set[str], limit: int) -> list[str]:
+    """Our answer is the best first: names that are the query come first, and names that
+    start with it are all there (or fill the answer). Path fragments rank alike: skipped."""
+    phrase = " ".join(query.casefold().split())
+    if "/" in phrase:
+        return []
+    name = {p: os.path.basename(p).casefold() for p in expected}
+    exact = {p for p in expected if name[p] == phrase}
+    starting = {p for p in expected if name[p].startswith(phrase)}
+    paths = [h["path"] for h in hits]
+    problems = []
+    if any(p not in exact for p in paths[: min(len(exact), limit)]):
+        problems.append(f"sd {query!r}: the names equal to the query are not first")
+    if len(starting) <= limit and not starting <= set(paths):
+        problems.append(
+            f"sd {query!r}: {len(starting - set(paths))} names starting with it left out"
+        )
+    if len(starting) > limit and not set(paths) <= starting:
+        problems.append(f"sd {query!r}: a weaker match among {limit} names starting with it")
+    return problems
+
+
+def bench_search(
+    data: Path,
+    env: dict[str, str],
+    entries: TreeIndex,
+    plocate: str,
+    db: Path,
+    runs: int,
+) -> dict[str, Any]:
+    """``runs`` queries, each run once as ``sd search`` and once as plocate, alternately;
+    then every answer checked, and compared whole where the tree has at most 10,000."""
+    queries = search_queries(entries.names(), runs)["typed"]
+    sd_search(data, env, queries[0])  # warm: the page cache holds the interpreter after this
+    subprocess.run(plocate_args(plocate, db, queries[0]), capture_output=True)
+    sd_times, plocate_times, answers = [], [], []
+    for query in queries:
+        start = time.perf_counter()
+        ours = sd_search(data, env, query)
+        sd_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        theirs = subprocess.run(
+            plocate_args(plocate, db, query, "-l", str(SEARCH_LIMIT)),
+            capture_output=True,
+            text=True,
+        )
+        plocate_times.append(time.perf_counter() - start)
+        answers.append((query, ours, plocate_paths(theirs.stdout)))
+    failures: list[str] = []
+    whole = 0
+    for query, ours, theirs in answers:
+        expected = entries.matching(query)
+        paths = [h["path"] for h in ours]
+        failures += answer_problems("sd", query, paths, expected, SEARCH_LIMIT)
+        failures += rank_problems(query, ours, expected, SEARCH_LIMIT)
+        failures += answer_problems("plocate", query, theirs, expected, SEARCH_LIMIT)
+        if len(expected) <= WHOLE_LIMIT:
+            whole += 1
+            all_ours = [h["path"] for h in sd_search(data, env, query, WHOLE_LIMIT)]
+            failures += answer_problems("sd whole", query, all_ours, expected, WHOLE_LIMIT)
+            out = subprocess.run(plocate_args(plocate, db, query), capture_output=True, text=True)
+            failures += answer_problems(
+                "plocate whole", query, plocate_paths(out.stdout), expected, len(expected)
+            )
+        else:
+            out = subprocess.run(
+                plocate_args(plocate, db, query, "-c"), capture_output=True, text=True
+            )
+            if int(out.stdout.strip() or 0) != len(expected):
+                failures.append(
+                    f"plocate count {query!r}: {out.stdout.strip()}, the tree has {len(expected)}"
+                )
+    ours_summary, theirs_summary = latency_summary(sd_times), latency_summary(plocate_times)
+    return {
+        "runs": len(queries),
+        "limit": SEARCH_LIMIT,
+        "sd": ours_summary,
+        "ratio_p50": ours_summary["p50_ms"] / theirs_summary["p50_ms"],
+        "ratio_p99": ours_summary["p99_ms"] / theirs_summary["p99_ms"],
+        "goal": {"p50_ms": GOAL_SEARCH_P50_MS},
+        "baseline": {
+            "what": f"plocate -i -l {SEARCH_LIMIT}, private database of the same tree",
+            **theirs_summary,
+        },
+        "checked": {
+            "answers": 2 * len(answers),
+            "whole_sets": whole,
+            "failed": len(failures),
+            "failures": failures[:QUOTED],
+        },
+    }
+
+
+# -- the node --------------------------------------------------------------------------------
+
+
+class RunningNode:
+    """``sd node run`` on a data directory, as a background process of this run."""
+
+    def __init__(self, data: Path, env: dict[str, str], log: Path) -> None:
+        self.data = data
+        self.env = env
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [*SD, "--data-dir", str(data), "node", "run"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+            )
+        self.ps = psutil.Process(self.proc.pid)
+
+    def status(self) -> dict[str, Any] | None:
+        out = subprocess.run(
+            [*SD, "--data-dir", str(self.data), "node", "status", "--json"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
+        return json.loads(out.stdout) if out.returncode == 0 else None
+
+    def wait_answering(self, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"sd node run exited with status {self.proc.returncode}")
+            st = self.status()
+            if st is not None:
+                return st
+            time.sleep(0.2)
+        raise SystemExit(f"sd node run did not answer within {timeout:.0f} s")
+
+    def wait_settled(self, timeout: float) -> dict[str, Any]:
+        """Until no job runs and no watch is still starting, twice in a row (a node that
+        watches rescans a location whole when its watch begins)."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while time.monotonic() < deadline:
+            st = self.wait_answering(timeout)
+            starting = [
+                w for w in st["watching"] if isinstance(w, dict) and w.get("mode") == "starting"
+            ]
+            quiet = quiet + 1 if not st["jobs"] and not starting else 0
+            if quiet == 2:
+                return st
+            time.sleep(0.5)
+        raise SystemExit(f"the node still had jobs after {timeout:.0f} s: {st['jobs']}")
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the node and of its processes (workers) that are alive."""
+        total = 0.0
+        for proc in [self.ps, *self.ps.children(recursive=True)]:
+            try:
+                t = proc.cpu_times()
+            except psutil.Error:
+                continue
+            total += t.user + t.system
+        return total
+
+    def off_loopback(self) -> list[str]:
+        """Internet connections of the node and its processes that are not 127.0.0.1/::1."""
+        found = []
+        for proc in [self.ps, *self.ps.children(recursive=True)]:
+            try:
+                connections = proc.net_connections(kind="inet")
+            except psutil.Error:
+                continue
+            for c in connections:
+                ends = [c.laddr, c.raddr] if c.raddr else [c.laddr]
+                if any(end and end.ip not in ("127.0.0.1", "::1") for end in ends):
+                    found.append(f"{c.laddr} -> {c.raddr} ({c.status})")
+        return found
+
+    def stop(self, timeout: float) -> dict[str, Any]:
+        start = time.perf_counter()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return {
+                "exit_code": None,
+                "seconds": None,
+                "result": f"still running after {timeout} s",
+            }
+        seconds = time.perf_counter() - start
+        return {"exit_code": code, "seconds": seconds, "result": "ok" if code == 0 else "failed"}
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def location_add_through_node() -> bool:
+    """Whether ``sd location add`` is a command the node runs (else it takes the library's
+    lock itself, and must run before the node holds it)."""
+    from sdactors.ops import registry  # noqa: F401 - every command registered
+    from sdactors.ops.base import commands
+
+    return "location.add" in commands()
+
+
+def peak_rss_run(args: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of a command, from its own rusage."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"{args[0]} failed: {err.strip()}")
+    return seconds, usage.ru_maxrss * 1024
+
+
+class IdleTrio:
+    """A Python process with a trio loop asleep: the floor of a Python daemon's memory and
+    idle CPU, measured over the same seconds as the node."""
+
+    def __init__(self, seconds: float) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", f"import trio; trio.run(trio.sleep, {seconds})"]
+        )
+        self.ps = psutil.Process(self.proc.pid)
+
+    def cpu_seconds(self) -> float:
+        t = self.ps.cpu_times()
+        return t.user + t.system
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def bench_memory(node: RunningNode, st: dict[str, Any], updatedb_peak: int) -> dict[str, Any]:
+    psutil_rss = node.ps.memory_info().rss
+    return {
+        "status_mb": st["rss_bytes"] / 1e6,
+        "psutil_mb": psutil_rss / 1e6,
+        "status_pid_is_node": st["pid"] == node.proc.pid,
+        "goal": {"mb": GOAL_RSS_MB},
+        "baseline": {"updatedb_peak_mb": updatedb_peak / 1e6},
+    }
+
+
+def bench_idle(node: RunningNode, seconds: float) -> dict[str, Any]:
+    """CPU of the node (and of an idle trio process beside it) over ``seconds`` in which
+    nothing is asked of it."""
+    floor = IdleTrio(seconds + 30)
+    try:
+        time.sleep(1.0)  # its imports done: it too is idle from here
+        start, node_before, floor_before = time.monotonic(), node.cpu_seconds(), floor.cpu_seconds()
+        time.sleep(seconds)
+        wall = time.monotonic() - start
+        node_cpu, floor_cpu = node.cpu_seconds() - node_before, floor.cpu_seconds() - floor_before
+        floor_rss = floor.ps.memory_info().rss
+    finally:
+        floor.close()
+    return {
+        "seconds": wall,
+        "percent_of_core": node_cpu / wall * 100,
+        "goal": {"percent": GOAL_IDLE_PERCENT},
+        "baseline": {
+            "what": "python -c 'import trio; trio.run(trio.sleep, ...)', the same seconds",
+            "percent_of_core": floor_cpu / wall * 100,
+            "rss_mb": floor_rss / 1e6,
+        },
+    }
+
+
+def make_burst(folder: Path, count: int) -> dict[str, set[str]]:
+    """``count`` small files in a new ``folder``, as fast as they can be made; their paths by
+    the query that finds them (one per 10,000: an answer holds at most that many)."""
+    folder.mkdir()
+    shards: dict[str, set[str]] = {}
+    for i in range(count):
+        shard = f"{BURST_TOKEN}{i // WHOLE_LIMIT:03d}n"
+        path = os.path.join(folder, f"{shard}{i:07d}.txt")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.write(fd, b"%d\n" % i)
+        finally:
+            os.close(fd)
+        shards.setdefault(shard, set()).add(path)
+    return shards
+
+
+def bench_change(
+    data: Path,
+    env: dict[str, str],
+    tree: Path,
+    folder: Path,
+    count: int,
+    timeout: float,
+    plocate: str,
+    updatedb: str,
+    db: Path,
+) -> dict[str, Any]:
+    """Seconds from the end of a burst of ``count`` new files until ``sd search`` finds them
+    all (the end of the poll that does), or "not seen within T s"."""
+    problems = []
+    if sd_search(data, env, BURST_TOKEN):
+        problems.append(f"{BURST_TOKEN!r} found before the burst")
+    start = time.perf_counter()
+    shards = make_burst(folder, count)
+    burst_end = time.perf_counter()
+    found = {shard: 0 for shard in shards}
+    polls, seconds = 0, None
+    while time.perf_counter() - burst_end < timeout:
+        polls += 1
+        for shard, want in shards.items():
+            if found[shard] == len(want):
+                continue
+            got = {h["path"] for h in sd_search(data, env, shard, WHOLE_LIMIT)}
+            if not got <= want:
+                problems.append(f"{shard!r} found {len(got - want)} paths not of the burst")
+            found[shard] = len(got & want)
+        if all(found[s] == len(w) for s, w in shards.items()):
+            seconds = time.perf_counter() - burst_end
+            break
+        time.sleep(0.1)
+    waited = time.perf_counter() - burst_end
+    # The baseline: plocate sees new files once updatedb has gone over the tree again.
+    base_start = time.perf_counter()
+    subprocess.run(updatedb_args(updatedb, tree, db), check=True)
+    out = subprocess.run(
+        plocate_args(plocate, db, BURST_TOKEN, "-c"), capture_output=True, text=True
+    )
+    base_seconds = time.perf_counter() - base_start
+    return {
+        "files": count,
+        "burst_seconds": burst_end - start,
+        "seconds": seconds,
+        "found": sum(found.values()),
+        "timeout_s": timeout,
+        "result": "ok" if seconds is not None else f"not seen within {timeout:g} s",
+        "polls": polls,
+        "poll_s": waited / polls if polls else None,
+        "problems": problems,
+        "goal": {"seconds": GOAL_CHANGE_S},
+        "baseline": {
+            "what": "updatedb over the whole tree again, then plocate -c",
+            "seconds": base_seconds,
+            "found": int(out.stdout.strip() or 0),
+        },
+    }
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    tree_options(
+        parser,
+        1_000_000,
+        16_384,
+        "Cap generated file sizes (bytes): nothing measured here depends on the contents.",
+    )
+    parser.add_argument("--runs", type=int, default=100, help="Timed queries per side.")
+    parser.add_argument("--burst", type=int, default=10_000, help="Files made while it runs.")
+    parser.add_argument(
+        "--burst-timeout",
+        type=float,
+        default=60.0,
+        help="Seconds to wait for the burst to be searchable before reporting it unseen.",
+    )
+    parser.add_argument("--idle-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--settle-timeout",
+        type=float,
+        default=1800.0,
+        help="Seconds the node may take to finish its jobs once started.",
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    plocate, updatedb = plocate_tools()
+    if plocate is None or updatedb is None:
+        raise SystemExit(
+            "bench_node.py compares with plocate, which is missing and could not be installed "
+            "here: apt-get install plocate (as root)"
+        )
+    scratch = Path(tempfile.mkdtemp(prefix="bench-node-"))
+    tree = args.tree or scratch / "tree"
+    burst_folder = tree / f"new folder {os.getpid()}"
+    data, db = scratch / "data", scratch / "plocate.db"
+    env = quiet_env()
+    node: RunningNode | None = None
+    try:
+        t0 = time.perf_counter()
+        generate(tree, args.files, max_size=args.max_size)
+        r: dict[str, Any] = {"files": args.files, "generate_seconds": time.perf_counter() - t0}
+        entries = TreeIndex(tree)
+        r["entries"] = len(entries.paths)
+        r["updatedb_seconds"], updatedb_peak = peak_rss_run(updatedb_args(updatedb, tree, db))
+        sd(env, "--data-dir", str(data), "library", "create", "bench")
+        through_node = location_add_through_node()
+        r["location_added"] = "through the node" if through_node else "before the node started"
+        if through_node:
+            node = RunningNode(data, env, scratch / "node.out")
+            node.wait_answering(60)
+        start = time.perf_counter()
+        r["index"] = sd(env, "--data-dir", str(data), "location", "add", str(tree))
+        r["index_seconds"] = time.perf_counter() - start
+        if node is None:
+            node = RunningNode(data, env, scratch / "node.out")
+            node.wait_answering(60)
+        st = node.wait_settled(args.settle_timeout)
+        r["watching"] = st["watching"]
+        r["rss"] = bench_memory(node, st, updatedb_peak)
+        r["search"] = bench_search(data, env, entries, plocate, db, args.runs)
+        r["idle_cpu"] = bench_idle(node, args.idle_seconds)
+        r["change"] = bench_change(
+            data, env, tree, burst_folder, args.burst, args.burst_timeout, plocate, updatedb, db
+        )
+        r["rss"]["after_all_mb"] = node.ps.memory_info().rss / 1e6
+        r["network"] = {"off_loopback": node.off_loopback()}
+        r["stop"] = {
+            **node.stop(GOAL_STOP_S),
+            "goal": {"exit_code": 0, "seconds": GOAL_STOP_S},
+            "baseline": None,
+        }
+    finally:
+        if node is not None:
+            node.kill()
+        shutil.rmtree(burst_folder, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    r["ok"] = (
+        r["search"]["checked"]["failed"] == 0
+        and not r["change"]["problems"]
+        and r["rss"]["status_pid_is_node"]
+        and not r["network"]["off_loopback"]
+        and r["stop"]["exit_code"] == 0
+    )
+    report(r, args.json)
+    if not r["ok"]:
+        sys.exit(1)
+    return r
+
+
+def report(r: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(r))
+        return
+    s, c, m, idle, stop = r["search"], r["change"], r["rss"], r["idle_cpu"], r["stop"]
+    base, cbase = s["baseline"], c["baseline"]
+    print(
+        f"tree: {r['files']:,} files, {r['entries']:,} entries; indexed in "
+        f"{r['index_seconds']:.1f} s by sd location add ({r['location_added']}); "
+        f"plocate updatedb {r['updatedb_seconds']:.1f} s"
+    )
+    if not r["watching"]:
+        print("the node reported no watched location")
+    rows = [
+        ("figure", "value", "goal", "baseline"),
+        (
+            f"sd search as a process, p50 ({s['runs']} runs)",
+            f"{s['sd']['p50_ms']:.1f} ms",
+            f"<= {s['goal']['p50_ms']} ms",
+            f"plocate {base['p50_ms']:.1f} ms  (sd {s['ratio_p50']:.1f}x)",
+        ),
+        (
+            "sd search as a process, p99",
+            f"{s['sd']['p99_ms']:.1f} ms",
+            "",
+            f"plocate {base['p99_ms']:.1f} ms  (sd {s['ratio_p99']:.1f}x)",
+        ),
+        (
+            f"change to index ({c['files']:,} new files)",
+            f"{c['seconds']:.2f} s" if c["seconds"] is not None else c["result"],
+            f"<= {c['goal']['seconds']} s",
+            f"updatedb again + plocate {cbase['seconds']:.2f} s",
+        ),
+        (
+            "node RSS, tree indexed",
+            f"{m['status_mb']:.0f} MB (psutil {m['psutil_mb']:.0f})",
+            f"<= {m['goal']['mb']} MB",
+            f"updatedb peak {m['baseline']['updatedb_peak_mb']:.0f} MB; "
+            f"idle trio {idle['baseline']['rss_mb']:.0f} MB",
+        ),
+        (
+            f"idle CPU over {idle['seconds']:.0f} s",
+            f"{idle['percent_of_core']:.2f}% of a core",
+            f"<= {idle['goal']['percent']}%",
+            f"idle trio {idle['baseline']['percent_of_core']:.2f}%",
+        ),
+        (
+            "stop on SIGTERM",
+            f"exit {stop['exit_code']} in {stop['seconds']:.2f} s"
+            if stop["seconds"] is not None
+            else stop["result"],
+            f"exit 0 within {stop['goal']['seconds']} s",
+            "-",
+        ),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    checked = s["checked"]
+    print(
+        f"answers checked against the tree: {checked['answers']} ({checked['whole_sets']} "
+        f"queries also compared whole, both sides); wrong: {checked['failed']}"
+    )
+    for line in checked["failures"] + c["problems"]:
+        print(f"  {line}")
+    print(f"RSS after every figure: {m['after_all_mb']:.0f} MB")
+    off = r["network"]["off_loopback"]
+    print("network: " + ("; ".join(off) if off else "no connection off 127.0.0.1"))
+
+
+if __name__ == "__main__":
+    main()
