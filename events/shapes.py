@@ -537,7 +537,14 @@ class Plain(Shape):
                 if kind is int:
                     return None if INT64_MIN <= v <= INT64_MAX else f"{v} is out of range"
                 if kind is str or kind is bytes:
-                    return None if len(v) <= length else f"a value of {len(v)}, over {length}"
+                    if len(v) > length:
+                        return f"a value of {len(v)}, over {length}"
+                    if kind is str and not v.isascii():
+                        try:
+                            v.encode()
+                        except UnicodeEncodeError:
+                            return f"{_show(v)} is not UTF-8 text"
+                    return None
                 if level >= depth:
                     return f"nested deeper than {depth}"
                 if kind in _SEQUENCES:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from events.domain import CATALOG
 from events.domain.actions import ActionCompleted, ActionFailed, ActionRequested
 from events.shapes import Plain
+from sdactors.errors import InvalidArgument
 from sdactors.logs import get_logger
 from sdactors.mailbox import Reply
 from sdactors.supervisor import CrashHook, SupervisedActor
@@ -75,6 +76,9 @@ def run_audited(node: Node, command: Op, progress: ProgressSink | None = None) -
     library = command.audit_library(ctx)
     action = os.urandom(ACTION_ID_LEN)
     args = command.arguments()
+    reason = _FITS(args)
+    if reason is not None:
+        raise InvalidArgument(f"{command.op_name}: {reason}")
     if library is not None:
         node.open_library(library).append_typed(ActionRequested(action, command.op_name, args))
     try:

@@ -237,7 +237,7 @@ def rescan(
     from sdactors.ops.locations import LocationRescan
 
     command = LocationRescan(
-        location, tuple(user_path(f) for f in folders), confirm_deletions, library
+        os.fsencode(location), tuple(user_path(f) for f in folders), confirm_deletions, library
     )
     with _progress(ctx, location) as progress:
         result = ctx.execute(command, progress)
@@ -253,7 +253,7 @@ def remove(ctx: CliContext, location: str, library: str | None) -> None:
     """Remove LOCATION from the index (its files stay on disk)."""
     from sdactors.ops.locations import LocationRemove
 
-    result = ctx.execute(LocationRemove(location, library))
+    result = ctx.execute(LocationRemove(os.fsencode(location), library))
     ctx.out.result(result, f"removed {result['path']} from the index (the files stay)")
 
 
@@ -280,7 +280,7 @@ def rules(
     from sdactors.ops.locations import LocationRules
 
     result = ctx.execute(
-        LocationRules(location, hidden, gitignore, system, dev, git, exclude, clear_excludes,
+        LocationRules(os.fsencode(location), hidden, gitignore, system, dev, git, exclude, clear_excludes,
                       library)
     )  # fmt: skip
     if ctx.out.as_json:

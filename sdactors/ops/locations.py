@@ -3,10 +3,11 @@ where they were typed) as bytes; rules as the fields a user can set."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from events.shapes import Bool, ListOf, Maybe, Text
+from events.shapes import Bool, Bytes, ListOf, Maybe, Text
 from projections.files_query import location_row
 from sdactors.actions import locations as actions
 from sdactors.indexer.rules import Rules
@@ -17,7 +18,8 @@ from sdactors.ops.browse import LIBRARY, PATH
 # How `location add` goes on after recording the location.
 WAIT, QUEUE, NONE = "wait", "queue", "none"
 PATTERN = Text(1, 4096)
-WANTED = Text(1, 4096)  # a path, id, id prefix or name, as the user typed it
+# A path, id, id prefix or name, as the user typed it: bytes, as a path need not be UTF-8.
+WANTED = Bytes(min=1, max=4096)
 
 
 @dataclass(frozen=True)
@@ -101,12 +103,12 @@ class LocationList(Op):
 class _OnLocation(Op):
     """A command on one of this device's locations, named as the user typed it."""
 
-    location: Annotated[str, WANTED]
+    location: Annotated[bytes, WANTED]
 
     def found(self, ctx: OpContext) -> actions.Location:
         lib = ctx.write_library(getattr(self, "library", None))
         lib.catch_up()
-        return actions.find_location(lib, self.location, lib.device)
+        return actions.find_location(lib, os.fsdecode(self.location), lib.device)
 
     def validate(self, ctx: OpContext) -> None:
         self.found(ctx)
@@ -128,6 +130,8 @@ class LocationRescan(_OnLocation):
             row = location_row(db, lib.device, loc.id)
         if row is not None:
             check_presence(lib, row)
+        # Rules stored by an older version (or by hand) may not compile: say so now.
+        loc.rules.check(actions.show(loc.path))
 
     def run(self, ctx: OpContext) -> Any:
         loc = self.found(ctx)
