@@ -93,6 +93,12 @@ class Node:
         except pykka.ActorDeadError:
             return self.supervisor.live_ref("libraries").ask(message, timeout=REPLY_TIMEOUT_S)
 
+    def _tell(self, message: object) -> None:
+        try:
+            self.supervisor.live_ref("libraries").tell(message)
+        except pykka.ActorDeadError:
+            self.supervisor.live_ref("libraries").tell(message)
+
     def libraries(self) -> list[LibraryConfig]:
         return self._ask(ListLibraries())
 
@@ -102,7 +108,9 @@ class Node:
         return self._ask(CreateLibrary(name, library_id, empty))
 
     def open_library(self, wanted: str | None, lock_wait: float | None = None) -> Library:
-        return self._ask(OpenLibrary(wanted, lock_wait))
+        reply = Reply()
+        self._tell(OpenLibrary(wanted, reply, lock_wait))
+        return reply.get(timeout=REPLY_TIMEOUT_S)
 
     def opened(self, library_id: str) -> Library | None:
         """The library if it is open here; None otherwise (nothing is opened)."""

@@ -86,10 +86,18 @@ class NodeProcess:
 
     # -- libraries --------------------------------------------------------------------------
 
-    def open_libraries(self) -> None:
-        """Open every library of the data directory; one that fails is marked failed."""
-        for config in list_libraries(self.data):
-            self._open(config.id, config.name)
+    async def open_libraries(self) -> None:
+        """Open every library of the data directory, side by side (a large one catching up
+        never holds up another); one that fails is marked failed. The watches follow each
+        library as it comes up."""
+
+        async def one(config: Any) -> None:
+            await trio.to_thread.run_sync(self._open, config.id, config.name)
+            self.sync_watches()
+
+        async with trio.open_nursery() as nursery:
+            for config in list_libraries(self.data):
+                nursery.start_soon(one, config)
 
     def _open(self, library_id: str, name: str) -> None:
         try:
@@ -180,7 +188,11 @@ class NodeProcess:
                 {
                     "id": config.id,
                     "name": config.name,
-                    "state": "failed" if error else "serving",
+                    "state": "failed"
+                    if error
+                    else "serving"
+                    if config.id in self.libs
+                    else "opening",
                     "error": error,
                 }
             )
@@ -236,8 +248,7 @@ async def _main(process: NodeProcess, ready: trio.Event | None) -> int:
             send, receive = trio.open_memory_channel[Changed](0)
             await nursery.start(process.watcher.run, send)
             nursery.start_soon(process.rescan_changes, receive)
-            await trio.to_thread.run_sync(process.open_libraries)
-            process.sync_watches()
+            await process.open_libraries()
             log.info("node_serving", data=str(process.data.root), pid=os.getpid(), socket=str(path))
             if ready is not None:
                 ready.set()

@@ -53,7 +53,8 @@ class Node:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self._log.read_text()[-3000:]
             status = self.sd.run("--json", "node", "status", check=False)
-            if status.code == 0 and status.json()["libraries"]:
+            libraries = status.json()["libraries"] if status.code == 0 else []
+            if libraries and all(lib["state"] != "opening" for lib in libraries):
                 return self
             time.sleep(0.1)
         raise AssertionError("the node did not start serving")

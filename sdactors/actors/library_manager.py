@@ -6,7 +6,10 @@ node asking for the same library share one Journal instead of fighting over the 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+
+import pykka
 
 from events.domain.library import LibraryCreated
 from events.keys import DeviceKey
@@ -21,6 +24,7 @@ from sdactors.libraries import (
 from sdactors.library import Library
 from sdactors.lock import LOCK_WAIT_S
 from sdactors.logs import get_logger
+from sdactors.mailbox import Reply
 from sdactors.paths import DataDir
 from sdactors.supervisor import CrashHook, SupervisedActor
 
@@ -39,9 +43,21 @@ class CreateLibrary:
 
 @dataclass(frozen=True, slots=True)
 class OpenLibrary:
+    """Open a library (or share the one open); ``reply`` gets it. A library is opened (its
+    lock taken, its index caught up) in a thread of its own: opening a large one never holds
+    up another, nor this actor."""
+
     wanted: str | None
+    reply: Reply
     # Seconds to wait for another process to let go of the library (None: the default).
     lock_wait: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Constructed:
+    config: LibraryConfig
+    library: Library | None
+    error: BaseException | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +105,8 @@ class LibraryManager(SupervisedActor):
         self._key = key
         self._device = device
         self._open: dict[str, Library] = {}
+        # Libraries being opened, and who waits for each.
+        self._opening: dict[str, list[Reply]] = {}
 
     def on_stop(self) -> None:
         self._close_all()
@@ -97,7 +115,11 @@ class LibraryManager(SupervisedActor):
         if isinstance(message, ListLibraries):
             return list_libraries(self._data)
         if isinstance(message, OpenLibrary):
-            return self._open_library(find_library(self._data, message.wanted), message.lock_wait)
+            self._open_later(message)
+            return None
+        if isinstance(message, _Constructed):
+            self._constructed(message)
+            return None
         if isinstance(message, CreateLibrary):
             return self._create(message)
         if isinstance(message, Opened):
@@ -117,6 +139,52 @@ class LibraryManager(SupervisedActor):
             self._close_all()
             return None
         raise TypeError(f"LibraryManager got an unexpected message: {message!r}")
+
+    def _open_later(self, message: OpenLibrary) -> None:
+        reply = message.reply
+        try:
+            config = find_library(self._data, message.wanted)
+        except Exception as exc:  # noqa: BLE001 - the asker gets it
+            reply.set_exception(exc_info=(type(exc), exc, exc.__traceback__))
+            return
+        lib = self._open.get(config.id)
+        if lib is not None:
+            reply.set(lib)
+            return
+        waiting = self._opening.get(config.id)
+        if waiting is not None:
+            waiting.append(reply)
+            return
+        self._opening[config.id] = [reply]
+        wait = LOCK_WAIT_S if message.lock_wait is None else message.lock_wait
+        me = self.actor_ref
+
+        def construct() -> None:
+            lib, error = None, None
+            try:
+                lib = Library(config, self._key, self._device, wait, self._jobs_resume)
+            except BaseException as exc:  # noqa: BLE001 - the waiters get it
+                error = exc
+            try:
+                me.tell(_Constructed(config, lib, error))
+            except pykka.ActorDeadError:
+                if lib is not None:
+                    lib.close()  # the manager stopped meanwhile: nobody will use it
+
+        threading.Thread(target=construct, name=f"open {config.name}", daemon=True).start()
+
+    def _constructed(self, message: _Constructed) -> None:
+        waiting = self._opening.pop(message.config.id, [])
+        lib, error = message.library, message.error
+        if lib is not None:
+            self._open[message.config.id] = lib
+            log.info("library_opened", library=message.config.id, name=message.config.name)
+            for reply in waiting:
+                reply.set(lib)
+            return
+        assert error is not None
+        for reply in waiting:
+            reply.set_exception(exc_info=(type(error), error, error.__traceback__))
 
     def _open_library(self, config: LibraryConfig, lock_wait: float | None = None) -> Library:
         lib = self._open.get(config.id)
