@@ -194,6 +194,7 @@ class NodeProcess:
                     if config.id in self.libs
                     else "opening",
                     "error": error,
+                    "restarts": self._restarts(config.id),
                 }
             )
         return {
@@ -212,6 +213,15 @@ class NodeProcess:
     def _failed_actors(self, library_id: str) -> dict[str, str]:
         lib = self.libs.get(library_id)
         return lib.supervisor.failed() if lib is not None else {}
+
+    def _restarts(self, library_id: str) -> dict[str, int]:
+        lib = self.libs.get(library_id)
+        if lib is None:
+            return {}
+        counts: dict[str, int] = {}
+        for crash in lib.supervisor.history():
+            counts[crash["actor"]] = crash["restarts"]
+        return counts
 
     def _library_name(self, location_hex: str) -> str | None:
         owner = self._watched.get(bytes.fromhex(location_hex))

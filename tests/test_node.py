@@ -359,6 +359,41 @@ def test_a_library_that_fails_is_marked_and_the_others_serve(sd: Sd, tmp_path: P
         node.stop()
 
 
+def test_a_crashing_actor_is_restarted_and_one_that_keeps_crashing_fails_its_library(
+    sd: Sd, tmp_path: Path
+) -> None:
+    sd.run("library", "create", "Home")
+    sd.run("library", "create", "Other")
+    sd.env["SD_INJECT_FAULTS"] = "1"  # the node's environment: fault injection on
+    with node_on(sd, tmp_path) as node:
+        sd.json("debug", "crash", "projector", "--library", "Home")
+
+        def restarted() -> bool:
+            home = {lib["name"]: lib for lib in node.status()["libraries"]}["Home"]
+            return home["restarts"].get("projector") == 1
+
+        until(restarted, 10, "the projector restarted")
+        sd.json("tag", "create", "Red", "--library", "Home")  # it goes on serving
+        assert [t["name"] for t in sd.json("tag", "list", "--library", "Home")] == ["Red"]
+        for _ in range(8):  # more than the supervisor allows within its window
+            sd.run("--json", "debug", "crash", "jobs", "--library", "Home", check=False)
+            time.sleep(0.3)
+
+        def failed() -> bool:
+            libs = {lib["name"]: lib for lib in node.status()["libraries"]}
+            return libs["Home"]["state"] == "failed" and "jobs" in (libs["Home"]["error"] or "")
+
+        until(failed, 30, "the library marked failed")
+        libs = {lib["name"]: lib for lib in node.status()["libraries"]}
+        assert libs["Other"]["state"] == "serving"
+        assert "InjectedFault" in libs["Home"]["error"]
+        sd.json("tag", "create", "Blue", "--library", "Other")
+        node.stop()
+    del sd.env["SD_INJECT_FAULTS"]
+    refused = sd.run("--json", "debug", "crash", "jobs", check=False)  # no node: off
+    assert refused.code == 1 and "fault injection is off" in refused.err
+
+
 # -- volumes that come and go -----------------------------------------------------------------
 
 

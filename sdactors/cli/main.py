@@ -46,6 +46,7 @@ COMMANDS = {
     "projections": ("sdactors.cli.projection_cmds", "group"),
     "volume": ("sdactors.cli.volume_cmds", "group"),
     "node": ("sdactors.cli.node_cmds", "group"),
+    "debug": ("sdactors.cli.node_cmds", "debug"),
     "ls": ("sdactors.cli.browse_cmds", "ls"),
     "search": ("sdactors.cli.browse_cmds", "search_"),
     "duplicates": ("sdactors.cli.browse_cmds", "duplicates_"),

@@ -9,7 +9,7 @@ import sys
 import click
 
 from sdactors.cli.context import CliContext
-from sdactors.cli.options import json_option, pass_ctx
+from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.cli.output import human_bytes
 from sdactors.errors import NodeNotRunning
 
@@ -96,3 +96,19 @@ def service(ctx: CliContext) -> None:
         "[Install]\n"
         "WantedBy=default.target\n"
     )
+
+
+@click.group("debug", hidden=True)
+def debug() -> None:
+    """Fault injection for tests of a running node (SD_INJECT_FAULTS=1 in its environment)."""
+
+
+@debug.command("crash")
+@click.argument("actor")
+@library_option
+@json_option
+@pass_ctx
+def crash(ctx: CliContext, actor: str, library: str | None) -> None:
+    """Make ACTOR (journal, projector, jobs, bus) of a library raise."""
+    result = ctx.call("debug.crash", actor=actor, library=library)
+    ctx.out.result(result, f"told {actor} to crash")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from sdactors.errors import NodeNotRunning
+from events.shapes import Maybe, Text
+from sdactors.errors import InvalidArgument, NodeNotRunning
 from sdactors.ops.base import Op, OpContext, op
 
 
@@ -19,3 +21,28 @@ class NodeStatus(Op):
         if process is None:
             raise NodeNotRunning(str(ctx.data.root))
         return process.status()
+
+
+# Fault injection, for tests of supervision against a real node: off unless the node was
+# started with this variable set.
+FAULTS_ENV = "SD_INJECT_FAULTS"
+
+
+class InjectedFault:
+    """A message no actor handles: the actor that gets it raises, and is restarted."""
+
+
+@op("debug.crash")
+@dataclass(frozen=True)
+class DebugCrash(Op):
+    """Make one actor of a library raise (only with SD_INJECT_FAULTS=1 in the node's env)."""
+
+    actor: Annotated[str, Text(1, 32, pattern="[a-z]+")]
+    library: Annotated[str | None, Maybe(Text(1, 256))] = None
+
+    def run(self, ctx: OpContext) -> Any:
+        if os.environ.get(FAULTS_ENV) != "1":
+            raise InvalidArgument(f"fault injection is off (start the node with {FAULTS_ENV}=1)")
+        lib = ctx.node.open_library(ctx.find(self.library).id)
+        lib.supervisor.ref(self.actor).tell(InjectedFault())
+        return {"actor": self.actor, "told": True}
