@@ -115,6 +115,12 @@ class NodeProcess:
         self.libs[library_id] = lib
         log.info("library_serving", library=library_id, name=name)
 
+    def serve_created(self, library_id: str, name: str) -> None:
+        """A library created through the node (from a worker thread): serve and watch it."""
+        self._open(library_id, name)
+        if self._token is not None:
+            trio.from_thread.run_sync(self.sync_watches, trio_token=self._token)
+
     # -- watching ---------------------------------------------------------------------------
 
     def _locations_changed(self, lib: Library) -> None:

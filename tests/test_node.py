@@ -201,6 +201,30 @@ def test_the_cli_says_the_same_with_or_without_a_node(tmp_path: Path) -> None:
     served.json("tag", "create", "Blue")
 
 
+def test_a_library_created_through_the_node_is_served_and_watched(sd: Sd, tmp_path: Path) -> None:
+    sd.run("library", "create", "Home")
+    root = small_tree(tmp_path / "tree")
+    with node_on(sd, tmp_path) as node:
+        made = sd.json("library", "create", "Photos")
+        assert {lib["name"] for lib in sd.json("library", "list")} == {"Home", "Photos"}
+        sd.json("location", "add", str(root), "--library", "Photos")
+        libs = {lib["name"]: lib["state"] for lib in node.status()["libraries"]}
+        assert libs == {"Home": "serving", "Photos": "serving"}
+        (root / "docs" / "live.txt").write_text("live\n")
+        until(
+            lambda: sd.json("search", "live", "--library", "Photos") != [],
+            SEEN_WITHIN_S,
+            "a change in the new library's location",
+        )
+        info = sd.json("library", "info", "--library", made["id"])
+        assert info["name"] == "Photos" and info["events"] > 0
+        assert [a["command"] for a in sd.json("audit", "--library", "Photos")][:2] == [
+            "library.create",
+            "location.add",
+        ]
+        node.stop()
+
+
 # -- live watching ----------------------------------------------------------------------------
 
 

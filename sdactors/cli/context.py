@@ -77,7 +77,11 @@ class CliContext:
         return command.run(CallContext(self, sink))
 
     def call(
-        self, name: str, progress: Callable[[dict[str, Any]], None] | None = None, **args: Any
+        self,
+        name: str,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+        /,
+        **args: Any,
     ) -> Any:
         """``execute`` for commands named rather than built: the client path (a read through
         the node) imports no command module, none of the index's code, only the socket's."""

@@ -19,11 +19,8 @@ def group() -> None:
 @pass_ctx
 def create(ctx: CliContext, name: str) -> None:
     """Create a library named NAME."""
-    lib = ctx.node.create_library(name)
-    ctx.out.result(
-        {"id": lib.config.id, "name": lib.config.name, "path": str(lib.config.paths.root)},
-        f"created library {lib.config.name} ({lib.config.id})",
-    )
+    made = ctx.call("library.create", name=name)
+    ctx.out.result(made, f"created library {made['name']} ({made['id']})")
 
 
 @group.command("list")
@@ -31,13 +28,13 @@ def create(ctx: CliContext, name: str) -> None:
 @pass_ctx
 def list_(ctx: CliContext) -> None:
     """List the libraries of the data directory."""
-    libs = ctx.node.libraries()
+    libs = ctx.call("library.list")
     if ctx.out.as_json:
-        ctx.out.json([{"id": lib.id, "name": lib.name, "created": lib.created} for lib in libs])
+        ctx.out.json(libs)
         return
     ctx.out.table(
         ["name", "id", "created"],
-        [(lib.name, lib.id, lib.created) for lib in libs],
+        [(lib["name"], lib["id"], lib["created"]) for lib in libs],
         "no libraries yet: create one with 'sd library create NAME'",
     )
 
@@ -48,32 +45,7 @@ def list_(ctx: CliContext) -> None:
 @pass_ctx
 def info(ctx: CliContext, library: str | None) -> None:
     """Describe a library: its id, its log and its index."""
-    lib = ctx.read_library(library)
-    store = lib.log()
-    try:
-        stats = store.stats()
-        head = store.head_pos
-        devices = store.vector()
-    finally:
-        store.close()
-    with lib.index() as db:
-        checkpoint = db.execute("SELECT value FROM _meta WHERE key = 'checkpoint'").fetchone()[0]
-        named = dict(db.execute("SELECT device, name FROM devices").fetchall())
-    config = lib.config
-    result = {
-        "id": config.id,
-        "name": config.name,
-        "created": config.created,
-        "path": str(config.paths.root),
-        "events": stats.events,
-        "bytes": stats.bytes,
-        "head": head,
-        "checkpoint": int(checkpoint),
-        "devices": [
-            {"device": dev.hex(), "name": named.get(dev), "seq": seq}
-            for dev, seq in sorted(devices.items())
-        ],
-    }
+    result = ctx.call("library.info", library=library)
     if ctx.out.as_json:
         ctx.out.json(result)
         return

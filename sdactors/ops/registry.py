@@ -5,6 +5,7 @@ from sdactors.ops import (  # noqa: F401 - importing registers them
     browse,
     files,
     jobs,
+    libraries,
     locations,
     node_ops,
     tags,

@@ -1,0 +1,75 @@
+"""Libraries: create (and, under a node, serve at once), list, describe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from events.shapes import Text
+from sdactors.ops.base import Op, OpContext, op
+from sdactors.ops.browse import LIBRARY
+
+
+@op("library.create", writes=True)
+@dataclass(frozen=True)
+class LibraryCreate(Op):
+    name: Annotated[str, Text(1, 256)]
+
+    def audit_library(self, ctx: OpContext) -> str | None:
+        return None  # recorded in the library it creates, once it exists
+
+    def created_library(self, result: Any) -> str | None:
+        return result["id"]
+
+    def run(self, ctx: OpContext) -> Any:
+        lib = ctx.node.create_library(self.name)
+        if ctx.node.serving:
+            ctx.node.process.serve_created(lib.config.id, lib.config.name)
+        config = lib.config
+        return {"id": config.id, "name": config.name, "path": str(config.paths.root)}
+
+
+@op("library.list")
+@dataclass(frozen=True)
+class LibraryList(Op):
+    def run(self, ctx: OpContext) -> Any:
+        from sdactors.libraries import list_libraries
+
+        return [
+            {"id": lib.id, "name": lib.name, "created": lib.created}
+            for lib in list_libraries(ctx.data)
+        ]
+
+
+@op("library.info")
+@dataclass(frozen=True)
+class LibraryInfo(Op):
+    library: Annotated[str | None, LIBRARY] = None
+
+    def run(self, ctx: OpContext) -> Any:
+        lib = ctx.read_library(self.library)
+        store = lib.log()
+        try:
+            stats = store.stats()
+            head = store.head_pos
+            devices = store.vector()
+        finally:
+            store.close()
+        with lib.index() as db:
+            row = db.execute("SELECT value FROM _meta WHERE key = 'checkpoint'").fetchone()
+            named = dict(db.execute("SELECT device, name FROM devices").fetchall())
+        config = lib.config
+        return {
+            "id": config.id,
+            "name": config.name,
+            "created": config.created,
+            "path": str(config.paths.root),
+            "events": stats.events,
+            "bytes": stats.bytes,
+            "head": head,
+            "checkpoint": int(row[0]),
+            "devices": [
+                {"device": dev.hex(), "name": named.get(dev), "seq": seq}
+                for dev, seq in sorted(devices.items())
+            ],
+        }
