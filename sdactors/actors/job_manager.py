@@ -371,8 +371,10 @@ class JobManager(SupervisedActor):
 
         def report(counts: dict[str, Any]) -> None:
             live.counts = counts
-            for listener in live.listeners:
-                listener(counts)
+            if live.listeners:
+                status = live.status()
+                for listener in live.listeners:
+                    listener({**counts, "progress": status})
 
         run = JobRun(
             self._lib,

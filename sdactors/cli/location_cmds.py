@@ -40,11 +40,14 @@ def _progress(ctx: CliContext, path: str) -> Iterator[Callable[[dict], None] | N
         task = bar.add_task(f"indexing {shown}")
 
         def update(stats: dict) -> None:
+            from sdactors.cli.jobs_cmds import progress_text
+
+            live = stats.get("progress")
             bar.update(
                 task,
                 description=(
-                    f"indexing {shown}: {stats['files']:,} files, {stats['dirs']:,} folders, "
-                    f"{human_bytes(stats['bytes'])}"
+                    f"indexing {shown}: {stats['files']:,} files, {stats['dirs']:,} folders"
+                    + (f"; {progress_text({'progress': live})}" if live else "")
                 ),
             )
 
