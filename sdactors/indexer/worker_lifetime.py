@@ -25,7 +25,8 @@ from multiprocessing import forkserver
 PR_SET_PDEATHSIG = 1
 
 
-def _kill_me_when_parent_ends() -> bool:
+def kill_me_when_parent_ends() -> bool:
+    """Ask Linux to SIGKILL this process when the thread that started it ends."""
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -48,5 +49,5 @@ def _let_fork_server_stop_with_its_owner() -> None:
 
 def init_worker() -> None:
     """The pool's worker initializer."""
-    if _kill_me_when_parent_ends():
+    if kill_me_when_parent_ends():
         _let_fork_server_stop_with_its_owner()

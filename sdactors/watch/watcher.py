@@ -1,8 +1,8 @@
 """The locations' watcher: which folders changed, per location, in coalesced batches.
 
-Each location is watched by watchfiles (the Rust ``notify`` crate: inotify on Linux), through
-its async API running on trio via anyio. Nothing here polls: a watched location costs a
-thread blocked in the watch. A change to a file is a change of its folder (a rescan of that
+Each location is watched by watchfiles (the Rust ``notify`` crate: inotify on Linux), in a
+process of its own (``sdactors.watch.child``) whose lines the trio loop reads. Nothing here
+polls: a watched location costs a process blocked in the watch. A change to a file is a change of its folder (a rescan of that
 folder compares its children); the folders of one location are gathered in a set, so a burst
 of thousands of changes in one folder is one folder. watchfiles releases what it gathered
 after ``quiet_ms`` without a change, and at least every ``most_ms`` under a continuous
@@ -23,13 +23,15 @@ rescan would not look at them.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-import anyio
 import trio
-from watchfiles import awatch
 
 from sdactors.indexer.rules import Matcher, Rules
 from sdactors.logs import get_logger
@@ -42,8 +44,6 @@ MOST_MS = 1000
 # How long a watch waits in Rust before handing control back (when nothing changes): the
 # first hand-back also says the watch is in place.
 IDLE_MS = 1000
-# Worker threads left for others beside the one each watched location holds (anyio's default).
-THREADS_BESIDE = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ class _Location:
         self.spec = spec
         self.state = WatchState(spec.root)
         self.backoff = backoff
-        self.stop = anyio.Event()
+        self.stop = threading.Event()
         self.scope = trio.CancelScope()
         self.matcher = Matcher(spec.rules)
         # Its watches are counted against the limit (from the moment it may start watching).
@@ -195,7 +195,6 @@ class LocationWatcher:
         loc = self._locations[spec.location] = _Location(
             spec, Backoff(self._backoff.first, self._backoff.most)
         )
-        self._make_room_for_threads()
         self._nursery.start_soon(self._watch, loc)
 
     def remove(self, location: bytes) -> None:
@@ -257,42 +256,60 @@ class LocationWatcher:
 
     async def _watch_while_it_works(self, loc: _Location) -> None:
         state = loc.state
-        started = False
         root = loc.spec.root
         try:
             # watchfiles accepts a missing folder (and then sees nothing): look first.
-            device = os.stat(root).st_dev
             if not os.path.isdir(root):
-                raise NotADirectoryError(f"{os.fsdecode(root)} is not a folder")
-            async for changes in awatch(
-                os.fsdecode(loc.spec.root),
-                watch_filter=None,
-                debounce=self._most_ms,
-                step=self._quiet_ms,
-                stop_event=loc.stop,
-                rust_timeout=IDLE_MS,
-                yield_on_timeout=True,
-                recursive=True,
-                ignore_permission_denied=True,
-            ):
-                if not started:
-                    # The watch is in place: what changed before it, a whole rescan finds.
-                    started = True
-                    state.mode, state.reason, state.next_rescan_s = "watching", None, None
-                    loc.backoff.reset()
-                    self._ask(loc.spec.location, whole=True)
-                self._collect(loc, changes)
-                if _moved_away(root, device):
-                    # Unmounted, or another volume mounted over it: the watch sees nothing
-                    # of what is there now. A whole rescan finds out (offline, or back).
-                    loc.holds_watches = False
-                    state.mode = "periodic"
-                    state.reason = "its folder is gone or now on another volume"
-                    return
+                raise NotADirectoryError(f"{os.fsdecode(root)} is missing or not a folder")
+            gone = await self._watch_in_child(loc)
         except (OSError, RuntimeError) as exc:
             loc.holds_watches = False
             state.mode, state.reason = "periodic", f"watching failed: {exc}"
             log.warning("watch_failed", root=os.fsdecode(loc.spec.root), error=str(exc))
+            return
+        if gone:
+            # Unmounted, or another volume mounted over it: the watch sees nothing of what
+            # is there now. A whole rescan finds out (offline, or back).
+            loc.holds_watches = False
+            state.mode = "periodic"
+            state.reason = "its folder is gone or now on another volume"
+
+    async def _watch_in_child(self, loc: _Location) -> bool:
+        """Runs the location's watch in its own process (see ``sdactors.watch.child``) until
+        this task is cancelled; True if the folder went away (or off its volume)."""
+        args = [sys.executable, "-m", "sdactors.watch.child", os.fsdecode(loc.spec.root),
+                str(self._quiet_ms), str(self._most_ms), str(IDLE_MS)]  # fmt: skip
+        proc = await trio.lowlevel.open_process(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
+        )
+        try:
+            assert proc.stdout is not None
+            buffer = b""
+            async for chunk in proc.stdout:
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    said = json.loads(line)
+                    if "started" in said:
+                        self._began(loc)
+                    elif "changes" in said:
+                        self._collect(loc, [(None, path) for path in said["changes"]])
+                    elif "gone" in said:
+                        return True
+                    elif "error" in said:
+                        raise RuntimeError(said["error"])
+            raise RuntimeError(f"the watch ended (status {await proc.wait()})")
+        finally:
+            with trio.CancelScope(shield=True):
+                proc.kill()
+                await proc.wait()
+
+    def _began(self, loc: _Location) -> None:
+        """The watch is in place: what changed before it, a whole rescan finds."""
+        state = loc.state
+        state.mode, state.reason, state.next_rescan_s = "watching", None, None
+        loc.backoff.reset()
+        self._ask(loc.spec.location, whole=True)
 
     def _collect(self, loc: _Location, changes: set[tuple[Any, str]]) -> None:
         folders = {loc.folder_of(os.fsencode(path)) for _, path in changes}
@@ -322,18 +339,3 @@ class LocationWatcher:
                 pending = self._pending.pop(location)
                 folders = () if pending.whole else tuple(sorted(pending.folders))
                 await send.send(Changed(location, folders, pending.whole))
-
-    def _make_room_for_threads(self) -> None:
-        """Each watched location holds one of anyio's worker threads for as long as it is
-        watched: the default limit (40) must not stop a node with many locations."""
-        limiter = anyio.to_thread.current_default_thread_limiter()
-        limiter.total_tokens = max(limiter.total_tokens, len(self._locations) + THREADS_BESIDE)
-
-
-def _moved_away(root: bytes, device: int) -> bool:
-    """Whether ``root`` is gone or now on another device than when its watch began: checked
-    at each hand-back of the watch (at least every ``IDLE_MS``), one stat, no polling loop."""
-    try:
-        return os.stat(root).st_dev != device
-    except OSError:
-        return True
