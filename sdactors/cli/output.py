@@ -123,8 +123,16 @@ class Output:
         table = Table(show_edge=False, box=None, pad_edge=False, header_style="bold")
         for column in columns:
             table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*["" if v is None else for_terminal(str(v)) for v in row])
+        cells = [["" if v is None else for_terminal(str(v)) for v in row] for row in rows]
+        for row in cells:
+            table.add_row(*row)
+        if self.console.is_terminal:
+            self.console.print(table)
+            return
+        # Into a pipe or a file: whole lines, never folded at 80 columns (a script reading
+        # paths must not find them cut in two).
+        widest = [max(len(c) for c in column) for column in zip(columns, *cells)]
+        self.console.width = max(sum(widest) + 2 * len(widest), 80)
         self.console.print(table)
 
     def result(self, value: Any, text: str) -> None:

@@ -33,11 +33,9 @@ class LibraryCreate(Op):
 @dataclass(frozen=True)
 class LibraryList(Op):
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.libraries import list_libraries
-
+        # Through the node (its configuration read, so a broken node.toml is said here too).
         return [
-            {"id": lib.id, "name": lib.name, "created": lib.created}
-            for lib in list_libraries(ctx.data)
+            {"id": lib.id, "name": lib.name, "created": lib.created} for lib in ctx.node.libraries()
         ]
 
 
