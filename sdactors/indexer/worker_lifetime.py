@@ -25,8 +25,7 @@ from multiprocessing import forkserver
 PR_SET_PDEATHSIG = 1
 
 
-def kill_me_when_parent_ends() -> bool:
-    """Ask Linux to SIGKILL this process when the thread that started it ends."""
+def _kill_me_when_parent_ends() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -49,5 +48,5 @@ def _let_fork_server_stop_with_its_owner() -> None:
 
 def init_worker() -> None:
     """The pool's worker initializer."""
-    if kill_me_when_parent_ends():
+    if _kill_me_when_parent_ends():
         _let_fork_server_stop_with_its_owner()

@@ -7,7 +7,8 @@ fails.
 Why a process: setting up a recursive watch walks the whole tree inside watchfiles' Rust
 code while holding the interpreter's lock (seconds for a million files), which in the node's
 own process would stall its loop and its socket for as long. The process dies with the node
-(a parent-death signal), and the node ends it when the location is no longer watched.
+(its stdin is a pipe from the node, never written: when it closes, the node is gone), and
+the node ends it when the location is no longer watched.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-
-from sdactors.indexer.worker_lifetime import kill_me_when_parent_ends
+import threading
 
 
 def _say(message: dict) -> None:
@@ -32,8 +32,15 @@ def _moved_away(root: str, device: int) -> bool:
         return True
 
 
+def _end_with_the_node() -> None:
+    """Exit when stdin closes. Not a parent-death signal: that follows the thread that
+    started this process, and the node starts processes from short-lived worker threads."""
+    sys.stdin.buffer.read()
+    os._exit(0)
+
+
 def main(argv: list[str]) -> int:
-    kill_me_when_parent_ends()
+    threading.Thread(target=_end_with_the_node, daemon=True).start()
     root, quiet_ms, most_ms, idle_ms = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
     from watchfiles import watch
 

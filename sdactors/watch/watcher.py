@@ -279,9 +279,8 @@ class LocationWatcher:
         this task is cancelled; True if the folder went away (or off its volume)."""
         args = [sys.executable, "-m", "sdactors.watch.child", os.fsdecode(loc.spec.root),
                 str(self._quiet_ms), str(self._most_ms), str(IDLE_MS)]  # fmt: skip
-        proc = await trio.lowlevel.open_process(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
-        )
+        # Its stdin stays open, unwritten, for as long as this process lives.
+        proc = await trio.lowlevel.open_process(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
             assert proc.stdout is not None
             buffer = b""
