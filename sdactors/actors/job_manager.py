@@ -28,7 +28,7 @@ import pykka
 from events.domain.jobs import JobCancelled, JobFailed, JobPaused, JobQueued, JobResumed
 from projections.files_query import IndexView
 from projections.jobs import PAUSED, QUEUED, RUNNING, jobs_of
-from sdactors.errors import DeletionsHeld, JobStateRefused, JobStopped
+from sdactors.errors import DeletionsHeld, JobNotFound, JobStateRefused, JobStopped
 from sdactors.indexer.identify import Identifier
 from sdactors.indexer.job import JobCancelled as RunCancelled
 from sdactors.indexer.priority import lower_priority
@@ -464,8 +464,6 @@ class JobManager(SupervisedActor):
         return self._running.get(job) or next((j for j in self._queue if j.job == job), None)
 
     def _row(self, job: bytes):  # noqa: ANN202 - a JobRow
-        from sdactors.errors import JobNotFound
-
         self._lib.catch_up()
         with self._lib.index() as db:
             for row in jobs_of(db, self._lib.device):

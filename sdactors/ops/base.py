@@ -13,41 +13,21 @@ whichever process ran it, so ``sd`` prints the same output either way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, TypeVar
+from abc import ABC, abstractmethod
+from typing import Any, Callable, ClassVar, Protocol, TypeVar
 
 from events.shapes import Check, compile_check, declared_shape
 from sdactors.errors import InvalidArgument
+from sdactors.ops.context import Host
 
-if TYPE_CHECKING:
-    from sdactors.libraries import LibraryConfig
-    from sdactors.library import Library
-    from sdactors.library_reader import LibraryReader
-    from sdactors.node import Node
-    from sdactors.paths import DataDir
-
-
-class OpContext(Protocol):
-    """Where a command runs: the node's open libraries, or the CLI's own."""
-
-    data: DataDir
-
-    @property
-    def device(self) -> bytes: ...
-
-    @property
-    def node(self) -> Node: ...
-
-    def find(self, wanted: str | None) -> LibraryConfig: ...
-
-    def read_library(self, wanted: str | None) -> Library | LibraryReader: ...
-
-    def write_library(self, wanted: str | None) -> Library: ...
+class OpContext(Host, Protocol):
+    """Where a command runs (a node, or the CLI's own process), and who waits on it."""
 
     def progress(self, info: dict[str, Any]) -> None:
         """Tell a waiting client how far a long command has come."""
 
 
-class Op:
+class Op(ABC):
     """Base of every command. ``run`` returns plain data."""
 
     # The command's name on the wire (``op_name``, not ``name``: a command may have a field
@@ -56,10 +36,11 @@ class Op:
     # Changes a library: run by the ActionManager and audited as action.* events.
     writes: ClassVar[bool] = False
 
+    @abstractmethod
     def run(self, ctx: OpContext) -> Any:
-        raise NotImplementedError
+        """Do it; what it returns is what ``--json`` prints."""
 
-    def validate(self, ctx: OpContext) -> None:
+    def validate(self, ctx: OpContext) -> None:  # noqa: B027 - most commands need no check
         """Refuse invalid input before anything is written (raise InvalidArgument)."""
 
     def audit_library(self, ctx: OpContext) -> str | None:
