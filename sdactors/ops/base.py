@@ -20,6 +20,7 @@ from events.shapes import Check, compile_check, declared_shape
 from sdactors.errors import InvalidArgument
 from sdactors.ops.context import Host
 
+
 class OpContext(Host, Protocol):
     """Where a command runs (a node, or the CLI's own process), and who waits on it."""
 
