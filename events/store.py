@@ -626,6 +626,34 @@ class EventStore:
                             pos + i,
                         )
 
+    def missing_wire(
+        self, vector: dict[bytes, int]
+    ) -> Iterator[tuple[bytes, int, tuple[bytes, ...], bytes | None]]:
+        """What a peer with ``vector`` lacks, as stored: ``(device, first seq, data of each
+        event, seal of the last or None)`` per segment, nothing decoded.
+
+        Replication ships bytes, and the receiver decodes and checks them itself; decoding
+        here would only cost time. A segment ends at a seal or at ``SEGMENT_MAX`` events, so
+        a receiver that gets whole segments gets runs it can ingest.
+        """
+        for device, (seq, _) in sorted(self._heads.items()):
+            have = vector.get(device, 0)
+            if have >= seq:
+                continue
+            idx = self._idx[device]
+            start = self._db.execute(
+                "SELECT coalesce(max(seq), 1) FROM segments WHERE dev = ? AND seq <= ?",
+                (idx, have + 1),
+            ).fetchone()[0]
+            for _pos, _n, _dev, first, _ids, blob, sig in self._segments(
+                "seq > ? AND dev = ?", [start - 1, idx], order="seq"
+            ):
+                items = _unframe(blob)
+                if first <= have:
+                    items = items[have + 1 - first :]
+                    first = have + 1
+                yield device, first, items, sig
+
     def stats(self) -> StoreStats:
         by_type = dict(self._db.execute("SELECT type, events FROM type_counts ORDER BY type"))
         size = self._db.execute(

@@ -3,6 +3,8 @@
 Version history:
   1. flat keys: ``device_name``.
   2. grouped tables: ``[device] name`` and ``[node] log_format``, room for networking settings.
+  3. ``[network]``: ``bind`` (the address iroh listens on), ``relays`` and ``discovery`` (both
+     off: a node works on a LAN, or with no internet at all, without asking anyone).
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from sdactors import versioned_toml
 from sdactors.paths import DataDir
 from sdactors.private_files import private_dir
 
-NODE_SCHEMA_VERSION = 2
+NODE_SCHEMA_VERSION = 3
+
+# Every interface, a port the system picks: a home server reachable on its LAN.
+DEFAULT_BIND = "0.0.0.0:0"
 
 
 def _v1_to_v2(old: dict[str, Any]) -> dict[str, Any]:
@@ -26,13 +31,33 @@ def _v1_to_v2(old: dict[str, Any]) -> dict[str, Any]:
     return old
 
 
-MIGRATIONS = {1: _v1_to_v2}
+def _v2_to_v3(old: dict[str, Any]) -> dict[str, Any]:
+    old.setdefault("network", {}).update(_network_defaults() | old.get("network", {}))
+    return old
+
+
+def _network_defaults() -> dict[str, Any]:
+    return {"bind": DEFAULT_BIND, "relays": False, "discovery": False}
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkConfig:
+    """Where the node's iroh endpoint listens, and whether it may use n0's relays (to reach
+    devices behind NAT) and discovery (to find a device by its id alone)."""
+
+    bind: str = DEFAULT_BIND
+    relays: bool = False
+    discovery: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
     device_name: str
     log_format: str
+    network: NetworkConfig = NetworkConfig()
 
     @property
     def hostname(self) -> str:
@@ -54,12 +79,19 @@ def load_node_config(data: DataDir) -> NodeConfig:
                 "schema_version": NODE_SCHEMA_VERSION,
                 "device": {"name": socket.gethostname()},
                 "node": {"log_format": "json"},
+                "network": _network_defaults(),
             },
         )
     content = versioned_toml.load(path, NODE_SCHEMA_VERSION, MIGRATIONS)
     device = content.get("device", {})
     node = content.get("node", {})
+    network = content.get("network", {})
     return NodeConfig(
         device_name=str(device.get("name") or socket.gethostname()),
         log_format=str(node.get("log_format", "json")),
+        network=NetworkConfig(
+            bind=str(network.get("bind", DEFAULT_BIND)),
+            relays=bool(network.get("relays", False)),
+            discovery=bool(network.get("discovery", False)),
+        ),
     )

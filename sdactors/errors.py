@@ -422,3 +422,63 @@ class JobStopped(SdError):
 class JobStateRefused(SdError):
     def __init__(self, job: bytes, state: str, wanted: str) -> None:
         super().__init__(f"job {job.hex()[:12]} is {state}: it cannot be {wanted}")
+
+
+# -- networking: pairing, sync, Spacedrop -------------------------------------------------
+
+
+class NetError(SdError):
+    """Something between two devices failed; the message says which side and why."""
+
+
+class NeedsNode(NetError):
+    def __init__(self, what: str, data: str) -> None:
+        super().__init__(
+            f"{what} needs the node's network endpoint, and no node serves {data} "
+            "(start one with 'sd node run')"
+        )
+
+
+class BadTicket(NetError):
+    def __init__(self, why: str) -> None:
+        super().__init__(f"not a pairing ticket: {why}")
+
+
+class PairingRefused(NetError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"pairing refused by the inviting device: {reason}")
+
+
+class PeerUnreachable(NetError):
+    def __init__(self, device: str, why: str) -> None:
+        super().__init__(f"cannot reach device {device}: {why}")
+
+
+class PeerRefused(NetError):
+    def __init__(self, device: str, reason: str) -> None:
+        super().__init__(f"device {device} refused: {reason}")
+
+
+class ProtocolViolation(NetError):
+    """A peer sent something the protocol does not allow (a malformed or oversized frame)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"protocol violation: {why}")
+
+
+class PeerGone(NetError):
+    def __init__(self, why: str = "the connection closed") -> None:
+        super().__init__(why)
+
+
+class UnknownDevice(NetError):
+    def __init__(self, wanted: str, known: list[str]) -> None:
+        msg = f"no device named or with id {wanted!r} in this library"
+        if known:
+            msg += f" (devices: {', '.join(known)})"
+        super().__init__(msg)
+
+
+class NotADrop(NetError):
+    def __init__(self, wanted: str) -> None:
+        super().__init__(f"no pending Spacedrop offer {wanted!r} (see 'sd drop list')")

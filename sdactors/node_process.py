@@ -42,6 +42,7 @@ from sdactors.watch.limits import Backoff
 from sdactors.watch.watcher import Changed, LocationWatcher, WatchedLocation
 
 if TYPE_CHECKING:
+    from sdactors.actors.networking import Networking
     from sdactors.library import Library
 
 log = get_logger(__name__)
@@ -83,6 +84,48 @@ class NodeProcess:
         self._token: trio.lowlevel.TrioToken | None = None
         self._commits: deque[tuple[float, int]] = deque()
         self._commits_lock = threading.Lock()
+        # The node's iroh endpoint (pairing, sync, Spacedrop); None until started, or when it
+        # could not start (``net_error`` says why; everything local still serves).
+        self.net: Networking | None = None
+        self.net_error: str | None = None
+
+    # -- what the Networking actor asks of the node -----------------------------------------
+
+    @property
+    def key(self) -> Any:
+        return self.node.key
+
+    @property
+    def device_name(self) -> str:
+        return self.node.config.device_name
+
+    def served(self, library_id: str) -> Library | None:
+        return self.libs.get(library_id)
+
+    def create_served(self, name: str, library_id: str) -> Library:
+        self.node.create_library(name, library_id, empty=True)
+        self.serve_created(library_id, name)
+        lib = self.libs.get(library_id)
+        if lib is None:
+            raise SdError(self.failed.get(library_id, f"library {library_id} failed to open"))
+        return lib
+
+    def start_network(self) -> None:
+        from sdactors.actors.networking import Networking
+
+        net = Networking(self, self.node.config.network)
+        try:
+            net.start()
+        except SdError as exc:
+            self.net_error = str(exc)
+            log.error("network_failed", error=str(exc))
+            return
+        self.net = net
+
+    def stop_network(self) -> None:
+        net, self.net = self.net, None
+        if net is not None:
+            net.stop()
 
     # -- libraries --------------------------------------------------------------------------
 
@@ -114,6 +157,10 @@ class NodeProcess:
         self.failed.pop(library_id, None)
         self.libs[library_id] = lib
         log.info("library_serving", library=library_id, name=name)
+        if self.net is not None:
+            from sdactors.actors.networking import Serve
+
+            self.net.tell(Serve(library_id))
 
     def serve_created(self, library_id: str, name: str) -> None:
         """A library created through the node (from a worker thread): serve and watch it."""
@@ -210,6 +257,11 @@ class NodeProcess:
             "jobs": jobs,
             "rss_bytes": psutil.Process().memory_info().rss,
             "events_per_s": round(recent / RATE_WINDOW_S, 3),
+            "network": {
+                "device": self.node.device.hex(),
+                "addresses": list(self.net.addresses) if self.net is not None else [],
+                "error": self.net_error,
+            },
             "watching": [
                 {"location": key, "library": self._library_name(key), **state}
                 for key, state in self.watcher.status().items()
@@ -236,6 +288,7 @@ class NodeProcess:
 
     def close(self) -> None:
         try:
+            self.stop_network()
             self.node.close()
         finally:
             self._lock.release()
@@ -261,6 +314,7 @@ async def _main(process: NodeProcess, ready: trio.Event | None) -> int:
             listener = await _listen(path)
             nursery.start_soon(_serve, listener, process, nursery)
             process._token = trio.lowlevel.current_trio_token()
+            await trio.to_thread.run_sync(process.start_network)
             send, receive = trio.open_memory_channel[Changed](0)
             await nursery.start(process.watcher.run, send)
             nursery.start_soon(process.rescan_changes, receive)
@@ -273,6 +327,7 @@ async def _main(process: NodeProcess, ready: trio.Event | None) -> int:
                 break
             process._token = None
             process.watcher.stop()
+            await trio.to_thread.run_sync(process.stop_network)
             nursery.cancel_scope.cancel()
     path.unlink(missing_ok=True)
     return 0

@@ -75,7 +75,7 @@ def run_audited(node: Node, command: Op, progress: ProgressSink | None = None) -
     command.validate(ctx)
     library = command.audit_library(ctx)
     action = os.urandom(ACTION_ID_LEN)
-    args = command.arguments()
+    args = command.audited_arguments()
     reason = _FITS(args)
     if reason is not None:
         raise InvalidArgument(f"{command.op_name}: {reason}")

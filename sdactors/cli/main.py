@@ -56,6 +56,9 @@ COMMANDS = {
     "mv": ("sdactors.cli.file_cmds", "mv"),
     "rm": ("sdactors.cli.file_cmds", "rm"),
     "jobs": ("sdactors.cli.jobs_cmds", "group"),
+    "pair": ("sdactors.cli.net_cmds", "pair"),
+    "device": ("sdactors.cli.net_cmds", "device"),
+    "sync": ("sdactors.cli.net_cmds", "sync"),
 }
 
 

@@ -55,6 +55,11 @@ class Op(ABC):
     def arguments(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _COMMANDS[self.op_name][1]}
 
+    def audited_arguments(self) -> dict[str, Any]:
+        """The arguments as the audit trail records them (a command holding a secret leaves
+        it out: the log is replicated to every device of the library)."""
+        return self.arguments()
+
 
 T = TypeVar("T", bound=type)
 # name -> (class, field names, compiled check of its arguments)

@@ -7,6 +7,7 @@ from sdactors.ops import (  # noqa: F401 - importing registers them
     jobs,
     libraries,
     locations,
+    network,
     node_ops,
     tags,
 )

@@ -1,0 +1,777 @@
+"""The Networking actor: this node's one iroh endpoint, and pairing and sync over it.
+
+iroh's binding is asyncio, so this actor is an asyncio loop on a thread of its own: its
+inbox is the loop (``tell`` and ``ask`` hand it a message from any thread), and everything
+it holds (the endpoint, the sessions, what it knows of each peer) is touched on that loop
+only, one step at a time, as in any actor. The node's trio side asks it from worker threads.
+
+Blocking work (the store, the Journal, the index) runs in executor threads, so the loop only
+moves frames: a large ingest never delays a ping, a status, or another peer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from events.domain.device import DevicePaired, DeviceReachable
+from events.keys import DeviceKey, short_device
+from events.store import EventStore
+from projections.devices import peers
+from sdactors.config import NetworkConfig
+from sdactors.errors import (
+    NetError,
+    PairingRefused,
+    PeerGone,
+    PeerUnreachable,
+    ProtocolViolation,
+)
+from sdactors.logs import get_logger
+from sdactors.net import ffi_buffer
+from sdactors.net.frames import read_frame, write_frame
+from sdactors.net.pairing import Invitations, PairingDenied, Ticket, proof
+from sdactors.net.sync import (
+    BatchRefused,
+    PeerLink,
+    Session,
+    SessionRefused,
+    Vector,
+    check_vector,
+    describe,
+    hello,
+    lacking,
+    reason_of,
+)
+
+if TYPE_CHECKING:
+    from sdactors.library import Library
+
+log = get_logger(__name__)
+
+ALPN_PAIR = b"sd/pair/1"
+ALPN_SYNC = b"sd/sync/1"
+ALPN_DROP = b"sd/drop/1"
+CONNECT_TIMEOUT_S = 10.0
+HELLO_TIMEOUT_S = 10.0
+# Reconnecting to a peer that cannot be reached waits this long, doubling up to the most.
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MOST_S = 60.0
+# A pairing's opening frame is small; nothing bigger is read before the peer is known.
+SMALL_FRAME = 64 << 10
+
+
+class NetHost(Protocol):
+    """What the actor needs of the node that runs it."""
+
+    key: DeviceKey
+    device_name: str
+
+    def served(self, library_id: str) -> "Library | None":
+        """The library if the node serves it."""
+
+    def create_served(self, name: str, library_id: str) -> "Library":
+        """Create an empty library with this id, and serve it."""
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Serve:
+    """A library began serving on this node: sync it with its paired devices."""
+
+    library: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeersChanged:
+    """A ``device.*`` event was committed in the library: pairings, revocations, addresses."""
+
+    library: str
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    library: str
+    expires_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    ticket: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    library: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncNow:
+    library: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeersSeen:
+    """Per device of a library: whether connected, and when last heard from."""
+
+    library: str
+
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+class LibrarySync:
+    """Sync of one library: its peers, and a reading connection for this node's vector."""
+
+    def __init__(self, lib: "Library") -> None:
+        self.lib = lib
+        self.id = lib.config.id
+        self.links: dict[bytes, PeerLink] = {}
+        self.hints: dict[bytes, tuple[str, ...]] = {}
+        self.dialers: dict[bytes, asyncio.Task] = {}
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sync-vector")
+        self._store: EventStore | None = None
+        self.tokens: list[int] = []
+
+    def _read_vector(self) -> Vector:
+        if self._store is None:
+            self._store = EventStore(self.lib.config.paths.events, readonly=True)
+        else:
+            self._store.refresh()
+        return self._store.vector()
+
+    async def vector(self) -> Vector:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._read_vector)
+
+    def wake_senders(self) -> None:
+        for link in self.links.values():
+            if link.session is not None:
+                link.session.wake.set()
+
+    def close(self) -> None:
+        for link in self.links.values():
+            if link.session is not None:
+                link.session.close("the node is stopping")
+        for task in self.dialers.values():
+            task.cancel()
+
+        def finish() -> None:
+            if self._store is not None:
+                self._store.close()
+
+        self._pool.submit(finish)
+        self._pool.shutdown(wait=False)
+
+
+class Networking:
+    """See the module's text. ``start`` binds the endpoint; ``stop`` closes it."""
+
+    def __init__(self, host: NetHost, config: NetworkConfig) -> None:
+        self.host = host
+        self.config = config
+        self.device = host.key.public
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+        self._endpoint: Any = None
+        self._libs: dict[str, LibrarySync] = {}
+        self._invites = Invitations()
+        self._tasks: set[asyncio.Task] = set()
+        self.addresses: tuple[str, ...] = ()
+        self.drops: Any = None
+
+    # -- the actor's life -------------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> None:
+        ready: concurrent.futures.Future = concurrent.futures.Future()
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._main(ready)), name="networking", daemon=True
+        )
+        self._thread.start()
+        ready.result(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is None or stop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(stop.set)
+        except RuntimeError:
+            return  # the loop already ended
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def tell(self, message: object) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self._spawn, self._handle(message, None))
+        except RuntimeError:
+            pass  # stopping
+
+    def ask(
+        self, message: object, timeout: float | None = 60.0, progress: Progress | None = None
+    ) -> Any:
+        if self._loop is None:
+            raise NetError("the network is not running")
+        future = asyncio.run_coroutine_threadsafe(self._handle(message, progress), self._loop)
+        return future.result(timeout)
+
+    async def _main(self, ready: concurrent.futures.Future) -> None:
+        import iroh
+
+        ffi_buffer.install()
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            self._endpoint = await iroh.Endpoint.bind(self._options())
+            self.addresses = self._own_addresses()
+        except BaseException as exc:
+            ready.set_exception(NetError(f"cannot start the network endpoint: {reason_of(exc)}"))
+            return
+        log.info(
+            "network_listening",
+            device=self.device.hex(),
+            addresses=list(self.addresses),
+            relays=self.config.relays,
+            discovery=self.config.discovery,
+        )
+        ready.set_result(None)
+        accept = asyncio.create_task(self._accept_loop())
+        await self._stop.wait()
+        accept.cancel()
+        for ls in self._libs.values():
+            ls.close()
+        if self.drops is not None:
+            self.drops.close()
+        for task in list(self._tasks):
+            task.cancel()
+        try:
+            await asyncio.wait_for(self._endpoint.close(), 3)
+        except Exception:  # noqa: BLE001 - closing anyway
+            pass
+        log.info("network_stopped")
+
+    def _options(self) -> Any:
+        import iroh
+
+        if self.config.discovery:
+            preset = iroh.preset_n0() if self.config.relays else iroh.preset_n0_disable_relay()
+            relay = None
+        else:
+            preset = iroh.preset_minimal()
+            relay = iroh.RelayMode.default_mode() if self.config.relays else None
+        return iroh.EndpointOptions(
+            preset=preset,
+            bind_addr=self.config.bind,
+            secret_key=self.host.key.secret_bytes(),
+            alpns=[ALPN_PAIR, ALPN_SYNC, ALPN_DROP],
+            **({"relay_mode": relay} if relay is not None else {}),
+        )
+
+    def _own_addresses(self) -> tuple[str, ...]:
+        """Where peers can dial this node: the bound address itself when one interface was
+        chosen, otherwise what iroh finds on every interface."""
+        host, _, _port = self.config.bind.rpartition(":")
+        bound = [a for a in self._endpoint.bound_sockets() if not a.startswith("[")]
+        if host not in ("0.0.0.0", "", "[::]") and bound:
+            return tuple(bound[:1])
+        return tuple(sorted(self._endpoint.addr().direct_addresses()))[:32]
+
+    def _spawn(self, coro: Any) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("network_task_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def _blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+    # -- messages ---------------------------------------------------------------------------
+
+    async def _handle(self, message: object, progress: Progress | None) -> Any:
+        if isinstance(message, Serve):
+            return await self._serve(message.library)
+        if isinstance(message, PeersChanged):
+            ls = self._libs.get(message.library)
+            return await self._refresh_peers(ls) if ls is not None else None
+        if isinstance(message, Invite):
+            return await self._invite(message)
+        if isinstance(message, Join):
+            return await self._join(message.ticket, progress)
+        if isinstance(message, SyncStatus):
+            return await self._status(message.library)
+        if isinstance(message, SyncNow):
+            return await self._sync_now(message.library)
+        if isinstance(message, PeersSeen):
+            return self._seen(message.library)
+        if self.drops is not None and self.drops.handles(message):
+            return await self.drops.handle(message, progress)
+        raise TypeError(f"Networking got an unexpected message: {message!r}")
+
+    async def _serve(self, library_id: str) -> LibrarySync | None:
+        ls = self._libs.get(library_id)
+        if ls is not None:
+            return ls
+        lib = self.host.served(library_id)
+        if lib is None:
+            return None
+        ls = self._libs[library_id] = LibrarySync(lib)
+        loop = asyncio.get_running_loop()
+
+        def committed(_events: Any) -> None:
+            loop.call_soon_threadsafe(ls.wake_senders)
+
+        def devices_changed(_events: Any) -> None:
+            self.tell(PeersChanged(library_id))
+
+        ls.tokens.append(await self._blocking(lib.subscribe, ("",), committed, "sync"))
+        ls.tokens.append(
+            await self._blocking(lib.subscribe, ("device.",), devices_changed, "peers")
+        )
+        await self._announce(ls)
+        await self._refresh_peers(ls)
+        return ls
+
+    async def _announce(self, ls: LibrarySync) -> None:
+        """Record where this node listens, when the library does not say so already."""
+        known = await self._blocking(self._peer_table, ls.lib)
+        mine = next((p for p in known if p.device == self.device), None)
+        if self.addresses and (mine is None or mine.addresses != self.addresses):
+            await self._blocking(ls.lib.append_typed, DeviceReachable(self.addresses))
+
+    @staticmethod
+    def _peer_table(lib: "Library") -> list:
+        lib.catch_up()
+        with lib.index() as db:
+            return peers(db)
+
+    async def _refresh_peers(self, ls: LibrarySync) -> None:
+        """Follow the library's devices: dial the paired ones, drop the revoked."""
+        for peer in await self._blocking(self._peer_table, ls.lib):
+            if peer.device == self.device or not (peer.paired or peer.revoked):
+                continue
+            link = ls.links.get(peer.device)
+            if link is None:
+                link = ls.links[peer.device] = PeerLink(peer.device)
+            link.name = peer.name
+            link.addresses = peer.addresses or ls.hints.get(peer.device, ())
+            if peer.revoked and not link.revoked:
+                link.revoked = True
+                link.fail("revoked")
+                log.info("peer_revoked", library=ls.id, device=peer.device.hex())
+                if link.session is not None:
+                    link.session.close("revoked")
+            link.wake.set()
+            if peer.device not in ls.dialers and not link.revoked:
+                ls.dialers[peer.device] = self._spawn(self._dial_loop(ls, link))
+
+    # -- sync: dialing ----------------------------------------------------------------------
+
+    async def _dial_loop(self, ls: LibrarySync, link: PeerLink) -> None:
+        import iroh
+
+        while not link.revoked:
+            if link.session is not None:
+                await link.session.ended.wait()
+                continue
+            link.wake.clear()
+            if not link.addresses:
+                link.fail("no address known for it yet (it has not synced here since pairing)")
+                await self._rest(link, BACKOFF_MOST_S)
+                continue
+            try:
+                addr = iroh.EndpointAddr(
+                    iroh.EndpointId.from_bytes(link.device), None, list(link.addresses)
+                )
+                conn = await asyncio.wait_for(
+                    self._endpoint.connect(addr, ALPN_SYNC), CONNECT_TIMEOUT_S
+                )
+                bi = await conn.open_bi()
+                send, recv = bi.send(), bi.recv()
+                theirs, size = await asyncio.wait_for(
+                    hello(send, recv, ls.lib.config.id_bytes, await ls.vector()), HELLO_TIMEOUT_S
+                )
+            except SessionRefused as exc:
+                if exc.code == "duplicate":
+                    await self._rest(link, 0.5)
+                    continue
+                link.fail(f"refused by the peer since {_clock()}: {exc}")
+                log.info(
+                    "sync_refused_by_peer", library=ls.id, device=link.device.hex(), reason=str(exc)
+                )
+                await self._back_off(link)
+                continue
+            except (Exception, asyncio.TimeoutError) as exc:  # noqa: BLE001 - any failure to reach it
+                if link.session is None:
+                    link.fail(f"unreachable since {_since(link)}: {reason_of(exc) or 'timed out'}")
+                await self._back_off(link)
+                continue
+            link.received_bytes += size
+            session = Session(ls.lib, link, send, recv, self.device, conn)
+            if not self._adopt(link, session):
+                conn.close(0, b"duplicate")
+                continue
+            link.theirs = dict(theirs)
+            link.known = dict(theirs)
+            await self._run_session(ls, link, session)
+
+    async def _rest(self, link: PeerLink, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(link.wake.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _back_off(self, link: PeerLink) -> None:
+        link.backoff = min(BACKOFF_MOST_S, max(BACKOFF_FIRST_S, link.backoff * 2))
+        await self._rest(link, link.backoff)
+
+    def _adopt(self, link: PeerLink, new: Session) -> bool:
+        """Of two sessions with one peer, keep the one the lower device dialed: both sides
+        decide alike without a word about it."""
+        old = link.session
+        if old is None:
+            link.session = new
+            return True
+        lower = min(self.device, link.device)
+        if old.initiator == lower and new.initiator != lower:
+            return False
+        old.close("replaced by a newer session")
+        link.session = new
+        return True
+
+    async def _run_session(self, ls: LibrarySync, link: PeerLink, session: Session) -> None:
+        link.ok()
+        link.backoff = 0.0
+        log.info("sync_connected", library=ls.id, device=link.device.hex())
+        try:
+            await session.run()
+        except BatchRefused as exc:
+            link.fail(f"{exc} (at {_clock()})")
+            log.warning(
+                "sync_batch_refused", library=ls.id, device=link.device.hex(), reason=str(exc)
+            )
+            link.backoff = BACKOFF_MOST_S / 2
+        except (PeerGone, ProtocolViolation, OSError, Exception) as exc:  # noqa: BLE001
+            if session.closing_reason is None:
+                link.fail(f"connection lost at {_clock()}: {reason_of(exc)}")
+                log.info(
+                    "sync_disconnected", library=ls.id, device=link.device.hex(), reason=str(exc)
+                )
+        except asyncio.CancelledError:
+            if session.closing_reason is None:
+                raise
+        finally:
+            if (
+                session.closing_reason is not None
+                and session.closing_reason != "replaced by a newer session"
+            ):
+                link.fail(session.closing_reason)
+            try:
+                session.conn.close(0, b"bye")
+            except Exception:  # noqa: BLE001
+                pass
+
+    # -- sync: answering --------------------------------------------------------------------
+
+    async def _serve_sync(self, conn: Any, peer: bytes) -> None:
+        bi = await asyncio.wait_for(conn.accept_bi(), HELLO_TIMEOUT_S)
+        send, recv = bi.send(), bi.recv()
+        opening, size = await asyncio.wait_for(read_frame(recv, SMALL_FRAME * 16), HELLO_TIMEOUT_S)
+        if type(opening) is not dict or type(opening.get("lib")) is not bytes:
+            raise ProtocolViolation("a sync opening without a library")
+        theirs = check_vector(opening.get("vec"))
+        library_id = opening["lib"].hex()
+        ls = self._libs.get(library_id)
+        refusal = None
+        if ls is None:
+            refusal = ("this device does not serve that library", "unknown-library")
+        else:
+            refusal = await self._refusal(ls, peer)
+        if refusal is not None:
+            log.warning("sync_refused", library=library_id, device=peer.hex(), reason=refusal[0])
+            await write_frame(send, {"refused": refusal[0], "code": refusal[1]})
+            await _let_peer_close(conn)
+            return
+        link = ls.links[peer]
+        link.received_bytes += size
+        session = Session(ls.lib, link, send, recv, peer, conn)
+        if not self._adopt(link, session):
+            await write_frame(send, {"refused": "already connected", "code": "duplicate"})
+            await _let_peer_close(conn)
+            return
+        link.sent_bytes += await write_frame(send, {"vec": await ls.vector()})
+        link.theirs = dict(theirs)
+        link.known = dict(theirs)
+        await self._run_session(ls, link, session)
+
+    async def _refusal(self, ls: LibrarySync, peer: bytes) -> tuple[str, str] | None:
+        """Why ``peer`` may not sync this library, or None. Read fresh from the index: a
+        pairing or revocation that just arrived counts."""
+        table = {p.device: p for p in await self._blocking(self._peer_table, ls.lib)}
+        found = table.get(peer)
+        if found is None or not (found.paired or found.revoked):
+            return ("this device is not paired in the library", "unauthorized")
+        if found.revoked:
+            return ("this device was revoked in the library", "revoked")
+        if peer not in ls.links:
+            await self._refresh_peers(ls)
+        return None
+
+    async def _accept_loop(self) -> None:
+        while True:
+            incoming = await self._endpoint.accept_next()
+            if incoming is None:
+                return
+            self._spawn(self._incoming(incoming))
+
+    async def _incoming(self, incoming: Any) -> None:
+        try:
+            accepting = await incoming.accept()
+            conn = await asyncio.wait_for(accepting.connect(), CONNECT_TIMEOUT_S)
+        except (Exception, asyncio.TimeoutError) as exc:  # noqa: BLE001 - a failed handshake
+            log.info("connection_failed", error=reason_of(exc) or "timed out")
+            return
+        peer = conn.remote_id().to_bytes()
+        alpn = conn.alpn()
+        log.info("peer_connected", device=peer.hex(), protocol=alpn.decode(errors="replace"))
+        try:
+            if alpn == ALPN_SYNC:
+                await self._serve_sync(conn, peer)
+            elif alpn == ALPN_PAIR:
+                await self._serve_pair(conn, peer)
+            elif alpn == ALPN_DROP and self.drops is not None:
+                await self.drops.serve(conn, peer)
+            else:
+                conn.close(1, b"unknown protocol")
+        except (NetError, OSError, asyncio.TimeoutError) as exc:
+            log.info("peer_dropped", device=peer.hex(), error=str(exc) or "timed out")
+        except Exception as exc:  # noqa: BLE001 - iroh's own errors: the connection failed
+            log.info("peer_dropped", device=peer.hex(), error=reason_of(exc))
+        finally:
+            try:
+                conn.close(0, b"bye")
+            except Exception:  # noqa: BLE001
+                pass
+
+    # -- pairing ----------------------------------------------------------------------------
+
+    async def _invite(self, message: Invite) -> dict[str, Any]:
+        ls = await self._serve(message.library)
+        if ls is None:
+            raise NetError(f"library {message.library} is not served by this node")
+        if not self.addresses:
+            raise NetError("this node has no address a peer could dial (see [network] bind)")
+        invitation = self._invites.create(ls.lib.config.id_bytes, message.expires_s)
+        ticket = Ticket(
+            self.device,
+            self.addresses,
+            invitation.library,
+            invitation.secret,
+            invitation.expires_ms,
+        )
+        log.info("pair_invited", library=ls.id, expires_ms=invitation.expires_ms)
+        return {
+            "ticket": ticket.encode(),
+            "library": ls.id,
+            "library_name": ls.lib.config.name,
+            "device": self.device.hex(),
+            "expires": _iso(invitation.expires_ms / 1000),
+        }
+
+    async def _serve_pair(self, conn: Any, peer: bytes) -> None:
+        bi = await asyncio.wait_for(conn.accept_bi(), HELLO_TIMEOUT_S)
+        send, recv = bi.send(), bi.recv()
+        request, _ = await asyncio.wait_for(read_frame(recv, SMALL_FRAME), HELLO_TIMEOUT_S)
+        if (
+            type(request) is not dict
+            or type(request.get("lib")) is not bytes
+            or type(request.get("proof")) is not bytes
+            or type(request.get("name")) is not str
+            or len(request["name"]) > 256
+        ):
+            raise ProtocolViolation("a pairing request without library, proof and name")
+        library = request["lib"]
+        try:
+            self._invites.redeem(library, peer, self.device, request["proof"])
+            ls = self._libs.get(library.hex())
+            if ls is None:
+                raise PairingDenied("this device no longer serves that library")
+        except PairingDenied as exc:
+            log.warning("pair_refused", device=peer.hex(), library=library.hex(), reason=str(exc))
+            await write_frame(send, {"refused": str(exc)})
+            await _let_peer_close(conn)
+            return
+        await self._blocking(ls.lib.append_typed, DevicePaired(peer, request["name"]))
+        log.info("pair_accepted", device=peer.hex(), library=ls.id, name=request["name"])
+        await write_frame(
+            send,
+            {"ok": True, "library_name": ls.lib.config.name, "name": self.host.device_name},
+        )
+        await _let_peer_close(conn)
+        await self._refresh_peers(ls)
+
+    async def _join(self, text: str, progress: Progress | None) -> dict[str, Any]:
+        import iroh
+
+        ticket = Ticket.decode(text)
+        if ticket.inviter == self.device:
+            raise PairingRefused("the ticket was made by this device")
+        if ticket.expires_ms <= time.time() * 1000:
+            raise PairingRefused("this ticket has expired")
+        who = short_device(ticket.inviter)
+        try:
+            addr = iroh.EndpointAddr(
+                iroh.EndpointId.from_bytes(ticket.inviter), None, list(ticket.addresses)
+            )
+            conn = await asyncio.wait_for(
+                self._endpoint.connect(addr, ALPN_PAIR), CONNECT_TIMEOUT_S
+            )
+            bi = await conn.open_bi()
+            send, recv = bi.send(), bi.recv()
+            shown = proof(ticket.secret, self.device, ticket.inviter, ticket.library)
+            await write_frame(
+                send, {"lib": ticket.library, "proof": shown, "name": self.host.device_name}
+            )
+            answer, _ = await asyncio.wait_for(read_frame(recv, SMALL_FRAME), HELLO_TIMEOUT_S)
+        except NetError:
+            raise
+        except (Exception, asyncio.TimeoutError) as exc:  # noqa: BLE001
+            raise PeerUnreachable(who, reason_of(exc) or "timed out") from None
+        conn.close(0, b"paired")
+        if type(answer) is not dict:
+            raise ProtocolViolation("a pairing answer that is not a map")
+        if "refused" in answer:
+            raise PairingRefused(str(answer["refused"])[:300])
+        library_name = str(answer.get("library_name", "shared"))[:256]
+        inviter_name = str(answer.get("name", ""))[:256]
+        library_id = ticket.library.hex()
+        created = self.host.served(library_id) is None
+        if created:
+            await self._blocking(self.host.create_served, library_name, library_id)
+        ls = await self._serve(library_id)
+        if ls is None:
+            raise NetError(f"library {library_id} could not be opened here")
+        ls.hints[ticket.inviter] = ticket.addresses
+        await self._blocking(ls.lib.append_typed, DevicePaired(ticket.inviter, inviter_name))
+        await self._refresh_peers(ls)
+        received = await self._caught_up(ls, ticket.inviter, progress)
+        log.info("pair_joined", library=library_id, inviter=ticket.inviter.hex(), created=created)
+        return {
+            "library": library_id,
+            "library_name": ls.lib.config.name,
+            "created": created,
+            "device": ticket.inviter.hex(),
+            "name": inviter_name,
+            "events_received": received,
+        }
+
+    async def _caught_up(self, ls: LibrarySync, device: bytes, progress: Progress | None) -> int:
+        """Wait until this node holds everything the inviter said it held; the events got."""
+        link = ls.links[device]
+        start = sum((await ls.vector()).values())
+        while True:
+            mine = await ls.vector()
+            got = sum(mine.values()) - start
+            if link.session is not None and link.theirs and lacking(mine, link.theirs) == 0:
+                await self._blocking(ls.lib.catch_up)
+                return got
+            if link.session is None and link.reason and "refused" in link.reason:
+                raise NetError(f"sync with {describe(device, link.name)} failed: {link.reason}")
+            if progress is not None:
+                want = sum(link.theirs.values()) - start if link.theirs else None
+                await self._blocking(progress, {"done": got, "expected": want})
+            await asyncio.sleep(0.2)
+
+    # -- status -----------------------------------------------------------------------------
+
+    async def _status(self, library_id: str) -> list[dict[str, Any]]:
+        ls = await self._serve(library_id)
+        if ls is None:
+            return []
+        mine = await ls.vector()
+        out = []
+        for link in sorted(ls.links.values(), key=lambda one: one.device):
+            connected = link.session is not None
+            behind = lacking(link.known, mine)
+            ahead = lacking(mine, link.theirs)
+            reason = link.reason
+            if connected and reason is None and (behind or ahead):
+                reason = f"syncing: {behind:,} to send, {ahead:,} to receive"
+            elif not connected and reason is None:
+                reason = "not connected yet"
+            out.append(
+                {
+                    "device": link.device.hex(),
+                    "name": link.name,
+                    "connected": connected,
+                    "behind": behind,
+                    "ahead": ahead,
+                    "last_sync": _iso(link.last_sync) if link.last_sync else None,
+                    "reason": reason,
+                    "since": _iso(link.reason_since) if link.reason and link.reason_since else None,
+                    "addresses": list(link.addresses),
+                    "bytes_sent": link.sent_bytes,
+                    "bytes_received": link.received_bytes,
+                }
+            )
+        return out
+
+    async def _sync_now(self, library_id: str) -> dict[str, Any]:
+        ls = await self._serve(library_id)
+        if ls is None:
+            return {"woken": 0}
+        await self._refresh_peers(ls)
+        for link in ls.links.values():
+            link.backoff = 0.0
+            link.wake.set()
+            if link.session is not None:
+                link.session.wake.set()
+        return {"woken": len(ls.links)}
+
+    def _seen(self, library_id: str) -> dict[bytes, dict[str, Any]]:
+        ls = self._libs.get(library_id)
+        if ls is None:
+            return {}
+        return {
+            link.device: {
+                "connected": link.session is not None,
+                "last_seen": _iso(link.last_seen) if link.last_seen else None,
+            }
+            for link in ls.links.values()
+        }
+
+
+async def _let_peer_close(conn: Any, within: float = 3.0) -> None:
+    """Give the peer time to read our last frame: dropping a connection loses what it had
+    not read yet."""
+    try:
+        await asyncio.wait_for(conn.closed(), within)
+    except (Exception, asyncio.TimeoutError):  # noqa: BLE001 - it closed, or took too long
+        pass
+
+
+def _iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def _clock() -> str:
+    return _iso(time.time())
+
+
+def _since(link: PeerLink) -> str:
+    if link.reason and link.reason.startswith("unreachable") and link.reason_since:
+        return _iso(link.reason_since)
+    return _clock()

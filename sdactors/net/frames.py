@@ -1,0 +1,72 @@
+"""Frames on an iroh stream: a 4-byte big-endian length, then one msgpack value.
+
+Every protocol here speaks in frames, and every frame from a peer is bounded and decoded
+strictly: a peer cannot make this node allocate without limit, and a malformed frame ends the
+session with a :class:`ProtocolViolation`, never an exception from deep inside msgpack.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import msgpack
+
+from sdactors.errors import PeerGone, ProtocolViolation
+
+HEADER = struct.Struct(">I")
+# Larger than any batch a sender makes (a few MiB), small enough to hold in memory.
+MAX_FRAME = 64 << 20
+
+
+def pack(value: Any) -> bytes:
+    body = msgpack.packb(value, use_bin_type=True)
+    return HEADER.pack(len(body)) + body
+
+
+async def write_frame(send: Any, value: Any) -> int:
+    """Write one frame; the bytes it took on the stream."""
+    data = pack(value)
+    try:
+        await send.write_all(data)
+    except Exception as exc:  # noqa: BLE001 - iroh's errors: the peer went away
+        raise PeerGone(_why(exc)) from None
+    return len(data)
+
+
+async def read_frame(recv: Any, most: int = MAX_FRAME) -> tuple[Any, int]:
+    """The next frame and its size on the stream; :class:`PeerGone` at the end."""
+    try:
+        head = await recv.read_exact(HEADER.size)
+    except Exception as exc:  # noqa: BLE001 - the stream ended or was reset
+        raise PeerGone(_why(exc)) from None
+    (length,) = HEADER.unpack(head)
+    if length > most:
+        raise ProtocolViolation(f"a frame of {length} bytes (at most {most})")
+    try:
+        body = await recv.read_exact(length) if length else b""
+    except Exception as exc:  # noqa: BLE001
+        raise PeerGone(_why(exc)) from None
+    return unpack(body), HEADER.size + length
+
+
+def unpack(body: bytes) -> Any:
+    try:
+        return msgpack.unpackb(body, raw=False, strict_map_key=False, use_list=True)
+    except Exception as exc:  # noqa: BLE001 - hostile bytes: any decoder error is theirs
+        raise ProtocolViolation(f"a malformed frame ({type(exc).__name__})") from None
+
+
+def _why(exc: BaseException) -> str:
+    message = getattr(exc, "debug_message", None)
+    if callable(message):
+        try:
+            return str(message()).splitlines()[0][:200]
+        except Exception:  # noqa: BLE001
+            pass
+    return f"{type(exc).__name__}: {exc}"[:200] or "the connection closed"
+
+
+def why(exc: BaseException) -> str:
+    """One line for an error out of iroh or a protocol, for status and logs."""
+    return str(exc) if not getattr(exc, "debug_message", None) else _why(exc)

@@ -1,0 +1,116 @@
+"""Pairing (``sd/pair/1``): tickets, invitations, and the proof of the secret.
+
+A ticket carries what the joining device needs to reach the inviter (its id and addresses),
+the library, when it expires, and a one-time secret. The joiner never sends the secret: it
+sends a proof (blake3 keyed by the secret over both device ids and the library), so a
+ticket seen on the wire is of no use to anyone else, and a proof is bound to the device that
+made it (the connection itself is authenticated by the device keys).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import os
+import time
+from dataclasses import dataclass, field
+
+import blake3
+import msgpack
+
+from sdactors.errors import BadTicket
+
+PREFIX = "sdpair1"
+SECRET_LEN = 32
+LIBRARY_LEN = 16
+DEVICE_LEN = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    inviter: bytes
+    addresses: tuple[str, ...]
+    library: bytes
+    secret: bytes
+    expires_ms: int
+
+    def encode(self) -> str:
+        body = msgpack.packb(
+            [self.inviter, list(self.addresses), self.library, self.secret, self.expires_ms]
+        )
+        return PREFIX + base64.b32encode(body).decode().rstrip("=").lower()
+
+    @classmethod
+    def decode(cls, text: str) -> "Ticket":
+        text = text.strip()
+        if not text.startswith(PREFIX):
+            raise BadTicket(f"it does not start with {PREFIX!r}")
+        raw = text[len(PREFIX) :].upper()
+        try:
+            body = base64.b32decode(raw + "=" * (-len(raw) % 8))
+            inviter, addresses, library, secret, expires = msgpack.unpackb(body)
+        except Exception:  # noqa: BLE001 - whatever was pasted, one line
+            raise BadTicket("it is damaged or cut short") from None
+        if (
+            type(inviter) is not bytes
+            or len(inviter) != DEVICE_LEN
+            or type(library) is not bytes
+            or len(library) != LIBRARY_LEN
+            or type(secret) is not bytes
+            or len(secret) != SECRET_LEN
+            or type(expires) is not int
+            or type(addresses) is not list
+            or not all(type(a) is str and len(a) < 80 for a in addresses)
+        ):
+            raise BadTicket("its fields are not what a ticket holds")
+        return cls(inviter, tuple(addresses), library, secret, expires)
+
+
+def proof(secret: bytes, joiner: bytes, inviter: bytes, library: bytes) -> bytes:
+    """What the joiner sends: that it holds the secret, for this pairing only."""
+    return blake3.blake3(b"sd/pair/1" + joiner + inviter + library, key=secret).digest()
+
+
+@dataclass(slots=True)
+class Invitation:
+    library: bytes
+    secret: bytes
+    expires_ms: int
+    used: bool = False
+
+
+@dataclass
+class Invitations:
+    """The invitations this node has open. Kept in memory only: a restarted node has none,
+    so a ticket can never outlive the node that would answer it."""
+
+    _open: list[Invitation] = field(default_factory=list)
+
+    def create(self, library: bytes, expires_s: float) -> Invitation:
+        now = time.time()
+        self._open = [i for i in self._open if not i.used and i.expires_ms > now * 1000]
+        invitation = Invitation(library, os.urandom(SECRET_LEN), int((now + expires_s) * 1000))
+        self._open.append(invitation)
+        return invitation
+
+    def redeem(self, library: bytes, joiner: bytes, inviter: bytes, shown: bytes) -> Invitation:
+        """The invitation ``shown`` proves, marked used; :class:`PairingDenied` otherwise."""
+        for invitation in self._open:
+            if invitation.library != library:
+                continue
+            if not hmac.compare_digest(proof(invitation.secret, joiner, inviter, library), shown):
+                continue
+            if invitation.used:
+                raise PairingDenied("this ticket was already used")
+            if invitation.expires_ms <= time.time() * 1000:
+                raise PairingDenied("this ticket has expired")
+            invitation.used = True
+            return invitation
+        raise PairingDenied(
+            "no invitation here matches this ticket (a node forgets its invitations when it "
+            "restarts)"
+        )
+
+
+class PairingDenied(Exception):
+    """The inviter's reason to refuse, sent to the joiner as it is."""

@@ -1,0 +1,306 @@
+"""Log replication (``sd/sync/1``): one session per library and peer, on one QUIC stream.
+
+1. The dialing side sends ``{lib, vec}``; the other side answers with its own ``{vec}``, or
+   ``{refused, code}`` (not paired, revoked, no such library here, already connected).
+2. Each side then sends what the other lacks, read from the store as stored (no decoding),
+   in frames of about a MiB: ``{ev: [[data, seal], ...], upto: {device: seq}}``.
+3. Each frame received is checked whole in memory and handed to the Journal as one ingest:
+   the network never holds the write transaction. Events after the last seal of their
+   device are kept back and sent with the next frame; any refusal ends the session and
+   writes nothing of the frame.
+4. Then the session stays: each commit to the library wakes the sender, which sends what the
+   peer still lacks (by what it said it has, and what was sent to it since). Two peers in
+   sync exchange their vectors and nothing else.
+
+What a session knows of its peer (``known``: what the peer holds, ``theirs``: what it
+said it holds) is only ever used to choose what to send, never to accept anything: every
+event received is verified by the store as if nothing were known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from events.keys import short_device
+from events.store import EventStore
+from sdactors.errors import PeerGone, ProtocolViolation
+from sdactors.logs import get_logger
+from sdactors.net.frames import read_frame, why, write_frame
+
+if TYPE_CHECKING:
+    from sdactors.library import Library
+
+log = get_logger(__name__)
+
+# A frame of events holds about this much (whole events; the last may overshoot).
+BATCH_BYTES = 1 << 20
+# A session sends a ping this often when idle, and a peer silent for PEER_SILENT_S is gone.
+PING_S = 10.0
+PEER_SILENT_S = 35.0
+# Frames received and waiting for the Journal: reading goes on while a frame is ingested.
+INGEST_QUEUE = 4
+
+
+class BatchRefused(Exception):
+    """A frame from the peer failed verification: nothing of it was written."""
+
+
+class SessionRefused(Exception):
+    def __init__(self, reason: str, code: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+Vector = dict[bytes, int]
+
+
+def merge(into: Vector, other: Vector) -> None:
+    for device, seq in other.items():
+        if seq > into.get(device, 0):
+            into[device] = seq
+
+
+def lacking(have: Vector, wanted: Vector) -> int:
+    """How many events of ``wanted`` are not in ``have``."""
+    return sum(max(0, seq - have.get(device, 0)) for device, seq in wanted.items())
+
+
+def check_vector(value: Any) -> Vector:
+    """A vector from a peer: device ids to sequence numbers, nothing else."""
+    if type(value) is not dict or len(value) > 100_000:
+        raise ProtocolViolation("a version vector that is not a map")
+    for device, seq in value.items():
+        if type(device) is not bytes or len(device) != 32 or type(seq) is not int or seq < 0:
+            raise ProtocolViolation("a version vector with a bad entry")
+    return value
+
+
+def check_events(value: Any) -> list[tuple[bytes, bytes | None]]:
+    if type(value) is not list:
+        raise ProtocolViolation("events that are not a list")
+    out = []
+    for item in value:
+        if (
+            type(item) is not list
+            or len(item) != 2
+            or type(item[0]) is not bytes
+            or not (item[1] is None or type(item[1]) is bytes)
+        ):
+            raise ProtocolViolation("an event that is not [data, seal]")
+        out.append((item[0], item[1]))
+    return out
+
+
+@dataclass
+class PeerLink:
+    """This node's view of one peer in one library: sync status reads it as it is."""
+
+    device: bytes
+    name: str | None = None
+    addresses: tuple[str, ...] = ()
+    revoked: bool = False
+    session: "Session | None" = None
+    known: Vector = field(default_factory=dict)
+    theirs: Vector = field(default_factory=dict)
+    last_sync: float | None = None
+    last_seen: float | None = None
+    reason: str | None = None
+    reason_since: float | None = None
+    backoff: float = 0.0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    sent_bytes: int = 0
+    received_bytes: int = 0
+
+    def fail(self, reason: str) -> None:
+        if self.reason != reason:
+            self.reason_since = time.time()
+        self.reason = reason
+
+    def ok(self) -> None:
+        self.reason = None
+        self.reason_since = None
+
+
+class Session:
+    """One live exchange with a peer over a stream; ``run`` returns when it ends."""
+
+    def __init__(
+        self,
+        lib: "Library",
+        link: PeerLink,
+        send: Any,
+        recv: Any,
+        initiator: bytes,
+        conn: Any,
+    ) -> None:
+        self.lib = lib
+        self.link = link
+        self.send = send
+        self.recv = recv
+        self.conn = conn
+        # Which device dialed: of two sessions between the same pair, the one the lower
+        # device dialed is kept, on both sides alike.
+        self.initiator = initiator
+        self.wake = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.closing_reason: str | None = None
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sync-read")
+        self._store: EventStore | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    async def run(self) -> None:
+        link = self.link
+        link.session = self
+        link.last_seen = time.time()
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._tasks = [
+                    group.create_task(self._sender()),
+                    group.create_task(self._receiver()),
+                    group.create_task(self._pinger()),
+                ]
+        except BaseExceptionGroup as group:
+            raise first_failure(group) from None
+        finally:
+            if link.session is self:
+                link.session = None
+            self.ended.set()
+            self._pool.submit(self._close_store)
+            self._pool.shutdown(wait=False)
+
+    def close(self, reason: str) -> None:
+        """End the session from outside (revoked, replaced, the node stopping)."""
+        self.closing_reason = reason
+        for task in self._tasks:
+            task.cancel()
+        try:
+            self.conn.close(0, reason.encode()[:100])
+        except Exception:  # noqa: BLE001 - already closed
+            pass
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def _open_store(self) -> EventStore:
+        if self._store is None:
+            self._store = EventStore(self.lib.config.paths.events, readonly=True)
+        else:
+            self._store.refresh()
+        return self._store
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _batches(self, known: Vector) -> Any:
+        """Batches of what a peer holding ``known`` lacks (runs in the reading thread)."""
+        store = self._open_store()
+        pairs: list[list[Any]] = []
+        upto: Vector = {}
+        size = 0
+        for device, first, items, sig in store.missing_wire(known):
+            last = len(items) - 1
+            for i, data in enumerate(items):
+                pairs.append([data, sig if i == last else None])
+                size += len(data)
+                upto[device] = first + i
+                if size >= BATCH_BYTES:
+                    yield pairs, upto
+                    pairs, upto, size = [], {}, 0
+        if pairs:
+            yield pairs, upto
+
+    async def _sender(self) -> None:
+        loop = asyncio.get_running_loop()
+        link = self.link
+        while True:
+            self.wake.clear()
+            batches = await loop.run_in_executor(self._pool, self._batches, dict(link.known))
+            while True:
+                batch = await loop.run_in_executor(self._pool, next, batches, None)
+                if batch is None:
+                    break
+                pairs, upto = batch
+                link.sent_bytes += await write_frame(self.send, {"ev": pairs, "upto": upto})
+                merge(link.known, upto)
+            link.last_sync = time.time()
+            await self.wake.wait()
+
+    async def _pinger(self) -> None:
+        while True:
+            await asyncio.sleep(PING_S)
+            self.link.sent_bytes += await write_frame(self.send, {"p": 0})
+            if time.time() - (self.link.last_seen or 0) > PEER_SILENT_S:
+                raise PeerGone(f"silent for more than {PEER_SILENT_S:.0f} s")
+
+    # -- receiving --------------------------------------------------------------------------
+
+    async def _receiver(self) -> None:
+        queue: asyncio.Queue = asyncio.Queue(INGEST_QUEUE)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._ingester(queue))
+            while True:
+                message, size = await read_frame(self.recv)
+                self.link.received_bytes += size
+                self.link.last_seen = time.time()
+                if type(message) is not dict:
+                    raise ProtocolViolation("a frame that is not a map")
+                if "ev" in message:
+                    pairs = check_events(message["ev"])
+                    upto = check_vector(message.get("upto", {}))
+                    await queue.put((pairs, upto))
+                elif "p" in message:
+                    continue
+                else:
+                    raise ProtocolViolation(f"an unexpected frame ({sorted(map(str, message))})")
+
+    async def _ingester(self, queue: asyncio.Queue) -> None:
+        loop = asyncio.get_running_loop()
+        link = self.link
+        held: list[tuple[bytes, bytes | None]] = []
+        while True:
+            pairs, upto = await queue.get()
+            # The peer holds what it sent: never send it back (the ingest's own notice wakes
+            # the sender, so this must be known before). A frame that fails ends the session.
+            merge(link.known, upto)
+            merge(link.theirs, upto)
+            wire = held + pairs
+            report = await loop.run_in_executor(None, self.lib.ingest, wire)
+            if report.refused:
+                refusal = report.refused[0]
+                raise BatchRefused(f"refused its batch: {refusal}")
+            held = [(ev.data, ev.sig) for ev in report.held_back]
+            link.last_sync = time.time()
+
+
+async def hello(send: Any, recv: Any, library: bytes, vector: Vector) -> tuple[Vector, int]:
+    """The dialing side's opening: our vector out, theirs back (or a refusal)."""
+    sent = await write_frame(send, {"lib": library, "vec": vector})
+    answer, size = await read_frame(recv)
+    if type(answer) is not dict:
+        raise ProtocolViolation("an answer that is not a map")
+    if "refused" in answer:
+        raise SessionRefused(str(answer["refused"])[:300], str(answer.get("code", ""))[:32])
+    return check_vector(answer.get("vec")), sent + size
+
+
+def first_failure(group: BaseExceptionGroup) -> BaseException:
+    """The exception that ended a task group (the others were cancelled because of it)."""
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return first_failure(exc)
+        if not isinstance(exc, asyncio.CancelledError):
+            return exc
+    return group.exceptions[0]
+
+
+def describe(device: bytes, name: str | None) -> str:
+    return f"{name} ({short_device(device)})" if name else short_device(device)
+
+
+def reason_of(exc: BaseException) -> str:
+    return why(exc)

@@ -1,0 +1,213 @@
+"""Pairing, devices and sync: commands that go through the node's Networking actor.
+
+Reads (``device.list``, ``sync.status``) also answer without a node, from the library's
+read model, and say that nothing is connected because no node runs; commands that need the
+network (invite, join, sync now) refuse in one line without one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+from events.domain.device import DeviceRevoked
+from events.shapes import Int, Text
+from projections.devices import Peer, peers
+from sdactors.errors import InvalidArgument, NeedsNode, UnknownDevice
+from sdactors.ops.base import Op, OpContext, op
+from sdactors.ops.tags import LIBRARY
+
+if TYPE_CHECKING:
+    from sdactors.actors.networking import Networking
+
+# How long a pairing ticket works, by default and at the most.
+INVITE_DEFAULT_S = 600
+INVITE_MOST_S = 7 * 24 * 3600
+# Joining waits for the whole log of the library: that can take a while.
+JOIN_TIMEOUT_S = 3600.0
+TICKET = Text(8, 4096)
+DEVICE = Text(1, 256)
+
+
+def network(ctx: OpContext, what: str) -> Networking:
+    """The node's Networking actor; a clear line when there is none."""
+    process = getattr(ctx.node, "process", None)
+    if process is None:
+        raise NeedsNode(what, str(ctx.data.root))
+    if process.net is None:
+        raise InvalidArgument(f"the node's network did not start: {process.net_error}")
+    return process.net
+
+
+def _running(ctx: OpContext) -> Networking | None:
+    process = getattr(ctx.node, "process", None)
+    return None if process is None else process.net
+
+
+def _peers(ctx: OpContext, library: str | None) -> tuple[Any, list[Peer]]:
+    lib = ctx.read_library(library)
+    with lib.index() as db:
+        return lib, peers(db)
+
+
+def find_device(ctx: OpContext, library: str | None, wanted: str) -> Peer:
+    """A device of the library by id (or a prefix of at least 4 hex digits) or by name."""
+    _lib, known = _peers(ctx, library)
+    wanted_l = wanted.lower()
+    by_id = [p for p in known if len(wanted_l) >= 4 and p.device.hex().startswith(wanted_l)]
+    by_name = [p for p in known if p.name == wanted]
+    found = by_id or by_name
+    if len(found) != 1:
+        if len(found) > 1:
+            raise InvalidArgument(f"{wanted!r} names {len(found)} devices; give more of its id")
+        raise UnknownDevice(wanted, [f"{p.name or '?'} ({p.device.hex()[:10]})" for p in known])
+    return found[0]
+
+
+@op("pair.invite")
+@dataclass(frozen=True)
+class PairInvite(Op):
+    """A one-time ticket another device joins this library with."""
+
+    expires_s: Annotated[int, Int(10, INVITE_MOST_S)] = INVITE_DEFAULT_S
+    library: Annotated[str | None, LIBRARY] = None
+
+    def run(self, ctx: OpContext) -> Any:
+        from sdactors.actors.networking import Invite
+
+        net = network(ctx, "sd pair invite")
+        return net.ask(Invite(ctx.find(self.library).id, float(self.expires_s)))
+
+
+@op("pair.join", writes=True)
+@dataclass(frozen=True)
+class PairJoin(Op):
+    """Pair with the device that made TICKET; receive its library when this one lacks it."""
+
+    ticket: Annotated[str, TICKET]
+
+    def validate(self, ctx: OpContext) -> None:
+        from sdactors.net.pairing import Ticket
+
+        Ticket.decode(self.ticket)
+        network(ctx, "sd pair join")
+
+    def audit_library(self, ctx: OpContext) -> str | None:
+        return None  # the library may not exist here yet: recorded once joined
+
+    def created_library(self, result: Any) -> str | None:
+        return result["library"]
+
+    def audited_arguments(self) -> dict[str, Any]:
+        # The ticket's secret is used once, but it is a secret: never into the log.
+        return {"ticket": self.ticket[:12] + "..."}
+
+    def run(self, ctx: OpContext) -> Any:
+        from sdactors.actors.networking import Join
+
+        net = network(ctx, "sd pair join")
+        return net.ask(Join(self.ticket), timeout=JOIN_TIMEOUT_S, progress=ctx.progress)
+
+
+@op("device.list")
+@dataclass(frozen=True)
+class DeviceList(Op):
+    """The devices of the library: who they are, whether paired, revoked, last seen."""
+
+    library: Annotated[str | None, LIBRARY] = None
+
+    def run(self, ctx: OpContext) -> Any:
+        from sdactors.actors.networking import PeersSeen
+
+        lib, known = _peers(ctx, self.library)
+        net = _running(ctx)
+        seen = net.ask(PeersSeen(lib.config.id)) if net is not None else {}
+        out = []
+        for peer in known:
+            mine = peer.device == ctx.device
+            live = seen.get(peer.device, {})
+            out.append(
+                {
+                    "device": peer.device.hex(),
+                    "name": peer.name,
+                    "this_device": mine,
+                    "paired": peer.paired or mine,
+                    "revoked": peer.revoked,
+                    "connected": bool(live.get("connected")),
+                    "last_seen": live.get("last_seen"),
+                    "addresses": list(peer.addresses),
+                }
+            )
+        return out
+
+
+@op("device.revoke", writes=True)
+@dataclass(frozen=True)
+class DeviceRevoke(Op):
+    """Revoke a device: every device that has the revocation refuses it from then on."""
+
+    device: Annotated[str, DEVICE]
+    library: Annotated[str | None, LIBRARY] = None
+
+    def validate(self, ctx: OpContext) -> None:
+        peer = find_device(ctx, self.library, self.device)
+        if peer.device == ctx.device:
+            raise InvalidArgument("this device cannot revoke itself")
+        if peer.revoked:
+            raise InvalidArgument(f"device {peer.device.hex()[:10]} is already revoked")
+
+    def run(self, ctx: OpContext) -> Any:
+        peer = find_device(ctx, self.library, self.device)
+        lib = ctx.write_library(self.library)
+        lib.append_typed(DeviceRevoked(peer.device))
+        lib.catch_up()
+        return {"device": peer.device.hex(), "name": peer.name, "revoked": True}
+
+
+@op("sync.status")
+@dataclass(frozen=True)
+class SyncStatusOp(Op):
+    """Per paired device: connected, what each side lacks, the last sync, and why not."""
+
+    library: Annotated[str | None, LIBRARY] = None
+
+    def run(self, ctx: OpContext) -> Any:
+        from sdactors.actors.networking import SyncStatus
+
+        config = ctx.find(self.library)
+        net = _running(ctx)
+        if net is not None:
+            return net.ask(SyncStatus(config.id))
+        _lib, known = _peers(ctx, self.library)
+        return [
+            {
+                "device": p.device.hex(),
+                "name": p.name,
+                "connected": False,
+                "behind": None,
+                "ahead": None,
+                "last_sync": None,
+                "reason": "revoked"
+                if p.revoked
+                else "no node is running here (start one with 'sd node run')",
+                "since": None,
+                "addresses": list(p.addresses),
+                "bytes_sent": 0,
+                "bytes_received": 0,
+            }
+            for p in known
+            if p.device != ctx.device and (p.paired or p.revoked)
+        ]
+
+
+@op("sync.now")
+@dataclass(frozen=True)
+class SyncNowOp(Op):
+    """Reconnect to every paired device now, without waiting for the backoff."""
+
+    library: Annotated[str | None, LIBRARY] = None
+
+    def run(self, ctx: OpContext) -> Any:
+        from sdactors.actors.networking import SyncNow
+
+        return network(ctx, "sd sync now").ask(SyncNow(ctx.find(self.library).id))
