@@ -76,6 +76,11 @@ class DevicesProjection:
         yield from db.execute("SELECT device, addresses FROM reachable ORDER BY device")
 
 
+def device_names(db: sqlite3.Connection) -> dict[bytes, str]:
+    """Each registered device's name, as people see it in tables."""
+    return dict(db.execute("SELECT device, name FROM devices").fetchall())
+
+
 class Peer(NamedTuple):
     """A device of the library as sync sees it."""
 

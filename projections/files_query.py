@@ -266,19 +266,23 @@ def location_row(db: sqlite3.Connection, device: bytes, location: bytes) -> Loca
     return LocationRow(*row) if row is not None else None
 
 
-def offline_folders(db: sqlite3.Connection, folders: Iterable[int]) -> set[int]:
-    """Which of ``folders`` (local ids) belong to a location that is offline."""
-    out: set[int] = set()
+class FolderOwner(NamedTuple):
+    device: bytes
+    offline: bool
+
+
+def folder_owners(db: sqlite3.Connection, folders: Iterable[int]) -> dict[int, FolderOwner]:
+    """For each of ``folders`` (local ids): the device holding it, and whether its location
+    is offline. Search shows both: a hit may be on another device of the library."""
+    out: dict[int, FolderOwner] = {}
     for chunk in chunks(sorted(set(folders))):
         marks = ",".join("?" * len(chunk))
-        out.update(
-            folder
-            for (folder,) in db.execute(
-                "SELECT f.id FROM folders f JOIN locations l ON l.id = f.location "
-                f"WHERE l.offline IS NOT NULL AND f.id IN ({marks})",
-                chunk,
-            )
-        )
+        for folder, device, offline in db.execute(
+            "SELECT f.id, l.device, l.offline IS NOT NULL FROM folders f "
+            f"JOIN locations l ON l.id = f.location WHERE f.id IN ({marks})",
+            chunk,
+        ):
+            out[folder] = FolderOwner(device, bool(offline))
     return out
 
 

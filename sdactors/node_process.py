@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 LOCK_NAME = "node.lock"
+# The port the node's endpoint listened on, to listen on it again after a restart.
+NET_STATE_NAME = "network.json"
 # How often the node takes the rate of committed events, and over how long it averages it.
 RATE_WINDOW_S = 10.0
 # A location that cannot be watched (gone, unmounted, past the inotify limit) is rescanned
@@ -113,7 +115,7 @@ class NodeProcess:
     def start_network(self) -> None:
         from sdactors.actors.networking import Networking
 
-        net = Networking(self, self.node.config.network)
+        net = Networking(self, self.node.config.network, self.data.root / NET_STATE_NAME)
         try:
             net.start()
         except SdError as exc:

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
+import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from events.domain.device import DevicePaired, DeviceReachable
@@ -171,9 +174,13 @@ class LibrarySync:
 class Networking:
     """See the module's text. ``start`` binds the endpoint; ``stop`` closes it."""
 
-    def __init__(self, host: NetHost, config: NetworkConfig) -> None:
+    def __init__(self, host: NetHost, config: NetworkConfig, state: Path | None = None) -> None:
+        """``state``: where the node keeps the port it listened on, to listen on it again
+        (peers know a device by the addresses it recorded; a new port each start would
+        leave two restarted devices dialing each other's old ones)."""
         self.host = host
         self.config = config
+        self._state = state
         self.device = host.key.public
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -224,13 +231,12 @@ class Networking:
         return future.result(timeout)
 
     async def _main(self, ready: concurrent.futures.Future) -> None:
-        import iroh
 
         ffi_buffer.install()
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         try:
-            self._endpoint = await iroh.Endpoint.bind(self._options())
+            self._endpoint = await self._bind()
             self.addresses = self._own_addresses()
         except BaseException as exc:
             ready.set_exception(NetError(f"cannot start the network endpoint: {reason_of(exc)}"))
@@ -258,7 +264,24 @@ class Networking:
             pass
         log.info("network_stopped")
 
-    def _options(self) -> Any:
+    async def _bind(self) -> Any:
+        import iroh
+
+        bind = self.config.bind
+        host, _, port = bind.rpartition(":")
+        remembered = _remembered_port(self._state)
+        if port == "0" and remembered:
+            try:
+                endpoint = await iroh.Endpoint.bind(self._options(f"{host}:{remembered}"))
+            except Exception as exc:  # noqa: BLE001 - taken meanwhile: any port will do
+                log.info("network_port_taken", port=remembered, error=reason_of(exc))
+            else:
+                return endpoint
+        endpoint = await iroh.Endpoint.bind(self._options(bind))
+        _remember_port(self._state, endpoint.bound_sockets())
+        return endpoint
+
+    def _options(self, bind: str) -> Any:
         import iroh
 
         if self.config.discovery:
@@ -269,7 +292,7 @@ class Networking:
             relay = iroh.RelayMode.default_mode() if self.config.relays else None
         return iroh.EndpointOptions(
             preset=preset,
-            bind_addr=self.config.bind,
+            bind_addr=bind,
             secret_key=self.host.key.secret_bytes(),
             alpns=[ALPN_PAIR, ALPN_SYNC, ALPN_DROP],
             **({"relay_mode": relay} if relay is not None else {}),
@@ -761,6 +784,23 @@ async def _let_peer_close(conn: Any, within: float = 3.0) -> None:
         await asyncio.wait_for(conn.closed(), within)
     except (Exception, asyncio.TimeoutError):  # noqa: BLE001 - it closed, or took too long
         pass
+
+
+def _remembered_port(state: Path | None) -> int | None:
+    try:
+        port = json.loads(state.read_text())["port"] if state is not None else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return port if type(port) is int and 0 < port < 65536 else None
+
+
+def _remember_port(state: Path | None, bound: list[str]) -> None:
+    ports = [a.rpartition(":")[2] for a in bound if not a.startswith("[")]
+    if state is None or not ports or not ports[0].isdigit():
+        return
+    tmp = state.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"port": int(ports[0])}))
+    os.replace(tmp, state)
 
 
 def _iso(seconds: float) -> str:

@@ -32,17 +32,18 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
     if ctx.out.as_json:
         ctx.out.json(items)
         return
+    shared = _elsewhere(items)
     if path is None:
         ctx.out.table(
-            ["name", "path"],
-            [(i["name"], i["path"] + offline_mark(i["offline"])) for i in items],
+            ["name", "path", *shared],
+            [(i["name"], i["path"] + offline_mark(i["offline"]), *_held(i, shared)) for i in items],
             "no locations: add one with 'sd location add PATH'",
         )
         return
     if any(i["offline"] for i in items):
         ctx.out.line("[offline] its volume is not there: as last indexed")
     ctx.out.table(
-        ["name", "kind", "size", "modified", "content"],
+        ["name", "kind", "size", "modified", "content", *shared],
         [
             (
                 i["name"] + ("/" if i["type"] == "dir" else ""),
@@ -50,11 +51,21 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
                 "" if i["type"] == "dir" else human_bytes(i["size"]),
                 i["modified"][:19].replace("T", " "),
                 i["content_id"] or "",
+                *_held(i, shared),
             )
             for i in items
         ],
         "(empty folder)",
     )
+
+
+def _elsewhere(items: list[dict]) -> list[str]:
+    """A "device" column, when anything shown is held by another device of the library."""
+    return ["device"] if any(i.get("device") != "this device" for i in items) else []
+
+
+def _held(item: dict, shared: list[str]) -> tuple[str, ...]:
+    return (item["device"],) if shared else ()
 
 
 @click.command("search")
@@ -89,13 +100,15 @@ def search_(
     if ctx.out.as_json:
         ctx.out.json(hits)
         return
+    shared = _elsewhere(hits)
     ctx.out.table(
-        ["path", "kind", "size"],
+        ["path", "kind", "size", *shared],
         [
             (
                 h["path"] + offline_mark(h["offline"]),
                 h["kind"] or h["type"],
                 "" if h["type"] == "dir" else human_bytes(h["size"]),
+                *_held(h, shared),
             )
             for h in hits
         ],

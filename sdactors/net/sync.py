@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,8 +37,11 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-# A frame of events holds about this much (whole events; the last may overshoot).
+# A frame of events holds about this much (whole events; the last may overshoot). The node's
+# environment may set it (SD_SYNC_BATCH_BYTES): smaller frames make a slow link's progress
+# finer, and let tests stop a node in the middle of a sync.
 BATCH_BYTES = 1 << 20
+BATCH_ENV = "SD_SYNC_BATCH_BYTES"
 # A session sends a ping this often when idle, and a peer silent for PEER_SILENT_S is gone.
 PING_S = 10.0
 PEER_SILENT_S = 35.0
@@ -151,6 +155,7 @@ class Session:
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sync-read")
         self._store: EventStore | None = None
         self._tasks: list[asyncio.Task] = []
+        self._batch_bytes = max(1, int(os.environ.get(BATCH_ENV) or BATCH_BYTES))
 
     async def run(self) -> None:
         link = self.link
@@ -208,7 +213,7 @@ class Session:
                 pairs.append([data, sig if i == last else None])
                 size += len(data)
                 upto[device] = first + i
-                if size >= BATCH_BYTES:
+                if size >= self._batch_bytes:
                     yield pairs, upto
                     pairs, upto, size = [], {}, 0
         if pairs:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from events.clock import COUNTER_BITS, hlc_ms
 from events.shapes import Int, Maybe, Text
 from projections.actions import actions_since
+from projections.devices import device_names
 from sdactors.ops.base import Op, OpContext, op
 
 
@@ -32,7 +33,7 @@ class Audit(Op):
         lib = ctx.read_library(self.library)
         with lib.index() as db:
             rows = actions_since(db, self.since_ms << COUNTER_BITS)
-            names = dict(db.execute("SELECT device, name FROM devices").fetchall())
+            names = device_names(db)
         return [
             {
                 "action": row.action.hex(),

@@ -13,12 +13,14 @@ from typing import Annotated, Any
 
 from events.domain.entries import BLOCK_DEVICE, CHAR_DEVICE, DIR, FIFO, FILE, SOCKET, SYMLINK
 from events.shapes import Bytes, Int, Maybe, Text
+from projections.devices import device_names
 from projections.files import C_CID, C_FTYPE, C_KIND, C_MTIME, C_NAME, C_SIZE, readable
 from projections.files_query import (
     duplicates,
     file_stats,
     folder_children,
-    offline_folders,
+    folder_owners,
+    locations,
     resolve,
 )
 from projections.files_search import Filters, search
@@ -46,6 +48,13 @@ def _when(mtime_ns: int) -> str:
     return datetime.fromtimestamp(mtime_ns / 1e9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _device(device: bytes, names: dict[bytes, str], mine: bytes) -> str:
+    """Which device holds an entry, as people know it (this one says so)."""
+    if device == mine:
+        return "this device"
+    return names.get(device) or device.hex()[:10]
+
+
 def _entry(child: list[Any], path: bytes) -> dict[str, Any]:
     return {
         "name": readable(child[C_NAME]),
@@ -69,20 +78,21 @@ class Ls(Op):
     def run(self, ctx: OpContext) -> Any:
         lib = ctx.read_library(self.library)
         if self.path is None:
+            with lib.index() as db:
+                names = device_names(db)
             return [
                 {
                     "name": loc.name,
                     "path": show(loc.path),
                     "type": "location",
                     "offline": loc.offline is not None,
+                    "device": _device(loc.device, names, ctx.device),
                 }
                 for loc in list_locations(lib)
             ]
         real = self.path
         with lib.index() as db:
-            found = resolve(db, real, ctx.device)
-            if found is None:
-                raise NotIndexed(show(real))
+            found, device = self._resolve(db, ctx.device)
             offline = found.location.offline is not None
             folder = found.named_folder
             if folder is not None:
@@ -90,7 +100,22 @@ class Ls(Op):
                 base = real
             else:
                 children, base = [found.child], os.path.dirname(real)
-        return [_entry(c, os.path.join(base, c[C_NAME])) | {"offline": offline} for c in children]
+            holder = _device(device, device_names(db), ctx.device)
+        return [
+            _entry(c, os.path.join(base, c[C_NAME])) | {"offline": offline, "device": holder}
+            for c in children
+        ]
+
+    def _resolve(self, db: Any, mine: bytes) -> tuple[Any, bytes]:
+        """The path on this device, else on another device of the library that indexes it
+        (devices in id order, so every device answers alike)."""
+        assert self.path is not None
+        others = sorted({loc.device for loc in locations(db)} - {mine})
+        for device in (mine, *others):
+            found = resolve(db, self.path, device)
+            if found is not None:
+                return found, device
+        raise NotIndexed(show(self.path))
 
 
 @op("search")
@@ -117,7 +142,8 @@ class Search(Op):
                 if folder is None:
                     raise NotIndexed(show(self.under))
             hits = search(db, self.query, Filters(self.kind, self.ext, folder), self.limit)
-            offline = offline_folders(db, (h.folder for h in hits))
+            owners = folder_owners(db, (h.folder for h in hits))
+            names = device_names(db)
         return [
             {
                 "path": show(h.path),
@@ -126,7 +152,8 @@ class Search(Op):
                 "kind": h.kind,
                 "size": h.size,
                 "content_id": shown(h.cid),
-                "offline": h.folder in offline,
+                "offline": owners[h.folder].offline,
+                "device": _device(owners[h.folder].device, names, ctx.device),
             }
             for h in hits
         ]

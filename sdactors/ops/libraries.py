@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from events.shapes import Text
+from projections.devices import device_names
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.browse import LIBRARY
 
@@ -55,7 +56,7 @@ class LibraryInfo(Op):
             store.close()
         with lib.index() as db:
             row = db.execute("SELECT value FROM _meta WHERE key = 'checkpoint'").fetchone()
-            named = dict(db.execute("SELECT device, name FROM devices").fetchall())
+            named = device_names(db)
         config = lib.config
         return {
             "id": config.id,

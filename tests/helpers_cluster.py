@@ -1,0 +1,121 @@
+"""Several devices on one machine: data directories whose nodes listen on 127.0.0.1 only,
+started as real ``sd node run`` processes, paired with the real ``sd pair`` commands."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, Callable
+
+from tests.conftest import SD, Sd
+
+NODE_TOML = """schema_version = 3
+[device]
+name = "{name}"
+[node]
+log_format = "json"
+[network]
+bind = "127.0.0.1:0"
+relays = false
+discovery = false
+"""
+
+
+def device(tmp_path: Path, name: str) -> Sd:
+    """A data directory for device ``name`` whose node binds loopback only."""
+    root = tmp_path / name
+    root.mkdir(mode=0o700)
+    (root / "node.toml").write_text(NODE_TOML.format(name=name))
+    return Sd(root)
+
+
+class Peer:
+    """One ``sd node run`` on a device's data directory."""
+
+    def __init__(self, sd: Sd, log: Path, env: dict[str, str] | None = None) -> None:
+        self.sd = sd
+        self.log = log
+        self.env = {**sd.env, **(env or {})}
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Peer:
+        self.proc = subprocess.Popen(
+            [*SD, "node", "run"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.log, "ab"),  # noqa: SIM115 - the child holds it
+        )
+        until(self._serving, 60, f"node of {self.sd.data_dir.name} serving")
+        return self
+
+    def _serving(self) -> bool:
+        assert self.proc is not None and self.proc.poll() is None, self.tail()
+        status = self.sd.run("--json", "node", "status", check=False)
+        if status.code != 0:
+            return False
+        body = status.json()
+        return bool(body["network"]["addresses"]) and all(
+            lib["state"] != "opening" for lib in body["libraries"]
+        )
+
+    def tail(self) -> str:
+        return self.log.read_text()[-4000:] if self.log.exists() else ""
+
+    def stop(self, signum: int = signal.SIGTERM) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signum)
+        code = self.proc.wait(timeout=30)
+        if signum != signal.SIGKILL:
+            assert code == 0, self.tail()
+
+    def kill_if_running(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def status(self) -> dict[str, Any]:
+        return self.sd.json("node", "status")
+
+    def log_records(self, event: str) -> list[dict[str, Any]]:
+        import json
+
+        node_log = self.sd.data_dir / "logs" / "node.log"
+        lines = node_log.read_text().splitlines() if node_log.exists() else []
+        return [r for r in map(json.loads, lines) if r.get("event") == event]
+
+
+@contextmanager
+def running(*peers: Peer) -> Iterator[tuple[Peer, ...]]:
+    with ExitStack() as stack:
+        for peer in peers:
+            stack.callback(peer.kill_if_running)
+        for peer in peers:
+            peer.start()
+        yield peers
+
+
+def pair(inviter: Sd, joiner: Sd, *extra: str) -> dict[str, Any]:
+    ticket = inviter.json("pair", "invite", *extra)["ticket"]
+    return joiner.json("pair", "join", ticket)
+
+
+def until(check: Callable[[], Any], within: float, what: str) -> float:
+    started = time.monotonic()
+    while True:
+        if check():
+            return time.monotonic() - started
+        if time.monotonic() - started > within:
+            raise AssertionError(f"{what}: not within {within} s")
+        time.sleep(0.1)
+
+
+def digest(sd: Sd) -> str:
+    return sd.json("projections", "digest")["digest"]
+
+
+def in_sync(*devices: Sd) -> bool:
+    return len({digest(d) for d in devices}) == 1
