@@ -25,13 +25,23 @@ def _write(self: Any, value: bytes | bytearray | memoryview) -> None:
 setattr(_write, _INSTALLED_MARK, True)
 
 
+_stock: list[Any] = []
+
+
 def install() -> None:
     """Replace the binding's byte-at-a-time copy (idempotent)."""
     from iroh import iroh_ffi
 
     builder = iroh_ffi._UniffiRustBufferBuilder
     if not getattr(builder.write, _INSTALLED_MARK, False):
+        _stock.append(builder.write)
         builder.write = _write
+
+
+def stock_write() -> Any:
+    """The binding's own method, for a benchmark or test to compare with (after install)."""
+    install()
+    return _stock[0]
 
 
 def installed() -> bool:

@@ -69,7 +69,7 @@ def find_device(ctx: OpContext, library: str | None, wanted: str) -> Peer:
 class PairInvite(Op):
     """A one-time ticket another device joins this library with."""
 
-    expires_s: Annotated[int, Int(10, INVITE_MOST_S)] = INVITE_DEFAULT_S
+    expires_s: Annotated[int, Int(1, INVITE_MOST_S)] = INVITE_DEFAULT_S
     library: Annotated[str | None, LIBRARY] = None
 
     def run(self, ctx: OpContext) -> Any:
