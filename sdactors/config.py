@@ -68,6 +68,25 @@ class NodeConfig:
         return f"{platform.system()} {platform.release()}".strip()
 
 
+def init_node_config(data: DataDir, device_name: str, network: NetworkConfig) -> None:
+    """Write a new data directory's node.toml (before first use): what a user does by hand
+    to name the device and choose where its node listens; benchmarks and tests do it too."""
+    private_dir(data.root)
+    versioned_toml.save(
+        data.node_config,
+        {
+            "schema_version": NODE_SCHEMA_VERSION,
+            "device": {"name": device_name},
+            "node": {"log_format": "json"},
+            "network": {
+                "bind": network.bind,
+                "relays": network.relays,
+                "discovery": network.discovery,
+            },
+        },
+    )
+
+
 def load_node_config(data: DataDir) -> NodeConfig:
     """Load node.toml, creating it with defaults on first use and migrating old versions."""
     path = data.node_config

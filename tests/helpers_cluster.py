@@ -11,25 +11,15 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
+from sdactors.config import NetworkConfig, init_node_config
+from sdactors.paths import DataDir
 from tests.conftest import SD, Sd
-
-NODE_TOML = """schema_version = 3
-[device]
-name = "{name}"
-[node]
-log_format = "json"
-[network]
-bind = "127.0.0.1:0"
-relays = false
-discovery = false
-"""
 
 
 def device(tmp_path: Path, name: str) -> Sd:
     """A data directory for device ``name`` whose node binds loopback only."""
     root = tmp_path / name
-    root.mkdir(mode=0o700)
-    (root / "node.toml").write_text(NODE_TOML.format(name=name))
+    init_node_config(DataDir(root), name, NetworkConfig(bind="127.0.0.1:0"))
     return Sd(root)
 
 

@@ -131,3 +131,16 @@ def test_bench_kinds_smoke() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout)
+
+
+def test_bench_sync_smoke(tmp_path: Path) -> None:
+    r = run_tool(
+        "bench_sync.py", "--files", "1500", "--edits", "5", "--tree", str(tmp_path / "tree")
+    )
+    assert r["ok"] is True
+    initial = r["initial"]
+    assert initial["events_received"] > 0 and initial["checked"]["files"] == 1500
+    assert initial["checked"]["digests_equal"] and initial["checked"]["searches_equal"]
+    assert 0 < r["reconnect"]["frame_bytes_sent"] <= 1024
+    assert r["edits"]["edits"] == 5 and r["edits"]["not_seen_in_10s"] == 0
+    assert r["off_loopback"] == []

@@ -265,38 +265,40 @@ class Networking:
         log.info("network_stopped")
 
     async def _bind(self) -> Any:
-        import iroh
-
         bind = self.config.bind
         host, _, port = bind.rpartition(":")
         remembered = _remembered_port(self._state)
         if port == "0" and remembered:
             try:
-                endpoint = await iroh.Endpoint.bind(self._options(f"{host}:{remembered}"))
+                endpoint = await self._builder(f"{host}:{remembered}").bind()
             except Exception as exc:  # noqa: BLE001 - taken meanwhile: any port will do
                 log.info("network_port_taken", port=remembered, error=reason_of(exc))
             else:
                 return endpoint
-        endpoint = await iroh.Endpoint.bind(self._options(bind))
+        endpoint = await self._builder(bind).bind()
         _remember_port(self._state, endpoint.bound_sockets())
         return endpoint
 
-    def _options(self, bind: str) -> Any:
+    def _builder(self, bind: str) -> Any:
+        """The endpoint as node.toml says: where it listens, relays and discovery. iroh
+        listens on IPv6 too; when one IPv4 address is chosen, that is IPv6's loopback only,
+        never every interface."""
         import iroh
 
+        builder = iroh.EndpointBuilder()
         if self.config.discovery:
-            preset = iroh.preset_n0() if self.config.relays else iroh.preset_n0_disable_relay()
-            relay = None
+            builder.apply_n0() if self.config.relays else builder.apply_n0_disable_relay()
         else:
-            preset = iroh.preset_minimal()
-            relay = iroh.RelayMode.default_mode() if self.config.relays else None
-        return iroh.EndpointOptions(
-            preset=preset,
-            bind_addr=bind,
-            secret_key=self.host.key.secret_bytes(),
-            alpns=[ALPN_PAIR, ALPN_SYNC, ALPN_DROP],
-            **({"relay_mode": relay} if relay is not None else {}),
-        )
+            builder.apply_minimal()
+            if self.config.relays:
+                builder.relay_mode(iroh.RelayMode.default_mode())
+        builder.secret_key(self.host.key.secret_bytes())
+        builder.alpns([ALPN_PAIR, ALPN_SYNC, ALPN_DROP])
+        builder.bind_addr(bind)
+        host = bind.rpartition(":")[0]
+        if host not in ("0.0.0.0", "") and not host.startswith("["):
+            builder.bind_addr("[::1]:0")
+        return builder
 
     def _own_addresses(self) -> tuple[str, ...]:
         """Where peers can dial this node: the bound address itself when one interface was
@@ -748,6 +750,7 @@ class Networking:
                     "addresses": list(link.addresses),
                     "bytes_sent": link.sent_bytes,
                     "bytes_received": link.received_bytes,
+                    "connection": _wire(link.session),
                 }
             )
         return out
@@ -784,6 +787,17 @@ async def _let_peer_close(conn: Any, within: float = 3.0) -> None:
         await asyncio.wait_for(conn.closed(), within)
     except (Exception, asyncio.TimeoutError):  # noqa: BLE001 - it closed, or took too long
         pass
+
+
+def _wire(session: Session | None) -> dict[str, int] | None:
+    """What the current connection put on the wire (UDP, with QUIC's own overhead)."""
+    if session is None:
+        return None
+    try:
+        stats = session.conn.stats()
+    except Exception:  # noqa: BLE001 - closing meanwhile
+        return None
+    return {"udp_sent": stats.udp_tx_bytes, "udp_received": stats.udp_rx_bytes}
 
 
 def _remembered_port(state: Path | None) -> int | None:

@@ -194,6 +194,7 @@ class SyncStatusOp(Op):
                 "addresses": list(p.addresses),
                 "bytes_sent": 0,
                 "bytes_received": 0,
+                "connection": None,
             }
             for p in known
             if p.device != ctx.device and (p.paired or p.revoked)

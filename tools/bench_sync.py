@@ -1,0 +1,305 @@
+"""Sync between two nodes on 127.0.0.1: initial sync of an indexed library, an in-sync
+reconnect, and how fast one tag edit reaches the other device.
+
+    python tools/bench_sync.py --files 1000000 --edits 100
+
+Device A indexes a generated tree (``tools/gen_tree.py``); device B joins with ``sd pair
+join`` and receives the whole log. Figures, each with its goal and what it is measured
+against in the same run:
+
+- initial sync: the seconds from ``sd pair join`` to B holding every event (and to B's
+  index caught up), events/s, and the bytes sent (frames, and UDP on the wire) against the
+  events' own size in A's log. Checked: equal digests, equal stats, same search answers.
+- in-sync reconnect: B's node restarted; the frames each way until both say in sync (goal
+  <= 1 KiB each way), and the UDP bytes of that connection (QUIC's handshake included).
+- live propagation: a tag renamed on A through its control socket, until B's index shows
+  the new name (read straight from B's index.db); p50/p99 over ``--edits`` edits (goal p99
+  <= 200 ms). Checked: each edit's name, in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sdactors.config import NetworkConfig, init_node_config
+from sdactors.control.client import connect
+from sdactors.paths import DataDir
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import SD, latency_summary, sd, tree_options  # noqa: E402
+from bench_node import RunningNode, quiet_env  # noqa: E402
+from gen_tree import generate  # noqa: E402
+
+GOAL_INITIAL_S = 30.0
+GOAL_RECONNECT_BYTES = 1024
+GOAL_EDIT_P99_MS = 200.0
+
+
+class Device:
+    """A data directory whose node listens on 127.0.0.1 only."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.root = root
+        init_node_config(DataDir(root), name, NetworkConfig(bind="127.0.0.1:0"))
+        self.env = {**quiet_env(), "SD_DATA_DIR": str(root)}
+        self.node: RunningNode | None = None
+
+    def sd(self, *args: str) -> Any:
+        return sd(self.env, *args)
+
+    def start(self) -> RunningNode:
+        self.node = RunningNode(self.root, self.env, self.root.parent / f"{self.root.name}.log")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            st = self.node.wait_answering(120)
+            if st["network"]["addresses"] and all(
+                lib["state"] != "opening" for lib in st["libraries"]
+            ):
+                return self.node
+            time.sleep(0.2)
+        raise SystemExit(f"the node of {self.root.name} did not start serving")
+
+    def stop(self) -> None:
+        if self.node is not None:
+            self.node.stop(30)
+            self.node = None
+
+    def peer_row(self) -> dict[str, Any]:
+        rows = self.sd("sync", "status")
+        if len(rows) != 1:
+            raise SystemExit(f"expected one peer, got {rows}")
+        return rows[0]
+
+
+def until(check: Any, timeout: float, what: str, every: float = 0.05) -> float:
+    started = time.perf_counter()
+    while True:
+        if check():
+            return time.perf_counter() - started
+        if time.perf_counter() - started > timeout:
+            raise SystemExit(f"{what}: not within {timeout:.0f} s")
+        time.sleep(every)
+
+
+def caught_up(device: Device) -> bool:
+    info = device.sd("library", "info")
+    return info["checkpoint"] == info["head"]
+
+
+def bench_initial(a: Device, b: Device, timeout: float) -> dict[str, Any]:
+    log = a.sd("log", "stats")
+    ticket = a.sd("pair", "invite")["ticket"]
+    started = time.perf_counter()
+    joined = subprocess.run(
+        [*SD, "--json", "pair", "join", ticket], env=b.env, capture_output=True, text=True
+    )
+    received = time.perf_counter() - started
+    if joined.returncode != 0:
+        raise SystemExit(f"sd pair join failed: {joined.stderr.strip()}")
+    folded = received + until(lambda: caught_up(b), timeout, "B's index caught up", 0.2)
+    row = a.peer_row()
+    digests = [d.sd("projections", "digest")["digest"] for d in (a, b)]
+    stats = [d.sd("stats") for d in (a, b)]
+    queries = ["report", "photo 1", "notes", "zzz-nothing"]
+    answers = [
+        [sorted(h["path"] for h in d.sd("search", q, "--limit", "500")) for q in queries]
+        for d in (a, b)
+    ]
+    joined_body = json.loads(joined.stdout)
+    return {
+        "events": log["events"],
+        "events_received": joined_body["events_received"],
+        "log_bytes": log["bytes"],
+        "seconds_log": received,
+        "seconds_index": folded,
+        "events_per_s": log["events"] / received,
+        "frame_bytes_sent": row["bytes_sent"],
+        "udp_bytes_sent": (row["connection"] or {}).get("udp_sent"),
+        "wire_ratio": row["bytes_sent"] / max(1, log["bytes"]),
+        "checked": {
+            "digests_equal": digests[0] == digests[1],
+            "stats_equal": stats[0] == stats[1],
+            "searches_equal": answers[0] == answers[1],
+            "files": stats[1]["files"],
+        },
+        "goal": {"seconds": GOAL_INITIAL_S},
+    }
+
+
+def in_sync(row: dict[str, Any]) -> bool:
+    return row["connected"] and row["behind"] == 0 and row["ahead"] == 0
+
+
+def bench_reconnect(a: Device, b: Device) -> dict[str, Any]:
+    until(lambda: in_sync(a.peer_row()), 60, "in sync before the restart")
+    b.stop()
+    until(lambda: not a.peer_row()["connected"], 60, "A sees B gone")
+    before = a.peer_row()
+    b.start()
+    until(lambda: in_sync(a.peer_row()), 60, "in sync after the restart")
+    after = a.peer_row()
+    connection = after["connection"] or {}
+    return {
+        "frame_bytes_sent": after["bytes_sent"] - before["bytes_sent"],
+        "frame_bytes_received": after["bytes_received"] - before["bytes_received"],
+        "udp_sent": connection.get("udp_sent"),
+        "udp_received": connection.get("udp_received"),
+        "goal": {"bytes_each_way": GOAL_RECONNECT_BYTES},
+    }
+
+
+def tag_name(index: Path, tag: bytes) -> str | None:
+    db = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT name FROM tags WHERE tag = ?", (tag,)).fetchone()
+    except sqlite3.OperationalError:
+        return None  # the index is being swapped or locked for a moment
+    finally:
+        db.close()
+    return row[0] if row else None
+
+
+def bench_edits(a: Device, b: Device, edits: int) -> dict[str, Any]:
+    tag = bytes.fromhex(a.sd("tag", "create", "bench-0")["id"])
+    index = Path(b.sd("library", "info")["path"]) / "index.db"
+    until(lambda: tag_name(index, tag) == "bench-0", 30, "the tag reaches B")
+    client = connect(a.root)
+    if client is None:
+        raise SystemExit("A's node does not answer on its socket")
+    latencies, wrong = [], 0
+    try:
+        for i in range(1, edits + 1):
+            name = f"bench-{i}"
+            started = time.perf_counter()
+            client.call(
+                "tag.rename",
+                {"old": f"bench-{i - 1}", "new": name, "color": None, "library": None},
+                None,
+            )
+            while tag_name(index, tag) != name:
+                if time.perf_counter() - started > 10:
+                    wrong += 1
+                    break
+                time.sleep(0.001)
+            latencies.append(time.perf_counter() - started)
+    finally:
+        client.close()
+    return {
+        "edits": edits,
+        **latency_summary(latencies),
+        "not_seen_in_10s": wrong,
+        "goal": {"p99_ms": GOAL_EDIT_P99_MS},
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    tree_options(parser, 1_000_000, 2_000, "Cap generated file sizes (bytes).")
+    parser.add_argument("--edits", type=int, default=100, help="Tag edits timed A -> B.")
+    parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+        work = Path(tmp)
+        tree = args.tree or work / "tree"
+        generate(tree, args.files, max_size=args.max_size)
+        a, b = Device(work / "a", "bench-a"), Device(work / "b", "bench-b")
+        a.sd("library", "create", "Bench")
+        started = time.perf_counter()
+        added = a.sd("location", "add", str(tree))
+        index_seconds = time.perf_counter() - started
+        try:
+            a.start()
+            b.start()
+            result = {
+                "files": args.files,
+                "entries": added["files"] + added["dirs"],
+                "index_seconds": index_seconds,
+                "initial": bench_initial(a, b, args.timeout),
+                "reconnect": bench_reconnect(a, b),
+                "edits": bench_edits(a, b, args.edits),
+                "off_loopback": sorted(
+                    set(a.node.off_loopback() + b.node.off_loopback())  # type: ignore[union-attr]
+                ),
+            }
+        finally:
+            for device in (a, b):
+                if device.node is not None:
+                    device.node.kill()
+    checked = result["initial"]["checked"]
+    result["ok"] = (
+        all(v for k, v in checked.items() if k != "files")
+        and result["edits"]["not_seen_in_10s"] == 0
+        and not result["off_loopback"]
+    )
+    report(result, args.json)
+    return result
+
+
+def report(r: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(r))
+        return
+    i, c, e = r["initial"], r["reconnect"], r["edits"]
+    print(
+        f"library: {r['files']:,} files, {r['entries']:,} entries, {i['events']:,} events "
+        f"({i['log_bytes'] / 1e6:.1f} MB); indexed by A in {r['index_seconds']:.1f} s"
+    )
+    rows = [
+        ("figure", "value", "goal", "against"),
+        (
+            "initial sync: B holds every event",
+            f"{i['seconds_log']:.1f} s ({i['events_per_s']:,.0f} events/s)",
+            f"<= {i['goal']['seconds']:.0f} s",
+            f"A indexing the tree: {r['index_seconds']:.1f} s",
+        ),
+        (
+            "initial sync: B's index caught up",
+            f"{i['seconds_index']:.1f} s",
+            "-",
+            "-",
+        ),
+        (
+            "bytes sent for the initial sync",
+            f"{i['frame_bytes_sent'] / 1e6:.1f} MB frames, "
+            + (f"{i['udp_bytes_sent'] / 1e6:.1f} MB UDP" if i["udp_bytes_sent"] else "UDP ?"),
+            "-",
+            f"the events' own size {i['log_bytes'] / 1e6:.1f} MB ({i['wire_ratio']:.2f}x)",
+        ),
+        (
+            "in-sync reconnect, frames each way",
+            f"{c['frame_bytes_sent']} B out, {c['frame_bytes_received']} B in",
+            f"<= {c['goal']['bytes_each_way']} B",
+            f"UDP incl. QUIC handshake: {c['udp_sent']} B out, {c['udp_received']} B in",
+        ),
+        (
+            f"tag edit A -> B's index, p50 / p99 ({e['edits']} edits)",
+            f"{e['p50_ms']:.1f} / {e['p99_ms']:.1f} ms (max {e['max_ms']:.1f})",
+            f"p99 <= {e['goal']['p99_ms']:.0f} ms",
+            "-",
+        ),
+    ]
+    widths = [max(len(str(row[k])) for row in rows) for k in range(4)]
+    for row in rows:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)))
+    ck = i["checked"]
+    print(
+        f"checked: digests equal {ck['digests_equal']}, stats equal {ck['stats_equal']}, "
+        f"searches equal {ck['searches_equal']}; edits not seen: {e['not_seen_in_10s']}"
+    )
+    off = r["off_loopback"]
+    print("network: " + ("no connection off 127.0.0.1" if not off else f"OFF LOOPBACK: {off}"))
+
+
+if __name__ == "__main__":
+    outcome = main()
+    raise SystemExit(0 if outcome["ok"] else 1)
