@@ -526,6 +526,17 @@ class EventStore:
                 return
             cursor_params[0] = rows[-1][key]
 
+    def _segment_before(self, since: int) -> int:
+        """A cursor just before the segment holding position ``since + 1``: a reader after
+        ``since`` starts there, not ``SEGMENT_MAX`` positions back (those segments may be a
+        few large batches of entries, each read and unpacked for nothing)."""
+        if since <= 0:
+            return 0
+        row = self._db.execute(
+            "SELECT max(pos) FROM segments WHERE pos <= ?", (since + 1,)
+        ).fetchone()
+        return row[0] - 1 if row[0] else 0
+
     def read(
         self,
         since: int = 0,
@@ -537,7 +548,7 @@ class EventStore:
     ) -> Iterator[Event]:
         """Events with ``since < pos <= until`` in arrival order, streamed."""
         where = "pos > ?"
-        params: list[object] = [max(0, since - SEGMENT_MAX)]
+        params: list[object] = [self._segment_before(since)]
         if device is not None:
             idx = self._idx.get(device)
             if idx is None:
@@ -580,7 +591,7 @@ class EventStore:
         rows: list[tuple[int, bytes]] = []
         size = 0
         for pos, _n, _dev, _seq, _ids, blob, _sig in self._segments(
-            "pos > ?", [max(0, since - SEGMENT_MAX)]
+            "pos > ?", [self._segment_before(since)]
         ):
             if until is not None and pos > until:
                 break
