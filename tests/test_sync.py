@@ -112,8 +112,8 @@ def test_a_node_killed_mid_sync_resumes_without_loss_or_duplicates(tmp_path: Pat
     many = writer(library=library)
     events = []
     drafts = tag_drafts(4000)
-    for start in range(0, len(drafts), 40):
-        events.extend(many.build(drafts[start : start + 40]))
+    for start in range(0, len(drafts), 4):
+        events.extend(many.build(drafts[start : start + 4]))
     write_export_file(export, ExportHeader(library, "Home", len(events)), wire(events))
     a.json("log", "import", str(export))
     total = a.json("log", "stats")["events"]

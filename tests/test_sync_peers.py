@@ -74,6 +74,21 @@ def test_only_paired_unrevoked_devices_sync_and_bad_events_write_nothing(tmp_pat
         assert "not a pairing ticket" in c.fails("pair", "join", "sdpair1garbage").err
         assert c.json("library", "list") == []
 
+        # Paused on one side: both say why, nothing flows until resumed.
+        until(lambda: in_sync(a, b), 30, "birch in sync")
+        assert a.json("sync", "pause", "birch")["paused"] is True
+        a.json("tag", "create", "while-paused")
+
+        def reason_of(sd: Sd, name: str) -> str:
+            row = next(s for s in sd.json("sync", "status") if s["name"] == name)
+            return "" if row["connected"] else row["reason"] or ""
+
+        until(lambda: "paused on this device" in reason_of(a, "birch"), 10, "ash says paused")
+        until(lambda: "paused" in reason_of(b, "ash"), 30, "birch told ash paused")
+        assert "while-paused" not in {t["name"] for t in b.json("tag", "list")}
+        a.json("sync", "resume")
+        until(lambda: in_sync(a, b), 30, "birch in sync after resume")
+
         # An unpaired device is refused at the door, and the refusal is logged.
         stranger = offer(DeviceKey.generate().secret_bytes(), target, addresses, library, {})
         assert stranger["answer"]["code"] == "unauthorized"

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from sdactors.logs import get_logger
 from sdactors.net import ffi_buffer
 from sdactors.net.frames import read_frame, write_frame
 from sdactors.net.pairing import Invitations, PairingDenied, Ticket, proof
+from sdactors.net.state import NetState
 from sdactors.net.sync import (
     BatchRefused,
     PeerLink,
@@ -119,6 +118,15 @@ class SyncNow:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncPause:
+    """Pause (or resume) sync with one device of a library, or with all of them."""
+
+    library: str
+    device: bytes | None
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True)
 class PeersSeen:
     """Per device of a library: whether connected, and when last heard from."""
 
@@ -180,7 +188,7 @@ class Networking:
         leave two restarted devices dialing each other's old ones)."""
         self.host = host
         self.config = config
-        self._state = state
+        self._state = NetState(state)
         self.device = host.key.public
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -267,7 +275,7 @@ class Networking:
     async def _bind(self) -> Any:
         bind = self.config.bind
         host, _, port = bind.rpartition(":")
-        remembered = _remembered_port(self._state)
+        remembered = self._state.port
         if port == "0" and remembered:
             try:
                 endpoint = await self._builder(f"{host}:{remembered}").bind()
@@ -276,7 +284,7 @@ class Networking:
             else:
                 return endpoint
         endpoint = await self._builder(bind).bind()
-        _remember_port(self._state, endpoint.bound_sockets())
+        self._state.remember_port(endpoint.bound_sockets())
         return endpoint
 
     def _builder(self, bind: str) -> Any:
@@ -340,6 +348,8 @@ class Networking:
             return await self._status(message.library)
         if isinstance(message, SyncNow):
             return await self._sync_now(message.library)
+        if isinstance(message, SyncPause):
+            return await self._pause(message)
         if isinstance(message, PeersSeen):
             return self._seen(message.library)
         if self.drops is not None and self.drops.handles(message):
@@ -391,6 +401,7 @@ class Networking:
             link = ls.links.get(peer.device)
             if link is None:
                 link = ls.links[peer.device] = PeerLink(peer.device)
+                link.paused = peer.device in self._state.paused(ls.id)
             link.name = peer.name
             link.addresses = peer.addresses or ls.hints.get(peer.device, ())
             if peer.revoked and not link.revoked:
@@ -413,6 +424,10 @@ class Networking:
                 await link.session.ended.wait()
                 continue
             link.wake.clear()
+            if link.paused:
+                link.fail("paused on this device ('sd sync resume' to resume)")
+                await link.wake.wait()
+                continue
             if not link.addresses:
                 link.fail("no address known for it yet (it has not synced here since pairing)")
                 await self._rest(link, BACKOFF_MOST_S)
@@ -433,7 +448,7 @@ class Networking:
                 if exc.code == "duplicate":
                     await self._rest(link, 0.5)
                     continue
-                link.fail(f"refused by the peer since {_clock()}: {exc}")
+                link.fail(f"refused by the peer: {exc}")
                 log.info(
                     "sync_refused_by_peer", library=ls.id, device=link.device.hex(), reason=str(exc)
                 )
@@ -441,7 +456,7 @@ class Networking:
                 continue
             except (Exception, asyncio.TimeoutError) as exc:  # noqa: BLE001 - any failure to reach it
                 if link.session is None:
-                    link.fail(f"unreachable since {_since(link)}: {reason_of(exc) or 'timed out'}")
+                    link.fail(f"unreachable: {reason_of(exc) or 'timed out'}")
                 await self._back_off(link)
                 continue
             link.received_bytes += size
@@ -484,14 +499,14 @@ class Networking:
         try:
             await session.run()
         except BatchRefused as exc:
-            link.fail(f"{exc} (at {_clock()})")
+            link.fail(str(exc))
             log.warning(
                 "sync_batch_refused", library=ls.id, device=link.device.hex(), reason=str(exc)
             )
             link.backoff = BACKOFF_MOST_S / 2
         except (PeerGone, ProtocolViolation, OSError, Exception) as exc:  # noqa: BLE001
             if session.closing_reason is None:
-                link.fail(f"connection lost at {_clock()}: {reason_of(exc)}")
+                link.fail(f"connection lost: {reason_of(exc)}")
                 log.info(
                     "sync_disconnected", library=ls.id, device=link.device.hex(), reason=str(exc)
                 )
@@ -531,6 +546,10 @@ class Networking:
             await _let_peer_close(conn)
             return
         link = ls.links[peer]
+        if link.paused:
+            await write_frame(send, {"refused": "sync is paused on that device", "code": "paused"})
+            await _let_peer_close(conn)
+            return
         link.received_bytes += size
         session = Session(ls.lib, link, send, recv, peer, conn)
         if not self._adopt(link, session):
@@ -768,6 +787,30 @@ class Networking:
                 link.session.wake.set()
         return {"woken": len(ls.links)}
 
+    async def _pause(self, message: SyncPause) -> dict[str, Any]:
+        ls = await self._serve(message.library)
+        if ls is None:
+            return {"devices": []}
+        await self._refresh_peers(ls)
+        chosen = [
+            link
+            for link in ls.links.values()
+            if message.device is None or link.device == message.device
+        ]
+        for link in chosen:
+            link.paused = message.paused
+            if message.paused and link.session is not None:
+                link.session.close("paused on this device ('sd sync resume' to resume)")
+            if not message.paused:
+                link.ok()
+                link.backoff = 0.0
+            link.wake.set()
+        self._state.set_paused(ls.id, {d for d, link in ls.links.items() if link.paused})
+        log.info(
+            "sync_paused" if message.paused else "sync_resumed", library=ls.id, devices=len(chosen)
+        )
+        return {"devices": [link.device.hex() for link in chosen], "paused": message.paused}
+
     def _seen(self, library_id: str) -> dict[bytes, dict[str, Any]]:
         ls = self._libs.get(library_id)
         if ls is None:
@@ -801,32 +844,5 @@ def _wire(session: Session | None) -> dict[str, int] | None:
     return {"udp_sent": stats.udp_tx_bytes, "udp_received": stats.udp_rx_bytes}
 
 
-def _remembered_port(state: Path | None) -> int | None:
-    try:
-        port = json.loads(state.read_text())["port"] if state is not None else None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return port if type(port) is int and 0 < port < 65536 else None
-
-
-def _remember_port(state: Path | None, bound: list[str]) -> None:
-    ports = [a.rpartition(":")[2] for a in bound if not a.startswith("[")]
-    if state is None or not ports or not ports[0].isdigit():
-        return
-    tmp = state.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"port": int(ports[0])}))
-    os.replace(tmp, state)
-
-
 def _iso(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-
-
-def _clock() -> str:
-    return _iso(time.time())
-
-
-def _since(link: PeerLink) -> str:
-    if link.reason and link.reason.startswith("unreachable") and link.reason_since:
-        return _iso(link.reason_since)
-    return _clock()

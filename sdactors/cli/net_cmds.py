@@ -191,7 +191,7 @@ def status(ctx: CliContext, library: str | None) -> None:
                 "" if r["ahead"] is None else f"{r['ahead']:,}",
                 r["last_sync"] or "never",
                 f"{human_bytes(r['bytes_sent'])} out, {human_bytes(r['bytes_received'])} in",
-                r["reason"] or "",
+                (r["reason"] or "") + (f" (since {r['since']})" if r.get("since") else ""),
             )
             for r in rows
         ],
@@ -209,3 +209,29 @@ def now(ctx: CliContext, library: str | None) -> None:
 
     result = ctx.execute(SyncNowOp(library))
     ctx.out.result(result, f"woke sync with {result['woken']} device(s)")
+
+
+@sync.command("pause")
+@click.argument("device_id", metavar="[DEVICE]", required=False)
+@library_option
+@json_option
+@pass_ctx
+def pause(ctx: CliContext, device_id: str | None, library: str | None) -> None:
+    """Stop syncing with DEVICE (or every device) until resumed; kept across restarts."""
+    from sdactors.ops.network import SyncPauseOp
+
+    result = ctx.execute(SyncPauseOp(device_id, True, library))
+    ctx.out.result(result, f"sync paused with {len(result['devices'])} device(s)")
+
+
+@sync.command("resume")
+@click.argument("device_id", metavar="[DEVICE]", required=False)
+@library_option
+@json_option
+@pass_ctx
+def resume(ctx: CliContext, device_id: str | None, library: str | None) -> None:
+    """Sync again with DEVICE (or every device)."""
+    from sdactors.ops.network import SyncPauseOp
+
+    result = ctx.execute(SyncPauseOp(device_id, False, library))
+    ctx.out.result(result, f"sync resumed with {len(result['devices'])} device(s)")

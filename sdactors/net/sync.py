@@ -3,7 +3,8 @@
 1. The dialing side sends ``{lib, vec}``; the other side answers with its own ``{vec}``, or
    ``{refused, code}`` (not paired, revoked, no such library here, already connected).
 2. Each side then sends what the other lacks, read from the store as stored (no decoding),
-   in frames of about a MiB: ``{ev: [[data, seal], ...], upto: {device: seq}}``.
+   in frames of about a MiB, each ending at a seal: ``{ev: [[data, seal], ...], upto:
+   {device: seq}}``.
 3. Each frame received is checked whole in memory and handed to the Journal as one ingest:
    the network never holds the write transaction. Events after the last seal of their
    device are kept back and sent with the next frame; any refusal ends the session and
@@ -42,6 +43,8 @@ log = get_logger(__name__)
 # finer, and let tests stop a node in the middle of a sync.
 BATCH_BYTES = 1 << 20
 BATCH_ENV = "SD_SYNC_BATCH_BYTES"
+# A frame with no seal yet is cut at this many times the frame size anyway.
+UNSEALED_MOST = 8
 # A session sends a ping this often when idle, and a peer silent for PEER_SILENT_S is gone.
 PING_S = 10.0
 PEER_SILENT_S = 35.0
@@ -107,6 +110,7 @@ class PeerLink:
     name: str | None = None
     addresses: tuple[str, ...] = ()
     revoked: bool = False
+    paused: bool = False
     session: "Session | None" = None
     known: Vector = field(default_factory=dict)
     theirs: Vector = field(default_factory=dict)
@@ -210,10 +214,16 @@ class Session:
         for device, first, items, sig in store.missing_wire(known):
             last = len(items) - 1
             for i, data in enumerate(items):
+                sealed = i == last and sig is not None
                 pairs.append([data, sig if i == last else None])
                 size += len(data)
                 upto[device] = first + i
-                if size >= self._batch_bytes:
+                # Frames end at a seal, so each is a run the receiver can ingest whole; only
+                # a run far longer than a frame is cut anywhere (the receiver holds back its
+                # unsealed tail until the rest comes).
+                if (
+                    sealed and size >= self._batch_bytes
+                ) or size >= UNSEALED_MOST * self._batch_bytes:
                     yield pairs, upto
                     pairs, upto, size = [], {}, 0
         if pairs:

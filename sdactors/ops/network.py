@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from events.domain.device import DeviceRevoked
-from events.shapes import Int, Text
+from events.shapes import Bool, Int, Maybe, Text
 from projections.devices import Peer, peers
 from sdactors.errors import InvalidArgument, NeedsNode, UnknownDevice
 from sdactors.ops.base import Op, OpContext, op
@@ -212,3 +212,26 @@ class SyncNowOp(Op):
         from sdactors.actors.networking import SyncNow
 
         return network(ctx, "sd sync now").ask(SyncNow(ctx.find(self.library).id))
+
+
+@op("sync.pause")
+@dataclass(frozen=True)
+class SyncPauseOp(Op):
+    """Pause or resume sync with one device (by id or name) or with every device."""
+
+    device: Annotated[str | None, Maybe(DEVICE)] = None
+    paused: Annotated[bool, Bool()] = True
+    library: Annotated[str | None, LIBRARY] = None
+
+    def run(self, ctx: OpContext) -> Any:
+        from sdactors.actors.networking import SyncPause
+
+        net = network(ctx, "sd sync pause")
+        config = ctx.find(self.library)
+        chosen = None
+        if self.device is not None:
+            peer = find_device(ctx, self.library, self.device)
+            if peer.device == ctx.device:
+                raise InvalidArgument("sync with this device itself cannot be paused")
+            chosen = peer.device
+        return net.ask(SyncPause(config.id, chosen, self.paused))
