@@ -9,6 +9,7 @@ Version history:
 
 from __future__ import annotations
 
+import os
 import platform
 import socket
 from dataclasses import dataclass
@@ -87,6 +88,11 @@ def init_node_config(data: DataDir, device_name: str, network: NetworkConfig) ->
     )
 
 
+# Overrides ``[network] bind`` for one run (a container, a test harness keeping every node on
+# loopback) without editing node.toml.
+BIND_ENV = "SD_NETWORK_BIND"
+
+
 def load_node_config(data: DataDir) -> NodeConfig:
     """Load node.toml, creating it with defaults on first use and migrating old versions."""
     path = data.node_config
@@ -109,7 +115,7 @@ def load_node_config(data: DataDir) -> NodeConfig:
         device_name=str(device.get("name") or socket.gethostname()),
         log_format=str(node.get("log_format", "json")),
         network=NetworkConfig(
-            bind=str(network.get("bind", DEFAULT_BIND)),
+            bind=os.environ.get(BIND_ENV) or str(network.get("bind", DEFAULT_BIND)),
             relays=bool(network.get("relays", False)),
             discovery=bool(network.get("discovery", False)),
         ),

@@ -33,7 +33,8 @@ class Sd:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.env = {**os.environ, "SD_DATA_DIR": str(data_dir)}
+        # Every node a test starts listens on loopback only.
+        self.env = {**os.environ, "SD_DATA_DIR": str(data_dir), "SD_NETWORK_BIND": "127.0.0.1:0"}
         self.env.pop("SD_DEBUG", None)
 
     def run(

@@ -21,8 +21,8 @@ SYNCED_WITHIN_S = 30.0
 
 
 def names(sd: Sd, query: str) -> dict[str, str]:
-    """path -> device holding it, for every hit of ``query``."""
-    return {h["path"]: h["device"] for h in sd.json("search", query, "--limit", "1000")}
+    """path -> name of the device holding it, for every hit of ``query``."""
+    return {h["path"]: h["device_name"] for h in sd.json("search", query, "--limit", "1000")}
 
 
 def tags(sd: Sd) -> list[str]:
@@ -54,9 +54,9 @@ def test_three_devices_find_each_others_files_and_converge_after_a_partition(
         until(everyone_finds_everything, SYNCED_WITHIN_S, "every device finds all 90 notes")
         hits = names(c, "ash-note-7")
         assert hits == {str(folders["ash"] / "docs" / "ash-note-7.txt"): "ash"}
-        assert set(names(a, "note").values()) == {"this device", "birch", "cedar"}
+        assert set(names(a, "note").values()) == {"ash", "birch", "cedar"}
         listing = b.json("ls", str(folders["cedar"] / "docs"))
-        assert len(listing) == 30 and {e["device"] for e in listing} == {"cedar"}
+        assert len(listing) == 30 and {e["device_name"] for e in listing} == {"cedar"}
         until(lambda: in_sync(a, b, c), SYNCED_WITHIN_S, "equal digests")
 
         devices = {d["name"]: d for d in a.json("device", "list")}

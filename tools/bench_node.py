@@ -75,7 +75,9 @@ QUOTED = 10
 
 def quiet_env() -> dict[str, str]:
     """Ours, less what would point ``sd`` elsewhere or make it noisy (``--data-dir`` rules)."""
-    return {k: v for k, v in os.environ.items() if k not in ("SD_DATA_DIR", "SD_DEBUG")}
+    env = {k: v for k, v in os.environ.items() if k not in ("SD_DATA_DIR", "SD_DEBUG")}
+    # The node listens on loopback only: nothing here talks to another machine.
+    return {**env, "SD_NETWORK_BIND": "127.0.0.1:0"}
 
 
 # -- the tree and what each query must find -----------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -200,13 +201,156 @@ def bench_edits(a: Device, b: Device, edits: int) -> dict[str, Any]:
     }
 
 
+# -- baselines for Spacedrop: the same bytes over a raw iroh stream and over plain TCP ----------
+#
+# Each runs between two processes, as Spacedrop does between two nodes: this one sends, a
+# child (this script with --receive) receives and says how long it took from first to last
+# byte.
+
+CHUNK = 1 << 20
+ALPN = b"bench/raw/1"
+
+
+async def _iroh_receive() -> None:
+    import asyncio
+
+    import iroh
+
+    from sdactors.net import ffi_buffer
+
+    ffi_buffer.install()
+    endpoint = await iroh.Endpoint.bind(
+        iroh.EndpointOptions(preset=iroh.preset_minimal(), bind_addr="127.0.0.1:0", alpns=[ALPN])
+    )
+    addr = endpoint.addr()
+    print(json.dumps({"id": addr.id().to_bytes().hex(), "addresses": addr.direct_addresses()}))
+    sys.stdout.flush()
+    incoming = await endpoint.accept_next()
+    conn = await (await incoming.accept()).connect()
+    stream = await conn.accept_bi()
+    recv = stream.recv()
+    got, started = 0, None
+    while True:
+        data = await recv.read(CHUNK)
+        if not data:
+            break
+        started = started or time.perf_counter()
+        got += len(data)
+    seconds = time.perf_counter() - (started or time.perf_counter())
+    await stream.send().write_all(json.dumps({"bytes": got, "seconds": seconds}).encode())
+    await stream.send().finish()
+    await asyncio.wait_for(conn.closed(), 10)
+    await endpoint.close()
+
+
+async def _iroh_send(target: dict[str, Any], total: int) -> dict[str, Any]:
+    import iroh
+
+    from sdactors.net import ffi_buffer
+
+    ffi_buffer.install()
+    endpoint = await iroh.Endpoint.bind(
+        iroh.EndpointOptions(preset=iroh.preset_minimal(), bind_addr="127.0.0.1:0", alpns=[ALPN])
+    )
+    addr = iroh.EndpointAddr(
+        iroh.EndpointId.from_bytes(bytes.fromhex(target["id"])), None, target["addresses"]
+    )
+    conn = await endpoint.connect(addr, ALPN)
+    stream = await conn.open_bi()
+    send = stream.send()
+    chunk = os.urandom(CHUNK)
+    for _ in range(total // CHUNK):
+        await send.write_all(chunk)
+    await send.finish()
+    answer = json.loads(await stream.recv().read_to_end(4096))
+    conn.close(0, b"done")
+    await endpoint.close()
+    return answer
+
+
+def _tcp_receive() -> None:
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    print(json.dumps({"port": server.getsockname()[1]}))
+    sys.stdout.flush()
+    conn, _ = server.accept()
+    buffer = bytearray(CHUNK)
+    got, started = 0, None
+    while True:
+        n = conn.recv_into(buffer)
+        if not n:
+            break
+        started = started or time.perf_counter()
+        got += n
+    seconds = time.perf_counter() - (started or time.perf_counter())
+    conn.sendall(json.dumps({"bytes": got, "seconds": seconds}).encode())
+    conn.close()
+
+
+def _tcp_send(target: dict[str, Any], total: int) -> dict[str, Any]:
+    import socket
+
+    conn = socket.create_connection(("127.0.0.1", target["port"]))
+    chunk = os.urandom(CHUNK)
+    for _ in range(total // CHUNK):
+        conn.sendall(chunk)
+    conn.shutdown(socket.SHUT_WR)
+    answer = b""
+    while True:
+        data = conn.recv(4096)
+        if not data:
+            break
+        answer += data
+    conn.close()
+    return json.loads(answer)
+
+
+def stream_baseline(kind: str, total: int) -> dict[str, Any]:
+    """MB/s of ``total`` bytes from this process to a child over ``kind`` (iroh or tcp)."""
+    import asyncio
+
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--receive", kind], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        target = json.loads(child.stdout.readline())  # type: ignore[union-attr]
+        if kind == "iroh":
+            answer = asyncio.run(_iroh_send(target, total))
+        else:
+            answer = _tcp_send(target, total)
+        child.wait(30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    if answer["bytes"] != total:
+        raise SystemExit(f"the {kind} baseline received {answer['bytes']} of {total} bytes")
+    return {
+        "bytes": total,
+        "seconds": answer["seconds"],
+        "mb_per_s": total / answer["seconds"] / 1e6,
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     tree_options(parser, 1_000_000, 2_000, "Cap generated file sizes (bytes).")
     parser.add_argument("--edits", type=int, default=100, help="Tag edits timed A -> B.")
     parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--drop-mib", type=int, default=1024, help="Size of the Spacedrop file (MiB)."
+    )
+    parser.add_argument("--receive", choices=("iroh", "tcp"), help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.receive == "iroh":
+        import asyncio
+
+        asyncio.run(_iroh_receive())
+        raise SystemExit(0)
+    if args.receive == "tcp":
+        _tcp_receive()
+        raise SystemExit(0)
 
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
         work = Path(tmp)

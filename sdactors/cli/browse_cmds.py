@@ -60,12 +60,12 @@ def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
 
 
 def _elsewhere(items: list[dict]) -> list[str]:
-    """A "device" column, when anything shown is held by another device of the library."""
-    return ["device"] if any(i.get("device") != "this device" for i in items) else []
+    """A "device" column, when what is shown is held by more than one device."""
+    return ["device"] if len({i["device"] for i in items}) > 1 else []
 
 
 def _held(item: dict, shared: list[str]) -> tuple[str, ...]:
-    return (item["device"],) if shared else ()
+    return (item["device_name"] or item["device"][:10],) if shared else ()
 
 
 @click.command("search")

@@ -60,6 +60,12 @@ def status(ctx: CliContext) -> None:
     ctx.out.line(f"uptime      {st['uptime_s']:.0f} s")
     ctx.out.line(f"memory      {human_bytes(st['rss_bytes'])}")
     ctx.out.line(f"events/s    {st['events_per_s']:.1f}")
+    net = st["network"]
+    listening = ", ".join(net["addresses"]) or "-"
+    ctx.out.line(
+        f"network     device {net['device'][:10]}, listening on {listening}"
+        + (f"; NOT RUNNING: {net['error']}" if net["error"] else "")
+    )
     ctx.out.table(
         ["library", "state", "error"],
         [(lib["name"], lib["state"], lib["error"] or "") for lib in st["libraries"]],

@@ -48,11 +48,9 @@ def _when(mtime_ns: int) -> str:
     return datetime.fromtimestamp(mtime_ns / 1e9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _device(device: bytes, names: dict[bytes, str], mine: bytes) -> str:
-    """Which device holds an entry, as people know it (this one says so)."""
-    if device == mine:
-        return "this device"
-    return names.get(device) or device.hex()[:10]
+def _held_by(device: bytes, names: dict[bytes, str]) -> dict[str, Any]:
+    """Which device holds an entry: the same answer on every device of the library."""
+    return {"device": device.hex(), "device_name": names.get(device)}
 
 
 def _entry(child: list[Any], path: bytes) -> dict[str, Any]:
@@ -86,8 +84,8 @@ class Ls(Op):
                     "path": show(loc.path),
                     "type": "location",
                     "offline": loc.offline is not None,
-                    "device": _device(loc.device, names, ctx.device),
                 }
+                | _held_by(loc.device, names)
                 for loc in list_locations(lib)
             ]
         real = self.path
@@ -100,9 +98,9 @@ class Ls(Op):
                 base = real
             else:
                 children, base = [found.child], os.path.dirname(real)
-            holder = _device(device, device_names(db), ctx.device)
+            holder = _held_by(device, device_names(db))
         return [
-            _entry(c, os.path.join(base, c[C_NAME])) | {"offline": offline, "device": holder}
+            _entry(c, os.path.join(base, c[C_NAME])) | {"offline": offline} | holder
             for c in children
         ]
 
@@ -153,8 +151,8 @@ class Search(Op):
                 "size": h.size,
                 "content_id": shown(h.cid),
                 "offline": owners[h.folder].offline,
-                "device": _device(owners[h.folder].device, names, ctx.device),
             }
+            | _held_by(owners[h.folder].device, names)
             for h in hits
         ]
 
