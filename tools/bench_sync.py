@@ -243,12 +243,26 @@ async def _iroh_receive() -> None:
     await endpoint.close()
 
 
-async def _iroh_send(target: dict[str, Any], total: int) -> dict[str, Any]:
-    import iroh
+async def _iroh_send(target: dict[str, Any], total: int, stock: bool) -> dict[str, Any]:
+    """``stock``: with the binding's own byte-at-a-time copy, to show what the fix is for."""
+    from iroh import iroh_ffi
 
     from sdactors.net import ffi_buffer
 
     ffi_buffer.install()
+    builder = iroh_ffi._UniffiRustBufferBuilder
+    fixed = builder.write
+    if stock:
+        builder.write = ffi_buffer.stock_write()
+    try:
+        return await _iroh_stream(target, total)
+    finally:
+        builder.write = fixed
+
+
+async def _iroh_stream(target: dict[str, Any], total: int) -> dict[str, Any]:
+    import iroh
+
     endpoint = await iroh.Endpoint.bind(
         iroh.EndpointOptions(preset=iroh.preset_minimal(), bind_addr="127.0.0.1:0", alpns=[ALPN])
     )
@@ -306,7 +320,7 @@ def _tcp_send(target: dict[str, Any], total: int) -> dict[str, Any]:
     return json.loads(answer)
 
 
-def stream_baseline(kind: str, total: int) -> dict[str, Any]:
+def stream_baseline(kind: str, total: int, stock: bool = False) -> dict[str, Any]:
     """MB/s of ``total`` bytes from this process to a child over ``kind`` (iroh or tcp)."""
     import asyncio
 
@@ -316,7 +330,7 @@ def stream_baseline(kind: str, total: int) -> dict[str, Any]:
     try:
         target = json.loads(child.stdout.readline())  # type: ignore[union-attr]
         if kind == "iroh":
-            answer = asyncio.run(_iroh_send(target, total))
+            answer = asyncio.run(_iroh_send(target, total, stock))
         else:
             answer = _tcp_send(target, total)
         child.wait(30)
