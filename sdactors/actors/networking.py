@@ -32,6 +32,7 @@ from sdactors.errors import (
 )
 from sdactors.logs import get_logger
 from sdactors.net import ffi_buffer
+from sdactors.net.frames import let_peer_close as _let_peer_close
 from sdactors.net.frames import read_frame, write_frame
 from sdactors.net.pairing import Invitations, PairingDenied, Ticket, proof
 from sdactors.net.sync import (
@@ -242,6 +243,9 @@ class Networking:
             relays=self.config.relays,
             discovery=self.config.discovery,
         )
+        from sdactors.net.drop import Drops
+
+        self.drops = Drops(self)
         ready.set_result(None)
         accept = asyncio.create_task(self._accept_loop())
         await self._stop.wait()
@@ -752,15 +756,6 @@ class Networking:
             }
             for link in ls.links.values()
         }
-
-
-async def _let_peer_close(conn: Any, within: float = 3.0) -> None:
-    """Give the peer time to read our last frame: dropping a connection loses what it had
-    not read yet."""
-    try:
-        await asyncio.wait_for(conn.closed(), within)
-    except (Exception, asyncio.TimeoutError):  # noqa: BLE001 - it closed, or took too long
-        pass
 
 
 def _iso(seconds: float) -> str:
