@@ -36,9 +36,7 @@ class DropSendOp(Op):
     def _target(self, ctx: OpContext) -> tuple[bytes, tuple[str, ...], str | None]:
         """The device, where to dial it, and the library the files are offered in."""
         wanted = self.device.lower()
-        if self.addresses:
-            if not FULL_ID.match(wanted):
-                raise InvalidArgument("with --address, name the device by its whole id")
+        if self.addresses and FULL_ID.match(wanted):
             try:
                 library = ctx.find(self.library).id
             except NoLibrary:
@@ -47,6 +45,8 @@ class DropSendOp(Op):
                 library = None  # no library here to offer in: the receiver chooses
             return bytes.fromhex(wanted), self.addresses, library
         peer = find_device(ctx, self.library, self.device)
+        if self.addresses:  # where the library last heard it was may be out of date
+            return peer.device, self.addresses, ctx.find(self.library).id
         who = peer.name or peer.device.hex()[:10]
         if peer.revoked:
             raise InvalidArgument(f"device {who} is revoked in this library")
