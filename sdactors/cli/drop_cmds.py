@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import click
 
 from sdactors.cli.context import CliContext
+from sdactors.cli.net_cmds import live_line
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import human_bytes
+from sdactors.cli.output import for_terminal, human_bytes
 from sdactors.paths import user_path
 
 _PHASES = {
@@ -22,43 +21,10 @@ _PHASES = {
 }
 
 
-@contextmanager
-def transfer_bar(ctx: CliContext, what: str) -> Iterator[Callable[[dict], None] | None]:
-    """Bytes, speed and time left on a terminal (stderr); nothing for scripts."""
-    if ctx.out.as_json or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    with Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=ctx.out.err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(what, total=None)
-
-        def update(info: dict) -> None:
-            phase = _PHASES.get(info.get("phase", ""), what)
-            fields = {"offer": info.get("offer") or "", "file": info.get("file") or ""}
-            bar.update(
-                task,
-                description=phase.format(**fields),
-                completed=info.get("done") or 0,
-                total=info.get("expected"),
-            )
-
-        yield update
+def _phase(info: dict) -> str:
+    """What a progress report says the drop is doing, in words."""
+    words = _PHASES.get(info.get("phase", ""), "")
+    return words.format(offer=info.get("offer") or "", file=for_terminal(info.get("file") or ""))
 
 
 @click.group("drop")
@@ -93,7 +59,7 @@ def send(
     if not files:
         raise click.UsageError("name at least one FILE to send")
     paths = tuple(user_path(f) for f in files)
-    with transfer_bar(ctx, "sending") as progress:
+    with live_line(ctx, "sending", in_bytes=True, describe=_phase) as progress:
         result = ctx.execute(DropSendOp(device, paths, addresses, library), progress)
     if ctx.out.as_json:
         ctx.out.json(result)
@@ -154,7 +120,7 @@ def accept(ctx: CliContext, offer: str, library: str | None) -> None:
     """Take the pending offer OFFER: its files land in the library's inbox."""
     from sdactors.ops.drop import DropAcceptOp
 
-    with transfer_bar(ctx, "receiving") as progress:
+    with live_line(ctx, "receiving", in_bytes=True, describe=_phase) as progress:
         row = ctx.execute(DropAcceptOp(offer, library), progress)
     if ctx.out.as_json:
         ctx.out.json(row)

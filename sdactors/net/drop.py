@@ -44,7 +44,11 @@ log = get_logger(__name__)
 
 # Drops ended (sent or received) that ``sd drop list`` still shows.
 RECENT = 50
+# Offers from devices not paired that may wait at once: any more are refused.
+PENDING_MOST = 100
 OPEN = (PENDING, ACCEPTED, RECEIVING)
+# Offers a reconnecting sender cannot resume: it offers anew.
+UNDONE = (REJECTED, EXPIRED, FAILED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,22 +109,13 @@ class Drops:
 
     # -- what the receiving side asks ----------------------------------------------------
 
-    async def admit(self, peer: bytes, offer: WireOffer) -> Incoming | None:
+    async def admit(self, peer: bytes, offer: WireOffer) -> Incoming:
         """The offer a connection speaks of: the one it resumes, or a new one, accepted at
         once when ``peer`` is paired in the library offered, else pending."""
         self._expire()
         if offer.resume is not None:
             found = self._incoming.get(offer.resume)
-            if (
-                found is not None
-                and found.same(peer, offer)
-                and found.state
-                not in (
-                    REJECTED,
-                    EXPIRED,
-                    FAILED,
-                )
-            ):
+            if found is not None and found.same(peer, offer) and found.state not in UNDONE:
                 log.info("drop_resumed", offer=found.id, device=peer.hex())
                 return found
         offered = offer.library.hex() if offer.library is not None else None
@@ -130,12 +125,11 @@ class Drops:
             table = await self.net._blocking(self.net._peer_table, lib)
             standing = next((p for p in table if p.device == peer), None)
         if standing is not None and standing.revoked:
-            log.warning("drop_refused", device=peer.hex(), reason="revoked")
-            refused = new_incoming(peer, offer, REJECTED, offered)
-            refused.reason = "this device was revoked in the library"
-            return refused
+            return _refused(peer, offer, "this device was revoked in the library")
         if standing is not None and standing.paired:
             incoming = new_incoming(peer, offer, ACCEPTED, offered)
+        elif sum(i.state == PENDING for i in self._incoming.values()) >= PENDING_MOST:
+            return _refused(peer, offer, "too many offers are waiting there already")
         else:
             incoming = new_incoming(peer, offer, PENDING, offered if lib else self._only())
         self._incoming[incoming.id] = incoming
@@ -240,3 +234,11 @@ class Drops:
         ended = [k for k, i in self._incoming.items() if i.state not in OPEN]
         for key in ended[: max(0, len(ended) - RECENT)]:
             del self._incoming[key]
+
+
+def _refused(peer: bytes, offer: WireOffer, reason: str) -> Incoming:
+    """An offer refused on sight: answered with ``reason``, and not kept."""
+    log.warning("drop_refused", device=peer.hex(), reason=reason)
+    refused = new_incoming(peer, offer, REJECTED, None)
+    refused.reason = reason
+    return refused

@@ -113,9 +113,8 @@ async def receive(drops: Drops, conn: Any, peer: bytes) -> None:
     raw, _ = await asyncio.wait_for(read_frame(recv, OFFER_MOST), HELLO_S)
     offer = check_offer(raw)
     incoming = await drops.admit(peer, offer)
-    if incoming is None or incoming.state in (REJECTED, EXPIRED):
-        reason = incoming.reason if incoming is not None else "not taken"
-        await write_frame(send, {"refused": reason})
+    if incoming.state in (REJECTED, EXPIRED):
+        await write_frame(send, {"refused": incoming.reason})
         await let_peer_close(conn)
         return
     await _take_over(incoming)

@@ -152,10 +152,10 @@ async def _attempt(net: Networking, state: _Sending, meter: Meter) -> None:
         await let_peer_close(conn)
     except (PeerGone, asyncio.TimeoutError) as exc:
         raise _Broken(str(exc) or f"no answer within {STALL_S:.0f} s") from None
-    except Exception as exc:  # noqa: BLE001 - iroh's own errors: the connection failed
-        if type(exc).__module__.startswith(("sdactors", "events")):
-            raise
-        raise _Broken(why(exc)) from None
+    except Exception as exc:
+        if not type(exc).__module__.startswith("iroh"):
+            raise  # a refusal, a file that changed or cannot be read here: final
+        raise _Broken(why(exc)) from None  # iroh's own errors: the connection failed
     finally:
         try:
             conn.close(0, b"bye")
