@@ -482,3 +482,31 @@ class UnknownDevice(NetError):
 class NotADrop(NetError):
     def __init__(self, wanted: str) -> None:
         super().__init__(f"no pending Spacedrop offer {wanted!r} (see 'sd drop list')")
+
+
+class DropNotAFile(NetError):
+    def __init__(self, path: str) -> None:
+        super().__init__(f"cannot send {path}: Spacedrop sends files, not folders or devices")
+
+
+class DropFailed(NetError):
+    """A file of a drop arrived but could not be kept: nothing of it was put in place."""
+
+    def __init__(self, device: str, name: str, reason: str) -> None:
+        super().__init__(f"{name} could not be delivered to device {device}: {reason}")
+
+
+class DropMismatch(NetError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"{name} arrived different from what was offered (blake3 mismatch): it was "
+            "discarded; send it again"
+        )
+
+
+class DropInterrupted(NetError):
+    def __init__(self, device: str, attempts: int, why: str) -> None:
+        super().__init__(
+            f"the drop to device {device} broke off {attempts} times ({why}); what arrived is "
+            "kept there, and sending the same files again resumes from it"
+        )

@@ -98,3 +98,8 @@ class LibraryPaths:
     @property
     def thumbs(self) -> Path:
         return self.root / "thumbs"
+
+    @property
+    def inbox(self) -> Path:
+        """Where files sent to this device with Spacedrop (``sd drop``) land."""
+        return self.root / "inbox"

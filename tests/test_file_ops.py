@@ -256,7 +256,7 @@ def test_a_copy_that_does_not_match_is_never_put_in_place(
     folder = tmp_path / "dst"
     folder.mkdir()
     target = folder / "big.bin"
-    monkeypatch.setattr(transfer, "_write_all", _corrupting(transfer._write_all))
+    monkeypatch.setattr(transfer, "write_all", _corrupting(transfer.write_all))
     # A move to another volume: here, a rename that fails as across volumes would.
     monkeypatch.setattr(transfer, "same_volume", lambda *_: False)
     reports: list[dict[str, Any]] = []

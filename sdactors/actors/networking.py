@@ -33,7 +33,7 @@ from sdactors.errors import (
 )
 from sdactors.logs import get_logger
 from sdactors.net import ffi_buffer
-from sdactors.net.frames import read_frame, write_frame
+from sdactors.net.frames import let_peer_close, read_frame, write_frame
 from sdactors.net.pairing import Invitations, PairingDenied, Ticket, proof
 from sdactors.net.state import NetState
 from sdactors.net.sync import (
@@ -256,6 +256,9 @@ class Networking:
             relays=self.config.relays,
             discovery=self.config.discovery,
         )
+        from sdactors.net.drop import Drops
+
+        self.drops = Drops(self)
         ready.set_result(None)
         accept = asyncio.create_task(self._accept_loop())
         await self._stop.wait()
@@ -543,18 +546,18 @@ class Networking:
         if refusal is not None:
             log.warning("sync_refused", library=library_id, device=peer.hex(), reason=refusal[0])
             await write_frame(send, {"refused": refusal[0], "code": refusal[1]})
-            await _let_peer_close(conn)
+            await let_peer_close(conn)
             return
         link = ls.links[peer]
         if link.paused:
             await write_frame(send, {"refused": "sync is paused on that device", "code": "paused"})
-            await _let_peer_close(conn)
+            await let_peer_close(conn)
             return
         link.received_bytes += size
         session = Session(ls.lib, link, send, recv, peer, conn)
         if not self._adopt(link, session):
             await write_frame(send, {"refused": "already connected", "code": "duplicate"})
-            await _let_peer_close(conn)
+            await let_peer_close(conn)
             return
         link.sent_bytes += await write_frame(send, {"vec": await ls.vector()})
         link.theirs = dict(theirs)
@@ -656,7 +659,7 @@ class Networking:
         except PairingDenied as exc:
             log.warning("pair_refused", device=peer.hex(), library=library.hex(), reason=str(exc))
             await write_frame(send, {"refused": str(exc)})
-            await _let_peer_close(conn)
+            await let_peer_close(conn)
             return
         await self._blocking(ls.lib.append_typed, DevicePaired(peer, request["name"]))
         log.info("pair_accepted", device=peer.hex(), library=ls.id, name=request["name"])
@@ -664,7 +667,7 @@ class Networking:
             send,
             {"ok": True, "library_name": ls.lib.config.name, "name": self.host.device_name},
         )
-        await _let_peer_close(conn)
+        await let_peer_close(conn)
         await self._refresh_peers(ls)
 
     async def _join(self, text: str, progress: Progress | None) -> dict[str, Any]:
@@ -822,15 +825,6 @@ class Networking:
             }
             for link in ls.links.values()
         }
-
-
-async def _let_peer_close(conn: Any, within: float = 3.0) -> None:
-    """Give the peer time to read our last frame: dropping a connection loses what it had
-    not read yet."""
-    try:
-        await asyncio.wait_for(conn.closed(), within)
-    except (Exception, asyncio.TimeoutError):  # noqa: BLE001 - it closed, or took too long
-        pass
 
 
 def _wire(session: Session | None) -> dict[str, int] | None:

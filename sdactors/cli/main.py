@@ -59,6 +59,7 @@ COMMANDS = {
     "pair": ("sdactors.cli.net_cmds", "pair"),
     "device": ("sdactors.cli.net_cmds", "device"),
     "sync": ("sdactors.cli.net_cmds", "sync"),
+    "drop": ("sdactors.cli.drop_cmds", "group"),
 }
 
 

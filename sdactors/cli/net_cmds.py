@@ -26,25 +26,48 @@ def parse_duration(text: str) -> int:
 
 
 @contextmanager
-def live_line(ctx: CliContext, what: str) -> Iterator[Callable[[dict], None] | None]:
-    """A live line on a terminal (stderr) for long network work; nothing for scripts."""
+def live_line(
+    ctx: CliContext,
+    what: str,
+    in_bytes: bool = False,
+    describe: Callable[[dict], str] | None = None,
+) -> Iterator[Callable[[dict], None] | None]:
+    """A live line on a terminal (stderr) for long network work; nothing for scripts.
+
+    Progress is ``done`` of ``expected`` (None: not known yet); ``in_bytes`` shows them as
+    sizes with the speed and time left, ``describe`` words the line from each report."""
     if ctx.out.as_json or not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
+    counts = (
+        [DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()]
+        if in_bytes
+        else [TextColumn("{task.completed:,.0f} / {task.total:,.0f}"), TimeElapsedColumn()]
+    )
     with Progress(
         TextColumn("{task.description}", markup=False),
         BarColumn(),
-        TextColumn("{task.completed:,.0f} / {task.total:,.0f}"),
-        TimeElapsedColumn(),
+        *counts,
         console=ctx.out.err,
         transient=True,
     ) as bar:
         task = bar.add_task(what, total=None)
 
         def update(info: dict) -> None:
-            bar.update(task, completed=info.get("done", 0), total=info.get("expected"))
+            shown = describe(info) if describe is not None else what
+            bar.update(
+                task, description=shown, completed=info.get("done") or 0, total=info.get("expected")
+            )
 
         yield update
 

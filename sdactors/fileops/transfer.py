@@ -108,7 +108,7 @@ def _copy_verified(
     except BaseException:
         _remove_quietly(temp)
         raise
-    _fsync_folder(parent)
+    fsync_folder(parent)
 
 
 def _copy_file(src: bytes, dst: bytes, progress: Progress, cancel: threading.Event) -> None:
@@ -123,11 +123,11 @@ def _copy_file(src: bytes, dst: bytes, progress: Progress, cancel: threading.Eve
                 if cancel.is_set():
                     raise FileOpCancelled(show(src))
                 hasher.update(chunk)
-                _write_all(fd_out, chunk)
+                write_all(fd_out, chunk)
                 progress.bytes_done += len(chunk)
                 progress.tell()
             os.fsync(fd_out)
-            _drop_cache(fd_out)
+            drop_cache(fd_out)
         finally:
             os.close(fd_out)
         after = os.fstat(fd_in)
@@ -143,13 +143,13 @@ def _copy_file(src: bytes, dst: bytes, progress: Progress, cancel: threading.Eve
     progress.tell()
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
 
 
-def _drop_cache(fd: int) -> None:
+def drop_cache(fd: int) -> None:
     """Have the read-back come from the disk, not from the pages just written (Linux)."""
     if hasattr(os, "posix_fadvise"):
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
@@ -183,7 +183,7 @@ def _remove_quietly(path: bytes) -> None:
         log.warning("partial_copy_left", path=show(path), error=str(exc))
 
 
-def _fsync_folder(folder: bytes) -> None:
+def fsync_folder(folder: bytes) -> None:
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

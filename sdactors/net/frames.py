@@ -7,6 +7,7 @@ session with a :class:`ProtocolViolation`, never an exception from deep inside m
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from typing import Any
 
@@ -70,3 +71,12 @@ def _why(exc: BaseException) -> str:
 def why(exc: BaseException) -> str:
     """One line for an error out of iroh or a protocol, for status and logs."""
     return str(exc) if not getattr(exc, "debug_message", None) else _why(exc)
+
+
+async def let_peer_close(conn: Any, within: float = 3.0) -> None:
+    """Give the peer time to read our last frame: dropping a connection loses what it had
+    not read yet."""
+    try:
+        await asyncio.wait_for(conn.closed(), within)
+    except (Exception, asyncio.TimeoutError):  # noqa: BLE001 - it closed, or took too long
+        pass

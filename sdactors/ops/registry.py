@@ -3,6 +3,7 @@
 from sdactors.ops import (  # noqa: F401 - importing registers them
     audit,
     browse,
+    drop,
     files,
     jobs,
     libraries,

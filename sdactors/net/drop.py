@@ -1,0 +1,244 @@
+"""Spacedrop (``sd/drop/1``): files sent to another device, landing in its library's inbox.
+
+The Networking actor owns one :class:`Drops`: it hands it the messages below (from ``sd drop``
+commands) and every connection that speaks ``sd/drop/1``. Everything here runs on the actor's
+loop; disk work and hashing go to executor threads. The sending side is
+:mod:`sdactors.net.drop_send`, the receiving side :mod:`sdactors.net.drop_receive`, the
+protocol :mod:`sdactors.net.drop_wire`, the disk :mod:`sdactors.net.drop_disk`.
+
+What is pending, received and sent lives in memory only: a drop is node-local operational
+state, not a fact about the library (the files that land are the fact, once indexed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sdactors.errors import InvalidArgument, NetError, NotADrop, SdError
+from sdactors.logs import get_logger
+from sdactors.net.drop_receive import (
+    ACCEPTED,
+    DONE,
+    EXPIRED,
+    FAILED,
+    PENDING,
+    RECEIVING,
+    REJECTED,
+    Incoming,
+    new_incoming,
+    receive,
+)
+from sdactors.net.drop_send import send
+from sdactors.net.drop_wire import DECIDE_WAIT_S, Meter, Progress, WireOffer, iso
+from sdactors.paths import show
+
+if TYPE_CHECKING:
+    from sdactors.actors.networking import Networking
+    from sdactors.library import Library
+
+log = get_logger(__name__)
+
+# Drops ended (sent or received) that ``sd drop list`` still shows.
+RECENT = 50
+# Offers from devices not paired that may wait at once: any more are refused.
+PENDING_MOST = 100
+OPEN = (PENDING, ACCEPTED, RECEIVING)
+# Offers a reconnecting sender cannot resume: it offers anew.
+UNDONE = (REJECTED, EXPIRED, FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class DropSend:
+    """Send ``paths`` (absolute, regular files) to ``device`` at ``addresses``, offered in
+    ``library`` (a library id, or None when this device has none to name)."""
+
+    device: bytes
+    addresses: tuple[str, ...]
+    paths: tuple[bytes, ...]
+    library: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DropList:
+    """Offers waiting here, and the drops sent and received lately."""
+
+
+@dataclass(frozen=True, slots=True)
+class DropDecide:
+    """Accept (into ``library``, or the one the offer chose) or reject a pending offer."""
+
+    offer: str
+    accept: bool
+    library: str | None = None
+
+
+class Drops:
+    """This node's drops: see the module's text."""
+
+    def __init__(self, net: Networking) -> None:
+        self.net = net
+        self._incoming: dict[str, Incoming] = {}
+        self._sent: deque[dict[str, Any]] = deque(maxlen=RECENT)
+        self._locks: dict[bytes, asyncio.Lock] = {}
+
+    def handles(self, message: object) -> bool:
+        return isinstance(message, (DropSend, DropList, DropDecide))
+
+    async def handle(self, message: object, progress: Progress | None) -> Any:
+        if isinstance(message, DropSend):
+            return await self._send(message, progress)
+        if isinstance(message, DropList):
+            return self._list()
+        if isinstance(message, DropDecide):
+            return await self._decide(message, progress)
+        raise TypeError(f"Drops got an unexpected message: {message!r}")
+
+    async def serve(self, conn: Any, peer: bytes) -> None:
+        await receive(self, conn, peer)
+
+    def close(self) -> None:
+        """The node stops: offers still waiting are refused, so their senders hear why."""
+        for incoming in self._incoming.values():
+            if incoming.state == PENDING and not incoming.decided.done():
+                incoming.state, incoming.reason = REJECTED, "the receiving node stopped"
+                incoming.decided.set_result(False)
+
+    # -- what the receiving side asks ----------------------------------------------------
+
+    async def admit(self, peer: bytes, offer: WireOffer) -> Incoming:
+        """The offer a connection speaks of: the one it resumes, or a new one, accepted at
+        once when ``peer`` is paired in the library offered, else pending."""
+        self._expire()
+        if offer.resume is not None:
+            found = self._incoming.get(offer.resume)
+            if found is not None and found.same(peer, offer) and found.state not in UNDONE:
+                log.info("drop_resumed", offer=found.id, device=peer.hex())
+                return found
+        offered = offer.library.hex() if offer.library is not None else None
+        lib = self.net.host.served(offered) if offered is not None else None
+        standing = None
+        if lib is not None:
+            table = await self.net._blocking(self.net._peer_table, lib)
+            standing = next((p for p in table if p.device == peer), None)
+        if standing is not None and standing.revoked:
+            return _refused(peer, offer, "this device was revoked in the library")
+        if standing is not None and standing.paired:
+            incoming = new_incoming(peer, offer, ACCEPTED, offered)
+        elif sum(i.state == PENDING for i in self._incoming.values()) >= PENDING_MOST:
+            return _refused(peer, offer, "too many offers are waiting there already")
+        else:
+            incoming = new_incoming(peer, offer, PENDING, offered if lib else self._only())
+        self._incoming[incoming.id] = incoming
+        self._prune()
+        log.info(
+            "drop_offered",
+            offer=incoming.id,
+            device=peer.hex(),
+            sender=offer.sender,
+            files=len(offer.files),
+            bytes=offer.total,
+            state=incoming.state,
+            library=incoming.library,
+        )
+        return incoming
+
+    def library(self, library_id: str | None) -> Library:
+        lib = self.net.host.served(library_id) if library_id is not None else None
+        if lib is None:
+            raise NetError(f"library {library_id} is not served here any more")
+        return lib
+
+    def partial_lock(self, partial: bytes) -> asyncio.Lock:
+        """One writer per partial: two offers of the same content take turns."""
+        lock = self._locks.get(partial)
+        if lock is None:
+            lock = self._locks[partial] = asyncio.Lock()
+        return lock
+
+    def _only(self) -> str | None:
+        """The library an offer from outside lands in when it names none served here."""
+        served = list(self.net._libs)
+        return served[0] if len(served) == 1 else None
+
+    # -- what the commands ask -------------------------------------------------------------
+
+    async def _send(self, message: DropSend, progress: Progress | None) -> dict[str, Any]:
+        started = time.time()
+        row: dict[str, Any] = {
+            "direction": "out",
+            "device": message.device.hex(),
+            "name": None,
+            "library": message.library,
+            "when": iso(started),
+        }
+        try:
+            result = await send(self.net, message, progress)
+        except (SdError, OSError) as exc:
+            files = [{"path": show(p)} for p in message.paths]
+            self._sent.append({**row, "id": None, "state": FAILED, "reason": str(exc),
+                               "files": files, "bytes": 0, "total": None})  # fmt: skip
+            raise
+        self._sent.append({**row, "id": result["id"], "state": DONE, "reason": None,
+                           "files": result["files"], "bytes": result["bytes_sent"],
+                           "total": result["bytes"]})  # fmt: skip
+        return result
+
+    def _list(self) -> list[dict[str, Any]]:
+        self._expire()
+        rows = [i.row() for i in self._incoming.values()] + list(self._sent)
+        pending = [r for r in rows if r["state"] == PENDING]
+        others = sorted((r for r in rows if r["state"] != PENDING), key=lambda r: r["when"])
+        return pending + others[::-1]
+
+    async def _decide(self, message: DropDecide, progress: Progress | None) -> dict[str, Any]:
+        self._expire()
+        incoming = self._incoming.get(message.offer)
+        if incoming is None or incoming.state != PENDING:
+            raise NotADrop(message.offer)
+        if not message.accept:
+            incoming.state, incoming.reason = REJECTED, "the user there declined it"
+            incoming.decided.set_result(False)
+            log.info("drop_rejected", offer=incoming.id)
+            return incoming.row()
+        library = message.library or incoming.library
+        if library is None:
+            raise InvalidArgument(
+                "this device has several libraries: name the one to receive into (--library)"
+            )
+        self.library(library)
+        incoming.library, incoming.state = library, ACCEPTED
+        incoming.decided.set_result(True)
+        log.info("drop_accepted", offer=incoming.id, library=library)
+        if incoming.session is not None and not incoming.session.done():
+            meter = Meter(progress, self.net._blocking)
+            while not incoming.ended.is_set():
+                info = {"phase": "receiving", "done": incoming.received, "expected": incoming.total}
+                await meter.tell(info)
+                try:
+                    await asyncio.wait_for(incoming.ended.wait(), 0.2)
+                except asyncio.TimeoutError:
+                    pass
+        return incoming.row()
+
+    def _expire(self) -> None:
+        now = time.time()
+        for incoming in self._incoming.values():
+            if incoming.state == PENDING and now - incoming.created > DECIDE_WAIT_S:
+                incoming.state, incoming.reason = EXPIRED, "it was not accepted in time"
+
+    def _prune(self) -> None:
+        ended = [k for k, i in self._incoming.items() if i.state not in OPEN]
+        for key in ended[: max(0, len(ended) - RECENT)]:
+            del self._incoming[key]
+
+
+def _refused(peer: bytes, offer: WireOffer, reason: str) -> Incoming:
+    """An offer refused on sight: answered with ``reason``, and not kept."""
+    log.warning("drop_refused", device=peer.hex(), reason=reason)
+    refused = new_incoming(peer, offer, REJECTED, None)
+    refused.reason = reason
+    return refused

@@ -1,0 +1,178 @@
+"""Spacedrop between real ``sd node run`` processes on 127.0.0.1: a paired device's files
+land in the library's inbox byte for byte, also when the connection is cut part way; an
+unpaired device's offer waits for ``sd drop accept`` (or ``reject``) on the receiving side.
+
+A and B share the library Home (B joined it with a ticket); C is paired with nobody.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import blake3
+import pytest
+
+from tests.conftest import Sd
+from tests.test_node import Node, until
+
+pytestmark = pytest.mark.slow
+
+NODE_TOML = """schema_version = 3
+[device]
+name = "{name}"
+[node]
+log_format = "json"
+[network]
+bind = "127.0.0.1:0"
+relays = false
+discovery = false
+"""
+CUT_AFTER = 1_000_000
+
+
+def data_dir(root: Path, name: str) -> Sd:
+    """A data directory whose node listens on loopback only (no relays, no discovery)."""
+    where = root / name
+    where.mkdir(mode=0o700)
+    (where / "node.toml").write_text(NODE_TOML.format(name=name))
+    return Sd(where)
+
+
+def start(sd: Sd, root: Path) -> Node:
+    return Node(sd, root / f"{sd.data_dir.name}-{time.monotonic_ns()}.log").start()
+
+
+@dataclass
+class World:
+    root: Path
+    a: Sd
+    b: Sd
+    c: Sd
+    nodes: dict[str, Node]
+    a_id: str
+    a_address: str
+
+    def inbox(self) -> Path:
+        (found,) = (self.a.data_dir / "libraries").glob("*.sdlibrary")
+        return found / "inbox"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("drop")
+    a, b, c = (data_dir(root, name) for name in ("dev-a", "dev-b", "dev-c"))
+    a.run("library", "create", "Home")
+    b.run("library", "create", "Own")  # a node starts serving once it has a library
+    c.run("library", "create", "Elsewhere")
+    nodes = {sd.data_dir.name: start(sd, root) for sd in (a, b, c)}
+    try:
+        ticket = a.run("pair", "invite").out.strip()
+        b.run("pair", "join", ticket)
+        network = a.json("node", "status")["network"]
+        yield World(root, a, b, c, nodes, network["device"], network["addresses"][0])
+    finally:
+        for node in nodes.values():
+            node.kill_if_running()
+
+
+def random_file(path: Path, size: int) -> Path:
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def b3(path: Path) -> str:
+    return blake3.blake3(path.read_bytes()).hexdigest()
+
+
+def test_a_file_from_a_paired_device_lands_in_the_inbox_byte_identical(world: World) -> None:
+    sent = random_file(world.root / "photos.bin", 3_000_000)
+    result = world.b.json("drop", "send", "dev-a", str(sent), "--library", "Home")
+    (file,) = result["files"]
+    assert (file["state"], file["as"], file["resumed_from"]) == ("delivered", "photos.bin", 0)
+    assert file["blake3"] == b3(sent)
+    landed = world.inbox() / "photos.bin"
+    assert landed.read_bytes() == sent.read_bytes()
+    assert os.stat(world.inbox()).st_mode & 0o777 == 0o700
+    # Sent again: a second file beside the first, never over it; no partial left behind.
+    again = world.b.json("drop", "send", "dev-a", str(sent), "--library", "Home")
+    assert again["files"][0]["as"] == "photos (1).bin"
+    assert (world.inbox() / "photos (1).bin").read_bytes() == sent.read_bytes()
+    assert not [p for p in os.listdir(world.inbox()) if p.startswith(".sd-partial-")]
+    # Both sides list it.
+    assert any(r["id"] == result["id"] and r["state"] == "done"
+               for r in world.a.json("drop", "list"))  # fmt: skip
+    assert any(r["direction"] == "out" and r["state"] == "done"
+               for r in world.b.json("drop", "list"))  # fmt: skip
+
+
+def test_a_drop_cut_midway_resumes_and_arrives_byte_identical(world: World) -> None:
+    # B's node again, told to cut its first connection of each drop after 1 MB.
+    world.nodes["dev-b"].stop()
+    cutting = Sd(world.b.data_dir)
+    cutting.env["SD_DROP_CUT_AFTER"] = str(CUT_AFTER)
+    world.nodes["dev-b"] = start(cutting, world.root)
+    sent = random_file(world.root / "video.bin", 8_000_000)
+    result = world.b.json("drop", "send", "dev-a", str(sent), "--library", "Home")
+    (file,) = result["files"]
+    assert result["reconnects"] == 1
+    assert 0 < file["resumed_from"] < sent.stat().st_size
+    # What was resent is what the receiver lacked, not the whole file again.
+    assert result["bytes_sent"] < sent.stat().st_size + CUT_AFTER + (2 << 20)
+    landed = world.inbox() / file["as"]
+    assert b3(landed) == b3(sent) and landed.read_bytes() == sent.read_bytes()
+    log = (world.a.data_dir / "logs" / "node.log").read_text()
+    assert "drop_resumed" in log and "drop_interrupted" in log
+
+
+def _pending(world: World) -> list[dict]:
+    return [r for r in world.a.json("drop", "list") if r["state"] == "pending"]
+
+
+def _offer_from_c(world: World, path: Path) -> tuple[subprocess.Popen, dict]:
+    sending = world.c.popen(
+        "--json", "drop", "send", "--to", world.a_id, "--address", world.a_address, str(path),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    until(lambda: _pending(world), 20, "C's offer waiting on A")
+    (offer,) = _pending(world)
+    assert offer["name"] == "dev-c" and offer["files"][0]["name"] == path.name
+    assert sending.poll() is None, "the sender waits for the decision"
+    return sending, offer
+
+
+def test_an_unpaired_device_waits_until_its_offer_is_accepted(world: World) -> None:
+    sent = random_file(world.root / "from-c.bin", 2_000_000)
+    sending, offer = _offer_from_c(world, sent)
+    assert not (world.inbox() / "from-c.bin").exists()
+    row = world.a.json("drop", "accept", offer["id"])
+    assert row["state"] == "done"
+    out, err = sending.communicate(timeout=30)
+    assert sending.returncode == 0, err
+    assert (world.inbox() / "from-c.bin").read_bytes() == sent.read_bytes()
+    assert row["files"][0]["path"] == str(world.inbox() / "from-c.bin")
+
+
+def test_a_rejected_offer_fails_the_sender_and_writes_nothing(world: World) -> None:
+    sent = random_file(world.root / "unwanted.bin", 100_000)
+    sending, offer = _offer_from_c(world, sent)
+    world.a.json("drop", "reject", offer["id"])
+    out, err = sending.communicate(timeout=30)
+    assert sending.returncode == 1
+    assert "refused" in err and "declined" in err
+    assert not (world.inbox() / "unwanted.bin").exists()
+    # It is decided: neither accepted nor rejected again.
+    assert "no pending Spacedrop offer" in world.a.fails("drop", "accept", offer["id"]).err
+
+
+def test_sending_needs_a_node_and_refuses_folders(world: World, tmp_path: Path) -> None:
+    lonely = data_dir(tmp_path, "lonely")
+    lonely.run("library", "create", "Home")
+    err = lonely.fails("drop", "send", "dev-a", str(tmp_path)).err
+    assert "needs the node's network endpoint" in err
+    err = world.b.fails("drop", "send", "dev-a", str(world.root), "--library", "Home").err
+    assert "not folders" in err
