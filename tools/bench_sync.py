@@ -346,6 +346,46 @@ def stream_baseline(kind: str, total: int, stock: bool = False) -> dict[str, Any
     }
 
 
+def _blake3_file(path: Path) -> str:
+    import blake3
+
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    hasher.update_mmap(path)
+    return hasher.hexdigest()
+
+
+def bench_drop(a: Device, b: Device, work: Path, mib: int) -> dict[str, Any]:
+    """A file of ``mib`` MiB from B to A with Spacedrop, against the same bytes over a raw
+    iroh stream and over TCP between two processes, in this run."""
+    source = work / "drop.bin"
+    with open(source, "wb") as out:
+        for _ in range(mib):
+            out.write(os.urandom(CHUNK))
+    total = mib * CHUNK
+    sent = b.sd("drop", "send", "bench-a", str(source))
+    landed = Path(sent["files"][0]["as"] or "")
+    inbox = Path(a.sd("library", "info")["path"]) / "inbox"
+    arrived = landed if landed.is_absolute() else inbox / landed.name
+    identical = arrived.exists() and _blake3_file(arrived) == _blake3_file(source)
+    raw = stream_baseline("iroh", total)
+    tcp = stream_baseline("tcp", total)
+    stock = stream_baseline("iroh", 16 * CHUNK, stock=True)
+    drop_rate = total / sent["seconds"] / 1e6
+    return {
+        "bytes": total,
+        "seconds": sent["seconds"],
+        "overall_seconds": sent["overall_seconds"],
+        "mb_per_s": drop_rate,
+        "raw_iroh": raw,
+        "tcp": tcp,
+        "raw_iroh_stock_copy": stock,
+        "ratio_to_raw_iroh": drop_rate / raw["mb_per_s"],
+        "ratio_to_tcp": drop_rate / tcp["mb_per_s"],
+        "checked": {"byte_identical": identical, "reconnects": sent["reconnects"]},
+        "goal": {"ratio_to_raw_iroh": 0.8},
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     tree_options(parser, 1_000_000, 2_000, "Cap generated file sizes (bytes).")
@@ -385,6 +425,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "initial": bench_initial(a, b, args.timeout),
                 "reconnect": bench_reconnect(a, b),
                 "edits": bench_edits(a, b, args.edits),
+                "drop": bench_drop(a, b, work, args.drop_mib),
                 "off_loopback": sorted(
                     set(a.node.off_loopback() + b.node.off_loopback())  # type: ignore[union-attr]
                 ),
@@ -396,6 +437,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     checked = result["initial"]["checked"]
     result["ok"] = (
         all(v for k, v in checked.items() if k != "files")
+        and result["drop"]["checked"]["byte_identical"]
         and result["edits"]["not_seen_in_10s"] == 0
         and not result["off_loopback"]
     )
@@ -407,7 +449,7 @@ def report(r: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(r))
         return
-    i, c, e = r["initial"], r["reconnect"], r["edits"]
+    i, c, e, d = r["initial"], r["reconnect"], r["edits"], r["drop"]
     print(
         f"library: {r['files']:,} files, {r['entries']:,} entries, {i['events']:,} events "
         f"({i['log_bytes'] / 1e6:.1f} MB); indexed by A in {r['index_seconds']:.1f} s"
@@ -446,13 +488,25 @@ def report(r: dict[str, Any], as_json: bool) -> None:
             "-",
         ),
     ]
+    rows.append(
+        (
+            f"Spacedrop of {d['bytes'] / 2**20:,.0f} MiB B -> A",
+            f"{d['mb_per_s']:.0f} MB/s ({d['seconds']:.1f} s; {d['overall_seconds']:.1f} s "
+            "with hashing)",
+            f">= {d['goal']['ratio_to_raw_iroh']:.0%} of raw iroh",
+            f"raw iroh {d['raw_iroh']['mb_per_s']:.0f} MB/s ({d['ratio_to_raw_iroh']:.0%}); "
+            f"TCP {d['tcp']['mb_per_s']:.0f} MB/s ({d['ratio_to_tcp']:.0%}); "
+            f"iroh with the stock copy {d['raw_iroh_stock_copy']['mb_per_s']:.1f} MB/s",
+        )
+    )
     widths = [max(len(str(row[k])) for row in rows) for k in range(4)]
     for row in rows:
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)))
     ck = i["checked"]
     print(
         f"checked: digests equal {ck['digests_equal']}, stats equal {ck['stats_equal']}, "
-        f"searches equal {ck['searches_equal']}; edits not seen: {e['not_seen_in_10s']}"
+        f"searches equal {ck['searches_equal']}; edits not seen: {e['not_seen_in_10s']}; "
+        f"dropped file byte-identical {d['checked']['byte_identical']}"
     )
     off = r["off_loopback"]
     print("network: " + ("no connection off 127.0.0.1" if not off else f"OFF LOOPBACK: {off}"))
