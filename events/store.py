@@ -613,7 +613,30 @@ class EventStore:
             yield rows
 
     def missing(self, vector: dict[bytes, int]) -> Iterator[Event]:
-        """The events a peer with ``vector`` lacks, each device's in its own order."""
+        """The events a peer with ``vector`` lacks, each device's in its own order, decoded."""
+        for _device, pos, _seq, skip, ids, items, sig in self._missing_segments(vector):
+            last = len(items) - 1
+            for i, data in enumerate(items):
+                at = (i + skip) * ID_LEN
+                yield decode(data, ids[at : at + ID_LEN], sig if i == last else None, pos + i)
+
+    def missing_wire(
+        self, vector: dict[bytes, int]
+    ) -> Iterator[tuple[bytes, int, tuple[bytes, ...], bytes | None]]:
+        """What a peer with ``vector`` lacks, as stored: ``(device, first seq, data of each
+        event, seal of the last or None)`` per segment, nothing decoded.
+
+        Replication ships bytes, and the receiver decodes and checks them itself; decoding
+        here would only cost time. A segment ends at a seal or at ``SEGMENT_MAX`` events, so
+        a receiver that gets whole segments gets runs it can ingest.
+        """
+        for device, _pos, seq, _skip, _ids, items, sig in self._missing_segments(vector):
+            yield device, seq, items, sig
+
+    def _missing_segments(self, vector: dict[bytes, int]) -> Iterator[tuple]:
+        """``(device, pos and seq of the first lacking event, its index in the segment, the
+        segment's ids, the lacking events' data, seal)`` for each segment holding events
+        ``vector`` lacks."""
         for device, (seq, _) in sorted(self._heads.items()):
             have = vector.get(device, 0)
             if have >= seq:
@@ -627,43 +650,8 @@ class EventStore:
                 "seq > ? AND dev = ?", [start - 1, idx], order="seq"
             ):
                 items = _unframe(blob)
-                last = len(items) - 1
-                for i, data in enumerate(items):
-                    if first + i > have:
-                        yield decode(
-                            data,
-                            ids[i * ID_LEN : (i + 1) * ID_LEN],
-                            sig if i == last else None,
-                            pos + i,
-                        )
-
-    def missing_wire(
-        self, vector: dict[bytes, int]
-    ) -> Iterator[tuple[bytes, int, tuple[bytes, ...], bytes | None]]:
-        """What a peer with ``vector`` lacks, as stored: ``(device, first seq, data of each
-        event, seal of the last or None)`` per segment, nothing decoded.
-
-        Replication ships bytes, and the receiver decodes and checks them itself; decoding
-        here would only cost time. A segment ends at a seal or at ``SEGMENT_MAX`` events, so
-        a receiver that gets whole segments gets runs it can ingest.
-        """
-        for device, (seq, _) in sorted(self._heads.items()):
-            have = vector.get(device, 0)
-            if have >= seq:
-                continue
-            idx = self._idx[device]
-            start = self._db.execute(
-                "SELECT coalesce(max(seq), 1) FROM segments WHERE dev = ? AND seq <= ?",
-                (idx, have + 1),
-            ).fetchone()[0]
-            for _pos, _n, _dev, first, _ids, blob, sig in self._segments(
-                "seq > ? AND dev = ?", [start - 1, idx], order="seq"
-            ):
-                items = _unframe(blob)
-                if first <= have:
-                    items = items[have + 1 - first :]
-                    first = have + 1
-                yield device, first, items, sig
+                skip = max(0, have + 1 - first)
+                yield device, pos + skip, first + skip, skip, ids, items[skip:], sig
 
     def stats(self) -> StoreStats:
         by_type = dict(self._db.execute("SELECT type, events FROM type_counts ORDER BY type"))

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sdactors.config import NetworkConfig, init_node_config
 from sdactors.paths import DataDir
 from tests.conftest import SD, Sd
+from tests.test_node import until
 
 
 def device(tmp_path: Path, name: str) -> Sd:
@@ -91,16 +91,6 @@ def running(*peers: Peer) -> Iterator[tuple[Peer, ...]]:
 def pair(inviter: Sd, joiner: Sd, *extra: str) -> dict[str, Any]:
     ticket = inviter.json("pair", "invite", *extra)["ticket"]
     return joiner.json("pair", "join", ticket)
-
-
-def until(check: Callable[[], Any], within: float, what: str) -> float:
-    started = time.monotonic()
-    while True:
-        if check():
-            return time.monotonic() - started
-        if time.monotonic() - started > within:
-            raise AssertionError(f"{what}: not within {within} s")
-        time.sleep(0.1)
 
 
 def digest(sd: Sd) -> str:

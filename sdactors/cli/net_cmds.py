@@ -234,27 +234,28 @@ def now(ctx: CliContext, library: str | None) -> None:
     ctx.out.result(result, f"woke sync with {result['woken']} device(s)")
 
 
-@sync.command("pause")
-@click.argument("device_id", metavar="[DEVICE]", required=False)
-@library_option
-@json_option
-@pass_ctx
-def pause(ctx: CliContext, device_id: str | None, library: str | None) -> None:
-    """Stop syncing with DEVICE (or every device) until resumed; kept across restarts."""
+def _pause_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = pass_ctx(json_option(library_option(fn)))
+    return click.argument("device_id", metavar="[DEVICE]", required=False)(fn)
+
+
+def _set_paused(ctx: CliContext, device_id: str | None, library: str | None, paused: bool) -> None:
     from sdactors.ops.network import SyncPauseOp
 
-    result = ctx.execute(SyncPauseOp(device_id, True, library))
-    ctx.out.result(result, f"sync paused with {len(result['devices'])} device(s)")
+    result = ctx.execute(SyncPauseOp(device_id, paused, library))
+    done = "paused" if paused else "resumed"
+    ctx.out.result(result, f"sync {done} with {len(result['devices'])} device(s)")
+
+
+@sync.command("pause")
+@_pause_options
+def pause(ctx: CliContext, device_id: str | None, library: str | None) -> None:
+    """Stop syncing with DEVICE (or every device) until resumed; kept across restarts."""
+    _set_paused(ctx, device_id, library, True)
 
 
 @sync.command("resume")
-@click.argument("device_id", metavar="[DEVICE]", required=False)
-@library_option
-@json_option
-@pass_ctx
+@_pause_options
 def resume(ctx: CliContext, device_id: str | None, library: str | None) -> None:
     """Sync again with DEVICE (or every device)."""
-    from sdactors.ops.network import SyncPauseOp
-
-    result = ctx.execute(SyncPauseOp(device_id, False, library))
-    ctx.out.result(result, f"sync resumed with {len(result['devices'])} device(s)")
+    _set_paused(ctx, device_id, library, False)
