@@ -129,7 +129,7 @@ class Writer:
         self.partial = partial
         self._fd = os.open(partial, flags, 0o600)
         os.ftruncate(self._fd, offset)
-        self._hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        self._hasher = blake3.blake3()
         if offset:
             self._hasher.update_mmap(os.fsdecode(partial))
         os.lseek(self._fd, offset, os.SEEK_SET)
