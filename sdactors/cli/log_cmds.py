@@ -2,102 +2,22 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
-from events.clock import hlc_ms
 from events.domain.ownership import ownership_violations
-from events.envelope import Event
 from events.errors import EventsError
-from events.keys import short_device
-from events.store import EventStore
 from sdactors.actions.logfile import export_log, import_log, restore_log
+from sdactors.cli import log_read_cmds as log_read
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import force_option, json_option, library_option, pass_ctx
-from sdactors.cli.output import jsonable
-from sdactors.errors import InvalidArgument
 from sdactors.log_health import clear_damage, record_damage
 
 
 @click.group("log")
 def group() -> None:
     """The event log: every fact the library holds, signed and hash-chained."""
-
-
-def _event_json(ev: Event) -> dict:
-    return {
-        "pos": ev.pos,
-        "id": ev.id.hex(),
-        "device": ev.device.hex(),
-        "seq": ev.seq,
-        "hlc": ev.hlc,
-        "type": ev.type,
-        "v": ev.v,
-        "body": jsonable(ev.body),
-    }
-
-
-def _event_line(ev: Event) -> str:
-    try:
-        when = f"{datetime.fromtimestamp(hlc_ms(ev.hlc) / 1000, timezone.utc):%Y-%m-%d %H:%M:%S}"
-    except (OverflowError, ValueError, OSError):
-        when = f"hlc {ev.hlc}"  # a foreign clock beyond any date: show it, do not fail on it
-    body = json.dumps(jsonable(ev.body), ensure_ascii=False)
-    if len(body) > 160:
-        body = body[:157] + "..."
-    return f"{ev.pos:>8}  {when}  {short_device(ev.device)}#{ev.seq:<6} {ev.type:<22} {body}"
-
-
-def _resolve_device(store: EventStore, wanted: str) -> bytes:
-    wanted = wanted.lower()
-    matches = [dev for dev in store.vector() if dev.hex().startswith(wanted)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise InvalidArgument(f"no device {wanted!r} has written to this library")
-    raise InvalidArgument(f"{wanted!r} matches {len(matches)} devices: give more of its id")
-
-
-def _open_log(ctx: CliContext, library: str | None) -> EventStore:
-    # Reading the log needs no lock and no actors: a read-only connection sees every commit.
-    return EventStore(ctx.find(library).paths.events, readonly=True)
-
-
-@group.command("show")
-@click.option(
-    "--since", type=click.IntRange(min=0), default=0, help="Only events after this position."
-)
-@click.option(
-    "--type", "type_prefix", default=None, help="Only types starting with this, e.g. 'tag.'."
-)
-@click.option("--device", default=None, help="Only events of this device (id or prefix).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many events.")
-@library_option
-@json_option
-@pass_ctx
-def show(
-    ctx: CliContext,
-    since: int,
-    type_prefix: str | None,
-    device: str | None,
-    limit: int | None,
-    library: str | None,
-) -> None:
-    """Show events in log order (JSON lines with --json)."""
-    store = _open_log(ctx, library)
-    try:
-        dev = _resolve_device(store, device) if device else None
-        events = store.read(since, type_prefix=type_prefix, device=dev, limit=limit)
-        if ctx.out.as_json:
-            ctx.out.json_lines(_event_json(ev) for ev in events)
-        else:
-            for ev in events:
-                ctx.out.line(_event_line(ev))
-    finally:
-        store.close()
 
 
 @group.command("verify")
@@ -108,7 +28,7 @@ def verify(ctx: CliContext, library: str | None) -> None:
     """Check every id, signature, chain link and sequence, and that every device-owned fact
     was changed only by its owner; exit 1 if anything is wrong."""
     config = ctx.find(library)
-    store = _open_log(ctx, library)
+    store = log_read.open_log(ctx, library)
     try:
         problems = store.verify()
         events = store.head_pos
@@ -173,7 +93,7 @@ def verify(ctx: CliContext, library: str | None) -> None:
 @pass_ctx
 def stats(ctx: CliContext, library: str | None) -> None:
     """Count events by type, devices, and bytes."""
-    store = _open_log(ctx, library)
+    store = log_read.open_log(ctx, library)
     try:
         st = store.stats()
     finally:
@@ -232,3 +152,8 @@ def restore(ctx: CliContext, file: Path, library: str | None) -> None:
         f"restored library {result.library.name}: {result.accepted} events{kept}; "
         "import newer exports of your peers before writing",
     )
+
+
+# Reading the log like a person: show (rendered, filtered), tail, history, explain.
+for _command in (log_read.show, log_read.tail, log_read.history, log_read.explain):
+    group.add_command(_command)

@@ -108,6 +108,12 @@ class Output:
     def line(self, text: str) -> None:
         self.console.print(for_terminal(text))
 
+    def flush(self) -> None:
+        """Out now, not when a buffer fills: a reader following a stream sees each line."""
+        if self._console is not None:
+            self._console.file.flush()
+        sys.stdout.flush()
+
     def raw(self, text: str) -> None:
         """Text this program made whole (a unit file): printed as it is, line breaks kept."""
         sys.stdout.write(text)

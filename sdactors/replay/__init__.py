@@ -1,0 +1,1 @@
+"""Reading a log like a person: rendering events, following paths through it, time travel."""
