@@ -59,6 +59,9 @@ class Sd:
     def json(self, *args: str) -> Any:
         return self.run("--json", *args).json()
 
+    def json_lines(self, *args: str) -> list[Any]:
+        return self.run("--json", *args).json_lines()
+
     def fails(self, *args: str) -> Result:
         result = self.run(*args, check=False)
         assert result.code == 1, f"expected exit 1, got {result.code}: {result.err}"

@@ -240,6 +240,8 @@ def tail(
             head = now
     except BrokenPipeError:
         pass  # the reader went away (| head): done, quietly
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a follow ends
     finally:
         store.close()
 

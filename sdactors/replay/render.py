@@ -66,7 +66,9 @@ def event_line(ev: Event, names: dict[bytes, str]) -> str:
     who = names.get(ev.device) or short_device(ev.device)
     summary = _batch_summary(ev)
     if summary is None:
-        summary = json.dumps(readable(ev.body), ensure_ascii=False, separators=(", ", ": "))
+        summary = json.dumps(
+            readable(ev.body), ensure_ascii=False, separators=(", ", ": "), default=repr
+        )
     if len(summary) > LINE_MOST:
         summary = summary[: LINE_MOST - 3] + "..."
     return f"{ev.pos:>8}  {when(ev)}  {who}#{ev.seq:<6} {ev.type:<22} {summary}"
