@@ -29,20 +29,71 @@ def _relevant(ev: Event) -> bool:
 
 
 def _entries_ever_at(store: EventStore, path: bytes) -> set[tuple[Key, int]]:
-    replay = Replay()
+    """Every entry that was at ``path`` at some position.
+
+    Looking a path up needs only the entries named like one of its components, so only those
+    are kept: (location, parent, name) -> eid. An entry comes to the path by being created
+    there or by a move (its own, or a folder's above it) to such a name; the path is looked
+    up again after those events only."""
+    parts = set(path.split(b"/"))
+    roots: dict[Key, bytes] = {}
+    tops: dict[Key, int] = {}
+    index: dict[tuple[Key, int, bytes], int] = {}
+    where: dict[tuple[Key, int], tuple[int, bytes]] = {}
     found: set[tuple[Key, int]] = set()
+
+    def look_up() -> None:
+        for key, root in roots.items():
+            if not under(path, root) or key not in tops:
+                continue
+            eid: int | None = tops[key]
+            rest = path[len(root.rstrip(b"/")) :].strip(b"/")
+            for part in rest.split(b"/") if rest else ():
+                eid = index.get((key, eid, part))  # type: ignore[arg-type]
+                if eid is None:
+                    break
+            if eid is not None:
+                found.add((key, eid))
+
+    def forget(key: Key, eid: int) -> None:
+        held = where.pop((key, eid), None)
+        if held is not None and index.get((key, *held)) == eid:
+            del index[(key, *held)]
+
     for ev in store.read():
-        if not _relevant(ev):
+        kind, body = ev.type, ev.body
+        if kind == "location.added":
+            roots[(ev.device, body["location"])] = body["path"]
             continue
-        for touch in replay.apply(ev):
-            if touch.path == path or touch.old_path == path:
-                found.add((touch.location, touch.eid))
-        if ev.type == "entries.moved":
-            # A folder above it moved: the path may name another entry from now on.
-            for key in replay.roots():
-                eid = replay.resolve(key, path)
-                if eid is not None:
-                    found.add((key, eid))
+        if kind == "location.removed":
+            roots.pop((ev.device, body["location"]), None)
+            continue
+        if not kind.startswith("entries."):
+            continue
+        key = (ev.device, body["location"])
+        if kind == "entries.indexed":
+            named = [item for item in body["entries"] if item[2] in parts or item[1] == 0]
+            for eid, parent, name, *_rest in named:
+                if parent == 0:
+                    tops[key] = eid
+                index[(key, parent, name)] = eid
+                where[(key, eid)] = (parent, name)
+        elif kind == "entries.moved":
+            named = []
+            for eid, _old, parent, name in body["moves"]:
+                forget(key, eid)
+                if name in parts:
+                    named.append(name)
+                    index[(key, parent, name)] = eid
+                    where[(key, eid)] = (parent, name)
+        elif kind == "entries.deleted":
+            for eid, _parent in body["entries"]:
+                forget(key, eid)
+            continue
+        else:
+            continue
+        if named:
+            look_up()
     return found
 
 
@@ -58,10 +109,9 @@ def history(store: EventStore, path: bytes) -> Iterator[Moment]:
             continue
         before = replay.paths_of(followed) if ev.type == "entries.moved" else {}
         touched = set()
-        for touch in replay.apply(ev):
-            if (touch.location, touch.eid) in followed:
-                touched.add((touch.location, touch.eid))
-                yield Moment(ev, touch)
+        for touch in replay.apply(ev, only=followed):
+            touched.add((touch.location, touch.eid))
+            yield Moment(ev, touch)
         for (key, eid), old in before.items():
             # Moved along with a folder above it: no item of its own in the event.
             new = replay.paths_of({(key, eid)}).get((key, eid))

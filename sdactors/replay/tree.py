@@ -5,7 +5,8 @@ the path an entry had at a given position. This keeps, per location (its device 
 each entry's parent and name, and turns each entries event into *touches*: what happened to
 which path (created, modified, moved from one path to another, deleted), with the details
 people ask about (size, content id, kind). Deleting a folder deletes its subtree, as the
-fold does.
+fold does: what was below it can no longer be reached (and, when followed, is said to be
+deleted with it).
 
 Folders' paths are remembered until a move or deletion in their location, so a batch of a
 thousand entries in one folder costs one walk up the tree, not a thousand.
@@ -38,8 +39,10 @@ class _Location:
     root: bytes
     parent: dict[int, int] = field(default_factory=dict)
     name: dict[int, bytes] = field(default_factory=dict)
-    children: dict[int, set[int]] = field(default_factory=dict)
+    # (parent, name) -> eid: how a path is looked up, one step per component.
+    index: dict[tuple[int, bytes], int] = field(default_factory=dict)
     paths: dict[int, bytes] = field(default_factory=dict)
+    top: int | None = None  # the eid of the location's own folder
 
     def path(self, eid: int) -> bytes:
         found = self.paths.get(eid)
@@ -56,21 +59,25 @@ class _Location:
     def add(self, eid: int, parent: int, name: bytes) -> None:
         self.parent[eid] = parent
         self.name[eid] = name
-        self.children.setdefault(parent, set()).add(eid)
+        self.index[(parent, name)] = eid
+        if parent == 0:
+            self.top = eid
 
-    def drop(self, eid: int) -> list[int]:
-        """Forget ``eid`` and its subtree; the eids forgotten."""
-        gone, stack = [], [eid]
-        while stack:
-            one = stack.pop()
-            gone.append(one)
-            stack.extend(self.children.pop(one, ()))
-            parent = self.parent.pop(one, None)
-            self.name.pop(one, None)
-            if parent is not None and one == eid:
-                self.children.get(parent, set()).discard(one)
+    def unlink(self, eid: int) -> None:
+        """Take ``eid`` from where it was (what is below it cannot be reached any more)."""
+        parent, name = self.parent.pop(eid, None), self.name.pop(eid, None)
+        if self.index.get((parent, name)) == eid:  # type: ignore[arg-type]
+            del self.index[(parent, name)]  # type: ignore[arg-type]
         self.paths.clear()
-        return gone
+
+    def alive(self, eid: int) -> bool:
+        """Still reachable from the root: neither it nor a folder above it was deleted."""
+        while eid:
+            parent = self.parent.get(eid)
+            if parent is None:
+                return False
+            eid = parent
+        return True
 
 
 class Replay:
@@ -85,21 +92,19 @@ class Replay:
     def resolve(self, key: Key, path: bytes) -> int | None:
         """The eid at ``path`` in that location now, if any."""
         loc = self._locations.get(key)
-        if loc is None or not (path == loc.root or path.startswith(loc.root.rstrip(b"/") + b"/")):
+        if loc is None or not under(path, loc.root):
             return None
-        folder = next((e for e in loc.children.get(0, ())), None)
-        if folder is None:
-            return None
+        eid = loc.top
         rest = path[len(loc.root.rstrip(b"/")) :].strip(b"/")
         for part in rest.split(b"/") if rest else ():
-            folder = next(
-                (c for c in loc.children.get(folder, ()) if loc.name.get(c) == part), None
-            )
-            if folder is None:
+            if eid is None:
                 return None
-        return folder
+            eid = loc.index.get((eid, part))
+        return eid
 
-    def apply(self, ev: Event) -> Iterator[Touch]:
+    def apply(self, ev: Event, only: set[tuple[Key, int]] | None = None) -> Iterator[Touch]:
+        """What ``ev`` did; with ``only``, just to those entries (the others are still
+        followed, but no path is worked out for them)."""
         body = ev.body
         kind = ev.type
         if kind == "location.added":
@@ -115,14 +120,24 @@ class Replay:
         if loc is None:
             return
         if kind == "entries.indexed":
-            for eid, parent, name, ftype, size, _mtime, _inode, kind_, cid, _target in body[
-                "entries"
-            ]:
-                loc.add(eid, parent, name)
+            add = loc.add
+            items = body["entries"]
+            if only is not None:
+                # Following a few entries: folders (their paths) and those entries only.
+                wanted = {eid for k, eid in only if k == key}
+                items = [i for i in items if i[3] == "d" or i[0] in wanted]
+            else:
+                wanted = None
+            for eid, parent, name, ftype, size, _mtime, _inode, kind_, cid, _target in items:
+                add(eid, parent, name)
+                if wanted is not None and eid not in wanted:
+                    continue
                 details = {"type": ftype, "size": size, "kind": kind_, "content_id": cid}
                 yield Touch("created", key, eid, loc.path(eid), None, details)
         elif kind == "entries.modified":
             for eid, _parent, size, _mtime, _inode, kind_, cid in body["entries"]:
+                if only is not None and (key, eid) not in only:
+                    continue
                 if eid in loc.parent:
                     details = {"size": size, "kind": kind_, "content_id": cid}
                     yield Touch("modified", key, eid, loc.path(eid), None, details)
@@ -132,38 +147,41 @@ class Replay:
                 if eid not in loc.parent:
                     continue
                 old = loc.path(eid)
-                loc.children.get(loc.parent[eid], set()).discard(eid)
+                loc.unlink(eid)
                 loc.add(eid, parent, name)
                 moved.append((eid, old))
             loc.paths.clear()
             for eid, old in moved:
-                yield Touch("moved", key, eid, loc.path(eid), old, None)
+                if only is None or (key, eid) in only:
+                    yield Touch("moved", key, eid, loc.path(eid), old, None)
         elif kind == "entries.deleted":
             gone = []
+            deleted = set()
             for eid, _parent in body["entries"]:
                 if eid in loc.parent:
-                    gone.extend(self._subtree(loc, eid))
-                    loc.drop(eid)
+                    if only is None or (key, eid) in only:
+                        gone.append((eid, loc.path(eid)))
+                    deleted.add(eid)
+            # Followed entries below a deleted folder go with it.
+            for fkey, feid in only or ():
+                if fkey == key and feid not in deleted and feid in loc.parent:
+                    up = loc.parent.get(feid)
+                    while up:
+                        if up in deleted:
+                            gone.append((feid, loc.path(feid)))
+                            break
+                        up = loc.parent.get(up)
+            for eid in deleted:
+                loc.unlink(eid)
             for eid, path in gone:
                 yield Touch("deleted", key, eid, path, None, None)
-
-    @staticmethod
-    def _subtree(loc: _Location, eid: int) -> list[tuple[int, bytes]]:
-        """``eid`` and everything below it, with their paths (a folder's deletion is its
-        subtree's too)."""
-        out, stack = [], [eid]
-        while stack:
-            one = stack.pop()
-            out.append((one, loc.path(one)))
-            stack.extend(loc.children.get(one, ()))
-        return out
 
     def paths_of(self, followed: set[tuple[Key, int]]) -> dict[tuple[Key, int], bytes]:
         """The current path of each followed entry that exists."""
         out = {}
         for key, eid in followed:
             loc = self._locations.get(key)
-            if loc is not None and eid in loc.parent:
+            if loc is not None and loc.alive(eid):
                 out[(key, eid)] = loc.path(eid)
         return out
 
