@@ -232,3 +232,9 @@ def restore(ctx: CliContext, file: Path, library: str | None) -> None:
         f"restored library {result.library.name}: {result.accepted} events{kept}; "
         "import newer exports of your peers before writing",
     )
+
+
+# `sd log diff` lives in its own module; registered here so it is `sd log diff`.
+from sdactors.cli.log_diff_cmds import diff as _diff  # noqa: E402
+
+group.add_command(_diff)
