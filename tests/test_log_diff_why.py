@@ -129,14 +129,26 @@ def _pos_of(sd: Sd, type_name: str, name: str) -> int:
     return found[0]
 
 
-def test_why_indexed_excluded_outside(tmp_path: Path) -> None:
+def _home(tmp_path: Path, files: dict[str, bytes]) -> tuple[Sd, Path]:
+    """A data directory with one library, and a tree holding ``files``."""
     sd = Sd(tmp_path / "data")
     sd.run("library", "create", "Home")
     tree = tmp_path / "tree"
-    write(tree, "docs/why-indexed.txt", b"hello")
-    write(tree, "docs/why-moved.txt", b"moving")
-    write(tree, "node_modules/pkg/index.js", b"x")
-    write(tree, "logs/run.log", b"log")
+    for rel, content in files.items():
+        write(tree, rel, content)
+    return sd, tree
+
+
+def test_why_indexed_excluded_outside(tmp_path: Path) -> None:
+    sd, tree = _home(
+        tmp_path,
+        {
+            "docs/why-indexed.txt": b"hello",
+            "docs/why-moved.txt": b"moving",
+            "node_modules/pkg/index.js": b"x",
+            "logs/run.log": b"log",
+        },
+    )
     sd.run("location", "add", str(tree), "--exclude", "*.log")
     device = sd.json("location", "list")[0]["device"]
 
@@ -194,11 +206,7 @@ def _unprivileged(sd: Sd, *args: str) -> Result:
     "lets root read it) is not installed",
 )
 def test_why_unreadable(tmp_path: Path) -> None:
-    sd = Sd(tmp_path / "data")
-    sd.run("library", "create", "Home")
-    tree = tmp_path / "tree"
-    write(tree, "open/seen.txt", b"seen")
-    write(tree, "locked/secret.txt", b"secret")
+    sd, tree = _home(tmp_path, {"open/seen.txt": b"seen", "locked/secret.txt": b"secret"})
     (tree / "locked").chmod(0)
     try:
         added = _unprivileged(sd, "location", "add", str(tree))
