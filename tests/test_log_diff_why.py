@@ -14,7 +14,7 @@ import pytest
 from events.exportfile import ExportHeader, write_export
 from events.keys import DeviceKey
 from tests.conftest import SD, Result, Sd
-from tests.helpers_log import LIBRARY, tag_drafts, wire, writer
+from tests.helpers_log import LIBRARY, new_store, tag_drafts, wire, writer
 from tests.helpers_tree import write
 
 pytestmark = pytest.mark.slow
@@ -218,3 +218,32 @@ def test_why_unreadable(tmp_path: Path) -> None:
         assert _unprivileged(sd, "--json", "why", str(tree / "locked")).json()["indexed"]
     finally:
         (tree / "locked").chmod(0o755)
+
+
+def test_diff_across_chunks_and_segments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store (read by seq ranges across its segments) against an export (read once), with
+    chunks smaller than a segment: the fork is found at its exact seq in a later chunk."""
+    from sdactors import log_diff
+
+    monkeypatch.setattr(log_diff, "CHUNK", 3)
+    w = writer()
+    base = [ev for _ in range(3) for ev in w.build(tag_drafts(2))]  # three sealed segments
+    fork = w.build(tag_drafts(4, "fork"))
+    w.rewind(len(base), base[-1].id)
+    other = w.build(tag_drafts(2, "other"))
+    store = new_store(tmp_path / "events.db")
+    store.append(base + fork)
+    store.close()
+    with open(tmp_path / "other.sdlog", "wb") as out:
+        write_export(out, ExportHeader(LIBRARY, "x", 8), wire(base + other))
+    a = log_diff.StoreSide(tmp_path / "events.db", "store")
+    b = log_diff.ExportSide(tmp_path / "other.sdlog")
+    try:
+        (row,) = log_diff.diff_logs(a, b).devices
+    finally:
+        a.close()
+        b.close()
+    assert (row.a_seq, row.b_seq, row.shared) == (10, 8, 8)
+    assert row.equivocation == log_diff.Run(2, 7, 8)
+    assert (row.a_id, row.b_id) == (fork[0].id, other[0].id)
+    assert row.only_a == log_diff.Run(2, 9, 10) and row.only_b is None
