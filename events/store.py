@@ -511,6 +511,27 @@ class EventStore:
 
     # -- reading ----------------------------------------------------------------------------
 
+    def device_ids(self, device: bytes, first: int, last: int) -> bytes:
+        """The ids of ``device``'s events ``first .. last`` (seqs), concatenated, 32 bytes
+        each; shorter where the log holds fewer. Only the ids column is read: comparing two
+        copies of a log needs no event decoded."""
+        idx = self._idx.get(device)
+        if idx is None or last < first:
+            return b""
+        start = self._db.execute(
+            "SELECT coalesce(max(seq), 1) FROM segments WHERE dev = ? AND seq <= ?",
+            (idx, first),
+        ).fetchone()[0]
+        out = bytearray()
+        for seq, ids in self._db.execute(
+            "SELECT seq, ids FROM segments WHERE dev = ? AND seq >= ? AND seq <= ? ORDER BY seq",
+            (idx, start, last),
+        ):
+            lo = max(first, seq) - seq
+            hi = min(last, seq + len(ids) // ID_LEN - 1) - seq + 1
+            out += ids[lo * ID_LEN : hi * ID_LEN]
+        return bytes(out)
+
     def _segments(self, where: str, params: Sequence[object], order: str = "pos"):
         """Segment rows in batches, so a long read never holds the whole log.
 

@@ -161,6 +161,16 @@ class NotIndexed(SdError):
         super().__init__(f"{path} is not in the index (add its folder with 'sd location add')")
 
 
+class DifferentLibraries(SdError):
+    """Two logs compared by ``sd log diff`` belong to different libraries."""
+
+    def __init__(self, a: str, a_library: str, b: str, b_library: str) -> None:
+        super().__init__(
+            f"{a} is a log of library {a_library} and {b} of library {b_library}: "
+            "only two copies of one library's log can be compared"
+        )
+
+
 class IndexFailed(SdError):
     pass
 

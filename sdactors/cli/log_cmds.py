@@ -154,6 +154,9 @@ def restore(ctx: CliContext, file: Path, library: str | None) -> None:
     )
 
 
-# Reading the log like a person: show (rendered, filtered), tail, history, explain.
-for _command in (log_read.show, log_read.tail, log_read.history, log_read.explain):
+# Reading the log like a person: show (rendered, filtered), tail, history, explain; and
+# diff, in its own module.
+from sdactors.cli.log_diff_cmds import diff as _diff  # noqa: E402
+
+for _command in (log_read.show, log_read.tail, log_read.history, log_read.explain, _diff):
     group.add_command(_command)

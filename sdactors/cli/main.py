@@ -60,6 +60,7 @@ COMMANDS = {
     "device": ("sdactors.cli.net_cmds", "device"),
     "sync": ("sdactors.cli.net_cmds", "sync"),
     "drop": ("sdactors.cli.drop_cmds", "group"),
+    "why": ("sdactors.cli.why_cmds", "why"),
 }
 
 

@@ -16,7 +16,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from pathspec import GitIgnoreSpec
 
@@ -192,6 +192,21 @@ class Matcher:
         return self.folder(path, rel, names, parent)
 
 
+class Exclusion(NamedTuple):
+    """Which rule keeps an entry out: ``rule`` a short name, ``detail`` for people."""
+
+    rule: str
+    detail: str
+
+
+def _matched(spec: GitIgnoreSpec, text: str) -> str:
+    """The pattern of ``spec`` that decided ``text`` (gitignore: the last that matches)."""
+    found = spec.check_file(text)
+    if found.index is None:
+        return "?"
+    return str(getattr(spec.patterns[found.index], "pattern", "?"))
+
+
 @dataclass(frozen=True, slots=True)
 class FolderRules:
     matcher: Matcher
@@ -201,26 +216,40 @@ class FolderRules:
     specs: tuple[tuple[bytes, GitIgnoreSpec], ...]
 
     def keep(self, name: bytes, is_dir: bool) -> bool:
+        return self.excluded_by(name, is_dir) is None
+
+    def excluded_by(self, name: bytes, is_dir: bool) -> "Exclusion | None":
+        """The rule that keeps the child ``name`` out of the walk, or None if it is kept.
+
+        The one decision the walk applies (through ``keep``) and ``sd why`` reports."""
         rules = self.matcher.rules
         if rules.skip_hidden and name[:1] == b".":
-            return False
+            return Exclusion("hidden", "hidden files are skipped (skip_hidden)")
         if rules.skip_system and (name in SYSTEM_NAMES or name.startswith(SYSTEM_PREFIXES)):
-            return False
+            return Exclusion("system", f"{os.fsdecode(name)!r} is a system file")
         if rules.skip_git and name == b".git":
-            return False
+            return Exclusion("git", "the internals of .git are skipped")
         if is_dir and rules.skip_dev and self._dev_folder(name):
-            return False
+            return Exclusion("dev", f"{os.fsdecode(name)!r} is a folder development tools fill")
         if self.specs or self.matcher._exclude is not None:
             rel = os.path.join(self.rel, name) if self.rel else name
             text = os.fsdecode(rel) + ("/" if is_dir else "")
             exclude = self.matcher._exclude
             if exclude is not None and exclude.match_file(text):
-                return False
+                return Exclusion("exclude", f"the exclude pattern {_matched(exclude, text)!r}")
             for base, spec in self.specs:
                 local = text[len(os.fsdecode(base)) + 1 :] if base else text
                 if spec.match_file(local):
-                    return False
-        return True
+                    where = os.fsdecode(os.path.join(self.matcher_root(base), b".gitignore"))
+                    return Exclusion(
+                        "gitignore", f"the pattern {_matched(spec, local)!r} of {where}"
+                    )
+        return None
+
+    def matcher_root(self, base: bytes) -> bytes:
+        """The folder (on disk) of the ancestor ``base`` (relative to the location root)."""
+        root = self.path[: len(self.path) - len(self.rel)] if self.rel else self.path
+        return os.path.join(root, base) if base else root.rstrip(b"/") or b"/"
 
     def _dev_folder(self, name: bytes) -> bool:
         if name in DEV_FOLDERS:

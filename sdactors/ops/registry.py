@@ -11,4 +11,5 @@ from sdactors.ops import (  # noqa: F401 - importing registers them
     network,
     node_ops,
     tags,
+    why,
 )
