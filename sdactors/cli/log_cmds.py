@@ -232,3 +232,9 @@ def restore(ctx: CliContext, file: Path, library: str | None) -> None:
         f"restored library {result.library.name}: {result.accepted} events{kept}; "
         "import newer exports of your peers before writing",
     )
+
+
+# ``sd log bisect`` lives in its own module (time travel over the read models).
+from sdactors.cli.bisect_cmds import bisect as _bisect  # noqa: E402
+
+group.add_command(_bisect)
