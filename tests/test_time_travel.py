@@ -7,18 +7,26 @@ here with the read models' own queries.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from events.domain import CATALOG
+from events.store import EventStore
 from projections.catalog import library_projections
 from projections.files_query import file_stats
 from projections.files_search import Filters, search
-from projections.runner import digest_of
+from projections.rebuild import fold_into
+from projections.runner import ProjectionRunner, digest_of
+from sdactors.errors import PositionBeyondHead
+from sdactors.libraries import LibraryConfig
+from sdactors.paths import LibraryPaths
+from sdactors.replay.snapshots import SnapshotCache
 from tests.conftest import Sd
-from tests.helpers_log import library_dirs, run_all
+from tests.helpers_log import LIBRARY, library_dirs, new_store, run_all, tag_drafts, writer
 from tests.helpers_tree import write
 
 pytestmark = pytest.mark.slow
@@ -178,3 +186,60 @@ def test_bisect_finds_the_event_that_deleted_a_tag(sd: Sd) -> None:
         "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM tags WHERE name = 'red')",
     ).err
     assert "already holds at position 0" in start
+
+
+# -- the snapshot cache itself, on a log made without a node ---------------------------------
+
+
+@pytest.fixture
+def tag_log(tmp_path: Path) -> tuple[LibraryConfig, EventStore]:
+    store = new_store(tmp_path / "events.db")
+    w = writer()
+    for start in range(0, 60, 6):
+        store.append(w.build(tag_drafts(6, f"t{start}")))
+    return LibraryConfig(LIBRARY.hex(), "t", "now", LibraryPaths(tmp_path)), store
+
+
+def whole_fold_digest(store: EventStore, position: int, into: Path) -> str:
+    return fold_into(str(into), store, library_projections(), CATALOG, until=position).digest
+
+
+def test_snapshots_are_bounded_least_recently_used_out(
+    tag_log: tuple[LibraryConfig, EventStore], tmp_path: Path
+) -> None:
+    config, store = tag_log
+    cache = SnapshotCache(config, max_snapshots=3)
+    for position in (10, 20, 30):
+        cache.at(position, store)
+    os.utime(cache.at(10, store), ns=(1, 1))  # used: but long ago
+    cache.at(20, store)
+    cache.at(40, store)  # folded from 30: four are too many, 10 is the least recently used
+    assert [s.position for s in cache.held()] == [20, 30, 40]
+    assert oct(os.stat(cache.folder).st_mode & 0o777) == "0o700"
+    assert all(s.path.stat().st_mode & 0o077 == 0 for s in cache.held())
+    # Folded forward from 20, 25 holds what a whole fold to 25 holds.
+    with sqlite3.connect(cache.at(25, store)) as db:
+        assert digest_of(db, library_projections()) == whole_fold_digest(
+            store, 25, tmp_path / "f.db"
+        )
+    with pytest.raises(PositionBeyondHead):
+        cache.at(61, store)
+
+
+def test_a_failed_fold_leaves_no_snapshot(
+    tag_log: tuple[LibraryConfig, EventStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, store = tag_log
+    cache = SnapshotCache(config)
+    cache.at(10, store)
+    # A partial of a command killed earlier (its process is gone) is cleared on the next make.
+    dead = cache.folder / ".partial-999999999-30.db"
+    dead.write_bytes(b"half")
+
+    def killed(*args: object, **kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ProjectionRunner, "catch_up", killed)
+    with pytest.raises(KeyboardInterrupt):
+        cache.at(30, store)
+    assert sorted(p.name for p in cache.folder.iterdir()) == ["000000000010.db"]
