@@ -24,7 +24,8 @@ class RebuildResult:
     path: str
 
 
-def _remove_db(path: str) -> None:
+def remove_db(path: str) -> None:
+    """Remove a database and the files SQLite may keep beside it."""
     for suffix in ("", "-wal", "-shm", "-journal"):
         try:
             os.remove(path + suffix)
@@ -54,7 +55,7 @@ def fold_into(
         finally:
             runner.close()
     except BaseException:
-        _remove_db(path)
+        remove_db(path)
         raise
     return RebuildResult(digest, checkpoint, checkpoint, path)
 
@@ -70,7 +71,7 @@ def rebuild_index(
     The caller must have closed every connection to the live index first.
     """
     tmp = f"{index_path}.rebuild-{os.getpid()}"
-    _remove_db(tmp)  # left by a rebuild that crashed, in a process with the same id
+    remove_db(tmp)  # left by a rebuild that crashed, in a process with the same id
     result = fold_into(tmp, store, projections, catalog)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())

@@ -520,3 +520,36 @@ class DropInterrupted(NetError):
             f"the drop to device {device} broke off {attempts} times ({why}); what arrived is "
             "kept there, and sending the same files again resumes from it"
         )
+
+
+# -- time travel and bisect (sdactors/replay/) -------------------------------------------------
+
+
+class PositionBeyondHead(SdError):
+    def __init__(self, position: int, head: int) -> None:
+        super().__init__(f"position {position} is beyond the end of the log (its last is {head})")
+
+
+class BeforeFirstEvent(SdError):
+    def __init__(self, when: str, first: str | None) -> None:
+        after = f"the first event is at {first}" if first else "the log is empty"
+        super().__init__(f"{when} is before the first event of the log ({after})")
+
+
+class BadQuery(SdError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the --when query is refused: {reason}")
+
+
+class ConditionNeverHolds(SdError):
+    def __init__(self, head: int) -> None:
+        super().__init__(
+            f"the condition does not hold even at the end of the log (position {head})"
+        )
+
+
+class ConditionHoldsAtStart(SdError):
+    def __init__(self) -> None:
+        super().__init__(
+            "the condition already holds at position 0 (before any event): nothing to bisect"
+        )

@@ -145,3 +145,19 @@ def test_bench_sync_smoke(tmp_path: Path) -> None:
     assert 0 < r["reconnect"]["frame_bytes_sent"] <= 1024
     assert r["edits"]["edits"] == 5 and r["edits"]["not_seen_in_10s"] == 0
     assert r["off_loopback"] == []
+
+
+def test_bench_replay_smoke(tmp_path: Path) -> None:
+    r = run_tool(
+        "bench_replay.py", "--files", "300", "--tag-events", "500", "--tree", str(tmp_path / "tree")
+    )
+    assert r["ok"] is True
+    ls = r["ls_at"]
+    # Not a timing: the listing --at gave, cold and warm, is the whole fold's.
+    assert ls["listing_matches_fold"] and ls["folder_children"] > 0
+    assert ls["cold_seconds"] > 0 and ls["warm_seconds"] > 0 and ls["snapshot_bytes"] > 0
+    assert ls["baseline"]["full_fold_seconds"] > 0 and "cold_seconds" in ls["goal"]
+    bisect = r["bisect"]
+    assert bisect["events"] >= 500 and bisect["probes"] >= 3
+    assert bisect["found_position"] == bisect["expected_position"]
+    assert bisect["seconds"] > 0 and bisect["baseline"]["full_fold_seconds"] > 0

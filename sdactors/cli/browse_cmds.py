@@ -13,6 +13,7 @@ import click
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.cli.output import human_bytes, offline_mark
+from sdactors.cli.travel import at_option, travel
 from sdactors.indexer.kind_names import KINDS
 from sdactors.paths import user_path
 
@@ -23,12 +24,14 @@ def _absolute(path: str | None) -> bytes | None:
 
 @click.command("ls")
 @click.argument("path", required=False)
+@at_option
 @library_option
 @json_option
 @pass_ctx
-def ls(ctx: CliContext, path: str | None, library: str | None) -> None:
+def ls(ctx: CliContext, path: str | None, at: str | None, library: str | None) -> None:
     """List a folder from the index (not from the disk); without PATH, the locations."""
-    items = ctx.call("ls", path=_absolute(path), library=library)
+    pos = travel(ctx, library, at)
+    items = ctx.call("ls", path=_absolute(path), at=pos, library=library)
     if ctx.out.as_json:
         ctx.out.json(items)
         return
@@ -74,6 +77,7 @@ def _held(item: dict, shared: list[str]) -> tuple[str, ...]:
 @click.option("--ext", default=None, help="Only this extension (e.g. pdf).")
 @click.option("--under", default=None, metavar="PATH", help="Only inside this folder.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@at_option
 @library_option
 @json_option
 @pass_ctx
@@ -84,6 +88,7 @@ def search_(
     ext: str | None,
     under: str | None,
     limit: int,
+    at: str | None,
     library: str | None,
 ) -> None:
     """Find files by name or path: every match up to the limit, best first (exact name,
@@ -95,6 +100,7 @@ def search_(
         ext=ext,
         under=_absolute(under),
         limit=limit,
+        at=travel(ctx, library, at),
         library=library,
     )
     if ctx.out.as_json:
@@ -151,12 +157,13 @@ def duplicates_(ctx: CliContext, limit: int | None, min_size: int, library: str 
 
 
 @click.command("stats")
+@at_option
 @library_option
 @json_option
 @pass_ctx
-def stats(ctx: CliContext, library: str | None) -> None:
+def stats(ctx: CliContext, at: str | None, library: str | None) -> None:
     """What the index holds: files, folders, bytes, and files by kind."""
-    st = ctx.call("stats", library=library)
+    st = ctx.call("stats", at=travel(ctx, library, at), library=library)
     if ctx.out.as_json:
         ctx.out.json(st)
         return

@@ -154,9 +154,17 @@ def restore(ctx: CliContext, file: Path, library: str | None) -> None:
     )
 
 
-# Reading the log like a person: show (rendered, filtered), tail, history, explain; and
-# diff, in its own module.
+# Reading the log like a person: show (rendered, filtered), tail, history, explain; diff and
+# bisect (time travel over the read models), each in its own module.
+from sdactors.cli.bisect_cmds import bisect as _bisect  # noqa: E402
 from sdactors.cli.log_diff_cmds import diff as _diff  # noqa: E402
 
-for _command in (log_read.show, log_read.tail, log_read.history, log_read.explain, _diff):
+for _command in (
+    log_read.show,
+    log_read.tail,
+    log_read.history,
+    log_read.explain,
+    _diff,
+    _bisect,
+):
     group.add_command(_command)

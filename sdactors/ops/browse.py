@@ -28,10 +28,13 @@ from sdactors.actions.locations import list_locations, show
 from sdactors.errors import InvalidArgument, NotIndexed
 from sdactors.indexer.content import shown
 from sdactors.ops.base import Op, OpContext, op
+from sdactors.replay.snapshots import reader_at
 
 LIBRARY = Maybe(Text(1, 256))
 # Paths travel as bytes (a name need not be UTF-8), absolute: resolved where they were typed.
 PATH = Bytes(min=1, max=4096)
+# A log position to read the index as it was at (time travel), or None for the present.
+AT = Maybe(Int(0, (1 << 63) - 1))
 
 TYPES = {
     FILE: "file",
@@ -72,9 +75,10 @@ class Ls(Op):
 
     path: Annotated[bytes | None, Maybe(PATH)]
     library: Annotated[str | None, LIBRARY] = None
+    at: Annotated[int | None, AT] = None
 
     def run(self, ctx: OpContext) -> Any:
-        lib = ctx.read_library(self.library)
+        lib = reader_at(ctx.read_library(self.library), self.at)
         if self.path is None:
             with lib.index() as db:
                 names = device_names(db)
@@ -127,11 +131,12 @@ class Search(Op):
     under: Annotated[bytes | None, Maybe(PATH)] = None
     limit: Annotated[int, Int(1, 10_000)] = 50
     library: Annotated[str | None, LIBRARY] = None
+    at: Annotated[int | None, AT] = None
 
     def run(self, ctx: OpContext) -> Any:
         if not self.query.strip():
             raise InvalidArgument("the query is empty")
-        lib = ctx.read_library(self.library)
+        lib = reader_at(ctx.read_library(self.library), self.at)
         with lib.index() as db:
             folder = None
             if self.under is not None:
@@ -188,9 +193,10 @@ class Stats(Op):
     """What the index holds: files, folders, bytes, and files by kind."""
 
     library: Annotated[str | None, LIBRARY] = None
+    at: Annotated[int | None, AT] = None
 
     def run(self, ctx: OpContext) -> Any:
-        with ctx.read_library(self.library).index() as db:
+        with reader_at(ctx.read_library(self.library), self.at).index() as db:
             st = file_stats(db)
         return {
             "files": st.files,

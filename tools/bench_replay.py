@@ -1,0 +1,336 @@
+"""Benchmark of replay and debugging over a big log, each figure with its goal and a baseline
+measured in the same run.
+
+- ``sd ls FOLDER --at POS`` at a random position of a log holding the index of ``--files``
+  files (default 1M: ``tools/gen_tree.py`` makes the tree, ``sd location add`` indexes it),
+  run as a whole process: cold (no snapshot yet: a fold from the start) goal <= 5 s, and warm
+  (the snapshot of POS kept by the cold run) goal <= 0.5 s. Baseline: the whole fold
+  ``sd projections rebuild --until POS --into FILE``; the listing is checked against that
+  fold's (read here with the read models' own queries, not through the snapshot);
+- ``sd log bisect --when SQL`` over a log of ``--tag-events`` small events (default 100k: tag
+  events signed here by a new device and imported with ``sd log import``), one of them the
+  deletion of the tag ``target`` at a random place; goal <= 10 s. The position found must be
+  that of the one ``tag.deleted`` (``sd log show --type tag.deleted``). Baseline: the whole
+  fold of that log.
+
+    python tools/bench_replay.py --files 1000000 --tree /var/tmp/tree-1m
+    python tools/bench_replay.py --files 20000 --tag-events 10000     # a quick run
+
+The exit status is 1 when an answer was wrong; the timings are for people to judge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench_common import SD, sd, tree_options  # noqa: E402
+from gen_tree import generate  # noqa: E402
+
+from events.clock import HybridClock  # noqa: E402
+from events.domain import CATALOG  # noqa: E402
+from events.domain.tags import TagCreated, TagDeleted  # noqa: E402
+from events.envelope import library_key  # noqa: E402
+from events.exportfile import ExportHeader, write_export  # noqa: E402
+from events.keys import DeviceKey  # noqa: E402
+from events.writer import LogWriter  # noqa: E402
+from projections.files import C_CID, C_NAME, C_SIZE  # noqa: E402
+from projections.files_query import folder_children, locations, resolve  # noqa: E402
+
+GOAL_LS_COLD_S = 5.0
+GOAL_LS_WARM_S = 0.5
+GOAL_BISECT_S = 10.0
+TARGET_DELETED = "SELECT 1 FROM tags WHERE name = 'target' AND deleted"
+
+
+@dataclass
+class Run:
+    """What every figure gets: where the library is, and how to run ``sd`` on it."""
+
+    args: argparse.Namespace
+    scratch: Path
+    env: dict[str, str]
+    rng: random.Random
+
+    def sd(self, data: Path, *args: str) -> Any:
+        return sd(self.env, "--data-dir", str(data), *args)
+
+    def timed(self, data: Path, *args: str) -> tuple[float, Any]:
+        """Wall time of ``sd --json ARGS`` as a whole process, and its answer."""
+        start = time.perf_counter()
+        out = subprocess.run(
+            [*SD, "--data-dir", str(data), "--json", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.perf_counter() - start
+        if out.returncode != 0:
+            raise SystemExit(f"sd {' '.join(args)} failed: {out.stderr.strip()}")
+        return seconds, json.loads(out.stdout)
+
+
+Row = tuple[str, str, str, str]
+
+
+def _fold(run: Run, data: Path, position: int, into: Path) -> float:
+    """Seconds of the baseline: a whole fold of the log up to ``position``."""
+    if into.exists():
+        into.unlink()
+    seconds, _ = run.timed(
+        data, "projections", "rebuild", "--until", str(position), "--into", str(into)
+    )
+    return seconds
+
+
+def _listing_in(path: Path, folder: bytes) -> list[tuple[str, int, str | None]]:
+    """The children of ``folder`` in a folded index file, read with the read models' own
+    queries: what ``sd ls`` must show (name, size, content id prefix)."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        (device,) = {loc.device for loc in locations(db)}
+        found = resolve(db, folder, device)
+        assert found is not None and found.named_folder is not None
+        children = folder_children(db, found.named_folder)
+    return sorted(
+        (c[C_NAME].decode("utf-8", "backslashreplace"), c[C_SIZE], _prefix(c[C_CID]))
+        for c in children
+    )
+
+
+def _prefix(cid: bytes | None) -> str | None:
+    return cid.hex()[:16] if cid else None
+
+
+def _a_folder(path: Path, rng: random.Random) -> bytes:
+    """A folder with children in the folded index, picked at random."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        (device,) = {loc.device for loc in locations(db)}
+        paths = [row[0] for row in db.execute("SELECT path FROM folders")]
+        rng.shuffle(paths)
+        for folder in paths:
+            found = resolve(db, folder, device)
+            if found is not None and found.named_folder is not None:
+                if folder_children(db, found.named_folder):
+                    return folder
+    raise SystemExit(f"no folder with children in the index folded into {path}")
+
+
+def bench_ls_at(run: Run) -> tuple[dict[str, Any], list[Row]]:
+    """``sd ls --at`` cold and warm at a random position of the indexed tree's log."""
+    args = run.args
+    tree = args.tree or run.scratch / "tree"
+    data = run.scratch / "ls-data"
+    t0 = time.perf_counter()
+    generate(tree, args.files, max_size=args.max_size)
+    generated = time.perf_counter() - t0
+    run.sd(data, "library", "create", "bench")
+    t0 = time.perf_counter()
+    run.sd(data, "location", "add", str(tree))
+    indexed = time.perf_counter() - t0
+    head = run.sd(data, "log", "stats")["events"]
+    # From the location's first batch on, so the fold has a folder to list.
+    first = run.sd(data, "log", "show", "--type", "entries.indexed", "--limit", "1")["pos"]
+    position = run.rng.randint(first, head)
+    fold_file = run.scratch / "fold.db"
+    baseline = _fold(run, data, position, fold_file)
+    folder = _a_folder(fold_file, run.rng)
+    shown = os.fsdecode(folder)
+    want = _listing_in(fold_file, folder)
+    cold, got = run.timed(data, "ls", shown, "--at", str(position))
+    warm_times = []
+    for _ in range(3):
+        seconds, again = run.timed(data, "ls", shown, "--at", str(position))
+        warm_times.append(seconds)
+    warm = sorted(warm_times)[1]
+    # What any ``sd ls`` costs as a process (interpreter, imports): the present, no --at.
+    present = sorted(run.timed(data, "ls", shown)[0] for _ in range(3))[1]
+    listing = sorted((i["name"], i["size"], i["content_id"]) for i in got)
+    listing_again = sorted((i["name"], i["size"], i["content_id"]) for i in again)
+    ok = listing == want and listing_again == want
+    r = {
+        "files": args.files,
+        "generate_seconds": generated,
+        "index_seconds": indexed,
+        "log_events": head,
+        "position": position,
+        "folder_children": len(want),
+        "cold_seconds": cold,
+        "warm_seconds": warm,
+        "goal": {"cold_seconds": GOAL_LS_COLD_S, "warm_seconds": GOAL_LS_WARM_S},
+        "baseline": {"full_fold_seconds": baseline, "ls_present_seconds": present},
+        "listing_matches_fold": ok,
+        "snapshot_bytes": sum(p.stat().st_size for p in data.glob("libraries/*/snapshots/*")),
+    }
+    where = f"pos {position:,} of {head:,}"
+    rows = [
+        (
+            f"sd ls --at, cold ({where}; {args.files:,} files)",
+            f"{cold:.2f} s",
+            f"<= {GOAL_LS_COLD_S} s",
+            f"full fold to POS {baseline:.2f} s",
+        ),
+        (
+            "sd ls --at, warm (median of 3)",
+            f"{warm:.3f} s",
+            f"<= {GOAL_LS_WARM_S} s",
+            f"sd ls of the present {present:.3f} s",
+        ),
+    ]
+    return r, rows
+
+
+def _tag_export(path: Path, library: bytes, count: int, deleted_at: int) -> None:
+    """``count`` tag events of a new device: the tag ``target`` first, its deletion as event
+    ``deleted_at`` (0-based), the rest new tags."""
+    writer = LogWriter(DeviceKey.generate(), HybridClock(), library_key(library))
+    target = os.urandom(16)
+    drafts = [CATALOG.body(TagCreated(target, "target", None))]
+    for i in range(1, count):
+        if i == deleted_at:
+            drafts.append(CATALOG.body(TagDeleted(target)))
+        else:
+            drafts.append(CATALOG.body(TagCreated(os.urandom(16), f"t-{i}", None)))
+    events = []
+    for start in range(0, len(drafts), 100):
+        events.extend(writer.build(drafts[start : start + 100]))
+    with open(path, "wb") as fh:
+        write_export(
+            fh, ExportHeader(library, "bench", len(events)), [(e.data, e.sig) for e in events]
+        )
+
+
+def bench_bisect(run: Run) -> tuple[dict[str, Any], list[Row]]:
+    """``sd log bisect`` over a log of many small events, the answer known in advance."""
+    count = run.args.tag_events
+    data = run.scratch / "bisect-data"
+    (lib,) = [run.sd(data, "library", "create", "bisect")["id"]]
+    export = run.scratch / "tags.sdlog"
+    deleted_at = run.rng.randint(count // 10, count - 2)
+    t0 = time.perf_counter()
+    _tag_export(export, bytes.fromhex(lib), count, deleted_at)
+    run.sd(data, "log", "import", str(export))
+    made = time.perf_counter() - t0
+    head = run.sd(data, "log", "stats")["events"]
+    shown = subprocess.run(
+        [*SD, "--data-dir", str(data), "--json", "log", "show", "--type", "tag.deleted"],
+        env=run.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (deletion,) = [json.loads(line) for line in shown.stdout.splitlines() if line.strip()]
+    seconds, found = run.timed(data, "log", "bisect", "--when", TARGET_DELETED)
+    baseline = _fold(run, data, head, run.scratch / "tags-fold.db")
+    ok = found["position"] == deletion["pos"] and found["event"]["type"] == "tag.deleted"
+    r = {
+        "events": head,
+        "make_seconds": made,
+        "expected_position": deletion["pos"],
+        "found_position": found["position"],
+        "probes": found["probes"],
+        "seconds": seconds,
+        "goal": {"seconds": GOAL_BISECT_S},
+        "baseline": {"full_fold_seconds": baseline},
+        "answer_right": ok,
+    }
+    row = (
+        f"sd log bisect ({head:,} events, {found['probes']} probes)",
+        f"{seconds:.2f} s",
+        f"<= {GOAL_BISECT_S} s",
+        f"full fold of the log {baseline:.2f} s",
+    )
+    return r, [row]
+
+
+# The figures, in the order they run: name -> function(run) -> (result, table rows).
+# Two more belong here (written with their commands): bench_history (``sd log history`` of
+# one path in the 1M-entry log, goal <= 1 s) and bench_tail (``sd log tail --follow``
+# latency from commit to output, goal p99 <= 100 ms); each is one line below.
+FIGURES: dict[str, Callable[[Run], tuple[dict[str, Any], list[Row]]]] = {
+    "ls_at": bench_ls_at,
+    "bisect": bench_bisect,
+}
+# Whether a figure's answer was right (the run exits 1 otherwise).
+CHECKS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "ls_at": lambda r: r["listing_matches_fold"],
+    "bisect": lambda r: r["answer_right"],
+}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    tree_options(
+        parser,
+        1_000_000,
+        4096,
+        "Cap generated file sizes (bytes): nothing measured here depends on the contents.",
+    )
+    parser.add_argument(
+        "--tag-events", type=int, default=100_000, help="Events of the log bisect runs over."
+    )
+    parser.add_argument(
+        "--only", choices=sorted(FIGURES), action="append", help="Run only these figures."
+    )
+    parser.add_argument("--seed", type=int, default=None, help="Of the random positions.")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-replay-"))
+    env = {k: v for k, v in os.environ.items() if k not in ("SD_DATA_DIR", "SD_DEBUG")}
+    run = Run(args, scratch, env, random.Random(seed))
+    r: dict[str, Any] = {"seed": seed}
+    rows: list[Row] = []
+    try:
+        for name, figure in FIGURES.items():
+            if args.only and name not in args.only:
+                continue
+            r[name], more = figure(run)
+            rows.extend(more)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    r["ok"] = all(check(r[name]) for name, check in CHECKS.items() if name in r)
+    report(r, rows, args.json)
+    if not r["ok"]:
+        sys.exit(1)
+    return r
+
+
+def report(r: dict[str, Any], rows: list[Row], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(r))
+        return
+    table = [("figure", "value", "goal", "baseline"), *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if "ls_at" in r:
+        ls = r["ls_at"]
+        print(
+            f"ls --at: {ls['log_events']:,} events after indexing {ls['files']:,} files in "
+            f"{ls['index_seconds']:.1f} s; listing of {ls['folder_children']} entries "
+            f"{'matches' if ls['listing_matches_fold'] else 'DIFFERS FROM'} the whole fold"
+        )
+    if "bisect" in r:
+        b = r["bisect"]
+        print(
+            f"bisect: found {b['found_position']:,}, the tag.deleted is at "
+            f"{b['expected_position']:,} ({'right' if b['answer_right'] else 'WRONG'})"
+        )
+    print(f"seed {r['seed']}")
+
+
+if __name__ == "__main__":
+    main()
