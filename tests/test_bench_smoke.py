@@ -149,7 +149,15 @@ def test_bench_sync_smoke(tmp_path: Path) -> None:
 
 def test_bench_replay_smoke(tmp_path: Path) -> None:
     r = run_tool(
-        "bench_replay.py", "--files", "300", "--tag-events", "500", "--tree", str(tmp_path / "tree")
+        "bench_replay.py",
+        "--files",
+        "300",
+        "--tag-events",
+        "500",
+        "--tail-events",
+        "20",
+        "--tree",
+        str(tmp_path / "tree"),
     )
     assert r["ok"] is True
     ls = r["ls_at"]
@@ -161,3 +169,6 @@ def test_bench_replay_smoke(tmp_path: Path) -> None:
     assert bisect["events"] >= 500 and bisect["probes"] >= 3
     assert bisect["found_position"] == bisect["expected_position"]
     assert bisect["seconds"] > 0 and bisect["baseline"]["full_fold_seconds"] > 0
+    history, tail = r["history"], r["tail"]
+    assert history["answer_right"] and history["moments"] >= 1 and history["seconds"] > 0
+    assert tail["seen"] == tail["events"] == 20 and tail["p99_ms"] > 0

@@ -7,6 +7,12 @@ measured in the same run.
   (the snapshot of POS kept by the cold run) goal <= 0.5 s. Baseline: the whole fold
   ``sd projections rebuild --until POS --into FILE``; the listing is checked against that
   fold's (read here with the read models' own queries, not through the snapshot);
+- ``sd log history PATH`` of one file of that log, goal <= 1 s (median of 3). Checked: its
+  life starts with the ``entries.indexed`` that created it at that path. Baseline: ``sd log
+  show --json --type entries.`` (every entries event read, decoded and printed);
+- ``sd log tail --follow`` as a process: from an append's commit (returned to this process,
+  which appends ``--tail-events`` tags at random intervals) to the line on the follower's
+  output, p99 goal <= 100 ms;
 - ``sd log bisect --when SQL`` over a log of ``--tag-events`` small events (default 100k: tag
   events signed here by a new device and imported with ``sd log import``), one of them the
   deletion of the tag ``target`` at a random place; goal <= 10 s. The position found must be
@@ -49,10 +55,13 @@ from events.keys import DeviceKey  # noqa: E402
 from events.writer import LogWriter  # noqa: E402
 from projections.files import C_CID, C_NAME, C_SIZE  # noqa: E402
 from projections.files_query import folder_children, locations, resolve  # noqa: E402
+from sdactors.cli.log_read_cmds import FOLLOW_EVERY_S  # noqa: E402
 
 GOAL_LS_COLD_S = 5.0
 GOAL_LS_WARM_S = 0.5
 GOAL_BISECT_S = 10.0
+GOAL_HISTORY_S = 1.0
+GOAL_TAIL_P99_MS = 100.0
 TARGET_DELETED = "SELECT 1 FROM tags WHERE name = 'target' AND deleted"
 
 
@@ -255,18 +264,123 @@ def bench_bisect(run: Run) -> tuple[dict[str, Any], list[Row]]:
     return r, [row]
 
 
+def _a_file(tree: Path, rng: random.Random) -> Path:
+    """A file of the tree, picked at random among the first folders walked."""
+    found: list[Path] = []
+    for folder, _dirs, files in os.walk(tree):
+        found.extend(Path(folder) / f for f in files if not f.startswith("."))
+        if len(found) > 5000:
+            break
+    return rng.choice(found)
+
+
+def bench_history(run: Run) -> tuple[dict[str, Any], list[Row]]:
+    """``sd log history PATH`` of one file in the log ``bench_ls_at`` made (it runs first)."""
+    data = run.scratch / "ls-data"
+    tree = run.args.tree or run.scratch / "tree"
+    path = _a_file(tree, run.rng)
+    times, life = [], []
+    for _ in range(3):
+        seconds, life = run.timed(data, "log", "history", str(path))
+        times.append(seconds)
+    took = sorted(times)[1]
+    t0 = time.perf_counter()
+    subprocess.run(
+        [*SD, "--data-dir", str(data), "--json", "log", "show", "--type", "entries."],
+        env=run.env,
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    scan = time.perf_counter() - t0
+    created = [m for m in life if m["what"] == "created"]
+    right = len(created) == 1 and created[0]["path"] == str(path) and life[0] == created[0]
+    r = {
+        "seconds": took,
+        "moments": len(life),
+        "answer_right": right,
+        "goal": {"seconds": GOAL_HISTORY_S},
+        "baseline": {"show_every_entries_event_seconds": scan},
+    }
+    row = (
+        "sd log history of one file (median of 3)",
+        f"{took:.2f} s",
+        f"<= {GOAL_HISTORY_S} s",
+        f"sd log show of every entries event {scan:.2f} s",
+    )
+    return r, [row]
+
+
+def bench_tail(run: Run) -> tuple[dict[str, Any], list[Row]]:
+    """``sd log tail --follow``: from an append's commit (returned here) to its line on the
+    follower's output, over ``--tail-events`` appends made by this process."""
+    import threading
+
+    from events.domain.tags import TagCreated as Created
+    from sdactors.node import Node
+
+    data = run.scratch / "tail-data"
+    run.sd(data, "library", "create", "tail")
+    follower = subprocess.Popen(
+        [*SD, "--data-dir", str(data), "--json", "log", "tail", "-n", "0", "--follow"],
+        env=run.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    seen: dict[int, float] = {}
+
+    def read() -> None:
+        for line in follower.stdout:  # type: ignore[union-attr]
+            seen[json.loads(line)["pos"]] = time.perf_counter()
+
+    threading.Thread(target=read, daemon=True).start()
+    committed: dict[int, float] = {}
+    try:
+        time.sleep(1.0)  # the follower is up
+        with Node(data) as node:
+            lib = node.open_library(None)
+            for i in range(run.args.tail_events):
+                done = lib.append_typed(Created(os.urandom(16), f"tail-{i}", None))
+                committed[done.first_pos] = time.perf_counter()
+                time.sleep(run.rng.uniform(0.005, 0.03))
+        deadline = time.monotonic() + 10
+        while len(seen) < len(committed) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        follower.terminate()
+        follower.wait(10)
+    latencies = [seen[p] - t for p, t in committed.items() if p in seen]
+    ordered = sorted(latencies)
+    p99 = ordered[max(0, int(len(ordered) * 0.99) - 1)] if ordered else float("inf")
+    r = {
+        "events": len(committed),
+        "seen": len([p for p in committed if p in seen]),
+        "p50_ms": (ordered[len(ordered) // 2] if ordered else float("inf")) * 1000,
+        "p99_ms": p99 * 1000,
+        "goal": {"p99_ms": GOAL_TAIL_P99_MS},
+    }
+    row = (
+        f"sd log tail --follow, commit to output ({r['events']} appends)",
+        f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms",
+        f"p99 <= {GOAL_TAIL_P99_MS:.0f} ms",
+        f"polls the log head every {FOLLOW_EVERY_S * 1000:.0f} ms",
+    )
+    return r, [row]
+
+
 # The figures, in the order they run: name -> function(run) -> (result, table rows).
-# Two more belong here (written with their commands): bench_history (``sd log history`` of
-# one path in the 1M-entry log, goal <= 1 s) and bench_tail (``sd log tail --follow``
-# latency from commit to output, goal p99 <= 100 ms); each is one line below.
+# history reads the log ls_at made: it runs after it.
 FIGURES: dict[str, Callable[[Run], tuple[dict[str, Any], list[Row]]]] = {
     "ls_at": bench_ls_at,
+    "history": bench_history,
     "bisect": bench_bisect,
+    "tail": bench_tail,
 }
 # Whether a figure's answer was right (the run exits 1 otherwise).
 CHECKS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "ls_at": lambda r: r["listing_matches_fold"],
     "bisect": lambda r: r["answer_right"],
+    "history": lambda r: r["answer_right"],
+    "tail": lambda r: r["seen"] == r["events"],
 }
 
 
@@ -280,6 +394,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument(
         "--tag-events", type=int, default=100_000, help="Events of the log bisect runs over."
+    )
+    parser.add_argument(
+        "--tail-events", type=int, default=200, help="Appends timed through log tail --follow."
     )
     parser.add_argument(
         "--only", choices=sorted(FIGURES), action="append", help="Run only these figures."

@@ -33,8 +33,9 @@ def bisect(ctx: CliContext, sql: str, library: str | None) -> None:
       sd log bisect --when "SELECT 1 FROM tags WHERE name = 'red' AND deleted"
     """
     from events.store import EventStore
-    from sdactors.cli.log_cmds import _event_json, _event_line
+    from sdactors.cli.log_read_cmds import device_names, event_json
     from sdactors.replay.bisect import bisect as run_bisect
+    from sdactors.replay.render import event_line
     from sdactors.replay.snapshots import SnapshotCache
 
     config = ctx.find(library)
@@ -42,12 +43,13 @@ def bisect(ctx: CliContext, sql: str, library: str | None) -> None:
     try:
         found = run_bisect(SnapshotCache(config), store, sql)
         event = next(store.read(found.position - 1, until=found.position))
+        names = device_names(store)
     finally:
         store.close()
     if ctx.out.as_json:
         ctx.out.json(
-            {"position": found.position, "probes": found.probes, "event": _event_json(event)}
+            {"position": found.position, "probes": found.probes, "event": event_json(event)}
         )
         return
     ctx.out.line(f"first holds at position {found.position} ({found.probes} probes), after:")
-    ctx.out.line(_event_line(event))
+    ctx.out.line(event_line(event, names))
