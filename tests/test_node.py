@@ -266,6 +266,9 @@ def _hits(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in h.items() if k not in ("device", "device_name")} for h in hits]
 
 
+# Indexes 100k files twice (the reference and the resumed run): more than the default
+# timeout when the machine is shared.
+@pytest.mark.timeout(300)
 def test_sigkill_during_an_index_then_restart_resumes_and_ends_equal(
     sd: Sd, tmp_path: Path
 ) -> None:

@@ -1,1 +1,2 @@
-"""Reading a log like a person: rendering events, following paths through it, time travel."""
+"""Replaying a log to debug it: rendering events for people, following paths through the
+log (history), explaining an event, snapshots of the read models for time travel, bisect."""
