@@ -135,7 +135,15 @@ def test_bench_kinds_smoke() -> None:
 
 def test_bench_sync_smoke(tmp_path: Path) -> None:
     r = run_tool(
-        "bench_sync.py", "--files", "1500", "--edits", "5", "--tree", str(tmp_path / "tree")
+        "bench_sync.py",
+        "--files",
+        "1500",
+        "--edits",
+        "5",
+        "--drop-mib",
+        "8",
+        "--tree",
+        str(tmp_path / "tree"),
     )
     assert r["ok"] is True
     initial = r["initial"]
@@ -145,6 +153,9 @@ def test_bench_sync_smoke(tmp_path: Path) -> None:
     assert 0 < r["reconnect"]["frame_bytes_sent"] <= 1024
     assert r["edits"]["edits"] == 5 and r["edits"]["not_seen_in_10s"] == 0
     assert r["off_loopback"] == []
+    drop = r["drop"]
+    assert drop["checked"]["byte_identical"] and drop["bytes"] == 8 << 20
+    assert drop["raw_iroh"]["mb_per_s"] > 0 and drop["tcp"]["mb_per_s"] > 0
 
 
 def test_bench_replay_smoke(tmp_path: Path) -> None:
