@@ -459,7 +459,9 @@ def test_a_tmpfs_location_unmounted_while_running_and_while_down(sd: Sd, tmp_pat
             write(disk, "keep/a.txt", "alpha\n")
             write(disk, "keep/b.txt", "bravo\n")
             write(disk, "keep/c.txt", "charlie\n")
-            until(lambda: not offline() and found(sd, "c.txt"), 30, "back when remounted")
+            # The retry after a failed watch backs off (5 s, 10 s, 20 s...): the next one after
+            # the remount can be 20 s away, and the rescan follows it.
+            until(lambda: not offline() and found(sd, "c.txt"), 60, "back when remounted")
             node.stop()
         unmount(disk)  # while the node is down
         with node_on(sd, tmp_path) as node:
