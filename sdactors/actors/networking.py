@@ -33,7 +33,7 @@ from sdactors.errors import (
 )
 from sdactors.logs import get_logger
 from sdactors.net import ffi_buffer
-from sdactors.net.frames import let_peer_close, read_frame, write_frame
+from sdactors.net.frames import let_peer_close, read_frame, why, write_frame
 from sdactors.net.pairing import Invitations, PairingDenied, Ticket, proof
 from sdactors.net.state import NetState
 from sdactors.net.sync import (
@@ -46,7 +46,6 @@ from sdactors.net.sync import (
     describe,
     hello,
     lacking,
-    reason_of,
 )
 
 if TYPE_CHECKING:
@@ -247,7 +246,7 @@ class Networking:
             self._endpoint = await self._bind()
             self.addresses = self._own_addresses()
         except BaseException as exc:
-            ready.set_exception(NetError(f"cannot start the network endpoint: {reason_of(exc)}"))
+            ready.set_exception(NetError(f"cannot start the network endpoint: {why(exc)}"))
             return
         log.info(
             "network_listening",
@@ -283,7 +282,7 @@ class Networking:
             try:
                 endpoint = await self._builder(f"{host}:{remembered}").bind()
             except Exception as exc:  # noqa: BLE001 - taken meanwhile: any port will do
-                log.info("network_port_taken", port=remembered, error=reason_of(exc))
+                log.info("network_port_taken", port=remembered, error=why(exc))
             else:
                 return endpoint
         endpoint = await self._builder(bind).bind()
@@ -459,7 +458,7 @@ class Networking:
                 continue
             except (Exception, asyncio.TimeoutError) as exc:  # noqa: BLE001 - any failure to reach it
                 if link.session is None:
-                    link.fail(f"unreachable: {reason_of(exc) or 'timed out'}")
+                    link.fail(f"unreachable: {why(exc) or 'timed out'}")
                 await self._back_off(link)
                 continue
             link.received_bytes += size
@@ -509,7 +508,7 @@ class Networking:
             link.backoff = BACKOFF_MOST_S / 2
         except (PeerGone, ProtocolViolation, OSError, Exception) as exc:  # noqa: BLE001
             if session.closing_reason is None:
-                link.fail(f"connection lost: {reason_of(exc)}")
+                link.fail(f"connection lost: {why(exc)}")
                 log.info(
                     "sync_disconnected", library=ls.id, device=link.device.hex(), reason=str(exc)
                 )
@@ -589,7 +588,7 @@ class Networking:
             accepting = await incoming.accept()
             conn = await asyncio.wait_for(accepting.connect(), CONNECT_TIMEOUT_S)
         except (Exception, asyncio.TimeoutError) as exc:  # noqa: BLE001 - a failed handshake
-            log.info("connection_failed", error=reason_of(exc) or "timed out")
+            log.info("connection_failed", error=why(exc) or "timed out")
             return
         peer = conn.remote_id().to_bytes()
         alpn = conn.alpn()
@@ -606,7 +605,7 @@ class Networking:
         except (NetError, OSError, asyncio.TimeoutError) as exc:
             log.info("peer_dropped", device=peer.hex(), error=str(exc) or "timed out")
         except Exception as exc:  # noqa: BLE001 - iroh's own errors: the connection failed
-            log.info("peer_dropped", device=peer.hex(), error=reason_of(exc))
+            log.info("peer_dropped", device=peer.hex(), error=why(exc))
         finally:
             try:
                 conn.close(0, b"bye")
@@ -696,7 +695,7 @@ class Networking:
         except NetError:
             raise
         except (Exception, asyncio.TimeoutError) as exc:  # noqa: BLE001
-            raise PeerUnreachable(who, reason_of(exc) or "timed out") from None
+            raise PeerUnreachable(who, why(exc) or "timed out") from None
         conn.close(0, b"paired")
         if type(answer) is not dict:
             raise ProtocolViolation("a pairing answer that is not a map")

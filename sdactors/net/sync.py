@@ -31,7 +31,7 @@ from events.keys import short_device
 from events.store import EventStore
 from sdactors.errors import PeerGone, ProtocolViolation
 from sdactors.logs import get_logger
-from sdactors.net.frames import read_frame, why, write_frame
+from sdactors.net.frames import read_frame, write_frame
 
 if TYPE_CHECKING:
     from sdactors.library import Library
@@ -315,7 +315,3 @@ def first_failure(group: BaseExceptionGroup) -> BaseException:
 
 def describe(device: bytes, name: str | None) -> str:
     return f"{name} ({short_device(device)})" if name else short_device(device)
-
-
-def reason_of(exc: BaseException) -> str:
-    return why(exc)

@@ -125,7 +125,7 @@ def touching(store: EventStore, top: bytes, since: int = 0) -> Iterator[tuple[Ev
     replay = Replay()
     for ev in store.read():
         if ev.type in ("location.added", "location.removed"):
-            root = replay.roots().get((ev.device, ev.body["location"]))
+            root = replay.root((ev.device, ev.body["location"]))
             list(replay.apply(ev))
             root = root if root is not None else ev.body.get("path", b"")
             if ev.pos > since and (under(root, top) or under(top, root)):

@@ -39,10 +39,7 @@ class _Location:
     root: bytes
     parent: dict[int, int] = field(default_factory=dict)
     name: dict[int, bytes] = field(default_factory=dict)
-    # (parent, name) -> eid: how a path is looked up, one step per component.
-    index: dict[tuple[int, bytes], int] = field(default_factory=dict)
     paths: dict[int, bytes] = field(default_factory=dict)
-    top: int | None = None  # the eid of the location's own folder
 
     def path(self, eid: int) -> bytes:
         found = self.paths.get(eid)
@@ -59,15 +56,11 @@ class _Location:
     def add(self, eid: int, parent: int, name: bytes) -> None:
         self.parent[eid] = parent
         self.name[eid] = name
-        self.index[(parent, name)] = eid
-        if parent == 0:
-            self.top = eid
 
     def unlink(self, eid: int) -> None:
         """Take ``eid`` from where it was (what is below it cannot be reached any more)."""
-        parent, name = self.parent.pop(eid, None), self.name.pop(eid, None)
-        if self.index.get((parent, name)) == eid:  # type: ignore[arg-type]
-            del self.index[(parent, name)]  # type: ignore[arg-type]
+        self.parent.pop(eid, None)
+        self.name.pop(eid, None)
         self.paths.clear()
 
     def alive(self, eid: int) -> bool:
@@ -86,21 +79,10 @@ class Replay:
     def __init__(self) -> None:
         self._locations: dict[Key, _Location] = {}
 
-    def roots(self) -> dict[Key, bytes]:
-        return {key: loc.root for key, loc in self._locations.items()}
-
-    def resolve(self, key: Key, path: bytes) -> int | None:
-        """The eid at ``path`` in that location now, if any."""
+    def root(self, key: Key) -> bytes | None:
+        """The folder of a location, while it is one."""
         loc = self._locations.get(key)
-        if loc is None or not under(path, loc.root):
-            return None
-        eid = loc.top
-        rest = path[len(loc.root.rstrip(b"/")) :].strip(b"/")
-        for part in rest.split(b"/") if rest else ():
-            if eid is None:
-                return None
-            eid = loc.index.get((eid, part))
-        return eid
+        return loc.root if loc is not None else None
 
     def apply(self, ev: Event, only: set[tuple[Key, int]] | None = None) -> Iterator[Touch]:
         """What ``ev`` did; with ``only``, just to those entries (the others are still
