@@ -51,12 +51,14 @@ class CorruptStore(StoreError):
 
 
 class OldLogFormat(StoreError):
-    """A log written by a version whose events are not bound to their library."""
+    """A log written by a version whose events mean something else (not bound to their
+    library, or made before membership had roles)."""
 
     def __init__(self, path: str, found: object, wanted: int) -> None:
         super().__init__(
             f"{path} is an event log of format {found}; this version reads format {wanted} "
-            "only (events are now bound to their library) and there is nothing to migrate: "
+            "only (events are now bound to their library, and membership has roles) and there is "
+            "nothing to migrate: "
             "create the library again"
         )
 

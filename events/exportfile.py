@@ -19,9 +19,9 @@ from events.envelope import LIBRARY_ID_LEN
 from events.errors import ExportFileError
 
 MAGIC_PREFIX = b"SDACTORS-LOG\x00"
-# Format 2: the events are those of log format 2 (ids keyed by their library, which the
-# header names). Exports of format 1 are not read.
-FORMAT = 2
+# Format 3: the events are those of log format 3 (ids keyed by their library, which the
+# header names; membership with roles). Exports of older formats are not read.
+FORMAT = 3
 MAGIC = MAGIC_PREFIX + bytes([FORMAT]) + b"\n"
 
 
@@ -74,7 +74,7 @@ class ExportReader:
             if magic.startswith(MAGIC_PREFIX) and magic.endswith(b"\n"):
                 raise ExportFileError(
                     f"{name} is an export of format {magic[len(MAGIC_PREFIX)]}; this version "
-                    f"reads format {FORMAT} only (events are now bound to their library)"
+                    f"reads format {FORMAT} only (events are bound to their library, membership has roles)"
                 )
             raise ExportFileError(f"{name} is not an sdactors log export")
         self._unpacker = msgpack.Unpacker(

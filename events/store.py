@@ -41,9 +41,10 @@ from events.envelope import (
 from events.errors import CodecError, CorruptStore, OldLogFormat, StoreError, WrongLibrary
 from events.keys import short_device, verify_signature
 
-# 2: event ids keyed by the library. Format 1 (plain blake3 ids) is not read: there is
-# nothing to migrate yet.
-FORMAT = 2
+# 3: membership has roles (admins pair, revoke and grant roles; a revocation cuts at a seq)
+# and a library's id proves its creator. 2: event ids keyed by the library. Older formats are
+# not read: there is nothing to migrate yet.
+FORMAT = 3
 # Longest segment written. Reading one event costs decoding its segment's framing, so keep
 # segments about the size of a commit.
 SEGMENT_MAX = 1000
@@ -532,6 +533,41 @@ class EventStore:
             out += ids[lo * ID_LEN : hi * ID_LEN]
         return bytes(out)
 
+    def first_pos_after(self, device: bytes, seq: int) -> int | None:
+        """The position of ``device``'s event ``seq + 1``, or of its first later one held;
+        None if the log holds none after ``seq``."""
+        idx = self._idx.get(device)
+        if idx is None:
+            return None
+        row = self._db.execute(
+            "SELECT pos, seq FROM segments WHERE dev = ? AND seq + n - 1 > ? ORDER BY seq LIMIT 1",
+            (idx, seq),
+        ).fetchone()
+        if row is None:
+            return None
+        return row[0] + max(0, seq + 1 - row[1])
+
+    def device_data(
+        self, device: bytes, first: int, last: int, until: int | None = None
+    ) -> list[tuple[int, bytes]]:
+        """``(pos, data)`` of ``device``'s events ``first .. last`` (seqs) held at positions
+        up to ``until``, in their order."""
+        idx = self._idx.get(device)
+        if idx is None or last < first:
+            return []
+        start = self._db.execute(
+            "SELECT coalesce(max(seq), 1) FROM segments WHERE dev = ? AND seq <= ?",
+            (idx, first),
+        ).fetchone()[0]
+        out = []
+        for pos, _n, _dev, seq, _ids, blob, _sig in self._segments(
+            "seq > ? AND dev = ? AND seq <= ?", [start - 1, idx, last], order="seq"
+        ):
+            for i, data in enumerate(_unframe(blob)):
+                if first <= seq + i <= last and (until is None or pos + i <= until):
+                    out.append((pos + i, data))
+        return out
+
     def _segments(self, where: str, params: Sequence[object], order: str = "pos"):
         """Segment rows in batches, so a long read never holds the whole log.
 
@@ -642,25 +678,29 @@ class EventStore:
                 yield decode(data, ids[at : at + ID_LEN], sig if i == last else None, pos + i)
 
     def missing_wire(
-        self, vector: dict[bytes, int]
+        self, vector: dict[bytes, int], upto: dict[bytes, int] | None = None
     ) -> Iterator[tuple[bytes, int, tuple[bytes, ...], bytes | None]]:
         """What a peer with ``vector`` lacks, as stored: ``(device, first seq, data of each
-        event, seal of the last or None)`` per segment, nothing decoded.
+        event, seal of the last or None)`` per segment, nothing decoded. ``upto``: per
+        device, the last seq that may be sent (a device not in it: none); None: all.
 
         Replication ships bytes, and the receiver decodes and checks them itself; decoding
         here would only cost time. A segment ends at a seal or at ``SEGMENT_MAX`` events, so
         a receiver that gets whole segments gets runs it can ingest.
         """
-        for device, _pos, seq, _skip, _ids, items, sig in self._missing_segments(vector):
+        for device, _pos, seq, _skip, _ids, items, sig in self._missing_segments(vector, upto):
             yield device, seq, items, sig
 
-    def _missing_segments(self, vector: dict[bytes, int]) -> Iterator[tuple]:
+    def _missing_segments(
+        self, vector: dict[bytes, int], upto: dict[bytes, int] | None = None
+    ) -> Iterator[tuple]:
         """``(device, pos and seq of the first lacking event, its index in the segment, the
         segment's ids, the lacking events' data, seal)`` for each segment holding events
-        ``vector`` lacks."""
+        ``vector`` lacks (and ``upto`` lets go: a segment cut short loses its seal)."""
         for device, (seq, _) in sorted(self._heads.items()):
             have = vector.get(device, 0)
-            if have >= seq:
+            cap = seq if upto is None else min(seq, upto.get(device, 0))
+            if have >= cap:
                 continue
             idx = self._idx[device]
             start = self._db.execute(
@@ -668,11 +708,21 @@ class EventStore:
                 (idx, have + 1),
             ).fetchone()[0]
             for pos, _n, _dev, first, ids, blob, sig in self._segments(
-                "seq > ? AND dev = ?", [start - 1, idx], order="seq"
+                "seq > ? AND dev = ? AND seq <= ?", [start - 1, idx, cap], order="seq"
             ):
                 items = _unframe(blob)
                 skip = max(0, have + 1 - first)
-                yield device, pos + skip, first + skip, skip, ids, items[skip:], sig
+                keep = min(len(items), cap - first + 1)
+                if keep < len(items):
+                    sig = None
+                yield device, pos + skip, first + skip, skip, ids, items[skip:keep], sig
+
+    def count_of(self, type_name: str) -> int:
+        """How many events of ``type_name`` the log holds."""
+        row = self._db.execute(
+            "SELECT events FROM type_counts WHERE type = ?", (type_name,)
+        ).fetchone()
+        return row[0] if row else 0
 
     def stats(self) -> StoreStats:
         by_type = dict(self._db.execute("SELECT type, events FROM type_counts ORDER BY type"))
@@ -767,7 +817,7 @@ class _Ingestion:
             report.skipped += 1
             return
         if reason is None:
-            problem = self.problem(ev.type, ev.v, ev.body, self.store.library)
+            problem = self.problem(ev.type, ev.v, ev.body, self.store.library, ev.device)
             reason = f"its body is invalid: {problem}" if problem is not None else None
         if reason:
             report.refused.append(Refusal(ev.device, ev.seq, reason, ev.type, self.position))

@@ -8,6 +8,7 @@ from projections.devices import DevicesProjection
 from projections.files import FilesProjection
 from projections.jobs import JobsProjection
 from projections.library import LibraryProjection
+from projections.membership import MembershipProjection
 from projections.tags import TagsProjection
 from projections.volumes import VolumesProjection
 
@@ -15,6 +16,7 @@ from projections.volumes import VolumesProjection
 def library_projections() -> list[Projection]:
     """Fresh projection objects for one index (they hold no state, but callers own them)."""
     return [
+        MembershipProjection(),
         LibraryProjection(),
         DevicesProjection(),
         TagsProjection(),

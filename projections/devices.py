@@ -1,9 +1,8 @@
-"""Devices of the library: who each key is, where it listens, and which may sync.
+"""Devices of the library: who each key is and where it listens.
 
 ``devices`` and ``reachable`` are written only by the device they describe (in its own
-order: the newest wins). ``pairings`` are shared facts: a device is paired once any device
-recorded it, revoked once any device revoked it (a set union, the same in every order), and
-the name it was paired under is last-writer-wins on ``(hlc, device)``.
+order: the newest wins). Who may sync (pairings, roles, revocations) is the membership read
+model (``projections.membership``); :func:`peers` joins the two.
 """
 
 from __future__ import annotations
@@ -13,23 +12,19 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 import msgpack
 
-from events.domain.device import DevicePaired, DeviceReachable, DeviceRegistered, DeviceRevoked
+from events.domain.device import DeviceReachable, DeviceRegistered
 from projections.base import Folded
 
 
 class DevicesProjection:
     name = "devices"
-    version = 2
-    types = ("device.",)
+    version = 3
+    types = ("device.registered", "device.reachable")
 
     def create(self, db: sqlite3.Connection) -> None:
         db.execute(
             "CREATE TABLE devices (device BLOB PRIMARY KEY, name TEXT, hostname TEXT, os TEXT, "
             "registered INTEGER)"
-        )
-        db.execute(
-            "CREATE TABLE pairings (device BLOB PRIMARY KEY, name TEXT, name_hlc INTEGER, "
-            "name_dev BLOB, paired INTEGER NOT NULL, revoked INTEGER NOT NULL)"
         )
         db.execute("CREATE TABLE reachable (device BLOB PRIMARY KEY, addresses BLOB, hlc INTEGER)")
 
@@ -52,27 +47,9 @@ class DevicesProjection:
                     "hlc = excluded.hlc WHERE excluded.hlc > hlc",
                     (ev.device, msgpack.packb(list(typed.addresses)), ev.hlc),
                 )
-            elif kind is DevicePaired:
-                db.execute(
-                    "INSERT INTO pairings (device, name, name_hlc, name_dev, paired, revoked) "
-                    "VALUES (?, ?, ?, ?, 1, 0) ON CONFLICT (device) DO UPDATE SET paired = 1, "
-                    "name = CASE WHEN (excluded.name_hlc, excluded.name_dev) > (name_hlc, name_dev) "
-                    "THEN excluded.name ELSE name END, "
-                    "name_dev = CASE WHEN (excluded.name_hlc, excluded.name_dev) > "
-                    "(name_hlc, name_dev) THEN excluded.name_dev ELSE name_dev END, "
-                    "name_hlc = max(name_hlc, excluded.name_hlc)",
-                    (typed.device, typed.name, ev.hlc, ev.device),
-                )
-            elif kind is DeviceRevoked:
-                db.execute(
-                    "INSERT INTO pairings (device, name, name_hlc, name_dev, paired, revoked) "
-                    "VALUES (?, NULL, -1, x'', 0, 1) ON CONFLICT (device) DO UPDATE SET revoked = 1",
-                    (typed.device,),
-                )
 
     def digest_rows(self, db: sqlite3.Connection) -> Iterable[Sequence[Any]]:
         yield from db.execute("SELECT device, name, hostname, os FROM devices ORDER BY device")
-        yield from db.execute("SELECT device, name, paired, revoked FROM pairings ORDER BY device")
         yield from db.execute("SELECT device, addresses FROM reachable ORDER BY device")
 
 
@@ -86,22 +63,39 @@ class Peer(NamedTuple):
 
     device: bytes
     name: str | None
-    paired: bool
-    revoked: bool
+    # ``admin``, ``member``, ``revoked``; None: not a member (registered, never paired).
+    role: str | None
+    creator: bool
+    # Revoked: the last seq of its events that is kept.
+    cut: int | None
     addresses: tuple[str, ...]
+
+    @property
+    def paired(self) -> bool:
+        """A member now or once: paired by an admin (or the creator)."""
+        return self.role is not None
+
+    @property
+    def revoked(self) -> bool:
+        return self.role == "revoked"
+
+    @property
+    def member(self) -> bool:
+        """May sync the library now."""
+        return self.role in ("admin", "member")
 
 
 def peers(db: sqlite3.Connection) -> list[Peer]:
-    """Every device the library knows of (registered, paired or revoked), by id."""
+    """Every device the library knows of (registered or named by membership), by id."""
     rows = db.execute(
-        "SELECT d.device, coalesce(r.name, p.name), coalesce(p.paired, 0), "
-        "coalesce(p.revoked, 0), a.addresses FROM "
-        "(SELECT device FROM devices UNION SELECT device FROM pairings) d "
+        "SELECT d.device, coalesce(r.name, m.name), m.role, coalesce(m.creator, 0), m.cut, "
+        "a.addresses FROM "
+        "(SELECT device FROM devices UNION SELECT device FROM members) d "
         "LEFT JOIN devices r ON r.device = d.device "
-        "LEFT JOIN pairings p ON p.device = d.device "
+        "LEFT JOIN members m ON m.device = d.device "
         "LEFT JOIN reachable a ON a.device = d.device ORDER BY d.device"
     )
     return [
-        Peer(dev, name, bool(paired), bool(revoked), tuple(msgpack.unpackb(addrs) if addrs else ()))
-        for dev, name, paired, revoked, addrs in rows
+        Peer(dev, name, role, bool(creator), cut, tuple(msgpack.unpackb(addrs) if addrs else ()))
+        for dev, name, role, creator, cut, addrs in rows
     ]

@@ -22,3 +22,15 @@ class AheadOfLog(ProjectionError):
         super().__init__(
             f"the index has folded up to event {checkpoint} but the log ends at {head}"
         )
+
+
+class RefoldNeeded(ProjectionError):
+    """Membership changed so that events already folded no longer count (a revocation cut
+    them): the index must be folded again from the log. Not a failure: whoever holds the
+    index refolds it (the node in the background, swapping the result in)."""
+
+    def __init__(self, device: bytes, cut: int) -> None:
+        super().__init__(
+            f"device {device.hex()[:10]} was revoked at seq {cut}, after its later events "
+            "were folded: the index is folded again from the log"
+        )

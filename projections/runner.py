@@ -3,6 +3,14 @@
 Because the checkpoint commits with the rows it describes, a crash at any moment leaves the
 index exactly at some checkpoint: never ahead of it, never half a batch in. The index is
 disposable (``synchronous = NORMAL``): if it is lost, it is rebuilt from the log.
+
+Membership gates everything else (``projections.membership``): it is folded first in each
+batch, from every membership event held, and says which device's events up to which seq the
+other read models fold. When it grows (a device's pairing arrived after its events), the
+events it held back are folded then, which any order of a device's own events allows; when
+it shrinks past events already folded (a revocation cut them), the index cannot unfold them
+and :class:`RefoldNeeded` is raised: whoever holds the index folds it again from the log,
+knowing every cut before it starts (:meth:`ProjectionRunner.refold`).
 """
 
 from __future__ import annotations
@@ -14,11 +22,13 @@ from typing import Any, Iterable, Sequence
 import blake3
 import msgpack
 
+from events.domain.device import MEMBERSHIP_TYPES
 from events.envelope import Event
 from events.registry import Catalog, UnknownEvent
 from events.store import EventStore
 from projections.base import Projection
-from projections.errors import AheadOfLog, IndexDamaged
+from projections.errors import AheadOfLog, IndexDamaged, RefoldNeeded
+from projections.membership import MembershipProjection
 
 _new = tuple.__new__
 
@@ -38,6 +48,10 @@ class ProjectionRunner:
         self.catalog = catalog
         self._routes: dict[str, list[int]] = {}
         self._db: sqlite3.Connection | None = None
+        gates = [i for i, p in enumerate(self.projections) if getattr(p, "gate", False)]
+        self._gate = gates[0] if gates else None
+        # Per device, the last seq the read models fold (see the module's text); None: all.
+        self._allowed: dict[bytes, int] | None = None
         # Events per transaction while catching up: large batches amortise each fold's
         # per-batch work (a rebuild), a transaction still commits every few hundred ms.
         self.batch_size = 20_000
@@ -55,6 +69,7 @@ class ProjectionRunner:
             db.execute("PRAGMA cache_size = -65536")
             self._db = db
             self._ensure_schema()
+            self._allowed = self._read_allowed()
         except sqlite3.DatabaseError as exc:
             raise IndexDamaged(self.path, str(exc)) from exc
         return self
@@ -78,6 +93,11 @@ class ProjectionRunner:
         if row and row[0] == want:
             return
         # New file, or code whose projections changed meaning: start the fold from scratch.
+        self._reset()
+
+    def _reset(self) -> None:
+        """Empty every read model: the fold starts from the beginning of the log."""
+        db = self.db
         db.execute("BEGIN")
         for (name,) in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name != '_meta' "
@@ -86,9 +106,16 @@ class ProjectionRunner:
             db.execute(f'DROP TABLE IF EXISTS "{name}"')
         for p in self.projections:
             p.create(db)
+        want = schema_signature(self.projections)
         db.execute("INSERT OR REPLACE INTO _meta (key, value) VALUES ('schema', ?)", (want,))
         db.execute("INSERT OR REPLACE INTO _meta (key, value) VALUES ('checkpoint', 0)")
         db.execute("COMMIT")
+        self._allowed = None
+
+    def _read_allowed(self) -> dict[bytes, int] | None:
+        if self._gate is None:
+            return None
+        return MembershipProjection.allowed(self.db)
 
     @property
     def checkpoint(self) -> int:
@@ -109,19 +136,59 @@ class ProjectionRunner:
             self._routes[type_name] = route
         return route
 
-    def fold_batch(self, batch: Sequence[tuple[int, bytes]]) -> None:
+    def fold_batch(
+        self, batch: Sequence[tuple[int, bytes]], store: EventStore | None = None
+    ) -> None:
         """Fold ``(pos, data)`` rows (in log order) and advance the checkpoint, atomically.
 
         Folds see events without their id: no read model keys on it, and computing a blake3
-        per event would be a third of a rebuild's time.
+        per event would be a third of a rebuild's time. ``store``: the log the rows come from,
+        where membership finds the events it held back (see the module's text); without it
+        the projections are folded ungated (tests of one projection).
         """
         if not batch:
             return
-        per: list[list[tuple[Event, Any]]] = [[] for _ in self.projections]
+        decoded = self._decode(batch)
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            gate = self._gate
+            if gate is not None and store is not None:
+                gated = [(ev, typed) for ev, typed, route in decoded if gate in route]
+                if gated:
+                    self.projections[gate].fold(db, gated)
+                    decoded = self._admit(store, decoded) + decoded
+                allowed = self._allowed
+                per = self._per(
+                    decoded
+                    if allowed is None
+                    else (
+                        (ev, typed, route)
+                        for ev, typed, route in decoded
+                        if ev[1] <= allowed.get(ev[0], 0)
+                    )
+                )
+                per[gate] = []
+            else:
+                per = self._per(decoded)
+            for projection, events in zip(self.projections, per):
+                if events:
+                    projection.fold(db, events)
+            db.execute("UPDATE _meta SET value = ? WHERE key = 'checkpoint'", (batch[-1][0],))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            self._allowed = self._read_allowed()
+            raise
+
+    def _decode(self, rows: Iterable[tuple[int, bytes]]) -> list[tuple[Event, Any, list[int]]]:
+        """Each row that some projection folds, as ``(event, typed body, route)``."""
+        out = []
         routes = self._routes
         build = self.catalog.build
         unpack = msgpack.unpackb
-        for pos, data in batch:
+        for pos, data in rows:
             fields = unpack(data, use_list=False, strict_map_key=False)
             type_name = fields[3]
             route = routes.get(type_name)
@@ -132,28 +199,87 @@ class ProjectionRunner:
             typed = build(type_name, fields[4], fields[5])
             if type(typed) is UnknownEvent:
                 continue
-            ev = _new(Event, fields + (b"", data, None, pos))
+            out.append((_new(Event, fields + (b"", data, None, pos)), typed, route))
+        return out
+
+    def _per(self, decoded: Iterable[tuple[Event, Any, list[int]]]) -> list[list[tuple]]:
+        per: list[list[tuple[Event, Any]]] = [[] for _ in self.projections]
+        for ev, typed, route in decoded:
             for i in route:
                 per[i].append((ev, typed))
-        db = self.db
-        db.execute("BEGIN")
-        try:
-            for projection, events in zip(self.projections, per):
-                if events:
-                    projection.fold(db, events)
-            db.execute("UPDATE _meta SET value = ? WHERE key = 'checkpoint'", (batch[-1][0],))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        return per
+
+    def _admit(
+        self, store: EventStore, decoded: Sequence[tuple[Event, Any, list[int]]]
+    ) -> list[tuple[Event, Any, list[int]]]:
+        """Take in the membership just folded: the events it now lets in that earlier
+        batches held back (returned, to be folded first), or :class:`RefoldNeeded` if it
+        cuts events already folded."""
+        before = self._allowed
+        after = self._read_allowed()
+        checkpoint = self.checkpoint
+        late: list[tuple[int, bytes]] = []
+        if after is None:
+            if before is not None:  # a library's creation, once held, stays
+                raise RuntimeError("membership lost the library's creator")
+            return []
+        if before is None:
+            # Every event was folded so far: now only members' count.
+            before = store.vector()
+        for device in before.keys() | after.keys():
+            was, now = before.get(device, 0), after.get(device, 0)
+            if now < was:
+                first = store.first_pos_after(device, now)
+                if first is not None and first <= checkpoint:
+                    raise RefoldNeeded(device, now)
+            elif now > was:
+                late.extend(store.device_data(device, was + 1, now, until=checkpoint))
+        self._allowed = after
+        late.sort()
+        return self._decode(late)
 
     def catch_up(self, store: EventStore, until: int | None = None) -> int:
-        """Fold everything the log has past the checkpoint; returns the new checkpoint."""
+        """Fold everything the log has past the checkpoint; returns the new checkpoint.
+
+        :class:`RefoldNeeded` if a revocation cuts events already folded; on a fold from the
+        beginning, it is dealt with here (:meth:`refold`).
+        """
         checkpoint = self.checkpoint
         if checkpoint > store.head_pos:
             raise AheadOfLog(checkpoint, store.head_pos)
-        for batch in store.read_data(since=checkpoint, until=until, batch=self.batch_size):
-            self.fold_batch(batch)
+        if checkpoint == 0 and self._gate is not None and store.count_of("device.revoked"):
+            return self.refold(store, until)  # a cut may come after what it cuts
+        try:
+            for batch in store.read_data(since=checkpoint, until=until, batch=self.batch_size):
+                self.fold_batch(batch, store)
+        except RefoldNeeded:
+            if checkpoint != 0:
+                raise
+            return self.refold(store, until)
+        return self.checkpoint
+
+    def refold(self, store: EventStore, until: int | None = None) -> int:
+        """Fold the log again from its beginning into this (emptied) index, knowing from the
+        start every membership event up to ``until``, so no cut can come too late."""
+        self._reset()
+        gate = self._gate
+        if gate is not None:
+            acts = [
+                (ev, typed)
+                for ev, typed, route in self._decode(_membership_rows(store, until))
+                if gate in route
+            ]
+            db = self.db
+            db.execute("BEGIN")
+            try:
+                self.projections[gate].fold(db, acts)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._allowed = self._read_allowed()
+        for batch in store.read_data(since=0, until=until, batch=self.batch_size):
+            self.fold_batch(batch, store)
         return self.checkpoint
 
     # -- digest -----------------------------------------------------------------------------
@@ -161,6 +287,22 @@ class ProjectionRunner:
     def digest(self) -> str:
         """blake3 over a canonical dump of every projection's rows (see DESIGN: digest)."""
         return digest_of(self.db, self.projections)
+
+
+# A membership event's type, as msgpack encodes it inside an event (a short str).
+_MEMBERSHIP_MARKS = tuple(msgpack.packb(t) for t in MEMBERSHIP_TYPES)
+
+
+def _membership_rows(store: EventStore, until: int | None) -> Iterable[tuple[int, bytes]]:
+    """The log's membership events (and perhaps a few others: the caller decodes and routes
+    them), found by their encoded type among an event's first bytes: the envelope's type
+    comes before its body, so a large batch of entries is never decoded here."""
+    marks = _MEMBERSHIP_MARKS
+    for batch in store.read_data(since=0, until=until):
+        for pos, data in batch:
+            head = data[:128]
+            if any(mark in head for mark in marks):
+                yield pos, data
 
 
 def index_position(path: str, projections: Sequence[Projection]) -> int | None:

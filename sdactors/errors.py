@@ -489,6 +489,24 @@ class UnknownDevice(NetError):
         super().__init__(msg)
 
 
+class NotAdmin(NetError):
+    """Only a library's admins pair, revoke and change roles."""
+
+    def __init__(self, what: str, library: str, admins: list[str]) -> None:
+        who = f" (admins: {', '.join(admins)})" if admins else ""
+        super().__init__(
+            f"only an admin of library {library!r} can {what}; this device is not one{who}"
+        )
+
+
+class LastAdmin(NetError):
+    def __init__(self, device: str, what: str) -> None:
+        super().__init__(
+            f"{device} is the library's last admin: it cannot be {what} (make another device "
+            "an admin first: 'sd device role DEVICE admin')"
+        )
+
+
 class NotADrop(NetError):
     def __init__(self, wanted: str) -> None:
         super().__init__(f"no pending Spacedrop offer {wanted!r} (see 'sd drop list')")

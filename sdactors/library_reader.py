@@ -13,6 +13,7 @@ from typing import Iterator
 
 from events.store import EventStore, read_head
 from projections.catalog import library_projections
+from projections.membership import NO_CUT, MembershipProjection
 from projections.runner import digest_of, index_position
 from sdactors.libraries import LibraryConfig
 
@@ -41,6 +42,20 @@ class LibraryReader:
     def log(self) -> EventStore:
         """A read-only view of the log, for the calling thread (close it when done)."""
         return EventStore(self.config.paths.events, readonly=True)
+
+    def forwardable(self, device: bytes) -> dict[bytes, int] | None:
+        """Per device, the last seq of its events this library may fold and send to peers
+        (membership: members all, revoked devices up to their cut, others none), ``device``
+        (this one) always all of its own; None: all of every device's (nobody to say who is
+        a member yet)."""
+        try:
+            with self.index() as db:
+                allowed = MembershipProjection.allowed(db)
+        except sqlite3.DatabaseError:
+            return {device: NO_CUT}  # no index yet: only this device's own events
+        if allowed is not None:
+            allowed[device] = NO_CUT
+        return allowed
 
     def digest(self) -> str:
         with self.index() as db:

@@ -112,6 +112,11 @@ class NodeProcess:
             raise SdError(self.failed.get(library_id, f"library {library_id} failed to open"))
         return lib
 
+    def discard_served(self, library_id: str) -> None:
+        self.libs.pop(library_id, None)
+        self.node.discard_library(library_id)
+        log.info("library_discarded", library=library_id)
+
     def start_network(self) -> None:
         from sdactors.actors.networking import Networking
 

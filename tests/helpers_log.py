@@ -10,6 +10,8 @@ import msgpack
 
 from events.clock import HybridClock
 from events.domain import CATALOG
+from events.domain.device import DevicePaired
+from events.domain.library import LibraryCreated, creator_library_id
 from events.domain.tags import TagCreated, TagDeleted, TagRecolored, TagRenamed
 from events.envelope import ZERO_ID, Event, decode, event_id, library_key
 from events.exportfile import ExportHeader, ExportReader, write_export
@@ -19,9 +21,21 @@ from events.writer import Draft, LogWriter
 
 Wire = list[tuple[bytes, bytes | None]]
 
-# The library of events made by tests without a node: every event id is keyed by it.
-LIBRARY = b"\x42" * 16
+# The library of events made by tests without a node: every event id is keyed by it. Its id
+# is derived from its creator's key, as every library's is, so CREATOR can write its
+# ``library.created`` (see ``founding``).
+CREATOR = DeviceKey(b"\x42" * 32)
+NONCE = b"\x24" * 16
+LIBRARY = creator_library_id(CREATOR.public, NONCE)
 LIBRARY_KEY = library_key(LIBRARY)
+
+
+def founding(members: Iterable[DeviceKey] = (), name: str = "Home") -> list[Draft]:
+    """CREATOR's drafts that create LIBRARY and pair ``members`` (so their events count)."""
+    return [
+        CATALOG.body(LibraryCreated(LIBRARY, name, NONCE)),
+        *(CATALOG.body(DevicePaired(k.public, f"member-{i}")) for i, k in enumerate(members)),
+    ]
 
 
 def writer(
@@ -153,3 +167,22 @@ def run_each(*jobs: tuple[Any, Sequence[str]], check: bool = True) -> list[Any]:
     with ThreadPoolExecutor(max_workers=len(jobs) or 1) as pool:
         futures = [pool.submit(sd.run, *args, check=check) for sd, args in jobs]
         return [f.result() for f in futures]
+
+
+def pair_offline(data_dir: Path, device: bytes, name: str, library: str | None = None) -> None:
+    """Record, as the library's admin in ``data_dir``, that ``device`` is paired: what a real
+    pairing writes, for tests whose second device is a writer in the test, not a node."""
+    from sdactors.node import Node
+
+    with Node(data_dir) as node:
+        lib = node.write_library(library)
+        lib.append_typed(DevicePaired(device, name))
+        lib.catch_up()
+
+
+def device_of(data_dir: Path) -> bytes:
+    """The device id of the data directory (its key is made on first use)."""
+    from sdactors.identity import load_device_key
+    from sdactors.paths import DataDir
+
+    return load_device_key(DataDir(data_dir)).public

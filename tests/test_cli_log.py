@@ -15,7 +15,9 @@ from events.keys import DeviceKey
 from tests.conftest import Sd
 from tests.helpers_log import (
     chain_raw,
+    device_of,
     library_dirs,
+    pair_offline,
     read_export,
     run_all,
     run_each,
@@ -48,6 +50,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Pair:
     root = tmp_path_factory.mktemp("pair")
     a, b = Sd(root / "a"), Sd(root / "b")
     library = a.json("library", "create", "Home")
+    pair_offline(a.data_dir, device_of(b.data_dir), "b")  # A, the admin, pairs B
     a.run("tag", "create", "Photos", "--color", "red")
     a.run("tag", "create", "Work")
     a.run("log", "export", str(root / "a0.sdlog"))
@@ -421,5 +424,5 @@ def test_an_export_of_the_old_format_is_refused_in_one_line(sd: Sd, tmp_path: Pa
     old = tmp_path / "old.sdlog"
     old.write_bytes(b"SDACTORS-LOG\x00\x01\n" + b"\x80" * 8)
     line = sd.fails("log", "import", str(old)).err.strip()
-    assert "\n" not in line and "export of format 1" in line and "format 2 only" in line
+    assert "\n" not in line and "export of format 1" in line and "format 3 only" in line
     assert sd.json("library", "list") == []

@@ -31,7 +31,7 @@ from events.domain.entries import (
     EntriesModified,
     EntriesMoved,
 )
-from events.domain.library import LibraryCreated, LibraryRenamed
+from events.domain.library import LibraryRenamed
 from events.domain.locations import (
     LocationAdded,
     LocationOffline,
@@ -47,10 +47,11 @@ from events.keys import DeviceKey
 from events.writer import Draft, LogWriter
 from projections.files import C_CID, C_FTYPE, C_KIND, C_NAME, C_SIZE, content_key, unpack_children
 from projections.files_query import content_kind, file_stats, folder_path
-from tests.helpers_log import LIBRARY, LIBRARY_KEY
+from tests.helpers_log import CREATOR, LIBRARY_KEY, founding
 from tests.test_properties import fold, interleave
 
-KEYS = [DeviceKey.generate() for _ in range(4)]
+# Device 0 created the library and paired the others.
+KEYS = [CREATOR] + [DeviceKey.generate() for _ in range(3)]
 CIDS = [bytes([i]) * 32 for i in range(1, 6)]
 KINDS = ["text", "image", "document", None]
 NAMES = [b"a", b"b.txt", b"Report 2024.pdf", b"caf\xc3\xa9", b"\xff\xfe", b"x y", b"IMG_1.jpg"]
@@ -284,7 +285,7 @@ def worlds(draw: st.DrawFn) -> World:
         dev = Device(i, LogWriter(KEYS[i], clock, LIBRARY_KEY))
         first = [CATALOG.body(DeviceRegistered(f"dev{i}", "host", "os"))]
         if i == 0:
-            first.append(CATALOG.body(LibraryCreated(LIBRARY, "Home")))
+            first.extend(founding(KEYS[1:count]))
         dev.write(first)
         devices.append(dev)
     for _ in range(draw(st.integers(1, 25))):

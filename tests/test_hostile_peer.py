@@ -24,7 +24,7 @@ from events.exportfile import ExportHeader
 from events.keys import DeviceKey
 from events.writer import Draft, LogWriter
 from tests.conftest import Sd
-from tests.helpers_log import run_each, wire, write_export_file
+from tests.helpers_log import pair_offline, run_each, wire, write_export_file
 from tests.helpers_tree import write
 
 EVERYTHING_EXCLUDED = {
@@ -70,6 +70,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     library = bytes.fromhex(lib["id"])
     hostile = LogWriter(DeviceKey.generate(), HybridClock(), library_key(library))
     world = World(home, tree, library, location, root_eid, hostile, tmp)
+    # A paired device (the library's admin let it in) that turns hostile.
+    pair_offline(home.data_dir, hostile.key.public, "mallory")
     first = world.send("hello", [CATALOG.body(DeviceRegistered("mallory", "evil", "linux"))])
     home.run("log", "import", str(first))
     return world
@@ -128,8 +130,21 @@ def sd_tree(sd: Sd) -> Path:
         ),
         (
             "a library.created of another library",
-            lambda w: [("library.created", 1, {"library": b"\x01" * 16, "name": "Evil"})],
+            lambda w: [
+                (
+                    "library.created",
+                    1,
+                    {"library": b"\x01" * 16, "name": "Evil", "nonce": b"n" * 16},
+                )
+            ],
             "it creates library 0101",
+        ),
+        (
+            "a library.created of this library by another device than its creator",
+            lambda w: [
+                ("library.created", 1, {"library": w.library, "name": "Evil", "nonce": b"n" * 16})
+            ],
+            "not written by the device that created this library",
         ),
     ],
 )

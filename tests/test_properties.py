@@ -33,9 +33,11 @@ from projections.runner import ProjectionRunner
 from projections.tags import live_tags
 from tests.conftest import Sd
 from tests.helpers_log import (
+    CREATOR,
     LIBRARY,
     LIBRARY_KEY,
     chain_raw,
+    founding,
     new_store,
     read_export,
     run_each,
@@ -43,7 +45,8 @@ from tests.helpers_log import (
     write_export_file,
 )
 
-KEYS = [DeviceKey.generate() for _ in range(4)]
+# Device 0 created the library and paired the others.
+KEYS = [CREATOR] + [DeviceKey.generate() for _ in range(3)]
 TAG_IDS = [bytes([i]) * 16 for i in range(1, 4)]
 NAMES = ["alpha", "beta", "gamma"]
 COLORS = [None, "red", "#00ff00"]
@@ -118,7 +121,7 @@ def histories(draw: st.DrawFn) -> History:
     for i, w in enumerate(writers):
         first = [CATALOG.body(DeviceRegistered(f"dev{i}", "host", "os"))]
         if i == 0:
-            first.append(CATALOG.body(LibraryCreated(LIBRARY, "Home")))
+            first.extend(founding(KEYS[1:count]))
         devices[i].extend(w.build(first))
     for who, delta, saw, ops in draw(st.lists(steps, min_size=1, max_size=12)):
         i = who % count

@@ -220,7 +220,7 @@ def test_a_log_of_format_1_is_refused(tmp_path: Path) -> None:
     db.commit()
     db.close()
     for kw in ({"readonly": True}, {"library": LIBRARY}):
-        with pytest.raises(OldLogFormat, match="format 1; this version reads format 2"):
+        with pytest.raises(OldLogFormat, match="format 1; this version reads format 3"):
             EventStore(tmp_path / "old.db", **kw)  # type: ignore[arg-type]
 
 

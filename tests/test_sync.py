@@ -12,7 +12,7 @@ import pytest
 from events.exportfile import ExportHeader
 from tests.conftest import Sd
 from tests.helpers_cluster import Peer, device, in_sync, pair, running, until
-from tests.helpers_log import tag_drafts, wire, write_export_file, writer
+from tests.helpers_log import pair_offline, tag_drafts, wire, write_export_file, writer
 from tests.helpers_tree import make_many, write
 
 pytestmark = pytest.mark.slow
@@ -110,6 +110,7 @@ def test_a_node_killed_mid_sync_resumes_without_loss_or_duplicates(tmp_path: Pat
     # Many small events too, of a third device ash holds: thousands of ingests to make.
     export = tmp_path / "tags.sdlog"
     many = writer(library=library)
+    pair_offline(a.data_dir, many.key.public, "many")  # a member, or ash would not forward it
     events = []
     drafts = tag_drafts(4000)
     for start in range(0, len(drafts), 4):

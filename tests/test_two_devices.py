@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import Sd
-from tests.helpers_log import run_each
+from tests.helpers_log import device_of, pair_offline, run_each
 from tests.helpers_tree import write
 
 # The same contents under different names and extensions on each device: the kinds the two
@@ -31,6 +31,8 @@ def _tree(root: Path, names: dict[str, str]) -> Path:
 def test_two_devices_exchange_exports_and_agree(tmp_path: Path) -> None:
     a, b = Sd(tmp_path / "a"), Sd(tmp_path / "b")
     a.run("library", "create", "Home")
+    # A, the library's admin, pairs B (what 'sd pair' records; these devices meet by exports).
+    pair_offline(a.data_dir, device_of(b.data_dir), "b")
     a.run("log", "export", str(tmp_path / "a0.sdlog"))
     b.run("log", "import", str(tmp_path / "a0.sdlog"))
     tree_a = _tree(tmp_path / "disk-a", NAMES_A)

@@ -1,11 +1,16 @@
-"""Device facts, written only by the device they describe."""
+"""Device facts: those a device writes of itself (who it is, where it listens), and the
+library's membership, written by its admins (pairings, roles, revocations).
+
+Membership is folded by ``projections.membership``: in ``(hlc, device)`` order, each event
+counting only if its writer was an admin at that point; see there for the rules.
+"""
 
 from dataclasses import dataclass
 from typing import Annotated
 
 from events.domain.catalog import CATALOG
 from events.keys import DEVICE_ID_LEN
-from events.shapes import Id, ListOf, Text
+from events.shapes import Id, Int, ListOf, OneOf, Text
 
 
 @CATALOG.event("device.registered")
@@ -32,23 +37,37 @@ class DeviceReachable:
     addresses: Annotated[tuple, ListOf(ADDRESS, 0, 32)]
 
 
+# A seq of the revoked device (0: none of its events is kept).
+CUT = Int(0, (1 << 63) - 1)
+ROLES = ("admin", "member")
+MEMBERSHIP_TYPES = ("library.created", "device.paired", "device.role", "device.revoked")
+
+
 @CATALOG.event("device.paired")
 @dataclass(frozen=True, slots=True)
 class DevicePaired:
-    """A shared fact, written by either side of a pairing: ``device`` may sync this library.
-
-    The set of pairings is a union (a pairing recorded twice is one), so every order of
-    these events folds to the same set."""
+    """``device`` is a member of the library, from now on: written by the admin that let it
+    pair. The name it was paired under is last-writer-wins among admins' pairings."""
 
     device: Annotated[bytes, DEVICE_ID]
     name: Annotated[str, Text(0, 256)]
 
 
+@CATALOG.event("device.role")
+@dataclass(frozen=True, slots=True)
+class DeviceRole:
+    """An admin grants ``device`` the admin role or takes it back (``member``)."""
+
+    device: Annotated[bytes, DEVICE_ID]
+    role: Annotated[str, OneOf(ROLES)]
+
+
 @CATALOG.event("device.revoked")
 @dataclass(frozen=True, slots=True)
 class DeviceRevoked:
-    """A shared fact: ``device`` may no longer sync this library, whatever else was recorded
-    before or after (a revocation is never undone by a later pairing: the same set on every
-    device, in any order). Its past events stay."""
+    """An admin revokes ``device`` for good. ``upto`` is the last seq of ``device`` the admin
+    held: every device keeps its events up to there and never folds nor forwards the rest,
+    whatever order they arrive in (events it wrote before it learnt of its revocation)."""
 
     device: Annotated[bytes, DEVICE_ID]
+    upto: Annotated[int, CUT]

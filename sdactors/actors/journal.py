@@ -148,7 +148,7 @@ class Journal(SupervisedActor):
         valid = []
         for request in requests:
             for i, (type_name, v, body) in enumerate(request.drafts):
-                problem = event_problem(type_name, v, body, library)
+                problem = event_problem(type_name, v, body, library, self._key.public)
                 if problem is not None:
                     error = InvalidEvent(type_name, i + 1, len(request.drafts), problem)
                     log.warning("journal_refused_draft", error=str(error))

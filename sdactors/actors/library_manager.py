@@ -6,12 +6,13 @@ node asking for the same library share one Journal instead of fighting over the 
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 
 import pykka
 
-from events.domain.library import LibraryCreated
+from events.domain.library import NONCE_LEN, LibraryCreated, creator_library_id
 from events.keys import DeviceKey
 from sdactors.actors.journal import DeviceInfo
 from sdactors.libraries import (
@@ -196,11 +197,15 @@ class LibraryManager(SupervisedActor):
         return lib
 
     def _create(self, message: CreateLibrary) -> Library:
-        config = create_library_files(self._data, message.name, message.library_id)
+        library_id, nonce = message.library_id, os.urandom(NONCE_LEN)
+        if library_id is None:
+            # A new library's id proves this device created it (its first admin).
+            library_id = creator_library_id(self._key.public, nonce).hex()
+        config = create_library_files(self._data, message.name, library_id)
         try:
             lib = self._open_library(config)
             if not message.empty:
-                lib.append_typed(LibraryCreated(config.id_bytes, config.name))
+                lib.append_typed(LibraryCreated(config.id_bytes, config.name, nonce))
         except BaseException:
             lib = self._open.pop(config.id, None)
             if lib is not None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 from events.domain.device import DevicePaired, DeviceReachable
 from events.keys import DeviceKey, short_device
 from events.store import EventStore
-from projections.devices import peers
+from projections.devices import Peer, peers
 from sdactors.config import NetworkConfig
 from sdactors.errors import (
     NetError,
@@ -43,6 +43,7 @@ from sdactors.net.sync import (
     SessionRefused,
     Vector,
     check_vector,
+    clamp,
     describe,
     hello,
     lacking,
@@ -76,6 +77,9 @@ class NetHost(Protocol):
 
     def create_served(self, name: str, library_id: str) -> "Library":
         """Create an empty library with this id, and serve it."""
+
+    def discard_served(self, library_id: str) -> None:
+        """Stop serving the library and delete it from this device (a join that failed)."""
 
 
 # -- messages ---------------------------------------------------------------------------------
@@ -144,16 +148,21 @@ class LibrarySync:
         self.links: dict[bytes, PeerLink] = {}
         self.hints: dict[bytes, tuple[str, ...]] = {}
         self.dialers: dict[bytes, asyncio.Task] = {}
+        # Devices trusted before the library's membership is known here: the inviter of a
+        # join in progress (checked against the membership once its events have arrived).
+        self.joining: set[bytes] = set()
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sync-vector")
         self._store: EventStore | None = None
         self.tokens: list[int] = []
 
     def _read_vector(self) -> Vector:
+        """What this node holds and would send: never past what membership lets through
+        (a peer waiting for events that will never be sent would wait for ever)."""
         if self._store is None:
             self._store = EventStore(self.lib.config.paths.events, readonly=True)
         else:
             self._store.refresh()
-        return self._store.vector()
+        return clamp(self._store.vector(), self.lib.forwardable(self.lib.device))
 
     async def vector(self) -> Vector:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._read_vector)
@@ -389,6 +398,9 @@ class Networking:
         if self.addresses and (mine is None or mine.addresses != self.addresses):
             await self._blocking(ls.lib.append_typed, DeviceReachable(self.addresses))
 
+    def _is_admin(self, lib: "Library") -> bool:
+        return any(p.device == self.device and p.role == "admin" for p in self._peer_table(lib))
+
     @staticmethod
     def _peer_table(lib: "Library") -> list:
         lib.catch_up()
@@ -396,9 +408,12 @@ class Networking:
             return peers(db)
 
     async def _refresh_peers(self, ls: LibrarySync) -> None:
-        """Follow the library's devices: dial the paired ones, drop the revoked."""
-        for peer in await self._blocking(self._peer_table, ls.lib):
-            if peer.device == self.device or not (peer.paired or peer.revoked):
+        """Follow the library's devices: dial the members, drop the revoked."""
+        table = await self._blocking(self._peer_table, ls.lib)
+        known = {peer.device for peer in table}
+        table += [Peer(d, None, None, False, None, ()) for d in ls.joining if d not in known]
+        for peer in table:
+            if peer.device == self.device or not (peer.paired or peer.device in ls.joining):
                 continue
             link = ls.links.get(peer.device)
             if link is None:
@@ -568,10 +583,10 @@ class Networking:
         pairing or revocation that just arrived counts."""
         table = {p.device: p for p in await self._blocking(self._peer_table, ls.lib)}
         found = table.get(peer)
-        if found is None or not (found.paired or found.revoked):
-            return ("this device is not paired in the library", "unauthorized")
-        if found.revoked:
+        if found is not None and found.revoked:
             return ("this device was revoked in the library", "revoked")
+        if (found is None or not found.member) and peer not in ls.joining:
+            return ("this device is not paired in the library", "unauthorized")
         if peer not in ls.links:
             await self._refresh_peers(ls)
         return None
@@ -655,6 +670,10 @@ class Networking:
             ls = self._libs.get(library.hex())
             if ls is None:
                 raise PairingDenied("this device no longer serves that library")
+            if not await self._blocking(self._is_admin, ls.lib):
+                raise PairingDenied(
+                    "the device that made this ticket is not an admin of the library"
+                )
         except PairingDenied as exc:
             log.warning("pair_refused", device=peer.hex(), library=library.hex(), reason=str(exc))
             await write_frame(send, {"refused": str(exc)})
@@ -711,9 +730,17 @@ class Networking:
         if ls is None:
             raise NetError(f"library {library_id} could not be opened here")
         ls.hints[ticket.inviter] = ticket.addresses
-        await self._blocking(ls.lib.append_typed, DevicePaired(ticket.inviter, inviter_name))
+        ls.joining.add(ticket.inviter)
         await self._refresh_peers(ls)
-        received = await self._caught_up(ls, ticket.inviter, progress)
+        try:
+            received = await self._caught_up(ls, ticket.inviter, progress)
+            await self._check_joined(ls, ticket.inviter, inviter_name)
+        except BaseException:
+            ls.joining.discard(ticket.inviter)
+            if created:
+                await self._leave(ls)
+            raise
+        ls.joining.discard(ticket.inviter)
         log.info("pair_joined", library=library_id, inviter=ticket.inviter.hex(), created=created)
         return {
             "library": library_id,
@@ -723,6 +750,33 @@ class Networking:
             "name": inviter_name,
             "events_received": received,
         }
+
+    async def _check_joined(self, ls: LibrarySync, inviter: bytes, inviter_name: str) -> None:
+        """Once the inviter's events are here, the library's own membership says whether the
+        pairing counts: a ticket from a device that is not an admin pairs nobody."""
+        table = {p.device: p for p in await self._blocking(self._peer_table, ls.lib)}
+        mine, theirs = table.get(self.device), table.get(inviter)
+        if mine is not None and mine.member and theirs is not None and theirs.member:
+            return
+        who = describe(inviter, inviter_name or None)
+        if theirs is None or theirs.role != "admin":
+            raise PairingRefused(
+                f"{who} is not an admin of library {ls.lib.config.name!r}, so its ticket "
+                "pairs no device (only admins pair devices): left the library"
+            )
+        raise PairingRefused(
+            f"{who} let this device pair, but its pairing is not in the library's log: "
+            "left the library"
+        )
+
+    async def _leave(self, ls: LibrarySync) -> None:
+        """Stop syncing a library this device joined in vain, and delete it here."""
+        self._libs.pop(ls.id, None)
+        for token in ls.tokens:
+            await self._blocking(ls.lib.unsubscribe, token)
+        ls.close()
+        await self._blocking(self.host.discard_served, ls.id)
+        log.info("pair_left", library=ls.id)
 
     async def _caught_up(self, ls: LibrarySync, device: bytes, progress: Progress | None) -> int:
         """Wait until this node holds everything the inviter said it held; the events got."""

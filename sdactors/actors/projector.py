@@ -16,7 +16,7 @@ import pykka
 from events.domain import CATALOG
 from events.store import EventStore
 from projections.catalog import library_projections
-from projections.errors import AheadOfLog, IndexDamaged
+from projections.errors import AheadOfLog, IndexDamaged, RefoldNeeded
 from projections.rebuild import RebuildResult, rebuild_index
 from projections.runner import ProjectionRunner
 from sdactors.logs import get_logger
@@ -65,7 +65,7 @@ class Projector(SupervisedActor):
         try:
             self._runner.open()
             self._runner.catch_up(self._store)
-        except (AheadOfLog, IndexDamaged) as exc:
+        except (AheadOfLog, IndexDamaged, RefoldNeeded) as exc:
             # The index is disposable: a damaged one, or one ahead of a log restored from a
             # backup, is simply folded again.
             log.warning("index_rebuilt_on_open", reason=str(exc))
@@ -111,7 +111,11 @@ class Projector(SupervisedActor):
 
     def _catch_up(self) -> int:
         self._store.refresh()
-        checkpoint = self._runner.catch_up(self._store)
+        try:
+            checkpoint = self._runner.catch_up(self._store)
+        except RefoldNeeded as exc:
+            log.info("index_refold", reason=str(exc))
+            checkpoint = self._rebuild().checkpoint
         self._last_fold = time.monotonic()
         return checkpoint
 

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from events.domain.device import MEMBERSHIP_TYPES
 from events.domain.ownership import ownership_violations
 from events.errors import EventsError
+from projections.membership import NOT_ADMIN, Act, Membership, act_of_body, membership
 from sdactors.actions.logfile import export_log, import_log, restore_log
 from sdactors.cli import log_read_cmds as log_read
 from sdactors.cli.context import CliContext
@@ -29,15 +31,28 @@ def verify(ctx: CliContext, library: str | None) -> None:
     was changed only by its owner; exit 1 if anything is wrong."""
     config = ctx.find(library)
     store = log_read.open_log(ctx, library)
+    acts: list[Act] = []
+
+    def tap(events):
+        for ev in events:
+            if ev.type in MEMBERSHIP_TYPES and (act := act_of_body(ev)) is not None:
+                acts.append(act)
+            yield ev
+
     try:
         problems = store.verify()
         events = store.head_pos
         try:
-            violations = ownership_violations(store.read())
+            violations = ownership_violations(tap(store.read()))
         except EventsError:
             violations = []  # a log too damaged to read is reported by the problems above
+        held = store.vector()
     finally:
         store.close()
+    members = membership(acts)
+    uncounted = [(a, why) for a, why in members.ignored if why == NOT_ADMIN]
+    notes = [(a, why) for a, why in members.ignored if why != NOT_ADMIN]
+    past_cut, strangers = _outside_membership(members, held)
     # Damage refuses writes until the log is restored; a clean run lifts that.
     if problems:
         record_damage(config, problems)
@@ -46,7 +61,7 @@ def verify(ctx: CliContext, library: str | None) -> None:
     if ctx.out.as_json:
         ctx.out.json(
             {
-                "ok": not problems and not violations,
+                "ok": not problems and not violations and not uncounted,
                 "events": events,
                 "problems": [
                     {
@@ -69,6 +84,13 @@ def verify(ctx: CliContext, library: str | None) -> None:
                     }
                     for v in violations
                 ],
+                "membership_not_counted": [_act_json(a, why) for a, why in uncounted + notes],
+                "held_past_cut": [
+                    {"device": d.hex(), "first": first, "last": last} for d, first, last in past_cut
+                ],
+                "not_members": [
+                    {"device": d.hex(), "first": 1, "last": last} for d, last in strangers
+                ],
             }
         )
     else:
@@ -76,15 +98,60 @@ def verify(ctx: CliContext, library: str | None) -> None:
             ctx.out.line(f"BROKEN {p}")
         for v in violations:
             ctx.out.line(f"NOT OWNER {v}")
-        if problems or violations:
+        for a, why in uncounted + notes:
+            ctx.out.line(f"NOT COUNTED {_act_text(a, why)}")
+        for d, first, last in past_cut:
             ctx.out.line(
-                f"{len(problems)} problem(s) and {len(violations)} ownership violation(s) "
-                f"in {events} events"
+                f"HELD PAST CUT {d.hex()[:10]} #{first}..#{last}: written after its "
+                "revocation's cut; kept in the log, never folded or forwarded"
+            )
+        for d, last in strangers:
+            ctx.out.line(
+                f"NOT A MEMBER {d.hex()[:10]} #1..#{last}: no admin paired this device; "
+                "its events are kept in the log, never folded or forwarded"
+            )
+        if problems or violations or uncounted:
+            ctx.out.line(
+                f"{len(problems)} problem(s), {len(violations)} ownership violation(s) and "
+                f"{len(uncounted)} membership event(s) by non-admins in {events} events"
             )
         else:
             ctx.out.line(f"ok: {events} events verified")
-    if problems or violations:
+    if problems or violations or uncounted:
         raise click.exceptions.Exit(1)
+
+
+def _outside_membership(
+    members: Membership, held: dict[bytes, int]
+) -> tuple[list[tuple[bytes, int, int]], list[tuple[bytes, int]]]:
+    """Events the log holds that membership keeps out: ``(device, first, last)`` past a
+    revocation's cut, and ``(device, last)`` of devices that are no member."""
+    allowed = members.allowed()
+    past: list[tuple[bytes, int, int]] = []
+    strangers: list[tuple[bytes, int]] = []
+    if allowed is None:
+        return past, strangers
+    for device, last in sorted(held.items()):
+        if device not in allowed:
+            strangers.append((device, last))
+        elif last > allowed[device]:
+            past.append((device, allowed[device] + 1, last))
+    return past, strangers
+
+
+def _act_json(act: Act, why: str) -> dict:
+    return {
+        "device": act.device.hex(),
+        "seq": act.seq,
+        "type": act.type,
+        "target": act.target.hex() if act.target else None,
+        "reason": why,
+    }
+
+
+def _act_text(act: Act, why: str) -> str:
+    target = f" of {act.target.hex()[:10]}" if act.target else ""
+    return f"{act.device.hex()[:10]}#{act.seq} {act.type}{target}: {why} (ignored by every device)"
 
 
 @group.command("stats")

@@ -135,7 +135,7 @@ def device() -> None:
 @json_option
 @pass_ctx
 def device_list(ctx: CliContext, library: str | None) -> None:
-    """Every device of the library: paired, revoked, connected, last seen."""
+    """Every device of the library: its role, whether connected, last seen."""
     from sdactors.ops.network import DeviceList
 
     rows = ctx.execute(DeviceList(library))
@@ -143,18 +143,17 @@ def device_list(ctx: CliContext, library: str | None) -> None:
         ctx.out.json(rows)
         return
     ctx.out.table(
-        ["device", "name", "state", "last seen"],
+        ["device", "name", "role", "state", "last seen"],
         [
             (
                 r["device"][:10],
                 (r["name"] or "") + (" (this device)" if r["this_device"] else ""),
-                "revoked"
+                (r["role"] or "not paired") + (", creator" if r["creator"] else ""),
+                f"revoked: events after #{r['kept_upto']} refused"
                 if r["revoked"]
                 else "connected"
                 if r["connected"]
-                else "paired"
-                if r["paired"]
-                else "not paired",
+                else "",
                 r["last_seen"] or "",
             )
             for r in rows
@@ -169,11 +168,32 @@ def device_list(ctx: CliContext, library: str | None) -> None:
 @json_option
 @pass_ctx
 def revoke(ctx: CliContext, device_id: str, library: str | None) -> None:
-    """Refuse DEVICE from now on, here and on every device that receives this (by id or name)."""
+    """Refuse DEVICE from now on, here and on every device that receives this (by id or name).
+
+    Its events up to the last one this device holds are kept; any later one is refused
+    wherever the revocation arrives. Admins only."""
     from sdactors.ops.network import DeviceRevoke
 
     result = ctx.execute(DeviceRevoke(device_id, library))
-    ctx.out.result(result, f"revoked {result['name'] or ''} ({result['device'][:10]})".strip())
+    ctx.out.result(
+        result,
+        f"revoked {result['name'] or ''} ({result['device'][:10]}): its events after "
+        f"#{result['kept_upto']} are refused",
+    )
+
+
+@device.command("role")
+@click.argument("device_id", metavar="DEVICE")
+@click.argument("role", type=click.Choice(["admin", "member"]))
+@library_option
+@json_option
+@pass_ctx
+def role(ctx: CliContext, device_id: str, role: str, library: str | None) -> None:
+    """Make DEVICE an admin (it may pair, revoke and change roles) or a member. Admins only."""
+    from sdactors.ops.network import DeviceRoleOp
+
+    result = ctx.execute(DeviceRoleOp(device_id, role, library))
+    ctx.out.result(result, f"{result['name'] or result['device'][:10]} is now {result['role']}")
 
 
 # -- sd sync ----------------------------------------------------------------------------------

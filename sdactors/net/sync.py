@@ -71,6 +71,18 @@ def merge(into: Vector, other: Vector) -> None:
             into[device] = seq
 
 
+def clamp(vector: Vector, upto: Vector | None) -> Vector:
+    """``vector`` cut to what ``upto`` lets through (a device not in it: nothing; None: all)."""
+    if upto is None:
+        return vector
+    out = {}
+    for device, seq in vector.items():
+        seq = min(seq, upto.get(device, 0))
+        if seq > 0:
+            out[device] = seq
+    return out
+
+
 def lacking(have: Vector, wanted: Vector) -> int:
     """How many events of ``wanted`` are not in ``have``."""
     return sum(max(0, seq - have.get(device, 0)) for device, seq in wanted.items())
@@ -211,7 +223,8 @@ class Session:
         pairs: list[list[Any]] = []
         upto: Vector = {}
         size = 0
-        for device, first, items, sig in store.missing_wire(known):
+        allowed = self.lib.forwardable(self.lib.device)
+        for device, first, items, sig in store.missing_wire(known, allowed):
             last = len(items) - 1
             for i, data in enumerate(items):
                 sealed = i == last and sig is not None

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from events.domain.device import DeviceRevoked
-from events.shapes import Bool, Int, Maybe, Text
+from events.domain.device import ROLES, DeviceRevoked, DeviceRole
+from events.shapes import Bool, Int, Maybe, OneOf, Text
 from projections.devices import Peer, peers
-from sdactors.errors import InvalidArgument, NeedsNode, UnknownDevice
+from sdactors.errors import InvalidArgument, LastAdmin, NeedsNode, NotAdmin, UnknownDevice
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.tags import LIBRARY
 
@@ -50,6 +50,25 @@ def _peers(ctx: OpContext, library: str | None) -> tuple[Any, list[Peer]]:
         return lib, peers(db)
 
 
+def _label(peer: Peer) -> str:
+    return f"{peer.name or '?'} ({peer.device.hex()[:10]})"
+
+
+def require_admin(ctx: OpContext, library: str | None, what: str) -> list[Peer]:
+    """The library's devices, if this device is one of its admins; :class:`NotAdmin` if not
+    (the folds would ignore what it wrote: better to say so before writing)."""
+    lib, known = _peers(ctx, library)
+    if not any(p.device == ctx.device and p.role == "admin" for p in known):
+        admins = [_label(p) for p in known if p.role == "admin"]
+        raise NotAdmin(what, lib.config.name, admins)
+    return known
+
+
+def _not_last_admin(known: list[Peer], peer: Peer, what: str) -> None:
+    if peer.role == "admin" and sum(p.role == "admin" for p in known) == 1:
+        raise LastAdmin(_label(peer), what)
+
+
 def find_device(ctx: OpContext, library: str | None, wanted: str) -> Peer:
     """A device of the library by id (or a prefix of at least 4 hex digits) or by name."""
     _lib, known = _peers(ctx, library)
@@ -75,6 +94,7 @@ class PairInvite(Op):
     def run(self, ctx: OpContext) -> Any:
         from sdactors.actors.networking import Invite
 
+        require_admin(ctx, self.library, "invite a device")
         net = network(ctx, "sd pair invite")
         return net.ask(Invite(ctx.find(self.library).id, float(self.expires_s)))
 
@@ -112,7 +132,7 @@ class PairJoin(Op):
 @op("device.list")
 @dataclass(frozen=True)
 class DeviceList(Op):
-    """The devices of the library: who they are, whether paired, revoked, last seen."""
+    """The devices of the library: who they are, their role, whether connected, last seen."""
 
     library: Annotated[str | None, LIBRARY] = None
 
@@ -124,15 +144,17 @@ class DeviceList(Op):
         seen = net.ask(PeersSeen(lib.config.id)) if net is not None else {}
         out = []
         for peer in known:
-            mine = peer.device == ctx.device
             live = seen.get(peer.device, {})
             out.append(
                 {
                     "device": peer.device.hex(),
                     "name": peer.name,
-                    "this_device": mine,
-                    "paired": peer.paired or mine,
+                    "this_device": peer.device == ctx.device,
+                    "role": peer.role,
+                    "creator": peer.creator,
+                    "paired": peer.member,
                     "revoked": peer.revoked,
+                    "kept_upto": peer.cut,
                     "connected": bool(live.get("connected")),
                     "last_seen": live.get("last_seen"),
                     "addresses": list(peer.addresses),
@@ -144,24 +166,59 @@ class DeviceList(Op):
 @op("device.revoke", writes=True)
 @dataclass(frozen=True)
 class DeviceRevoke(Op):
-    """Revoke a device: every device that has the revocation refuses it from then on."""
+    """Revoke a device for good: its events up to the last one this device holds are kept,
+    every later one is refused everywhere the revocation arrives (an admin only)."""
 
     device: Annotated[str, DEVICE]
     library: Annotated[str | None, LIBRARY] = None
 
     def validate(self, ctx: OpContext) -> None:
+        known = require_admin(ctx, self.library, "revoke a device")
         peer = find_device(ctx, self.library, self.device)
         if peer.device == ctx.device:
             raise InvalidArgument("this device cannot revoke itself")
         if peer.revoked:
             raise InvalidArgument(f"device {peer.device.hex()[:10]} is already revoked")
+        _not_last_admin(known, peer, "revoked")
 
     def run(self, ctx: OpContext) -> Any:
         peer = find_device(ctx, self.library, self.device)
         lib = ctx.write_library(self.library)
-        lib.append_typed(DeviceRevoked(peer.device))
+        store = lib.log()
+        try:
+            upto = store.head(peer.device)[0]
+        finally:
+            store.close()
+        lib.append_typed(DeviceRevoked(peer.device, upto))
         lib.catch_up()
-        return {"device": peer.device.hex(), "name": peer.name, "revoked": True}
+        return {"device": peer.device.hex(), "name": peer.name, "revoked": True, "kept_upto": upto}
+
+
+@op("device.role", writes=True)
+@dataclass(frozen=True)
+class DeviceRoleOp(Op):
+    """Make a member an admin, or an admin a member again (an admin only)."""
+
+    device: Annotated[str, DEVICE]
+    role: Annotated[str, OneOf(ROLES)]
+    library: Annotated[str | None, LIBRARY] = None
+
+    def validate(self, ctx: OpContext) -> None:
+        known = require_admin(ctx, self.library, "change a device's role")
+        peer = find_device(ctx, self.library, self.device)
+        if not peer.member:
+            state = "revoked" if peer.revoked else "not paired"
+            raise InvalidArgument(f"device {_label(peer)} is {state}: it has no role to change")
+        if self.role == "member":
+            _not_last_admin(known, peer, "made a member")
+
+    def run(self, ctx: OpContext) -> Any:
+        peer = find_device(ctx, self.library, self.device)
+        lib = ctx.write_library(self.library)
+        if peer.role != self.role:
+            lib.append_typed(DeviceRole(peer.device, self.role))
+            lib.catch_up()
+        return {"device": peer.device.hex(), "name": peer.name, "role": self.role}
 
 
 @op("sync.status")
@@ -197,7 +254,7 @@ class SyncStatusOp(Op):
                 "connection": None,
             }
             for p in known
-            if p.device != ctx.device and (p.paired or p.revoked)
+            if p.device != ctx.device and p.paired
         ]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from events.domain import CATALOG
 from events.store import EventStore
 from projections.catalog import library_projections
+from projections.errors import RefoldNeeded
 from projections.rebuild import fold_into
 from projections.runner import ProjectionRunner
 
@@ -49,7 +50,10 @@ def explain(store: EventStore, pos: int) -> list[Change]:
         shutil.copyfile(before, after)
         runner = ProjectionRunner(after, projections, CATALOG).open()
         try:
-            runner.catch_up(store, until=pos)
+            try:
+                runner.catch_up(store, until=pos)
+            except RefoldNeeded:  # a revocation that cuts what was folded before it
+                runner.refold(store, until=pos)
         finally:
             runner.close()
         old, new = _rows(before), _rows(after)

@@ -21,6 +21,7 @@ from typing import Iterator
 from events.domain import CATALOG
 from events.store import EventStore
 from projections.catalog import library_projections
+from projections.errors import RefoldNeeded
 from projections.rebuild import remove_db
 from projections.runner import ProjectionRunner, index_position
 from sdactors.errors import PositionBeyondHead
@@ -112,7 +113,10 @@ class SnapshotCache:
                 os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE))
             runner = ProjectionRunner(tmp, projections, CATALOG).open()
             try:
-                runner.catch_up(store, until=position)
+                try:
+                    runner.catch_up(store, until=position)
+                except RefoldNeeded:
+                    runner.refold(store, until=position)
                 # One self-contained file: only the main file is renamed into place.
                 runner.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 runner.db.execute("PRAGMA journal_mode = DELETE")
