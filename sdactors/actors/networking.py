@@ -150,7 +150,7 @@ class LibrarySync:
         self.dialers: dict[bytes, asyncio.Task] = {}
         # Devices trusted before the library's membership is known here: the inviter of a
         # join in progress (checked against the membership once its events have arrived).
-        self.joining: set[bytes] = set()
+        self.joining: dict[bytes, str | None] = {}
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sync-vector")
         self._store: EventStore | None = None
         self.tokens: list[int] = []
@@ -411,7 +411,9 @@ class Networking:
         """Follow the library's devices: dial the members, drop the revoked."""
         table = await self._blocking(self._peer_table, ls.lib)
         known = {peer.device for peer in table}
-        table += [Peer(d, None, None, False, None, ()) for d in ls.joining if d not in known]
+        table += [
+            Peer(d, name, None, False, None, ()) for d, name in ls.joining.items() if d not in known
+        ]
         for peer in table:
             if peer.device == self.device or not (peer.paired or peer.device in ls.joining):
                 continue
@@ -730,17 +732,17 @@ class Networking:
         if ls is None:
             raise NetError(f"library {library_id} could not be opened here")
         ls.hints[ticket.inviter] = ticket.addresses
-        ls.joining.add(ticket.inviter)
+        ls.joining[ticket.inviter] = inviter_name or None
         await self._refresh_peers(ls)
         try:
             received = await self._caught_up(ls, ticket.inviter, progress)
             await self._check_joined(ls, ticket.inviter, inviter_name)
         except BaseException:
-            ls.joining.discard(ticket.inviter)
+            ls.joining.pop(ticket.inviter, None)
             if created:
                 await self._leave(ls)
             raise
-        ls.joining.discard(ticket.inviter)
+        ls.joining.pop(ticket.inviter, None)
         log.info("pair_joined", library=library_id, inviter=ticket.inviter.hex(), created=created)
         return {
             "library": library_id,
@@ -790,6 +792,12 @@ class Networking:
                 # catches up first), so joining does not wait for it.
                 return got
             if link.session is None and link.reason and "refused" in link.reason:
+                if "not paired" in link.reason:
+                    raise PairingRefused(
+                        f"{describe(device, link.name)} let this device pair but does not "
+                        f"accept it in library {ls.lib.config.name!r}: its pairing does not "
+                        "count (only admins pair devices): left the library"
+                    )
                 raise NetError(f"sync with {describe(device, link.name)} failed: {link.reason}")
             if progress is not None:
                 want = sum(link.theirs.values()) - start if link.theirs else None
