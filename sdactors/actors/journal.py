@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Sequence
 import pykka
 
 from events.checkpoint import WalCheckpointer
-from events.clock import HybridClock
+from events.clock import HybridClock, ahead_ms
 from events.domain import CATALOG
 from events.domain.device import DeviceRegistered
 from events.envelope import Event
@@ -102,8 +102,21 @@ class Journal(SupervisedActor):
         self._checkpointer = WalCheckpointer(self._path).start()
         seq, prev = self._store.head(self._key.public)
         self._writer = LogWriter(
-            self._key, HybridClock(self._store.hlc_high), self._store.library_key, seq, prev
+            self._key, self._resumed_clock(), self._store.library_key, seq, prev
         )
+
+    def _resumed_clock(self) -> HybridClock:
+        """The clock goes on after this device's own last event, whatever the wall clock says
+        (one device's events are in time order), and after the others' as far as
+        ``MAX_AHEAD_MS`` allows: a peer's clock days ahead must not carry this one along
+        every time the library opens."""
+        own = self._store.last_hlcs().get(self._key.public, 0)
+        ahead = ahead_ms(own)
+        if ahead is not None:
+            log.info("clock_behind_own_events", ahead_ms=ahead)
+        clock = HybridClock(own)
+        clock.observe(self._store.hlc_high)
+        return clock
 
     def on_stop(self) -> None:
         self._commit_pending()
@@ -202,8 +215,10 @@ class Journal(SupervisedActor):
             self._writer.clock.observe(report.max_hlc)
             own = self._store.head(self._key.public)
             if own[0] > self._writer.seq:
-                # Our own events came back (a restore): continue the chain after them.
+                # Our own events came back (a restore): continue the chain after them, and
+                # the clock after their time.
                 self._writer.rewind(*own)
+                self._writer.clock.follow_own(self._store.last_hlcs()[self._key.public])
             # Read them back in chunks: an import can be far larger than memory should hold.
             chunk: list[Event] = []
             for ev in self._store.read(report.first_pos - 1, until=report.last_pos):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from events.clock import clocks_ahead
 from events.domain.device import DevicePaired, DeviceReachable
 from events.keys import DeviceKey, short_device
 from events.store import EventStore
@@ -148,15 +149,21 @@ class LibrarySync:
         self._store: EventStore | None = None
         self.tokens: list[int] = []
 
-    def _read_vector(self) -> Vector:
+    def _reader(self) -> EventStore:
         if self._store is None:
             self._store = EventStore(self.lib.config.paths.events, readonly=True)
         else:
             self._store.refresh()
-        return self._store.vector()
+        return self._store
 
     async def vector(self) -> Vector:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._read_vector)
+        read = lambda: self._reader().vector()  # noqa: E731
+        return await asyncio.get_running_loop().run_in_executor(self._pool, read)
+
+    async def clocks_ahead(self) -> dict[bytes, int]:
+        """The devices whose clock runs ahead of this one's (``events.clock.MAX_AHEAD_MS``)."""
+        read = lambda: clocks_ahead(self._reader().last_hlcs())  # noqa: E731
+        return await asyncio.get_running_loop().run_in_executor(self._pool, read)
 
     def wake_senders(self) -> None:
         for link in self.links.values():
@@ -749,6 +756,7 @@ class Networking:
         if ls is None:
             return []
         mine = await ls.vector()
+        clocks = await ls.clocks_ahead()
         out = []
         for link in sorted(ls.links.values(), key=lambda one: one.device):
             connected = link.session is not None
@@ -773,6 +781,7 @@ class Networking:
                     "bytes_sent": link.sent_bytes,
                     "bytes_received": link.received_bytes,
                     "connection": _wire(link.session),
+                    "clock_ahead_ms": clocks.get(link.device),
                 }
             )
         return out
