@@ -23,15 +23,17 @@ from events.clock import clocks_ahead
 from events.domain.device import DevicePaired, DeviceReachable
 from events.keys import DeviceKey, short_device
 from events.store import EventStore
-from projections.devices import peers
+from projections.devices import Peer, peers
 from sdactors.config import NetworkConfig
 from sdactors.errors import (
+    AwaitingOwnEvents,
     NetError,
     PairingRefused,
     PeerGone,
     PeerUnreachable,
     ProtocolViolation,
 )
+from sdactors.log_health import restored_peers
 from sdactors.logs import get_logger
 from sdactors.net import ffi_buffer
 from sdactors.net.frames import let_peer_close, read_frame, why, write_frame
@@ -385,7 +387,8 @@ class Networking:
         ls.tokens.append(
             await self._blocking(lib.subscribe, ("device.",), devices_changed, "peers")
         )
-        await self._announce(ls)
+        # Not awaited: after a forced restore the append waits for the sync below.
+        self._spawn(self._announce(ls))
         await self._refresh_peers(ls)
         return ls
 
@@ -394,13 +397,29 @@ class Networking:
         known = await self._blocking(self._peer_table, ls.lib)
         mine = next((p for p in known if p.device == self.device), None)
         if self.addresses and (mine is None or mine.addresses != self.addresses):
-            await self._blocking(ls.lib.append_typed, DeviceReachable(self.addresses))
+            try:
+                await self._blocking(ls.lib.append_typed, DeviceReachable(self.addresses))
+            except AwaitingOwnEvents as exc:
+                log.warning("network_not_announced", library=ls.id, error=str(exc))
 
     @staticmethod
-    def _peer_table(lib: "Library") -> list:
+    def _peer_table(lib: "Library") -> list[Peer]:
         lib.catch_up()
         with lib.index() as db:
-            return peers(db)
+            known = peers(db)
+        restored = restored_peers(lib.config)
+        if not restored:
+            return known
+        # After a forced restore the log may predate pairings the peers still hold: the
+        # devices paired before may sync, and are dialed, until this device's own events are
+        # back (with them, its records of those pairings).
+        table = {p.device: p for p in known}
+        for device, addresses in restored.items():
+            had = table.get(device)
+            if had is None or not (had.paired or had.revoked):
+                name, where = (had.name, had.addresses) if had is not None else (None, ())
+                table[device] = Peer(device, name, True, False, where or addresses)
+        return [table[device] for device in sorted(table)]
 
     async def _refresh_peers(self, ls: LibrarySync) -> None:
         """Follow the library's devices: dial the paired ones, drop the revoked."""
