@@ -8,10 +8,12 @@ ignored until the statement ended, which might be never.
 Every connection a command reads through gets :func:`watch`: SQLite calls a small Python
 function every ``PROGRESS_STEPS`` steps of its virtual machine; running it lets the
 interpreter run the handlers of the signals that arrived meanwhile. The CLI's handlers
-:func:`note` the signal (and raise, as they always did, which SQLite swallows); the
-function then answers nonzero, SQLite abandons the statement and raises
-``sqlite3.OperationalError("interrupted")``, which :func:`raise_if_signalled` turns back into
-the stop the signal asked for: one line, exit 130 or 143.
+:func:`note` the signal and raise, as they always did: raised inside that function, the
+exception makes SQLite abandon the statement, which then fails with
+``sqlite3.OperationalError("interrupted")``; :func:`raise_if_signalled` turns that back into
+the stop the signal asked for (one line, exit 130 or 143). Only the statement running when
+the signal came is abandoned: the function itself lets every statement go on, so what the
+command does on its way out (a job paused, actors stopped) still reads as it must.
 """
 
 from __future__ import annotations
@@ -33,13 +35,13 @@ def note(signum: int) -> None:
     _received = signum
 
 
-def _stop_if_signalled() -> int:
-    return 0 if _received is None else 1
+def _let_signals_in() -> int:
+    return 0  # a signal's handler ran on the way in, and raised, if one arrived
 
 
 def watch(db: sqlite3.Connection) -> sqlite3.Connection:
     """Let a stop signal abandon ``db``'s running statement."""
-    db.set_progress_handler(_stop_if_signalled, PROGRESS_STEPS)
+    db.set_progress_handler(_let_signals_in, PROGRESS_STEPS)
     return db
 
 
