@@ -16,7 +16,6 @@ from projections.tags import field_stamps, live_tags
 from sdactors.errors import AmbiguousTag, InvalidArgument, TagExists, TagNotFound
 
 if TYPE_CHECKING:
-    from sdactors.actors.journal import Appended
     from sdactors.library import Library
 
 TAG_ID_LEN = 16
@@ -115,6 +114,8 @@ def rename_tag(
         tag = find_tag(db, old)
         if new != tag.name:
             check_new_name(db, new)
+        stamps = field_stamps(db, tag.id)
+        names = device_names(db)
     events: list[object] = []
     fields = []
     if new != tag.name:
@@ -123,25 +124,14 @@ def rename_tag(
     if color is not None and color != tag.color:
         events.append(TagRecolored(tag.id, color))
         fields.append("color")
-    lost = overridden(lib, tag.id, lib.append_typed(*events), fields) if events else []
-    return Tag(tag.id, new, color if color is not None else tag.color), lost
-
-
-def overridden(
-    lib: "Library", tag: bytes, appended: "Appended", fields: list[str]
-) -> list[Overridden]:
-    """Which of the changes just appended (one per field of ``fields``) lose to a change
-    already held, folded with them."""
-    lib.catch_up()
-    with lib.index() as db:
-        stamps = field_stamps(db, tag)
-        names = device_names(db)
     lost = []
-    for ev, field in zip(appended.events, fields):
-        kept, hlc, device = stamps[field]
-        if (hlc, device) > (ev.hlc, ev.device):
-            lost.append(Overridden(field, kept, device, names.get(device), ahead_ms(hlc)))
-    return lost
+    if events:
+        appended = lib.append_typed(*events)
+        for ev, field in zip(appended.events, fields):
+            kept, hlc, device = stamps[field]
+            if (hlc, device) > (ev.hlc, ev.device):
+                lost.append(Overridden(field, kept, device, names.get(device), ahead_ms(hlc)))
+    return Tag(tag.id, new, color if color is not None else tag.color), lost
 
 
 def delete_tag(lib: "Library", name: str) -> Tag:
