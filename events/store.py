@@ -341,7 +341,8 @@ class EventStore:
 
     @property
     def hlc_high(self) -> int:
-        """The greatest hlc ever stored here, so a restarted clock never goes backwards."""
+        """The greatest hlc stored here, any device's: a restarted clock observes it (as far
+        as ``events.clock.MAX_AHEAD_MS`` allows)."""
         return self._hlc_high
 
     def head(self, device: bytes) -> tuple[int, bytes]:
@@ -351,6 +352,20 @@ class EventStore:
     def vector(self) -> dict[bytes, int]:
         """The version vector: for each device, the last seq held."""
         return {dev: seq for dev, (seq, _) in self._heads.items()}
+
+    def last_hlcs(self) -> dict[bytes, int]:
+        """For each device, the hlc of its last event held: where its clock stood.
+
+        Unlike ``hlc_high`` (any device's), this device's own entry is what its next event
+        must exceed, and another's shows whether that device's clock runs ahead."""
+        found = {}
+        for idx, blob in self._db.execute(
+            "SELECT s.dev, s.data FROM segments s JOIN "
+            "(SELECT dev, max(seq) AS seq FROM segments GROUP BY dev) h "
+            "ON s.dev = h.dev AND s.seq = h.seq"
+        ):
+            found[self._keys[idx]] = decode(_unframe(blob)[-1], ZERO_ID).hlc
+        return found
 
     def meta(self, key: str) -> object:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -76,6 +76,18 @@ def _load(db: sqlite3.Connection, tags: set[bytes]) -> dict[bytes, list[Any]]:
     return found
 
 
+def field_stamps(db: sqlite3.Connection, tag: bytes) -> dict[str, tuple[Any, int, bytes]]:
+    """Per shared field of ``tag``: the value that holds and the ``(hlc, device)`` of the
+    change that set it (what a new change must be later than to win)."""
+    row = db.execute(
+        "SELECT name, name_hlc, name_dev, color, color_hlc, color_dev FROM tags WHERE tag = ?",
+        (tag,),
+    ).fetchone()
+    if row is None:
+        return {}
+    return {"name": (row[0], row[1], row[2]), "color": (row[3], row[4], row[5])}
+
+
 def live_tags(db: sqlite3.Connection) -> list[tuple[bytes, str, str | None]]:
     """``(tag, name, color)`` of every visible tag, by name."""
     return db.execute(

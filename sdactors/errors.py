@@ -571,3 +571,39 @@ class ConditionHoldsAtStart(SdError):
         super().__init__(
             "the condition already holds at position 0 (before any event): nothing to bisect"
         )
+
+
+class RestoreWouldDropOwnEvents(SdError):
+    """``sd log restore`` of a copy that lacks events this device wrote: its peers may hold
+    them, and the next event here would take their sequence numbers."""
+
+    def __init__(self, file: str, lost: int | None, first: int, last: int | None) -> None:
+        what = (
+            f"would drop {lost} of this device's own events (seq {first} to {last})"
+            if lost is not None
+            else "replaces a log that cannot be read, whose index holds more events than it: "
+            "some may be this device's own"
+        )
+        super().__init__(
+            f"restoring {file} {what}, which its peers may already hold; writing after it "
+            "would make them refuse this device. Nothing was changed; 'sd log restore --force' "
+            "restores anyway, and this device then fetches its own later events back from a "
+            "peer before it writes again"
+        )
+
+
+class AwaitingOwnEvents(SdError):
+    """A write after a forced restore, before a peer sent this device's own later events back."""
+
+    def __init__(self, waited_s: float | None) -> None:
+        why = (
+            f"no peer sent them back within {waited_s:.0f} s (see 'sd sync status')"
+            if waited_s is not None
+            else "start the node ('sd node run') so it fetches them from a peer first"
+        )
+        super().__init__(
+            "this library was restored from an older copy of its log: this device's later "
+            "events may be on its peers, and writing before they are back would make the "
+            f"peers refuse it; {why}. Nothing was written ('sd log accept-loss' writes "
+            "anyway, if no peer holds them)"
+        )

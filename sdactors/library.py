@@ -25,7 +25,15 @@ from sdactors.actors.job_manager import (
     ResumeUnfinished,
     Submit,
 )
-from sdactors.actors.journal import Append, Appended, DeviceInfo, Ingest, Journal
+from sdactors.actors.journal import (
+    AcceptLoss,
+    Append,
+    Appended,
+    DeviceInfo,
+    Ingest,
+    Journal,
+    OwnEventsHeld,
+)
 from sdactors.actors.projector import CatchUp, Committed, Digest, Projector, Rebuild
 from sdactors.errors import ActorFailed
 from sdactors.jobs.index import index_params
@@ -40,6 +48,10 @@ from sdactors.supervisor import Supervisor
 # How long a caller waits for the Journal before reporting it stuck. Generous: a commit
 # behind a large import can take a while.
 REPLY_TIMEOUT_S = 600.0
+# After a forced restore, how long a node's write waits for a peer to send this device's own
+# later events back before it fails: long enough for the node to reach a peer and receive
+# them, short enough that a command with no peer in reach says so.
+RESTORE_HOLD_S = 30.0
 
 
 class Library(LibraryReader):
@@ -79,7 +91,15 @@ class Library(LibraryReader):
             bus = lambda: self.supervisor.live_ref("bus")  # noqa: E731 - the current bus, after restarts
             self.supervisor.start(
                 "journal",
-                lambda hook: Journal.start(str(paths.events), key, device, bus, hook),
+                lambda hook: Journal.start(
+                    str(paths.events),
+                    key,
+                    device,
+                    bus,
+                    hook,
+                    paths.restored,
+                    RESTORE_HOLD_S if jobs_resume else 0.0,
+                ),
             )
             self.supervisor.start(
                 "projector",
@@ -133,6 +153,18 @@ class Library(LibraryReader):
 
     def append_nowait(self, drafts: Sequence[Draft]) -> None:
         self.supervisor.live_ref("journal").tell(Append(tuple(drafts)))
+
+    def own_events_held(self, seq: int) -> None:
+        """A peer holds this device's events up to ``seq`` (after a forced restore, writes
+        wait until this device holds as many)."""
+        self._tell("journal", OwnEventsHeld(seq))
+
+    def accept_loss(self) -> bool:
+        """Write again after a forced restore without waiting for a peer; whether writes
+        were waiting."""
+        reply = Reply()
+        self.supervisor.live_ref("journal").tell(AcceptLoss(reply))
+        return bool(reply.get(timeout=REPLY_TIMEOUT_S))
 
     def ingest(
         self, wire: Iterable[tuple[bytes, bytes | None]], whole: bool = False

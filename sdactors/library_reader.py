@@ -15,6 +15,7 @@ from events.store import EventStore, read_head
 from projections.catalog import library_projections
 from projections.membership import NO_CUT, MembershipProjection
 from projections.runner import digest_of, index_position
+from sdactors.interrupts import watch
 from sdactors.libraries import LibraryConfig
 
 
@@ -30,9 +31,12 @@ class LibraryReader:
 
     @contextmanager
     def index(self) -> Iterator[sqlite3.Connection]:
-        """A read-only connection to index.db, for queries from the calling thread."""
-        db = sqlite3.connect(
-            f"file:{self.config.paths.index}?mode=ro", uri=True, check_same_thread=False
+        """A read-only connection to index.db, for queries from the calling thread; its
+        statements stop on Ctrl-C or SIGTERM (``sdactors.interrupts``)."""
+        db = watch(
+            sqlite3.connect(
+                f"file:{self.config.paths.index}?mode=ro", uri=True, check_same_thread=False
+            )
         )
         try:
             yield db

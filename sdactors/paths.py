@@ -87,6 +87,12 @@ class LibraryPaths:
         return self.root / "damaged"
 
     @property
+    def restored(self) -> Path:
+        """Present after a restore that may have dropped this device's own events that its
+        peers hold: its writes wait until a peer sends them back (``sdactors.log_health``)."""
+        return self.root / "restored"
+
+    @property
     def lock(self) -> Path:
         return self.root / "lock"
 

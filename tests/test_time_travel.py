@@ -8,7 +8,10 @@ here with the read models' own queries.
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
+import subprocess
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from sdactors.replay.snapshots import SnapshotCache
 from tests.conftest import Sd
 from tests.helpers_log import LIBRARY, library_dirs, new_store, run_all, tag_drafts, writer
 from tests.helpers_tree import write
+from tests.test_node import until
 
 pytestmark = pytest.mark.slow
 
@@ -243,3 +247,35 @@ def test_a_failed_fold_leaves_no_snapshot(
     with pytest.raises(KeyboardInterrupt):
         cache.at(30, store)
     assert sorted(p.name for p in cache.folder.iterdir()) == ["000000000010.db"]
+
+
+ENDLESS = (
+    "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM r) SELECT 1 FROM r WHERE i < 0"
+)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_query_that_never_ends_stops_on_ctrl_c_and_sigterm(sd: Sd, signum: int) -> None:
+    sd.json("library", "create", "Home")
+    sd.json("tag", "create", "red")
+    proc = sd.popen(
+        "log", "bisect", "--when", ENDLESS, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        # The first probe folds position 0 into a snapshot, then runs the query there.
+        (lib,) = library_dirs(sd.data_dir)
+        until(lambda: (lib / "snapshots" / f"{0:012d}.db").exists(), 30, "the first snapshot")
+        time.sleep(0.5)
+        assert proc.poll() is None, "the query should still be running"
+        proc.send_signal(signum)
+        started = time.monotonic()
+        out, err = proc.communicate(timeout=10)
+        took = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signum, (proc.returncode, err)
+    assert took < 2, f"stopped after {took:.1f} s"
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and "stopped by" in lines[0], err

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from events.errors import IngestRefused
+from events.errors import EventsError, IngestRefused
 from events.exportfile import ExportHeader, ExportReader, write_export
 from events.store import EventStore
-from sdactors.errors import LibraryMismatch
+from sdactors.errors import LibraryMismatch, RestoreWouldDropOwnEvents
+from sdactors.identity import load_device_key
 from sdactors.libraries import LibraryConfig, find_library, list_libraries
 from sdactors.lock import LOCK_WAIT_S, LibraryLock
-from sdactors.log_health import clear_damage
+from sdactors.log_health import clear_damage, folded_position, paired_in_index, record_restore
 from sdactors.output_file import new_output
 from sdactors.paths import DataDir
 from sdactors.private_files import SQLITE_SIDE_FILES, private_database
@@ -110,6 +112,8 @@ class RestoreResult:
     accepted: int
     # Where the log that was replaced now is (None if there was none).
     kept: Path | None
+    # Whether this device's writes wait for a peer to send its own later events back.
+    awaiting_peers: bool = False
 
     def as_json(self) -> dict:
         return {
@@ -117,13 +121,37 @@ class RestoreResult:
             "name": self.library.name,
             "accepted": self.accepted,
             "kept": str(self.kept) if self.kept else None,
+            "awaiting_peers": self.awaiting_peers,
         }
 
 
-def restore_log(data: DataDir, path: Path, wanted: str | None) -> RestoreResult:
+def _own_head(events: Path, me: bytes) -> int | None:
+    """This device's last seq in the log being replaced; None if it cannot be read."""
+    if not events.exists() or not events.stat().st_size:
+        return None
+    try:
+        store = EventStore(events, readonly=True)
+    except (EventsError, sqlite3.DatabaseError):
+        return None
+    try:
+        return store.head(me)[0]
+    finally:
+        store.close()
+
+
+def restore_log(
+    data: DataDir, path: Path, wanted: str | None, force: bool = False
+) -> RestoreResult:
     """Replace a library's log with a verified export of it: the way back from a lost or
     damaged log. The export is ingested into a new log beside the old one, which is kept
-    (renamed, never deleted); the index is folded again from the new log on next use."""
+    (renamed, never deleted); the index is folded again from the new log on next use.
+
+    An export that lacks events of this device the old log holds (or may hold: an old log
+    that cannot be read, whose index folded more than the export holds) would roll this
+    device's chain back under its peers: refused unless ``force``; forced, with peers, the
+    library is marked restored and its writes wait for a peer to send them back
+    (``sdactors.log_health``)."""
+    me = load_device_key(data).public
     with open(path, "rb") as fh:
         reader = ExportReader(fh, name=str(path))
         library_id = reader.header.library.hex()
@@ -141,18 +169,33 @@ def restore_log(data: DataDir, path: Path, wanted: str | None) -> RestoreResult:
             store = EventStore(fresh, library=reader.header.library)
             try:
                 report = store.ingest(reader.records(), whole=True)
+                own = store.head(me)[0]
+                others = set(store.vector()) - {me}
+                restored_events = store.head_pos
             finally:
                 store.close()
             if not report.ok:
                 raise IngestRefused(report.refused)
+            old = _own_head(paths.events, me)
+            if old is not None:
+                rolled_back = old > own
+            else:
+                rolled_back = folded_position(str(paths.index)) > restored_events
+            paired = paired_in_index(str(paths.index), me)
+            if rolled_back and not force:
+                raise RestoreWouldDropOwnEvents(
+                    str(path), None if old is None else old - own, own + 1, old
+                )
             kept = _set_aside(paths.events)
             os.replace(fresh, paths.events)
             _remove_database(paths.index)
             clear_damage(target)
+            if rolled_back and (paired or others):
+                record_restore(target, own, paired)
         finally:
             _remove_database(fresh)
             lock.release()
-    return RestoreResult(target, report.accepted, kept)
+    return RestoreResult(target, report.accepted, kept, paths.restored.exists())
 
 
 def _set_aside(events: Path) -> Path | None:

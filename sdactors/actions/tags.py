@@ -9,8 +9,10 @@ import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from events.clock import ahead_ms
 from events.domain.tags import TagCreated, TagDeleted, TagRecolored, TagRenamed
-from projections.tags import live_tags
+from projections.devices import device_names
+from projections.tags import field_stamps, live_tags
 from sdactors.errors import AmbiguousTag, InvalidArgument, TagExists, TagNotFound
 
 if TYPE_CHECKING:
@@ -29,6 +31,29 @@ class Tag:
 
     def as_json(self) -> dict:
         return {"id": self.id.hex(), "name": self.name, "color": self.color}
+
+
+@dataclass(frozen=True, slots=True)
+class Overridden:
+    """A change that is in the log but loses last-writer-wins to one already there with a
+    later ``(hlc, device)``: on every device the field keeps the other value. Said to the
+    user, since nothing else would show it; usually the winner's clock is ahead of this
+    device's by more than ``events.clock.MAX_AHEAD_MS``."""
+
+    field: str
+    kept: str | None
+    device: bytes
+    name: str | None
+    clock_ahead_ms: int | None
+
+    def as_json(self) -> dict:
+        return {
+            "field": self.field,
+            "kept": self.kept,
+            "device": self.device.hex(),
+            "name": self.name,
+            "clock_ahead_ms": self.clock_ahead_ms,
+        }
 
 
 def list_tags(db: sqlite3.Connection) -> list[Tag]:
@@ -79,21 +104,34 @@ def create_tag(lib: "Library", name: str, color: str | None = None) -> Tag:
     return tag
 
 
-def rename_tag(lib: "Library", old: str, new: str, color: str | None = None) -> Tag:
+def rename_tag(
+    lib: "Library", old: str, new: str, color: str | None = None
+) -> tuple[Tag, list[Overridden]]:
+    """The tag as renamed, and the changes of it that lose to later ones already held."""
     new, color = clean_name(new), check_color(color)
     lib.catch_up()
     with lib.index() as db:
         tag = find_tag(db, old)
         if new != tag.name:
             check_new_name(db, new)
+        stamps = field_stamps(db, tag.id)
+        names = device_names(db)
     events: list[object] = []
+    fields = []
     if new != tag.name:
         events.append(TagRenamed(tag.id, new))
+        fields.append("name")
     if color is not None and color != tag.color:
         events.append(TagRecolored(tag.id, color))
+        fields.append("color")
+    lost = []
     if events:
-        lib.append_typed(*events)
-    return Tag(tag.id, new, color if color is not None else tag.color)
+        appended = lib.append_typed(*events)
+        for ev, field in zip(appended.events, fields):
+            kept, hlc, device = stamps[field]
+            if (hlc, device) > (ev.hlc, ev.device):
+                lost.append(Overridden(field, kept, device, names.get(device), ahead_ms(hlc)))
+    return Tag(tag.id, new, color if color is not None else tag.color), lost
 
 
 def delete_tag(lib: "Library", name: str) -> Tag:

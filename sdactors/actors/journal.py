@@ -9,13 +9,16 @@ waits for the disk, the next batch gathers in the inbox.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import pykka
 
 from events.checkpoint import WalCheckpointer
-from events.clock import HybridClock
+from events.clock import HybridClock, ahead_ms
 from events.domain import CATALOG
 from events.domain.device import DeviceRegistered
 from events.envelope import Event
@@ -25,7 +28,7 @@ from events.store import EventStore
 from events.validation import event_problem
 from events.writer import Draft, LogWriter
 from sdactors.actors.bus import Publish
-from sdactors.errors import ActorFailed
+from sdactors.errors import ActorFailed, AwaitingOwnEvents
 from sdactors.logs import get_logger
 from sdactors.supervisor import CrashHook, SupervisedActor
 
@@ -73,7 +76,30 @@ class Ingest:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnEventsHeld:
+    """A peer holds this device's own events up to ``seq`` (its vector, in a sync session).
+
+    After a forced restore, appends wait until this device holds as many (see
+    ``sdactors.log_health``)."""
+
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptLoss:
+    """Write again after a forced restore without waiting for a peer; ``reply`` gets whether
+    writes were waiting."""
+
+    reply: pykka.Future
+
+
+@dataclass(frozen=True, slots=True)
 class _Flush:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _HoldExpired:
     pass
 
 
@@ -85,9 +111,16 @@ class Journal(SupervisedActor):
         device: DeviceInfo,
         bus: pykka.ActorRef | Callable[[], pykka.ActorRef] | None = None,
         on_crash: CrashHook | None = None,
+        restored: Path | None = None,
+        hold_s: float = 0.0,
     ) -> None:
         """``bus`` may be a function that finds the current bus: a bus restarted by the
-        supervisor is a new actor, and publishing to the dead one must not crash the Journal."""
+        supervisor is a new actor, and publishing to the dead one must not crash the Journal.
+
+        ``restored`` is the library's mark of a forced restore (``sdactors.log_health``):
+        while it exists, appends wait for a peer to send this device's own later events back,
+        ``hold_s`` at most (a node's library, whose sync can bring them), or fail at once
+        (0: a command's own library, which has no network)."""
         super().__init__(on_crash)
         self._path = events_path
         self._key = key
@@ -95,6 +128,10 @@ class Journal(SupervisedActor):
         self._bus = bus
         self._pending: list[Append] = []
         self._flush_queued = False
+        self._restored = restored
+        self._hold_s = hold_s
+        self._held: list[tuple[float, Append]] = []
+        self._timer: threading.Timer | None = None
 
     def started(self) -> None:
         self._store = EventStore(self._path)
@@ -102,11 +139,32 @@ class Journal(SupervisedActor):
         self._checkpointer = WalCheckpointer(self._path).start()
         seq, prev = self._store.head(self._key.public)
         self._writer = LogWriter(
-            self._key, HybridClock(self._store.hlc_high), self._store.library_key, seq, prev
+            self._key, self._resumed_clock(), self._store.library_key, seq, prev
         )
+        self._awaiting = self._restored is not None and self._restored.exists()
+        if self._awaiting:
+            log.info("journal_awaiting_own_events", head=seq)
+
+    def _resumed_clock(self) -> HybridClock:
+        """The clock goes on after this device's own last event, whatever the wall clock says
+        (one device's events are in time order), and after the others' as far as
+        ``MAX_AHEAD_MS`` allows: a peer's clock days ahead must not carry this one along
+        every time the library opens."""
+        own = self._store.last_hlcs().get(self._key.public, 0)
+        ahead = ahead_ms(own)
+        if ahead is not None:
+            log.info("clock_behind_own_events", ahead_ms=ahead)
+        clock = HybridClock(own)
+        clock.observe(self._store.hlc_high)
+        return clock
 
     def on_stop(self) -> None:
         self._commit_pending()
+        if self._timer is not None:
+            self._timer.cancel()
+        for _deadline, request in self._held:
+            self._refuse(request, None)
+        self._held = []
         self._checkpointer.stop()
         self._store.close()
 
@@ -114,13 +172,19 @@ class Journal(SupervisedActor):
         checkpointer = getattr(self, "_checkpointer", None)
         if checkpointer is not None:
             checkpointer.stop()
-        for request in self._pending:
+        if self._timer is not None:
+            self._timer.cancel()
+        waiting = self._pending + [request for _deadline, request in self._held]
+        for request in waiting:
             if request.reply is not None:
                 request.reply.set_exception(exc_info=(type(error), error, error.__traceback__))
-        self._pending = []
+        self._pending, self._held = [], []
 
     def on_receive(self, message: object) -> object:
         if isinstance(message, Append):
+            if self._awaiting:
+                self._hold(message)
+                return None
             self._pending.append(message)
             if not self._flush_queued:
                 self._flush_queued = True
@@ -131,9 +195,74 @@ class Journal(SupervisedActor):
         elif isinstance(message, Ingest):
             self._commit_pending()
             self._ingest(message)
+        elif isinstance(message, OwnEventsHeld):
+            if self._awaiting and self._writer.seq >= message.seq:
+                log.info("journal_own_events_back", head=self._writer.seq)
+                self._stop_awaiting()
+        elif isinstance(message, AcceptLoss):
+            was = self._awaiting
+            if was:
+                log.warning("journal_own_events_given_up", head=self._writer.seq)
+                self._stop_awaiting()
+            message.reply.set(was)
+        elif isinstance(message, _HoldExpired):
+            self._timer = None
+            self._refuse_due()
         else:
             raise TypeError(f"Journal got an unexpected message: {message!r}")
         return None
+
+    # -- after a forced restore: this device's appends wait for its own events -------------
+
+    def _hold(self, request: Append) -> None:
+        if self._hold_s <= 0:
+            self._refuse(request, None)
+            return
+        self._held.append((time.monotonic() + self._hold_s, request))
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._timer is not None or not self._held:
+            return
+        wait = max(0.0, min(deadline for deadline, _ in self._held) - time.monotonic())
+        self._timer = threading.Timer(wait + 0.01, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        try:
+            self.actor_ref.tell(_HoldExpired())
+        except pykka.ActorDeadError:
+            pass  # stopped meanwhile: on_stop answered the held appends
+
+    def _refuse_due(self) -> None:
+        """The held appends that waited ``hold_s``: no peer brought the events back."""
+        now, keep = time.monotonic(), []
+        for deadline, request in self._held:
+            if deadline <= now:
+                self._refuse(request, self._hold_s)
+            else:
+                keep.append((deadline, request))
+        self._held = keep
+        self._arm()
+
+    def _refuse(self, request: Append, waited_s: float | None) -> None:
+        error = AwaitingOwnEvents(waited_s)
+        log.info("journal_refused_awaiting_own_events", drafts=len(request.drafts))
+        if request.reply is not None:
+            request.reply.set_exception(exc_info=(type(error), error, None))
+
+    def _stop_awaiting(self) -> None:
+        """Own events are back (or given up): the mark goes, the held appends go in."""
+        assert self._restored is not None
+        self._restored.unlink(missing_ok=True)
+        self._awaiting = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending.extend(request for _deadline, request in self._held)
+        self._held = []
+        self._commit_pending()
 
     def _registration(self) -> list[Draft]:
         if self._writer.seq:
@@ -202,8 +331,10 @@ class Journal(SupervisedActor):
             self._writer.clock.observe(report.max_hlc)
             own = self._store.head(self._key.public)
             if own[0] > self._writer.seq:
-                # Our own events came back (a restore): continue the chain after them.
+                # Our own events came back (a restore): continue the chain after them, and
+                # the clock after their time.
                 self._writer.rewind(*own)
+                self._writer.clock.follow_own(self._store.last_hlcs()[self._key.public])
             # Read them back in chunks: an import can be far larger than memory should hold.
             chunk: list[Event] = []
             for ev in self._store.read(report.first_pos - 1, until=report.last_pos):

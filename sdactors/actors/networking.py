@@ -19,18 +19,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from events.clock import clocks_ahead
 from events.domain.device import DevicePaired, DeviceReachable
 from events.keys import DeviceKey, short_device
 from events.store import EventStore
 from projections.devices import Peer, peers
 from sdactors.config import NetworkConfig
 from sdactors.errors import (
+    AwaitingOwnEvents,
     NetError,
     PairingRefused,
     PeerGone,
     PeerUnreachable,
     ProtocolViolation,
 )
+from sdactors.log_health import restored_peers
 from sdactors.logs import get_logger
 from sdactors.net import ffi_buffer
 from sdactors.net.frames import let_peer_close, read_frame, why, write_frame
@@ -155,17 +158,25 @@ class LibrarySync:
         self._store: EventStore | None = None
         self.tokens: list[int] = []
 
-    def _read_vector(self) -> Vector:
-        """What this node holds and would send: never past what membership lets through
-        (a peer waiting for events that will never be sent would wait for ever)."""
+    def _reader(self) -> EventStore:
         if self._store is None:
             self._store = EventStore(self.lib.config.paths.events, readonly=True)
         else:
             self._store.refresh()
-        return clamp(self._store.vector(), self.lib.forwardable(self.lib.device))
+        return self._store
+
+    def _read_vector(self) -> Vector:
+        """What this node holds and would send: never past what membership lets through
+        (a peer waiting for events that will never be sent would wait for ever)."""
+        return clamp(self._reader().vector(), self.lib.forwardable(self.lib.device))
 
     async def vector(self) -> Vector:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._read_vector)
+
+    async def clocks_ahead(self) -> dict[bytes, int]:
+        """The devices whose clock runs ahead of this one's (``events.clock.MAX_AHEAD_MS``)."""
+        read = lambda: clocks_ahead(self._reader().last_hlcs())  # noqa: E731
+        return await asyncio.get_running_loop().run_in_executor(self._pool, read)
 
     def wake_senders(self) -> None:
         for link in self.links.values():
@@ -387,7 +398,8 @@ class Networking:
         ls.tokens.append(
             await self._blocking(lib.subscribe, ("device.",), devices_changed, "peers")
         )
-        await self._announce(ls)
+        # Not awaited: after a forced restore the append waits for the sync below.
+        self._spawn(self._announce(ls))
         await self._refresh_peers(ls)
         return ls
 
@@ -396,16 +408,32 @@ class Networking:
         known = await self._blocking(self._peer_table, ls.lib)
         mine = next((p for p in known if p.device == self.device), None)
         if self.addresses and (mine is None or mine.addresses != self.addresses):
-            await self._blocking(ls.lib.append_typed, DeviceReachable(self.addresses))
+            try:
+                await self._blocking(ls.lib.append_typed, DeviceReachable(self.addresses))
+            except AwaitingOwnEvents as exc:
+                log.warning("network_not_announced", library=ls.id, error=str(exc))
 
     def _is_admin(self, lib: "Library") -> bool:
         return any(p.device == self.device and p.role == "admin" for p in self._peer_table(lib))
 
     @staticmethod
-    def _peer_table(lib: "Library") -> list:
+    def _peer_table(lib: "Library") -> list[Peer]:
         lib.catch_up()
         with lib.index() as db:
-            return peers(db)
+            known = peers(db)
+        restored = restored_peers(lib.config)
+        if not restored:
+            return known
+        # After a forced restore the log may predate pairings the peers still hold: the
+        # devices paired before may sync, and are dialed, until this device's own events are
+        # back (with them, its records of those pairings).
+        table = {p.device: p for p in known}
+        for device, addresses in restored.items():
+            had = table.get(device)
+            if had is None or not (had.paired or had.revoked):
+                name, where = (had.name, had.addresses) if had is not None else (None, ())
+                table[device] = Peer(device, name, "member", False, None, where or addresses)
+        return [table[device] for device in sorted(table)]
 
     async def _refresh_peers(self, ls: LibrarySync) -> None:
         """Follow the library's devices: dial the members, drop the revoked."""
@@ -811,6 +839,7 @@ class Networking:
         if ls is None:
             return []
         mine = await ls.vector()
+        clocks = await ls.clocks_ahead()
         out = []
         for link in sorted(ls.links.values(), key=lambda one: one.device):
             connected = link.session is not None
@@ -835,6 +864,7 @@ class Networking:
                     "bytes_sent": link.sent_bytes,
                     "bytes_received": link.received_bytes,
                     "connection": _wire(link.session),
+                    "clock_ahead_ms": clocks.get(link.device),
                 }
             )
         return out

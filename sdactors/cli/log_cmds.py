@@ -206,18 +206,51 @@ def import_(ctx: CliContext, file: Path, name: str | None, library: str | None) 
 
 @group.command("restore")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Restore even if FILE lacks events of this device that the log holds; this device "
+    "then fetches them back from a peer before it writes.",
+)
 @library_option
 @json_option
 @pass_ctx
-def restore(ctx: CliContext, file: Path, library: str | None) -> None:
+def restore(ctx: CliContext, file: Path, force: bool, library: str | None) -> None:
     """Replace the library's log with FILE, an export of it (yours or a peer's), verified
-    event by event: the way back from a lost or damaged log. The old log is kept beside it."""
-    result = restore_log(ctx.data, file, library)
+    event by event: the way back from a lost or damaged log. The old log is kept beside it.
+
+    Refused if FILE lacks events this device wrote that the log holds (its peers may hold
+    them too), unless --force."""
+    result = restore_log(ctx.data, file, library, force)
     kept = f"; the old log is kept as {result.kept.name}" if result.kept else ""
+    after = (
+        "this device's later events are fetched back from a peer before it writes "
+        "(start the node: sd node run)"
+        if result.awaiting_peers
+        else "import newer exports of your peers before writing"
+    )
     ctx.out.result(
         result.as_json(),
-        f"restored library {result.library.name}: {result.accepted} events{kept}; "
-        "import newer exports of your peers before writing",
+        f"restored library {result.library.name}: {result.accepted} events{kept}; {after}",
+    )
+
+
+@group.command("accept-loss")
+@library_option
+@json_option
+@pass_ctx
+def accept_loss(ctx: CliContext, library: str | None) -> None:
+    """After 'sd log restore --force': write again without waiting for a peer to send back
+    this device's later events. Only when no peer holds them: a peer that does refuses this
+    device's new events from then on."""
+    from sdactors.ops.logfile import AcceptLossOp
+
+    result = ctx.execute(AcceptLossOp(library))
+    ctx.out.result(
+        result,
+        "writes no longer wait for this device's own events"
+        if result["was_waiting"]
+        else "nothing was waiting: this library was not restored with --force",
     )
 
 

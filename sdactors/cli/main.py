@@ -19,7 +19,7 @@ import click
 
 from events.errors import EventsError
 from projections.errors import ProjectionError
-from sdactors import logs, runtime
+from sdactors import interrupts, logs, runtime
 from sdactors.cli.context import CliContext
 from sdactors.cli.output import Output
 from sdactors.errors import Interrupted, SdError
@@ -32,8 +32,14 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread as Ctrl-C is, so it stops a command the same way."""
 
 
-def _on_sigterm(_signum: int, _frame: object) -> None:
+def _on_sigterm(signum: int, _frame: object) -> None:
+    interrupts.note(signum)
     raise _Terminated()
+
+
+def _on_sigint(signum: int, _frame: object) -> None:
+    interrupts.note(signum)
+    raise KeyboardInterrupt()
 
 
 # Command name -> (module, attribute). A command's module is imported when it runs (or when
@@ -85,6 +91,9 @@ class _Commands(click.Group):
         except KeyboardInterrupt as exc:
             signum = signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT
             raise Interrupted(signum) from None
+        except sqlite3.OperationalError:
+            interrupts.raise_if_signalled()  # a statement the signal abandoned
+            raise
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -113,6 +122,7 @@ def _wants_json(argv: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> None:
     runtime.tune_for_throughput()
     signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, _on_sigint)
     args = list(sys.argv[1:] if argv is None else argv)
     out = Output(_wants_json(args))
     try:

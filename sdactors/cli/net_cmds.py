@@ -11,7 +11,7 @@ import click
 
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import human_bytes
+from sdactors.cli.output import clock_note, human_bytes
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -135,7 +135,8 @@ def device() -> None:
 @json_option
 @pass_ctx
 def device_list(ctx: CliContext, library: str | None) -> None:
-    """Every device of the library: its role, whether connected, last seen."""
+    """Every device of the library: its role, whether connected, last seen, and whether its
+    clock runs ahead of this device's (its changes then win over later ones made here)."""
     from sdactors.ops.network import DeviceList
 
     rows = ctx.execute(DeviceList(library))
@@ -149,17 +150,19 @@ def device_list(ctx: CliContext, library: str | None) -> None:
                 r["device"][:10],
                 (r["name"] or "") + (" (this device)" if r["this_device"] else ""),
                 (r["role"] or "not paired") + (", creator" if r["creator"] else ""),
-                f"revoked: events after #{r['kept_upto']} refused"
-                if r["revoked"]
-                else "connected"
-                if r["connected"]
-                else "",
+                ", ".join(filter(None, (_device_state(r), clock_note(r["clock_ahead_ms"])))),
                 r["last_seen"] or "",
             )
             for r in rows
         ],
         "no devices yet",
     )
+
+
+def _device_state(row: dict[str, Any]) -> str:
+    if row["revoked"]:
+        return f"revoked: events after #{row['kept_upto']} refused"
+    return "connected" if row["connected"] else ""
 
 
 @device.command("revoke")
@@ -216,7 +219,8 @@ def _state(row: dict[str, Any]) -> str:
 @pass_ctx
 def status(ctx: CliContext, library: str | None) -> None:
     """Per paired device: connected, events it lacks (behind), events it has that this
-    device lacks (ahead), the last sync, and why it is not in sync."""
+    device lacks (ahead), the last sync, why it is not in sync, and whether its clock runs
+    ahead of this device's."""
     from sdactors.ops.network import SyncStatusOp
 
     rows = ctx.execute(SyncStatusOp(library))
@@ -234,7 +238,16 @@ def status(ctx: CliContext, library: str | None) -> None:
                 "" if r["ahead"] is None else f"{r['ahead']:,}",
                 r["last_sync"] or "never",
                 f"{human_bytes(r['bytes_sent'])} out, {human_bytes(r['bytes_received'])} in",
-                (r["reason"] or "") + (f" (since {r['since']})" if r.get("since") else ""),
+                "; ".join(
+                    filter(
+                        None,
+                        (
+                            (r["reason"] or "")
+                            + (f" (since {r['since']})" if r.get("since") else ""),
+                            clock_note(r["clock_ahead_ms"]),
+                        ),
+                    )
+                ),
             )
             for r in rows
         ],

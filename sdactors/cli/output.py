@@ -62,6 +62,24 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
+def human_span(ms: int) -> str:
+    """A length of time for people, rounded to the two largest units: ``2d 3h``, ``5h 12m``,
+    ``7m``, ``40s``."""
+    seconds = round(ms / 1000)
+    if seconds >= 86400 - 1800:
+        days, hours = divmod(round(seconds / 3600), 24)
+        return f"{days}d {hours}h"
+    if seconds >= 3600 - 30:
+        hours, minutes = divmod(round(seconds / 60), 60)
+        return f"{hours}h {minutes}m"
+    return f"{round(seconds / 60)}m" if seconds >= 60 else f"{seconds}s"
+
+
+def clock_note(ahead: int | None) -> str:
+    """What a device's row says of a clock that runs ahead of this device's (or nothing)."""
+    return f"clock ahead by {human_span(ahead)}" if ahead else ""
+
+
 def offline_mark(offline: bool) -> str:
     """What follows a path whose location is offline: it is shown as last indexed."""
     return "  [offline]" if offline else ""

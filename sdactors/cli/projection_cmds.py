@@ -92,8 +92,10 @@ def tables(ctx: CliContext, library: str | None) -> None:
 
     import sqlite_utils
 
+    from sdactors.interrupts import watch
+
     config = ctx.read_library(library).config
-    conn = sqlite3.connect(f"file:{config.paths.index}?mode=ro", uri=True)
+    conn = watch(sqlite3.connect(f"file:{config.paths.index}?mode=ro", uri=True))
     try:
         db = sqlite_utils.Database(conn)
         fts = db.table_names(fts5=True)

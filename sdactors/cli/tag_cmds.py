@@ -6,7 +6,12 @@ import click
 
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
+from sdactors.cli.output import human_span
 from sdactors.ops.tags import TagCreate, TagDelete, TagList, TagRename
+
+# Exit status of a change that was recorded but loses to a later one already held (a device
+# whose clock is ahead changed the same field): not an error, but not what was asked either.
+EXIT_OVERRIDDEN = 3
 
 
 @click.group("tag")
@@ -34,9 +39,27 @@ def create(ctx: CliContext, name: str, color: str | None, library: str | None) -
 @json_option
 @pass_ctx
 def rename(ctx: CliContext, old: str, new: str, color: str | None, library: str | None) -> None:
-    """Rename tag OLD (a name or an id prefix) to NEW."""
+    """Rename tag OLD (a name or an id prefix) to NEW.
+
+    Exit status 3 when the change is recorded but loses to a later change already held
+    (last writer wins: a device whose clock is ahead of this one's), which it names."""
     tag = ctx.execute(TagRename(old, new, color, library))
-    ctx.out.result(tag, f"renamed tag {old} to {tag['name']}")
+    lost = tag["overridden"]
+    if not lost:
+        ctx.out.result(tag, f"renamed tag {old} to {tag['name']}")
+        return
+    ctx.out.result(tag, f"recorded the change of tag {old}, but " + "; ".join(map(_lost, lost)))
+    raise click.exceptions.Exit(EXIT_OVERRIDDEN)
+
+
+def _lost(one: dict) -> str:
+    who = one["name"] or one["device"][:10]
+    clock = (
+        f" (its clock is ahead by {human_span(one['clock_ahead_ms'])})"
+        if one["clock_ahead_ms"]
+        else ""
+    )
+    return f"a later change from {who}{clock} wins: the tag's {one['field']} stays {one['kept'] or 'unset'}"
 
 
 @group.command("delete")

@@ -8,7 +8,9 @@
 3. Each frame received is checked whole in memory and handed to the Journal as one ingest:
    the network never holds the write transaction. Events after the last seal of their
    device are kept back and sent with the next frame; any refusal ends the session and
-   writes nothing of the frame.
+   writes nothing of the frame. The Journal is told how many of this device's own events
+   the peer holds (at the start, after each frame): after a forced restore it writes only
+   once it holds as many.
 4. Then the session stays: each commit to the library wakes the sender, which sends what the
    peer still lacks (by what it said it has, and what was sent to it since). Two peers in
    sync exchange their vectors and nothing else.
@@ -177,6 +179,7 @@ class Session:
         link = self.link
         link.session = self
         link.last_seen = time.time()
+        self._own_held()
         try:
             async with asyncio.TaskGroup() as group:
                 self._tasks = [
@@ -303,6 +306,13 @@ class Session:
                 raise BatchRefused(f"refused its batch: {refusal}")
             held = [(ev.data, ev.sig) for ev in report.held_back]
             link.last_sync = time.time()
+            self._own_held()
+
+    def _own_held(self) -> None:
+        """Tell the library how many of this device's own events the peer holds: after a
+        forced restore, this device writes only once it holds as many again (they come in
+        the frames before, as any event it lacks)."""
+        self.lib.own_events_held(self.link.theirs.get(self.lib.device, 0))
 
 
 async def hello(send: Any, recv: Any, library: bytes, vector: Vector) -> tuple[Vector, int]:

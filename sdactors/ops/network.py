@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
+from events.clock import clocks_ahead
 from events.domain.device import ROLES, DeviceRevoked, DeviceRole
 from events.shapes import Bool, Int, Maybe, OneOf, Text
 from projections.devices import Peer, peers
@@ -67,6 +68,15 @@ def require_admin(ctx: OpContext, library: str | None, what: str) -> list[Peer]:
 def _not_last_admin(known: list[Peer], peer: Peer, what: str) -> None:
     if peer.role == "admin" and sum(p.role == "admin" for p in known) == 1:
         raise LastAdmin(_label(peer), what)
+
+
+def _clocks(lib: Any) -> dict[bytes, int]:
+    """The devices whose clock runs ahead of this one's (see ``events.clock.MAX_AHEAD_MS``)."""
+    store = lib.log()
+    try:
+        return clocks_ahead(store.last_hlcs())
+    finally:
+        store.close()
 
 
 def find_device(ctx: OpContext, library: str | None, wanted: str) -> Peer:
@@ -142,6 +152,7 @@ class DeviceList(Op):
         lib, known = _peers(ctx, self.library)
         net = _running(ctx)
         seen = net.ask(PeersSeen(lib.config.id)) if net is not None else {}
+        ahead = _clocks(lib)
         out = []
         for peer in known:
             live = seen.get(peer.device, {})
@@ -158,6 +169,7 @@ class DeviceList(Op):
                     "connected": bool(live.get("connected")),
                     "last_seen": live.get("last_seen"),
                     "addresses": list(peer.addresses),
+                    "clock_ahead_ms": ahead.get(peer.device),
                 }
             )
         return out
@@ -235,7 +247,8 @@ class SyncStatusOp(Op):
         net = _running(ctx)
         if net is not None:
             return net.ask(SyncStatus(config.id))
-        _lib, known = _peers(ctx, self.library)
+        lib, known = _peers(ctx, self.library)
+        ahead = _clocks(lib)
         return [
             {
                 "device": p.device.hex(),
@@ -252,6 +265,7 @@ class SyncStatusOp(Op):
                 "bytes_sent": 0,
                 "bytes_received": 0,
                 "connection": None,
+                "clock_ahead_ms": ahead.get(p.device),
             }
             for p in known
             if p.device != ctx.device and p.paired

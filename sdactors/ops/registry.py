@@ -8,6 +8,7 @@ from sdactors.ops import (  # noqa: F401 - importing registers them
     jobs,
     libraries,
     locations,
+    logfile,
     network,
     node_ops,
     tags,

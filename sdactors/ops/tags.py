@@ -52,7 +52,8 @@ class TagRename(Op):
 
     def run(self, ctx: OpContext) -> Any:
         lib = ctx.write_library(self.library)
-        return actions.rename_tag(lib, self.old, self.new, self.color).as_json()
+        tag, lost = actions.rename_tag(lib, self.old, self.new, self.color)
+        return {**tag.as_json(), "overridden": [one.as_json() for one in lost]}
 
 
 @op("tag.delete", writes=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from events.store import EventStore
 from sdactors.errors import BadQuery, ConditionHoldsAtStart, ConditionNeverHolds
+from sdactors.interrupts import raise_if_signalled
 from sdactors.logs import get_logger
 from sdactors.replay.snapshots import SnapshotCache, snapshot_connection
 
@@ -61,6 +62,7 @@ def holds(path: Path, sql: str) -> bool:
         try:
             return db.execute(sql).fetchone() is not None
         except sqlite3.Error as exc:
+            raise_if_signalled()  # Ctrl-C or SIGTERM abandoned it: not a bad query
             raise BadQuery(" ".join(str(exc).split())) from None
 
 

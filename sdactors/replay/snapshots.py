@@ -25,6 +25,7 @@ from projections.errors import RefoldNeeded
 from projections.rebuild import remove_db
 from projections.runner import ProjectionRunner, index_position
 from sdactors.errors import PositionBeyondHead
+from sdactors.interrupts import watch
 from sdactors.libraries import LibraryConfig
 from sdactors.library_reader import LibraryReader
 from sdactors.logs import get_logger
@@ -178,8 +179,9 @@ class SnapshotCache:
 
 @contextmanager
 def snapshot_connection(path: Path) -> Iterator[sqlite3.Connection]:
-    """A read-only connection to a snapshot that cannot write, even by a crafted query."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    """A read-only connection to a snapshot that cannot write, even by a crafted query, and
+    whose statements stop on Ctrl-C or SIGTERM (``sdactors.interrupts``)."""
+    db = watch(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
     try:
         db.execute("PRAGMA query_only = 1")
         yield db
