@@ -14,6 +14,7 @@ import pytest
 from events.clock import MAX_AHEAD_MS, TEST_OFFSET_ENV, hlc_ms
 from tests.conftest import Sd
 from tests.helpers_cluster import Peer, device, pair, running, until
+from tests.helpers_log import device_of, pair_offline
 
 TWO_DAYS_S = 48 * 3600
 TWO_DAYS_MS = TWO_DAYS_S * 1000
@@ -40,6 +41,7 @@ def last_own_hlc(sd: Sd) -> int:
 def test_a_device_two_days_ahead_wins_but_says_so_and_drags_no_clock(tmp_path: Path) -> None:
     ash, fast = device(tmp_path, "ash"), ahead_device(tmp_path, "fast")
     ash.json("library", "create", "Home")
+    pair_offline(ash.data_dir, device_of(fast.data_dir), "fast")  # ash, the admin, pairs fast
     ash.json("tag", "create", "red")
     ash.run("log", "export", str(tmp_path / "ash.sdlog"))
     fast.json("log", "import", str(tmp_path / "ash.sdlog"))

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import Sd
 from tests.helpers_cluster import Peer, device, in_sync, pair, running, until
-from tests.helpers_log import library_dirs
+from tests.helpers_log import device_of, library_dirs, pair_offline
 
 
 def _home(sd: Sd, tmp_path: Path) -> tuple[Path, Path, list[dict]]:
@@ -166,6 +166,7 @@ def test_after_a_forced_restore_writes_wait_until_the_loss_is_accepted(tmp_path:
     until 'sd log accept-loss' (for when no peer holds them)."""
     ash, birch = Sd(tmp_path / "ash"), Sd(tmp_path / "birch")
     ash.json("library", "create", "Home")
+    pair_offline(ash.data_dir, device_of(birch.data_dir), "birch")
     ash.run("log", "export", str(tmp_path / "ash.sdlog"))
     birch.json("log", "import", str(tmp_path / "ash.sdlog"))
     birch.json("tag", "create", "birch's")
