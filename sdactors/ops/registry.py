@@ -11,5 +11,6 @@ from sdactors.ops import (  # noqa: F401 - importing registers them
     network,
     node_ops,
     tags,
+    trash,
     why,
 )
