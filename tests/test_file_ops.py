@@ -242,7 +242,7 @@ def test_the_trash_lists_restores_and_empties(sd: Sd, tmp_path: Path) -> None:
     kept = sd.json("trash", "empty", "--older-than", "30d")
     assert (kept["items"], len(sd.json("trash", "list"))) == (0, 1)
     emptied = sd.run("trash", "empty").out
-    assert "deleted 1 items for good (1 entries" in emptied
+    assert "deleted 1 item for good (1 entry, 4 B)" in emptied
     assert sd.json("trash", "list") == [] and os.listdir(sd.data_dir / "libraries") != []
     states = {a["command"]: a["state"] for a in sd.json("audit")}
     assert states["trash.restore"] == states["trash.empty"] == "completed"

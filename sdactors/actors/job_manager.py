@@ -423,7 +423,7 @@ class JobManager(SupervisedActor):
         error = future.exception()
         if error is None:
             result = future.result()
-            self._close_action(live, {"job": job.hex(), "resumed": True, **result})
+            self._close_action(live, {"job": job.hex(), "resumed": True, "result": result})
             for waiter in live.waiters:
                 waiter.set(result)
             return

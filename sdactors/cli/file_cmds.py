@@ -20,17 +20,27 @@ Report = Callable[[dict[str, Any]], None]
 
 
 @contextmanager
-def progress_bar(ctx: CliContext, what: str) -> Iterator[Report | None]:
-    """A live bar on a terminal (stderr), nothing for scripts and --json."""
+def progress_bar(ctx: CliContext, what: str, entries: bool = False) -> Iterator[Report | None]:
+    """A live bar on a terminal (stderr), nothing for scripts and --json: bytes copied, or
+    with ``entries`` entries deleted (a deletion frees a folder of small files entry by
+    entry, whatever their bytes)."""
     if ctx.out.as_json or not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
+    unit = "files" if entries else "bytes"
     with Progress(
         TextColumn("{task.description}", markup=False),
         BarColumn(),
-        DownloadColumn(),
+        MofNCompleteColumn() if entries else DownloadColumn(),
         TimeElapsedColumn(),
         console=ctx.out.err,
         transient=True,
@@ -38,12 +48,11 @@ def progress_bar(ctx: CliContext, what: str) -> Iterator[Report | None]:
         task = bar.add_task(for_terminal(what), total=None)
 
         def update(info: dict[str, Any]) -> None:
-            total = info.get("bytes_total") or None
             bar.update(
                 task,
                 description=f"{info.get('phase', '')} {for_terminal(what)}",
-                completed=info.get("bytes_done", 0),
-                total=total,
+                completed=info.get(f"{unit}_done", 0),
+                total=info.get(f"{unit}_total") or None,
             )
 
         yield update
@@ -112,7 +121,7 @@ mv = _transfer_command(
 def rm(ctx: CliContext, path: str, permanent: bool, library: str | None) -> None:
     """Remove PATH (a file, or a folder with everything in it) into the library's trash
     ('sd trash restore' puts it back)."""
-    with progress_bar(ctx, path) as progress:
+    with progress_bar(ctx, path, entries=permanent) as progress:
         result = ctx.execute(FileRemove(entry_path(path), permanent, library), progress)
     where = (
         "deleted for good"

@@ -59,16 +59,20 @@ def list_(ctx: CliContext, library: str | None) -> None:
 @json_option
 @pass_ctx
 def restore(ctx: CliContext, items: tuple[str, ...], library: str | None) -> None:
-    """Put items back where they were (by id, or by the path they had); refused when
-    something is there now."""
+    """Put items back where they were, by id (4 to 12 hex digits: write ./NAME for a file
+    named like one) or by the path they had; refused when something is there now."""
     from sdactors.ops.trash import TrashRestore
 
     ids = tuple(i for i in items if ITEM_ID.match(i))
     paths = tuple(entry_path(i) for i in items if not ITEM_ID.match(i))
     with progress_bar(ctx, "restore") as progress:
         result = ctx.execute(TrashRestore(ids, paths, library), progress)
-    lines = [f"restored {r['path']} ({r['id']})" for r in result["restored"]]
-    ctx.out.result(result, "\n".join([*lines, f"index: {index_words(result['index'])}"]))
+    if ctx.out.as_json:
+        ctx.out.json(result)
+        return
+    for done in result["restored"]:
+        ctx.out.line(f"restored {done['path']} ({done['id']})")
+    ctx.out.line(f"index: {index_words(result['index'])}")
 
 
 @group.command("empty")
@@ -88,10 +92,14 @@ def empty(ctx: CliContext, older_than: str | None, library: str | None) -> None:
         if given is None:
             raise InvalidArgument(f"--older-than {older_than!r} is not a span (90m, 12h, 30d, 2w)")
         seconds = given
-    with progress_bar(ctx, "the trash") as progress:
+    with progress_bar(ctx, "the trash", entries=True) as progress:
         result = ctx.execute(TrashEmpty(seconds, library), progress)
     ctx.out.result(
         result,
-        f"deleted {result['items']} items for good ({result['entries']} entries, "
-        f"{human_bytes(result['bytes'])})",
+        f"deleted {_many(result['items'], 'item')} for good "
+        f"({_many(result['entries'], 'entry', 'entries')}, {human_bytes(result['bytes'])})",
     )
+
+
+def _many(n: int, one: str, more: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else more or one + 's'}"

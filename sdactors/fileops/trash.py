@@ -60,8 +60,12 @@ def trash(
     """Move ``source`` into the trash ``folder`` as the item ``item`` (a rename, or a
     verified copy from another volume); returns where it went."""
     where = os.path.join(folder, item, os.path.basename(source))
-    if not os.path.lexists(source) and os.path.lexists(where):
-        return where  # a run before this one was killed once it had moved it
+    if os.path.lexists(where):  # a run before this one was killed
+        if not os.path.lexists(source):
+            return where  # once it had moved it
+        # Once its copy was in the trash, before the source was removed: copy it again (the
+        # source may have changed since).
+        _delete(where, Progress(None), threading.Event())
     _record(folder, item, source)
     move(source, where, report, cancel, tag=item)
     return where
@@ -74,8 +78,11 @@ def keep_copy(
     on the trash's volume, else a verified copy. ``target`` itself stays until the file
     replacing it is renamed over it, so it is never missing."""
     where = os.path.join(folder, item, os.path.basename(target))
+    if os.path.lexists(where):
+        # Kept by a run before this one, killed since: ``target`` may be that run's copy
+        # now, and what it replaced is this (a link or a copy, put there whole).
+        return where
     _record(folder, item, target)
-    _remove_quietly(where)  # a run before this one was killed once it had kept it
     if same_volume(target, os.path.dirname(where)):
         os.link(target, where, follow_symlinks=False)
     else:

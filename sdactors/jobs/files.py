@@ -41,6 +41,8 @@ def run_transfer(run: JobRun) -> dict[str, Any]:
     if run.kind == "move" and not os.path.lexists(p["source"]) and os.path.lexists(p["target"]):
         _completed(run, {})  # a run before this one was killed once it had moved it
         return {"how": "copy", "replaced": None}
+    # Checked again, before copying: a run after a crash finds the disk as that left it.
+    fileops.check_transfer(p["source"], p["target"], p["force"])
     kept: list[bytes] = []
 
     def keep(old: bytes) -> None:
