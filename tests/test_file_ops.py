@@ -299,6 +299,11 @@ def test_a_move_across_volumes_is_a_checked_copy(sd: Sd, tmp_path: Path, disk: P
     trashed = sd.json("rm", str(disk / "sub/f0.txt"))  # the trash is on the other volume
     assert Path(trashed["trash"]).read_text() == "a/sub 0\n"
     assert not (disk / "sub/f0.txt").exists()
+    # What --force replaces there is kept in the trash as a checked copy.
+    replaced = sd.json("cp", "--force", str(root / "b/f0.txt"), str(disk / "big.bin"))
+    assert (disk / "big.bin").read_text() == "b 0\n"
+    [kept] = [t for t in sd.json("trash", "list") if t["id"] == replaced["replaced"]]
+    assert kept["path"] == f"{disk}/big.bin" and Path(kept["where"]).read_bytes() == body
     for where in (root, disk):
         assert_index_matches_disk(sd, str(where), disk_entries(str(where)))
         nothing_left_to_rescan(sd, where)

@@ -196,13 +196,17 @@ def _delete(source: bytes, progress: Progress, stop: threading.Event) -> None:
 
 
 def _measure(path: bytes) -> tuple[int, int]:
-    """Bytes of the files and number of entries of ``path`` and everything below it."""
-    st = os.lstat(path)
+    """Bytes of the files and number of entries of ``path`` and everything below it, as far
+    as they can be read (a folder this user cannot list still moves whole)."""
+    try:
+        st = os.lstat(path)
+        names = os.listdir(path) if stat.S_ISDIR(st.st_mode) else []
+    except OSError:
+        return 0, 1
     size, entries = (st.st_size if stat.S_ISREG(st.st_mode) else 0), 1
-    if stat.S_ISDIR(st.st_mode):
-        for name in os.listdir(path):
-            more, count = _measure(os.path.join(path, name))
-            size, entries = size + more, entries + count
+    for name in names:
+        more, count = _measure(os.path.join(path, name))
+        size, entries = size + more, entries + count
     return size, entries
 
 
