@@ -101,3 +101,20 @@ def actions_since(db: sqlite3.Connection, since_hlc: int = 0) -> list[ActionRow]
             (since_hlc,),
         )
     ]
+
+
+def open_actions(db: sqlite3.Connection, device: bytes) -> list[bytes]:
+    """The actions of ``device`` requested and not ended."""
+    return [
+        action
+        for (action,) in db.execute(
+            "SELECT action FROM actions WHERE device = ? AND state = ?", (device, REQUESTED)
+        )
+    ]
+
+
+def action_state(db: sqlite3.Connection, device: bytes, action: bytes) -> str | None:
+    row = db.execute(
+        "SELECT state FROM actions WHERE device = ? AND action = ?", (device, action)
+    ).fetchone()
+    return None if row is None else row[0]

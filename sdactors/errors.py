@@ -381,6 +381,30 @@ class CannotCopy(FileOpRefused):
         super().__init__(f"cannot copy {path}: it is {_kind_of_file(mode)}")
 
 
+class TrashItemNotFound(FileOpRefused):
+    def __init__(self, wanted: str, many: int = 0) -> None:
+        super().__init__(
+            f"{many} items in the trash have ids starting with {wanted}: give more of the id"
+            if many
+            else f"nothing in the trash is {wanted} (see 'sd trash list')"
+        )
+
+
+class TrashNoOrigin(FileOpRefused):
+    def __init__(self, item: str) -> None:
+        super().__init__(
+            f"cannot restore {item}: it was trashed before sd recorded where items came from "
+            "(copy it out of the trash folder by hand, see 'sd trash list')"
+        )
+
+
+class RestoreOccupied(FileOpRefused):
+    def __init__(self, item: str, path: str) -> None:
+        super().__init__(
+            f"will not restore {item}: {path} exists now (move it away first; nothing was changed)"
+        )
+
+
 class FileOpFailed(SdError):
     """A copy, move or removal stopped part way; what it says was left is as it says."""
 
@@ -398,6 +422,14 @@ class SourceChanged(FileOpFailed):
         super().__init__(
             f"{source} changed while it was being copied: nothing was put in place and the "
             "source is kept; try again"
+        )
+
+
+class SourceChangedKept(FileOpFailed):
+    def __init__(self, source: str, copy: str) -> None:
+        super().__init__(
+            f"{source} changed while it was being moved: both were kept (the source as it is "
+            f"now, and at {copy} the copy made before the change)"
         )
 
 

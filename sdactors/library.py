@@ -14,9 +14,12 @@ from events.domain import CATALOG
 from events.keys import DeviceKey
 from events.store import EventStore, IngestReport
 from events.writer import Draft
+from projections.jobs import QUEUED, RUNNING, jobs_of
 from projections.rebuild import RebuildResult
+from sdactors.actors.action_manager import close_interrupted
 from sdactors.actors.bus import Deliver, EventBus, Subscribe, Subscriptions, Unsubscribe
 from sdactors.actors.job_manager import (
+    KINDS,
     Cancel,
     JobBoard,
     JobManager,
@@ -115,9 +118,26 @@ class Library(LibraryReader):
             self._projector_token = self.subscribe(
                 ("",), lambda events: self._tell("projector", Committed()), name="projector"
             )
+            self._close_interrupted_actions(jobs_resume)
         except BaseException:
             self.close()
             raise
+
+    def _close_interrupted_actions(self, jobs_resume: bool) -> None:
+        """This process holds the lock: an action of this device still ``requested`` was
+        left by a process that was killed. Those waiting on a job this node resumes end
+        with it; the others fail now."""
+        with self.index() as db:
+            rows = jobs_of(db, self.device, (QUEUED, RUNNING))
+        waited = {
+            r.params["action"]: r.job for r in rows if isinstance(r.params.get("action"), bytes)
+        }
+        resuming = {
+            action: job
+            for action, job in waited.items()
+            if jobs_resume and any(r.job == job and r.kind in KINDS for r in rows)
+        }
+        close_interrupted(self, resuming, waited)
 
     # -- actors -----------------------------------------------------------------------------
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# The name of a copy still being written beside its destination (a verified copy, a file
+# arriving by Spacedrop): never an entry of the index, whatever a location's rules.
+PARTIAL = b".sd-partial-"
+
 
 def default_data_dir() -> Path:
     explicit = os.environ.get("SD_DATA_DIR")

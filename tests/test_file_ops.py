@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
+import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sdactors.errors import CopyMismatch, FileOpCancelled
+from sdactors.errors import CopyMismatch, FileOpCancelled, SourceChangedKept
 from sdactors.fileops import plan, transfer
 from tests.conftest import Sd
 from tests.helpers_tree import (
@@ -135,7 +138,8 @@ def test_rm_to_the_trash_and_for_good(sd: Sd, tmp_path: Path) -> None:
     trashed = sd.json("rm", str(root / "b/f1.txt"))
     assert trashed["index"]["deleted"] == 1
     where = Path(trashed["trash"])
-    assert where.parent.name == "trash" and where.name.endswith("-f1.txt")
+    assert where.parent.parent.name == "trash" and where.name == "f1.txt"
+    assert where.parent.name == trashed["id"]
     assert where.is_relative_to(sd.data_dir) and where.read_bytes() == body
     assert not (root / "b/f1.txt").exists()
     assert "f1.txt" not in [i["name"] for i in sd.json("ls", str(root / "b"))]
@@ -162,10 +166,19 @@ def test_an_existing_destination_is_replaced_only_with_force(sd: Sd, tmp_path: P
     assert (root / "b/f0.txt").read_text() == "b 0\n"
     assert events(sd) == count
 
-    sd.json("cp", "--force", str(root / "a/f0.txt"), str(root / "b/f0.txt"))
+    copied = sd.run("cp", "--force", str(root / "a/f0.txt"), str(root / "b/f0.txt")).out
     assert (root / "b/f0.txt").read_text() == "a 0\n"
-    sd.json("mv", "--force", str(root / "a/f1.txt"), str(root / "b/f0.txt"))
+    moved = sd.json("mv", "--force", str(root / "a/f1.txt"), str(root / "b/f0.txt"))
     assert (root / "b/f0.txt").read_text() == "a 1\n" and not (root / "a/f1.txt").exists()
+    # What --force replaced is in the trash, not destroyed.
+    first, second = sd.json("trash", "list")
+    assert "the file it replaced is in the trash as " + first["id"] in copied
+    assert moved["replaced"] == second["id"]
+    assert first["path"] == second["path"] == f"{root}/b/f0.txt"
+    assert [Path(t["where"]).read_text() for t in (first, second)] == ["b 0\n", "a 0\n"]
+    occupied = sd.fails("trash", "restore", first["id"])
+    assert f"{root}/b/f0.txt exists now" in occupied.err
+    assert occupied.err.strip().count("\n") == 0
     # Into an existing folder: its file of the same name is the one replaced.
     sd.json("mv", "--force", str(root / "a/f2.txt"), str(root / "a/sub/inner"))
     assert (root / "a/sub/inner/f2.txt").read_text() == "a 2\n"
@@ -176,6 +189,64 @@ def test_an_existing_destination_is_replaced_only_with_force(sd: Sd, tmp_path: P
     assert "is a folder: --force replaces files only" in folder.err
     assert events(sd) == count and (root / "a/sub/inner/f2.txt").exists()
     nothing_left_to_rescan(sd, root)
+
+
+def test_the_trash_lists_restores_and_empties(sd: Sd, tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    library_with(sd, root)
+    odd = os.fsencode(root / "b") + b"/caf\xe9 menu.txt"  # not UTF-8
+    with open(odd, "wb") as fh:
+        fh.write(b"latin-1 name\n")
+    sd.json("location", "rescan", str(root))
+    before = disk_entries(str(root))
+    sub_size = sum(p.stat().st_size for p in (root / "a/sub").rglob("*") if p.is_file())
+
+    file_rm = sd.json("rm", os.fsdecode(odd))
+    folder_rm = sd.json("rm", str(root / "a/sub"))
+    listed = sd.json("trash", "list")
+    assert [(t["id"], t["path"]) for t in listed] == [
+        (file_rm["id"], f"{root}/b/caf\\xe9 menu.txt"),
+        (folder_rm["id"], f"{root}/a/sub"),
+    ]
+    assert [(t["entries"], t["size"]) for t in listed] == [(1, 13), (8, sub_size)]
+    assert "caf\\xe9 menu.txt" in sd.run("trash", "list").out
+
+    # Something at the path now: refused in one line, nothing changed.
+    (root / "a/sub").mkdir()
+    count = events(sd)
+    refused = sd.fails("trash", "restore", folder_rm["id"])
+    assert f"{root}/a/sub exists now" in refused.err and refused.err.strip().count("\n") == 0
+    assert events(sd) == count and len(sd.json("trash", "list")) == 2
+    missing = sd.fails("trash", "restore", "0000abcd")
+    assert "nothing in the trash is 0000abcd" in missing.err
+    (root / "a/sub").rmdir()
+
+    by_id = sd.run("trash", "restore", file_rm["id"][:6]).out
+    assert "restored" in by_id and "index: created 1" in by_id
+    by_path = sd.json("trash", "restore", str(root / "a/sub"))
+    assert by_path["restored"] == [{"id": folder_rm["id"], "path": f"{root}/a/sub"}]
+    with open(odd, "rb") as fh:
+        assert fh.read() == b"latin-1 name\n"
+    after = disk_entries(str(root))
+    assert after.keys() == before.keys()
+    parents = {f"{root}/a", f"{root}/b"}  # their times changed, with what they hold
+    # Names, sizes, contents, inodes (renamed back) and times as they were.
+    assert {p: e for p, e in after.items() if p not in parents} == {
+        p: e for p, e in before.items() if p not in parents
+    }
+    assert sd.json("trash", "list") == []
+    assert_index_matches_disk(sd, str(root), after)
+    nothing_left_to_rescan(sd, root)
+
+    sd.json("rm", str(root / "c/f0.txt"))
+    kept = sd.json("trash", "empty", "--older-than", "30d")
+    assert (kept["items"], len(sd.json("trash", "list"))) == (0, 1)
+    emptied = sd.run("trash", "empty").out
+    assert "deleted 1 item for good (1 entry, 4 B)" in emptied
+    assert sd.json("trash", "list") == [] and os.listdir(sd.data_dir / "libraries") != []
+    states = {a["command"]: a["state"] for a in sd.json("audit")}
+    assert states["trash.restore"] == states["trash.empty"] == "completed"
+    assert "not a span" in sd.fails("trash", "empty", "--older-than", "soon").err
 
 
 def test_what_is_refused_writes_nothing(sd: Sd, tmp_path: Path) -> None:
@@ -228,6 +299,11 @@ def test_a_move_across_volumes_is_a_checked_copy(sd: Sd, tmp_path: Path, disk: P
     trashed = sd.json("rm", str(disk / "sub/f0.txt"))  # the trash is on the other volume
     assert Path(trashed["trash"]).read_text() == "a/sub 0\n"
     assert not (disk / "sub/f0.txt").exists()
+    # What --force replaces there is kept in the trash as a checked copy.
+    replaced = sd.json("cp", "--force", str(root / "b/f0.txt"), str(disk / "big.bin"))
+    assert (disk / "big.bin").read_text() == "b 0\n"
+    [kept] = [t for t in sd.json("trash", "list") if t["id"] == replaced["replaced"]]
+    assert kept["path"] == f"{disk}/big.bin" and Path(kept["where"]).read_bytes() == body
     for where in (root, disk):
         assert_index_matches_disk(sd, str(where), disk_entries(str(where)))
         nothing_left_to_rescan(sd, where)
@@ -283,3 +359,149 @@ def test_a_cancelled_copy_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mon
         transfer.copy(bytes(source), bytes(tmp_path / "dst"), report, cancel)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
     assert (source / "two/three.bin").stat().st_size == 2 << 20
+
+
+# -- a source that changes, a process killed part way -----------------------------------------
+
+
+def holding(sd: Sd, flag: Path) -> Sd:
+    """``sd`` on the same data directory, its copies held before the read-back (the partial
+    at full size) until the test removes ``flag`` (``SD_FILEOPS_HOLD``)."""
+    held = Sd(sd.data_dir)
+    held.env[transfer.HOLD_ENV] = str(flag)
+    return held
+
+
+def held_at(flag: Path, proc: subprocess.Popen | None = None) -> Path:
+    """Wait until a copy holds; the partial it holds."""
+    deadline = time.monotonic() + 60
+    while not flag.exists() or not flag.read_bytes():
+        assert proc is None or proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the copy never reached the hold"
+        time.sleep(0.01)
+    return Path(os.fsdecode(flag.read_bytes()))
+
+
+def partials(folder: Path) -> list[str]:
+    return [p for p in os.listdir(folder) if p.startswith(".sd-partial-")]
+
+
+def moves(sd: Sd) -> list[dict[str, Any]]:
+    return [a for a in sd.json("audit") if a["command"] == "file.move"]
+
+
+def test_a_source_written_during_a_move_across_volumes_is_kept_with_its_copy(
+    sd: Sd, tmp_path: Path, disk: Path
+) -> None:
+    root = tmp_path / "tree"
+    library_with(sd, root)
+    sd.json("location", "add", str(disk))
+    source = root / "a/big.bin"
+    body = source.read_bytes()
+    flag = tmp_path / "hold"
+    mover = holding(sd, flag).popen(
+        "mv", str(source), str(disk), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    partial = held_at(flag, mover)
+    assert partial.parent == disk and partial.stat().st_size == len(body)
+    with open(source, "ab") as fh:  # the issue's `echo MARKER >> source`
+        fh.write(b"MARKER\n")
+    flag.unlink()
+    out, err = mover.communicate(timeout=60)
+
+    assert mover.returncode == 1, (out, err)
+    assert err.strip().count("\n") == 0, err
+    assert "changed while it was being moved" in err and "both were kept" in err, err
+    assert source.read_bytes() == body + b"MARKER\n"
+    assert (disk / "big.bin").read_bytes() == body
+    assert partials(disk) == []
+    [action] = moves(sd)
+    assert action["state"] == "failed" and "changed while" in action["error"]
+    # The index follows what is on the disk: both files.
+    assert {h["path"] for h in sd.json("search", "big.bin")} == {str(source), f"{disk}/big.bin"}
+    for where in (root, disk):
+        nothing_left_to_rescan(sd, where)
+
+
+def test_a_folder_that_gains_a_file_during_a_move_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "src"
+    write(source, "one.bin", random_bytes(1 << 20, seed=1))
+    write(source, "two/three.bin", random_bytes(1 << 20, seed=2))
+    monkeypatch.setattr(transfer, "same_volume", lambda *_: False)
+
+    def new_file_meanwhile(copy: bytes) -> None:
+        if not (source / "late.txt").exists():
+            write(source, "late.txt", "written while the folder was copied\n")
+
+    monkeypatch.setattr(transfer, "_hold_for_test", new_file_meanwhile)
+    with pytest.raises(SourceChangedKept):
+        transfer.move(bytes(source), bytes(tmp_path / "dst"))
+    assert sorted(os.listdir(source)) == ["late.txt", "one.bin", "two"]
+    assert sorted(os.listdir(tmp_path / "dst")) == ["one.bin", "two"]
+    assert sorted(os.listdir(tmp_path)) == ["dst", "src"]
+
+
+@pytest.mark.slow
+def test_a_move_killed_with_its_node_is_finished_by_the_next_leaving_nothing(
+    sd: Sd, tmp_path: Path, disk: Path
+) -> None:
+    from tests.test_node import Node, node_on, until
+
+    root = tmp_path / "tree"
+    library_with(sd, root)
+    sd.json("location", "add", str(disk))
+    source = root / "a/big.bin"
+    body = source.read_bytes()
+    flag = tmp_path / "hold"
+    node = Node(holding(sd, flag), tmp_path / "node-held.log").start()
+    try:
+        mover = sd.popen("mv", str(source), str(disk), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)  # fmt: skip
+        partial = held_at(flag, mover)
+        node.stop(signal.SIGKILL)
+        mover.wait(timeout=30)
+    finally:
+        node.kill_if_running()
+    flag.unlink()
+    assert partial.exists()  # what the killed attempt left
+
+    with node_on(sd, tmp_path) as node:
+        until(lambda: [j["state"] for j in sd.json("jobs", "list", "--all")
+                       if j["kind"] == "move"] == ["completed"], 60, "the move resumed")  # fmt: skip
+        assert not source.exists() and (disk / "big.bin").read_bytes() == body
+        assert partials(disk) == []
+        until(lambda: [a["state"] for a in moves(sd)] == ["completed"], 10, "the action closed")
+        until(lambda: {h["path"] for h in sd.json("search", "big.bin")} == {f"{disk}/big.bin"},
+              10, "the index following")  # fmt: skip
+        assert sd.json("search", "sd-partial") == []
+        node.stop()
+    for where in (root, disk):
+        nothing_left_to_rescan(sd, where)
+
+
+def test_a_command_killed_during_a_move_is_closed_by_the_next_and_its_partial_goes(
+    sd: Sd, tmp_path: Path, disk: Path
+) -> None:
+    root = tmp_path / "tree"
+    library_with(sd, root)
+    sd.json("location", "add", str(disk))
+    flag = tmp_path / "hold"
+    mover = holding(sd, flag).popen("mv", str(root / "a/big.bin"), str(disk))
+    partial = held_at(flag, mover)
+    mover.kill()
+    mover.wait()
+    flag.unlink()
+
+    sd.json("tag", "create", "next")  # any command that changes the library notices
+    [action] = moves(sd)
+    assert action["state"] == "failed" and action["error"].startswith("interrupted"), action
+    assert sd.json("search", "sd-partial") == []  # a partial is never indexed
+    sd.json("location", "rescan", str(disk))
+    assert sd.json("search", "sd-partial") == []
+    [job] = [j for j in sd.json("jobs", "list") if j["kind"] == "move"]
+    assert job["state"] == "running" and partial.exists()
+    sd.json("jobs", "cancel", job["id"])  # abandoned: what it left goes
+    assert partials(disk) == []
+    assert (root / "a/big.bin").exists() and not (disk / "big.bin").exists()

@@ -6,6 +6,11 @@ what needs the library) before anything is written: invalid input leaves no trac
 the command runs, and ``action.completed`` (with what it returned, when that is small) or
 ``action.failed`` (the error) closes the record. Each action runs in a thread of its own, so
 a long one (an index waiting for its job) never holds the others up.
+
+A process killed while it ran an action leaves it ``requested``. The next process to open
+the library (it holds the library's lock, so no action of this device is running) closes it:
+failed, "interrupted"; or, in a node, when the job the action was waiting on resumes, with
+that job's end (``close_action``).
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from typing import TYPE_CHECKING, Any
 from events.domain import CATALOG
 from events.domain.actions import ActionCompleted, ActionFailed, ActionRequested
 from events.shapes import Plain
+from projections.actions import REQUESTED, action_state, open_actions
 from sdactors.errors import InvalidArgument
 from sdactors.logs import get_logger
 from sdactors.mailbox import Reply
 from sdactors.supervisor import CrashHook, SupervisedActor
 
 if TYPE_CHECKING:
+    from sdactors.library import Library
     from sdactors.node import Node
     from sdactors.ops.base import Op
     from sdactors.ops.context import ProgressSink
@@ -75,6 +82,7 @@ def run_audited(node: Node, command: Op, progress: ProgressSink | None = None) -
     command.validate(ctx)
     library = command.audit_library(ctx)
     action = os.urandom(ACTION_ID_LEN)
+    ctx.action = action
     args = command.audited_arguments()
     reason = _FITS(args)
     if reason is not None:
@@ -97,3 +105,38 @@ def run_audited(node: Node, command: Op, progress: ProgressSink | None = None) -
         lib.append([CATALOG.body(t) for t in (*drafts, ActionCompleted(action, outcome))])
     log.info("action_completed", command=command.op_name)
     return result
+
+
+def close_interrupted(
+    lib: Library, resuming: dict[bytes, bytes], unfinished: dict[bytes, bytes]
+) -> None:
+    """Fail the actions of this device a killed process left ``requested`` in ``lib``, but
+    those waiting on a job that resumes now (``resuming``: action -> job), which end with it;
+    ``unfinished`` jobs (of a command's process) resume when a node starts, as they say."""
+    with lib.index() as db:
+        left = [a for a in open_actions(db, lib.device) if a not in resuming]
+    drafts = []
+    for action in left:
+        reason = "interrupted: the process running it was stopped before it ended"
+        job = unfinished.get(action)
+        if job is not None:
+            reason += f"; its job {job.hex()[:12]} resumes when a node starts"
+        drafts.append(CATALOG.body(ActionFailed(action, reason)))
+    if drafts:
+        lib.append(drafts)
+        log.info("actions_interrupted", count=len(drafts))
+
+
+def close_action(
+    lib: Library, action: bytes, outcome: Any = None, error: str | None = None
+) -> None:
+    """End an action left ``requested`` by a killed process, with the end of the job it was
+    waiting on (resumed since): completed with ``outcome``, or failed with ``error``."""
+    lib.catch_up()
+    with lib.index() as db:
+        if action_state(db, lib.device, action) != REQUESTED:
+            return
+    if error is not None:
+        lib.append_typed(ActionFailed(action, error[:1000]))
+    else:
+        lib.append_typed(ActionCompleted(action, outcome if _FITS(outcome) is None else None))

@@ -28,11 +28,12 @@ import pykka
 from events.domain.jobs import JobCancelled, JobFailed, JobPaused, JobQueued, JobResumed
 from projections.files_query import IndexView
 from projections.jobs import PAUSED, QUEUED, RUNNING, jobs_of
+from sdactors.actors.action_manager import close_action
 from sdactors.errors import DeletionsHeld, JobNotFound, JobStateRefused, JobStopped
 from sdactors.indexer.identify import Identifier
 from sdactors.indexer.job import JobCancelled as RunCancelled
 from sdactors.indexer.priority import lower_priority
-from sdactors.jobs.files import run_remove, run_transfer
+from sdactors.jobs.files import LEFTOVERS, run_remove, run_restore, run_transfer
 from sdactors.jobs.index import run_index
 from sdactors.jobs.run import Eids, JobRun
 from sdactors.logs import get_logger
@@ -53,6 +54,7 @@ KINDS: dict[str, Callable[[JobRun], Any]] = {
     "copy": run_transfer,
     "move": run_transfer,
     "remove": run_remove,
+    "restore": run_restore,
 }
 
 
@@ -124,6 +126,8 @@ class Live:
     expected: int | None = None
     waiters: list[Reply] = field(default_factory=list)
     listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+    # The action a killed process left waiting on this job, resumed since: it ends with it.
+    action: bytes | None = None
 
     def status(self) -> dict[str, Any]:
         done = int(self.counts.get("files", 0)) + int(self.counts.get("dirs", 0))
@@ -325,10 +329,13 @@ class JobManager(SupervisedActor):
             if row.state not in (PAUSED, QUEUED, RUNNING):
                 raise JobStateRefused(job, row.state, "cancelled")
             self._record(JobCancelled(job))
+            self._abandoned(job, row.kind, row.params)
             return {"id": job.hex(), "state": "cancelled"}
         if live in self._queue:
             self._queue.remove(live)
             self._record(JobCancelled(job))
+            self._abandoned(live.job, live.kind, live.params)
+            self._close_action(live, error="cancelled")
             self._fail_waiters(live, JobStopped(job, "cancelled"))
             self._board.drop(job)
             return {"id": job.hex(), "state": "cancelled"}
@@ -346,6 +353,8 @@ class JobManager(SupervisedActor):
             assert row.location is not None
             self._record(JobResumed(row.job, "restart"))
             live = Live(row.job, row.kind, row.location, row.params, True, False)
+            action = row.params.get("action")
+            live.action = action if isinstance(action, bytes) else None
             self._queue.append(live)
             self._board.put(live)
             log.info("job_resumed", job=row.job.hex(), kind=row.kind)
@@ -414,15 +423,20 @@ class JobManager(SupervisedActor):
         error = future.exception()
         if error is None:
             result = future.result()
+            self._close_action(live, {"job": job.hex(), "resumed": True, "result": result})
             for waiter in live.waiters:
                 waiter.set(result)
             return
         stopped = self._stopped_because(live, error)
         if stopped is not None:
+            if live.stopping in ("pause", "cancel"):
+                self._close_action(live, error=str(stopped))
             self._fail_waiters(live, stopped)
             return
         if live.recorded:
             self._record(JobFailed(job, f"{type(error).__name__}: {error}"[:1000]))
+        self._abandoned(job, live.kind, live.params)
+        self._close_action(live, error=f"{type(error).__name__}: {error}")
         log.info("job_failed", job=job.hex(), kind=live.kind, error=str(error))
         self._fail_waiters(live, error)
 
@@ -448,6 +462,7 @@ class JobManager(SupervisedActor):
         if live.stopping == "cancel":
             if live.recorded:
                 self._record(JobCancelled(job))
+            self._abandoned(job, live.kind, live.params)
             return JobStopped(job, "cancelled")
         return JobStopped(job, "stopped with the node: it resumes when the node starts")
 
@@ -473,6 +488,24 @@ class JobManager(SupervisedActor):
 
     def _record(self, event: object) -> None:
         self._lib.append_typed(event)
+
+    def _abandoned(self, job: bytes, kind: str | None, params: dict[str, Any]) -> None:
+        """A job that will not run again: what a killed run of it left goes."""
+        leftovers = LEFTOVERS.get(kind or "")
+        if leftovers is None:
+            return
+        try:
+            leftovers(job, params)
+        except Exception as exc:  # noqa: BLE001 - the job's end is recorded; say it, go on
+            log.warning("job_leftovers_kept", job=job.hex(), error=str(exc))
+
+    def _close_action(self, live: Live, outcome: Any = None, error: str | None = None) -> None:
+        if live.action is None:
+            return
+        try:
+            close_action(self._lib, live.action, outcome, error)
+        except Exception as exc:  # noqa: BLE001 - the job's end is recorded; say it, go on
+            log.warning("action_not_closed", action=live.action.hex(), error=str(exc))
 
     @staticmethod
     def _fail_waiters(live: Live, error: BaseException) -> None:

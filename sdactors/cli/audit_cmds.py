@@ -17,14 +17,20 @@ _AGO = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
+def span_s(text: str) -> int | None:
+    """A span (90s, 15m, 2h, 3d, 1w) in seconds; None if ``text`` is not one."""
+    match = _AGO.match(text.strip())
+    return None if match is None else int(match.group(1)) * _UNIT_S[match.group(2)]
+
+
 def since_ms(text: str | None) -> int:
     """``--since``: a time (2026-11-30, 2026-11-30T08:00, ISO with a zone) or a span ago
     (90s, 15m, 2h, 3d, 1w); milliseconds since the epoch."""
     if text is None:
         return 0
-    match = _AGO.match(text.strip())
-    if match:
-        return int((time.time() - int(match.group(1)) * _UNIT_S[match.group(2)]) * 1000)
+    ago = span_s(text)
+    if ago is not None:
+        return int((time.time() - ago) * 1000)
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:

@@ -61,6 +61,7 @@ COMMANDS = {
     "cp": ("sdactors.cli.file_cmds", "cp"),
     "mv": ("sdactors.cli.file_cmds", "mv"),
     "rm": ("sdactors.cli.file_cmds", "rm"),
+    "trash": ("sdactors.cli.trash_cmds", "group"),
     "jobs": ("sdactors.cli.jobs_cmds", "group"),
     "pair": ("sdactors.cli.net_cmds", "pair"),
     "device": ("sdactors.cli.net_cmds", "device"),

@@ -8,15 +8,38 @@ folders that changed).
 """
 
 from sdactors.fileops.plan import Progress, check_transfer, destination
-from sdactors.fileops.transfer import copy, move
-from sdactors.fileops.trash import delete_permanently, trash
+from sdactors.fileops.transfer import Replace, copy, move, remove_partials
+from sdactors.fileops.trash import (
+    Trashed,
+    check_restore,
+    delete_permanently,
+    empty,
+    find,
+    item_id,
+    items,
+    keep_copy,
+    remove_leftovers,
+    restore,
+    trash,
+)
 
 __all__ = [
     "Progress",
+    "Replace",
+    "Trashed",
+    "check_restore",
     "check_transfer",
     "copy",
     "delete_permanently",
     "destination",
+    "empty",
+    "find",
+    "item_id",
+    "items",
+    "keep_copy",
     "move",
+    "remove_leftovers",
+    "remove_partials",
+    "restore",
     "trash",
 ]

@@ -62,9 +62,11 @@ DIR, FILE, LINK = "dir", "file", "link"
 @dataclass
 class Tree:
     """Everything below (and including) a source, parents before children; ``rel`` is b""
-    for the source itself."""
+    for the source itself. ``stamps`` say what each entry was when scanned (inode, type,
+    size, modification and change times): a tree scanned again with other stamps changed."""
 
     entries: list[tuple[bytes, str, int]] = field(default_factory=list)
+    stamps: list[tuple[bytes, int, int, int, int, int]] = field(default_factory=list)
     bytes: int = 0
     files: int = 0
 
@@ -76,6 +78,7 @@ def scan(source: bytes) -> Tree:
 
     def visit(path: bytes, rel: bytes) -> None:
         st = os.lstat(path)
+        tree.stamps.append((rel, st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
         if stat.S_ISDIR(st.st_mode):
             tree.entries.append((rel, DIR, 0))
             for name in sorted(os.listdir(path)):
@@ -91,6 +94,15 @@ def scan(source: bytes) -> Tree:
 
     visit(source, b"")
     return tree
+
+
+def unchanged(source: bytes, tree: Tree) -> bool:
+    """Whether ``source`` is still what ``tree`` scanned: no entry written, added, removed
+    or replaced since (a move deletes its source only then)."""
+    try:
+        return scan(source).stamps == tree.stamps
+    except (OSError, CannotCopy):
+        return False
 
 
 def destination(source: bytes, dst: bytes) -> bytes:

@@ -4,7 +4,9 @@ A copy is written beside its destination under a temporary name (a whole folder 
 file fsynced and read back and compared with blake3 of the bytes read from the source; only
 then is it renamed into place. So a destination either does not exist or is a complete,
 checked copy, whatever stops the copy part way (a mismatch, a cancel, a full disk, a crash:
-at worst a ``.sd-partial-*`` is left behind). A move removes its source only after that.
+at worst a ``.sd-partial-*`` is left behind, which the indexer never takes for a file and
+the job's next run or its cancellation removes). A move removes its source only after
+that, and only if the source did not change meanwhile.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import secrets
 import shutil
 import stat
 import threading
+import time
+from typing import Callable
 
 import blake3
 
@@ -24,18 +28,37 @@ from sdactors.errors import (
     DestinationIsFolder,
     FileOpCancelled,
     SourceChanged,
+    SourceChangedKept,
 )
-from sdactors.fileops.plan import DIR, FILE, Progress, ProgressFn, same_volume, scan
+from sdactors.fileops.plan import (
+    DIR,
+    FILE,
+    Progress,
+    ProgressFn,
+    Tree,
+    same_volume,
+    scan,
+    unchanged,
+)
 from sdactors.indexer.content import full_hash
 from sdactors.logs import get_logger
-from sdactors.paths import show
+from sdactors.paths import PARTIAL, show
 
 log = get_logger(__name__)
 
 CHUNK = 1 << 20
-PARTIAL = b".sd-partial-"
 # Room for the prefix and a random part within a 255-byte name.
 NAME_KEPT = 200
+# Fault injection, for tests only: a copy, once a file's bytes are written and its source
+# closed, and before it reads the copy back, creates the file this names and waits (a
+# minute at most) until it is removed: the moment to change the source, or to kill the
+# process (see tests/test_file_ops.py).
+HOLD_ENV = "SD_FILEOPS_HOLD"
+
+
+# What to do with a file at the destination before the new one takes its name: keep a copy
+# of it (in the trash). Without one, a destination that exists is refused.
+Replace = Callable[[bytes], None]
 
 
 def copy(
@@ -43,11 +66,16 @@ def copy(
     target: bytes,
     report: ProgressFn | None = None,
     cancel: threading.Event | None = None,
-    replace: bool = False,
+    replace: Replace | None = None,
+    tag: bytes | None = None,
 ) -> str:
     """Copy ``source`` (a file, link or folder) to ``target``, streamed and verified, even
-    on one volume (a copy is new bytes, never a link to the old ones). Returns ``"copy"``."""
-    _copy_verified(source, target, Progress(report), cancel or threading.Event(), replace)
+    on one volume (a copy is new bytes, never a link to the old ones). Returns ``"copy"``.
+
+    ``tag`` names the partial copy (``.sd-partial-<tag>-<name>``): a job passes its own, so
+    that a run after a crash finds what the crashed one left (:func:`remove_partials`)."""
+    cancel = cancel or threading.Event()
+    _copy_verified(source, target, scan(source), Progress(report), cancel, replace, tag)
     return "copy"
 
 
@@ -56,10 +84,15 @@ def move(
     target: bytes,
     report: ProgressFn | None = None,
     cancel: threading.Event | None = None,
-    replace: bool = False,
+    replace: Replace | None = None,
+    tag: bytes | None = None,
 ) -> str:
     """Move ``source`` to ``target``: one atomic rename on the same volume (``"rename"``),
-    else a verified copy put in place before the source is removed (``"copy"``)."""
+    else a verified copy put in place before the source is removed (``"copy"``).
+
+    Across volumes the source is removed only if nothing in it changed since the copy
+    began (what was written meanwhile would be lost with it): else both stay and
+    :class:`SourceChangedKept` says so."""
     progress = Progress(report, phase="move")
     if same_volume(source, os.path.dirname(target)):
         try:
@@ -69,22 +102,48 @@ def move(
         except OSError as exc:
             if exc.errno != errno.EXDEV:  # a mount point below the source, say
                 raise
-    _copy_verified(source, target, progress, cancel or threading.Event(), replace)
+    tree = scan(source)
+    _copy_verified(source, target, tree, progress, cancel or threading.Event(), replace, tag)
     # The checked copy is in place: the source goes whole, even if a cancel comes now.
     progress.phase = "remove source"
     progress.tell(now=True)
+    if not unchanged(source, tree):
+        log.info("move_source_changed", source=show(source), copy=show(target))
+        raise SourceChangedKept(show(source), show(target))
     _remove(source)
     return "copy"
 
 
+def partial_name(name: bytes, tag: bytes) -> bytes:
+    return PARTIAL + tag + b"-" + name[:NAME_KEPT]
+
+
+def remove_partials(folder: bytes, tag: bytes) -> None:
+    """Remove what a copy tagged ``tag`` left in ``folder`` when its process was killed."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if name.startswith(PARTIAL + tag + b"-"):
+            _remove_quietly(os.path.join(folder, name))
+
+
 def _copy_verified(
-    source: bytes, target: bytes, progress: Progress, cancel: threading.Event, replace: bool
+    source: bytes,
+    target: bytes,
+    tree: Tree,
+    progress: Progress,
+    cancel: threading.Event,
+    replace: Replace | None,
+    tag: bytes | None,
 ) -> None:
-    tree = scan(source)
     progress.bytes_total, progress.files_total = tree.bytes, tree.files
     progress.tell(now=True)
     parent, name = os.path.split(target)
-    temp = os.path.join(parent, PARTIAL + secrets.token_hex(4).encode() + b"-" + name[:NAME_KEPT])
+    temp = os.path.join(parent, partial_name(name, tag or secrets.token_hex(4).encode()))
+    if tag is not None:
+        _remove_quietly(temp)  # an earlier run of the same job, killed
     try:
         folders = []
         for rel, kind, _size in tree.entries:
@@ -135,12 +194,24 @@ def _copy_file(src: bytes, dst: bytes, progress: Progress, cancel: threading.Eve
         os.close(fd_in)
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         raise SourceChanged(show(src))
+    _hold_for_test(dst)
     if full_hash(dst) != hasher.digest():
         log.warning("copy_mismatch", source=show(src), copy=show(dst))
         raise CopyMismatch(show(src))
     shutil.copystat(src, dst, follow_symlinks=False)
     progress.files_done += 1
     progress.tell()
+
+
+def _hold_for_test(copy: bytes) -> None:
+    flag = os.environ.get(HOLD_ENV)
+    if not flag:
+        return
+    with open(flag, "wb") as fh:
+        fh.write(copy)
+    deadline = time.monotonic() + 60
+    while os.path.exists(flag) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -155,13 +226,15 @@ def drop_cache(fd: int) -> None:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
-def _rename_into_place(source: bytes, target: bytes, replace: bool) -> None:
-    """Rename, never over a folder, and over a file only when asked to (``replace``)."""
+def _rename_into_place(source: bytes, target: bytes, replace: Replace | None) -> None:
+    """Rename, never over a folder, and over a file only when asked to (``replace``, which
+    keeps a copy of it first)."""
     if os.path.lexists(target):
-        if not replace:
+        if replace is None:
             raise DestinationExists(show(target))
         if stat.S_ISDIR(os.lstat(target).st_mode):
             raise DestinationIsFolder(show(target))
+        replace(target)
         if stat.S_ISDIR(os.lstat(source).st_mode):
             os.unlink(target)  # rename cannot put a folder over a file
     os.rename(source, target)

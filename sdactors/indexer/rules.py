@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, Sequence
 from pathspec import GitIgnoreSpec
 
 from sdactors.errors import InvalidPattern
+from sdactors.paths import PARTIAL
 
 # Names no one means to index: OS bookkeeping on every platform this may run on.
 SYSTEM_NAMES = frozenset(
@@ -223,6 +224,8 @@ class FolderRules:
 
         The one decision the walk applies (through ``keep``) and ``sd why`` reports."""
         rules = self.matcher.rules
+        if name.startswith(PARTIAL):
+            return Exclusion("partial", "a copy sd has not finished (.sd-partial-*)")
         if rules.skip_hidden and name[:1] == b".":
             return Exclusion("hidden", "hidden files are skipped (skip_hidden)")
         if rules.skip_system and (name in SYSTEM_NAMES or name.startswith(SYSTEM_PREFIXES)):

@@ -24,6 +24,8 @@ from sdactors.ops.context import Host
 class OpContext(Host, Protocol):
     """Where a command runs (a node, or the CLI's own process), and who waits on it."""
 
+    action: bytes | None
+
     def progress(self, info: dict[str, Any]) -> None:
         """Tell a waiting client how far a long command has come."""
 

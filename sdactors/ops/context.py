@@ -43,6 +43,9 @@ class CallContext:
         self._host = host
         self._progress = progress
         self.data = host.data
+        # The audited action this command runs as (set by the ActionManager): a job it
+        # starts carries it, so a run of that job after a crash can end the action.
+        self.action: bytes | None = None
 
     @property
     def device(self) -> bytes:

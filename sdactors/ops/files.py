@@ -6,7 +6,8 @@ touched (only entries inside this device's online locations, never a location's 
 folder holding the data directory), refused in ``validate`` before anything is written;
 then, after the disk changed, the Indexer rescans just the folders that changed (a move
 within a location comes out as ``entries.moved``, found by inode), so the index is what a
-whole rescan would make without waiting for one.
+whole rescan would make without waiting for one. A file that ``--force`` replaces goes to
+the library's trash (``sdactors/ops/trash.py``), as ``sd rm`` does.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sdactors.errors import (
     LocationRootRefused,
     OutsideLocations,
     SdError,
+    SourceChangedKept,
     SourceMissing,
 )
 from sdactors.logs import get_logger
@@ -40,7 +42,7 @@ PATH = AbsPath()
 CHANGES = ("created", "modified", "moved", "deleted")
 
 
-def _location(lib: Library, device: bytes, path: bytes, verb: str, root_ok: bool) -> LocationRow:
+def in_location(lib: Library, device: bytes, path: bytes, verb: str, root_ok: bool) -> LocationRow:
     """The online location of this device holding ``path``; refused otherwise."""
     with lib.index() as db:
         loc = location_for_path(db, path, device)
@@ -57,14 +59,14 @@ def _source(ctx: OpContext, lib: Library, path: bytes, verb: str, root_ok: bool)
     """Refuse a source that is missing, outside the locations, or holds our own files."""
     if not os.path.lexists(path):
         raise SourceMissing(show(path))
-    _location(lib, ctx.device, path, verb, root_ok)
+    in_location(lib, ctx.device, path, verb, root_ok)
     if verb != "copy":
         data = os.path.realpath(os.fsencode(ctx.data.root))
         if data == path or data.startswith(path.rstrip(b"/") + b"/"):
             raise HoldsDataDir(show(path), verb)
 
 
-def _follow(lib: Library, device: bytes, folders: list[bytes]) -> dict[str, Any]:
+def follow(lib: Library, device: bytes, folders: list[bytes]) -> dict[str, Any]:
     """Rescan ``folders`` (those inside this device's locations), grouped by location.
 
     The disk has already changed, so a rescan that fails is reported in the result rather
@@ -90,13 +92,21 @@ def _follow(lib: Library, device: bytes, folders: list[bytes]) -> dict[str, Any]
     return totals
 
 
-def _location_id(lib: Library, device: bytes, path: bytes) -> bytes:
+def location_id(lib: Library, device: bytes, path: bytes) -> bytes:
     """The location a file operation works in: its job waits for that location's others."""
     with lib.index() as db:
         loc = location_for_path(db, path, device)
     if loc is None:  # validate refused this already; the index changed since
         raise OutsideLocations(show(path))
     return loc.location
+
+
+def run_job(ctx: OpContext, lib: Library, kind: str, path: bytes, params: dict[str, Any]) -> Any:
+    """Run the file job ``kind`` in the location of ``path``, carrying the action it runs
+    for (a run after a crash ends that action)."""
+    if ctx.action is not None:
+        params = {**params, "action": ctx.action}
+    return lib.run_job(kind, location_id(lib, ctx.device, path), params, ctx.progress)
 
 
 @dataclass(frozen=True)
@@ -115,7 +125,7 @@ class _Transfer(Op):
         lib.catch_up()
         _source(ctx, lib, self.source, self.verb, root_ok=self.verb == "copy")
         target = fileops.destination(self.source, self.destination)
-        _location(lib, ctx.device, target, self.verb, root_ok=False)
+        in_location(lib, ctx.device, target, self.verb, root_ok=False)
         fileops.check_transfer(self.source, target, self.force)
         return lib, target
 
@@ -124,17 +134,24 @@ class _Transfer(Op):
 
     def run(self, ctx: OpContext) -> Any:
         lib, target = self._target(ctx)
-        params = {"source": self.source, "target": target, "force": self.force}
-        how = lib.run_job(self.verb, _location_id(lib, ctx.device, self.source), params,
-                          ctx.progress)["how"]  # fmt: skip
         changed = [os.path.dirname(target)]
         if self.verb == "move":
             changed.insert(0, os.path.dirname(self.source))
+        trash = os.fsencode(lib.config.paths.trash)
+        params = {"source": self.source, "target": target, "force": self.force, "trash": trash}
+        try:
+            done = run_job(ctx, lib, self.verb, self.source, params)
+        except SourceChangedKept:
+            follow(lib, ctx.device, changed)  # both are on the disk: both in the index
+            raise
+        if done["replaced"] is not None:
+            changed.append(trash)  # should the trash be inside a location
         return {
             "source": show(self.source),
             "destination": show(target),
-            "how": how,
-            "index": _follow(lib, ctx.device, changed),
+            "how": done["how"],
+            "replaced": done["replaced"],
+            "index": follow(lib, ctx.device, changed),
         }
 
 
@@ -177,13 +194,13 @@ class FileRemove(Op):
         changed = [os.path.dirname(self.path)]
         trash = os.fsencode(lib.config.paths.trash)
         params = {"path": self.path, "permanent": self.permanent, "trash": trash}
-        done = lib.run_job("remove", _location_id(lib, ctx.device, self.path), params,
-                           ctx.progress)  # fmt: skip
-        where = None if done["trash"] is None else os.fsencode(done["trash"])
+        done = run_job(ctx, lib, "remove", self.path, params)
+        where = done["trash"]
         if where is not None:
-            changed.append(os.path.dirname(where))  # should the trash be inside a location
+            changed.append(trash)  # should the trash be inside a location
         return {
             "path": show(self.path),
             "trash": None if where is None else show(where),
-            "index": _follow(lib, ctx.device, changed),
+            "id": done["id"],
+            "index": follow(lib, ctx.device, changed),
         }

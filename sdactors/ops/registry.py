@@ -12,5 +12,6 @@ from sdactors.ops import (  # noqa: F401 - importing registers them
     network,
     node_ops,
     tags,
+    trash,
     why,
 )
