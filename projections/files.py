@@ -22,8 +22,9 @@ Tables:
   name folded (``fname``, indexed: search finds folders by name there). ``id`` is
   local: ``(devs.idx << 40) | eid``.
 - ``listings``: the children of a folder, in parts. A child is ``[eid, name, ftype, size,
-  mtime_ns, inode, kind, cid, target, page]``: ``page`` is where its name is (local, so
-  left out of the digest).
+  mtime_ns, inode, kind, cid, target, dev, page]``: ``dev`` is the volume it is on (with the
+  inode, what makes several paths one file), ``page`` where its name is (local, so left out
+  of the digest).
 - ``closure``: ancestor/descendant pairs over folders, for subtree queries.
 - ``contents``: one row per distinct content, keyed by the first 63 bits of its content id,
   with its size, kind and how many entries have it. The whole id stays with each entry in
@@ -71,7 +72,7 @@ PART_MAX = 1000
 _CHUNK = 500  # SQLite host parameters per IN (...) list, well under its limit
 
 # Positions in a listing child.
-C_EID, C_NAME, C_FTYPE, C_SIZE, C_MTIME, C_INODE, C_KIND, C_CID, C_TARGET, C_PAGE = range(10)
+C_EID, C_NAME, C_FTYPE, C_SIZE, C_MTIME, C_INODE, C_KIND, C_CID, C_TARGET, C_DEV, C_PAGE = range(11)
 # The fields of a child that are facts of the log (the digest's); the rest is local.
 FACTS = C_PAGE
 
@@ -141,7 +142,7 @@ SCHEMA = (
 
 class FilesProjection:
     name = "files"
-    version = 11
+    version = 12
     types = ("location.", "entries.")
 
     def create(self, db: sqlite3.Connection) -> None:
@@ -595,7 +596,7 @@ class _Fold:
         instances = self._instances
         add_line = self.pages.add
         kinds: dict[str, list[int]] = {}
-        for eid, parent, name, ftype, size, mtime, inode, kind, cid, target in entries:
+        for eid, parent, name, ftype, size, mtime, inode, kind, cid, target, st_dev in entries:
             if parent:
                 if known.get(base | parent) != loc:
                     continue
@@ -610,7 +611,7 @@ class _Fold:
                 )
             if eid > top:
                 top = eid
-            child = [eid, name, ftype, size, mtime, inode, kind, cid, target, None]
+            child = [eid, name, ftype, size, mtime, inode, kind, cid, target, st_dev, None]
             if parent:
                 siblings = by_parent.get(parent)
                 if siblings is None:
@@ -691,7 +692,7 @@ class _Fold:
         if loc is None:
             return
         base = self.dev(ev.device) << DEVICE_SHIFT
-        for eid, parent, size, mtime, inode, kind, cid in typed.entries:
+        for eid, parent, size, mtime, inode, kind, cid, st_dev in typed.entries:
             folder_row = None
             if parent:
                 if not self.in_location(base | parent, loc):
@@ -701,7 +702,7 @@ class _Fold:
                     part, child = found
                     self.count(loc, child, -1)
                     child[C_SIZE], child[C_MTIME], child[C_INODE] = size, mtime, inode
-                    child[C_KIND], child[C_CID] = kind, cid
+                    child[C_KIND], child[C_CID], child[C_DEV] = kind, cid, st_dev
                     self.count(loc, child, +1)
                     part.dirty = True
                     folder_row = child[C_FTYPE] == DIR

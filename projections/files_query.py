@@ -13,6 +13,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 from events.domain.entries import DIR
 from projections.files import (
     C_CID,
+    C_DEV,
     C_EID,
     C_FTYPE,
     C_INODE,
@@ -142,8 +143,9 @@ class IndexView:
                 return _indexed(child, parent)
         return None
 
-    def inodes(self, location: bytes) -> dict[int, tuple[int, str, int]]:
-        """inode -> (eid, ftype, parent eid) of every entry of the location (to find moves)."""
+    def inodes(self, location: bytes) -> dict[tuple[int, int], tuple[int, str, int]]:
+        """(volume, inode) -> (eid, ftype, parent eid) of every entry of the location (to
+        find moves: inode numbers repeat across volumes, and a location may span several)."""
         base = self.base
         if base is None:
             return {}
@@ -156,12 +158,12 @@ class IndexView:
             )
         )
 
-    def folder_inodes(self, folders: Sequence[int]) -> dict[int, tuple[int, str, int]]:
+    def folder_inodes(self, folders: Sequence[int]) -> dict[tuple[int, int], tuple[int, str, int]]:
         """Like :meth:`inodes`, for the children of some folders (by eid) only."""
         base = self.base
         if base is None:
             return {}
-        out: dict[int, tuple[int, str, int]] = {}
+        out: dict[tuple[int, int], tuple[int, str, int]] = {}
         for chunk in chunks([base | eid for eid in folders]):
             marks = ",".join("?" * len(chunk))
             out.update(
@@ -212,11 +214,11 @@ class IndexView:
         return total
 
 
-def _by_inode(rows: Iterable[tuple[int, bytes]]) -> dict[int, tuple[int, str, int]]:
-    out: dict[int, tuple[int, str, int]] = {}
+def _by_inode(rows: Iterable[tuple[int, bytes]]) -> dict[tuple[int, int], tuple[int, str, int]]:
+    out: dict[tuple[int, int], tuple[int, str, int]] = {}
     for folder, blob in rows:
         for child in unpack_children(blob):
-            out[child[C_INODE]] = (child[C_EID], child[C_FTYPE], folder & EID_MASK)
+            out[child[C_DEV], child[C_INODE]] = (child[C_EID], child[C_FTYPE], folder & EID_MASK)
     return out
 
 
@@ -380,8 +382,20 @@ class DuplicateGroup(NamedTuple):
     cid: bytes
     size: int
     kind: str | None
-    count: int
-    paths: list[bytes]
+    # Each file's paths, sorted, the files by their first path. A file seen through several
+    # paths (hard links, a bind mount: one device, one volume, one inode) is one file: its
+    # paths are never copies of each other.
+    files: list[list[bytes]]
+
+    @property
+    def count(self) -> int:
+        """Copies: files, not paths."""
+        return len(self.files)
+
+    @property
+    def paths(self) -> list[bytes]:
+        """One path per copy."""
+        return [paths[0] for paths in self.files]
 
     @property
     def waste(self) -> int:
@@ -392,11 +406,14 @@ class DuplicateGroup(NamedTuple):
 def duplicates(
     db: sqlite3.Connection, limit: int | None = None, min_size: int = 1
 ) -> list[DuplicateGroup]:
-    """Groups of entries with the same content, the ones wasting most space first.
+    """Groups of files with the same content, the ones wasting most space first.
 
-    The contents table says which contents have several instances; one pass over the
-    listings finds them, grouped by their whole content id (an index from content to entry
-    would cost every insert more than this costs a query).
+    The contents table says which contents have several instances (entries, so a file with
+    two paths counts twice there); one pass over the listings finds them, grouped by their
+    whole content id (an index from content to entry would cost every insert more than
+    this costs a query), then by file: the device holding it, its volume and its inode. A
+    content whose entries are all one file is no duplicate. What a group is depends only on
+    the entries in the index, never on the order they came in.
     """
     counts: dict[tuple[int, int], dict[str, int]] = {}
     for key, size, kind, instances in db.execute(
@@ -406,7 +423,7 @@ def duplicates(
     ):
         counts.setdefault((key, size), {})[kind] = instances
     candidates = {key: (key[1], content_kind(kinds)) for key, kinds in counts.items()}
-    members: dict[tuple[bytes, int], list[bytes]] = {}
+    members: dict[tuple[bytes, int], dict[tuple[int, int, int], list[bytes]]] = {}
     if candidates:
         cache: dict[int, bytes] = {}
         for folder, blob in db.execute("SELECT folder, children FROM listings"):
@@ -418,13 +435,17 @@ def duplicates(
                 if folder_at is None:
                     folder_at = folder_path(db, folder, cache=cache)
                 if folder_at is not None:
-                    members.setdefault((cid, child[C_SIZE]), []).append(
-                        os.path.join(folder_at, child[C_NAME])
-                    )
+                    files = members.setdefault((cid, child[C_SIZE]), {})
+                    same = (folder >> DEVICE_SHIFT, child[C_DEV], child[C_INODE])
+                    files.setdefault(same, []).append(os.path.join(folder_at, child[C_NAME]))
     groups = [
-        DuplicateGroup(cid, *candidates[(content_key(cid), size)], len(paths), sorted(paths))
-        for (cid, size), paths in members.items()
-        if len(paths) > 1
+        DuplicateGroup(
+            cid,
+            *candidates[(content_key(cid), size)],
+            sorted(sorted(paths) for paths in files.values()),
+        )
+        for (cid, size), files in members.items()
+        if len(files) > 1
     ]
     groups.sort(key=lambda g: (-g.waste, g.cid))
     return groups[:limit] if limit is not None else groups

@@ -147,8 +147,31 @@ class AmbiguousLocation(SdError):
 
 
 class LocationExists(SdError):
-    def __init__(self, path: str, existing: str) -> None:
-        super().__init__(f"{path} is already indexed as part of location {existing}")
+    """A new location would overlap one of this device's: a folder is in one location only."""
+
+    def __init__(self, path: str, name: str, existing: str, inside: bool) -> None:
+        if inside:
+            msg = (
+                f"cannot add {path}: it is inside the location {name!r} ({existing}), "
+                "which indexes it already"
+            )
+        else:
+            msg = (
+                f"cannot add {path}: it holds the location {name!r} ({existing}); a folder can "
+                f"be in one location only (remove {name!r} first to index the whole of it)"
+            )
+        super().__init__(msg)
+
+
+class InDataDir(SdError):
+    """The node's own files (its log, its index, its key) are never indexed."""
+
+    def __init__(self, path: str, data: str, inside: bool) -> None:
+        where = "inside " if inside else ""
+        super().__init__(
+            f"cannot index {path}: it is {where}sdactors' own data directory ({data}), "
+            "which holds this device's log, index and key"
+        )
 
 
 class NotAFolder(SdError):

@@ -61,7 +61,7 @@ def list_libraries(data: DataDir) -> list[LibraryConfig]:
     found = []
     for child in sorted(data.libraries.iterdir()):
         if child.suffix == ".sdlibrary" and (child / "library.toml").exists():
-            found.append(_read(LibraryPaths(child)))
+            found.append(_read(LibraryPaths(child, data.root)))
     return sorted(found, key=lambda lib: (lib.name, lib.id))
 
 

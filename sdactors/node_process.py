@@ -37,7 +37,7 @@ from sdactors.indexer.rules import Rules
 from sdactors.libraries import list_libraries
 from sdactors.lock import LibraryLock
 from sdactors.logs import get_logger
-from sdactors.paths import DataDir
+from sdactors.paths import DataDir, file_id
 from sdactors.watch.limits import Backoff
 from sdactors.watch.watcher import Changed, LocationWatcher, WatchedLocation
 
@@ -203,7 +203,8 @@ class NodeProcess:
         for location, spec in wanted.items():
             if self._watched.get(location) != spec:
                 rules = Rules.from_dict(json.loads(spec[2]))
-                self.watcher.add(WatchedLocation(location, spec[1], rules))
+                private = file_id(self.data.root)
+                self.watcher.add(WatchedLocation(location, spec[1], rules, private=private))
                 self._watched[location] = spec
 
     async def rescan_changes(self, receive: trio.MemoryReceiveChannel[Changed]) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
+
+from events.domain.entries import INODE_MASK
 
 # The name of a copy still being written beside its destination (a verified copy, a file
 # arriving by Spacedrop): never an entry of the index, whatever a location's rules.
@@ -47,6 +50,40 @@ def show(path: bytes) -> str:
     return path.decode("utf-8", "backslashreplace")
 
 
+class FileId(NamedTuple):
+    """What makes a file or folder itself, whatever path reaches it (a hard link, a bind
+    mount): its volume (``st_dev``) and its inode, kept to 63 bits as the index keeps them."""
+
+    dev: int
+    inode: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> "FileId":
+        return cls(st.st_dev & INODE_MASK, st.st_ino & INODE_MASK)
+
+
+def file_id(path: str | bytes | os.PathLike[str], follow: bool = True) -> FileId | None:
+    """The identity of what ``path`` names now; None if it cannot be stat'ed."""
+    try:
+        st = os.stat(path, follow_symlinks=follow)
+    except (OSError, ValueError):
+        return None
+    return FileId.of(st)
+
+
+def reached_through(path: bytes, folder: FileId) -> bytes | None:
+    """Which of ``path`` and its ancestors is ``folder`` (by identity, so also through a bind
+    mount or another name for it), if one is."""
+    here = path
+    while True:
+        if file_id(here) == folder:
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
 class DataDir:
     """The layout of one data directory; it creates nothing by itself."""
 
@@ -66,12 +103,24 @@ class DataDir:
         return self.root / "libraries"
 
     def library(self, library_id: str) -> "LibraryPaths":
-        return LibraryPaths(self.libraries / f"{library_id}.sdlibrary")
+        return LibraryPaths(self.libraries / f"{library_id}.sdlibrary", self.root)
 
 
 class LibraryPaths:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, data: Path | None = None) -> None:
+        """``data``: the data directory holding the library (None for one standing alone)."""
         self.root = root
+        self.data = data
+
+    def data_dir(self) -> tuple[bytes, FileId] | None:
+        """The data directory holding the library (real path, identity): never indexed,
+        whatever path reaches it. None for a library standing alone."""
+        if self.data is None:
+            return None
+        found = file_id(self.data)
+        if found is None:
+            return None
+        return os.path.realpath(os.fsencode(self.data)), found
 
     @property
     def config(self) -> Path:

@@ -32,7 +32,7 @@ from projections.files_query import LocationRow, location_for_path, locations, r
 from projections.jobs import jobs_of
 from sdactors.indexer.rules import Matcher, Rules
 from sdactors.indexer.walk import open_folder
-from sdactors.paths import show
+from sdactors.paths import FileId, show
 from sdactors.volumes.presence import look
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ MISSING = "missing"
 OFFLINE = "offline"
 NOT_RECEIVED = "not_received"
 PENDING = "not_indexed_yet"
+# The rule that keeps the data directory out (the others are the location's rules).
+DATA_DIR = "data_dir"
 
 
 def _time(hlc: int) -> str:
@@ -180,9 +182,12 @@ def _last_scan(db: sqlite3.Connection, loc: LocationRow) -> str | None:
     return _time(done[-1].updated) if done else None
 
 
-def _on_disk(db: sqlite3.Connection, path: bytes, loc: LocationRow) -> tuple[str, str, str | None]:
+def _on_disk(
+    db: sqlite3.Connection, path: bytes, loc: LocationRow, data: tuple[bytes, FileId] | None
+) -> tuple[str, str, str | None]:
     """Why the walk of ``loc`` (a location of this device) did not bring ``path`` in:
-    ``(reason, detail, rule)``. Walks down from the root as the indexer does."""
+    ``(reason, detail, rule)``. Walks down from the root as the indexer does, which never
+    enters ``data`` (the data directory: its path, its identity)."""
     where = f"location {loc.name!r}"
     presence = look(loc)
     offline = loc.offline or presence.offline
@@ -206,9 +211,13 @@ def _on_disk(db: sqlite3.Connection, path: bytes, loc: LocationRow) -> tuple[str
             return UNREADABLE, f"{show(child)} cannot be read: {exc.strerror}", None
         is_dir = stat.S_ISDIR(st.st_mode)
         excluded = rules.excluded_by(part, is_dir)
+        what = "it" if child == path else f"its folder {show(child)}"
         if excluded is not None:
-            what = "it" if child == path else f"its folder {show(child)}"
             return EXCLUDED, f"{what} is skipped by {where}: {excluded.detail}", excluded.rule
+        if is_dir and data is not None and FileId.of(st) == data[1]:
+            seen = "" if child == data[0] else f" ({show(data[0])}, seen through another path)"
+            detail = f"{show(child)} is sdactors' own data directory{seen}, never indexed"
+            return EXCLUDED, f"{what} is skipped by {where}: {detail}", DATA_DIR
         if i + 1 == len(parts):
             break
         if not is_dir:
@@ -233,7 +242,7 @@ def why(lib: "LibraryReader", path: bytes, mine: bytes) -> Why:
                 return found
         own = location_for_path(db, path, mine)
         if own is not None:
-            reason, detail, rule = _on_disk(db, path, own)
+            reason, detail, rule = _on_disk(db, path, own, lib.config.paths.data_dir())
             return Why(path, reason, detail, mine, None, own, rule=rule)
         names = device_names(db)
         for device in holders:

@@ -97,6 +97,15 @@ def mount_tmpfs(where: Path) -> None:
         pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
 
 
+def bind_mount(what: Path, where: Path) -> None:
+    """``what`` seen again at ``where`` (the same files: same device, same inodes)."""
+    done = subprocess.run(
+        ["mount", "--bind", str(what), str(where)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"bind mounts are not permitted here: {done.stderr.strip()}")
+
+
 def unmount(where: Path) -> None:
     subprocess.run(["umount", str(where)], check=True, capture_output=True)
 

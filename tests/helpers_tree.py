@@ -125,6 +125,7 @@ class DiskEntry(NamedTuple):
     content_id: str | None  # 16 hex chars, as sd shows it
     inode: int
     mtime_ns: int
+    dev: int  # with the inode, what makes it one file whatever path it is seen through
 
 
 def readable(raw: bytes) -> str:
@@ -153,6 +154,7 @@ def disk_entries(root: Path | str | bytes, with_cids: bool = True) -> dict[str, 
             cid,
             st.st_ino,
             st.st_mtime_ns,
+            st.st_dev,
         )
         return kind
 
@@ -182,21 +184,30 @@ def disk_stats(entries: dict[str, DiskEntry]) -> dict[str, int]:
 
 
 def disk_duplicates(entries: dict[str, DiskEntry]) -> list[dict[str, Any]]:
-    """What ``sd duplicates`` should say, as comparable dicts (order: waste, then cid)."""
-    groups: dict[str, list[DiskEntry]] = {}
+    """What ``sd duplicates`` should say, as comparable dicts (order: waste, then cid).
+
+    Paths of one file (same device and inode: hard links, bind mounts) are one file: each
+    file is named by its first path, the others listed as the same file."""
+    groups: dict[str, dict[tuple[int, int], list[str]]] = {}
+    sizes: dict[str, int] = {}
     for e in entries.values():
         if e.type == "file" and e.content_id:
-            groups.setdefault(e.content_id, []).append(e)
+            files = groups.setdefault(e.content_id, {})
+            files.setdefault((e.dev, e.inode), []).append(e.path)
+            sizes[e.content_id] = e.size
     out = [
         {
             "content_id": cid,
-            "size": members[0].size,
-            "count": len(members),
-            "waste": members[0].size * (len(members) - 1),
-            "paths": sorted(m.path for m in members),
+            "size": sizes[cid],
+            "count": len(files),
+            "waste": sizes[cid] * (len(files) - 1),
+            "paths": sorted(min(paths) for paths in files.values()),
+            "same_file": {
+                min(paths): sorted(paths)[1:] for paths in files.values() if len(paths) > 1
+            },
         }
-        for cid, members in groups.items()
-        if len(members) > 1
+        for cid, files in groups.items()
+        if len(files) > 1
     ]
     return sorted(out, key=lambda g: (-g["waste"], g["content_id"]))
 

@@ -6,8 +6,9 @@ folders, modifies, moves, renames and deletes them, removes locations and change
 devices also edit shared facts (tags, the library's name) and now and then write events about
 another device's locations, which the folds must ignore. Content ids come from a small shared
 pool with kinds that disagree between devices, so what derives from several devices' facts (a
-content's kind, instance counts, totals) is tested too. The index is checked against the
-model, not only against itself.
+content's kind, instance counts, totals) is tested too. Some files are hard links of others
+(the same volume and inode, anywhere on the same device): ``sd duplicates`` must count each
+file once. The index is checked against the model, not only against itself.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from events.envelope import Event
 from events.keys import DeviceKey
 from events.writer import Draft, LogWriter
 from projections.files import C_CID, C_FTYPE, C_KIND, C_NAME, C_SIZE, content_key, unpack_children
-from projections.files_query import content_kind, file_stats, folder_path
+from projections.files_query import content_kind, duplicates, file_stats, folder_path
 from tests.helpers_log import CREATOR, LIBRARY_KEY, founding
 from tests.test_properties import fold, interleave
 
@@ -78,6 +79,8 @@ class Node:
     size: int = 0
     cid: bytes | None = None
     kind: str | None = None
+    # The file it is on its device: (volume, inode); hard links share it.
+    file: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -126,6 +129,8 @@ class Device:
     events: list[Event] = field(default_factory=list)
     locations: dict[bytes, Location] = field(default_factory=dict)
     next_eid: int = 0
+    # The last inode number each volume gave a file.
+    inodes: dict[int, int] = field(default_factory=dict)
 
     def eid(self) -> int:
         self.next_eid += 1
@@ -138,7 +143,8 @@ class Device:
 
 def _file_fields(draw: st.DrawFn) -> tuple[int, bytes | None, str | None]:
     cid = draw(st.sampled_from([*CIDS, None]))
-    return draw(st.integers(0, 5000)), cid, draw(st.sampled_from(KINDS))
+    # Few sizes: the same content (and size) on several files, copies or links, is common.
+    return draw(st.sampled_from([0, 7, 4096, 5000])), cid, draw(st.sampled_from(KINDS))
 
 
 def _step(draw: st.DrawFn, dev: Device, everyone: list[Device]) -> None:
@@ -158,7 +164,7 @@ def _step(draw: st.DrawFn, dev: Device, everyone: list[Device]) -> None:
                 CATALOG.body(LocationAdded(loc.id, loc.path, "loc", RULES)),
                 CATALOG.body(
                     EntriesIndexed(
-                        loc.id, ((loc.root, 0, b"root", DIR, 0, 0, 1, None, None, None),)
+                        loc.id, ((loc.root, 0, b"root", DIR, 0, 0, 1, None, None, None, 1),)
                     )
                 ),
             ]
@@ -171,13 +177,28 @@ def _step(draw: st.DrawFn, dev: Device, everyone: list[Device]) -> None:
             parent = draw(st.sampled_from([loc.root, *loc.folders()]))
             name = loc.free_name(parent, draw(st.sampled_from(NAMES)))
             eid = dev.eid()
-            if draw(st.booleans()):
+            files = [n for other in live for n in other.nodes.values() if n.ftype == FILE]
+            if files and draw(st.integers(0, 3)) == 0:
+                # A hard link to a file of this device, in this location or another.
+                same = draw(st.sampled_from(files))
+                node = Node(parent, name, FILE, same.size, same.cid, same.kind, same.file)
+                loc.nodes[eid] = node
+                items.append(
+                    (eid, parent, name, FILE, node.size, 1, node.file[1], node.kind, node.cid,
+                     None, node.file[0])
+                )  # fmt: skip
+            elif draw(st.booleans()):
                 size, cid, kind = _file_fields(draw)
-                loc.nodes[eid] = Node(parent, name, FILE, size, cid, kind)
-                items.append((eid, parent, name, FILE, size, 1, eid, kind, cid, None))
+                # Two volumes, each numbering its inodes from 1: the same numbers on both,
+                # which only the volume tells apart.
+                volume = draw(st.integers(1, 2))
+                dev.inodes[volume] = dev.inodes.get(volume, 0) + 1
+                file = (volume, dev.inodes[volume])
+                loc.nodes[eid] = Node(parent, name, FILE, size, cid, kind, file)
+                items.append((eid, parent, name, FILE, size, 1, file[1], kind, cid, None, file[0]))
             else:
                 loc.nodes[eid] = Node(parent, name, DIR)
-                items.append((eid, parent, name, DIR, 0, 1, eid, None, None, None))
+                items.append((eid, parent, name, DIR, 0, 1, eid, None, None, None, 1))
         dev.write([CATALOG.body(EntriesIndexed(loc.id, tuple(items)))])
     elif action == "modify":
         loc = draw(st.sampled_from(live))
@@ -187,7 +208,10 @@ def _step(draw: st.DrawFn, dev: Device, everyone: list[Device]) -> None:
             for eid in draw(st.lists(st.sampled_from(files), min_size=1, max_size=3, unique=True)):
                 node = loc.nodes[eid]
                 node.size, node.cid, node.kind = _file_fields(draw)
-                items.append((eid, node.parent, node.size, 2, eid, node.kind, node.cid))
+                items.append(
+                    (eid, node.parent, node.size, 2, node.file[1], node.kind, node.cid,
+                     node.file[0])
+                )  # fmt: skip
             dev.write([CATALOG.body(EntriesModified(loc.id, tuple(items)))])
     elif action == "move":
         loc = draw(st.sampled_from(live))
@@ -253,7 +277,7 @@ def _step(draw: st.DrawFn, dev: Device, everyone: list[Device]) -> None:
         others = [loc for d in everyone if d is not dev for loc in d.locations.values()]
         if others:
             loc = draw(st.sampled_from(others))
-            bogus = (dev.eid(), loc.root, b"hijack", FILE, 1, 1, 1, "text", CIDS[0], None)
+            bogus = (dev.eid(), loc.root, b"hijack", FILE, 1, 1, 1, "text", CIDS[0], None, 1)
             dev.write(
                 [
                     CATALOG.body(EntriesIndexed(loc.id, (bogus,))),
@@ -332,6 +356,23 @@ def indexed_entries(db: Any) -> Counter:
     return out
 
 
+def expected_duplicates(world: World) -> dict[tuple[bytes, int], list[list[bytes]]]:
+    """Each content held by several files: the files' paths (one file: one device, volume
+    and inode, whatever its paths)."""
+    groups: dict[tuple[bytes, int], dict[tuple[int, int, int], list[bytes]]] = {}
+    for dev in world.devices:
+        for loc in dev.locations.values():
+            for eid, node in loc.nodes.items():
+                if node.ftype == FILE and node.cid and node.size:
+                    files = groups.setdefault((node.cid, node.size), {})
+                    files.setdefault((dev.index, *node.file), []).append(loc.path_of(eid))
+    return {
+        key: sorted(sorted(paths) for paths in files.values())
+        for key, files in groups.items()
+        if len(files) > 1
+    }
+
+
 def expected_contents(world: World) -> dict[tuple[int, int], dict[str, int]]:
     counts: dict[tuple[int, int], dict[str, int]] = {}
     for dev in world.devices:
@@ -377,6 +418,7 @@ def test_any_interleaving_of_whole_devices_folds_to_the_same_index(
     assert contents == expected_contents(world)
     for kinds in contents.values():
         assert content_kind(kinds) == content_kind(dict(sorted(kinds.items(), reverse=True)))
+    assert {(g.cid, g.size): g.files for g in duplicates(db)} == expected_duplicates(world)
     stats = file_stats(db)
     live = expected_entries(world)
     assert stats.files == sum(n for (_, _, t, *_), n in live.items() if t == FILE)

@@ -78,7 +78,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 def entry(eid: int, parent: int, name: bytes) -> tuple:
-    return (eid, parent, name, FILE, 5, 1, 99, "text", os.urandom(32), None)
+    return (eid, parent, name, FILE, 5, 1, 99, "text", os.urandom(32), None, 1)
 
 
 def snapshot(sd: Sd) -> list[Any]:
@@ -108,8 +108,8 @@ def sd_tree(sd: Sd) -> Path:
     [
         (
             "an entries.indexed item of 3 fields",
-            lambda w: [("entries.indexed", 1, {"location": b"L" * 16, "entries": ((1, 2, 3),)})],
-            "entries[0]: (1, 2, 3) is not an array of 10 fields",
+            lambda w: [("entries.indexed", 2, {"location": b"L" * 16, "entries": ((1, 2, 3),)})],
+            "entries[0]: (1, 2, 3) is not an array of 11 fields",
         ),
         (
             "a tag id that is a map",

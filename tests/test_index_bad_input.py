@@ -26,6 +26,7 @@ from tests.helpers_tree import (
     disk_entries,
     disk_stats,
     entry_event_counts,
+    jpeg_bytes,
     make_many,
     readable,
     shown,
@@ -285,13 +286,16 @@ def test_bad_locations_fail_with_one_clear_line(sd: Sd, tmp_path: Path) -> None:
 
     root = os.path.realpath(tmp_path / "tree")
     sd.json("location", "add", root)
-    for nested in (f"{root}/sub", f"{root}/sub/inner", str(tmp_path)):
+    for nested, what in ((f"{root}/sub", "is inside"), (f"{root}/sub/inner", "is inside"),
+                         (str(tmp_path), "holds")):  # fmt: skip
         failed = sd.fails("location", "add", nested)
         assert failed.err.strip().count("\n") == 0
-        assert "already indexed" in failed.err, failed.err
+        assert f"it {what} the location 'tree' ({root})" in failed.err, failed.err
     # Through a symlink, it is still the same folder inside the location.
     os.symlink(f"{root}/sub", tmp_path / "link-to-sub")
-    assert "already indexed" in sd.fails("location", "add", str(tmp_path / "link-to-sub")).err
+    assert (
+        "is inside the location" in sd.fails("location", "add", str(tmp_path / "link-to-sub")).err
+    )
     assert [loc["path"] for loc in sd.json("location", "list")] == [root]
 
     for command in (
@@ -308,6 +312,41 @@ def test_bad_locations_fail_with_one_clear_line(sd: Sd, tmp_path: Path) -> None:
     failed = sd.fails("location", "rescan", root)
     assert failed.err.strip().count("\n") == 0 and "does not exist" in failed.err
     assert sd.json("stats")["files"] == 1
+
+
+def test_the_data_directory_cannot_be_a_location(tmp_path: Path) -> None:
+    """The node's own files (its log, its index, device.key) are never indexed: neither the
+    data directory nor anything inside it can be a location, whichever path names it."""
+    sd = Sd(tmp_path / "data")
+    sd.run("library", "create", "Home")
+    data = os.path.realpath(tmp_path / "data")
+    (tmp_path / "link-to-data").symlink_to(data)
+    for path in (data, f"{data}/libraries", str(tmp_path / "link-to-data")):
+        failed = sd.fails("location", "add", path)
+        assert failed.err.strip().count("\n") == 0, failed.err
+        assert "sdactors' own data directory" in failed.err and data in failed.err, failed.err
+    assert sd.json("location", "list") == []
+    assert sd.json("log", "stats")["by_type"].get("location.added", 0) == 0
+
+
+def test_a_location_around_or_inside_another_names_it(sd: Sd, tmp_path: Path) -> None:
+    sd.run("library", "create", "Home")
+    write(tmp_path, "home/photos/2024/a.jpg", jpeg_bytes())
+    home = os.path.realpath(tmp_path / "home")
+    sd.json("location", "add", f"{home}/photos", "--name", "Pictures")
+    # Around it: the folder holds the location, it is not part of it.
+    around = sd.fails("location", "add", home).err.strip()
+    assert around == (
+        f"sd: error: cannot add {home}: it holds the location 'Pictures' ({home}/photos); "
+        "a folder can be in one location only (remove 'Pictures' first to index the whole of it)"
+    )
+    # Inside it: already indexed, as part of that location.
+    inside = sd.fails("location", "add", f"{home}/photos/2024").err.strip()
+    assert inside == (
+        f"sd: error: cannot add {home}/photos/2024: it is inside the location 'Pictures' "
+        f"({home}/photos), which indexes it already"
+    )
+    assert [loc["name"] for loc in sd.json("location", "list")] == ["Pictures"]
 
 
 # -- files that change while being indexed ------------------------------------------------------------------

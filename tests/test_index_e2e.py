@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Sd
+from tests.conftest import Sd, bind_mount, unmount
 from tests.helpers_tree import (
     KIB,
     DiskEntry,
@@ -29,6 +31,7 @@ from tests.helpers_tree import (
     pdf_bytes,
     png_bytes,
     random_bytes,
+    shown,
     spacedrive_cid,
     write,
 )
@@ -617,3 +620,120 @@ def test_no_wait_returns_at_once_and_indexes_in_the_background(sd: Sd, tmp_path:
         raise AssertionError("the background index never completed")
     assert sd.json("stats")["files"] == 300
     assert sd.json("location", "rescan", str(root))["created"] == 0
+
+
+def test_hard_links_and_bind_mounts_are_one_file_not_duplicates(sd: Sd, tmp_path: Path) -> None:
+    """A file seen under several paths (hard links; a folder bind-mounted elsewhere, in the
+    same location or another) is one file: never a duplicate, never waste to free. Deleting
+    one of its paths would not free a byte, and deleting what it points to would lose it."""
+    report = pdf_bytes() + b"the only copy" * 100
+    tree = tmp_path / "tree"
+    write(tree, "docs/report.pdf", report)
+    os.link(tree / "docs/report.pdf", tree / "docs/report-link.pdf")
+    write(tree, "docs/linked-only.txt", "one file, two names\n")
+    os.link(tree / "docs/linked-only.txt", tree / "linked-only-too.txt")
+    write(tree, "copies/report.pdf", report)  # a real second copy: that one is waste
+    (tree / "view").mkdir()
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    bind_mount(tree / "docs", tree / "view")
+    try:
+        bind_mount(tree / "docs", mirror)
+        try:
+            sd.run("library", "create", "Home")
+            sd.json("location", "add", str(tree))
+            sd.json("location", "add", str(mirror))
+            root, other = os.path.realpath(tree), os.path.realpath(mirror)
+            # The disk's own answer: one group, two files (by device and inode).
+            assert disk_duplicates({**disk_entries(root), **disk_entries(other)}) == [
+                {
+                    "content_id": shown(spacedrive_cid(report)),
+                    "size": len(report),
+                    "count": 2,
+                    "waste": len(report),
+                    "paths": [f"{other}/report-link.pdf", f"{root}/copies/report.pdf"],
+                    "same_file": {
+                        f"{other}/report-link.pdf": [
+                            f"{other}/report.pdf",
+                            f"{root}/docs/report-link.pdf",
+                            f"{root}/docs/report.pdf",
+                            f"{root}/view/report-link.pdf",
+                            f"{root}/view/report.pdf",
+                        ]
+                    },
+                }
+            ]
+            check_duplicates(sd, {**disk_entries(root), **disk_entries(other)})
+            text = sd.run("duplicates").out
+            assert text.count("same file as the one above:") == 5
+            assert text.splitlines()[-1].startswith("1 groups, ")
+            # Nothing changed on disk: a rescan finds nothing to say.
+            for where in (root, other):
+                again = sd.json("location", "rescan", where)
+                assert [again[k] for k in ("created", "modified", "moved", "deleted")] == [0] * 4
+        finally:
+            unmount(mirror)
+    finally:
+        unmount(tree / "view")
+
+
+@pytest.fixture
+def ext4_image(tmp_path: Path) -> Iterator[Callable[[Path], None]]:
+    """Mounts one ext4 image, each time through a loop device of its own: the same files
+    and inodes on a volume the system numbers otherwise (``st_dev``), as after a reboot."""
+    image = tmp_path / "disk.img"
+    with open(image, "wb") as fh:
+        fh.truncate(16 << 20)
+    made = subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"no ext4 image here: {made.stderr.strip()}")
+    loops: list[str] = []
+    mounted: list[Path] = []
+
+    def mount(where: Path) -> None:
+        if mounted:
+            subprocess.run(["umount", str(mounted.pop())], check=True)
+        # The devices attached before stay attached: the next one is another.
+        loop = subprocess.run(
+            ["losetup", "-f", "--show", str(image)], capture_output=True, text=True
+        )
+        if loop.returncode != 0:
+            pytest.skip(f"loop devices are not permitted here: {loop.stderr.strip()}")
+        loops.append(loop.stdout.strip())
+        subprocess.run(["mount", loops[-1], str(where)], check=True, capture_output=True)
+        mounted.append(where)
+
+    try:
+        yield mount
+    finally:
+        for where in mounted:
+            subprocess.run(["umount", str(where)], capture_output=True)
+        for loop in loops:
+            subprocess.run(["losetup", "-d", loop], capture_output=True)
+
+
+def test_a_volume_numbered_otherwise_is_recorded_not_reindexed(
+    sd: Sd, tmp_path: Path, ext4_image: Callable[[Path], None]
+) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    ext4_image(disk)
+    write(disk, "docs/a.txt", "alpha\n")
+    write(disk, "docs/b.txt", "alpha\n")  # a copy
+    os.link(disk / "docs/a.txt", disk / "a-link.txt")  # the same file
+    shutil.rmtree(disk / "lost+found")
+    sd.run("library", "create", "Home")
+    sd.json("location", "add", str(disk))
+    before = sd.json("duplicates")
+    assert [(g["count"], len(g["same_file"])) for g in before] == [(2, 1)]
+    first_dev = os.stat(disk).st_dev
+    ext4_image(disk)
+    assert os.stat(disk).st_dev != first_dev and (disk / "docs/a.txt").exists()
+    # Every entry is the one it was: its new volume number is recorded, nothing else.
+    again = sd.json("location", "rescan", str(disk))
+    changes = [again[k] for k in ("created", "modified", "moved", "deleted")]
+    assert changes == [0, 4, 0, 0]  # docs, a.txt, b.txt, a-link.txt
+    assert sd.json("duplicates") == before
+    again = sd.json("location", "rescan", str(disk))
+    assert [again[k] for k in ("created", "modified", "moved", "deleted")] == [0, 0, 0, 0]
+    assert_index_matches_disk(sd, str(disk), disk_entries(disk))

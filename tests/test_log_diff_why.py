@@ -13,7 +13,7 @@ import pytest
 
 from events.exportfile import ExportHeader, write_export
 from events.keys import DeviceKey
-from tests.conftest import SD, Result, Sd
+from tests.conftest import SD, Result, Sd, bind_mount, unmount
 from tests.helpers_log import LIBRARY, new_store, tag_drafts, wire, writer
 from tests.helpers_tree import write
 
@@ -184,6 +184,39 @@ def test_why_indexed_excluded_outside(tmp_path: Path) -> None:
     assert later["reason"] == "not_indexed_yet"
     text = sd.run("why", str(tree / "node_modules/pkg/index.js")).out
     assert text.splitlines()[0].endswith("'node_modules' is a folder development tools fill")
+
+
+def test_a_location_holding_the_data_directory_skips_it_and_why_says_so(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write(home, "notes.txt", b"mine")
+    write(home, ".local/share/keep.txt", b"kept")
+    sd = Sd(home / ".local/share/sdactors")  # where a data directory usually is
+    sd.run("library", "create", "Home")
+    sd.run("location", "add", str(home))
+    data = os.path.realpath(home / ".local/share/sdactors")
+    # The node's own files are not indexed: not the log, not the index, not its key.
+    assert [i["name"] for i in sd.json("ls", str(home / ".local/share"))] == ["keep.txt"]
+    assert sd.json("search", "device.key") == [] and sd.json("search", "events.db") == []
+    for path in (f"{data}/device.key", data):
+        answer = sd.json("why", path)
+        assert (answer["indexed"], answer["reason"], answer["rule"]) == (
+            False,
+            "excluded",
+            "data_dir",
+        ), answer
+        assert f"{data} is sdactors' own data directory" in answer["detail"], answer["detail"]
+
+    # The same folder seen through another path (a bind mount) is skipped all the same.
+    (home / "again").mkdir()
+    bind_mount(Path(data), home / "again")
+    try:
+        again = sd.json("location", "rescan", str(home))
+        assert (again["created"], again["deleted"]) == (0, 0)
+        assert "again" not in {i["name"] for i in sd.json("ls", str(home))}
+        answer = sd.json("why", str(home / "again" / "device.key"))
+        assert (answer["reason"], answer["rule"]) == ("excluded", "data_dir"), answer
+    finally:
+        unmount(home / "again")
 
 
 # Root reads any folder whatever its mode; without these two capabilities it is held to the

@@ -14,7 +14,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
@@ -37,14 +37,16 @@ STOP_WITHIN_S = 10.0
 class Node:
     """One ``sd node run`` process on a data directory."""
 
-    def __init__(self, sd: Sd, log: Path) -> None:
+    def __init__(self, sd: Sd, log: Path, prefix: Sequence[str] = ()) -> None:
+        """``prefix``: a command the node runs under (``setpriv ...``)."""
         self.sd = sd
         self._log = log
+        self._prefix = list(prefix)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Node:
         self.proc = subprocess.Popen(
-            [*SD, "node", "run"],
+            [*self._prefix, *SD, "node", "run"],
             env=self.sd.env,
             stdout=subprocess.DEVNULL,
             stderr=open(self._log, "ab"),  # noqa: SIM115 - the child holds it
@@ -82,8 +84,8 @@ class Node:
 
 
 @contextmanager
-def node_on(sd: Sd, tmp_path: Path) -> Iterator[Node]:
-    node = Node(sd, tmp_path / f"node-{time.monotonic_ns()}.log").start()
+def node_on(sd: Sd, tmp_path: Path, prefix: Sequence[str] = ()) -> Iterator[Node]:
+    node = Node(sd, tmp_path / f"node-{time.monotonic_ns()}.log", prefix).start()
     try:
         yield node
     finally:

@@ -43,16 +43,31 @@ def test_a_body_off_its_declared_shape_is_refused_and_never_built(
     type_name: str, data: st.DataObject
 ) -> None:
     body = data.draw(invalid(CATALOG.shape(type_name)))
-    reason = CATALOG.check(type_name, 1, body)
+    v = CATALOG.class_for(type_name).version  # type: ignore[union-attr]
+    reason = CATALOG.check(type_name, v, body)
     assert reason, f"{type_name} accepted {body!r}"
-    assert type(CATALOG.build(type_name, 1, body)) is UnknownEvent
+    assert type(CATALOG.build(type_name, v, body)) is UnknownEvent
     # Decoded from the wire (tuples, maps), it is refused just the same.
     if not isinstance(body, float):
         try:
             wire_body = unpack(pack(body))
         except (TypeError, ValueError, OverflowError):
             return  # not even msgpack: it can never arrive
-        assert CATALOG.check(type_name, 1, wire_body)
+        assert CATALOG.check(type_name, v, wire_body)
+
+
+def test_entries_of_version_1_are_read_with_their_volume_unknown() -> None:
+    """Version 2 of entries.indexed/modified adds each item's volume (st_dev); an item of
+    version 1 reads as on volume 0, not known, and a bad one is still refused."""
+    item = (2, 1, b"a.txt", "f", 5, 9, 77, "text", b"c" * 32, None)
+    built = CATALOG.build("entries.indexed", 1, {"location": b"L" * 16, "entries": (item,)})
+    assert built.entries == ((*item, 0),)
+    changed = (2, 1, 6, 10, 77, "text", None)
+    built = CATALOG.build("entries.modified", 1, {"location": b"L" * 16, "entries": (changed,)})
+    assert built.entries == ((*changed, 0),)
+    assert CATALOG.check("entries.indexed", 2, {"location": b"L" * 16, "entries": (item,)})
+    bad = {"location": b"L" * 16, "entries": ((*item[:6], -1, *item[7:]),)}
+    assert type(CATALOG.build("entries.indexed", 1, bad)) is UnknownEvent
 
 
 def test_refusals_name_the_place_of_the_bad_value() -> None:

@@ -10,6 +10,11 @@ size of every batch. The field order is part of the event's version.
 
 Content identity (the Spacedrive-compatible blake3, see ``sdactors/indexer/content.py``) and
 kind are carried with the entry: the indexer reads the file once, for both, while it walks.
+
+Version 2 of ``entries.indexed`` and ``entries.modified`` adds ``dev``, the volume the entry
+is on (``st_dev``), last in each item: with the inode, it tells one file seen through several
+paths (hard links, bind mounts) from copies. A version 1 item is read with ``dev`` 0, which
+its device's next rescan corrects.
 """
 
 from dataclasses import dataclass
@@ -36,6 +41,8 @@ MTIME = Int()
 # the low 63 bits (two files whose numbers differ only in the top bit are rare enough).
 INODE_MASK = INT64_MAX
 INODE = Int(0, INODE_MASK)
+# st_dev, kept to 63 bits like the inode; 0: not known (an item of version 1).
+DEV = Int(0, INODE_MASK)
 KIND = Maybe(Text(1, 32, pattern=r"[a-z][a-z0-9_-]*"))
 CID = Maybe(Id(32))
 
@@ -53,6 +60,7 @@ INDEXED = Record(
         ("cid", CID),
         # A symlink's target as the link holds it (any bytes but NUL).
         ("target", Maybe(Bytes(min=0, max=4096))),
+        ("dev", DEV),
     )
 )
 # Fields of an item of EntriesModified.entries.
@@ -65,6 +73,7 @@ MODIFIED = Record(
         ("inode", INODE),
         ("kind", KIND),
         ("cid", CID),
+        ("dev", DEV),
     )
 )
 # Fields of an item of EntriesMoved.moves: from one folder to another (or the same), renamed.
@@ -73,7 +82,7 @@ MOVED = Record((("eid", EID), ("old_parent", PARENT), ("parent", PARENT), ("name
 DELETED = Record((("eid", EID), ("parent", PARENT)))
 
 
-@CATALOG.event("entries.indexed")
+@CATALOG.event("entries.indexed", version=2)
 @dataclass(frozen=True, slots=True)
 class EntriesIndexed:
     """New entries. A folder comes before (or in the same batch as) its children."""
@@ -82,13 +91,23 @@ class EntriesIndexed:
     entries: Annotated[tuple, ListOf(INDEXED, 1, BATCH_MAX)]
 
 
-@CATALOG.event("entries.modified")
+@CATALOG.event("entries.modified", version=2)
 @dataclass(frozen=True, slots=True)
 class EntriesModified:
     """Entries whose content or metadata changed in place (same path)."""
 
     location: Annotated[bytes, Id()]
     entries: Annotated[tuple, ListOf(MODIFIED, 1, BATCH_MAX)]
+
+
+def _dev_unknown(body: dict) -> dict:
+    """Version 1 items had no ``dev``: 0, not known, until the next rescan says."""
+    body["entries"] = tuple((*item, 0) for item in body["entries"])
+    return body
+
+
+CATALOG.upcaster("entries.indexed", 1)(_dev_unknown)
+CATALOG.upcaster("entries.modified", 1)(_dev_unknown)
 
 
 @CATALOG.event("entries.moved")

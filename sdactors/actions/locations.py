@@ -20,13 +20,14 @@ from events.domain.locations import (
 from projections.files_query import LocationRow, locations
 from sdactors.errors import (
     AmbiguousLocation,
+    InDataDir,
     LocationExists,
     LocationNotFound,
     NotAFolder,
     NotOwner,
 )
 from sdactors.indexer.rules import Rules
-from sdactors.paths import show, user_path
+from sdactors.paths import reached_through, show, user_path
 
 if TYPE_CHECKING:
     from sdactors.library import Library
@@ -106,18 +107,14 @@ def device_name(lib: "LibraryReader", device: bytes) -> str | None:
     return row[0] if row else None
 
 
-def _overlap(path: bytes, existing: bytes) -> bool:
-    return (
-        path == existing
-        or path.startswith(existing.rstrip(b"/") + b"/")
-        or existing.startswith(path.rstrip(b"/") + b"/")
-    )
+def _inside(path: bytes, folder: bytes) -> bool:
+    return path.startswith(folder.rstrip(b"/") + b"/")
 
 
 def check_new_location(lib: "Library", real: bytes, rules: Rules) -> Location | None:
     """Refuse a folder that cannot be a new location (missing, not a folder, unreadable,
-    inside or around another of this device's), or bad rules; the location if it is one
-    already. Writes nothing."""
+    the data directory or inside it, inside or around another of this device's), or bad
+    rules; the location if it is one already. Writes nothing."""
     rules.check()
     if not os.path.exists(real):
         raise NotAFolder(show(real), "it does not exist")
@@ -125,14 +122,21 @@ def check_new_location(lib: "Library", real: bytes, rules: Rules) -> Location | 
         raise NotAFolder(show(real), "it is not a folder")
     if not os.access(real, os.R_OK | os.X_OK):
         raise NotAFolder(show(real), "permission denied")
+    data = lib.config.paths.data_dir()
+    if data is not None:
+        reached = reached_through(real, data[1])
+        if reached is not None:
+            raise InDataDir(show(real), show(data[0]), inside=reached != real)
     lib.catch_up()
     for loc in list_locations(lib):
         if loc.device != lib.device:
             continue
         if loc.path == real:
             return loc
-        if _overlap(real, loc.path):
-            raise LocationExists(show(real), f"{loc.name} ({show(loc.path)})")
+        if _inside(real, loc.path):
+            raise LocationExists(show(real), loc.name, show(loc.path), inside=True)
+        if _inside(loc.path, real):
+            raise LocationExists(show(real), loc.name, show(loc.path), inside=False)
     return None
 
 

@@ -152,6 +152,8 @@ def duplicates_(ctx: CliContext, limit: int | None, min_size: int, library: str 
         )
         for p in g["paths"]:
             ctx.out.line(f"    {p}")
+            for same in g["same_file"].get(p, ()):
+                ctx.out.line(f"      same file as the one above: {same}")
     total = sum(g["waste"] for g in groups)
     ctx.out.line(f"{len(groups)} groups, {human_bytes(total)} could be freed")
 

@@ -10,10 +10,15 @@ index holds for it:
   gone from its old path: then it moved (a rename, or a move with its whole subtree);
 - same name, same inode, other size or mtime: modified (its content identified again);
 - same name, other inode or type: the old entry went away and a new one came;
+- same inode, on a volume numbered otherwise (``st_dev`` after a reboot, or an entry
+  indexed before the volume was recorded): the new number is recorded, nothing read again;
 - names the index has but the disk has not are deleted, decided at the end, once every move
   had its chance to claim them; unless that would delete more than half of the location
   (and more than ``HOLD_MIN`` entries): a disk that is not what it was is more likely than
   a user who deleted most of their files, so such a run stops and waits for a confirmation.
+
+The data directory (the node's own log, index and key) is never entered, wherever the walk
+meets it: it is known by its volume and inode, so a bind mount of it is skipped too.
 
 A rescan of some folders only (``folders``: what a watcher saw change) compares those, and
 goes below them only into what is new or changed (``sdactors/indexer/scope.py``).
@@ -47,14 +52,15 @@ from events.domain.entries import (
     EntriesMoved,
 )
 from events.writer import Draft
-from projections.files import C_CID, C_EID, C_FTYPE, C_INODE, C_MTIME, C_SIZE
+from projections.files import C_CID, C_DEV, C_EID, C_FTYPE, C_INODE, C_KIND, C_MTIME, C_SIZE
 from projections.files_query import IndexedChild, IndexView
-from sdactors.errors import DeletionsHeld, NotAFolder
+from sdactors.errors import DeletionsHeld, InDataDir, NotAFolder
 from sdactors.indexer.identify import FolderResult, Identified, Identifier, Work
 from sdactors.indexer.rules import FolderRules, Matcher, Rules
 from sdactors.indexer.scope import Start, plan, walk_order
 from sdactors.indexer.walk import Seen, list_folder, stat_path
 from sdactors.logs import get_logger
+from sdactors.paths import FileId, reached_through
 
 log = get_logger(__name__)
 
@@ -164,7 +170,10 @@ class IndexJob:
         cancel: threading.Event | None = None,
         folders: Sequence[bytes] | None = None,
         confirm_deletions: bool = False,
+        data_dir: tuple[bytes, FileId] | None = None,
     ) -> None:
+        """``data_dir``: the data directory (its path, for messages, and its identity),
+        which the walk never enters."""
         self.location = location
         self.path = path
         self.matcher = Matcher(rules)
@@ -178,6 +187,8 @@ class IndexJob:
         # None: the whole location.
         self.folders = folders
         self.confirm_deletions = confirm_deletions
+        self.data_dir = data_dir
+        self._private = data_dir[1] if data_dir is not None else FileId(-1, -1)
         # Folders to go into even if unchanged (None: all of them, a whole rescan).
         self._wanted: frozenset[bytes] | None = None
         self._entries_before = 0
@@ -185,7 +196,7 @@ class IndexJob:
         self._in_flight: deque[_Batch] = deque()
         self._missing: dict[int, IndexedChild] = {}
         self._moved: set[int] = set()
-        self._inodes: dict[int, tuple[int, str]] | None = None
+        self._inodes: dict[tuple[int, int], tuple[int, str, int]] | None = None
         self._last_progress = 0.0
 
     # -- the run -------------------------------------------------------------------------------
@@ -197,6 +208,11 @@ class IndexJob:
             raise NotAFolder(os.fsdecode(self.path), "it does not exist (any more)")
         if root_seen.ftype != DIR:
             raise NotAFolder(os.fsdecode(self.path), "it is not a folder")
+        if self.data_dir is not None:
+            reached = reached_through(self.path, self.data_dir[1])
+            if reached is not None:
+                data = os.fsdecode(self.data_dir[0])
+                raise InDataDir(os.fsdecode(self.path), data, inside=reached != self.path)
         root = self.view.root(self.location)
         self._entries_before = self.view.entry_count(self.location)
         starts: deque[_Folder] = deque()
@@ -298,10 +314,13 @@ class IndexJob:
         prefix = folder.path if folder.path.endswith(b"/") else folder.path + b"/"
         rel_prefix = folder.rel + b"/" if folder.rel else b""
         keep = rules.keep
+        private_inode, private_dev = self._private.inode, self._private.dev
         for seen in listing.children:
             is_dir = seen.ftype == DIR
             if not keep(seen.name, is_dir):
                 continue
+            if is_dir and seen.inode == private_inode and seen.dev == private_dev:
+                continue  # the data directory, here or through a bind mount
             child_path = prefix + seen.name
             child_rel = rel_prefix + seen.name
             raw = indexed.pop(seen.name, None) if indexed else None
@@ -311,6 +330,8 @@ class IndexJob:
                 changed = raw[C_SIZE] != seen.size or raw[C_MTIME] != seen.mtime_ns
                 if changed:
                     self._modified(as_child(raw, folder.eid), seen, child_path)
+                elif raw[C_DEV] != seen.dev:
+                    self._volume_renumbered(raw, folder.eid, seen)
                 elif seen.ftype == FILE and seen.size and raw[C_CID] is None:
                     self._retry(as_child(raw, folder.eid), seen, child_path)
                 self._count(seen)
@@ -371,6 +392,7 @@ class IndexJob:
                     ident.kind,
                     ident.cid,
                     seen.target,
+                    seen.dev,
                 ]
             )
             self._maybe_flush()
@@ -386,6 +408,7 @@ class IndexJob:
             None,
             None,
             seen.target,
+            seen.dev,
         ]
         self._queue(self._batch.indexed, item, seen, path)
 
@@ -402,8 +425,19 @@ class IndexJob:
             seen.inode,
             known.kind,
             None,
+            seen.dev,
         ]
         self._queue(self._batch.modified, item, seen, path)
+
+    def _volume_renumbered(self, raw: Sequence[object], parent: int, seen: Seen) -> None:
+        """The same entry, unchanged, on a volume the system numbers otherwise now: only the
+        number is new (its content is what the index says)."""
+        self.stats.modified += 1
+        self._batch.modified.append(
+            [raw[C_EID], parent, seen.size, seen.mtime_ns, seen.inode, raw[C_KIND], raw[C_CID],
+             seen.dev]
+        )  # fmt: skip
+        self._maybe_flush()
 
     def _retry(self, known: IndexedChild, seen: Seen, path: bytes) -> None:
         """Try again for a content id an earlier run could not read (unreadable, unsteady)."""
@@ -442,7 +476,7 @@ class IndexJob:
         """The entry of this location that this new name is, moved, if there is one."""
         if self._inodes is None:
             self._inodes = self.view.inodes(self.location)
-        hit = self._inodes.get(seen.inode)
+        hit = self._inodes.get((seen.dev, seen.inode))
         if hit is None or hit[1] != seen.ftype or hit[0] in self._moved:
             return None
         origin = self.view.entry(hit[0], hit[2])
@@ -451,7 +485,7 @@ class IndexJob:
         old_path = self.view.path_of(origin.eid, origin.parent, self.path)
         if old_path is not None and old_path != path:
             still = stat_path(old_path)
-            if still is not None and still.inode == seen.inode:
+            if still is not None and (still.dev, still.inode) == (seen.dev, seen.inode):
                 return None  # a second link to the same inode, not a move
         return origin
 

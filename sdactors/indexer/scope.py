@@ -5,10 +5,10 @@ with the index as a whole rescan would, and goes below it only where something i
 changed, or on the way to another named folder. The rest of the location is not read.
 
 Each named folder is found step by step from the root, through the index *and* the disk:
-the rescan starts at the deepest folder both agree on (the same folder, same inode, in the
-same place, kept by the rules). A folder that no longer exists, was replaced, or is not
-indexed yet (new, or moved there) is thereby reached from its nearest ancestor both agree
-on, whose comparison finds it new, moved or gone exactly as a whole rescan would.
+the rescan starts at the deepest folder both agree on (the same folder, same volume and
+inode, in the same place, kept by the rules). A folder that no longer exists, was replaced,
+or is not indexed yet (new, or moved there) is thereby reached from its nearest ancestor
+both agree on, whose comparison finds it new, moved or gone exactly as a whole rescan would.
 
 Folders are visited in the order a whole rescan visits them (breadth first, names sorted):
 new entries then get the same eids, so both leave the same index, digest included.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Sequence
 
 from events.domain.entries import DIR
-from projections.files import C_EID, C_FTYPE, C_INODE
+from projections.files import C_DEV, C_EID, C_FTYPE, C_INODE
 from projections.files_query import IndexedChild, IndexView
 from sdactors.errors import NotInLocation
 from sdactors.indexer.rules import FolderRules, Matcher
@@ -120,7 +120,12 @@ class _Finder:
                 break
             path = os.path.join(here.path, part)
             seen = stat_path(path)
-            if seen is None or seen.ftype != DIR or seen.inode != raw[C_INODE]:
+            if (
+                seen is None
+                or seen.ftype != DIR
+                or seen.inode != raw[C_INODE]
+                or seen.dev != raw[C_DEV]
+            ):
                 break
             child_rel = os.path.join(here.rel, part) if here.rel else part
             here = Start(

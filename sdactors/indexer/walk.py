@@ -41,6 +41,9 @@ class Seen(NamedTuple):
     mtime_ns: int
     inode: int
     target: bytes | None
+    # The volume it is on (st_dev): with the inode, what makes it one file whatever path
+    # it is seen through (a hard link, a bind mount).
+    dev: int
 
     def __reduce__(self) -> tuple:
         # Unpickled in C, not through the named tuple's Python __new__: workers send
@@ -68,7 +71,13 @@ def stat_path(path: bytes) -> Seen | None:
     ftype = ftype_of(st.st_mode)
     target = _readlink(path) if ftype == SYMLINK else None
     return Seen(
-        os.path.basename(path), ftype, st.st_size, st.st_mtime_ns, st.st_ino & INODE_MASK, target
+        os.path.basename(path),
+        ftype,
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ino & INODE_MASK,
+        target,
+        st.st_dev & INODE_MASK,
     )
 
 
@@ -136,6 +145,7 @@ def list_open_folder(fd: int, path: bytes) -> Listing:
                         st.st_mtime_ns,
                         st.st_ino & INODE_MASK,
                         _readlink_at(name, fd) if ftype == SYMLINK else None,
+                        st.st_dev & INODE_MASK,
                     )
                 )
     except OSError as exc:

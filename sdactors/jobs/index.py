@@ -63,6 +63,7 @@ def run_index(run: JobRun) -> dict[str, Any]:
             run.cancel,
             None if folders is None else [bytes(f) for f in folders],
             run.confirmed,
+            lib.config.paths.data_dir(),
         )
         emitter.counts = lambda: _counts(job.stats)
         try:

@@ -182,6 +182,13 @@ class Duplicates(Op):
                 "count": g.count,
                 "waste": g.waste,
                 "paths": [show(p) for p in g.paths],
+                # A copy seen through other paths too (hard links, bind mounts): deleting
+                # one of them frees nothing, and deleting the copy loses them all.
+                "same_file": {
+                    show(paths[0]): [show(p) for p in paths[1:]]
+                    for paths in g.files
+                    if len(paths) > 1
+                },
             }
             for g in groups
         ]

@@ -110,14 +110,15 @@ class Replay:
                 items = [i for i in items if i[3] == "d" or i[0] in wanted]
             else:
                 wanted = None
-            for eid, parent, name, ftype, size, _mtime, _inode, kind_, cid, _target in items:
+            # Items of every version: version 2 added the volume, last.
+            for eid, parent, name, ftype, size, _mtime, _inode, kind_, cid, *_ in items:
                 add(eid, parent, name)
                 if wanted is not None and eid not in wanted:
                     continue
                 details = {"type": ftype, "size": size, "kind": kind_, "content_id": cid}
                 yield Touch("created", key, eid, loc.path(eid), None, details)
         elif kind == "entries.modified":
-            for eid, _parent, size, _mtime, _inode, kind_, cid in body["entries"]:
+            for eid, _parent, size, _mtime, _inode, kind_, cid, *_ in body["entries"]:
                 if only is not None and (key, eid) not in only:
                     continue
                 if eid in loc.parent:

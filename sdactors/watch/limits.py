@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 MAX_USER_WATCHES = Path("/proc/sys/fs/inotify/max_user_watches")
 
@@ -25,10 +26,18 @@ def read_max_user_watches(path: Path = MAX_USER_WATCHES) -> int | None:
         return None
 
 
-def count_folders(root: bytes) -> int:
-    """The folders a recursive watch of ``root`` needs, ``root`` included. Links are not
-    followed (a watch does not follow them either); unreadable folders count as one."""
+class Folders(NamedTuple):
+    # Every folder under the root, the root included.
+    count: int
+    # The folders that could not be listed: a watch cannot be set on them either.
+    unreadable: list[bytes]
+
+
+def walk_folders(root: bytes) -> Folders:
+    """The folders under ``root``, as a recursive watch meets them. Links are not followed
+    (a watch does not follow them either); an unreadable folder counts as one."""
     count = 0
+    unreadable = []
     todo = [root]
     while todo:
         folder = todo.pop()
@@ -37,8 +46,13 @@ def count_folders(root: bytes) -> int:
             with os.scandir(folder) as it:
                 todo.extend(e.path for e in it if e.is_dir(follow_symlinks=False))
         except OSError:
-            continue
-    return count
+            unreadable.append(folder)
+    return Folders(count, unreadable)
+
+
+def count_folders(root: bytes) -> int:
+    """The folders a recursive watch of ``root`` needs, ``root`` included."""
+    return walk_folders(root).count
 
 
 @dataclass(slots=True)

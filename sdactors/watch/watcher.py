@@ -18,7 +18,12 @@ periodically, waits doubling up to a bound, and watching is tried again after ea
 
 Changes inside folders that the location's rules skip wherever they are (``.git``,
 ``node_modules``, hidden folders when hidden files are skipped...) are dropped here: a
-rescan would not look at them.
+rescan would not look at them. So are changes inside the data directory, when a location
+holds it: the node's own writes (its log, its index) are not the location's changes, and
+indexing them would write to the log again, and again.
+
+A folder whose own attributes changed (``chmod``) is rescanned itself, not only its parent:
+made readable again, what it holds comes in (the index kept what it held before, unread).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import trio
 
 from sdactors.indexer.rules import Matcher, Rules
 from sdactors.logs import get_logger
+from sdactors.paths import FileId, file_id
 from sdactors.watch.limits import Backoff, count_folders, read_max_user_watches
 
 log = get_logger(__name__)
@@ -53,6 +59,8 @@ class WatchedLocation:
     rules: Rules = field(default_factory=Rules)
     # How many folders it has, if known (the watches it needs); None: counted on disk.
     folders: int | None = None
+    # The data directory's identity: changes inside it are never the location's.
+    private: FileId | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +117,16 @@ class _Location:
         self._kept: dict[bytes, bool] = {}
 
     def folder_of(self, path: bytes) -> bytes | None:
-        """The folder to rescan for a change at ``path``; None if the rules skip it."""
-        folder = os.path.dirname(path)
+        """The folder to rescan for a change at ``path``; None if the rules skip it (or the
+        root itself changed: its parent is not this location's)."""
+        return self.itself(os.path.dirname(path))
+
+    def itself(self, folder: bytes) -> bytes | None:
+        """``folder`` to rescan itself; None if the rules skip it or it is not this
+        location's."""
         root = self.spec.root
         if folder != root and not folder.startswith(root.rstrip(b"/") + b"/"):
-            return None  # the root itself changed: its parent is not this location's
+            return None
         return folder if self._kept_folder(folder) else None
 
     def _kept_folder(self, folder: bytes) -> bool:
@@ -125,13 +138,22 @@ class _Location:
             else:
                 parent = os.path.dirname(folder)
                 rel = parent[len(root) :].lstrip(b"/")
-                known = self._kept_folder(parent) and self.matcher.folder(
-                    parent, rel, set(), None
-                ).keep(os.path.basename(folder), True)
+                known = (
+                    self._kept_folder(parent)
+                    and self.matcher.folder(parent, rel, set(), None).keep(
+                        os.path.basename(folder), True
+                    )
+                    and not self._private(folder)
+                )
             if len(self._kept) > 100_000:
                 self._kept.clear()
             self._kept[folder] = known
         return known
+
+    def _private(self, folder: bytes) -> bool:
+        """Whether ``folder`` is the data directory (by identity: a bind mount of it too)."""
+        private = self.spec.private
+        return private is not None and file_id(folder, follow=False) == private
 
 
 class LocationWatcher:
@@ -292,7 +314,7 @@ class LocationWatcher:
                     if "started" in said:
                         self._began(loc)
                     elif "changes" in said:
-                        self._collect(loc, [(None, path) for path in said["changes"]])
+                        self._collect(loc, said["changes"], said.get("folders", ()))
                     elif "gone" in said:
                         return True
                     elif "error" in said:
@@ -310,11 +332,13 @@ class LocationWatcher:
         loc.backoff.reset()
         self._ask(loc.spec.location, whole=True)
 
-    def _collect(self, loc: _Location, changes: set[tuple[Any, str]]) -> None:
-        folders = {loc.folder_of(os.fsencode(path)) for _, path in changes}
-        folders.discard(None)
-        if folders:
-            self._ask(loc.spec.location, folders)  # type: ignore[arg-type]
+    def _collect(self, loc: _Location, changes: Iterable[str], folders: Iterable[str]) -> None:
+        """Changes at ``changes``; ``folders`` among them changed their own attributes."""
+        wanted = {loc.folder_of(os.fsencode(path)) for path in changes}
+        wanted.update(loc.itself(os.fsencode(path)) for path in folders)
+        wanted.discard(None)
+        if wanted:
+            self._ask(loc.spec.location, wanted)  # type: ignore[arg-type]
 
     # -- batches --------------------------------------------------------------------------------
 
