@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import blake3
 import msgpack
 
 from events.envelope import Event
 from events.registry import Catalog, UnknownEvent
+from events.sqlite_faults import disk_full
 from events.store import EventStore
 from projections.base import Projection
 from projections.errors import AheadOfLog, IndexDamaged
@@ -56,6 +57,8 @@ class ProjectionRunner:
             self._db = db
             self._ensure_schema()
         except sqlite3.DatabaseError as exc:
+            if disk_full(exc):
+                raise  # nothing wrong with the file: there is no room to write it
             raise IndexDamaged(self.path, str(exc)) from exc
         return self
 
@@ -79,16 +82,20 @@ class ProjectionRunner:
             return
         # New file, or code whose projections changed meaning: start the fold from scratch.
         db.execute("BEGIN")
-        for (name,) in db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name != '_meta' "
-            "AND name NOT LIKE 'sqlite_%'"
-        ).fetchall():
-            db.execute(f'DROP TABLE IF EXISTS "{name}"')
-        for p in self.projections:
-            p.create(db)
-        db.execute("INSERT OR REPLACE INTO _meta (key, value) VALUES ('schema', ?)", (want,))
-        db.execute("INSERT OR REPLACE INTO _meta (key, value) VALUES ('checkpoint', 0)")
-        db.execute("COMMIT")
+        try:
+            for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name != '_meta' "
+                "AND name NOT LIKE 'sqlite_%'"
+            ).fetchall():
+                db.execute(f'DROP TABLE IF EXISTS "{name}"')
+            for p in self.projections:
+                p.create(db)
+            db.execute("INSERT OR REPLACE INTO _meta (key, value) VALUES ('schema', ?)", (want,))
+            db.execute("INSERT OR REPLACE INTO _meta (key, value) VALUES ('checkpoint', 0)")
+            db.execute("COMMIT")
+        except BaseException:
+            _rollback(db)
+            raise
 
     @property
     def checkpoint(self) -> int:
@@ -144,16 +151,27 @@ class ProjectionRunner:
             db.execute("UPDATE _meta SET value = ? WHERE key = 'checkpoint'", (batch[-1][0],))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
 
-    def catch_up(self, store: EventStore, until: int | None = None) -> int:
-        """Fold everything the log has past the checkpoint; returns the new checkpoint."""
+    def catch_up(
+        self,
+        store: EventStore,
+        until: int | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
+        """Fold everything the log has past the checkpoint; returns the new checkpoint.
+
+        ``on_batch`` is called with the checkpoint after each committed batch: how far a long
+        fold has come, and where it may stop (by raising) with whole batches kept.
+        """
         checkpoint = self.checkpoint
         if checkpoint > store.head_pos:
             raise AheadOfLog(checkpoint, store.head_pos)
         for batch in store.read_data(since=checkpoint, until=until, batch=self.batch_size):
             self.fold_batch(batch)
+            if on_batch is not None:
+                on_batch(batch[-1][0])
         return self.checkpoint
 
     # -- digest -----------------------------------------------------------------------------
@@ -161,6 +179,14 @@ class ProjectionRunner:
     def digest(self) -> str:
         """blake3 over a canonical dump of every projection's rows (see DESIGN: digest)."""
         return digest_of(self.db, self.projections)
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back what is left of a failed transaction. SQLite ends some itself (on a full
+    disk, a failed COMMIT is already rolled back): a second ROLLBACK would then fail and hide
+    the error that matters."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
 
 
 def index_position(path: str, projections: Sequence[Projection]) -> int | None:
