@@ -70,6 +70,11 @@ class LibraryPaths:
         self.root = root
 
     @property
+    def data_dir(self) -> Path:
+        """The data directory the library is in (``<data>/libraries/<id>.sdlibrary``)."""
+        return self.root.parent.parent
+
+    @property
     def config(self) -> Path:
         return self.root / "library.toml"
 

@@ -71,6 +71,9 @@ def run_index(run: JobRun) -> dict[str, Any]:
             emitter.drain(raise_errors=False)
             raise
         if run.recorded:
+            # Every batch committed first: one refused (a full disk) fails the job, which the
+            # log must not call complete.
+            emitter.drain()
             emitter.emit([CATALOG.body(JobCompleted(run.job, stats.as_dict()))])
         emitter.drain()
     lib.catch_up()

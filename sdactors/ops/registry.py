@@ -10,6 +10,7 @@ from sdactors.ops import (  # noqa: F401 - importing registers them
     locations,
     network,
     node_ops,
+    projections,
     tags,
     why,
 )
