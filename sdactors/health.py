@@ -149,6 +149,8 @@ class LibraryHealth:
             damaged, error, rebuild = self._damaged, self._rebuild_error, self._rebuild
         if damaged is None:
             return
+        if self._full_at is not None:  # the rebuild waits for space
+            raise DiskFull(str(self._data), self.free(), self._name)
         if error is not None:
             raise IndexRebuildFailed(self._name, error)
         raise IndexRebuilding(self._name, rebuild.percent if rebuild is not None else 0)
