@@ -9,6 +9,7 @@ class ProjectionError(Exception):
 
 class IndexDamaged(ProjectionError):
     def __init__(self, path: str, detail: str) -> None:
+        self.detail = detail
         super().__init__(
             f"index {path} is damaged ({detail}); run 'sd projections rebuild' to rebuild it "
             "from the event log"

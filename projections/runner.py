@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import blake3
 import msgpack
@@ -25,6 +25,7 @@ import msgpack
 from events.domain.device import MEMBERSHIP_TYPES
 from events.envelope import Event
 from events.registry import Catalog, UnknownEvent
+from events.sqlite_faults import disk_full
 from events.store import EventStore
 from projections.base import Projection
 from projections.errors import AheadOfLog, IndexDamaged, RefoldNeeded
@@ -71,6 +72,8 @@ class ProjectionRunner:
             self._ensure_schema()
             self._allowed = self._read_allowed()
         except sqlite3.DatabaseError as exc:
+            if disk_full(exc):
+                raise  # nothing wrong with the file: there is no room to write it
             raise IndexDamaged(self.path, str(exc)) from exc
         return self
 
@@ -99,17 +102,21 @@ class ProjectionRunner:
         """Empty every read model: the fold starts from the beginning of the log."""
         db = self.db
         db.execute("BEGIN")
-        for (name,) in db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name != '_meta' "
-            "AND name NOT LIKE 'sqlite_%'"
-        ).fetchall():
-            db.execute(f'DROP TABLE IF EXISTS "{name}"')
-        for p in self.projections:
-            p.create(db)
-        want = schema_signature(self.projections)
-        db.execute("INSERT OR REPLACE INTO _meta (key, value) VALUES ('schema', ?)", (want,))
-        db.execute("INSERT OR REPLACE INTO _meta (key, value) VALUES ('checkpoint', 0)")
-        db.execute("COMMIT")
+        try:
+            for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name != '_meta' "
+                "AND name NOT LIKE 'sqlite_%'"
+            ).fetchall():
+                db.execute(f'DROP TABLE IF EXISTS "{name}"')
+            for p in self.projections:
+                p.create(db)
+            want = schema_signature(self.projections)
+            db.execute("INSERT OR REPLACE INTO _meta (key, value) VALUES ('schema', ?)", (want,))
+            db.execute("INSERT OR REPLACE INTO _meta (key, value) VALUES ('checkpoint', 0)")
+            db.execute("COMMIT")
+        except BaseException:
+            _rollback(db)
+            raise
         self._allowed = None
 
     def _read_allowed(self) -> dict[bytes, int] | None:
@@ -177,9 +184,11 @@ class ProjectionRunner:
             db.execute("UPDATE _meta SET value = ? WHERE key = 'checkpoint'", (batch[-1][0],))
             db.execute("COMMIT")
         except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            self._allowed = self._read_allowed()
+            _rollback(db)
+            try:
+                self._allowed = self._read_allowed()
+            except sqlite3.Error:
+                pass  # the reason the batch failed: whoever handles it reopens the index
             raise
 
     def _decode(self, rows: Iterable[tuple[int, bytes]]) -> list[tuple[Event, Any, list[int]]]:
@@ -238,27 +247,41 @@ class ProjectionRunner:
         late.sort()
         return self._decode(late)
 
-    def catch_up(self, store: EventStore, until: int | None = None) -> int:
+    def catch_up(
+        self,
+        store: EventStore,
+        until: int | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
         """Fold everything the log has past the checkpoint; returns the new checkpoint.
 
         :class:`RefoldNeeded` if a revocation cuts events already folded; on a fold from the
-        beginning, it is dealt with here (:meth:`refold`).
+        beginning, it is dealt with here (:meth:`refold`). ``on_batch`` is called with the
+        checkpoint after each committed batch: how far a long fold has come, and where it may
+        stop (by raising) with whole batches kept.
         """
         checkpoint = self.checkpoint
         if checkpoint > store.head_pos:
             raise AheadOfLog(checkpoint, store.head_pos)
         if checkpoint == 0 and self._gate is not None and store.count_of("device.revoked"):
-            return self.refold(store, until)  # a cut may come after what it cuts
+            return self.refold(store, until, on_batch)  # a cut may come after what it cuts
         try:
             for batch in store.read_data(since=checkpoint, until=until, batch=self.batch_size):
                 self.fold_batch(batch, store)
+                if on_batch is not None:
+                    on_batch(batch[-1][0])
         except RefoldNeeded:
             if checkpoint != 0:
                 raise
-            return self.refold(store, until)
+            return self.refold(store, until, on_batch)
         return self.checkpoint
 
-    def refold(self, store: EventStore, until: int | None = None) -> int:
+    def refold(
+        self,
+        store: EventStore,
+        until: int | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
         """Fold the log again from its beginning into this (emptied) index, knowing from the
         start every membership event up to ``until``, so no cut can come too late."""
         self._reset()
@@ -275,11 +298,13 @@ class ProjectionRunner:
                 self.projections[gate].fold(db, acts)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
             self._allowed = self._read_allowed()
         for batch in store.read_data(since=0, until=until, batch=self.batch_size):
             self.fold_batch(batch, store)
+            if on_batch is not None:
+                on_batch(batch[-1][0])
         return self.checkpoint
 
     # -- digest -----------------------------------------------------------------------------
@@ -303,6 +328,14 @@ def _membership_rows(store: EventStore, until: int | None) -> Iterable[tuple[int
             head = data[:128]
             if any(mark in head for mark in marks):
                 yield pos, data
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back what is left of a failed transaction. SQLite ends some itself (on a full
+    disk, a failed COMMIT is already rolled back): a second ROLLBACK would then fail and hide
+    the error that matters."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
 
 
 def index_position(path: str, projections: Sequence[Projection]) -> int | None:

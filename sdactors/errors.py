@@ -662,3 +662,47 @@ class AwaitingOwnEvents(SdError):
             f"peers refuse it; {why}. Nothing was written ('sd log accept-loss' writes "
             "anyway, if no peer holds them)"
         )
+
+
+# -- a library's databases on a failing disk (sdactors/health.py) -----------------------------
+
+
+class DiskFull(SdError):
+    """A write to a library failed for want of space on the data directory's disk."""
+
+    def __init__(self, data: str, free: int, library: str) -> None:
+        from sdactors.cli.output import human_bytes
+
+        super().__init__(
+            f"the disk of the data directory {data} is full ({human_bytes(free)} free): "
+            f"library {library!r} takes no writes until space is freed there, then goes on "
+            "by itself"
+        )
+
+
+class IndexRebuilding(SdError):
+    """The index is damaged and a rebuild from the log is under way; reads wait for it."""
+
+    def __init__(self, library: str, percent: int) -> None:
+        super().__init__(
+            f"the index of library {library!r} is damaged and being rebuilt from the log "
+            f"({percent}%); it answers again when that is done"
+        )
+
+
+class IndexRebuildFailed(SdError):
+    def __init__(self, library: str, error: str) -> None:
+        super().__init__(
+            f"the index of library {library!r} is damaged and rebuilding it from the log "
+            f"failed ({error}); 'sd projections rebuild' tries again"
+        )
+
+
+class IndexRebuilt(SdError):
+    """A command's own process found the index damaged and rebuilt it before answering."""
+
+    def __init__(self, library: str) -> None:
+        super().__init__(
+            f"the index of library {library!r} was damaged; it has been rebuilt from the log: "
+            "run the command again"
+        )

@@ -6,12 +6,14 @@ itself: appends and ingests go to the Journal, folding to the Projector.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+import sqlite3
+from typing import Any, Callable, Iterable, NoReturn, Sequence
 
 import pykka
 
 from events.domain import CATALOG
 from events.keys import DeviceKey
+from events.sqlite_faults import file_damaged
 from events.store import EventStore, IngestReport
 from events.writer import Draft
 from projections.jobs import QUEUED, RUNNING, jobs_of
@@ -38,7 +40,8 @@ from sdactors.actors.journal import (
     OwnEventsHeld,
 )
 from sdactors.actors.projector import CatchUp, Committed, Digest, Projector, Rebuild
-from sdactors.errors import ActorFailed
+from sdactors.errors import ActorFailed, DiskFull, IndexRebuildFailed, IndexRebuilding, IndexRebuilt
+from sdactors.health import LibraryHealth
 from sdactors.jobs.index import index_params
 from sdactors.libraries import LibraryConfig
 from sdactors.library_reader import LibraryReader
@@ -68,11 +71,15 @@ class Library(LibraryReader):
         lock_wait: float = LOCK_WAIT_S,
         jobs_resume: bool = False,
     ) -> None:
-        """``jobs_resume``: a job running when the library closes stays running in the log,
-        for the next node to resume (a node's libraries); else it is recorded paused (a
-        command interrupted by Ctrl-C: the user stopped it)."""
+        """``jobs_resume``: the library is a node's. A job running when it closes stays
+        running in the log, for the next node to resume, and a damaged index is rebuilt in
+        the background. Otherwise (one command's process) a job is recorded paused (a
+        command interrupted by Ctrl-C: the user stopped it) and a rebuild is done at once."""
         super().__init__(config)
         self.device = key.public
+        self._jobs_resume = jobs_resume
+        self._opened = False
+        self._on_recovered: list[Callable[[], None]] = []
         paths = config.paths
         private_dir(paths.root)
         self._lock = LibraryLock(paths.lock, config.name).acquire(wait=lock_wait)
@@ -87,6 +94,7 @@ class Library(LibraryReader):
         # Create the log's file and schema here, once, before two actors open it at the same
         # moment and race to do it.
         EventStore(paths.events, library=config.id_bytes).close()
+        self.health = LibraryHealth(config, self._recovered)
         self.supervisor = Supervisor(f"library {config.name}")
         try:
             subscriptions = Subscriptions()  # outlives any one bus: a restart keeps them
@@ -99,6 +107,7 @@ class Library(LibraryReader):
                     key,
                     device,
                     bus,
+                    self.health,
                     hook,
                     paths.restored,
                     RESTORE_HOLD_S if jobs_resume else 0.0,
@@ -106,7 +115,9 @@ class Library(LibraryReader):
             )
             self.supervisor.start(
                 "projector",
-                lambda hook: Projector.start(str(paths.events), str(paths.index), hook),
+                lambda hook: Projector.start(
+                    str(paths.events), str(paths.index), self.health, jobs_resume, hook
+                ),
             )
             self.jobs = JobBoard()
             self.supervisor.start(
@@ -114,7 +125,10 @@ class Library(LibraryReader):
                 lambda hook: JobManager.start(self, self.jobs, pause_on_stop=not jobs_resume,
                                               on_crash=hook),
             )  # fmt: skip
-            self.catch_up()
+            try:
+                self.catch_up()
+            except (DiskFull, IndexRebuilding, IndexRebuildFailed):
+                pass  # the library's health says so; it serves again when that passes
             self._projector_token = self.subscribe(
                 ("",), lambda events: self._tell("projector", Committed()), name="projector"
             )
@@ -122,6 +136,26 @@ class Library(LibraryReader):
         except BaseException:
             self.close()
             raise
+        self._opened = True
+
+    def _recovered(self) -> None:
+        """Space returned, or a damaged index was replaced: fold what waited, and resume the
+        jobs a full disk stopped (a node's; a command's process records its own paused)."""
+        if not self._opened:
+            return
+        self._tell("projector", Committed())
+        if self._jobs_resume:
+            try:
+                self.resume_unfinished_jobs()
+            except ActorFailed:
+                pass
+        for hook in list(self._on_recovered):
+            hook()
+
+    def when_recovered(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` each time the library recovers (from the thread that saw it: the
+        Projector's, or the free-space watch's; it must not wait on the library's actors)."""
+        self._on_recovered.append(hook)
 
     def _close_interrupted_actions(self, jobs_resume: bool) -> None:
         """This process holds the lock: an action of this device still ``requested`` was
@@ -289,14 +323,62 @@ class Library(LibraryReader):
         """The digest after folding every committed event."""
         return self._ask("projector", Digest())  # type: ignore[return-value]
 
-    def rebuild(self) -> RebuildResult:
-        return self._ask("projector", Rebuild())  # type: ignore[return-value]
+    def rebuild_index(
+        self, reason: str, *, damaged: bool = False, wait: bool = False
+    ) -> RebuildResult | None:
+        """Fold the whole log into a new index and swap it in when complete: the one way
+        this library's index is replaced (see the Projector).
+
+        In a node the fold runs in the background: until the swap, reads are served from
+        the live index, or, if it is ``damaged``, refused with the rebuild's progress (and
+        it is no longer folded). ``reason`` is what status shows. A rebuild asked for while
+        one runs joins it. ``wait``: return its RebuildResult once swapped in (or raise why
+        there is none); else return at once.
+        """
+        if damaged:
+            self.health.index_damaged(reason)  # refused from now on, not once the actor hears
+        reply = Reply() if wait else None
+        try:
+            self.supervisor.live_ref("projector").tell(Rebuild(reason, damaged, reply))
+        except pykka.ActorDeadError as exc:
+            raise ActorFailed("the projector stopped; it is being restarted, try again") from exc
+        return reply.get(timeout=None) if reply is not None else None
+
+    # -- reading the index ------------------------------------------------------------------
+
+    def _open_index(self) -> sqlite3.Connection:
+        """Refused while the index is damaged. The connection reads its first page before
+        the index can be swapped (see LibraryHealth.index_swap)."""
+        self.health.check_readable()
+        with self.health.index_swap:
+            db = super()._open_index()
+            try:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return db
+            except sqlite3.DatabaseError as exc:
+                db.close()
+                if not file_damaged(exc):
+                    raise
+                detail = str(exc)
+        self.index_damaged(detail)
+
+    def index_damaged(self, detail: str) -> NoReturn:
+        """A node's library starts the rebuild and answers with its progress; a command's
+        process (which must not leave a rebuild half done) rebuilds first."""
+        reason = f"a read found it damaged: {detail}"
+        if self._jobs_resume:
+            self.rebuild_index(reason, damaged=True)
+            self.health.check_readable()
+            raise IndexRebuilding(self.config.name, 0)
+        self.rebuild_index(reason, damaged=True, wait=True)
+        raise IndexRebuilt(self.config.name)
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def close(self) -> None:
         """Stop the actors (the Journal commits what is queued, the index catches up)."""
         self.supervisor.stop_all(order=["jobs", "journal", "projector", "bus"])
+        self.health.close()
         self._lock.release()
 
     def __enter__(self) -> "Library":

@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import sqlite3
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, NoReturn
 
+from events.sqlite_faults import file_damaged
 from events.store import EventStore, read_head
 from projections.catalog import library_projections
+from projections.errors import IndexDamaged
 from projections.membership import NO_CUT, MembershipProjection
 from projections.runner import digest_of, index_position
+from sdactors.errors import IndexRebuilding
 from sdactors.interrupts import watch
 from sdactors.libraries import LibraryConfig
 
@@ -32,16 +35,39 @@ class LibraryReader:
     @contextmanager
     def index(self) -> Iterator[sqlite3.Connection]:
         """A read-only connection to index.db, for queries from the calling thread; its
-        statements stop on Ctrl-C or SIGTERM (``sdactors.interrupts``)."""
-        db = watch(
-            sqlite3.connect(
-                f"file:{self.config.paths.index}?mode=ro", uri=True, check_same_thread=False
-            )
-        )
+        statements stop on Ctrl-C or SIGTERM (``sdactors.interrupts``). A query that finds
+        the file damaged ends in :meth:`index_damaged`'s line."""
+        db = watch(self._open_index())
         try:
             yield db
+        except sqlite3.DatabaseError as exc:
+            if file_damaged(exc):
+                self.index_damaged(str(exc))
+            raise
         finally:
             db.close()
+
+    def _open_index(self) -> sqlite3.Connection:
+        return sqlite3.connect(
+            f"file:{self.config.paths.index}?mode=ro", uri=True, check_same_thread=False
+        )
+
+    def index_damaged(self, detail: str) -> NoReturn:
+        """A read found index.db damaged: the node holding the library (if one runs) is told
+        to rebuild it; either way the read ends here, with the line saying what happens."""
+        from sdactors.control.client import connect
+
+        client = connect(self.config.paths.data_dir)
+        if client is None:
+            raise IndexDamaged(str(self.config.paths.index), detail)
+        try:
+            state = client.call(
+                "projections.rebuild",
+                {"library": self.config.id, "wait": False, "damaged": detail[:1000]},
+            )
+        finally:
+            client.close()
+        raise IndexRebuilding(self.config.name, int(state.get("percent", 0)))
 
     def log(self) -> EventStore:
         """A read-only view of the log, for the calling thread (close it when done)."""
@@ -55,8 +81,8 @@ class LibraryReader:
         try:
             with self.index() as db:
                 allowed = MembershipProjection.allowed(db)
-        except sqlite3.DatabaseError:
-            return {device: NO_CUT}  # no index yet: only this device's own events
+        except (sqlite3.DatabaseError, IndexDamaged, IndexRebuilding):
+            return {device: NO_CUT}  # no index (yet): only this device's own events
         if allowed is not None:
             allowed[device] = NO_CUT
         return allowed

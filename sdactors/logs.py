@@ -64,10 +64,17 @@ def _file_handler(path: str) -> logging.Handler:
     import logging.handlers
     import os
 
+    class FileHandler(logging.handlers.RotatingFileHandler):
+        def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+            """On a full disk the record is dropped, not reported with a traceback on stderr
+            for every record: the libraries' status says the disk is full."""
+            from events.sqlite_faults import disk_full
+
+            if not disk_full(sys.exc_info()[1] or Exception()):
+                super().handleError(record)
+
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=FILE_BYTES, backupCount=FILE_BACKUPS, encoding="utf-8"
-    )
+    handler = FileHandler(path, maxBytes=FILE_BYTES, backupCount=FILE_BACKUPS, encoding="utf-8")
     handler.set_name(FILE_HANDLER)
     return handler
 

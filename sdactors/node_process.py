@@ -156,6 +156,12 @@ class NodeProcess:
             lib.subscribe(
                 ("location.",), lambda events: self._locations_changed(lib), name="node-watch"
             )
+            # Its index could not be read while it was rebuilt: watch its locations anew.
+            lib.when_recovered(
+                lambda: threading.Thread(
+                    target=self._locations_changed, args=(lib,), daemon=True
+                ).start()
+            )
             lib.resume_unfinished_jobs()
         except (SdError, OSError) as exc:
             self.failed[library_id] = str(exc)
@@ -178,11 +184,15 @@ class NodeProcess:
     # -- watching ---------------------------------------------------------------------------
 
     def _locations_changed(self, lib: Library) -> None:
-        """A location added, removed, or with new rules (from a bus thread): watch anew,
-        once the index has folded it."""
+        """A location added, removed, or with new rules (from a bus thread), or the library
+        recovered: watch anew, once the index has folded it."""
         if self._token is None:
             return
-        lib.catch_up()
+        try:
+            lib.catch_up()
+        except SdError as exc:  # a full disk, an index being rebuilt: watched on recovery
+            log.warning("watches_not_synced", library=lib.config.id, error=str(exc))
+            return
         try:
             trio.from_thread.run_sync(self.sync_watches, trio_token=self._token)
         except trio.RunFinishedError:
@@ -193,10 +203,16 @@ class NodeProcess:
         trio thread: the watcher is not thread-safe)."""
         wanted: dict[bytes, tuple[str, bytes, str]] = {}
         for library_id, lib in list(self.libs.items()):
-            with lib.index() as db:
-                for row in locations(db):
-                    if row.device == lib.device:
-                        wanted[row.location] = (library_id, row.path, row.rules)
+            try:
+                with lib.index() as db:
+                    mine = [row for row in locations(db) if row.device == lib.device]
+            except SdError as exc:
+                # Its index cannot be read now (being rebuilt): keep its watches as they are.
+                log.warning("watches_kept", library=library_id, error=str(exc))
+                wanted.update((k, v) for k, v in self._watched.items() if v[0] == library_id)
+                continue
+            for row in mine:
+                wanted[row.location] = (library_id, row.path, row.rules)
         for location in set(self._watched) - set(wanted):
             self.watcher.remove(location)
             del self._watched[location]
@@ -240,22 +256,25 @@ class NodeProcess:
         for lib in list(self.libs.values()):
             jobs.extend({"library": lib.config.name, **j} for j in lib.jobs.snapshot())
         for config in list_libraries(self.data):
-            error = self.failed.get(config.id)
-            if error is None:
+            lib = self.libs.get(config.id)
+            health = lib.health.status() if lib is not None else {"index": None, "disk": None}
+            state, error = health.get("state", "opening"), health.get("error")
+            failed = self.failed.get(config.id)
+            if failed is None:
                 failed_actors = self._failed_actors(config.id)
                 if failed_actors:
-                    error = "; ".join(f"{a}: {e}" for a, e in failed_actors.items())
+                    failed = "; ".join(f"{a}: {e}" for a, e in failed_actors.items())
+            if failed is not None:
+                state, error = "failed", failed
             libraries.append(
                 {
                     "id": config.id,
                     "name": config.name,
-                    "state": "failed"
-                    if error
-                    else "serving"
-                    if config.id in self.libs
-                    else "opening",
+                    "state": state,
                     "error": error,
                     "restarts": self._restarts(config.id),
+                    "index": health["index"],
+                    "disk": health["disk"],
                 }
             )
         return {

@@ -112,7 +112,7 @@ class LibraryPaths:
         self.root = root
         self.data = data
 
-    def data_dir(self) -> tuple[bytes, FileId] | None:
+    def data_dir_id(self) -> tuple[bytes, FileId] | None:
         """The data directory holding the library (real path, identity): never indexed,
         whatever path reaches it. None for a library standing alone."""
         if self.data is None:
@@ -121,6 +121,11 @@ class LibraryPaths:
         if found is None:
             return None
         return os.path.realpath(os.fsencode(self.data)), found
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory the library is in (``<data>/libraries/<id>.sdlibrary``)."""
+        return self.root.parent.parent
 
     @property
     def config(self) -> Path:

@@ -242,7 +242,7 @@ def why(lib: "LibraryReader", path: bytes, mine: bytes) -> Why:
                 return found
         own = location_for_path(db, path, mine)
         if own is not None:
-            reason, detail, rule = _on_disk(db, path, own, lib.config.paths.data_dir())
+            reason, detail, rule = _on_disk(db, path, own, lib.config.paths.data_dir_id())
             return Why(path, reason, detail, mine, None, own, rule=rule)
         names = device_names(db)
         for device in holders:

@@ -87,9 +87,9 @@ def sd(data_dir: Path) -> Sd:
     return Sd(data_dir)
 
 
-def mount_tmpfs(where: Path) -> None:
+def mount_tmpfs(where: Path, size: str = "8m") -> None:
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(where)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
         capture_output=True,
         text=True,
     )

@@ -122,7 +122,7 @@ def check_new_location(lib: "Library", real: bytes, rules: Rules) -> Location | 
         raise NotAFolder(show(real), "it is not a folder")
     if not os.access(real, os.R_OK | os.X_OK):
         raise NotAFolder(show(real), "permission denied")
-    data = lib.config.paths.data_dir()
+    data = lib.config.paths.data_dir_id()
     if data is not None:
         reached = reached_through(real, data[1])
         if reached is not None:

@@ -94,7 +94,10 @@ def run_audited(node: Node, command: Op, progress: ProgressSink | None = None) -
     except BaseException as exc:
         if library is not None:
             error = f"{type(exc).__name__}: {exc}"[:1000]
-            node.open_library(library).append_typed(ActionFailed(action, error))
+            try:
+                node.open_library(library).append_typed(ActionFailed(action, error))
+            except Exception as unrecorded:  # noqa: BLE001 - the command's own error matters
+                log.warning("action_failure_not_recorded", error=str(unrecorded))
         log.info("action_failed", command=command.op_name, error=str(exc))
         raise
     after = library or command.created_library(result)

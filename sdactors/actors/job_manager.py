@@ -29,7 +29,16 @@ from events.domain.jobs import JobCancelled, JobFailed, JobPaused, JobQueued, Jo
 from projections.files_query import IndexView
 from projections.jobs import PAUSED, QUEUED, RUNNING, jobs_of
 from sdactors.actors.action_manager import close_action
-from sdactors.errors import DeletionsHeld, JobNotFound, JobStateRefused, JobStopped
+from sdactors.errors import (
+    DeletionsHeld,
+    DiskFull,
+    IndexRebuildFailed,
+    IndexRebuilding,
+    JobNotFound,
+    JobStateRefused,
+    JobStopped,
+    SdError,
+)
 from sdactors.indexer.identify import Identifier
 from sdactors.indexer.job import JobCancelled as RunCancelled
 from sdactors.indexer.priority import lower_priority
@@ -344,9 +353,14 @@ class JobManager(SupervisedActor):
         return {"id": job.hex(), "state": "cancelling"}
 
     def _resume_unfinished(self) -> None:
-        self._lib.catch_up()
-        with self._lib.index() as db:
-            rows = jobs_of(db, self._lib.device, (QUEUED, RUNNING))
+        try:
+            self._lib.catch_up()
+            with self._lib.index() as db:
+                rows = jobs_of(db, self._lib.device, (QUEUED, RUNNING))
+        except (DiskFull, IndexRebuilding, IndexRebuildFailed) as exc:
+            # Asked again when the library recovers (space freed, the index rebuilt).
+            log.warning("jobs_not_resumed", error=str(exc))
+            return
         for row in rows:
             if self._find_live(row.job) is not None or row.kind not in KINDS:
                 continue
@@ -412,8 +426,11 @@ class JobManager(SupervisedActor):
     def _expected(self, live: Live) -> int | None:
         if live.kind != "index" or live.params.get("folders"):
             return None
-        with self._lib.index() as db:
-            return IndexView(db, self._lib.device).entry_count(live.location) or None
+        try:
+            with self._lib.index() as db:
+                return IndexView(db, self._lib.device).entry_count(live.location) or None
+        except SdError:
+            return None  # an index being rebuilt: the job itself will say so
 
     def _ended(self, job: bytes, future: Future) -> None:
         live = self._running.pop(job, None)
@@ -427,18 +444,31 @@ class JobManager(SupervisedActor):
             for waiter in live.waiters:
                 waiter.set(result)
             return
-        stopped = self._stopped_because(live, error)
-        if stopped is not None:
-            if live.stopping in ("pause", "cancel"):
-                self._close_action(live, error=str(stopped))
-            self._fail_waiters(live, stopped)
-            return
-        if live.recorded:
-            self._record(JobFailed(job, f"{type(error).__name__}: {error}"[:1000]))
-        self._abandoned(job, live.kind, live.params)
-        self._close_action(live, error=f"{type(error).__name__}: {error}")
-        log.info("job_failed", job=job.hex(), kind=live.kind, error=str(error))
+        try:
+            stopped = self._stopped_because(live, error)
+            if stopped is not None:
+                if live.stopping in ("pause", "cancel"):
+                    self._close_action(live, error=str(stopped))
+                error = stopped
+            else:
+                error = self._failed(live, error)
+        except Exception as exc:  # noqa: BLE001 - its end could not be recorded: say why
+            log.warning("job_end_not_recorded", job=job.hex(), error=str(exc))
+            error = exc
         self._fail_waiters(live, error)
+
+    def _failed(self, live: Live, error: BaseException) -> BaseException:
+        """Record that a job failed; the error its waiters get. A job a full disk stopped is
+        left running in the log: it resumes when space returns (see LibraryHealth)."""
+        if isinstance(error, DiskFull):
+            log.warning("job_stopped_disk_full", job=live.job.hex(), kind=live.kind)
+            return error
+        if live.recorded:
+            self._record(JobFailed(live.job, f"{type(error).__name__}: {error}"[:1000]))
+        self._abandoned(live.job, live.kind, live.params)
+        self._close_action(live, error=f"{type(error).__name__}: {error}")
+        log.info("job_failed", job=live.job.hex(), kind=live.kind, error=str(error))
+        return error
 
     def _stopped_because(self, live: Live, error: BaseException) -> BaseException | None:
         """Record how a job that did not fail stopped; the error its waiters get."""

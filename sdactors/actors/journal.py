@@ -24,11 +24,13 @@ from events.domain.device import DeviceRegistered
 from events.envelope import Event
 from events.errors import InvalidEvent
 from events.keys import DeviceKey
+from events.sqlite_faults import disk_full
 from events.store import EventStore
 from events.validation import event_problem
 from events.writer import Draft, LogWriter
 from sdactors.actors.bus import Publish
 from sdactors.errors import ActorFailed, AwaitingOwnEvents
+from sdactors.health import LibraryHealth
 from sdactors.logs import get_logger
 from sdactors.supervisor import CrashHook, SupervisedActor
 
@@ -109,13 +111,16 @@ class Journal(SupervisedActor):
         events_path: str,
         key: DeviceKey,
         device: DeviceInfo,
-        bus: pykka.ActorRef | Callable[[], pykka.ActorRef] | None = None,
+        bus: pykka.ActorRef | Callable[[], pykka.ActorRef] | None,
+        health: LibraryHealth,
         on_crash: CrashHook | None = None,
         restored: Path | None = None,
         hold_s: float = 0.0,
     ) -> None:
         """``bus`` may be a function that finds the current bus: a bus restarted by the
         supervisor is a new actor, and publishing to the dead one must not crash the Journal.
+        ``health`` hears of a full disk (the writes are refused with its line) and of the
+        next write that succeeds.
 
         ``restored`` is the library's mark of a forced restore (``sdactors.log_health``):
         while it exists, appends wait for a peer to send this device's own later events back,
@@ -126,6 +131,7 @@ class Journal(SupervisedActor):
         self._key = key
         self._device = device
         self._bus = bus
+        self._health = health
         self._pending: list[Append] = []
         self._flush_queued = False
         self._restored = restored
@@ -308,10 +314,12 @@ class Journal(SupervisedActor):
         except Exception as exc:
             self._writer.rewind(seq, prev)
             log.error("journal_commit_failed", error=str(exc), events=len(drafts))
+            error = self._health.disk_full() if disk_full(exc) else exc
             for request in requests:
                 if request.reply is not None:
-                    request.reply.set_exception(exc_info=(type(exc), exc, exc.__traceback__))
+                    request.reply.set_exception(exc_info=(type(error), error, error.__traceback__))
             return
+        self._health.wrote()
         placed = tuple(ev.at(first + i) for i, ev in enumerate(events))
         at = skip
         for request in requests:
@@ -325,9 +333,11 @@ class Journal(SupervisedActor):
         try:
             report = self._store.ingest(message.wire, whole=message.whole)
         except Exception as exc:  # noqa: BLE001 - the caller gets it; the Journal lives on
-            message.reply.set_exception(exc_info=(type(exc), exc, exc.__traceback__))
+            error = self._health.disk_full() if disk_full(exc) else exc
+            message.reply.set_exception(exc_info=(type(error), error, error.__traceback__))
             return
         if report.accepted:
+            self._health.wrote()
             self._writer.clock.observe(report.max_hlc)
             own = self._store.head(self._key.public)
             if own[0] > self._writer.seq:

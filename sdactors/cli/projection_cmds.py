@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -42,7 +41,10 @@ def group() -> None:
 def rebuild(
     ctx: CliContext, until: int | None, into: Path | None, force: bool, library: str | None
 ) -> None:
-    """Fold the whole log into a fresh index and swap it in atomically."""
+    """Fold the whole log into a fresh index and swap it in atomically.
+
+    While a node runs it is the node that rebuilds (the library's reads are served from the
+    old index until the swap)."""
     if until is not None and into is None:
         raise InvalidArgument(
             "--until needs --into FILE: the live index always holds the whole log"
@@ -55,15 +57,17 @@ def rebuild(
                 folded = fold_into(str(tmp), store, library_projections(), CATALOG, until=until)
             finally:
                 store.close()
-        result = replace(folded, path=str(into))
+        result = {"digest": folded.digest, "events": folded.events, "path": str(into)}
     else:
-        result = ctx.write_library(library).rebuild()
+        from sdactors.ops.projections import RebuildIndex
+
+        result = ctx.execute(RebuildIndex(library=library))
     if ctx.out.as_json:
-        ctx.out.json({"digest": result.digest, "events": result.events, "path": result.path})
+        ctx.out.json(result)
         return
     # Two lines, each printed alone: a newline inside one is shown escaped.
-    ctx.out.line(f"folded {result.events} events into {result.path}")
-    ctx.out.line(f"digest {result.digest}")
+    ctx.out.line(f"folded {result['events']} events into {result['path']}")
+    ctx.out.line(f"digest {result['digest']}")
 
 
 @group.command("digest")

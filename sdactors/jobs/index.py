@@ -63,7 +63,7 @@ def run_index(run: JobRun) -> dict[str, Any]:
             run.cancel,
             None if folders is None else [bytes(f) for f in folders],
             run.confirmed,
-            lib.config.paths.data_dir(),
+            lib.config.paths.data_dir_id(),
         )
         emitter.counts = lambda: _counts(job.stats)
         try:
@@ -72,6 +72,9 @@ def run_index(run: JobRun) -> dict[str, Any]:
             emitter.drain(raise_errors=False)
             raise
         if run.recorded:
+            # Every batch committed first: one refused (a full disk) fails the job, which the
+            # log must not call complete.
+            emitter.drain()
             emitter.emit([CATALOG.body(JobCompleted(run.job, stats.as_dict()))])
         emitter.drain()
     lib.catch_up()

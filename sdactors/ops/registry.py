@@ -11,6 +11,7 @@ from sdactors.ops import (  # noqa: F401 - importing registers them
     logfile,
     network,
     node_ops,
+    projections,
     tags,
     trash,
     why,
