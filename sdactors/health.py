@@ -57,11 +57,20 @@ class Rebuild:
 class LibraryHealth:
     """Thread-safe: written by the library's actors, read by any thread."""
 
-    def __init__(self, config: LibraryConfig, on_recovered: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        config: LibraryConfig,
+        on_recovered: Callable[[], None],
+        on_rebuilt: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``on_rebuilt``: after any rebuild is swapped in (what the index says may have
+        changed at once: a late revocation's refold), beside ``on_recovered`` after one that
+        replaced a damaged index."""
         self._name = config.name
         self._root = config.paths.root
         self._data = config.paths.data_dir
         self._on_recovered = on_recovered
+        self._on_rebuilt = on_rebuilt
         self._lock = threading.Lock()
         self._closed = threading.Event()
         # The free space when a write last failed for want of it; None while writes succeed.
@@ -180,6 +189,7 @@ class LibraryHealth:
         log.info("index_rebuilt", library=self._name, **self._last_rebuild)
         if was_damaged:
             self._on_recovered()
+        self._on_rebuilt()
 
     def rebuild_failed(self, error: str | None) -> None:
         """The rebuild stopped: ``error`` says why (None: a full disk, which says itself)."""

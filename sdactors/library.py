@@ -80,6 +80,7 @@ class Library(LibraryReader):
         self._jobs_resume = jobs_resume
         self._opened = False
         self._on_recovered: list[Callable[[], None]] = []
+        self._on_rebuilt: list[Callable[[], None]] = []
         paths = config.paths
         private_dir(paths.root)
         self._lock = LibraryLock(paths.lock, config.name).acquire(wait=lock_wait)
@@ -94,7 +95,7 @@ class Library(LibraryReader):
         # Create the log's file and schema here, once, before two actors open it at the same
         # moment and race to do it.
         EventStore(paths.events, library=config.id_bytes).close()
-        self.health = LibraryHealth(config, self._recovered)
+        self.health = LibraryHealth(config, self._recovered, self._rebuilt)
         self.supervisor = Supervisor(f"library {config.name}")
         try:
             subscriptions = Subscriptions()  # outlives any one bus: a restart keeps them
@@ -151,6 +152,16 @@ class Library(LibraryReader):
                 pass
         for hook in list(self._on_recovered):
             hook()
+
+    def _rebuilt(self) -> None:
+        for hook in list(self._on_rebuilt):
+            hook()
+
+    def when_rebuilt(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` each time a rebuilt index is swapped in (from the Projector's
+        thread; it must not wait on the library's actors): membership read before may have
+        changed with it (a revocation that cut what the old index had folded)."""
+        self._on_rebuilt.append(hook)
 
     def when_recovered(self, hook: Callable[[], None]) -> None:
         """Call ``hook`` each time the library recovers (from the thread that saw it: the

@@ -398,6 +398,7 @@ class Networking:
         ls.tokens.append(
             await self._blocking(lib.subscribe, ("device.",), devices_changed, "peers")
         )
+        lib.when_rebuilt(lambda: devices_changed(None))
         # Not awaited: after a forced restore the append waits for the sync below.
         self._spawn(self._announce(ls))
         await self._refresh_peers(ls)
