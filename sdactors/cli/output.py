@@ -55,8 +55,8 @@ def for_terminal(text: str) -> str:
 def human_bytes(n: int) -> str:
     """Sizes for people, in decimal units (as disks and the MB/s of speed tests are)."""
     value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB"):
+        if value < 1000 or unit == "ZB":
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
     return f"{n} B"
