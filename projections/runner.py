@@ -14,7 +14,9 @@ from typing import Any, Iterable, Sequence
 import blake3
 import msgpack
 
+from events.codec import unpack
 from events.envelope import Event
+from events.errors import CodecError
 from events.registry import Catalog, UnknownEvent
 from events.store import EventStore
 from projections.base import Projection
@@ -120,9 +122,11 @@ class ProjectionRunner:
         per: list[list[tuple[Event, Any]]] = [[] for _ in self.projections]
         routes = self._routes
         build = self.catalog.build
-        unpack = msgpack.unpackb
         for pos, data in batch:
-            fields = unpack(data, use_list=False, strict_map_key=False)
+            try:
+                fields = unpack(data)
+            except CodecError:
+                continue  # more than an event may hold: refused on ingest, never folded
             type_name = fields[3]
             route = routes.get(type_name)
             if route is None:
