@@ -103,6 +103,7 @@ def unpack(
     most: int = EVENT_VALUES,
     use_list: bool = False,
     ext_hook: Callable[[int, bytes], Any] | None = None,
+    unicode_errors: str = "strict",
     refusal: str = "not a msgpack value",
 ) -> Any:
     """Decode msgpack from outside, holding at most ``most`` values; anything else is a
@@ -119,6 +120,7 @@ def unpack(
             strict_map_key=False,
             max_array_len=most,
             max_map_len=most,
+            unicode_errors=unicode_errors,
             **options,
         )
     except (

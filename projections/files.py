@@ -80,11 +80,6 @@ C_EID, C_NAME, C_FTYPE, C_SIZE, C_MTIME, C_INODE, C_KIND, C_CID, C_TARGET, C_PAG
 FACTS = C_PAGE
 
 
-def readable(name: bytes) -> str:
-    """A name as text people can read and search: invalid UTF-8 bytes become ``\\xNN``."""
-    return name.decode("utf-8", "backslashreplace")
-
-
 def extension(name: bytes) -> str | None:
     dot = name.rfind(b".")
     if dot <= 0 or dot == len(name) - 1:

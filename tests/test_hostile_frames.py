@@ -250,3 +250,17 @@ def test_an_export_of_nested_arrays_is_refused_in_bounded_memory(sd: Sd, tmp_pat
     assert grew < GROWTH_MOST, f"sd log import grew by {grew >> 20} MiB"
     assert b"nested.sdlog is damaged" in err and err.count(b"\n") == 1, err
     assert sd.json("library", "list") == []
+
+
+def test_names_that_are_not_utf8_come_through_the_node(world: World) -> None:
+    """What a command gives for a name that is not UTF-8 (a lone surrogate per such byte)
+    crosses the control socket as it is."""
+    root = os.fsencode(world.tmp) + b"/caf\xe9"
+    os.makedirs(root, exist_ok=True)
+    for name in (b"\xff.bin", b"\\xff.bin"):
+        with open(os.path.join(root, name), "wb") as out:
+            out.write(b"x")
+    world.home.json("location", "add", os.fsdecode(root))
+    listed = world.home.json("ls", os.fsdecode(root))
+    assert {os.fsencode(e["path"]) for e in listed} == {root + b"/\xff.bin", root + b"/\\xff.bin"}
+    world.alive()

@@ -7,7 +7,9 @@ msgpack and the log's codec: the client side of every ``sd`` command imports thi
 start fast.
 
 Numbers are Python's, of any size: a total of file sizes may pass 2**64, which msgpack's own
-integers do not hold; such an integer travels as an extension value (:data:`WIDE_INT`).
+integers do not hold; such an integer travels as an extension value (:data:`WIDE_INT`). Text
+may hold the lone surrogates a name that is not UTF-8 decodes to (``sdactors.paths.text``):
+they travel as the bytes they stand for.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def _ext(code: int, data: bytes) -> Any:
 def frame(message: dict[str, Any]) -> bytes:
     """A message's frame; ``TypeError``, ``ValueError`` or ``OverflowError`` if something in
     it cannot be sent."""
-    body = msgpack.packb(message, use_bin_type=True, default=_wide)
+    body = msgpack.packb(
+        message, use_bin_type=True, default=_wide, unicode_errors="surrogateescape"
+    )
     return HEADER.pack(len(body)) + body
 
 
@@ -68,7 +72,9 @@ def message_of(body: bytes, most: int = REQUEST_VALUES) -> dict[str, Any]:
     """A frame's message, holding at most ``most`` values (a reply of the node to its own
     user's command may hold as many as it likes: the client passes its frame's length)."""
     try:
-        message = unpack(body, most=most, use_list=True, ext_hook=_ext)
+        message = unpack(
+            body, most=most, use_list=True, ext_hook=_ext, unicode_errors="surrogateescape"
+        )
     except CodecError as exc:
         raise ProtocolError(f"not a msgpack frame: {exc}") from exc
     if type(message) is not dict:

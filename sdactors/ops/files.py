@@ -28,7 +28,7 @@ from sdactors.errors import (
 )
 from sdactors.logs import get_logger
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.paths import show
+from sdactors.paths import show, text
 
 if TYPE_CHECKING:
     from sdactors.library import Library
@@ -131,8 +131,8 @@ class _Transfer(Op):
         if self.verb == "move":
             changed.insert(0, os.path.dirname(self.source))
         return {
-            "source": show(self.source),
-            "destination": show(target),
+            "source": text(self.source),
+            "destination": text(target),
             "how": how,
             "index": _follow(lib, ctx.device, changed),
         }
@@ -183,7 +183,7 @@ class FileRemove(Op):
         if where is not None:
             changed.append(os.path.dirname(where))  # should the trash be inside a location
         return {
-            "path": show(self.path),
-            "trash": None if where is None else show(where),
+            "path": text(self.path),
+            "trash": None if where is None else text(where),
             "index": _follow(lib, ctx.device, changed),
         }
