@@ -102,16 +102,16 @@ def unpack(
     *,
     most: int = EVENT_VALUES,
     use_list: bool = False,
-    ext_hook: Callable[[int, bytes], Any] | None = None,
+    ext_hook: Callable[[int, bytes], Any] = msgpack.ExtType,
     unicode_errors: str = "strict",
     refusal: str = "not a msgpack value",
 ) -> Any:
     """Decode msgpack from outside, holding at most ``most`` values; anything else is a
     :class:`CodecError` that starts with ``refusal``."""
+    size = len(data)
     # Every value takes a byte at least: data no longer than ``most`` needs no counting.
-    if len(data) > max(SCAN_ABOVE, most) and values_in(data, most) > most:
+    if size > SCAN_ABOVE and size > most and values_in(data, most) > most:
         raise CodecError(f"{refusal}: it holds more than {most:,} values")
-    options: dict[str, Any] = {} if ext_hook is None else {"ext_hook": ext_hook}
     try:
         return msgpack.unpackb(
             data,
@@ -120,8 +120,8 @@ def unpack(
             strict_map_key=False,
             max_array_len=most,
             max_map_len=most,
+            ext_hook=ext_hook,
             unicode_errors=unicode_errors,
-            **options,
         )
     except (
         ValueError,

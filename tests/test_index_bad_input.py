@@ -132,8 +132,8 @@ def test_odd_names_links_loops_fifos_and_sockets(sd: Sd, tmp_path: Path) -> None
     # ls takes the real bytes of a folder whose name is not UTF-8.
     listed = sd.json("ls", os.fsdecode(root + b"/r\xe9sum\xe9s"))
     assert sorted(i["path"] for i in listed) == [
-        f"{shown_root}/r\udce9sum\udce9s/\udcff\udcfe.bin",
         f"{shown_root}/r\udce9sum\udce9s/cv.txt",
+        f"{shown_root}/r\udce9sum\udce9s/\udcff\udcfe.bin",
     ]
 
     # Search finds them by their readable part.
