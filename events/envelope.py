@@ -18,6 +18,7 @@ from typing import Any, Callable, NamedTuple
 import blake3
 import msgpack
 
+from events.codec import unpack
 from events.errors import CodecError
 from events.keys import DEVICE_ID_LEN, SIGNATURE_LEN
 
@@ -108,16 +109,7 @@ def decode(data: bytes, id: bytes, sig: bytes | None = None, pos: int | None = N
     Structure is checked here, so a damaged or hostile blob becomes a ``CodecError`` and never
     an event with fields of the wrong type.
     """
-    try:
-        fields = msgpack.unpackb(data, raw=False, use_list=False, strict_map_key=False)
-    except (
-        ValueError,
-        TypeError,
-        msgpack.ExtraData,
-        msgpack.FormatError,
-        msgpack.StackError,
-    ) as exc:
-        raise CodecError(f"event bytes are not msgpack: {exc}") from exc
+    fields = unpack(data, refusal="event bytes are not msgpack")
     if type(fields) is not tuple or len(fields) != 7:
         raise CodecError("event bytes are not a 7-field envelope")
     device, seq, hlc, type_name, v, body, prev = fields

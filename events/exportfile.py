@@ -15,6 +15,7 @@ from typing import BinaryIO, Iterable, Iterator
 import blake3
 import msgpack
 
+from events.codec import BoundedUnpacker
 from events.envelope import LIBRARY_ID_LEN
 from events.errors import ExportFileError
 
@@ -77,9 +78,9 @@ class ExportReader:
                     f"reads format {FORMAT} only (events are bound to their library, membership has roles)"
                 )
             raise ExportFileError(f"{name} is not an sdactors log export")
-        self._unpacker = msgpack.Unpacker(
-            stream, raw=False, use_list=False, max_buffer_size=256 * 1024 * 1024
-        )
+        # A record is [data, sig], the header and trailer maps of a few keys: every item a
+        # few values, however a file says otherwise.
+        self._unpacker = BoundedUnpacker(stream, most=64, width=16, buffer=256 << 20)
         head = self._next("header")
         if not isinstance(head, dict) or head.get("format") != FORMAT:
             raise ExportFileError(f"{name} has an unknown export format")

@@ -29,6 +29,7 @@ from typing import Iterable, Iterator, Sequence
 
 import msgpack
 
+from events.codec import unpack
 from events.envelope import (
     ID_LEN,
     LIBRARY_ID_LEN,
@@ -183,16 +184,7 @@ def read_head(path: str) -> int:
 
 
 def _unframe(blob: bytes) -> tuple[bytes, ...]:
-    try:
-        items = msgpack.unpackb(blob, use_list=False)
-    except (
-        ValueError,
-        TypeError,
-        msgpack.ExtraData,
-        msgpack.FormatError,
-        msgpack.StackError,
-    ) as exc:
-        raise CodecError(f"segment framing is damaged: {exc}") from exc
+    items = unpack(blob, refusal="segment framing is damaged")
     if type(items) is not tuple or any(type(x) is not bytes for x in items):
         raise CodecError("segment framing is damaged")
     return items
@@ -839,6 +831,9 @@ class _Ingestion:
             return
         if report.refused:
             return  # keep checking, to report every refusal, but keep nothing
+        # Checked: what is kept until it is written is its bytes, not its decoded body (a
+        # frame of bodies decoded costs many times its size).
+        ev = ev._replace(body=None)
         self.seen[(ev.device, ev.seq)] = ev.id
         if ev.sig is None:
             run = self.pending.setdefault(ev.device, [])

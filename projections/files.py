@@ -32,7 +32,10 @@ Tables:
   needs exact groups (``sd duplicates``) checks the whole ids, so two contents sharing 63
   bits (about one chance in 10^7 among a million contents) are never shown as one.
 - ``totals``: files and bytes per location and kind, folders and other entries per
-  location, so ``sd stats`` reads a handful of rows.
+  location, so ``sd stats`` reads a handful of rows. A location's files may total more
+  bytes than SQLite's 64-bit integers hold (a file alone may have 2**63 - 1): ``bytes`` is
+  an integer while it fits one and its decimal text past that (:func:`total_bytes` reads
+  either), added up in Python, never by SQL.
 - ``pages`` and its two FTS5 indexes: see ``projections/names.py``.
 """
 
@@ -62,6 +65,7 @@ from events.domain.locations import (
     LocationVolumeSeen,
 )
 from events.envelope import Event
+from events.shapes import INT64_MAX
 from projections.base import Folded
 from projections.names import SCHEMA as NAME_PAGES
 from projections.names import PageBook, fold_name, fold_text
@@ -75,11 +79,6 @@ _CHUNK = 500  # SQLite host parameters per IN (...) list, well under its limit
 C_EID, C_NAME, C_FTYPE, C_SIZE, C_MTIME, C_INODE, C_KIND, C_CID, C_TARGET, C_DEV, C_PAGE = range(11)
 # The fields of a child that are facts of the log (the digest's); the rest is local.
 FACTS = C_PAGE
-
-
-def readable(name: bytes) -> str:
-    """A name as text people can read and search: invalid UTF-8 bytes become ``\\xNN``."""
-    return name.decode("utf-8", "backslashreplace")
 
 
 def extension(name: bytes) -> str | None:
@@ -101,6 +100,15 @@ def unpack_children(blob: bytes) -> list[list[Any]]:
 def content_key(cid: bytes) -> int:
     """The contents table's key for a content id: its first 63 bits."""
     return int.from_bytes(cid[:8], "big") >> 1
+
+
+def total_bytes(stored: int | str) -> int:
+    """A ``totals.bytes`` value as the exact number it stands for."""
+    return stored if type(stored) is int else int(stored)
+
+
+def _stored_bytes(n: int) -> int | str:
+    return n if n <= INT64_MAX else str(n)
 
 
 def total_key(ftype: str, kind: str | None) -> str:
@@ -134,8 +142,10 @@ SCHEMA = (
     # kind also comes from its name), and each count is a fact of its own, whatever the order.
     "CREATE TABLE contents (id INTEGER NOT NULL, size INTEGER NOT NULL, kind TEXT NOT NULL, "
     "instances INTEGER NOT NULL, PRIMARY KEY (id, size, kind)) WITHOUT ROWID",
+    # ``bytes`` has no declared type: SQLite keeps an integer as one, and the text of a
+    # total past 2**63 - 1 as text (a column of INTEGER affinity would make it a float).
     "CREATE TABLE totals (location INTEGER NOT NULL, what TEXT NOT NULL, "
-    "count INTEGER NOT NULL, bytes INTEGER NOT NULL, PRIMARY KEY (location, what)) WITHOUT ROWID",
+    "count INTEGER NOT NULL, bytes NOT NULL, PRIMARY KEY (location, what)) WITHOUT ROWID",
     *NAME_PAGES,
 )
 
@@ -208,9 +218,11 @@ def _listing_digests(db: sqlite3.Connection) -> Iterator[Sequence[Any]]:
     packer = msgpack.Packer(use_bin_type=True)
 
     def done() -> Sequence[Any]:
+        # Sorted by their bytes: children are not always comparable as values (a device may
+        # list one eid twice in a folder, with a kind and without).
         hasher = blake3.blake3()
-        for child in sorted(child[:FACTS] for child in children):
-            hasher.update(packer.pack(child))
+        for packed in sorted(packer.pack(child[:FACTS]) for child in children):
+            hasher.update(packed)
         return (current[0], current[1], hasher.digest())  # type: ignore[index]
 
     for device, folder, blob in db.execute(
@@ -507,18 +519,38 @@ class _Fold:
                 gone,
             )
 
+    def _flush_totals(self) -> None:
+        """Add the batch's changes to the totals in Python, where a sum cannot overflow: a
+        few rows per location touched, read and written back."""
+        db = self.db
+        held: dict[tuple[int, str], tuple[int, int]] = {}
+        for chunk in chunks(sorted({loc for loc, _ in self._totals})):
+            marks = ",".join("?" * len(chunk))
+            for loc, what, n, nbytes in db.execute(
+                f"SELECT location, what, count, bytes FROM totals WHERE location IN ({marks})",
+                chunk,
+            ):
+                held[(loc, what)] = (n, total_bytes(nbytes))
+        rows, gone = [], []
+        for key, (n, nbytes) in self._totals.items():
+            had_n, had_bytes = held.get(key, (0, 0))
+            n, nbytes = had_n + n, had_bytes + nbytes
+            if n > 0:
+                rows.append((*key, n, _stored_bytes(nbytes)))
+            elif key in held:
+                gone.append(key)
+        db.executemany(
+            "INSERT OR REPLACE INTO totals (location, what, count, bytes) VALUES (?, ?, ?, ?)",
+            rows,
+        )
+        db.executemany("DELETE FROM totals WHERE location = ? AND what = ?", gone)
+
     def _flush_counters(self) -> None:
         db = self.db
         if self._instances:
             self._flush_contents()
         if self._totals:
-            db.executemany(
-                "INSERT INTO totals (location, what, count, bytes) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (location, what) DO UPDATE SET count = count + excluded.count, "
-                "bytes = bytes + excluded.bytes",
-                [(loc, what, n, b) for (loc, what), (n, b) in self._totals.items()],
-            )
-            db.execute("DELETE FROM totals WHERE count <= 0")
+            self._flush_totals()
         if self._max_eid:
             db.executemany(
                 "UPDATE devs SET max_eid = max(max_eid, ?) WHERE idx = ?",

@@ -25,6 +25,7 @@ from projections.files import (
     EID_MASK,
     chunks,
     content_key,
+    total_bytes,
     unpack_children,
 )
 
@@ -349,18 +350,18 @@ class FileStats(NamedTuple):
 
 
 def file_stats(db: sqlite3.Connection) -> FileStats:
+    """Totals of every location, added up here: bytes may pass what SQL's sum() holds."""
     files = dirs = total = other = 0
     by_kind: dict[str, int] = {}
     bytes_by_kind: dict[str, int] = {}
-    for what, count, size in db.execute(
-        "SELECT what, sum(count), sum(bytes) FROM totals GROUP BY what ORDER BY what"
-    ):
+    for what, count, stored in db.execute("SELECT what, count, bytes FROM totals ORDER BY what"):
         if what.startswith("file:"):
             kind = what[5:]
+            size = total_bytes(stored)
             files += count
             total += size
-            by_kind[kind] = count
-            bytes_by_kind[kind] = size
+            by_kind[kind] = by_kind.get(kind, 0) + count
+            bytes_by_kind[kind] = bytes_by_kind.get(kind, 0) + size
         elif what == "dir":
             dirs += count
         else:

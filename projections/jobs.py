@@ -21,6 +21,7 @@ from events.domain.jobs import (
     JobQueued,
     JobResumed,
     JobStarted,
+    counted,
 )
 from projections.base import Folded
 
@@ -125,7 +126,7 @@ def _row(values: Sequence[Any]) -> JobRow:
         msgpack.unpackb(params) if params is not None else {},
         state,
         reason,
-        msgpack.unpackb(stats) if stats is not None else {},
+        counted(msgpack.unpackb(stats)) if stats is not None else {},
         queued,
         updated,
     )

@@ -22,8 +22,10 @@ from typing import Any, Callable, Iterable, Sequence
 import blake3
 import msgpack
 
+from events.codec import unpack
 from events.domain.device import MEMBERSHIP_TYPES
 from events.envelope import Event
+from events.errors import CodecError
 from events.registry import Catalog, UnknownEvent
 from events.sqlite_faults import disk_full
 from events.store import EventStore
@@ -196,9 +198,11 @@ class ProjectionRunner:
         out = []
         routes = self._routes
         build = self.catalog.build
-        unpack = msgpack.unpackb
         for pos, data in rows:
-            fields = unpack(data, use_list=False, strict_map_key=False)
+            try:
+                fields = unpack(data)
+            except CodecError:
+                continue  # more than an event may hold: refused on ingest, never folded
             type_name = fields[3]
             route = routes.get(type_name)
             if route is None:

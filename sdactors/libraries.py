@@ -95,7 +95,7 @@ def create_library_files(data: DataDir, name: str, library_id: str | None = None
     paths = data.library(library_id)
     private_dir(data.libraries)
     paths.root.mkdir(mode=PRIVATE_DIR)
-    paths.thumbs.mkdir()
+    paths.thumbs.mkdir(mode=PRIVATE_DIR)
     versioned_toml.save(
         paths.config,
         {

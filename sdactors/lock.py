@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from sdactors.errors import LibraryLocked
+from sdactors.private_files import open_private
 
 
 def _describe(info: dict) -> str:
@@ -40,7 +41,7 @@ class LibraryLock:
     def acquire(self, wait: float = 0.0) -> "LibraryLock":
         """Take the lock, waiting up to ``wait`` seconds for a holder that is finishing
         (a background index closing, the previous command still exiting)."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_private(self.path, os.O_RDWR, create=True)
         deadline = time.monotonic() + wait
         while True:
             try:

@@ -71,19 +71,26 @@ class StoreSide:
         self._store.close()
 
 
+# The head of an event's canonical bytes: an array of seven, its first a bin of 32 (the
+# device). What follows is the seq, an integer.
+_ENVELOPE_HEAD = b"\x97\xc4" + bytes([DEVICE_ID_LEN])
+_INT_HEADS = frozenset([*range(0x80), *range(0xCC, 0xD4), *range(0xE0, 0x100)])
+
+
 def _device_and_seq(data: bytes) -> tuple[bytes, int]:
-    """The device and seq of an event's canonical bytes, without unpacking its body."""
-    unpacker = msgpack.Unpacker(raw=False)
-    unpacker.feed(data)
+    """The device and seq of an event's canonical bytes, read off its head: nothing else of
+    it is decoded (nor could a hostile file's make this allocate)."""
+    start = len(_ENVELOPE_HEAD)
+    at = start + DEVICE_ID_LEN
+    if not data.startswith(_ENVELOPE_HEAD) or len(data) <= at or data[at] not in _INT_HEADS:
+        raise CodecError("event bytes are not a 7-field envelope")
+    unpacker = msgpack.Unpacker()
+    unpacker.feed(data[at : at + 9])
     try:
-        if unpacker.read_array_header() != 7:
-            raise CodecError("event bytes are not a 7-field envelope")
-        device, seq = unpacker.unpack(), unpacker.unpack()
-    except (ValueError, TypeError, msgpack.FormatError, msgpack.StackError) as exc:
+        seq = unpacker.unpack()
+    except (ValueError, msgpack.OutOfData) as exc:
         raise CodecError(f"event bytes are not msgpack: {exc}") from exc
-    if type(device) is not bytes or len(device) != DEVICE_ID_LEN or type(seq) is not int:
-        raise CodecError("event envelope has a field of the wrong type")
-    return device, seq
+    return data[start:at], seq
 
 
 class ExportSide:

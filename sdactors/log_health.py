@@ -30,6 +30,7 @@ from events.store import Problem, read_head
 from projections.devices import peers
 from sdactors.errors import LogDamaged, LogLost
 from sdactors.libraries import LibraryConfig
+from sdactors.private_files import write_private
 
 
 def folded_position(index_path: str) -> int:
@@ -65,12 +66,8 @@ def check_log_present(config: LibraryConfig) -> None:
 
 def record_damage(config: LibraryConfig, problems: Sequence[Problem]) -> None:
     """Remember what ``sd log verify`` found, so writes are refused until it is dealt with."""
-    path = config.paths.damaged
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(
-        json.dumps({"found": time.time(), "problems": len(problems), "first": str(problems[0])})
-    )
-    os.replace(tmp, path)
+    found = {"found": time.time(), "problems": len(problems), "first": str(problems[0])}
+    write_private(config.paths.damaged, json.dumps(found).encode())
 
 
 def paired_in_index(index_path: str, me: bytes) -> dict[bytes, tuple[str, ...]]:

@@ -60,11 +60,19 @@ def configure(*, json: bool, level: int = logging.WARNING, file: str | None = No
 
 
 def _file_handler(path: str) -> logging.Handler:
-    """The node's log file; always JSON lines (``logging.handlers`` only for the node)."""
+    """The node's log file; always JSON lines (``logging.handlers`` only for the node).
+    Owner-only, the folder too, and each new file after a rotation."""
     import logging.handlers
     import os
+    from pathlib import Path
 
-    class FileHandler(logging.handlers.RotatingFileHandler):
+    from sdactors.private_files import open_private, private_dir
+
+    class PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
+        def _open(self) -> Any:
+            fd = open_private(Path(self.baseFilename), os.O_WRONLY | os.O_APPEND, create=True)
+            return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
         def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
             """On a full disk the record is dropped, not reported with a traceback on stderr
             for every record: the libraries' status says the disk is full."""
@@ -73,8 +81,10 @@ def _file_handler(path: str) -> logging.Handler:
             if not disk_full(sys.exc_info()[1] or Exception()):
                 super().handleError(record)
 
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    handler = FileHandler(path, maxBytes=FILE_BYTES, backupCount=FILE_BACKUPS, encoding="utf-8")
+    private_dir(Path(path).parent)
+    handler = PrivateRotatingHandler(
+        path, maxBytes=FILE_BYTES, backupCount=FILE_BACKUPS, encoding="utf-8"
+    )
     handler.set_name(FILE_HANDLER)
     return handler
 

@@ -384,6 +384,9 @@ async def _serve(
 
 
 async def _connection(stream: trio.SocketStream, process: NodeProcess) -> None:
+    """One client's requests, one after the other. Whatever goes wrong with one connection
+    ends that connection, never the node: the connection's task runs in the node's nursery,
+    where an exception would cancel everything."""
     log.info("client_connected")
     async with stream:
         buffer = b""
@@ -405,6 +408,8 @@ async def _connection(stream: trio.SocketStream, process: NodeProcess) -> None:
                 await _request(stream, process, message_of(body))
         except (ProtocolError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             log.info("client_dropped", error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug in serving one client: log it, go on
+            log.error("client_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 async def _request(stream: trio.SocketStream, process: NodeProcess, message: dict) -> None:
@@ -412,11 +417,11 @@ async def _request(stream: trio.SocketStream, process: NodeProcess, message: dic
     from sdactors.ops.base import decode
 
     request_id = message.get("id")
-    await stream.send_all(frame({"id": request_id, "accepted": True}))
+    await _send(stream, request_id, {"accepted": True})
     try:
         command = decode(message.get("op"), message.get("args"))
     except SdError as exc:
-        await stream.send_all(frame(_error(request_id, exc)))
+        await _send(stream, request_id, _error(exc))
         return
     token = trio.lowlevel.current_trio_token()
     sink = _Sink(stream, request_id, token)
@@ -425,19 +430,33 @@ async def _request(stream: trio.SocketStream, process: NodeProcess, message: dic
             process.node.execute, command, sink, abandon_on_cancel=True
         )
     except Exception as exc:  # noqa: BLE001 - every failure is the client's answer
-        await stream.send_all(frame(_error(request_id, exc)))
+        await _send(stream, request_id, _error(exc))
         return
-    await stream.send_all(frame({"id": request_id, "result": result}))
+    await _send(stream, request_id, {"result": result}, op=command.op_name)
 
 
-def _error(request_id: Any, exc: BaseException) -> dict[str, Any]:
+async def _send(
+    stream: trio.SocketStream, request_id: Any, message: dict[str, Any], op: str | None = None
+) -> None:
+    """Send one answer; one that cannot be encoded becomes an error answer and a log record."""
+    try:
+        data = frame({"id": request_id, **message})
+    except (TypeError, ValueError, OverflowError) as exc:
+        why = f"{type(exc).__name__}: {exc}"
+        log.error("reply_unencodable", op=op, error=why)
+        failure = SdError(f"internal error: the node could not send its answer ({why})")
+        data = frame({"id": request_id, **_error(failure)})
+    await stream.send_all(data)
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
     expected = isinstance(exc, (SdError, OSError)) or type(exc).__module__.startswith(
         ("events.", "projections.")
     )
     message = str(exc) if expected else f"internal error: {type(exc).__name__}: {exc}"
     if not expected:
         log.error("command_failed", error=message)
-    return {"id": request_id, "error": {"kind": type(exc).__name__, "message": message}}
+    return {"error": {"kind": type(exc).__name__, "message": message}}
 
 
 class _Sink:
@@ -450,10 +469,11 @@ class _Sink:
 
     def put(self, info: dict[str, Any]) -> None:
         try:
-            trio.from_thread.run(
-                self._stream.send_all,
-                frame({"id": self._id, "progress": info}),
-                trio_token=self._token,
-            )
+            data = frame({"id": self._id, "progress": info})
+        except (TypeError, ValueError, OverflowError) as exc:
+            log.error("progress_unencodable", error=f"{type(exc).__name__}: {exc}")
+            return  # the command goes on; its result says how it ended
+        try:
+            trio.from_thread.run(self._stream.send_all, data, trio_token=self._token)
         except (trio.BrokenResourceError, trio.ClosedResourceError, trio.RunFinishedError):
             pass  # the client went away; the command goes on

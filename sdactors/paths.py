@@ -46,7 +46,7 @@ def entry_path(path: str | bytes) -> bytes:
 
 
 def show(path: bytes) -> str:
-    """A path for people: bytes that are not UTF-8 shown as ``\\xNN``."""
+    """A path for people (in a message): bytes that are not UTF-8 shown as ``\\xNN``."""
     return path.decode("utf-8", "backslashreplace")
 
 
@@ -82,6 +82,14 @@ def reached_through(path: bytes, folder: FileId) -> bytes | None:
         if parent == here:
             return None
         here = parent
+
+
+def text(path: bytes) -> str:
+    """A name or path as a command's result gives it (what ``--json`` prints): a UTF-8 name
+    as itself, and each byte that is not UTF-8 as a lone surrogate, U+DC80 to U+DCFF (how
+    ``os.fsdecode`` decodes, ``os.fsencode`` gives the bytes back). No valid name holds one,
+    so no two names give the same text; the CLI shows such a byte to people as ``\\xNN``."""
+    return path.decode("utf-8", "surrogateescape")
 
 
 class DataDir:

@@ -1,5 +1,6 @@
-"""sdactors' own files, readable by their owner only: the data directory, library folders,
-databases and the device key.
+"""sdactors' own files, readable by their owner only: the data directory and every folder and
+file sdactors writes in it (library folders, databases, the device key, node.toml and
+library.toml, locks, network.json, the node's log).
 
 The log and the index hold the path of every file a user indexed, and device.key signs for
 this device: folders are 0700, files 0600, and looser modes found on opening are tightened.
@@ -73,6 +74,21 @@ def open_private(path: Path, flags: int, create: bool = False) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` with a private file holding ``data``: a crash leaves the old file or
+    the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)  # left by a process of the same pid that died writing it
+    fd = open_private(tmp, os.O_WRONLY | os.O_EXCL, create=True)
+    try:
+        os.fchmod(fd, PRIVATE_FILE)  # whatever the umask took away from the owner
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
 
 
 def private_database(path: Path) -> None:

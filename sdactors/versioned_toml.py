@@ -6,7 +6,6 @@ so each release only ever needs to add one step.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -14,24 +13,14 @@ from typing import Any, Callable, Mapping
 import tomli_w
 
 from sdactors.errors import ConfigError
+from sdactors.private_files import write_private
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` so a crash leaves the old file or the new one, never half."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
 def save(path: Path, content: Mapping[str, Any]) -> None:
-    write_atomically(path, tomli_w.dumps(dict(content)).encode())
+    """Write the file whole (owner-only: it is one of the data directory's own)."""
+    write_private(path, tomli_w.dumps(dict(content)).encode())
 
 
 def load(path: Path, current: int, migrations: Mapping[int, Migration]) -> dict[str, Any]:

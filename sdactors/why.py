@@ -32,7 +32,7 @@ from projections.files_query import LocationRow, location_for_path, locations, r
 from projections.jobs import jobs_of
 from sdactors.indexer.rules import Matcher, Rules
 from sdactors.indexer.walk import open_folder
-from sdactors.paths import FileId, show
+from sdactors.paths import FileId, show, text
 from sdactors.volumes.presence import look
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class Why:
     def as_json(self) -> dict[str, Any]:
         loc = self.location
         return {
-            "path": show(self.path),
+            "path": text(self.path),
             "indexed": self.indexed,
             "reason": self.reason,
             "detail": self.detail,
@@ -115,7 +115,7 @@ class Why:
                 {
                     "id": loc.location.hex(),
                     "name": loc.name,
-                    "path": show(loc.path),
+                    "path": text(loc.path),
                     "device": loc.device.hex(),
                 }
                 if loc is not None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import stat
 import struct
 import zlib
@@ -118,7 +117,7 @@ def write(root: Path, rel: str, data: bytes | str) -> Path:
 
 
 class DiskEntry(NamedTuple):
-    path: str  # as sd shows it: os.fsdecode'd bytes with invalid bytes as \xNN
+    path: str  # as sd's results give it: os.fsdecode'd bytes
     name: str
     type: str
     size: int
@@ -129,7 +128,8 @@ class DiskEntry(NamedTuple):
 
 
 def readable(raw: bytes) -> str:
-    return raw.decode("utf-8", "backslashreplace")
+    """A path as sd's results give it: a byte that is not UTF-8 as a lone surrogate."""
+    return os.fsdecode(raw)
 
 
 def disk_entries(root: Path | str | bytes, with_cids: bool = True) -> dict[str, DiskEntry]:
@@ -245,11 +245,8 @@ def index_entries(sd: Any, root: str, workers: int = 2) -> dict[str, dict[str, A
 
 
 def unshow(shown_path: str) -> bytes:
-    """Back from sd's readable form (``\\xNN`` for bytes that are not UTF-8) to raw bytes.
-
-    Only for paths with no literal backslash of their own (true of the test trees).
-    """
-    return re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m[1], 16)]), shown_path.encode())
+    """Back from sd's results (a byte that is not UTF-8 as a lone surrogate) to raw bytes."""
+    return os.fsencode(shown_path)
 
 
 def comparable_disk(entries: dict[str, DiskEntry], root: str) -> set[tuple]:

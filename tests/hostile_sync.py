@@ -1,5 +1,6 @@
-"""A peer that speaks ``sd/sync/1`` by hand: it says what it likes, with whatever key it
-holds, so tests can check what a node refuses (and that it writes nothing of it)."""
+"""A peer that speaks ``sd/sync/1`` (and offers Spacedrops, ``sd/drop/1``) by hand: it says
+what it likes, with whatever key it holds, so tests can check what a node refuses (and that
+it writes nothing of it)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,21 @@ from typing import Any
 
 import iroh
 
-from sdactors.actors.networking import ALPN_SYNC
+from sdactors.actors.networking import ALPN_DROP, ALPN_SYNC
 from sdactors.net import ffi_buffer
 from sdactors.net.frames import pack, read_frame, write_frame
+
+
+async def _endpoint(secret: bytes, alpn: bytes) -> Any:
+    ffi_buffer.install()
+    return await iroh.Endpoint.bind(
+        iroh.EndpointOptions(
+            preset=iroh.preset_minimal(),
+            bind_addr="127.0.0.1:0",
+            secret_key=secret,
+            alpns=[alpn],
+        )
+    )
 
 
 async def _session(
@@ -22,15 +35,7 @@ async def _session(
     frames: list[Any],
     linger: float,
 ) -> dict[str, Any]:
-    ffi_buffer.install()
-    endpoint = await iroh.Endpoint.bind(
-        iroh.EndpointOptions(
-            preset=iroh.preset_minimal(),
-            bind_addr="127.0.0.1:0",
-            secret_key=secret,
-            alpns=[ALPN_SYNC],
-        )
-    )
+    endpoint = await _endpoint(secret, ALPN_SYNC)
     try:
         addr = iroh.EndpointAddr(iroh.EndpointId.from_bytes(target), None, addresses)
         conn = await asyncio.wait_for(endpoint.connect(addr, ALPN_SYNC), 10)
@@ -70,3 +75,37 @@ def offer(
     ``vector``, send ``frames`` (maps, or raw bytes) if let in; what was answered, and
     whether the node then dropped the session."""
     return asyncio.run(_session(secret, target, addresses, library, vector, list(frames), linger))
+
+
+async def _drop(
+    secret: bytes, target: bytes, addresses: list[str], frame: dict[str, Any], linger: float
+) -> Any:
+    endpoint = await _endpoint(secret, ALPN_DROP)
+    try:
+        addr = iroh.EndpointAddr(iroh.EndpointId.from_bytes(target), None, addresses)
+        conn = await asyncio.wait_for(endpoint.connect(addr, ALPN_DROP), 10)
+        bi = await conn.open_bi()
+        await write_frame(bi.send(), frame)
+        try:
+            answer, _ = await asyncio.wait_for(read_frame(bi.recv()), 10)
+        except Exception as exc:  # noqa: BLE001 - the node hung up: what the test looks at
+            answer = {"gone": str(exc)}
+        if "pending" in answer:
+            await asyncio.sleep(linger)  # the offer waits there while the connection lives
+        conn.close(0, b"done")
+        return answer
+    finally:
+        await endpoint.close()
+
+
+def drop_offer(
+    secret: bytes,
+    target: bytes,
+    addresses: list[str],
+    frame: dict[str, Any],
+    linger: float = 5.0,
+) -> Any:
+    """Offer a Spacedrop to ``target`` as the device of ``secret``: ``frame`` is the offer as
+    sent (``sdactors.net.drop_wire.offer_frame``, or anything else); the node's answer. An
+    offer left pending is held open ``linger`` seconds."""
+    return asyncio.run(_drop(secret, target, addresses, frame, linger))

@@ -7,6 +7,8 @@ and a long list is the same rule repeated.
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from hypothesis import strategies as st
@@ -89,6 +91,56 @@ def valid(shape: Shape) -> st.SearchStrategy[Any]:
             max_leaves=8,
         ).filter(lambda v: shape.checker()(v) is None)
     raise TypeError(f"no strategy for {shape!r}")
+
+
+def extreme(shape: Shape) -> st.SearchStrategy[Any]:
+    """Values the shape accepts, taken at its edges: every number its lowest or highest (or
+    next to it, or zero), every text and byte string as long as it may be, every list of
+    edge values. What a fold sums, multiplies or stores must hold whatever these are."""
+    if isinstance(shape, Int):
+        edges = {shape.lo, shape.hi, min(shape.lo + 1, shape.hi), max(shape.hi - 1, shape.lo)}
+        return st.sampled_from(sorted(edges | ({0} if shape.lo <= 0 <= shape.hi else set())))
+    if isinstance(shape, Num):
+        lo, hi = int(math.ceil(shape.lo)), int(shape.hi)
+        # The largest float the range holds: float(2**63 - 1) is 2**63, out of it.
+        top = math.nextafter(float(hi), -math.inf)
+        while top > shape.hi:
+            top = math.nextafter(top, -math.inf)
+        return st.sampled_from([lo, hi, max(hi - 1, lo), top, float(lo)])
+    if isinstance(shape, Bytes):
+        if shape.size is not None:
+            return st.sampled_from([b"\xff" * shape.size, b"\0" * shape.size])
+        return st.sampled_from([b"\xff" * shape.max, b"\0" * shape.min])
+    if isinstance(shape, Text):
+        if shape.pattern:
+            longest = "z" * shape.max
+            found = [longest] if re.fullmatch(shape.pattern, longest) else []
+            return st.sampled_from(found) | valid(shape) if found else valid(shape)
+        # Characters of four bytes in UTF-8: the most bytes a text of its length can take.
+        return st.sampled_from(["\U0010fffd" * shape.max, "x" * shape.min])
+    if isinstance(shape, Name):
+        return st.sampled_from([b"\xff" * shape.max, b"\\xff", b"\xff"])
+    if isinstance(shape, AbsPath):
+        deep = b"/" + b"/".join([b"\xfe" * 254] * (shape.max // 255))
+        return st.sampled_from([deep[: shape.max].rstrip(b"/"), b"/"])
+    if isinstance(shape, Maybe):
+        return st.none() | extreme(shape.inner)
+    if isinstance(shape, Record):
+        return st.tuples(*(extreme(s) for _, s in shape.fields))
+    if isinstance(shape, ListOf):
+        return st.lists(
+            extreme(shape.item), min_size=shape.min, max_size=max(shape.min, min(shape.max, SMALL))
+        ).map(tuple)
+    if isinstance(shape, MapOf):
+        return st.dictionaries(
+            extreme(shape.key), extreme(shape.value), max_size=min(shape.max, SMALL)
+        )
+    if isinstance(shape, Struct):
+        return st.fixed_dictionaries({name: extreme(s) for name, s in shape.fields})
+    if isinstance(shape, Plain):
+        edges = st.sampled_from([INT64_MIN, INT64_MAX, "\U0010fffd" * shape.length])
+        return edges | st.dictionaries(st.text(max_size=5), edges, max_size=3) | valid(shape)
+    return valid(shape)  # booleans, choices: every value is an edge
 
 
 _OTHER_TYPES = st.sampled_from([None, True, 1.5, "text", b"bytes", (), {}, {"k": 1}, 2**64])

@@ -23,3 +23,14 @@ def test_errors_are_one_line_and_json(sd: Sd) -> None:
     assert "no tag named 'Nope'" in failed.err
     failed = sd.fails("--json", "tag", "delete", "Nope")
     assert failed.json() == {"error": "no tag named 'Nope'"}
+
+
+def test_audit_since_any_span_or_time(sd: Sd) -> None:
+    """A span reaching before 1970, or a time before it, is everything; a time past what a
+    clock can carry is nothing; neither is an error, and a word is one line of error."""
+    sd.run("library", "create", "Home")
+    for since in ("99999999d", "9" * 40 + "w", "0001-01-01", "1969-12-31T23:00"):
+        assert [a["command"] for a in sd.json("audit", "--since", since)] == ["library.create"]
+    assert sd.json("audit", "--since", "9999-12-31") == []
+    failed = sd.fails("audit", "--since", "soon")
+    assert failed.err.count("\n") == 1 and "neither a time" in failed.err

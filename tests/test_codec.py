@@ -203,3 +203,58 @@ def test_a_real_device_key_signs_the_id() -> None:
     assert not verify_signature(DeviceKey.generate().public, event_id(KEY, data), sig)
     assert not verify_signature(key.public, event_id(KEY, data), sig[:-1])
     assert not verify_signature(b"\xff" * 32, event_id(KEY, data), sig)
+
+
+# -- bounded decoding ------------------------------------------------------------------------
+
+
+def _values(value: Any) -> int:
+    if isinstance(value, (list, tuple)):
+        return 1 + sum(_values(v) for v in value)
+    if isinstance(value, dict):
+        return 1 + sum(_values(k) + _values(v) for k, v in value.items())
+    return 1
+
+
+long_values = st.recursive(
+    scalars | st.binary(min_size=300, max_size=70_000) | st.text(min_size=40, max_size=300),
+    lambda inner: (
+        st.lists(inner, max_size=20) | st.dictionaries(st.text(max_size=8), inner, max_size=20)
+    ),
+    max_leaves=60,
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(value=long_values | st.lists(st.integers(0, 2**16), min_size=16, max_size=70_000))
+def test_values_are_counted_without_decoding(value: Any) -> None:
+    data = msgpack.packb(value, use_bin_type=True)
+    assert codec.values_in(data, 1 << 30) == _values(value)
+    assert codec.values_in(data, 3) == min(_values(value), 4)
+
+
+def test_data_holding_too_many_values_is_refused_before_it_is_decoded() -> None:
+    """A megabyte of empty maps would be some seventy of Python dicts: it is counted, and
+    refused, and what it would take is never taken."""
+    for empty in (b"\x80", b"\x90", b"\xc0"):
+        n = 4 << 20
+        data = b"\xdd" + n.to_bytes(4, "big") + empty * n
+        with pytest.raises(CodecError, match="more than 262,144 values"):
+            codec.unpack(data)
+        with pytest.raises(CodecError, match="more than 10 values"):
+            codec.unpack(data, most=10)
+    # Nested as deep and as wide as msgpack allows, just as well.
+    nested = b"\x92" * 20 + b"\x90" * 21
+    assert codec.values_in(nested, 1 << 20) == 41
+
+
+def test_the_largest_batch_an_event_may_hold_decodes() -> None:
+    """Ten thousand entries, every field as wide as its number may be: an event's bound
+    leaves room for it."""
+    item = [2**40 - 1, 2**40 - 1, b"n" * 40, "f", 2**63 - 1, -(2**63), 2**63 - 1, "z" * 32,
+            b"c" * 32, b"t" * 40]  # fmt: skip
+    body = {"location": b"l" * 16, "entries": [item] * 10_000}
+    data = codec.pack([b"d" * 32, 2**63 - 1, 2**63 - 1, "entries.indexed", 1, body, b"p" * 32])
+    assert len(data) > codec.SCAN_ABOVE
+    decoded = codec.unpack(data)
+    assert len(decoded[5]["entries"]) == 10_000

@@ -128,21 +128,21 @@ def test_odd_names_links_loops_fifos_and_sockets(sd: Sd, tmp_path: Path) -> None
     for name in ("to-file", "to-big", "to-outside", "dangling", "self", "a", "b", "up"):
         assert by_name[name]["type"] == "symlink" and by_name[name]["content_id"] is None
     assert by_name["pipe"]["type"] == "fifo" and by_name["sock"]["type"] == "socket"
-    assert "caf\\xe9-menu.txt" in by_name and "r\\xe9sum\\xe9s" in by_name
-    assert "\\xff\\xfe.bin" in by_name and "two\nlines.txt" in by_name
+    assert "caf\udce9-menu.txt" in by_name and "r\udce9sum\udce9s" in by_name
+    assert "\udcff\udcfe.bin" in by_name and "two\nlines.txt" in by_name
     # ls takes the real bytes of a folder whose name is not UTF-8.
     listed = sd.json("ls", os.fsdecode(root + b"/r\xe9sum\xe9s"))
     assert sorted(i["path"] for i in listed) == [
-        f"{shown_root}/r\\xe9sum\\xe9s/\\xff\\xfe.bin",
-        f"{shown_root}/r\\xe9sum\\xe9s/cv.txt",
+        f"{shown_root}/r\udce9sum\udce9s/cv.txt",
+        f"{shown_root}/r\udce9sum\udce9s/\udcff\udcfe.bin",
     ]
 
     # Search finds them by their readable part.
-    assert [h["name"] for h in sd.json("search", "menu")] == ["caf\\xe9-menu.txt"]
+    assert [h["name"] for h in sd.json("search", "menu")] == ["caf\udce9-menu.txt"]
     assert [h["path"] for h in sd.json("search", "cv.txt")] == [
-        f"{shown_root}/r\\xe9sum\\xe9s/cv.txt"
+        f"{shown_root}/r\udce9sum\udce9s/cv.txt"
     ]
-    assert "r\\xe9sum\\xe9s" in [h["name"] for h in sd.json("search", "sum")]
+    assert "r\udce9sum\udce9s" in [h["name"] for h in sd.json("search", "sum")]
     assert [h["name"] for h in sd.json("search", "lines")] == ["two\nlines.txt"]
     assert [h["name"] for h in sd.json("search", "and \\ back")] == ["tab\tand \\ back.txt"]
 

@@ -10,11 +10,14 @@ import stat
 from pathlib import Path
 from typing import Iterator
 
+import psutil
 import pytest
 
 from tests.conftest import Sd
+from tests.helpers_cluster import Peer
 from tests.helpers_log import library_dirs
 from tests.helpers_tree import write
+from tests.test_node import until
 
 
 @pytest.fixture
@@ -112,3 +115,40 @@ def test_a_device_key_that_is_not_a_file_is_refused(sd: Sd) -> None:
     assert result.err.strip().splitlines() == [
         f"sd: error: {sd.data_dir / 'device.key'} is a FIFO, not a regular file"
     ]
+
+
+@pytest.mark.slow
+def test_everything_sd_and_a_node_write_is_private(
+    sd: Sd, tmp_path: Path, open_umask: None
+) -> None:
+    """Every folder sd or a node makes in the data directory is 0700 and every file 0600
+    (node.toml, library.toml, locks, network.json, the node's log, background.log...),
+    whatever the umask; the user's own files moved into the trash keep theirs."""
+    docs = tmp_path / "docs"
+    write(docs, "a.txt", "a")
+    write(tmp_path / "later", "b.txt", "b")
+    sd.run("library", "create", "Home")
+    added = sd.json("location", "add", "--no-wait", str(tmp_path / "later"))
+    until(lambda: not psutil.pid_exists(added["background_pid"]), 60, "background index")
+    node = Peer(sd, tmp_path / "node.log")
+    try:
+        node.start()
+        sd.run("location", "add", str(docs))
+        sd.run("rm", str(docs / "a.txt"))
+        sd.run("tag", "create", "Photos")
+    finally:
+        node.stop()
+    loose = {}
+    for folder, dirs, files in os.walk(sd.data_dir):
+        where = Path(folder)
+        for name in dirs:
+            if mode(where / name) != 0o700:
+                loose[str((where / name).relative_to(sd.data_dir))] = oct(mode(where / name))
+        for name in files:
+            if where.name != "trash" and mode(where / name) != 0o600:
+                loose[str((where / name).relative_to(sd.data_dir))] = oct(mode(where / name))
+    assert mode(sd.data_dir) == 0o700
+    assert loose == {}
+    names = {p.name for p in sd.data_dir.rglob("*")}
+    assert {"node.toml", "library.toml", "node.lock", "lock", "network.json", "node.log"} <= names
+    assert "background.log" in names

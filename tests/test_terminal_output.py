@@ -80,3 +80,40 @@ def test_locations_and_errors_escape_names(indexed: tuple[Sd, Path]) -> None:
     assert_escaped(missing.err, lines=1)
     assert "gone\\x1b[2J" in missing.err
     assert "gone\x1b[2J" in sd.fails("--json", "ls", str(folder / "gone\x1b[2J")).json()["error"]
+
+
+def test_json_names_that_are_not_utf8_cannot_pass_for_others(sd: Sd, tmp_path: Path) -> None:
+    """``\\xff.bin`` (the byte 0xff) and ``\\\\xff.bin`` (a backslash, an x, two f's) are two
+    names: every ``--json`` command gives them apart, the first as Python's os.fsdecode does
+    (each byte that is not UTF-8 a lone surrogate, U+DC80..U+DCFF, written ``\\udcff``), which
+    os.fsencode turns back into its bytes. People see ``\\xff`` for the byte."""
+    root = os.fsencode(tmp_path) + b"/caf\xe9"  # the folder's name is Latin-1: not UTF-8
+    odd, plain = b"\xff.bin", b"\\xff.bin"
+    os.mkdir(root)
+    for name in (odd, plain):
+        with open(os.path.join(root, name), "wb") as out:
+            out.write(b"same content")
+    sd.run("library", "create", "Home")
+    sd.run("location", "add", os.fsdecode(root))
+    folder = os.fsdecode(root)
+    want = {os.fsdecode(odd), os.fsdecode(plain)}
+    assert {e["name"] for e in sd.json("ls", folder)} == want
+    assert {os.fsencode(e["path"]) for e in sd.json("ls", folder)} == {
+        os.path.join(root, odd),
+        os.path.join(root, plain),
+    }
+    assert {os.fsencode(h["path"]) for h in sd.json("search", "xff")} >= {os.path.join(root, plain)}
+    (group,) = sd.json("duplicates")
+    assert {os.fsencode(p) for p in group["paths"]} == {
+        os.path.join(root, odd),
+        os.path.join(root, plain),
+    }
+    (loc,) = sd.json("location", "list")
+    assert os.fsencode(loc["path"]) == root
+    why = sd.json("why", os.fsdecode(os.path.join(root, odd)))
+    assert os.fsencode(why["path"]) == os.path.join(root, odd)
+    assert "\\udcff.bin" in sd.run("--json", "ls", folder).out
+    # For people: each such byte as \xNN.
+    listing = sd.run("ls", folder).out
+    assert "\\xff.bin" in listing and "\udcff" not in listing
+    assert "caf\\xe9" in sd.run("location", "list").out

@@ -6,12 +6,40 @@ device-owned: only the device that started a job writes its events.
 """
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, Mapping
 
 from events.domain.catalog import CATALOG
 from events.shapes import INT64_MAX, Id, MapOf, Num, Plain, Text
 
 TOKEN = r"[a-z][a-z0-9_-]*"
+# A count no stat can hold (the bytes of a job that met files of 2**63 - 1 bytes each) is
+# recorded as two stats within range: NAME, the count modulo 2**62, and NAME-hi, how many
+# times 2**62 it holds. Readers put them back together (:func:`counted`).
+_HIGH = "-hi"
+_SHIFT = 62
+
+
+def recorded(counts: Mapping[str, int | float]) -> dict[str, int | float]:
+    """A job's counts as its events carry them: every number within a stat's range."""
+    out: dict[str, int | float] = {}
+    for name, value in counts.items():
+        if type(value) is int and value > INT64_MAX:
+            out[name] = value & ((1 << _SHIFT) - 1)
+            out[name + _HIGH] = value >> _SHIFT
+        else:
+            out[name] = value
+    return out
+
+
+def counted(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's counts from what its events carry: each split count whole again."""
+    out = dict(stats)
+    for name in [key for key in out if key.endswith(_HIGH)]:
+        high, low = out[name], out.get(name[: -len(_HIGH)], 0)
+        if type(high) is int and type(low) is int:
+            del out[name]
+            out[name[: -len(_HIGH)]] = (high << _SHIFT) + low
+    return out
 
 
 @CATALOG.event("job.started")

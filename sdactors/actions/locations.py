@@ -27,7 +27,7 @@ from sdactors.errors import (
     NotOwner,
 )
 from sdactors.indexer.rules import Rules
-from sdactors.paths import reached_through, show, user_path
+from sdactors.paths import reached_through, show, text, user_path
 
 if TYPE_CHECKING:
     from sdactors.library import Library
@@ -60,7 +60,7 @@ class Location:
     def as_json(self) -> dict:
         return {
             "id": self.id.hex(),
-            "path": show(self.path),
+            "path": text(self.path),
             "name": self.name,
             "device": self.device.hex(),
             "rules": self.rules.as_dict(),

@@ -36,6 +36,9 @@ from sdactors.supervisor import CrashHook, SupervisedActor
 
 log = get_logger(__name__)
 
+# Events ingested are published in chunks of at most this many bytes (and 1,000 events).
+PUBLISH_BYTES = 1 << 20
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
@@ -345,13 +348,16 @@ class Journal(SupervisedActor):
                 # the clock after their time.
                 self._writer.rewind(*own)
                 self._writer.clock.follow_own(self._store.last_hlcs()[self._key.public])
-            # Read them back in chunks: an import can be far larger than memory should hold.
+            # Read them back in chunks: an import can be far larger than memory should hold,
+            # and a chunk of a peer's events decoded many times its bytes.
             chunk: list[Event] = []
+            size = 0
             for ev in self._store.read(report.first_pos - 1, until=report.last_pos):
                 chunk.append(ev)
-                if len(chunk) >= 1000:
+                size += len(ev.data)
+                if len(chunk) >= 1000 or size >= PUBLISH_BYTES:
                     self._publish(chunk)
-                    chunk = []
+                    chunk, size = [], 0
             self._publish(chunk)
         message.reply.set(report)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import click
 
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.errors import InvalidArgument
-from sdactors.ops.audit import Audit
+from sdactors.ops.audit import SINCE_MOST, Audit
 
 _AGO = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -25,12 +25,13 @@ def span_s(text: str) -> int | None:
 
 def since_ms(text: str | None) -> int:
     """``--since``: a time (2026-11-30, 2026-11-30T08:00, ISO with a zone) or a span ago
-    (90s, 15m, 2h, 3d, 1w); milliseconds since the epoch."""
+    (90s, 15m, 2h, 3d, 1w); milliseconds since the epoch, within what an event's clock
+    carries: a span or a time before 1970 is everything, a time past it nothing."""
     if text is None:
         return 0
     ago = span_s(text)
     if ago is not None:
-        return int((time.time() - ago) * 1000)
+        return min(max(time.time_ns() // 1_000_000 - ago * 1000, 0), SINCE_MOST)
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -38,8 +39,14 @@ def since_ms(text: str | None) -> int:
             f"--since {text!r} is neither a time (2026-11-30T08:00) nor a span (15m, 2h, 3d)"
         ) from None
     if when.tzinfo is None:
-        when = when.astimezone()  # a time without a zone is the user's local time
-    return int(when.astimezone(timezone.utc).timestamp() * 1000)
+        # A time without a zone is the user's local time (as far as the system knows it, for
+        # years before 1970 or past 9999 it may not: then the time is taken as UTC).
+        try:
+            when = when.astimezone()
+        except (OverflowError, OSError, ValueError):
+            when = when.replace(tzinfo=timezone.utc)
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return min(max((when - epoch) // timedelta(milliseconds=1), 0), SINCE_MOST)
 
 
 @click.command("audit")

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator
 
 import click
@@ -14,6 +15,7 @@ from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.cli.output import for_terminal, human_bytes, offline_mark
 from sdactors.paths import show, user_path
+from sdactors.private_files import open_private
 
 
 @click.group("location")
@@ -173,14 +175,17 @@ def _index_in_background(ctx: CliContext, location: str, library: str | None) ->
     ]
     if library:
         args += ["--library", library]
-    with open(log_path, "ab") as log_file:
+    log_fd = open_private(Path(log_path), os.O_WRONLY | os.O_APPEND, create=True)
+    try:
         child = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=log_file,
+            stdout=log_fd,
+            stderr=log_fd,
             start_new_session=True,
         )
+    finally:
+        os.close(log_fd)
     return child.pid
 
 

@@ -31,9 +31,15 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+# A byte of a name that is not UTF-8 comes as a lone surrogate, U+DC80 to U+DCFF
+# (``sdactors.paths.text``): people see it as \xNN, JSON as the escape \udcNN.
+_BYTES = range(0xDC80, 0xDD00)
 # Characters that str.splitlines() and some terminals treat as line breaks: escaped in JSON so
-# one JSON value is always one line, whatever names it holds.
-_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+# one JSON value is always one line, whatever names it holds; and those bytes.
+_JSON_ESCAPES = str.maketrans(
+    {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+    | {code: f"\\u{code:04x}" for code in _BYTES}
+)
 
 
 def _escaped(code: int) -> str:
@@ -45,6 +51,7 @@ def _escaped(code: int) -> str:
 # break (U+2028, U+2029), each shown as the escape a programmer would type for it.
 _CONTROLS = str.maketrans(
     {code: _escaped(code) for code in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)}
+    | {code: f"\\x{code - 0xDC00:02x}" for code in _BYTES}
 )
 
 
@@ -55,8 +62,8 @@ def for_terminal(text: str) -> str:
 def human_bytes(n: int) -> str:
     """Sizes for people, in decimal units (as disks and the MB/s of speed tests are)."""
     value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB"):
+        if value < 1000 or unit == "ZB":
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
     return f"{n} B"
@@ -86,7 +93,7 @@ def offline_mark(offline: bool) -> str:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(jsonable(value), ensure_ascii=False).translate(_LINE_BREAKS)
+    return json.dumps(jsonable(value), ensure_ascii=False).translate(_JSON_ESCAPES)
 
 
 class Output:

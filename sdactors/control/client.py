@@ -59,7 +59,7 @@ class NodeClient:
 
     def _receive(self) -> dict[str, Any]:
         length = length_of(self._exactly(4))
-        return message_of(self._exactly(length))
+        return message_of(self._exactly(length), most=length)
 
     def _exactly(self, count: int) -> bytes:
         chunks = []

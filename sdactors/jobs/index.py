@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from events.domain import CATALOG
-from events.domain.jobs import JobCompleted, JobStarted
+from events.domain.jobs import JobCompleted, JobStarted, recorded
 from projections.files_query import IndexView, LocationRow, location_row
 from sdactors.errors import LocationIsOffline, LocationNotFound
 from sdactors.indexer.job import IndexJob, JobStats
@@ -75,7 +75,7 @@ def run_index(run: JobRun) -> dict[str, Any]:
             # Every batch committed first: one refused (a full disk) fails the job, which the
             # log must not call complete.
             emitter.drain()
-            emitter.emit([CATALOG.body(JobCompleted(run.job, stats.as_dict()))])
+            emitter.emit([CATALOG.body(JobCompleted(run.job, recorded(stats.as_dict())))])
         emitter.drain()
     lib.catch_up()
     log.info(
@@ -87,8 +87,8 @@ def run_index(run: JobRun) -> dict[str, Any]:
     return {**stats.as_dict(), "error_samples": list(stats.error_samples)}
 
 
-def _counts(stats: JobStats) -> dict[str, int]:
-    return {k: int(v) for k, v in stats.as_dict().items()}
+def _counts(stats: JobStats) -> dict[str, int | float]:
+    return recorded({k: int(v) for k, v in stats.as_dict().items()})
 
 
 def check_presence(lib: Library, row: LocationRow) -> None:

@@ -85,7 +85,7 @@ class Emitter:
         self._waiting: deque[Reply] = deque()
         self._job = job
         self._last_checkpoint = time.monotonic()
-        self.counts: Callable[[], dict[str, int]] | None = None
+        self.counts: Callable[[], dict[str, int | float]] | None = None
 
     def emit(self, drafts: list[Draft]) -> None:
         if self._job is not None and self.counts is not None:

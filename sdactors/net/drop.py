@@ -34,7 +34,7 @@ from sdactors.net.drop_receive import (
 )
 from sdactors.net.drop_send import send
 from sdactors.net.drop_wire import DECIDE_WAIT_S, Meter, Progress, WireOffer, iso
-from sdactors.paths import show
+from sdactors.paths import text
 
 if TYPE_CHECKING:
     from sdactors.actors.networking import Networking
@@ -178,7 +178,7 @@ class Drops:
         try:
             result = await send(self.net, message, progress)
         except (SdError, OSError) as exc:
-            files = [{"path": show(p)} for p in message.paths]
+            files = [{"path": text(p)} for p in message.paths]
             self._sent.append({**row, "id": None, "state": FAILED, "reason": str(exc),
                                "files": files, "bytes": 0, "total": None})  # fmt: skip
             raise

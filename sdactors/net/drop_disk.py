@@ -20,7 +20,7 @@ import blake3
 from sdactors.errors import DropMismatch, DropNotAFile, SourceChanged
 from sdactors.fileops.transfer import PARTIAL, drop_cache, fsync_folder, write_all
 from sdactors.indexer.content import full_hash
-from sdactors.paths import show
+from sdactors.paths import show, text
 from sdactors.private_files import private_dir
 
 # A name in the inbox is at most this long (most file systems allow 255 bytes).
@@ -40,7 +40,7 @@ class Offered:
         return {"name": self.name, "size": self.size, "blake3": self.blake3}
 
     def shown(self) -> dict[str, object]:
-        return {"name": show(self.name), "size": self.size, "blake3": self.blake3.hex()}
+        return {"name": text(self.name), "size": self.size, "blake3": self.blake3.hex()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from sdactors.net.drop_wire import (
     settled,
 )
 from sdactors.net.frames import let_peer_close, read_frame, write_frame
-from sdactors.paths import show
+from sdactors.paths import show, text
 
 if TYPE_CHECKING:
     from sdactors.net.drop import Drops
@@ -92,7 +92,7 @@ class Incoming:
             "state": self.state,
             "reason": self.reason,
             "files": [
-                {**f.shown(), "path": show(self.placed[i]) if i in self.placed else None}
+                {**f.shown(), "path": text(self.placed[i]) if i in self.placed else None}
                 for i, f in enumerate(self.files)
             ],
             "bytes": self.received,

@@ -39,7 +39,7 @@ from sdactors.net.drop_wire import (
     write_bytes,
 )
 from sdactors.net.frames import let_peer_close, read_frame, why, write_frame
-from sdactors.paths import show
+from sdactors.paths import show, text
 
 if TYPE_CHECKING:
     from sdactors.actors.networking import Networking
@@ -291,7 +291,7 @@ def _result(state: _Sending, seconds: float, overall: float) -> dict[str, Any]:
         files.append(
             {
                 **source.offered.shown(),
-                "path": show(source.path),
+                "path": text(source.path),
                 "state": "skipped" if i in state.skipped else "delivered",
                 "as": state.delivered.get(i),
                 "reason": state.skipped.get(i),

@@ -32,6 +32,8 @@ VERSION = 1
 OFFER_MOST = 4 << 20
 ANSWER_MOST = 64 << 10
 FILES_MOST = 10_000
+# The most bytes a file, and a whole offer, may have: every count of a drop's bytes (sent,
+# received, in all) then stays within 64 bits.
 SIZE_MOST = 1 << 62
 # An offer from a device not paired in the library waits this long for `sd drop accept`.
 DECIDE_WAIT_S = 600.0
@@ -87,7 +89,10 @@ def check_offer(value: Any) -> WireOffer:
         raise ProtocolViolation("an offer resuming something that is not an offer id")
     if type(files) is not list or not 0 < len(files) <= FILES_MOST:
         raise ProtocolViolation(f"an offer of no files, or more than {FILES_MOST:,}")
-    return WireOffer(library, sender, tuple(_check_file(f) for f in files), resume)
+    checked = WireOffer(library, sender, tuple(_check_file(f) for f in files), resume)
+    if checked.total > SIZE_MOST:
+        raise ProtocolViolation(f"an offer of more than {SIZE_MOST:,} bytes in all")
+    return checked
 
 
 def _check_file(value: Any) -> Offered:

@@ -13,11 +13,17 @@ from typing import Any
 
 import msgpack
 
+from events import codec
+from events.errors import CodecError
 from sdactors.errors import PeerGone, ProtocolViolation
 
 HEADER = struct.Struct(">I")
 # Larger than any batch a sender makes (a few MiB), small enough to hold in memory.
 MAX_FRAME = 64 << 20
+# Values one frame may hold: a frame of events holds three per event, and a sender's frame
+# of a few MiB a few hundred thousand at most. Past it, a frame is refused before it is
+# decoded (events.codec): a frame of 64 MiB of empty arrays would otherwise be gigabytes.
+FRAME_VALUES = 1 << 20
 
 
 def pack(value: Any) -> bytes:
@@ -53,9 +59,9 @@ async def read_frame(recv: Any, most: int = MAX_FRAME) -> tuple[Any, int]:
 
 def unpack(body: bytes) -> Any:
     try:
-        return msgpack.unpackb(body, raw=False, strict_map_key=False, use_list=True)
-    except Exception as exc:  # noqa: BLE001 - hostile bytes: any decoder error is theirs
-        raise ProtocolViolation(f"a malformed frame ({type(exc).__name__})") from None
+        return codec.unpack(body, most=FRAME_VALUES, use_list=True)
+    except CodecError as exc:
+        raise ProtocolViolation(f"a malformed frame ({str(exc)[:120]})") from None
 
 
 def _why(exc: BaseException) -> str:

@@ -4,9 +4,10 @@ listened on, and the peers whose sync the user paused. Node-local: never replica
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from sdactors.private_files import write_private
 
 
 class NetState:
@@ -42,6 +43,4 @@ class NetState:
     def _save(self) -> None:
         if self._path is None:
             return
-        tmp = self._path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._data))
-        os.replace(tmp, self._path)
+        write_private(self._path, json.dumps(self._data).encode())

@@ -65,6 +65,8 @@ class SessionRefused(Exception):
 
 
 Vector = dict[bytes, int]
+# The highest seq an event can carry (events.envelope): a vector claiming more is no vector.
+SEQ_MAX = (1 << 63) - 1
 
 
 def merge(into: Vector, other: Vector) -> None:
@@ -91,12 +93,14 @@ def lacking(have: Vector, wanted: Vector) -> int:
 
 
 def check_vector(value: Any) -> Vector:
-    """A vector from a peer: device ids to sequence numbers, nothing else."""
+    """A vector from a peer: device ids to sequence numbers an event can have, nothing else."""
     if type(value) is not dict or len(value) > 100_000:
         raise ProtocolViolation("a version vector that is not a map")
     for device, seq in value.items():
-        if type(device) is not bytes or len(device) != 32 or type(seq) is not int or seq < 0:
+        if type(device) is not bytes or len(device) != 32 or type(seq) is not int:
             raise ProtocolViolation("a version vector with a bad entry")
+        if not 0 <= seq <= SEQ_MAX:
+            raise ProtocolViolation(f"a version vector with a seq out of range ({seq})")
     return value
 
 
@@ -298,12 +302,13 @@ class Session:
             # The peer holds what it sent: never send it back (the ingest's own notice wakes
             # the sender, so this must be known before). A frame that fails ends the session.
             merge(link.known, upto)
-            merge(link.theirs, upto)
             wire = held + pairs
             report = await loop.run_in_executor(None, self.lib.ingest, wire)
             if report.refused:
                 refusal = report.refused[0]
                 raise BatchRefused(f"refused its batch: {refusal}")
+            # What it holds, as far as status counts: only what a frame we took says.
+            merge(link.theirs, upto)
             held = [(ev.data, ev.sig) for ev in report.held_back]
             link.last_sync = time.time()
             self._own_held()

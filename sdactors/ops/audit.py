@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from events.clock import COUNTER_BITS, hlc_ms
+from events.clock import COUNTER_BITS, MAX_HLC, hlc_ms
 from events.shapes import Int, Maybe, Text
 from projections.actions import actions_since
 from projections.devices import device_names
@@ -21,12 +21,16 @@ def _when(hlc: int | None) -> str | None:
     )
 
 
+# The latest time an event's clock carries, in milliseconds since the epoch.
+SINCE_MOST = MAX_HLC >> COUNTER_BITS
+
+
 @op("audit")
 @dataclass(frozen=True)
 class Audit(Op):
     """Actions requested since ``since_ms`` (milliseconds since the epoch), oldest first."""
 
-    since_ms: Annotated[int, Int(0, 1 << 47)] = 0
+    since_ms: Annotated[int, Int(0, SINCE_MOST)] = 0
     library: Annotated[str | None, Maybe(Text(1, 256))] = None
 
     def run(self, ctx: OpContext) -> Any:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from events.domain.entries import BLOCK_DEVICE, CHAR_DEVICE, DIR, FIFO, FILE, SOCKET, SYMLINK
 from events.shapes import Bytes, Int, Maybe, Text
 from projections.devices import device_names
-from projections.files import C_CID, C_FTYPE, C_KIND, C_MTIME, C_NAME, C_SIZE, readable
+from projections.files import C_CID, C_FTYPE, C_KIND, C_MTIME, C_NAME, C_SIZE
 from projections.files_query import (
     duplicates,
     file_stats,
@@ -28,6 +28,7 @@ from sdactors.actions.locations import list_locations, show
 from sdactors.errors import InvalidArgument, NotIndexed
 from sdactors.indexer.content import shown
 from sdactors.ops.base import Op, OpContext, op
+from sdactors.paths import text
 from sdactors.replay.snapshots import reader_at
 
 LIBRARY = Maybe(Text(1, 256))
@@ -58,8 +59,8 @@ def _held_by(device: bytes, names: dict[bytes, str]) -> dict[str, Any]:
 
 def _entry(child: list[Any], path: bytes) -> dict[str, Any]:
     return {
-        "name": readable(child[C_NAME]),
-        "path": show(path),
+        "name": text(child[C_NAME]),
+        "path": text(path),
         "type": TYPES.get(child[C_FTYPE], child[C_FTYPE]),
         "kind": child[C_KIND],
         "size": child[C_SIZE],
@@ -85,7 +86,7 @@ class Ls(Op):
             return [
                 {
                     "name": loc.name,
-                    "path": show(loc.path),
+                    "path": text(loc.path),
                     "type": "location",
                     "offline": loc.offline is not None,
                 }
@@ -149,8 +150,8 @@ class Search(Op):
             names = device_names(db)
         return [
             {
-                "path": show(h.path),
-                "name": readable(h.name),
+                "path": text(h.path),
+                "name": text(h.name),
                 "type": TYPES.get(h.ftype, h.ftype),
                 "kind": h.kind,
                 "size": h.size,
@@ -181,11 +182,11 @@ class Duplicates(Op):
                 "kind": g.kind,
                 "count": g.count,
                 "waste": g.waste,
-                "paths": [show(p) for p in g.paths],
+                "paths": [text(p) for p in g.paths],
                 # A copy seen through other paths too (hard links, bind mounts): deleting
                 # one of them frees nothing, and deleting the copy loses them all.
                 "same_file": {
-                    show(paths[0]): [show(p) for p in paths[1:]]
+                    text(paths[0]): [text(p) for p in paths[1:]]
                     for paths in g.files
                     if len(paths) > 1
                 },

@@ -30,7 +30,7 @@ from sdactors.errors import (
 )
 from sdactors.logs import get_logger
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.paths import show
+from sdactors.paths import show, text
 
 if TYPE_CHECKING:
     from sdactors.library import Library
@@ -147,8 +147,8 @@ class _Transfer(Op):
         if done["replaced"] is not None:
             changed.append(trash)  # should the trash be inside a location
         return {
-            "source": show(self.source),
-            "destination": show(target),
+            "source": text(self.source),
+            "destination": text(target),
             "how": done["how"],
             "replaced": done["replaced"],
             "index": follow(lib, ctx.device, changed),
@@ -199,8 +199,8 @@ class FileRemove(Op):
         if where is not None:
             changed.append(trash)  # should the trash be inside a location
         return {
-            "path": show(self.path),
-            "trash": None if where is None else show(where),
+            "path": text(self.path),
+            "trash": None if where is None else text(where),
             "id": done["id"],
             "index": follow(lib, ctx.device, changed),
         }

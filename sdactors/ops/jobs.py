@@ -14,7 +14,7 @@ from projections.jobs import FINISHED, JobRow, job_by_prefix, jobs_of
 from sdactors.errors import JobNotFound
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.browse import LIBRARY
-from sdactors.paths import show
+from sdactors.paths import text
 
 JOB = Text(4, 32, pattern="[0-9a-fA-F]+")
 
@@ -30,10 +30,10 @@ def _as_json(row: JobRow, live: dict[str, Any] | None, paths: dict[bytes, bytes]
         "kind": row.kind,
         "device": row.device.hex(),
         "location": row.location.hex() if row.location else None,
-        "path": show(paths[row.location]) if row.location in paths else None,
+        "path": text(paths[row.location]) if row.location in paths else None,
         "state": row.state,
         "reason": row.reason,
-        "params": {k: [show(p) for p in v] if k == "folders" else v
+        "params": {k: [text(p) for p in v] if k == "folders" else v
                    for k, v in row.params.items()},
         "checkpoint": row.stats,
         "progress": None,

@@ -14,6 +14,7 @@ from sdactors.indexer.rules import Rules
 from sdactors.jobs.index import check_presence
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.browse import LIBRARY, PATH
+from sdactors.paths import text
 
 # How `location add` goes on after recording the location.
 WAIT, QUEUE, NONE = "wait", "queue", "none"
@@ -53,7 +54,7 @@ def _rule_change(cmd: Any) -> RuleChange:
 
 
 def _job_result(location: actions.Location, counts: dict[str, Any]) -> dict[str, Any]:
-    return {"id": location.id.hex(), "path": actions.show(location.path),
+    return {"id": location.id.hex(), "path": text(location.path),
             "name": location.name, **counts}  # fmt: skip
 
 
@@ -86,7 +87,7 @@ class LocationAdd(Op):
             return _job_result(location, actions.index_location(lib, location, ctx.progress))
         if self.then == QUEUE:
             lib.submit_job("index", location.id, {})
-        return {"id": location.id.hex(), "path": actions.show(location.path),
+        return {"id": location.id.hex(), "path": text(location.path),
                 "name": location.name, "queued": self.then == QUEUE}  # fmt: skip
 
 
@@ -150,7 +151,7 @@ class LocationRemove(_OnLocation):
     def run(self, ctx: OpContext) -> Any:
         loc = self.found(ctx)
         actions.remove_location(ctx.write_library(self.library), loc)
-        return {"id": loc.id.hex(), "path": actions.show(loc.path), "removed": True}
+        return {"id": loc.id.hex(), "path": text(loc.path), "removed": True}
 
 
 @op("location.rules", writes=True)
