@@ -11,8 +11,9 @@ create``) on both sides, the cut is healed, and the seconds until every device's
 every one of those writes and all digests are equal are timed; once left to itself, once
 with ``sync.now`` asked of every node at the heal (the request ``sd sync now`` sends, over
 each node's socket: ten interpreters started would be timed too). The default lengths are a
-short cut that sessions outlive, and one longer than a silent peer is kept for, after which
-devices must dial each other again, with backoff. Goal: <= 10 s for 10 devices.
+short cut that sessions outlive, and one long enough that every session across it is lost
+(QUIC's idle timeout, then the sync's own limit for a silent peer), after which devices must
+dial each other again, with backoff. Goal: <= 10 s for 10 devices.
 
 Also reported: the bytes each device sent during the rounds, on its link (its bridge port's
 counter: IP, UDP and QUIC, resent packets included) and in sync frames (``sd sync status``,

@@ -35,7 +35,7 @@ from typing import Any, Callable, Protocol, Sequence
 from projections.catalog import library_projections
 from projections.runner import digest_of
 from sdactors.control.client import connect
-from sdactors.errors import SdError
+from sdactors.errors import NoLibrary, SdError
 from sdactors.libraries import find_library
 from sdactors.library_reader import LibraryReader, index_is_current
 from sdactors.paths import DataDir
@@ -231,19 +231,20 @@ class Held:
 
 
 def held(data_dir: Path) -> Held | None:
-    """Read from the index itself, in one read transaction; None while there is no library."""
+    """Read from the index itself, in one read transaction; None while there is no library
+    (not joined yet) or no index to read."""
     try:
         config = find_library(DataDir(data_dir), None)
-    except Exception:  # noqa: BLE001 - not joined yet
+    except NoLibrary:
         return None
     current = index_is_current(config)
-    with LibraryReader(config).index() as db:
-        try:
+    try:
+        with LibraryReader(config).index() as db:
             db.execute("BEGIN")
             tags = frozenset(name for (name,) in db.execute("SELECT name FROM tags"))
             digest = digest_of(db, library_projections())
-        except sqlite3.OperationalError:
-            return None  # being swapped in or locked for a moment
+    except sqlite3.OperationalError:
+        return None  # not made yet, being swapped in, or locked for a moment
     return Held(digest, current, tags)
 
 
