@@ -44,7 +44,9 @@ class Peer:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Peer:
-        return self.launch().serving()
+        self.launch()
+        until(self._serving, 60, f"node of {self.sd.data_dir.name} serving")
+        return self
 
     def launch(self) -> Peer:
         """Start the process, not waiting: many nodes start at once, then each is waited for."""
@@ -54,10 +56,6 @@ class Peer:
             stdout=subprocess.DEVNULL,
             stderr=open(self.log, "ab"),  # noqa: SIM115 - the child holds it
         )
-        return self
-
-    def serving(self) -> Peer:
-        until(self._serving, 60, f"node of {self.sd.data_dir.name} serving")
         return self
 
     def _serving(self) -> bool:

@@ -280,12 +280,12 @@ def problems(devices: Sequence[Device], acked: set[str]) -> list[str]:
 
 def wait_for(check: Callable[[], bool], within: float, every: float = 0.05) -> float | None:
     """Seconds until ``check`` holds; None if it did not within ``within`` seconds."""
-    started = time.monotonic()
+    began = time.monotonic()
     while not check():
-        if time.monotonic() - started > within:
+        if time.monotonic() - began > within:
             return None
         time.sleep(every)
-    return time.monotonic() - started
+    return time.monotonic() - began
 
 
 def pair_all(devices: Sequence[Device], within: float) -> None:
@@ -319,6 +319,8 @@ def halves(size: int, rng: random.Random) -> list[list[int]]:
 
 @dataclass
 class Round:
+    """One cut and heal: who was on which side, what was written, how long agreeing took."""
+
     groups: list[list[int]]
     acked: set[str]
     # Writes a device of the other group held before the heal: none, if the cut was real.
@@ -341,13 +343,13 @@ def partition_round(
     sync now``), and time until every device agrees."""
     groups = halves(len(devices), rng)
     net.partition(groups)
-    started = time.monotonic()
+    cut = time.monotonic()
     side: dict[str, int] = {}
     for k in range(writes):
         tag = f"{name}-{k}"
         devices[rng.choice(groups[k % 2])].json("tag", "create", tag)
         side[tag] = k % 2
-    time.sleep(max(0.0, hold_s - (time.monotonic() - started)))
+    time.sleep(max(0.0, hold_s - (time.monotonic() - cut)))
     crossed = []
     for g, group in enumerate(groups):
         for i in group:
