@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,30 +16,46 @@ from tests.conftest import SD, Sd
 from tests.test_node import until
 
 
-def device(tmp_path: Path, name: str) -> Sd:
-    """A data directory for device ``name`` whose node binds loopback only."""
+def device(tmp_path: Path, name: str, bind: str = "127.0.0.1:0") -> Sd:
+    """A data directory for device ``name`` whose node binds loopback only (or ``bind``: an
+    address in a network namespace the test made)."""
     root = tmp_path / name
-    init_node_config(DataDir(root), name, NetworkConfig(bind="127.0.0.1:0"))
-    return Sd(root)
+    init_node_config(DataDir(root), name, NetworkConfig(bind=bind))
+    sd = Sd(root)
+    sd.env["SD_NETWORK_BIND"] = bind
+    return sd
 
 
 class Peer:
-    """One ``sd node run`` on a device's data directory."""
+    """One ``sd node run`` on a device's data directory (run by ``prefix``, if given: say, in
+    a network namespace)."""
 
-    def __init__(self, sd: Sd, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        sd: Sd,
+        log: Path,
+        env: dict[str, str] | None = None,
+        prefix: Sequence[str] = (),
+    ) -> None:
         self.sd = sd
         self.log = log
         self.env = {**sd.env, **(env or {})}
+        self.prefix = list(prefix)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Peer:
+        self.launch()
+        until(self._serving, 60, f"node of {self.sd.data_dir.name} serving")
+        return self
+
+    def launch(self) -> Peer:
+        """Start the process, not waiting: many nodes start at once, then each is waited for."""
         self.proc = subprocess.Popen(
-            [*SD, "node", "run"],
+            [*self.prefix, *SD, "node", "run"],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=open(self.log, "ab"),  # noqa: SIM115 - the child holds it
         )
-        until(self._serving, 60, f"node of {self.sd.data_dir.name} serving")
         return self
 
     def _serving(self) -> bool:

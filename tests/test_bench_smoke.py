@@ -183,3 +183,26 @@ def test_bench_replay_smoke(tmp_path: Path) -> None:
     history, tail = r["history"], r["tail"]
     assert history["answer_right"] and history["moments"] >= 1 and history["seconds"] > 0
     assert tail["seen"] == tail["events"] == 20 and tail["p99_ms"] > 0
+
+
+def test_bench_cluster_smoke() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(TOOLS / "bench_cluster.py"), "--nodes", "3", "--rounds", "1"]
+        + ["--hold", "1", "--writes", "2", "--within", "60", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    r = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
+    if proc.returncode == 2 and "skipped" in r:
+        pytest.skip(r["skipped"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert r["ok"] is True
+    (run,) = r["runs"]
+    assert run["nodes"] == 3 and run["loss"] == 0.3
+    # Not a timing: each heal converged, and the devices agreed on every write after.
+    for way in run["holds"]["1"].values():
+        assert way["not_converged"] == 0 and way["max_s"] > 0
+    assert run["checked"] == {"writes": 4, "crossed_the_cut": [], "problems": []}
+    for kind in ("wire", "frames"):
+        assert len(run["bytes_sent"][kind]["each"]) == 3 and run["bytes_sent"][kind]["max"] > 0

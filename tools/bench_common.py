@@ -4,6 +4,7 @@ queries people type, and plocate as a baseline (installed and given a private da
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import random
@@ -11,6 +12,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -23,13 +25,20 @@ def ensure_tool(binary: str, package: str) -> str | None:
     found = shutil.which(binary)
     if found or os.geteuid() != 0 or not shutil.which("apt-get"):
         return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", package]
-    if subprocess.run(install, capture_output=True, env=env).returncode != 0:
-        # A fresh machine may have no package lists yet: fetch them once and try again.
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env)
-        subprocess.run(install, capture_output=True, env=env)
-    return shutil.which(binary)
+    # Two test workers may want a tool at once: the second waits for the first's install
+    # (apt refuses a second one at the same time, and the second would go without).
+    with open(Path(tempfile.gettempdir()) / "sdactors-ensure-tool.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = shutil.which(binary)
+        if found:
+            return found
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=300", package]
+        if subprocess.run(install, capture_output=True, env=env).returncode != 0:
+            # A fresh machine may have no package lists yet: fetch them once and try again.
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env)
+            subprocess.run(install, capture_output=True, env=env)
+        return shutil.which(binary)
 
 
 def median_seconds(run: Callable[[], object], repeat: int = 3) -> float:

@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import psutil
 
@@ -245,12 +245,16 @@ def bench_search(
 class RunningNode:
     """``sd node run`` on a data directory, as a background process of this run."""
 
-    def __init__(self, data: Path, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, data: Path, env: dict[str, str], log: Path, prefix: Sequence[str] = ()
+    ) -> None:
+        """``prefix`` runs it (say, ``ip netns exec NS``); ``sd`` commands reach it anyway,
+        through its socket."""
         self.data = data
         self.env = env
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
-                [*SD, "--data-dir", str(data), "node", "run"],
+                [*prefix, *SD, "--data-dir", str(data), "node", "run"],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,

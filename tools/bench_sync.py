@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from sdactors.config import NetworkConfig, init_node_config
 from sdactors.control.client import connect
@@ -45,19 +45,32 @@ GOAL_EDIT_P99_MS = 200.0
 
 
 class Device:
-    """A data directory whose node listens on 127.0.0.1 only."""
+    """A data directory whose node listens on 127.0.0.1 only (or at ``bind``, run by
+    ``prefix``: an address in a network namespace of the run, and what runs it there)."""
 
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(
+        self, root: Path, name: str, bind: str = "127.0.0.1:0", prefix: Sequence[str] = ()
+    ) -> None:
         self.root = root
-        init_node_config(DataDir(root), name, NetworkConfig(bind="127.0.0.1:0"))
-        self.env = {**quiet_env(), "SD_DATA_DIR": str(root)}
+        init_node_config(DataDir(root), name, NetworkConfig(bind=bind))
+        self.env = {**quiet_env(), "SD_DATA_DIR": str(root), "SD_NETWORK_BIND": bind}
+        self.prefix = list(prefix)
         self.node: RunningNode | None = None
 
     def sd(self, *args: str) -> Any:
         return sd(self.env, *args)
 
     def start(self) -> RunningNode:
-        self.node = RunningNode(self.root, self.env, self.root.parent / f"{self.root.name}.log")
+        return self.launch().serving()
+
+    def launch(self) -> Device:
+        """Start the node, not waiting: many start at once, then each is waited for."""
+        log = self.root.parent / f"{self.root.name}.log"
+        self.node = RunningNode(self.root, self.env, log, self.prefix)
+        return self
+
+    def serving(self) -> RunningNode:
+        assert self.node is not None
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             st = self.node.wait_answering(120)
