@@ -79,7 +79,7 @@ def _world(value: object) -> object:
             (EIDS[v % len(EIDS)] if i == 0 else FOLDERS[v % len(FOLDERS)]) if i < parents else v
             for i, v in enumerate(value)
         ]
-        if len(item) == 10 and item[3] != DIR and value[0] % 3:
+        if len(item) == 11 and item[3] != DIR and value[0] % 3:
             item[3] = FILE  # files mostly: they are what totals sum
         return tuple(item)
     if isinstance(value, tuple):
@@ -135,7 +135,7 @@ def _entries(location: bytes, items: list[tuple[int, int, bytes, str, int, bytes
         EntriesIndexed(
             location,
             tuple(
-                (eid, parent, name, ftype, size, -(1 << 63), INT64_MAX, "zip", cid, None)
+                (eid, parent, name, ftype, size, -(1 << 63), eid, "zip", cid, None, INT64_MAX)
                 for eid, parent, name, ftype, size, cid in items
             ),
         )
@@ -164,7 +164,9 @@ def test_totals_past_two_to_the_64_are_exact_and_survive_every_change() -> None:
             writer.build(
                 [
                     CATALOG.body(
-                        EntriesModified(location, ((10, 1, 1, 0, 1, "zip", os.urandom(32)),))
+                        EntriesModified(
+                            location, ((10, 1, 1, 0, 1, "zip", os.urandom(32), INT64_MAX),)
+                        )
                     ),
                     CATALOG.body(EntriesDeleted(location, ((11, 1),))),
                 ]

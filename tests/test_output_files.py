@@ -88,6 +88,9 @@ def test_the_librarys_own_files_are_refused(
         "events": events,
         "problems": [],
         "ownership_violations": [],
+        "membership_not_counted": [],
+        "held_past_cut": [],
+        "not_members": [],
     }
     assert leftovers(library) == leftovers(tmp_path) == []
 

@@ -145,7 +145,7 @@ def test_everything_sd_and_a_node_write_is_private(
             if mode(where / name) != 0o700:
                 loose[str((where / name).relative_to(sd.data_dir))] = oct(mode(where / name))
         for name in files:
-            if where.name != "trash" and mode(where / name) != 0o600:
+            if where.parent.name != "trash" and mode(where / name) != 0o600:
                 loose[str((where / name).relative_to(sd.data_dir))] = oct(mode(where / name))
     assert mode(sd.data_dir) == 0o700
     assert loose == {}

@@ -201,10 +201,17 @@ def bench_ls_at(run: Run) -> tuple[dict[str, Any], list[Row]]:
     return r, rows
 
 
-def _tag_export(path: Path, library: bytes, count: int, deleted_at: int) -> None:
-    """``count`` tag events of a new device: the tag ``target`` first, its deletion as event
-    ``deleted_at`` (0-based), the rest new tags."""
-    writer = LogWriter(DeviceKey.generate(), HybridClock(), library_key(library))
+def _tag_export(path: Path, data: Path, library: bytes, count: int, deleted_at: int) -> None:
+    """``count`` tag events of a new device, which the library's creator (``data``) pairs
+    first: the tag ``target`` first, its deletion as event ``deleted_at`` (0-based), the
+    rest new tags."""
+    from events.domain.device import DevicePaired
+    from sdactors.node import Node
+
+    key = DeviceKey.generate()
+    with Node(data) as node:
+        node.write_library(None).append_typed(DevicePaired(key.public, "bench"))
+    writer = LogWriter(key, HybridClock(), library_key(library))
     target = os.urandom(16)
     drafts = [CATALOG.body(TagCreated(target, "target", None))]
     for i in range(1, count):
@@ -229,7 +236,7 @@ def bench_bisect(run: Run) -> tuple[dict[str, Any], list[Row]]:
     export = run.scratch / "tags.sdlog"
     deleted_at = run.rng.randint(count // 10, count - 2)
     t0 = time.perf_counter()
-    _tag_export(export, bytes.fromhex(lib), count, deleted_at)
+    _tag_export(export, data, bytes.fromhex(lib), count, deleted_at)
     run.sd(data, "log", "import", str(export))
     made = time.perf_counter() - t0
     head = run.sd(data, "log", "stats")["events"]

@@ -37,7 +37,7 @@ from sdactors.log_health import restored_peers
 from sdactors.logs import get_logger
 from sdactors.net import ffi_buffer
 from sdactors.net.frames import let_peer_close, read_frame, why, write_frame
-from sdactors.net.pairing import Invitations, PairingDenied, Ticket, proof
+from sdactors.net.pairing import Invitations, Joining, PairingDenied, Ticket, proof
 from sdactors.net.state import NetState
 from sdactors.net.sync import (
     BatchRefused,
@@ -401,7 +401,12 @@ class Networking:
         lib.when_rebuilt(lambda: devices_changed(None))
         # Not awaited: after a forced restore the append waits for the sync below.
         self._spawn(self._announce(ls))
+        unfinished = await self._blocking(Joining.load, lib.config.paths.root)
+        if unfinished is not None:
+            self._trust(ls, unfinished)
         await self._refresh_peers(ls)
+        if unfinished is not None:
+            self._spawn(self._finish_join(ls, unfinished))
         return ls
 
     async def _announce(self, ls: LibrarySync) -> None:
@@ -760,18 +765,20 @@ class Networking:
         ls = await self._serve(library_id)
         if ls is None:
             raise NetError(f"library {library_id} could not be opened here")
-        ls.hints[ticket.inviter] = ticket.addresses
-        ls.joining[ticket.inviter] = inviter_name or None
+        joining = Joining(ticket.inviter, inviter_name or None, ticket.addresses)
+        await self._blocking(joining.save, ls.lib.config.paths.root)
+        self._trust(ls, joining)
         await self._refresh_peers(ls)
         try:
             received = await self._caught_up(ls, ticket.inviter, progress)
             await self._check_joined(ls, ticket.inviter, inviter_name)
         except BaseException:
-            ls.joining.pop(ticket.inviter, None)
             if created:
                 await self._leave(ls)
+            else:
+                await self._joined(ls, ticket.inviter)  # no longer trusted beyond membership
             raise
-        ls.joining.pop(ticket.inviter, None)
+        await self._joined(ls, ticket.inviter)
         log.info("pair_joined", library=library_id, inviter=ticket.inviter.hex(), created=created)
         return {
             "library": library_id,
@@ -781,6 +788,28 @@ class Networking:
             "name": inviter_name,
             "events_received": received,
         }
+
+    @staticmethod
+    def _trust(ls: LibrarySync, joining: Joining) -> None:
+        ls.hints[joining.inviter] = joining.addresses
+        ls.joining[joining.inviter] = joining.name
+
+    async def _joined(self, ls: LibrarySync, inviter: bytes) -> None:
+        ls.joining.pop(inviter, None)
+        await self._blocking(Joining.clear, ls.lib.config.paths.root)
+
+    async def _finish_join(self, ls: LibrarySync, joining: Joining) -> None:
+        """A join a killed node left unfinished: receive the rest, then check the pairing
+        counts (else leave the library, which this device only held for that join)."""
+        try:
+            await self._caught_up(ls, joining.inviter, None)
+            await self._check_joined(ls, joining.inviter, joining.name or "")
+        except (PairingRefused, NetError) as exc:
+            log.warning("pair_join_failed", library=ls.id, reason=str(exc))
+            await self._leave(ls)
+            return
+        await self._joined(ls, joining.inviter)
+        log.info("pair_joined", library=ls.id, inviter=joining.inviter.hex(), resumed=True)
 
     async def _check_joined(self, ls: LibrarySync, inviter: bytes, inviter_name: str) -> None:
         """Once the inviter's events are here, the library's own membership says whether the

@@ -18,6 +18,7 @@ import stat
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgpack
 
@@ -25,6 +26,7 @@ from sdactors.errors import FileOpCancelled, NoDestinationFolder, RestoreOccupie
 from sdactors.fileops.plan import Progress, ProgressFn, same_volume
 from sdactors.fileops.transfer import copy, fsync_folder, move, remove_partials
 from sdactors.paths import show
+from sdactors.private_files import private_dir
 
 INFO = b".info"
 ITEM_ID = re.compile(rb"^[0-9a-f]{12}$")
@@ -211,7 +213,9 @@ def _measure(path: bytes) -> tuple[int, int]:
 
 
 def _record(folder: bytes, item: bytes, path: bytes) -> None:
-    """Write ``<item>.info`` (through a temporary name, synced) and make the item's folder."""
+    """Write ``<item>.info`` (through a temporary name, synced) and make the item's folder
+    (the trash itself owner-only, like everything of the library's)."""
+    private_dir(Path(os.fsdecode(folder)))
     os.makedirs(os.path.join(folder, item), mode=0o700, exist_ok=True)
     size, entries = _measure(path)
     body = msgpack.packb(

@@ -14,6 +14,7 @@ import hmac
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import blake3
 import msgpack
@@ -110,6 +111,43 @@ class Invitations:
             "no invitation here matches this ticket (a node forgets its invitations when it "
             "restarts)"
         )
+
+
+JOINING_NAME = "joining"
+
+
+@dataclass(frozen=True, slots=True)
+class Joining:
+    """A join in progress, kept in the library's folder until it ends: a node killed in the
+    middle of it trusts the inviter again when it restarts (the library's own membership
+    may not be here yet to say who it is), finishes receiving, and then checks the pairing
+    counts, as ``sd pair join`` would have."""
+
+    inviter: bytes
+    name: str | None
+    addresses: tuple[str, ...]
+
+    def save(self, folder: Path) -> None:
+        from sdactors.private_files import write_private
+
+        body = msgpack.packb([self.inviter, self.name, list(self.addresses)])
+        write_private(folder / JOINING_NAME, body)
+
+    @classmethod
+    def load(cls, folder: Path) -> "Joining | None":
+        try:
+            inviter, name, addresses = msgpack.unpackb((folder / JOINING_NAME).read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError, msgpack.ExtraData):
+            return None  # a damaged mark: nobody is trusted beyond the membership
+        if type(inviter) is not bytes or len(inviter) != DEVICE_LEN:
+            return None
+        return cls(inviter, name if type(name) is str else None, tuple(map(str, addresses)))
+
+    @staticmethod
+    def clear(folder: Path) -> None:
+        (folder / JOINING_NAME).unlink(missing_ok=True)
 
 
 class PairingDenied(Exception):
