@@ -8,6 +8,8 @@ A and B share the library Home (B joined it with a ticket); C is paired with nob
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import blake3
+import psutil
 import pytest
 
 from tests.conftest import Sd
@@ -129,8 +132,8 @@ def test_a_drop_cut_midway_resumes_and_arrives_byte_identical(world: World) -> N
     assert "drop_resumed" in log and "drop_interrupted" in log
 
 
-def _pending(world: World) -> list[dict]:
-    return [r for r in world.a.json("drop", "list") if r["state"] == "pending"]
+def _pending(world: World, sd: Sd | None = None) -> list[dict]:
+    return [r for r in (sd or world.a).json("drop", "list") if r["state"] == "pending"]
 
 
 def _offer_from_c(world: World, path: Path) -> tuple[subprocess.Popen, dict]:
@@ -176,3 +179,62 @@ def test_sending_needs_a_node_and_refuses_folders(world: World, tmp_path: Path) 
     assert "needs the node's network endpoint" in err
     err = world.b.fails("drop", "send", "dev-a", str(world.root), "--library", "Home").err
     assert "not folders" in err
+
+
+def test_a_drop_to_a_receiver_killed_and_restarted_goes_through(world: World) -> None:
+    # A dies without a word (its connections are never closed), then comes back: B's sync
+    # connection to it is dead but does not know it yet.
+    world.nodes["dev-a"].stop(signal.SIGKILL)
+    world.nodes["dev-a"] = start(world.a, world.root)
+    sent = random_file(world.root / "after-restart.bin", 500_000)
+    started = time.monotonic()
+    done = world.b.run("--json", "drop", "send", "dev-a", str(sent), "--library", "Home",
+                       check=False)  # fmt: skip
+    assert done.code == 0, done.err
+    assert time.monotonic() - started < 15
+    assert (world.inbox() / "after-restart.bin").read_bytes() == sent.read_bytes()
+
+
+def test_a_receiver_back_at_another_address_is_reached_despite_a_dead_connection(
+    world: World,
+) -> None:
+    # C's offer waits on A; A is killed, and its ports are taken meanwhile: it comes back on
+    # others, and C's connection to it is dead without knowing it.
+    waiting, _ = _offer_from_c(world, random_file(world.root / "before.bin", 1000))
+    node = world.nodes["dev-a"]
+    assert node.proc is not None
+    ports = [c.laddr for c in psutil.Process(node.proc.pid).net_connections("udp")]
+    node.stop(signal.SIGKILL)
+    squatters = []
+    for ip, port in ports:
+        squatter = socket.socket(
+            socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM
+        )
+        squatter.bind((ip, port))
+        squatters.append(squatter)
+    try:
+        world.nodes["dev-a"] = start(world.a, world.root)
+        address = world.a.json("node", "status")["network"]["addresses"][0]
+        assert address != world.a_address
+        sent = random_file(world.root / "to-new-address.bin", 1000)
+        started = time.monotonic()
+        sending = world.c.popen(
+            "--json", "drop", "send", "--to", world.a_id, "--address", address, str(sent),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            until(lambda: any(r["files"][0]["name"] == sent.name for r in _pending(world)),
+                  15, "C's offer to A's new address waiting on A")  # fmt: skip
+            assert sending.poll() is None, sending.communicate()
+        finally:
+            sending.kill()
+            waiting.kill()
+            sending.communicate()
+            waiting.communicate()
+        assert time.monotonic() - started < 15
+        for row in _pending(world):
+            world.a.json("drop", "reject", row["id"])
+    finally:
+        for squatter in squatters:
+            squatter.close()
+    world.a_address = address

@@ -164,19 +164,26 @@ async def _attempt(net: Networking, state: _Sending, meter: Meter) -> None:
 
 
 async def _connect(net: Networking, message: DropSend) -> Any:
-    import iroh
-
     from sdactors.actors.networking import ALPN_DROP
 
-    addr = iroh.EndpointAddr(
-        iroh.EndpointId.from_bytes(message.device), None, list(message.addresses)
-    )
+    addresses = await _addresses(net, message)
     try:
-        return await asyncio.wait_for(net._endpoint.connect(addr, ALPN_DROP), CONNECT_S)
+        return await net.dial(message.device, addresses, ALPN_DROP, CONNECT_S)
     except asyncio.TimeoutError:
         raise _Broken(f"no answer within {CONNECT_S:.0f} s") from None
     except Exception as exc:  # noqa: BLE001 - any failure to reach it
         raise _Broken(why(exc)) from None
+
+
+async def _addresses(net: Networking, message: DropSend) -> tuple[str, ...]:
+    """Where the device is now: where the library last heard it is (a device that restarted
+    on another port says so as soon as it syncs again), then where the drop began with."""
+    lib = net.host.served(message.library) if message.library else None
+    heard: tuple[str, ...] = ()
+    if lib is not None:
+        table = await net._blocking(net._peer_table, lib)
+        heard = next((p.addresses for p in table if p.device == message.device), ())
+    return tuple(dict.fromkeys((*heard, *message.addresses)))[:32]
 
 
 def _library(message: DropSend) -> bytes | None:
