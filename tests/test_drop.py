@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -238,3 +239,119 @@ def test_a_receiver_back_at_another_address_is_reached_despite_a_dead_connection
         for squatter in squatters:
             squatter.close()
     world.a_address = address
+
+
+# -- a receiver whose disk is small -------------------------------------------------------------
+
+
+@dataclass
+class Tiny:
+    """T: a device paired with nobody, its data directory on an 8 MiB tmpfs."""
+
+    sd: Sd
+    id: str
+    address: str
+
+    def inbox(self) -> Path:
+        (found,) = (self.sd.data_dir / "libraries").glob("*.sdlibrary")
+        return found / "inbox"
+
+    def leftovers(self) -> list[str]:
+        inbox = self.inbox()
+        return [p.name for p in inbox.iterdir()] if inbox.exists() else []
+
+
+@pytest.fixture
+def tiny(world: World) -> Iterator[Tiny]:
+    mount = world.root / f"tmpfs-{time.monotonic_ns()}"
+    mount.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", str(mount)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+    node = None
+    try:
+        t = data_dir(mount, "dev-t")
+        t.run("library", "create", "Tiny")
+        node = start(t, world.root)
+        network = t.json("node", "status")["network"]
+        yield Tiny(t, network["device"], network["addresses"][0])
+    finally:
+        if node is not None:
+            node.kill_if_running()
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _drop_to_tiny(world: World, tiny: Tiny, path: Path) -> tuple[int, str]:
+    """C offers ``path`` to T, whose user accepts it if asked: C's exit code and stderr."""
+    sending = world.c.popen(
+        "--json", "drop", "send", "--to", tiny.id, "--address", tiny.address, str(path),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    until(lambda: sending.poll() is not None or _pending(world, tiny.sd), 20, "C's offer answered")
+    for row in _pending(world, tiny.sd):
+        tiny.sd.run("drop", "accept", row["id"], check=False)
+    _, err = sending.communicate(timeout=60)
+    return sending.returncode, err
+
+
+def test_a_drop_larger_than_the_free_space_is_refused_and_the_sender_says_why(
+    world: World, tiny: Tiny
+) -> None:
+    code, err = _drop_to_tiny(world, tiny, random_file(world.root / "too-big.bin", 20 << 20))
+    assert code == 1, err
+    assert "not enough free space" in err
+    # T's user sees what was refused, and why.
+    (row,) = tiny.sd.json("drop", "list")
+    assert row["state"] == "rejected" and "not enough free space" in row["reason"]
+    assert tiny.leftovers() == []
+
+
+def _take_the_disk_once_a_file_arrives(inbox: Path, hog: Path, stop: threading.Event) -> None:
+    """As soon as a partial in ``inbox`` holds a byte, take every byte left on its disk."""
+    while not stop.is_set():
+        try:
+            arriving = [p for p in inbox.iterdir() if p.name.startswith(".sd-partial-")]
+            if arriving and arriving[0].stat().st_size:
+                break
+        except FileNotFoundError:
+            pass
+        time.sleep(0.001)
+    else:
+        return
+    fd = os.open(hog, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        left = os.statvfs(inbox).f_bavail * os.statvfs(inbox).f_frsize
+        while left > 0:
+            try:
+                os.posix_fallocate(fd, os.fstat(fd).st_size, left)
+            except OSError:
+                left //= 2
+    finally:
+        os.close(fd)
+
+
+def test_a_disk_filling_up_midway_fails_the_drop_on_both_sides_and_frees_the_partial(
+    world: World, tiny: Tiny
+) -> None:
+    sent = random_file(world.root / "fills-up.bin", 5 << 20)
+    hog = tiny.sd.data_dir.parent / "hog"
+    stop = threading.Event()
+    hogging = threading.Thread(
+        target=_take_the_disk_once_a_file_arrives, args=(tiny.inbox(), hog, stop)
+    )
+    hogging.start()
+    try:
+        code, err = _drop_to_tiny(world, tiny, sent)
+    finally:
+        stop.set()
+        hogging.join()
+    assert hog.exists(), "the file did not start arriving"
+    assert code == 1, err
+    assert "no space left" in err
+    hog.unlink()
+    (row,) = [r for r in tiny.sd.json("drop", "list") if r["files"][0]["name"] == sent.name]
+    assert row["state"] == "failed" and "no space left" in row["reason"]
+    assert tiny.leftovers() == []

@@ -18,8 +18,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sdactors.errors import InvalidArgument, NetError, NotADrop, SdError
+from sdactors.errors import DropNoRoom, InvalidArgument, NetError, NotADrop, SdError
 from sdactors.logs import get_logger
+from sdactors.net.drop_disk import inbox, short_of_room
 from sdactors.net.drop_receive import (
     ACCEPTED,
     DONE,
@@ -132,6 +133,10 @@ class Drops:
             return _refused(peer, offer, "too many offers are waiting there already")
         else:
             incoming = new_incoming(peer, offer, PENDING, offered if lib else self._only())
+        short = await self._short_of_room(incoming.library, incoming)
+        if short is not None:  # kept, for this device's user to see
+            log.warning("drop_refused", device=peer.hex(), reason=short)
+            incoming.state, incoming.reason = REJECTED, short
         self._incoming[incoming.id] = incoming
         self._prune()
         log.info(
@@ -158,6 +163,14 @@ class Drops:
         if lock is None:
             lock = self._locks[partial] = asyncio.Lock()
         return lock
+
+    async def _short_of_room(self, library: str | None, incoming: Incoming) -> str | None:
+        """Why the library's inbox has no room for the offer's files, or None (also when
+        no library is chosen yet: that is checked when its user accepts)."""
+        if library is None:
+            return None
+        folder = await self.net._blocking(inbox, self.library(library).config.paths.inbox)
+        return await self.net._blocking(short_of_room, folder, incoming.files)
 
     def _only(self) -> str | None:
         """The library an offer from outside lands in when it names none served here."""
@@ -209,7 +222,9 @@ class Drops:
             raise InvalidArgument(
                 "this device has several libraries: name the one to receive into (--library)"
             )
-        self.library(library)
+        short = await self._short_of_room(library, incoming)
+        if short is not None:
+            raise DropNoRoom(incoming.id, short)
         incoming.library, incoming.state = library, ACCEPTED
         incoming.decided.set_result(True)
         log.info("drop_accepted", offer=incoming.id, library=library)

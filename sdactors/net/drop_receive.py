@@ -11,6 +11,7 @@ appears under its name.
 from __future__ import annotations
 
 import asyncio
+import errno
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 from sdactors.errors import DropMismatch, PeerGone, ProtocolViolation
 from sdactors.fileops.transfer import CHUNK
 from sdactors.logs import get_logger
-from sdactors.net.drop_disk import Offered, Writer, free_bytes, held, inbox, partial_of
+from sdactors.net.drop_disk import (
+    Offered,
+    Writer,
+    discard,
+    held,
+    inbox,
+    partial_of,
+    short_of_room,
+)
 from sdactors.net.drop_wire import (
     ANSWER_MOST,
     DECIDE_WAIT_S,
@@ -40,8 +49,10 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-# Room left on the inbox's disk beyond what a file needs, for everything else there.
-SPARE_BYTES = 64 << 20
+# Why a drop failed when the disk filled up while a file arrived.
+NO_SPACE = "no space left on the receiving device (what had arrived of the file was removed)"
+# Stopping the stream of a file that cannot be written: the sender's next write fails.
+STOP_NO_SPACE = 1
 # States of an offer received; the first three are still open.
 PENDING, ACCEPTED, RECEIVING = "pending", "accepted", "receiving"
 INTERRUPTED, DONE, FAILED, REJECTED, EXPIRED = (
@@ -198,33 +209,55 @@ async def _files(drops: Drops, incoming: Incoming, send: Any, recv: Any) -> bool
 async def _one_file(
     drops: Drops, incoming: Incoming, i: int, folder: bytes, send: Any, recv: Any
 ) -> bool:
-    """Receive file ``i``; False when it failed its check (the drop ends there)."""
+    """Receive file ``i``; False when it could not be kept (the drop ends there)."""
     blocking = drops.net._blocking
     offered = incoming.files[i]
     partial = partial_of(folder, offered.blake3)
     offset = await blocking(held, partial, offered.size)
-    if offered.size - offset + SPARE_BYTES > await blocking(free_bytes, folder):
-        await write_frame(send, {"skip": "not enough free space on the receiving device"})
-        return True
+    short = await blocking(short_of_room, folder, [offered])
+    if short is not None:
+        return await _failed(incoming, send, offered, short)
     await write_frame(send, {"from": offset})
     incoming.received = offset + sum(incoming.files[j].size for j in incoming.placed)
-    writer = await blocking(Writer, partial, offset)
+    writer: Writer | None = None
     try:
+        writer = await settled(blocking(Writer, partial, offset))
         await _pump(drops, incoming, writer, recv, offered.size - offset)
-    except BaseException:
-        await settled(blocking(writer.close))
-        raise
-    try:
         placed = await settled(blocking(writer.finish, folder, offered))
     except DropMismatch as exc:
-        incoming.state, incoming.reason = FAILED, str(exc)
-        log.warning("drop_mismatch", offer=incoming.id, file=show(offered.name))
-        await write_frame(send, {"failed": str(exc)})
+        return await _failed(incoming, send, offered, str(exc))
+    except OSError as exc:
+        await _closed(drops, writer)
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        await settled(blocking(discard, partial))
+        await _failed(incoming, send, offered, NO_SPACE)
+        # The sender is still sending: stop the stream, so that it reads why.
+        try:
+            await recv.stop(STOP_NO_SPACE)
+        except Exception:  # noqa: BLE001 - the stream ended anyway
+            pass
         return False
+    except BaseException:
+        await _closed(drops, writer)
+        raise
     incoming.placed[i] = placed
     log.info("drop_file_received", offer=incoming.id, path=show(placed), resumed_from=offset)
     await write_frame(send, {"done": _name(placed)})
     return True
+
+
+async def _failed(incoming: Incoming, send: Any, offered: Offered, reason: str) -> bool:
+    """The drop ends: ``offered`` cannot be kept here, and the sender is told why."""
+    incoming.state, incoming.reason = FAILED, reason
+    log.warning("drop_failed", offer=incoming.id, file=show(offered.name), reason=reason)
+    await write_frame(send, {"failed": reason})
+    return False
+
+
+async def _closed(drops: Drops, writer: Writer | None) -> None:
+    if writer is not None:
+        await settled(drops.net._blocking(writer.close))
 
 
 async def _pump(drops: Drops, incoming: Incoming, writer: Writer, recv: Any, left: int) -> None:

@@ -2,8 +2,9 @@
 
 A connection that breaks part way is dialed again (with backoff, a few times) and the offer
 made again with its id: the receiver says how much of each file it already holds, and
-sending goes on from there. Refusals, a file that arrived different, a file that changed
-here while it was sent: those end the drop at once, they would only happen again.
+sending goes on from there. Refusals, a file that arrived different, a file the receiver
+has no room for, a file that changed here while it was sent: those end the drop at once,
+they would only happen again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sdactors.errors import (
     PeerGone,
     PeerRefused,
     PeerUnreachable,
+    ProtocolViolation,
 )
 from sdactors.fileops.transfer import CHUNK
 from sdactors.logs import get_logger
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 CONNECT_S = 10.0
+# A file's stream stopped by the receiver: how long its reason may take to arrive.
+STOPPED_S = 3.0
 # After a broken connection: this many more tries, waiting BACKOFF_FIRST_S, doubling.
 RETRIES = 5
 BACKOFF_FIRST_S = 0.5
@@ -69,7 +73,6 @@ class _Sending:
     who: str
     offer: str | None = None
     delivered: dict[int, str] = field(default_factory=dict)
-    skipped: dict[int, str] = field(default_factory=dict)
     resumed_from: dict[int, int] = field(default_factory=dict)
     sent: int = 0
     # How far into the file being sent now.
@@ -86,8 +89,7 @@ class _Sending:
 
     @property
     def done(self) -> int:
-        ended = {*self.delivered, *self.skipped}
-        return self.position + sum(self.sources[i].offered.size for i in ended)
+        return self.position + sum(self.sources[i].offered.size for i in self.delivered)
 
 
 def cut_after_from_env() -> int | None:
@@ -146,7 +148,7 @@ async def _attempt(net: Networking, state: _Sending, meter: Meter) -> None:
         )
         await _admitted(state, recv, meter)
         for i, source in enumerate(state.sources):
-            if i not in state.delivered and i not in state.skipped:
+            if i not in state.delivered:
                 await _one_file(conn, send_, recv, state, i, source, meter)
         await write_frame(send_, {"end": True})
         await let_peer_close(conn)
@@ -216,10 +218,9 @@ async def _one_file(
 ) -> None:
     size = source.offered.size
     await write_frame(send_, {"file": i})
-    key, value = await _answer(recv, "from", "done", "skip")
-    if key == "skip":
-        state.skipped[i] = str(value)[:300]
-        return
+    key, value = await _answer(recv, "from", "done", "failed")
+    if key == "failed":
+        raise DropFailed(state.who, show(source.offered.name), str(value)[:300])
     if key == "done":
         state.delivered[i] = str(value)[:1024]
         return
@@ -228,12 +229,27 @@ async def _one_file(
     if value and i not in state.resumed_from:
         state.resumed_from[i] = value
         log.info("drop_resuming", offer=state.offer, file=show(source.offered.name), at=value)
-    await _stream(conn, send_, state, source, value, meter)
+    try:
+        await _stream(conn, send_, state, source, value, meter)
+    except PeerGone:
+        await _why_stopped(recv, state, source)
+        raise
     key, value = await _answer(recv, "done", "failed")
     if key == "failed":
         raise DropFailed(state.who, show(source.offered.name), str(value)[:300])
     state.position = 0
     state.delivered[i] = str(value)[:1024]
+
+
+async def _why_stopped(recv: Any, state: _Sending, source: Source) -> None:
+    """The receiver may stop a file part way (its disk filled up) and say why: that ends
+    the drop; anything else is a broken connection, dialed again."""
+    try:
+        answer, _ = await asyncio.wait_for(read_frame(recv, ANSWER_MOST), STOPPED_S)
+    except (PeerGone, ProtocolViolation, asyncio.TimeoutError):
+        return
+    if type(answer) is dict and set(answer) == {"failed"}:
+        raise DropFailed(state.who, show(source.offered.name), str(answer["failed"])[:300])
 
 
 async def _answer(recv: Any, *keys: str) -> tuple[str, Any]:
@@ -299,9 +315,8 @@ def _result(state: _Sending, seconds: float, overall: float) -> dict[str, Any]:
             {
                 **source.offered.shown(),
                 "path": show(source.path),
-                "state": "skipped" if i in state.skipped else "delivered",
+                "state": "delivered",
                 "as": state.delivered.get(i),
-                "reason": state.skipped.get(i),
                 "resumed_from": state.resumed_from.get(i, 0),
             }
         )

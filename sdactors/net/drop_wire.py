@@ -8,9 +8,10 @@ file contents are raw bytes, as many as the receiver asked for:
 2. receiver: ``{pending: id}`` while its user decides (a sender not paired in the library),
    then ``{accepted: id}``, or ``{refused: reason}``.
 3. per file not yet delivered: sender ``{file: i}``; receiver ``{from: offset}`` (what it
-   already holds of it), ``{done: name}`` (delivered already) or ``{skip: reason}``; after
-   ``from`` the sender sends the rest of the file's bytes, and the receiver answers
-   ``{done: name}`` once it is checked and in place, or ``{failed: reason}``.
+   already holds of it), ``{done: name}`` (delivered already) or ``{failed: reason}`` (no
+   room for it); after ``from`` the sender sends the rest of the file's bytes, and the
+   receiver answers ``{done: name}`` once it is checked and in place, or ``{failed:
+   reason}``: then, or part way when its disk fills up (it stops the stream too).
 4. sender: ``{end: true}``; the receiver closes the connection.
 
 Everything a peer sends is bounded and checked before it is used, as in every protocol here.
