@@ -355,3 +355,29 @@ def test_a_disk_filling_up_midway_fails_the_drop_on_both_sides_and_frees_the_par
     (row,) = [r for r in tiny.sd.json("drop", "list") if r["files"][0]["name"] == sent.name]
     assert row["state"] == "failed" and "no space left" in row["reason"]
     assert tiny.leftovers() == []
+
+
+def test_accepting_with_no_room_left_fails_and_the_offer_waits_for_room(
+    world: World, tiny: Tiny
+) -> None:
+    sent = random_file(world.root / "later.bin", 3 << 20)
+    sending = world.c.popen(
+        "--json", "drop", "send", "--to", tiny.id, "--address", tiny.address, str(sent),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        until(lambda: _pending(world, tiny.sd), 20, "C's offer waiting on T")
+        (offer,) = _pending(world, tiny.sd)
+        # The disk fills up meanwhile.
+        filler = tiny.sd.data_dir.parent / "filler"
+        filler.write_bytes(b"\0" * (5 << 20))
+        err = tiny.sd.fails("drop", "accept", offer["id"]).err
+        assert "not enough free space" in err and "accept it again" in err
+        assert [r["id"] for r in _pending(world, tiny.sd)] == [offer["id"]]
+        filler.unlink()
+        assert tiny.sd.json("drop", "accept", offer["id"])["state"] == "done"
+        _, err = sending.communicate(timeout=30)
+        assert sending.returncode == 0, err
+    finally:
+        sending.kill()
+    assert (tiny.inbox() / "later.bin").read_bytes() == sent.read_bytes()
