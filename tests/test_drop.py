@@ -21,7 +21,9 @@ import blake3
 import psutil
 import pytest
 
+from sdactors.net.drop import PENDING_PER_DEVICE
 from tests.conftest import Sd
+from tests.hostile_drop import offer_many
 from tests.test_node import Node, until
 
 pytestmark = pytest.mark.slow
@@ -381,3 +383,38 @@ def test_accepting_with_no_room_left_fails_and_the_offer_waits_for_room(
     finally:
         sending.kill()
     assert (tiny.inbox() / "later.bin").read_bytes() == sent.read_bytes()
+
+
+def test_offers_from_strangers_hold_bounded_memory_and_those_past_the_limits_are_refused(
+    world: World,
+) -> None:
+    r = data_dir(world.root, f"dev-r-{time.monotonic_ns()}")
+    r.run("library", "create", "Popular")
+    node = start(r, world.root)
+    try:
+        assert node.proc is not None
+        receiver = psutil.Process(node.proc.pid)
+        network = r.json("node", "status")["network"]
+        target = bytes.fromhex(network["device"])
+
+        def rss() -> int:
+            return receiver.memory_info().rss >> 20
+
+        before = rss()
+        # 6 strangers offer 4 drops each at once, of 10,000 files under 200-byte names
+        # (2.4 MB each on the wire), and leave them waiting.
+        answers, first = offer_many(target, network["addresses"], 6, 4, 10_000, 200, rss)
+        waiting = [[a for a in mine if "pending" in a] for mine in answers]
+        refused = [a["refused"] for mine in answers for a in mine if "refused" in a]
+        assert all(len(mine) <= PENDING_PER_DEVICE for mine in waiting), answers
+        assert any("from this device" in why for why in refused), refused
+        assert any("too many offers" in why for why in refused), refused
+        # As many again: all refused, since the first ones still wait.
+        answers, second = offer_many(target, network["addresses"], 6, 4, 10_000, 200, rss)
+        assert all("too many offers" in a.get("refused", "") for m in answers for a in m)
+        # What the first ones hold is bounded, and the second ones hold nothing: what
+        # the receiver grew by is the allocator's (see tests/hostile_drop.py).
+        assert first - before < 200, f"the receiver grew by {first - before} MiB"
+        assert second - first < 50, f"and by {second - first} MiB more"
+    finally:
+        node.kill_if_running()

@@ -34,7 +34,14 @@ from sdactors.net.drop_receive import (
     receive,
 )
 from sdactors.net.drop_send import send
-from sdactors.net.drop_wire import DECIDE_WAIT_S, Meter, Progress, WireOffer, iso
+from sdactors.net.drop_wire import (
+    DECIDE_WAIT_S,
+    Meter,
+    OfferedFiles,
+    Progress,
+    WireOffer,
+    iso,
+)
 from sdactors.paths import show
 
 if TYPE_CHECKING:
@@ -45,8 +52,12 @@ log = get_logger(__name__)
 
 # Drops ended (sent or received) that ``sd drop list`` still shows.
 RECENT = 50
-# Offers from devices not paired that may wait at once: any more are refused.
-PENDING_MOST = 100
+# Offers from devices not paired in the library they name: how many may wait at once, in
+# all and from one device, and how much the file lists of the offers kept here may hold
+# (the ended ones make room first, oldest first). Any more are refused, saying why.
+PENDING_MOST = 50
+PENDING_PER_DEVICE = 3
+KEPT_BYTES_MOST = 16 << 20
 OPEN = (PENDING, ACCEPTED, RECEIVING)
 # Offers a reconnecting sender cannot resume: it offers anew.
 UNDONE = (REJECTED, EXPIRED, FAILED)
@@ -127,13 +138,18 @@ class Drops:
             standing = next((p for p in table if p.device == peer), None)
         if standing is not None and standing.revoked:
             return _refused(peer, offer, "this device was revoked in the library")
-        if standing is not None and standing.paired:
+        paired = standing is not None and standing.paired
+        library = offered if lib is not None else self._only()
+        short = await self._short_of_room(library, offer.files)
+        # From here to the offer being kept, nothing awaits: two offers at once from one
+        # device are counted one after the other.
+        if paired:
             incoming = new_incoming(peer, offer, ACCEPTED, offered)
-        elif sum(i.state == PENDING for i in self._incoming.values()) >= PENDING_MOST:
-            return _refused(peer, offer, "too many offers are waiting there already")
         else:
-            incoming = new_incoming(peer, offer, PENDING, offered if lib else self._only())
-        short = await self._short_of_room(incoming.library, incoming)
+            full = self._full(peer, offer.files.held_bytes)
+            if full is not None:
+                return _refused(peer, offer, full)
+            incoming = new_incoming(peer, offer, PENDING, library)
         if short is not None:  # kept, for this device's user to see
             log.warning("drop_refused", device=peer.hex(), reason=short)
             incoming.state, incoming.reason = REJECTED, short
@@ -145,7 +161,7 @@ class Drops:
             device=peer.hex(),
             sender=offer.sender,
             files=len(offer.files),
-            bytes=offer.total,
+            bytes=offer.files.total,
             state=incoming.state,
             library=incoming.library,
         )
@@ -164,13 +180,13 @@ class Drops:
             lock = self._locks[partial] = asyncio.Lock()
         return lock
 
-    async def _short_of_room(self, library: str | None, incoming: Incoming) -> str | None:
-        """Why the library's inbox has no room for the offer's files, or None (also when
-        no library is chosen yet: that is checked when its user accepts)."""
+    async def _short_of_room(self, library: str | None, files: OfferedFiles) -> str | None:
+        """Why the library's inbox has no room for ``files``, or None (also when no library
+        is chosen yet: that is checked when this device's user accepts)."""
         if library is None:
             return None
         folder = await self.net._blocking(inbox, self.library(library).config.paths.inbox)
-        return await self.net._blocking(short_of_room, folder, incoming.files)
+        return await self.net._blocking(short_of_room, folder, files)
 
     def _only(self) -> str | None:
         """The library an offer from outside lands in when it names none served here."""
@@ -222,7 +238,7 @@ class Drops:
             raise InvalidArgument(
                 "this device has several libraries: name the one to receive into (--library)"
             )
-        short = await self._short_of_room(library, incoming)
+        short = await self._short_of_room(library, incoming.files)
         if short is not None:
             raise DropNoRoom(incoming.id, short)
         incoming.library, incoming.state = library, ACCEPTED
@@ -245,10 +261,29 @@ class Drops:
             if incoming.state == PENDING and now - incoming.created > DECIDE_WAIT_S:
                 incoming.state, incoming.reason = EXPIRED, "it was not accepted in time"
 
-    def _prune(self) -> None:
+    def _full(self, peer: bytes, held: int) -> str | None:
+        """Why one more offer from ``peer`` (not paired), holding ``held`` bytes, may not
+        wait here, or None."""
+        waiting = [i for i in self._incoming.values() if i.state == PENDING]
+        mine = sum(i.peer == peer for i in waiting)
+        if mine >= PENDING_PER_DEVICE:
+            return f"{mine} offers from this device are waiting there already"
+        if len(waiting) >= PENDING_MOST:
+            return "too many offers are waiting there already"
+        if self._prune(room=held) + held > KEPT_BYTES_MOST:
+            return "too many offers are waiting there already (their lists of files fill it)"
+        return None
+
+    def _prune(self, room: int = 0) -> int:
+        """Forget ended offers, oldest first: past the RECENT latest, and while ``room``
+        more bytes would not fit in KEPT_BYTES_MOST; what the offers left hold."""
+        held = sum(i.files.held_bytes for i in self._incoming.values())
         ended = [k for k, i in self._incoming.items() if i.state not in OPEN]
-        for key in ended[: max(0, len(ended) - RECENT)]:
-            del self._incoming[key]
+        for n, key in enumerate(ended):
+            if len(ended) - n <= RECENT and held + room <= KEPT_BYTES_MOST:
+                break
+            held -= self._incoming.pop(key).files.held_bytes
+        return held
 
 
 def _refused(peer: bytes, offer: WireOffer, reason: str) -> Incoming:

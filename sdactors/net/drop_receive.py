@@ -35,6 +35,7 @@ from sdactors.net.drop_wire import (
     HELLO_S,
     OFFER_MOST,
     STALL_S,
+    OfferedFiles,
     WireOffer,
     check_offer,
     iso,
@@ -73,7 +74,7 @@ class Incoming:
     peer: bytes
     sender: str
     offered_library: str | None
-    files: tuple[Offered, ...]
+    files: OfferedFiles
     state: str
     library: str | None = None
     reason: str | None = None
@@ -88,7 +89,7 @@ class Incoming:
 
     @property
     def total(self) -> int:
-        return sum(f.size for f in self.files)
+        return self.files.total
 
     def same(self, peer: bytes, offer: WireOffer) -> bool:
         return peer == self.peer and offer.files == self.files
@@ -121,8 +122,7 @@ async def receive(drops: Drops, conn: Any, peer: bytes) -> None:
     """Serve one ``sd/drop/1`` connection from ``peer``."""
     bi = await asyncio.wait_for(conn.accept_bi(), HELLO_S)
     send, recv = bi.send(), bi.recv()
-    raw, _ = await asyncio.wait_for(read_frame(recv, OFFER_MOST), HELLO_S)
-    offer = check_offer(raw)
+    offer = await _offer(recv)
     incoming = await drops.admit(peer, offer)
     if incoming.state in (REJECTED, EXPIRED):
         await write_frame(send, {"refused": incoming.reason})
@@ -149,6 +149,20 @@ async def receive(drops: Drops, conn: Any, peer: bytes) -> None:
         incoming.ended.set()
     if not ended:
         await let_peer_close(conn)  # the sender reads why, and hangs up
+
+
+async def _offer(recv: Any) -> WireOffer:
+    """The offer, checked; what is kept of it is packed (:class:`OfferedFiles`)."""
+    raw, _ = await asyncio.wait_for(read_frame(recv, OFFER_MOST), HELLO_S)
+    try:
+        return check_offer(raw)
+    except ProtocolViolation as exc:
+        # Its traceback's frames hold the whole offer decoded (several times its 4 MiB),
+        # and asyncio keeps tracebacks in reference cycles, freed only when the cycle
+        # collector comes round.
+        refused = exc.with_traceback(None)
+    del raw
+    raise refused
 
 
 async def _take_over(incoming: Incoming) -> None:
