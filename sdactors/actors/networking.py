@@ -283,13 +283,18 @@ class Networking:
         loopback, say) until that one times out (see :mod:`sdactors.net.held`)."""
         bind = self.config.bind
         host, _, port = bind.rpartition(":")
-        v4 = self._state.port if port == "0" else None
+        if host.startswith("["):  # an IPv6 address chosen: its port is the IPv6 one
+            last, last6 = self._state.port6, None
+        else:
+            last, last6 = self._state.port, self._state.port6
+        if port != "0":
+            last = None
         endpoint = None
-        if v4 or self._state.port6:
+        if last or last6:
             try:
-                endpoint = await self._builder(f"{host}:{v4 or port}", self._state.port6).bind()
+                endpoint = await self._builder(f"{host}:{last or port}", last6).bind()
             except Exception as exc:  # noqa: BLE001 - taken meanwhile: any port will do
-                log.info("network_port_taken", port=v4, port6=self._state.port6, error=why(exc))
+                log.info("network_port_taken", port=last, port6=last6, error=why(exc))
         if endpoint is None:
             endpoint = await self._builder(bind, None).bind()
         self._state.remember_ports(endpoint.bound_sockets())
