@@ -10,6 +10,7 @@ from typing import Any, Callable
 import iroh
 
 from sdactors.actors.networking import ALPN_DROP
+from sdactors.errors import PeerGone
 from sdactors.net import ffi_buffer
 from sdactors.net.drop_disk import Offered
 from sdactors.net.drop_wire import offer_frame
@@ -28,7 +29,10 @@ async def _offer(endpoint: Any, target: bytes, addresses: list[str], offered: li
     addr = iroh.EndpointAddr(iroh.EndpointId.from_bytes(target), None, addresses)
     conn = await asyncio.wait_for(endpoint.connect(addr, ALPN_DROP), 30)
     bi = await conn.open_bi()
-    await write_frame(bi.send(), offer_frame(None, "stranger", offered, None))
+    try:
+        await write_frame(bi.send(), offer_frame(None, "stranger", offered, None))
+    except PeerGone:
+        pass  # it stopped reading: its answer says why
     answer, _ = await asyncio.wait_for(read_frame(bi.recv()), 60)
     return answer, conn
 

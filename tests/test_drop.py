@@ -22,6 +22,7 @@ import psutil
 import pytest
 
 from sdactors.net.drop import PENDING_PER_DEVICE
+from sdactors.net.drop_receive import BUSY
 from tests.conftest import Sd
 from tests.hostile_drop import offer_many
 from tests.test_node import Node, until
@@ -405,21 +406,25 @@ def test_offers_from_strangers_hold_bounded_memory_and_those_past_the_limits_are
         # each on the wire), and leaves them waiting: one too many from one device.
         (answers,), _ = offer_many(target, addresses, 1, 4, 10_000, 200, rss)
         assert sorted(next(iter(a)) for a in answers) == ["pending"] * 3 + ["refused"]
-        assert [a["refused"] for a in answers if "refused" in a] == [
-            f"{PENDING_PER_DEVICE} offers from this device are waiting there already"
-        ]
-        # 6 more strangers do the same: what the offers waiting hold is bounded.
+        one_device = f"{PENDING_PER_DEVICE} offers from this device are waiting there already"
+        assert [a["refused"] for a in answers if "refused" in a] == [one_device]
+        # 6 more strangers do the same: what the offers waiting hold is bounded, and so is
+        # how many are read at once.
+        full = "too many offers are waiting there already (their lists of files fill it)"
         answers, first = offer_many(target, addresses, 6, 4, 10_000, 200, rss)
         waiting = [[a for a in mine if "pending" in a] for mine in answers]
         assert all(len(mine) <= PENDING_PER_DEVICE for mine in waiting), answers
-        assert any("too many offers" in a.get("refused", "") for m in answers for a in m)
+        why = {a["refused"] for mine in answers for a in mine if "refused" in a}
+        assert full in why and why <= {full, BUSY, one_device}, why
         # As many again: all refused, since the first ones still wait.
         answers, second = offer_many(target, addresses, 6, 4, 10_000, 200, rss)
-        assert all("too many offers" in a.get("refused", "") for m in answers for a in m)
+        assert all("refused" in a for mine in answers for a in mine), answers
+        why |= {a["refused"] for mine in answers for a in mine}
+        assert why <= {full, BUSY, one_device} and BUSY in why, why
         # Past what the offers waiting hold, the receiver's growth is what the allocators
         # keep of the offers read (iroh's buffers, the decoding): reused by the next ones,
         # not added to.
-        assert first - before < 200, f"the receiver grew by {first - before} MiB"
-        assert second - first < 60, f"and by {second - first} MiB more"
+        assert first - before < 120, f"the receiver grew by {first - before} MiB"
+        assert second - first < 40, f"and by {second - first} MiB more"
     finally:
         node.kill_if_running()

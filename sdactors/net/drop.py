@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +60,10 @@ RECENT = 50
 PENDING_MOST = 50
 PENDING_PER_DEVICE = 3
 KEPT_BYTES_MOST = 16 << 20
+# Offers being read at once from devices paired nowhere here: each connection holds what
+# its sender sent (up to 4 MiB) until it is read, one at a time. Any more are refused at
+# once, unread.
+READING_MOST = 8
 OPEN = (PENDING, ACCEPTED, RECEIVING)
 # Offers a reconnecting sender cannot resume: it offers anew.
 UNDONE = (REJECTED, EXPIRED, FAILED)
@@ -96,6 +102,7 @@ class Drops:
         self._incoming: dict[str, Incoming] = {}
         self._sent: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self._locks: dict[bytes, asyncio.Lock] = {}
+        self._reading = 0
 
     def handles(self, message: object) -> bool:
         return isinstance(message, (DropSend, DropList, DropDecide))
@@ -120,6 +127,30 @@ class Drops:
                 incoming.decided.set_result(False)
 
     # -- what the receiving side asks ----------------------------------------------------
+
+    @asynccontextmanager
+    async def reading(self, peer: bytes) -> AsyncIterator[bool]:
+        """While an offer from ``peer`` is read: whether it may be (a device paired in a
+        library served here always may)."""
+        if self._reading >= READING_MOST and not await self._paired_anywhere(peer):
+            log.warning("drop_refused", device=peer.hex(), reason="too many offers at once")
+            yield False
+            return
+        self._reading += 1
+        try:
+            yield True
+        finally:
+            self._reading -= 1
+
+    async def _paired_anywhere(self, peer: bytes) -> bool:
+        for library in list(self.net._libs):
+            lib = self.net.host.served(library)
+            if lib is None:
+                continue
+            table = await self.net._blocking(self.net._peer_table, lib)
+            if any(p.device == peer and p.paired and not p.revoked for p in table):
+                return True
+        return False
 
     async def admit(self, peer: bytes, offer: WireOffer) -> Incoming:
         """The offer a connection speaks of: the one it resumes, or a new one, accepted at

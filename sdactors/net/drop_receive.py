@@ -54,6 +54,9 @@ log = get_logger(__name__)
 NO_SPACE = "no space left on the receiving device (what had arrived of the file was removed)"
 # Stopping the stream of a file that cannot be written: the sender's next write fails.
 STOP_NO_SPACE = 1
+# Stopping the stream of an offer not read, and why.
+STOP_UNREAD = 2
+BUSY = "it is busy reading other offers: try again in a moment"
 # States of an offer received; the first three are still open.
 PENDING, ACCEPTED, RECEIVING = "pending", "accepted", "receiving"
 INTERRUPTED, DONE, FAILED, REJECTED, EXPIRED = (
@@ -122,7 +125,13 @@ async def receive(drops: Drops, conn: Any, peer: bytes) -> None:
     """Serve one ``sd/drop/1`` connection from ``peer``."""
     bi = await asyncio.wait_for(conn.accept_bi(), HELLO_S)
     send, recv = bi.send(), bi.recv()
-    offer = await _offer(recv)
+    async with drops.reading(peer) as allowed:
+        offer = await _offer(recv) if allowed else None
+    if offer is None:
+        await _stop(recv, STOP_UNREAD)  # what it sent, and will send, is dropped
+        await write_frame(send, {"refused": BUSY})
+        await let_peer_close(conn)
+        return
     incoming = await drops.admit(peer, offer)
     if incoming.state in (REJECTED, EXPIRED):
         await write_frame(send, {"refused": incoming.reason})
@@ -240,11 +249,7 @@ async def _one_file(
             raise
         await settled(blocking(discard, partial))
         await _failed(incoming, send, offered, NO_SPACE)
-        # The sender is still sending: stop the stream, so that it reads why.
-        try:
-            await recv.stop(STOP_NO_SPACE)
-        except Exception:  # noqa: BLE001 - the stream ended anyway
-            pass
+        await _stop(recv, STOP_NO_SPACE)  # the sender is still sending: it reads why
         return False
     except BaseException:
         await _closed(drops, writer)
@@ -261,6 +266,14 @@ async def _failed(incoming: Incoming, send: Any, offered: Offered, reason: str) 
     log.warning("drop_failed", offer=incoming.id, file=show(offered.name), reason=reason)
     await write_frame(send, {"failed": reason})
     return False
+
+
+async def _stop(recv: Any, code: int) -> None:
+    """Read nothing more of the stream: its sender's next write fails."""
+    try:
+        await recv.stop(code)
+    except Exception:  # noqa: BLE001 - the stream ended anyway
+        pass
 
 
 async def _closed(drops: Drops, writer: Writer | None) -> None:

@@ -142,10 +142,14 @@ async def _attempt(net: Networking, state: _Sending, meter: Meter) -> None:
         bi = await conn.open_bi()
         send_, recv = bi.send(), bi.recv()
         files = [s.offered for s in state.sources]
-        await write_frame(
-            send_,
-            offer_frame(_library(state.message), net.host.device_name, files, state.offer),
-        )
+        offer = offer_frame(_library(state.message), net.host.device_name, files, state.offer)
+        try:
+            await write_frame(send_, offer)
+        except PeerGone:
+            refused = await _last_word(recv, "refused")  # too busy to read it
+            if refused is not None:
+                raise PeerRefused(state.who, refused) from None
+            raise
         await _admitted(state, recv, meter)
         for i, source in enumerate(state.sources):
             if i not in state.delivered:
@@ -232,7 +236,9 @@ async def _one_file(
     try:
         await _stream(conn, send_, state, source, value, meter)
     except PeerGone:
-        await _why_stopped(recv, state, source)
+        failed = await _last_word(recv, "failed")  # its disk filled up
+        if failed is not None:
+            raise DropFailed(state.who, show(source.offered.name), failed) from None
         raise
     key, value = await _answer(recv, "done", "failed")
     if key == "failed":
@@ -241,15 +247,16 @@ async def _one_file(
     state.delivered[i] = str(value)[:1024]
 
 
-async def _why_stopped(recv: Any, state: _Sending, source: Source) -> None:
-    """The receiver may stop a file part way (its disk filled up) and say why: that ends
-    the drop; anything else is a broken connection, dialed again."""
+async def _last_word(recv: Any, key: str) -> str | None:
+    """Why the receiver stopped reading part way, when it says so (``{key: why}``): that
+    ends the drop; without a word, the connection broke, and is dialed again."""
     try:
         answer, _ = await asyncio.wait_for(read_frame(recv, ANSWER_MOST), STOPPED_S)
     except (PeerGone, ProtocolViolation, asyncio.TimeoutError):
-        return
-    if type(answer) is dict and set(answer) == {"failed"}:
-        raise DropFailed(state.who, show(source.offered.name), str(answer["failed"])[:300])
+        return None
+    if type(answer) is dict and set(answer) == {key}:
+        return str(answer[key])[:300]
+    return None
 
 
 async def _answer(recv: Any, *keys: str) -> tuple[str, Any]:
