@@ -587,6 +587,13 @@ class DropMismatch(NetError):
         )
 
 
+class DropNoRoom(NetError):
+    def __init__(self, offer: str, why: str) -> None:
+        super().__init__(
+            f"cannot accept {offer}: {why}; free some space and accept it again, or reject it"
+        )
+
+
 class DropInterrupted(NetError):
     def __init__(self, device: str, attempts: int, why: str) -> None:
         super().__init__(

@@ -21,7 +21,7 @@ from sdactors.net.drop_disk import (
     partial_of,
     place,
 )
-from sdactors.net.drop_wire import check_offer, offer_frame
+from sdactors.net.drop_wire import OfferedFiles, check_offer, offer_frame
 
 
 def _offered(name: bytes, data: bytes) -> Offered:
@@ -128,3 +128,14 @@ def test_a_malformed_offer_is_refused(change: dict) -> None:
     assert check_offer(frame).files[0].name == b"ok.txt"
     with pytest.raises(ProtocolViolation):
         check_offer({**frame, **change})
+
+
+def test_an_offers_files_are_kept_packed_and_read_back_as_offered() -> None:
+    files = [_offered(b"a.txt", b"x"), _offered(b"b" * NAME_MOST, b"yy"), _offered(b"c", b"")]
+    packed = OfferedFiles(files)
+    assert list(packed) == files and len(packed) == 3
+    assert (packed[0], packed[-1], packed[-3]) == (files[0], files[2], files[0])
+    assert packed.total == 3
+    assert packed == OfferedFiles(files) and packed != OfferedFiles(files[:2])
+    with pytest.raises(IndexError):
+        packed[3]

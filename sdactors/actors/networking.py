@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from events.clock import clocks_ahead
 from events.domain.device import DevicePaired, DeviceReachable
@@ -37,6 +37,7 @@ from sdactors.log_health import restored_peers
 from sdactors.logs import get_logger
 from sdactors.net import ffi_buffer
 from sdactors.net.frames import let_peer_close, read_frame, why, write_frame
+from sdactors.net.held import SILENT_S, Held
 from sdactors.net.pairing import Invitations, Joining, PairingDenied, Ticket, proof
 from sdactors.net.state import NetState
 from sdactors.net.sync import (
@@ -216,6 +217,7 @@ class Networking:
         self._libs: dict[str, LibrarySync] = {}
         self._invites = Invitations()
         self._tasks: set[asyncio.Task] = set()
+        self._held = Held()
         self.addresses: tuple[str, ...] = ()
         self.drops: Any = None
 
@@ -295,24 +297,33 @@ class Networking:
         log.info("network_stopped")
 
     async def _bind(self) -> Any:
+        """Listen where this node listened last time, on both its ports, when node.toml
+        leaves them to the system: peers dial a device at the addresses it recorded, and
+        iroh sends their new handshakes on the path an older connection chose (the IPv6
+        loopback, say) until that one times out (see :mod:`sdactors.net.held`)."""
         bind = self.config.bind
         host, _, port = bind.rpartition(":")
-        remembered = self._state.port
-        if port == "0" and remembered:
+        if host.startswith("["):  # an IPv6 address chosen: its port is the IPv6 one
+            last, last6 = self._state.port6, None
+        else:
+            last, last6 = self._state.port, self._state.port6
+        if port != "0":
+            last = None
+        endpoint = None
+        if last or last6:
             try:
-                endpoint = await self._builder(f"{host}:{remembered}").bind()
+                endpoint = await self._builder(f"{host}:{last or port}", last6).bind()
             except Exception as exc:  # noqa: BLE001 - taken meanwhile: any port will do
-                log.info("network_port_taken", port=remembered, error=why(exc))
-            else:
-                return endpoint
-        endpoint = await self._builder(bind).bind()
-        self._state.remember_port(endpoint.bound_sockets())
+                log.info("network_port_taken", port=last, port6=last6, error=why(exc))
+        if endpoint is None:
+            endpoint = await self._builder(bind, None).bind()
+        self._state.remember_ports(endpoint.bound_sockets())
         return endpoint
 
-    def _builder(self, bind: str) -> Any:
+    def _builder(self, bind: str, port6: int | None) -> Any:
         """The endpoint as node.toml says: where it listens, relays and discovery. iroh
-        listens on IPv6 too; when one IPv4 address is chosen, that is IPv6's loopback only,
-        never every interface."""
+        listens on IPv6 too (on ``port6`` when given); when one IPv4 address is chosen,
+        that is IPv6's loopback only, never every interface."""
         import iroh
 
         builder = iroh.EndpointBuilder()
@@ -327,7 +338,9 @@ class Networking:
         builder.bind_addr(bind)
         host = bind.rpartition(":")[0]
         if host not in ("0.0.0.0", "") and not host.startswith("["):
-            builder.bind_addr("[::1]:0")
+            builder.bind_addr(f"[::1]:{port6 or 0}")
+        elif not host.startswith("[") and port6:
+            builder.bind_addr(f"[::]:{port6}")
         return builder
 
     def _own_addresses(self) -> tuple[str, ...]:
@@ -353,6 +366,33 @@ class Networking:
 
     async def _blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+    async def dial(
+        self, device: bytes, addresses: Sequence[str], alpn: bytes, timeout: float
+    ) -> Any:
+        """A connection to ``device`` (iroh's error if it fails, asyncio.TimeoutError if it
+        takes longer than ``timeout``). When it hangs while connections to the device hear
+        nothing, those are closed and the device dialed anew: see :mod:`sdactors.net.held`."""
+        import iroh
+
+        addr = iroh.EndpointAddr(iroh.EndpointId.from_bytes(device), None, list(addresses))
+        heard = self._held.heard(device)
+        connecting = asyncio.ensure_future(self._endpoint.connect(addr, alpn))
+        try:
+            done, _ = await asyncio.wait([connecting], timeout=min(SILENT_S, timeout))
+            if not done and timeout > SILENT_S and self._held.close_silent(device, heard):
+                # The handshake in flight went down the dead path: a new one will not.
+                connecting.cancel()
+                connecting = asyncio.ensure_future(self._endpoint.connect(addr, alpn))
+                done, _ = await asyncio.wait([connecting], timeout=timeout - SILENT_S)
+            if not done:
+                raise asyncio.TimeoutError
+        finally:
+            if not connecting.done():
+                connecting.cancel()
+        conn = connecting.result()
+        self._held.add(device, conn)
+        return conn
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -470,8 +510,6 @@ class Networking:
     # -- sync: dialing ----------------------------------------------------------------------
 
     async def _dial_loop(self, ls: LibrarySync, link: PeerLink) -> None:
-        import iroh
-
         while not link.revoked:
             if link.session is not None:
                 await link.session.ended.wait()
@@ -486,12 +524,7 @@ class Networking:
                 await self._rest(link, BACKOFF_MOST_S)
                 continue
             try:
-                addr = iroh.EndpointAddr(
-                    iroh.EndpointId.from_bytes(link.device), None, list(link.addresses)
-                )
-                conn = await asyncio.wait_for(
-                    self._endpoint.connect(addr, ALPN_SYNC), CONNECT_TIMEOUT_S
-                )
+                conn = await self.dial(link.device, link.addresses, ALPN_SYNC, CONNECT_TIMEOUT_S)
                 bi = await conn.open_bi()
                 send, recv = bi.send(), bi.recv()
                 theirs, size = await asyncio.wait_for(
@@ -644,6 +677,7 @@ class Networking:
         peer = conn.remote_id().to_bytes()
         alpn = conn.alpn()
         log.info("peer_connected", device=peer.hex(), protocol=alpn.decode(errors="replace"))
+        self._held.add(peer, conn)
         try:
             if alpn == ALPN_SYNC:
                 await self._serve_sync(conn, peer)
@@ -658,6 +692,7 @@ class Networking:
         except Exception as exc:  # noqa: BLE001 - iroh's own errors: the connection failed
             log.info("peer_dropped", device=peer.hex(), error=why(exc))
         finally:
+            self._held.discard(peer, conn)
             try:
                 conn.close(0, b"bye")
             except Exception:  # noqa: BLE001
@@ -725,8 +760,6 @@ class Networking:
         await self._refresh_peers(ls)
 
     async def _join(self, text: str, progress: Progress | None) -> dict[str, Any]:
-        import iroh
-
         ticket = Ticket.decode(text)
         if ticket.inviter == self.device:
             raise PairingRefused("the ticket was made by this device")
@@ -734,12 +767,7 @@ class Networking:
             raise PairingRefused("this ticket has expired")
         who = short_device(ticket.inviter)
         try:
-            addr = iroh.EndpointAddr(
-                iroh.EndpointId.from_bytes(ticket.inviter), None, list(ticket.addresses)
-            )
-            conn = await asyncio.wait_for(
-                self._endpoint.connect(addr, ALPN_PAIR), CONNECT_TIMEOUT_S
-            )
+            conn = await self.dial(ticket.inviter, ticket.addresses, ALPN_PAIR, CONNECT_TIMEOUT_S)
             bi = await conn.open_bi()
             send, recv = bi.send(), bi.recv()
             shown = proof(ticket.secret, self.device, ticket.inviter, ticket.library)

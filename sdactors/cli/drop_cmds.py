@@ -64,10 +64,7 @@ def send(
     if ctx.out.as_json:
         ctx.out.json(result)
         return
-    for f in result["files"]:
-        if f["state"] == "skipped":
-            click.echo(f"sd: {f['name']} was not sent: {f['reason']}", err=True)
-    sent = [f for f in result["files"] if f["state"] == "delivered"]
+    sent = result["files"]
     resumed = (
         f", resumed from {human_bytes(result['resumed_from'])}" if result["reconnects"] else ""
     )

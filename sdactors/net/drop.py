@@ -15,11 +15,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sdactors.errors import InvalidArgument, NetError, NotADrop, SdError
+from sdactors.errors import DropNoRoom, InvalidArgument, NetError, NotADrop, SdError
 from sdactors.logs import get_logger
+from sdactors.net.drop_disk import inbox, short_of_room
 from sdactors.net.drop_receive import (
     ACCEPTED,
     DONE,
@@ -33,7 +36,14 @@ from sdactors.net.drop_receive import (
     receive,
 )
 from sdactors.net.drop_send import send
-from sdactors.net.drop_wire import DECIDE_WAIT_S, Meter, Progress, WireOffer, iso
+from sdactors.net.drop_wire import (
+    DECIDE_WAIT_S,
+    Meter,
+    OfferedFiles,
+    Progress,
+    WireOffer,
+    iso,
+)
 from sdactors.paths import text
 
 if TYPE_CHECKING:
@@ -44,8 +54,16 @@ log = get_logger(__name__)
 
 # Drops ended (sent or received) that ``sd drop list`` still shows.
 RECENT = 50
-# Offers from devices not paired that may wait at once: any more are refused.
-PENDING_MOST = 100
+# Offers from devices not paired in the library they name: how many may wait at once, in
+# all and from one device, and how much the file lists of the offers kept here may hold
+# (the ended ones make room first, oldest first). Any more are refused, saying why.
+PENDING_MOST = 50
+PENDING_PER_DEVICE = 3
+KEPT_BYTES_MOST = 16 << 20
+# Offers being read at once from devices paired nowhere here: each connection holds what
+# its sender sent (up to 4 MiB) until it is read, one at a time. Any more are refused at
+# once, unread.
+READING_MOST = 8
 OPEN = (PENDING, ACCEPTED, RECEIVING)
 # Offers a reconnecting sender cannot resume: it offers anew.
 UNDONE = (REJECTED, EXPIRED, FAILED)
@@ -84,6 +102,7 @@ class Drops:
         self._incoming: dict[str, Incoming] = {}
         self._sent: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self._locks: dict[bytes, asyncio.Lock] = {}
+        self._reading = 0
 
     def handles(self, message: object) -> bool:
         return isinstance(message, (DropSend, DropList, DropDecide))
@@ -109,6 +128,30 @@ class Drops:
 
     # -- what the receiving side asks ----------------------------------------------------
 
+    @asynccontextmanager
+    async def reading(self, peer: bytes) -> AsyncIterator[bool]:
+        """While an offer from ``peer`` is read: whether it may be (a device paired in a
+        library served here always may)."""
+        if self._reading >= READING_MOST and not await self._paired_anywhere(peer):
+            log.warning("drop_refused", device=peer.hex(), reason="too many offers at once")
+            yield False
+            return
+        self._reading += 1
+        try:
+            yield True
+        finally:
+            self._reading -= 1
+
+    async def _paired_anywhere(self, peer: bytes) -> bool:
+        for library in list(self.net._libs):
+            lib = self.net.host.served(library)
+            if lib is None:
+                continue
+            table = await self.net._blocking(self.net._peer_table, lib)
+            if any(p.device == peer and p.paired and not p.revoked for p in table):
+                return True
+        return False
+
     async def admit(self, peer: bytes, offer: WireOffer) -> Incoming:
         """The offer a connection speaks of: the one it resumes, or a new one, accepted at
         once when ``peer`` is paired in the library offered, else pending."""
@@ -126,12 +169,21 @@ class Drops:
             standing = next((p for p in table if p.device == peer), None)
         if standing is not None and standing.revoked:
             return _refused(peer, offer, "this device was revoked in the library")
-        if standing is not None and standing.paired:
+        paired = standing is not None and standing.paired
+        library = offered if lib is not None else self._only()
+        short = await self._short_of_room(library, offer.files)
+        # From here to the offer being kept, nothing awaits: two offers at once from one
+        # device are counted one after the other.
+        if paired:
             incoming = new_incoming(peer, offer, ACCEPTED, offered)
-        elif sum(i.state == PENDING for i in self._incoming.values()) >= PENDING_MOST:
-            return _refused(peer, offer, "too many offers are waiting there already")
         else:
-            incoming = new_incoming(peer, offer, PENDING, offered if lib else self._only())
+            full = self._full(peer, offer.files.held_bytes)
+            if full is not None:
+                return _refused(peer, offer, full)
+            incoming = new_incoming(peer, offer, PENDING, library)
+        if short is not None:  # kept, for this device's user to see
+            log.warning("drop_refused", device=peer.hex(), reason=short)
+            incoming.state, incoming.reason = REJECTED, short
         self._incoming[incoming.id] = incoming
         self._prune()
         log.info(
@@ -140,7 +192,7 @@ class Drops:
             device=peer.hex(),
             sender=offer.sender,
             files=len(offer.files),
-            bytes=offer.total,
+            bytes=offer.files.total,
             state=incoming.state,
             library=incoming.library,
         )
@@ -158,6 +210,14 @@ class Drops:
         if lock is None:
             lock = self._locks[partial] = asyncio.Lock()
         return lock
+
+    async def _short_of_room(self, library: str | None, files: OfferedFiles) -> str | None:
+        """Why the library's inbox has no room for ``files``, or None (also when no library
+        is chosen yet: that is checked when this device's user accepts)."""
+        if library is None:
+            return None
+        folder = await self.net._blocking(inbox, self.library(library).config.paths.inbox)
+        return await self.net._blocking(short_of_room, folder, files)
 
     def _only(self) -> str | None:
         """The library an offer from outside lands in when it names none served here."""
@@ -209,7 +269,9 @@ class Drops:
             raise InvalidArgument(
                 "this device has several libraries: name the one to receive into (--library)"
             )
-        self.library(library)
+        short = await self._short_of_room(library, incoming.files)
+        if short is not None:
+            raise DropNoRoom(incoming.id, short)
         incoming.library, incoming.state = library, ACCEPTED
         incoming.decided.set_result(True)
         log.info("drop_accepted", offer=incoming.id, library=library)
@@ -230,10 +292,29 @@ class Drops:
             if incoming.state == PENDING and now - incoming.created > DECIDE_WAIT_S:
                 incoming.state, incoming.reason = EXPIRED, "it was not accepted in time"
 
-    def _prune(self) -> None:
+    def _full(self, peer: bytes, held: int) -> str | None:
+        """Why one more offer from ``peer`` (not paired), holding ``held`` bytes, may not
+        wait here, or None."""
+        waiting = [i for i in self._incoming.values() if i.state == PENDING]
+        mine = sum(i.peer == peer for i in waiting)
+        if mine >= PENDING_PER_DEVICE:
+            return f"{mine} offers from this device are waiting there already"
+        if len(waiting) >= PENDING_MOST:
+            return "too many offers are waiting there already"
+        if self._prune(room=held) + held > KEPT_BYTES_MOST:
+            return "too many offers are waiting there already (their lists of files fill it)"
+        return None
+
+    def _prune(self, room: int = 0) -> int:
+        """Forget ended offers, oldest first: past the RECENT latest, and while ``room``
+        more bytes would not fit in KEPT_BYTES_MOST; what the offers left hold."""
+        held = sum(i.files.held_bytes for i in self._incoming.values())
         ended = [k for k, i in self._incoming.items() if i.state not in OPEN]
-        for key in ended[: max(0, len(ended) - RECENT)]:
-            del self._incoming[key]
+        for n, key in enumerate(ended):
+            if len(ended) - n <= RECENT and held + room <= KEPT_BYTES_MOST:
+                break
+            held -= self._incoming.pop(key).files.held_bytes
+        return held
 
 
 def _refused(peer: bytes, offer: WireOffer, reason: str) -> Incoming:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,9 @@ from sdactors.private_files import private_dir
 
 # A name in the inbox is at most this long (most file systems allow 255 bytes).
 NAME_MOST = 255
+# Room a drop leaves on the inbox's disk for everything else there: this much, or a
+# sixteenth of a small disk.
+SPARE_MOST = 64 << 20
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
@@ -109,14 +113,41 @@ def partial_of(folder: bytes, blake3: bytes) -> bytes:
 def held(partial: bytes, size: int) -> int:
     """How much of the file the partial already holds: where sending goes on from. A partial
     longer than the file offered is not of this file: it starts again."""
+    have = _holds(partial, size)
+    if have is None:
+        os.unlink(partial)
+        return 0
+    return have
+
+
+def _holds(partial: bytes, size: int) -> int | None:
+    """The partial's size; 0 when there is none, None when it is not of this file."""
     try:
         have = os.stat(partial, follow_symlinks=False)
     except FileNotFoundError:
         return 0
     if not stat.S_ISREG(have.st_mode) or have.st_size > size:
-        os.unlink(partial)
-        return 0
+        return None
     return have.st_size
+
+
+def short_of_room(folder: bytes, files: Iterable[Offered]) -> str | None:
+    """Why ``files`` do not fit on the inbox's disk, or None when they do: what partials of
+    them hold already is not needed again, and some room is left for everything else."""
+    needed = sum(f.size - (_holds(partial_of(folder, f.blake3), f.size) or 0) for f in files)
+    found = os.statvfs(folder)
+    free = found.f_bavail * found.f_frsize
+    spare = min(SPARE_MOST, found.f_blocks * found.f_frsize // 16)
+    if needed + spare <= free:
+        return None
+    return (
+        f"not enough free space on the receiving device ({_mb(needed)} needed, "
+        f"{_mb(max(0, free - spare))} free)"
+    )
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
 
 
 class Writer:
@@ -127,7 +158,7 @@ class Writer:
     def __init__(self, partial: bytes, offset: int) -> None:
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         self.partial = partial
-        self._fd = os.open(partial, flags, 0o600)
+        self._fd: int | None = os.open(partial, flags, 0o600)
         os.ftruncate(self._fd, offset)
         self._hasher = blake3.blake3()
         if offset:
@@ -135,26 +166,39 @@ class Writer:
         os.lseek(self._fd, offset, os.SEEK_SET)
 
     def write(self, data: bytes) -> None:
+        assert self._fd is not None
         self._hasher.update(data)
         write_all(self._fd, data)
 
     def close(self) -> None:
-        os.close(self._fd)
+        """Stop writing; the partial stays, to go on from (closing twice is fine)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
 
     def finish(self, folder: bytes, offered: Offered) -> bytes:
         """Check what was written against the offered blake3, make it durable, and put it
         in place under a free name; the path it got. A mismatch removes it."""
+        assert self._fd is not None
         try:
             os.fsync(self._fd)
             drop_cache(self._fd)
         finally:
-            os.close(self._fd)
+            self.close()
         if self._hasher.digest() != offered.blake3:
             os.unlink(self.partial)
             raise DropMismatch(show(offered.name))
         placed = place(self.partial, folder, offered.name)
         fsync_folder(folder)
         return placed
+
+
+def discard(partial: bytes) -> None:
+    """Remove a partial: the disk filled up, and what it holds would only keep it full."""
+    try:
+        os.unlink(partial)
+    except FileNotFoundError:
+        pass
 
 
 def place(partial: bytes, folder: bytes, name: bytes) -> bytes:
@@ -192,8 +236,3 @@ def numbered(name: bytes, n: int) -> bytes:
         ext = b"." + ext
     suffix = b" (%d)" % n + ext
     return stem[: max(1, NAME_MOST - len(suffix))] + suffix
-
-
-def free_bytes(folder: bytes) -> int:
-    found = os.statvfs(folder)
-    return found.f_bavail * found.f_frsize

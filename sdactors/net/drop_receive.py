@@ -11,6 +11,7 @@ appears under its name.
 from __future__ import annotations
 
 import asyncio
+import errno
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -19,13 +20,22 @@ from typing import TYPE_CHECKING, Any
 from sdactors.errors import DropMismatch, PeerGone, ProtocolViolation
 from sdactors.fileops.transfer import CHUNK
 from sdactors.logs import get_logger
-from sdactors.net.drop_disk import Offered, Writer, free_bytes, held, inbox, partial_of
+from sdactors.net.drop_disk import (
+    Offered,
+    Writer,
+    discard,
+    held,
+    inbox,
+    partial_of,
+    short_of_room,
+)
 from sdactors.net.drop_wire import (
     ANSWER_MOST,
     DECIDE_WAIT_S,
     HELLO_S,
     OFFER_MOST,
     STALL_S,
+    OfferedFiles,
     WireOffer,
     check_offer,
     iso,
@@ -40,8 +50,13 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-# Room left on the inbox's disk beyond what a file needs, for everything else there.
-SPARE_BYTES = 64 << 20
+# Why a drop failed when the disk filled up while a file arrived.
+NO_SPACE = "no space left on the receiving device (what had arrived of the file was removed)"
+# Stopping the stream of a file that cannot be written: the sender's next write fails.
+STOP_NO_SPACE = 1
+# Stopping the stream of an offer not read, and why.
+STOP_UNREAD = 2
+BUSY = "it is busy reading other offers: try again in a moment"
 # States of an offer received; the first three are still open.
 PENDING, ACCEPTED, RECEIVING = "pending", "accepted", "receiving"
 INTERRUPTED, DONE, FAILED, REJECTED, EXPIRED = (
@@ -62,7 +77,7 @@ class Incoming:
     peer: bytes
     sender: str
     offered_library: str | None
-    files: tuple[Offered, ...]
+    files: OfferedFiles
     state: str
     library: str | None = None
     reason: str | None = None
@@ -77,7 +92,7 @@ class Incoming:
 
     @property
     def total(self) -> int:
-        return sum(f.size for f in self.files)
+        return self.files.total
 
     def same(self, peer: bytes, offer: WireOffer) -> bool:
         return peer == self.peer and offer.files == self.files
@@ -110,8 +125,13 @@ async def receive(drops: Drops, conn: Any, peer: bytes) -> None:
     """Serve one ``sd/drop/1`` connection from ``peer``."""
     bi = await asyncio.wait_for(conn.accept_bi(), HELLO_S)
     send, recv = bi.send(), bi.recv()
-    raw, _ = await asyncio.wait_for(read_frame(recv, OFFER_MOST), HELLO_S)
-    offer = check_offer(raw)
+    async with drops.reading(peer) as allowed:
+        offer = await _offer(recv) if allowed else None
+    if offer is None:
+        await _stop(recv, STOP_UNREAD)  # what it sent, and will send, is dropped
+        await write_frame(send, {"refused": BUSY})
+        await let_peer_close(conn)
+        return
     incoming = await drops.admit(peer, offer)
     if incoming.state in (REJECTED, EXPIRED):
         await write_frame(send, {"refused": incoming.reason})
@@ -138,6 +158,14 @@ async def receive(drops: Drops, conn: Any, peer: bytes) -> None:
         incoming.ended.set()
     if not ended:
         await let_peer_close(conn)  # the sender reads why, and hangs up
+
+
+async def _offer(recv: Any) -> WireOffer:
+    """The offer, checked. Read in a frame of its own: the offer decoded (several times its
+    4 MiB on the wire) is gone once this returns, not held for as long as the offer waits;
+    what is kept of it is packed (:class:`OfferedFiles`)."""
+    raw, _ = await asyncio.wait_for(read_frame(recv, OFFER_MOST), HELLO_S)
+    return check_offer(raw)
 
 
 async def _take_over(incoming: Incoming) -> None:
@@ -198,33 +226,59 @@ async def _files(drops: Drops, incoming: Incoming, send: Any, recv: Any) -> bool
 async def _one_file(
     drops: Drops, incoming: Incoming, i: int, folder: bytes, send: Any, recv: Any
 ) -> bool:
-    """Receive file ``i``; False when it failed its check (the drop ends there)."""
+    """Receive file ``i``; False when it could not be kept (the drop ends there)."""
     blocking = drops.net._blocking
     offered = incoming.files[i]
     partial = partial_of(folder, offered.blake3)
     offset = await blocking(held, partial, offered.size)
-    if offered.size - offset + SPARE_BYTES > await blocking(free_bytes, folder):
-        await write_frame(send, {"skip": "not enough free space on the receiving device"})
-        return True
+    short = await blocking(short_of_room, folder, [offered])
+    if short is not None:
+        return await _failed(incoming, send, offered, short)
     await write_frame(send, {"from": offset})
     incoming.received = offset + sum(incoming.files[j].size for j in incoming.placed)
-    writer = await blocking(Writer, partial, offset)
+    writer: Writer | None = None
     try:
+        writer = await settled(blocking(Writer, partial, offset))
         await _pump(drops, incoming, writer, recv, offered.size - offset)
-    except BaseException:
-        await settled(blocking(writer.close))
-        raise
-    try:
         placed = await settled(blocking(writer.finish, folder, offered))
     except DropMismatch as exc:
-        incoming.state, incoming.reason = FAILED, str(exc)
-        log.warning("drop_mismatch", offer=incoming.id, file=show(offered.name))
-        await write_frame(send, {"failed": str(exc)})
+        return await _failed(incoming, send, offered, str(exc))
+    except OSError as exc:
+        await _closed(drops, writer)
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        await settled(blocking(discard, partial))
+        await _failed(incoming, send, offered, NO_SPACE)
+        await _stop(recv, STOP_NO_SPACE)  # the sender is still sending: it reads why
         return False
+    except BaseException:
+        await _closed(drops, writer)
+        raise
     incoming.placed[i] = placed
     log.info("drop_file_received", offer=incoming.id, path=show(placed), resumed_from=offset)
     await write_frame(send, {"done": _name(placed)})
     return True
+
+
+async def _failed(incoming: Incoming, send: Any, offered: Offered, reason: str) -> bool:
+    """The drop ends: ``offered`` cannot be kept here, and the sender is told why."""
+    incoming.state, incoming.reason = FAILED, reason
+    log.warning("drop_failed", offer=incoming.id, file=show(offered.name), reason=reason)
+    await write_frame(send, {"failed": reason})
+    return False
+
+
+async def _stop(recv: Any, code: int) -> None:
+    """Read nothing more of the stream: its sender's next write fails."""
+    try:
+        await recv.stop(code)
+    except Exception:  # noqa: BLE001 - the stream ended anyway
+        pass
+
+
+async def _closed(drops: Drops, writer: Writer | None) -> None:
+    if writer is not None:
+        await settled(drops.net._blocking(writer.close))
 
 
 async def _pump(drops: Drops, incoming: Incoming, writer: Writer, recv: Any, left: int) -> None:

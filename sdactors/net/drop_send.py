@@ -2,8 +2,9 @@
 
 A connection that breaks part way is dialed again (with backoff, a few times) and the offer
 made again with its id: the receiver says how much of each file it already holds, and
-sending goes on from there. Refusals, a file that arrived different, a file that changed
-here while it was sent: those end the drop at once, they would only happen again.
+sending goes on from there. Refusals, a file that arrived different, a file the receiver
+has no room for, a file that changed here while it was sent: those end the drop at once,
+they would only happen again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sdactors.errors import (
     PeerGone,
     PeerRefused,
     PeerUnreachable,
+    ProtocolViolation,
 )
 from sdactors.fileops.transfer import CHUNK
 from sdactors.logs import get_logger
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 CONNECT_S = 10.0
+# A file's stream stopped by the receiver: how long its reason may take to arrive.
+STOPPED_S = 3.0
 # After a broken connection: this many more tries, waiting BACKOFF_FIRST_S, doubling.
 RETRIES = 5
 BACKOFF_FIRST_S = 0.5
@@ -69,7 +73,6 @@ class _Sending:
     who: str
     offer: str | None = None
     delivered: dict[int, str] = field(default_factory=dict)
-    skipped: dict[int, str] = field(default_factory=dict)
     resumed_from: dict[int, int] = field(default_factory=dict)
     sent: int = 0
     # How far into the file being sent now.
@@ -86,8 +89,7 @@ class _Sending:
 
     @property
     def done(self) -> int:
-        ended = {*self.delivered, *self.skipped}
-        return self.position + sum(self.sources[i].offered.size for i in ended)
+        return self.position + sum(self.sources[i].offered.size for i in self.delivered)
 
 
 def cut_after_from_env() -> int | None:
@@ -140,13 +142,17 @@ async def _attempt(net: Networking, state: _Sending, meter: Meter) -> None:
         bi = await conn.open_bi()
         send_, recv = bi.send(), bi.recv()
         files = [s.offered for s in state.sources]
-        await write_frame(
-            send_,
-            offer_frame(_library(state.message), net.host.device_name, files, state.offer),
-        )
+        offer = offer_frame(_library(state.message), net.host.device_name, files, state.offer)
+        try:
+            await write_frame(send_, offer)
+        except PeerGone:
+            refused = await _last_word(recv, "refused")  # too busy to read it
+            if refused is not None:
+                raise PeerRefused(state.who, refused) from None
+            raise
         await _admitted(state, recv, meter)
         for i, source in enumerate(state.sources):
-            if i not in state.delivered and i not in state.skipped:
+            if i not in state.delivered:
                 await _one_file(conn, send_, recv, state, i, source, meter)
         await write_frame(send_, {"end": True})
         await let_peer_close(conn)
@@ -164,19 +170,26 @@ async def _attempt(net: Networking, state: _Sending, meter: Meter) -> None:
 
 
 async def _connect(net: Networking, message: DropSend) -> Any:
-    import iroh
-
     from sdactors.actors.networking import ALPN_DROP
 
-    addr = iroh.EndpointAddr(
-        iroh.EndpointId.from_bytes(message.device), None, list(message.addresses)
-    )
+    addresses = await _addresses(net, message)
     try:
-        return await asyncio.wait_for(net._endpoint.connect(addr, ALPN_DROP), CONNECT_S)
+        return await net.dial(message.device, addresses, ALPN_DROP, CONNECT_S)
     except asyncio.TimeoutError:
         raise _Broken(f"no answer within {CONNECT_S:.0f} s") from None
     except Exception as exc:  # noqa: BLE001 - any failure to reach it
         raise _Broken(why(exc)) from None
+
+
+async def _addresses(net: Networking, message: DropSend) -> tuple[str, ...]:
+    """Where the device is now: where the library last heard it is (a device that restarted
+    on another port says so as soon as it syncs again), then where the drop began with."""
+    lib = net.host.served(message.library) if message.library else None
+    heard: tuple[str, ...] = ()
+    if lib is not None:
+        table = await net._blocking(net._peer_table, lib)
+        heard = next((p.addresses for p in table if p.device == message.device), ())
+    return tuple(dict.fromkeys((*heard, *message.addresses)))[:32]
 
 
 def _library(message: DropSend) -> bytes | None:
@@ -209,10 +222,9 @@ async def _one_file(
 ) -> None:
     size = source.offered.size
     await write_frame(send_, {"file": i})
-    key, value = await _answer(recv, "from", "done", "skip")
-    if key == "skip":
-        state.skipped[i] = str(value)[:300]
-        return
+    key, value = await _answer(recv, "from", "done", "failed")
+    if key == "failed":
+        raise DropFailed(state.who, show(source.offered.name), str(value)[:300])
     if key == "done":
         state.delivered[i] = str(value)[:1024]
         return
@@ -221,12 +233,30 @@ async def _one_file(
     if value and i not in state.resumed_from:
         state.resumed_from[i] = value
         log.info("drop_resuming", offer=state.offer, file=show(source.offered.name), at=value)
-    await _stream(conn, send_, state, source, value, meter)
+    try:
+        await _stream(conn, send_, state, source, value, meter)
+    except PeerGone:
+        failed = await _last_word(recv, "failed")  # its disk filled up
+        if failed is not None:
+            raise DropFailed(state.who, show(source.offered.name), failed) from None
+        raise
     key, value = await _answer(recv, "done", "failed")
     if key == "failed":
         raise DropFailed(state.who, show(source.offered.name), str(value)[:300])
     state.position = 0
     state.delivered[i] = str(value)[:1024]
+
+
+async def _last_word(recv: Any, key: str) -> str | None:
+    """Why the receiver stopped reading part way, when it says so (``{key: why}``): that
+    ends the drop; without a word, the connection broke, and is dialed again."""
+    try:
+        answer, _ = await asyncio.wait_for(read_frame(recv, ANSWER_MOST), STOPPED_S)
+    except (PeerGone, ProtocolViolation, asyncio.TimeoutError):
+        return None
+    if type(answer) is dict and set(answer) == {key}:
+        return str(answer[key])[:300]
+    return None
 
 
 async def _answer(recv: Any, *keys: str) -> tuple[str, Any]:
@@ -292,9 +322,8 @@ def _result(state: _Sending, seconds: float, overall: float) -> dict[str, Any]:
             {
                 **source.offered.shown(),
                 "path": text(source.path),
-                "state": "skipped" if i in state.skipped else "delivered",
+                "state": "delivered",
                 "as": state.delivered.get(i),
-                "reason": state.skipped.get(i),
                 "resumed_from": state.resumed_from.get(i, 0),
             }
         )

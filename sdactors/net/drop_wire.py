@@ -8,9 +8,10 @@ file contents are raw bytes, as many as the receiver asked for:
 2. receiver: ``{pending: id}`` while its user decides (a sender not paired in the library),
    then ``{accepted: id}``, or ``{refused: reason}``.
 3. per file not yet delivered: sender ``{file: i}``; receiver ``{from: offset}`` (what it
-   already holds of it), ``{done: name}`` (delivered already) or ``{skip: reason}``; after
-   ``from`` the sender sends the rest of the file's bytes, and the receiver answers
-   ``{done: name}`` once it is checked and in place, or ``{failed: reason}``.
+   already holds of it), ``{done: name}`` (delivered already) or ``{failed: reason}`` (no
+   room for it); after ``from`` the sender sends the rest of the file's bytes, and the
+   receiver answers ``{done: name}`` once it is checked and in place, or ``{failed:
+   reason}``: then, or part way when its disk fills up (it stops the stream too).
 4. sender: ``{end: true}``; the receiver closes the connection.
 
 Everything a peer sends is bounded and checked before it is used, as in every protocol here.
@@ -19,7 +20,10 @@ Everything a peer sends is bounded and checked before it is used, as in every pr
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
@@ -42,20 +46,64 @@ STALL_S = 60.0
 HELLO_S = 10.0
 # Progress is reported at most this often.
 PROGRESS_EVERY_S = 0.1
+# A packed file's size; its blake3 (32 bytes) and its name follow.
+_ENTRY = struct.Struct(">Q")
 
 Progress = Callable[[dict[str, Any]], None]
+
+
+class OfferedFiles:
+    """The files of an offer received, packed into one bytes object: an offer of 10,000
+    files waiting for its user holds about its size on the wire, not 10,000 objects (and
+    the memory their many small allocations keep from going back to the system)."""
+
+    __slots__ = ("_packed", "_ends", "total")
+
+    def __init__(self, files: Iterable[Offered]) -> None:
+        packed = bytearray()
+        ends = array("Q")
+        total = 0
+        for f in files:
+            packed += _ENTRY.pack(f.size)
+            packed += f.blake3
+            packed += f.name
+            ends.append(len(packed))
+            total += f.size
+        self._packed = bytes(packed)
+        self._ends = ends
+        self.total = total
+
+    @property
+    def held_bytes(self) -> int:
+        """What it holds in memory, about."""
+        return len(self._packed) + self._ends.itemsize * len(self._ends) + 200
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, i: int) -> Offered:
+        end = self._ends[i]  # IndexError past the end, as a sequence should
+        start = self._ends[i - 1] if i % len(self) else 0
+        (size,) = _ENTRY.unpack_from(self._packed, start)
+        digest_at = start + _ENTRY.size
+        name_at = digest_at + 32
+        return Offered(self._packed[name_at:end], size, self._packed[digest_at:name_at])
+
+    def __iter__(self) -> Iterator[Offered]:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OfferedFiles):
+            return NotImplemented
+        return self._packed == other._packed and self._ends == other._ends
 
 
 @dataclass(frozen=True, slots=True)
 class WireOffer:
     library: bytes | None
     sender: str
-    files: tuple[Offered, ...]
+    files: OfferedFiles
     resume: str | None
-
-    @property
-    def total(self) -> int:
-        return sum(f.size for f in self.files)
 
 
 def iso(seconds: float) -> str:
@@ -89,7 +137,7 @@ def check_offer(value: Any) -> WireOffer:
         raise ProtocolViolation("an offer resuming something that is not an offer id")
     if type(files) is not list or not 0 < len(files) <= FILES_MOST:
         raise ProtocolViolation(f"an offer of no files, or more than {FILES_MOST:,}")
-    checked = WireOffer(library, sender, tuple(_check_file(f) for f in files), resume)
+    checked = WireOffer(library, sender, OfferedFiles(_check_file(f) for f in files), resume)
     if checked.total > SIZE_MOST:
         raise ProtocolViolation(f"an offer of more than {SIZE_MOST:,} bytes in all")
     return checked

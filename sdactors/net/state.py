@@ -1,5 +1,6 @@
-"""What the node's networking keeps across restarts (``<data>/network.json``): the port it
-listened on, and the peers whose sync the user paused. Node-local: never replicated."""
+"""What the node's networking keeps across restarts (``<data>/network.json``): the ports it
+listened on (IPv4 and IPv6), and the peers whose sync the user paused. Node-local: never
+replicated."""
 
 from __future__ import annotations
 
@@ -23,14 +24,20 @@ class NetState:
 
     @property
     def port(self) -> int | None:
-        port = self._data.get("port")
-        return port if type(port) is int and 0 < port < 65536 else None
+        return _port(self._data.get("port"))
 
-    def remember_port(self, bound: list[str]) -> None:
-        ports = [a.rpartition(":")[2] for a in bound if not a.startswith("[")]
-        if ports and ports[0].isdigit():
-            self._data["port"] = int(ports[0])
-            self._save()
+    @property
+    def port6(self) -> int | None:
+        """The IPv6 port: a peer that reached this node over IPv6 keeps sending there."""
+        return _port(self._data.get("port6"))
+
+    def remember_ports(self, bound: list[str]) -> None:
+        """The IPv4 and IPv6 ports of iroh's bound sockets (``1.2.3.4:5``, ``[::1]:6``)."""
+        for key, v6 in (("port", False), ("port6", True)):
+            ports = [a.rpartition(":")[2] for a in bound if a.startswith("[") == v6]
+            if ports and ports[0].isdigit():
+                self._data[key] = int(ports[0])
+        self._save()
 
     def paused(self, library: str) -> set[bytes]:
         found = self._data.get("paused", {}).get(library, [])
@@ -44,3 +51,7 @@ class NetState:
         if self._path is None:
             return
         write_private(self._path, json.dumps(self._data).encode())
+
+
+def _port(value: Any) -> int | None:
+    return value if type(value) is int and 0 < value < 65536 else None
