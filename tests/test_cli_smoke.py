@@ -1,5 +1,7 @@
 """The first thing a user does: create a library, tag, read it back."""
 
+import pytest
+
 from tests.conftest import Sd
 
 
@@ -25,6 +27,7 @@ def test_errors_are_one_line_and_json(sd: Sd) -> None:
     assert failed.json() == {"error": "no tag named 'Nope'"}
 
 
+@pytest.mark.hostile("L8")
 def test_audit_since_any_span_or_time(sd: Sd) -> None:
     """A span reaching before 1970, or a time before it, is everything; a time past what a
     clock can carry is nothing; neither is an error, and a word is one line of error."""

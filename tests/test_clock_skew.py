@@ -38,6 +38,7 @@ def last_own_hlc(sd: Sd) -> int:
     return max(ev["hlc"] for ev in sd.json_lines("log", "show") if ev["device"] == mine)
 
 
+@pytest.mark.hostile("M12")
 def test_a_device_two_days_ahead_wins_but_says_so_and_drags_no_clock(tmp_path: Path) -> None:
     ash, fast = device(tmp_path, "ash"), ahead_device(tmp_path, "fast")
     ash.json("library", "create", "Home")
@@ -89,6 +90,7 @@ def test_a_device_two_days_ahead_wins_but_says_so_and_drags_no_clock(tmp_path: P
 
 
 @pytest.mark.slow
+@pytest.mark.hostile("M12")
 def test_sync_status_shows_a_peer_whose_clock_is_ahead(tmp_path: Path) -> None:
     ash, fast = device(tmp_path, "ash"), ahead_device(tmp_path, "fast")
     ash.json("library", "create", "Home")

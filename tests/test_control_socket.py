@@ -37,6 +37,7 @@ def test_integers_of_any_size_make_the_round_trip() -> None:
         frame({"n": 2**600})
 
 
+@pytest.mark.hostile("M6")
 def test_a_request_of_too_many_values_is_refused() -> None:
     n = REQUEST_VALUES + 1
     body = b"\x81\xa4args\xdd" + n.to_bytes(4, "big") + b"\x80" * n
@@ -60,6 +61,7 @@ async def _answers(stream: trio.abc.Stream, request_id: int) -> list[dict[str, A
     return got
 
 
+@pytest.mark.hostile("M5")
 async def test_an_answer_that_cannot_be_encoded_is_an_error_and_the_connection_goes_on() -> None:
     results: list[Any] = [{"odd": object()}, {"fine": 2**70}]
 

@@ -185,6 +185,7 @@ def test_sending_needs_a_node_and_refuses_folders(world: World, tmp_path: Path) 
     assert "not folders" in err
 
 
+@pytest.mark.hostile("M8")
 def test_a_drop_to_a_receiver_killed_and_restarted_goes_through(world: World) -> None:
     # A dies without a word (its connections are never closed), then comes back: B's sync
     # connection to it is dead but does not know it yet.
@@ -199,6 +200,7 @@ def test_a_drop_to_a_receiver_killed_and_restarted_goes_through(world: World) ->
     assert (world.inbox() / "after-restart.bin").read_bytes() == sent.read_bytes()
 
 
+@pytest.mark.hostile("M8")
 def test_a_receiver_back_at_another_address_is_reached_despite_a_dead_connection(
     world: World,
 ) -> None:
@@ -300,6 +302,7 @@ def _drop_to_tiny(world: World, tiny: Tiny, path: Path) -> tuple[int, str]:
     return sending.returncode, err
 
 
+@pytest.mark.hostile("L3")
 def test_a_drop_larger_than_the_free_space_is_refused_and_the_sender_says_why(
     world: World, tiny: Tiny
 ) -> None:
@@ -336,6 +339,7 @@ def _take_the_disk_once_a_file_arrives(inbox: Path, hog: Path, stop: threading.E
         os.close(fd)
 
 
+@pytest.mark.hostile("L3")
 def test_a_disk_filling_up_midway_fails_the_drop_on_both_sides_and_frees_the_partial(
     world: World, tiny: Tiny
 ) -> None:
@@ -386,6 +390,7 @@ def test_accepting_with_no_room_left_fails_and_the_offer_waits_for_room(
     assert (tiny.inbox() / "later.bin").read_bytes() == sent.read_bytes()
 
 
+@pytest.mark.hostile("L2")
 def test_offers_from_strangers_hold_bounded_memory_and_those_past_the_limits_are_refused(
     world: World,
 ) -> None:

@@ -130,6 +130,7 @@ def test_copies_of_a_file_and_a_folder_are_exact(sd: Sd, tmp_path: Path) -> None
     nothing_left_to_rescan(sd, root)
 
 
+@pytest.mark.hostile("L7")
 def test_rm_to_the_trash_and_for_good(sd: Sd, tmp_path: Path) -> None:
     root = tmp_path / "tree"
     library_with(sd, root)
@@ -191,6 +192,7 @@ def test_an_existing_destination_is_replaced_only_with_force(sd: Sd, tmp_path: P
     nothing_left_to_rescan(sd, root)
 
 
+@pytest.mark.hostile("L7")
 def test_the_trash_lists_restores_and_empties(sd: Sd, tmp_path: Path) -> None:
     root = tmp_path / "tree"
     library_with(sd, root)
@@ -390,6 +392,7 @@ def moves(sd: Sd) -> list[dict[str, Any]]:
     return [a for a in sd.json("audit") if a["command"] == "file.move"]
 
 
+@pytest.mark.hostile("H4")
 def test_a_source_written_during_a_move_across_volumes_is_kept_with_its_copy(
     sd: Sd, tmp_path: Path, disk: Path
 ) -> None:
@@ -423,6 +426,7 @@ def test_a_source_written_during_a_move_across_volumes_is_kept_with_its_copy(
         nothing_left_to_rescan(sd, where)
 
 
+@pytest.mark.hostile("H4")
 def test_a_folder_that_gains_a_file_during_a_move_is_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -444,6 +448,7 @@ def test_a_folder_that_gains_a_file_during_a_move_is_kept(
 
 
 @pytest.mark.slow
+@pytest.mark.hostile("M9")
 def test_a_move_killed_with_its_node_is_finished_by_the_next_leaving_nothing(
     sd: Sd, tmp_path: Path, disk: Path
 ) -> None:
@@ -481,6 +486,7 @@ def test_a_move_killed_with_its_node_is_finished_by_the_next_leaving_nothing(
         nothing_left_to_rescan(sd, where)
 
 
+@pytest.mark.hostile("M9")
 def test_a_command_killed_during_a_move_is_closed_by_the_next_and_its_partial_goes(
     sd: Sd, tmp_path: Path, disk: Path
 ) -> None:

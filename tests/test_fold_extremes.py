@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -114,6 +115,7 @@ def _read_everything(runner: ProjectionRunner) -> None:
     steps=st.lists(st.tuples(st.integers(0, 1), bodies()), min_size=1, max_size=30),
     cuts=st.lists(st.integers(min_value=0), max_size=4),
 )
+@pytest.mark.hostile("H1")
 def test_edge_values_of_every_field_never_stop_a_fold(
     steps: list[tuple[int, tuple[str, dict]]], cuts: list[int]
 ) -> None:
@@ -142,6 +144,7 @@ def _entries(location: bytes, items: list[tuple[int, int, bytes, str, int, bytes
     )
 
 
+@pytest.mark.hostile("H1")
 def test_totals_past_two_to_the_64_are_exact_and_survive_every_change() -> None:
     """Two devices, each a location with files of 2**63 - 1 bytes (one content, so one
     duplicate group too): the totals pass 2**64 and stay exact through modification and

@@ -82,6 +82,7 @@ def _check_reads(sd: Sd, folder: Path) -> None:
     assert listed["largest.bin"] == LARGEST and listed["copy0.bin"] == FIVE_EIB
 
 
+@pytest.mark.hostile("H1")
 def test_a_location_of_exabyte_files_reads_exactly_and_survives_every_change(
     sd: Sd, huge: Path
 ) -> None:
@@ -101,6 +102,7 @@ def test_a_location_of_exabyte_files_reads_exactly_and_survives_every_change(
     assert sd.json("stats")["bytes"] == 0
 
 
+@pytest.mark.hostile("H1")
 def test_a_node_serves_totals_past_two_to_the_64(sd: Sd, huge: Path, tmp_path: Path) -> None:
     """Over the control socket too: totals past 2**64 are no reply the node cannot send."""
     sd.json("library", "create", "Big")

@@ -314,6 +314,7 @@ def test_bad_locations_fail_with_one_clear_line(sd: Sd, tmp_path: Path) -> None:
     assert sd.json("stats")["files"] == 1
 
 
+@pytest.mark.hostile("M10")
 def test_the_data_directory_cannot_be_a_location(tmp_path: Path) -> None:
     """The node's own files (its log, its index, device.key) are never indexed: neither the
     data directory nor anything inside it can be a location, whichever path names it."""
@@ -329,6 +330,7 @@ def test_the_data_directory_cannot_be_a_location(tmp_path: Path) -> None:
     assert sd.json("log", "stats")["by_type"].get("location.added", 0) == 0
 
 
+@pytest.mark.hostile("L5")
 def test_a_location_around_or_inside_another_names_it(sd: Sd, tmp_path: Path) -> None:
     sd.run("library", "create", "Home")
     write(tmp_path, "home/photos/2024/a.jpg", jpeg_bytes())

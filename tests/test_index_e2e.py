@@ -622,6 +622,7 @@ def test_no_wait_returns_at_once_and_indexes_in_the_background(sd: Sd, tmp_path:
     assert sd.json("location", "rescan", str(root))["created"] == 0
 
 
+@pytest.mark.hostile("M11")
 def test_hard_links_and_bind_mounts_are_one_file_not_duplicates(sd: Sd, tmp_path: Path) -> None:
     """A file seen under several paths (hard links; a folder bind-mounted elsewhere, in the
     same location or another) is one file: never a duplicate, never waste to free. Deleting

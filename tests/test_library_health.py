@@ -42,6 +42,7 @@ def small_data_dir(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(data)], capture_output=True)
 
 
+@pytest.mark.hostile("M7")
 def test_a_fold_that_fills_the_disk_raises_the_full_disk(tmp_path: Path) -> None:
     """SQLite ends the transaction itself on SQLITE_FULL: the fold's ROLLBACK used to fail
     in turn and raise "cannot rollback - no transaction is active" in its place."""
@@ -67,6 +68,7 @@ def library_state(sd: Sd, name: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.hostile("M7")
 def test_a_full_disk_is_said_and_the_library_goes_on_when_space_returns(
     small_data_dir: Path, tmp_path: Path
 ) -> None:
@@ -136,6 +138,7 @@ def index_of(sd: Sd, name: str) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.hostile("M14")
 def test_a_damaged_index_is_rebuilt_by_the_node_while_the_others_serve(
     sd: Sd, tmp_path: Path
 ) -> None:

@@ -186,6 +186,7 @@ def test_why_indexed_excluded_outside(tmp_path: Path) -> None:
     assert text.splitlines()[0].endswith("'node_modules' is a folder development tools fill")
 
 
+@pytest.mark.hostile("M10")
 def test_a_location_holding_the_data_directory_skips_it_and_why_says_so(tmp_path: Path) -> None:
     home = tmp_path / "home"
     write(home, "notes.txt", b"mine")

@@ -96,6 +96,7 @@ def test_restore_refuses_a_forged_export_and_changes_nothing(sd: Sd, tmp_path: P
 
 
 @pytest.mark.slow
+@pytest.mark.hostile("M15")
 def test_a_restored_device_fetches_its_own_later_events_before_it_writes(tmp_path: Path) -> None:
     """Restoring an older export of this device's own log drops events a peer holds: refused
     without --force; forced, the device's next write waits until the peer sent them back,
@@ -161,6 +162,7 @@ def _own_seq_in(export: Path, sd: Sd) -> int:
         return sum(decode(data, ZERO_ID).device == me for data, _sig in ExportReader(fh).records())
 
 
+@pytest.mark.hostile("M15")
 def test_after_a_forced_restore_writes_wait_until_the_loss_is_accepted(tmp_path: Path) -> None:
     """No node, so no peer can send the dropped events back: writes are refused in one line
     until 'sd log accept-loss' (for when no peer holds them)."""

@@ -63,11 +63,13 @@ def test_the_creator_is_the_first_admin_and_only_admins_pair() -> None:
     assert m.allowed() == {A: NO_CUT, B: NO_CUT}
 
 
+@pytest.mark.hostile("H2")
 def test_a_member_cannot_revoke_the_creator() -> None:
     m = membership([created(), act(2, A, 2, "paired", B, "b"), act(3, B, 1, "revoked", A, 0)])
     assert m.role(A) == "admin" and m.cuts == {}
 
 
+@pytest.mark.hostile("H3")
 def test_of_two_admins_revoking_each_other_the_earlier_stands() -> None:
     base = [created(), act(2, A, 2, "paired", B, "b"), act(3, A, 3, "role", B, "admin")]
     # A revokes B at hlc 10, B (not told yet) revokes A at hlc 11: A's stands.
@@ -112,6 +114,7 @@ def test_without_the_creation_nobody_is_known_and_everything_folds() -> None:
 # -- the creator, proved by the library's id ---------------------------------------------------
 
 
+@pytest.mark.hostile("H2")
 def test_only_the_creator_can_write_the_creation_of_its_library() -> None:
     body = CATALOG.body(LibraryCreated(LIBRARY, "Home", NONCE))[2]
     assert event_problem("library.created", 1, body, LIBRARY, CREATOR.public) is None
@@ -131,6 +134,7 @@ def _runner(path: Path) -> ProjectionRunner:
     return runner
 
 
+@pytest.mark.hostile("H3")
 def test_events_past_a_cut_are_never_folded_in_any_order(tmp_path: Path) -> None:
     a = LogWriter(CREATOR, HybridClock(), LIBRARY_KEY)
     bkey = DeviceKey.generate()
@@ -247,6 +251,7 @@ steps = st.lists(
 
 @settings(max_examples=int(os.environ.get("SD_MEMBERSHIP_EXAMPLES", "40")), **SETTINGS)
 @given(steps=steps, skews=st.lists(st.integers(-3000, 3000), min_size=5, max_size=5))
+@pytest.mark.hostile("H3")
 def test_concurrent_membership_converges_for_every_device_still_in(
     steps: list[tuple[str, int, int, list[int]]], skews: list[int]
 ) -> None:

@@ -118,6 +118,7 @@ def test_a_device_key_that_is_not_a_file_is_refused(sd: Sd) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.hostile("L9")
 def test_everything_sd_and_a_node_write_is_private(
     sd: Sd, tmp_path: Path, open_umask: None
 ) -> None:

@@ -82,6 +82,7 @@ def test_locations_and_errors_escape_names(indexed: tuple[Sd, Path]) -> None:
     assert "gone\x1b[2J" in sd.fails("--json", "ls", str(folder / "gone\x1b[2J")).json()["error"]
 
 
+@pytest.mark.hostile("L4")
 def test_json_names_that_are_not_utf8_cannot_pass_for_others(sd: Sd, tmp_path: Path) -> None:
     """``\\xff.bin`` (the byte 0xff) and ``\\\\xff.bin`` (a backslash, an x, two f's) are two
     names: every ``--json`` command gives them apart, the first as Python's os.fsdecode does

@@ -255,6 +255,7 @@ ENDLESS = (
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.hostile("M13")
 def test_a_query_that_never_ends_stops_on_ctrl_c_and_sigterm(sd: Sd, signum: int) -> None:
     sd.json("library", "create", "Home")
     sd.json("tag", "create", "red")

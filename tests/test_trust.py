@@ -58,6 +58,7 @@ def _tags(sd: Sd) -> set[str]:
     return {t["name"] for t in sd.json("tag", "list")}
 
 
+@pytest.mark.hostile("H2")
 def test_only_admins_pair_revoke_and_grant_roles(tmp_path: Path) -> None:
     a, b, c, d = (device(tmp_path, n) for n in ("ash", "birch", "cedar", "dogwood"))
     a.json("library", "create", "Home")
@@ -133,6 +134,7 @@ def test_only_admins_pair_revoke_and_grant_roles(tmp_path: Path) -> None:
         assert _roles(c)["dogwood"] == "member"
 
 
+@pytest.mark.hostile("H2")
 def test_a_joiner_leaves_when_its_inviter_was_no_admin(tmp_path: Path) -> None:
     """Birch's node is compromised: its index says it is an admin (the folds say otherwise),
     so it hands out a ticket and lets dogwood pair. Dogwood syncs, folds the library's own
@@ -168,6 +170,7 @@ def _device_id(sd: Sd) -> str:
     return key.public.hex()
 
 
+@pytest.mark.hostile("H3")
 def test_a_revocation_cuts_cleanly_whatever_the_order(tmp_path: Path) -> None:
     """The issue's race: birch pauses sync with ash; ash revokes cedar; cedar, not yet told,
     makes a tag, which reaches birch; birch resumes. Then both admins of a second pair

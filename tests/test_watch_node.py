@@ -29,6 +29,7 @@ def _events(sd: Sd) -> int:
     return sd.json("log", "stats")["events"]
 
 
+@pytest.mark.hostile("M10")
 def test_a_watched_location_holding_the_data_directory_ignores_the_node_s_own_files(
     tmp_path: Path,
 ) -> None:
@@ -63,6 +64,7 @@ def _unprivileged_or_skip() -> list[str]:
     return WITHOUT_OVERRIDE
 
 
+@pytest.mark.hostile("L6")
 def test_a_folder_unreadable_when_the_watch_began_is_indexed_once_readable(
     sd: Sd, tmp_path: Path
 ) -> None:

@@ -138,7 +138,7 @@ def check_offer(value: Any) -> WireOffer:
     if type(files) is not list or not 0 < len(files) <= FILES_MOST:
         raise ProtocolViolation(f"an offer of no files, or more than {FILES_MOST:,}")
     checked = WireOffer(library, sender, OfferedFiles(_check_file(f) for f in files), resume)
-    if checked.total > SIZE_MOST:
+    if checked.files.total > SIZE_MOST:
         raise ProtocolViolation(f"an offer of more than {SIZE_MOST:,} bytes in all")
     return checked
 
