@@ -296,6 +296,18 @@ class EventStore:
     # -- state kept in memory -------------------------------------------------------------
 
     def _load(self) -> None:
+        """Read the devices and heads in one snapshot: read one by one, a writer's commit
+        in between could give a head of a device the devices table did not show yet."""
+        own = not self._db.in_transaction
+        if own:
+            self._db.execute("BEGIN")
+        try:
+            self._read_state()
+        finally:
+            if own:
+                self._db.execute("COMMIT")
+
+    def _read_state(self) -> None:
         self._idx: dict[bytes, int] = {}
         self._keys: dict[int, bytes] = {}
         for idx, key in self._db.execute("SELECT idx, key FROM devices"):

@@ -500,3 +500,45 @@ def test_the_journal_refuses_an_invalid_draft_and_only_its_request(tmp_path: Pat
         names = [ev.body.get("name") for ev in log.read(before)]
         log.close()
         assert names == ["kept-0", "kept-1"]
+
+
+def test_a_reader_refreshing_while_a_new_device_is_written_sees_one_state(
+    store: EventStore,
+) -> None:
+    """A reader's refresh reads the devices, then the heads: a commit of a new device's
+    first events between the two once made the heads name a device the reader did not know
+    (KeyError in ``sd pair join`` under load)."""
+    first = writer()
+    store.append(first.build(tag_drafts(2)))
+    reader = EventStore(store.path, readonly=True)
+    newcomer = writer()
+    real = reader._db
+
+    class Interleaved:
+        """The reader's connection, with a writer's commit after its first statement."""
+
+        def __init__(self) -> None:
+            self.fired = False
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+            cursor = real.execute(sql, *args)
+            if "FROM devices" in sql and not self.fired:
+                self.fired = True
+                rows = cursor.fetchall()
+                store.append(newcomer.build(tag_drafts(1)))
+                return iter(rows)  # type: ignore[return-value]
+            return cursor
+
+    reader._db = Interleaved()  # type: ignore[assignment]
+    try:
+        reader.refresh()
+        assert reader.vector() in (
+            {first.key.public: 2},
+            {first.key.public: 2, newcomer.key.public: 1},
+        )
+    finally:
+        reader._db = real
+        reader.close()
