@@ -49,7 +49,8 @@ class ProjectionRunner:
         self.path = os.fspath(path)
         self.projections = list(projections)
         self.catalog = catalog
-        self._routes: dict[str, list[int]] = {}
+        # Per type: the read models that fold it but the gate, and whether the gate does.
+        self._routes: dict[str, tuple[list[int], bool]] = {}
         self._db: sqlite3.Connection | None = None
         gates = [i for i, p in enumerate(self.projections) if getattr(p, "gate", False)]
         self._gate = gates[0] if gates else None
@@ -134,14 +135,16 @@ class ProjectionRunner:
 
     # -- folding ----------------------------------------------------------------------------
 
-    def _route(self, type_name: str) -> list[int]:
+    def _route(self, type_name: str) -> tuple[list[int], bool]:
         route = self._routes.get(type_name)
         if route is None:
-            route = [
+            folding = [
                 i
                 for i, p in enumerate(self.projections)
                 if any(type_name.startswith(prefix) for prefix in p.types)
             ]
+            gate = self._gate
+            route = ([i for i in folding if i != gate], gate in folding)
             self._routes[type_name] = route
         return route
 
@@ -157,29 +160,20 @@ class ProjectionRunner:
         """
         if not batch:
             return
-        decoded = self._decode(batch)
+        gate = self._gate
+        per, gated = self._sort(batch, self._allowed if store is not None else None, gate)
         db = self.db
         db.execute("BEGIN")
         try:
-            gate = self._gate
-            if gate is not None and store is not None:
-                gated = [(ev, typed) for ev, typed, route in decoded if gate in route]
-                if gated:
-                    self.projections[gate].fold(db, gated)
-                    decoded = self._admit(store, decoded) + decoded
-                allowed = self._allowed
-                per = self._per(
-                    decoded
-                    if allowed is None
-                    else (
-                        (ev, typed, route)
-                        for ev, typed, route in decoded
-                        if ev[1] <= allowed.get(ev[0], 0)
-                    )
-                )
-                per[gate] = []
-            else:
-                per = self._per(decoded)
+            if gated:
+                assert gate is not None
+                self.projections[gate].fold(db, gated)
+            if gated and store is not None:
+                before = self._allowed
+                late = self._admit(store)
+                if late or self._allowed != before:
+                    # Membership changed: the batch is sorted again by what it allows now.
+                    per, _ = self._sort([*late, *batch], self._allowed, gate)
             for projection, events in zip(self.projections, per):
                 if events:
                     projection.fold(db, events)
@@ -193,11 +187,21 @@ class ProjectionRunner:
                 pass  # the reason the batch failed: whoever handles it reopens the index
             raise
 
-    def _decode(self, rows: Iterable[tuple[int, bytes]]) -> list[tuple[Event, Any, list[int]]]:
-        """Each row that some projection folds, as ``(event, typed body, route)``."""
-        out = []
+    def _sort(
+        self,
+        rows: Iterable[tuple[int, bytes]],
+        allowed: dict[bytes, int] | None,
+        gate: int | None,
+    ) -> tuple[list[list[tuple[Event, Any]]], list[tuple[Event, Any]]]:
+        """Each row, decoded, to the read models that fold it: what ``allowed`` lets through
+        (None: everything) to all but the gate; every membership event to the gate (its
+        second answer), allowed or not. A row nobody may fold is never built into a typed
+        event: that is most of a fold's decoding."""
+        per: list[list[tuple[Event, Any]]] = [[] for _ in self.projections]
+        gated: list[tuple[Event, Any]] = []
         routes = self._routes
         build = self.catalog.build
+        get = allowed.get if allowed is not None else None
         for pos, data in rows:
             try:
                 fields = unpack(data)
@@ -207,27 +211,25 @@ class ProjectionRunner:
             route = routes.get(type_name)
             if route is None:
                 route = self._route(type_name)
-            if not route:
+            others, gating = route
+            admitted = get is None or fields[1] <= get(fields[0], 0)
+            if not ((admitted and others) or gating):
                 continue
             typed = build(type_name, fields[4], fields[5])
             if type(typed) is UnknownEvent:
                 continue
-            out.append((_new(Event, fields + (b"", data, None, pos)), typed, route))
-        return out
+            item = (_new(Event, fields + (b"", data, None, pos)), typed)
+            if gating:
+                gated.append(item)
+            if admitted:
+                for i in others:
+                    per[i].append(item)
+        return per, gated
 
-    def _per(self, decoded: Iterable[tuple[Event, Any, list[int]]]) -> list[list[tuple]]:
-        per: list[list[tuple[Event, Any]]] = [[] for _ in self.projections]
-        for ev, typed, route in decoded:
-            for i in route:
-                per[i].append((ev, typed))
-        return per
-
-    def _admit(
-        self, store: EventStore, decoded: Sequence[tuple[Event, Any, list[int]]]
-    ) -> list[tuple[Event, Any, list[int]]]:
-        """Take in the membership just folded: the events it now lets in that earlier
-        batches held back (returned, to be folded first), or :class:`RefoldNeeded` if it
-        cuts events already folded."""
+    def _admit(self, store: EventStore) -> list[tuple[int, bytes]]:
+        """Take in the membership just folded: the rows it now lets in that earlier batches
+        held back (to be folded first), or :class:`RefoldNeeded` if it cuts events already
+        folded."""
         before = self._allowed
         after = self._read_allowed()
         checkpoint = self.checkpoint
@@ -249,7 +251,7 @@ class ProjectionRunner:
                 late.extend(store.device_data(device, was + 1, now, until=checkpoint))
         self._allowed = after
         late.sort()
-        return self._decode(late)
+        return late
 
     def catch_up(
         self,
@@ -291,11 +293,7 @@ class ProjectionRunner:
         self._reset()
         gate = self._gate
         if gate is not None:
-            acts = [
-                (ev, typed)
-                for ev, typed, route in self._decode(_membership_rows(store, until))
-                if gate in route
-            ]
+            _per, acts = self._sort(_membership_rows(store, until), {}, gate)
             db = self.db
             db.execute("BEGIN")
             try:
