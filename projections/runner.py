@@ -272,14 +272,23 @@ class ProjectionRunner:
         if checkpoint == 0 and self._gate is not None and store.count_of("device.revoked"):
             return self.refold(store, until, on_batch)  # a cut may come after what it cuts
         try:
-            for batch in store.read_data(since=checkpoint, until=until, batch=self.batch_size):
-                self.fold_batch(batch, store)
-                if on_batch is not None:
-                    on_batch(batch[-1][0])
+            return self._fold_from(store, checkpoint, until, on_batch)
         except RefoldNeeded:
             if checkpoint != 0:
                 raise
             return self.refold(store, until, on_batch)
+
+    def _fold_from(
+        self,
+        store: EventStore,
+        since: int,
+        until: int | None,
+        on_batch: Callable[[int], None] | None,
+    ) -> int:
+        for batch in store.read_data(since=since, until=until, batch=self.batch_size):
+            self.fold_batch(batch, store)
+            if on_batch is not None:
+                on_batch(batch[-1][0])
         return self.checkpoint
 
     def refold(
@@ -303,11 +312,7 @@ class ProjectionRunner:
                 _rollback(db)
                 raise
             self._allowed = self._read_allowed()
-        for batch in store.read_data(since=0, until=until, batch=self.batch_size):
-            self.fold_batch(batch, store)
-            if on_batch is not None:
-                on_batch(batch[-1][0])
-        return self.checkpoint
+        return self._fold_from(store, 0, until, on_batch)
 
     # -- digest -----------------------------------------------------------------------------
 

@@ -186,3 +186,18 @@ def device_of(data_dir: Path) -> bytes:
     from sdactors.paths import DataDir
 
     return load_device_key(DataDir(data_dir)).public
+
+
+def next_events(
+    data_dir: Path, library_dir: Path, library: bytes, drafts: list[Draft]
+) -> list[Event]:
+    """The next events of ``data_dir``'s device in the library at ``library_dir`` (its node
+    stopped), signed with its own key and keyed for ``library``: what a device that
+    bypasses its own checks (or a restore) would bring in."""
+    key = DeviceKey((data_dir / "device.key").read_bytes())
+    store = EventStore(library_dir / "events.db", readonly=True)
+    try:
+        seq, prev = store.head(key.public)
+    finally:
+        store.close()
+    return LogWriter(key, HybridClock(), library_key(library), seq, prev).build(drafts)

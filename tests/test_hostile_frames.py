@@ -25,21 +25,17 @@ import msgpack
 import psutil
 import pytest
 
-from events.clock import HybridClock
 from events.domain import CATALOG
 from events.domain.device import DevicePaired
-from events.envelope import library_key
 from events.exportfile import FORMAT, MAGIC, ExportHeader
 from events.keys import DeviceKey
-from events.store import EventStore
-from events.writer import LogWriter
 from sdactors.errors import PeerGone
 from sdactors.net.drop_disk import Offered
 from sdactors.net.drop_wire import offer_frame
 from sdactors.net.frames import HEADER, MAX_FRAME
 from tests.conftest import Sd
 from tests.helpers_cluster import Peer, device
-from tests.helpers_log import wire, write_export_file
+from tests.helpers_log import next_events, wire, write_export_file
 from tests.hostile_sync import drop_offer, offer
 
 pytestmark = pytest.mark.slow
@@ -72,15 +68,9 @@ class World:
 def _pair_by_hand(home: Sd, library: bytes, stranger: DeviceKey, tmp: Path) -> None:
     """``home`` records ``stranger`` as paired: its own next event, imported (its node
     stopped), as a restore would bring it back."""
-    key = DeviceKey((home.data_dir / "device.key").read_bytes())
     path = Path(home.json("library", "info")["path"])
-    store = EventStore(path / "events.db", readonly=True)
-    try:
-        seq, prev = store.head(key.public)
-    finally:
-        store.close()
-    writer = LogWriter(key, HybridClock(), library_key(library), seq, prev)
-    events = writer.build([CATALOG.body(DevicePaired(stranger.public, "mallory"))])
+    drafts = [CATALOG.body(DevicePaired(stranger.public, "mallory"))]
+    events = next_events(home.data_dir, path, library, drafts)
     export = tmp / "pairing.sdlog"
     write_export_file(export, ExportHeader(library, "Home", len(events)), wire(events))
     home.run("log", "import", str(export))

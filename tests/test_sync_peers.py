@@ -10,15 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from events.clock import HybridClock
 from events.domain import CATALOG
 from events.domain.tags import TagCreated
-from events.envelope import library_key
 from events.keys import DeviceKey
-from events.store import EventStore
-from events.writer import LogWriter
 from tests.conftest import Sd
 from tests.helpers_cluster import Peer, device, in_sync, pair, running, until
+from tests.helpers_log import next_events
 from tests.hostile_sync import offer
 
 pytestmark = pytest.mark.slow
@@ -37,17 +34,9 @@ def _library(sd: Sd) -> tuple[bytes, Path]:
 def _next_events(sd: Sd, library: bytes, count: int, other_library: bytes | None = None) -> list:
     """The next ``count`` events of ``sd``'s device in ``library``, properly signed (its
     node must be stopped); with ``other_library``, keyed for that library instead."""
-    key = DeviceKey((sd.data_dir / "device.key").read_bytes())
     _id, path = _library(sd)
-    store = EventStore(path / "events.db", readonly=True)
-    try:
-        seq, prev = store.head(key.public)
-    finally:
-        store.close()
-    keyed = library_key(other_library or library)
-    writer = LogWriter(key, HybridClock(), keyed, seq, prev)
     drafts = [CATALOG.body(TagCreated(bytes([i]) * 16, f"forged-{i}", None)) for i in range(count)]
-    return writer.build(drafts)
+    return next_events(sd.data_dir, path, other_library or library, drafts)
 
 
 def _events_of(sd: Sd, dev: bytes) -> int:

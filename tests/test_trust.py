@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from events.clock import HybridClock
 from events.domain import CATALOG
 from events.domain.device import DevicePaired, DeviceRevoked, DeviceRole
-from events.envelope import library_key
 from events.keys import DeviceKey
-from events.store import EventStore
-from events.writer import Draft, LogWriter
+from events.writer import Draft
 from tests.conftest import Sd
 from tests.helpers_cluster import Peer, device, in_sync, pair, running, until
+from tests.helpers_log import next_events
 from tests.hostile_sync import offer
 
 pytestmark = pytest.mark.slow
@@ -43,15 +41,8 @@ def _roles(sd: Sd) -> dict[str, str | None]:
 def _signed_as(sd: Sd, drafts: list[Draft]) -> list:
     """``sd``'s device's next events (its node stopped), signed with its own key: what a
     device that bypasses its own checks would write."""
-    key = DeviceKey((sd.data_dir / "device.key").read_bytes())
-    library = bytes.fromhex(sd.json("library", "info")["id"])
-    path = Path(sd.json("library", "info")["path"])
-    store = EventStore(path / "events.db", readonly=True)
-    try:
-        seq, prev = store.head(key.public)
-    finally:
-        store.close()
-    return LogWriter(key, HybridClock(), library_key(library), seq, prev).build(drafts)
+    library = sd.json("library", "info")
+    return next_events(sd.data_dir, Path(library["path"]), bytes.fromhex(library["id"]), drafts)
 
 
 def _tags(sd: Sd) -> set[str]:
