@@ -36,6 +36,7 @@ from projections.jobs import jobs_of
 from projections.runner import ProjectionRunner
 from tests.helpers_log import LIBRARY_KEY
 from tests.shape_strategies import extreme
+from tests.test_convergence import RULES
 from tests.test_properties import fold
 
 KEYS = [DeviceKey.generate() for _ in range(2)]
@@ -44,14 +45,6 @@ EIDS = [1, 2, 3, EID_MAX - 1, EID_MAX]
 # The folders _setup makes, and 0 (a root, refused: each location has one already).
 FOLDERS = [0, 1, EID_MAX]
 TYPES = CATALOG.types()
-RULES = {
-    "skip_system": True,
-    "skip_git": True,
-    "skip_dev": True,
-    "skip_hidden": False,
-    "gitignore": True,
-    "exclude": [],
-}
 
 
 def _setup(writer: LogWriter) -> list[Event]:
