@@ -10,8 +10,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sdactors.config import NetworkConfig, init_node_config
-from sdactors.paths import DataDir
+from sdactors.runtime.config import NetworkConfig, init_node_config
+from sdactors.runtime.paths import DataDir
 from tests.conftest import SD, Sd
 from tests.test_node import until
 

@@ -172,7 +172,7 @@ def run_each(*jobs: tuple[Any, Sequence[str]], check: bool = True) -> list[Any]:
 def pair_offline(data_dir: Path, device: bytes, name: str, library: str | None = None) -> None:
     """Record, as the library's admin in ``data_dir``, that ``device`` is paired: what a real
     pairing writes, for tests whose second device is a writer in the test, not a node."""
-    from sdactors.node import Node
+    from sdactors.node.node import Node
 
     with Node(data_dir) as node:
         lib = node.write_library(library)
@@ -182,8 +182,8 @@ def pair_offline(data_dir: Path, device: bytes, name: str, library: str | None =
 
 def device_of(data_dir: Path) -> bytes:
     """The device id of the data directory (its key is made on first use)."""
-    from sdactors.identity import load_device_key
-    from sdactors.paths import DataDir
+    from sdactors.runtime.identity import load_device_key
+    from sdactors.runtime.paths import DataDir
 
     return load_device_key(DataDir(data_dir)).public
 

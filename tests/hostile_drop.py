@@ -9,12 +9,12 @@ from typing import Any, Callable
 
 import iroh
 
-from sdactors.actors.networking import ALPN_DROP
-from sdactors.errors import PeerGone
 from sdactors.net import ffi_buffer
-from sdactors.net.drop_disk import Offered
-from sdactors.net.drop_wire import offer_frame
+from sdactors.net.drop.disk import Offered
+from sdactors.net.drop.wire import offer_frame
+from sdactors.net.endpoint import ALPN_DROP
 from sdactors.net.frames import read_frame, write_frame
+from sdactors.runtime.errors import PeerGone
 
 
 def _files(count: int, name_len: int) -> list[Offered]:

@@ -9,8 +9,8 @@ from typing import Any
 
 import iroh
 
-from sdactors.actors.networking import ALPN_DROP, ALPN_SYNC
 from sdactors.net import ffi_buffer
+from sdactors.net.endpoint import ALPN_DROP, ALPN_SYNC
 from sdactors.net.frames import pack, read_frame, write_frame
 
 
@@ -106,6 +106,6 @@ def drop_offer(
     linger: float = 5.0,
 ) -> Any:
     """Offer a Spacedrop to ``target`` as the device of ``secret``: ``frame`` is the offer as
-    sent (``sdactors.net.drop_wire.offer_frame``, or anything else); the node's answer. An
+    sent (``sdactors.net.drop.wire.offer_frame``, or anything else); the node's answer. An
     offer left pending is held open ``linger`` seconds."""
     return asyncio.run(_drop(secret, target, addresses, frame, linger))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sdactors import versioned_toml
-from sdactors.config import NODE_SCHEMA_VERSION
-from sdactors.errors import ConfigError
-from sdactors.libraries import LIBRARY_SCHEMA_VERSION
+from sdactors.library.config import LIBRARY_SCHEMA_VERSION
+from sdactors.runtime import versioned_toml
+from sdactors.runtime.config import NODE_SCHEMA_VERSION
+from sdactors.runtime.errors import ConfigError
 from tests.conftest import Sd
 from tests.helpers_log import library_dirs
 

@@ -15,7 +15,7 @@ import pytest
 import trio
 import trio.testing
 
-from sdactors.control.protocol import (
+from sdactors.node.control.protocol import (
     HEADER,
     REQUEST_VALUES,
     ProtocolError,
@@ -23,7 +23,7 @@ from sdactors.control.protocol import (
     length_of,
     message_of,
 )
-from sdactors.node_process import _connection
+from sdactors.node.process import _connection
 
 STATS = {"library": None, "at": None}
 

@@ -21,8 +21,8 @@ import blake3
 import psutil
 import pytest
 
-from sdactors.net.drop import PENDING_PER_DEVICE
-from sdactors.net.drop_receive import BUSY
+from sdactors.net.drop.receive import BUSY
+from sdactors.net.drop.service import PENDING_PER_DEVICE
 from tests.conftest import Sd
 from tests.hostile_drop import offer_many
 from tests.test_node import Node, until

@@ -9,8 +9,7 @@ from pathlib import Path
 import blake3
 import pytest
 
-from sdactors.errors import DropMismatch, DropNotAFile, ProtocolViolation
-from sdactors.net.drop_disk import (
+from sdactors.net.drop.disk import (
     NAME_MOST,
     Offered,
     Writer,
@@ -21,7 +20,8 @@ from sdactors.net.drop_disk import (
     partial_of,
     place,
 )
-from sdactors.net.drop_wire import OfferedFiles, check_offer, offer_frame
+from sdactors.net.drop.wire import OfferedFiles, check_offer, offer_frame
+from sdactors.runtime.errors import DropMismatch, DropNotAFile, ProtocolViolation
 
 
 def _offered(name: bytes, data: bytes) -> Offered:

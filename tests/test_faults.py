@@ -41,11 +41,11 @@ from tests.helpers_log import (
 # Appends from four threads until killed; prints "pos seq id" of each event once acknowledged.
 APPENDER = """
 import os, sys, threading
-from sdactors import logs
+from sdactors.runtime import logs
 logs.configure(json=True)
 from events.domain import CATALOG
 from events.domain.tags import TagCreated
-from sdactors.node import Node
+from sdactors.node.node import Node
 
 node = Node(sys.argv[1])
 lib = node.open_library(None)

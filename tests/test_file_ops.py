@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from sdactors.errors import CopyMismatch, FileOpCancelled, SourceChangedKept
 from sdactors.fileops import plan, transfer
+from sdactors.runtime.errors import CopyMismatch, FileOpCancelled, SourceChangedKept
 from tests.conftest import Sd
 from tests.helpers_tree import (
     assert_index_matches_disk,

@@ -29,10 +29,10 @@ from events.domain import CATALOG
 from events.domain.device import DevicePaired
 from events.exportfile import FORMAT, MAGIC, ExportHeader
 from events.keys import DeviceKey
-from sdactors.errors import PeerGone
-from sdactors.net.drop_disk import Offered
-from sdactors.net.drop_wire import offer_frame
+from sdactors.net.drop.disk import Offered
+from sdactors.net.drop.wire import offer_frame
 from sdactors.net.frames import HEADER, MAX_FRAME
+from sdactors.runtime.errors import PeerGone
 from tests.conftest import Sd
 from tests.helpers_cluster import Peer, device
 from tests.helpers_log import next_events, wire, write_export_file

@@ -80,7 +80,7 @@ def imports_of(module: str, path: Path, modules: dict[str, Path]) -> list[Import
 
 def test_the_source_tree_is_found() -> None:
     modules = all_modules()
-    for must in ("events.store", "projections.runner", "sdactors.node", "sdactors.cli.main"):
+    for must in ("events.store", "projections.runner", "sdactors.node.node", "sdactors.cli.main"):
         assert must in modules
 
 
@@ -166,7 +166,7 @@ def test_import_finder_resolves_every_form(tmp_path: Path) -> None:
     modules = all_modules()
     source = tmp_path / "fake.py"
     source.write_text(
-        "import sdactors.node\n"
+        "import sdactors.node.node\n"
         "from projections import runner\n"
         "from . import codec\n"
         "from .domain import tags\n"
@@ -174,14 +174,14 @@ def test_import_finder_resolves_every_form(tmp_path: Path) -> None:
         "def later():\n"
         "    from sdactors.cli import main\n"
         "if TYPE_CHECKING:\n"
-        "    import sdactors.library\n"
+        "    import sdactors.library.handle\n"
     )
     found = {(i.target, i.top_level) for i in imports_of("events.fake", source, modules)}
     assert found == {
-        ("sdactors.node", True),
+        ("sdactors.node.node", True),
         ("projections.runner", True),
         ("events.codec", True),
         ("events.domain.tags", True),
         ("sdactors.cli.main", False),
-        ("sdactors.library", False),
+        ("sdactors.library.handle", False),
     }

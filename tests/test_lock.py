@@ -12,16 +12,16 @@ from typing import Iterator
 
 import pytest
 
-from sdactors.errors import LibraryLocked
-from sdactors.lock import LibraryLock
+from sdactors.runtime.errors import LibraryLocked
+from sdactors.runtime.lock import LibraryLock
 from tests.conftest import Sd
 from tests.helpers_log import run_all
 
 # A second process that opens the library through the node, says so, and keeps it open.
 HOLDER = """
 import os, sys, time
-from sdactors import logs
-from sdactors.node import Node
+from sdactors.runtime import logs
+from sdactors.node.node import Node
 logs.configure(json=True)  # logs to stderr: stdout is for the test
 node = Node(sys.argv[1])
 lib = node.open_library(None)

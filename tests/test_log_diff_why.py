@@ -257,7 +257,7 @@ def test_why_unreadable(tmp_path: Path) -> None:
 def test_diff_across_chunks_and_segments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A store (read by seq ranges across its segments) against an export (read once), with
     chunks smaller than a segment: the fork is found at its exact seq in a later chunk."""
-    from sdactors import log_diff
+    from sdactors.replay import diff as log_diff
 
     monkeypatch.setattr(log_diff, "CHUNK", 3)
     w = writer()

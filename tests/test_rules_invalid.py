@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from events.domain.locations import LocationRulesChanged
-from sdactors.actions.locations import list_locations
-from sdactors.node import Node
+from sdactors.node.node import Node
+from sdactors.ops.location_actions import list_locations
 from tests.conftest import Sd
 from tests.helpers_tree import write
 

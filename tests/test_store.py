@@ -21,8 +21,8 @@ from events.errors import InvalidEvent, OldLogFormat, StoreError, WrongLibrary
 from events.keys import DeviceKey
 from events.store import SEGMENT_MAX, EventStore
 from events.writer import LogWriter
-from sdactors.actors.journal import Appended
-from sdactors.node import Node
+from sdactors.library.journal import Appended
+from sdactors.node.node import Node
 from tests.helpers_log import LIBRARY, create, new_store, rename, tag_drafts, wire, writer
 
 

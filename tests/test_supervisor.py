@@ -12,10 +12,10 @@ import pytest
 import trio
 
 from events.domain.tags import TagCreated
-from sdactors.errors import ActorFailed
-from sdactors.library import Library
-from sdactors.node import Node
-from sdactors.supervisor import CrashHook, SupervisedActor, Supervisor
+from sdactors.library.handle import Library
+from sdactors.node.node import Node
+from sdactors.runtime.errors import ActorFailed
+from sdactors.runtime.supervisor import CrashHook, SupervisedActor, Supervisor
 
 
 class Crasher(SupervisedActor):

@@ -24,10 +24,10 @@ from projections.files_query import file_stats
 from projections.files_search import Filters, search
 from projections.rebuild import fold_into
 from projections.runner import ProjectionRunner, digest_of
-from sdactors.errors import PositionBeyondHead
-from sdactors.libraries import LibraryConfig
-from sdactors.paths import LibraryPaths
+from sdactors.library.config import LibraryConfig
 from sdactors.replay.snapshots import SnapshotCache
+from sdactors.runtime.errors import PositionBeyondHead
+from sdactors.runtime.paths import LibraryPaths
 from tests.conftest import Sd
 from tests.helpers_log import LIBRARY, library_dirs, new_store, run_all, tag_drafts, writer
 from tests.helpers_tree import write

@@ -15,8 +15,7 @@ import pytest
 
 from events.domain.volumes import VolumeObserved, VolumeUnmounted
 from projections.volumes import VolumeRow
-from sdactors.actors.volume_manager import changes
-from sdactors.errors import NotAMountPoint, SpeedTestFailed, VolumeNotFound, VolumeReadOnly
+from sdactors.runtime.errors import NotAMountPoint, SpeedTestFailed, VolumeNotFound, VolumeReadOnly
 from sdactors.volumes import speedtest
 from sdactors.volumes.classify import KINDS, classify, holder_of, removable_device
 from sdactors.volumes.detect import (
@@ -28,6 +27,7 @@ from sdactors.volumes.detect import (
     is_meaningful,
 )
 from sdactors.volumes.identity import fingerprint
+from sdactors.volumes.manager import changes
 from sdactors.volumes.speedtest import MIB, measure, speed_test
 from tests.conftest import Sd
 

@@ -40,8 +40,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sdactors.control.client import connect
 from sdactors.net.sync import PEER_SILENT_S
+from sdactors.node.control.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import SD  # noqa: E402

@@ -59,12 +59,13 @@ from events.store import EventStore
 from events.writer import Draft, LogWriter
 from projections.catalog import library_projections
 from projections.rebuild import fold_into
-from sdactors import logs, runtime
-from sdactors.actions.logfile import export_log
-from sdactors.libraries import LibraryConfig
-from sdactors.node import Node
-from sdactors.paths import DataDir, LibraryPaths
-from sdactors.trio_bridge import TrioAppender
+from sdactors.library.config import LibraryConfig
+from sdactors.library.trio_bridge import TrioAppender
+from sdactors.node.node import Node
+from sdactors.ops.logfile_actions import export_log
+from sdactors.runtime import logs
+from sdactors.runtime import tuning as runtime
+from sdactors.runtime.paths import DataDir, LibraryPaths
 
 BATCH = 1000
 # What our store does on commit (events/store.py), the durability the baseline must match.

@@ -617,8 +617,8 @@ class StatusProbe:
             self._thread.join()
 
     def _run(self) -> None:
-        from sdactors.control.client import connect
-        from sdactors.errors import SdError
+        from sdactors.node.control.client import connect
+        from sdactors.runtime.errors import SdError
 
         while not self._stop.wait(0.05):
             client = connect(self._data)

@@ -206,7 +206,7 @@ def _tag_export(path: Path, data: Path, library: bytes, count: int, deleted_at: 
     first: the tag ``target`` first, its deletion as event ``deleted_at`` (0-based), the
     rest new tags."""
     from events.domain.device import DevicePaired
-    from sdactors.node import Node
+    from sdactors.node.node import Node
 
     key = DeviceKey.generate()
     with Node(data) as node:
@@ -323,7 +323,7 @@ def bench_tail(run: Run) -> tuple[dict[str, Any], list[Row]]:
     import threading
 
     from events.domain.tags import TagCreated as Created
-    from sdactors.node import Node
+    from sdactors.node.node import Node
 
     data = run.scratch / "tail-data"
     run.sd(data, "library", "create", "tail")

@@ -30,9 +30,9 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from sdactors.config import NetworkConfig, init_node_config
-from sdactors.control.client import connect
-from sdactors.paths import DataDir
+from sdactors.node.control.client import connect
+from sdactors.runtime.config import NetworkConfig, init_node_config
+from sdactors.runtime.paths import DataDir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import SD, latency_summary, sd, tree_options  # noqa: E402

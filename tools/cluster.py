@@ -34,11 +34,11 @@ from typing import Any, Callable, Protocol, Sequence
 
 from projections.catalog import library_projections
 from projections.runner import digest_of
-from sdactors.control.client import connect
-from sdactors.errors import NoLibrary, SdError
-from sdactors.libraries import find_library
-from sdactors.library_reader import LibraryReader, index_is_current
-from sdactors.paths import DataDir
+from sdactors.library.config import find_library
+from sdactors.library.reader import LibraryReader, index_is_current
+from sdactors.node.control.client import connect
+from sdactors.runtime.errors import NoLibrary, SdError
+from sdactors.runtime.paths import DataDir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import ensure_tool  # noqa: E402

@@ -10,8 +10,8 @@ import click
 
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.errors import InvalidArgument
 from sdactors.ops.audit import SINCE_MOST, Audit
+from sdactors.runtime.errors import InvalidArgument
 
 _AGO = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -15,7 +15,7 @@ from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.cli.output import human_bytes, offline_mark
 from sdactors.cli.travel import at_option, travel
 from sdactors.indexer.kind_names import KINDS
-from sdactors.paths import user_path
+from sdactors.runtime.paths import user_path
 
 
 def _absolute(path: str | None) -> bytes | None:

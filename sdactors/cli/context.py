@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from sdactors.cli.output import Output
-from sdactors.errors import LibraryLocked, LogDamaged
-from sdactors.paths import DataDir
+from sdactors.runtime.errors import LibraryLocked, LogDamaged
+from sdactors.runtime.paths import DataDir
 
 if TYPE_CHECKING:
-    from sdactors.libraries import LibraryConfig
-    from sdactors.library import Library
-    from sdactors.library_reader import LibraryReader
-    from sdactors.node import Node
+    from sdactors.library.config import LibraryConfig
+    from sdactors.library.handle import Library
+    from sdactors.library.reader import LibraryReader
+    from sdactors.node.node import Node
     from sdactors.ops.base import Op
 
 
@@ -38,7 +38,7 @@ class CliContext:
     @property
     def node(self) -> "Node":
         if self._node is None:
-            from sdactors.node import Node
+            from sdactors.node.node import Node
 
             self._node = Node(self.data.root)
         return self._node
@@ -50,7 +50,7 @@ class CliContext:
             if self._node is not None:
                 self._device = self._node.device
             else:
-                from sdactors.identity import load_device_key
+                from sdactors.runtime.identity import load_device_key
 
                 self._device = load_device_key(self.data).public
         return self._device
@@ -61,7 +61,7 @@ class CliContext:
         """Run a command: through the node serving the data directory when there is one,
         else here (a command that changes a library through this process's own actors,
         audited the same way). Either way the same plain data comes back."""
-        from sdactors.control.client import connect
+        from sdactors.node.control.client import connect
 
         client = connect(self.data.root)
         if client is not None:
@@ -85,7 +85,7 @@ class CliContext:
     ) -> Any:
         """``execute`` for commands named rather than built: the client path (a read through
         the node) imports no command module, none of the index's code, only the socket's."""
-        from sdactors.control.client import connect
+        from sdactors.node.control.client import connect
 
         client = connect(self.data.root)
         if client is not None:
@@ -100,7 +100,7 @@ class CliContext:
 
     def node_serves(self) -> bool:
         """Whether a node answers on this data directory's control socket."""
-        from sdactors.control.client import connect
+        from sdactors.node.control.client import connect
 
         client = connect(self.data.root)
         if client is None:
@@ -109,7 +109,7 @@ class CliContext:
         return True
 
     def find(self, wanted: str | None) -> "LibraryConfig":
-        from sdactors.libraries import find_library
+        from sdactors.library.config import find_library
 
         return find_library(self.data, wanted)
 
@@ -119,7 +119,7 @@ class CliContext:
 
     def read_library(self, wanted: str | None) -> "Library | LibraryReader":
         """Open for reading: directly if the index is current, else as ``library_if_free``."""
-        from sdactors.library_reader import LibraryReader, index_is_current
+        from sdactors.library.reader import LibraryReader, index_is_current
 
         config = self.find(wanted)
         if index_is_current(config):
@@ -129,7 +129,7 @@ class CliContext:
     def library_if_free(self, wanted: str | None) -> "Library | LibraryReader":
         """Open with this process's actors (caught up) if no other process holds the library;
         read-only if one does (a running node keeps it current)."""
-        from sdactors.library_reader import LibraryReader
+        from sdactors.library.reader import LibraryReader
 
         config = self.find(wanted)
         try:

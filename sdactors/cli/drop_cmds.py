@@ -10,7 +10,7 @@ from sdactors.cli.context import CliContext
 from sdactors.cli.net_cmds import live_line
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.cli.output import for_terminal, human_bytes
-from sdactors.paths import user_path
+from sdactors.runtime.paths import user_path
 
 _PHASES = {
     "hashing": "hashing",

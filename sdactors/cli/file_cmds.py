@@ -14,7 +14,7 @@ from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.cli.output import for_terminal
 from sdactors.ops.files import FileCopy, FileMove, FileRemove
-from sdactors.paths import entry_path
+from sdactors.runtime.paths import entry_path
 
 Report = Callable[[dict[str, Any]], None]
 

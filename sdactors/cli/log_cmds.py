@@ -10,11 +10,11 @@ from events.domain.device import MEMBERSHIP_TYPES
 from events.domain.ownership import ownership_violations
 from events.errors import EventsError
 from projections.membership import NOT_ADMIN, Act, Membership, act_of_body, membership
-from sdactors.actions.logfile import export_log, import_log, restore_log
 from sdactors.cli import log_read_cmds as log_read
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import force_option, json_option, library_option, pass_ctx
-from sdactors.log_health import clear_damage, record_damage
+from sdactors.library.log_health import clear_damage, record_damage
+from sdactors.ops.logfile_actions import export_log, import_log, restore_log
 
 
 @click.group("log")

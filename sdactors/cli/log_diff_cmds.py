@@ -7,7 +7,7 @@ import click
 from events.keys import short_device
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.log_diff import DeviceDiff, Run, diff_logs, open_pair
+from sdactors.replay.diff import DeviceDiff, Run, diff_logs, open_pair
 
 
 def _run(run: Run | None) -> str:

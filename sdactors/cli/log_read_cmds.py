@@ -20,12 +20,12 @@ from events.store import EventStore, read_head
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.cli.output import jsonable
-from sdactors.errors import InvalidArgument
-from sdactors.paths import show as show_path
-from sdactors.paths import user_path
 from sdactors.replay import render
 from sdactors.replay.history import history as path_history
 from sdactors.replay.history import touching
+from sdactors.runtime.errors import InvalidArgument
+from sdactors.runtime.paths import show as show_path
+from sdactors.runtime.paths import user_path
 
 # How often --follow looks for new commits (a read of the log's head: two small queries).
 FOLLOW_EVERY_S = 0.02

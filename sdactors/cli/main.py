@@ -19,11 +19,12 @@ import click
 
 from events.errors import EventsError
 from projections.errors import ProjectionError
-from sdactors import interrupts, logs, runtime
 from sdactors.cli.context import CliContext
 from sdactors.cli.output import Output
-from sdactors.errors import Interrupted, SdError
-from sdactors.paths import default_data_dir
+from sdactors.runtime import interrupts, logs
+from sdactors.runtime import tuning as runtime
+from sdactors.runtime.errors import Interrupted, SdError
+from sdactors.runtime.paths import default_data_dir
 
 EXPECTED_ERRORS = (SdError, EventsError, ProjectionError, OSError, sqlite3.DatabaseError)
 

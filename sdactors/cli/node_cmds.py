@@ -11,7 +11,7 @@ import click
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.cli.output import human_bytes
-from sdactors.errors import NodeNotRunning
+from sdactors.runtime.errors import NodeNotRunning
 
 
 @click.group("node")
@@ -27,7 +27,8 @@ def run(ctx: CliContext, verbose: int) -> None:
 
     It logs JSON lines to <data>/logs/node.log (rotated) and readable lines on a terminal.
     """
-    from sdactors import logs, node_process
+    from sdactors.node import process as node_process
+    from sdactors.runtime import logs
 
     level = logging.INFO if verbose == 0 else logging.DEBUG
     logs.configure(
@@ -44,7 +45,7 @@ def run(ctx: CliContext, verbose: int) -> None:
 @pass_ctx
 def status(ctx: CliContext) -> None:
     """What the running node is doing (exit 1 if no node runs)."""
-    from sdactors.control.client import connect
+    from sdactors.node.control.client import connect
 
     client = connect(ctx.data.root)
     if client is None:

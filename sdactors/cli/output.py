@@ -32,7 +32,7 @@ def jsonable(value: Any) -> Any:
 
 
 # A byte of a name that is not UTF-8 comes as a lone surrogate, U+DC80 to U+DCFF
-# (``sdactors.paths.text``): people see it as \xNN, JSON as the escape \udcNN.
+# (``sdactors.runtime.paths.text``): people see it as \xNN, JSON as the escape \udcNN.
 _BYTES = range(0xDC80, 0xDD00)
 # Characters that str.splitlines() and some terminals treat as line breaks: escaped in JSON so
 # one JSON value is always one line, whatever names it holds; and those bytes.

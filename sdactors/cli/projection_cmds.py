@@ -12,8 +12,8 @@ from projections.catalog import library_projections
 from projections.rebuild import fold_into
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import force_option, json_option, library_option, pass_ctx
-from sdactors.errors import InvalidArgument
-from sdactors.output_file import new_output
+from sdactors.runtime.errors import InvalidArgument
+from sdactors.runtime.output_file import new_output
 
 
 @click.group("projections")
@@ -96,7 +96,7 @@ def tables(ctx: CliContext, library: str | None) -> None:
 
     import sqlite_utils
 
-    from sdactors.interrupts import watch
+    from sdactors.runtime.interrupts import watch
 
     config = ctx.read_library(library).config
     conn = watch(sqlite3.connect(f"file:{config.paths.index}?mode=ro", uri=True))

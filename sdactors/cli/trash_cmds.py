@@ -13,8 +13,8 @@ from sdactors.cli.context import CliContext
 from sdactors.cli.file_cmds import index_words, progress_bar
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.cli.output import human_bytes
-from sdactors.errors import InvalidArgument
-from sdactors.paths import entry_path
+from sdactors.runtime.errors import InvalidArgument
+from sdactors.runtime.paths import entry_path
 
 # An argument this looks like is an item's id; anything else is a path (./abc1 for a file
 # named like an id).

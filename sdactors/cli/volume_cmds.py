@@ -14,14 +14,14 @@ from projections.volumes import VolumeRow, device_volumes
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.cli.output import human_bytes
-from sdactors.libraries import list_libraries
-from sdactors.library_reader import LibraryReader
+from sdactors.library.config import list_libraries
+from sdactors.library.reader import LibraryReader
 from sdactors.volumes.detect import Volume
 from sdactors.volumes.speedtest import DEFAULT_MAX_SECONDS, MIB
 
 if TYPE_CHECKING:
-    from sdactors.actors.volume_manager import Observed, SpeedReport
-    from sdactors.library import Library
+    from sdactors.library.handle import Library
+    from sdactors.volumes.manager import Observed, SpeedReport
 
 
 @click.group("volume")
@@ -50,8 +50,8 @@ def _recorded(ctx: CliContext, lib: Library | LibraryReader | None) -> dict[str,
 @pass_ctx
 def list_(ctx: CliContext, library: str | None) -> None:
     """List the mounted volumes (and record changes in the library)."""
-    from sdactors.actors.volume_manager import ListVolumes, Observe
-    from sdactors.library import REPLY_TIMEOUT_S, Library
+    from sdactors.library.handle import REPLY_TIMEOUT_S, Library
+    from sdactors.volumes.manager import ListVolumes, Observe
 
     lib = _library(ctx, library)
     manager = ctx.node.supervisor.live_ref("volumes")
@@ -120,8 +120,8 @@ def speedtest(
     ctx: CliContext, mount: str, size_mib: int, seconds: float, library: str | None
 ) -> None:
     """Measure sequential write and read speed of the volume mounted at MOUNT (MB/s)."""
-    from sdactors.actors.volume_manager import SpeedTest
-    from sdactors.library import REPLY_TIMEOUT_S, Library
+    from sdactors.library.handle import REPLY_TIMEOUT_S, Library
+    from sdactors.volumes.manager import SpeedTest
 
     lib = _library(ctx, library)
     writable = lib if isinstance(lib, Library) else None

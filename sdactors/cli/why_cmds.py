@@ -7,7 +7,7 @@ import click
 
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.paths import entry_path
+from sdactors.runtime.paths import entry_path
 
 
 @click.command("why")

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sdactors.errors import (
+from sdactors.runtime.errors import (
     CannotCopy,
     DestinationExists,
     DestinationIsFolder,
@@ -18,7 +18,7 @@ from sdactors.errors import (
     SamePath,
     SourceMissing,
 )
-from sdactors.paths import show
+from sdactors.runtime.paths import show
 
 ProgressFn = Callable[[dict[str, Any]], None]
 EVERY_S = 0.1

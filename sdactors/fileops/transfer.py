@@ -22,14 +22,6 @@ from typing import Callable
 
 import blake3
 
-from sdactors.errors import (
-    CopyMismatch,
-    DestinationExists,
-    DestinationIsFolder,
-    FileOpCancelled,
-    SourceChanged,
-    SourceChangedKept,
-)
 from sdactors.fileops.plan import (
     DIR,
     FILE,
@@ -41,8 +33,16 @@ from sdactors.fileops.plan import (
     unchanged,
 )
 from sdactors.indexer.content import full_hash
-from sdactors.logs import get_logger
-from sdactors.paths import PARTIAL, show
+from sdactors.runtime.errors import (
+    CopyMismatch,
+    DestinationExists,
+    DestinationIsFolder,
+    FileOpCancelled,
+    SourceChanged,
+    SourceChangedKept,
+)
+from sdactors.runtime.logs import get_logger
+from sdactors.runtime.paths import PARTIAL, show
 
 log = get_logger(__name__)
 

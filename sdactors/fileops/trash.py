@@ -22,11 +22,16 @@ from pathlib import Path
 
 import msgpack
 
-from sdactors.errors import FileOpCancelled, NoDestinationFolder, RestoreOccupied, TrashNoOrigin
 from sdactors.fileops.plan import Progress, ProgressFn, same_volume
 from sdactors.fileops.transfer import copy, fsync_folder, move, remove_partials
-from sdactors.paths import show
-from sdactors.private_files import private_dir
+from sdactors.runtime.errors import (
+    FileOpCancelled,
+    NoDestinationFolder,
+    RestoreOccupied,
+    TrashNoOrigin,
+)
+from sdactors.runtime.paths import show
+from sdactors.runtime.private_files import private_dir
 
 INFO = b".info"
 ITEM_ID = re.compile(rb"^[0-9a-f]{12}$")

@@ -54,13 +54,13 @@ from events.domain.entries import (
 from events.writer import Draft
 from projections.files import C_CID, C_DEV, C_EID, C_FTYPE, C_INODE, C_KIND, C_MTIME, C_SIZE
 from projections.files_query import IndexedChild, IndexView
-from sdactors.errors import DeletionsHeld, InDataDir, NotAFolder
 from sdactors.indexer.identify import FolderResult, Identified, Identifier, Work
 from sdactors.indexer.rules import FolderRules, Matcher, Rules
 from sdactors.indexer.scope import Start, plan, walk_order
 from sdactors.indexer.walk import Seen, list_folder, stat_path
-from sdactors.logs import get_logger
-from sdactors.paths import FileId, reached_through
+from sdactors.runtime.errors import DeletionsHeld, InDataDir, NotAFolder
+from sdactors.runtime.logs import get_logger
+from sdactors.runtime.paths import FileId, reached_through
 
 log = get_logger(__name__)
 

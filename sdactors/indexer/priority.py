@@ -15,7 +15,7 @@ import threading
 
 import psutil
 
-from sdactors.logs import get_logger
+from sdactors.runtime.logs import get_logger
 
 log = get_logger(__name__)
 

@@ -20,8 +20,8 @@ from typing import Any, NamedTuple, Sequence
 
 from pathspec import GitIgnoreSpec
 
-from sdactors.errors import InvalidPattern
-from sdactors.paths import PARTIAL
+from sdactors.runtime.errors import InvalidPattern
+from sdactors.runtime.paths import PARTIAL
 
 # Names no one means to index: OS bookkeeping on every platform this may run on.
 SYSTEM_NAMES = frozenset(

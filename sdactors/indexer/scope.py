@@ -23,9 +23,9 @@ from typing import Any, NamedTuple, Sequence
 from events.domain.entries import DIR
 from projections.files import C_DEV, C_EID, C_FTYPE, C_INODE
 from projections.files_query import IndexedChild, IndexView
-from sdactors.errors import NotInLocation
 from sdactors.indexer.rules import FolderRules, Matcher
 from sdactors.indexer.walk import Seen, stat_path
+from sdactors.runtime.errors import NotInLocation
 
 WalkOrder = tuple[int, tuple[bytes, ...]]
 

@@ -1,1 +1,1 @@
-"""Durable jobs: long work whose life is events (see ``sdactors.actors.job_manager``)."""
+"""Durable jobs: long work whose life is events (see ``sdactors.jobs.manager``)."""

@@ -17,8 +17,8 @@ from typing import Any, Callable
 
 from events.domain.jobs import JobCompleted, JobStarted
 from sdactors import fileops
-from sdactors.errors import TrashItemNotFound
 from sdactors.jobs.run import JobRun
+from sdactors.runtime.errors import TrashItemNotFound
 
 
 def _started(run: JobRun) -> None:

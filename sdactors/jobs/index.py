@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Any
 from events.domain import CATALOG
 from events.domain.jobs import JobCompleted, JobStarted, recorded
 from projections.files_query import IndexView, LocationRow, location_row
-from sdactors.errors import LocationIsOffline, LocationNotFound
 from sdactors.indexer.job import IndexJob, JobStats
 from sdactors.indexer.rules import Rules
-from sdactors.logs import get_logger
-from sdactors.paths import show
+from sdactors.runtime.errors import LocationIsOffline, LocationNotFound
+from sdactors.runtime.logs import get_logger
+from sdactors.runtime.paths import show
 from sdactors.volumes.presence import look, recorded_changes
 
 if TYPE_CHECKING:
     from sdactors.jobs.run import JobRun
-    from sdactors.library import Library
+    from sdactors.library.handle import Library
 
 log = get_logger(__name__)
 

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, Callable
 from events.domain import CATALOG
 from events.domain.jobs import JobCheckpoint
 from events.writer import Draft
-from sdactors.actors.journal import Append
-from sdactors.mailbox import Reply
+from sdactors.library.journal import Append
+from sdactors.runtime.mailbox import Reply
 
 if TYPE_CHECKING:
     from sdactors.indexer.identify import Identifier
-    from sdactors.library import Library
+    from sdactors.library.handle import Library
 
 # Batches sent to the Journal and not yet acknowledged.
 COMMIT_WINDOW = 8

@@ -15,7 +15,7 @@ import msgpack
 
 from events import codec
 from events.errors import CodecError
-from sdactors.errors import PeerGone, ProtocolViolation
+from sdactors.runtime.errors import PeerGone, ProtocolViolation
 
 HEADER = struct.Struct(">I")
 # Larger than any batch a sender makes (a few MiB), small enough to hold in memory.

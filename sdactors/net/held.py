@@ -16,7 +16,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from sdactors.logs import get_logger
+from sdactors.runtime.logs import get_logger
 
 log = get_logger(__name__)
 

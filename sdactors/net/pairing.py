@@ -19,7 +19,7 @@ from pathlib import Path
 import blake3
 import msgpack
 
-from sdactors.errors import BadTicket
+from sdactors.runtime.errors import BadTicket
 
 PREFIX = "sdpair1"
 SECRET_LEN = 32
@@ -128,7 +128,7 @@ class Joining:
     addresses: tuple[str, ...]
 
     def save(self, folder: Path) -> None:
-        from sdactors.private_files import write_private
+        from sdactors.runtime.private_files import write_private
 
         body = msgpack.packb([self.inviter, self.name, list(self.addresses)])
         write_private(folder / JOINING_NAME, body)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sdactors.private_files import write_private
+from sdactors.runtime.private_files import write_private
 
 
 class NetState:

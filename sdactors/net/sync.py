@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 from events.keys import short_device
 from events.store import EventStore
-from sdactors.errors import PeerGone, ProtocolViolation
-from sdactors.logs import get_logger
 from sdactors.net.frames import read_frame, write_frame
+from sdactors.runtime.errors import PeerGone, ProtocolViolation
+from sdactors.runtime.logs import get_logger
 
 if TYPE_CHECKING:
-    from sdactors.library import Library
+    from sdactors.library.handle import Library
 
 log = get_logger(__name__)
 

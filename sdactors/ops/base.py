@@ -17,8 +17,8 @@ from abc import ABC, abstractmethod
 from typing import Any, Callable, ClassVar, Protocol, TypeVar
 
 from events.shapes import Check, compile_check, declared_shape
-from sdactors.errors import InvalidArgument
 from sdactors.ops.context import Host
+from sdactors.runtime.errors import InvalidArgument
 
 
 class OpContext(Host, Protocol):

@@ -24,12 +24,12 @@ from projections.files_query import (
     resolve,
 )
 from projections.files_search import Filters, search
-from sdactors.actions.locations import list_locations, show
-from sdactors.errors import InvalidArgument, NotIndexed
 from sdactors.indexer.content import shown
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.paths import text
+from sdactors.ops.location_actions import list_locations, show
 from sdactors.replay.snapshots import reader_at
+from sdactors.runtime.errors import InvalidArgument, NotIndexed
+from sdactors.runtime.paths import text
 
 LIBRARY = Maybe(Text(1, 256))
 # Paths travel as bytes (a name need not be UTF-8), absolute: resolved where they were typed.

@@ -1,6 +1,6 @@
 """One command's context: where it runs (a node, or the CLI's own process) and who waits.
 
-The host (``sdactors.node.Node``, or the CLI's context) gives the libraries; the progress
+The host (``sdactors.node.node.Node``, or the CLI's context) gives the libraries; the progress
 sink, when a client waits on a long command, gets its progress.
 """
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from sdactors.libraries import LibraryConfig
-    from sdactors.library import Library
-    from sdactors.library_reader import LibraryReader
-    from sdactors.node import Node
-    from sdactors.paths import DataDir
+    from sdactors.library.config import LibraryConfig
+    from sdactors.library.handle import Library
+    from sdactors.library.reader import LibraryReader
+    from sdactors.node.node import Node
+    from sdactors.runtime.paths import DataDir
 
 
 class ProgressSink(Protocol):

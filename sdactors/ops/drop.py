@@ -1,7 +1,7 @@
 """Spacedrop: send files to another device, and decide on offers made to this one.
 
 Every one of these needs the node's network endpoint (``network``): the drop itself runs in
-the Networking actor (:mod:`sdactors.net.drop`); these commands name the device, its
+the Networking actor (:mod:`sdactors.net.drop.service`); these commands name the device, its
 addresses and the library, and wait on the actor with the client's progress.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from events.shapes import AbsPath, ListOf, Text
-from sdactors.errors import InvalidArgument, NoLibrary, PeerUnreachable
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.network import DEVICE, find_device, network
 from sdactors.ops.tags import LIBRARY
+from sdactors.runtime.errors import InvalidArgument, NoLibrary, PeerUnreachable
 
 FULL_ID = re.compile(r"^[0-9a-f]{64}$")
 ADDRESS = Text(3, 300)
@@ -55,7 +55,7 @@ class DropSendOp(Op):
         return peer.device, peer.addresses, ctx.find(self.library).id
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.drop import DropSend
+        from sdactors.net.drop.service import DropSend
 
         net = network(ctx, "sd drop send")
         device, addresses, library = self._target(ctx)
@@ -69,7 +69,7 @@ class DropListOp(Op):
     """Offers waiting for this device's user, then the drops sent and received lately."""
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.drop import DropList
+        from sdactors.net.drop.service import DropList
 
         return network(ctx, "sd drop list").ask(DropList())
 
@@ -83,7 +83,7 @@ class DropAcceptOp(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.drop import DropDecide
+        from sdactors.net.drop.service import DropDecide
 
         net = network(ctx, "sd drop accept")
         library = ctx.find(self.library).id if self.library is not None else None
@@ -98,6 +98,6 @@ class DropRejectOp(Op):
     offer: Annotated[str, OFFER]
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.drop import DropDecide
+        from sdactors.net.drop.service import DropDecide
 
         return network(ctx, "sd drop reject").ask(DropDecide(self.offer, False))

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from events.shapes import AbsPath, Bool, Maybe, Text
 from projections.files_query import LocationRow, location_for_path
 from sdactors import fileops
-from sdactors.errors import (
+from sdactors.ops.base import Op, OpContext, op
+from sdactors.runtime.errors import (
     FileOpOffline,
     HoldsDataDir,
     LocationRootRefused,
@@ -28,12 +29,11 @@ from sdactors.errors import (
     SourceChangedKept,
     SourceMissing,
 )
-from sdactors.logs import get_logger
-from sdactors.ops.base import Op, OpContext, op
-from sdactors.paths import show, text
+from sdactors.runtime.logs import get_logger
+from sdactors.runtime.paths import show, text
 
 if TYPE_CHECKING:
-    from sdactors.library import Library
+    from sdactors.library.handle import Library
 
 log = get_logger(__name__)
 

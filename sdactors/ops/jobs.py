@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 from events.shapes import Bool, Text
 from projections.jobs import FINISHED, JobRow, job_by_prefix, jobs_of
-from sdactors.errors import JobNotFound
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.browse import LIBRARY
-from sdactors.paths import text
+from sdactors.runtime.errors import JobNotFound
+from sdactors.runtime.paths import text
 
 JOB = Text(4, 32, pattern="[0-9a-fA-F]+")
 

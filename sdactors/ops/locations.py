@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 from events.shapes import Bool, Bytes, ListOf, Maybe, Text
 from projections.files_query import location_row
-from sdactors.actions import locations as actions
 from sdactors.indexer.rules import Rules
 from sdactors.jobs.index import check_presence
+from sdactors.ops import location_actions as actions
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.browse import LIBRARY, PATH
-from sdactors.paths import text
+from sdactors.runtime.paths import text
 
 # How `location add` goes on after recording the location.
 WAIT, QUEUE, NONE = "wait", "queue", "none"

@@ -13,7 +13,7 @@ from sdactors.ops.tags import LIBRARY
 @dataclass(frozen=True)
 class AcceptLossOp(Op):
     """After a forced restore: write again without waiting for a peer to send this device's
-    later events back (see ``sdactors.log_health``). Not audited through the ActionManager,
+    later events back (see ``sdactors.library.log_health``). Not audited through the ActionManager,
     whose record would itself wait; the warning is in the node's log."""
 
     library: Annotated[str | None, LIBRARY] = None

@@ -14,12 +14,12 @@ from events.clock import clocks_ahead
 from events.domain.device import ROLES, DeviceRevoked, DeviceRole
 from events.shapes import Bool, Int, Maybe, OneOf, Text
 from projections.devices import Peer, peers
-from sdactors.errors import InvalidArgument, LastAdmin, NeedsNode, NotAdmin, UnknownDevice
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.tags import LIBRARY
+from sdactors.runtime.errors import InvalidArgument, LastAdmin, NeedsNode, NotAdmin, UnknownDevice
 
 if TYPE_CHECKING:
-    from sdactors.actors.networking import Networking
+    from sdactors.net.endpoint import Networking
 
 # How long a pairing ticket works, by default and at the most.
 INVITE_DEFAULT_S = 600
@@ -102,7 +102,7 @@ class PairInvite(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.actors.networking import Invite
+        from sdactors.net.endpoint import Invite
 
         require_admin(ctx, self.library, "invite a device")
         net = network(ctx, "sd pair invite")
@@ -133,7 +133,7 @@ class PairJoin(Op):
         return {"ticket": self.ticket[:12] + "..."}
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.actors.networking import Join
+        from sdactors.net.endpoint import Join
 
         net = network(ctx, "sd pair join")
         return net.ask(Join(self.ticket), timeout=JOIN_TIMEOUT_S, progress=ctx.progress)
@@ -147,7 +147,7 @@ class DeviceList(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.actors.networking import PeersSeen
+        from sdactors.net.endpoint import PeersSeen
 
         lib, known = _peers(ctx, self.library)
         net = _running(ctx)
@@ -241,7 +241,7 @@ class SyncStatusOp(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.actors.networking import SyncStatus
+        from sdactors.net.endpoint import SyncStatus
 
         config = ctx.find(self.library)
         net = _running(ctx)
@@ -280,7 +280,7 @@ class SyncNowOp(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.actors.networking import SyncNow
+        from sdactors.net.endpoint import SyncNow
 
         return network(ctx, "sd sync now").ask(SyncNow(ctx.find(self.library).id))
 
@@ -295,7 +295,7 @@ class SyncPauseOp(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.actors.networking import SyncPause
+        from sdactors.net.endpoint import SyncPause
 
         net = network(ctx, "sd sync pause")
         config = ctx.find(self.library)

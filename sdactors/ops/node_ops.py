@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from events.shapes import Maybe, Text
-from sdactors.errors import InvalidArgument, NodeNotRunning
 from sdactors.ops.base import Op, OpContext, op
+from sdactors.runtime.errors import InvalidArgument, NodeNotRunning
 
 
 @op("node.status")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from events.shapes import Maybe, Text
-from sdactors.actions import tags as actions
+from sdactors.ops import tag_actions as actions
 from sdactors.ops.base import Op, OpContext, op
 
 LIBRARY = Maybe(Text(1, 256))

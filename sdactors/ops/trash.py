@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from events.shapes import AbsPath, Int, ListOf, Text
 from sdactors import fileops
-from sdactors.errors import InvalidArgument, TrashItemNotFound
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.files import LIBRARY, follow, in_location, run_job
-from sdactors.paths import show
+from sdactors.runtime.errors import InvalidArgument, TrashItemNotFound
+from sdactors.runtime.paths import show
 
 if TYPE_CHECKING:
-    from sdactors.library import Library
-    from sdactors.library_reader import LibraryReader
+    from sdactors.library.handle import Library
+    from sdactors.library.reader import LibraryReader
 
 ITEM = Text(4, 12, pattern="[0-9a-fA-F]+")
 # At most a century: any longer is everything.

@@ -1,7 +1,7 @@
 """``why``: whether a path is in the index and since which event, or what kept it out.
 
 An op, so it runs in the node when one serves the data directory (the node holds the
-library; the path was made absolute where the user typed it). See ``sdactors.why``.
+library; the path was made absolute where the user typed it). See ``sdactors.replay.why``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.browse import LIBRARY, PATH
-from sdactors.why import why
+from sdactors.replay.why import why
 
 
 @op("why")

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from events.store import EventStore
-from sdactors.errors import BadQuery, ConditionHoldsAtStart, ConditionNeverHolds
-from sdactors.interrupts import raise_if_signalled
-from sdactors.logs import get_logger
 from sdactors.replay.snapshots import SnapshotCache, snapshot_connection
+from sdactors.runtime.errors import BadQuery, ConditionHoldsAtStart, ConditionNeverHolds
+from sdactors.runtime.interrupts import raise_if_signalled
+from sdactors.runtime.logs import get_logger
 
 log = get_logger(__name__)
 

@@ -15,7 +15,7 @@ import msgpack
 
 from events.clock import hlc_ms
 from events.store import EventStore
-from sdactors.errors import BeforeFirstEvent, InvalidArgument, PositionBeyondHead
+from sdactors.runtime.errors import BeforeFirstEvent, InvalidArgument, PositionBeyondHead
 
 
 @dataclass(frozen=True, slots=True)

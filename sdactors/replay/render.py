@@ -13,8 +13,8 @@ from typing import Any, Iterable, Iterator
 from events.clock import hlc_ms
 from events.envelope import Event
 from events.keys import short_device
-from sdactors.paths import show
 from sdactors.replay.tree import Touch
+from sdactors.runtime.paths import show
 
 # Body fields that hold a path or a name (bytes shown as text, escaped where not UTF-8).
 _TEXT_FIELDS = {"path", "name", "mount_point", "target", "old", "new"}

@@ -24,12 +24,12 @@ from projections.catalog import library_projections
 from projections.errors import RefoldNeeded
 from projections.rebuild import remove_db
 from projections.runner import ProjectionRunner, index_position
-from sdactors.errors import PositionBeyondHead
-from sdactors.interrupts import watch
-from sdactors.libraries import LibraryConfig
-from sdactors.library_reader import LibraryReader
-from sdactors.logs import get_logger
-from sdactors.private_files import PRIVATE_FILE, private_dir
+from sdactors.library.config import LibraryConfig
+from sdactors.library.reader import LibraryReader
+from sdactors.runtime.errors import PositionBeyondHead
+from sdactors.runtime.interrupts import watch
+from sdactors.runtime.logs import get_logger
+from sdactors.runtime.private_files import PRIVATE_FILE, private_dir
 
 log = get_logger(__name__)
 
@@ -180,7 +180,7 @@ class SnapshotCache:
 @contextmanager
 def snapshot_connection(path: Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection to a snapshot that cannot write, even by a crafted query, and
-    whose statements stop on Ctrl-C or SIGTERM (``sdactors.interrupts``)."""
+    whose statements stop on Ctrl-C or SIGTERM (``sdactors.runtime.interrupts``)."""
     db = watch(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
     try:
         db.execute("PRAGMA query_only = 1")

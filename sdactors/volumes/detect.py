@@ -19,8 +19,8 @@ from typing import Any
 
 import psutil
 
-from sdactors.errors import NotAMountPoint, VolumeNotFound
-from sdactors.logs import get_logger
+from sdactors.runtime.errors import NotAMountPoint, VolumeNotFound
+from sdactors.runtime.logs import get_logger
 from sdactors.volumes.classify import classify, holder_of, is_remote, removable_device
 from sdactors.volumes.identity import BY_UUID, fingerprint, read_uuid_table
 

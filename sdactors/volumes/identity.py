@@ -34,7 +34,7 @@ from pathlib import Path
 import blake3
 
 from events.codec import pack
-from sdactors.logs import get_logger
+from sdactors.runtime.logs import get_logger
 
 log = get_logger(__name__)
 

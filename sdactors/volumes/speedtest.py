@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from sdactors.errors import SpeedTestFailed, VolumeReadOnly
-from sdactors.logs import get_logger
+from sdactors.runtime.errors import SpeedTestFailed, VolumeReadOnly
+from sdactors.runtime.logs import get_logger
 
 log = get_logger(__name__)
 

@@ -39,8 +39,8 @@ from typing import Any, Iterable
 import trio
 
 from sdactors.indexer.rules import Matcher, Rules
-from sdactors.logs import get_logger
-from sdactors.paths import FileId, file_id
+from sdactors.runtime.logs import get_logger
+from sdactors.runtime.paths import FileId, file_id
 from sdactors.watch.limits import Backoff, count_folders, read_max_user_watches
 
 log = get_logger(__name__)

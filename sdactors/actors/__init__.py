@@ -1,1 +1,0 @@
-"""One actor per module, its messages beside it."""

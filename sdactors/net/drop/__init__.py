@@ -1,0 +1,1 @@
+"""Spacedrop (``sd/drop/1``): offers, sending, receiving, the inbox."""

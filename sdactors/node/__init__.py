@@ -1,0 +1,1 @@
+"""The node: the process that serves a data directory, its libraries and its control socket."""

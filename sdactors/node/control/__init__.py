@@ -1,0 +1,1 @@
+"""The control socket: frames between ``sd`` and a node."""

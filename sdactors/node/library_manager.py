@@ -1,0 +1,221 @@
+"""The LibraryManager: creates, lists, opens and closes the libraries of a data directory.
+
+It is the one place that knows which libraries this process has open, so two parts of the
+node asking for the same library share one Journal instead of fighting over the lock.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+import pykka
+
+from events.domain.library import NONCE_LEN, LibraryCreated, creator_library_id
+from events.keys import DeviceKey
+from sdactors.library.config import (
+    LibraryConfig,
+    create_library_files,
+    find_library,
+    list_libraries,
+    remove_library_files,
+)
+from sdactors.library.handle import Library
+from sdactors.library.journal import DeviceInfo
+from sdactors.runtime.lock import LOCK_WAIT_S
+from sdactors.runtime.logs import get_logger
+from sdactors.runtime.mailbox import Reply
+from sdactors.runtime.paths import DataDir
+from sdactors.runtime.supervisor import CrashHook, SupervisedActor
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateLibrary:
+    """Create a library and open it. ``library_id`` is given only to restore a known one;
+    ``empty`` leaves its log empty (a restore fills it from the original's events)."""
+
+    name: str
+    library_id: str | None = None
+    empty: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLibrary:
+    """Open a library (or share the one open); ``reply`` gets it. A library is opened (its
+    lock taken, its index caught up) in a thread of its own: opening a large one never holds
+    up another, nor this actor."""
+
+    wanted: str | None
+    reply: Reply
+    # Seconds to wait for another process to let go of the library (None: the default).
+    lock_wait: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Constructed:
+    config: LibraryConfig
+    library: Library | None
+    error: BaseException | None
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """Ask: the library if this process has it open (None otherwise); opens nothing."""
+
+    library_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseLibrary:
+    library_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DiscardLibrary:
+    """Close a library and delete its files: only for a creation that failed half-way."""
+
+    library_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListLibraries:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CloseAll:
+    pass
+
+
+class LibraryManager(SupervisedActor):
+    def __init__(
+        self,
+        data: DataDir,
+        key: DeviceKey,
+        device: DeviceInfo,
+        on_crash: CrashHook | None = None,
+        jobs_resume: bool = False,
+    ) -> None:
+        """``jobs_resume``: the libraries are a node's, whose jobs resume when it restarts."""
+        super().__init__(on_crash)
+        self._jobs_resume = jobs_resume
+        self._data = data
+        self._key = key
+        self._device = device
+        self._open: dict[str, Library] = {}
+        # Libraries being opened, and who waits for each.
+        self._opening: dict[str, list[Reply]] = {}
+
+    def on_stop(self) -> None:
+        self._close_all()
+
+    def on_receive(self, message: object) -> object:
+        if isinstance(message, ListLibraries):
+            return list_libraries(self._data)
+        if isinstance(message, OpenLibrary):
+            self._open_later(message)
+            return None
+        if isinstance(message, _Constructed):
+            self._constructed(message)
+            return None
+        if isinstance(message, CreateLibrary):
+            return self._create(message)
+        if isinstance(message, Opened):
+            return self._open.get(message.library_id)
+        if isinstance(message, CloseLibrary):
+            lib = self._open.pop(message.library_id, None)
+            if lib is not None:
+                lib.close()
+            return None
+        if isinstance(message, DiscardLibrary):
+            lib = self._open.pop(message.library_id, None)
+            if lib is not None:
+                lib.close()
+                remove_library_files(lib.config)
+            return None
+        if isinstance(message, CloseAll):
+            self._close_all()
+            return None
+        raise TypeError(f"LibraryManager got an unexpected message: {message!r}")
+
+    def _open_later(self, message: OpenLibrary) -> None:
+        reply = message.reply
+        try:
+            config = find_library(self._data, message.wanted)
+        except Exception as exc:  # noqa: BLE001 - the asker gets it
+            reply.set_exception(exc_info=(type(exc), exc, exc.__traceback__))
+            return
+        lib = self._open.get(config.id)
+        if lib is not None:
+            reply.set(lib)
+            return
+        waiting = self._opening.get(config.id)
+        if waiting is not None:
+            waiting.append(reply)
+            return
+        self._opening[config.id] = [reply]
+        wait = LOCK_WAIT_S if message.lock_wait is None else message.lock_wait
+        me = self.actor_ref
+
+        def construct() -> None:
+            lib, error = None, None
+            try:
+                lib = Library(config, self._key, self._device, wait, self._jobs_resume)
+            except BaseException as exc:  # noqa: BLE001 - the waiters get it
+                error = exc
+            try:
+                me.tell(_Constructed(config, lib, error))
+            except pykka.ActorDeadError:
+                if lib is not None:
+                    lib.close()  # the manager stopped meanwhile: nobody will use it
+
+        threading.Thread(target=construct, name=f"open {config.name}", daemon=True).start()
+
+    def _constructed(self, message: _Constructed) -> None:
+        waiting = self._opening.pop(message.config.id, [])
+        lib, error = message.library, message.error
+        if lib is not None:
+            self._open[message.config.id] = lib
+            log.info("library_opened", library=message.config.id, name=message.config.name)
+            for reply in waiting:
+                reply.set(lib)
+            return
+        assert error is not None
+        for reply in waiting:
+            reply.set_exception(exc_info=(type(error), error, error.__traceback__))
+
+    def _open_library(self, config: LibraryConfig, lock_wait: float | None = None) -> Library:
+        lib = self._open.get(config.id)
+        if lib is None:
+            wait = LOCK_WAIT_S if lock_wait is None else lock_wait
+            lib = Library(config, self._key, self._device, wait, self._jobs_resume)
+            self._open[config.id] = lib
+            log.info("library_opened", library=config.id, name=config.name)
+        return lib
+
+    def _create(self, message: CreateLibrary) -> Library:
+        library_id, nonce = message.library_id, os.urandom(NONCE_LEN)
+        if library_id is None:
+            # A new library's id proves this device created it (its first admin).
+            library_id = creator_library_id(self._key.public, nonce).hex()
+        config = create_library_files(self._data, message.name, library_id)
+        try:
+            lib = self._open_library(config)
+            if not message.empty:
+                lib.append_typed(LibraryCreated(config.id_bytes, config.name, nonce))
+        except BaseException:
+            lib = self._open.pop(config.id, None)
+            if lib is not None:
+                lib.close()
+            remove_library_files(config)
+            raise
+        log.info("library_created", library=config.id, name=config.name)
+        return lib
+
+    def _close_all(self) -> None:
+        for lib in self._open.values():
+            lib.close()
+        self._open.clear()

@@ -1,0 +1,132 @@
+"""A node: a data directory, this device's key, and the actors that serve its libraries.
+
+The CLI opens a node for the length of one command; ``sd node run`` keeps one open. Either
+way commands run on it the same way (:meth:`Node.execute`): those that change a library
+through the ActionManager, which audits them; reads directly.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pykka
+
+from events.keys import DeviceKey
+from sdactors.library.config import LibraryConfig, find_library
+from sdactors.library.handle import REPLY_TIMEOUT_S, Library
+from sdactors.library.journal import DeviceInfo
+from sdactors.node.library_manager import (
+    CloseAll,
+    CreateLibrary,
+    DiscardLibrary,
+    LibraryManager,
+    ListLibraries,
+    Opened,
+    OpenLibrary,
+)
+from sdactors.ops.action_manager import ActionManager, RunAction
+from sdactors.ops.base import Op
+from sdactors.ops.context import CallContext, ProgressSink
+from sdactors.runtime.config import NodeConfig, load_node_config
+from sdactors.runtime.identity import load_device_key
+from sdactors.runtime.mailbox import Reply
+from sdactors.runtime.paths import DataDir
+from sdactors.runtime.supervisor import Supervisor
+from sdactors.volumes.manager import VolumeManager
+
+
+class Node:
+    def __init__(self, data_dir: str | os.PathLike[str], serving: bool = False) -> None:
+        """``serving``: the node of ``sd node run`` (its jobs outlive a stop, to resume)."""
+        self.data = DataDir(data_dir)
+        self.config: NodeConfig = load_node_config(self.data)
+        self.key: DeviceKey = load_device_key(self.data)
+        device = DeviceInfo(self.config.device_name, self.config.hostname, self.config.os)
+        # The ``sd node run`` process holding this node, if any (it sets itself).
+        self.process: Any = None
+        self.supervisor = Supervisor("node")
+        self.supervisor.start(
+            "libraries",
+            lambda hook: LibraryManager.start(self.data, self.key, device, hook, serving),
+        )
+        self.supervisor.start("volumes", lambda hook: VolumeManager.start(on_crash=hook))
+        self.supervisor.start("actions", lambda hook: ActionManager.start(self, hook))
+
+    @property
+    def device(self) -> bytes:
+        return self.key.public
+
+    @property
+    def node(self) -> "Node":
+        return self
+
+    @property
+    def serving(self) -> bool:
+        """Whether this is ``sd node run``'s node (long-lived), not one command's."""
+        return self.process is not None
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def execute(self, command: Op, progress: ProgressSink | None = None) -> Any:
+        """Run a command here: through the ActionManager if it changes a library."""
+        if not command.writes:
+            return command.run(CallContext(self, progress))
+        reply = Reply()
+        self.supervisor.live_ref("actions").tell(RunAction(command, reply, progress))
+        return reply.get(timeout=None)
+
+    def find(self, wanted: str | None) -> LibraryConfig:
+        return find_library(self.data, wanted)
+
+    def read_library(self, wanted: str | None) -> Library:
+        lib = self.open_library(self.find(wanted).id)
+        lib.catch_up()
+        return lib
+
+    def write_library(self, wanted: str | None) -> Library:
+        return self.open_library(self.find(wanted).id)
+
+    def _ask(self, message: object) -> Any:
+        try:
+            return self.supervisor.live_ref("libraries").ask(message, timeout=REPLY_TIMEOUT_S)
+        except pykka.ActorDeadError:
+            return self.supervisor.live_ref("libraries").ask(message, timeout=REPLY_TIMEOUT_S)
+
+    def _tell(self, message: object) -> None:
+        try:
+            self.supervisor.live_ref("libraries").tell(message)
+        except pykka.ActorDeadError:
+            self.supervisor.live_ref("libraries").tell(message)
+
+    def libraries(self) -> list[LibraryConfig]:
+        return self._ask(ListLibraries())
+
+    def create_library(
+        self, name: str, library_id: str | None = None, empty: bool = False
+    ) -> Library:
+        return self._ask(CreateLibrary(name, library_id, empty))
+
+    def open_library(self, wanted: str | None, lock_wait: float | None = None) -> Library:
+        reply = Reply()
+        self._tell(OpenLibrary(wanted, reply, lock_wait))
+        return reply.get(timeout=REPLY_TIMEOUT_S)
+
+    def opened(self, library_id: str) -> Library | None:
+        """The library if it is open here; None otherwise (nothing is opened)."""
+        return self._ask(Opened(library_id))
+
+    def discard_library(self, library_id: str) -> None:
+        self._ask(DiscardLibrary(library_id))
+
+    def close(self) -> None:
+        try:
+            self._ask(CloseAll())
+        finally:
+            self.supervisor.stop_all()
+
+    def __enter__(self) -> "Node":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

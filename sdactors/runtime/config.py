@@ -1,0 +1,122 @@
+"""node.toml: the node's own settings, versioned.
+
+Version history:
+  1. flat keys: ``device_name``.
+  2. grouped tables: ``[device] name`` and ``[node] log_format``, room for networking settings.
+  3. ``[network]``: ``bind`` (the address iroh listens on), ``relays`` and ``discovery`` (both
+     off: a node works on a LAN, or with no internet at all, without asking anyone).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from sdactors.runtime import versioned_toml
+from sdactors.runtime.paths import DataDir
+from sdactors.runtime.private_files import private_dir
+
+NODE_SCHEMA_VERSION = 3
+
+# Every interface, a port the system picks: a home server reachable on its LAN.
+DEFAULT_BIND = "0.0.0.0:0"
+
+
+def _v1_to_v2(old: dict[str, Any]) -> dict[str, Any]:
+    name = old.pop("device_name", None) or socket.gethostname()
+    old.setdefault("device", {})["name"] = name
+    old.setdefault("node", {}).setdefault("log_format", "json")
+    return old
+
+
+def _v2_to_v3(old: dict[str, Any]) -> dict[str, Any]:
+    old.setdefault("network", {}).update(_network_defaults() | old.get("network", {}))
+    return old
+
+
+def _network_defaults() -> dict[str, Any]:
+    return {"bind": DEFAULT_BIND, "relays": False, "discovery": False}
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkConfig:
+    """Where the node's iroh endpoint listens, and whether it may use n0's relays (to reach
+    devices behind NAT) and discovery (to find a device by its id alone)."""
+
+    bind: str = DEFAULT_BIND
+    relays: bool = False
+    discovery: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    device_name: str
+    log_format: str
+    network: NetworkConfig = NetworkConfig()
+
+    @property
+    def hostname(self) -> str:
+        return socket.gethostname()
+
+    @property
+    def os(self) -> str:
+        return f"{platform.system()} {platform.release()}".strip()
+
+
+def init_node_config(data: DataDir, device_name: str, network: NetworkConfig) -> None:
+    """Write a new data directory's node.toml (before first use): what a user does by hand
+    to name the device and choose where its node listens; benchmarks and tests do it too."""
+    private_dir(data.root)
+    versioned_toml.save(
+        data.node_config,
+        {
+            "schema_version": NODE_SCHEMA_VERSION,
+            "device": {"name": device_name},
+            "node": {"log_format": "json"},
+            "network": {
+                "bind": network.bind,
+                "relays": network.relays,
+                "discovery": network.discovery,
+            },
+        },
+    )
+
+
+# Overrides ``[network] bind`` for one run (a container, a test harness keeping every node on
+# loopback) without editing node.toml.
+BIND_ENV = "SD_NETWORK_BIND"
+
+
+def load_node_config(data: DataDir) -> NodeConfig:
+    """Load node.toml, creating it with defaults on first use and migrating old versions."""
+    path = data.node_config
+    if not path.exists():
+        private_dir(data.root)
+        versioned_toml.save(
+            path,
+            {
+                "schema_version": NODE_SCHEMA_VERSION,
+                "device": {"name": socket.gethostname()},
+                "node": {"log_format": "json"},
+                "network": _network_defaults(),
+            },
+        )
+    content = versioned_toml.load(path, NODE_SCHEMA_VERSION, MIGRATIONS)
+    device = content.get("device", {})
+    node = content.get("node", {})
+    network = content.get("network", {})
+    return NodeConfig(
+        device_name=str(device.get("name") or socket.gethostname()),
+        log_format=str(node.get("log_format", "json")),
+        network=NetworkConfig(
+            bind=os.environ.get(BIND_ENV) or str(network.get("bind", DEFAULT_BIND)),
+            relays=bool(network.get("relays", False)),
+            discovery=bool(network.get("discovery", False)),
+        ),
+    )
