@@ -1,7 +1,8 @@
 """What every command shares: the data directory, the output mode, and opened libraries.
 
-Nothing heavy is imported or started until a command needs it: a read of an index that is
-already current opens two SQLite files and starts no actor at all.
+The CLI's own process is a host commands run on (``sdactors.ops.context.Host``) when no
+node serves the data directory. Nothing heavy is imported or started until a command needs
+it: a read of an index that is already current opens two SQLite files and starts no actor.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from sdactors.cli.output import Output
-from sdactors.runtime.errors import LibraryLocked, LogDamaged
+from sdactors.runtime.errors import LibraryLocked, LogDamaged, NodeNotRunning
 from sdactors.runtime.paths import DataDir
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from sdactors.library.reader import LibraryReader
     from sdactors.node.node import Node
     from sdactors.ops.base import Op
+    from sdactors.ops.context import Network
 
 
 class _Progress:
@@ -69,12 +71,13 @@ class CliContext:
                 return client.call(command.op_name, command.arguments(), progress)
             finally:
                 client.close()
-        sink = _Progress(progress) if progress is not None else None
         if command.writes:
-            return self.node.execute(command, sink)
+            return self.node.execute(command, _Progress(progress) if progress else None)
         from sdactors.ops.context import CallContext
+        from sdactors.runtime.progress import progress_channel
 
-        return command.run(CallContext(self, sink))
+        with progress_channel(progress) as channel:
+            return command.run(CallContext(self, channel))
 
     def call(
         self,
@@ -107,6 +110,30 @@ class CliContext:
             return False
         client.close()
         return True
+
+    # -- the host's ports (no node serves here) ----------------------------------------------
+
+    @property
+    def serving(self) -> bool:
+        return False
+
+    @property
+    def network(self) -> "Network | None":
+        return None
+
+    @property
+    def network_error(self) -> str | None:
+        return None
+
+    def status(self) -> dict[str, Any]:
+        raise NodeNotRunning(str(self.data.root))
+
+    def libraries(self) -> "list[LibraryConfig]":
+        # Through the node (its configuration read, so a broken node.toml is said here too).
+        return self.node.libraries()
+
+    def create_library(self, name: str) -> "Library":
+        return self.node.create_library(name)
 
     def find(self, wanted: str | None) -> "LibraryConfig":
         from sdactors.library.config import find_library

@@ -21,7 +21,7 @@ from sdactors.volumes.speedtest import DEFAULT_MAX_SECONDS, MIB
 
 if TYPE_CHECKING:
     from sdactors.library.handle import Library
-    from sdactors.volumes.manager import Observed, SpeedReport
+    from sdactors.volumes.manager import SpeedReport
 
 
 @click.group("volume")
@@ -51,16 +51,14 @@ def _recorded(ctx: CliContext, lib: Library | LibraryReader | None) -> dict[str,
 def list_(ctx: CliContext, library: str | None) -> None:
     """List the mounted volumes (and record changes in the library)."""
     from sdactors.library.handle import REPLY_TIMEOUT_S, Library
-    from sdactors.volumes.manager import ListVolumes, Observe
+    from sdactors.volumes.manager import ListVolumes, record
 
     lib = _library(ctx, library)
     manager = ctx.node.supervisor.live_ref("volumes")
+    volumes = manager.ask(ListVolumes(), timeout=REPLY_TIMEOUT_S)
     if isinstance(lib, Library):
-        observed: Observed = manager.ask(Observe(lib), timeout=REPLY_TIMEOUT_S)
-        volumes = list(observed.volumes)
+        record(lib, volumes)
         lib.catch_up()
-    else:
-        volumes = manager.ask(ListVolumes(), timeout=REPLY_TIMEOUT_S)
     recorded = _recorded(ctx, lib)
     if ctx.out.as_json:
         ctx.out.json([_volume_json(v, recorded.get(v.id)) for v in volumes])
@@ -121,13 +119,15 @@ def speedtest(
 ) -> None:
     """Measure sequential write and read speed of the volume mounted at MOUNT (MB/s)."""
     from sdactors.library.handle import REPLY_TIMEOUT_S, Library
-    from sdactors.volumes.manager import SpeedTest
+    from sdactors.volumes.manager import SpeedTest, record_speed
 
     lib = _library(ctx, library)
-    writable = lib if isinstance(lib, Library) else None
     report: SpeedReport = ctx.node.supervisor.live_ref("volumes").ask(
-        SpeedTest(mount, size_mib * MIB, seconds, writable), timeout=REPLY_TIMEOUT_S
+        SpeedTest(mount, size_mib * MIB, seconds), timeout=REPLY_TIMEOUT_S
     )
+    recorded = isinstance(lib, Library)
+    if recorded:
+        record_speed(lib, report)
     r = report.result
     ctx.out.result(
         {
@@ -139,9 +139,9 @@ def speedtest(
             "bytes_read": r.bytes_read,
             "seconds": round(r.seconds, 3),
             "cache_dropped": r.cache_dropped,
-            "recorded": report.recorded,
+            "recorded": recorded,
         },
         f"{report.volume.mount_point}: write {r.write_mbps:.1f} MB/s, read {r.read_mbps:.1f} MB/s "
         f"({r.bytes_written / MIB:.0f} MiB in {r.seconds:.2f} s)"
-        + ("" if report.recorded else ", not recorded"),
+        + ("" if recorded else ", not recorded"),
     )

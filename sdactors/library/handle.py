@@ -6,6 +6,7 @@ itself: appends and ingests go to the Journal, folding to the Projector.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from typing import Any, Callable, Iterable, NoReturn, Sequence
 
@@ -29,7 +30,8 @@ from sdactors.jobs.manager import (
     ResumeUnfinished,
     Submit,
 )
-from sdactors.library.bus import Deliver, EventBus, Subscribe, Subscriptions, Unsubscribe
+from sdactors.library.actions import close_action, close_interrupted
+from sdactors.library.bus import EventBus, Subscription, Subscriptions
 from sdactors.library.config import LibraryConfig
 from sdactors.library.health import LibraryHealth
 from sdactors.library.journal import (
@@ -38,13 +40,13 @@ from sdactors.library.journal import (
     Appended,
     DeviceInfo,
     Ingest,
+    IngestExport,
     Journal,
     OwnEventsHeld,
 )
 from sdactors.library.log_health import check_log_present, check_not_damaged
 from sdactors.library.projector import CatchUp, Committed, Digest, Projector, Rebuild
 from sdactors.library.reader import LibraryReader
-from sdactors.ops.action_manager import close_interrupted
 from sdactors.runtime.errors import (
     ActorFailed,
     DiskFull,
@@ -53,9 +55,11 @@ from sdactors.runtime.errors import (
     IndexRebuilt,
 )
 from sdactors.runtime.lock import LOCK_WAIT_S, LibraryLock
-from sdactors.runtime.mailbox import Reply
+from sdactors.runtime.mailbox import Mailbox
+from sdactors.runtime.paths import LibraryPaths
 from sdactors.runtime.private_files import private_database, private_dir
-from sdactors.runtime.supervisor import Supervisor
+from sdactors.runtime.progress import Listener, progress_channel
+from sdactors.runtime.supervisor import CrashHook, Supervisor
 
 # How long a caller waits for the Journal before reporting it stuck. Generous: a commit
 # behind a large import can take a while.
@@ -103,9 +107,12 @@ class Library(LibraryReader):
         EventStore(paths.events, library=config.id_bytes).close()
         self.health = LibraryHealth(config, self._recovered, self._rebuilt)
         self.supervisor = Supervisor(f"library {config.name}")
+        # Outlives any one bus: a restarted bus keeps its subscribers.
+        self._subscriptions = subscriptions = Subscriptions()
         try:
-            subscriptions = Subscriptions()  # outlives any one bus: a restart keeps them
-            self.supervisor.start("bus", lambda hook: EventBus.start(subscriptions, hook))
+            self.supervisor.start(
+                "bus", lambda hook: EventBus.start(config.id, subscriptions, hook)
+            )
             bus = lambda: self.supervisor.live_ref("bus")  # noqa: E731 - the current bus, after restarts
             self.supervisor.start(
                 "journal",
@@ -120,25 +127,27 @@ class Library(LibraryReader):
                     RESTORE_HOLD_S if jobs_resume else 0.0,
                 ),
             )
-            self.supervisor.start(
-                "projector",
-                lambda hook: Projector.start(
+
+            def projector(hook: CrashHook) -> pykka.ActorRef:
+                ref = Projector.start(
                     str(paths.events), str(paths.index), self.health, jobs_resume, hook
-                ),
-            )
+                )
+                # Each instance (a restart's too) hears of every commit.
+                subscriptions.put(Subscription("projector", ("",), ref))
+                return ref
+
+            self.supervisor.start("projector", projector)
             self.jobs = JobBoard()
+            port = JobsPort(self)
             self.supervisor.start(
                 "jobs",
-                lambda hook: JobManager.start(self, self.jobs, pause_on_stop=not jobs_resume,
+                lambda hook: JobManager.start(port, self.jobs, pause_on_stop=not jobs_resume,
                                               on_crash=hook),
             )  # fmt: skip
             try:
                 self.catch_up()
             except (DiskFull, IndexRebuilding, IndexRebuildFailed):
                 pass  # the library's health says so; it serves again when that passes
-            self._projector_token = self.subscribe(
-                ("",), lambda events: self._tell("projector", Committed()), name="projector"
-            )
             self._close_interrupted_actions(jobs_resume)
         except BaseException:
             self.close()
@@ -208,16 +217,12 @@ class Library(LibraryReader):
 
     def append(self, drafts: Sequence[Draft]) -> Appended:
         """Append and wait until the events are durable."""
-        reply = Reply()
-        self.supervisor.live_ref("journal").tell(Append(tuple(drafts), reply))
-        return reply.get(timeout=REPLY_TIMEOUT_S)
+        return self._ask("journal", Append(tuple(drafts)))  # type: ignore[return-value]
 
-    async def append_async(self, drafts: Sequence[Draft]) -> Appended:
-        """``append`` for trio tasks: the commit wakes the task, no thread waits for it."""
-        from sdactors.library.trio_bridge import wait_reply  # trio only for trio callers
-
-        journal = self.supervisor.live_ref("journal")
-        return await wait_reply(lambda reply: journal.tell(Append(tuple(drafts), reply)))
+    def append_soon(self, drafts: Sequence[Draft]) -> pykka.Future:
+        """Append without waiting: the future settles once the events are durable (or with
+        why they were refused)."""
+        return self.supervisor.live_ref("journal").ask(Append(tuple(drafts)), block=False)
 
     def append_typed(self, *typed: object) -> Appended:
         return self.append([CATALOG.body(t) for t in typed])
@@ -233,68 +238,64 @@ class Library(LibraryReader):
     def accept_loss(self) -> bool:
         """Write again after a forced restore without waiting for a peer; whether writes
         were waiting."""
-        reply = Reply()
-        self.supervisor.live_ref("journal").tell(AcceptLoss(reply))
-        return bool(reply.get(timeout=REPLY_TIMEOUT_S))
+        return bool(self._ask("journal", AcceptLoss()))
 
     def ingest(
         self, wire: Iterable[tuple[bytes, bytes | None]], whole: bool = False
     ) -> IngestReport:
-        reply = Reply()
-        self.supervisor.live_ref("journal").tell(Ingest(wire, reply, whole))
-        return reply.get(timeout=REPLY_TIMEOUT_S)
+        """Verify and store foreign events (``(data, sig)`` pairs, held in memory)."""
+        return self._ask("journal", Ingest(tuple(wire), whole))  # type: ignore[return-value]
 
-    def subscribe(
-        self, prefixes: tuple[str, ...], deliver: Deliver, name: str = "subscriber"
-    ) -> int:
-        return self._ask("bus", Subscribe(prefixes, deliver, name))  # type: ignore[return-value]
+    def ingest_export(self, path: str | os.PathLike[str]) -> IngestReport:
+        """Verify and store every event of an export file, or none (read as it goes)."""
+        return self._ask("journal", IngestExport(os.fspath(path)))  # type: ignore[return-value]
 
-    def unsubscribe(self, token: int) -> None:
-        self._tell("bus", Unsubscribe(token))
+    def subscribe(self, prefixes: tuple[str, ...], subscriber: Mailbox, name: str) -> None:
+        """Tell the actor ``subscriber`` a :class:`~sdactors.library.bus.Notice` of each
+        commit of events whose type starts with one of ``prefixes``; ``name`` is unique in
+        the library (subscribing again under it replaces the subscription)."""
+        self._subscriptions.put(Subscription(name, prefixes, subscriber))
+
+    def unsubscribe(self, name: str) -> None:
+        self._subscriptions.remove(name)
 
     # -- jobs -------------------------------------------------------------------------------
 
     def index_location(
         self,
         location: bytes,
-        progress: Callable[[dict[str, Any]], None] | None = None,
+        progress: Listener | None = None,
         folders: Sequence[bytes] | None = None,
         confirm_deletions: bool = False,
     ) -> dict[str, Any]:
         """Index (or rescan) one of this device's locations, or only some of its ``folders``,
         as a recorded job, and wait for it to end; its counts (``JobStats.as_dict``)."""
-        reply = Reply()
         folders = None if folders is None else list(folders)
-        self._tell_jobs(
-            Submit("index", location, index_params(folders), reply, progress,
-                   confirmed=confirm_deletions)
-        )  # fmt: skip
-        # No timeout: a large first index takes as long as the disk needs.
-        return reply.get(timeout=None)
+        with progress_channel(progress) as channel:
+            # No timeout: a large first index takes as long as the disk needs.
+            return self._ask(
+                "jobs",
+                Submit("index", location, index_params(folders), channel,
+                       confirmed=confirm_deletions),
+                timeout=None,
+            )  # type: ignore[return-value]  # fmt: skip
 
     def run_job(
         self,
         kind: str,
         location: bytes,
         params: dict[str, Any],
-        progress: Callable[[dict[str, Any]], None] | None = None,
+        progress: Listener | None = None,
     ) -> Any:
         """Run a recorded job and wait for its end; what it returns."""
-        reply = Reply()
-        self._tell_jobs(Submit(kind, location, params, reply, progress))
-        return reply.get(timeout=None)
+        with progress_channel(progress) as channel:
+            return self._ask("jobs", Submit(kind, location, params, channel), timeout=None)
 
     def submit_job(
-        self,
-        kind: str,
-        location: bytes,
-        params: dict[str, Any],
-        reply: Reply | None = None,
-        progress: Callable[[dict[str, Any]], None] | None = None,
-        recorded: bool = True,
+        self, kind: str, location: bytes, params: dict[str, Any], recorded: bool = True
     ) -> None:
-        """Queue a job without waiting (``reply``, if given, gets its end)."""
-        self._tell_jobs(Submit(kind, location, params, reply, progress, recorded))
+        """Queue a job without waiting."""
+        self._tell_jobs(Submit(kind, location, params, recorded=recorded))
 
     def rescan_soon(self, location: bytes, folders: Sequence[bytes] | None) -> None:
         """A watcher's rescan: not recorded, merged with one still waiting for the location."""
@@ -302,27 +303,23 @@ class Library(LibraryReader):
                         list(folders)), recorded=False)  # fmt: skip
 
     def pause_job(self, job: bytes) -> dict[str, Any]:
-        return self._job_reply(lambda reply: Pause(job, reply))
+        return self._ask("jobs", Pause(job), timeout=None)  # type: ignore[return-value]
 
     def cancel_job(self, job: bytes) -> dict[str, Any]:
-        return self._job_reply(lambda reply: Cancel(job, reply))
+        return self._ask("jobs", Cancel(job), timeout=None)  # type: ignore[return-value]
 
     def resume_job(
         self,
         job: bytes,
         confirmed: bool = False,
         wait: bool = False,
-        progress: Callable[[dict[str, Any]], None] | None = None,
+        progress: Listener | None = None,
     ) -> dict[str, Any]:
-        return self._job_reply(lambda reply: Resume(job, reply, confirmed, wait, progress))
+        with progress_channel(progress) as channel:
+            return self._ask("jobs", Resume(job, confirmed, wait, channel), timeout=None)  # type: ignore[return-value]
 
     def resume_unfinished_jobs(self) -> None:
         self._tell_jobs(ResumeUnfinished())
-
-    def _job_reply(self, make: Callable[[Reply], object]) -> Any:
-        reply = Reply()
-        self._tell_jobs(make(reply))
-        return reply.get(timeout=None)
 
     def _tell_jobs(self, message: object) -> None:
         try:
@@ -354,12 +351,13 @@ class Library(LibraryReader):
         """
         if damaged:
             self.health.index_damaged(reason)  # refused from now on, not once the actor hears
-        reply = Reply() if wait else None
+        if wait:
+            return self._ask("projector", Rebuild(reason, damaged), timeout=None)  # type: ignore[return-value]
         try:
-            self.supervisor.live_ref("projector").tell(Rebuild(reason, damaged, reply))
+            self.supervisor.live_ref("projector").tell(Rebuild(reason, damaged))
         except pykka.ActorDeadError as exc:
             raise ActorFailed("the projector stopped; it is being restarted, try again") from exc
-        return reply.get(timeout=None) if reply is not None else None
+        return None
 
     # -- reading the index ------------------------------------------------------------------
 
@@ -403,3 +401,34 @@ class Library(LibraryReader):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class JobsPort:
+    """The library as its jobs see it (:class:`~sdactors.jobs.port.JobLibrary`): what they
+    may do with it, and nothing else of it."""
+
+    def __init__(self, lib: Library) -> None:
+        self._lib = lib
+
+    @property
+    def device(self) -> bytes:
+        return self._lib.device
+
+    @property
+    def paths(self) -> LibraryPaths:
+        return self._lib.config.paths
+
+    def catch_up(self) -> int:
+        return self._lib.catch_up()
+
+    def index(self) -> Any:
+        return self._lib.index()
+
+    def append_typed(self, *typed: object) -> Appended:
+        return self._lib.append_typed(*typed)
+
+    def append_soon(self, drafts: Sequence[Draft]) -> pykka.Future:
+        return self._lib.append_soon(drafts)
+
+    def close_action(self, action: bytes, outcome: Any = None, error: str | None = None) -> None:
+        close_action(self._lib, action, outcome, error)

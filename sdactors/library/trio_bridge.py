@@ -1,45 +1,11 @@
-"""Awaiting actor replies from trio without a thread per waiter.
-
-The node shell is trio: many requests wait on actors at once. Parking each in a worker thread
-(``trio.to_thread``) costs a thread and a handoff per request; instead the reply wakes the
-waiting task directly, through the trio token, from whichever actor thread sets it.
-"""
+"""Appends from trio tasks, gathered: the node shell is trio, and many of its tasks may
+append at once."""
 
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
 import trio
-
-from sdactors.runtime.mailbox import Reply
-
-
-class TrioReply(Reply):
-    """A Reply that also wakes one trio task when it is set."""
-
-    __slots__ = ("_token", "_event")
-
-    def __init__(self, token: trio.lowlevel.TrioToken, event: trio.Event) -> None:
-        super().__init__()
-        self._token = token
-        self._event = event
-
-    def set(self, value: Any | None = None) -> None:
-        super().set(value)
-        self._token.run_sync_soon(self._event.set)
-
-    def set_exception(self, exc_info: Any = None) -> None:
-        super().set_exception(exc_info)
-        self._token.run_sync_soon(self._event.set)
-
-
-async def wait_reply(send: Callable[[Reply], None]) -> Any:
-    """Call ``send(reply)`` (which hands the reply to an actor) and await the answer."""
-    event = trio.Event()
-    reply = TrioReply(trio.lowlevel.current_trio_token(), event)
-    send(reply)
-    await event.wait()
-    return reply.get(timeout=0)
 
 
 class TrioAppender:
@@ -80,9 +46,8 @@ class TrioAppender:
                 continue
             drafts = tuple(d for part, _ in batch for d in part)
             try:
-                done = await wait_reply(
-                    lambda reply, drafts=drafts: self._journal().tell(Append(drafts, reply))
-                )
+                answer = self._journal().ask(Append(drafts), block=False)
+                done = await trio.to_thread.run_sync(answer.get)
             except Exception as exc:  # noqa: BLE001 - every waiter gets the failure
                 for _, slot in batch:
                     slot.fail(exc)

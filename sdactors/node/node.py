@@ -8,7 +8,7 @@ through the ActionManager, which audits them; reads directly.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pykka
 
@@ -22,33 +22,56 @@ from sdactors.node.library_manager import (
     DiscardLibrary,
     LibraryManager,
     ListLibraries,
-    Opened,
+    OpenLibraries,
     OpenLibrary,
 )
 from sdactors.ops.action_manager import ActionManager, RunAction
 from sdactors.ops.base import Op
 from sdactors.ops.context import CallContext, ProgressSink
 from sdactors.runtime.config import NodeConfig, load_node_config
+from sdactors.runtime.errors import NodeNotRunning
 from sdactors.runtime.identity import load_device_key
-from sdactors.runtime.mailbox import Reply
 from sdactors.runtime.paths import DataDir
+from sdactors.runtime.progress import progress_channel
 from sdactors.runtime.supervisor import Supervisor
 from sdactors.volumes.manager import VolumeManager
 
+if TYPE_CHECKING:
+    from sdactors.ops.context import Network
+
+
+class NodeService(Protocol):
+    """What ``sd node run`` adds to the node it holds: the network, its status, and serving
+    the libraries created meanwhile."""
+
+    net: Network | None
+    net_error: str | None
+
+    def status(self) -> dict[str, Any]: ...
+
+    def serve_created(self, library_id: str, name: str) -> None: ...
+
 
 class Node:
+    """The host commands run on (``sdactors.ops.context.Host``), in ``sd node run`` or in
+    one command's process."""
+
     def __init__(self, data_dir: str | os.PathLike[str], serving: bool = False) -> None:
         """``serving``: the node of ``sd node run`` (its jobs outlive a stop, to resume)."""
         self.data = DataDir(data_dir)
         self.config: NodeConfig = load_node_config(self.data)
         self.key: DeviceKey = load_device_key(self.data)
         device = DeviceInfo(self.config.device_name, self.config.hostname, self.config.os)
-        # The ``sd node run`` process holding this node, if any (it sets itself).
-        self.process: Any = None
+        # What ``sd node run`` adds, once it holds this node (it sets itself).
+        self.service: NodeService | None = None
+        # The libraries open here: the LibraryManager opens them, commands use them.
+        self._open = OpenLibraries()
         self.supervisor = Supervisor("node")
         self.supervisor.start(
             "libraries",
-            lambda hook: LibraryManager.start(self.data, self.key, device, hook, serving),
+            lambda hook: LibraryManager.start(
+                self.data, self.key, device, self._open, hook, serving
+            ),
         )
         self.supervisor.start("volumes", lambda hook: VolumeManager.start(on_crash=hook))
         self.supervisor.start("actions", lambda hook: ActionManager.start(self, hook))
@@ -58,23 +81,32 @@ class Node:
         return self.key.public
 
     @property
-    def node(self) -> "Node":
-        return self
-
-    @property
     def serving(self) -> bool:
         """Whether this is ``sd node run``'s node (long-lived), not one command's."""
-        return self.process is not None
+        return self.service is not None
+
+    @property
+    def network(self) -> Network | None:
+        return self.service.net if self.service is not None else None
+
+    @property
+    def network_error(self) -> str | None:
+        return self.service.net_error if self.service is not None else None
+
+    def status(self) -> dict[str, Any]:
+        if self.service is None:
+            raise NodeNotRunning(str(self.data.root))
+        return self.service.status()
 
     # -- commands ---------------------------------------------------------------------------
 
     def execute(self, command: Op, progress: ProgressSink | None = None) -> Any:
         """Run a command here: through the ActionManager if it changes a library."""
-        if not command.writes:
-            return command.run(CallContext(self, progress))
-        reply = Reply()
-        self.supervisor.live_ref("actions").tell(RunAction(command, reply, progress))
-        return reply.get(timeout=None)
+        with progress_channel(progress.put if progress is not None else None) as channel:
+            if not command.writes:
+                return command.run(CallContext(self, channel))
+            actions = self.supervisor.live_ref("actions")
+            return actions.ask(RunAction(command, channel), timeout=None)
 
     def find(self, wanted: str | None) -> LibraryConfig:
         return find_library(self.data, wanted)
@@ -93,28 +125,20 @@ class Node:
         except pykka.ActorDeadError:
             return self.supervisor.live_ref("libraries").ask(message, timeout=REPLY_TIMEOUT_S)
 
-    def _tell(self, message: object) -> None:
-        try:
-            self.supervisor.live_ref("libraries").tell(message)
-        except pykka.ActorDeadError:
-            self.supervisor.live_ref("libraries").tell(message)
-
     def libraries(self) -> list[LibraryConfig]:
         return self._ask(ListLibraries())
 
     def create_library(
         self, name: str, library_id: str | None = None, empty: bool = False
     ) -> Library:
-        return self._ask(CreateLibrary(name, library_id, empty))
+        """A new library, open here; a serving node serves it at once."""
+        lib = self._open.get(self._ask(CreateLibrary(name, library_id, empty)))
+        if self.service is not None:
+            self.service.serve_created(lib.config.id, lib.config.name)
+        return lib
 
     def open_library(self, wanted: str | None, lock_wait: float | None = None) -> Library:
-        reply = Reply()
-        self._tell(OpenLibrary(wanted, reply, lock_wait))
-        return reply.get(timeout=REPLY_TIMEOUT_S)
-
-    def opened(self, library_id: str) -> Library | None:
-        """The library if it is open here; None otherwise (nothing is opened)."""
-        return self._ask(Opened(library_id))
+        return self._open.get(self._ask(OpenLibrary(wanted, lock_wait)))
 
     def discard_library(self, library_id: str) -> None:
         self._ask(DiscardLibrary(library_id))

@@ -14,20 +14,13 @@ whichever process ran it, so ``sd`` prints the same output either way.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable, ClassVar, Protocol, TypeVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 from events.shapes import Check, compile_check, declared_shape
-from sdactors.ops.context import Host
+from sdactors.ops.context import OpContext
 from sdactors.runtime.errors import InvalidArgument
 
-
-class OpContext(Host, Protocol):
-    """Where a command runs (a node, or the CLI's own process), and who waits on it."""
-
-    action: bytes | None
-
-    def progress(self, info: dict[str, Any]) -> None:
-        """Tell a waiting client how far a long command has come."""
+__all__ = ["Op", "OpContext", "op", "encode", "decode", "commands"]
 
 
 class Op(ABC):

@@ -1,18 +1,22 @@
-"""One command's context: where it runs (a node, or the CLI's own process) and who waits.
+"""What a command sees of where it runs: its ports, never the object that hosts it.
 
-The host (``sdactors.node.node.Node``, or the CLI's context) gives the libraries; the progress
-sink, when a client waits on a long command, gets its progress.
+A command runs in a node (``sd node run``, or the node the CLI opens for one command that
+writes) or in the CLI's own process (a read). Either host gives the same :class:`Host`: the
+libraries, creating one, whether this is a serving node, its network, its status. A command
+sees its host through an :class:`OpContext`: the host's ports, and where the command's
+progress goes (a channel named by id, ``sdactors.runtime.progress``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from sdactors.runtime.progress import report
 
 if TYPE_CHECKING:
     from sdactors.library.config import LibraryConfig
     from sdactors.library.handle import Library
     from sdactors.library.reader import LibraryReader
-    from sdactors.node.node import Node
     from sdactors.runtime.paths import DataDir
 
 
@@ -20,26 +24,71 @@ class ProgressSink(Protocol):
     def put(self, info: dict[str, Any]) -> None: ...
 
 
+class Network(Protocol):
+    """A serving node's network endpoint (pairing, devices, sync, Spacedrop), as commands
+    use it: asked a message of the network's, it answers (or raises why not)."""
+
+    def ask(
+        self,
+        message: object,
+        timeout: float | None = ...,
+        progress: Callable[[dict[str, Any]], None] | None = ...,
+    ) -> Any: ...
+
+
 class Host(Protocol):
+    """Where commands run: a node, or the CLI's own process."""
+
     data: DataDir
 
     @property
-    def device(self) -> bytes: ...
+    def device(self) -> bytes:
+        """This device's id."""
 
     @property
-    def node(self) -> Node: ...
+    def serving(self) -> bool:
+        """Whether this is ``sd node run``'s node (long-lived: jobs run in the background)."""
+
+    @property
+    def network(self) -> Network | None:
+        """The serving node's network; None without one, or when it did not start
+        (``network_error`` says why)."""
+
+    @property
+    def network_error(self) -> str | None: ...
+
+    def status(self) -> dict[str, Any]:
+        """What the serving node is doing (``sd node status``); NodeNotRunning without one."""
+
+    def libraries(self) -> list[LibraryConfig]: ...
 
     def find(self, wanted: str | None) -> LibraryConfig: ...
 
-    def read_library(self, wanted: str | None) -> Library | LibraryReader: ...
+    def create_library(self, name: str) -> Library:
+        """A new library, open here (and served, by a serving node)."""
 
-    def write_library(self, wanted: str | None) -> Library: ...
+    def read_library(self, wanted: str | None) -> Library | LibraryReader:
+        """A library to read, current with its log."""
+
+    def write_library(self, wanted: str | None) -> Library:
+        """A library open for writing (its lock held here)."""
+
+
+class OpContext(Host, Protocol):
+    """What a command sees: its host's ports, the audited action it runs as, and where its
+    progress goes."""
+
+    action: bytes | None
+
+    def progress(self, info: dict[str, Any]) -> None:
+        """Tell a waiting client how far a long command has come."""
 
 
 class CallContext:
-    """A host's libraries, and where one command's progress goes."""
+    """One command's :class:`OpContext`: a host's ports, and the channel its progress goes
+    to (None: nobody waits on it)."""
 
-    def __init__(self, host: Host, progress: ProgressSink | None = None) -> None:
+    def __init__(self, host: Host, progress: str | None = None) -> None:
         self._host = host
         self._progress = progress
         self.data = host.data
@@ -52,11 +101,28 @@ class CallContext:
         return self._host.device
 
     @property
-    def node(self) -> Node:
-        return self._host.node
+    def serving(self) -> bool:
+        return self._host.serving
+
+    @property
+    def network(self) -> Network | None:
+        return self._host.network
+
+    @property
+    def network_error(self) -> str | None:
+        return self._host.network_error
+
+    def status(self) -> dict[str, Any]:
+        return self._host.status()
+
+    def libraries(self) -> list[LibraryConfig]:
+        return self._host.libraries()
 
     def find(self, wanted: str | None) -> LibraryConfig:
         return self._host.find(wanted)
+
+    def create_library(self, name: str) -> Library:
+        return self._host.create_library(name)
 
     def read_library(self, wanted: str | None) -> Library | LibraryReader:
         return self._host.read_library(wanted)
@@ -65,5 +131,4 @@ class CallContext:
         return self._host.write_library(wanted)
 
     def progress(self, info: dict[str, Any]) -> None:
-        if self._progress is not None:
-            self._progress.put(info)
+        report(self._progress, info)

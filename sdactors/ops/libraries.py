@@ -23,10 +23,7 @@ class LibraryCreate(Op):
         return result["id"]
 
     def run(self, ctx: OpContext) -> Any:
-        lib = ctx.node.create_library(self.name)
-        if ctx.node.serving:
-            ctx.node.process.serve_created(lib.config.id, lib.config.name)
-        config = lib.config
+        config = ctx.create_library(self.name).config
         return {"id": config.id, "name": config.name, "path": str(config.paths.root)}
 
 
@@ -34,10 +31,7 @@ class LibraryCreate(Op):
 @dataclass(frozen=True)
 class LibraryList(Op):
     def run(self, ctx: OpContext) -> Any:
-        # Through the node (its configuration read, so a broken node.toml is said here too).
-        return [
-            {"id": lib.id, "name": lib.name, "created": lib.created} for lib in ctx.node.libraries()
-        ]
+        return [{"id": lib.id, "name": lib.name, "created": lib.created} for lib in ctx.libraries()]
 
 
 @op("library.info")

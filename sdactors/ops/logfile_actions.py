@@ -99,7 +99,7 @@ def import_log(
         try:
             # One transaction: a forged event (reported precisely) or a file that breaks off
             # or fails its trailer (raised by the reader inside the ingest) writes nothing.
-            report = lib.ingest(reader.records(), whole=True)
+            report = lib.ingest_export(path)
             if not report.ok:
                 raise IngestRefused(report.refused)
         except BaseException:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from events.shapes import Maybe, Text
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.runtime.errors import InvalidArgument, NodeNotRunning
+from sdactors.runtime.errors import InvalidArgument
 
 
 @op("node.status")
@@ -17,10 +17,7 @@ class NodeStatus(Op):
     """What the running node is doing: its libraries, jobs, memory, events per second."""
 
     def run(self, ctx: OpContext) -> Any:
-        process = getattr(ctx.node, "process", None)
-        if process is None:
-            raise NodeNotRunning(str(ctx.data.root))
-        return process.status()
+        return ctx.status()
 
 
 # Fault injection, for tests of supervision against a real node: off unless the node was
@@ -43,6 +40,6 @@ class DebugCrash(Op):
     def run(self, ctx: OpContext) -> Any:
         if os.environ.get(FAULTS_ENV) != "1":
             raise InvalidArgument(f"fault injection is off (start the node with {FAULTS_ENV}=1)")
-        lib = ctx.node.open_library(ctx.find(self.library).id)
+        lib = ctx.write_library(self.library)
         lib.supervisor.ref(self.actor).tell(InjectedFault())
         return {"actor": self.actor, "told": True}

@@ -1,10 +1,16 @@
-"""Faster plumbing for pykka: a C-implemented inbox and a one-shot reply on a bare lock.
+"""Faster plumbing for pykka: a C-implemented inbox and a one-shot reply on a bare lock,
+and the way an actor answers an ask after it has returned from the message.
 
 pykka's defaults (``queue.Queue`` and a Condition-based future) cost about 80 µs per
 request/reply round trip here, which alone capped 64 concurrent durable appends below the
 20k/s target. ``queue.SimpleQueue`` and a future built on one ``threading.Lock`` halve it.
 pykka lets an actor class choose both through ``_create_actor_inbox`` and
 ``_create_future``.
+
+Replies travel only in the ask's own future, never inside a message. An actor that answers
+later (the Journal once the group commit is durable, the JobManager when a job ends) returns
+a :class:`Later` from ``on_receive`` and settles it when it can: the asker's future gets
+what the Later is settled with.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import pykka
 from pykka._types import OptExcInfo  # noqa: PLC2701 - the type pykka's own futures use
@@ -45,15 +51,18 @@ class Reply(pykka.Future[Any]):
         return value
 
     def set(self, value: Any | None = None) -> None:
-        if self._result is not None:
-            raise queue.Full
-        self._result = (value, None)
-        self._ready.release()
+        if type(value) is Later:  # the actor answers later: the Later settles this future
+            value._bind(self)
+            return
+        self._settle((value, None))
 
     def set_exception(self, exc_info: OptExcInfo | None = None) -> None:
+        self._settle((None, exc_info or sys.exc_info()))
+
+    def _settle(self, result: tuple[Any, OptExcInfo | None]) -> None:
         if self._result is not None:
             raise queue.Full
-        self._result = (None, exc_info or sys.exc_info())
+        self._result = result
         self._ready.release()
 
     def set_get_hook(self, func: Any) -> None:
@@ -62,5 +71,48 @@ class Reply(pykka.Future[Any]):
         super().set_get_hook(func)
 
 
+class Later:
+    """An answer an actor gives after ``on_receive`` has returned: return one from it, keep
+    it, and settle it (``set`` or ``set_exception``, once, from any thread). Told rather
+    than asked, nobody waits on it, and settling it does nothing."""
+
+    __slots__ = ("_lock", "_reply", "_result")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reply: Reply | None = None
+        self._result: tuple[Any, OptExcInfo | None] | None = None
+
+    def set(self, value: Any | None = None) -> None:
+        self._settle((value, None))
+
+    def set_exception(self, exc_info: OptExcInfo | None = None) -> None:
+        self._settle((None, exc_info or sys.exc_info()))
+
+    def _settle(self, result: tuple[Any, OptExcInfo | None]) -> None:
+        with self._lock:
+            if self._result is not None:
+                raise queue.Full
+            self._result = result
+            reply = self._reply
+        if reply is not None:
+            reply._settle(result)
+
+    def _bind(self, reply: Reply) -> None:
+        """The asker's future (set by pykka with what ``on_receive`` returned)."""
+        with self._lock:
+            self._reply = reply
+            result = self._result
+        if result is not None:
+            reply._settle(result)
+
+
 def fast_inbox() -> queue.SimpleQueue:
     return queue.SimpleQueue()
+
+
+@runtime_checkable
+class Mailbox(Protocol):
+    """An actor's address: a pykka ``ActorRef``, or an actor that runs its own loop."""
+
+    def tell(self, message: Any) -> None: ...
