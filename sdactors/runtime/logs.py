@@ -55,6 +55,9 @@ def configure(*, json: bool, level: int = logging.WARNING, file: str | None = No
     if file is not None:
         root.handlers.append(_file_handler(file))
     root.setLevel(level)
+    # The actor library's own records (each actor registered, started, stopped; an exception
+    # handed to its caller) are its internals, not the node's: only its warnings show.
+    logging.getLogger("pykka").setLevel(max(level, logging.WARNING))
     if "structlog" in sys.modules or file is not None:
         _apply()
 
