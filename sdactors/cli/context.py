@@ -74,10 +74,8 @@ class CliContext:
         if command.writes:
             return self.node.execute(command, _Progress(progress) if progress else None)
         from sdactors.ops.context import CallContext
-        from sdactors.runtime.progress import progress_channel
 
-        with progress_channel(progress) as channel:
-            return command.run(CallContext(self, channel))
+        return command.run(CallContext(self, progress))
 
     def call(
         self,
@@ -132,7 +130,7 @@ class CliContext:
         # Through the node (its configuration read, so a broken node.toml is said here too).
         return self.node.libraries()
 
-    def create_library(self, name: str) -> "Library":
+    def create(self, name: str) -> "Library":
         return self.node.create_library(name)
 
     def find(self, wanted: str | None) -> "LibraryConfig":

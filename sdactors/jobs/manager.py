@@ -46,7 +46,7 @@ from sdactors.runtime.errors import (
 )
 from sdactors.runtime.logs import get_logger
 from sdactors.runtime.mailbox import Later
-from sdactors.runtime.progress import report as report_progress
+from sdactors.runtime.progress import ProgressChannels
 from sdactors.runtime.supervisor import CrashHook, SupervisedActor
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ KINDS: dict[str, Callable[[JobRun], Any]] = {
 @dataclass(frozen=True, slots=True)
 class Submit:
     """Queue a job; asked, the answer is its result when it ends (or its error). Its
-    progress goes to the channel ``progress`` (``sdactors.runtime.progress``)."""
+    progress is posted to the channel ``progress`` (``sdactors.runtime.progress``)."""
 
     kind: str
     location: bytes
@@ -197,6 +197,7 @@ class JobManager(SupervisedActor):
         self,
         library: JobLibrary,
         board: JobBoard,
+        progress: ProgressChannels,
         limit: int = DEFAULT_LIMIT,
         pause_on_stop: bool = False,
         on_crash: CrashHook | None = None,
@@ -205,6 +206,7 @@ class JobManager(SupervisedActor):
         self._pause_on_stop = pause_on_stop
         self._lib = library
         self._board = board
+        self._progress = progress
         self._limit = limit
         self._queue: list[Live] = []
         self._running: dict[bytes, Live] = {}
@@ -395,7 +397,7 @@ class JobManager(SupervisedActor):
             if live.listeners:
                 status = live.status()
                 for channel in live.listeners:
-                    report_progress(channel, {**counts, "progress": status})
+                    self._progress.post(channel, {**counts, "progress": status})
 
         run = JobRun(
             self._lib,

@@ -8,16 +8,14 @@ or, in a node, when the job the action was waiting on resumes, with that job's e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import sqlite3
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
-from events.domain import CATALOG
 from events.domain.actions import ActionCompleted, ActionFailed
 from events.shapes import Plain
 from projections.actions import REQUESTED, action_state, open_actions
 from sdactors.runtime.logs import get_logger
-
-if TYPE_CHECKING:
-    from sdactors.library.handle import Library
 
 log = get_logger(__name__)
 
@@ -26,28 +24,41 @@ log = get_logger(__name__)
 FITS = Plain().checker()
 
 
+class ActionLog(Protocol):
+    """A library, as closing its actions needs it."""
+
+    @property
+    def device(self) -> bytes: ...
+
+    def catch_up(self) -> int: ...
+
+    def index(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def append_typed(self, *typed: object) -> Any: ...
+
+
 def close_interrupted(
-    lib: Library, resuming: dict[bytes, bytes], unfinished: dict[bytes, bytes]
+    lib: ActionLog, resuming: dict[bytes, bytes], unfinished: dict[bytes, bytes]
 ) -> None:
     """Fail the actions of this device a killed process left ``requested`` in ``lib``, but
     those waiting on a job that resumes now (``resuming``: action -> job), which end with it;
     ``unfinished`` jobs (of a command's process) resume when a node starts, as they say."""
     with lib.index() as db:
         left = [a for a in open_actions(db, lib.device) if a not in resuming]
-    drafts = []
+    failed = []
     for action in left:
         reason = "interrupted: the process running it was stopped before it ended"
         job = unfinished.get(action)
         if job is not None:
             reason += f"; its job {job.hex()[:12]} resumes when a node starts"
-        drafts.append(CATALOG.body(ActionFailed(action, reason)))
-    if drafts:
-        lib.append(drafts)
-        log.info("actions_interrupted", count=len(drafts))
+        failed.append(ActionFailed(action, reason))
+    if failed:
+        lib.append_typed(*failed)
+        log.info("actions_interrupted", count=len(failed))
 
 
 def close_action(
-    lib: Library, action: bytes, outcome: Any = None, error: str | None = None
+    lib: ActionLog, action: bytes, outcome: Any = None, error: str | None = None
 ) -> None:
     """End an action left ``requested`` by a killed process, with the end of the job it was
     waiting on (resumed since): completed with ``outcome``, or failed with ``error``."""

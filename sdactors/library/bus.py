@@ -1,49 +1,41 @@
 """The event bus: fans committed events out to subscribers, filtered by type prefix.
 
 Only the Journal publishes, and only after commit, so a subscriber never sees an event that
-could still be rolled back. A subscriber is an actor: the bus tells it a :class:`Notice` (the
-events, and which subscription they are for), so the bus's own thread never runs anyone
-else's code. A subscriber that is gone is logged and kept (a restarted actor subscribes its
-new instance under the same name); it cannot take the bus down with it.
+could still be rolled back. Subscribing sends no message: the subscriptions are a registry the
+bus reads (so a callback never travels inside a message, and a restarted bus keeps them). A
+subscriber is called on the bus's thread and must be quick (most tell an actor); one that
+raises is logged and kept: it cannot take the bus down with it.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from events.envelope import Event
 from events.store import type_matches
 from sdactors.runtime.logs import get_logger
-from sdactors.runtime.mailbox import Mailbox
 from sdactors.runtime.supervisor import CrashHook, SupervisedActor
 
 log = get_logger(__name__)
 
+Deliver = Callable[[Sequence[Event]], None]
+
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """Tell ``subscriber`` of each commit of events whose type starts with one of
-    ``prefixes``. ``name`` is unique in its library: subscribing again under it replaces the
-    subscription."""
+    """Call ``deliver`` with each commit's events whose type starts with one of
+    ``prefixes``. Kept in :class:`Subscriptions`; never sent."""
 
-    name: str
     prefixes: tuple[str, ...]
-    subscriber: Mailbox
+    deliver: Deliver
+    name: str = "subscriber"
 
 
 @dataclass(frozen=True, slots=True)
 class Publish:
-    events: tuple[Event, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """What a subscriber is told: events of ``library`` its subscription matched, committed."""
-
-    library: str
-    subscription: str
     events: tuple[Event, ...]
 
 
@@ -53,29 +45,30 @@ class Subscriptions:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_name: dict[str, Subscription] = {}
+        self._by_token: dict[int, Subscription] = {}
         self._current: tuple[Subscription, ...] = ()
+        self._tokens = itertools.count(1)
 
-    def put(self, subscription: Subscription) -> None:
+    def add(self, subscription: Subscription) -> int:
+        """The token to remove it with."""
         with self._lock:
-            self._by_name[subscription.name] = subscription
-            self._current = tuple(self._by_name.values())
+            token = next(self._tokens)
+            self._by_token[token] = subscription
+            self._current = tuple(self._by_token.values())
+            return token
 
-    def remove(self, name: str) -> None:
+    def remove(self, token: int) -> None:
         with self._lock:
-            self._by_name.pop(name, None)
-            self._current = tuple(self._by_name.values())
+            self._by_token.pop(token, None)
+            self._current = tuple(self._by_token.values())
 
     def current(self) -> tuple[Subscription, ...]:
         return self._current
 
 
 class EventBus(SupervisedActor):
-    def __init__(
-        self, library: str, subscriptions: Subscriptions, on_crash: CrashHook | None = None
-    ) -> None:
+    def __init__(self, subscriptions: Subscriptions, on_crash: CrashHook | None = None) -> None:
         super().__init__(on_crash)
-        self._library = library
         self._subscriptions = subscriptions
 
     def on_receive(self, message: object) -> object:
@@ -89,12 +82,12 @@ class EventBus(SupervisedActor):
             if sub.prefixes == ("",):
                 matched: Sequence[Event] = events
             else:
-                matched = tuple(
+                matched = [
                     ev for ev in events if any(type_matches(ev.type, p) for p in sub.prefixes)
-                )
+                ]
             if not matched:
                 continue
             try:
-                sub.subscriber.tell(Notice(self._library, sub.name, matched))  # type: ignore[arg-type]
-            except Exception as exc:  # noqa: BLE001 - one gone subscriber must not stop the rest
+                sub.deliver(matched)
+            except Exception as exc:  # noqa: BLE001 - one bad subscriber must not stop the rest
                 log.warning("bus_delivery_failed", subscriber=sub.name, error=str(exc))

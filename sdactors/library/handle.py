@@ -6,6 +6,7 @@ itself: appends and ingests go to the Journal, folding to the Projector.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 from typing import Any, Callable, Iterable, NoReturn, Sequence
@@ -31,7 +32,7 @@ from sdactors.jobs.manager import (
     Submit,
 )
 from sdactors.library.actions import close_action, close_interrupted
-from sdactors.library.bus import EventBus, Subscription, Subscriptions
+from sdactors.library.bus import Deliver, EventBus, Subscription, Subscriptions
 from sdactors.library.config import LibraryConfig
 from sdactors.library.health import LibraryHealth
 from sdactors.library.journal import (
@@ -55,15 +56,16 @@ from sdactors.runtime.errors import (
     IndexRebuilt,
 )
 from sdactors.runtime.lock import LOCK_WAIT_S, LibraryLock
-from sdactors.runtime.mailbox import Mailbox
 from sdactors.runtime.paths import LibraryPaths
 from sdactors.runtime.private_files import private_database, private_dir
-from sdactors.runtime.progress import Listener, progress_channel
-from sdactors.runtime.supervisor import CrashHook, Supervisor
+from sdactors.runtime.progress import ProgressChannels
+from sdactors.runtime.supervisor import Supervisor
 
 # How long a caller waits for the Journal before reporting it stuck. Generous: a commit
 # behind a large import can take a while.
 REPLY_TIMEOUT_S = 600.0
+# Where a job's progress goes, in the thread waiting on it.
+Report = Callable[[dict[str, Any]], None]
 # After a forced restore, how long a node's write waits for a peer to send this device's own
 # later events back before it fails: long enough for the node to reach a peer and receive
 # them, short enough that a command with no peer in reach says so.
@@ -110,9 +112,7 @@ class Library(LibraryReader):
         # Outlives any one bus: a restarted bus keeps its subscribers.
         self._subscriptions = subscriptions = Subscriptions()
         try:
-            self.supervisor.start(
-                "bus", lambda hook: EventBus.start(config.id, subscriptions, hook)
-            )
+            self.supervisor.start("bus", lambda hook: EventBus.start(subscriptions, hook))
             bus = lambda: self.supervisor.live_ref("bus")  # noqa: E731 - the current bus, after restarts
             self.supervisor.start(
                 "journal",
@@ -127,27 +127,28 @@ class Library(LibraryReader):
                     RESTORE_HOLD_S if jobs_resume else 0.0,
                 ),
             )
-
-            def projector(hook: CrashHook) -> pykka.ActorRef:
-                ref = Projector.start(
+            self.supervisor.start(
+                "projector",
+                lambda hook: Projector.start(
                     str(paths.events), str(paths.index), self.health, jobs_resume, hook
-                )
-                # Each instance (a restart's too) hears of every commit.
-                subscriptions.put(Subscription("projector", ("",), ref))
-                return ref
-
-            self.supervisor.start("projector", projector)
+                ),
+            )
             self.jobs = JobBoard()
+            # Where the jobs' progress goes to those waiting on them (channels by id).
+            self.progress = ProgressChannels()
             port = JobsPort(self)
             self.supervisor.start(
                 "jobs",
-                lambda hook: JobManager.start(port, self.jobs, pause_on_stop=not jobs_resume,
-                                              on_crash=hook),
+                lambda hook: JobManager.start(port, self.jobs, self.progress,
+                                              pause_on_stop=not jobs_resume, on_crash=hook),
             )  # fmt: skip
             try:
                 self.catch_up()
             except (DiskFull, IndexRebuilding, IndexRebuildFailed):
                 pass  # the library's health says so; it serves again when that passes
+            self.subscribe(
+                ("",), lambda events: self._tell("projector", Committed()), name="projector"
+            )
             self._close_interrupted_actions(jobs_resume)
         except BaseException:
             self.close()
@@ -213,6 +214,21 @@ class Library(LibraryReader):
         except pykka.ActorDeadError as exc:
             raise ActorFailed(f"the {actor} stopped; it is being restarted, try again") from exc
 
+    def _ask_following(self, actor: str, message: Any, progress: Report | None) -> Any:
+        """Ask ``message`` (which has a ``progress`` field) and wait for the answer, however
+        long; with ``progress``, the message names a channel opened for this ask, and each
+        record the actor posts on it goes to ``progress``, in this thread, until then."""
+        if progress is None:
+            return self._ask(actor, message, timeout=None)
+        with self.progress.open() as channel:
+            try:
+                reply = self.supervisor.live_ref(actor).ask(
+                    dataclasses.replace(message, progress=channel.id), block=False
+                )
+            except pykka.ActorDeadError as exc:
+                raise ActorFailed(f"the {actor} stopped; it is being restarted, try again") from exc
+            return channel.follow(reply, progress, None)
+
     # -- writing ----------------------------------------------------------------------------
 
     def append(self, drafts: Sequence[Draft]) -> Appended:
@@ -250,46 +266,44 @@ class Library(LibraryReader):
         """Verify and store every event of an export file, or none (read as it goes)."""
         return self._ask("journal", IngestExport(os.fspath(path)))  # type: ignore[return-value]
 
-    def subscribe(self, prefixes: tuple[str, ...], subscriber: Mailbox, name: str) -> None:
-        """Tell the actor ``subscriber`` a :class:`~sdactors.library.bus.Notice` of each
-        commit of events whose type starts with one of ``prefixes``; ``name`` is unique in
-        the library (subscribing again under it replaces the subscription)."""
-        self._subscriptions.put(Subscription(name, prefixes, subscriber))
+    def subscribe(
+        self, prefixes: tuple[str, ...], deliver: Deliver, name: str = "subscriber"
+    ) -> int:
+        """Call ``deliver`` (on the bus's thread: it must be quick) with each commit's events
+        whose type starts with one of ``prefixes``; the token to unsubscribe with."""
+        return self._subscriptions.add(Subscription(prefixes, deliver, name))
 
-    def unsubscribe(self, name: str) -> None:
-        self._subscriptions.remove(name)
+    def unsubscribe(self, token: int) -> None:
+        self._subscriptions.remove(token)
 
     # -- jobs -------------------------------------------------------------------------------
 
     def index_location(
         self,
         location: bytes,
-        progress: Listener | None = None,
+        progress: Report | None = None,
         folders: Sequence[bytes] | None = None,
         confirm_deletions: bool = False,
     ) -> dict[str, Any]:
         """Index (or rescan) one of this device's locations, or only some of its ``folders``,
         as a recorded job, and wait for it to end; its counts (``JobStats.as_dict``)."""
         folders = None if folders is None else list(folders)
-        with progress_channel(progress) as channel:
-            # No timeout: a large first index takes as long as the disk needs.
-            return self._ask(
-                "jobs",
-                Submit("index", location, index_params(folders), channel,
-                       confirmed=confirm_deletions),
-                timeout=None,
-            )  # type: ignore[return-value]  # fmt: skip
+        # No timeout: a large first index takes as long as the disk needs.
+        return self._ask_following(
+            "jobs",
+            Submit("index", location, index_params(folders), confirmed=confirm_deletions),
+            progress,
+        )
 
     def run_job(
         self,
         kind: str,
         location: bytes,
         params: dict[str, Any],
-        progress: Listener | None = None,
+        progress: Report | None = None,
     ) -> Any:
         """Run a recorded job and wait for its end; what it returns."""
-        with progress_channel(progress) as channel:
-            return self._ask("jobs", Submit(kind, location, params, channel), timeout=None)
+        return self._ask_following("jobs", Submit(kind, location, params), progress)
 
     def submit_job(
         self, kind: str, location: bytes, params: dict[str, Any], recorded: bool = True
@@ -313,10 +327,9 @@ class Library(LibraryReader):
         job: bytes,
         confirmed: bool = False,
         wait: bool = False,
-        progress: Listener | None = None,
+        progress: Report | None = None,
     ) -> dict[str, Any]:
-        with progress_channel(progress) as channel:
-            return self._ask("jobs", Resume(job, confirmed, wait, channel), timeout=None)  # type: ignore[return-value]
+        return self._ask_following("jobs", Resume(job, confirmed, wait), progress)
 
     def resume_unfinished_jobs(self) -> None:
         self._tell_jobs(ResumeUnfinished())

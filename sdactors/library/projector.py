@@ -1,6 +1,6 @@
 """The Projector: keeps a library's index.db folded up to the log.
 
-It is subscribed to the bus, and told to catch up whenever events are committed; it folds by reading the
+It is told to catch up whenever the bus reports committed events, and it folds by reading the
 log itself from its checkpoint, never from the notification: a notification may be late or
 lost (a restart), the log is always right.
 
@@ -39,7 +39,6 @@ from projections.rebuild import (
     swap_in,
 )
 from projections.runner import ProjectionRunner
-from sdactors.library.bus import Notice
 from sdactors.library.health import LibraryHealth
 from sdactors.runtime.errors import ActorFailed, DiskFull, IndexRebuildFailed, IndexRebuilding
 from sdactors.runtime.logs import get_logger
@@ -56,8 +55,7 @@ class CatchUp:
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """The log grew (the bus's :class:`Notice` says the same). Folded soon, not necessarily
-    at once (see below)."""
+    """Told by the bus: the log grew. Folded soon, not necessarily at once (see below)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +164,7 @@ class Projector(SupervisedActor):
         self._stop_rebuild()
 
     def on_receive(self, message: object) -> object:
-        if isinstance(message, (Notice, Committed)):
+        if isinstance(message, Committed):
             if self._wanted is not None and self._building is None:
                 reason, self._wanted = self._wanted, None
                 self._rebuild(reason)

@@ -24,7 +24,6 @@ from events.domain.device import DevicePaired, DeviceReachable
 from events.keys import DeviceKey, short_device
 from events.store import EventStore
 from projections.devices import Peer, peers
-from sdactors.library.bus import Notice
 from sdactors.library.log_health import restored_peers
 from sdactors.net import ffi_buffer
 from sdactors.net.frames import let_peer_close, read_frame, why, write_frame
@@ -158,8 +157,7 @@ class LibrarySync:
         self.joining: dict[bytes, str | None] = {}
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sync-vector")
         self._store: EventStore | None = None
-        # Its subscriptions to the library's bus, by name.
-        self.tokens: list[str] = []
+        self.tokens: list[int] = []
 
     def _reader(self) -> EventStore:
         if self._store is None:
@@ -399,13 +397,6 @@ class Networking:
     # -- messages ---------------------------------------------------------------------------
 
     async def _handle(self, message: object, progress: Progress | None) -> Any:
-        if isinstance(message, Notice):  # a commit in a library synced here (see _serve)
-            ls = self._libs.get(message.library)
-            if ls is not None and message.subscription == "sync":
-                ls.wake_senders()
-            elif ls is not None:
-                return await self._refresh_peers(ls)
-            return None
         if isinstance(message, Serve):
             return await self._serve(message.library)
         if isinstance(message, PeersChanged):
@@ -435,10 +426,19 @@ class Networking:
         if lib is None:
             return None
         ls = self._libs[library_id] = LibrarySync(lib)
-        lib.subscribe(("",), self, "sync")
-        lib.subscribe(("device.",), self, "peers")
-        ls.tokens.extend(("sync", "peers"))
-        lib.when_rebuilt(lambda: self.tell(PeersChanged(library_id)))
+        loop = asyncio.get_running_loop()
+
+        def committed(_events: Any) -> None:
+            loop.call_soon_threadsafe(ls.wake_senders)
+
+        def devices_changed(_events: Any) -> None:
+            self.tell(PeersChanged(library_id))
+
+        ls.tokens.append(await self._blocking(lib.subscribe, ("",), committed, "sync"))
+        ls.tokens.append(
+            await self._blocking(lib.subscribe, ("device.",), devices_changed, "peers")
+        )
+        lib.when_rebuilt(lambda: devices_changed(None))
         # Not awaited: after a forced restore the append waits for the sync below.
         self._spawn(self._announce(ls))
         unfinished = await self._blocking(Joining.load, lib.config.paths.root)

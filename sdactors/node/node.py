@@ -7,6 +7,7 @@ through the ActionManager, which audits them; reads directly.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,7 +33,7 @@ from sdactors.runtime.config import NodeConfig, load_node_config
 from sdactors.runtime.errors import NodeNotRunning
 from sdactors.runtime.identity import load_device_key
 from sdactors.runtime.paths import DataDir
-from sdactors.runtime.progress import progress_channel
+from sdactors.runtime.progress import ProgressChannels
 from sdactors.runtime.supervisor import Supervisor
 from sdactors.volumes.manager import VolumeManager
 
@@ -74,7 +75,11 @@ class Node:
             ),
         )
         self.supervisor.start("volumes", lambda hook: VolumeManager.start(on_crash=hook))
-        self.supervisor.start("actions", lambda hook: ActionManager.start(self, hook))
+        # Where the actions' progress goes to those waiting on them (channels by id).
+        self.progress = ProgressChannels()
+        self.supervisor.start(
+            "actions", lambda hook: ActionManager.start(self, self.progress, hook)
+        )
 
     @property
     def device(self) -> bytes:
@@ -102,11 +107,16 @@ class Node:
 
     def execute(self, command: Op, progress: ProgressSink | None = None) -> Any:
         """Run a command here: through the ActionManager if it changes a library."""
-        with progress_channel(progress.put if progress is not None else None) as channel:
-            if not command.writes:
-                return command.run(CallContext(self, channel))
-            actions = self.supervisor.live_ref("actions")
-            return actions.ask(RunAction(command, channel), timeout=None)
+        report = progress.put if progress is not None else None
+        if not command.writes:
+            return command.run(CallContext(self, report))
+        actions = self.supervisor.live_ref("actions")
+        message = RunAction(command.op_name, command.arguments())
+        if report is None:
+            return actions.ask(message, timeout=None)
+        with self.progress.open() as channel:
+            reply = actions.ask(dataclasses.replace(message, progress=channel.id), block=False)
+            return channel.follow(reply, report, None)
 
     def find(self, wanted: str | None) -> LibraryConfig:
         return find_library(self.data, wanted)
@@ -131,8 +141,11 @@ class Node:
     def create_library(
         self, name: str, library_id: str | None = None, empty: bool = False
     ) -> Library:
+        return self._open.get(self._ask(CreateLibrary(name, library_id, empty)))
+
+    def create(self, name: str) -> Library:
         """A new library, open here; a serving node serves it at once."""
-        lib = self._open.get(self._ask(CreateLibrary(name, library_id, empty)))
+        lib = self.create_library(name)
         if self.service is not None:
             self.service.serve_created(lib.config.id, lib.config.name)
         return lib

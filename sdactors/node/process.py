@@ -25,7 +25,6 @@ import trio
 
 from projections.files_query import locations
 from sdactors.indexer.rules import Rules
-from sdactors.library.bus import Notice
 from sdactors.library.config import list_libraries
 from sdactors.node.control.protocol import (
     HEADER,
@@ -39,7 +38,6 @@ from sdactors.runtime.errors import LibraryLocked, NodeRunning, SdError
 from sdactors.runtime.lock import LibraryLock
 from sdactors.runtime.logs import get_logger
 from sdactors.runtime.paths import DataDir, file_id
-from sdactors.runtime.supervisor import SupervisedActor
 from sdactors.watch.limits import Backoff
 from sdactors.watch.watcher import Changed, LocationWatcher, WatchedLocation
 
@@ -58,9 +56,6 @@ RATE_WINDOW_S = 10.0
 # and tried again after this wait, doubling up to the most.
 WATCH_RETRY_S = 5.0
 WATCH_RETRY_MOST_S = 300.0
-# The node's subscriptions to each library's bus.
-RATE = "node-rate"
-WATCH = "node-watch"
 
 
 class NodeProcess:
@@ -95,8 +90,6 @@ class NodeProcess:
         # could not start (``net_error`` says why; everything local still serves).
         self.net: Networking | None = None
         self.net_error: str | None = None
-        # Hears the commits of every library served (a subscriber of each library's bus).
-        self._follower = Follower.start(self)
 
     # -- what the Networking actor asks of the node -----------------------------------------
 
@@ -112,7 +105,8 @@ class NodeProcess:
         return self.libs.get(library_id)
 
     def create_served(self, name: str, library_id: str) -> Library:
-        self.node.create_library(name, library_id, empty=True)  # served by it (serve_created)
+        self.node.create_library(name, library_id, empty=True)
+        self.serve_created(library_id, name)
         lib = self.libs.get(library_id)
         if lib is None:
             raise SdError(self.failed.get(library_id, f"library {library_id} failed to open"))
@@ -158,12 +152,14 @@ class NodeProcess:
     def _open(self, library_id: str, name: str) -> None:
         try:
             lib = self.node.open_library(library_id)
-            lib.subscribe(("",), self._follower, RATE)
-            lib.subscribe(("location.",), self._follower, WATCH)
+            lib.subscribe(("",), self._count, name="node-rate")
+            lib.subscribe(
+                ("location.",), lambda events: self._locations_changed(lib), name="node-watch"
+            )
             # Its index could not be read while it was rebuilt: watch its locations anew.
             lib.when_recovered(
                 lambda: threading.Thread(
-                    target=self.locations_changed, args=(lib,), daemon=True
+                    target=self._locations_changed, args=(lib,), daemon=True
                 ).start()
             )
             lib.resume_unfinished_jobs()
@@ -187,9 +183,9 @@ class NodeProcess:
 
     # -- watching ---------------------------------------------------------------------------
 
-    def locations_changed(self, lib: Library) -> None:
-        """A location added, removed, or with new rules (from the Follower's thread), or the
-        library recovered: watch anew, once the index has folded it."""
+    def _locations_changed(self, lib: Library) -> None:
+        """A location added, removed, or with new rules (from a bus thread), or the library
+        recovered: watch anew, once the index has folded it."""
         if self._token is None:
             return
         try:
@@ -240,10 +236,10 @@ class NodeProcess:
             except SdError as exc:
                 log.warning("rescan_not_queued", location=changed.location.hex(), error=str(exc))
 
-    def count_commits(self, events: int) -> None:
+    def _count(self, events: Any) -> None:
         with self._commits_lock:
             now = time.monotonic()
-            self._commits.append((now, events))
+            self._commits.append((now, len(events)))
             while self._commits and now - self._commits[0][0] > RATE_WINDOW_S:
                 self._commits.popleft()
 
@@ -322,32 +318,7 @@ class NodeProcess:
             self.stop_network()
             self.node.close()
         finally:
-            self._follower.stop()
             self._lock.release()
-
-
-class Follower(SupervisedActor):
-    """Subscribed to the bus of every library the node serves: counts what is committed
-    (events per second, in status), and has the watches follow the locations. Never raises:
-    a subscriber that died would hear nothing more."""
-
-    def __init__(self, process: NodeProcess) -> None:
-        super().__init__()
-        self._process = process
-
-    def on_receive(self, message: object) -> object:
-        if not isinstance(message, Notice):
-            raise TypeError(f"Follower got an unexpected message: {message!r}")
-        try:
-            if message.subscription == RATE:
-                self._process.count_commits(len(message.events))
-            elif message.subscription == WATCH:
-                lib = self._process.libs.get(message.library)
-                if lib is not None:
-                    self._process.locations_changed(lib)
-        except Exception as exc:  # noqa: BLE001 - say it, and go on following
-            log.warning("node_follow_failed", library=message.library, error=str(exc))
-        return None
 
 
 # -- the trio program -----------------------------------------------------------------------

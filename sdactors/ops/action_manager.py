@@ -23,14 +23,15 @@ from typing import TYPE_CHECKING, Any
 from events.domain import CATALOG
 from events.domain.actions import ActionCompleted, ActionFailed, ActionRequested
 from sdactors.library.actions import FITS
-from sdactors.ops.context import CallContext
+from sdactors.ops.base import Op, decode
+from sdactors.ops.context import CallContext, Report
 from sdactors.runtime.errors import InvalidArgument
 from sdactors.runtime.logs import get_logger
 from sdactors.runtime.mailbox import Later
+from sdactors.runtime.progress import ProgressChannels
 from sdactors.runtime.supervisor import CrashHook, SupervisedActor
 
 if TYPE_CHECKING:
-    from sdactors.ops.base import Op
     from sdactors.ops.context import Host
 
 log = get_logger(__name__)
@@ -40,40 +41,51 @@ ACTION_ID_LEN = 16
 
 @dataclass(frozen=True, slots=True)
 class RunAction:
-    """Run ``command``; asked, the answer is what it returns (or its error). Its progress
-    goes to the channel ``progress`` (``sdactors.runtime.progress``)."""
+    """Run the command ``op`` with ``arguments`` (as a client sends them); asked, the answer
+    is what it returns (or its error). Its progress is posted to the channel ``progress``
+    (``sdactors.runtime.progress``)."""
 
-    command: Op
+    op: str
+    arguments: dict[str, Any]
     progress: str | None = None
 
 
 class ActionManager(SupervisedActor):
-    """Runs each command it is asked to on ``host`` (the node's ports, never the node)."""
+    """Runs each command it is asked to on ``host`` (the node's ports, never the node);
+    posts their progress to ``progress``, the host's channels."""
 
-    def __init__(self, host: Host, on_crash: CrashHook | None = None) -> None:
+    def __init__(
+        self, host: Host, progress: ProgressChannels, on_crash: CrashHook | None = None
+    ) -> None:
         super().__init__(on_crash)
         self._host = host
+        self._progress = progress
 
     def on_receive(self, message: object) -> object:
         if isinstance(message, RunAction):
+            # Its arguments checked here, before anything runs: InvalidArgument is the answer.
+            command = decode(message.op, message.arguments)
             answer = Later()
             threading.Thread(
                 target=self._run,
-                args=(message, answer),
-                name=f"action {message.command.op_name}",
+                args=(command, message.progress, answer),
+                name=f"action {message.op}",
                 daemon=True,
             ).start()
             return answer
         raise TypeError(f"ActionManager got an unexpected message: {message!r}")
 
-    def _run(self, message: RunAction, answer: Later) -> None:
+    def _run(self, command: Op, channel: str | None, answer: Later) -> None:
+        report = None
+        if channel is not None:
+            report = lambda info: self._progress.post(channel, info)  # noqa: E731
         try:
-            answer.set(run_audited(self._host, message.command, message.progress))
+            answer.set(run_audited(self._host, command, report))
         except BaseException as exc:  # noqa: BLE001 - the caller gets it, the actor lives on
             answer.set_exception(exc_info=(type(exc), exc, exc.__traceback__))
 
 
-def run_audited(host: Host, command: Op, progress: str | None = None) -> Any:
+def run_audited(host: Host, command: Op, progress: Report | None = None) -> Any:
     """Validate, record, run and record the end of one command (see the module's text)."""
     ctx = CallContext(host, progress)
     command.validate(ctx)

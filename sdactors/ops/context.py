@@ -4,14 +4,12 @@ A command runs in a node (``sd node run``, or the node the CLI opens for one com
 writes) or in the CLI's own process (a read). Either host gives the same :class:`Host`: the
 libraries, creating one, whether this is a serving node, its network, its status. A command
 sees its host through an :class:`OpContext`: the host's ports, and where the command's
-progress goes (a channel named by id, ``sdactors.runtime.progress``).
+progress goes.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Protocol
-
-from sdactors.runtime.progress import report
 
 if TYPE_CHECKING:
     from sdactors.library.config import LibraryConfig
@@ -24,16 +22,19 @@ class ProgressSink(Protocol):
     def put(self, info: dict[str, Any]) -> None: ...
 
 
+# Where a command's progress goes, in the thread that runs it.
+Report = Callable[[dict[str, Any]], None]
+
+
 class Network(Protocol):
     """A serving node's network endpoint (pairing, devices, sync, Spacedrop), as commands
     use it: asked a message of the network's, it answers (or raises why not)."""
 
     def ask(
-        self,
-        message: object,
-        timeout: float | None = ...,
-        progress: Callable[[dict[str, Any]], None] | None = ...,
+        self, message: Any, timeout: float | None = ..., report: Report | None = ...
     ) -> Any: ...
+
+    def tell(self, message: Any) -> None: ...
 
 
 class Host(Protocol):
@@ -64,7 +65,7 @@ class Host(Protocol):
 
     def find(self, wanted: str | None) -> LibraryConfig: ...
 
-    def create_library(self, name: str) -> Library:
+    def create(self, name: str) -> Library:
         """A new library, open here (and served, by a serving node)."""
 
     def read_library(self, wanted: str | None) -> Library | LibraryReader:
@@ -85,10 +86,10 @@ class OpContext(Host, Protocol):
 
 
 class CallContext:
-    """One command's :class:`OpContext`: a host's ports, and the channel its progress goes
-    to (None: nobody waits on it)."""
+    """One command's :class:`OpContext`: a host's ports, and where its progress goes (None:
+    nobody waits on it)."""
 
-    def __init__(self, host: Host, progress: str | None = None) -> None:
+    def __init__(self, host: Host, progress: Report | None = None) -> None:
         self._host = host
         self._progress = progress
         self.data = host.data
@@ -121,8 +122,8 @@ class CallContext:
     def find(self, wanted: str | None) -> LibraryConfig:
         return self._host.find(wanted)
 
-    def create_library(self, name: str) -> Library:
-        return self._host.create_library(name)
+    def create(self, name: str) -> Library:
+        return self._host.create(name)
 
     def read_library(self, wanted: str | None) -> Library | LibraryReader:
         return self._host.read_library(wanted)
@@ -131,4 +132,5 @@ class CallContext:
         return self._host.write_library(wanted)
 
     def progress(self, info: dict[str, Any]) -> None:
-        report(self._progress, info)
+        if self._progress is not None:
+            self._progress(info)

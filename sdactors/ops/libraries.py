@@ -23,7 +23,7 @@ class LibraryCreate(Op):
         return result["id"]
 
     def run(self, ctx: OpContext) -> Any:
-        config = ctx.create_library(self.name).config
+        config = ctx.create(self.name).config
         return {"id": config.id, "name": config.name, "path": str(config.paths.root)}
 
 

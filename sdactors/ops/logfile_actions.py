@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from events.errors import EventsError, IngestRefused
 from events.exportfile import ExportHeader, ExportReader, write_export
@@ -27,7 +27,21 @@ from sdactors.runtime.paths import DataDir
 from sdactors.runtime.private_files import SQLITE_SIDE_FILES, private_database
 
 if TYPE_CHECKING:
-    from sdactors.node.node import Node
+    from sdactors.library.handle import Library
+
+
+class LibraryHost(Protocol):
+    """Where an import runs: a node's libraries (the node itself never reaches an op)."""
+
+    data: DataDir
+
+    def create_library(
+        self, name: str, library_id: str | None = None, empty: bool = False
+    ) -> Library: ...
+
+    def open_library(self, wanted: str | None, lock_wait: float | None = None) -> Library: ...
+
+    def discard_library(self, library_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +91,7 @@ def export_log(
 
 
 def import_log(
-    node: "Node", path: Path, wanted: str | None, name: str | None = None
+    node: LibraryHost, path: Path, wanted: str | None, name: str | None = None
 ) -> ImportResult:
     """Ingest an export: a restore (library created) or a merge (missing events added)."""
     with open(path, "rb") as fh:

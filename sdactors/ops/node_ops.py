@@ -25,6 +25,7 @@ class NodeStatus(Op):
 FAULTS_ENV = "SD_INJECT_FAULTS"
 
 
+@dataclass(frozen=True, slots=True)
 class InjectedFault:
     """A message no actor handles: the actor that gets it raises, and is restarted."""
 

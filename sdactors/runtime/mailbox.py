@@ -18,7 +18,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import pykka
 from pykka._types import OptExcInfo  # noqa: PLC2701 - the type pykka's own futures use
@@ -28,7 +28,9 @@ class Reply(pykka.Future[Any]):
     """A future that is set once. ``get`` may be called any number of times, by any thread.
 
     A get hook (pykka's ``map``/``filter``/``join`` and ``ActorRef.stop`` use one) is served
-    by pykka's base class, as in pykka's own futures.
+    by pykka's base class, as in pykka's own futures. ``add_done_callback`` and ``result``
+    are those of ``concurrent.futures.Future``: what a progress channel follows until the
+    answer comes (``sdactors.runtime.progress``).
     """
 
     def __init__(self) -> None:
@@ -36,6 +38,7 @@ class Reply(pykka.Future[Any]):
         self._ready = threading.Lock()
         self._ready.acquire()
         self._result: tuple[Any, OptExcInfo | None] | None = None
+        self._done: list[Callable[[Reply], object]] = []
 
     def get(self, *, timeout: float | None = None) -> Any:
         if self._get_hook is not None:
@@ -64,6 +67,29 @@ class Reply(pykka.Future[Any]):
             raise queue.Full
         self._result = result
         self._ready.release()
+        self._call_done()
+
+    def add_done_callback(self, callback: Callable[[Reply], object]) -> None:
+        """Call ``callback(self)`` once the answer is in (at once, if it is)."""
+        self._done.append(callback)
+        if self._result is not None:
+            self._call_done()
+
+    def _call_done(self) -> None:
+        # Whichever thread pops a callback calls it: each is called once, even when the
+        # answer comes while one is being added (list.pop is atomic).
+        while self._done:
+            try:
+                callback = self._done.pop()
+            except IndexError:
+                return
+            callback(self)
+
+    def result(self, timeout: float | None = None) -> Any:
+        try:
+            return self.get(timeout=timeout)
+        except pykka.Timeout as exc:
+            raise TimeoutError(str(exc)) from None
 
     def set_get_hook(self, func: Any) -> None:
         if self._result is not None:

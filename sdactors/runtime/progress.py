@@ -1,63 +1,86 @@
-"""Progress by channel: how far a long piece of work has come, sent to a channel named by id.
+"""Progress of a long ask, as data: a channel named by an id, never a callable in a message.
 
-Whoever waits on the work opens a channel with what should hear of it (the client's socket,
-the terminal), and puts the channel's id in the message that asks for the work: a message
-carries data, never a callable. The actor doing the work reports to that id; a report to a
-channel closed meanwhile (the waiter gave up) goes nowhere.
+The asker opens a channel and puts its id in the message; the actor posts plain records under
+that id (from any thread, never waiting: a slow client cannot hold up the actor's loop); the
+asker's own thread reads them until the reply comes through the ask's future, and hands each
+to whoever waits (a client's progress bar). A record posted to a channel that closed meanwhile
+is dropped: the asker stopped listening.
 """
 
 from __future__ import annotations
 
-import os
+import concurrent.futures
+import queue
+import secrets
 import threading
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+import time
+from typing import Any, Callable
 
-Listener = Callable[[dict[str, Any]], None]
+# Put on a channel's queue when the reply is ready: reading stops there.
+_REPLIED = object()
 
 
-class Channels:
-    """The open channels of this process, by id. Thread-safe."""
+class Channel:
+    """One ask's progress records, in the order posted."""
+
+    def __init__(self, channels: ProgressChannels, channel_id: str) -> None:
+        self.id = channel_id
+        self._channels = channels
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def put(self, record: dict[str, Any]) -> None:
+        self._queue.put(record)
+
+    def follow(
+        self,
+        reply: concurrent.futures.Future[Any],
+        report: Callable[[dict[str, Any]], None],
+        timeout: float | None,
+    ) -> Any:
+        """Hand each record to ``report`` (in this thread) until ``reply`` is done; its
+        result. ``TimeoutError`` after ``timeout`` seconds, as ``reply.result`` would."""
+        reply.add_done_callback(lambda _done: self._queue.put(_REPLIED))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                record = self._queue.get(timeout=left)
+            except queue.Empty:
+                raise TimeoutError(f"no reply within {timeout} s") from None
+            if record is _REPLIED:
+                return reply.result(0)
+            report(record)
+
+    def __enter__(self) -> Channel:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._channels.close(self.id)
+
+
+class ProgressChannels:
+    """The open channels, by id: what an actor posts to (see the module's text)."""
 
     def __init__(self) -> None:
+        self._open: dict[str, Channel] = {}
         self._lock = threading.Lock()
-        self._open: dict[str, Listener] = {}
 
-    def open(self, listener: Listener) -> str:
-        channel = os.urandom(8).hex()
+    def open(self) -> Channel:
+        """A new channel; closed when its ``with`` block ends."""
+        channel = Channel(self, secrets.token_hex(8))
         with self._lock:
-            self._open[channel] = listener
+            self._open[channel.id] = channel
         return channel
 
-    def close(self, channel: str) -> None:
+    def close(self, channel_id: str) -> None:
         with self._lock:
-            self._open.pop(channel, None)
+            self._open.pop(channel_id, None)
 
-    def put(self, channel: str | None, info: dict[str, Any]) -> None:
-        if channel is None:
+    def post(self, channel_id: str | None, record: dict[str, Any]) -> None:
+        """Post ``record`` (plain data) to the channel, if it is still open."""
+        if channel_id is None:
             return
         with self._lock:
-            listener = self._open.get(channel)
-        if listener is not None:
-            listener(info)
-
-
-CHANNELS = Channels()
-
-
-@contextmanager
-def progress_channel(listener: Listener | None) -> Iterator[str | None]:
-    """A channel open for as long as the block runs (None, when nobody listens)."""
-    if listener is None:
-        yield None
-        return
-    channel = CHANNELS.open(listener)
-    try:
-        yield channel
-    finally:
-        CHANNELS.close(channel)
-
-
-def report(channel: str | None, info: dict[str, Any]) -> None:
-    """Tell the channel's listener how far the work has come."""
-    CHANNELS.put(channel, info)
+            channel = self._open.get(channel_id)
+        if channel is not None:
+            channel.put(record)
