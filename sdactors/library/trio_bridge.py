@@ -47,7 +47,11 @@ class TrioAppender:
             drafts = tuple(d for part, _ in batch for d in part)
             try:
                 answer = self._journal().ask(Append(drafts), block=False)
-                done = await trio.to_thread.run_sync(answer.get)
+                # The answer wakes this task directly, from whichever thread sets it.
+                token, answered = trio.lowlevel.current_trio_token(), trio.Event()
+                answer.add_done_callback(lambda _: token.run_sync_soon(answered.set))
+                await answered.wait()
+                done = answer.get(timeout=0)
             except Exception as exc:  # noqa: BLE001 - every waiter gets the failure
                 for _, slot in batch:
                     slot.fail(exc)
