@@ -24,7 +24,6 @@ import pykka
 import pytest
 
 import sdactors
-from sdactors.runtime.mailbox import Mailbox
 
 ROOT = Path(sdactors.__file__).parent
 PLAIN = (type(None), bool, int, float, str, bytes)
@@ -141,7 +140,7 @@ def type_problems(tp: Any, where: str, seen: set[Any]) -> list[str]:
         return [f"{where}: {tp!r} is not plain data"]
     if tp in CONTAINERS or issubclass(tp, enum.Enum):
         return []
-    if issubclass(tp, (pykka.ActorRef, Mailbox)) or tp is Mailbox:
+    if issubclass(tp, pykka.ActorRef):
         return []  # an actor's address
     if issubclass(tp, (BaseException, PurePath)):
         return []  # an error, a path: values

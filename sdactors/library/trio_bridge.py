@@ -3,6 +3,7 @@ append at once."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import trio
@@ -48,8 +49,9 @@ class TrioAppender:
             try:
                 answer = self._journal().ask(Append(drafts), block=False)
                 # The answer wakes this task directly, from whichever thread sets it.
-                token, answered = trio.lowlevel.current_trio_token(), trio.Event()
-                answer.add_done_callback(lambda _: token.run_sync_soon(answered.set))
+                answered = trio.Event()
+                wake = partial(trio.lowlevel.current_trio_token().run_sync_soon, answered.set)
+                answer.add_done_callback(lambda _, wake=wake: wake())
                 await answered.wait()
                 done = answer.get(timeout=0)
             except Exception as exc:  # noqa: BLE001 - every waiter gets the failure

@@ -18,7 +18,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Callable
 
 import pykka
 from pykka._types import OptExcInfo  # noqa: PLC2701 - the type pykka's own futures use
@@ -135,10 +135,3 @@ class Later:
 
 def fast_inbox() -> queue.SimpleQueue:
     return queue.SimpleQueue()
-
-
-@runtime_checkable
-class Mailbox(Protocol):
-    """An actor's address: a pykka ``ActorRef``, or an actor that runs its own loop."""
-
-    def tell(self, message: Any) -> None: ...
