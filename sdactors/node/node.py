@@ -77,8 +77,10 @@ class Node:
         self.supervisor.start("volumes", lambda hook: VolumeManager.start(on_crash=hook))
         # Where the actions' progress goes to those waiting on them (channels by id).
         self.progress = ProgressChannels()
+        # The ActionManager gets this node's ports (a context of no command), not the node.
+        ports = CallContext(self)
         self.supervisor.start(
-            "actions", lambda hook: ActionManager.start(self, self.progress, hook)
+            "actions", lambda hook: ActionManager.start(ports, self.progress, hook)
         )
 
     @property
