@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
+from contextlib import AbstractContextManager
 from typing import Any, Callable, Iterable, NoReturn, Sequence
 
 import pykka
@@ -434,7 +435,7 @@ class JobsPort:
     def catch_up(self) -> int:
         return self._lib.catch_up()
 
-    def index(self) -> Any:
+    def index(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._lib.index()
 
     def append_typed(self, *typed: object) -> Appended:
