@@ -43,7 +43,7 @@ from sdactors.watch.watcher import Changed, LocationWatcher, WatchedLocation
 
 if TYPE_CHECKING:
     from sdactors.library.handle import Library
-    from sdactors.net.endpoint import Networking
+    from sdactors.net.networking import Networking
 
 log = get_logger(__name__)
 
@@ -104,6 +104,9 @@ class NodeProcess:
     def served(self, library_id: str) -> Library | None:
         return self.libs.get(library_id)
 
+    def serving(self) -> list[str]:
+        return list(self.libs)
+
     def create_served(self, name: str, library_id: str) -> Library:
         self.node.create_library(name, library_id, empty=True)
         self.serve_created(library_id, name)
@@ -118,7 +121,7 @@ class NodeProcess:
         log.info("library_discarded", library=library_id)
 
     def start_network(self) -> None:
-        from sdactors.net.endpoint import Networking
+        from sdactors.net.networking import Networking
 
         net = Networking(self, self.node.config.network, self.data.root / NET_STATE_NAME)
         try:
@@ -171,7 +174,7 @@ class NodeProcess:
         self.libs[library_id] = lib
         log.info("library_serving", library=library_id, name=name)
         if self.net is not None:
-            from sdactors.net.endpoint import Serve
+            from sdactors.net.messages import Serve
 
             self.net.tell(Serve(library_id))
 

@@ -55,12 +55,12 @@ class DropSendOp(Op):
         return peer.device, peer.addresses, ctx.find(self.library).id
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.drop.service import DropSend
+        from sdactors.net.messages import DropSend
 
         net = network(ctx, "sd drop send")
         device, addresses, library = self._target(ctx)
         message = DropSend(device, addresses, self.paths, library)
-        return net.ask(message, timeout=None, progress=ctx.progress)
+        return net.ask(message, timeout=None, report=ctx.progress)
 
 
 @op("drop.list")
@@ -69,7 +69,7 @@ class DropListOp(Op):
     """Offers waiting for this device's user, then the drops sent and received lately."""
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.drop.service import DropList
+        from sdactors.net.messages import DropList
 
         return network(ctx, "sd drop list").ask(DropList())
 
@@ -83,11 +83,11 @@ class DropAcceptOp(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.drop.service import DropDecide
+        from sdactors.net.messages import DropDecide
 
         net = network(ctx, "sd drop accept")
         library = ctx.find(self.library).id if self.library is not None else None
-        return net.ask(DropDecide(self.offer, True, library), timeout=None, progress=ctx.progress)
+        return net.ask(DropDecide(self.offer, True, library), timeout=None, report=ctx.progress)
 
 
 @op("drop.reject")
@@ -98,6 +98,6 @@ class DropRejectOp(Op):
     offer: Annotated[str, OFFER]
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.drop.service import DropDecide
+        from sdactors.net.messages import DropDecide
 
         return network(ctx, "sd drop reject").ask(DropDecide(self.offer, False))

@@ -19,7 +19,7 @@ from sdactors.ops.tags import LIBRARY
 from sdactors.runtime.errors import InvalidArgument, LastAdmin, NeedsNode, NotAdmin, UnknownDevice
 
 if TYPE_CHECKING:
-    from sdactors.net.endpoint import Networking
+    from sdactors.net.networking import Networking
 
 # How long a pairing ticket works, by default and at the most.
 INVITE_DEFAULT_S = 600
@@ -102,7 +102,7 @@ class PairInvite(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.endpoint import Invite
+        from sdactors.net.messages import Invite
 
         require_admin(ctx, self.library, "invite a device")
         net = network(ctx, "sd pair invite")
@@ -133,10 +133,10 @@ class PairJoin(Op):
         return {"ticket": self.ticket[:12] + "..."}
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.endpoint import Join
+        from sdactors.net.messages import Join
 
         net = network(ctx, "sd pair join")
-        return net.ask(Join(self.ticket), timeout=JOIN_TIMEOUT_S, progress=ctx.progress)
+        return net.ask(Join(self.ticket), timeout=JOIN_TIMEOUT_S, report=ctx.progress)
 
 
 @op("device.list")
@@ -147,7 +147,7 @@ class DeviceList(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.endpoint import PeersSeen
+        from sdactors.net.messages import PeersSeen
 
         lib, known = _peers(ctx, self.library)
         net = _running(ctx)
@@ -241,7 +241,7 @@ class SyncStatusOp(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.endpoint import SyncStatus
+        from sdactors.net.messages import SyncStatus
 
         config = ctx.find(self.library)
         net = _running(ctx)
@@ -280,7 +280,7 @@ class SyncNowOp(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.endpoint import SyncNow
+        from sdactors.net.messages import SyncNow
 
         return network(ctx, "sd sync now").ask(SyncNow(ctx.find(self.library).id))
 
@@ -295,7 +295,7 @@ class SyncPauseOp(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.endpoint import SyncPause
+        from sdactors.net.messages import SyncPause
 
         net = network(ctx, "sd sync pause")
         config = ctx.find(self.library)
