@@ -17,12 +17,13 @@ client goes away.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from typing import Any, Callable, ClassVar, Protocol, TypeVar
 
 from events.shapes import Check, Shape, compile_check, declared_shape
 from sdactors.ops.context import Host
-from sdactors.runtime.errors import InvalidArgument
+from sdactors.runtime.errors import InvalidArgument, ResultMisshapen
 
 
 class OpContext(Host, Protocol):
@@ -120,3 +121,28 @@ def command_class(name: str) -> type[Op]:
     """The class registered as ``name``: its fields' shapes and its ``result``, ``stream``."""
     return _COMMANDS[name][0]
 
+
+# Set (to 1) by the tests: every command's result is held to the shape it declares.
+CHECK_RESULTS_ENV = "SD_CHECK_RESULTS"
+_RESULT_CHECKS: dict[str, Check] = {}
+
+
+def run_command(command: Op, ctx: OpContext) -> Any:
+    """Run a command where it is (every path to ``run`` goes through here, so the check
+    below sees every result, whichever process answers)."""
+    return checked_result(command, command.run(ctx))
+
+
+def checked_result(command: Op, result: Any) -> Any:
+    """``result``, held to the command's declared shape when the tests ask for it (a
+    command whose answer drifted from its declaration fails there, not in a client)."""
+    if os.environ.get(CHECK_RESULTS_ENV) != "1":
+        return result
+    name = command.op_name
+    check = _RESULT_CHECKS.get(name)
+    if check is None:
+        check = _RESULT_CHECKS[name] = type(command).result.checker()
+    reason = check(result)
+    if reason is not None:
+        raise ResultMisshapen(name, reason)
+    return result

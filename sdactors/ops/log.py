@@ -3,8 +3,9 @@ lost library, or a merge), restore it from an export, and write again after a fo
 
 Reads open the log file read-only. An import goes through the library's Journal (its Ingest),
 so it merges into a library a node serves while the node goes on; a restore replaces the log
-file itself, so in a node the library is closed for the swap and opened again on the new log
-(``NodeProcess.closed_for``), the node's other libraries serving meanwhile. None of these is
+file itself, so in a node the library is closed for the swap and opened again on the new log,
+its index rebuilt and swapped in as a damaged one is (``Node.closed_for``), the node's other
+libraries serving meanwhile. None of these is
 audited through the ActionManager: an import or a restore brings its own log, and a forced
 restore's writes wait (see ``sdactors.library.log_health``).
 """
@@ -174,7 +175,12 @@ class LogStats(Op):
             st = store.stats()
         finally:
             store.close()
-        return {"events": st.events, "by_type": st.by_type, "devices": st.devices, "bytes": st.bytes}
+        return {
+            "events": st.events,
+            "by_type": st.by_type,
+            "devices": st.devices,
+            "bytes": st.bytes,
+        }
 
 
 @op("log.export")
@@ -229,9 +235,7 @@ class LogRestore(Op):
     force: Annotated[bool, Bool()] = False
     library: Annotated[str | None, LIBRARY] = None
 
-    result = record(
-        library=HEX, name=TEXT, accepted=COUNT, kept=MAYBE_TEXT, awaiting_peers=BOOL
-    )
+    result = record(library=HEX, name=TEXT, accepted=COUNT, kept=MAYBE_TEXT, awaiting_peers=BOOL)
 
     def run(self, ctx: OpContext) -> Any:
         from sdactors.ops.logfile_actions import restore_log, restore_target
@@ -243,8 +247,9 @@ class LogRestore(Op):
 
         if not ctx.node.serving:
             return restore()
+        # Refused before the library is closed, if the export is not the library's.
         target = restore_target(ctx.data, path, self.library)
-        return ctx.node.process.closed_for(target.id, restore)
+        return ctx.node.closed_for(target.id, restore)
 
 
 @op("log.accept_loss")
@@ -260,4 +265,3 @@ class AcceptLossOp(Op):
 
     def run(self, ctx: OpContext) -> Any:
         return {"was_waiting": ctx.write_library(self.library).accept_loss()}
-

@@ -523,4 +523,3 @@ class LogMoment(Op):
         finally:
             store.close()
         return {"position": moment.position, "when": moment.when()}
-

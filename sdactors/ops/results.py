@@ -118,3 +118,7 @@ MAYBE_TIME = Maybe(TIME)
 PLAIN = Plain(depth=64, items=MOST, length=MOST)
 LINES = many(TEXT)
 COUNTS = MapOf(TEXT, COUNT, max=MOST)
+# A map whose keys and values another part answers with (a job's counts, the network's
+# replies): its top level is a map, what it holds is plain.
+MAP = MapOf(TEXT, PLAIN, max=MOST)
+MAPS = many(MAP)

@@ -54,12 +54,6 @@ def _libraries(
     return lib, lib
 
 
-def _ask(ctx: OpContext, message: object) -> Any:
-    from sdactors.library.handle import REPLY_TIMEOUT_S
-
-    return ctx.node.supervisor.live_ref("volumes").ask(message, timeout=REPLY_TIMEOUT_S)
-
-
 @op("volume.list")
 @dataclass(frozen=True)
 class VolumeList(Op):
@@ -76,10 +70,10 @@ class VolumeList(Op):
 
         lib, reader = _libraries(ctx, self.library)
         if lib is not None:
-            volumes = _ask(ctx, Observe(lib)).volumes
+            volumes = ctx.volumes(Observe(lib)).volumes
             lib.catch_up()
         else:
-            volumes = _ask(ctx, ListVolumes())
+            volumes = ctx.volumes(ListVolumes())
         recorded = {}
         if reader is not None:
             with reader.index() as db:
@@ -122,7 +116,7 @@ class VolumeSpeedtest(Op):
         from sdactors.volumes.manager import SpeedTest
 
         lib, _reader = _libraries(ctx, self.library)
-        report = _ask(ctx, SpeedTest(self.mount, self.size_mib * MIB, self.seconds, lib))
+        report = ctx.volumes(SpeedTest(self.mount, self.size_mib * MIB, self.seconds, lib))
         r = report.result
         return {
             "volume": report.volume.id,
