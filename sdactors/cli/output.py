@@ -12,7 +12,6 @@ import sys
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from sdactors.runtime.plain import jsonable
-
 from sdactors.runtime.units import human_span
 
 if TYPE_CHECKING:

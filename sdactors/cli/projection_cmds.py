@@ -50,7 +50,7 @@ def rebuild(
             "projections.fold", into=entry_path(into), until=until, force=force, library=library
         )
     else:
-        result = ctx.call("projections.rebuild", library=library)
+        result = ctx.call("projections.rebuild", library=library, wait=True, damaged=None)
     if ctx.out.as_json:
         ctx.out.json(result)
         return
