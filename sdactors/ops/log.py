@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from events.shapes import Bool, Bytes, Maybe, Text
 from sdactors.ops.base import Op, OpContext, op
+from sdactors.ops.browse import LIBRARY
 from sdactors.ops.results import (
     BOOL,
     COUNT,
@@ -32,7 +33,6 @@ from sdactors.ops.results import (
     record,
 )
 
-LIBRARY = Maybe(Text(1, 256))
 # A file the user named, made absolute where it was typed.
 FILE = Bytes(min=1, max=4096)
 

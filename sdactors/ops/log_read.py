@@ -24,9 +24,10 @@ from typing import Annotated, Any, Iterator
 from events.clock import hlc_ms
 from events.envelope import Event
 from events.keys import short_device
-from events.shapes import Bool, Bytes, Int, Maybe, OneOf, Record, Text
+from events.shapes import Bool, Int, Maybe, OneOf, Record, Text
 from events.store import EventStore, read_head
 from sdactors.ops.base import Op, OpContext, op
+from sdactors.ops.browse import LIBRARY, PATH
 from sdactors.ops.results import (
     COUNT,
     HEX,
@@ -45,9 +46,6 @@ from sdactors.runtime.errors import InvalidArgument
 from sdactors.runtime.paths import show as show_path
 from sdactors.runtime.plain import jsonable
 
-LIBRARY = Maybe(Text(1, 256))
-# A path typed by the user, made absolute where it was typed.
-PATH = Bytes(min=1, max=4096)
 FORM = OneOf(("json", "text"))
 # A bound of ``show``: after a position (``pos``), or from a time (``ms`` since the epoch).
 BOUND = Maybe(Record((("kind", OneOf(("pos", "ms"))), ("value", Int()))))

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from events.shapes import Int, Maybe, Num, Text
+from events.shapes import Int, Num, Text
 from sdactors.ops.base import Op, OpContext, op
+from sdactors.ops.browse import LIBRARY
 from sdactors.ops.results import BOOL, COUNT, NUMBER, TEXT, many, record, record_with
 from sdactors.volumes.speedtest import DEFAULT_MAX_SECONDS, MIB
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from sdactors.library.handle import Library
     from sdactors.library.reader import LibraryReader
 
-LIBRARY = Maybe(Text(1, 256))
 
 VOLUME = record_with(
     # The speed last measured, when one was.
