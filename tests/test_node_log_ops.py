@@ -127,3 +127,13 @@ def test_a_result_outside_its_declared_shape_fails_the_command(sd: Sd) -> None:
         assert checked_result(command, good) is good
         with pytest.raises(ResultMisshapen, match="library.list"):
             checked_result(command, [{"id": "ab" * 32, "name": "Home"}])
+
+
+def test_an_answer_may_hold_any_name_and_any_total_but_no_live_object() -> None:
+    """A name whose bytes are not UTF-8 (a lone surrogate) and a total past 2**64 are what
+    some answers hold; an object that is not plain data is not."""
+    from sdactors.ops.results import PLAIN
+
+    check = PLAIN.checker()
+    assert check({"name": "caf\udce9 menu.txt", "bytes": 1 << 70, "by": [None, 1.5, b"x"]}) is None
+    assert check({"progress": [object()]}) is not None

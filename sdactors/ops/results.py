@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from events.shapes import Bool, Check, Int, ListOf, MapOf, Maybe, Num, Plain, Shape, Struct, Text
+from events.shapes import Bool, Check, Int, ListOf, MapOf, Maybe, Num, Shape, Struct, Text
 
 # Results are not bounded the way requests are: a listing can hold a million entries.
 MOST = 1 << 40
@@ -87,6 +87,51 @@ class Either(Shape):
         return " or ".join(shape.describe() for shape in self.options)
 
 
+@dataclass(frozen=True, slots=True)
+class Value(Shape):
+    """Any value an answer may hold: nothing, true or false, numbers (of any size: totals
+    pass 2**64), text (a name's byte that is not UTF-8 held as a lone surrogate, as
+    ``sdactors.runtime.paths.text`` gives it), bytes, lists and maps of them, ``depth`` deep
+    at most. Unlike the requests' ``Plain``, sizes are not bounded: an answer is ours."""
+
+    depth: int = 64
+
+    def checker(self) -> Check:
+        depth = self.depth
+
+        def walk(value: Any, level: int) -> str | None:
+            kind = type(value)
+            if value is None or kind in _SCALARS:
+                return None
+            if level >= depth:
+                return f"nested deeper than {depth}"
+            if kind is list or kind is tuple:
+                for one in value:
+                    reason = walk(one, level + 1)
+                    if reason is not None:
+                        return reason
+                return None
+            if kind is dict:
+                for key, one in value.items():
+                    reason = walk(key, depth) if key is not None else None
+                    reason = reason or walk(one, level + 1)
+                    if reason is not None:
+                        return reason
+                return None
+            return f"{str(value)[:40]!r} ({kind.__name__}) is not a plain value"
+
+        return lambda value: walk(value, 0)
+
+    def test(self, x: str, names: Any) -> str:
+        return f"({names.add(self.checker())}({x}) is None)"
+
+    def describe(self) -> str:
+        return "a plain value"
+
+
+_SCALARS = (bool, int, float, str, bytes)
+
+
 def record(**fields: Shape) -> Struct:
     """A map of exactly these keys."""
     return Struct(tuple(fields.items()))
@@ -115,7 +160,7 @@ MAYBE_BOOL = Maybe(BOOL)
 TIME = Text(0, 64)
 MAYBE_TIME = Maybe(TIME)
 # Any plain value: an event's body, a job's parameters, an action's arguments.
-PLAIN = Plain(depth=64, items=MOST, length=MOST)
+PLAIN = Value()
 LINES = many(TEXT)
 COUNTS = MapOf(TEXT, COUNT, max=MOST)
 # A map whose keys and values another part answers with (a job's counts, the network's
