@@ -23,12 +23,6 @@ pytestmark = pytest.mark.slow
 REBUILT_WITHIN_S = 20.0
 
 
-def _checked(sd: Sd) -> Sd:
-    """Every result the node and the CLI give is held to its command's declared shape."""
-    sd.env[CHECK_RESULTS_ENV] = "1"
-    return sd
-
-
 def _tags(sd: Sd, library: str) -> list[str] | None:
     """The library's tags; None while its index is being rebuilt."""
     answer = sd.run("--json", "tag", "list", "--library", library, check=False)
@@ -41,14 +35,13 @@ def _tags(sd: Sd, library: str) -> list[str] | None:
 def test_import_restore_and_rebuild_while_the_node_serves_the_other_library(
     sd: Sd, tmp_path: Path
 ) -> None:
-    sd = _checked(sd)
     sd.run("library", "create", "Home")
     sd.run("library", "create", "Other")
     sd.run("tag", "create", "Kept", "--library", "Home")
     sd.run("tag", "create", "Elsewhere", "--library", "Other")
     sd.json("location", "add", str(small_tree(tmp_path / "tree")), "--library", "Other")
     # A library of another device's data directory, to import as a new one.
-    far = _checked(Sd(tmp_path / "far"))
+    far = Sd(tmp_path / "far")
     far.run("library", "create", "Far")
     far.run("tag", "create", "Remote", "--library", "Far")
     far_export = tmp_path / "far.sdlog"
@@ -96,7 +89,6 @@ def test_import_restore_and_rebuild_while_the_node_serves_the_other_library(
 
 
 def test_volumes_are_listed_and_measured_by_the_node(sd: Sd, tmp_path: Path) -> None:
-    sd = _checked(sd)
     sd.run("library", "create", "Home")
     with node_on(sd, tmp_path) as node:
         volumes = sd.json("volume", "list")
