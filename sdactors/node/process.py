@@ -34,7 +34,7 @@ from sdactors.node.control.protocol import (
     length_of,
     message_of,
 )
-from sdactors.runtime.errors import LibraryLocked, NodeRunning, SdError
+from sdactors.runtime.errors import LibraryLocked, LibraryOpening, NodeRunning, SdError
 from sdactors.runtime.lock import LibraryLock
 from sdactors.runtime.logs import get_logger
 from sdactors.runtime.paths import DataDir, file_id
@@ -189,8 +189,8 @@ class NodeProcess:
         watches and sync stop meanwhile; the node's other libraries go on."""
         lib = self.libs.pop(library_id, None)
         if lib is None and library_id not in self.failed:
-            raise SdError(f"library {library_id} is being opened; try again")
-        name = lib.config.name if lib is not None else library_id
+            raise LibraryOpening(library_id)
+        name = lib.config.name if lib is not None else self.node.find(library_id).name
         self._resync_watches()
         log.info("library_closed_for_swap", library=library_id, name=name)
         self.node.close_library(library_id)

@@ -721,3 +721,8 @@ class ResultMisshapen(SdError):
 
     def __init__(self, command: str, reason: str) -> None:
         super().__init__(f"internal error: {command} answered outside its declared shape: {reason}")
+
+
+class LibraryOpening(SdError):
+    def __init__(self, library: str) -> None:
+        super().__init__(f"library {library} is still being opened by the node; try again")
