@@ -72,9 +72,10 @@ class CliContext:
         sink = _Progress(progress) if progress is not None else None
         if command.writes:
             return self.node.execute(command, sink)
+        from sdactors.ops.base import run_command
         from sdactors.ops.context import CallContext
 
-        return command.run(CallContext(self, sink))
+        return run_command(command, CallContext(self, sink))
 
     def call(
         self,
@@ -141,6 +142,9 @@ class CliContext:
             return LibraryReader(config, rebuild_through_node)
         lib.catch_up()
         return lib
+
+    def volumes(self, message: object) -> Any:
+        return self.node.volumes(message)
 
     def close(self) -> None:
         if self._node is not None:

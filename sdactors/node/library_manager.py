@@ -52,6 +52,8 @@ class OpenLibrary:
     reply: Reply
     # Seconds to wait for another process to let go of the library (None: the default).
     lock_wait: float | None = None
+    # If this opens it: why its index is folded anew from the log (see ``Library``).
+    rebuild: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +165,9 @@ class LibraryManager(SupervisedActor):
         def construct() -> None:
             lib, error = None, None
             try:
-                lib = Library(config, self._key, self._device, wait, self._jobs_resume)
+                lib = Library(
+                    config, self._key, self._device, wait, self._jobs_resume, message.rebuild
+                )
             except BaseException as exc:  # noqa: BLE001 - the waiters get it
                 error = exc
             try:

@@ -8,7 +8,7 @@ through the ActionManager, which audits them; reads directly.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import pykka
 
@@ -18,6 +18,7 @@ from sdactors.library.handle import REPLY_TIMEOUT_S, Library
 from sdactors.library.journal import DeviceInfo
 from sdactors.node.library_manager import (
     CloseAll,
+    CloseLibrary,
     CreateLibrary,
     DiscardLibrary,
     LibraryManager,
@@ -26,7 +27,7 @@ from sdactors.node.library_manager import (
     OpenLibrary,
 )
 from sdactors.ops.action_manager import ActionManager, RunAction
-from sdactors.ops.base import Op
+from sdactors.ops.base import Op, checked_result, run_command
 from sdactors.ops.context import CallContext, ProgressSink
 from sdactors.runtime.config import NodeConfig, load_node_config
 from sdactors.runtime.identity import load_device_key
@@ -34,6 +35,8 @@ from sdactors.runtime.mailbox import Reply
 from sdactors.runtime.paths import DataDir
 from sdactors.runtime.supervisor import Supervisor
 from sdactors.volumes.manager import VolumeManager
+
+T = TypeVar("T")
 
 
 class Node:
@@ -71,10 +74,10 @@ class Node:
     def execute(self, command: Op, progress: ProgressSink | None = None) -> Any:
         """Run a command here: through the ActionManager if it changes a library."""
         if not command.writes:
-            return command.run(CallContext(self, progress))
+            return run_command(command, CallContext(self, progress))
         reply = Reply()
         self.supervisor.live_ref("actions").tell(RunAction(command, reply, progress))
-        return reply.get(timeout=None)
+        return checked_result(command, reply.get(timeout=None))
 
     def find(self, wanted: str | None) -> LibraryConfig:
         return find_library(self.data, wanted)
@@ -86,6 +89,9 @@ class Node:
 
     def write_library(self, wanted: str | None) -> Library:
         return self.open_library(self.find(wanted).id)
+
+    def volumes(self, message: object) -> Any:
+        return self.supervisor.live_ref("volumes").ask(message, timeout=REPLY_TIMEOUT_S)
 
     def _ask(self, message: object) -> Any:
         try:
@@ -107,10 +113,24 @@ class Node:
     ) -> Library:
         return self._ask(CreateLibrary(name, library_id, empty))
 
-    def open_library(self, wanted: str | None, lock_wait: float | None = None) -> Library:
+    def open_library(
+        self, wanted: str | None, lock_wait: float | None = None, rebuild: str | None = None
+    ) -> Library:
+        """``rebuild``: if this opens it, its index is folded anew from the log (why)."""
         reply = Reply()
-        self._tell(OpenLibrary(wanted, reply, lock_wait))
+        self._tell(OpenLibrary(wanted, reply, lock_wait, rebuild))
         return reply.get(timeout=REPLY_TIMEOUT_S)
+
+    def close_library(self, library_id: str) -> None:
+        """Close it here (its actors stop, its lock is let go), if it is open."""
+        self._ask(CloseLibrary(library_id))
+
+    def closed_for(self, library_id: str, work: Callable[[], T]) -> T:
+        """Run ``work`` with the library not open in this node, and serve it again after,
+        its index rebuilt (``sd node run``'s node); else just run it."""
+        if self.process is None:
+            return work()
+        return self.process.closed_for(library_id, work)
 
     def opened(self, library_id: str) -> Library | None:
         """The library if it is open here; None otherwise (nothing is opened)."""

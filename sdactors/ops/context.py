@@ -35,6 +35,8 @@ class Host(Protocol):
 
     def write_library(self, wanted: str | None) -> Library: ...
 
+    def volumes(self, message: object) -> Any: ...
+
 
 class CallContext:
     """A host's libraries, and where one command's progress goes."""
@@ -63,6 +65,10 @@ class CallContext:
 
     def write_library(self, wanted: str | None) -> Library:
         return self._host.write_library(wanted)
+
+    def volumes(self, message: object) -> Any:
+        """Ask this host's VolumeManager (``sdactors.volumes.manager``)."""
+        return self._host.volumes(message)
 
     def progress(self, info: dict[str, Any]) -> None:
         if self._progress is not None:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from events.shapes import AbsPath, ListOf, Text
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.network import DEVICE, find_device, network
+from sdactors.ops.results import MAP, PLAIN
 from sdactors.ops.tags import LIBRARY
 from sdactors.runtime.errors import InvalidArgument, NoLibrary, PeerUnreachable
 
@@ -32,6 +33,8 @@ class DropSendOp(Op):
     paths: Annotated[tuple[bytes, ...], ListOf(AbsPath(), 1, 10_000)]
     addresses: Annotated[tuple[str, ...], ListOf(ADDRESS, 0, 32)] = ()
     library: Annotated[str | None, LIBRARY] = None
+
+    result = MAP
 
     def _target(self, ctx: OpContext) -> tuple[bytes, tuple[str, ...], str | None]:
         """The device, where to dial it, and the library the files are offered in."""
@@ -68,6 +71,8 @@ class DropSendOp(Op):
 class DropListOp(Op):
     """Offers waiting for this device's user, then the drops sent and received lately."""
 
+    result = PLAIN
+
     def run(self, ctx: OpContext) -> Any:
         from sdactors.net.messages import DropList
 
@@ -81,6 +86,8 @@ class DropAcceptOp(Op):
 
     offer: Annotated[str, OFFER]
     library: Annotated[str | None, LIBRARY] = None
+
+    result = MAP
 
     def run(self, ctx: OpContext) -> Any:
         from sdactors.net.messages import DropDecide
@@ -96,6 +103,8 @@ class DropRejectOp(Op):
     """Refuse a pending offer: the sender is told, nothing is written here."""
 
     offer: Annotated[str, OFFER]
+
+    result = MAP
 
     def run(self, ctx: OpContext) -> Any:
         from sdactors.net.messages import DropDecide

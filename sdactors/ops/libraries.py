@@ -9,12 +9,15 @@ from events.shapes import Text
 from projections.devices import device_names
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.browse import LIBRARY
+from sdactors.ops.results import COUNT, HEX, MAYBE_TEXT, PLAIN, TEXT, many, record
 
 
 @op("library.create", writes=True)
 @dataclass(frozen=True)
 class LibraryCreate(Op):
     name: Annotated[str, Text(1, 256)]
+
+    result = record(id=HEX, name=TEXT, path=TEXT)
 
     def audit_library(self, ctx: OpContext) -> str | None:
         return None  # recorded in the library it creates, once it exists
@@ -33,6 +36,8 @@ class LibraryCreate(Op):
 @op("library.list")
 @dataclass(frozen=True)
 class LibraryList(Op):
+    result = many(record(id=HEX, name=TEXT, created=PLAIN))
+
     def run(self, ctx: OpContext) -> Any:
         # Through the node (its configuration read, so a broken node.toml is said here too).
         return [
@@ -44,6 +49,18 @@ class LibraryList(Op):
 @dataclass(frozen=True)
 class LibraryInfo(Op):
     library: Annotated[str | None, LIBRARY] = None
+
+    result = record(
+        id=HEX,
+        name=TEXT,
+        created=PLAIN,
+        path=TEXT,
+        events=COUNT,
+        bytes=COUNT,
+        head=COUNT,
+        checkpoint=COUNT,
+        devices=many(record(device=HEX, name=MAYBE_TEXT, seq=COUNT)),
+    )
 
     def run(self, ctx: OpContext) -> Any:
         lib = ctx.read_library(self.library)

@@ -85,11 +85,7 @@ def import_log(
         header = reader.header
         library_id = header.library.hex()
         if wanted is not None:
-            target = find_library(node.data, wanted)
-            if target.id != library_id:
-                raise LibraryMismatch(
-                    f"{header.name!r} ({library_id})", f"{target.name!r} ({target.id})"
-                )
+            _target_of(header, node.data, wanted)  # it must be the export's library
         existing = [lib for lib in list_libraries(node.data) if lib.id == library_id]
         created = not existing
         if created:
@@ -159,12 +155,7 @@ def restore_log(
     me = load_device_key(data).public
     with open(path, "rb") as fh:
         reader = ExportReader(fh, name=str(path))
-        library_id = reader.header.library.hex()
-        target = find_library(data, wanted or library_id)
-        if target.id != library_id:
-            raise LibraryMismatch(
-                f"{reader.header.name!r} ({library_id})", f"{target.name!r} ({target.id})"
-            )
+        target = _target_of(reader.header, data, wanted)
         paths = target.paths
         lock = LibraryLock(paths.lock, target.name).acquire(wait=LOCK_WAIT_S)
         fresh = paths.events.with_name(f"{paths.events.name}.restore-{os.getpid()}")
@@ -201,6 +192,21 @@ def restore_log(
             _remove_database(fresh)
             lock.release()
     return RestoreResult(target, report.accepted, kept, paths.restored.exists())
+
+
+def restore_target(data: DataDir, path: Path, wanted: str | None) -> LibraryConfig:
+    """The library an export restores: ``wanted`` if given (it must be the export's), else
+    the export's own."""
+    with open(path, "rb") as fh:
+        return _target_of(ExportReader(fh, name=str(path)).header, data, wanted)
+
+
+def _target_of(header: ExportHeader, data: DataDir, wanted: str | None) -> LibraryConfig:
+    library_id = header.library.hex()
+    target = find_library(data, wanted or library_id)
+    if target.id != library_id:
+        raise LibraryMismatch(f"{header.name!r} ({library_id})", f"{target.name!r} ({target.id})")
+    return target
 
 
 def _set_aside(events: Path) -> Path | None:

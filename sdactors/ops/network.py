@@ -15,6 +15,7 @@ from events.domain.device import ROLES, DeviceRevoked, DeviceRole
 from events.shapes import Bool, Int, Maybe, OneOf, Text
 from projections.devices import Peer, peers
 from sdactors.ops.base import Op, OpContext, op
+from sdactors.ops.results import BOOL, HEX, MAP, MAYBE_TEXT, PLAIN, TEXT, many, record
 from sdactors.ops.tags import LIBRARY
 from sdactors.runtime.errors import InvalidArgument, LastAdmin, NeedsNode, NotAdmin, UnknownDevice
 
@@ -101,6 +102,8 @@ class PairInvite(Op):
     expires_s: Annotated[int, Int(1, INVITE_MOST_S)] = INVITE_DEFAULT_S
     library: Annotated[str | None, LIBRARY] = None
 
+    result = MAP
+
     def run(self, ctx: OpContext) -> Any:
         from sdactors.net.messages import Invite
 
@@ -115,6 +118,8 @@ class PairJoin(Op):
     """Pair with the device that made TICKET; receive its library when this one lacks it."""
 
     ticket: Annotated[str, TICKET]
+
+    result = MAP
 
     def validate(self, ctx: OpContext) -> None:
         from sdactors.net.pairing import Ticket
@@ -145,6 +150,8 @@ class DeviceList(Op):
     """The devices of the library: who they are, their role, whether connected, last seen."""
 
     library: Annotated[str | None, LIBRARY] = None
+
+    result = many(MAP)
 
     def run(self, ctx: OpContext) -> Any:
         from sdactors.net.messages import PeersSeen
@@ -184,6 +191,8 @@ class DeviceRevoke(Op):
     device: Annotated[str, DEVICE]
     library: Annotated[str | None, LIBRARY] = None
 
+    result = record(device=HEX, name=MAYBE_TEXT, revoked=BOOL, kept_upto=PLAIN)
+
     def validate(self, ctx: OpContext) -> None:
         known = require_admin(ctx, self.library, "revoke a device")
         peer = find_device(ctx, self.library, self.device)
@@ -215,6 +224,8 @@ class DeviceRoleOp(Op):
     role: Annotated[str, OneOf(ROLES)]
     library: Annotated[str | None, LIBRARY] = None
 
+    result = record(device=HEX, name=MAYBE_TEXT, role=TEXT)
+
     def validate(self, ctx: OpContext) -> None:
         known = require_admin(ctx, self.library, "change a device's role")
         peer = find_device(ctx, self.library, self.device)
@@ -239,6 +250,8 @@ class SyncStatusOp(Op):
     """Per paired device: connected, what each side lacks, the last sync, and why not."""
 
     library: Annotated[str | None, LIBRARY] = None
+
+    result = PLAIN
 
     def run(self, ctx: OpContext) -> Any:
         from sdactors.net.messages import SyncStatus
@@ -279,6 +292,8 @@ class SyncNowOp(Op):
 
     library: Annotated[str | None, LIBRARY] = None
 
+    result = PLAIN
+
     def run(self, ctx: OpContext) -> Any:
         from sdactors.net.messages import SyncNow
 
@@ -293,6 +308,8 @@ class SyncPauseOp(Op):
     device: Annotated[str | None, Maybe(DEVICE)] = None
     paused: Annotated[bool, Bool()] = True
     library: Annotated[str | None, LIBRARY] = None
+
+    result = PLAIN
 
     def run(self, ctx: OpContext) -> Any:
         from sdactors.net.messages import SyncPause
