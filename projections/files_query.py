@@ -418,8 +418,9 @@ def duplicates(
     """
     counts: dict[tuple[int, int], dict[str, int]] = {}
     for key, size, kind, instances in db.execute(
-        "SELECT id, size, kind, instances FROM contents WHERE id IN "
-        "(SELECT id FROM contents WHERE size >= ? GROUP BY id, size HAVING sum(instances) > 1)",
+        "SELECT id, size, kind, instances FROM contents WHERE (id, size) IN "
+        "(SELECT id, size FROM contents WHERE size >= ? GROUP BY id, size "
+        "HAVING sum(instances) > 1)",
         (min_size,),
     ):
         counts.setdefault((key, size), {})[kind] = instances

@@ -12,6 +12,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from sdactors.ops.base import CHECK_RESULTS_ENV
+
 SD = [sys.executable, "-m", "sdactors"]
 
 
@@ -35,6 +37,9 @@ class Sd:
         self.data_dir = data_dir
         # Every node a test starts listens on loopback only.
         self.env = {**os.environ, "SD_DATA_DIR": str(data_dir), "SD_NETWORK_BIND": "127.0.0.1:0"}
+        # Every answer of every command, in the CLI or in a node, is held to the shape its
+        # command declares (``sdactors.ops.base.checked_result``).
+        self.env[CHECK_RESULTS_ENV] = "1"
         self.env.pop("SD_DEBUG", None)
 
     def run(

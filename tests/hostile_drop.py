@@ -11,8 +11,7 @@ import iroh
 
 from sdactors.net import ffi_buffer
 from sdactors.net.drop.disk import Offered
-from sdactors.net.drop.wire import offer_frame
-from sdactors.net.endpoint import ALPN_DROP
+from sdactors.net.drop.wire import ALPN_DROP, offer_frame
 from sdactors.net.frames import read_frame, write_frame
 from sdactors.runtime.errors import PeerGone
 

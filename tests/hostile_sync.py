@@ -10,8 +10,9 @@ from typing import Any
 import iroh
 
 from sdactors.net import ffi_buffer
-from sdactors.net.endpoint import ALPN_DROP, ALPN_SYNC
+from sdactors.net.drop.wire import ALPN_DROP
 from sdactors.net.frames import pack, read_frame, write_frame
+from sdactors.net.sync import ALPN_SYNC
 
 
 async def _endpoint(secret: bytes, alpn: bytes) -> Any:

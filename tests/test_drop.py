@@ -7,10 +7,14 @@ A and B share the library Home (B joined it with a ticket); C is paired with nob
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
 import signal
 import socket
+import struct
 import subprocess
+import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -174,6 +178,47 @@ def test_a_rejected_offer_fails_the_sender_and_writes_nothing(world: World) -> N
     assert not (world.inbox() / "unwanted.bin").exists()
     # It is decided: neither accepted nor rejected again.
     assert "no pending Spacedrop offer" in world.a.fails("drop", "accept", offer["id"]).err
+
+
+def test_the_senders_terminal_shows_its_drop_waiting_for_the_offer(world: World) -> None:
+    """Progress reaches the user's live line: the node posts it to a channel named in the
+    ask, and the command hands it to the client (``sd drop send`` on a terminal)."""
+    sent = random_file(world.root / "shown.bin", 50_000)
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 250, 0, 0))
+    sending = world.c.popen(
+        "drop", "send", "--to", world.a_id, "--address", world.a_address, str(sent),
+        stdout=subprocess.PIPE, stderr=follower, text=True,
+    )  # fmt: skip
+    os.close(follower)
+    shown = bytearray()
+
+    def read_terminal() -> None:
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                return  # the command ended: its terminal closed
+            if not chunk:
+                return
+            shown.extend(chunk)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    try:
+        until(lambda: _pending(world), 20, "C's offer waiting on A")
+        (offer,) = _pending(world)
+        words = f"waiting for the other device to accept (offer {offer['id']})"
+        until(lambda: words in shown.decode(errors="replace"), 20, "the live line")
+        world.a.json("drop", "reject", offer["id"])
+        sending.communicate(timeout=30)
+        assert sending.returncode == 1
+        until(lambda: "declined" in shown.decode(errors="replace"), 5, "why, on the terminal")
+    finally:
+        if sending.poll() is None:
+            sending.kill()
+        reader.join(5)
+        os.close(leader)
 
 
 def test_sending_needs_a_node_and_refuses_folders(world: World, tmp_path: Path) -> None:

@@ -182,3 +182,27 @@ def test_totals_past_two_to_the_64_are_exact_and_survive_every_change() -> None:
         finally:
             runner.close()
     assert len(digests) == 1
+
+
+def test_a_content_id_shared_by_empty_files_makes_no_duplicate_group_beside_its_real_one() -> None:
+    """Found by the convergence property: one content id held by two empty files and by two
+    files of 7 bytes. The 7-byte pair is one group; the empty pair is below the size floor and
+    must not join the answer because its id matched a group's."""
+    cid = os.urandom(32)
+    writer = LogWriter(KEYS[0], HybridClock(), LIBRARY_KEY)
+    location = IDS[0]
+    files = [(10, 1, b"e1", FILE, 0, cid), (11, 1, b"e2", FILE, 0, cid)]
+    files += [(12, 1, b"s1", FILE, 7, cid), (13, 1, b"s2", FILE, 7, cid)]
+    events = writer.build(
+        [
+            CATALOG.body(LocationAdded(location, b"/dup", "dup", RULES)),
+            _entries(location, [(1, 0, b"dup", DIR, 0, None), *files]),
+        ]
+    )
+    runner = fold(events)
+    try:
+        assert [(g.size, g.files) for g in duplicates(runner.db)] == [
+            (7, [[b"/dup/s1"], [b"/dup/s2"]])
+        ]
+    finally:
+        runner.close()

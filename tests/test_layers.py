@@ -223,3 +223,17 @@ def test_import_finder_resolves_every_form(tmp_path: Path) -> None:
         ("sdactors.cli.main", False),
         ("sdactors.library.handle", False),
     }
+
+
+def test_no_import_cycles_in_the_network_counting_deferred_imports() -> None:
+    """Networking's modules (endpoint, services, Spacedrop) depend one way even counting
+    imports inside functions and under TYPE_CHECKING: each service sees the others only
+    through what it is handed, never by reaching back into the module that holds it."""
+    modules = all_modules()
+    graph: dict[str, set[str]] = {m: set() for m in modules if m.startswith("sdactors.net")}
+    for module in graph:
+        for imp in imports_of(module, modules[module], modules):
+            if imp.target in graph and imp.target != module:
+                graph[module].add(imp.target)
+    found = cycles(graph)
+    assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)

@@ -32,24 +32,7 @@ def bisect(ctx: CliContext, sql: str, library: str | None) -> None:
     Example: the event that deleted the tag red
       sd log bisect --when "SELECT 1 FROM tags WHERE name = 'red' AND deleted"
     """
-    from events.store import EventStore
-    from sdactors.cli.log_read_cmds import device_names, event_json
-    from sdactors.replay.bisect import bisect as run_bisect
-    from sdactors.replay.render import event_line
-    from sdactors.replay.snapshots import SnapshotCache
+    from sdactors.cli.log_read_cmds import form_of, print_lines
+    from sdactors.ops.log_read import LogBisect
 
-    config = ctx.find(library)
-    store = EventStore(config.paths.events, readonly=True)
-    try:
-        found = run_bisect(SnapshotCache(config), store, sql)
-        event = next(store.read(found.position - 1, until=found.position))
-        names = device_names(store)
-    finally:
-        store.close()
-    if ctx.out.as_json:
-        ctx.out.json(
-            {"position": found.position, "probes": found.probes, "event": event_json(event)}
-        )
-        return
-    ctx.out.line(f"first holds at position {found.position} ({found.probes} probes), after:")
-    ctx.out.line(event_line(event, names))
+    print_lines(ctx, ctx.execute(LogBisect(sql, form_of(ctx), library)))

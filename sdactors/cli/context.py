@@ -8,7 +8,7 @@ it: a read of an index that is already current opens two SQLite files and starts
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from sdactors.cli.output import Output
 from sdactors.runtime.errors import LibraryLocked, LogDamaged, NodeNotRunning
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from sdactors.node.node import Node
     from sdactors.ops.base import Op
     from sdactors.ops.context import Network
+
+T = TypeVar("T")
 
 
 class _Progress:
@@ -73,9 +75,10 @@ class CliContext:
                 client.close()
         if command.writes:
             return self.node.execute(command, _Progress(progress) if progress else None)
+        from sdactors.ops.base import run_command
         from sdactors.ops.context import CallContext
 
-        return command.run(CallContext(self, progress))
+        return run_command(command, CallContext(self, progress))
 
     def call(
         self,
@@ -130,8 +133,19 @@ class CliContext:
         # Through the node (its configuration read, so a broken node.toml is said here too).
         return self.node.libraries()
 
-    def create(self, name: str) -> "Library":
-        return self.node.create_library(name)
+    def create_library(
+        self, name: str, library_id: str | None = None, empty: bool = False
+    ) -> "Library":
+        return self.node.create_library(name, library_id, empty)
+
+    def serve_new(self, config: "LibraryConfig") -> None:
+        pass  # no node serves here
+
+    def discard_library(self, library_id: str) -> None:
+        self.node.discard_library(library_id)
+
+    def closed_for(self, library_id: str, work: Callable[[], T]) -> T:
+        return work()  # no node holds it open here
 
     def find(self, wanted: str | None) -> "LibraryConfig":
         from sdactors.library.config import find_library
@@ -166,6 +180,9 @@ class CliContext:
             return LibraryReader(config, rebuild_through_node)
         lib.catch_up()
         return lib
+
+    def volumes(self, message: object) -> Any:
+        return self.node.volumes(message)
 
     def close(self) -> None:
         if self._node is not None:

@@ -1,20 +1,20 @@
-"""``sd log``: read, verify, count, export and import a library's event log."""
+"""``sd log``: read, verify, count, export and import a library's event log.
+
+Each command is an op (``sdactors.ops.log``, ``sdactors.ops.log_read``), run by the node when
+one serves the data directory, else here; this module parses and prints.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from events.domain.device import MEMBERSHIP_TYPES
-from events.domain.ownership import ownership_violations
-from events.errors import EventsError
-from projections.membership import NOT_ADMIN, Act, Membership, act_of_body, membership
 from sdactors.cli import log_read_cmds as log_read
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import force_option, json_option, library_option, pass_ctx
-from sdactors.library.log_health import clear_damage, record_damage
-from sdactors.ops.logfile_actions import export_log, import_log, restore_log
+from sdactors.runtime.paths import entry_path, user_path
 
 
 @click.group("log")
@@ -29,129 +29,58 @@ def group() -> None:
 def verify(ctx: CliContext, library: str | None) -> None:
     """Check every id, signature, chain link and sequence, and that every device-owned fact
     was changed only by its owner; exit 1 if anything is wrong."""
-    config = ctx.find(library)
-    store = log_read.open_log(ctx, library)
-    acts: list[Act] = []
+    from sdactors.ops.log import LogVerify
 
-    def tap(events):
-        for ev in events:
-            if ev.type in MEMBERSHIP_TYPES and (act := act_of_body(ev)) is not None:
-                acts.append(act)
-            yield ev
-
-    try:
-        problems = store.verify()
-        events = store.head_pos
-        try:
-            violations = ownership_violations(tap(store.read()))
-        except EventsError:
-            violations = []  # a log too damaged to read is reported by the problems above
-        held = store.vector()
-    finally:
-        store.close()
-    members = membership(acts)
-    uncounted = [(a, why) for a, why in members.ignored if why == NOT_ADMIN]
-    notes = [(a, why) for a, why in members.ignored if why != NOT_ADMIN]
-    past_cut, strangers = _outside_membership(members, held)
-    # Damage refuses writes until the log is restored; a clean run lifts that.
-    if problems:
-        record_damage(config, problems)
-    else:
-        clear_damage(config)
+    found = ctx.execute(LogVerify(library))
     if ctx.out.as_json:
-        ctx.out.json(
-            {
-                "ok": not problems and not violations and not uncounted,
-                "events": events,
-                "problems": [
-                    {
-                        "pos": p.pos,
-                        "device": p.device.hex() if p.device else None,
-                        "seq": p.seq,
-                        "reason": p.reason,
-                    }
-                    for p in problems
-                ],
-                "ownership_violations": [
-                    {
-                        "pos": v.pos,
-                        "device": v.device.hex(),
-                        "seq": v.seq,
-                        "type": v.type,
-                        "kind": v.kind,
-                        "id": v.id.hex(),
-                        "owners": [o.hex() for o in v.owners],
-                    }
-                    for v in violations
-                ],
-                "membership_not_counted": [_act_json(a, why) for a, why in uncounted + notes],
-                "held_past_cut": [
-                    {"device": d.hex(), "first": first, "last": last} for d, first, last in past_cut
-                ],
-                "not_members": [
-                    {"device": d.hex(), "first": 1, "last": last} for d, last in strangers
-                ],
-            }
-        )
+        ctx.out.json(found)
     else:
-        for p in problems:
-            ctx.out.line(f"BROKEN {p}")
-        for v in violations:
-            ctx.out.line(f"NOT OWNER {v}")
-        for a, why in uncounted + notes:
-            ctx.out.line(f"NOT COUNTED {_act_text(a, why)}")
-        for d, first, last in past_cut:
-            ctx.out.line(
-                f"HELD PAST CUT {d.hex()[:10]} #{first}..#{last}: written after its "
-                "revocation's cut; kept in the log, never folded or forwarded"
-            )
-        for d, last in strangers:
-            ctx.out.line(
-                f"NOT A MEMBER {d.hex()[:10]} #1..#{last}: no admin paired this device; "
-                "its events are kept in the log, never folded or forwarded"
-            )
-        if problems or violations or uncounted:
-            ctx.out.line(
-                f"{len(problems)} problem(s), {len(violations)} ownership violation(s) and "
-                f"{len(uncounted)} membership event(s) by non-admins in {events} events"
-            )
-        else:
-            ctx.out.line(f"ok: {events} events verified")
-    if problems or violations or uncounted:
+        _verify_text(ctx, found)
+    if not found["ok"]:
         raise click.exceptions.Exit(1)
 
 
-def _outside_membership(
-    members: Membership, held: dict[bytes, int]
-) -> tuple[list[tuple[bytes, int, int]], list[tuple[bytes, int]]]:
-    """Events the log holds that membership keeps out: ``(device, first, last)`` past a
-    revocation's cut, and ``(device, last)`` of devices that are no member."""
-    allowed = members.allowed()
-    past: list[tuple[bytes, int, int]] = []
-    strangers: list[tuple[bytes, int]] = []
-    if allowed is None:
-        return past, strangers
-    for device, last in sorted(held.items()):
-        if device not in allowed:
-            strangers.append((device, last))
-        elif last > allowed[device]:
-            past.append((device, allowed[device] + 1, last))
-    return past, strangers
+def _verify_text(ctx: CliContext, found: dict[str, Any]) -> None:
+    from events.domain.ownership import Violation
+    from events.store import Problem
+    from projections.membership import NOT_ADMIN
 
+    def raw(hex_id: str | None) -> bytes | None:
+        return bytes.fromhex(hex_id) if hex_id is not None else None
 
-def _act_json(act: Act, why: str) -> dict:
-    return {
-        "device": act.device.hex(),
-        "seq": act.seq,
-        "type": act.type,
-        "target": act.target.hex() if act.target else None,
-        "reason": why,
-    }
-
-
-def _act_text(act: Act, why: str) -> str:
-    target = f" of {act.target.hex()[:10]}" if act.target else ""
-    return f"{act.device.hex()[:10]}#{act.seq} {act.type}{target}: {why} (ignored by every device)"
+    problems, violations = found["problems"], found["ownership_violations"]
+    uncounted = [a for a in found["membership_not_counted"] if a["reason"] == NOT_ADMIN]
+    for p in problems:
+        ctx.out.line(f"BROKEN {Problem(p['pos'], raw(p['device']), p['seq'], p['reason'])}")
+    for v in violations:
+        owners = tuple(bytes.fromhex(o) for o in v["owners"])
+        shown = Violation(
+            v["pos"], raw(v["device"]), v["seq"], v["type"], v["kind"], raw(v["id"]), owners
+        )
+        ctx.out.line(f"NOT OWNER {shown}")
+    for a in found["membership_not_counted"]:
+        target = f" of {a['target'][:10]}" if a["target"] else ""
+        ctx.out.line(
+            f"NOT COUNTED {a['device'][:10]}#{a['seq']} {a['type']}{target}: {a['reason']} "
+            "(ignored by every device)"
+        )
+    for cut in found["held_past_cut"]:
+        ctx.out.line(
+            f"HELD PAST CUT {cut['device'][:10]} #{cut['first']}..#{cut['last']}: written after "
+            "its revocation's cut; kept in the log, never folded or forwarded"
+        )
+    for stranger in found["not_members"]:
+        ctx.out.line(
+            f"NOT A MEMBER {stranger['device'][:10]} #1..#{stranger['last']}: no admin paired "
+            "this device; its events are kept in the log, never folded or forwarded"
+        )
+    if not found["ok"]:
+        ctx.out.line(
+            f"{len(problems)} problem(s), {len(violations)} ownership violation(s) and "
+            f"{len(uncounted)} membership event(s) by non-admins in {found['events']} events"
+        )
+    else:
+        ctx.out.line(f"ok: {found['events']} events verified")
 
 
 @group.command("stats")
@@ -160,19 +89,16 @@ def _act_text(act: Act, why: str) -> str:
 @pass_ctx
 def stats(ctx: CliContext, library: str | None) -> None:
     """Count events by type, devices, and bytes."""
-    store = log_read.open_log(ctx, library)
-    try:
-        st = store.stats()
-    finally:
-        store.close()
-    result = {"events": st.events, "by_type": st.by_type, "devices": st.devices, "bytes": st.bytes}
+    from sdactors.ops.log import LogStats
+
+    st = ctx.execute(LogStats(library))
     if ctx.out.as_json:
-        ctx.out.json(result)
+        ctx.out.json(st)
         return
-    ctx.out.line(f"events   {st.events}")
-    ctx.out.line(f"devices  {st.devices}")
-    ctx.out.line(f"bytes    {st.bytes}")
-    ctx.out.table(["type", "events"], sorted(st.by_type.items()), "no events")
+    ctx.out.line(f"events   {st['events']}")
+    ctx.out.line(f"devices  {st['devices']}")
+    ctx.out.line(f"bytes    {st['bytes']}")
+    ctx.out.table(["type", "events"], sorted(st["by_type"].items()), "no events")
 
 
 @group.command("export")
@@ -183,8 +109,10 @@ def stats(ctx: CliContext, library: str | None) -> None:
 @pass_ctx
 def export(ctx: CliContext, file: Path, force: bool, library: str | None) -> None:
     """Write the whole log to FILE: a portable, self-verifying stream."""
-    result = export_log(ctx.find(library), file, ctx.data, force)
-    ctx.out.result(result.as_json(), f"exported {result.events} events to {result.path}")
+    from sdactors.ops.log import LogExport
+
+    result = ctx.execute(LogExport(entry_path(file), force, library))
+    ctx.out.result(result, f"exported {result['events']} events to {result['path']}")
 
 
 @group.command("import")
@@ -195,12 +123,14 @@ def export(ctx: CliContext, file: Path, force: bool, library: str | None) -> Non
 @pass_ctx
 def import_(ctx: CliContext, file: Path, name: str | None, library: str | None) -> None:
     """Ingest FILE with full verification: restores a library, or merges into it."""
-    result = import_log(ctx.node, file, library, name)
-    verb = "restored" if result.created else "merged into"
+    from sdactors.ops.log import LogImport
+
+    result = ctx.execute(LogImport(user_path(file), name, library))
+    verb = "restored" if result["created"] else "merged into"
     ctx.out.result(
-        result.as_json(),
-        f"{verb} library {result.library.name}: {result.accepted} events added, "
-        f"{result.skipped} already held",
+        result,
+        f"{verb} library {result['name']}: {result['accepted']} events added, "
+        f"{result['skipped']} already held",
     )
 
 
@@ -220,18 +150,21 @@ def restore(ctx: CliContext, file: Path, force: bool, library: str | None) -> No
     event by event: the way back from a lost or damaged log. The old log is kept beside it.
 
     Refused if FILE lacks events this device wrote that the log holds (its peers may hold
-    them too), unless --force."""
-    result = restore_log(ctx.data, file, library, force)
-    kept = f"; the old log is kept as {result.kept.name}" if result.kept else ""
+    them too), unless --force. A running node closes the library for the swap and serves it
+    again from the restored log."""
+    from sdactors.ops.log import LogRestore
+
+    result = ctx.execute(LogRestore(user_path(file), force, library))
+    kept = f"; the old log is kept as {Path(result['kept']).name}" if result["kept"] else ""
     after = (
         "this device's later events are fetched back from a peer before it writes "
         "(start the node: sd node run)"
-        if result.awaiting_peers
+        if result["awaiting_peers"]
         else "import newer exports of your peers before writing"
     )
     ctx.out.result(
-        result.as_json(),
-        f"restored library {result.library.name}: {result.accepted} events{kept}; {after}",
+        result,
+        f"restored library {result['name']}: {result['accepted']} events{kept}; {after}",
     )
 
 
@@ -243,7 +176,7 @@ def accept_loss(ctx: CliContext, library: str | None) -> None:
     """After 'sd log restore --force': write again without waiting for a peer to send back
     this device's later events. Only when no peer holds them: a peer that does refuses this
     device's new events from then on."""
-    from sdactors.ops.logfile import AcceptLossOp
+    from sdactors.ops.log import AcceptLossOp
 
     result = ctx.execute(AcceptLossOp(library))
     ctx.out.result(

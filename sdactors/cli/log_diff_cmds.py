@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import click
 
-from events.keys import short_device
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.replay.diff import DeviceDiff, Run, diff_logs, open_pair
 
 
-def _run(run: Run | None) -> str:
+def _run(run: dict[str, int] | None) -> str:
     if run is None:
         return "-"
-    return f"{run.count} (#{run.first}..#{run.last})"
+    return f"{run['count']} (#{run['first']}..#{run['last']})"
 
 
-def _row(d: DeviceDiff) -> list[str]:
+def _row(d: dict[str, Any]) -> list[str]:
     return [
-        short_device(d.device),
-        str(d.a_seq),
-        str(d.b_seq),
-        _run(d.only_a),
-        _run(d.only_b),
-        _run(d.equivocation),
+        d["device"][:10],
+        str(d["a_seq"]),
+        str(d["b_seq"]),
+        _run(d["only_a"]),
+        _run(d["only_b"]),
+        _run(d["equivocation"]),
     ]
+
+
+def _side(spec: str) -> str:
+    """A file or folder where the user typed it, made absolute (the node's working folder
+    is not the user's); anything else names a library."""
+    path = os.path.expanduser(spec)
+    return os.path.abspath(path) if os.path.exists(path) else spec
 
 
 @click.command("diff")
@@ -40,29 +48,26 @@ def diff(ctx: CliContext, a: str, b: str, library: str | None) -> None:
     that holds several), or a library of this data directory by name or id. Shows the events
     each has that the other lacks, any equivocation (one device, one seq, two events), and
     whether the events both hold agree."""
-    side_a, side_b = open_pair(a, b, ctx.data, library)
-    try:
-        result = diff_logs(side_a, side_b)
-    finally:
-        side_a.close()
-        side_b.close()
+    from sdactors.ops.log_read import LogDiff
+
+    result = ctx.execute(LogDiff(_side(a), _side(b), library))
     if ctx.out.as_json:
-        ctx.out.json(result.as_json())
+        ctx.out.json(result)
         return
-    ctx.out.line(f"A: {result.a} ({result.a_events} events)")
-    ctx.out.line(f"B: {result.b} ({result.b_events} events)")
+    ctx.out.line(f"A: {result['a']['source']} ({result['a']['events']} events)")
+    ctx.out.line(f"B: {result['b']['source']} ({result['b']['events']} events)")
     ctx.out.table(
         ["device", "A seq", "B seq", "only in A", "only in B", "equivocation"],
-        [_row(d) for d in result.devices],
+        [_row(d) for d in result["devices"]],
         "no events on either side",
     )
-    first = result.first_disagreement
-    if result.identical:
+    first = result["first_disagreement"]
+    if result["identical"]:
         ctx.out.line("identical: both hold the same events")
-    elif first is not None and first.equivocation is not None:
+    elif first is not None:
         ctx.out.line(
-            f"shared events disagree: first at {short_device(first.device)}"
-            f"#{first.equivocation.first} (equivocation: one device signed two events there)"
+            f"shared events disagree: first at {first['device'][:10]}"
+            f"#{first['seq']} (equivocation: one device signed two events there)"
         )
     else:
         ctx.out.line("shared events agree")

@@ -3,68 +3,21 @@
 ``show`` renders bodies for people (``--raw`` keeps the stored form, ``--json`` stays
 lossless), filtered by position or time, type, device (name or id) and path; ``tail`` prints
 the last events and, with ``--follow``, each new one as it is committed; ``history`` is the
-life of one path across devices; ``explain`` the rows one event changed.
+life of one path across devices; ``explain`` the rows one event changed. The ops
+(``sdactors.ops.log_read``) read the log and give events in the form printed; ``show`` and
+``tail`` stream them, printed here as they come.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Callable
 
 import click
 
-from events.clock import hlc_ms
-from events.envelope import Event
-from events.store import EventStore, read_head
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import jsonable
-from sdactors.replay import render
-from sdactors.replay.history import history as path_history
-from sdactors.replay.history import touching
-from sdactors.runtime.errors import InvalidArgument
-from sdactors.runtime.paths import show as show_path
 from sdactors.runtime.paths import user_path
-
-# How often --follow looks for new commits (a read of the log's head: two small queries).
-FOLLOW_EVERY_S = 0.02
-
-
-def event_json(ev: Event) -> dict[str, Any]:
-    return {
-        "pos": ev.pos,
-        "id": ev.id.hex(),
-        "device": ev.device.hex(),
-        "seq": ev.seq,
-        "hlc": ev.hlc,
-        "type": ev.type,
-        "v": ev.v,
-        "body": jsonable(ev.body),
-    }
-
-
-def open_log(ctx: CliContext, library: str | None) -> EventStore:
-    # Reading the log needs no lock and no actors: a read-only connection sees every commit.
-    return EventStore(ctx.find(library).paths.events, readonly=True)
-
-
-def device_names(store: EventStore) -> dict[bytes, str]:
-    """Each device's name, as it registered itself (its latest registration)."""
-    return {ev.device: ev.body["name"] for ev in store.read(type_prefix="device.registered")}
-
-
-def resolve_device(store: EventStore, wanted: str) -> bytes:
-    """A device of this log by id prefix or by the name it registered."""
-    lowered = wanted.lower()
-    matches = [dev for dev in store.vector() if dev.hex().startswith(lowered)]
-    if not matches:
-        matches = [dev for dev, name in device_names(store).items() if name == wanted]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise InvalidArgument(f"no device {wanted!r} has written to this library")
-    raise InvalidArgument(f"{wanted!r} matches {len(matches)} devices: give more of its id")
 
 
 class Bound(click.ParamType):
@@ -87,18 +40,33 @@ class Bound(click.ParamType):
         return ("ms", int(at.timestamp() * 1000))
 
 
-def _after(ev: Event, bound: tuple[str, int] | None) -> bool:
-    if bound is None:
-        return True
-    kind, value = bound
-    return ev.pos > value if kind == "pos" else hlc_ms(ev.hlc) >= value  # type: ignore[operator]
+def form_of(ctx: CliContext) -> str:
+    """The form events are asked in: lossless under --json, else lines for people."""
+    return "json" if ctx.out.as_json else "text"
 
 
-def _before(ev: Event, bound: tuple[str, int] | None) -> bool:
-    if bound is None:
-        return True
-    kind, value = bound
-    return ev.pos <= value if kind == "pos" else hlc_ms(ev.hlc) <= value  # type: ignore[operator]
+def printed(ctx: CliContext, form: str) -> Callable[[dict[str, Any]], None]:
+    """Print each frame of a streaming command as it comes (a reader following the output
+    sees each line at once)."""
+
+    def frame(info: dict[str, Any]) -> None:
+        for item in info["items"]:
+            if form == "json":
+                ctx.out.json(item)
+            else:
+                ctx.out.line(item)
+        ctx.out.flush()
+
+    return frame
+
+
+def print_lines(ctx: CliContext, answer: Any) -> None:
+    """An answer asked for in the form ``form_of`` chose: the value, or its lines."""
+    if ctx.out.as_json:
+        ctx.out.json(answer)
+        return
+    for line in answer:
+        ctx.out.line(line)
 
 
 @click.command("show")
@@ -128,79 +96,24 @@ def show(
     library: str | None,
 ) -> None:
     """Show events in log order, for people (JSON lines with --json, lossless)."""
-    store = open_log(ctx, library)
+    from sdactors.ops.log_read import LogShow
+
+    form = "raw" if raw and not ctx.out.as_json else form_of(ctx)
+    command = LogShow(
+        since,
+        until,
+        type_prefix,
+        device,
+        None if path is None else user_path(path),
+        expand,
+        form,
+        limit,
+        library,
+    )
     try:
-        dev = resolve_device(store, device) if device else None
-        names = device_names(store)
-        start = since[1] if since is not None and since[0] == "pos" else 0
-        chosen = _chosen(store, start, path, expand)
-        shown = 0
-        for ev, touches in chosen:
-            if limit is not None and shown >= limit:
-                break
-            if not (_after(ev, since) and _before(ev, until)):
-                if until is not None and until[0] == "pos" and ev.pos > until[1]:
-                    break
-                continue
-            if (type_prefix and not ev.type.startswith(type_prefix)) or (
-                dev is not None and ev.device != dev
-            ):
-                continue
-            shown += 1
-            _print_event(ctx, ev, touches, names, expand, raw)
-    finally:
-        store.close()
-
-
-def _chosen(
-    store: EventStore, start: int, path: str | None, expand: bool
-) -> Iterator[tuple[Event, list]]:
-    """Events from ``start`` on, each with what it did to paths when that is asked for (a
-    path filter or --expand: both need the log replayed from its beginning)."""
-    if path is not None:
-        yield from touching(store, user_path(path), start)
-        return
-    if expand:
-        from sdactors.replay.tree import Replay
-
-        replay = Replay()
-        for ev in store.read():
-            touches = (
-                list(replay.apply(ev)) if ev.type.startswith(("entries.", "location.")) else []
-            )
-            if ev.pos > start:
-                yield ev, touches
-        return
-    for ev in store.read(start):
-        yield ev, []
-
-
-def _print_event(
-    ctx: CliContext, ev: Event, touches: list, names: dict[bytes, str], expand: bool, raw: bool
-) -> None:
-    if ctx.out.as_json:
-        record = event_json(ev)
-        if expand or touches:
-            record["touches"] = [render.touch_json(t) for t in touches]
-        ctx.out.json(record)
-    elif raw:
-        ctx.out.line(_raw_line(ev))
-    else:
-        ctx.out.line(render.event_line(ev, names))
-        if expand or touches:
-            for line in render.touch_lines(touches):
-                ctx.out.line(line)
-
-
-def _raw_line(ev: Event) -> str:
-    import json
-
-    from events.keys import short_device
-
-    body = json.dumps(jsonable(ev.body), ensure_ascii=False)
-    if len(body) > 160:
-        body = body[:157] + "..."
-    return f"{ev.pos:>8}  {render.when(ev)}  {short_device(ev.device)}#{ev.seq:<6} {ev.type:<22} {body}"
+        ctx.execute(command, printed(ctx, form))
+    except BrokenPipeError:
+        pass  # the reader went away (| head): done, quietly
 
 
 @click.command("tail")
@@ -216,46 +129,15 @@ def tail(
     ctx: CliContext, count: int, follow: bool, type_prefix: str | None, library: str | None
 ) -> None:
     """The last events; with --follow, new ones as they are committed, until Ctrl-C."""
-    config = ctx.find(library)
-    store = EventStore(config.paths.events, readonly=True)
+    from sdactors.ops.log_read import LogTail
+
+    form = form_of(ctx)
     try:
-        names = device_names(store)
-        head = store.head_pos
-        recent = [
-            ev for ev in store.read(max(0, head - max(count * 20, 1000))) if _typed(ev, type_prefix)
-        ]
-        for ev in recent[len(recent) - count :] if count else []:
-            _emit(ctx, ev, names)
-        while follow:
-            time.sleep(FOLLOW_EVERY_S)
-            now = read_head(config.paths.events)
-            if now <= head:
-                continue
-            store.refresh()
-            for ev in store.read(head, until=now):
-                if ev.type == "device.registered":
-                    names[ev.device] = ev.body["name"]
-                if _typed(ev, type_prefix):
-                    _emit(ctx, ev, names)
-            head = now
+        ctx.execute(LogTail(count, follow, type_prefix, form, library), printed(ctx, form))
     except BrokenPipeError:
         pass  # the reader went away (| head): done, quietly
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a follow ends
-    finally:
-        store.close()
-
-
-def _typed(ev: Event, prefix: str | None) -> bool:
-    return not prefix or ev.type.startswith(prefix)
-
-
-def _emit(ctx: CliContext, ev: Event, names: dict[bytes, str]) -> None:
-    if ctx.out.as_json:
-        ctx.out.json(event_json(ev))
-    else:
-        ctx.out.line(render.event_line(ev, names))
-    ctx.out.flush()
 
 
 @click.command("history")
@@ -266,37 +148,9 @@ def _emit(ctx: CliContext, ev: Event, names: dict[bytes, str]) -> None:
 def history(ctx: CliContext, path: str, library: str | None) -> None:
     """The life of PATH across devices: every event that created, modified, moved,
     identified or deleted it (and what changed)."""
-    wanted = user_path(path)
-    store = open_log(ctx, library)
-    try:
-        names = device_names(store)
-        moments = list(path_history(store, wanted))
-    finally:
-        store.close()
-    if ctx.out.as_json:
-        ctx.out.json(
-            [
-                {
-                    "pos": m.event.pos,
-                    "time": render.when(m.event),
-                    "device": m.event.device.hex(),
-                    "device_name": names.get(m.event.device),
-                    "type": m.event.type,
-                    **render.touch_json(m.touch),
-                }
-                for m in moments
-            ]
-        )
-        return
-    if not moments:
-        ctx.out.line(f"{show_path(wanted)}: no event of this log ever touched it")
-        return
-    for m in moments:
-        who = names.get(m.event.device) or m.event.device.hex()[:10]
-        ctx.out.line(
-            f"{m.event.pos:>8}  {render.when(m.event)}  {who:<12} {m.touch.what:<9} "
-            f"{render.touch_text(m.touch)[2:]}"
-        )
+    from sdactors.ops.log_read import LogHistory
+
+    print_lines(ctx, ctx.execute(LogHistory(user_path(path), form_of(ctx), library)))
 
 
 @click.command("explain")
@@ -306,43 +160,6 @@ def history(ctx: CliContext, path: str, library: str | None) -> None:
 @pass_ctx
 def explain(ctx: CliContext, pos: int, library: str | None) -> None:
     """The rows of each read model that the event at POS added, changed or removed."""
-    from sdactors.replay.explain import as_json
-    from sdactors.replay.explain import explain as explain_event
+    from sdactors.ops.log_read import LogExplain
 
-    store = open_log(ctx, library)
-    try:
-        if pos > store.head_pos:
-            raise InvalidArgument(f"position {pos} is past the end of the log ({store.head_pos})")
-        [ev] = list(store.read(pos - 1, until=pos))
-        names = device_names(store)
-        changes = explain_event(store, pos)
-    finally:
-        store.close()
-    if ctx.out.as_json:
-        ctx.out.json({"event": event_json(ev), "changes": [as_json(c, jsonable) for c in changes]})
-        return
-    ctx.out.line(render.event_line(ev, names))
-    if not changes:
-        ctx.out.line("  changed no row of any read model")
-    for change in changes:
-        ctx.out.line(
-            f"  {change.projection}: {len(change.added)} added, {len(change.changed)} changed, "
-            f"{len(change.removed)} removed"
-        )
-        for row in change.added[:20]:
-            ctx.out.line(f"    + {_row(row)}")
-        for before, after in change.changed[:20]:
-            ctx.out.line(f"    ~ {_row(before)}  ->  {_row(after)}")
-        for row in change.removed[:20]:
-            ctx.out.line(f"    - {_row(row)}")
-
-
-def _row(row: tuple) -> str:
-    return ", ".join(_cell(v) for v in row)
-
-
-def _cell(value: Any) -> str:
-    """Ids (16 or 32 bytes) as short hex; other bytes (names, paths) as text."""
-    if isinstance(value, bytes):
-        return value.hex()[:16] if len(value) in (16, 32) else show_path(value)
-    return str(value)
+    print_lines(ctx, ctx.execute(LogExplain(pos, form_of(ctx), library)))

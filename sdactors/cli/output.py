@@ -11,26 +11,11 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-import msgpack
-
+from sdactors.runtime.plain import jsonable
 from sdactors.runtime.units import human_span
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-
-def jsonable(value: Any) -> Any:
-    """Event bodies hold bytes and tuples; JSON gets hex strings and arrays."""
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, msgpack.Timestamp):
-        # msgpack's timestamp extension, e.g. in an event of a type this version does not know.
-        return value.to_unix_nano()
-    return value
 
 
 # A byte of a name that is not UTF-8 comes as a lone surrogate, U+DC80 to U+DCFF

@@ -6,14 +6,10 @@ from pathlib import Path
 
 import click
 
-from events.domain import CATALOG
-from events.store import EventStore
-from projections.catalog import library_projections
-from projections.rebuild import fold_into
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import force_option, json_option, library_option, pass_ctx
 from sdactors.runtime.errors import InvalidArgument
-from sdactors.runtime.output_file import new_output
+from sdactors.runtime.paths import entry_path
 
 
 @click.group("projections")
@@ -50,18 +46,11 @@ def rebuild(
             "--until needs --into FILE: the live index always holds the whole log"
         )
     if into is not None:
-        config = ctx.find(library)
-        with new_output(into, ctx.data, force) as tmp:
-            store = EventStore(config.paths.events, readonly=True)
-            try:
-                folded = fold_into(str(tmp), store, library_projections(), CATALOG, until=until)
-            finally:
-                store.close()
-        result = {"digest": folded.digest, "events": folded.events, "path": str(into)}
+        result = ctx.call(
+            "projections.fold", into=entry_path(into), until=until, force=force, library=library
+        )
     else:
-        from sdactors.ops.projections import RebuildIndex
-
-        result = ctx.execute(RebuildIndex(library=library))
+        result = ctx.call("projections.rebuild", library=library, wait=True, damaged=None)
     if ctx.out.as_json:
         ctx.out.json(result)
         return
@@ -76,14 +65,8 @@ def rebuild(
 @pass_ctx
 def digest(ctx: CliContext, library: str | None) -> None:
     """The digest of every read model: equal on devices holding the same events."""
-    from projections.catalog import library_projections
-    from projections.runner import digest_of
-
-    lib = ctx.read_library(library)
-    value = lib.digest()
-    with lib.index() as db:
-        each = {p.name: digest_of(db, [p]) for p in library_projections()}
-    ctx.out.result({"digest": value, "read_models": each}, value)
+    result = ctx.call("projections.digest", library=library)
+    ctx.out.result(result, result["digest"])
 
 
 @group.command("tables")
@@ -92,25 +75,7 @@ def digest(ctx: CliContext, library: str | None) -> None:
 @pass_ctx
 def tables(ctx: CliContext, library: str | None) -> None:
     """The read models' tables and how many rows each holds (for inspection)."""
-    import sqlite3
-
-    import sqlite_utils
-
-    from sdactors.runtime.interrupts import watch
-
-    config = ctx.read_library(library).config
-    conn = watch(sqlite3.connect(f"file:{config.paths.index}?mode=ro", uri=True))
-    try:
-        db = sqlite_utils.Database(conn)
-        fts = db.table_names(fts5=True)
-        shadow = tuple(f"{name}_" for name in fts)
-        rows = [
-            {"table": t.name, "rows": t.count, "fts": t.name in fts}
-            for t in db.tables
-            if not t.name.startswith(shadow)
-        ]
-    finally:
-        conn.close()
+    rows = ctx.call("projections.tables", library=library)
     if ctx.out.as_json:
         ctx.out.json(rows)
         return

@@ -33,14 +33,7 @@ def travel(ctx: CliContext, library: str | None, at: str | None) -> int | None:
     """The position ``at`` names (None for the present); says so in text output."""
     if at is None:
         return None
-    from events.store import EventStore
-    from sdactors.replay.moments import moment_at
-
-    store = EventStore(ctx.find(library).paths.events, readonly=True)
-    try:
-        moment = moment_at(store, at)
-    finally:
-        store.close()
+    moment = ctx.call("log.moment", at=at, library=library)
     if not ctx.out.as_json:
-        ctx.out.line(f"as of position {moment.position} ({moment.when()}): a past state")
-    return moment.position
+        ctx.out.line(f"as of position {moment['position']} ({moment['when']}): a past state")
+    return moment["position"]

@@ -83,11 +83,15 @@ class Library(LibraryReader):
         device: DeviceInfo,
         lock_wait: float = LOCK_WAIT_S,
         jobs_resume: bool = False,
+        rebuild: str | None = None,
     ) -> None:
         """``jobs_resume``: the library is a node's. A job running when it closes stays
         running in the log, for the next node to resume, and a damaged index is rebuilt in
         the background. Otherwise (one command's process) a job is recorded paused (a
-        command interrupted by Ctrl-C: the user stopped it) and a rebuild is done at once."""
+        command interrupted by Ctrl-C: the user stopped it) and a rebuild is done at once.
+
+        ``rebuild``: the index does not describe the log (its log was just restored): it is
+        rebuilt as a damaged one is, never read until the rebuilt one is swapped in."""
         super().__init__(config)
         self.device = key.public
         self._jobs_resume = jobs_resume
@@ -109,6 +113,8 @@ class Library(LibraryReader):
         # moment and race to do it.
         EventStore(paths.events, library=config.id_bytes).close()
         self.health = LibraryHealth(config, self._recovered, self._rebuilt)
+        if rebuild is not None:
+            self.health.index_damaged(rebuild)  # the Projector rebuilds it as it starts
         self.supervisor = Supervisor(f"library {config.name}")
         # Outlives any one bus: a restarted bus keeps its subscribers.
         self._subscriptions = subscriptions = Subscriptions()
@@ -150,7 +156,10 @@ class Library(LibraryReader):
             self.subscribe(
                 ("",), lambda events: self._tell("projector", Committed()), name="projector"
             )
-            self._close_interrupted_actions(jobs_resume)
+            try:
+                self._close_interrupted_actions(jobs_resume)
+            except IndexRebuilding:
+                pass  # closed when it is next opened; the index cannot say which are open now
         except BaseException:
             self.close()
             raise

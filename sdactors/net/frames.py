@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 from typing import Any
 
 import msgpack
@@ -24,6 +25,8 @@ MAX_FRAME = 64 << 20
 # of a few MiB a few hundred thousand at most. Past it, a frame is refused before it is
 # decoded (events.codec): a frame of 64 MiB of empty arrays would otherwise be gigabytes.
 FRAME_VALUES = 1 << 20
+# An opening frame is small: nothing bigger is read before the peer is known.
+SMALL_FRAME = 64 << 10
 
 
 def pack(value: Any) -> bytes:
@@ -86,3 +89,8 @@ async def let_peer_close(conn: Any, within: float = 3.0) -> None:
         await asyncio.wait_for(conn.closed(), within)
     except (Exception, asyncio.TimeoutError):  # noqa: BLE001 - it closed, or took too long
         pass
+
+
+def iso(seconds: float) -> str:
+    """A moment (seconds since the epoch) as status rows and tickets show it, in UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

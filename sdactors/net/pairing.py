@@ -21,6 +21,7 @@ import msgpack
 
 from sdactors.runtime.errors import BadTicket
 
+ALPN_PAIR = b"sd/pair/1"
 PREFIX = "sdpair1"
 SECRET_LEN = 32
 LIBRARY_LEN = 16
@@ -69,7 +70,7 @@ class Ticket:
 
 def proof(secret: bytes, joiner: bytes, inviter: bytes, library: bytes) -> bytes:
     """What the joiner sends: that it holds the secret, for this pairing only."""
-    return blake3.blake3(b"sd/pair/1" + joiner + inviter + library, key=secret).digest()
+    return blake3.blake3(ALPN_PAIR + joiner + inviter + library, key=secret).digest()
 
 
 @dataclass(slots=True)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+ALPN_SYNC = b"sd/sync/1"
 # A frame of events holds about this much (whole events; the last may overshoot). The node's
 # environment may set it (SD_SYNC_BATCH_BYTES): smaller frames make a slow link's progress
 # finer, and let tests stop a node in the middle of a sync.

@@ -55,6 +55,8 @@ class OpenLibrary:
     wanted: str | None
     # Seconds to wait for another process to let go of the library (None: the default).
     lock_wait: float | None = None
+    # If this opens it: why its index is folded anew from the log (see ``Library``).
+    rebuild: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,11 @@ class _Constructed:
 
     library_id: str
     error: BaseException | None
+
+
+@dataclass(frozen=True, slots=True)
+class CloseLibrary:
+    library_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +156,11 @@ class LibraryManager(SupervisedActor):
             return None
         if isinstance(message, CreateLibrary):
             return self._create(message)
+        if isinstance(message, CloseLibrary):
+            lib = self._open.pop(message.library_id)
+            if lib is not None:
+                lib.close()
+            return None
         if isinstance(message, DiscardLibrary):
             lib = self._open.pop(message.library_id)
             if lib is not None:
@@ -178,7 +190,9 @@ class LibraryManager(SupervisedActor):
         def construct() -> None:
             lib, error = None, None
             try:
-                lib = Library(config, self._key, self._device, wait, self._jobs_resume)
+                lib = Library(
+                    config, self._key, self._device, wait, self._jobs_resume, message.rebuild
+                )
                 self._open.put(lib)
             except BaseException as exc:  # noqa: BLE001 - the waiters get it
                 error = exc

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 import pykka
 
@@ -19,6 +19,7 @@ from sdactors.library.handle import REPLY_TIMEOUT_S, Library
 from sdactors.library.journal import DeviceInfo
 from sdactors.node.library_manager import (
     CloseAll,
+    CloseLibrary,
     CreateLibrary,
     DiscardLibrary,
     LibraryManager,
@@ -27,7 +28,7 @@ from sdactors.node.library_manager import (
     OpenLibrary,
 )
 from sdactors.ops.action_manager import ActionManager, RunAction
-from sdactors.ops.base import Op
+from sdactors.ops.base import Op, checked_result, run_command
 from sdactors.ops.context import CallContext, ProgressSink
 from sdactors.runtime.config import NodeConfig, load_node_config
 from sdactors.runtime.errors import NodeNotRunning
@@ -51,6 +52,11 @@ class NodeService(Protocol):
     def status(self) -> dict[str, Any]: ...
 
     def serve_created(self, library_id: str, name: str) -> None: ...
+
+    def closed_for(self, library_id: str, work: Callable[[], T]) -> T: ...
+
+
+T = TypeVar("T")
 
 
 class Node:
@@ -111,14 +117,14 @@ class Node:
         """Run a command here: through the ActionManager if it changes a library."""
         report = progress.put if progress is not None else None
         if not command.writes:
-            return command.run(CallContext(self, report))
+            return run_command(command, CallContext(self, report))
         actions = self.supervisor.live_ref("actions")
         message = RunAction(command.op_name, command.arguments())
         if report is None:
-            return actions.ask(message, timeout=None)
+            return checked_result(command, actions.ask(message, timeout=None))
         with self.progress.open() as channel:
             reply = actions.ask(dataclasses.replace(message, progress=channel.id), block=False)
-            return channel.follow(reply, report, None)
+            return checked_result(command, channel.follow(reply, report, None))
 
     def find(self, wanted: str | None) -> LibraryConfig:
         return find_library(self.data, wanted)
@@ -130,6 +136,9 @@ class Node:
 
     def write_library(self, wanted: str | None) -> Library:
         return self.open_library(self.find(wanted).id)
+
+    def volumes(self, message: object) -> Any:
+        return self.supervisor.live_ref("volumes").ask(message, timeout=REPLY_TIMEOUT_S)
 
     def _ask(self, message: object) -> Any:
         try:
@@ -145,15 +154,26 @@ class Node:
     ) -> Library:
         return self._open.get(self._ask(CreateLibrary(name, library_id, empty)))
 
-    def create(self, name: str) -> Library:
-        """A new library, open here; a serving node serves it at once."""
-        lib = self.create_library(name)
+    def serve_new(self, config: LibraryConfig) -> None:
         if self.service is not None:
-            self.service.serve_created(lib.config.id, lib.config.name)
-        return lib
+            self.service.serve_created(config.id, config.name)
 
-    def open_library(self, wanted: str | None, lock_wait: float | None = None) -> Library:
-        return self._open.get(self._ask(OpenLibrary(wanted, lock_wait)))
+    def open_library(
+        self, wanted: str | None, lock_wait: float | None = None, rebuild: str | None = None
+    ) -> Library:
+        """``rebuild``: if this opens it, its index is folded anew from the log (why)."""
+        return self._open.get(self._ask(OpenLibrary(wanted, lock_wait, rebuild)))
+
+    def close_library(self, library_id: str) -> None:
+        """Close it here (its actors stop, its lock is let go), if it is open."""
+        self._ask(CloseLibrary(library_id))
+
+    def closed_for(self, library_id: str, work: Callable[[], T]) -> T:
+        """Run ``work`` with the library not open in this node, and serve it again after,
+        its index rebuilt (``sd node run``'s node); else just run it."""
+        if self.service is None:
+            return work()
+        return self.service.closed_for(library_id, work)
 
     def discard_library(self, library_id: str) -> None:
         self._ask(DiscardLibrary(library_id))

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import trio
 
@@ -34,7 +34,7 @@ from sdactors.node.control.protocol import (
     length_of,
     message_of,
 )
-from sdactors.runtime.errors import LibraryLocked, NodeRunning, SdError
+from sdactors.runtime.errors import LibraryLocked, LibraryOpening, NodeRunning, SdError
 from sdactors.runtime.lock import LibraryLock
 from sdactors.runtime.logs import get_logger
 from sdactors.runtime.paths import DataDir, file_id
@@ -43,9 +43,10 @@ from sdactors.watch.watcher import Changed, LocationWatcher, WatchedLocation
 
 if TYPE_CHECKING:
     from sdactors.library.handle import Library
-    from sdactors.net.endpoint import Networking
+    from sdactors.net.networking import Networking
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 LOCK_NAME = "node.lock"
 # The port the node's endpoint listened on, to listen on it again after a restart.
@@ -104,6 +105,9 @@ class NodeProcess:
     def served(self, library_id: str) -> Library | None:
         return self.libs.get(library_id)
 
+    def serving(self) -> list[str]:
+        return list(self.libs)
+
     def create_served(self, name: str, library_id: str) -> Library:
         self.node.create_library(name, library_id, empty=True)
         self.serve_created(library_id, name)
@@ -118,7 +122,7 @@ class NodeProcess:
         log.info("library_discarded", library=library_id)
 
     def start_network(self) -> None:
-        from sdactors.net.endpoint import Networking
+        from sdactors.net.networking import Networking
 
         net = Networking(self, self.node.config.network, self.data.root / NET_STATE_NAME)
         try:
@@ -149,9 +153,11 @@ class NodeProcess:
             for config in list_libraries(self.data):
                 nursery.start_soon(one, config)
 
-    def _open(self, library_id: str, name: str) -> None:
+    def _open(self, library_id: str, name: str, rebuild: str | None = None) -> None:
+        """``rebuild``: why its index is to be folded anew from the log (reads get the
+        rebuild's progress until the swap)."""
         try:
-            lib = self.node.open_library(library_id)
+            lib = self.node.open_library(library_id, rebuild=rebuild)
             lib.subscribe(("",), self._count, name="node-rate")
             lib.subscribe(
                 ("location.",), lambda events: self._locations_changed(lib), name="node-watch"
@@ -171,15 +177,38 @@ class NodeProcess:
         self.libs[library_id] = lib
         log.info("library_serving", library=library_id, name=name)
         if self.net is not None:
-            from sdactors.net.endpoint import Serve
+            from sdactors.net.messages import Serve
 
             self.net.tell(Serve(library_id))
 
     def serve_created(self, library_id: str, name: str) -> None:
         """A library created through the node (from a worker thread): serve and watch it."""
         self._open(library_id, name)
+        self._resync_watches()
+
+    def closed_for(self, library_id: str, work: Callable[[], T]) -> T:
+        """Run ``work`` (from a worker thread) with the library closed in this node, then
+        serve it again: a restore replaces its log file, which its actors hold open. Its
+        watches and sync stop meanwhile; the node's other libraries go on."""
+        lib = self.libs.pop(library_id, None)
+        if lib is None and library_id not in self.failed:
+            raise LibraryOpening(library_id)
+        name = lib.config.name if lib is not None else self.node.find(library_id).name
+        self._resync_watches()
+        log.info("library_closed_for_swap", library=library_id, name=name)
+        self.node.close_library(library_id)
+        try:
+            return work()
+        finally:
+            self._open(library_id, name, rebuild="its log was restored")
+            self._resync_watches()
+
+    def _resync_watches(self) -> None:
         if self._token is not None:
-            trio.from_thread.run_sync(self.sync_watches, trio_token=self._token)
+            try:
+                trio.from_thread.run_sync(self.sync_watches, trio_token=self._token)
+            except trio.RunFinishedError:
+                pass  # stopping
 
     # -- watching ---------------------------------------------------------------------------
 

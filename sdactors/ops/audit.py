@@ -11,6 +11,7 @@ from events.shapes import Int, Maybe, Text
 from projections.actions import actions_since
 from projections.devices import device_names
 from sdactors.ops.base import Op, OpContext, op
+from sdactors.ops.results import HEX, MAYBE_TEXT, MAYBE_TIME, PLAIN, TEXT, many, record
 
 
 def _when(hlc: int | None) -> str | None:
@@ -32,6 +33,21 @@ class Audit(Op):
 
     since_ms: Annotated[int, Int(0, SINCE_MOST)] = 0
     library: Annotated[str | None, Maybe(Text(1, 256))] = None
+
+    result = many(
+        record(
+            action=HEX,
+            device=HEX,
+            device_name=MAYBE_TEXT,
+            command=TEXT,
+            arguments=PLAIN,
+            requested=MAYBE_TIME,
+            state=TEXT,
+            outcome=PLAIN,
+            error=MAYBE_TEXT,
+            finished=MAYBE_TIME,
+        )
+    )
 
     def run(self, ctx: OpContext) -> Any:
         lib = ctx.read_library(self.library)

@@ -8,17 +8,22 @@ is decoded, so bad input from any client is one clear line and writes nothing. C
 that change a library (``writes``) are run by the ActionManager, which audits them.
 
 What a command returns is plain data (maps, lists, text, numbers, bytes): the same value
-whichever process ran it, so ``sd`` prints the same output either way.
+whichever process ran it, so ``sd`` prints the same output either way. Each command declares
+the shape of what it returns (``result``) as it declares its arguments', so a client (an HTTP
+API, its documentation) knows both without running it. A command that streams (a follow)
+sends its output as progress frames, each of the shape ``stream`` declares, and ends when its
+client goes away.
 """
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from typing import Any, Callable, ClassVar, TypeVar
 
-from events.shapes import Check, compile_check, declared_shape
+from events.shapes import Check, Shape, compile_check, declared_shape
 from sdactors.ops.context import OpContext
-from sdactors.runtime.errors import InvalidArgument
+from sdactors.runtime.errors import InvalidArgument, ResultMisshapen
 
 __all__ = ["Op", "OpContext", "op", "encode", "decode", "commands"]
 
@@ -31,6 +36,11 @@ class Op(ABC):
     op_name: ClassVar[str]
     # Changes a library: run by the ActionManager and audited as action.* events.
     writes: ClassVar[bool] = False
+    # The shape of what ``run`` returns (every command declares one).
+    result: ClassVar[Shape]
+    # For a command whose output is its progress frames: the shape of each frame. Such a
+    # command ends when its client goes away (a progress frame that cannot be sent raises).
+    stream: ClassVar[Shape | None] = None
 
     @abstractmethod
     def run(self, ctx: OpContext) -> Any:
@@ -67,6 +77,8 @@ def op(name: str, *, writes: bool = False) -> Callable[[T], T]:
     def register(cls: T) -> T:
         if name in _COMMANDS:
             raise ValueError(f"command {name} registered twice")
+        if not isinstance(getattr(cls, "result", None), Shape):
+            raise TypeError(f"command {name} must declare the shape of its result")
         shape = declared_shape(cls)
         cls.op_name = name  # type: ignore[attr-defined]
         cls.writes = writes  # type: ignore[attr-defined]
@@ -96,3 +108,34 @@ def decode(name: object, args: object) -> Op:
 
 def commands() -> list[str]:
     return sorted(_COMMANDS)
+
+
+def command_class(name: str) -> type[Op]:
+    """The class registered as ``name``: its fields' shapes and its ``result``, ``stream``."""
+    return _COMMANDS[name][0]
+
+
+# Set (to 1) by the tests: every command's result is held to the shape it declares.
+CHECK_RESULTS_ENV = "SD_CHECK_RESULTS"
+_RESULT_CHECKS: dict[str, Check] = {}
+
+
+def run_command(command: Op, ctx: OpContext) -> Any:
+    """Run a command where it is (every path to ``run`` goes through here, so the check
+    below sees every result, whichever process answers)."""
+    return checked_result(command, command.run(ctx))
+
+
+def checked_result(command: Op, result: Any) -> Any:
+    """``result``, held to the command's declared shape when the tests ask for it (a
+    command whose answer drifted from its declaration fails there, not in a client)."""
+    if os.environ.get(CHECK_RESULTS_ENV) != "1":
+        return result
+    name = command.op_name
+    check = _RESULT_CHECKS.get(name)
+    if check is None:
+        check = _RESULT_CHECKS[name] = type(command).result.checker()
+    reason = check(result)
+    if reason is not None:
+        raise ResultMisshapen(name, reason)
+    return result

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from events.domain.entries import BLOCK_DEVICE, CHAR_DEVICE, DIR, FIFO, FILE, SOCKET, SYMLINK
-from events.shapes import Bytes, Int, Maybe, Text
+from events.shapes import Bytes, Int, MapOf, Maybe, Text
 from projections.devices import device_names
 from projections.files import C_CID, C_FTYPE, C_KIND, C_MTIME, C_NAME, C_SIZE
 from projections.files_query import (
@@ -27,6 +27,20 @@ from projections.files_search import Filters, search
 from sdactors.indexer.content import shown
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.location_actions import list_locations, show
+from sdactors.ops.results import (
+    BOOL,
+    COUNT,
+    COUNTS,
+    HEX,
+    LINES,
+    MAP,
+    MAYBE_TEXT,
+    MOST,
+    PLAIN,
+    TEXT,
+    many,
+    record,
+)
 from sdactors.replay.snapshots import reader_at
 from sdactors.runtime.errors import InvalidArgument, NotIndexed
 from sdactors.runtime.paths import text
@@ -46,6 +60,28 @@ TYPES = {
     CHAR_DEVICE: "char-device",
     BLOCK_DEVICE: "block-device",
 }
+
+
+SEARCH_HIT = record(
+    path=TEXT,
+    name=TEXT,
+    type=PLAIN,
+    kind=MAYBE_TEXT,
+    size=COUNT,
+    content_id=MAYBE_TEXT,
+    offline=BOOL,
+    device=HEX,
+    device_name=MAYBE_TEXT,
+)
+DUPLICATE = record(
+    content_id=MAYBE_TEXT,
+    size=COUNT,
+    kind=MAYBE_TEXT,
+    count=COUNT,
+    waste=COUNT,
+    paths=LINES,
+    same_file=MapOf(TEXT, LINES, max=MOST),
+)
 
 
 def _when(mtime_ns: int) -> str:
@@ -77,6 +113,8 @@ class Ls(Op):
     path: Annotated[bytes | None, Maybe(PATH)]
     library: Annotated[str | None, LIBRARY] = None
     at: Annotated[int | None, AT] = None
+
+    result = many(MAP)
 
     def run(self, ctx: OpContext) -> Any:
         lib = reader_at(ctx.read_library(self.library), self.at)
@@ -134,6 +172,8 @@ class Search(Op):
     library: Annotated[str | None, LIBRARY] = None
     at: Annotated[int | None, AT] = None
 
+    result = many(SEARCH_HIT)
+
     def run(self, ctx: OpContext) -> Any:
         if not self.query.strip():
             raise InvalidArgument("the query is empty")
@@ -172,6 +212,8 @@ class Duplicates(Op):
     min_size: Annotated[int, Int(0, 1 << 62)] = 1
     library: Annotated[str | None, LIBRARY] = None
 
+    result = many(DUPLICATE)
+
     def run(self, ctx: OpContext) -> Any:
         with ctx.read_library(self.library).index() as db:
             groups = duplicates(db, self.limit, max(self.min_size, 1))
@@ -202,6 +244,10 @@ class Stats(Op):
 
     library: Annotated[str | None, LIBRARY] = None
     at: Annotated[int | None, AT] = None
+
+    result = record(
+        files=COUNT, dirs=COUNT, bytes=COUNT, by_kind=COUNTS, bytes_by_kind=COUNTS, other=PLAIN
+    )
 
     def run(self, ctx: OpContext) -> Any:
         with reader_at(ctx.read_library(self.library), self.at).index() as db:

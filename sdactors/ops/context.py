@@ -9,7 +9,7 @@ progress goes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from sdactors.library.config import LibraryConfig
@@ -22,6 +22,7 @@ class ProgressSink(Protocol):
     def put(self, info: dict[str, Any]) -> None: ...
 
 
+T = TypeVar("T")
 # Where a command's progress goes, in the thread that runs it.
 Report = Callable[[dict[str, Any]], None]
 
@@ -65,8 +66,24 @@ class Host(Protocol):
 
     def find(self, wanted: str | None) -> LibraryConfig: ...
 
-    def create(self, name: str) -> Library:
-        """A new library, open here (and served, by a serving node)."""
+    def create_library(
+        self, name: str, library_id: str | None = None, empty: bool = False
+    ) -> Library:
+        """A new library, open here (``library_id`` and ``empty`` for a restore, which
+        fills its log). Served by a serving node only once ``serve_new`` says so."""
+
+    def serve_new(self, config: LibraryConfig) -> None:
+        """A serving node serves the library created here; nothing otherwise."""
+
+    def discard_library(self, library_id: str) -> None:
+        """Close a library created here and delete it (a restore that failed)."""
+
+    def closed_for(self, library_id: str, work: Callable[[], T]) -> T:
+        """Run ``work`` with the library closed in a serving node, which serves it again
+        after, its index rebuilt; elsewhere just run it."""
+
+    def volumes(self, message: object) -> Any:
+        """Ask this host's VolumeManager (``sdactors.volumes.manager``)."""
 
     def read_library(self, wanted: str | None) -> Library | LibraryReader:
         """A library to read, current with its log."""
@@ -122,14 +139,29 @@ class CallContext:
     def find(self, wanted: str | None) -> LibraryConfig:
         return self._host.find(wanted)
 
-    def create(self, name: str) -> Library:
-        return self._host.create(name)
+    def create_library(
+        self, name: str, library_id: str | None = None, empty: bool = False
+    ) -> Library:
+        return self._host.create_library(name, library_id, empty)
+
+    def serve_new(self, config: LibraryConfig) -> None:
+        self._host.serve_new(config)
+
+    def discard_library(self, library_id: str) -> None:
+        self._host.discard_library(library_id)
+
+    def closed_for(self, library_id: str, work: Callable[[], T]) -> T:
+        return self._host.closed_for(library_id, work)
 
     def read_library(self, wanted: str | None) -> Library | LibraryReader:
         return self._host.read_library(wanted)
 
     def write_library(self, wanted: str | None) -> Library:
         return self._host.write_library(wanted)
+
+    def volumes(self, message: object) -> Any:
+        """Ask this host's VolumeManager (``sdactors.volumes.manager``)."""
+        return self._host.volumes(message)
 
     def progress(self, info: dict[str, Any]) -> None:
         if self._progress is not None:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from events.shapes import AbsPath, ListOf, Text
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.network import DEVICE, find_device, network
+from sdactors.ops.results import MAP, PLAIN
 from sdactors.ops.tags import LIBRARY
 from sdactors.runtime.errors import InvalidArgument, NoLibrary, PeerUnreachable
 
@@ -32,6 +33,8 @@ class DropSendOp(Op):
     paths: Annotated[tuple[bytes, ...], ListOf(AbsPath(), 1, 10_000)]
     addresses: Annotated[tuple[str, ...], ListOf(ADDRESS, 0, 32)] = ()
     library: Annotated[str | None, LIBRARY] = None
+
+    result = MAP
 
     def _target(self, ctx: OpContext) -> tuple[bytes, tuple[str, ...], str | None]:
         """The device, where to dial it, and the library the files are offered in."""
@@ -55,12 +58,12 @@ class DropSendOp(Op):
         return peer.device, peer.addresses, ctx.find(self.library).id
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.drop.service import DropSend
+        from sdactors.net.messages import DropSend
 
         net = network(ctx, "sd drop send")
         device, addresses, library = self._target(ctx)
         message = DropSend(device, addresses, self.paths, library)
-        return net.ask(message, timeout=None, progress=ctx.progress)
+        return net.ask(message, timeout=None, report=ctx.progress)
 
 
 @op("drop.list")
@@ -68,8 +71,10 @@ class DropSendOp(Op):
 class DropListOp(Op):
     """Offers waiting for this device's user, then the drops sent and received lately."""
 
+    result = PLAIN
+
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.drop.service import DropList
+        from sdactors.net.messages import DropList
 
         return network(ctx, "sd drop list").ask(DropList())
 
@@ -82,12 +87,14 @@ class DropAcceptOp(Op):
     offer: Annotated[str, OFFER]
     library: Annotated[str | None, LIBRARY] = None
 
+    result = MAP
+
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.drop.service import DropDecide
+        from sdactors.net.messages import DropDecide
 
         net = network(ctx, "sd drop accept")
         library = ctx.find(self.library).id if self.library is not None else None
-        return net.ask(DropDecide(self.offer, True, library), timeout=None, progress=ctx.progress)
+        return net.ask(DropDecide(self.offer, True, library), timeout=None, report=ctx.progress)
 
 
 @op("drop.reject")
@@ -97,7 +104,9 @@ class DropRejectOp(Op):
 
     offer: Annotated[str, OFFER]
 
+    result = MAP
+
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.drop.service import DropDecide
+        from sdactors.net.messages import DropDecide
 
         return network(ctx, "sd drop reject").ask(DropDecide(self.offer, False))

@@ -20,6 +20,7 @@ from events.shapes import AbsPath, Bool, Maybe, Text
 from projections.files_query import LocationRow, location_for_path
 from sdactors import fileops
 from sdactors.ops.base import Op, OpContext, op
+from sdactors.ops.results import MAP, MAYBE_TEXT, PLAIN, TEXT, record
 from sdactors.runtime.errors import (
     FileOpOffline,
     HoldsDataDir,
@@ -40,6 +41,9 @@ log = get_logger(__name__)
 LIBRARY = Maybe(Text(1, 256))
 PATH = AbsPath()
 CHANGES = ("created", "modified", "moved", "deleted")
+
+
+TRANSFERRED = record(source=TEXT, destination=TEXT, how=PLAIN, replaced=PLAIN, index=MAP)
 
 
 def in_location(lib: Library, device: bytes, path: bytes, verb: str, root_ok: bool) -> LocationRow:
@@ -160,6 +164,8 @@ class _Transfer(Op):
 class FileCopy(_Transfer):
     """Copy a file or folder: streamed, checked with blake3, put in place whole."""
 
+    result = TRANSFERRED
+
     verb: ClassVar[str] = "copy"
 
 
@@ -167,6 +173,8 @@ class FileCopy(_Transfer):
 @dataclass(frozen=True)
 class FileMove(_Transfer):
     """Move a file or folder: a rename on one volume, a verified copy across volumes."""
+
+    result = TRANSFERRED
 
     verb: ClassVar[str] = "move"
 
@@ -179,6 +187,8 @@ class FileRemove(Op):
     path: Annotated[bytes, PATH]
     permanent: Annotated[bool, Bool()] = False
     library: Annotated[str | None, LIBRARY] = None
+
+    result = record(path=TEXT, trash=MAYBE_TEXT, id=PLAIN, index=MAP)
 
     def _checked(self, ctx: OpContext) -> Library:
         lib = ctx.write_library(self.library)

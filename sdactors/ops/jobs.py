@@ -9,14 +9,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from events.shapes import Bool, Text
+from events.shapes import Bool, Maybe, Text
 from projections.jobs import FINISHED, JobRow, job_by_prefix, jobs_of
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.browse import LIBRARY
+from sdactors.ops.results import HEX, MAP, MAYBE_HEX, MAYBE_TEXT, PLAIN, TEXT, many, record
 from sdactors.runtime.errors import JobNotFound
 from sdactors.runtime.paths import text
 
 JOB = Text(4, 32, pattern="[0-9a-fA-F]+")
+
+
+JOB_SHOWN = record(
+    id=HEX,
+    kind=TEXT,
+    device=HEX,
+    location=MAYBE_HEX,
+    path=MAYBE_TEXT,
+    state=TEXT,
+    reason=PLAIN,
+    params=MAP,
+    checkpoint=PLAIN,
+    progress=Maybe(MAP),
+)
 
 
 def _live(lib: Any) -> dict[str, dict[str, Any]]:
@@ -55,6 +70,8 @@ class JobsList(Op):
     all: Annotated[bool, Bool()] = False
     library: Annotated[str | None, LIBRARY] = None
 
+    result = many(JOB_SHOWN)
+
     def run(self, ctx: OpContext) -> Any:
         lib = ctx.read_library(self.library)
         live = _live(lib)
@@ -82,6 +99,8 @@ class JobInfo(Op):
     job: Annotated[str, JOB]
     library: Annotated[str | None, LIBRARY] = None
 
+    result = JOB_SHOWN
+
     def run(self, ctx: OpContext) -> Any:
         lib = ctx.read_library(self.library)
         row = _one(lib, self.job)
@@ -108,6 +127,8 @@ class _OnJob(Op):
 class JobPause(_OnJob):
     library: Annotated[str | None, LIBRARY] = None
 
+    result = MAP
+
     def run(self, ctx: OpContext) -> Any:
         lib, job = self.target(ctx)
         return lib.pause_job(job)
@@ -118,6 +139,8 @@ class JobPause(_OnJob):
 class JobResume(_OnJob):
     confirm: Annotated[bool, Bool()] = False
     library: Annotated[str | None, LIBRARY] = None
+
+    result = MAP
 
     def run(self, ctx: OpContext) -> Any:
         lib, job = self.target(ctx)
@@ -131,6 +154,8 @@ class JobResume(_OnJob):
 @dataclass(frozen=True)
 class JobCancel(_OnJob):
     library: Annotated[str | None, LIBRARY] = None
+
+    result = MAP
 
     def run(self, ctx: OpContext) -> Any:
         lib, job = self.target(ctx)

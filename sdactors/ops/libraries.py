@@ -9,12 +9,15 @@ from events.shapes import Text
 from projections.devices import device_names
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.browse import LIBRARY
+from sdactors.ops.results import COUNT, HEX, MAYBE_TEXT, PLAIN, TEXT, many, record
 
 
 @op("library.create", writes=True)
 @dataclass(frozen=True)
 class LibraryCreate(Op):
     name: Annotated[str, Text(1, 256)]
+
+    result = record(id=HEX, name=TEXT, path=TEXT)
 
     def audit_library(self, ctx: OpContext) -> str | None:
         return None  # recorded in the library it creates, once it exists
@@ -23,13 +26,16 @@ class LibraryCreate(Op):
         return result["id"]
 
     def run(self, ctx: OpContext) -> Any:
-        config = ctx.create(self.name).config
+        config = ctx.create_library(self.name).config
+        ctx.serve_new(config)
         return {"id": config.id, "name": config.name, "path": str(config.paths.root)}
 
 
 @op("library.list")
 @dataclass(frozen=True)
 class LibraryList(Op):
+    result = many(record(id=HEX, name=TEXT, created=PLAIN))
+
     def run(self, ctx: OpContext) -> Any:
         return [{"id": lib.id, "name": lib.name, "created": lib.created} for lib in ctx.libraries()]
 
@@ -38,6 +44,18 @@ class LibraryList(Op):
 @dataclass(frozen=True)
 class LibraryInfo(Op):
     library: Annotated[str | None, LIBRARY] = None
+
+    result = record(
+        id=HEX,
+        name=TEXT,
+        created=PLAIN,
+        path=TEXT,
+        events=COUNT,
+        bytes=COUNT,
+        head=COUNT,
+        checkpoint=COUNT,
+        devices=many(record(device=HEX, name=MAYBE_TEXT, seq=COUNT)),
+    )
 
     def run(self, ctx: OpContext) -> Any:
         lib = ctx.read_library(self.library)

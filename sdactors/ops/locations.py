@@ -14,6 +14,7 @@ from sdactors.jobs.index import check_presence
 from sdactors.ops import location_actions as actions
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.browse import LIBRARY, PATH
+from sdactors.ops.results import BOOL, HEX, MAP, PLAIN, TEXT, many, record
 from sdactors.runtime.paths import text
 
 # How `location add` goes on after recording the location.
@@ -47,6 +48,11 @@ class RuleChange:
         )
 
 
+LOCATION = record(
+    id=HEX, path=TEXT, name=TEXT, device=HEX, rules=MAP, offline=BOOL, offline_reason=PLAIN
+)
+
+
 def _rule_change(cmd: Any) -> RuleChange:
     return RuleChange(
         cmd.hidden, cmd.gitignore, cmd.system, cmd.dev, cmd.git, cmd.exclude, cmd.clear_excludes
@@ -75,6 +81,8 @@ class LocationAdd(Op):
     clear_excludes: Annotated[bool, Bool()] = False
     library: Annotated[str | None, LIBRARY] = None
 
+    result = MAP
+
     def validate(self, ctx: OpContext) -> None:
         rules = _rule_change(self).applied(Rules())
         actions.check_new_location(ctx.write_library(self.library), self.path, rules)
@@ -95,6 +103,8 @@ class LocationAdd(Op):
 @dataclass(frozen=True)
 class LocationList(Op):
     library: Annotated[str | None, LIBRARY] = None
+
+    result = many(LOCATION)
 
     def run(self, ctx: OpContext) -> Any:
         return [loc.as_json() for loc in actions.list_locations(ctx.read_library(self.library))]
@@ -122,6 +132,8 @@ class LocationRescan(_OnLocation):
     confirm_deletions: Annotated[bool, Bool()] = False
     library: Annotated[str | None, LIBRARY] = None
 
+    result = MAP
+
     def validate(self, ctx: OpContext) -> None:
         """An absent volume is refused before anything is queued (its going offline is
         recorded, once: a fact seen, not an action)."""
@@ -148,6 +160,8 @@ class LocationRescan(_OnLocation):
 class LocationRemove(_OnLocation):
     library: Annotated[str | None, LIBRARY] = None
 
+    result = record(id=HEX, path=TEXT, removed=BOOL)
+
     def run(self, ctx: OpContext) -> Any:
         loc = self.found(ctx)
         actions.remove_location(ctx.write_library(self.library), loc)
@@ -165,6 +179,8 @@ class LocationRules(_OnLocation):
     exclude: Annotated[tuple[str, ...], ListOf(PATTERN, max=1000)] = ()
     clear_excludes: Annotated[bool, Bool()] = False
     library: Annotated[str | None, LIBRARY] = None
+
+    result = MAP
 
     def validate(self, ctx: OpContext) -> None:
         _rule_change(self).applied(self.found(ctx).rules).check()

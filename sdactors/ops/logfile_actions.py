@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from events.errors import EventsError, IngestRefused
 from events.exportfile import ExportHeader, ExportReader, write_export
@@ -27,21 +27,7 @@ from sdactors.runtime.paths import DataDir
 from sdactors.runtime.private_files import SQLITE_SIDE_FILES, private_database
 
 if TYPE_CHECKING:
-    from sdactors.library.handle import Library
-
-
-class LibraryHost(Protocol):
-    """Where an import runs: a node's libraries (the node itself never reaches an op)."""
-
-    data: DataDir
-
-    def create_library(
-        self, name: str, library_id: str | None = None, empty: bool = False
-    ) -> Library: ...
-
-    def open_library(self, wanted: str | None, lock_wait: float | None = None) -> Library: ...
-
-    def discard_library(self, library_id: str) -> None: ...
+    from sdactors.ops.context import Host
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,26 +76,20 @@ def export_log(
     return ExportResult(str(path), count, path.stat().st_size)
 
 
-def import_log(
-    node: LibraryHost, path: Path, wanted: str | None, name: str | None = None
-) -> ImportResult:
+def import_log(host: Host, path: Path, wanted: str | None, name: str | None = None) -> ImportResult:
     """Ingest an export: a restore (library created) or a merge (missing events added)."""
     with open(path, "rb") as fh:
         reader = ExportReader(fh, name=str(path))
         header = reader.header
         library_id = header.library.hex()
         if wanted is not None:
-            target = find_library(node.data, wanted)
-            if target.id != library_id:
-                raise LibraryMismatch(
-                    f"{header.name!r} ({library_id})", f"{target.name!r} ({target.id})"
-                )
-        existing = [lib for lib in list_libraries(node.data) if lib.id == library_id]
+            _target_of(header, host.data, wanted)  # it must be the export's library
+        existing = [lib for lib in list_libraries(host.data) if lib.id == library_id]
         created = not existing
         if created:
-            lib = node.create_library(name or header.name, library_id, empty=True)
+            lib = host.create_library(name or header.name, library_id, empty=True)
         else:
-            lib = node.open_library(library_id)
+            lib = host.write_library(library_id)
         try:
             # One transaction: a forged event (reported precisely) or a file that breaks off
             # or fails its trailer (raised by the reader inside the ingest) writes nothing.
@@ -118,7 +98,7 @@ def import_log(
                 raise IngestRefused(report.refused)
         except BaseException:
             if created:
-                node.discard_library(library_id)
+                host.discard_library(library_id)
             raise
     if report.accepted:
         lib.catch_up()
@@ -173,12 +153,7 @@ def restore_log(
     me = load_device_key(data).public
     with open(path, "rb") as fh:
         reader = ExportReader(fh, name=str(path))
-        library_id = reader.header.library.hex()
-        target = find_library(data, wanted or library_id)
-        if target.id != library_id:
-            raise LibraryMismatch(
-                f"{reader.header.name!r} ({library_id})", f"{target.name!r} ({target.id})"
-            )
+        target = _target_of(reader.header, data, wanted)
         paths = target.paths
         lock = LibraryLock(paths.lock, target.name).acquire(wait=LOCK_WAIT_S)
         fresh = paths.events.with_name(f"{paths.events.name}.restore-{os.getpid()}")
@@ -215,6 +190,21 @@ def restore_log(
             _remove_database(fresh)
             lock.release()
     return RestoreResult(target, report.accepted, kept, paths.restored.exists())
+
+
+def restore_target(data: DataDir, path: Path, wanted: str | None) -> LibraryConfig:
+    """The library an export restores: ``wanted`` if given (it must be the export's), else
+    the export's own."""
+    with open(path, "rb") as fh:
+        return _target_of(ExportReader(fh, name=str(path)).header, data, wanted)
+
+
+def _target_of(header: ExportHeader, data: DataDir, wanted: str | None) -> LibraryConfig:
+    library_id = header.library.hex()
+    target = find_library(data, wanted or library_id)
+    if target.id != library_id:
+        raise LibraryMismatch(f"{header.name!r} ({library_id})", f"{target.name!r} ({target.id})")
+    return target
 
 
 def _set_aside(events: Path) -> Path | None:

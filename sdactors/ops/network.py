@@ -16,6 +16,7 @@ from events.shapes import Bool, Int, Maybe, OneOf, Text
 from projections.devices import Peer, peers
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.context import Network
+from sdactors.ops.results import BOOL, HEX, MAP, MAYBE_TEXT, PLAIN, TEXT, many, record
 from sdactors.ops.tags import LIBRARY
 from sdactors.runtime.errors import InvalidArgument, LastAdmin, NeedsNode, NotAdmin, UnknownDevice
 
@@ -94,8 +95,10 @@ class PairInvite(Op):
     expires_s: Annotated[int, Int(1, INVITE_MOST_S)] = INVITE_DEFAULT_S
     library: Annotated[str | None, LIBRARY] = None
 
+    result = MAP
+
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.endpoint import Invite
+        from sdactors.net.messages import Invite
 
         require_admin(ctx, self.library, "invite a device")
         net = network(ctx, "sd pair invite")
@@ -108,6 +111,8 @@ class PairJoin(Op):
     """Pair with the device that made TICKET; receive its library when this one lacks it."""
 
     ticket: Annotated[str, TICKET]
+
+    result = MAP
 
     def validate(self, ctx: OpContext) -> None:
         from sdactors.net.pairing import Ticket
@@ -126,10 +131,10 @@ class PairJoin(Op):
         return {"ticket": self.ticket[:12] + "..."}
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.endpoint import Join
+        from sdactors.net.messages import Join
 
         net = network(ctx, "sd pair join")
-        return net.ask(Join(self.ticket), timeout=JOIN_TIMEOUT_S, progress=ctx.progress)
+        return net.ask(Join(self.ticket), timeout=JOIN_TIMEOUT_S, report=ctx.progress)
 
 
 @op("device.list")
@@ -139,8 +144,10 @@ class DeviceList(Op):
 
     library: Annotated[str | None, LIBRARY] = None
 
+    result = many(MAP)
+
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.endpoint import PeersSeen
+        from sdactors.net.messages import PeersSeen
 
         lib, known = _peers(ctx, self.library)
         net = ctx.network
@@ -177,6 +184,8 @@ class DeviceRevoke(Op):
     device: Annotated[str, DEVICE]
     library: Annotated[str | None, LIBRARY] = None
 
+    result = record(device=HEX, name=MAYBE_TEXT, revoked=BOOL, kept_upto=PLAIN)
+
     def validate(self, ctx: OpContext) -> None:
         known = require_admin(ctx, self.library, "revoke a device")
         peer = find_device(ctx, self.library, self.device)
@@ -208,6 +217,8 @@ class DeviceRoleOp(Op):
     role: Annotated[str, OneOf(ROLES)]
     library: Annotated[str | None, LIBRARY] = None
 
+    result = record(device=HEX, name=MAYBE_TEXT, role=TEXT)
+
     def validate(self, ctx: OpContext) -> None:
         known = require_admin(ctx, self.library, "change a device's role")
         peer = find_device(ctx, self.library, self.device)
@@ -233,8 +244,10 @@ class SyncStatusOp(Op):
 
     library: Annotated[str | None, LIBRARY] = None
 
+    result = PLAIN
+
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.endpoint import SyncStatus
+        from sdactors.net.messages import SyncStatus
 
         config = ctx.find(self.library)
         net = ctx.network
@@ -272,8 +285,10 @@ class SyncNowOp(Op):
 
     library: Annotated[str | None, LIBRARY] = None
 
+    result = PLAIN
+
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.endpoint import SyncNow
+        from sdactors.net.messages import SyncNow
 
         return network(ctx, "sd sync now").ask(SyncNow(ctx.find(self.library).id))
 
@@ -287,8 +302,10 @@ class SyncPauseOp(Op):
     paused: Annotated[bool, Bool()] = True
     library: Annotated[str | None, LIBRARY] = None
 
+    result = PLAIN
+
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.net.endpoint import SyncPause
+        from sdactors.net.messages import SyncPause
 
         net = network(ctx, "sd sync pause")
         config = ctx.find(self.library)

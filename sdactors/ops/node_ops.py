@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from events.shapes import Maybe, Text
 from sdactors.ops.base import Op, OpContext, op
+from sdactors.ops.results import BOOL, MAP, TEXT, record
 from sdactors.runtime.errors import InvalidArgument
 
 
@@ -15,6 +16,8 @@ from sdactors.runtime.errors import InvalidArgument
 @dataclass(frozen=True)
 class NodeStatus(Op):
     """What the running node is doing: its libraries, jobs, memory, events per second."""
+
+    result = MAP
 
     def run(self, ctx: OpContext) -> Any:
         return ctx.status()
@@ -37,6 +40,8 @@ class DebugCrash(Op):
 
     actor: Annotated[str, Text(1, 32, pattern="[a-z]+")]
     library: Annotated[str | None, Maybe(Text(1, 256))] = None
+
+    result = record(actor=TEXT, told=BOOL)
 
     def run(self, ctx: OpContext) -> Any:
         if os.environ.get(FAULTS_ENV) != "1":

@@ -8,10 +8,14 @@ from typing import Annotated, Any
 from events.shapes import Maybe, Text
 from sdactors.ops import tag_actions as actions
 from sdactors.ops.base import Op, OpContext, op
+from sdactors.ops.results import HEX, MAPS, MAYBE_TEXT, TEXT, many, record
 
 LIBRARY = Maybe(Text(1, 256))
 NAME = Text(0, 1024)  # length and content are checked with their own words by the action
 COLOR = Maybe(Text(0, 64))
+
+
+TAG = record(id=HEX, name=TEXT, color=MAYBE_TEXT)
 
 
 @op("tag.create", writes=True)
@@ -20,6 +24,8 @@ class TagCreate(Op):
     name: Annotated[str, NAME]
     color: Annotated[str | None, COLOR] = None
     library: Annotated[str | None, LIBRARY] = None
+
+    result = TAG
 
     def validate(self, ctx: OpContext) -> None:
         lib = ctx.write_library(self.library)
@@ -39,6 +45,8 @@ class TagRename(Op):
     new: Annotated[str, NAME]
     color: Annotated[str | None, COLOR] = None
     library: Annotated[str | None, LIBRARY] = None
+
+    result = record(id=HEX, name=TEXT, color=MAYBE_TEXT, overridden=MAPS)
 
     def validate(self, ctx: OpContext) -> None:
         lib = ctx.write_library(self.library)
@@ -62,6 +70,8 @@ class TagDelete(Op):
     name: Annotated[str, NAME]
     library: Annotated[str | None, LIBRARY] = None
 
+    result = TAG
+
     def validate(self, ctx: OpContext) -> None:
         lib = ctx.write_library(self.library)
         lib.catch_up()
@@ -76,6 +86,8 @@ class TagDelete(Op):
 @dataclass(frozen=True)
 class TagList(Op):
     library: Annotated[str | None, LIBRARY] = None
+
+    result = many(TAG)
 
     def run(self, ctx: OpContext) -> Any:
         with ctx.read_library(self.library).index() as db:

@@ -19,6 +19,7 @@ from events.shapes import AbsPath, Int, ListOf, Text
 from sdactors import fileops
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.files import LIBRARY, follow, in_location, run_job
+from sdactors.ops.results import COUNT, MAP, MAYBE_TEXT, PLAIN, TEXT, TIME, many, record
 from sdactors.runtime.errors import InvalidArgument, TrashItemNotFound
 from sdactors.runtime.paths import show
 
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 ITEM = Text(4, 12, pattern="[0-9a-fA-F]+")
 # At most a century: any longer is everything.
 SPAN_S = Int(0, 100 * 365 * 86400)
+
+
+TRASHED = record(id=TEXT, path=MAYBE_TEXT, trashed=TIME, size=COUNT, entries=COUNT, where=TEXT)
 
 
 def _folder(lib: Library | LibraryReader) -> bytes:
@@ -53,6 +57,8 @@ class TrashList(Op):
     """What the trash holds, oldest first."""
 
     library: Annotated[str | None, LIBRARY] = None
+
+    result = many(TRASHED)
 
     def run(self, ctx: OpContext) -> Any:
         return [_as_json(t) for t in fileops.items(_folder(ctx.read_library(self.library)))]
@@ -85,6 +91,8 @@ class TrashRestore(Op):
     ids: Annotated[tuple[str, ...], ListOf(ITEM, 0, 1000)] = ()
     paths: Annotated[tuple[bytes, ...], ListOf(AbsPath(), 0, 1000)] = ()
     library: Annotated[str | None, LIBRARY] = None
+
+    result = record(restored=PLAIN, index=MAP)
 
     def _checked(self, ctx: OpContext) -> tuple[Library, list[fileops.Trashed]]:
         lib = ctx.write_library(self.library)
@@ -133,6 +141,8 @@ class TrashEmpty(Op):
 
     older_than_s: Annotated[int, SPAN_S] = 0
     library: Annotated[str | None, LIBRARY] = None
+
+    result = MAP
 
     def run(self, ctx: OpContext) -> Any:
         lib = ctx.write_library(self.library)

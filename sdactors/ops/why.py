@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.browse import LIBRARY, PATH
+from sdactors.ops.results import MAP
 from sdactors.replay.why import why
 
 
@@ -21,6 +22,8 @@ class Why(Op):
 
     path: Annotated[bytes, PATH]
     library: Annotated[str | None, LIBRARY] = None
+
+    result = MAP
 
     def run(self, ctx: OpContext) -> Any:
         return why(ctx.read_library(self.library), self.path, ctx.device).as_json()

@@ -713,3 +713,16 @@ class IndexRebuilt(SdError):
             f"the index of library {library!r} was damaged; it has been rebuilt from the log: "
             "run the command again"
         )
+
+
+class ResultMisshapen(SdError):
+    """A command answered with a value its declared result shape does not allow (checked
+    under the tests: a bug of the command, or of its declaration)."""
+
+    def __init__(self, command: str, reason: str) -> None:
+        super().__init__(f"internal error: {command} answered outside its declared shape: {reason}")
+
+
+class LibraryOpening(SdError):
+    def __init__(self, library: str) -> None:
+        super().__init__(f"library {library} is still being opened by the node; try again")

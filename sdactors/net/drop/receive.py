@@ -14,8 +14,9 @@ import asyncio
 import errno
 import secrets
 import time
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sdactors.fileops.transfer import CHUNK
 from sdactors.net.drop.disk import (
@@ -36,17 +37,17 @@ from sdactors.net.drop.wire import (
     OfferedFiles,
     WireOffer,
     check_offer,
-    iso,
     read_bytes,
     settled,
 )
-from sdactors.net.frames import let_peer_close, read_frame, write_frame
+from sdactors.net.frames import iso, let_peer_close, read_frame, write_frame
 from sdactors.runtime.errors import DropMismatch, PeerGone, ProtocolViolation
 from sdactors.runtime.logs import get_logger
 from sdactors.runtime.paths import show, text
 
 if TYPE_CHECKING:
-    from sdactors.net.drop.service import Drops
+    from sdactors.library.handle import Library
+    from sdactors.net.context import NetContext
 
 log = get_logger(__name__)
 
@@ -121,7 +122,21 @@ def new_incoming(peer: bytes, offer: WireOffer, state: str, library: str | None)
     return Incoming(secrets.token_hex(4), peer, offer.sender, offered, offer.files, state, library)
 
 
-async def receive(drops: Drops, conn: Any, peer: bytes) -> None:
+class Admission(Protocol):
+    """What receiving asks of the drop service (:class:`sdactors.net.drop.service.Drops`)."""
+
+    ctx: NetContext
+
+    def reading(self, peer: bytes) -> AbstractAsyncContextManager[bool]: ...
+
+    async def admit(self, peer: bytes, offer: WireOffer) -> Incoming: ...
+
+    def library(self, library_id: str | None) -> Library: ...
+
+    def partial_lock(self, partial: bytes) -> asyncio.Lock: ...
+
+
+async def receive(drops: Admission, conn: Any, peer: bytes) -> None:
     """Serve one ``sd/drop/1`` connection from ``peer``."""
     bi = await asyncio.wait_for(conn.accept_bi(), HELLO_S)
     send, recv = bi.send(), bi.recv()
@@ -200,10 +215,10 @@ async def _decided(incoming: Incoming, recv: Any) -> bool:
     return False
 
 
-async def _files(drops: Drops, incoming: Incoming, send: Any, recv: Any) -> bool:
+async def _files(drops: Admission, incoming: Incoming, send: Any, recv: Any) -> bool:
     """Receive the files the sender asks to send; False if one failed its check."""
     lib = drops.library(incoming.library)
-    folder = await drops.net._blocking(inbox, lib.config.paths.inbox)
+    folder = await drops.ctx.blocking(inbox, lib.config.paths.inbox)
     while True:
         frame, _ = await asyncio.wait_for(read_frame(recv, ANSWER_MOST), STALL_S)
         if frame == {"end": True}:
@@ -224,10 +239,10 @@ async def _files(drops: Drops, incoming: Incoming, send: Any, recv: Any) -> bool
 
 
 async def _one_file(
-    drops: Drops, incoming: Incoming, i: int, folder: bytes, send: Any, recv: Any
+    drops: Admission, incoming: Incoming, i: int, folder: bytes, send: Any, recv: Any
 ) -> bool:
     """Receive file ``i``; False when it could not be kept (the drop ends there)."""
-    blocking = drops.net._blocking
+    blocking = drops.ctx.blocking
     offered = incoming.files[i]
     partial = partial_of(folder, offered.blake3)
     offset = await blocking(held, partial, offered.size)
@@ -276,12 +291,12 @@ async def _stop(recv: Any, code: int) -> None:
         pass
 
 
-async def _closed(drops: Drops, writer: Writer | None) -> None:
+async def _closed(drops: Admission, writer: Writer | None) -> None:
     if writer is not None:
-        await settled(drops.net._blocking(writer.close))
+        await settled(drops.ctx.blocking(writer.close))
 
 
-async def _pump(drops: Drops, incoming: Incoming, writer: Writer, recv: Any, left: int) -> None:
+async def _pump(drops: Admission, incoming: Incoming, writer: Writer, recv: Any, left: int) -> None:
     """Read the file's bytes while the previous chunk is written."""
     loop = asyncio.get_running_loop()
     writing: asyncio.Future | None = None

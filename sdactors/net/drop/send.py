@@ -19,12 +19,12 @@ from events.keys import short_device
 from sdactors.fileops.transfer import CHUNK
 from sdactors.net.drop.disk import Reader, Source, describe
 from sdactors.net.drop.wire import (
+    ALPN_DROP,
     ANSWER_MOST,
     DECIDE_WAIT_S,
     HELLO_S,
     STALL_S,
     Meter,
-    Progress,
     offer_frame,
     one_of,
     settled,
@@ -44,8 +44,8 @@ from sdactors.runtime.logs import get_logger
 from sdactors.runtime.paths import show, text
 
 if TYPE_CHECKING:
-    from sdactors.net.drop.service import DropSend
-    from sdactors.net.endpoint import Networking
+    from sdactors.net.context import NetContext
+    from sdactors.net.messages import DropSend
 
 log = get_logger(__name__)
 
@@ -98,16 +98,17 @@ def cut_after_from_env() -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-async def send(net: Networking, message: DropSend, progress: Progress | None) -> dict[str, Any]:
-    """Send the files of ``message``; what was delivered (plain data)."""
-    if message.device == net.device:
+async def send(ctx: NetContext, message: DropSend) -> dict[str, Any]:
+    """Send the files of ``message``; what was delivered (plain data). How far it has come
+    goes to the message's progress channel, if it names one."""
+    if message.device == ctx.device:
         raise InvalidArgument("that is this device: Spacedrop sends to another one")
     if not message.addresses:
         raise PeerUnreachable(short_device(message.device), "no address is known for it")
-    meter = Meter(progress, net._blocking)
+    meter = Meter(ctx.progress, message.progress)
     started = time.monotonic()
-    await meter.tell({"phase": "hashing", "done": 0, "expected": None}, now=True)
-    sources = [await net._blocking(describe, path) for path in message.paths]
+    meter.tell({"phase": "hashing", "done": 0, "expected": None}, now=True)
+    sources = [await ctx.blocking(describe, path) for path in message.paths]
     state = _Sending(message, sources, short_device(message.device))
     state.cut_after = cut_after_from_env()
     log.info(
@@ -118,7 +119,7 @@ async def send(net: Networking, message: DropSend, progress: Progress | None) ->
     )
     while True:
         try:
-            await _attempt(net, state, meter)
+            await _attempt(ctx, state, meter)
             break
         except _Broken as exc:
             if state.offer is None and state.attempts == 0:
@@ -128,7 +129,7 @@ async def send(net: Networking, message: DropSend, progress: Progress | None) ->
                 raise DropInterrupted(state.who, state.attempts, str(exc)) from None
             wait = BACKOFF_FIRST_S * 2 ** (state.attempts - 1)
             log.info("drop_reconnecting", offer=state.offer, error=str(exc), wait_s=wait)
-            await meter.tell({"phase": "reconnecting", **_counts(state)}, now=True)
+            meter.tell({"phase": "reconnecting", **_counts(state)}, now=True)
             await asyncio.sleep(wait)
     now = time.monotonic()
     seconds = now - (state.accepted_at or started)
@@ -136,13 +137,13 @@ async def send(net: Networking, message: DropSend, progress: Progress | None) ->
     return _result(state, seconds, now - started)
 
 
-async def _attempt(net: Networking, state: _Sending, meter: Meter) -> None:
-    conn = await _connect(net, state.message)
+async def _attempt(ctx: NetContext, state: _Sending, meter: Meter) -> None:
+    conn = await _connect(ctx, state.message)
     try:
         bi = await conn.open_bi()
         send_, recv = bi.send(), bi.recv()
         files = [s.offered for s in state.sources]
-        offer = offer_frame(_library(state.message), net.host.device_name, files, state.offer)
+        offer = offer_frame(_library(state.message), ctx.device_name, files, state.offer)
         try:
             await write_frame(send_, offer)
         except PeerGone:
@@ -169,25 +170,23 @@ async def _attempt(net: Networking, state: _Sending, meter: Meter) -> None:
             pass
 
 
-async def _connect(net: Networking, message: DropSend) -> Any:
-    from sdactors.net.endpoint import ALPN_DROP
-
-    addresses = await _addresses(net, message)
+async def _connect(ctx: NetContext, message: DropSend) -> Any:
+    addresses = await _addresses(ctx, message)
     try:
-        return await net.dial(message.device, addresses, ALPN_DROP, CONNECT_S)
+        return await ctx.dial(message.device, addresses, ALPN_DROP, CONNECT_S)
     except asyncio.TimeoutError:
         raise _Broken(f"no answer within {CONNECT_S:.0f} s") from None
     except Exception as exc:  # noqa: BLE001 - any failure to reach it
         raise _Broken(why(exc)) from None
 
 
-async def _addresses(net: Networking, message: DropSend) -> tuple[str, ...]:
+async def _addresses(ctx: NetContext, message: DropSend) -> tuple[str, ...]:
     """Where the device is now: where the library last heard it is (a device that restarted
     on another port says so as soon as it syncs again), then where the drop began with."""
-    lib = net.host.served(message.library) if message.library else None
+    lib = ctx.library(message.library) if message.library else None
     heard: tuple[str, ...] = ()
     if lib is not None:
-        table = await net._blocking(net._peer_table, lib)
+        table = await ctx.peers(lib)
         heard = next((p.addresses for p in table if p.device == message.device), ())
     return tuple(dict.fromkeys((*heard, *message.addresses)))[:32]
 
@@ -213,7 +212,7 @@ async def _admitted(state: _Sending, recv: Any, meter: Meter) -> None:
                 state.accepted_at = time.monotonic()
             return
         log.info("drop_waiting", offer=value, device=state.message.device.hex())
-        await meter.tell({"phase": "waiting", "offer": value, **_counts(state)}, now=True)
+        meter.tell({"phase": "waiting", "offer": value, **_counts(state)}, now=True)
         wait = DECIDE_WAIT_S + HELLO_S
 
 
@@ -285,7 +284,7 @@ async def _stream(
             state.sent += len(chunk)
             state.position += len(chunk)
             await _cut_for_test(conn, state)
-            await meter.tell({"phase": "sending", "file": show(source.offered.name),
+            meter.tell({"phase": "sending", "file": show(source.offered.name),
                               "offer": state.offer, **_counts(state)})  # fmt: skip
         complete = True
     finally:

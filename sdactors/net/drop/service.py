@@ -1,8 +1,10 @@
 """Spacedrop (``sd/drop/1``): files sent to another device, landing in its library's inbox.
 
-The Networking actor owns one :class:`Drops`: it hands it the messages below (from ``sd drop``
-commands) and every connection that speaks ``sd/drop/1``. Everything here runs on the actor's
-loop; disk work and hashing go to executor threads. The sending side is
+The Networking actor owns one :class:`Drops`: it hands it the drop messages
+(:mod:`sdactors.net.messages`, from ``sd drop`` commands), and the endpoint every connection
+that speaks ``sd/drop/1``. Everything here runs on the endpoint's loop, and reaches outside
+the drop service through its :class:`sdactors.net.context.NetContext` only; disk work and
+hashing go to executor threads. The sending side is
 :mod:`sdactors.net.drop.send`, the receiving side :mod:`sdactors.net.drop.receive`, the
 protocol :mod:`sdactors.net.drop.wire`, the disk :mod:`sdactors.net.drop.disk`.
 
@@ -17,7 +19,6 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sdactors.net.drop.disk import inbox, short_of_room
@@ -38,17 +39,17 @@ from sdactors.net.drop.wire import (
     DECIDE_WAIT_S,
     Meter,
     OfferedFiles,
-    Progress,
     WireOffer,
-    iso,
 )
+from sdactors.net.frames import iso
+from sdactors.net.messages import DropDecide, DropList, DropMessage, DropSend
 from sdactors.runtime.errors import DropNoRoom, InvalidArgument, NetError, NotADrop, SdError
 from sdactors.runtime.logs import get_logger
 from sdactors.runtime.paths import text
 
 if TYPE_CHECKING:
     from sdactors.library.handle import Library
-    from sdactors.net.endpoint import Networking
+    from sdactors.net.context import NetContext
 
 log = get_logger(__name__)
 
@@ -69,54 +70,27 @@ OPEN = (PENDING, ACCEPTED, RECEIVING)
 UNDONE = (REJECTED, EXPIRED, FAILED)
 
 
-@dataclass(frozen=True, slots=True)
-class DropSend:
-    """Send ``paths`` (absolute, regular files) to ``device`` at ``addresses``, offered in
-    ``library`` (a library id, or None when this device has none to name)."""
-
-    device: bytes
-    addresses: tuple[str, ...]
-    paths: tuple[bytes, ...]
-    library: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DropList:
-    """Offers waiting here, and the drops sent and received lately."""
-
-
-@dataclass(frozen=True, slots=True)
-class DropDecide:
-    """Accept (into ``library``, or the one the offer chose) or reject a pending offer."""
-
-    offer: str
-    accept: bool
-    library: str | None = None
-
-
 class Drops:
     """This node's drops: see the module's text."""
 
-    def __init__(self, net: Networking) -> None:
-        self.net = net
+    def __init__(self, ctx: NetContext) -> None:
+        self.ctx = ctx
         self._incoming: dict[str, Incoming] = {}
         self._sent: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self._locks: dict[bytes, asyncio.Lock] = {}
         self._reading = 0
 
-    def handles(self, message: object) -> bool:
-        return isinstance(message, (DropSend, DropList, DropDecide))
-
-    async def handle(self, message: object, progress: Progress | None) -> Any:
+    async def handle(self, message: DropMessage) -> Any:
         if isinstance(message, DropSend):
-            return await self._send(message, progress)
+            return await self._send(message)
         if isinstance(message, DropList):
             return self._list()
         if isinstance(message, DropDecide):
-            return await self._decide(message, progress)
+            return await self._decide(message)
         raise TypeError(f"Drops got an unexpected message: {message!r}")
 
-    async def serve(self, conn: Any, peer: bytes) -> None:
+    async def answer(self, conn: Any, peer: bytes) -> None:
+        """Serve one ``sd/drop/1`` connection from ``peer``."""
         await receive(self, conn, peer)
 
     def close(self) -> None:
@@ -143,11 +117,11 @@ class Drops:
             self._reading -= 1
 
     async def _paired_anywhere(self, peer: bytes) -> bool:
-        for library in list(self.net._libs):
-            lib = self.net.host.served(library)
+        for library in self.ctx.libraries():
+            lib = self.ctx.library(library)
             if lib is None:
                 continue
-            table = await self.net._blocking(self.net._peer_table, lib)
+            table = await self.ctx.peers(lib)
             if any(p.device == peer and p.paired and not p.revoked for p in table):
                 return True
         return False
@@ -162,10 +136,10 @@ class Drops:
                 log.info("drop_resumed", offer=found.id, device=peer.hex())
                 return found
         offered = offer.library.hex() if offer.library is not None else None
-        lib = self.net.host.served(offered) if offered is not None else None
+        lib = self.ctx.library(offered) if offered is not None else None
         standing = None
         if lib is not None:
-            table = await self.net._blocking(self.net._peer_table, lib)
+            table = await self.ctx.peers(lib)
             standing = next((p for p in table if p.device == peer), None)
         if standing is not None and standing.revoked:
             return _refused(peer, offer, "this device was revoked in the library")
@@ -199,7 +173,7 @@ class Drops:
         return incoming
 
     def library(self, library_id: str | None) -> Library:
-        lib = self.net.host.served(library_id) if library_id is not None else None
+        lib = self.ctx.library(library_id) if library_id is not None else None
         if lib is None:
             raise NetError(f"library {library_id} is not served here any more")
         return lib
@@ -216,17 +190,17 @@ class Drops:
         is chosen yet: that is checked when this device's user accepts)."""
         if library is None:
             return None
-        folder = await self.net._blocking(inbox, self.library(library).config.paths.inbox)
-        return await self.net._blocking(short_of_room, folder, files)
+        folder = await self.ctx.blocking(inbox, self.library(library).config.paths.inbox)
+        return await self.ctx.blocking(short_of_room, folder, files)
 
     def _only(self) -> str | None:
         """The library an offer from outside lands in when it names none served here."""
-        served = list(self.net._libs)
+        served = self.ctx.libraries()
         return served[0] if len(served) == 1 else None
 
     # -- what the commands ask -------------------------------------------------------------
 
-    async def _send(self, message: DropSend, progress: Progress | None) -> dict[str, Any]:
+    async def _send(self, message: DropSend) -> dict[str, Any]:
         started = time.time()
         row: dict[str, Any] = {
             "direction": "out",
@@ -236,7 +210,7 @@ class Drops:
             "when": iso(started),
         }
         try:
-            result = await send(self.net, message, progress)
+            result = await send(self.ctx, message)
         except (SdError, OSError) as exc:
             files = [{"path": text(p)} for p in message.paths]
             self._sent.append({**row, "id": None, "state": FAILED, "reason": str(exc),
@@ -254,7 +228,7 @@ class Drops:
         others = sorted((r for r in rows if r["state"] != PENDING), key=lambda r: r["when"])
         return pending + others[::-1]
 
-    async def _decide(self, message: DropDecide, progress: Progress | None) -> dict[str, Any]:
+    async def _decide(self, message: DropDecide) -> dict[str, Any]:
         self._expire()
         incoming = self._incoming.get(message.offer)
         if incoming is None or incoming.state != PENDING:
@@ -276,10 +250,10 @@ class Drops:
         incoming.decided.set_result(True)
         log.info("drop_accepted", offer=incoming.id, library=library)
         if incoming.session is not None and not incoming.session.done():
-            meter = Meter(progress, self.net._blocking)
+            meter = Meter(self.ctx.progress, message.progress)
             while not incoming.ended.is_set():
                 info = {"phase": "receiving", "done": incoming.received, "expected": incoming.total}
-                await meter.tell(info)
+                meter.tell(info)
                 try:
                     await asyncio.wait_for(incoming.ended.wait(), 0.2)
                 except asyncio.TimeoutError:

@@ -25,13 +25,15 @@ import time
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable
 
 from sdactors.fileops.transfer import PARTIAL
 from sdactors.net.drop.disk import NAME_MOST, Offered
 from sdactors.net.frames import why
 from sdactors.runtime.errors import PeerGone, ProtocolViolation
+from sdactors.runtime.progress import ProgressChannels
 
+ALPN_DROP = b"sd/drop/1"
 VERSION = 1
 OFFER_MOST = 4 << 20
 ANSWER_MOST = 64 << 10
@@ -48,8 +50,6 @@ HELLO_S = 10.0
 PROGRESS_EVERY_S = 0.1
 # A packed file's size; its blake3 (32 bytes) and its name follow.
 _ENTRY = struct.Struct(">Q")
-
-Progress = Callable[[dict[str, Any]], None]
 
 
 class OfferedFiles:
@@ -104,10 +104,6 @@ class WireOffer:
     sender: str
     files: OfferedFiles
     resume: str | None
-
-
-def iso(seconds: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def offer_frame(
@@ -203,18 +199,18 @@ async def settled(future: Awaitable[Any]) -> Any:
 
 
 class Meter:
-    """Progress for a waiting client, at most every PROGRESS_EVERY_S unless ``now``. The
-    report is sent from a thread: it waits on the client's socket, never on this loop."""
+    """Progress for a waiting client, posted to its channel (plain records, never waiting)
+    at most every PROGRESS_EVERY_S unless ``now``."""
 
-    def __init__(self, progress: Progress | None, blocking: Callable[..., Awaitable[Any]]) -> None:
-        self._progress = progress
-        self._blocking = blocking
+    def __init__(self, channels: ProgressChannels, channel: str | None) -> None:
+        self._channels = channels
+        self._channel = channel
         self._last = 0.0
 
-    async def tell(self, info: dict[str, Any], now: bool = False) -> None:
-        if self._progress is None:
+    def tell(self, info: dict[str, Any], now: bool = False) -> None:
+        if self._channel is None:
             return
         at = time.monotonic()
         if now or at - self._last >= PROGRESS_EVERY_S:
             self._last = at
-            await self._blocking(self._progress, info)
+            self._channels.post(self._channel, info)
