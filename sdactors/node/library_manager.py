@@ -62,18 +62,6 @@ class _Constructed:
 
 
 @dataclass(frozen=True, slots=True)
-class Opened:
-    """Ask: the library if this process has it open (None otherwise); opens nothing."""
-
-    library_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class CloseLibrary:
-    library_id: str
-
-
-@dataclass(frozen=True, slots=True)
 class DiscardLibrary:
     """Close a library and delete its files: only for a creation that failed half-way."""
 
@@ -123,13 +111,6 @@ class LibraryManager(SupervisedActor):
             return None
         if isinstance(message, CreateLibrary):
             return self._create(message)
-        if isinstance(message, Opened):
-            return self._open.get(message.library_id)
-        if isinstance(message, CloseLibrary):
-            lib = self._open.pop(message.library_id, None)
-            if lib is not None:
-                lib.close()
-            return None
         if isinstance(message, DiscardLibrary):
             lib = self._open.pop(message.library_id, None)
             if lib is not None:

@@ -22,7 +22,6 @@ from sdactors.node.library_manager import (
     DiscardLibrary,
     LibraryManager,
     ListLibraries,
-    Opened,
     OpenLibrary,
 )
 from sdactors.ops.action_manager import ActionManager, RunAction
@@ -111,10 +110,6 @@ class Node:
         reply = Reply()
         self._tell(OpenLibrary(wanted, reply, lock_wait))
         return reply.get(timeout=REPLY_TIMEOUT_S)
-
-    def opened(self, library_id: str) -> Library | None:
-        """The library if it is open here; None otherwise (nothing is opened)."""
-        return self._ask(Opened(library_id))
 
     def discard_library(self, library_id: str) -> None:
         self._ask(DiscardLibrary(library_id))

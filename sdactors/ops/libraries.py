@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from events.shapes import Text
 from projections.devices import device_names
+from projections.runner import read_checkpoint
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.browse import LIBRARY
+from sdactors.ops.shapes import LIBRARY
 
 
 @op("library.create", writes=True)
@@ -55,7 +56,7 @@ class LibraryInfo(Op):
         finally:
             store.close()
         with lib.index() as db:
-            row = db.execute("SELECT value FROM _meta WHERE key = 'checkpoint'").fetchone()
+            checkpoint = read_checkpoint(db)
             named = device_names(db)
         config = lib.config
         return {
@@ -66,7 +67,7 @@ class LibraryInfo(Op):
             "events": stats.events,
             "bytes": stats.bytes,
             "head": head,
-            "checkpoint": int(row[0]),
+            "checkpoint": checkpoint,
             "devices": [
                 {"device": dev.hex(), "name": named.get(dev), "seq": seq}
                 for dev, seq in sorted(devices.items())

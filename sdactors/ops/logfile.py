@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.tags import LIBRARY
+from sdactors.ops.shapes import LIBRARY
 
 
 @op("log.accept_loss")

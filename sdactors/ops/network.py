@@ -15,7 +15,7 @@ from events.domain.device import ROLES, DeviceRevoked, DeviceRole
 from events.shapes import Bool, Int, Maybe, OneOf, Text
 from projections.devices import Peer, peers
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.tags import LIBRARY
+from sdactors.ops.shapes import LIBRARY
 from sdactors.runtime.errors import InvalidArgument, LastAdmin, NeedsNode, NotAdmin, UnknownDevice
 
 if TYPE_CHECKING:

@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from events.shapes import Maybe, Text
+from events.shapes import Text
 from sdactors.ops.base import Op, OpContext, op
+from sdactors.ops.shapes import LIBRARY
 from sdactors.runtime.errors import InvalidArgument, NodeNotRunning
 
 
@@ -38,7 +39,7 @@ class DebugCrash(Op):
     """Make one actor of a library raise (only with SD_INJECT_FAULTS=1 in the node's env)."""
 
     actor: Annotated[str, Text(1, 32, pattern="[a-z]+")]
-    library: Annotated[str | None, Maybe(Text(1, 256))] = None
+    library: Annotated[str | None, LIBRARY] = None
 
     def run(self, ctx: OpContext) -> Any:
         if os.environ.get(FAULTS_ENV) != "1":

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 from events.shapes import Bool, Maybe, Text
 from sdactors.ops.base import Op, OpContext, op
-
-LIBRARY = Maybe(Text(1, 256))
+from sdactors.ops.shapes import LIBRARY
 
 
 @op("projections.rebuild")

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from events.shapes import Maybe, Text
 from sdactors.ops import tag_actions as actions
 from sdactors.ops.base import Op, OpContext, op
+from sdactors.ops.shapes import LIBRARY
 
-LIBRARY = Maybe(Text(1, 256))
 NAME = Text(0, 1024)  # length and content are checked with their own words by the action
 COLOR = Maybe(Text(0, 64))
 
