@@ -12,10 +12,11 @@ import click
 
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import human_bytes, offline_mark
+from sdactors.cli.output import offline_mark
 from sdactors.cli.travel import at_option, travel
 from sdactors.indexer.kind_names import KINDS
 from sdactors.runtime.paths import user_path
+from sdactors.runtime.units import human_bytes
 
 
 def _absolute(path: str | None) -> bytes | None:

@@ -123,7 +123,7 @@ class CliContext:
 
         config = self.find(wanted)
         if index_is_current(config):
-            return LibraryReader(config)
+            return LibraryReader(config, rebuild_through_node)
         return self.library_if_free(wanted)
 
     def library_if_free(self, wanted: str | None) -> "Library | LibraryReader":
@@ -138,7 +138,7 @@ class CliContext:
         except (LibraryLocked, LogDamaged):
             # Held elsewhere (whoever holds it keeps it current), or not to be written to
             # until restored: either way its files can be read as they are.
-            return LibraryReader(config)
+            return LibraryReader(config, rebuild_through_node)
         lib.catch_up()
         return lib
 
@@ -146,3 +146,22 @@ class CliContext:
         if self._node is not None:
             self._node.close()
             self._node = None
+
+
+def rebuild_through_node(config: "LibraryConfig", detail: str) -> None:
+    """A read of index.db found it damaged while a node holds the library: the node is told
+    to rebuild it, and the read ends with the rebuild's progress (no node: with the damage)."""
+    from sdactors.node.control.client import connect
+    from sdactors.runtime.errors import IndexRebuilding
+
+    client = connect(config.paths.data_dir)
+    if client is None:
+        return
+    try:
+        state = client.call(
+            "projections.rebuild",
+            {"library": config.id, "wait": False, "damaged": detail[:1000]},
+        )
+    finally:
+        client.close()
+    raise IndexRebuilding(config.name, int(state.get("percent", 0)))

@@ -9,8 +9,9 @@ import click
 from sdactors.cli.context import CliContext
 from sdactors.cli.net_cmds import live_line
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import for_terminal, human_bytes
+from sdactors.cli.output import for_terminal
 from sdactors.runtime.paths import user_path
+from sdactors.runtime.units import human_bytes
 
 _PHASES = {
     "hashing": "hashing",

@@ -8,7 +8,7 @@ import click
 
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import human_bytes
+from sdactors.runtime.units import human_bytes
 
 
 @click.group("jobs")

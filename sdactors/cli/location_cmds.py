@@ -13,9 +13,10 @@ import click
 
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import for_terminal, human_bytes, offline_mark
+from sdactors.cli.output import for_terminal, offline_mark
 from sdactors.runtime.paths import show, user_path
 from sdactors.runtime.private_files import open_private
+from sdactors.runtime.units import human_bytes
 
 
 @click.group("location")

@@ -10,8 +10,8 @@ import click
 
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import human_bytes
 from sdactors.runtime.errors import NodeNotRunning
+from sdactors.runtime.units import human_bytes
 
 
 @click.group("node")
@@ -29,12 +29,13 @@ def run(ctx: CliContext, verbose: int) -> None:
     """
     from sdactors.node import process as node_process
     from sdactors.runtime import logs
+    from sdactors.runtime.log_file import node_log_handler
 
     level = logging.INFO if verbose == 0 else logging.DEBUG
     logs.configure(
         json=not sys.stderr.isatty(),
         level=level,
-        file=str(ctx.data.root / "logs" / "node.log"),
+        file=node_log_handler(str(ctx.data.root / "logs" / "node.log")),
     )
     code = node_process.run(ctx.data.root)
     raise click.exceptions.Exit(code)

@@ -6,8 +6,8 @@ import click
 
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import human_span
 from sdactors.ops.tags import TagCreate, TagDelete, TagList, TagRename
+from sdactors.runtime.units import human_span
 
 # Exit status of a change that was recorded but loses to a later one already held (a device
 # whose clock is ahead changed the same field): not an error, but not what was asked either.

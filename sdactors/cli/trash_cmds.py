@@ -12,9 +12,9 @@ from sdactors.cli.audit_cmds import span_s
 from sdactors.cli.context import CliContext
 from sdactors.cli.file_cmds import index_words, progress_bar
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import human_bytes
 from sdactors.runtime.errors import InvalidArgument
 from sdactors.runtime.paths import entry_path
+from sdactors.runtime.units import human_bytes
 
 # An argument this looks like is an item's id; anything else is a path (./abc1 for a file
 # named like an id).

@@ -13,9 +13,9 @@ import click
 from projections.volumes import VolumeRow, device_volumes
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.cli.output import human_bytes
 from sdactors.library.config import list_libraries
 from sdactors.library.reader import LibraryReader
+from sdactors.runtime.units import human_bytes
 from sdactors.volumes.detect import Volume
 from sdactors.volumes.speedtest import DEFAULT_MAX_SECONDS, MIB
 

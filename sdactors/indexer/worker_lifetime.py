@@ -47,6 +47,9 @@ def _let_fork_server_stop_with_its_owner() -> None:
 
 
 def init_worker() -> None:
-    """The pool's worker initializer."""
+    """The pool's worker initializer. Ctrl-C reaches every process of the terminal's group:
+    a worker ignores it (it ends with the command, or its pool), or each would print a
+    ``KeyboardInterrupt`` traceback while the command stops cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if _kill_me_when_parent_ends():
         _let_fork_server_stop_with_its_owner()

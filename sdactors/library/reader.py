@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from contextlib import contextmanager
-from typing import Iterator, NoReturn
+from typing import Callable, Iterator, NoReturn
 
 from events.sqlite_faults import file_damaged
 from events.store import EventStore, read_head
@@ -29,8 +29,13 @@ class LibraryReader:
     holds the lock keeps the index current, so reading the files directly is sound.
     """
 
-    def __init__(self, config: LibraryConfig) -> None:
+    def __init__(
+        self,
+        config: LibraryConfig,
+        on_damaged: Callable[[LibraryConfig, str], None] | None = None,
+    ) -> None:
         self.config = config
+        self._on_damaged = on_damaged
 
     @contextmanager
     def index(self) -> Iterator[sqlite3.Connection]:
@@ -53,21 +58,12 @@ class LibraryReader:
         )
 
     def index_damaged(self, detail: str) -> NoReturn:
-        """A read found index.db damaged: the node holding the library (if one runs) is told
-        to rebuild it; either way the read ends here, with the line saying what happens."""
-        from sdactors.node.control.client import connect
-
-        client = connect(self.config.paths.data_dir)
-        if client is None:
-            raise IndexDamaged(str(self.config.paths.index), detail)
-        try:
-            state = client.call(
-                "projections.rebuild",
-                {"library": self.config.id, "wait": False, "damaged": detail[:1000]},
-            )
-        finally:
-            client.close()
-        raise IndexRebuilding(self.config.name, int(state.get("percent", 0)))
+        """A read found index.db damaged: whoever made this reader is told (the CLI asks
+        the node holding the library to rebuild it, and raises what the node answers);
+        otherwise, or if it does not raise, the read ends with the damage."""
+        if self._on_damaged is not None:
+            self._on_damaged(self.config, detail)
+        raise IndexDamaged(str(self.config.paths.index), detail)
 
     def log(self) -> EventStore:
         """A read-only view of the log, for the calling thread (close it when done)."""

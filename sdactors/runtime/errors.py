@@ -674,7 +674,7 @@ class DiskFull(SdError):
     """A write to a library failed for want of space on the data directory's disk."""
 
     def __init__(self, data: str, free: int, library: str) -> None:
-        from sdactors.cli.output import human_bytes
+        from sdactors.runtime.units import human_bytes
 
         super().__init__(
             f"the disk of the data directory {data} is full ({human_bytes(free)} free): "

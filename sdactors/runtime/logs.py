@@ -22,7 +22,7 @@ class _Settings:
     level: int = logging.WARNING
     applied: bool = False
     # A node also writes JSON lines to a rotating file in its data directory.
-    file: str | None = None
+    file: bool = False
 
 
 # A node's log file: this large, and this many older ones kept beside it.
@@ -41,52 +41,28 @@ class _Handler(logging.StreamHandler):
         super().__init__(sys.stderr)
 
 
-def configure(*, json: bool, level: int = logging.WARNING, file: str | None = None) -> None:
+def configure(
+    *, json: bool, level: int = logging.WARNING, file: logging.Handler | None = None
+) -> None:
     """Decide how logs look; structlog itself is set up on first use (or now, if loaded).
 
-    With ``file``, every record also goes there as a JSON line, rotated by size.
+    With ``file`` (a handler named ``FILE_HANDLER``: the node's, ``runtime.log_file``),
+    every record also goes there as a JSON line.
     """
     _SETTINGS.json = json
     _SETTINGS.level = level
-    _SETTINGS.file = file
+    _SETTINGS.file = file is not None
     _SETTINGS.applied = False
     root = logging.getLogger()
     root.handlers[:] = [_Handler()]
     if file is not None:
-        root.handlers.append(_file_handler(file))
+        root.handlers.append(file)
     root.setLevel(level)
+    # The actor library's own records (each actor registered, started, stopped; an exception
+    # handed to its caller) are its internals, not the node's: only its warnings show.
+    logging.getLogger("pykka").setLevel(max(level, logging.WARNING))
     if "structlog" in sys.modules or file is not None:
         _apply()
-
-
-def _file_handler(path: str) -> logging.Handler:
-    """The node's log file; always JSON lines (``logging.handlers`` only for the node).
-    Owner-only, the folder too, and each new file after a rotation."""
-    import logging.handlers
-    import os
-    from pathlib import Path
-
-    from sdactors.runtime.private_files import open_private, private_dir
-
-    class PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
-        def _open(self) -> Any:
-            fd = open_private(Path(self.baseFilename), os.O_WRONLY | os.O_APPEND, create=True)
-            return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
-
-        def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
-            """On a full disk the record is dropped, not reported with a traceback on stderr
-            for every record: the libraries' status says the disk is full."""
-            from events.sqlite_faults import disk_full
-
-            if not disk_full(sys.exc_info()[1] or Exception()):
-                super().handleError(record)
-
-    private_dir(Path(path).parent)
-    handler = PrivateRotatingHandler(
-        path, maxBytes=FILE_BYTES, backupCount=FILE_BACKUPS, encoding="utf-8"
-    )
-    handler.set_name(FILE_HANDLER)
-    return handler
 
 
 def _apply() -> None:

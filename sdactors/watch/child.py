@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import sys
 import threading
@@ -102,6 +103,9 @@ def _readable(path: bytes) -> bool:
 
 
 def main(argv: list[str]) -> int:
+    # Ctrl-C on the node's terminal reaches this process too: it ends when the node closes
+    # its stdin, never with a KeyboardInterrupt of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_end_with_the_node, daemon=True).start()
     root, quiet_ms, most_ms, idle_ms = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
     from watchfiles import Change, watch
