@@ -12,10 +12,9 @@ from typing import Any, Callable, Iterable, NoReturn, Sequence
 import pykka
 
 from events.domain import CATALOG
-from events.ingest import IngestReport
 from events.keys import DeviceKey
 from events.sqlite_faults import file_damaged
-from events.store import EventStore
+from events.store import EventStore, IngestReport
 from events.writer import Draft
 from projections.jobs import QUEUED, RUNNING, jobs_of
 from projections.rebuild import RebuildResult
