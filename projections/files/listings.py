@@ -13,6 +13,7 @@ nothing more to load, where a named tuple would have to be rebuilt for every cha
 from __future__ import annotations
 
 import sqlite3
+from functools import partial
 from typing import Any, Iterator, NamedTuple, Sequence
 
 import blake3
@@ -46,7 +47,8 @@ C_EID, C_NAME, C_FTYPE, C_SIZE, C_MTIME, C_INODE, C_KIND, C_CID, C_TARGET, C_DEV
 # The fields of a child that are facts of the log (the digest's); the rest is local.
 FACTS = C_PAGE
 
-_new = tuple.__new__  # a named tuple's own __new__ is a Python function: slow
+# A named tuple's own __new__ is a Python function: slow. This one is tuple's.
+_child = partial(tuple.__new__, Child)
 
 
 def unpack_children(blob: bytes) -> list[list[Any]]:
@@ -56,7 +58,7 @@ def unpack_children(blob: bytes) -> list[list[Any]]:
 
 def read_children(blob: bytes) -> list[Child]:
     """A listing part's children, each read by name."""
-    return [_new(Child, c) for c in msgpack.unpackb(blob)]
+    return list(map(_child, msgpack.unpackb(blob, use_list=False)))
 
 
 def listing_digests(db: sqlite3.Connection) -> Iterator[Sequence[Any]]:
