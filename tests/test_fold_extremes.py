@@ -31,7 +31,7 @@ from events.keys import DeviceKey
 from events.shapes import INT64_MAX
 from events.writer import LogWriter
 from projections.devices import device_names
-from projections.files_query import duplicates, file_stats
+from projections.files.query import duplicates, file_stats
 from projections.jobs import jobs_of
 from projections.runner import ProjectionRunner
 from tests.helpers_log import LIBRARY_KEY

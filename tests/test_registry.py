@@ -208,6 +208,5 @@ def test_the_catalog_knows_the_types_the_folds_rely_on() -> None:
         "tag.renamed",
         "tag.recolored",
         "tag.deleted",
-        "node.actor_restarted",
     ):
         assert CATALOG.class_for(name) is not None, name

@@ -221,13 +221,6 @@ class Library(LibraryReader):
         self.supervisor.live_ref("journal").tell(Append(tuple(drafts), reply))
         return reply.get(timeout=REPLY_TIMEOUT_S)
 
-    async def append_async(self, drafts: Sequence[Draft]) -> Appended:
-        """``append`` for trio tasks: the commit wakes the task, no thread waits for it."""
-        from sdactors.library.trio_bridge import wait_reply  # trio only for trio callers
-
-        journal = self.supervisor.live_ref("journal")
-        return await wait_reply(lambda reply: journal.tell(Append(tuple(drafts), reply)))
-
     def append_typed(self, *typed: object) -> Appended:
         return self.append([CATALOG.body(t) for t in typed])
 

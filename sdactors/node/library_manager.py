@@ -64,13 +64,6 @@ class _Constructed:
 
 
 @dataclass(frozen=True, slots=True)
-class Opened:
-    """Ask: the library if this process has it open (None otherwise); opens nothing."""
-
-    library_id: str
-
-
-@dataclass(frozen=True, slots=True)
 class CloseLibrary:
     library_id: str
 
@@ -125,8 +118,6 @@ class LibraryManager(SupervisedActor):
             return None
         if isinstance(message, CreateLibrary):
             return self._create(message)
-        if isinstance(message, Opened):
-            return self._open.get(message.library_id)
         if isinstance(message, CloseLibrary):
             lib = self._open.pop(message.library_id, None)
             if lib is not None:

@@ -23,7 +23,6 @@ from sdactors.node.library_manager import (
     DiscardLibrary,
     LibraryManager,
     ListLibraries,
-    Opened,
     OpenLibrary,
 )
 from sdactors.ops.action_manager import ActionManager, RunAction
@@ -131,10 +130,6 @@ class Node:
         if self.process is None:
             return work()
         return self.process.closed_for(library_id, work)
-
-    def opened(self, library_id: str) -> Library | None:
-        """The library if it is open here; None otherwise (nothing is opened)."""
-        return self._ask(Opened(library_id))
 
     def discard_library(self, library_id: str) -> None:
         self._ask(DiscardLibrary(library_id))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import trio
 
-from projections.files_query import locations
+from projections.files.query import locations
 from sdactors.indexer.rules import Rules
 from sdactors.library.config import list_libraries
 from sdactors.node.control.protocol import (

@@ -16,7 +16,7 @@ from events.shapes import Bool, Int, Maybe, OneOf, Text
 from projections.devices import Peer, peers
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.results import BOOL, HEX, MAP, MAYBE_TEXT, PLAIN, TEXT, many, record
-from sdactors.ops.tags import LIBRARY
+from sdactors.ops.shapes import LIBRARY
 from sdactors.runtime.errors import InvalidArgument, LastAdmin, NeedsNode, NotAdmin, UnknownDevice
 
 if TYPE_CHECKING:
