@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import pytest
 from hypothesis import settings
 
+from sdactors.runtime.tuning import BACKOFF_SCALE_ENV
 from tests.helpers_tree import TreeCache
 
 SD = [sys.executable, "-m", "sdactors"]
@@ -53,6 +54,7 @@ class Result:
 # What must run as a separate process whatever else holds: a node (it serves until stopped).
 _OWN_PROCESS = (("node", "run"),)
 DEFAULT_TIMEOUT = 120.0
+BACKOFF_SCALE = "0.1"
 _IN_PROCESS = threading.Lock()
 
 
@@ -79,8 +81,14 @@ class Sd:
         self.in_process = os.environ.get("SD_TEST_IN_PROCESS", "1") != "0"
 
     def default_env(self) -> dict[str, str]:
-        # Every node a test starts listens on loopback only.
-        env = {**os.environ, "SD_DATA_DIR": str(self.data_dir), "SD_NETWORK_BIND": "127.0.0.1:0"}
+        # Every node a test starts listens on loopback only, and retries after a tenth of its
+        # real backoffs (a peer or a watch that failed): no test waits through a real one.
+        env = {
+            **os.environ,
+            "SD_DATA_DIR": str(self.data_dir),
+            "SD_NETWORK_BIND": "127.0.0.1:0",
+            BACKOFF_SCALE_ENV: BACKOFF_SCALE,
+        }
         env.pop("SD_DEBUG", None)
         return env
 

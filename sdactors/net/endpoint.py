@@ -42,6 +42,7 @@ from sdactors.net.sync import (
     hello,
     lacking,
 )
+from sdactors.runtime import tuning
 from sdactors.runtime.config import NetworkConfig
 from sdactors.runtime.errors import (
     AwaitingOwnEvents,
@@ -64,8 +65,8 @@ ALPN_DROP = b"sd/drop/1"
 CONNECT_TIMEOUT_S = 10.0
 HELLO_TIMEOUT_S = 10.0
 # Reconnecting to a peer that cannot be reached waits this long, doubling up to the most.
-BACKOFF_FIRST_S = 1.0
-BACKOFF_MOST_S = 60.0
+BACKOFF_FIRST_S = tuning.backoff(1.0)
+BACKOFF_MOST_S = tuning.backoff(60.0)
 # A pairing's opening frame is small; nothing bigger is read before the peer is known.
 SMALL_FRAME = 64 << 10
 
