@@ -1,4 +1,5 @@
-"""Shared fixtures: a private data directory and the real ``sd`` command run as a process."""
+"""Shared fixtures: a private data directory, the real ``sd`` command (in process where nothing
+needs a process of its own), big trees made once per session, hypothesis's profiles."""
 
 from __future__ import annotations
 

@@ -66,7 +66,9 @@ CONNECT_TIMEOUT_S = 10.0
 HELLO_TIMEOUT_S = 10.0
 # Reconnecting to a peer that cannot be reached waits this long, doubling up to the most.
 BACKOFF_FIRST_S = tuning.backoff(1.0)
-BACKOFF_MOST_S = tuning.backoff(60.0)
+# Also how long a link rests without an address, and after a refused batch (half): not
+# scaled, a status keeps saying why for that long.
+BACKOFF_MOST_S = 60.0
 # A pairing's opening frame is small; nothing bigger is read before the peer is known.
 SMALL_FRAME = 64 << 10
 
