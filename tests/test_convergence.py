@@ -49,6 +49,7 @@ from events.writer import Draft, LogWriter
 from projections.files.counters import content_key
 from projections.files.listings import read_children
 from projections.files.query import content_kind, duplicates, file_stats, folder_path
+from tests.conftest import examples
 from tests.helpers_log import CREATOR, LIBRARY_KEY, founding
 from tests.test_properties import fold, interleave
 
@@ -383,7 +384,7 @@ def expected_contents(world: World) -> dict[tuple[int, int], dict[str, int]]:
     return counts
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=examples(120), **SETTINGS)
 @given(
     world=worlds(),
     orders=st.lists(st.lists(st.integers(0, 3), max_size=80), min_size=2, max_size=3),
