@@ -44,6 +44,8 @@ _SIZED |= {0xC7: (_U8, 3), 0xC8: (_U16, 4), 0xC9: (_U32, 6)}
 # Arrays and maps of a 16 or 32-bit length: how it is read, the bytes of the head, and the
 # values per item.
 _COUNTED = {0xDC: (_U16, 3, 1), 0xDD: (_U32, 5, 1), 0xDE: (_U16, 3, 2), 0xDF: (_U32, 5, 2)}
+# What msgpack raises on data it cannot decode, or that passes a limit it was given.
+_REFUSED = (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError)
 
 
 def values_in(data: bytes, most: int) -> int:
@@ -123,13 +125,7 @@ def unpack(
             ext_hook=ext_hook,
             unicode_errors=unicode_errors,
         )
-    except (
-        ValueError,
-        TypeError,
-        msgpack.ExtraData,
-        msgpack.FormatError,
-        msgpack.StackError,
-    ) as exc:
+    except _REFUSED as exc:
         raise CodecError(f"{refusal}: {exc}") from exc
 
 
@@ -168,5 +164,9 @@ class BoundedUnpacker:
         )
 
     def __next__(self) -> Any:
+        """The next item; :class:`CodecError` if it is malformed or holds too much."""
         self._budget.left = self._budget.most
-        return next(self._unpacker)
+        try:
+            return next(self._unpacker)
+        except _REFUSED as exc:
+            raise CodecError(str(exc)) from exc

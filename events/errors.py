@@ -75,7 +75,7 @@ class WrongLibrary(StoreError):
 class IngestRefused(EventsError):
     """A run of foreign events failed verification; none of it was written."""
 
-    def __init__(self, refusals: list["Refusal"]) -> None:  # noqa: F821 - defined in store
+    def __init__(self, refusals: list["Refusal"]) -> None:  # noqa: F821 - defined in events.ingest
         first = refusals[0]
         more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
         super().__init__(f"refused: {first}{more}; nothing was written")

@@ -17,7 +17,7 @@ import msgpack
 
 from events.codec import BoundedUnpacker
 from events.envelope import LIBRARY_ID_LEN
-from events.errors import ExportFileError
+from events.errors import CodecError, ExportFileError
 
 MAGIC_PREFIX = b"SDACTORS-LOG\x00"
 # Format 3: the events are those of log format 3 (ids keyed by their library, which the
@@ -97,7 +97,7 @@ class ExportReader:
             return next(self._unpacker)
         except StopIteration:
             raise ExportFileError(f"{self._name} is truncated: it ends before its {what}") from None
-        except (ValueError, TypeError, msgpack.FormatError, msgpack.StackError) as exc:
+        except CodecError as exc:
             raise ExportFileError(f"{self._name} is damaged: {exc}") from exc
 
     def records(self) -> Iterator[tuple[bytes, bytes | None]]:

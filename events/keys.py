@@ -6,11 +6,6 @@ check and a connection check name the same device.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import iroh
-
 # iroh's binding (a large ctypes module) is imported when a key is first used, not when the
 # log is merely read: reading commands start faster.
 
@@ -38,9 +33,6 @@ class DeviceKey:
     def secret_bytes(self) -> bytes:
         return self._secret.to_bytes()
 
-    def iroh_secret(self) -> "iroh.SecretKey":
-        return self._secret
-
     def sign(self, message: bytes) -> bytes:
         return self._secret.sign(message).to_bytes()
 
@@ -56,10 +48,6 @@ def verify_signature(device: bytes, message: bytes, signature: bytes) -> bool:
     except Exception:  # noqa: BLE001 - hostile bytes must yield False, never a crash
         return False
     return True
-
-
-def device_hex(device: bytes) -> str:
-    return device.hex()
 
 
 def short_device(device: bytes) -> str:

@@ -16,17 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Protocol, TypeVar
+from typing import Any, Callable, TypeVar
 
 from events.codec import canonical
 from events.envelope import Event
 from events.errors import UnknownEventType
 from events.shapes import Check, Struct, compile_check, declared_shape
-
-
-class TypedEvent(Protocol):
-    type_name: ClassVar[str]
-    version: ClassVar[int]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,9 @@
 """The SQLite event store: append, ingest, read, version vectors, verification.
 
-Events are stored in *segments*: one row holds a contiguous run of one device's events, up
-to and including a seal. Python's sqlite3 costs a few microseconds per row whatever the row
-holds, which alone would cap appends below 200k events/s; a row per run costs that once per
-commit. Within a segment every event keeps its own bytes and its own id, so verification
-still names the exact event that was changed.
+Events are stored in *segments* (``events.segments``): one row per contiguous run of one
+device's events. What a foreign event must be to be stored is ``events.ingest``'s to decide;
+what a stored one must still be, ``events.verify``'s; both by one chain rule
+(``events.chain``), which an append of this device's own events is checked by too.
 
 Positions (``pos``) are local arrival order, contiguous, and what projections checkpoint on;
 a segment's ``pos`` is that of its first event. Replication speaks ``(device, seq)``, which
@@ -24,34 +23,21 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
-import msgpack
-
-from events.codec import unpack
-from events.envelope import (
-    ID_LEN,
-    LIBRARY_ID_LEN,
-    ZERO_ID,
-    Event,
-    decode,
-    event_id,
-    library_key,
-)
-from events.errors import CodecError, CorruptStore, OldLogFormat, StoreError, WrongLibrary
-from events.keys import short_device, verify_signature
+from events.chain import link_problem
+from events.envelope import ID_LEN, LIBRARY_ID_LEN, ZERO_ID, Event, decode, library_key
+from events.errors import CorruptStore, OldLogFormat, StoreError, WrongLibrary
+from events.ingest import WRITE_EVERY, Ingestion, IngestReport
+from events.keys import short_device
+from events.segments import COLUMNS, frame, runs, unframe
+from events.verify import Problem, device_problems
 
 # 3: membership has roles (admins pair, revoke and grant roles; a revocation cuts at a seq)
 # and a library's id proves its creator. 2: event ids keyed by the library. Older formats are
 # not read: there is nothing to migrate yet.
 FORMAT = 3
-# Longest segment written. Reading one event costs decoding its segment's framing, so keep
-# segments about the size of a commit.
-SEGMENT_MAX = 1000
-# An ingest holds unsealed events in memory until their seal arrives; more than this in one
-# run is either a broken sender or an attack on memory.
-MAX_UNSEALED_RUN = 100_000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -77,64 +63,6 @@ CREATE TABLE IF NOT EXISTS meta (
     value
 );
 """
-
-_SEGMENT_COLUMNS = "pos, n, dev, seq, ids, data, sig"
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why one foreign event was not accepted, and where it was in what was offered."""
-
-    device: bytes
-    seq: int
-    reason: str
-    type: str = ""
-    # Its place among the records offered (1 for the first), when known.
-    position: int | None = None
-
-    def __str__(self) -> str:
-        where = []
-        if self.type:
-            where.append(self.type)
-        if self.position is not None:
-            where.append(f"record {self.position}")
-        context = f" ({', '.join(where)})" if where else ""
-        return f"event {short_device(self.device)}#{self.seq}{context}: {self.reason}"
-
-
-@dataclass(slots=True)
-class IngestReport:
-    """What an ingest did. Accepted events sit at positions ``first_pos .. last_pos``."""
-
-    accepted: int = 0
-    skipped: int = 0
-    first_pos: int = 0
-    max_hlc: int = 0
-    held_back: list[Event] = field(default_factory=list)
-    refused: list[Refusal] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.refused
-
-    @property
-    def last_pos(self) -> int:
-        return self.first_pos + self.accepted - 1
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One broken event (or a damaged file) found by :meth:`EventStore.verify`."""
-
-    pos: int | None
-    device: bytes | None
-    seq: int | None
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"pos {self.pos}" if self.pos is not None else "store"
-        who = f" {short_device(self.device)}#{self.seq}" if self.device is not None else ""
-        return f"{where}{who}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,35 +109,6 @@ def read_head(path: str) -> int:
     if found is None or found[0] != FORMAT:
         raise OldLogFormat(path, found[0] if found else None, FORMAT)
     return row[0] if row else 0
-
-
-def _unframe(blob: bytes) -> tuple[bytes, ...]:
-    items = unpack(blob, refusal="segment framing is damaged")
-    if type(items) is not tuple or any(type(x) is not bytes for x in items):
-        raise CodecError("segment framing is damaged")
-    return items
-
-
-def _runs(events: Sequence[Event]) -> Iterator[Sequence[Event]]:
-    """Split events into segments: one device each, ending at a seal or at SEGMENT_MAX."""
-    device = events[0].device if events else None
-    sealed_at = [i for i, ev in enumerate(events) if ev[9] is not None or ev[0] != device]
-    if sealed_at == [len(events) - 1]:
-        # One device, sealed once at the end: what the Journal writes. Slice, do not loop.
-        for start in range(0, len(events), SEGMENT_MAX):
-            yield events[start : start + SEGMENT_MAX]
-        return
-    run: list[Event] = []
-    for ev in events:
-        if run and ev.device != run[-1].device:
-            yield run
-            run = []
-        run.append(ev)
-        if ev.sig is not None or len(run) >= SEGMENT_MAX:
-            yield run
-            run = []
-    if run:
-        yield run
 
 
 class EventStore:
@@ -368,7 +267,7 @@ class EventStore:
             "(SELECT dev, max(seq) AS seq FROM segments GROUP BY dev) h "
             "ON s.dev = h.dev AND s.seq = h.seq"
         ):
-            found[self._keys[idx]] = decode(_unframe(blob)[-1], ZERO_ID).hlc
+            found[self._keys[idx]] = decode(unframe(blob)[-1], ZERO_ID).hlc
         return found
 
     def meta(self, key: str) -> object:
@@ -403,7 +302,7 @@ class EventStore:
         """
         first_pos = pos = self._tx_pos + 1
         rows = []
-        for run in _runs(events):
+        for run in runs(events):
             head = run[0]
             rows.append(
                 (
@@ -412,7 +311,7 @@ class EventStore:
                     self._device_idx(head.device),
                     head.seq,
                     b"".join([ev[7] for ev in run]),
-                    msgpack.packb([ev[8] for ev in run], use_bin_type=True),
+                    frame(run),
                     run[-1].sig,
                 )
             )
@@ -421,9 +320,7 @@ class EventStore:
             if hlc > self._tx_hlc:
                 self._tx_hlc = hlc
         self._tx_types.update([ev[3] for ev in events])
-        self._db.executemany(
-            f"INSERT INTO segments ({_SEGMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
-        )
+        self._db.executemany(f"INSERT INTO segments ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         self._tx_pos = pos - 1
         return first_pos
 
@@ -457,17 +354,14 @@ class EventStore:
         if not events:
             return self._head_pos + 1
         first, last = events[0], events[-1]
-        seq, prev = self.head(first.device)
         # The writer chains its own events; checking the ends catches two writers on one log.
-        if (
-            first.seq != seq + 1
-            or first.prev != prev
-            or last.seq != first.seq + len(events) - 1
-            or last.device != first.device
+        problem = link_problem(first, *self.head(first.device))
+        if problem is None and (
+            last.seq != first.seq + len(events) - 1 or last.device != first.device
         ):
-            raise StoreError(
-                f"append out of chain for {short_device(first.device)}: seq {first.seq} after {seq}"
-            )
+            problem = "its events are not one run of one device"
+        if problem is not None:
+            raise StoreError(f"append out of chain for {short_device(first.device)}: {problem}")
         if last.sig is None:
             raise StoreError("append of events that end without a seal")
         heads = {first.device: (last.seq, last.id)}
@@ -483,25 +377,24 @@ class EventStore:
     def ingest(
         self, wire: Iterable[tuple[bytes, bytes | None]], *, whole: bool = False
     ) -> IngestReport:
-        """Verify and store foreign events, given as ``(data, sig)``, in one transaction or none.
+        """Verify and store foreign events, given as ``(data, sig)``, in one transaction or none
+        (``events.ingest`` says what is accepted).
 
-        Only bytes cross this boundary: each event is decoded and its id computed here, so a
-        sender's claims about an event are never trusted. Its chain link and sequence are
-        checked against what is held, and runs are accepted only up to a valid seal. A copy of
-        a held event is skipped; a different event at a held ``(device, seq)`` is an
-        equivocation. On any refusal nothing is written; events after the last seal of their
-        device are returned in ``held_back`` for the caller to resend with the rest of their run,
-        unless ``whole`` is set (an import: all or nothing), which refuses them instead.
+        On any refusal nothing is written; events after the last seal of their device are
+        returned in ``held_back`` for the caller to resend with the rest of their run, unless
+        ``whole`` is set (an import: all or nothing), which refuses them instead.
 
         If ``wire`` raises, nothing is written either; the exception propagates unless a
         refusal was already found, which is then reported as the more precise cause.
         """
-        run = _Ingestion(self)
+        run = Ingestion(self.library, self.library_key, self.head, self._held_id)
         self._begin()
         try:
             try:
                 for data, sig in wire:
                     run.feed(data, sig)
+                    if len(run.sealed) >= WRITE_EVERY:
+                        run.written(self._insert(run.sealed))
             except Exception:
                 if not run.report.refused:
                     raise
@@ -509,6 +402,8 @@ class EventStore:
             if run.report.refused:
                 self._rollback()
                 return run.report
+            if run.sealed:
+                run.written(self._insert(run.sealed))
             self._commit(run.heads)
         except BaseException:
             self._rollback()
@@ -582,7 +477,7 @@ class EventStore:
         for pos, _n, _dev, seq, _ids, blob, _sig in self._segments(
             "seq > ? AND dev = ? AND seq <= ?", [start - 1, idx, last], order="seq"
         ):
-            for i, data in enumerate(_unframe(blob)):
+            for i, data in enumerate(unframe(blob)):
                 if first <= seq + i <= last and (until is None or pos + i <= until):
                     out.append((pos + i, data))
         return out
@@ -592,7 +487,7 @@ class EventStore:
 
         ``where`` must start with ``<order> > ?``: that first parameter is the cursor.
         """
-        sql = f"SELECT {_SEGMENT_COLUMNS} FROM segments WHERE {where} ORDER BY {order} LIMIT 64"
+        sql = f"SELECT {COLUMNS} FROM segments WHERE {where} ORDER BY {order} LIMIT 64"
         key = 0 if order == "pos" else 3
         cursor_params = list(params)
         while True:
@@ -635,7 +530,7 @@ class EventStore:
         for pos, _n, _dev, _seq, ids, blob, sig in self._segments(where, params):
             if until is not None and pos > until:
                 return
-            items = _unframe(blob)
+            items = unframe(blob)
             last = len(items) - 1
             for i, data in enumerate(items):
                 p = pos + i
@@ -671,7 +566,7 @@ class EventStore:
         ):
             if until is not None and pos > until:
                 break
-            items = _unframe(blob)
+            items = unframe(blob)
             if pos > since and (until is None or pos + len(items) - 1 <= until):
                 rows.extend(zip(range(pos, pos + len(items)), items))
             else:
@@ -729,7 +624,7 @@ class EventStore:
             for pos, _n, _dev, first, ids, blob, sig in self._segments(
                 "seq > ? AND dev = ? AND seq <= ?", [start - 1, idx, cap], order="seq"
             ):
-                items = _unframe(blob)
+                items = unframe(blob)
                 skip = max(0, have + 1 - first)
                 keep = min(len(items), cap - first + 1)
                 if keep < len(items):
@@ -754,185 +649,16 @@ class EventStore:
     # -- verification -----------------------------------------------------------------------
 
     def verify(self) -> list[Problem]:
-        """Check every id, chain link, sequence and signature; name each broken event."""
+        """Check every id, chain link, sequence and signature (``events.verify``); name each
+        broken event."""
         try:
-            return self._verify()
+            problems: list[Problem] = []
+            status = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            if status != "ok":
+                problems.append(Problem(None, None, None, f"SQLite quick_check: {status}"))
+            for idx, key in sorted(self._keys.items()):
+                segments = self._segments("seq > ? AND dev = ?", [0, idx], order="seq")
+                problems.extend(device_problems(self.library_key, key, segments))
+            return problems
         except sqlite3.DatabaseError as exc:
             return [Problem(None, None, None, f"the database file is damaged: {exc}")]
-
-    def _verify(self) -> list[Problem]:
-        problems: list[Problem] = []
-        status = self._db.execute("PRAGMA quick_check").fetchone()[0]
-        if status != "ok":
-            problems.append(Problem(None, None, None, f"SQLite quick_check: {status}"))
-        for idx, key in sorted(self._keys.items()):
-            want_seq, prev = 1, ZERO_ID
-            unsealed: list[tuple[int, int]] = []
-            for pos, n, _dev, first, ids, blob, sig in self._segments(
-                "seq > ? AND dev = ?", [0, idx], order="seq"
-            ):
-                try:
-                    items = _unframe(blob)
-                except CodecError as exc:
-                    problems.extend(Problem(pos + i, key, first + i, str(exc)) for i in range(n))
-                    want_seq, prev = first + n, ids[-ID_LEN:]
-                    continue
-                if len(items) != n or len(ids) != n * ID_LEN:
-                    problems.append(Problem(pos, key, first, "segment length does not match"))
-                for i, data in enumerate(items):
-                    eid = ids[i * ID_LEN : (i + 1) * ID_LEN]
-                    seal = sig if i == n - 1 else None
-                    problems.extend(
-                        Problem(pos + i, key, first + i, reason)
-                        for reason in _event_problems(
-                            self.library_key, key, first + i, want_seq, prev, eid, data, seal
-                        )
-                    )
-                    if seal is None:
-                        unsealed.append((pos + i, first + i))
-                    else:
-                        unsealed.clear()
-                    want_seq, prev = first + i + 1, eid
-            problems.extend(
-                Problem(pos, key, seq, "not covered by any signature (no seal after it)")
-                for pos, seq in unsealed
-            )
-        return problems
-
-
-# An event of another library gets another id here (ids are keyed by the library): its
-# signature and the next event's link fail exactly as a forgery's would.
-_ELSEWHERE = "(changed, forged, or an event of another library)"
-
-
-class _Ingestion:
-    """The state of one ingest transaction: chain heads so far, unsealed runs, the report."""
-
-    def __init__(self, store: EventStore) -> None:
-        # The domain's catalog is needed only here: a store opened to be read loads none of it.
-        from events.validation import event_problem
-
-        self.problem = event_problem
-        self.store = store
-        self.position = 0
-        self.report = IngestReport()
-        self.heads: dict[bytes, tuple[int, bytes]] = {}
-        self.seen: dict[tuple[bytes, int], bytes] = {}
-        self.pending: dict[bytes, list[Event]] = {}
-        self.sealed: list[Event] = []
-
-    def feed(self, data: bytes, sig: bytes | None) -> None:
-        report = self.report
-        self.position += 1
-        try:
-            ev = decode(data, event_id(self.store.library_key, data), sig)
-        except CodecError as exc:
-            report.refused.append(
-                Refusal(ZERO_ID, 0, f"malformed event: {exc}", position=self.position)
-            )
-            return
-        reason = self.check(ev)
-        if reason == "held":
-            report.skipped += 1
-            return
-        if reason is None:
-            problem = self.problem(ev.type, ev.v, ev.body, self.store.library, ev.device)
-            reason = f"its body is invalid: {problem}" if problem is not None else None
-        if reason:
-            report.refused.append(Refusal(ev.device, ev.seq, reason, ev.type, self.position))
-            return
-        if report.refused:
-            return  # keep checking, to report every refusal, but keep nothing
-        # Checked: what is kept until it is written is its bytes, not its decoded body (a
-        # frame of bodies decoded costs many times its size).
-        ev = ev._replace(body=None)
-        self.seen[(ev.device, ev.seq)] = ev.id
-        if ev.sig is None:
-            run = self.pending.setdefault(ev.device, [])
-            run.append(ev)
-            if len(run) > MAX_UNSEALED_RUN:
-                report.refused.append(
-                    Refusal(ev.device, ev.seq, "too many events without a signature")
-                )
-            return
-        self.sealed.extend(self.pending.pop(ev.device, ()))
-        self.sealed.append(ev)
-        if len(self.sealed) >= 4 * SEGMENT_MAX:
-            self.flush()
-
-    def check(self, ev: Event) -> str | None:
-        """``None`` if ``ev`` extends its chain, ``"held"`` if already stored, else a reason."""
-        seq, prev = self.heads.get(ev.device) or self.store.head(ev.device)
-        if ev.seq <= seq:
-            held = self.seen.get((ev.device, ev.seq)) or self.store._held_id(ev.device, ev.seq)
-            if held == ev.id:
-                return "held"
-            return f"equivocation: a different event is already held at seq {ev.seq}"
-        if ev.seq != seq + 1:
-            return f"gap: expected seq {seq + 1}, got {ev.seq}"
-        if ev.prev != prev:
-            return f"wrong prev: it does not link to seq {seq} {_ELSEWHERE}"
-        if ev.sig is not None and not verify_signature(ev.device, ev.id, ev.sig):
-            return f"bad signature {_ELSEWHERE}"
-        self.heads[ev.device] = (ev.seq, ev.id)
-        return None
-
-    def flush(self) -> None:
-        if not self.sealed:
-            return
-        first = self.store._insert(self.sealed)
-        report = self.report
-        if not report.accepted:
-            report.first_pos = first
-        report.accepted += len(self.sealed)
-        report.max_hlc = max(report.max_hlc, max(ev.hlc for ev in self.sealed))
-        self.sealed = []
-
-    def finish(self, whole: bool) -> None:
-        """Write the last sealed events; decide what becomes of runs no seal closed."""
-        report = self.report
-        for run in self.pending.values():
-            if whole:
-                report.refused.append(
-                    Refusal(
-                        run[0].device,
-                        run[0].seq,
-                        f"no signature covers it or the {len(run) - 1} events after it",
-                    )
-                )
-            report.held_back.extend(run)
-            if run[0].seq > 1:
-                self.heads[run[0].device] = (run[0].seq - 1, run[0].prev)
-            else:
-                # Nothing of this device is held: it must not appear in the vector at seq 0.
-                self.heads.pop(run[0].device, None)
-        if not report.refused:
-            self.flush()
-
-
-def _event_problems(
-    lib_key: bytes,
-    key: bytes,
-    seq: int,
-    want_seq: int,
-    prev: bytes,
-    eid: bytes,
-    data: bytes,
-    sig: bytes | None,
-) -> list[str]:
-    found: list[str] = []
-    if event_id(lib_key, data) != eid:
-        found.append("its bytes do not hash to its id (the event was changed)")
-    try:
-        ev = decode(data, eid)
-    except CodecError as exc:
-        return [*found, str(exc)]
-    if ev.device != key or ev.seq != seq:
-        found.append("its envelope names another device or seq than its row")
-    if seq != want_seq:
-        found.append(f"gap: expected seq {want_seq}")
-    if ev.prev != prev:
-        found.append("its prev does not link to the event before it")
-    if sig is not None and not verify_signature(key, eid, sig):
-        found.append("bad signature")
-    return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from projections.actions import ActionsProjection
 from projections.base import Projection
 from projections.devices import DevicesProjection
-from projections.files import FilesProjection
+from projections.files.fold import FilesProjection
 from projections.jobs import JobsProjection
 from projections.library import LibraryProjection
 from projections.membership import MembershipProjection

@@ -130,8 +130,7 @@ class ProjectionRunner:
     @property
     def checkpoint(self) -> int:
         """Position of the last event folded into this index."""
-        row = self.db.execute("SELECT value FROM _meta WHERE key = 'checkpoint'").fetchone()
-        return int(row[0]) if row else 0
+        return read_checkpoint(self.db)
 
     # -- folding ----------------------------------------------------------------------------
 
@@ -345,19 +344,27 @@ def _rollback(db: sqlite3.Connection) -> None:
         db.execute("ROLLBACK")
 
 
-def index_position(path: str, projections: Sequence[Projection]) -> int | None:
-    """The checkpoint of the index at ``path`` if it holds these projections, else None."""
+def read_checkpoint(db: sqlite3.Connection) -> int:
+    """Position of the last event folded into the index ``db`` (0: none)."""
+    row = db.execute("SELECT value FROM _meta WHERE key = 'checkpoint'").fetchone()
+    return int(row[0]) if row and row[0] else 0
+
+
+def index_position(path: str, projections: Sequence[Projection] | None = None) -> int | None:
+    """The checkpoint of the index at ``path``; None if there is none to read, or (given
+    ``projections``) if it does not hold these."""
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            meta = dict(db.execute("SELECT key, value FROM _meta").fetchall())
+            if projections is not None:
+                row = db.execute("SELECT value FROM _meta WHERE key = 'schema'").fetchone()
+                if row is None or row[0] != schema_signature(projections):
+                    return None
+            return read_checkpoint(db)
         finally:
             db.close()
     except sqlite3.DatabaseError:
         return None
-    if meta.get("schema") != schema_signature(projections):
-        return None
-    return int(meta.get("checkpoint", 0))
 
 
 def digest_of(db: sqlite3.Connection, projections: Iterable[Projection]) -> str:

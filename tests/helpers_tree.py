@@ -11,6 +11,7 @@ import os
 import random
 import stat
 import struct
+import subprocess
 import zlib
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime
@@ -353,3 +354,35 @@ def indexed_events(data_dir: Path) -> int:
             return 0
         return row[0] if row else 0
     return 0
+
+
+class TreeCache:
+    """Big trees made once per session (per worker) and copied for each test that asks.
+
+    ``copy`` hard-links the files by default: cheap, and safe for a test that adds, removes or
+    renames entries, but not for one that writes into a file (it would change the cached
+    tree): such a test asks for ``links=False``, a real copy."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self._made: dict[tuple, Path] = {}
+
+    def copy(
+        self,
+        dest: Path,
+        files: int,
+        fanout: tuple[int, ...] = (8, 8),
+        seed: int = 1,
+        duplicate_every: int = 50,
+        links: bool = True,
+    ) -> Path:
+        """``make_many(dest, files, fanout, seed, duplicate_every)``, from the cache."""
+        key = (files, fanout, seed, duplicate_every)
+        made = self._made.get(key)
+        if made is None:
+            made = self.base / "-".join(map(str, (files, *fanout, seed, duplicate_every)))
+            make_many(made, files, fanout, seed, duplicate_every)
+            self._made[key] = made
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["cp", "-al" if links else "-a", str(made), str(dest)], check=True)
+        return dest

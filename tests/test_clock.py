@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from events.clock import COUNTER_BITS, MAX_AHEAD_MS, MAX_HLC, HybridClock, hlc_ms
 from events.errors import ClockError
+from tests.conftest import examples
 
 BASE_MS = 1_700_000_000_000
 
@@ -37,7 +38,7 @@ steps = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(start=st.integers(min_value=0, max_value=2 * BASE_MS), script=st.lists(steps, max_size=60))
 def test_clock_is_strictly_monotonic_under_any_wall_and_observations(
     start: int, script: list[tuple[str, int]]

@@ -15,6 +15,7 @@ from events import codec
 from events.envelope import ID_LEN, decode, encode_data, event_id, library_key
 from events.errors import CodecError
 from events.keys import DeviceKey
+from tests.conftest import examples
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**64 - 1)
 scalars = (
@@ -40,7 +41,9 @@ def decode_any(data: bytes, sig: bytes | None = None) -> object:
     return decode(data, event_id(KEY, data), sig)
 
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def as_decoded(value: Any) -> Any:
@@ -105,7 +108,7 @@ def test_envelope_round_trip(
     assert encode_data(ev.device, ev.seq, ev.hlc, ev.type, ev.v, ev.body, ev.prev) == data
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=200))
 def test_decode_of_arbitrary_bytes_is_an_event_or_a_codec_error(blob: bytes) -> None:
     """A damaged or hostile blob must never crash a reader with anything but CodecError."""
@@ -116,7 +119,7 @@ def test_decode_of_arbitrary_bytes_is_an_event_or_a_codec_error(blob: bytes) -> 
     assert len(ev.device) == 32 and ev.seq >= 1 and ev.hlc >= 0 and len(ev.prev) == ID_LEN
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(values, st.integers(min_value=0, max_value=64), st.integers(min_value=0, max_value=255))
 def test_decode_of_a_damaged_envelope_never_crashes(body: Any, at: int, byte: int) -> None:
     data = bytearray(
@@ -225,7 +228,7 @@ long_values = st.recursive(
 )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.too_slow])
 @given(value=long_values | st.lists(st.integers(0, 2**16), min_size=16, max_size=70_000))
 def test_values_are_counted_without_decoding(value: Any) -> None:
     data = msgpack.packb(value, use_bin_type=True)

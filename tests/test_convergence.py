@@ -46,8 +46,10 @@ from events.domain.volumes import VolumeObserved, VolumeUnmounted
 from events.envelope import Event
 from events.keys import DeviceKey
 from events.writer import Draft, LogWriter
-from projections.files import C_CID, C_FTYPE, C_KIND, C_NAME, C_SIZE, content_key, unpack_children
-from projections.files_query import content_kind, duplicates, file_stats, folder_path
+from projections.files.counters import content_key
+from projections.files.listings import read_children
+from projections.files.query import content_kind, duplicates, file_stats, folder_path
+from tests.conftest import examples
 from tests.helpers_log import CREATOR, LIBRARY_KEY, founding
 from tests.test_properties import fold, interleave
 
@@ -349,10 +351,8 @@ def indexed_entries(db: Any) -> Counter:
     ):
         where = folder_path(db, folder)
         assert where is not None, "a listing of a folder the index does not hold"
-        for c in unpack_children(blob):
-            out[
-                (device, os.path.join(where, c[C_NAME]), c[C_FTYPE], c[C_SIZE], c[C_CID], c[C_KIND])
-            ] += 1
+        for c in read_children(blob):
+            out[(device, os.path.join(where, c.name), c.ftype, c.size, c.cid, c.kind)] += 1
     return out
 
 
@@ -384,7 +384,7 @@ def expected_contents(world: World) -> dict[tuple[int, int], dict[str, int]]:
     return counts
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=examples(120), **SETTINGS)
 @given(
     world=worlds(),
     orders=st.lists(st.lists(st.integers(0, 3), max_size=80), min_size=2, max_size=3),

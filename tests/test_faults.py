@@ -27,7 +27,7 @@ from events.exportfile import ExportHeader, ExportReader
 from events.keys import DeviceKey
 from projections.catalog import library_projections
 from projections.runner import digest_of
-from tests.conftest import Sd
+from tests.conftest import Sd, examples
 from tests.helpers_log import (
     Wire,
     decoded,
@@ -343,7 +343,9 @@ def test_a_cut_export_is_refused(setup: Setup, tmp_path: Path) -> None:
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(at=st.integers(min_value=0), value=st.integers(min_value=0, max_value=255))
 def test_any_damaged_byte_of_an_export_is_refused_or_harmless(

@@ -18,6 +18,7 @@ from events.domain import CATALOG
 from events.envelope import Event
 from events.keys import DeviceKey
 from events.writer import LogWriter
+from tests.conftest import examples
 from tests.helpers_log import LIBRARY_KEY
 from tests.shape_strategies import invalid, valid
 from tests.test_properties import fold
@@ -66,7 +67,7 @@ def _encodable(value: object) -> bool:
 
 
 @settings(
-    max_examples=150,
+    max_examples=examples(150),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -31,9 +31,10 @@ from events.keys import DeviceKey
 from events.shapes import INT64_MAX
 from events.writer import LogWriter
 from projections.devices import device_names
-from projections.files_query import duplicates, file_stats
+from projections.files.query import duplicates, file_stats
 from projections.jobs import jobs_of
 from projections.runner import ProjectionRunner
+from tests.conftest import examples
 from tests.helpers_log import LIBRARY_KEY
 from tests.shape_strategies import extreme
 from tests.test_convergence import RULES
@@ -100,7 +101,7 @@ def _read_everything(runner: ProjectionRunner) -> None:
 
 
 @settings(
-    max_examples=120,
+    max_examples=examples(120),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -13,12 +13,12 @@ import pytest
 
 from tests.conftest import Sd
 from tests.helpers_tree import (
+    TreeCache,
     assert_index_matches_disk,
     count_events,
     disk_entries,
     disk_stats,
     indexed_events,
-    make_many,
 )
 
 FILES = 60_000
@@ -34,9 +34,8 @@ def kill_group(proc: subprocess.Popen) -> None:
 
 
 @pytest.mark.slow
-def test_killed_index_job_resumes_to_the_same_state(tmp_path: Path) -> None:
-    tree = tmp_path / "many"
-    make_many(tree, FILES, fanout=(2, 4), seed=5)
+def test_killed_index_job_resumes_to_the_same_state(tmp_path: Path, trees: TreeCache) -> None:
+    tree = trees.copy(tmp_path / "many", FILES, fanout=(2, 4), seed=5)
     root = os.path.realpath(tree)
     disk = disk_entries(root)
     st = disk_stats(disk)

@@ -33,6 +33,7 @@ from projections.errors import RefoldNeeded
 from projections.membership import NO_CUT, Act, MembershipProjection, act_of_body, membership
 from projections.runner import ProjectionRunner
 from projections.tags import live_tags
+from tests.conftest import examples
 from tests.helpers_log import CREATOR, LIBRARY, LIBRARY_KEY, NONCE, founding, wire
 from tests.test_properties import SETTINGS
 
@@ -249,7 +250,7 @@ steps = st.lists(
 )
 
 
-@settings(max_examples=int(os.environ.get("SD_MEMBERSHIP_EXAMPLES", "40")), **SETTINGS)
+@settings(max_examples=examples(int(os.environ.get("SD_MEMBERSHIP_EXAMPLES", "40"))), **SETTINGS)
 @given(steps=steps, skews=st.lists(st.integers(-3000, 3000), min_size=5, max_size=5))
 @pytest.mark.hostile("H3")
 def test_concurrent_membership_converges_for_every_device_still_in(

@@ -23,7 +23,7 @@ import msgpack
 import pytest
 
 from tests.conftest import SD, Sd
-from tests.helpers_tree import make_many, write
+from tests.helpers_tree import TreeCache, write
 from tests.test_volumes_offline import mount_tmpfs, unmount
 
 pytestmark = pytest.mark.slow
@@ -272,10 +272,9 @@ def _hits(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # timeout when the machine is shared.
 @pytest.mark.timeout(300)
 def test_sigkill_during_an_index_then_restart_resumes_and_ends_equal(
-    sd: Sd, tmp_path: Path
+    sd: Sd, tmp_path: Path, trees: TreeCache
 ) -> None:
-    root = tmp_path / "big"
-    make_many(root, 100_000, fanout=(8, 8))
+    root = trees.copy(tmp_path / "big", 100_000, fanout=(8, 8))
     reference = Sd(tmp_path / "reference")
     reference.run("library", "create", "Home")
     reference.json("location", "add", str(root))
@@ -313,9 +312,10 @@ def test_sigkill_during_an_index_then_restart_resumes_and_ends_equal(
     assert audit.count("location.add") == 1
 
 
-def test_sigterm_drains_a_running_job_and_the_next_node_finishes_it(sd: Sd, tmp_path: Path) -> None:
-    root = tmp_path / "tree"
-    make_many(root, 30_000, fanout=(8,))
+def test_sigterm_drains_a_running_job_and_the_next_node_finishes_it(
+    sd: Sd, tmp_path: Path, trees: TreeCache
+) -> None:
+    root = trees.copy(tmp_path / "tree", 30_000, fanout=(8,))
     sd.run("library", "create", "Home")
     with node_on(sd, tmp_path) as node:
         sd.json("location", "add", str(root), "--no-wait")

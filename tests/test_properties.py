@@ -31,7 +31,7 @@ from projections.catalog import library_projections
 from projections.rebuild import rebuild_index
 from projections.runner import ProjectionRunner
 from projections.tags import live_tags
-from tests.conftest import Sd
+from tests.conftest import Sd, examples
 from tests.helpers_log import (
     CREATOR,
     LIBRARY,
@@ -192,7 +192,7 @@ def expected_library_name(events: Sequence[Event]) -> str:
     return max(named)[1]
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=examples(60), **SETTINGS)
 @given(
     history=histories(),
     orders=st.lists(st.lists(st.integers(0, 3), max_size=60), min_size=2, max_size=3),
@@ -236,7 +236,7 @@ def ingest_in_chunks(
     assert not held
 
 
-@settings(max_examples=20, **SETTINGS)
+@settings(max_examples=examples(20), **SETTINGS)
 @given(
     history=histories(),
     orders=st.lists(st.lists(st.integers(0, 3), max_size=60), min_size=2, max_size=2),
@@ -333,7 +333,7 @@ unknown_events = st.lists(
 )
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=examples(60), **SETTINGS)
 @given(items=unknown_events, seal_every=st.integers(1, 5))
 def test_unknown_events_survive_store_and_export_bytes_exactly(
     items: list[tuple[str, int, bytes]], seal_every: int
@@ -366,7 +366,9 @@ def test_unknown_events_survive_store_and_export_bytes_exactly(
 
 # Each example runs ``sd`` several times: few examples, and no shrinking of a failure (it
 # would run ``sd`` hundreds of times); the failing example is reported as found.
-@settings(max_examples=2, phases=[Phase.explicit, Phase.reuse, Phase.generate], **SETTINGS)
+@settings(
+    max_examples=examples(2), phases=[Phase.explicit, Phase.reuse, Phase.generate], **SETTINGS
+)
 @given(items=unknown_events)
 def test_unknown_events_survive_sd_log_export_and_import(
     items: list[tuple[str, int, bytes]],

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SD, Sd
-from tests.helpers_tree import make_many
+from tests.helpers_tree import TreeCache
 from tests.test_node import until
 
 pytestmark = pytest.mark.slow
@@ -21,9 +21,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_stopping_the_whole_process_group_prints_no_traceback(
-    sd: Sd, tmp_path: Path, signum: int
+    sd: Sd, tmp_path: Path, signum: int, trees: TreeCache
 ) -> None:
-    make_many(tmp_path / "tree", 3000, fanout=(6, 6))
+    trees.copy(tmp_path / "tree", 3000, fanout=(6, 6))
     sd.run("library", "create", "Home")
     node = subprocess.Popen(
         [*SD, "node", "run", "-v"],

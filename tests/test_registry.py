@@ -14,11 +14,12 @@ from events.domain import CATALOG
 from events.errors import UnknownEventType
 from events.registry import Catalog, UnknownEvent
 from events.shapes import Check, Int, MapOf, Shape, Text
+from tests.conftest import examples
 from tests.shape_strategies import invalid, valid
 
 
 @pytest.mark.parametrize("type_name", CATALOG.types())
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(data=st.data())
 def test_every_catalog_type_survives_the_wire(type_name: str, data: st.DataObject) -> None:
     """What a device writes, any device reads back as the same typed event: for any body of
@@ -37,7 +38,7 @@ def test_every_catalog_type_survives_the_wire(type_name: str, data: st.DataObjec
 
 
 @pytest.mark.parametrize("type_name", CATALOG.types())
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(data=st.data())
 def test_a_body_off_its_declared_shape_is_refused_and_never_built(
     type_name: str, data: st.DataObject
@@ -208,6 +209,5 @@ def test_the_catalog_knows_the_types_the_folds_rely_on() -> None:
         "tag.renamed",
         "tag.recolored",
         "tag.deleted",
-        "node.actor_restarted",
     ):
         assert CATALOG.class_for(name) is not None, name

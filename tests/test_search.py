@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from projections.files_search import Filters, every_name, search, search_by_scan
+from projections.files.search import Filters, every_name, search, search_by_scan
 from tests.conftest import Sd
 from tests.helpers_log import library_dirs
 from tests.helpers_tree import write

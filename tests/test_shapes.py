@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from events.domain import CATALOG
 from events.shapes import ListOf, Name, Record, Shape, Text, compile_check
+from tests.conftest import examples
 from tests.shape_strategies import invalid, valid
 
 SHAPES: list[Shape] = [CATALOG.shape(t) for t in CATALOG.types()] + [
@@ -20,7 +21,7 @@ SHAPES: list[Shape] = [CATALOG.shape(t) for t in CATALOG.types()] + [
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: s.describe()[:40])
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(data=st.data())
 def test_the_fast_check_agrees_with_the_explaining_one(shape: Shape, data: st.DataObject) -> None:
     fast, slow = compile_check(shape), shape.checker()

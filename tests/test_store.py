@@ -19,7 +19,8 @@ from events.domain.library import LibraryRenamed
 from events.envelope import ID_LEN, Event
 from events.errors import InvalidEvent, OldLogFormat, StoreError, WrongLibrary
 from events.keys import DeviceKey
-from events.store import SEGMENT_MAX, EventStore
+from events.segments import SEGMENT_MAX
+from events.store import EventStore
 from events.writer import LogWriter
 from sdactors.library.journal import Appended
 from sdactors.node.node import Node
@@ -406,7 +407,10 @@ def test_verify_finds_a_bad_seal_and_a_missing_segment(tmp_path: Path) -> None:
     s.close()
     _rewrite_segment(str(tmp_path / "e.db"), 6, "sig", lambda sig: bytes([sig[0] ^ 1]) + sig[1:])
     problems = EventStore(tmp_path / "e.db", readonly=True).verify()
-    assert [(p.pos, p.reason) for p in problems] == [(6, "bad signature")]
+    # The same words as an ingest refusing it (events.chain).
+    assert [(p.pos, p.reason) for p in problems] == [
+        (6, "bad signature (changed, forged, or an event of another library)")
+    ]
     db = sqlite3.connect(tmp_path / "e.db")
     db.execute("DELETE FROM segments WHERE pos = 3")
     db.commit()

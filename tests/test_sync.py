@@ -13,7 +13,7 @@ from events.exportfile import ExportHeader
 from tests.conftest import Sd
 from tests.helpers_cluster import Peer, device, in_sync, pair, running, until
 from tests.helpers_log import pair_offline, tag_drafts, wire, write_export_file, writer
-from tests.helpers_tree import make_many, write
+from tests.helpers_tree import TreeCache, write
 
 pytestmark = pytest.mark.slow
 
@@ -102,10 +102,12 @@ def test_three_devices_find_each_others_files_and_converge_after_a_partition(
         assert tags(a) == tags(b) == tags(c) == ["amber", "blue", "vermilion", "violet"]
 
 
-def test_a_node_killed_mid_sync_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
+def test_a_node_killed_mid_sync_resumes_without_loss_or_duplicates(
+    tmp_path: Path, trees: TreeCache
+) -> None:
     a, b = device(tmp_path, "ash"), device(tmp_path, "birch")
     library = bytes.fromhex(a.json("library", "create", "Home")["id"])
-    make_many(tmp_path / "big", 3000, fanout=(6, 6))
+    trees.copy(tmp_path / "big", 3000, fanout=(6, 6))
     a.json("location", "add", str(tmp_path / "big"))
     # Many small events too, of a third device ash holds: thousands of ingests to make.
     export = tmp_path / "tags.sdlog"

@@ -20,8 +20,8 @@ import pytest
 from events.domain import CATALOG
 from events.store import EventStore
 from projections.catalog import library_projections
-from projections.files_query import file_stats
-from projections.files_search import Filters, search
+from projections.files.query import file_stats
+from projections.files.search import Filters, search
 from projections.rebuild import fold_into
 from projections.runner import ProjectionRunner, digest_of
 from sdactors.library.config import LibraryConfig

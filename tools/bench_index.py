@@ -298,7 +298,7 @@ def _timed_queries(
     db: sqlite3.Connection, queries: list[str], names: list[tuple[str, str, int, int]]
 ) -> dict[str, Any]:
     """Latency of each query with --limit 50, and its answer against the scan of every row."""
-    from projections.files_search import search, search_by_scan
+    from projections.files.search import search, search_by_scan
 
     latencies, expected, returned, exact = [], 0, 0, 0
     for query in queries:
@@ -320,7 +320,7 @@ def _timed_queries(
 def bench_search(
     env: dict[str, str], index_db: Path, tree: Path, plocate: str | None, plocate_db: Path | None
 ) -> dict[str, Any]:
-    from projections.files_search import every_name
+    from projections.files.search import every_name
 
     db = sqlite3.connect(f"file:{index_db}?mode=ro", uri=True)
     names = every_name(db)

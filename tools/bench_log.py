@@ -46,6 +46,7 @@ import tempfile
 import threading
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -60,7 +61,7 @@ from events.writer import Draft, LogWriter
 from projections.catalog import library_projections
 from projections.rebuild import fold_into
 from sdactors.library.config import LibraryConfig
-from sdactors.library.trio_bridge import TrioAppender
+from sdactors.library.journal import Append, Appended
 from sdactors.node.node import Node
 from sdactors.ops.logfile_actions import export_log
 from sdactors.runtime import logs
@@ -296,15 +297,85 @@ def bench_eventsourcing_concurrent(path: Path, writers: int, per_writer: int) ->
     return run_writers(writers, per_writer, append_one)
 
 
+class _Slot:
+    __slots__ = ("done", "result", "error")
+
+    def __init__(self, done: Any) -> None:
+        self.done = done
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def give(self, result: Any) -> None:
+        self.result = result
+        self.done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self.done.set()
+
+
+class _TrioAppender:
+    """Group commit on the trio side: appends from many tasks go to the Journal as one.
+
+    Each task's append waits in a list; a single flusher task sends everything gathered
+    since the last commit as one ``Append`` and, on its one reply, wakes every waiter with
+    its share. While one batch is being committed the next one gathers.
+    """
+
+    def __init__(self, journal: Callable[[], Any]) -> None:
+        import trio
+
+        self._trio = trio
+        self._journal = journal
+        self._waiting: list[tuple[tuple[Any, ...], _Slot]] = []
+        self._ready = trio.Event()
+
+    async def append(self, drafts: Iterable[Any]) -> Any:
+        slot = _Slot(self._trio.Event())
+        self._waiting.append((tuple(drafts), slot))
+        self._ready.set()
+        await slot.done.wait()
+        if slot.error is not None:
+            raise slot.error
+        return slot.result
+
+    async def run(self, task_status: Any = None) -> None:
+        trio = self._trio
+        (task_status or trio.TASK_STATUS_IGNORED).started()
+        while True:
+            await self._ready.wait()
+            self._ready = trio.Event()
+            batch, self._waiting = self._waiting, []
+            if not batch:
+                continue
+            drafts = tuple(d for part, _ in batch for d in part)
+            event = trio.Event()
+            wake = partial(trio.lowlevel.current_trio_token().run_sync_soon, event.set)
+            try:
+                # Asked: the answer wakes this task from whichever thread sets it.
+                reply = self._journal().ask(Append(drafts), block=False)
+                reply.add_done_callback(lambda _, wake=wake: wake())
+                await event.wait()
+                done = reply.get(timeout=0)
+            except Exception as exc:  # noqa: BLE001 - every waiter gets the failure
+                for _, slot in batch:
+                    slot.fail(exc)
+                continue
+            at = 0
+            for part, slot in batch:
+                slot.give(Appended(done.first_pos + at, done.events[at : at + len(part)]))
+                at += len(part)
+
+
 def bench_concurrent_trio(root: Path, writers: int, per_writer: int) -> dict[str, float]:
     """The same load as 64 trio tasks in one thread, as the node shell runs them: their
-    appends gathered by a TrioAppender (group commit on the trio side too)."""
+    appends gathered by a _TrioAppender (group commit on the trio side too)."""
     import trio
 
     latencies: list[float] = []
     with Node(root / "trio-node") as node:
         lib = node.create_library("bench")
-        appender = TrioAppender(lambda: lib.supervisor.ref("journal"))
+        appender = _TrioAppender(lambda: lib.supervisor.ref("journal"))
 
         async def writer() -> None:
             for _ in range(per_writer):

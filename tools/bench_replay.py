@@ -53,8 +53,7 @@ from events.envelope import library_key  # noqa: E402
 from events.exportfile import ExportHeader, write_export  # noqa: E402
 from events.keys import DeviceKey  # noqa: E402
 from events.writer import LogWriter  # noqa: E402
-from projections.files import C_CID, C_NAME, C_SIZE  # noqa: E402
-from projections.files_query import folder_children, locations, resolve  # noqa: E402
+from projections.files.query import folder_children, locations, resolve  # noqa: E402
 from sdactors.cli.log_read_cmds import FOLLOW_EVERY_S  # noqa: E402
 
 GOAL_LS_COLD_S = 5.0
@@ -114,8 +113,7 @@ def _listing_in(path: Path, folder: bytes) -> list[tuple[str, int, str | None]]:
         assert found is not None and found.named_folder is not None
         children = folder_children(db, found.named_folder)
     return sorted(
-        (c[C_NAME].decode("utf-8", "backslashreplace"), c[C_SIZE], _prefix(c[C_CID]))
-        for c in children
+        (c.name.decode("utf-8", "backslashreplace"), c.size, _prefix(c.cid)) for c in children
     )
 
 

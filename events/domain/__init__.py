@@ -11,7 +11,6 @@ from events.domain import (  # noqa: F401 - importing registers the types
     jobs,
     library,
     locations,
-    node,
     tags,
     volumes,
 )

@@ -42,7 +42,7 @@ def verify(ctx: CliContext, library: str | None) -> None:
 
 def _verify_text(ctx: CliContext, found: dict[str, Any]) -> None:
     from events.domain.ownership import Violation
-    from events.store import Problem
+    from events.verify import Problem
     from projections.membership import NOT_ADMIN
 
     def raw(hex_id: str | None) -> bytes | None:

@@ -125,32 +125,39 @@ def main(argv: list[str] | None = None) -> None:
     runtime.tune_for_throughput()
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, _on_sigint)
-    args = list(sys.argv[1:] if argv is None else argv)
+    sys.exit(run(list(sys.argv[1:] if argv is None else argv)))
+
+
+def run(args: list[str]) -> int:
+    """Run one command and return its exit status, every error reported as one line.
+
+    ``main`` is this plus the process's own settings (signals, the collector); the test
+    suite calls it directly to run a command without starting an interpreter."""
     out = Output(_wants_json(args))
     try:
         # Without standalone mode click *returns* the code of a ``click.exceptions.Exit``
         # raised by a command (``sd log verify`` finding problems) instead of raising it.
         code = cli.main(args=args, prog_name="sd", standalone_mode=False)
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.exceptions.Abort:
         out.error("aborted")
-        sys.exit(1)
+        return 1
     except click.ClickException as exc:
         out.error(exc.format_message())
-        sys.exit(1)
+        return 1
     except Interrupted as exc:
         out.error(str(exc))
-        sys.exit(128 + exc.signum)
+        return 128 + exc.signum
     except EXPECTED_ERRORS as exc:
         out.error(str(exc) or type(exc).__name__)
-        sys.exit(1)
+        return 1
     except KeyboardInterrupt:
         out.error("interrupted")
-        sys.exit(130)
+        return 130
     except Exception as exc:  # noqa: BLE001 - the one place an unexpected error is reported
         if os.environ.get("SD_DEBUG"):
             raise
         out.error(f"internal error: {type(exc).__name__}: {exc} (set SD_DEBUG=1 for a traceback)")
-        sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+        return 1
+    return code if isinstance(code, int) else 0

@@ -52,8 +52,8 @@ from events.domain.entries import (
     EntriesMoved,
 )
 from events.writer import Draft
-from projections.files import C_CID, C_DEV, C_EID, C_FTYPE, C_INODE, C_KIND, C_MTIME, C_SIZE
-from projections.files_query import IndexedChild, IndexView
+from projections.files.listings import Child
+from projections.files.query import IndexedChild, IndexView
 from sdactors.indexer.identify import FolderResult, Identified, Identifier, Work
 from sdactors.indexer.rules import FolderRules, Matcher, Rules
 from sdactors.indexer.scope import Start, plan, walk_order
@@ -308,7 +308,7 @@ class IndexJob:
         rules = self.matcher.folder(folder.path, folder.rel, names, folder.parent_rules)
         # The index's records of this folder's children, compared field by field; turned into
         # IndexedChild only for the few that changed.
-        indexed = self.view.raw_children(folder.eid) if folder.known else {}
+        indexed = self.view.children(folder.eid) if folder.known else {}
         as_child = self.view.as_child
         # Joined by hand: os.path.join costs more than the rest of a file's comparison.
         prefix = folder.path if folder.path.endswith(b"/") else folder.path + b"/"
@@ -324,22 +324,22 @@ class IndexJob:
             child_path = prefix + seen.name
             child_rel = rel_prefix + seen.name
             raw = indexed.pop(seen.name, None) if indexed else None
-            if raw is not None and raw[C_EID] in self._moved:
+            if raw is not None and raw.eid in self._moved:
                 raw = None  # that entry moved elsewhere in this run; this is a new one
-            if raw is not None and raw[C_FTYPE] == seen.ftype and raw[C_INODE] == seen.inode:
-                changed = raw[C_SIZE] != seen.size or raw[C_MTIME] != seen.mtime_ns
+            if raw is not None and raw.ftype == seen.ftype and raw.inode == seen.inode:
+                changed = raw.size != seen.size or raw.mtime_ns != seen.mtime_ns
                 if changed:
                     self._modified(as_child(raw, folder.eid), seen, child_path)
-                elif raw[C_DEV] != seen.dev:
+                elif raw.dev != seen.dev:
                     self._volume_renumbered(raw, folder.eid, seen)
-                elif seen.ftype == FILE and seen.size and raw[C_CID] is None:
+                elif seen.ftype == FILE and seen.size and raw.cid is None:
                     self._retry(as_child(raw, folder.eid), seen, child_path)
                 self._count(seen)
                 if is_dir and (changed or self._descend(child_path)):
-                    yield _Folder(child_path, child_rel, raw[C_EID], True, rules)
+                    yield _Folder(child_path, child_rel, raw.eid, True, rules)
                 continue
             if raw is not None:
-                self._missing[raw[C_EID]] = as_child(raw, folder.eid)
+                self._missing[raw.eid] = as_child(raw, folder.eid)
             origin = self._moved_here(seen, child_path) if folder.known else None
             if origin is not None:
                 self._move(origin, folder.eid, seen, child_path)
@@ -355,7 +355,7 @@ class IndexJob:
             if is_dir:
                 yield _Folder(child_path, child_rel, eid, False, rules)
         for raw in indexed.values():
-            self._missing[raw[C_EID]] = as_child(raw, folder.eid)
+            self._missing[raw.eid] = as_child(raw, folder.eid)
 
     # -- what a folder's comparison finds ------------------------------------------------------
 
@@ -429,12 +429,12 @@ class IndexJob:
         ]
         self._queue(self._batch.modified, item, seen, path)
 
-    def _volume_renumbered(self, raw: Sequence[object], parent: int, seen: Seen) -> None:
+    def _volume_renumbered(self, known: Child, parent: int, seen: Seen) -> None:
         """The same entry, unchanged, on a volume the system numbers otherwise now: only the
         number is new (its content is what the index says)."""
         self.stats.modified += 1
         self._batch.modified.append(
-            [raw[C_EID], parent, seen.size, seen.mtime_ns, seen.inode, raw[C_KIND], raw[C_CID],
+            [known.eid, parent, seen.size, seen.mtime_ns, seen.inode, known.kind, known.cid,
              seen.dev]
         )  # fmt: skip
         self._maybe_flush()

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 from events.domain.entries import DIR
-from projections.files import C_DEV, C_EID, C_FTYPE, C_INODE
-from projections.files_query import IndexedChild, IndexView
+from projections.files.listings import Child
+from projections.files.query import IndexedChild, IndexView
 from sdactors.indexer.rules import FolderRules, Matcher
 from sdactors.indexer.walk import Seen, stat_path
 from sdactors.runtime.errors import NotInLocation
@@ -104,7 +104,7 @@ class _Finder:
         self.root = root
         self.view = view
         self.matcher = matcher
-        self._children: dict[int, dict[bytes, list[Any]]] = {}
+        self._children: dict[int, dict[bytes, Child]] = {}
         self._rules: dict[bytes, FolderRules] = {b"": matcher.folder_on_disk(root, b"", None)}
         self._root = Start(root, b"", root_eid, None, None, None)
 
@@ -114,22 +114,22 @@ class _Finder:
             rules = self._rules[here.rel]
             children = self._children.get(here.eid)
             if children is None:
-                children = self._children[here.eid] = self.view.raw_children(here.eid)
-            raw = children.get(part)
-            if raw is None or raw[C_FTYPE] != DIR or not rules.keep(part, True):
+                children = self._children[here.eid] = self.view.children(here.eid)
+            known = children.get(part)
+            if known is None or known.ftype != DIR or not rules.keep(part, True):
                 break
             path = os.path.join(here.path, part)
             seen = stat_path(path)
             if (
                 seen is None
                 or seen.ftype != DIR
-                or seen.inode != raw[C_INODE]
-                or seen.dev != raw[C_DEV]
+                or seen.inode != known.inode
+                or seen.dev != known.dev
             ):
                 break
             child_rel = os.path.join(here.rel, part) if here.rel else part
             here = Start(
-                path, child_rel, raw[C_EID], rules, self.view.as_child(raw, here.eid), seen
+                path, child_rel, known.eid, rules, self.view.as_child(known, here.eid), seen
             )
             if child_rel not in self._rules:
                 self._rules[child_rel] = self.matcher.folder_on_disk(path, child_rel, rules)

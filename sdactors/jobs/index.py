@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from events.domain import CATALOG
 from events.domain.jobs import JobCompleted, JobStarted, recorded
-from projections.files_query import IndexView, LocationRow, location_row
+from projections.files.query import IndexView, LocationRow, location_row
 from sdactors.indexer.job import IndexJob, JobStats
 from sdactors.indexer.rules import Rules
 from sdactors.runtime.errors import LocationIsOffline, LocationNotFound

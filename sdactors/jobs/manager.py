@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pykka
 
 from events.domain.jobs import JobCancelled, JobFailed, JobPaused, JobQueued, JobResumed
-from projections.files_query import IndexView
+from projections.files.query import IndexView
 from projections.jobs import PAUSED, QUEUED, RUNNING, jobs_of
 from sdactors.indexer.identify import Identifier
 from sdactors.indexer.job import JobCancelled as RunCancelled

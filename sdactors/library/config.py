@@ -111,9 +111,3 @@ def create_library_files(data: DataDir, name: str, library_id: str | None = None
 def remove_library_files(lib: LibraryConfig) -> None:
     """Undo a creation that failed half-way, so nothing half-made is left behind."""
     shutil.rmtree(lib.paths.root, ignore_errors=True)
-
-
-def rename_library_file(lib: LibraryConfig, name: str) -> None:
-    content = versioned_toml.load(lib.paths.config, LIBRARY_SCHEMA_VERSION, MIGRATIONS)
-    content["name"] = name
-    versioned_toml.save(lib.paths.config, content)

@@ -26,8 +26,10 @@ import sqlite3
 import time
 from typing import Mapping, Sequence
 
-from events.store import Problem, read_head
+from events.store import read_head
+from events.verify import Problem
 from projections.devices import peers
+from projections.runner import index_position
 from sdactors.library.config import LibraryConfig
 from sdactors.runtime.errors import LogDamaged, LogLost
 from sdactors.runtime.private_files import write_private
@@ -41,15 +43,8 @@ def folded_position(index_path: str) -> int:
     """
     if not os.path.exists(index_path):
         return 0
-    try:
-        db = sqlite3.connect(f"file:{index_path}?mode=ro", uri=True)
-        try:
-            row = db.execute("SELECT value FROM _meta WHERE key = 'checkpoint'").fetchone()
-        finally:
-            db.close()
-    except sqlite3.DatabaseError:
-        return 0  # a damaged index is rebuilt; it proves nothing about the log
-    return int(row[0]) if row and row[0] else 0
+    # A damaged index is rebuilt; it proves nothing about the log.
+    return index_position(index_path) or 0
 
 
 def check_log_present(config: LibraryConfig) -> None:

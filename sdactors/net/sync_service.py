@@ -35,6 +35,7 @@ from sdactors.net.sync import (
     hello,
     lacking,
 )
+from sdactors.runtime import tuning
 from sdactors.runtime.errors import AwaitingOwnEvents, PeerGone, ProtocolViolation
 from sdactors.runtime.logs import get_logger
 
@@ -45,7 +46,9 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 # Reconnecting to a peer that cannot be reached waits this long, doubling up to the most.
-BACKOFF_FIRST_S = 1.0
+BACKOFF_FIRST_S = tuning.backoff(1.0)
+# Also how long a link rests without an address, and after a refused batch (half): not
+# scaled, a status keeps saying why for that long.
 BACKOFF_MOST_S = 60.0
 PAUSED = "paused on this device ('sd sync resume' to resume)"
 REPLACED = "replaced by a newer session"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import trio
 
-from projections.files_query import locations
+from projections.files.query import locations
 from sdactors.indexer.rules import Rules
 from sdactors.library.config import list_libraries
 from sdactors.node.control.protocol import (
@@ -34,6 +34,7 @@ from sdactors.node.control.protocol import (
     length_of,
     message_of,
 )
+from sdactors.runtime import tuning
 from sdactors.runtime.errors import LibraryLocked, LibraryOpening, NodeRunning, SdError
 from sdactors.runtime.lock import LibraryLock
 from sdactors.runtime.logs import get_logger
@@ -55,8 +56,8 @@ NET_STATE_NAME = "network.json"
 RATE_WINDOW_S = 10.0
 # A location that cannot be watched (gone, unmounted, past the inotify limit) is rescanned
 # and tried again after this wait, doubling up to the most.
-WATCH_RETRY_S = 5.0
-WATCH_RETRY_MOST_S = 300.0
+WATCH_RETRY_S = tuning.backoff(5.0)
+WATCH_RETRY_MOST_S = tuning.backoff(300.0)
 
 
 class NodeProcess:

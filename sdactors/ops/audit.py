@@ -7,11 +7,12 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from events.clock import COUNTER_BITS, MAX_HLC, hlc_ms
-from events.shapes import Int, Maybe, Text
+from events.shapes import Int
 from projections.actions import actions_since
 from projections.devices import device_names
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.results import HEX, MAYBE_TEXT, MAYBE_TIME, PLAIN, TEXT, many, record
+from sdactors.ops.shapes import LIBRARY
 
 
 def _when(hlc: int | None) -> str | None:
@@ -32,7 +33,7 @@ class Audit(Op):
     """Actions requested since ``since_ms`` (milliseconds since the epoch), oldest first."""
 
     since_ms: Annotated[int, Int(0, SINCE_MOST)] = 0
-    library: Annotated[str | None, Maybe(Text(1, 256))] = None
+    library: Annotated[str | None, LIBRARY] = None
 
     result = many(
         record(

@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from events.domain.entries import BLOCK_DEVICE, CHAR_DEVICE, DIR, FIFO, FILE, SOCKET, SYMLINK
-from events.shapes import Bytes, Int, MapOf, Maybe, Text
+from events.shapes import Int, MapOf, Maybe, Text
 from projections.devices import device_names
-from projections.files import C_CID, C_FTYPE, C_KIND, C_MTIME, C_NAME, C_SIZE
-from projections.files_query import (
+from projections.files.listings import Child
+from projections.files.query import (
     duplicates,
     file_stats,
     folder_children,
@@ -23,7 +23,7 @@ from projections.files_query import (
     locations,
     resolve,
 )
-from projections.files_search import Filters, search
+from projections.files.search import Filters, search
 from sdactors.indexer.content import shown
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.location_actions import list_locations, show
@@ -41,15 +41,10 @@ from sdactors.ops.results import (
     many,
     record,
 )
+from sdactors.ops.shapes import AT, LIBRARY, PATH
 from sdactors.replay.snapshots import reader_at
 from sdactors.runtime.errors import InvalidArgument, NotIndexed
 from sdactors.runtime.paths import text
-
-LIBRARY = Maybe(Text(1, 256))
-# Paths travel as bytes (a name need not be UTF-8), absolute: resolved where they were typed.
-PATH = Bytes(min=1, max=4096)
-# A log position to read the index as it was at (time travel), or None for the present.
-AT = Maybe(Int(0, (1 << 63) - 1))
 
 TYPES = {
     FILE: "file",
@@ -93,15 +88,15 @@ def _held_by(device: bytes, names: dict[bytes, str]) -> dict[str, Any]:
     return {"device": device.hex(), "device_name": names.get(device)}
 
 
-def _entry(child: list[Any], path: bytes) -> dict[str, Any]:
+def _entry(child: Child, path: bytes) -> dict[str, Any]:
     return {
-        "name": text(child[C_NAME]),
+        "name": text(child.name),
         "path": text(path),
-        "type": TYPES.get(child[C_FTYPE], child[C_FTYPE]),
-        "kind": child[C_KIND],
-        "size": child[C_SIZE],
-        "modified": _when(child[C_MTIME]),
-        "content_id": shown(child[C_CID]),
+        "type": TYPES.get(child.ftype, child.ftype),
+        "kind": child.kind,
+        "size": child.size,
+        "modified": _when(child.mtime_ns),
+        "content_id": shown(child.cid),
     }
 
 
@@ -137,14 +132,13 @@ class Ls(Op):
             offline = found.location.offline is not None
             folder = found.named_folder
             if folder is not None:
-                children = sorted(folder_children(db, folder), key=lambda c: c[C_NAME])
+                children = sorted(folder_children(db, folder), key=lambda c: c.name)
                 base = real
             else:
                 children, base = [found.child], os.path.dirname(real)
             holder = _held_by(device, device_names(db))
         return [
-            _entry(c, os.path.join(base, c[C_NAME])) | {"offline": offline} | holder
-            for c in children
+            _entry(c, os.path.join(base, c.name)) | {"offline": offline} | holder for c in children
         ]
 
     def _resolve(self, db: Any, mine: bytes) -> tuple[Any, bytes]:
@@ -162,7 +156,7 @@ class Ls(Op):
 @op("search")
 @dataclass(frozen=True)
 class Search(Op):
-    """Entries whose name or path holds the query, best first (see files_search)."""
+    """Entries whose name or path holds the query, best first (see projections/files/search.py)."""
 
     query: Annotated[str, Text(1, 4096)]
     kind: Annotated[str | None, Maybe(Text(1, 32))] = None

@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from events.shapes import AbsPath, ListOf, Text
+from events.shapes import ListOf, Text
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.network import DEVICE, find_device, network
 from sdactors.ops.results import MAP, PLAIN
-from sdactors.ops.tags import LIBRARY
+from sdactors.ops.shapes import CLEAN_PATH, LIBRARY
 from sdactors.runtime.errors import InvalidArgument, NoLibrary, PeerUnreachable
 
 FULL_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -30,7 +30,7 @@ class DropSendOp(Op):
     by its whole id with ``addresses`` (it then decides whether to take them)."""
 
     device: Annotated[str, DEVICE]
-    paths: Annotated[tuple[bytes, ...], ListOf(AbsPath(), 1, 10_000)]
+    paths: Annotated[tuple[bytes, ...], ListOf(CLEAN_PATH, 1, 10_000)]
     addresses: Annotated[tuple[str, ...], ListOf(ADDRESS, 0, 32)] = ()
     library: Annotated[str | None, LIBRARY] = None
 

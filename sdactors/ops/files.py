@@ -16,11 +16,12 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from events.shapes import AbsPath, Bool, Maybe, Text
-from projections.files_query import LocationRow, location_for_path
+from events.shapes import Bool
+from projections.files.query import LocationRow, location_for_path
 from sdactors import fileops
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.results import MAP, MAYBE_TEXT, PLAIN, TEXT, record
+from sdactors.ops.shapes import CLEAN_PATH, LIBRARY
 from sdactors.runtime.errors import (
     FileOpOffline,
     HoldsDataDir,
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-LIBRARY = Maybe(Text(1, 256))
-PATH = AbsPath()
 CHANGES = ("created", "modified", "moved", "deleted")
 
 
@@ -117,8 +116,8 @@ def run_job(ctx: OpContext, lib: Library, kind: str, path: bytes, params: dict[s
 class _Transfer(Op):
     """What copy and move share: the checks, then the disk work, then the index."""
 
-    source: Annotated[bytes, PATH]
-    destination: Annotated[bytes, PATH]
+    source: Annotated[bytes, CLEAN_PATH]
+    destination: Annotated[bytes, CLEAN_PATH]
     force: Annotated[bool, Bool()] = False
     library: Annotated[str | None, LIBRARY] = None
 
@@ -184,7 +183,7 @@ class FileMove(_Transfer):
 class FileRemove(Op):
     """Remove a file or folder: into the library's trash, or for good with ``permanent``."""
 
-    path: Annotated[bytes, PATH]
+    path: Annotated[bytes, CLEAN_PATH]
     permanent: Annotated[bool, Bool()] = False
     library: Annotated[str | None, LIBRARY] = None
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from events.shapes import Bool, Maybe, Text
 from projections.jobs import FINISHED, JobRow, job_by_prefix, jobs_of
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.browse import LIBRARY
 from sdactors.ops.results import HEX, MAP, MAYBE_HEX, MAYBE_TEXT, PLAIN, TEXT, many, record
+from sdactors.ops.shapes import LIBRARY
 from sdactors.runtime.errors import JobNotFound
 from sdactors.runtime.paths import text
 

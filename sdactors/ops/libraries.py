@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from events.shapes import Text
 from projections.devices import device_names
+from projections.runner import read_checkpoint
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.browse import LIBRARY
 from sdactors.ops.results import COUNT, HEX, MAYBE_TEXT, PLAIN, TEXT, many, record
+from sdactors.ops.shapes import LIBRARY
 
 
 @op("library.create", writes=True)
@@ -67,7 +68,7 @@ class LibraryInfo(Op):
         finally:
             store.close()
         with lib.index() as db:
-            row = db.execute("SELECT value FROM _meta WHERE key = 'checkpoint'").fetchone()
+            checkpoint = read_checkpoint(db)
             named = device_names(db)
         config = lib.config
         return {
@@ -78,7 +79,7 @@ class LibraryInfo(Op):
             "events": stats.events,
             "bytes": stats.bytes,
             "head": head,
-            "checkpoint": int(row[0]),
+            "checkpoint": checkpoint,
             "devices": [
                 {"device": dev.hex(), "name": named.get(dev), "seq": seq}
                 for dev, seq in sorted(devices.items())

@@ -17,7 +17,7 @@ from events.domain.locations import (
     LocationRulesChanged,
     LocationVolumeSeen,
 )
-from projections.files_query import LocationRow, locations
+from projections.files.query import LocationRow, locations
 from sdactors.indexer.rules import Rules
 from sdactors.runtime.errors import (
     AmbiguousLocation,

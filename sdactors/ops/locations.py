@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from events.shapes import Bool, Bytes, ListOf, Maybe, Text
-from projections.files_query import location_row
+from projections.files.query import location_row
 from sdactors.indexer.rules import Rules
 from sdactors.jobs.index import check_presence
 from sdactors.ops import location_actions as actions
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.browse import LIBRARY, PATH
 from sdactors.ops.results import BOOL, HEX, MAP, PLAIN, TEXT, many, record
+from sdactors.ops.shapes import LIBRARY, PATH
 from sdactors.runtime.paths import text
 
 # How `location add` goes on after recording the location.

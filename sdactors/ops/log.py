@@ -19,7 +19,6 @@ from typing import Annotated, Any
 
 from events.shapes import Bool, Bytes, Maybe, Text
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.browse import LIBRARY
 from sdactors.ops.results import (
     BOOL,
     COUNT,
@@ -32,6 +31,7 @@ from sdactors.ops.results import (
     many,
     record,
 )
+from sdactors.ops.shapes import LIBRARY
 
 # A file the user named, made absolute where it was typed.
 FILE = Bytes(min=1, max=4096)

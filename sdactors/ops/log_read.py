@@ -27,7 +27,6 @@ from events.keys import short_device
 from events.shapes import Bool, Int, Maybe, OneOf, Record, Text
 from events.store import EventStore, read_head
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.browse import LIBRARY, PATH
 from sdactors.ops.results import (
     COUNT,
     HEX,
@@ -41,6 +40,7 @@ from sdactors.ops.results import (
     record,
     record_with,
 )
+from sdactors.ops.shapes import LIBRARY, PATH
 from sdactors.replay import render
 from sdactors.runtime.errors import InvalidArgument
 from sdactors.runtime.paths import show as show_path

@@ -17,7 +17,7 @@ from projections.devices import Peer, peers
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.context import Network
 from sdactors.ops.results import BOOL, HEX, MAP, MAYBE_TEXT, PLAIN, TEXT, many, record
-from sdactors.ops.tags import LIBRARY
+from sdactors.ops.shapes import LIBRARY
 from sdactors.runtime.errors import InvalidArgument, LastAdmin, NeedsNode, NotAdmin, UnknownDevice
 
 # How long a pairing ticket works, by default and at the most.

@@ -6,9 +6,10 @@ import os
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from events.shapes import Maybe, Text
+from events.shapes import Text
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.results import BOOL, MAP, TEXT, record
+from sdactors.ops.shapes import LIBRARY
 from sdactors.runtime.errors import InvalidArgument
 
 
@@ -39,7 +40,7 @@ class DebugCrash(Op):
     """Make one actor of a library raise (only with SD_INJECT_FAULTS=1 in the node's env)."""
 
     actor: Annotated[str, Text(1, 32, pattern="[a-z]+")]
-    library: Annotated[str | None, Maybe(Text(1, 256))] = None
+    library: Annotated[str | None, LIBRARY] = None
 
     result = record(actor=TEXT, told=BOOL)
 

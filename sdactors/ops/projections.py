@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from events.shapes import Bool, Bytes, Int, MapOf, Maybe, Text
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.results import BOOL, COUNT, TEXT, Either, many, record
+from sdactors.ops.shapes import LIBRARY
 
-LIBRARY = Maybe(Text(1, 256))
 FOLDED = record(digest=TEXT, events=COUNT, path=TEXT)
 
 

@@ -9,8 +9,8 @@ from events.shapes import Maybe, Text
 from sdactors.ops import tag_actions as actions
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.results import HEX, MAPS, MAYBE_TEXT, TEXT, many, record
+from sdactors.ops.shapes import LIBRARY
 
-LIBRARY = Maybe(Text(1, 256))
 NAME = Text(0, 1024)  # length and content are checked with their own words by the action
 COLOR = Maybe(Text(0, 64))
 

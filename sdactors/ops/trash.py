@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Annotated, Any
 
-from events.shapes import AbsPath, Int, ListOf, Text
+from events.shapes import Int, ListOf, Text
 from sdactors import fileops
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.files import LIBRARY, follow, in_location, run_job
+from sdactors.ops.files import follow, in_location, run_job
 from sdactors.ops.results import COUNT, MAP, MAYBE_TEXT, PLAIN, TEXT, TIME, many, record
+from sdactors.ops.shapes import CLEAN_PATH, LIBRARY
 from sdactors.runtime.errors import InvalidArgument, TrashItemNotFound
 from sdactors.runtime.paths import show
 
@@ -89,7 +90,7 @@ class TrashRestore(Op):
     """Put items back where they were removed from, never over anything there now."""
 
     ids: Annotated[tuple[str, ...], ListOf(ITEM, 0, 1000)] = ()
-    paths: Annotated[tuple[bytes, ...], ListOf(AbsPath(), 0, 1000)] = ()
+    paths: Annotated[tuple[bytes, ...], ListOf(CLEAN_PATH, 0, 1000)] = ()
     library: Annotated[str | None, LIBRARY] = None
 
     result = record(restored=PLAIN, index=MAP)

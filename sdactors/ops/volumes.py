@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from events.shapes import Int, Num, Text
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.browse import LIBRARY
 from sdactors.ops.results import BOOL, COUNT, NUMBER, TEXT, many, record, record_with
+from sdactors.ops.shapes import LIBRARY
 from sdactors.volumes.speedtest import DEFAULT_MAX_SECONDS, MIB
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.browse import LIBRARY, PATH
 from sdactors.ops.results import MAP
+from sdactors.ops.shapes import LIBRARY, PATH
 from sdactors.replay.why import why
 
 

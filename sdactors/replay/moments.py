@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import msgpack
-
 from events.clock import hlc_ms
+from events.codec import unpack
 from events.store import EventStore
 from sdactors.runtime.errors import BeforeFirstEvent, InvalidArgument, PositionBeyondHead
 
@@ -52,7 +51,7 @@ def parse_time(text: str) -> int:
 
 
 def _event_ms(data: bytes) -> int:
-    return hlc_ms(msgpack.unpackb(data, use_list=False, strict_map_key=False)[2])
+    return hlc_ms(unpack(data)[2])
 
 
 def moment_at(store: EventStore, text: str) -> Moment:

@@ -27,8 +27,7 @@ from events.domain import CATALOG
 from events.domain.entries import EntriesIndexed, EntriesMoved
 from events.envelope import Event
 from projections.devices import device_names
-from projections.files import C_EID, EID_MASK
-from projections.files_query import LocationRow, location_for_path, locations, resolve
+from projections.files.query import LocationRow, location_for_path, locations, resolve
 from projections.jobs import jobs_of
 from sdactors.indexer.rules import Matcher, Rules
 from sdactors.indexer.walk import open_folder
@@ -157,8 +156,7 @@ def _found(lib: "LibraryReader", db: sqlite3.Connection, path: bytes, device: by
         return None
     loc = found.location
     assert loc.root is not None
-    eid = found.child[C_EID] if found.child is not None else loc.root & EID_MASK
-    since, moved = _arrivals(lib, loc, eid)
+    since, moved = _arrivals(lib, loc, found.eid)
     name = device_names(db).get(device)
     where = f"since pos {since.pos} ({since.type}, {since.time})" if since else ""
     return Why(

@@ -194,10 +194,6 @@ class DifferentLibraries(SdError):
         )
 
 
-class IndexFailed(SdError):
-    pass
-
-
 class NotInLocation(SdError):
     def __init__(self, path: str, location: str) -> None:
         super().__init__(f"{path} is not inside the location {location}")

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 
 from events.domain.locations import LocationOffline, LocationOnline, LocationVolumeSeen
-from projections.files_query import LocationRow
+from projections.files.query import LocationRow
 from sdactors.volumes.detect import Volume, volume_holding
 
 

@@ -31,6 +31,7 @@ from sdactors.net.drop.wire import (
     write_bytes,
 )
 from sdactors.net.frames import let_peer_close, read_frame, why, write_frame
+from sdactors.runtime import tuning
 from sdactors.runtime.errors import (
     DropFailed,
     DropInterrupted,
@@ -54,7 +55,7 @@ CONNECT_S = 10.0
 STOPPED_S = 3.0
 # After a broken connection: this many more tries, waiting BACKOFF_FIRST_S, doubling.
 RETRIES = 5
-BACKOFF_FIRST_S = 0.5
+BACKOFF_FIRST_S = tuning.backoff(0.5)
 # Fault injection, for tests only: the sender cuts its first connection of each drop once
 # this many bytes of file contents went out on it (see tests/test_drop.py).
 CUT_AFTER_ENV = "SD_DROP_CUT_AFTER"

@@ -11,23 +11,9 @@ import sqlite3
 from typing import Any, Iterable, NamedTuple, Sequence
 
 from events.domain.entries import DIR
-from projections.files import (
-    C_CID,
-    C_DEV,
-    C_EID,
-    C_FTYPE,
-    C_INODE,
-    C_KIND,
-    C_MTIME,
-    C_NAME,
-    C_SIZE,
-    DEVICE_SHIFT,
-    EID_MASK,
-    chunks,
-    content_key,
-    total_bytes,
-    unpack_children,
-)
+from projections.files.counters import content_key, total_bytes
+from projections.files.listings import Child, read_children
+from projections.files.schema import DEVICE_SHIFT, EID_MASK, chunks, marks
 
 
 class IndexedChild(NamedTuple):
@@ -40,8 +26,6 @@ class IndexedChild(NamedTuple):
     inode: int
     kind: str | None
     parent: int
-    # Whether its content id is known (a file that could not be read has none).
-    has_cid: bool = False
 
     def changed(self, seen: Any) -> bool:
         return self.size != seen.size or self.mtime_ns != seen.mtime_ns
@@ -54,7 +38,6 @@ class LocationRow(NamedTuple):
     name: str
     rules: str
     root: int | None
-    local_id: int
     # The volume it was last seen on, with that volume's mount point then (None if unknown).
     volume: str | None
     mount_point: str | None
@@ -62,24 +45,17 @@ class LocationRow(NamedTuple):
     offline: str | None
 
 
-def _indexed(child: Sequence[Any], parent: int) -> IndexedChild:
+def _indexed(child: Child, parent: int) -> IndexedChild:
     return IndexedChild(
-        child[C_EID],
-        child[C_FTYPE],
-        child[C_SIZE],
-        child[C_MTIME],
-        child[C_INODE],
-        child[C_KIND],
-        parent,
-        child[C_CID] is not None,
+        child.eid, child.ftype, child.size, child.mtime_ns, child.inode, child.kind, parent
     )
 
 
-def folder_children(db: sqlite3.Connection, folder: int) -> list[list[Any]]:
+def folder_children(db: sqlite3.Connection, folder: int) -> list[Child]:
     """Every child of a folder (local id), in no particular order."""
-    out: list[list[Any]] = []
+    out: list[Child] = []
     for (blob,) in db.execute("SELECT children FROM listings WHERE folder = ?", (folder,)):
-        out.extend(unpack_children(blob))
+        out.extend(read_children(blob))
     return out
 
 
@@ -118,29 +94,23 @@ class IndexView:
             return None
         return IndexedChild(row[0] & EID_MASK, DIR, row[1], row[2], row[3], None, 0)
 
-    def raw_children(self, eid: int) -> dict[bytes, list[Any]]:
-        """A folder's children as stored (``projections.files`` C_* positions), by name."""
+    def children(self, eid: int) -> dict[bytes, Child]:
+        """A folder's children as its listing holds them, by name."""
         base = self.base
         if base is None:
             return {}
-        return {c[C_NAME]: c for c in folder_children(self.db, base | eid)}
+        return {c.name: c for c in folder_children(self.db, base | eid)}
 
     @staticmethod
-    def as_child(raw: Sequence[Any], parent: int) -> IndexedChild:
-        return _indexed(raw, parent)
-
-    def children(self, eid: int) -> dict[bytes, IndexedChild]:
-        base = self.base
-        if base is None:
-            return {}
-        return {c[C_NAME]: _indexed(c, eid) for c in folder_children(self.db, base | eid)}
+    def as_child(child: Child, parent: int) -> IndexedChild:
+        return _indexed(child, parent)
 
     def entry(self, eid: int, parent: int) -> IndexedChild | None:
         base = self.base
         if base is None:
             return None
         for child in folder_children(self.db, base | parent):
-            if child[C_EID] == eid:
+            if child.eid == eid:
                 return _indexed(child, parent)
         return None
 
@@ -166,11 +136,11 @@ class IndexView:
             return {}
         out: dict[tuple[int, int], tuple[int, str, int]] = {}
         for chunk in chunks([base | eid for eid in folders]):
-            marks = ",".join("?" * len(chunk))
             out.update(
                 _by_inode(
                     self.db.execute(
-                        f"SELECT folder, children FROM listings WHERE folder IN ({marks})", chunk
+                        f"SELECT folder, children FROM listings WHERE folder IN ({marks(chunk)})",
+                        chunk,
                     )
                 )
             )
@@ -194,8 +164,8 @@ class IndexView:
         if folder is None:
             return None
         for child in folder_children(self.db, base | parent):
-            if child[C_EID] == eid:
-                return os.path.join(folder, child[C_NAME])
+            if child.eid == eid:
+                return os.path.join(folder, child.name)
         return None
 
     def subtree_size(self, items: Sequence[tuple[int, int]]) -> int:
@@ -206,10 +176,9 @@ class IndexView:
         total = len(items)
         folders = [base | eid for eid, _ in items]
         for chunk in chunks(folders):
-            marks = ",".join("?" * len(chunk))
             total += self.db.execute(
                 "SELECT coalesce(sum(n), 0) FROM listings WHERE folder IN (SELECT descendant "
-                f"FROM closure WHERE ancestor IN ({marks}))",
+                f"FROM closure WHERE ancestor IN ({marks(chunk)}))",
                 chunk,
             ).fetchone()[0]
         return total
@@ -218,8 +187,8 @@ class IndexView:
 def _by_inode(rows: Iterable[tuple[int, bytes]]) -> dict[tuple[int, int], tuple[int, str, int]]:
     out: dict[tuple[int, int], tuple[int, str, int]] = {}
     for folder, blob in rows:
-        for child in unpack_children(blob):
-            out[child[C_DEV], child[C_INODE]] = (child[C_EID], child[C_FTYPE], folder & EID_MASK)
+        for child in read_children(blob):
+            out[child.dev, child.inode] = (child.eid, child.ftype, folder & EID_MASK)
     return out
 
 
@@ -250,21 +219,16 @@ def folder_path(
     return path
 
 
+_LOCATION = f"SELECT {', '.join(LocationRow._fields)} FROM locations"
+
+
 def locations(db: sqlite3.Connection) -> list[LocationRow]:
-    return [
-        LocationRow(*row)
-        for row in db.execute(
-            "SELECT location, device, path, name, rules, root, id, volume, mount_point, offline "
-            "FROM locations ORDER BY path"
-        )
-    ]
+    return [LocationRow(*row) for row in db.execute(f"{_LOCATION} ORDER BY path")]
 
 
 def location_row(db: sqlite3.Connection, device: bytes, location: bytes) -> LocationRow | None:
     row = db.execute(
-        "SELECT location, device, path, name, rules, root, id, volume, mount_point, offline "
-        "FROM locations WHERE device = ? AND location = ?",
-        (device, location),
+        f"{_LOCATION} WHERE device = ? AND location = ?", (device, location)
     ).fetchone()
     return LocationRow(*row) if row is not None else None
 
@@ -279,10 +243,9 @@ def folder_owners(db: sqlite3.Connection, folders: Iterable[int]) -> dict[int, F
     is offline. Search shows both: a hit may be on another device of the library."""
     out: dict[int, FolderOwner] = {}
     for chunk in chunks(sorted(set(folders))):
-        marks = ",".join("?" * len(chunk))
         for folder, device, offline in db.execute(
             "SELECT f.id, l.device, l.offline IS NOT NULL FROM folders f "
-            f"JOIN locations l ON l.id = f.location WHERE f.id IN ({marks})",
+            f"JOIN locations l ON l.id = f.location WHERE f.id IN ({marks(chunk)})",
             chunk,
         ):
             out[folder] = FolderOwner(device, bool(offline))
@@ -306,15 +269,20 @@ class Resolved(NamedTuple):
     # The folder the path names, or the folder holding the file it names.
     folder: int
     # The entry itself when the path names something that is not a location's root.
-    child: list[Any] | None
+    child: Child | None
+
+    @property
+    def eid(self) -> int:
+        """The eid of what the path names (the root's, for a location's path)."""
+        return self.child.eid if self.child is not None else self.folder & EID_MASK
 
     @property
     def named_folder(self) -> int | None:
         """The local id of the folder the path names; None when it names something else."""
         if self.child is None:
             return self.folder
-        if self.child[C_FTYPE] == DIR:
-            return (self.folder & ~EID_MASK) | self.child[C_EID]
+        if self.child.ftype == DIR:
+            return (self.folder & ~EID_MASK) | self.child.eid
         return None
 
 
@@ -328,13 +296,13 @@ def resolve(db: sqlite3.Connection, path: bytes, device: bytes) -> Resolved | No
     folder, child = loc.root, None
     parts = [p for p in rel.split(b"/") if p and p != b"."] if rel else []
     for i, part in enumerate(parts):
-        match = next((c for c in folder_children(db, folder) if c[C_NAME] == part), None)
+        match = next((c for c in folder_children(db, folder) if c.name == part), None)
         if match is None:
             return None
         if i + 1 < len(parts):
-            if match[C_FTYPE] != DIR:
+            if match.ftype != DIR:
                 return None
-            folder = base | match[C_EID]
+            folder = base | match.eid
         else:
             child = match
     return Resolved(loc, folder, child)
@@ -430,16 +398,16 @@ def duplicates(
         cache: dict[int, bytes] = {}
         for folder, blob in db.execute("SELECT folder, children FROM listings"):
             folder_at = None
-            for child in unpack_children(blob):
-                cid = child[C_CID]
-                if not cid or (content_key(cid), child[C_SIZE]) not in candidates:
+            for child in read_children(blob):
+                cid = child.cid
+                if not cid or (content_key(cid), child.size) not in candidates:
                     continue
                 if folder_at is None:
                     folder_at = folder_path(db, folder, cache=cache)
                 if folder_at is not None:
-                    files = members.setdefault((cid, child[C_SIZE]), {})
-                    same = (folder >> DEVICE_SHIFT, child[C_DEV], child[C_INODE])
-                    files.setdefault(same, []).append(os.path.join(folder_at, child[C_NAME]))
+                    files = members.setdefault((cid, child.size), {})
+                    same = (folder >> DEVICE_SHIFT, child.dev, child.inode)
+                    files.setdefault(same, []).append(os.path.join(folder_at, child.name))
     groups = [
         DuplicateGroup(
             cid,

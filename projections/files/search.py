@@ -1,7 +1,7 @@
 """Search: every entry whose name or path matches, best first, up to the limit.
 
 The query is literal text as a user types it. It is folded as names are (case folding, NFC;
-``projections/names.py``) and split on whitespace into terms; a term holding ``/`` is a path
+``projections/files/names.py``) and split on whitespace into terms; a term holding ``/`` is a path
 fragment (``photos/2024/img_1``). An entry matches when every term is found in its path
 (its folder's path, ``/``, its name). Its rank, best first:
 
@@ -31,19 +31,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, NamedTuple
 
-from projections.files import (
-    C_CID,
-    C_EID,
-    C_FTYPE,
-    C_KIND,
-    C_MTIME,
-    C_NAME,
-    C_SIZE,
-    EID_MASK,
-    chunks,
-    unpack_children,
-)
-from projections.names import (
+from projections.files.listings import Child
+from projections.files.names import (
     MAX_LENGTH,
     PAGE_MAX,
     Page,
@@ -52,6 +41,8 @@ from projections.names import (
     fold_text,
     is_word_char,
 )
+from projections.files.query import folder_children
+from projections.files.schema import EID_MASK, chunks, marks, paths_of
 
 EXACT, PREFIX, WORD, IN_NAME, IN_PATH = range(5)
 # Path matches whose folders hold at most this many entries are read from their listings;
@@ -163,22 +154,14 @@ class _Search:
         # How many were found at each rank, and at each rank by name length.
         self._ranked = [0] * (IN_PATH + 1)
         self._lengths: list[dict[int, int]] = [{} for _ in range(IN_PATH + 1)]
-        self._children: dict[int, dict[int, list[Any]]] = {}
+        self._children: dict[int, dict[int, Child]] = {}
         self._under: dict[int, bool] = {}
         self._ext = filters.ext.lower().lstrip(".") if filters.ext else None
 
     # -- what is accepted -------------------------------------------------------------------
 
-    def child(self, folder: int, eid: int) -> list[Any] | None:
-        children = self._children.get(folder)
-        if children is None:
-            children = self._children[folder] = {}
-            for (blob,) in self.db.execute(
-                "SELECT children FROM listings WHERE folder = ?", (folder,)
-            ):
-                for c in unpack_children(blob):
-                    children[c[C_EID]] = c
-        return children.get(eid)
+    def child(self, folder: int, eid: int) -> Child | None:
+        return self._listing(folder).get(eid)
 
     def _is_under(self, folder: int) -> bool:
         ok = self._under.get(folder)
@@ -202,7 +185,7 @@ class _Search:
             return
         if self.filters.kind is not None:
             child = self.child(folder, eid)
-            if child is None or child[C_KIND] != self.filters.kind:
+            if child is None or child.kind != self.filters.kind:
                 return
         self.found[entry] = _Found(rank, len(name), folder_path + name, folder, eid)
         self._ranked[rank] += 1
@@ -357,13 +340,19 @@ class _Search:
             through = fragment[: len(parts[0]) + 1 + len(parts[1])]
             named = self._named_folders(parts[1], prefix=True) if parts[1] else None
             if named is not None:
-                named = [f for f, p in self._paths_of(named).items() if through in p]
+                named = [
+                    f for f, p in paths_of(self.db, named, folded=True).items() if through in p
+                ]
             inside = self._subtrees(named, fragment)
             self._read_groups((f, p) for f, p in inside.items() if fragment in p)
             if parts[-1]:
                 head = fragment[: -len(parts[-1])]
                 ending = self._named_folders(parts[-2]) if parts[-2] else None
-                candidates = self._paths_of(ending) if ending is not None else self._every_folder()
+                candidates = (
+                    paths_of(self.db, ending, folded=True)
+                    if ending is not None
+                    else self._every_folder()
+                )
                 candidates.update(self._roots())
                 self._read_groups(
                     ((f, p) for f, p in candidates.items() if p.endswith(head)),
@@ -402,11 +391,10 @@ class _Search:
             return self._every_folder()
         below: dict[int, str] = {}
         for chunk in chunks(folders):
-            marks = ",".join("?" * len(chunk))
             below.update(
                 self.db.execute(
                     "SELECT f.id, f.fpath FROM closure c JOIN folders f ON f.id = c.descendant "
-                    f"WHERE c.ancestor IN ({marks})",
+                    f"WHERE c.ancestor IN ({marks(chunk)})",
                     chunk,
                 )
             )
@@ -420,15 +408,6 @@ class _Search:
                     )
                 )
         return below
-
-    def _paths_of(self, folders: list[int]) -> dict[int, str]:
-        found: dict[int, str] = {}
-        for chunk in chunks(folders):
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                self.db.execute(f"SELECT id, fpath FROM folders WHERE id IN ({marks})", chunk)
-            )
-        return found
 
     def _roots(self) -> dict[int, str]:
         return dict(self.db.execute("SELECT id, fpath FROM folders WHERE parent IS NULL"))
@@ -482,7 +461,7 @@ class _Search:
     def _read_listings(self, folders: dict[int, str]) -> None:
         for folder, folder_path in folders.items():
             for eid, child in list(self._listing(folder).items()):
-                name = fold_name(child[C_NAME])
+                name = fold_name(child.name)
                 if rank_of(name, folder_path, self.query) == IN_PATH:
                     self.accept(IN_PATH, name, folder_path, folder, eid)
 
@@ -509,15 +488,17 @@ class _Search:
         """How many entries the folders hold between them."""
         held = 0
         for chunk in chunks(list(folders)):
-            marks = ",".join("?" * len(chunk))
             held += self.db.execute(
-                f"SELECT coalesce(sum(n), 0) FROM listings WHERE folder IN ({marks})", chunk
+                f"SELECT coalesce(sum(n), 0) FROM listings WHERE folder IN ({marks(chunk)})", chunk
             ).fetchone()[0]
         return held
 
-    def _listing(self, folder: int) -> dict[int, list[Any]]:
-        self.child(folder, 0)
-        return self._children[folder]
+    def _listing(self, folder: int) -> dict[int, Child]:
+        """A folder's children by eid (read once per search)."""
+        children = self._children.get(folder)
+        if children is None:
+            children = self._children[folder] = {c.eid: c for c in folder_children(self.db, folder)}
+        return children
 
     def _hits(self) -> list[Hit]:
         """The best ``limit`` found, with what the listings hold of each. Ties on the folded
@@ -526,7 +507,7 @@ class _Search:
         if len(ranked) > self.limit:
             last = ranked[self.limit - 1][:3]
             ranked = [f for i, f in enumerate(ranked) if i < self.limit or f[:3] == last]
-        paths = self._folder_paths({f.folder for f in ranked})
+        paths = paths_of(self.db, (f.folder for f in ranked))
         out = []
         for f in ranked:
             child = self.child(f.folder, f.eid)
@@ -537,13 +518,13 @@ class _Search:
                 (
                     f[:3],
                     Hit(
-                        child[C_NAME],
-                        child[C_FTYPE],
-                        child[C_KIND],
-                        child[C_SIZE],
-                        child[C_MTIME],
-                        child[C_CID],
-                        os.path.join(where, child[C_NAME]),
+                        child.name,
+                        child.ftype,
+                        child.kind,
+                        child.size,
+                        child.mtime_ns,
+                        child.cid,
+                        os.path.join(where, child.name),
                         f.rank,
                         f.folder,
                     ),
@@ -551,15 +532,6 @@ class _Search:
             )
         out.sort(key=lambda pair: (pair[0], pair[1].path))
         return [hit for _, hit in out[: self.limit]]
-
-    def _folder_paths(self, folders: set[int]) -> dict[int, bytes]:
-        found: dict[int, bytes] = {}
-        for chunk in chunks(sorted(folders)):
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                self.db.execute(f"SELECT id, path FROM folders WHERE id IN ({marks})", chunk)
-            )
-        return found
 
 
 def _word_query(phrase: str) -> str | None:
@@ -629,9 +601,8 @@ def every_name(db: sqlite3.Connection) -> list[tuple[str, str, int, int]]:
     """``(folded name, folded folder path, folder, eid)`` of every entry: what a scan ranks."""
     out = []
     for folder, folder_path in db.execute("SELECT id, fpath FROM folders"):
-        for (blob,) in db.execute("SELECT children FROM listings WHERE folder = ?", (folder,)):
-            for child in unpack_children(blob):
-                out.append((fold_name(child[C_NAME]), folder_path, folder, child[C_EID]))
+        for child in folder_children(db, folder):
+            out.append((fold_name(child.name), folder_path, folder, child.eid))
     return out
 
 

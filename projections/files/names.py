@@ -1,7 +1,7 @@
 """The name pages search reads: every entry's name, folded, in pages of names of one length.
 
 Search must return every match up to its limit, best first, and ties go to the shorter name
-(``projections/files_search.py``). So names are kept in *pages* grouped by length: a page's
+(``projections/files/search.py``). So names are kept in *pages* grouped by length: a page's
 id is ``length << 32 | n``, and reading pages in id order reads names from the shortest up.
 A search stops at the first length by which it has enough matches, whatever the corpus holds.
 
@@ -28,6 +28,8 @@ import unicodedata
 from typing import Any, Iterable
 
 import msgpack
+
+from projections.files.schema import EID_MASK, paths_of
 
 # Lines per page: small enough that rewriting a page for one removal is cheap, large enough
 # that a rebuild's pages amortise FTS5's cost per row.
@@ -107,10 +109,6 @@ class Page:
         return self._ref(0)
 
     @property
-    def line_folder(self) -> list[int]:
-        return self._ref(2)
-
-    @property
     def eids(self) -> list[int]:
         return self._ref(3)
 
@@ -122,10 +120,6 @@ class Page:
         stride = self.length + 1
         return self.text[1 + i * stride : 1 + i * stride + self.length]
 
-    def line_of(self, offset: int) -> int:
-        """The line holding the character at ``offset`` of the text."""
-        return (offset - 1) // (self.length + 1)
-
     def folder(self, i: int) -> int:
         return self._ref(0)[self._ref(2)[i]]
 
@@ -133,16 +127,13 @@ class Page:
         return self._ref(1)[self._ref(2)[i]]
 
 
-# Entries are named in a batch by their local id (device bits and eid); a page keeps the eid.
-ENTRY_MASK = (1 << 40) - 1
-
-
 def _text(lines: Iterable[str]) -> str:
     return "\n" + "\n".join(lines) + "\n"
 
 
 def _refs(lines: list[tuple[str, int, int]], fpaths: dict[int, str]) -> bytes:
-    """Pack (name, folder, entry) lines' refs: each folder once, with its folded path."""
+    """Pack (name, folder, entry) lines' refs: each folder once, with its folded path. An
+    entry is named by its local id (device bits and eid); a page keeps its eid."""
     order: dict[int, int] = {}
     for _, folder, _ in lines:
         order.setdefault(folder, len(order))
@@ -152,7 +143,7 @@ def _refs(lines: list[tuple[str, int, int]], fpaths: dict[int, str]) -> bytes:
             folders,
             [fpaths.get(f, "") for f in folders],
             [order[folder] for _, folder, _ in lines],
-            [entry & ENTRY_MASK for _, _, entry in lines],
+            [entry & EID_MASK for _, _, entry in lines],
         ],
         use_bin_type=True,
     )
@@ -195,17 +186,17 @@ class PageBook:
         ``child_page``, before the caller writes the listings."""
         changed = set(self._gone) | set(self._moved) | self._repath
         rows: list[tuple[int, str | None, bytes | None, str | None]] = []  # doc, old, new, refs
-        fpaths: dict[int, str] = {}
         loaded = []
         for doc in sorted(changed):
             row = self.db.execute("SELECT text, refs FROM pages WHERE doc = ?", (doc,)).fetchone()
             if row is not None:
                 loaded.append(Page(doc, row[0], row[1]))
-        self._fpaths(
+        fpaths: dict[int, str] = paths_of(
+            self.db,
             {f for p in loaded for f in p.folders}
             | {f for moved in self._moved.values() for f in moved.values()}
             | {pending[1] for pending in self._new.values()},
-            fpaths,
+            folded=True,
         )
         for page in loaded:
             gone = self._gone.get(page.doc, set())
@@ -213,7 +204,7 @@ class PageBook:
             lines = []
             for i, eid in enumerate(page.eids):
                 folder = page.folder(i)
-                entry = (folder & ~ENTRY_MASK) | eid  # a page may hold several devices' lines
+                entry = (folder & ~EID_MASK) | eid  # a page may hold several devices' lines
                 if entry not in gone:
                     lines.append((page.line(i), moved.get(entry, folder), entry))
             if not lines:
@@ -232,15 +223,6 @@ class PageBook:
         self._gone.clear()
         self._moved.clear()
         self._repath.clear()
-
-    def _fpaths(self, folders: set[int], out: dict[int, str]) -> None:
-        wanted = sorted(folders)
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            out.update(
-                self.db.execute(f"SELECT id, fpath FROM folders WHERE id IN ({marks})", chunk)
-            )
 
     def _new_pages(
         self, fpaths: dict[int, str], child_page: int
