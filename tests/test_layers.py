@@ -161,6 +161,44 @@ def test_no_import_cycles_between_modules() -> None:
     assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
 
 
+# The rooms of sdactors, lowest first: each imports only those before it (rooms of one rank,
+# the capabilities say, may import each other), counting deferred imports too.
+ROOMS = ("runtime", ("indexer", "volumes", "watch", "fileops"), "jobs", "library",
+         ("net", "replay"), "ops", "node", "cli")  # fmt: skip
+RANK = {room: i for i, rank in enumerate(ROOMS) for room in (rank if isinstance(rank, tuple) else (rank,))}  # fmt: skip
+
+
+def test_rooms_only_depend_downwards_counting_deferred_imports() -> None:
+    """A job sees its library through a port, an op its host through one: never an import of
+    the room above, not even one inside a function or under TYPE_CHECKING."""
+    modules = all_modules()
+    wrong = []
+    for module, path in modules.items():
+        parts = module.split(".")
+        if parts[0] != "sdactors" or len(parts) < 3 or parts[1] not in RANK:
+            continue
+        for imp in imports_of(module, path, modules):
+            target = imp.target.split(".")
+            if target[0] == "sdactors" and len(target) > 1 and target[1] in RANK:
+                if RANK[target[1]] > RANK[parts[1]]:
+                    where = f"{path.relative_to(ROOT)}:{imp.line}"
+                    wrong.append(f"{where}: {parts[1]} imports {imp.target} ({target[1]})")
+    assert not wrong, "imports of a room above:\n" + "\n".join(wrong)
+
+
+def test_no_import_cycles_outside_the_network_counting_deferred_imports() -> None:
+    """No circle through jobs, library, ops and node (or any room but the network's, which
+    its own test checks), even counting imports inside functions and under TYPE_CHECKING."""
+    modules = all_modules()
+    graph = {m: set() for m in modules if not m.startswith("sdactors.net")}
+    for module in graph:
+        for imp in imports_of(module, modules[module], modules):
+            if imp.target in graph and imp.target != module:
+                graph[module].add(imp.target)
+    found = cycles(graph)
+    assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
+
+
 def test_import_finder_resolves_every_form(tmp_path: Path) -> None:
     """The checker itself must see each way of importing, or a violation could slip by."""
     modules = all_modules()

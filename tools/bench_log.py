@@ -46,6 +46,7 @@ import tempfile
 import threading
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -65,7 +66,6 @@ from sdactors.node.node import Node
 from sdactors.ops.logfile_actions import export_log
 from sdactors.runtime import logs
 from sdactors.runtime import tuning as runtime
-from sdactors.runtime.mailbox import Reply
 from sdactors.runtime.paths import DataDir, LibraryPaths
 
 BATCH = 1000
@@ -297,26 +297,6 @@ def bench_eventsourcing_concurrent(path: Path, writers: int, per_writer: int) ->
     return run_writers(writers, per_writer, append_one)
 
 
-class _TrioReply(Reply):
-    """A Reply that also wakes one trio task when it is set, from whichever actor thread
-    sets it: no thread per waiter."""
-
-    __slots__ = ("_token", "_event")
-
-    def __init__(self, token: Any, event: Any) -> None:
-        super().__init__()
-        self._token = token
-        self._event = event
-
-    def set(self, value: Any | None = None) -> None:
-        super().set(value)
-        self._token.run_sync_soon(self._event.set)
-
-    def set_exception(self, exc_info: Any = None) -> None:
-        super().set_exception(exc_info)
-        self._token.run_sync_soon(self._event.set)
-
-
 class _Slot:
     __slots__ = ("done", "result", "error")
 
@@ -370,9 +350,11 @@ class _TrioAppender:
                 continue
             drafts = tuple(d for part, _ in batch for d in part)
             event = trio.Event()
-            reply = _TrioReply(trio.lowlevel.current_trio_token(), event)
+            wake = partial(trio.lowlevel.current_trio_token().run_sync_soon, event.set)
             try:
-                self._journal().tell(Append(drafts, reply))
+                # Asked: the answer wakes this task from whichever thread sets it.
+                reply = self._journal().ask(Append(drafts), block=False)
+                reply.add_done_callback(lambda _, wake=wake: wake())
                 await event.wait()
                 done = reply.get(timeout=0)
             except Exception as exc:  # noqa: BLE001 - every waiter gets the failure

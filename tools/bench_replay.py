@@ -54,7 +54,7 @@ from events.exportfile import ExportHeader, write_export  # noqa: E402
 from events.keys import DeviceKey  # noqa: E402
 from events.writer import LogWriter  # noqa: E402
 from projections.files.query import folder_children, locations, resolve  # noqa: E402
-from sdactors.cli.log_read_cmds import FOLLOW_EVERY_S  # noqa: E402
+from sdactors.ops.log_read import FOLLOW_EVERY_S  # noqa: E402
 
 GOAL_LS_COLD_S = 5.0
 GOAL_LS_WARM_S = 0.5

@@ -1,16 +1,17 @@
 """What every command shares: the data directory, the output mode, and opened libraries.
 
-Nothing heavy is imported or started until a command needs it: a read of an index that is
-already current opens two SQLite files and starts no actor at all.
+The CLI's own process is a host commands run on (``sdactors.ops.context.Host``) when no
+node serves the data directory. Nothing heavy is imported or started until a command needs
+it: a read of an index that is already current opens two SQLite files and starts no actor.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from sdactors.cli.output import Output
-from sdactors.runtime.errors import LibraryLocked, LogDamaged
+from sdactors.runtime.errors import LibraryLocked, LogDamaged, NodeNotRunning
 from sdactors.runtime.paths import DataDir
 
 if TYPE_CHECKING:
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from sdactors.library.reader import LibraryReader
     from sdactors.node.node import Node
     from sdactors.ops.base import Op
+    from sdactors.ops.context import Network
+
+T = TypeVar("T")
 
 
 class _Progress:
@@ -69,13 +73,12 @@ class CliContext:
                 return client.call(command.op_name, command.arguments(), progress)
             finally:
                 client.close()
-        sink = _Progress(progress) if progress is not None else None
         if command.writes:
-            return self.node.execute(command, sink)
+            return self.node.execute(command, _Progress(progress) if progress else None)
         from sdactors.ops.base import run_command
         from sdactors.ops.context import CallContext
 
-        return run_command(command, CallContext(self, sink))
+        return run_command(command, CallContext(self, progress))
 
     def call(
         self,
@@ -108,6 +111,41 @@ class CliContext:
             return False
         client.close()
         return True
+
+    # -- the host's ports (no node serves here) ----------------------------------------------
+
+    @property
+    def serving(self) -> bool:
+        return False
+
+    @property
+    def network(self) -> "Network | None":
+        return None
+
+    @property
+    def network_error(self) -> str | None:
+        return None
+
+    def status(self) -> dict[str, Any]:
+        raise NodeNotRunning(str(self.data.root))
+
+    def libraries(self) -> "list[LibraryConfig]":
+        # Through the node (its configuration read, so a broken node.toml is said here too).
+        return self.node.libraries()
+
+    def create_library(
+        self, name: str, library_id: str | None = None, empty: bool = False
+    ) -> "Library":
+        return self.node.create_library(name, library_id, empty)
+
+    def serve_new(self, config: "LibraryConfig") -> None:
+        pass  # no node serves here
+
+    def discard_library(self, library_id: str) -> None:
+        self.node.discard_library(library_id)
+
+    def closed_for(self, library_id: str, work: Callable[[], T]) -> T:
+        return work()  # no node holds it open here
 
     def find(self, wanted: str | None) -> "LibraryConfig":
         from sdactors.library.config import find_library

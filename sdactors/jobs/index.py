@@ -18,8 +18,8 @@ from sdactors.runtime.paths import show
 from sdactors.volumes.presence import look, recorded_changes
 
 if TYPE_CHECKING:
+    from sdactors.jobs.port import JobLibrary
     from sdactors.jobs.run import JobRun
-    from sdactors.library.handle import Library
 
 log = get_logger(__name__)
 
@@ -63,7 +63,7 @@ def run_index(run: JobRun) -> dict[str, Any]:
             run.cancel,
             None if folders is None else [bytes(f) for f in folders],
             run.confirmed,
-            lib.config.paths.data_dir_id(),
+            lib.paths.data_dir_id(),
         )
         emitter.counts = lambda: _counts(job.stats)
         try:
@@ -91,7 +91,7 @@ def _counts(stats: JobStats) -> dict[str, int | float]:
     return recorded({k: int(v) for k, v in stats.as_dict().items()})
 
 
-def check_presence(lib: Library, row: LocationRow) -> None:
+def check_presence(lib: JobLibrary, row: LocationRow) -> None:
     """Record whether the location's volume is there; raise if it is not, before anything
     is compared: an absent volume must never read as deleted files."""
     presence = look(row)

@@ -34,7 +34,6 @@ from sdactors.indexer.priority import lower_priority
 from sdactors.jobs.files import LEFTOVERS, run_remove, run_restore, run_transfer
 from sdactors.jobs.index import run_index
 from sdactors.jobs.run import Eids, JobRun
-from sdactors.ops.action_manager import close_action
 from sdactors.runtime.errors import (
     DeletionsHeld,
     DiskFull,
@@ -46,11 +45,12 @@ from sdactors.runtime.errors import (
     SdError,
 )
 from sdactors.runtime.logs import get_logger
-from sdactors.runtime.mailbox import Reply
+from sdactors.runtime.mailbox import Later
+from sdactors.runtime.progress import ProgressChannels
 from sdactors.runtime.supervisor import CrashHook, SupervisedActor
 
 if TYPE_CHECKING:
-    from sdactors.library.handle import Library
+    from sdactors.jobs.port import JobLibrary
 
 log = get_logger(__name__)
 
@@ -69,39 +69,41 @@ KINDS: dict[str, Callable[[JobRun], Any]] = {
 
 @dataclass(frozen=True, slots=True)
 class Submit:
-    """Queue a job; ``reply`` (if any) gets its result when it ends, or its error."""
+    """Queue a job; asked, the answer is its result when it ends (or its error). Its
+    progress is posted to the channel ``progress`` (``sdactors.runtime.progress``)."""
 
     kind: str
     location: bytes
     params: dict[str, Any]
-    reply: Reply | None = None
-    progress: Callable[[dict[str, Any]], None] | None = None
+    progress: str | None = None
     recorded: bool = True
     confirmed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Pause:
+    """Asked, the answer is the job's state."""
+
     job: bytes
-    reply: Reply
 
 
 @dataclass(frozen=True, slots=True)
 class Resume:
-    """Resume a paused job; ``confirmed`` lets a held rescan delete. ``reply`` gets the job
-    id at once, or (``wait``) its result when it ends."""
+    """Resume a paused job; ``confirmed`` lets a held rescan delete. The answer is the job's
+    state at once, or (``wait``) its result when it ends; its progress goes to the channel
+    ``progress``."""
 
     job: bytes
-    reply: Reply
     confirmed: bool = False
     wait: bool = False
-    progress: Callable[[dict[str, Any]], None] | None = None
+    progress: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Cancel:
+    """Asked, the answer is the job's state."""
+
     job: bytes
-    reply: Reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +113,11 @@ class ResumeUnfinished:
 
 @dataclass(frozen=True, slots=True)
 class _Ended:
+    """Told by a job's thread: what it returned, or its error."""
+
     job: bytes
-    future: Future
+    result: Any
+    error: BaseException | None
 
 
 @dataclass(eq=False)
@@ -133,8 +138,9 @@ class Live:
     started: float | None = None
     # Entries the location held when it started: how far a rescan has to go.
     expected: int | None = None
-    waiters: list[Reply] = field(default_factory=list)
-    listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+    waiters: list[Later] = field(default_factory=list)
+    # The progress channels of those waiting on it.
+    listeners: list[str] = field(default_factory=list)
     # The action a killed process left waiting on this job, resumed since: it ends with it.
     action: bytes | None = None
 
@@ -189,8 +195,9 @@ class JobBoard:
 class JobManager(SupervisedActor):
     def __init__(
         self,
-        library: Library,
+        library: JobLibrary,
         board: JobBoard,
+        progress: ProgressChannels,
         limit: int = DEFAULT_LIMIT,
         pause_on_stop: bool = False,
         on_crash: CrashHook | None = None,
@@ -199,6 +206,7 @@ class JobManager(SupervisedActor):
         self._pause_on_stop = pause_on_stop
         self._lib = library
         self._board = board
+        self._progress = progress
         self._limit = limit
         self._queue: list[Live] = []
         self._running: dict[bytes, Live] = {}
@@ -237,42 +245,31 @@ class JobManager(SupervisedActor):
     # -- messages -------------------------------------------------------------------------------
 
     def on_receive(self, message: object) -> object:
-        if isinstance(message, _Ended):
-            self._ended(message.job, message.future)
-        elif isinstance(message, Submit):
-            self._submit(message)
-        elif isinstance(message, Pause):
-            self._answer(message.reply, self._pause, message.job)
-        elif isinstance(message, Resume):
-            self._answer(None if message.wait else message.reply, self._resume, message)
-        elif isinstance(message, Cancel):
-            self._answer(message.reply, self._cancel, message.job)
-        elif isinstance(message, ResumeUnfinished):
-            self._resume_unfinished()
-        else:
-            raise TypeError(f"JobManager got an unexpected message: {message!r}")
-        self._pump()
-        return None
-
-    @staticmethod
-    def _answer(reply: Reply | None, fn: Callable[..., Any], *args: Any) -> None:
+        """Raised (a job that cannot be paused, say), an error is the asker's answer."""
         try:
-            result = fn(*args)
-        except Exception as exc:  # noqa: BLE001 - the asker gets it
-            if reply is None:
-                raise
-            reply.set_exception(exc_info=(type(exc), exc, exc.__traceback__))
-            return
-        if reply is not None:
-            reply.set(result)
+            if isinstance(message, _Ended):
+                return self._ended(message)
+            if isinstance(message, Submit):
+                return self._submit(message)
+            if isinstance(message, Pause):
+                return self._pause(message.job)
+            if isinstance(message, Resume):
+                return self._resume(message)
+            if isinstance(message, Cancel):
+                return self._cancel(message.job)
+            if isinstance(message, ResumeUnfinished):
+                return self._resume_unfinished()
+            raise TypeError(f"JobManager got an unexpected message: {message!r}")
+        finally:
+            self._pump()
 
-    def _submit(self, message: Submit) -> None:
+    def _submit(self, message: Submit) -> Later | None:
         if not message.recorded:
             # A watcher's rescan: merge with one of that location waiting its turn.
             for live in self._queue:
                 if live.location == message.location and not live.recorded:
                     live.params = _merged(live.params, message.params)
-                    return
+                    return None
         job = os.urandom(JOB_ID_LEN)
         live = Live(
             job,
@@ -282,18 +279,19 @@ class JobManager(SupervisedActor):
             message.recorded,
             message.confirmed,
         )
-        if message.reply is not None:
-            live.waiters.append(message.reply)
+        answer = Later()
+        live.waiters.append(answer)
         if message.progress is not None:
             live.listeners.append(message.progress)
         if message.recorded:
             try:
                 self._lib.append_typed(JobQueued(job, message.kind, message.location, live.params))
-            except Exception as exc:  # noqa: BLE001 - the asker gets it
-                self._fail_waiters(live, exc)
-                return
+            except Exception as exc:  # noqa: BLE001 - the asker gets it (told: nobody waits)
+                answer.set_exception(exc_info=(type(exc), exc, exc.__traceback__))
+                return answer
         self._queue.append(live)
         self._board.put(live)
+        return answer
 
     def _pause(self, job: bytes) -> dict[str, Any]:
         live = self._find_live(job)
@@ -312,7 +310,7 @@ class JobManager(SupervisedActor):
         live.cancel.set()
         return {"id": job.hex(), "state": "pausing"}
 
-    def _resume(self, message: Resume) -> dict[str, Any]:
+    def _resume(self, message: Resume) -> dict[str, Any] | Later:
         job = message.job
         live = self._find_live(job)
         if live is not None:
@@ -323,12 +321,14 @@ class JobManager(SupervisedActor):
         assert row.kind is not None and row.location is not None
         self._record(JobResumed(job, "confirmed" if message.confirmed else "user"))
         live = Live(job, row.kind, row.location, row.params, True, message.confirmed)
-        if message.wait:
-            live.waiters.append(message.reply)
         if message.progress is not None:
             live.listeners.append(message.progress)
         self._queue.append(live)
         self._board.put(live)
+        if message.wait:
+            answer = Later()
+            live.waiters.append(answer)
+            return answer
         return {"id": job.hex(), "state": QUEUED}
 
     def _cancel(self, job: bytes) -> dict[str, Any]:
@@ -396,8 +396,8 @@ class JobManager(SupervisedActor):
             live.counts = counts
             if live.listeners:
                 status = live.status()
-                for listener in live.listeners:
-                    listener({**counts, "progress": status})
+                for channel in live.listeners:
+                    self._progress.post(channel, {**counts, "progress": status})
 
         run = JobRun(
             self._lib,
@@ -416,8 +416,9 @@ class JobManager(SupervisedActor):
         me = self.actor_ref
 
         def ended(f: Future) -> None:
+            error = f.exception()
             try:
-                me.tell(_Ended(live.job, f))
+                me.tell(_Ended(live.job, None if error is not None else f.result(), error))
             except pykka.ActorDeadError:
                 pass  # stopping: the shutdown accounts for it
 
@@ -432,14 +433,15 @@ class JobManager(SupervisedActor):
         except SdError:
             return None  # an index being rebuilt: the job itself will say so
 
-    def _ended(self, job: bytes, future: Future) -> None:
+    def _ended(self, message: _Ended) -> None:
+        job = message.job
         live = self._running.pop(job, None)
         if live is None:
             return
         self._board.drop(job)
-        error = future.exception()
+        error = message.error
         if error is None:
-            result = future.result()
+            result = message.result
             self._close_action(live, {"job": job.hex(), "resumed": True, "result": result})
             for waiter in live.waiters:
                 waiter.set(result)
@@ -533,7 +535,7 @@ class JobManager(SupervisedActor):
         if live.action is None:
             return
         try:
-            close_action(self._lib, live.action, outcome, error)
+            self._lib.close_action(live.action, outcome, error)
         except Exception as exc:  # noqa: BLE001 - the job's end is recorded; say it, go on
             log.warning("action_not_closed", action=live.action.hex(), error=str(exc))
 

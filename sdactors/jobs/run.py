@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, Callable
 from events.domain import CATALOG
 from events.domain.jobs import JobCheckpoint
 from events.writer import Draft
-from sdactors.library.journal import Append
-from sdactors.runtime.mailbox import Reply
 
 if TYPE_CHECKING:
+    import pykka
+
     from sdactors.indexer.identify import Identifier
-    from sdactors.library.handle import Library
+    from sdactors.jobs.port import JobLibrary
 
 # Batches sent to the Journal and not yet acknowledged.
 COMMIT_WINDOW = 8
@@ -55,7 +55,7 @@ class Eids:
 class JobRun:
     """One run of a job: what it is to do, and how it reports."""
 
-    lib: Library
+    lib: JobLibrary
     job: bytes
     kind: str
     location: bytes
@@ -78,11 +78,11 @@ class JobRun:
 
 
 class Emitter:
-    """Sends batches to the Journal, keeping at most COMMIT_WINDOW unacknowledged."""
+    """Appends batches, keeping at most COMMIT_WINDOW not yet durable."""
 
-    def __init__(self, lib: Library, job: bytes | None) -> None:
-        self._journal = lib.supervisor.live_ref("journal")
-        self._waiting: deque[Reply] = deque()
+    def __init__(self, lib: JobLibrary, job: bytes | None) -> None:
+        self._lib = lib
+        self._waiting: deque[pykka.Future] = deque()
         self._job = job
         self._last_checkpoint = time.monotonic()
         self.counts: Callable[[], dict[str, int | float]] | None = None
@@ -93,9 +93,7 @@ class Emitter:
             if now - self._last_checkpoint >= CHECKPOINT_EVERY_S:
                 self._last_checkpoint = now
                 drafts = [*drafts, CATALOG.body(JobCheckpoint(self._job, self.counts()))]
-        reply = Reply()
-        self._journal.tell(Append(tuple(drafts), reply))
-        self._waiting.append(reply)
+        self._waiting.append(self._lib.append_soon(drafts))
         while len(self._waiting) > COMMIT_WINDOW:
             self._waiting.popleft().get(timeout=600)
 

@@ -1,8 +1,10 @@
 """The event bus: fans committed events out to subscribers, filtered by type prefix.
 
 Only the Journal publishes, and only after commit, so a subscriber never sees an event that
-could still be rolled back. A subscriber that raises is logged and kept; it cannot take the
-bus down with it.
+could still be rolled back. Subscribing sends no message: the subscriptions are a registry the
+bus reads (so a callback never travels inside a message, and a restarted bus keeps them). A
+subscriber is called on the bus's thread and must be quick (most tell an actor); one that
+raises is logged and kept: it cannot take the bus down with it.
 """
 
 from __future__ import annotations
@@ -23,17 +25,13 @@ Deliver = Callable[[Sequence[Event]], None]
 
 
 @dataclass(frozen=True, slots=True)
-class Subscribe:
-    """Ask the bus; the answer is the token to unsubscribe with."""
+class Subscription:
+    """Call ``deliver`` with each commit's events whose type starts with one of
+    ``prefixes``. Kept in :class:`Subscriptions`; never sent."""
 
     prefixes: tuple[str, ...]
     deliver: Deliver
     name: str = "subscriber"
-
-
-@dataclass(frozen=True, slots=True)
-class Unsubscribe:
-    token: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,26 +40,30 @@ class Publish:
 
 
 class Subscriptions:
-    """Who listens, kept outside the bus actor so a restarted bus still knows them."""
+    """Who listens, kept outside the bus actor so a restarted bus still knows them. Thread-
+    safe: subscribing asks no actor."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_token: dict[int, Subscribe] = {}
+        self._by_token: dict[int, Subscription] = {}
+        self._current: tuple[Subscription, ...] = ()
         self._tokens = itertools.count(1)
 
-    def add(self, subscription: Subscribe) -> int:
+    def add(self, subscription: Subscription) -> int:
+        """The token to remove it with."""
         with self._lock:
             token = next(self._tokens)
             self._by_token[token] = subscription
+            self._current = tuple(self._by_token.values())
             return token
 
     def remove(self, token: int) -> None:
         with self._lock:
             self._by_token.pop(token, None)
+            self._current = tuple(self._by_token.values())
 
-    def current(self) -> list[Subscribe]:
-        with self._lock:
-            return list(self._by_token.values())
+    def current(self) -> tuple[Subscription, ...]:
+        return self._current
 
 
 class EventBus(SupervisedActor):
@@ -72,11 +74,6 @@ class EventBus(SupervisedActor):
     def on_receive(self, message: object) -> object:
         if isinstance(message, Publish):
             self._publish(message.events)
-            return None
-        if isinstance(message, Subscribe):
-            return self._subscriptions.add(message)
-        if isinstance(message, Unsubscribe):
-            self._subscriptions.remove(message.token)
             return None
         raise TypeError(f"EventBus got an unexpected message: {message!r}")
 

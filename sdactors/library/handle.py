@@ -6,7 +6,10 @@ itself: appends and ingests go to the Journal, folding to the Projector.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sqlite3
+from contextlib import AbstractContextManager
 from typing import Any, Callable, Iterable, NoReturn, Sequence
 
 import pykka
@@ -29,7 +32,8 @@ from sdactors.jobs.manager import (
     ResumeUnfinished,
     Submit,
 )
-from sdactors.library.bus import Deliver, EventBus, Subscribe, Subscriptions, Unsubscribe
+from sdactors.library.actions import close_action, close_interrupted
+from sdactors.library.bus import Deliver, EventBus, Subscription, Subscriptions
 from sdactors.library.config import LibraryConfig
 from sdactors.library.health import LibraryHealth
 from sdactors.library.journal import (
@@ -38,13 +42,13 @@ from sdactors.library.journal import (
     Appended,
     DeviceInfo,
     Ingest,
+    IngestExport,
     Journal,
     OwnEventsHeld,
 )
 from sdactors.library.log_health import check_log_present, check_not_damaged
 from sdactors.library.projector import CatchUp, Committed, Digest, Projector, Rebuild
 from sdactors.library.reader import LibraryReader
-from sdactors.ops.action_manager import close_interrupted
 from sdactors.runtime.errors import (
     ActorFailed,
     DiskFull,
@@ -53,13 +57,16 @@ from sdactors.runtime.errors import (
     IndexRebuilt,
 )
 from sdactors.runtime.lock import LOCK_WAIT_S, LibraryLock
-from sdactors.runtime.mailbox import Reply
+from sdactors.runtime.paths import LibraryPaths
 from sdactors.runtime.private_files import private_database, private_dir
+from sdactors.runtime.progress import ProgressChannels
 from sdactors.runtime.supervisor import Supervisor
 
 # How long a caller waits for the Journal before reporting it stuck. Generous: a commit
 # behind a large import can take a while.
 REPLY_TIMEOUT_S = 600.0
+# Where a job's progress goes, in the thread waiting on it.
+Report = Callable[[dict[str, Any]], None]
 # After a forced restore, how long a node's write waits for a peer to send this device's own
 # later events back before it fails: long enough for the node to reach a peer and receive
 # them, short enough that a command with no peer in reach says so.
@@ -109,8 +116,9 @@ class Library(LibraryReader):
         if rebuild is not None:
             self.health.index_damaged(rebuild)  # the Projector rebuilds it as it starts
         self.supervisor = Supervisor(f"library {config.name}")
+        # Outlives any one bus: a restarted bus keeps its subscribers.
+        self._subscriptions = subscriptions = Subscriptions()
         try:
-            subscriptions = Subscriptions()  # outlives any one bus: a restart keeps them
             self.supervisor.start("bus", lambda hook: EventBus.start(subscriptions, hook))
             bus = lambda: self.supervisor.live_ref("bus")  # noqa: E731 - the current bus, after restarts
             self.supervisor.start(
@@ -133,16 +141,19 @@ class Library(LibraryReader):
                 ),
             )
             self.jobs = JobBoard()
+            # Where the jobs' progress goes to those waiting on them (channels by id).
+            self.progress = ProgressChannels()
+            port = JobsPort(self)
             self.supervisor.start(
                 "jobs",
-                lambda hook: JobManager.start(self, self.jobs, pause_on_stop=not jobs_resume,
-                                              on_crash=hook),
+                lambda hook: JobManager.start(port, self.jobs, self.progress,
+                                              pause_on_stop=not jobs_resume, on_crash=hook),
             )  # fmt: skip
             try:
                 self.catch_up()
             except (DiskFull, IndexRebuilding, IndexRebuildFailed):
                 pass  # the library's health says so; it serves again when that passes
-            self._projector_token = self.subscribe(
+            self.subscribe(
                 ("",), lambda events: self._tell("projector", Committed()), name="projector"
             )
             try:
@@ -213,13 +224,31 @@ class Library(LibraryReader):
         except pykka.ActorDeadError as exc:
             raise ActorFailed(f"the {actor} stopped; it is being restarted, try again") from exc
 
+    def _ask_following(self, actor: str, message: Any, progress: Report | None) -> Any:
+        """Ask ``message`` (which has a ``progress`` field) and wait for the answer, however
+        long; with ``progress``, the message names a channel opened for this ask, and each
+        record the actor posts on it goes to ``progress``, in this thread, until then."""
+        if progress is None:
+            return self._ask(actor, message, timeout=None)
+        with self.progress.open() as channel:
+            try:
+                reply = self.supervisor.live_ref(actor).ask(
+                    dataclasses.replace(message, progress=channel.id), block=False
+                )
+            except pykka.ActorDeadError as exc:
+                raise ActorFailed(f"the {actor} stopped; it is being restarted, try again") from exc
+            return channel.follow(reply, progress, None)
+
     # -- writing ----------------------------------------------------------------------------
 
     def append(self, drafts: Sequence[Draft]) -> Appended:
         """Append and wait until the events are durable."""
-        reply = Reply()
-        self.supervisor.live_ref("journal").tell(Append(tuple(drafts), reply))
-        return reply.get(timeout=REPLY_TIMEOUT_S)
+        return self._ask("journal", Append(tuple(drafts)))  # type: ignore[return-value]
+
+    def append_soon(self, drafts: Sequence[Draft]) -> pykka.Future:
+        """Append without waiting: the future settles once the events are durable (or with
+        why they were refused)."""
+        return self.supervisor.live_ref("journal").ask(Append(tuple(drafts)), block=False)
 
     def append_typed(self, *typed: object) -> Appended:
         return self.append([CATALOG.body(t) for t in typed])
@@ -235,68 +264,62 @@ class Library(LibraryReader):
     def accept_loss(self) -> bool:
         """Write again after a forced restore without waiting for a peer; whether writes
         were waiting."""
-        reply = Reply()
-        self.supervisor.live_ref("journal").tell(AcceptLoss(reply))
-        return bool(reply.get(timeout=REPLY_TIMEOUT_S))
+        return bool(self._ask("journal", AcceptLoss()))
 
     def ingest(
         self, wire: Iterable[tuple[bytes, bytes | None]], whole: bool = False
     ) -> IngestReport:
-        reply = Reply()
-        self.supervisor.live_ref("journal").tell(Ingest(wire, reply, whole))
-        return reply.get(timeout=REPLY_TIMEOUT_S)
+        """Verify and store foreign events (``(data, sig)`` pairs, held in memory)."""
+        return self._ask("journal", Ingest(tuple(wire), whole))  # type: ignore[return-value]
+
+    def ingest_export(self, path: str | os.PathLike[str]) -> IngestReport:
+        """Verify and store every event of an export file, or none (read as it goes)."""
+        return self._ask("journal", IngestExport(os.fspath(path)))  # type: ignore[return-value]
 
     def subscribe(
         self, prefixes: tuple[str, ...], deliver: Deliver, name: str = "subscriber"
     ) -> int:
-        return self._ask("bus", Subscribe(prefixes, deliver, name))  # type: ignore[return-value]
+        """Call ``deliver`` (on the bus's thread: it must be quick) with each commit's events
+        whose type starts with one of ``prefixes``; the token to unsubscribe with."""
+        return self._subscriptions.add(Subscription(prefixes, deliver, name))
 
     def unsubscribe(self, token: int) -> None:
-        self._tell("bus", Unsubscribe(token))
+        self._subscriptions.remove(token)
 
     # -- jobs -------------------------------------------------------------------------------
 
     def index_location(
         self,
         location: bytes,
-        progress: Callable[[dict[str, Any]], None] | None = None,
+        progress: Report | None = None,
         folders: Sequence[bytes] | None = None,
         confirm_deletions: bool = False,
     ) -> dict[str, Any]:
         """Index (or rescan) one of this device's locations, or only some of its ``folders``,
         as a recorded job, and wait for it to end; its counts (``JobStats.as_dict``)."""
-        reply = Reply()
         folders = None if folders is None else list(folders)
-        self._tell_jobs(
-            Submit("index", location, index_params(folders), reply, progress,
-                   confirmed=confirm_deletions)
-        )  # fmt: skip
         # No timeout: a large first index takes as long as the disk needs.
-        return reply.get(timeout=None)
+        return self._ask_following(
+            "jobs",
+            Submit("index", location, index_params(folders), confirmed=confirm_deletions),
+            progress,
+        )
 
     def run_job(
         self,
         kind: str,
         location: bytes,
         params: dict[str, Any],
-        progress: Callable[[dict[str, Any]], None] | None = None,
+        progress: Report | None = None,
     ) -> Any:
         """Run a recorded job and wait for its end; what it returns."""
-        reply = Reply()
-        self._tell_jobs(Submit(kind, location, params, reply, progress))
-        return reply.get(timeout=None)
+        return self._ask_following("jobs", Submit(kind, location, params), progress)
 
     def submit_job(
-        self,
-        kind: str,
-        location: bytes,
-        params: dict[str, Any],
-        reply: Reply | None = None,
-        progress: Callable[[dict[str, Any]], None] | None = None,
-        recorded: bool = True,
+        self, kind: str, location: bytes, params: dict[str, Any], recorded: bool = True
     ) -> None:
-        """Queue a job without waiting (``reply``, if given, gets its end)."""
-        self._tell_jobs(Submit(kind, location, params, reply, progress, recorded))
+        """Queue a job without waiting."""
+        self._tell_jobs(Submit(kind, location, params, recorded=recorded))
 
     def rescan_soon(self, location: bytes, folders: Sequence[bytes] | None) -> None:
         """A watcher's rescan: not recorded, merged with one still waiting for the location."""
@@ -304,27 +327,22 @@ class Library(LibraryReader):
                         list(folders)), recorded=False)  # fmt: skip
 
     def pause_job(self, job: bytes) -> dict[str, Any]:
-        return self._job_reply(lambda reply: Pause(job, reply))
+        return self._ask("jobs", Pause(job), timeout=None)  # type: ignore[return-value]
 
     def cancel_job(self, job: bytes) -> dict[str, Any]:
-        return self._job_reply(lambda reply: Cancel(job, reply))
+        return self._ask("jobs", Cancel(job), timeout=None)  # type: ignore[return-value]
 
     def resume_job(
         self,
         job: bytes,
         confirmed: bool = False,
         wait: bool = False,
-        progress: Callable[[dict[str, Any]], None] | None = None,
+        progress: Report | None = None,
     ) -> dict[str, Any]:
-        return self._job_reply(lambda reply: Resume(job, reply, confirmed, wait, progress))
+        return self._ask_following("jobs", Resume(job, confirmed, wait), progress)
 
     def resume_unfinished_jobs(self) -> None:
         self._tell_jobs(ResumeUnfinished())
-
-    def _job_reply(self, make: Callable[[Reply], object]) -> Any:
-        reply = Reply()
-        self._tell_jobs(make(reply))
-        return reply.get(timeout=None)
 
     def _tell_jobs(self, message: object) -> None:
         try:
@@ -356,12 +374,13 @@ class Library(LibraryReader):
         """
         if damaged:
             self.health.index_damaged(reason)  # refused from now on, not once the actor hears
-        reply = Reply() if wait else None
+        if wait:
+            return self._ask("projector", Rebuild(reason, damaged), timeout=None)  # type: ignore[return-value]
         try:
-            self.supervisor.live_ref("projector").tell(Rebuild(reason, damaged, reply))
+            self.supervisor.live_ref("projector").tell(Rebuild(reason, damaged))
         except pykka.ActorDeadError as exc:
             raise ActorFailed("the projector stopped; it is being restarted, try again") from exc
-        return reply.get(timeout=None) if reply is not None else None
+        return None
 
     # -- reading the index ------------------------------------------------------------------
 
@@ -405,3 +424,34 @@ class Library(LibraryReader):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class JobsPort:
+    """The library as its jobs see it (:class:`~sdactors.jobs.port.JobLibrary`): what they
+    may do with it, and nothing else of it."""
+
+    def __init__(self, lib: Library) -> None:
+        self._lib = lib
+
+    @property
+    def device(self) -> bytes:
+        return self._lib.device
+
+    @property
+    def paths(self) -> LibraryPaths:
+        return self._lib.config.paths
+
+    def catch_up(self) -> int:
+        return self._lib.catch_up()
+
+    def index(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._lib.index()
+
+    def append_typed(self, *typed: object) -> Appended:
+        return self._lib.append_typed(*typed)
+
+    def append_soon(self, drafts: Sequence[Draft]) -> pykka.Future:
+        return self._lib.append_soon(drafts)
+
+    def close_action(self, action: bytes, outcome: Any = None, error: str | None = None) -> None:
+        close_action(self._lib, action, outcome, error)

@@ -1,9 +1,10 @@
 """The Journal: the only writer of a library's events.db.
 
-Appends are group-committed. An ``Append`` only queues its drafts and, if none is queued yet,
-sends the Journal a ``_Flush`` behind everything already in its inbox. When the flush runs,
-every append that arrived meanwhile goes into one transaction with one fsync, and each caller's
-reply is set after the commit. Under load the batches grow by themselves: while one commit
+Appends are group-committed. An ``Append`` (asked) only queues its drafts and, if none is
+queued yet, sends the Journal a ``_Flush`` behind everything already in its inbox. When the
+flush runs, every append that arrived meanwhile goes into one transaction with one fsync, and
+each asker's future is settled after the commit (the Journal answers each with a
+:class:`~sdactors.runtime.mailbox.Later`). Under load the batches grow by themselves: while one commit
 waits for the disk, the next batch gathers in the inbox.
 """
 
@@ -23,15 +24,17 @@ from events.domain import CATALOG
 from events.domain.device import DeviceRegistered
 from events.envelope import Event
 from events.errors import InvalidEvent
+from events.exportfile import ExportReader
 from events.keys import DeviceKey
 from events.sqlite_faults import disk_full
-from events.store import EventStore
+from events.store import EventStore, IngestReport
 from events.validation import event_problem
 from events.writer import Draft, LogWriter
 from sdactors.library.bus import Publish
 from sdactors.library.health import LibraryHealth
 from sdactors.runtime.errors import ActorFailed, AwaitingOwnEvents
 from sdactors.runtime.logs import get_logger
+from sdactors.runtime.mailbox import Later
 from sdactors.runtime.supervisor import CrashHook, SupervisedActor
 
 log = get_logger(__name__)
@@ -51,10 +54,10 @@ class DeviceInfo:
 
 @dataclass(frozen=True, slots=True)
 class Append:
-    """Append drafts as this device's next events; ``reply`` gets :class:`Appended`."""
+    """Append drafts as this device's next events; asked, the answer is :class:`Appended`
+    once they are durable."""
 
     drafts: tuple[Draft, ...]
-    reply: pykka.Future | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +72,23 @@ class Appended:
 
 @dataclass(frozen=True, slots=True)
 class Ingest:
-    """Verify and store foreign events; ``reply`` gets the :class:`IngestReport`.
+    """Verify and store foreign events, ``(data, sig)`` pairs; the answer is the
+    :class:`IngestReport`.
 
-    With ``whole``, events no seal covers are refused instead of held back: an import must
-    take all of a file or none of it.
+    With ``whole``, events no seal covers are refused instead of held back.
     """
 
-    wire: Iterable[tuple[bytes, bytes | None]]
-    reply: pykka.Future
+    wire: tuple[tuple[bytes, bytes | None], ...]
     whole: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IngestExport:
+    """Verify and store every event of the export file at ``path``, or none of them (it may
+    be far larger than memory: the Journal reads it as it ingests); the answer is the
+    :class:`IngestReport`. A file that breaks off or fails its trailer writes nothing."""
+
+    path: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +103,8 @@ class OwnEventsHeld:
 
 @dataclass(frozen=True, slots=True)
 class AcceptLoss:
-    """Write again after a forced restore without waiting for a peer; ``reply`` gets whether
+    """Write again after a forced restore without waiting for a peer; the answer is whether
     writes were waiting."""
-
-    reply: pykka.Future
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,11 +144,12 @@ class Journal(SupervisedActor):
         self._device = device
         self._bus = bus
         self._health = health
-        self._pending: list[Append] = []
+        # Appends waiting for the next commit, each with its asker's answer.
+        self._pending: list[tuple[Sequence[Draft], Later]] = []
         self._flush_queued = False
         self._restored = restored
         self._hold_s = hold_s
-        self._held: list[tuple[float, Append]] = []
+        self._held: list[tuple[float, tuple[Sequence[Draft], Later]]] = []
         self._timer: threading.Timer | None = None
 
     def started(self) -> None:
@@ -184,26 +194,31 @@ class Journal(SupervisedActor):
         if self._timer is not None:
             self._timer.cancel()
         waiting = self._pending + [request for _deadline, request in self._held]
-        for request in waiting:
-            if request.reply is not None:
-                request.reply.set_exception(exc_info=(type(error), error, error.__traceback__))
+        for _drafts, answer in waiting:
+            answer.set_exception(exc_info=(type(error), error, error.__traceback__))
         self._pending, self._held = [], []
 
     def on_receive(self, message: object) -> object:
         if isinstance(message, Append):
+            answer = Later()
             if self._awaiting:
-                self._hold(message)
-                return None
-            self._pending.append(message)
+                self._hold((message.drafts, answer))
+                return answer
+            self._pending.append((message.drafts, answer))
             if not self._flush_queued:
                 self._flush_queued = True
                 self.actor_ref.tell(_Flush())
+            return answer
         elif isinstance(message, _Flush):
             self._flush_queued = False
             self._commit_pending()
         elif isinstance(message, Ingest):
             self._commit_pending()
-            self._ingest(message)
+            return self._ingest(message.wire, message.whole)
+        elif isinstance(message, IngestExport):
+            self._commit_pending()
+            with open(message.path, "rb") as fh:
+                return self._ingest(ExportReader(fh, name=message.path).records(), True)
         elif isinstance(message, OwnEventsHeld):
             if self._awaiting and self._writer.seq >= message.seq:
                 log.info("journal_own_events_back", head=self._writer.seq)
@@ -213,7 +228,7 @@ class Journal(SupervisedActor):
             if was:
                 log.warning("journal_own_events_given_up", head=self._writer.seq)
                 self._stop_awaiting()
-            message.reply.set(was)
+            return was
         elif isinstance(message, _HoldExpired):
             self._timer = None
             self._refuse_due()
@@ -223,7 +238,7 @@ class Journal(SupervisedActor):
 
     # -- after a forced restore: this device's appends wait for its own events -------------
 
-    def _hold(self, request: Append) -> None:
+    def _hold(self, request: tuple[Sequence[Draft], Later]) -> None:
         if self._hold_s <= 0:
             self._refuse(request, None)
             return
@@ -255,11 +270,11 @@ class Journal(SupervisedActor):
         self._held = keep
         self._arm()
 
-    def _refuse(self, request: Append, waited_s: float | None) -> None:
+    def _refuse(self, request: tuple[Sequence[Draft], Later], waited_s: float | None) -> None:
         error = AwaitingOwnEvents(waited_s)
-        log.info("journal_refused_awaiting_own_events", drafts=len(request.drafts))
-        if request.reply is not None:
-            request.reply.set_exception(exc_info=(type(error), error, None))
+        drafts, answer = request
+        log.info("journal_refused_awaiting_own_events", drafts=len(drafts))
+        answer.set_exception(exc_info=(type(error), error, None))
 
     def _stop_awaiting(self) -> None:
         """Own events are back (or given up): the mark goes, the held appends go in."""
@@ -279,19 +294,21 @@ class Journal(SupervisedActor):
         info = self._device
         return [CATALOG.body(DeviceRegistered(info.name, info.hostname, info.os))]
 
-    def _valid(self, requests: list[Append]) -> list[Append]:
+    def _valid(
+        self, requests: list[tuple[Sequence[Draft], Later]]
+    ) -> list[tuple[Sequence[Draft], Later]]:
         """The requests whose drafts may enter the log; each other one fails alone, with the
         type, place and reason of its first invalid draft, and writes nothing."""
         library = self._store.library
         valid = []
         for request in requests:
-            for i, (type_name, v, body) in enumerate(request.drafts):
+            drafts, answer = request
+            for i, (type_name, v, body) in enumerate(drafts):
                 problem = event_problem(type_name, v, body, library, self._key.public)
                 if problem is not None:
-                    error = InvalidEvent(type_name, i + 1, len(request.drafts), problem)
+                    error = InvalidEvent(type_name, i + 1, len(drafts), problem)
                     log.warning("journal_refused_draft", error=str(error))
-                    if request.reply is not None:
-                        request.reply.set_exception(exc_info=(type(error), error, None))
+                    answer.set_exception(exc_info=(type(error), error, None))
                     break
             else:
                 valid.append(request)
@@ -305,8 +322,8 @@ class Journal(SupervisedActor):
             return
         drafts = self._registration()
         skip = len(drafts)
-        for request in requests:
-            drafts.extend(request.drafts)
+        for request_drafts, _answer in requests:
+            drafts.extend(request_drafts)
         seq, prev = self._writer.seq, self._writer.prev
         try:
             # Inside the try: a draft that cannot be encoded (or a clock past its range) must
@@ -318,27 +335,26 @@ class Journal(SupervisedActor):
             self._writer.rewind(seq, prev)
             log.error("journal_commit_failed", error=str(exc), events=len(drafts))
             error = self._health.disk_full() if disk_full(exc) else exc
-            for request in requests:
-                if request.reply is not None:
-                    request.reply.set_exception(exc_info=(type(error), error, error.__traceback__))
+            for _drafts, answer in requests:
+                answer.set_exception(exc_info=(type(error), error, error.__traceback__))
             return
         self._health.wrote()
         placed = tuple(ev.at(first + i) for i, ev in enumerate(events))
         at = skip
-        for request in requests:
-            n = len(request.drafts)
-            if request.reply is not None:
-                request.reply.set(Appended(first + at, placed[at : at + n]))
+        for request_drafts, answer in requests:
+            n = len(request_drafts)
+            answer.set(Appended(first + at, placed[at : at + n]))
             at += n
         self._publish(placed)
 
-    def _ingest(self, message: Ingest) -> None:
+    def _ingest(self, wire: Iterable[tuple[bytes, bytes | None]], whole: bool) -> IngestReport:
+        """Raised, an error is the asker's answer; the Journal lives on."""
         try:
-            report = self._store.ingest(message.wire, whole=message.whole)
-        except Exception as exc:  # noqa: BLE001 - the caller gets it; the Journal lives on
-            error = self._health.disk_full() if disk_full(exc) else exc
-            message.reply.set_exception(exc_info=(type(error), error, error.__traceback__))
-            return
+            report = self._store.ingest(wire, whole=whole)
+        except Exception as exc:
+            if disk_full(exc):
+                raise self._health.disk_full() from exc
+            raise
         if report.accepted:
             self._health.wrote()
             self._writer.clock.observe(report.max_hlc)
@@ -359,7 +375,7 @@ class Journal(SupervisedActor):
                     self._publish(chunk)
                     chunk, size = [], 0
             self._publish(chunk)
-        message.reply.set(report)
+        return report
 
     def _publish(self, events: Sequence[Event]) -> None:
         if self._bus is None or not events:

@@ -17,6 +17,7 @@ rebuilt.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 import time
@@ -41,7 +42,7 @@ from projections.runner import ProjectionRunner
 from sdactors.library.health import LibraryHealth
 from sdactors.runtime.errors import ActorFailed, DiskFull, IndexRebuildFailed, IndexRebuilding
 from sdactors.runtime.logs import get_logger
-from sdactors.runtime.mailbox import Reply
+from sdactors.runtime.mailbox import Later
 from sdactors.runtime.supervisor import CrashHook, SupervisedActor
 
 log = get_logger(__name__)
@@ -59,14 +60,13 @@ class Committed:
 
 @dataclass(frozen=True, slots=True)
 class Rebuild:
-    """Fold the whole log into a new index and swap it in; ``reply`` (if any) gets the
-    :class:`RebuildResult`. ``damaged``: the live index must not be read or folded any more.
-    A rebuild asked for while one runs joins it (what the log gains meanwhile is folded after
-    the swap, by the same folds)."""
+    """Fold the whole log into a new index and swap it in; asked, the answer is the
+    :class:`RebuildResult` once swapped in. ``damaged``: the live index must not be read or
+    folded any more. A rebuild asked for while one runs joins it (what the log gains
+    meanwhile is folded after the swap, by the same folds)."""
 
     reason: str
     damaged: bool = False
-    reply: Reply | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,20 +74,28 @@ class Digest:
     """Answers the digest of the index, after catching up."""
 
 
+_serials = itertools.count(1)
+
+
 @dataclass(eq=False)
 class _Building:
+    """A rebuild under way: the actor's own state, never sent."""
+
     reason: str
     path: str
+    serial: int = field(default_factory=lambda: next(_serials))
     cancel: threading.Event = field(default_factory=threading.Event)
-    waiters: list[Reply] = field(default_factory=list)
+    waiters: list[Later] = field(default_factory=list)
     thread: threading.Thread | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class _Built:
-    """Told by a rebuild's thread when its fold has ended."""
+    """Told by a rebuild's thread when its fold (of rebuild ``serial``, into ``path``) has
+    ended."""
 
-    building: _Building
+    serial: int
+    path: str
     result: RebuildResult | None
     error: BaseException | None
 
@@ -178,8 +186,9 @@ class Projector(SupervisedActor):
         if isinstance(message, Rebuild):
             if message.damaged:
                 self._damaged(message.reason)
-            self._rebuild(message.reason, message.reply)
-            return None
+            answer = Later()
+            self._rebuild(message.reason, answer)
+            return answer
         if isinstance(message, _Built):
             self._built(message)
             return None
@@ -281,7 +290,7 @@ class Projector(SupervisedActor):
 
     # -- rebuild and swap -------------------------------------------------------------------
 
-    def _rebuild(self, reason: str, reply: Reply | None = None) -> None:
+    def _rebuild(self, reason: str, reply: Later | None = None) -> None:
         """Start a rebuild, or join the one under way; in a command's process, do it now."""
         building = self._building
         if building is None:
@@ -319,9 +328,9 @@ class Projector(SupervisedActor):
             folded = fold_into(
                 building.path, store, library_projections(), CATALOG, on_batch=on_batch
             )
-            return _Built(building, folded, None)
+            return _Built(building.serial, building.path, folded, None)
         except Exception as exc:  # noqa: BLE001 - the actor decides what it means
-            return _Built(building, None, exc)
+            return _Built(building.serial, building.path, None, exc)
         finally:
             if store is not None:
                 store.close()
@@ -335,9 +344,10 @@ class Projector(SupervisedActor):
 
     def _built(self, message: _Built) -> None:
         """Swap a complete fold in and catch it up; or tell the waiters why there is none."""
-        building = message.building
-        if building is not self._building:
-            remove_db(building.path)  # stopped meanwhile
+        building = self._building
+        if building is None or building.serial != message.serial:
+            if building is None:
+                remove_db(message.path)  # stopped meanwhile
             return
         self._building = None
         error = message.error

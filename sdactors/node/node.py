@@ -7,8 +7,9 @@ through the ActionManager, which audits them; reads directly.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 
 import pykka
 
@@ -23,60 +24,107 @@ from sdactors.node.library_manager import (
     DiscardLibrary,
     LibraryManager,
     ListLibraries,
+    OpenLibraries,
     OpenLibrary,
 )
 from sdactors.ops.action_manager import ActionManager, RunAction
 from sdactors.ops.base import Op, checked_result, run_command
 from sdactors.ops.context import CallContext, ProgressSink
 from sdactors.runtime.config import NodeConfig, load_node_config
+from sdactors.runtime.errors import NodeNotRunning
 from sdactors.runtime.identity import load_device_key
-from sdactors.runtime.mailbox import Reply
 from sdactors.runtime.paths import DataDir
+from sdactors.runtime.progress import ProgressChannels
 from sdactors.runtime.supervisor import Supervisor
 from sdactors.volumes.manager import VolumeManager
+
+if TYPE_CHECKING:
+    from sdactors.ops.context import Network
+
+
+class NodeService(Protocol):
+    """What ``sd node run`` adds to the node it holds: the network, its status, and serving
+    the libraries created meanwhile."""
+
+    net: Network | None
+    net_error: str | None
+
+    def status(self) -> dict[str, Any]: ...
+
+    def serve_created(self, library_id: str, name: str) -> None: ...
+
+    def closed_for(self, library_id: str, work: Callable[[], T]) -> T: ...
+
 
 T = TypeVar("T")
 
 
 class Node:
+    """The host commands run on (``sdactors.ops.context.Host``), in ``sd node run`` or in
+    one command's process."""
+
     def __init__(self, data_dir: str | os.PathLike[str], serving: bool = False) -> None:
         """``serving``: the node of ``sd node run`` (its jobs outlive a stop, to resume)."""
         self.data = DataDir(data_dir)
         self.config: NodeConfig = load_node_config(self.data)
         self.key: DeviceKey = load_device_key(self.data)
         device = DeviceInfo(self.config.device_name, self.config.hostname, self.config.os)
-        # The ``sd node run`` process holding this node, if any (it sets itself).
-        self.process: Any = None
+        # What ``sd node run`` adds, once it holds this node (it sets itself).
+        self.service: NodeService | None = None
+        # The libraries open here: the LibraryManager opens them, commands use them.
+        self._open = OpenLibraries()
         self.supervisor = Supervisor("node")
         self.supervisor.start(
             "libraries",
-            lambda hook: LibraryManager.start(self.data, self.key, device, hook, serving),
+            lambda hook: LibraryManager.start(
+                self.data, self.key, device, self._open, hook, serving
+            ),
         )
         self.supervisor.start("volumes", lambda hook: VolumeManager.start(on_crash=hook))
-        self.supervisor.start("actions", lambda hook: ActionManager.start(self, hook))
+        # Where the actions' progress goes to those waiting on them (channels by id).
+        self.progress = ProgressChannels()
+        # The ActionManager gets this node's ports (a context of no command), not the node.
+        ports = CallContext(self)
+        self.supervisor.start(
+            "actions", lambda hook: ActionManager.start(ports, self.progress, hook)
+        )
 
     @property
     def device(self) -> bytes:
         return self.key.public
 
     @property
-    def node(self) -> "Node":
-        return self
-
-    @property
     def serving(self) -> bool:
         """Whether this is ``sd node run``'s node (long-lived), not one command's."""
-        return self.process is not None
+        return self.service is not None
+
+    @property
+    def network(self) -> Network | None:
+        return self.service.net if self.service is not None else None
+
+    @property
+    def network_error(self) -> str | None:
+        return self.service.net_error if self.service is not None else None
+
+    def status(self) -> dict[str, Any]:
+        if self.service is None:
+            raise NodeNotRunning(str(self.data.root))
+        return self.service.status()
 
     # -- commands ---------------------------------------------------------------------------
 
     def execute(self, command: Op, progress: ProgressSink | None = None) -> Any:
         """Run a command here: through the ActionManager if it changes a library."""
+        report = progress.put if progress is not None else None
         if not command.writes:
-            return run_command(command, CallContext(self, progress))
-        reply = Reply()
-        self.supervisor.live_ref("actions").tell(RunAction(command, reply, progress))
-        return checked_result(command, reply.get(timeout=None))
+            return run_command(command, CallContext(self, report))
+        actions = self.supervisor.live_ref("actions")
+        message = RunAction(command.op_name, command.arguments())
+        if report is None:
+            return checked_result(command, actions.ask(message, timeout=None))
+        with self.progress.open() as channel:
+            reply = actions.ask(dataclasses.replace(message, progress=channel.id), block=False)
+            return checked_result(command, channel.follow(reply, report, None))
 
     def find(self, wanted: str | None) -> LibraryConfig:
         return find_library(self.data, wanted)
@@ -98,27 +146,23 @@ class Node:
         except pykka.ActorDeadError:
             return self.supervisor.live_ref("libraries").ask(message, timeout=REPLY_TIMEOUT_S)
 
-    def _tell(self, message: object) -> None:
-        try:
-            self.supervisor.live_ref("libraries").tell(message)
-        except pykka.ActorDeadError:
-            self.supervisor.live_ref("libraries").tell(message)
-
     def libraries(self) -> list[LibraryConfig]:
         return self._ask(ListLibraries())
 
     def create_library(
         self, name: str, library_id: str | None = None, empty: bool = False
     ) -> Library:
-        return self._ask(CreateLibrary(name, library_id, empty))
+        return self._open.get(self._ask(CreateLibrary(name, library_id, empty)))
+
+    def serve_new(self, config: LibraryConfig) -> None:
+        if self.service is not None:
+            self.service.serve_created(config.id, config.name)
 
     def open_library(
         self, wanted: str | None, lock_wait: float | None = None, rebuild: str | None = None
     ) -> Library:
         """``rebuild``: if this opens it, its index is folded anew from the log (why)."""
-        reply = Reply()
-        self._tell(OpenLibrary(wanted, reply, lock_wait, rebuild))
-        return reply.get(timeout=REPLY_TIMEOUT_S)
+        return self._open.get(self._ask(OpenLibrary(wanted, lock_wait, rebuild)))
 
     def close_library(self, library_id: str) -> None:
         """Close it here (its actors stop, its lock is let go), if it is open."""
@@ -127,9 +171,9 @@ class Node:
     def closed_for(self, library_id: str, work: Callable[[], T]) -> T:
         """Run ``work`` with the library not open in this node, and serve it again after,
         its index rebuilt (``sd node run``'s node); else just run it."""
-        if self.process is None:
+        if self.service is None:
             return work()
-        return self.process.closed_for(library_id, work)
+        return self.service.closed_for(library_id, work)
 
     def discard_library(self, library_id: str) -> None:
         self._ask(DiscardLibrary(library_id))

@@ -78,7 +78,7 @@ class NodeProcess:
         except BaseException:
             self._lock.release()
             raise
-        self.node.process = self
+        self.node.service = self
         self.failed: dict[str, str] = {}
         # The libraries serving, by id: status reads them without asking any actor.
         self.libs: dict[str, Library] = {}

@@ -19,20 +19,13 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from typing import Any, Callable, ClassVar, Protocol, TypeVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 from events.shapes import Check, Shape, compile_check, declared_shape
-from sdactors.ops.context import Host
+from sdactors.ops.context import OpContext
 from sdactors.runtime.errors import InvalidArgument, ResultMisshapen
 
-
-class OpContext(Host, Protocol):
-    """Where a command runs (a node, or the CLI's own process), and who waits on it."""
-
-    action: bytes | None
-
-    def progress(self, info: dict[str, Any]) -> None:
-        """Tell a waiting client how far a long command has come."""
+__all__ = ["Op", "OpContext", "op", "encode", "decode", "commands"]
 
 
 class Op(ABC):

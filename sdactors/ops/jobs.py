@@ -145,7 +145,7 @@ class JobResume(_OnJob):
     def run(self, ctx: OpContext) -> Any:
         lib, job = self.target(ctx)
         # A node runs it in the background; a command without a node runs it here, to its end.
-        wait = not ctx.node.serving
+        wait = not ctx.serving
         result = lib.resume_job(job, self.confirm, wait, ctx.progress if wait else None)
         return {"id": job.hex(), "state": "completed", "counts": result} if wait else result
 

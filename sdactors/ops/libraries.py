@@ -27,10 +27,8 @@ class LibraryCreate(Op):
         return result["id"]
 
     def run(self, ctx: OpContext) -> Any:
-        lib = ctx.node.create_library(self.name)
-        if ctx.node.serving:
-            ctx.node.process.serve_created(lib.config.id, lib.config.name)
-        config = lib.config
+        config = ctx.create_library(self.name).config
+        ctx.serve_new(config)
         return {"id": config.id, "name": config.name, "path": str(config.paths.root)}
 
 
@@ -40,10 +38,7 @@ class LibraryList(Op):
     result = many(record(id=HEX, name=TEXT, created=PLAIN))
 
     def run(self, ctx: OpContext) -> Any:
-        # Through the node (its configuration read, so a broken node.toml is said here too).
-        return [
-            {"id": lib.id, "name": lib.name, "created": lib.created} for lib in ctx.node.libraries()
-        ]
+        return [{"id": lib.id, "name": lib.name, "created": lib.created} for lib in ctx.libraries()]
 
 
 @op("library.info")

@@ -217,9 +217,9 @@ class LogImport(Op):
     def run(self, ctx: OpContext) -> Any:
         from sdactors.ops.logfile_actions import import_log
 
-        done = import_log(ctx.node, Path(os.fsdecode(self.file)), self.library, self.name)
-        if done.created and ctx.node.serving:
-            ctx.node.process.serve_created(done.library.id, done.library.name)
+        done = import_log(ctx, Path(os.fsdecode(self.file)), self.library, self.name)
+        if done.created:
+            ctx.serve_new(done.library)
         return done.as_json()
 
 
@@ -245,11 +245,11 @@ class LogRestore(Op):
         def restore() -> Any:
             return restore_log(ctx.data, path, self.library, self.force).as_json()
 
-        if not ctx.node.serving:
+        if not ctx.serving:
             return restore()
         # Refused before the library is closed, if the export is not the library's.
         target = restore_target(ctx.data, path, self.library)
-        return ctx.node.closed_for(target.id, restore)
+        return ctx.closed_for(target.id, restore)
 
 
 @op("log.accept_loss")

@@ -27,7 +27,7 @@ from sdactors.runtime.paths import DataDir
 from sdactors.runtime.private_files import SQLITE_SIDE_FILES, private_database
 
 if TYPE_CHECKING:
-    from sdactors.node.node import Node
+    from sdactors.ops.context import Host
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,31 +76,29 @@ def export_log(
     return ExportResult(str(path), count, path.stat().st_size)
 
 
-def import_log(
-    node: "Node", path: Path, wanted: str | None, name: str | None = None
-) -> ImportResult:
+def import_log(host: Host, path: Path, wanted: str | None, name: str | None = None) -> ImportResult:
     """Ingest an export: a restore (library created) or a merge (missing events added)."""
     with open(path, "rb") as fh:
         reader = ExportReader(fh, name=str(path))
         header = reader.header
         library_id = header.library.hex()
         if wanted is not None:
-            _target_of(header, node.data, wanted)  # it must be the export's library
-        existing = [lib for lib in list_libraries(node.data) if lib.id == library_id]
+            _target_of(header, host.data, wanted)  # it must be the export's library
+        existing = [lib for lib in list_libraries(host.data) if lib.id == library_id]
         created = not existing
         if created:
-            lib = node.create_library(name or header.name, library_id, empty=True)
+            lib = host.create_library(name or header.name, library_id, empty=True)
         else:
-            lib = node.open_library(library_id)
+            lib = host.write_library(library_id)
         try:
             # One transaction: a forged event (reported precisely) or a file that breaks off
             # or fails its trailer (raised by the reader inside the ingest) writes nothing.
-            report = lib.ingest(reader.records(), whole=True)
+            report = lib.ingest_export(path)
             if not report.ok:
                 raise IngestRefused(report.refused)
         except BaseException:
             if created:
-                node.discard_library(library_id)
+                host.discard_library(library_id)
             raise
     if report.accepted:
         lib.catch_up()

@@ -8,19 +8,17 @@ network (invite, join, sync now) refuse in one line without one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from events.clock import clocks_ahead
 from events.domain.device import ROLES, DeviceRevoked, DeviceRole
 from events.shapes import Bool, Int, Maybe, OneOf, Text
 from projections.devices import Peer, peers
 from sdactors.ops.base import Op, OpContext, op
+from sdactors.ops.context import Network
 from sdactors.ops.results import BOOL, HEX, MAP, MAYBE_TEXT, PLAIN, TEXT, many, record
 from sdactors.ops.shapes import LIBRARY
 from sdactors.runtime.errors import InvalidArgument, LastAdmin, NeedsNode, NotAdmin, UnknownDevice
-
-if TYPE_CHECKING:
-    from sdactors.net.networking import Networking
 
 # How long a pairing ticket works, by default and at the most.
 INVITE_DEFAULT_S = 600
@@ -31,19 +29,14 @@ TICKET = Text(8, 4096)
 DEVICE = Text(1, 256)
 
 
-def network(ctx: OpContext, what: str) -> Networking:
-    """The node's Networking actor; a clear line when there is none."""
-    process = getattr(ctx.node, "process", None)
-    if process is None:
+def network(ctx: OpContext, what: str) -> Network:
+    """The serving node's network; a clear line when there is none."""
+    if not ctx.serving:
         raise NeedsNode(what, str(ctx.data.root))
-    if process.net is None:
-        raise InvalidArgument(f"the node's network did not start: {process.net_error}")
-    return process.net
-
-
-def _running(ctx: OpContext) -> Networking | None:
-    process = getattr(ctx.node, "process", None)
-    return None if process is None else process.net
+    net = ctx.network
+    if net is None:
+        raise InvalidArgument(f"the node's network did not start: {ctx.network_error}")
+    return net
 
 
 def _peers(ctx: OpContext, library: str | None) -> tuple[Any, list[Peer]]:
@@ -157,7 +150,7 @@ class DeviceList(Op):
         from sdactors.net.messages import PeersSeen
 
         lib, known = _peers(ctx, self.library)
-        net = _running(ctx)
+        net = ctx.network
         seen = net.ask(PeersSeen(lib.config.id)) if net is not None else {}
         ahead = _clocks(lib)
         out = []
@@ -257,7 +250,7 @@ class SyncStatusOp(Op):
         from sdactors.net.messages import SyncStatus
 
         config = ctx.find(self.library)
-        net = _running(ctx)
+        net = ctx.network
         if net is not None:
             return net.ask(SyncStatus(config.id))
         lib, known = _peers(ctx, self.library)

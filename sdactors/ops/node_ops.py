@@ -10,7 +10,7 @@ from events.shapes import Text
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.results import BOOL, MAP, TEXT, record
 from sdactors.ops.shapes import LIBRARY
-from sdactors.runtime.errors import InvalidArgument, NodeNotRunning
+from sdactors.runtime.errors import InvalidArgument
 
 
 @op("node.status")
@@ -21,10 +21,7 @@ class NodeStatus(Op):
     result = MAP
 
     def run(self, ctx: OpContext) -> Any:
-        process = getattr(ctx.node, "process", None)
-        if process is None:
-            raise NodeNotRunning(str(ctx.data.root))
-        return process.status()
+        return ctx.status()
 
 
 # Fault injection, for tests of supervision against a real node: off unless the node was
@@ -32,6 +29,7 @@ class NodeStatus(Op):
 FAULTS_ENV = "SD_INJECT_FAULTS"
 
 
+@dataclass(frozen=True, slots=True)
 class InjectedFault:
     """A message no actor handles: the actor that gets it raises, and is restarted."""
 
@@ -49,6 +47,6 @@ class DebugCrash(Op):
     def run(self, ctx: OpContext) -> Any:
         if os.environ.get(FAULTS_ENV) != "1":
             raise InvalidArgument(f"fault injection is off (start the node with {FAULTS_ENV}=1)")
-        lib = ctx.node.open_library(ctx.find(self.library).id)
+        lib = ctx.write_library(self.library)
         lib.supervisor.ref(self.actor).tell(InjectedFault())
         return {"actor": self.actor, "told": True}

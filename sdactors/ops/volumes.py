@@ -66,14 +66,13 @@ class VolumeList(Op):
 
     def run(self, ctx: OpContext) -> Any:
         from projections.volumes import device_volumes
-        from sdactors.volumes.manager import ListVolumes, Observe
+        from sdactors.volumes.manager import ListVolumes, record
 
         lib, reader = _libraries(ctx, self.library)
+        volumes = ctx.volumes(ListVolumes())
         if lib is not None:
-            volumes = ctx.volumes(Observe(lib)).volumes
+            record(lib, volumes)
             lib.catch_up()
-        else:
-            volumes = ctx.volumes(ListVolumes())
         recorded = {}
         if reader is not None:
             with reader.index() as db:
@@ -113,10 +112,12 @@ class VolumeSpeedtest(Op):
     )
 
     def run(self, ctx: OpContext) -> Any:
-        from sdactors.volumes.manager import SpeedTest
+        from sdactors.volumes.manager import SpeedTest, record_speed
 
         lib, _reader = _libraries(ctx, self.library)
-        report = ctx.volumes(SpeedTest(self.mount, self.size_mib * MIB, self.seconds, lib))
+        report = ctx.volumes(SpeedTest(self.mount, self.size_mib * MIB, self.seconds))
+        if lib is not None:
+            record_speed(lib, report)
         r = report.result
         return {
             "volume": report.volume.id,
@@ -127,5 +128,5 @@ class VolumeSpeedtest(Op):
             "bytes_read": r.bytes_read,
             "seconds": round(r.seconds, 3),
             "cache_dropped": r.cache_dropped,
-            "recorded": report.recorded,
+            "recorded": lib is not None,
         }

@@ -1,4 +1,6 @@
-"""The VolumeManager: what this device has mounted, recorded in a library when it changes.
+"""The VolumeManager: what this device has mounted, and how fast a volume is; and how that
+is recorded in a library when it changes (:func:`record`, :func:`record_speed`, called by
+whoever holds the library: messages carry data, never a library).
 
 It keeps no list of its own: the mount table changes under it (a disk is plugged in), so every
 message looks again, and what is already recorded is read from the library's ``volumes``
@@ -9,11 +11,13 @@ or when it comes back after an unmount, and never for free space alone.
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from events.domain.volumes import VolumeObserved, VolumeSpeedMeasured, VolumeUnmounted
 from projections.volumes import VolumeRow, device_volumes
-from sdactors.library.handle import Library
 from sdactors.runtime.logs import get_logger
 from sdactors.runtime.supervisor import CrashHook, SupervisedActor
 from sdactors.volumes.detect import Probe, Volume, detect_volumes, find_mounted
@@ -36,34 +40,32 @@ class ListVolumes:
 
 
 @dataclass(frozen=True, slots=True)
-class Observe:
-    """Ask; detect and record what changed in ``library``. The answer is :class:`Observed`."""
-
-    library: Library
-
-
-@dataclass(frozen=True, slots=True)
-class Observed:
-    volumes: tuple[Volume, ...]
-    recorded: tuple[VolumeObserved | VolumeUnmounted, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class SpeedTest:
-    """Ask; measure the volume mounted at ``mount`` and, given a library, record the result.
-    The answer is :class:`SpeedReport`."""
+    """Ask; measure the volume mounted at ``mount``. The answer is :class:`SpeedReport`."""
 
     mount: str
     max_bytes: int = DEFAULT_MAX_BYTES
     max_seconds: float = DEFAULT_MAX_SECONDS
-    library: Library | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SpeedReport:
     volume: Volume
     result: SpeedResult
-    recorded: bool
+    # Everything mounted when it was measured (to record the volume before its speed).
+    volumes: tuple[Volume, ...]
+
+
+class VolumeLog(Protocol):
+    """A library as recording volumes needs it."""
+
+    device: bytes
+
+    def catch_up(self) -> int: ...
+
+    def index(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def append_typed(self, *typed: object) -> Any: ...
 
 
 class VolumeManager(SupervisedActor):
@@ -74,24 +76,9 @@ class VolumeManager(SupervisedActor):
     def on_receive(self, message: object) -> object:
         if isinstance(message, ListVolumes):
             return detect_volumes(self._probe)
-        if isinstance(message, Observe):
-            volumes = detect_volumes(self._probe)
-            return Observed(tuple(volumes), self._record(message.library, volumes))
         if isinstance(message, SpeedTest):
             return self._speed_test(message)
         raise TypeError(f"VolumeManager got an unexpected message: {message!r}")
-
-    def _record(
-        self, library: Library, volumes: list[Volume]
-    ) -> tuple[VolumeObserved | VolumeUnmounted, ...]:
-        library.catch_up()
-        with library.index() as db:
-            known = device_volumes(db, library.device)
-        events = changes(volumes, known)
-        if events:
-            library.append_typed(*events)
-            log.info("volumes_recorded", library=library.config.id, events=len(events))
-        return tuple(events)
 
     def _speed_test(self, message: SpeedTest) -> SpeedReport:
         volumes = detect_volumes(self._probe)
@@ -102,20 +89,35 @@ class VolumeManager(SupervisedActor):
             max_bytes=message.max_bytes,
             max_seconds=message.max_seconds,
         )
-        lib = message.library
-        if lib is not None:
-            # Record the volume first, so its speed never lands on a volume the log lacks.
-            self._record(lib, volumes)
-            lib.append_typed(
-                VolumeSpeedMeasured(
-                    volume.id,
-                    result.bytes_written,
-                    _micros(result.write_seconds),
-                    result.bytes_read,
-                    _micros(result.read_seconds),
-                )
-            )
-        return SpeedReport(volume, result, lib is not None)
+        return SpeedReport(volume, result, tuple(volumes))
+
+
+def record(lib: VolumeLog, volumes: list[Volume]) -> tuple[VolumeObserved | VolumeUnmounted, ...]:
+    """Record in ``lib`` what changed since it last heard of this device's volumes."""
+    lib.catch_up()
+    with lib.index() as db:
+        known = device_volumes(db, lib.device)
+    events = changes(volumes, known)
+    if events:
+        lib.append_typed(*events)
+        log.info("volumes_recorded", events=len(events))
+    return tuple(events)
+
+
+def record_speed(lib: VolumeLog, report: SpeedReport) -> None:
+    """Record a measured speed in ``lib``: the volume first, so its speed never lands on a
+    volume the log lacks."""
+    record(lib, list(report.volumes))
+    result = report.result
+    lib.append_typed(
+        VolumeSpeedMeasured(
+            report.volume.id,
+            result.bytes_written,
+            _micros(result.write_seconds),
+            result.bytes_read,
+            _micros(result.read_seconds),
+        )
+    )
 
 
 def changes(
