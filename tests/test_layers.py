@@ -1,5 +1,7 @@
 """The layering rule of ARCHITECTURE.md, checked on the source: ``sdactors -> projections ->
-events``, never the other way, and no import cycles between modules."""
+events``, never the other way; inside ``sdactors``, each room imports only the rooms below it;
+and no import circle between modules, counting imports inside functions and under
+``TYPE_CHECKING`` (a circle a lazy import hides is still a circle a reader has to untangle)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,22 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("events", "projections", "sdactors")
 # What each package may import of ours, besides itself.
 ALLOWED = {"events": set(), "projections": {"events"}, "sdactors": {"events", "projections"}}
+# The rooms of ``sdactors``, lowest first (DESIGN.md, "Rooms"): a room imports only rooms of a
+# lower rank; rooms of one rank do not import each other.
+ROOMS: tuple[tuple[str, ...], ...] = (
+    ("runtime",),
+    ("indexer",),
+    ("volumes", "watch", "fileops"),
+    ("jobs",),
+    ("library",),
+    ("net", "replay"),
+    ("ops",),
+    ("node",),
+    ("cli",),
+)
+RANK = {room: rank for rank, rooms in enumerate(ROOMS) for room in rooms}
+# What may sit at the root of ``sdactors`` besides the rooms.
+ROOT_MODULES = {"sdactors", "sdactors.__main__"}
 
 
 @dataclass(frozen=True)
@@ -149,51 +167,13 @@ def test_cycle_finder_finds_cycles() -> None:
 
 
 def test_no_import_cycles_between_modules() -> None:
-    """Only imports that run at import time count: an import inside a function is the
-    accepted way to defer one (the CLI registers its command modules that way)."""
+    """Every import counts, lazy and ``TYPE_CHECKING`` ones included: deferring an import
+    hides a circle from the interpreter, not from the reader."""
     modules = all_modules()
     graph: dict[str, set[str]] = {m: set() for m in modules}
     for module, path in modules.items():
         for imp in imports_of(module, path, modules):
-            if imp.top_level and imp.target in modules and imp.target != module:
-                graph[module].add(imp.target)
-    found = cycles(graph)
-    assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
-
-
-# The rooms of sdactors, lowest first: each imports only those before it (rooms of one rank,
-# the capabilities say, may import each other), counting deferred imports too.
-ROOMS = ("runtime", ("indexer", "volumes", "watch", "fileops"), "jobs", "library",
-         ("net", "replay"), "ops", "node", "cli")  # fmt: skip
-RANK = {room: i for i, rank in enumerate(ROOMS) for room in (rank if isinstance(rank, tuple) else (rank,))}  # fmt: skip
-
-
-def test_rooms_only_depend_downwards_counting_deferred_imports() -> None:
-    """A job sees its library through a port, an op its host through one: never an import of
-    the room above, not even one inside a function or under TYPE_CHECKING."""
-    modules = all_modules()
-    wrong = []
-    for module, path in modules.items():
-        parts = module.split(".")
-        if parts[0] != "sdactors" or len(parts) < 3 or parts[1] not in RANK:
-            continue
-        for imp in imports_of(module, path, modules):
-            target = imp.target.split(".")
-            if target[0] == "sdactors" and len(target) > 1 and target[1] in RANK:
-                if RANK[target[1]] > RANK[parts[1]]:
-                    where = f"{path.relative_to(ROOT)}:{imp.line}"
-                    wrong.append(f"{where}: {parts[1]} imports {imp.target} ({target[1]})")
-    assert not wrong, "imports of a room above:\n" + "\n".join(wrong)
-
-
-def test_no_import_cycles_outside_the_network_counting_deferred_imports() -> None:
-    """No circle through jobs, library, ops and node (or any room but the network's, which
-    its own test checks), even counting imports inside functions and under TYPE_CHECKING."""
-    modules = all_modules()
-    graph = {m: set() for m in modules if not m.startswith("sdactors.net")}
-    for module in graph:
-        for imp in imports_of(module, modules[module], modules):
-            if imp.target in graph and imp.target != module:
+            if imp.target in modules and imp.target != module:
                 graph[module].add(imp.target)
     found = cycles(graph)
     assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
@@ -225,15 +205,36 @@ def test_import_finder_resolves_every_form(tmp_path: Path) -> None:
     }
 
 
-def test_no_import_cycles_in_the_network_counting_deferred_imports() -> None:
-    """Networking's modules (endpoint, services, Spacedrop) depend one way even counting
-    imports inside functions and under TYPE_CHECKING: each service sees the others only
-    through what it is handed, never by reaching back into the module that holds it."""
+def room_of(module: str) -> str | None:
+    """The room of a module of ``sdactors`` (its first sub-package), None for the root."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "sdactors" and len(parts) > 1 else None
+
+
+def test_every_module_of_sdactors_sits_in_a_room() -> None:
+    loose = [
+        m
+        for m in all_modules()
+        if m.startswith("sdactors") and m not in ROOT_MODULES and room_of(m) not in RANK
+    ]
+    assert not loose, "modules outside the rooms of ROOMS: " + ", ".join(sorted(loose))
+
+
+def test_rooms_only_depend_downwards() -> None:
+    """Counting every import: a lazy import of a higher room is still a dependency on it."""
     modules = all_modules()
-    graph: dict[str, set[str]] = {m: set() for m in modules if m.startswith("sdactors.net")}
-    for module in graph:
-        for imp in imports_of(module, modules[module], modules):
-            if imp.target in graph and imp.target != module:
-                graph[module].add(imp.target)
-    found = cycles(graph)
-    assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
+    wrong = []
+    for module, path in modules.items():
+        room = room_of(module)
+        if room not in RANK:
+            continue
+        for imp in imports_of(module, path, modules):
+            target = room_of(imp.target)
+            if target is None or target == room:
+                continue
+            if target not in RANK or RANK[target] >= RANK[room]:
+                where = "" if imp.top_level else " (lazy or TYPE_CHECKING)"
+                wrong.append(
+                    f"{path.relative_to(ROOT)}:{imp.line}: {room} imports {imp.target}{where}"
+                )
+    assert not wrong, "imports between rooms the wrong way:\n" + "\n".join(wrong)
