@@ -10,7 +10,7 @@ import pytest
 
 from events.domain.locations import LocationRulesChanged
 from sdactors.node.node import Node
-from sdactors.ops.location_actions import list_locations
+from sdactors.ops.locations import list_locations
 from tests.conftest import Sd
 from tests.helpers_tree import write
 

@@ -63,7 +63,7 @@ from projections.rebuild import fold_into
 from sdactors.library.config import LibraryConfig
 from sdactors.library.journal import Append, Appended
 from sdactors.node.node import Node
-from sdactors.ops.logfile_actions import export_log
+from sdactors.ops.log import export_log
 from sdactors.runtime import logs
 from sdactors.runtime import tuning as runtime
 from sdactors.runtime.paths import DataDir, LibraryPaths

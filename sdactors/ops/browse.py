@@ -26,7 +26,7 @@ from projections.files.query import (
 from projections.files.search import Filters, search
 from sdactors.indexer.content import shown
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.location_actions import list_locations, show
+from sdactors.ops.locations import list_locations, show
 from sdactors.ops.results import (
     BOOL,
     COUNT,
