@@ -13,7 +13,7 @@ from typing import Any
 from sdactors.runtime.config import NetworkConfig, init_node_config
 from sdactors.runtime.paths import DataDir
 from tests.conftest import SD, Sd
-from tests.test_node import until
+from tests.system.test_node import until
 
 
 def device(tmp_path: Path, name: str, bind: str = "127.0.0.1:0") -> Sd:

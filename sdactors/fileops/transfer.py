@@ -52,7 +52,7 @@ NAME_KEPT = 200
 # Fault injection, for tests only: a copy, once a file's bytes are written and its source
 # closed, and before it reads the copy back, creates the file this names and waits (a
 # minute at most) until it is removed: the moment to change the source, or to kill the
-# process (see tests/test_file_ops.py).
+# process (see tests/system/test_file_ops.py).
 HOLD_ENV = "SD_FILEOPS_HOLD"
 
 

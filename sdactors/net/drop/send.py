@@ -57,7 +57,7 @@ STOPPED_S = 3.0
 RETRIES = 5
 BACKOFF_FIRST_S = tuning.backoff(0.5)
 # Fault injection, for tests only: the sender cuts its first connection of each drop once
-# this many bytes of file contents went out on it (see tests/test_drop.py).
+# this many bytes of file contents went out on it (see tests/system/test_drop.py).
 CUT_AFTER_ENV = "SD_DROP_CUT_AFTER"
 
 

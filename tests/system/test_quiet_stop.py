@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import SD, Sd
 from tests.helpers_tree import TreeCache
-from tests.test_node import until
+from tests.system.test_node import until
 
 pytestmark = pytest.mark.slow
 

@@ -34,11 +34,11 @@ from projections.devices import device_names
 from projections.files.query import duplicates, file_stats
 from projections.jobs import jobs_of
 from projections.runner import ProjectionRunner
+from tests.cli.test_properties import fold
 from tests.conftest import examples
 from tests.helpers_log import LIBRARY_KEY
 from tests.shape_strategies import extreme
-from tests.test_convergence import RULES
-from tests.test_properties import fold
+from tests.unit.test_convergence import RULES
 
 KEYS = [DeviceKey.generate() for _ in range(2)]
 IDS = [bytes([i]) * 16 for i in range(1, 3)]

@@ -22,9 +22,9 @@ from typing import Any, Callable
 import msgpack
 import pytest
 
+from tests.cli.test_volumes_offline import mount_tmpfs, unmount
 from tests.conftest import SD, Sd
 from tests.helpers_tree import TreeCache, write
-from tests.test_volumes_offline import mount_tmpfs, unmount
 
 pytestmark = pytest.mark.slow
 

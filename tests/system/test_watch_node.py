@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import Sd
 from tests.helpers_tree import write
-from tests.test_node import SEEN_WITHIN_S, found, node_on, until
+from tests.system.test_node import SEEN_WITHIN_S, found, node_on, until
 
 pytestmark = pytest.mark.slow
 

@@ -31,7 +31,7 @@ from sdactors.runtime.paths import LibraryPaths
 from tests.conftest import Sd
 from tests.helpers_log import LIBRARY, library_dirs, new_store, run_all, tag_drafts, writer
 from tests.helpers_tree import write
-from tests.test_node import until
+from tests.system.test_node import until
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from sdactors.ops.base import CHECK_RESULTS_ENV
+from tests.cli.test_volumes import _holder
 from tests.conftest import Sd
-from tests.test_node import node_on, small_tree, until
-from tests.test_volumes import _holder
+from tests.system.test_node import node_on, small_tree, until
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ from projections.runner import ProjectionRunner
 from tests.conftest import Sd, mount_tmpfs
 from tests.helpers_log import new_store, tag_drafts, writer
 from tests.helpers_tree import make_many
-from tests.test_node import found, node_on, until
+from tests.system.test_node import found, node_on, until
 
 # A command that meets a full disk answers within this (it used to hang past 200 s).
 ANSWER_WITHIN_S = 30.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).parents[1]
 
 CASES = {
     "H1": "sizes that overflow a counter stop a library (sparse exabyte files, a peer's extremes)",

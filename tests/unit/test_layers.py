@@ -9,7 +9,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("events", "projections", "sdactors")
 # What each package may import of ours, besides itself.
 ALLOWED = {"events": set(), "projections": {"events"}, "sdactors": {"events", "projections"}}

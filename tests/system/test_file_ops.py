@@ -452,7 +452,7 @@ def test_a_folder_that_gains_a_file_during_a_move_is_kept(
 def test_a_move_killed_with_its_node_is_finished_by_the_next_leaving_nothing(
     sd: Sd, tmp_path: Path, disk: Path
 ) -> None:
-    from tests.test_node import Node, node_on, until
+    from tests.system.test_node import Node, node_on, until
 
     root = tmp_path / "tree"
     library_with(sd, root)

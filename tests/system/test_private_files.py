@@ -17,7 +17,7 @@ from tests.conftest import Sd
 from tests.helpers_cluster import Peer
 from tests.helpers_log import library_dirs
 from tests.helpers_tree import write
-from tests.test_node import until
+from tests.system.test_node import until
 
 
 @pytest.fixture

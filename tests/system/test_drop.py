@@ -29,7 +29,7 @@ from sdactors.net.drop.receive import BUSY
 from sdactors.net.drop.service import PENDING_PER_DEVICE
 from tests.conftest import Sd
 from tests.hostile_drop import offer_many
-from tests.test_node import Node, until
+from tests.system.test_node import Node, until
 
 pytestmark = pytest.mark.slow
 

@@ -33,9 +33,9 @@ from projections.errors import RefoldNeeded
 from projections.membership import NO_CUT, Act, MembershipProjection, act_of_body, membership
 from projections.runner import ProjectionRunner
 from projections.tags import live_tags
+from tests.cli.test_properties import SETTINGS
 from tests.conftest import examples
 from tests.helpers_log import CREATOR, LIBRARY, LIBRARY_KEY, NONCE, founding, wire
-from tests.test_properties import SETTINGS
 
 A, B, C, D = (bytes([i]) * 32 for i in range(1, 5))
 

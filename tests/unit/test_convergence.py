@@ -49,9 +49,9 @@ from events.writer import Draft, LogWriter
 from projections.files.counters import content_key
 from projections.files.listings import read_children
 from projections.files.query import content_kind, duplicates, file_stats, folder_path
+from tests.cli.test_properties import fold, interleave
 from tests.conftest import examples
 from tests.helpers_log import CREATOR, LIBRARY_KEY, founding
-from tests.test_properties import fold, interleave
 
 # Device 0 created the library and paired the others.
 KEYS = [CREATOR] + [DeviceKey.generate() for _ in range(3)]

@@ -18,10 +18,10 @@ from events.domain import CATALOG
 from events.envelope import Event
 from events.keys import DeviceKey
 from events.writer import LogWriter
+from tests.cli.test_properties import fold
 from tests.conftest import examples
 from tests.helpers_log import LIBRARY_KEY
 from tests.shape_strategies import invalid, valid
-from tests.test_properties import fold
 
 KEYS = [DeviceKey.generate() for _ in range(3)]
 IDS = [bytes([i]) * 16 for i in range(1, 4)]  # locations, tags, jobs: a few, so they meet

@@ -19,7 +19,7 @@ from tests.conftest import Sd
 from tests.helpers_log import library_dirs
 from tests.helpers_tree import write
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from gen_tree import generate  # noqa: E402
 
 
