@@ -4,7 +4,7 @@ audited action, the index following at once.
 The disk work is ``sdactors.fileops`` (verified copies, renames, trash). Here: what may be
 touched (only entries inside this device's online locations, never a location's root or a
 folder holding the data directory), refused in ``validate`` before anything is written;
-then, after the disk changed, the Indexer rescans just the folders that changed (a move
+then, after the disk changed, the library's index job rescans just the folders that changed (a move
 within a location comes out as ``entries.moved``, found by inode), so the index is what a
 whole rescan would make without waiting for one. A file that ``--force`` replaces goes to
 the library's trash (``sdactors/ops/trash.py``), as ``sd rm`` does.
