@@ -48,7 +48,7 @@ C_EID, C_NAME, C_FTYPE, C_SIZE, C_MTIME, C_INODE, C_KIND, C_CID, C_TARGET, C_DEV
 FACTS = C_PAGE
 
 # A named tuple's own __new__ is a Python function: slow. This one is tuple's.
-_child = partial(tuple.__new__, Child)
+as_child = partial(tuple.__new__, Child)
 
 
 def unpack_children(blob: bytes) -> list[list[Any]]:
@@ -56,9 +56,17 @@ def unpack_children(blob: bytes) -> list[list[Any]]:
     return msgpack.unpackb(blob, use_list=True)
 
 
+def records(blob: bytes) -> tuple[tuple[Any, ...], ...]:
+    """A listing part's children as stored, their fields at the ``C_*`` positions: for the
+    hot loops inside ``projections`` (a search reads every child of the folders it walks),
+    where a named copy of each child costs more than reading it (measured: search p99 +13%
+    at 100k files)."""
+    return msgpack.unpackb(blob, use_list=False)
+
+
 def read_children(blob: bytes) -> list[Child]:
     """A listing part's children, each read by name."""
-    return list(map(_child, msgpack.unpackb(blob, use_list=False)))
+    return list(map(as_child, records(blob)))
 
 
 def listing_digests(db: sqlite3.Connection) -> Iterator[Sequence[Any]]:

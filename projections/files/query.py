@@ -12,7 +12,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 from events.domain.entries import DIR
 from projections.files.counters import content_key, total_bytes
-from projections.files.listings import Child, read_children
+from projections.files.listings import Child, as_child, read_children, records
 from projections.files.schema import DEVICE_SHIFT, EID_MASK, chunks, marks
 
 
@@ -51,12 +51,17 @@ def _indexed(child: Child, parent: int) -> IndexedChild:
     )
 
 
-def folder_children(db: sqlite3.Connection, folder: int) -> list[Child]:
-    """Every child of a folder (local id), in no particular order."""
-    out: list[Child] = []
+def folder_records(db: sqlite3.Connection, folder: int) -> list[tuple[Any, ...]]:
+    """Every child of a folder (local id) as stored (``listings.records``), in no order."""
+    out: list[tuple[Any, ...]] = []
     for (blob,) in db.execute("SELECT children FROM listings WHERE folder = ?", (folder,)):
-        out.extend(read_children(blob))
+        out.extend(records(blob))
     return out
+
+
+def folder_children(db: sqlite3.Connection, folder: int) -> list[Child]:
+    """Every child of a folder (local id), in no particular order, each read by name."""
+    return list(map(as_child, folder_records(db, folder)))
 
 
 def device_base(db: sqlite3.Connection, device: bytes) -> int | None:

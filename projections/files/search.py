@@ -31,7 +31,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, NamedTuple
 
-from projections.files.listings import Child
+from projections.files.listings import C_CID, C_EID, C_FTYPE, C_KIND, C_MTIME, C_NAME, C_SIZE
 from projections.files.names import (
     MAX_LENGTH,
     PAGE_MAX,
@@ -41,7 +41,7 @@ from projections.files.names import (
     fold_text,
     is_word_char,
 )
-from projections.files.query import folder_children
+from projections.files.query import folder_children, folder_records
 from projections.files.schema import EID_MASK, chunks, marks, paths_of
 
 EXACT, PREFIX, WORD, IN_NAME, IN_PATH = range(5)
@@ -154,13 +154,14 @@ class _Search:
         # How many were found at each rank, and at each rank by name length.
         self._ranked = [0] * (IN_PATH + 1)
         self._lengths: list[dict[int, int]] = [{} for _ in range(IN_PATH + 1)]
-        self._children: dict[int, dict[int, Child]] = {}
+        self._children: dict[int, dict[int, tuple[Any, ...]]] = {}
         self._under: dict[int, bool] = {}
         self._ext = filters.ext.lower().lstrip(".") if filters.ext else None
 
     # -- what is accepted -------------------------------------------------------------------
 
-    def child(self, folder: int, eid: int) -> Child | None:
+    def child(self, folder: int, eid: int) -> tuple[Any, ...] | None:
+        """A child as its listing stores it (fields at the ``C_*`` positions)."""
         return self._listing(folder).get(eid)
 
     def _is_under(self, folder: int) -> bool:
@@ -185,7 +186,7 @@ class _Search:
             return
         if self.filters.kind is not None:
             child = self.child(folder, eid)
-            if child is None or child.kind != self.filters.kind:
+            if child is None or child[C_KIND] != self.filters.kind:
                 return
         self.found[entry] = _Found(rank, len(name), folder_path + name, folder, eid)
         self._ranked[rank] += 1
@@ -461,7 +462,7 @@ class _Search:
     def _read_listings(self, folders: dict[int, str]) -> None:
         for folder, folder_path in folders.items():
             for eid, child in list(self._listing(folder).items()):
-                name = fold_name(child.name)
+                name = fold_name(child[C_NAME])
                 if rank_of(name, folder_path, self.query) == IN_PATH:
                     self.accept(IN_PATH, name, folder_path, folder, eid)
 
@@ -493,11 +494,13 @@ class _Search:
             ).fetchone()[0]
         return held
 
-    def _listing(self, folder: int) -> dict[int, Child]:
-        """A folder's children by eid (read once per search)."""
+    def _listing(self, folder: int) -> dict[int, tuple[Any, ...]]:
+        """A folder's children by eid (read once per search), as stored."""
         children = self._children.get(folder)
         if children is None:
-            children = self._children[folder] = {c.eid: c for c in folder_children(self.db, folder)}
+            children = self._children[folder] = {
+                c[C_EID]: c for c in folder_records(self.db, folder)
+            }
         return children
 
     def _hits(self) -> list[Hit]:
@@ -518,13 +521,13 @@ class _Search:
                 (
                     f[:3],
                     Hit(
-                        child.name,
-                        child.ftype,
-                        child.kind,
-                        child.size,
-                        child.mtime_ns,
-                        child.cid,
-                        os.path.join(where, child.name),
+                        child[C_NAME],
+                        child[C_FTYPE],
+                        child[C_KIND],
+                        child[C_SIZE],
+                        child[C_MTIME],
+                        child[C_CID],
+                        os.path.join(where, child[C_NAME]),
                         f.rank,
                         f.folder,
                     ),
