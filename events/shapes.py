@@ -478,6 +478,11 @@ class MapOf(Shape):
         return f"a map of at most {self.max} entries"
 
 
+def field_reason(name: str, reason: str) -> str:
+    """Why a map's field ``name`` is refused, read as a path: ``rules.exclude[3]: ...``."""
+    return f"{name}{'' if reason[:1] in '.[' else ': '}{reason}"
+
+
 @dataclass(frozen=True, slots=True)
 class Struct(Shape):
     """A map with exactly these keys (an event body, a location's rules)."""
@@ -497,7 +502,7 @@ class Struct(Shape):
             for name, field_check in checks:
                 reason = field_check(value[name])
                 if reason is not None:
-                    return f"{name}{'' if reason[:1] in '.[' else ': '}{reason}"
+                    return field_reason(name, reason)
             return None
 
         return check

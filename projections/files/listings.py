@@ -48,7 +48,7 @@ C_EID, C_NAME, C_FTYPE, C_SIZE, C_MTIME, C_INODE, C_KIND, C_CID, C_TARGET, C_DEV
 FACTS = C_PAGE
 
 # A named tuple's own __new__ is a Python function: slow. This one is tuple's.
-as_child = partial(tuple.__new__, Child)
+named_child = partial(tuple.__new__, Child)
 
 
 def unpack_children(blob: bytes) -> list[list[Any]]:
@@ -66,7 +66,7 @@ def records(blob: bytes) -> tuple[tuple[Any, ...], ...]:
 
 def read_children(blob: bytes) -> list[Child]:
     """A listing part's children, each read by name."""
-    return list(map(as_child, records(blob)))
+    return list(map(named_child, records(blob)))
 
 
 def listing_digests(db: sqlite3.Connection) -> Iterator[Sequence[Any]]:

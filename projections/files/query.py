@@ -12,7 +12,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 from events.domain.entries import DIR
 from projections.files.counters import content_key, total_bytes
-from projections.files.listings import Child, as_child, read_children, records
+from projections.files.listings import Child, named_child, read_children, records
 from projections.files.schema import DEVICE_SHIFT, EID_MASK, chunks, marks
 
 
@@ -61,7 +61,7 @@ def folder_records(db: sqlite3.Connection, folder: int) -> list[tuple[Any, ...]]
 
 def folder_children(db: sqlite3.Connection, folder: int) -> list[Child]:
     """Every child of a folder (local id), in no particular order, each read by name."""
-    return list(map(as_child, folder_records(db, folder)))
+    return list(map(named_child, folder_records(db, folder)))
 
 
 def device_base(db: sqlite3.Connection, device: bytes) -> int | None:

@@ -11,7 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from events.shapes import Bool, Check, Int, ListOf, MapOf, Maybe, Num, Shape, Struct, Text
+from events.shapes import (
+    Bool,
+    Check,
+    Int,
+    ListOf,
+    MapOf,
+    Maybe,
+    Num,
+    Shape,
+    Struct,
+    Text,
+    field_reason,
+)
 
 # Results are not bounded the way requests are: a listing can hold a million entries.
 MOST = 1 << 40
@@ -40,14 +52,14 @@ class Fields(Shape):
                     return f"{name}: missing"
                 reason = field_check(value[name])
                 if reason is not None:
-                    return f"{name}{'' if reason[:1] in '.[' else ': '}{reason}"
+                    return field_reason(name, reason)
             for name, one in value.items():
                 if name not in known:
                     return f"{name}: not a key of this map"
                 if name in optional:
                     reason = optional[name](one)
                     if reason is not None:
-                        return f"{name}{'' if reason[:1] in '.[' else ': '}{reason}"
+                        return field_reason(name, reason)
             return None
 
         return check
