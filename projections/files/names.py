@@ -58,7 +58,13 @@ def fold_text(text: str) -> str:
 
 def fold_name(name: bytes) -> str:
     """A name as a page line holds it (a line break in it becomes a space)."""
-    folded = fold_text(name.decode("utf-8", "backslashreplace"))
+    # Most names are ASCII, where case folding is lower() and NFC changes nothing: a third
+    # of the cost of the general path, on every entry of a first index.
+    folded = (
+        name.decode("ascii").lower()
+        if name.isascii()
+        else fold_text(name.decode("utf-8", "backslashreplace"))
+    )
     return folded.replace("\n", " ")[:MAX_LENGTH] if "\n" in folded else folded[:MAX_LENGTH]
 
 
@@ -227,13 +233,21 @@ class PageBook:
     def _new_pages(
         self, fpaths: dict[int, str], child_page: int
     ) -> list[tuple[int, None, str, bytes]]:
-        by_length: dict[int, list[tuple[str, int, int, list[Any]]]] = {}
-        for entry, (name, folder, child) in self._new.items():
-            by_length.setdefault(len(name), []).append((name, folder, entry, child))
+        # Lines in path order: a page read by a search then mostly meets its best first. Each
+        # line is built as its own sort key (folder's path, name, then arrival, which keeps a
+        # stable sort's order): no key function called per line.
+        by_length: dict[int, list[tuple[str, str, int, int, int, list[Any]]]] = {}
+        get_path = fpaths.get
+        for at, (entry, (name, folder, child)) in enumerate(self._new.items()):
+            line = (get_path(folder, ""), name, at, folder, entry, child)
+            group = by_length.get(len(name))
+            if group is None:
+                by_length[len(name)] = [line]
+            else:
+                group.append(line)
         out = []
         for length, lines in sorted(by_length.items()):
-            # Lines in path order: a page read by a search then mostly meets its best first.
-            lines.sort(key=lambda line: (fpaths.get(line[1], ""), line[0]))
+            lines.sort()
             row = self.db.execute(
                 "SELECT max(doc) FROM pages WHERE doc >= ? AND doc < ?",
                 (first_page(length), first_page(length + 1)),
@@ -241,14 +255,14 @@ class PageBook:
             doc = row[0] + 1 if row[0] is not None else first_page(length)
             for start in range(0, len(lines), PAGE_MAX):
                 chunk = lines[start : start + PAGE_MAX]
-                for *_, child in chunk:
-                    child[child_page] = doc
+                for line in chunk:
+                    line[5][child_page] = doc
                 out.append(
                     (
                         doc,
                         None,
-                        _text(name for name, _, _, _ in chunk),
-                        _refs([(n, f, e) for n, f, e, _ in chunk], fpaths),
+                        _text([line[1] for line in chunk]),
+                        _refs([(line[1], line[3], line[4]) for line in chunk], fpaths),
                     )
                 )
                 doc += 1
