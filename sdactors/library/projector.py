@@ -108,6 +108,13 @@ class _Cancelled(Exception):
 # (a transaction and the per-batch work of every projection each time) and compete with the
 # writers for the interpreter. Anyone who needs the index current asks (CatchUp) and gets it.
 FOLD_INTERVAL_S = 0.01
+# And at least this many times as long as the last fold took: under a bulk stream (a first
+# index commits 1,000 entries every few ms) a fold then takes several commits at once, which
+# costs a fifth less CPU than one at a time (measured: 1.8 s -> 1.45 s for 100k entries in
+# folds of 4 commits), while a quiet library's folds (a millisecond) stay 10 ms apart; and
+# never more than FOLD_SPACING_MAX apart, whatever a long catch-up took.
+FOLD_SPACING = 3
+FOLD_SPACING_MAX = 0.1
 # How long stopping waits for a rebuild's thread to notice (it looks between batches).
 REBUILD_STOP_S = 5.0
 # What a fold answers instead of crashing: recorded in the library's health, and folded again
@@ -132,6 +139,7 @@ class Projector(SupervisedActor):
         self._health = health
         self._background = background
         self._last_fold = 0.0
+        self._last_fold_took = 0.0
         self._timer: threading.Timer | None = None
         self._runner: ProjectionRunner | None = None
         self._building: _Building | None = None
@@ -198,7 +206,8 @@ class Projector(SupervisedActor):
 
     def _soon(self) -> None:
         """Fold now if the last fold is old enough, else once the interval has passed."""
-        wait = self._last_fold + FOLD_INTERVAL_S - time.monotonic()
+        spacing = min(FOLD_SPACING_MAX, max(FOLD_INTERVAL_S, FOLD_SPACING * self._last_fold_took))
+        wait = self._last_fold + spacing - time.monotonic()
         if wait <= 0:
             self._fold()
         elif self._timer is None:
@@ -219,6 +228,7 @@ class Projector(SupervisedActor):
         IndexRebuilding is raised, except in a command's process, which rebuilds first."""
         runner = self._live()
         self._store.refresh()
+        started = time.monotonic()
         try:
             before = runner.checkpoint if self._health.full else None
             checkpoint = runner.catch_up(self._store)
@@ -241,6 +251,7 @@ class Projector(SupervisedActor):
         if before is not None and checkpoint > before:
             self._health.wrote()
         self._last_fold = time.monotonic()
+        self._last_fold_took = self._last_fold - started
         return checkpoint
 
     def _live(self) -> ProjectionRunner:
