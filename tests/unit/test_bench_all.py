@@ -23,7 +23,11 @@ from bench_all import BENCHMARKS, Bench, Figure, run_one  # noqa: E402
 def test_every_benchmark_in_tools_is_in_the_run() -> None:
     scripts = {p.name for p in TOOLS.glob("bench_*.py")} - {"bench_all.py", "bench_common.py"}
     assert scripts == {b.script for b in BENCHMARKS}
-    names = [f.name for b in BENCHMARKS if not callable(b.figures) for f in b.figures]
+    for bench in BENCHMARKS:
+        if not callable(bench.figures):
+            names = [f.name for f in bench.figures]
+            assert len(names) == len(set(names)), bench.name
+    names = [b.name for b in BENCHMARKS]
     assert len(names) == len(set(names))
 
 
@@ -33,7 +37,7 @@ def fake_bench(tmp_path: Path, body: str, figures: list[Figure]) -> Bench:
     return Bench("fake", str(script), quick=(), figures=figures)
 
 
-SECONDS = Figure("fake.index", "first.seconds", "s", "lower", "find", "find", goal_ratio=6)
+SECONDS = Figure("first_index", "first.seconds", "s", "lower", "find", "find", goal_ratio=6)
 
 
 def test_a_figure_has_its_baseline_ratio_and_goal(tmp_path: Path) -> None:
@@ -41,7 +45,8 @@ def test_a_figure_has_its_baseline_ratio_and_goal(tmp_path: Path) -> None:
     r = run_one(fake_bench(tmp_path, f"print(json.dumps({out!r}))", [SECONDS]), True, None)
     assert r["status"] == "ok", r
     (fig,) = r["figures"]
-    assert fig["value"] == 3.0 and fig["baseline"] == {"what": "find", "value": 0.5}
+    assert fig["name"] == "fake.first_index" and fig["value"] == 3.0
+    assert fig["baseline"] == {"what": "find", "value": 0.5}
     assert fig["ratio"] == 6.0 and fig["goal"] == {"ratio": 6} and fig["goal_met"] is True
 
 
