@@ -709,24 +709,14 @@ def print_run(result: dict[str, Any]) -> None:
 # -- compare -------------------------------------------------------------------------------
 
 
-def judged(fig: dict[str, Any] | None) -> tuple[str, float | None]:
-    """What a figure is judged on: its ratio to the same run's baseline if it has one."""
-    if fig is None:
-        return "value", None
-    if fig["baseline"] is not None and fig["ratio"] is not None:
-        return "ratio", fig["ratio"]
-    return "value", fig["value"]
-
-
 def worse_by(old: float | None, new: float | None, better: str) -> float | None:
     """How much worse ``new`` is than ``old``, as a share of ``old`` (negative: better);
-    infinite when the value is gone, None when there is nothing to compare."""
-    if old is None:
+    infinite when the value is gone; None when there is nothing to judge (no old value, or
+    zero: no share of it means anything)."""
+    if not old:
         return None
     if new is None:
         return math.inf
-    if old == 0:
-        return None if new == 0 else (math.inf if better == "lower" else -math.inf)
     change = (new - old) / abs(old)
     return change if better == "lower" else -change
 
@@ -740,12 +730,9 @@ def compare(old: dict[str, Any], new: dict[str, Any], threshold: float) -> dict[
         o, n = old_figs.get(name), new_figs.get(name)
         either = n or o
         assert either is not None
-        on_old, on_new = judged(o), judged(n)
-        # Judged on the ratio only when both runs have it; else on the values.
-        on = "ratio" if on_old[0] == on_new[0] == "ratio" else "value"
-        a = on_old[1] if on == on_old[0] else (o or {}).get("value")
-        b = on_new[1] if on == on_new[0] else (n or {}).get("value")
-        w = worse_by(a, b, either["better"])
+        # On the ratio to the same run's baseline when both runs have it, else the values.
+        on = "ratio" if o and n and o["ratio"] and n["ratio"] else "value"
+        w = worse_by((o or {}).get(on), (n or {}).get(on), either["better"])
         ov, nv = (o or {}).get("value"), (n or {}).get("value")
         figures.append(
             {
@@ -842,13 +829,17 @@ def print_compare(c: dict[str, Any]) -> None:
     )
 
 
+class NotARun(Exception):
+    """A file ``compare`` was given that is not a run of bench_all.py."""
+
+
 def load_run(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise SystemExit(f"cannot read {path}: {exc}") from exc
+        raise NotARun(f"cannot read {path}: {exc}") from exc
     if not isinstance(data, dict) or not {"figures", "machine", "benchmarks"} <= data.keys():
-        raise SystemExit(f"{path} is not a file written by bench_all.py")
+        raise NotARun(f"{path} is not a file written by bench_all.py")
     return data
 
 
@@ -868,7 +859,7 @@ def compare_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         c = compare(load_run(args.old), load_run(args.new), args.threshold)
-    except SystemExit as exc:
+    except NotARun as exc:
         print(json.dumps({"error": str(exc)}) if args.json else f"error: {exc}")
         return 1
     if args.json:
