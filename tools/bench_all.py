@@ -4,6 +4,7 @@
     python tools/bench_all.py                          # full sizes, 100k and 1M files (hours)
     python tools/bench_all.py --only index --only log  # some of them
     python tools/bench_all.py compare OLD.json NEW.json [--threshold 0.1] [--json]
+    python tools/bench_all.py compare OLD1.json,OLD2.json NEW1.json,NEW2.json  # medians
 
 Each benchmark runs as its own process (``tools/bench_X.py ... --json``, its own ``main``),
 and the figures are read from the JSON it prints. Every figure carries its unit, which way
@@ -33,6 +34,7 @@ import os
 import platform
 import resource
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -786,6 +788,7 @@ def print_compare(c: dict[str, Any]) -> None:
             f"{side}: {(m['commit'] or '?')[:10]}{' (dirty)' if m['commit_dirty'] else ''} "
             f"{m['date']}  {'quick' if m['quick'] else 'full'}  {m['cores']} cores  "
             f"{m['python']}  load {load}"
+            + (f"  (median of {m['runs']} runs)" if m.get("runs", 1) > 1 else "")
         )
     if c["old"]["quick"] != c["new"]["quick"]:
         print("warning: one run is --quick, the other full: their sizes differ")
@@ -843,12 +846,48 @@ def load_run(path: Path) -> dict[str, Any]:
     return data
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs of one side as one: each figure's median value, ratio and baseline (a
+    value lost in any run is lost); a benchmark failed in any run failed."""
+    if len(runs) == 1:
+        return runs[0]
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for r in runs:
+        for fig in r["figures"]:
+            by_name.setdefault(fig["name"], []).append(fig)
+
+    def median(values: list[float | None]) -> float | None:
+        return None if None in values else statistics.median(values)  # type: ignore[type-var]
+
+    figures = []
+    for figs in by_name.values():
+        fig = {**figs[0], "value": median([f["value"] for f in figs])}
+        fig["ratio"] = median([f["ratio"] for f in figs])
+        if fig["baseline"] is not None:
+            values = [(f["baseline"] or {}).get("value") for f in figs]
+            fig["baseline"] = {**fig["baseline"], "value": median(values)}
+        figures.append(fig)
+    benchmarks: dict[str, Any] = {}
+    for r in runs:
+        for name, b in r["benchmarks"].items():
+            if name not in benchmarks or b["status"] == "failed":
+                benchmarks[name] = b
+    machine = {**runs[0]["machine"], "runs": len(runs)}
+    return {
+        "quick": runs[0]["quick"],
+        "machine": machine,
+        "benchmarks": benchmarks,
+        "figures": figures,
+    }
+
+
 def compare_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="bench_all.py compare", description="Two runs of bench_all.py side by side."
     )
-    parser.add_argument("old", type=Path)
-    parser.add_argument("new", type=Path)
+    runs = "a run's JSON file; several, comma-separated, for the median of each figure"
+    parser.add_argument("old", help=f"Before: {runs}.")
+    parser.add_argument("new", help=f"After: {runs}.")
     parser.add_argument(
         "--threshold",
         type=float,
@@ -858,7 +897,8 @@ def compare_main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
-        c = compare(load_run(args.old), load_run(args.new), args.threshold)
+        old, new = ([load_run(Path(f)) for f in side.split(",")] for side in (args.old, args.new))
+        c = compare(median_run(old), median_run(new), args.threshold)
     except NotARun as exc:
         print(json.dumps({"error": str(exc)}) if args.json else f"error: {exc}")
         return 1

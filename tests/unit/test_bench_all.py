@@ -185,6 +185,26 @@ def test_a_figure_that_lost_its_value_or_a_failed_benchmark_is_flagged(tmp_path:
     assert "no value in new" in proc.stdout
 
 
+def test_several_runs_a_side_are_judged_on_their_medians(tmp_path: Path) -> None:
+    olds = [
+        run_file(tmp_path / f"old{i}.json", [figure("index.first", v, base=1.0)])
+        for i, v in enumerate((10.0, 10.0, 13.0))  # one slow pass: another process woke
+    ]
+    news = [
+        run_file(tmp_path / f"new{i}.json", [figure("index.first", 10.5, base=1.0)]) for i in (0, 1)
+    ]
+    both = (",".join(map(str, olds)), ",".join(map(str, news)))
+    proc = compare(*both)
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.count("(median of 3 runs)") == 1 and "(median of 2 runs)" in proc.stdout
+    # Judged on the medians: 10x -> 10.5x, not the slow pass against one new run.
+    assert "10x -> 10.50x find" in proc.stdout and "ratio: 5.0% worse" in proc.stdout
+    # A benchmark that failed in any one run of the new side failed.
+    failed = run_file(tmp_path / "failed.json", [figure("index.first", 10.0, base=1.0)], "index")
+    c = json.loads(compare(both[0], f"{news[0]},{failed}", "--json").stdout)
+    assert c["failed_in_new"] == ["index"]
+
+
 def test_a_file_that_is_not_a_run_is_one_clear_line(tmp_path: Path) -> None:
     old = run_file(tmp_path / "old.json", [figure("index.first", 1.0)])
     (tmp_path / "other.json").write_text("[1, 2]")
