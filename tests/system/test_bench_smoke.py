@@ -1,7 +1,9 @@
-"""A tiny run of every benchmark, so none of them rots between the runs made by hand.
+"""A small run of every benchmark, through ``tools/bench_all.py --quick`` as people run it,
+so none of them rots between the runs made by hand; then that run compared with itself.
 
-These check that each benchmark runs end to end and reports its figures; the figures
-themselves are judged by people, in the benchmark's own run, never here.
+These check that each benchmark runs end to end, that its answers were right and that it
+reports every figure bench_all.py reads; the timings themselves are judged by people, in the
+benchmark's own run, or against another run by ``bench_all.py compare``.
 """
 
 from __future__ import annotations
@@ -9,40 +11,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
 pytestmark = pytest.mark.slow
+# A number bench_all.py gave the benchmark on its command line.
+Arg = Callable[[str], float]
 
 
-def run_tool(*args: str, timeout: float = 300) -> dict:
-    proc = subprocess.run(
-        [sys.executable, str(TOOLS / args[0]), *args[1:], "--json"],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def test_bench_log_smoke(tmp_path: Path) -> None:
-    r = run_tool(
-        "bench_log.py",
-        "--events",
-        "3000",
-        "--single-events",
-        "200",
-        "--writers",
-        "4",
-        "--per-writer",
-        "20",
-        "--dir",
-        str(tmp_path),
-    )
-    assert r["events"] == 3000 and r["single_events"] == 200
+def check_log(r: dict[str, Any], arg: Arg) -> None:
+    assert r["events"] == arg("--events") and r["single_events"] == arg("--single-events")
     for key in ("journal_append_per_s", "rebuild_per_s", "sqlite_floor_rows_per_s"):
         assert r[key] > 0, key
     for side in ("store_batch", "store_single"):
@@ -54,18 +36,18 @@ def test_bench_log_smoke(tmp_path: Path) -> None:
     for load in ("concurrent", "concurrent_trio", "es_concurrent"):
         assert r[load]["events_per_s"] > 0 and r[load]["p99_ms"] > 0, load
     # Both logs were exported and imported whole: 1,000-event segments and a seal per event.
-    assert r["segments_log"]["events"] > 3000
-    assert r["one_by_one_log"]["events"] == 200
+    assert r["segments_log"]["events"] > r["events"]
+    assert r["one_by_one_log"]["events"] == r["single_events"]
     for log in ("segments_log", "one_by_one_log"):
         assert r[log]["export_per_s"] > 0 and r[log]["import_per_s"] > 0, log
 
 
-def test_bench_index_smoke(tmp_path: Path) -> None:
-    r = run_tool("bench_index.py", "--files", "300", "--tree", str(tmp_path / "tree"))
-    assert r["first_index"]["job"]["files"] == 301  # the generator's marker file counts
+def check_index(r: dict[str, Any], arg: Arg) -> None:
+    files = arg("--files") + 1  # the generator's marker file counts
+    assert r["first_index"]["job"]["files"] == files
     assert r["rescan"]["new_entry_events"] == 0
     assert r["rescan"]["job"]["created"] == 0
-    assert r["identity"]["files"] == 301
+    assert r["identity"]["files"] == files
     # Both content-identity modes ran, each beside b3sum over the same bytes.
     sampled, full = r["identity"]["sampled"], r["identity"]["full"]
     for key in ("bytes", "b3sum_seconds", "ids_seconds", "indexer_seconds"):
@@ -78,98 +60,54 @@ def test_bench_index_smoke(tmp_path: Path) -> None:
     assert r["search"]["recall"] == 1.0 and r["search"]["short"]["recall"] == 1.0
 
 
-def test_bench_node_smoke(tmp_path: Path) -> None:
-    r = run_tool(
-        "bench_node.py",
-        "--files",
-        "2000",
-        "--runs",
-        "5",
-        "--burst",
-        "200",
-        "--burst-timeout",
-        "5",
-        "--idle-seconds",
-        "2",
-        "--tree",
-        str(tmp_path / "tree"),
-        timeout=120,
-    )
+def check_node(r: dict[str, Any], arg: Arg) -> None:
     assert r["ok"] is True
     for figure in ("search", "change", "rss", "idle_cpu", "stop"):
         assert "goal" in r[figure] and "baseline" in r[figure], figure
     search = r["search"]
-    assert search["runs"] == 5
+    assert search["runs"] == arg("--runs")
     assert search["sd"]["p50_ms"] > 0 and search["sd"]["p99_ms"] > 0
     assert search["baseline"]["p50_ms"] > 0 and search["ratio_p50"] > 0
     # Not a timing: every answer, both sides, was held to the tree's own entries.
     checked = search["checked"]
-    assert checked["answers"] == 10 and checked["failed"] == 0, checked["failures"]
+    assert checked["answers"] == 2 * arg("--runs") and checked["failed"] == 0, checked["failures"]
     assert checked["whole_sets"] >= 1
     # Whether the node saw the burst in time is for people to judge (the node may not watch
-    # yet): the figure is there, either seconds or "not seen within 5 s", nothing wrong found.
+    # yet): the figure is there, either seconds or "not seen within T s", nothing wrong found.
     change = r["change"]
     for key in ("seconds", "found", "result", "timeout_s", "burst_seconds", "polls"):
         assert key in change, key
-    assert change["files"] == 200 and change["polls"] >= 1 and change["problems"] == []
-    assert (change["seconds"] is None) == (change["result"] == "not seen within 5 s")
-    assert change["baseline"]["found"] == 200  # plocate, after updatedb, sees the whole burst
+    burst, timeout = arg("--burst"), arg("--burst-timeout")
+    assert change["files"] == burst and change["polls"] >= 1 and change["problems"] == []
+    assert (change["seconds"] is None) == (change["result"] == f"not seen within {timeout:g} s")
+    assert change["baseline"]["found"] == burst  # plocate, after updatedb, sees the whole burst
     rss = r["rss"]
     assert rss["status_mb"] > 0 and rss["psutil_mb"] > 0 and rss["status_pid_is_node"]
     idle = r["idle_cpu"]
-    assert idle["seconds"] >= 2 and idle["percent_of_core"] >= 0
+    assert idle["seconds"] >= arg("--idle-seconds") and idle["percent_of_core"] >= 0
     assert r["stop"]["exit_code"] == 0 and r["stop"]["seconds"] < 10
     assert r["network"]["off_loopback"] == []
 
 
-def test_bench_kinds_smoke() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(TOOLS / "bench_kinds.py"), "--seconds", "0.01", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert json.loads(proc.stdout)
+def check_kinds(r: dict[str, Any], arg: Arg) -> None:
+    assert r["formats"] and r["mix_us"]["kind_of"] > 0
 
 
-def test_bench_sync_smoke(tmp_path: Path) -> None:
-    r = run_tool(
-        "bench_sync.py",
-        "--files",
-        "1500",
-        "--edits",
-        "5",
-        "--drop-mib",
-        "8",
-        "--tree",
-        str(tmp_path / "tree"),
-    )
+def check_sync(r: dict[str, Any], arg: Arg) -> None:
     assert r["ok"] is True
     initial = r["initial"]
     # The tree's files, and the generator's marker file.
-    assert initial["events_received"] > 0 and initial["checked"]["files"] == 1501
+    assert initial["events_received"] > 0 and initial["checked"]["files"] == arg("--files") + 1
     assert initial["checked"]["digests_equal"] and initial["checked"]["searches_equal"]
     assert 0 < r["reconnect"]["frame_bytes_sent"] <= 1024
-    assert r["edits"]["edits"] == 5 and r["edits"]["not_seen_in_10s"] == 0
+    assert r["edits"]["edits"] == arg("--edits") and r["edits"]["not_seen_in_10s"] == 0
     assert r["off_loopback"] == []
     drop = r["drop"]
-    assert drop["checked"]["byte_identical"] and drop["bytes"] == 8 << 20
+    assert drop["checked"]["byte_identical"] and drop["bytes"] == arg("--drop-mib") * 2**20
     assert drop["raw_iroh"]["mb_per_s"] > 0 and drop["tcp"]["mb_per_s"] > 0
 
 
-def test_bench_replay_smoke(tmp_path: Path) -> None:
-    r = run_tool(
-        "bench_replay.py",
-        "--files",
-        "300",
-        "--tag-events",
-        "500",
-        "--tail-events",
-        "20",
-        "--tree",
-        str(tmp_path / "tree"),
-    )
+def check_replay(r: dict[str, Any], arg: Arg) -> None:
     assert r["ok"] is True
     ls = r["ls_at"]
     # Not a timing: the listing --at gave, cold and warm, is the whole fold's.
@@ -177,32 +115,86 @@ def test_bench_replay_smoke(tmp_path: Path) -> None:
     assert ls["cold_seconds"] > 0 and ls["warm_seconds"] > 0 and ls["snapshot_bytes"] > 0
     assert ls["baseline"]["full_fold_seconds"] > 0 and "cold_seconds" in ls["goal"]
     bisect = r["bisect"]
-    assert bisect["events"] >= 500 and bisect["probes"] >= 3
+    assert bisect["events"] >= arg("--tag-events") and bisect["probes"] >= 3
     assert bisect["found_position"] == bisect["expected_position"]
     assert bisect["seconds"] > 0 and bisect["baseline"]["full_fold_seconds"] > 0
     history, tail = r["history"], r["tail"]
     assert history["answer_right"] and history["moments"] >= 1 and history["seconds"] > 0
-    assert tail["seen"] == tail["events"] == 20 and tail["p99_ms"] > 0
+    assert tail["seen"] == tail["events"] == arg("--tail-events") and tail["p99_ms"] > 0
 
 
-def test_bench_cluster_smoke() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(TOOLS / "bench_cluster.py"), "--nodes", "3", "--rounds", "1"]
-        + ["--hold", "1", "--writes", "2", "--within", "60", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    r = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
-    if proc.returncode == 2 and "skipped" in r:
-        pytest.skip(r["skipped"])
-    assert proc.returncode == 0, proc.stderr[-2000:]
+def check_cluster(r: dict[str, Any], arg: Arg) -> None:
     assert r["ok"] is True
     (run,) = r["runs"]
-    assert run["nodes"] == 3 and run["loss"] == 0.3
+    assert run["nodes"] == arg("--nodes") and run["loss"] == 0.3
     # Not a timing: each heal converged, and the devices agreed on every write after.
-    for way in run["holds"]["1"].values():
+    (ways,) = run["holds"].values()
+    for way in ways.values():
         assert way["not_converged"] == 0 and way["max_s"] > 0
-    assert run["checked"] == {"writes": 4, "crossed_the_cut": [], "problems": []}
+    # Each round, both halves write.
+    writes = 2 * arg("--writes") * arg("--rounds")
+    assert run["checked"] == {"writes": writes, "crossed_the_cut": [], "problems": []}
     for kind in ("wire", "frames"):
-        assert len(run["bytes_sent"][kind]["each"]) == 3 and run["bytes_sent"][kind]["max"] > 0
+        assert (
+            len(run["bytes_sent"][kind]["each"]) == run["nodes"]
+            and run["bytes_sent"][kind]["max"] > 0
+        )
+
+
+CHECKS: dict[str, Callable[[dict[str, Any], Arg], None]] = {
+    "kinds": check_kinds,
+    "index": check_index,
+    "node": check_node,
+    "log": check_log,
+    "replay": check_replay,
+    "sync": check_sync,
+    "cluster": check_cluster,
+}
+
+
+def given(args: list[str], flag: str) -> float:
+    return float(args[args.index(flag) + 1])
+
+
+def bench_all(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(TOOLS / "bench_all.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+# A minute on two idle cores; more when other work shares them.
+@pytest.mark.timeout(900)
+def test_bench_all_quick_runs_every_benchmark_and_compares(tmp_path: Path) -> None:
+    out = tmp_path / "quick.json"
+    proc = bench_all("--quick", "--out", str(out))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = json.loads(out.read_text())
+    assert run["quick"] is True
+    m = run["machine"]
+    assert m["cores"] >= 1 and m["python"] and m["date"] and len(m["commit"]) == 40
+    # Every benchmark ran and its answers were right; only the cluster may be skipped, where
+    # network namespaces cannot be made, and then it says why.
+    assert set(run["benchmarks"]) == set(CHECKS)
+    for name, bench in run["benchmarks"].items():
+        if bench["status"] == "skipped" and name == "cluster":
+            assert "namespaces" in bench["reason"]
+            continue
+        assert bench["status"] == "ok", (name, bench.get("reason"))
+        CHECKS[name](bench["output"], partial(given, bench["args"]))
+    # Every figure has its value, and its baseline from the same run where it has one.
+    ran = {f["benchmark"] for f in run["figures"]}
+    assert ran == {n for n, b in run["benchmarks"].items() if b["status"] == "ok"}
+    for fig in run["figures"]:
+        assert fig["unit"] and fig["better"] in ("lower", "higher"), fig
+        if fig["baseline"] is not None and fig["value"] is not None:
+            assert fig["baseline"]["value"] > 0 and fig["ratio"] > 0, fig
+    assert any(f["goal"] for f in run["figures"])
+    # The run against itself: every figure side by side, none worse.
+    same = bench_all("compare", str(out), str(out), "--json")
+    assert same.returncode == 0, same.stdout + same.stderr
+    c = json.loads(same.stdout)
+    assert [f["name"] for f in c["figures"]] == [f["name"] for f in run["figures"]]
+    assert c["worse"] == [] and c["failed_in_new"] == []
