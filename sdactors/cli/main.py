@@ -11,17 +11,24 @@ Every error is one line on stderr (and a JSON object with ``error`` on stdout un
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 
-from events.errors import EventsError
-from projections.errors import ProjectionError
 from sdactors.cli import front, stops
 from sdactors.cli.output import Output
 from sdactors.runtime import tuning as runtime
 from sdactors.runtime.errors import Interrupted, SdError
 
-EXPECTED_ERRORS = (SdError, EventsError, ProjectionError, OSError, sqlite3.DatabaseError)
+
+def _expected(exc: Exception) -> bool:
+    """An error of ours or of the system, reported as its own line (not an internal error).
+    What it takes to tell is imported here, on the way out of a failed command: the front
+    door's commands never load sqlite3."""
+    import sqlite3
+
+    from events.errors import EventsError
+    from projections.errors import ProjectionError
+
+    return isinstance(exc, (SdError, EventsError, ProjectionError, OSError, sqlite3.DatabaseError))
 
 
 def _wants_json(argv: list[str]) -> bool:
@@ -46,13 +53,13 @@ def run(args: list[str]) -> int:
     except Interrupted as exc:
         out.error(str(exc))
         return 128 + exc.signum
-    except EXPECTED_ERRORS as exc:
-        out.error(str(exc) or type(exc).__name__)
-        return 1
     except KeyboardInterrupt:
         out.error("interrupted")
         return 130
     except Exception as exc:  # noqa: BLE001 - the one place an unexpected error is reported
+        if _expected(exc):
+            out.error(str(exc) or type(exc).__name__)
+            return 1
         if os.environ.get("SD_DEBUG"):
             raise
         out.error(f"internal error: {type(exc).__name__}: {exc} (set SD_DEBUG=1 for a traceback)")

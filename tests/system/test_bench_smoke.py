@@ -101,11 +101,23 @@ def test_bench_node_smoke(tmp_path: Path) -> None:
     search = r["search"]
     assert search["runs"] == 5
     assert search["sd"]["p50_ms"] > 0 and search["sd"]["p99_ms"] > 0
+    assert search["sd_text"]["p50_ms"] > 0
     assert search["baseline"]["p50_ms"] > 0 and search["ratio_p50"] > 0
     # Not a timing: every answer, both sides, was held to the tree's own entries.
     checked = search["checked"]
-    assert checked["answers"] == 10 and checked["failed"] == 0, checked["failures"]
+    assert checked["answers"] == 15 and checked["failed"] == 0, checked["failures"]
     assert checked["whole_sets"] >= 1
+    # The other reads, as text and JSON, each answer checked (the tree, the node's pid).
+    reads = r["reads"]
+    for name in ("ls_folder", "ls", "stats", "node_status"):
+        read = reads[name]
+        assert read["runs"] == 5 and read["text"]["p50_ms"] > 0 and read["json"]["p50_ms"] > 0
+        assert read["checked"]["answers"] == 10, name
+        assert read["checked"]["failed"] == 0, read["checked"]["failures"]
+        assert "goal" in read and "baseline" in read, name
+    for name in ("ls_folder", "stats", "node_status"):
+        assert reads[name]["baseline"]["p50_ms"] > 0, name
+    assert reads["python_start"]["p50_ms"] > 0
     # Whether the node saw the burst in time is for people to judge (the node may not watch
     # yet): the figure is there, either seconds or "not seen within 5 s", nothing wrong found.
     change = r["change"]
