@@ -14,7 +14,8 @@ would refuse (it says why), no node running (the command runs in this process).
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, NamedTuple
+import sys
+from typing import Any, Callable, NamedTuple, NoReturn, TextIO, cast
 
 from sdactors.cli import reads
 from sdactors.cli.output import Output
@@ -145,6 +146,18 @@ def answer(args: list[str]) -> int | None:
         try:
             call = lambda op, **arguments: client.call(op, arguments)  # noqa: E731
             asked.grammar.run(call, Output(asked.as_json), **asked.values)
+        except BrokenPipeError:
+            _reader_gone()
         finally:
             client.close()
     return 0
+
+
+def _reader_gone() -> NoReturn:
+    """What click does when the output's reader went away (``sd search x | head -1``): exit
+    status 1, and nothing said, not even by the flush on the way out."""
+    from click.utils import PacifyFlushWrapper
+
+    sys.stdout = cast(TextIO, PacifyFlushWrapper(sys.stdout))
+    sys.stderr = cast(TextIO, PacifyFlushWrapper(sys.stderr))
+    sys.exit(1)
