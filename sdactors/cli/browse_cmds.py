@@ -34,7 +34,12 @@ def ls(ctx: CliContext, path: str | None, at: str | None, library: str | None) -
 @click.option("--kind", type=click.Choice(KINDS), default=None, help="Only this kind.")
 @click.option("--ext", default=None, help="Only this extension (e.g. pdf).")
 @click.option("--under", default=None, metavar="PATH", help="Only inside this folder.")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, reads.SEARCH_LIMIT_MOST),
+    default=reads.SEARCH_LIMIT,
+    show_default=True,
+)
 @at_option
 @library_option
 @json_option

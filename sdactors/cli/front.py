@@ -27,19 +27,18 @@ from sdactors.runtime.paths import DataDir, default_data_dir
 # SD_FRONT_DOOR=0: every command line goes to click (to compare the two ways in, or to rule
 # this door out when something looks wrong).
 OPEN_ENV = "SD_FRONT_DOOR"
-# --limit of sd search: click.IntRange(1, 10_000), default 50.
-LIMIT_RANGE = range(1, 10_001)
-DEFAULT_LIMIT = 50
 
 
 class Grammar(NamedTuple):
-    """A command's arguments (in order, the first ``required`` of them needed) and its
-    options that take a value (each spelling -> the parameter it sets)."""
+    """A command's arguments (in order, the first ``required`` of them needed), its options
+    that take a value (each spelling -> the parameter it sets), the function that runs it
+    and the values of parameters not given (None when not listed)."""
 
     arguments: tuple[str, ...]
     required: int
     options: dict[str, str]
     run: Callable[..., None]
+    defaults: dict[str, Any] = {}
 
 
 _READ_OPTIONS = {"--at": "at", "--library": "library", "-l": "library"}
@@ -50,6 +49,7 @@ GRAMMARS: dict[tuple[str, ...], Grammar] = {
         1,
         {"--kind": "kind", "--ext": "ext", "--under": "under", "--limit": "limit"} | _READ_OPTIONS,
         reads.search,
+        {"limit": reads.SEARCH_LIMIT},
     ),
     ("stats",): Grammar((), 0, _READ_OPTIONS, reads.stats),
     ("node", "status"): Grammar((), 0, {}, reads.node_status),
@@ -57,6 +57,8 @@ GRAMMARS: dict[tuple[str, ...], Grammar] = {
 
 
 class Asked(NamedTuple):
+    """A command line as the door read it: the command's parameters by name."""
+
     data_dir: str | None
     as_json: bool
     grammar: Grammar
@@ -124,13 +126,13 @@ def _checked(asked: Asked) -> Asked | None:
         return None
     if "limit" in values:
         limit = values["limit"]
-        if not (limit.isascii() and limit.isdigit() and int(limit) in LIMIT_RANGE):
+        # What click's IntRange takes unchanged: digits, from 1 to the most.
+        if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= reads.SEARCH_LIMIT_MOST):
             return None
         values["limit"] = int(limit)
-    if asked.grammar.run is reads.search:
-        values.setdefault("limit", DEFAULT_LIMIT)
-    every = (*asked.grammar.arguments, *asked.grammar.options.values())
-    return asked._replace(values={name: values.get(name) for name in every})
+    grammar = asked.grammar
+    every = (*grammar.arguments, *grammar.options.values())
+    return asked._replace(values={k: values.get(k, grammar.defaults.get(k)) for k in every})
 
 
 def answer(args: list[str]) -> int | None:

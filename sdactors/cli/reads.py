@@ -16,6 +16,9 @@ from sdactors.runtime.units import human_bytes
 
 # A command by name and arguments, its result back.
 Call = Callable[..., Any]
+# sd search --limit: the most it takes, and what it is without one.
+SEARCH_LIMIT_MOST = 10_000
+SEARCH_LIMIT = 50
 
 
 def _absolute(path: str | None) -> bytes | None:
