@@ -32,9 +32,12 @@ that it holds no network connection off 127.0.0.1.
     python tools/bench_node.py --files 100000 --idle-seconds 30
     python tools/bench_node.py --tree /var/tmp/tree-1m      # 1M files (the default), kept
 
-``--data-dir`` keeps the index for the next run (which then starts the node on it instead of
-indexing again); ``--burst 0`` and ``--idle-seconds 0`` leave those figures out: with both,
-the run only reads (a tree shared with others is not written to).
+``--before SOURCE`` times the ``sd`` of another source tree (the code before a change)
+beside ours, alternately, on every read: a ratio from one run, on a machine whose load
+varies more from run to run than the change does. ``--data-dir`` keeps the index for the
+next run (which then starts the node on it instead of indexing again); ``--burst 0`` and
+``--idle-seconds 0`` leave those figures out: with both, the run only reads (a tree shared
+with others is not written to).
 
 ``plocate`` comes from Debian's package: the script installs it with apt-get when it runs as
 root and it is missing, and stops without it. The exit status is 1 when an answer was wrong,
@@ -222,14 +225,30 @@ def bench_search(
     plocate: str,
     db: Path,
     runs: int,
+    before: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """``runs`` queries, each run once as ``sd search`` and once as plocate, alternately;
-    then every answer checked, and compared whole where the tree has at most 10,000."""
+    then every answer checked, and compared whole where the tree has at most 10,000.
+    ``before``: the environment of an ``sd`` to time beside ours (``--before``)."""
     queries = search_queries(entries.names(), runs)["typed"]
     sd_search(data, env, queries[0])  # warm: the page cache holds the interpreter after this
     subprocess.run(plocate_args(plocate, db, queries[0]), capture_output=True)
     sd_times, text_times, plocate_times, answers = [], [], [], []
+    before_times: dict[str, list[float]] = {"json": [], "text": []}
+    failures: list[str] = []
     for query in queries:
+        if before is not None:
+            took, out = timed_read(data, before, "search", "--json", "--", query)
+            before_times["json"].append(took)
+            took, text = timed_read(data, before, "search", "--", query)
+            before_times["text"].append(took)
+            hits = json.loads(out)
+            expected = entries.matching(query)
+            failures += table_problems(
+                f"before: sd text {query!r}", text, [h["path"] for h in hits]
+            )
+            failures += answer_problems("before: sd", query, [h["path"] for h in hits], expected,
+                                        SEARCH_LIMIT)  # fmt: skip
         took, out = timed_read(data, env, "search", "--json", "--", query)
         sd_times.append(took)
         took, text = timed_read(data, env, "search", "--", query)
@@ -242,7 +261,6 @@ def bench_search(
         )
         plocate_times.append(time.perf_counter() - start)
         answers.append((query, json.loads(out), text, plocate_paths(theirs.stdout)))
-    failures: list[str] = []
     whole = 0
     for query, ours, text, theirs in answers:
         expected = entries.matching(query)
@@ -273,6 +291,7 @@ def bench_search(
         "limit": SEARCH_LIMIT,
         "sd": ours_summary,
         "sd_text": latency_summary(text_times),
+        "before": {k: latency_summary(t) for k, t in before_times.items()} if before else None,
         "ratio_p50": ours_summary["p50_ms"] / theirs_summary["p50_ms"],
         "ratio_p99": ours_summary["p99_ms"] / theirs_summary["p99_ms"],
         "goal": {"p50_ms": GOAL_SEARCH_P50_MS},
@@ -281,7 +300,7 @@ def bench_search(
             **theirs_summary,
         },
         "checked": {
-            "answers": 3 * len(answers),
+            "answers": (5 if before else 3) * len(answers),
             "whole_sets": whole,
             "failed": len(failures),
             "failures": failures[:QUOTED],
@@ -299,18 +318,28 @@ class Read:
 
     def __init__(self, baseline: str) -> None:
         self.baseline = baseline
-        self.times: dict[str, list[float]] = {"text": [], "json": [], "baseline": []}
+        self.times: dict[str, list[float]] = {
+            "text": [], "json": [], "baseline": [], "before_text": [], "before_json": []
+        }  # fmt: skip
         self.problems: list[str] = []
         self.answers = 0
 
-    def run(self, data: Path, env: dict[str, str], *args: str) -> tuple[str, str]:
-        """``sd ARGS`` as text, then with ``--json``: both outputs."""
-        took, text = timed_read(data, env, *args)
-        self.times["text"].append(took)
-        took, out = timed_read(data, env, *args, "--json")
-        self.times["json"].append(took)
-        self.answers += 2
-        return text, out
+    def run(
+        self, data: Path, env: dict[str, str], before: dict[str, str] | None, *args: str
+    ) -> list[tuple[str, str, str]]:
+        """``sd ARGS`` as text, then with ``--json`` (the ``before`` sd first, if any): for
+        each side, its name and both outputs."""
+        sides = []
+        for side, key, side_env in (("before: ", "before_", before), ("", "", env)):
+            if side_env is None:
+                continue
+            took, text = timed_read(data, side_env, *args)
+            self.times[key + "text"].append(took)
+            took, out = timed_read(data, side_env, *args, "--json")
+            self.times[key + "json"].append(took)
+            self.answers += 2
+            sides.append((side, text, out))
+        return sides
 
     def base(self, work: Callable[[], T]) -> T:
         start = time.perf_counter()
@@ -321,10 +350,14 @@ class Read:
     def summary(self) -> dict[str, Any]:
         text, js = latency_summary(self.times["text"]), latency_summary(self.times["json"])
         base = latency_summary(self.times["baseline"]) if self.times["baseline"] else None
+        before = None
+        if self.times["before_text"]:
+            before = {k: latency_summary(self.times["before_" + k]) for k in ("text", "json")}
         return {
             "runs": len(self.times["text"]),
             "text": text,
             "json": js,
+            "before": before,
             "goal": {"p50_ms": GOAL_READ_P50_MS},
             "baseline": {"what": self.baseline, **base} if base else None,
             "checked": {
@@ -359,9 +392,11 @@ def bench_reads(
     db: Path,
     node_pid: int,
     runs: int,
+    before: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """``sd ls FOLDER``, ``sd ls``, ``sd stats`` and ``sd node status``, ``runs`` times each
-    as text and as JSON, each run beside its baseline; and the interpreter's start."""
+    as text and as JSON, each run beside its baseline (and the ``before`` sd's, if any);
+    and the interpreter's start."""
     from sdactors.node.control.client import connect
 
     rng = random.Random(11)
@@ -378,26 +413,26 @@ def bench_reads(
     for i in range(runs):
         folder = folders[i % len(folders)]
         r = reads["ls_folder"]
-        text, out = r.run(data, env, "ls", folder)
-        r.problems += folder_problems(folder, text, out)
+        for side, text, out in r.run(data, env, before, "ls", folder):
+            r.problems += [side + x for x in folder_problems(folder, text, out)]
         listing = ["ls", "-l", folder]
         r.base(lambda: subprocess.run(listing, capture_output=True, check=True))  # noqa: B023
 
         r = reads["ls"]
-        text, out = r.run(data, env, "ls")
-        locations = json.loads(out)
-        if [loc["path"] for loc in locations] != [root]:
-            r.problems.append(f"sd ls: locations {[loc['path'] for loc in locations]}")
-        r.problems += table_problems("sd ls", text, [loc["name"] for loc in locations])
+        for side, text, out in r.run(data, env, before, "ls"):
+            locations = json.loads(out)
+            if [loc["path"] for loc in locations] != [root]:
+                r.problems.append(f"{side}sd ls: locations {[loc['path'] for loc in locations]}")
+            r.problems += table_problems(f"{side}sd ls", text, [loc["name"] for loc in locations])
 
         r = reads["stats"]
-        text, out = r.run(data, env, "stats")
-        st = json.loads(out)
-        # The location's own folder is one of the index's folders.
-        if (st["files"], st["dirs"]) != (entries.files, len(entries.folders) + 1):
-            r.problems.append(f"sd stats: {st['files']} files, {st['dirs']} folders")
-        if not text.startswith(f"files    {entries.files:,}\n"):
-            r.problems.append(f"sd stats: text {text[:40]!r}")
+        for side, text, out in r.run(data, env, before, "stats"):
+            st = json.loads(out)
+            # The location's own folder is one of the index's folders.
+            if (st["files"], st["dirs"]) != (entries.files, len(entries.folders) + 1):
+                r.problems.append(f"{side}sd stats: {st['files']} files, {st['dirs']} folders")
+            if not text.startswith(f"files    {entries.files:,}\n"):
+                r.problems.append(f"{side}sd stats: text {text[:40]!r}")
         counted = r.base(
             lambda: subprocess.run(
                 [plocate, "-d", str(db), "-c", "/"], capture_output=True, text=True
@@ -407,9 +442,10 @@ def bench_reads(
             r.problems.append(f"plocate -c /: {counted.stdout.strip()}")
 
         r = reads["node_status"]
-        text, out = r.run(data, env, "node", "status")
-        if json.loads(out)["pid"] != node_pid or not text.startswith(f"pid         {node_pid}\n"):
-            r.problems.append(f"sd node status: not the node's pid {node_pid}: {text[:30]!r}")
+        for side, text, out in r.run(data, env, before, "node", "status"):
+            pid = json.loads(out)["pid"]
+            if pid != node_pid or not text.startswith(f"pid         {node_pid}\n"):
+                r.problems.append(f"{side}sd node status: not the node's pid {node_pid}: {pid}")
 
         def ask() -> None:
             client = connect(data)
@@ -718,6 +754,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=None,
         help="Keep the index here (default: a temp dir); one already made is served again.",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        metavar="SOURCE",
+        help="Another source tree of sdactors (the code before a change): its sd is timed "
+        "beside ours on every read, alternately, its answers checked alike.",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -733,6 +777,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     data, db = args.data_dir or scratch / "data", scratch / "plocate.db"
     reused = (data / "libraries").is_dir()
     env = quiet_env()
+    # Its modules from SOURCE only: not from the working directory (python -m puts it first).
+    before = {**env, "PYTHONPATH": str(args.before), "PYTHONSAFEPATH": "1"} if args.before else None
     node: RunningNode | None = None
     try:
         t0 = time.perf_counter()
@@ -763,8 +809,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         st = node.wait_settled(args.settle_timeout)
         r["watching"] = st["watching"]
         r["rss"] = bench_memory(node, st, updatedb_peak)
-        r["search"] = bench_search(data, env, entries, plocate, db, args.runs)
-        r["reads"] = bench_reads(data, env, tree, entries, plocate, db, node.proc.pid, args.runs)
+        r["search"] = bench_search(data, env, entries, plocate, db, args.runs, before)
+        r["reads"] = bench_reads(
+            data, env, tree, entries, plocate, db, node.proc.pid, args.runs, before
+        )
         r["idle_cpu"] = bench_idle(node, args.idle_seconds) if args.idle_seconds > 0 else None
         r["change"] = None
         if args.burst > 0:
@@ -856,19 +904,28 @@ def read_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """A row per read command and output form: p50 and p99, and the baseline's."""
     s, reads = r["search"], r["reads"]
     floor = reads["python_start"]
-    figures = [("sd search QUERY", s["sd_text"], s["sd"], s["baseline"], "plocate", s["runs"])]
+    figures = [
+        ("sd search QUERY", s["sd_text"], s["sd"], s["baseline"], "plocate", s["runs"],
+         s["before"])
+    ]  # fmt: skip
     for key, name in READ_NAMES.items():
         f = reads[key]
-        figures.append((name, f["text"], f["json"], f["baseline"], "", f["runs"]))
+        figures.append((name, f["text"], f["json"], f["baseline"], "", f["runs"], f["before"]))
     rows = []
-    for name, text, js, base, base_name, runs in figures:
-        for form, t in (("", text), (" --json", js)):
+    for name, text, js, base, base_name, runs, before in figures:
+        for form, t, kind in (("", text, "text"), (" --json", js, "json")):
             value = f"{t['p50_ms']:.1f} ms p50, {t['p99_ms']:.1f} p99"
             against = "-"
             if base is not None:
                 against = (
                     f"{base_name or base['what']}: {base['p50_ms']:.1f} / {base['p99_ms']:.1f} "
                     f"ms ({t['p50_ms'] / base['p50_ms']:.1f}x)"
+                )
+            if before is not None:
+                b = before[kind]
+                against += (
+                    f"; before: {b['p50_ms']:.1f} / {b['p99_ms']:.1f} ms "
+                    f"(now {t['p50_ms'] / b['p50_ms']:.2f}x)"
                 )
             rows.append((f"{name}{form} ({runs} runs)", value, f"p50 <= {GOAL_READ_P50_MS} ms",
                          against))  # fmt: skip
