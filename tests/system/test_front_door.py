@@ -6,13 +6,15 @@ serving a real tree, each command line run as its own ``sd`` process both ways
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from sdactors.cli import front
-from tests.conftest import Result, Sd
+from tests.conftest import SD, Result, Sd
 from tests.helpers_tree import write
 from tests.system.test_node import node_on
 
@@ -35,6 +37,24 @@ NAMES = [
 def through(sd: Sd, door: str, args: list[str]) -> Result:
     sd.env[front.OPEN_ENV] = door
     return sd.run(*args, check=False)
+
+
+def to_a_closed_pipe(sd: Sd, door: str, args: list[str]) -> tuple[int, str]:
+    """Exit status and stderr of ``sd ARGS`` writing into a pipe nobody reads any more."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run(
+            [*SD, *args],
+            env={**sd.env, front.OPEN_ENV: door},
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    return proc.returncode, proc.stderr
 
 
 def _steady(result: Result, args: list[str]) -> tuple[int, str, str]:
@@ -91,6 +111,10 @@ def test_the_front_door_says_what_click_says(sd: Sd, tmp_path: Path) -> None:
             assert (front.parse(args) is not None) is taken, args
             door, click = through(sd, "1", args), through(sd, "0", args)
             assert _steady(door, args) == _steady(click, args), args
+        # A reader gone before the answer (``sd search report | true``): the same exit status
+        # and the same words (none) both ways.
+        for args in (["--json", "search", "report"], ["search", "report"], ["stats"]):
+            assert to_a_closed_pipe(sd, "1", args) == to_a_closed_pipe(sd, "0", args), args
         # What is compared is what a user sees: answers, and errors as one line.
         assert "Report 2.TXT" in through(sd, "1", ["search", "report"]).out
         failed = through(sd, "1", ["search", "x", "--library", "nope"])
