@@ -230,6 +230,28 @@ NODE_FIGURES = [
         goal="idle_cpu.goal.percent",
     ),
     Figure("stop", "stop.seconds", "s", "lower", goal="stop.goal.seconds"),
+    Figure(
+        "search_text_p50",
+        "search.sd_text.p50_ms",
+        "ms",
+        "lower",
+        baseline="reads.python_start.p50_ms",
+        baseline_what="python -c pass",
+        goal=60,
+    ),
+    *(
+        Figure(
+            f"{read}_{form}_p50",
+            f"reads.{read}.{form}.p50_ms",
+            "ms",
+            "lower",
+            baseline="reads.python_start.p50_ms",
+            baseline_what="python -c pass",
+            goal=60,
+        )
+        for read in ("ls_folder", "ls", "stats", "node_status")
+        for form in ("text", "json")
+    ),
 ]
 
 BENCHMARKS: list[Bench] = [

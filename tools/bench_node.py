@@ -5,7 +5,16 @@ baseline measured in the same run.
   answered by the running node; p50/p99 over ``--runs`` queries people type; goal p50 <=
   60 ms; beside ``plocate -i -l 50`` over a private database of the same tree. Every answer,
   plocate's too, is checked against the entries of the tree that hold the query, computed
-  here from the tree itself (not from the index);
+  here from the tree itself (not from the index); the same query as text (``sd search
+  QUERY``) is timed too, its table checked line by line against the JSON answer;
+- the other reads, each as a whole process, as text and with ``--json``, ``--runs`` times,
+  each run beside its baseline: ``sd ls FOLDER`` (a different folder each run; beside
+  ``ls -l`` of it, from the disk), ``sd ls`` (the locations), ``sd stats`` (beside ``plocate
+  -c /``, plocate's count of its entries) and ``sd node status`` (beside the same question
+  asked over the node's socket from this process: what the node owes, without a Python
+  start); goal p50 <= 60 ms each; beside them all, ``python -c pass``: the interpreter's own
+  start, the floor of any Python command. Every answer is checked against the tree (a
+  folder's names and types, the counts of files and folders) or the node (its pid);
 - change to index: ``--burst`` files made in a new folder of the indexed tree while the node
   runs; seconds from the end of the burst until ``sd search`` finds every one of them, the
   node picking the change up on its own (nothing asks it to rescan); goal <= 5 s; "not seen
@@ -23,6 +32,13 @@ that it holds no network connection off 127.0.0.1.
     python tools/bench_node.py --files 100000 --idle-seconds 30
     python tools/bench_node.py --tree /var/tmp/tree-1m      # 1M files (the default), kept
 
+``--before SOURCE`` times the ``sd`` of another source tree (the code before a change)
+beside ours, alternately, on every read: a ratio from one run, on a machine whose load
+varies more from run to run than the change does. ``--data-dir`` keeps the index for the
+next run (which then starts the node on it instead of indexing again); ``--burst 0`` and
+``--idle-seconds 0`` leave those figures out: with both, the run only reads (a tree shared
+with others is not written to).
+
 ``plocate`` comes from Debian's package: the script installs it with apt-get when it runs as
 root and it is missing, and stops without it. The exit status is 1 when an answer was wrong,
 the node did not stop cleanly or it used the network; the timings are for people to judge.
@@ -33,6 +49,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -41,7 +58,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import psutil
 
@@ -57,6 +74,7 @@ from bench_common import (  # noqa: E402
 )
 from gen_tree import generate  # noqa: E402
 
+T = TypeVar("T")
 # What ``sd search`` gives by default; plocate is given the same limit.
 SEARCH_LIMIT = 50
 # The most ``sd search --limit`` takes: answers up to this size are compared whole.
@@ -74,8 +92,10 @@ QUOTED = 10
 
 
 def quiet_env() -> dict[str, str]:
-    """Ours, less what would point ``sd`` elsewhere or make it noisy (``--data-dir`` rules)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SD_DATA_DIR", "SD_DEBUG")}
+    """Ours, less what would point ``sd`` elsewhere or make it noisy (``--data-dir`` rules),
+    or make each ``sd`` compile its modules again (an installed ``sd`` has its bytecode)."""
+    unwanted = ("SD_DATA_DIR", "SD_DEBUG", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if k not in unwanted}
     # The node listens on loopback only: nothing here talks to another machine.
     return {**env, "SD_NETWORK_BIND": "127.0.0.1:0"}
 
@@ -89,8 +109,12 @@ class TreeIndex:
 
     def __init__(self, tree: Path) -> None:
         self.paths: list[str] = []
+        self.folders: list[str] = []
+        self.files = 0
         for folder, dirs, files in os.walk(tree):
             self.paths.extend(os.path.join(folder, name) for name in dirs + files)
+            self.folders.extend(os.path.join(folder, name) for name in dirs)
+            self.files += len(files)  # generated trees hold files and folders only
         self.folded = [p.casefold() for p in self.paths]
 
     def names(self) -> list[tuple[str, str, int, int]]:
@@ -108,13 +132,39 @@ class TreeIndex:
 
 def sd_search(data: Path, env: dict[str, str], query: str, limit: int | None = None) -> list:
     """``sd search QUERY --json`` (the query after ``--``: it may start with a dash)."""
-    args = [*SD, "--data-dir", str(data), "search", "--json"]
-    if limit is not None:
-        args += ["--limit", str(limit)]
-    out = subprocess.run([*args, "--", query], env=env, capture_output=True, text=True)
+    return json.loads(sd_read(data, env, "search", "--json", *limit_args(limit), "--", query))
+
+
+def limit_args(limit: int | None) -> list[str]:
+    return [] if limit is None else ["--limit", str(limit)]
+
+
+def sd_read(data: Path, env: dict[str, str], *args: str) -> str:
+    """What ``sd ARGS`` prints; the run stops if it fails."""
+    out = subprocess.run(
+        [*SD, "--data-dir", str(data), *args], env=env, capture_output=True, text=True
+    )
     if out.returncode != 0:
-        raise SystemExit(f"sd search {query!r} failed: {out.stderr.strip()}")
-    return json.loads(out.stdout)
+        raise SystemExit(f"sd {' '.join(args)} failed: {out.stderr.strip()}")
+    return out.stdout
+
+
+def timed_read(data: Path, env: dict[str, str], *args: str) -> tuple[float, str]:
+    start = time.perf_counter()
+    out = sd_read(data, env, *args)
+    return time.perf_counter() - start, out
+
+
+def table_problems(side: str, text: str, firsts: list[str]) -> list[str]:
+    """A table printed for people: a header, then one line per item of the JSON answer, in
+    its order, each starting with that item's first column."""
+    lines = text.split("\n")[1:-1] if firsts else text.split("\n")[:-1]
+    if len(lines) != max(1, len(firsts)):
+        return [f"{side}: {len(lines)} lines for {len(firsts)} items"]
+    wrong = [first for line, first in zip(lines, firsts) if not line.startswith(first)]
+    return (
+        [f"{side}: {len(wrong)} lines not as the JSON answer, e.g. {wrong[0]!r}"] if wrong else []
+    )
 
 
 def plocate_args(plocate: str, db: Path, query: str, *options: str) -> list[str]:
@@ -175,17 +225,34 @@ def bench_search(
     plocate: str,
     db: Path,
     runs: int,
+    before: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """``runs`` queries, each run once as ``sd search`` and once as plocate, alternately;
-    then every answer checked, and compared whole where the tree has at most 10,000."""
+    then every answer checked, and compared whole where the tree has at most 10,000.
+    ``before``: the environment of an ``sd`` to time beside ours (``--before``)."""
     queries = search_queries(entries.names(), runs)["typed"]
     sd_search(data, env, queries[0])  # warm: the page cache holds the interpreter after this
     subprocess.run(plocate_args(plocate, db, queries[0]), capture_output=True)
-    sd_times, plocate_times, answers = [], [], []
+    sd_times, text_times, plocate_times, answers = [], [], [], []
+    before_times: dict[str, list[float]] = {"json": [], "text": []}
+    failures: list[str] = []
     for query in queries:
-        start = time.perf_counter()
-        ours = sd_search(data, env, query)
-        sd_times.append(time.perf_counter() - start)
+        if before is not None:
+            took, out = timed_read(data, before, "search", "--json", "--", query)
+            before_times["json"].append(took)
+            took, text = timed_read(data, before, "search", "--", query)
+            before_times["text"].append(took)
+            hits = json.loads(out)
+            expected = entries.matching(query)
+            failures += table_problems(
+                f"before: sd text {query!r}", text, [h["path"] for h in hits]
+            )
+            failures += answer_problems("before: sd", query, [h["path"] for h in hits], expected,
+                                        SEARCH_LIMIT)  # fmt: skip
+        took, out = timed_read(data, env, "search", "--json", "--", query)
+        sd_times.append(took)
+        took, text = timed_read(data, env, "search", "--", query)
+        text_times.append(took)
         start = time.perf_counter()
         theirs = subprocess.run(
             plocate_args(plocate, db, query, "-l", str(SEARCH_LIMIT)),
@@ -193,12 +260,12 @@ def bench_search(
             text=True,
         )
         plocate_times.append(time.perf_counter() - start)
-        answers.append((query, ours, plocate_paths(theirs.stdout)))
-    failures: list[str] = []
+        answers.append((query, json.loads(out), text, plocate_paths(theirs.stdout)))
     whole = 0
-    for query, ours, theirs in answers:
+    for query, ours, text, theirs in answers:
         expected = entries.matching(query)
         paths = [h["path"] for h in ours]
+        failures += table_problems(f"sd text {query!r}", text, paths)
         failures += answer_problems("sd", query, paths, expected, SEARCH_LIMIT)
         failures += rank_problems(query, ours, expected, SEARCH_LIMIT)
         failures += answer_problems("plocate", query, theirs, expected, SEARCH_LIMIT)
@@ -223,6 +290,8 @@ def bench_search(
         "runs": len(queries),
         "limit": SEARCH_LIMIT,
         "sd": ours_summary,
+        "sd_text": latency_summary(text_times),
+        "before": {k: latency_summary(t) for k, t in before_times.items()} if before else None,
         "ratio_p50": ours_summary["p50_ms"] / theirs_summary["p50_ms"],
         "ratio_p99": ours_summary["p99_ms"] / theirs_summary["p99_ms"],
         "goal": {"p50_ms": GOAL_SEARCH_P50_MS},
@@ -231,12 +300,165 @@ def bench_search(
             **theirs_summary,
         },
         "checked": {
-            "answers": 2 * len(answers),
+            "answers": (5 if before else 3) * len(answers),
             "whole_sets": whole,
             "failed": len(failures),
             "failures": failures[:QUOTED],
         },
     }
+
+
+# -- the other reads, as whole processes -----------------------------------------------------
+
+GOAL_READ_P50_MS = 60
+
+
+class Read:
+    """One read command, timed as text and as JSON beside its baseline; its problems."""
+
+    def __init__(self, baseline: str) -> None:
+        self.baseline = baseline
+        self.times: dict[str, list[float]] = {
+            "text": [], "json": [], "baseline": [], "before_text": [], "before_json": []
+        }  # fmt: skip
+        self.problems: list[str] = []
+        self.answers = 0
+
+    def run(
+        self, data: Path, env: dict[str, str], before: dict[str, str] | None, *args: str
+    ) -> list[tuple[str, str, str]]:
+        """``sd ARGS`` as text, then with ``--json`` (the ``before`` sd first, if any): for
+        each side, its name and both outputs."""
+        sides = []
+        for side, key, side_env in (("before: ", "before_", before), ("", "", env)):
+            if side_env is None:
+                continue
+            took, text = timed_read(data, side_env, *args)
+            self.times[key + "text"].append(took)
+            took, out = timed_read(data, side_env, *args, "--json")
+            self.times[key + "json"].append(took)
+            self.answers += 2
+            sides.append((side, text, out))
+        return sides
+
+    def base(self, work: Callable[[], T]) -> T:
+        start = time.perf_counter()
+        done = work()
+        self.times["baseline"].append(time.perf_counter() - start)
+        return done
+
+    def summary(self) -> dict[str, Any]:
+        text, js = latency_summary(self.times["text"]), latency_summary(self.times["json"])
+        base = latency_summary(self.times["baseline"]) if self.times["baseline"] else None
+        before = None
+        if self.times["before_text"]:
+            before = {k: latency_summary(self.times["before_" + k]) for k in ("text", "json")}
+        return {
+            "runs": len(self.times["text"]),
+            "text": text,
+            "json": js,
+            "before": before,
+            "goal": {"p50_ms": GOAL_READ_P50_MS},
+            "baseline": {"what": self.baseline, **base} if base else None,
+            "checked": {
+                "answers": self.answers,
+                "failed": len(self.problems),
+                "failures": self.problems[:QUOTED],
+            },
+        }
+
+
+def folder_problems(folder: str, text: str, out: str) -> list[str]:
+    """``sd ls FOLDER``: the folder's own names and types (from the disk), and the table the
+    JSON answer makes."""
+    items = json.loads(out)
+    with os.scandir(folder) as it:
+        disk = {e.name: "dir" if e.is_dir(follow_symlinks=False) else "file" for e in it}
+    problems = table_problems(f"sd ls {folder!r}", text, [
+        i["name"] + ("/" if i["type"] == "dir" else "") for i in items
+    ])  # fmt: skip
+    got = {i["name"]: i["type"] for i in items}
+    if got != disk:
+        problems.append(f"sd ls {folder!r}: {len(got)} entries, the disk has {len(disk)}")
+    return problems
+
+
+def bench_reads(
+    data: Path,
+    env: dict[str, str],
+    tree: Path,
+    entries: TreeIndex,
+    plocate: str,
+    db: Path,
+    node_pid: int,
+    runs: int,
+    before: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """``sd ls FOLDER``, ``sd ls``, ``sd stats`` and ``sd node status``, ``runs`` times each
+    as text and as JSON, each run beside its baseline (and the ``before`` sd's, if any);
+    and the interpreter's start."""
+    from sdactors.node.control.client import connect
+
+    rng = random.Random(11)
+    folders = rng.sample(entries.folders, min(runs, len(entries.folders)))
+    sd_read(data, env, "ls", folders[0])  # warm, as search is
+    reads = {
+        "ls_folder": Read("ls -l FOLDER (from the disk)"),
+        "ls": Read(""),
+        "stats": Read("plocate -c / (its count of its entries)"),
+        "node_status": Read("node.status over the socket from this process"),
+        "python": Read(""),
+    }
+    root = os.path.realpath(tree)
+    for i in range(runs):
+        folder = folders[i % len(folders)]
+        r = reads["ls_folder"]
+        for side, text, out in r.run(data, env, before, "ls", folder):
+            r.problems += [side + x for x in folder_problems(folder, text, out)]
+        listing = ["ls", "-l", folder]
+        r.base(lambda: subprocess.run(listing, capture_output=True, check=True))  # noqa: B023
+
+        r = reads["ls"]
+        for side, text, out in r.run(data, env, before, "ls"):
+            locations = json.loads(out)
+            if [loc["path"] for loc in locations] != [root]:
+                r.problems.append(f"{side}sd ls: locations {[loc['path'] for loc in locations]}")
+            r.problems += table_problems(f"{side}sd ls", text, [loc["name"] for loc in locations])
+
+        r = reads["stats"]
+        for side, text, out in r.run(data, env, before, "stats"):
+            st = json.loads(out)
+            # The location's own folder is one of the index's folders.
+            if (st["files"], st["dirs"]) != (entries.files, len(entries.folders) + 1):
+                r.problems.append(f"{side}sd stats: {st['files']} files, {st['dirs']} folders")
+            if not text.startswith(f"files    {entries.files:,}\n"):
+                r.problems.append(f"{side}sd stats: text {text[:40]!r}")
+        counted = r.base(
+            lambda: subprocess.run(
+                [plocate, "-d", str(db), "-c", "/"], capture_output=True, text=True
+            )
+        )
+        if int(counted.stdout.strip() or 0) != len(entries.paths):
+            r.problems.append(f"plocate -c /: {counted.stdout.strip()}")
+
+        r = reads["node_status"]
+        for side, text, out in r.run(data, env, before, "node", "status"):
+            pid = json.loads(out)["pid"]
+            if pid != node_pid or not text.startswith(f"pid         {node_pid}\n"):
+                r.problems.append(f"{side}sd node status: not the node's pid {node_pid}: {pid}")
+
+        def ask() -> None:
+            client = connect(data)
+            assert client is not None, "the node stopped answering"
+            try:
+                client.call("node.status", {})
+            finally:
+                client.close()
+
+        r.base(ask)
+        reads["python"].base(lambda: subprocess.run([sys.executable, "-c", "pass"], env=env))
+    result = {name: r.summary() for name, r in reads.items() if name != "python"}
+    return {**result, "python_start": latency_summary(reads["python"].times["baseline"])}
 
 
 # -- the node --------------------------------------------------------------------------------
@@ -526,6 +748,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=1800.0,
         help="Seconds the node may take to finish its jobs once started.",
     )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="Keep the index here (default: a temp dir); one already made is served again.",
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        metavar="SOURCE",
+        help="Another source tree of sdactors (the code before a change): its sd is timed "
+        "beside ours on every read, alternately, its answers checked alike.",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -538,8 +774,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="bench-node-"))
     tree = args.tree or scratch / "tree"
     burst_folder = tree / f"new folder {os.getpid()}"
-    data, db = scratch / "data", scratch / "plocate.db"
+    data, db = args.data_dir or scratch / "data", scratch / "plocate.db"
+    reused = (data / "libraries").is_dir()
     env = quiet_env()
+    # Its modules from SOURCE only: not from the working directory (python -m puts it first).
+    before = {**env, "PYTHONPATH": str(args.before), "PYTHONSAFEPATH": "1"} if args.before else None
     node: RunningNode | None = None
     try:
         t0 = time.perf_counter()
@@ -548,28 +787,39 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         entries = TreeIndex(tree)
         r["entries"] = len(entries.paths)
         r["updatedb_seconds"], updatedb_peak = peak_rss_run(updatedb_args(updatedb, tree, db))
-        sd(env, "--data-dir", str(data), "library", "create", "bench")
+        r["index"] = r["index_seconds"] = r["status_during_index"] = None
         through_node = location_add_through_node()
-        r["location_added"] = "through the node" if through_node else "before the node started"
-        if through_node:
+        if reused:
+            r["location_added"] = f"before this run (index kept in {data})"
+        else:
+            sd(env, "--data-dir", str(data), "library", "create", "bench")
+            r["location_added"] = "through the node" if through_node else "before the node started"
+        if through_node and not reused:
             node = RunningNode(data, env, scratch / "node.out")
             node.wait_answering(60)
-        start = time.perf_counter()
-        with StatusProbe(data if node is not None else None) as probe:
-            r["index"] = sd(env, "--data-dir", str(data), "location", "add", str(tree))
-        r["index_seconds"] = time.perf_counter() - start
-        r["status_during_index"] = probe.summary()
+        if not reused:
+            start = time.perf_counter()
+            with StatusProbe(data if node is not None else None) as probe:
+                r["index"] = sd(env, "--data-dir", str(data), "location", "add", str(tree))
+            r["index_seconds"] = time.perf_counter() - start
+            r["status_during_index"] = probe.summary()
         if node is None:
             node = RunningNode(data, env, scratch / "node.out")
             node.wait_answering(60)
         st = node.wait_settled(args.settle_timeout)
         r["watching"] = st["watching"]
         r["rss"] = bench_memory(node, st, updatedb_peak)
-        r["search"] = bench_search(data, env, entries, plocate, db, args.runs)
-        r["idle_cpu"] = bench_idle(node, args.idle_seconds)
-        r["change"] = bench_change(
-            data, env, tree, burst_folder, args.burst, args.burst_timeout, plocate, updatedb, db
+        r["search"] = bench_search(data, env, entries, plocate, db, args.runs, before)
+        r["reads"] = bench_reads(
+            data, env, tree, entries, plocate, db, node.proc.pid, args.runs, before
         )
+        r["idle_cpu"] = bench_idle(node, args.idle_seconds) if args.idle_seconds > 0 else None
+        r["change"] = None
+        if args.burst > 0:
+            r["change"] = bench_change(
+                data, env, tree, burst_folder, args.burst, args.burst_timeout, plocate,
+                updatedb, db,
+            )  # fmt: skip
         r["rss"]["after_all_mb"] = node.ps.memory_info().rss / 1e6
         r["network"] = {"off_loopback": node.off_loopback()}
         r["stop"] = {
@@ -582,9 +832,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             node.kill()
         shutil.rmtree(burst_folder, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
+    reads_failed = sum(f["checked"]["failed"] for k, f in r["reads"].items() if "checked" in f)
     r["ok"] = (
         r["search"]["checked"]["failed"] == 0
-        and not r["change"]["problems"]
+        and reads_failed == 0
+        and not (r["change"] and r["change"]["problems"])
         and r["rss"]["status_pid_is_node"]
         and not r["network"]["off_loopback"]
         and r["stop"]["exit_code"] == 0
@@ -640,81 +892,118 @@ class StatusProbe:
                 "unanswered": self.unanswered, "goal": {"p99_ms": GOAL_STATUS_MS}}  # fmt: skip
 
 
+READ_NAMES = {
+    "ls_folder": "sd ls FOLDER",
+    "ls": "sd ls (locations)",
+    "stats": "sd stats",
+    "node_status": "sd node status",
+}
+
+
+def read_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """A row per read command and output form: p50 and p99, and the baseline's."""
+    s, reads = r["search"], r["reads"]
+    floor = reads["python_start"]
+    figures = [
+        ("sd search QUERY", s["sd_text"], s["sd"], s["baseline"], "plocate", s["runs"],
+         s["before"])
+    ]  # fmt: skip
+    for key, name in READ_NAMES.items():
+        f = reads[key]
+        figures.append((name, f["text"], f["json"], f["baseline"], "", f["runs"], f["before"]))
+    rows = []
+    for name, text, js, base, base_name, runs, before in figures:
+        for form, t, kind in (("", text, "text"), (" --json", js, "json")):
+            value = f"{t['p50_ms']:.1f} ms p50, {t['p99_ms']:.1f} p99"
+            against = "-"
+            if base is not None:
+                against = (
+                    f"{base_name or base['what']}: {base['p50_ms']:.1f} / {base['p99_ms']:.1f} "
+                    f"ms ({t['p50_ms'] / base['p50_ms']:.1f}x)"
+                )
+            if before is not None:
+                b = before[kind]
+                against += (
+                    f"; before: {b['p50_ms']:.1f} / {b['p99_ms']:.1f} ms "
+                    f"(now {t['p50_ms'] / b['p50_ms']:.2f}x)"
+                )
+            rows.append((f"{name}{form} ({runs} runs)", value, f"p50 <= {GOAL_READ_P50_MS} ms",
+                         against))  # fmt: skip
+    rows.append((
+        f"python -c pass (interpreter start, {reads['ls']['runs']} runs)",
+        f"{floor['p50_ms']:.1f} ms p50, {floor['p99_ms']:.1f} p99", "", "the floor of any sd",
+    ))  # fmt: skip
+    return rows
+
+
 def report(r: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(r))
         return
     s, c, m, idle, stop = r["search"], r["change"], r["rss"], r["idle_cpu"], r["stop"]
-    base, cbase = s["baseline"], c["baseline"]
+    indexed = (
+        f"indexed in {r['index_seconds']:.1f} s by sd location add"
+        if r["index_seconds"] is not None
+        else "indexed"
+    )
     print(
-        f"tree: {r['files']:,} files, {r['entries']:,} entries; indexed in "
-        f"{r['index_seconds']:.1f} s by sd location add ({r['location_added']}); "
-        f"plocate updatedb {r['updatedb_seconds']:.1f} s"
+        f"tree: {r['files']:,} files, {r['entries']:,} entries; {indexed} "
+        f"({r['location_added']}); plocate updatedb {r['updatedb_seconds']:.1f} s"
     )
     if not r["watching"]:
         print("the node reported no watched location")
-    rows = [
-        ("figure", "value", "goal", "baseline"),
-        (
-            f"sd search as a process, p50 ({s['runs']} runs)",
-            f"{s['sd']['p50_ms']:.1f} ms",
-            f"<= {s['goal']['p50_ms']} ms",
-            f"plocate {base['p50_ms']:.1f} ms  (sd {s['ratio_p50']:.1f}x)",
-        ),
-        (
-            "sd search as a process, p99",
-            f"{s['sd']['p99_ms']:.1f} ms",
-            "",
-            f"plocate {base['p99_ms']:.1f} ms  (sd {s['ratio_p99']:.1f}x)",
-        ),
-        (
+    rows = [("figure", "value", "goal", "baseline"), *read_rows(r)]
+    if c is not None:
+        rows.append((
             f"change to index ({c['files']:,} new files)",
             f"{c['seconds']:.2f} s" if c["seconds"] is not None else c["result"],
             f"<= {c['goal']['seconds']} s",
-            f"updatedb again + plocate {cbase['seconds']:.2f} s",
-        ),
-        (
-            "node RSS, tree indexed",
-            f"{m['status_mb']:.0f} MB (psutil {m['psutil_mb']:.0f})",
-            f"<= {m['goal']['mb']} MB",
-            f"updatedb peak {m['baseline']['updatedb_peak_mb']:.0f} MB; "
-            f"idle trio {idle['baseline']['rss_mb']:.0f} MB",
-        ),
-        (
+            f"updatedb again + plocate {c['baseline']['seconds']:.2f} s",
+        ))  # fmt: skip
+    rows.append((
+        "node RSS, tree indexed",
+        f"{m['status_mb']:.0f} MB (psutil {m['psutil_mb']:.0f})",
+        f"<= {m['goal']['mb']} MB",
+        f"updatedb peak {m['baseline']['updatedb_peak_mb']:.0f} MB"
+        + (f"; idle trio {idle['baseline']['rss_mb']:.0f} MB" if idle else ""),
+    ))  # fmt: skip
+    if idle is not None:
+        rows.append((
             f"idle CPU over {idle['seconds']:.0f} s",
             f"{idle['percent_of_core']:.2f}% of a core",
             f"<= {idle['goal']['percent']}%",
             f"idle trio {idle['baseline']['percent_of_core']:.2f}%",
-        ),
-        (
-            "stop on SIGTERM",
-            f"exit {stop['exit_code']} in {stop['seconds']:.2f} s"
-            if stop["seconds"] is not None
-            else stop["result"],
-            f"exit 0 within {stop['goal']['seconds']} s",
-            "-",
-        ),
-    ]
+        ))  # fmt: skip
+    rows.append((
+        "stop on SIGTERM",
+        f"exit {stop['exit_code']} in {stop['seconds']:.2f} s"
+        if stop["seconds"] is not None
+        else stop["result"],
+        f"exit 0 within {stop['goal']['seconds']} s",
+        "-",
+    ))  # fmt: skip
     probe = r.get("status_during_index")
     if probe is not None:
-        rows.append(
-            [
-                f"node status during the index, p99 ({probe['asked']} asks, "
-                f"{probe['unanswered']} unanswered in 5 s)",
-                f"{probe['p99_ms']:.1f} ms (p50 {probe['p50_ms']:.1f}, max {probe['max_ms']:.1f})",
-                f"<= {GOAL_STATUS_MS} ms",
-                "-",
-            ]
-        )
+        rows.append((
+            f"node status during the index, p99 ({probe['asked']} asks, "
+            f"{probe['unanswered']} unanswered in 5 s)",
+            f"{probe['p99_ms']:.1f} ms (p50 {probe['p50_ms']:.1f}, max {probe['max_ms']:.1f})",
+            f"<= {GOAL_STATUS_MS} ms",
+            "-",
+        ))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     checked = s["checked"]
+    reads = [f for f in r["reads"].values() if "checked" in f]
     print(
-        f"answers checked against the tree: {checked['answers']} ({checked['whole_sets']} "
-        f"queries also compared whole, both sides); wrong: {checked['failed']}"
+        f"answers checked against the tree: search {checked['answers']} ({checked['whole_sets']} "
+        f"queries also compared whole, both sides), other reads "
+        f"{sum(f['checked']['answers'] for f in reads)}; wrong: "
+        f"{checked['failed'] + sum(f['checked']['failed'] for f in reads)}"
     )
-    for line in checked["failures"] + c["problems"]:
+    failures = checked["failures"] + [x for f in reads for x in f["checked"]["failures"]]
+    for line in failures + (c["problems"] if c else []):
         print(f"  {line}")
     print(f"RSS after every figure: {m['after_all_mb']:.0f} MB")
     off = r["network"]["off_loopback"]

@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
-from sdactors.runtime.units import human_bytes
+from sdactors.cli.reads import progress_text
 
 
 @click.group("jobs")
 def group() -> None:
     """Long work that survives restarts: what runs, what waits, what is held."""
-
-
-def progress_text(job: dict[str, Any]) -> str:
-    """Done so far, the rate, and the time left when it can be told (a rescan)."""
-    live = job.get("progress")
-    if live is None:
-        # A job status of the node's own (sd node status) has the same fields at the top.
-        live = job if "done" in job else None
-    if live is None:
-        counts = job.get("checkpoint") or {}
-        return f"{counts.get('files', 0):,} files at its last checkpoint" if counts else ""
-    text = f"{live['done']:,}"
-    if live.get("expected"):
-        text += f" of ~{live['expected']:,}"
-    text += f" entries, {live['rate_per_s']:,.0f}/s"
-    if live.get("eta_s") is not None:
-        text += f", ~{live['eta_s']:.0f} s left"
-    counts = live.get("counts") or {}
-    if counts.get("bytes"):
-        text += f", {human_bytes(counts['bytes'])}"
-    return text
 
 
 @group.command("list")

@@ -43,7 +43,7 @@ def _progress(ctx: CliContext, path: str) -> Iterator[Callable[[dict], None] | N
         task = bar.add_task(f"indexing {shown}")
 
         def update(stats: dict) -> None:
-            from sdactors.cli.jobs_cmds import progress_text
+            from sdactors.cli.reads import progress_text
 
             live = stats.get("progress")
             bar.update(

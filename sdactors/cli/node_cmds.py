@@ -8,10 +8,10 @@ import sys
 
 import click
 
+from sdactors.cli import reads
 from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.runtime.errors import NodeNotRunning
-from sdactors.runtime.units import human_bytes
 
 
 @click.group("node")
@@ -52,39 +52,9 @@ def status(ctx: CliContext) -> None:
     if client is None:
         raise NodeNotRunning(str(ctx.data.root))
     try:
-        st = client.call("node.status", {})
+        reads.node_status(lambda op, **args: client.call(op, args), ctx.out)
     finally:
         client.close()
-    if ctx.out.as_json:
-        ctx.out.json(st)
-        return
-    ctx.out.line(f"pid         {st['pid']}")
-    ctx.out.line(f"uptime      {st['uptime_s']:.0f} s")
-    ctx.out.line(f"memory      {human_bytes(st['rss_bytes'])}")
-    ctx.out.line(f"events/s    {st['events_per_s']:.1f}")
-    net = st["network"]
-    listening = ", ".join(net["addresses"]) or "-"
-    ctx.out.line(
-        f"network     device {net['device'][:10]}, listening on {listening}"
-        + (f"; NOT RUNNING: {net['error']}" if net["error"] else "")
-    )
-    ctx.out.table(
-        ["library", "state", "error"],
-        [(lib["name"], lib["state"], lib["error"] or "") for lib in st["libraries"]],
-        "no libraries",
-    )
-    if st["jobs"]:
-        from sdactors.cli.jobs_cmds import progress_text
-
-        ctx.out.table(
-            ["job", "library", "kind", "state", "progress"],
-            [(j["id"][:12], j["library"], j["kind"], j["state"], progress_text(j))
-             for j in st["jobs"]],
-            "",
-        )  # fmt: skip
-    for w in st["watching"]:
-        mode = w["mode"] + (f" ({w['reason']})" if w["reason"] else "")
-        ctx.out.line(f"watching    {w['root']}: {mode}")
 
 
 @group.command("service")

@@ -8,8 +8,9 @@ output. JSON keeps every character (as JSON escapes).
 from __future__ import annotations
 
 import json
+import os
 import sys
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence, TextIO
 
 from sdactors.runtime.plain import jsonable
 from sdactors.runtime.units import human_span
@@ -60,6 +61,45 @@ def dumps(value: Any) -> str:
     return json.dumps(jsonable(value), ensure_ascii=False).translate(_JSON_ESCAPES)
 
 
+def _as_a_file(stream: TextIO) -> bool:
+    """Whether rich would write to ``stream`` as to a file, not a terminal (its own test, the
+    variables it obeys included): then what it would write is plain text, known without it.
+
+    Importing rich and building a table costs a read command more than the node takes to
+    answer it; a pipe (a script, the benchmarks) gets the same bytes without it."""
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "0"
+    force = os.environ.get("FORCE_COLOR")
+    if force is not None:
+        return force == ""
+    try:
+        return not stream.isatty()
+    except ValueError:  # closed
+        return True
+
+
+def _utf8(stream: TextIO) -> bool:
+    """Every string that reaches the stream can be written (rich words the failure its way)."""
+    return (getattr(stream, "encoding", None) or "").lower().replace("-", "") == "utf8"
+
+
+def _plain_table(columns: Sequence[str], cells: list[list[str]]) -> str | None:
+    """The table rich prints into a file: each cell left-aligned in its column, columns two
+    spaces apart, the header unstyled. None when rich would lay it out otherwise or when
+    widths are not plain character counts (a character that is not printable ASCII)."""
+    rows = [list(columns), *cells]
+    if not all(cell.isascii() and cell.isprintable() for row in rows for cell in row):
+        return None
+    widths = [max(len(cell) for cell in column) for column in zip(*rows)]
+    last = len(widths) - 1
+    lines = []
+    for row in rows:
+        padded = [cell.ljust(widths[i]) for i, cell in enumerate(row)]
+        lines.append("  ".join(padded) if last else padded[0])
+    return "\n".join(lines) + "\n"
+
+
 class Output:
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
@@ -95,7 +135,22 @@ class Output:
         sys.stdout.flush()
 
     def line(self, text: str) -> None:
-        self.console.print(for_terminal(text))
+        if not self._write_plain(sys.stdout, for_terminal(text) + "\n"):
+            self.console.print(for_terminal(text))
+
+    def _write_plain(self, stream: TextIO, text: str) -> bool:
+        """Write ``text`` as rich would to a file, flushed as it flushes; False if ``stream``
+        is a terminal to rich, or cannot take every character (rich prints there)."""
+        if not (_as_a_file(stream) and _utf8(stream)):
+            return False
+        try:
+            stream.write(text)
+            stream.flush()
+        except BrokenPipeError:
+            # As rich does: the rest of the output goes nowhere, exit status 1.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(1) from None
+        return True
 
     def flush(self) -> None:
         """Out now, not when a buffer fills: a reader following a stream sees each line."""
@@ -113,12 +168,15 @@ class Output:
         if not rows:
             self.line(empty)
             return
+        cells = [["" if v is None else for_terminal(str(v)) for v in row] for row in rows]
+        plain = _plain_table(columns, cells)
+        if plain is not None and self._write_plain(sys.stdout, plain):
+            return
         from rich.table import Table
 
         table = Table(show_edge=False, box=None, pad_edge=False, header_style="bold")
         for column in columns:
             table.add_column(column, overflow="fold")
-        cells = [["" if v is None else for_terminal(str(v)) for v in row] for row in rows]
         for row in cells:
             table.add_row(*row)
         if self.console.is_terminal:
@@ -140,4 +198,6 @@ class Output:
     def error(self, message: str) -> None:
         if self.as_json:
             self.json({"error": message})
-        self.err.print(f"sd: error: {for_terminal(message)}")
+        line = f"sd: error: {for_terminal(message)}"
+        if not self._write_plain(sys.stderr, line + "\n"):
+            self.err.print(line)

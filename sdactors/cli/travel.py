@@ -2,8 +2,8 @@
 
 The CLI turns what was typed into a position (a command's arguments are plain data, and
 "the last event before 14:05" must mean the same whichever process runs the command), tells
-the reader it sees the past, and the command reads the snapshot of that position
-(``sdactors.replay.snapshots``) instead of the live index.
+the reader it sees the past (``sdactors.cli.reads.travel``), and the command reads the
+snapshot of that position (``sdactors.replay.snapshots``) instead of the live index.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 from typing import Any, Callable, TypeVar
 
 import click
-
-from sdactors.cli.context import CliContext
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,13 +25,3 @@ def at_option(command: F) -> F:
         help="Show the index as it was after this log position, or after the last event at "
         "or before this time (e.g. 2026-11-30T14:05:00; UTC unless an offset is given).",
     )(command)
-
-
-def travel(ctx: CliContext, library: str | None, at: str | None) -> int | None:
-    """The position ``at`` names (None for the present); says so in text output."""
-    if at is None:
-        return None
-    moment = ctx.call("log.moment", at=at, library=library)
-    if not ctx.out.as_json:
-        ctx.out.line(f"as of position {moment['position']} ({moment['when']}): a past state")
-    return moment["position"]

@@ -18,9 +18,12 @@ command does on its way out (a job paused, actors stopped) still reads as it mus
 
 from __future__ import annotations
 
-import sqlite3
+from typing import TYPE_CHECKING
 
 from sdactors.runtime.errors import Interrupted
+
+if TYPE_CHECKING:
+    import sqlite3  # the CLI's signal handlers import this module: sqlite3 only when used
 
 # A few milliseconds of SQLite's work between two looks at the signals: the look costs well
 # under a microsecond, so this is unmeasurable on queries and quick enough for a person.

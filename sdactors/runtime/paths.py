@@ -6,8 +6,6 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from events.domain.entries import INODE_MASK
-
 # The name of a copy still being written beside its destination (a verified copy, a file
 # arriving by Spacedrop): never an entry of the index, whatever a location's rules.
 PARTIAL = b".sd-partial-"
@@ -59,6 +57,10 @@ class FileId(NamedTuple):
 
     @classmethod
     def of(cls, st: os.stat_result) -> "FileId":
+        # Here, not at the top: importing ``events.domain`` (every event type) would cost
+        # each ``sd`` process that only needs a path of this module (tens of ms).
+        from events.domain.entries import INODE_MASK
+
         return cls(st.st_dev & INODE_MASK, st.st_ino & INODE_MASK)
 
 

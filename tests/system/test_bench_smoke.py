@@ -67,11 +67,27 @@ def check_node(r: dict[str, Any], arg: Arg) -> None:
     search = r["search"]
     assert search["runs"] == arg("--runs")
     assert search["sd"]["p50_ms"] > 0 and search["sd"]["p99_ms"] > 0
+    assert search["sd_text"]["p50_ms"] > 0
     assert search["baseline"]["p50_ms"] > 0 and search["ratio_p50"] > 0
     # Not a timing: every answer, both sides, was held to the tree's own entries.
     checked = search["checked"]
-    assert checked["answers"] == 2 * arg("--runs") and checked["failed"] == 0, checked["failures"]
+    assert checked["answers"] == 3 * arg("--runs") and checked["failed"] == 0, checked["failures"]
     assert checked["whole_sets"] >= 1
+    # The other reads, as text and JSON, each answer checked (the tree, the node's pid).
+    reads = r["reads"]
+    for name in ("ls_folder", "ls", "stats", "node_status"):
+        read = reads[name]
+        assert (
+            read["runs"] == arg("--runs")
+            and read["text"]["p50_ms"] > 0
+            and read["json"]["p50_ms"] > 0
+        )
+        assert read["checked"]["answers"] == 2 * arg("--runs"), name
+        assert read["checked"]["failed"] == 0, read["checked"]["failures"]
+        assert "goal" in read and "baseline" in read, name
+    for name in ("ls_folder", "stats", "node_status"):
+        assert reads[name]["baseline"]["p50_ms"] > 0, name
+    assert reads["python_start"]["p50_ms"] > 0
     # Whether the node saw the burst in time is for people to judge (the node may not watch
     # yet): the figure is there, either seconds or "not seen within T s", nothing wrong found.
     change = r["change"]
