@@ -38,8 +38,8 @@ class WalCheckpointer:
             while not self._stop.wait(self._interval):
                 try:
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.OperationalError:
-                    continue  # busy or locked: the next round will do it
+                except sqlite3.Error:
+                    continue  # busy, locked, or a file its owner is about to replace
         finally:
             # A last full pass so a closed log is one file again.
             try:
