@@ -133,11 +133,9 @@ class Ingestion:
             return (self.position, None, f"malformed event: {exc}", False)
         seq = (self.heads.get(ev.device) or self._head(ev.device))[0]
         if ev.seq <= seq:
-            return (self.position, ev._replace(body=None), None, False)
+            return (self.position, ev.without_body(), None, False)
         problem = self.problem(ev.type, ev.v, ev.body, self.library, ev.device)
-        # Checked: what is kept until it is written is its bytes, not its decoded body (a
-        # frame of bodies decoded costs many times its size).
-        return (self.position, ev._replace(body=None), problem, sig is not None)
+        return (self.position, ev.without_body(), problem, sig is not None)
 
     def _turn(self) -> None:
         """Start checking the current window's signatures; decide the window before it."""
