@@ -94,6 +94,14 @@ _SPLIT_ABOVE = 64
 _pool: ThreadPoolExecutor | None = None
 
 
+def _forget_pool() -> None:
+    global _pool
+    _pool = None  # a forked child has none of its parent's threads: it starts its own
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _bad_in(items: Sequence[Signed], lo: int, hi: int) -> list[int]:
     return [i for i in range(lo, hi) if not verify_signature(*items[i])]
 

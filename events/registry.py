@@ -22,7 +22,14 @@ from typing import Any, Callable, TypeVar
 from events.codec import canonical
 from events.envelope import Event
 from events.errors import UnknownEventType
-from events.shapes import Check, Struct, compile_builder, compile_check, declared_shape
+from events.shapes import (
+    Check,
+    Struct,
+    compile_builder,
+    compile_check,
+    compile_version_check,
+    declared_shape,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,7 @@ class Catalog:
         self._shapes: dict[str, Struct] = {}
         self._checks: dict[str, Check] = {}
         self._builders: dict[str, Callable[[int, Any], Any]] = {}
+        self._checkers: dict[str, Callable[[int, Any], str | None]] = {}
 
     def event(self, type_name: str, version: int = 1) -> Callable[[type[T]], type[T]]:
         """Class decorator: register a frozen dataclass as event ``type_name`` at ``version``."""
@@ -105,6 +113,21 @@ class Catalog:
             if body is None:
                 return None
         return self._check_of(type_name)(body)
+
+    def checker(self, type_name: str) -> Callable[[int, Any], str | None]:
+        """:meth:`check` for one type, ``(v, body)``: what every draft and every ingested
+        event is checked by. A body of the current version that fits is passed by one
+        compiled expression; anything else goes to :meth:`check`, so both answer alike."""
+        found = self._checkers.get(type_name)
+        if found is None:
+            general = partial(self.check, type_name)
+            cls = self._classes.get(type_name)
+            if cls is None:
+                found = general
+            else:
+                found = compile_version_check(self._shapes[type_name], cls.version, general)  # type: ignore[attr-defined]
+            self._checkers[type_name] = found
+        return found
 
     def _check_of(self, type_name: str) -> Check:
         """The compiled check of a type, compiled on first use: a command that reads no

@@ -103,6 +103,20 @@ def compile_check(shape: Shape) -> Check:
     return check
 
 
+def compile_version_check(
+    shape: Shape, version: int, otherwise: Callable[[int, Any], str | None]
+) -> Callable[[int, Any], str | None]:
+    """``check(v, body)``: None for a body of ``version`` that fits ``shape``, tested by one
+    compiled expression; any other is ``otherwise``'s to answer (and explain)."""
+    names = _Names()
+    test = shape.test("b", names)
+    source = (
+        f"def check(v, b):\n    if v == {version} and {test}:\n        return None\n"
+        f"    return {names.add(otherwise)}(v, b)\n"
+    )
+    return _function(source, names)
+
+
 def compile_builder(
     shape: Shape, cls: type, version: int, otherwise: Callable[[int, Any], Any]
 ) -> Callable[[int, Any], Any]:
