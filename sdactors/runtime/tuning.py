@@ -8,19 +8,12 @@ The cyclic garbage collector's default (a young-generation pass every 700 alloca
 costs a third of a bulk fold or index run, which allocate millions of short-lived tuples.
 Objects alive after start-up (modules, tables) are frozen out of its view, and its passes
 are made rarer. Reference counting still frees almost everything at once; only cycles wait.
-
-The interpreter is handed between threads every millisecond rather than every five: the
-log's writer lets go of it for each SQLite statement and each signature of a commit, and a
-fold running meanwhile would keep it up to the whole interval each time, several times per
-durable commit (Journal appends ran 14-26% faster this way in the same runs). A thread that
-computes pays one switch, a few microseconds, per millisecond.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-import sys
 
 BACKOFF_SCALE_ENV = "SD_BACKOFF_SCALE"
 
@@ -33,4 +26,3 @@ def backoff(seconds: float) -> float:
 def tune_for_throughput() -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
-    sys.setswitchinterval(0.001)
