@@ -15,6 +15,8 @@ from events.keys import verify_signature
 # An event of another library gets another id here (ids are keyed by the library): its
 # signature and the next event's link fail exactly as a forgery's would.
 _ELSEWHERE = "(changed, forged, or an event of another library)"
+# Why an event whose seal does not sign it is refused.
+BAD_SEAL = f"bad signature {_ELSEWHERE}"
 
 
 def link_problem(ev: Event, seq: int, prev: bytes) -> str | None:
@@ -30,7 +32,7 @@ def link_problem(ev: Event, seq: int, prev: bytes) -> str | None:
 def seal_problem(ev: Event) -> str | None:
     """Why ``ev``'s seal does not sign it; None when it does, or when it has none."""
     if ev.sig is not None and not verify_signature(ev.device, ev.id, ev.sig):
-        return f"bad signature {_ELSEWHERE}"
+        return BAD_SEAL
     return None
 
 

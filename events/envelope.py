@@ -68,6 +68,11 @@ class Event(NamedTuple):
         """The same event as stored at local position ``pos``."""
         return _new_tuple(Event, (*self[:10], pos))
 
+    def without_body(self) -> "Event":
+        """The same event without its decoded body, which its bytes keep: what is held
+        until it is written costs its bytes, not many times them."""
+        return _new_tuple(Event, (*self[:5], None, *self[6:]))
+
     def with_sig(self, sig: bytes | None) -> "Event":
         return self._replace(sig=sig)
 

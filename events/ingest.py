@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from events.chain import link_problem, seal_problem, unsealed
+from events.chain import BAD_SEAL, link_problem, seal_problem, unsealed
 from events.envelope import ZERO_ID, Event, decode, event_id
 from events.errors import CodecError
-from events.keys import short_device
+from events.keys import short_device, start_checks
 from events.segments import SEGMENT_MAX
 
 # An ingest holds unsealed events in memory until their seal arrives; more than this in one
@@ -25,6 +25,9 @@ from events.segments import SEGMENT_MAX
 MAX_UNSEALED_RUN = 100_000
 # Sealed events are written in runs of about this many, so an ingest holds no more.
 WRITE_EVERY = 4 * SEGMENT_MAX
+# Records read ahead of the decisions (see :class:`Ingestion`): this many, or this many bytes.
+WINDOW = 1024
+WINDOW_BYTES = 4 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +71,22 @@ class IngestReport:
         return self.first_pos + self.accepted - 1
 
 
+# A record as read: its place among the records offered, the event (None: malformed, and
+# then why), what is wrong with its body (None: nothing, or not checked: it is held), and
+# whether its seal is being checked.
+_Read = tuple[int, "Event | None", "str | None", bool]
+
+
 class Ingestion:
     """One ingest's decisions: each device's chain as far as it goes so far, the runs
-    waiting for their seal, the sealed events waiting to be written, and the report."""
+    waiting for their seal, the sealed events waiting to be written, and the report.
+
+    Records are read in windows. What an event is alone (its id, its body's shape, whether
+    its seal signs it) is found as it is read, its signature on worker threads
+    (:func:`events.keys.start_checks`) while the next window is read; its place in the chain
+    is decided in order, one window behind. The decisions, and so the report, are those of
+    checking each record in turn: only the work moves.
+    """
 
     def __init__(
         self,
@@ -95,32 +111,75 @@ class Ingestion:
         self.pending: dict[bytes, list[Event]] = {}
         # Accepted and sealed, not written yet: the store takes them (see :meth:`written`).
         self.sealed: list[Event] = []
+        # Records read and not decided yet, and their bytes; the window before, its
+        # signatures being checked.
+        self._window: list[_Read] = []
+        self._window_bytes = 0
+        self._checking: tuple[list[_Read], Callable[[], list[int]]] | None = None
 
     def feed(self, data: bytes, sig: bytes | None) -> None:
-        report = self.report
         self.position += 1
+        self._window.append(self._read(data, sig))
+        self._window_bytes += len(data)
+        if len(self._window) >= WINDOW or self._window_bytes >= WINDOW_BYTES:
+            self._turn()
+
+    def _read(self, data: bytes, sig: bytes | None) -> _Read:
+        """What one record is alone. Its body is checked, and its seal, only if it may be new
+        to the chain (past what is held or decided): one already held is skipped unchecked."""
         try:
             ev = decode(data, event_id(self.library_key, data), sig)
         except CodecError as exc:
-            report.refused.append(
-                Refusal(ZERO_ID, 0, f"malformed event: {exc}", position=self.position)
-            )
-            return
-        reason = self.check(ev)
+            return (self.position, None, f"malformed event: {exc}", False)
+        seq = (self.heads.get(ev.device) or self._head(ev.device))[0]
+        if ev.seq <= seq:
+            return (self.position, ev.without_body(), None, False)
+        problem = self.problem(ev.type, ev.v, ev.body, self.library, ev.device)
+        return (self.position, ev.without_body(), problem, sig is not None)
+
+    def _turn(self) -> None:
+        """Start checking the current window's signatures; decide the window before it."""
+        window, self._window, self._window_bytes = self._window, [], 0
+        signed = [(r[1].device, r[1].id, r[1].sig) for r in window if r[3]]
+        checking, self._checking = self._checking, (window, start_checks(signed))
+        if checking is not None:
+            self._decide(*checking)
+
+    def flush(self) -> None:
+        """Decide every record fed so far."""
+        self._turn()
+        checking, self._checking = self._checking, None
+        if checking is not None:
+            self._decide(*checking)
+
+    def _decide(self, window: list[_Read], bad_signatures: Callable[[], list[int]]) -> None:
+        bad = set(bad_signatures())
+        checked = 0
+        for position, ev, problem, signed in window:
+            if ev is None:
+                self.report.refused.append(Refusal(ZERO_ID, 0, problem or "", position=position))
+                continue
+            if signed:
+                self._decide_one(position, ev, problem, checked in bad)
+                checked += 1
+            else:
+                self._decide_one(position, ev, problem, None)
+
+    def _decide_one(
+        self, position: int, ev: Event, problem: str | None, bad_seal: bool | None
+    ) -> None:
+        report = self.report
+        reason = self.check(ev, bad_seal)
         if reason == "held":
             report.skipped += 1
             return
-        if reason is None:
-            problem = self.problem(ev.type, ev.v, ev.body, self.library, ev.device)
-            reason = f"its body is invalid: {problem}" if problem is not None else None
+        if reason is None and problem is not None:
+            reason = f"its body is invalid: {problem}"
         if reason:
-            report.refused.append(Refusal(ev.device, ev.seq, reason, ev.type, self.position))
+            report.refused.append(Refusal(ev.device, ev.seq, reason, ev.type, position))
             return
         if report.refused:
             return  # keep checking, to report every refusal, but keep nothing
-        # Checked: what is kept until it is written is its bytes, not its decoded body (a
-        # frame of bodies decoded costs many times its size).
-        ev = ev._replace(body=None)
         self.seen[(ev.device, ev.seq)] = ev.id
         if ev.sig is None:
             run = self.pending.setdefault(ev.device, [])
@@ -133,15 +192,18 @@ class Ingestion:
         self.sealed.extend(self.pending.pop(ev.device, ()))
         self.sealed.append(ev)
 
-    def check(self, ev: Event) -> str | None:
-        """``None`` if ``ev`` extends its chain, ``"held"`` if already stored, else a reason."""
+    def check(self, ev: Event, bad_seal: bool | None = None) -> str | None:
+        """``None`` if ``ev`` extends its chain, ``"held"`` if already stored, else a reason.
+        ``bad_seal``: whether its seal was found not to sign it (None: not checked yet)."""
         seq, prev = self.heads.get(ev.device) or self._head(ev.device)
         if ev.seq <= seq:
             held = self.seen.get((ev.device, ev.seq)) or self._held_id(ev.device, ev.seq)
             if held == ev.id:
                 return "held"
             return f"equivocation: a different event is already held at seq {ev.seq}"
-        reason = link_problem(ev, seq, prev) or seal_problem(ev)
+        reason = link_problem(ev, seq, prev)
+        if reason is None:
+            reason = seal_problem(ev) if bad_seal is None else BAD_SEAL if bad_seal else None
         if reason is None:
             self.heads[ev.device] = (ev.seq, ev.id)
         return reason
@@ -156,8 +218,10 @@ class Ingestion:
         self.sealed = []
 
     def finish(self, whole: bool) -> None:
-        """Decide what becomes of runs no seal closed: held back for the sender to send again
-        with the rest of their run, or, for a ``whole`` ingest (an import), refused."""
+        """Decide the records still undecided, then what becomes of runs no seal closed: held
+        back for the sender to send again with the rest of their run, or, for a ``whole``
+        ingest (an import), refused."""
+        self.flush()
         report = self.report
         for run in self.pending.values():
             if whole:

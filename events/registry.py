@@ -16,12 +16,20 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, TypeVar
 
 from events.codec import canonical
 from events.envelope import Event
 from events.errors import UnknownEventType
-from events.shapes import Check, Struct, compile_check, declared_shape
+from events.shapes import (
+    Check,
+    Struct,
+    compile_builder,
+    compile_check,
+    compile_version_check,
+    declared_shape,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +56,8 @@ class Catalog:
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
         self._shapes: dict[str, Struct] = {}
         self._checks: dict[str, Check] = {}
+        self._builders: dict[str, Callable[[int, Any], Any]] = {}
+        self._checkers: dict[str, Callable[[int, Any], str | None]] = {}
 
     def event(self, type_name: str, version: int = 1) -> Callable[[type[T]], type[T]]:
         """Class decorator: register a frozen dataclass as event ``type_name`` at ``version``."""
@@ -104,6 +114,21 @@ class Catalog:
                 return None
         return self._check_of(type_name)(body)
 
+    def checker(self, type_name: str) -> Callable[[int, Any], str | None]:
+        """:meth:`check` for one type, ``(v, body)``: what every draft and every ingested
+        event is checked by. A body of the current version that fits is passed by one
+        compiled expression; anything else goes to :meth:`check`, so both answer alike."""
+        found = self._checkers.get(type_name)
+        if found is None:
+            general = partial(self.check, type_name)
+            cls = self._classes.get(type_name)
+            if cls is None:
+                found = general
+            else:
+                found = compile_version_check(self._shapes[type_name], cls.version, general)  # type: ignore[attr-defined]
+            self._checkers[type_name] = found
+        return found
+
     def _check_of(self, type_name: str) -> Check:
         """The compiled check of a type, compiled on first use: a command that reads no
         event of a type pays nothing for it."""
@@ -142,6 +167,31 @@ class Catalog:
     def typed(self, event: Event) -> Any:
         """The dataclass of ``event`` at the current version, or an :class:`UnknownEvent`."""
         return self.build(event.type, event.v, event.body)
+
+    def builder(self, type_name: str) -> Callable[[int, Any], Any]:
+        """:meth:`build` for one type, ``(v, body)``: what a fold calls for each event.
+
+        A body of the current version that fits is checked and made by one compiled
+        function (:func:`events.shapes.compile_builder`); anything else goes to
+        :meth:`build`, so both answer alike.
+        """
+        found = self._builders.get(type_name)
+        if found is None:
+            general = partial(self.build, type_name)
+            cls = self._classes.get(type_name)
+            slots = getattr(cls, "__slots__", None)
+            shape = self._shapes.get(type_name)
+            if (
+                cls is None
+                or shape is None
+                or slots is None
+                or set(slots) != set(self._fields[cls])
+            ):
+                found = general
+            else:
+                found = compile_builder(shape, cls, cls.version, general)  # type: ignore[attr-defined]
+            self._builders[type_name] = found
+        return found
 
     def build(self, type_name: str, v: int, body: Any) -> Any:
         """The typed event, or an :class:`UnknownEvent` for anything a fold must not see: an

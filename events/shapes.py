@@ -103,6 +103,38 @@ def compile_check(shape: Shape) -> Check:
     return check
 
 
+def compile_version_check(
+    shape: Shape, version: int, otherwise: Callable[[int, Any], str | None]
+) -> Callable[[int, Any], str | None]:
+    """``check(v, body)``: None for a body of ``version`` that fits ``shape``, tested by one
+    compiled expression; any other is ``otherwise``'s to answer (and explain)."""
+    names = _Names()
+    test = shape.test("b", names)
+    source = (
+        f"def check(v, b):\n    if v == {version} and {test}:\n        return None\n"
+        f"    return {names.add(otherwise)}(v, b)\n"
+    )
+    return _function(source, names)
+
+
+def compile_builder(
+    shape: Shape, cls: type, version: int, otherwise: Callable[[int, Any], Any]
+) -> Callable[[int, Any], Any]:
+    """``build(v, body)``: ``cls`` made from a body of ``version`` that fits ``shape``, in
+    one function of straight-line code (the test, then each slot set through its own
+    descriptor); any other body is ``otherwise``'s. ``cls`` has a slot per field of
+    ``shape``, a :class:`Struct`."""
+    assert isinstance(shape, Struct)
+    names = _Names()
+    test = shape.test("b", names)
+    made, new = names.add(cls), names.add(object.__new__)
+    lines = ["def build(v, b):", f"    if v == {version} and {test}:", f"        o = {new}({made})"]
+    for name, _ in shape.fields:
+        lines.append(f"        {names.add(getattr(cls, name).__set__)}(o, b[{name!r}])")
+    lines += ["        return o", f"    return {names.add(otherwise)}(v, b)"]
+    return _function("\n".join(lines) + "\n", names)
+
+
 @dataclass(frozen=True, slots=True)
 class Int(Shape):
     lo: int = INT64_MIN

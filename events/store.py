@@ -396,6 +396,7 @@ class EventStore:
                     if len(run.sealed) >= WRITE_EVERY:
                         run.written(self._insert(run.sealed))
             except Exception:
+                run.flush()  # what was read before the failure is decided, as it came
                 if not run.report.refused:
                     raise
             run.finish(whole)

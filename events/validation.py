@@ -17,7 +17,7 @@ from events.domain.library import LibraryCreated, creator_library_id
 
 def event_problem(type_name: str, v: int, body: Any, library: bytes, device: bytes) -> str | None:
     """Why ``device``'s event may not enter the log of ``library``; None if it may."""
-    reason = CATALOG.check(type_name, v, body)
+    reason = CATALOG.checker(type_name)(v, body)
     if reason is not None:
         return reason
     if type_name == LibraryCreated.type_name:  # type: ignore[attr-defined]

@@ -40,20 +40,24 @@ class LogWriter:
     def device(self) -> bytes:
         return self.key.public
 
-    def build(self, drafts: Sequence[Draft]) -> list[Event]:
-        """Envelope ``drafts`` as the next events; the last carries the seal."""
+    def build(self, drafts: Sequence[Draft], first_pos: int | None = None) -> list[Event]:
+        """Envelope ``drafts`` as the next events; the last carries the seal. ``first_pos``:
+        where the first will be stored (the rest follow it), for a writer that knows."""
         device, seq, prev, lib = self.key.public, self.seq, self.prev, self.library_key
         pack = self._packer.pack
         new = tuple.__new__  # Event's own __new__ is a Python function: too slow here
         hlc = self.clock.reserve(len(drafts)) - 1
         out: list[Event] = []
         append = out.append
+        pos = None if first_pos is None else first_pos - 1
         for type_name, v, body in drafts:
             seq += 1
             hlc += 1
+            if pos is not None:
+                pos += 1
             data = encode_data(device, seq, hlc, type_name, v, body, prev, pack)
             eid = event_id(lib, data)
-            append(new(Event, (device, seq, hlc, type_name, v, body, prev, eid, data, None, None)))
+            append(new(Event, (device, seq, hlc, type_name, v, body, prev, eid, data, None, pos)))
             prev = eid
         if out:
             out[-1] = out[-1].with_sig(self.key.sign(prev))

@@ -49,8 +49,9 @@ class ProjectionRunner:
         self.path = os.fspath(path)
         self.projections = list(projections)
         self.catalog = catalog
-        # Per type: the read models that fold it but the gate, and whether the gate does.
-        self._routes: dict[str, tuple[list[int], bool]] = {}
+        # Per type: the read models that fold it but the gate, whether the gate does, and
+        # how its events are built (``Catalog.builder``).
+        self._routes: dict[str, tuple[list[int], bool, Callable[[int, Any], Any]]] = {}
         self._db: sqlite3.Connection | None = None
         gates = [i for i, p in enumerate(self.projections) if getattr(p, "gate", False)]
         self._gate = gates[0] if gates else None
@@ -134,7 +135,7 @@ class ProjectionRunner:
 
     # -- folding ----------------------------------------------------------------------------
 
-    def _route(self, type_name: str) -> tuple[list[int], bool]:
+    def _route(self, type_name: str) -> tuple[list[int], bool, Callable[[int, Any], Any]]:
         route = self._routes.get(type_name)
         if route is None:
             folding = [
@@ -143,7 +144,8 @@ class ProjectionRunner:
                 if any(type_name.startswith(prefix) for prefix in p.types)
             ]
             gate = self._gate
-            route = ([i for i in folding if i != gate], gate in folding)
+            others = [i for i in folding if i != gate]
+            route = (others, gate in folding, self.catalog.builder(type_name))
             self._routes[type_name] = route
         return route
 
@@ -199,7 +201,6 @@ class ProjectionRunner:
         per: list[list[tuple[Event, Any]]] = [[] for _ in self.projections]
         gated: list[tuple[Event, Any]] = []
         routes = self._routes
-        build = self.catalog.build
         get = allowed.get if allowed is not None else None
         for pos, data in rows:
             try:
@@ -210,11 +211,11 @@ class ProjectionRunner:
             route = routes.get(type_name)
             if route is None:
                 route = self._route(type_name)
-            others, gating = route
+            others, gating, build = route
             admitted = get is None or fields[1] <= get(fields[0], 0)
             if not ((admitted and others) or gating):
                 continue
-            typed = build(type_name, fields[4], fields[5])
+            typed = build(fields[4], fields[5])
             if type(typed) is UnknownEvent:
                 continue
             item = (_new(Event, fields + (b"", data, None, pos)), typed)

@@ -329,8 +329,10 @@ class Journal(SupervisedActor):
             # Inside the try: a draft that cannot be encoded (or a clock past its range) must
             # fail the callers' replies; they were already taken off ``_pending``, so a crash
             # here would leave them waiting for REPLY_TIMEOUT_S.
-            events = self._writer.build(drafts)
-            first = self._store.append(events)
+            # The only writer: its events go right after the head, and are built in place.
+            first = self._store.head_pos + 1
+            events = self._writer.build(drafts, first)
+            self._store.append(events)
         except Exception as exc:
             self._writer.rewind(seq, prev)
             log.error("journal_commit_failed", error=str(exc), events=len(drafts))
@@ -339,7 +341,7 @@ class Journal(SupervisedActor):
                 answer.set_exception(exc_info=(type(error), error, error.__traceback__))
             return
         self._health.wrote()
-        placed = tuple(ev.at(first + i) for i, ev in enumerate(events))
+        placed = tuple(events)
         at = skip
         for request_drafts, answer in requests:
             n = len(request_drafts)

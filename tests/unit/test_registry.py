@@ -35,6 +35,11 @@ def test_every_catalog_type_survives_the_wire(type_name: str, data: st.DataObjec
     decoded = unpack(pack(canonical_body))
     assert CATALOG.check(name, v, decoded) is None
     assert CATALOG.build(name, v, decoded) == typed
+    # The fold's and the writers' compiled paths answer as the general ones.
+    assert CATALOG.checker(name)(v, decoded) is None
+    assert CATALOG.builder(name)(v, decoded) == typed
+    assert CATALOG.builder(name)(v + 1, decoded) == CATALOG.build(name, v + 1, decoded)
+    assert CATALOG.checker(name)(v + 1, decoded) is None  # a newer version: kept, unchecked
 
 
 @pytest.mark.parametrize("type_name", CATALOG.types())
@@ -48,6 +53,8 @@ def test_a_body_off_its_declared_shape_is_refused_and_never_built(
     reason = CATALOG.check(type_name, v, body)
     assert reason, f"{type_name} accepted {body!r}"
     assert type(CATALOG.build(type_name, v, body)) is UnknownEvent
+    assert CATALOG.checker(type_name)(v, body) == reason
+    assert type(CATALOG.builder(type_name)(v, body)) is UnknownEvent
     # Decoded from the wire (tuples, maps), it is refused just the same.
     if not isinstance(body, float):
         try:
@@ -55,6 +62,14 @@ def test_a_body_off_its_declared_shape_is_refused_and_never_built(
         except (TypeError, ValueError, OverflowError):
             return  # not even msgpack: it can never arrive
         assert CATALOG.check(type_name, v, wire_body)
+
+
+def test_an_unknown_type_is_built_and_checked_alike_either_way() -> None:
+    for v in (1, 9):
+        assert CATALOG.builder("zzz.future")(v, {"x": 1}) == CATALOG.build(
+            "zzz.future", v, {"x": 1}
+        )
+        assert CATALOG.checker("zzz.future")(v, {"x": 1}) is None
 
 
 def test_entries_of_version_1_are_read_with_their_volume_unknown() -> None:

@@ -24,7 +24,16 @@ from events.store import EventStore
 from events.writer import LogWriter
 from sdactors.library.journal import Appended
 from sdactors.node.node import Node
-from tests.helpers_log import LIBRARY, create, new_store, rename, tag_drafts, wire, writer
+from tests.helpers_log import (
+    LIBRARY,
+    create,
+    decoded,
+    new_store,
+    rename,
+    tag_drafts,
+    wire,
+    writer,
+)
 
 
 @pytest.fixture
@@ -546,3 +555,41 @@ def test_a_reader_refreshing_while_a_new_device_is_written_sees_one_state(
     finally:
         reader._db = real
         reader.close()
+
+
+def test_an_ingest_decides_as_one_record_at_a_time_would(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records are read in windows whose signatures are checked together on worker threads:
+    one bad signature among thousands is found and named, with every refusal it causes,
+    exactly as checking each record in turn finds them; and nothing is written."""
+    import events.ingest
+
+    a, b = writer(), writer()
+    built = []
+    for i in range(1500):  # sealed one by one, interleaved with a device sealing by runs
+        built.extend(a.build(tag_drafts(1, f"a{i}")))
+        if i % 100 == 0:
+            built.extend(b.build(tag_drafts(7, f"b{i}")))
+    records = wire(built)
+    assert store.ingest(records[:10]).accepted == 10
+    data, sig = records[1300]
+    assert sig is not None
+    records[1300] = forged = (data, writer().build(tag_drafts(1))[0].sig)
+    records.insert(900, records[5])  # already held: skipped, never checked
+    records.insert(1100, (b"\x93\x01", None))  # malformed
+    before = snapshot(store)
+    windowed = store.ingest(records[10:], whole=True)
+    assert snapshot(store) == before
+    monkeypatch.setattr(events.ingest, "WINDOW", 1)
+    one_by_one = store.ingest(records[10:], whole=True)
+    assert windowed == one_by_one
+    bad = decoded(data)
+    first = windowed.refused[1]
+    position = records.index(forged) - 10 + 1
+    assert (first.device, first.seq, first.position) == (bad.device, bad.seq, position)
+    assert "bad signature" in first.reason
+    assert "malformed" in windowed.refused[0].reason
+    later = windowed.refused[2:]
+    assert later and all(r.device == bad.device and "gap" in r.reason for r in later)
+    assert windowed.skipped == 1
