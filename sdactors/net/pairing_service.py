@@ -205,6 +205,7 @@ class PairingService:
     async def _joined(self, ls: LibrarySync, inviter: bytes) -> None:
         ls.joining.pop(inviter, None)
         await self._ctx.blocking(Joining.clear, ls.lib.config.paths.root)
+        self._sync.announce(ls)
 
     async def _resume_join(self, ls: LibrarySync) -> None:
         """A library's sync started: a join a killed node left unfinished in it (its mark is

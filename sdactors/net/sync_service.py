@@ -176,8 +176,7 @@ class SyncService:
             await self._ctx.blocking(lib.subscribe, ("device.",), devices_changed, "peers")
         )
         lib.when_rebuilt(lambda: devices_changed(None))
-        # Not awaited: after a forced restore the append waits for the sync below.
-        self._ctx.spawn(self._announce(ls))
+        self.announce(ls)
         await self.refresh_peers(ls)
         for hook in self._started:
             await hook(ls)
@@ -195,10 +194,19 @@ class SyncService:
         if ls is not None:
             self._ctx.spawn(self.refresh_peers(ls))
 
+    def announce(self, ls: LibrarySync) -> None:
+        """Record where this node listens, when the library does not say so already. Not
+        awaited: after a forced restore the append waits for the sync."""
+        self._ctx.spawn(self._announce(ls))
+
     async def _announce(self, ls: LibrarySync) -> None:
-        """Record where this node listens, when the library does not say so already."""
         known = await self._ctx.peers(ls.lib)
         mine = next((p for p in known if p.device == self._ctx.device), None)
+        if mine is None or not mine.member:
+            # Not a member (yet: a join announces once its log is here): nobody folds what
+            # this device writes, and an event of it folded before the membership arrives
+            # would be cut by it, which costs a whole fold anew.
+            return
         addresses = self._ctx.addresses
         if addresses and (mine is None or mine.addresses != addresses):
             try:

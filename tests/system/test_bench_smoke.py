@@ -115,12 +115,14 @@ def check_sync(r: dict[str, Any], arg: Arg) -> None:
     # The tree's files, and the generator's marker file.
     assert initial["events_received"] > 0 and initial["checked"]["files"] == arg("--files") + 1
     assert initial["checked"]["digests_equal"] and initial["checked"]["searches_equal"]
+    assert 0 < initial["seconds_log"] <= initial["seconds_searchable"]
     assert 0 < r["reconnect"]["frame_bytes_sent"] <= 1024
     assert r["edits"]["edits"] == arg("--edits") and r["edits"]["not_seen_in_10s"] == 0
     assert r["off_loopback"] == []
     drop = r["drop"]
     assert drop["checked"]["byte_identical"] and drop["bytes"] == arg("--drop-mib") * 2**20
     assert drop["raw_iroh"]["mb_per_s"] > 0 and drop["tcp"]["mb_per_s"] > 0
+    assert drop["cpu_seconds"]["receiver"] > 0 and drop["cpu_seconds"]["sender"] > 0
 
 
 def check_replay(r: dict[str, Any], arg: Arg) -> None:

@@ -102,6 +102,36 @@ def test_three_devices_find_each_others_files_and_converge_after_a_partition(
         assert tags(a) == tags(b) == tags(c) == ["amber", "blue", "vermilion", "violet"]
 
 
+def test_a_device_joining_a_log_of_many_frames_finds_the_inviters_files(
+    tmp_path: Path, trees: TreeCache
+) -> None:
+    """The joiner's own first event (where it listens) must not come before the membership
+    that makes it a member: folded first, the inviter's creation of the library then cut it,
+    the index was folded anew, and the join read the old one and left the library."""
+    a, b = device(tmp_path, "ash"), device(tmp_path, "birch")
+    a.json("library", "create", "Home")
+    trees.copy(tmp_path / "big", 3000, fanout=(6, 6))
+    a.json("location", "add", str(tmp_path / "big"))
+    small = {"SD_SYNC_BATCH_BYTES": "20000"}  # the log comes in many frames
+    with running(Peer(a, tmp_path / "ash.log", env=small), Peer(b, tmp_path / "birch.log")):
+        joined = pair(a, b)
+        assert joined["created"] is True
+        found = b.json("search", "f0", "--limit", "5000")
+        assert len(found) == 3042 and found == a.json("search", "f0", "--limit", "5000")
+        # birch wrote nothing of its own before the log made it a member, and then says
+        # where it listens.
+        (me,) = [d["device"] for d in b.json("device", "list") if d["this_device"]]
+
+        def own_after_pairing() -> bool:
+            events = b.json_lines("log", "show", "--type", "device.")
+            paired = next(e["pos"] for e in events if e["type"] == "device.paired")
+            own = [e for e in events if e["device"] == me]
+            assert all(e["pos"] > paired for e in own), own
+            return any(e["type"] == "device.reachable" for e in own)
+
+        until(own_after_pairing, SYNCED_WITHIN_S, "birch says where it listens")
+
+
 def test_a_node_killed_mid_sync_resumes_without_loss_or_duplicates(
     tmp_path: Path, trees: TreeCache
 ) -> None:

@@ -82,6 +82,32 @@ def test_a_partial_resumes_from_its_size_and_a_longer_one_starts_again(tmp_path:
     assert held(partial, offered.size) == 0 and not os.path.exists(partial)
 
 
+def test_chunks_of_any_size_land_whole_and_a_stop_keeps_every_byte_received(
+    tmp_path: Path,
+) -> None:
+    """Whole blocks go straight to the disk and the rest waits in a buffer: stopping part
+    way (a broken connection) must still leave every byte received in the partial, and a
+    resume from the middle of a block must carry on exactly there."""
+    folder = inbox(tmp_path / "inbox")
+    data = os.urandom(3 * (1 << 20) + 12_345)
+    offered = _offered(b"e.bin", data)
+    partial = partial_of(folder, offered.blake3)
+    sizes = [1, 4095, 4096, 70_001, 1 << 20, 3, (1 << 20) + 5000]
+    first = Writer(partial, 0)
+    at = 0
+    for size in sizes:
+        first.write(data[at : at + size])
+        at += size
+    first.close()
+    assert held(partial, offered.size) == at
+    assert Path(os.fsdecode(partial)).read_bytes() == data[:at]
+    rest = Writer(partial, at)
+    while at < len(data):
+        rest.write(data[at : at + 300_007])
+        at += 300_007
+    assert Path(os.fsdecode(rest.finish(folder, offered))).read_bytes() == data
+
+
 def test_place_numbers_past_names_taken_meanwhile(tmp_path: Path) -> None:
     folder = os.fsencode(tmp_path)
     (tmp_path / "d.txt").write_bytes(b"x")
