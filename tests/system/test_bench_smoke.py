@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Sd
+
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
 pytestmark = pytest.mark.slow
 
@@ -76,6 +78,24 @@ def test_bench_index_smoke(tmp_path: Path) -> None:
     assert r["search"]["p99_ms"] > 0 and r["search"]["short"]["p99_ms"] > 0
     # Not a timing: every query's answer is the scan's (nothing left out).
     assert r["search"]["recall"] == 1.0 and r["search"]["short"]["recall"] == 1.0
+
+
+def test_profile_search_smoke(tmp_path: Path) -> None:
+    sys.path.insert(0, str(TOOLS))
+    from gen_tree import generate
+
+    generate(tmp_path / "tree", 300, max_size=2000)
+    sd = Sd(tmp_path / "data")
+    sd.run("library", "create", "Home")
+    sd.run("location", "add", str(tmp_path / "tree"))
+    r = run_tool("profile_search.py", "--data-dir", str(tmp_path / "data"), "--queries", "40")
+    assert r["all"]["p99_ms"] > 0 and r["slowest"]
+    # Every class of the mix, each query's answer held to the scan's (nothing left out), and
+    # its time split into phases.
+    assert {"name", "prefix", "piece", "word", "short1"} <= set(r["classes"])
+    for cls, figures in r["classes"].items():
+        assert figures["recall"] == 1.0 and figures["same_order"] == 1.0, cls
+        assert r["phases"][cls], cls
 
 
 def test_bench_node_smoke(tmp_path: Path) -> None:
