@@ -19,7 +19,8 @@ The fast way reads name pages (names of one length per page, shortest first) thr
 indexes, one rank at a time: exact names from the pages of the query's length, names that
 start with it (trigrams), names with a word that does (words), names that hold it
 (trigrams). Each read stops at the first length by which it has enough results, since every
-later page holds longer names. Path matches come from the folders whose path holds a term.
+later page holds longer names. A rare phrase (its trigrams on few pages) has those pages read
+once for all four. Path matches come from the folders whose path holds a term.
 """
 
 from __future__ import annotations
