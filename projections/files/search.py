@@ -321,12 +321,13 @@ class _Search:
             ):
                 yield Page(doc, text, None, self.db)
 
-    def word_start_pages(self, phrase: str) -> Iterator[Page]:
+    def word_start_pages(self, phrase: str, words: str) -> Iterator[Page]:
         """Pages where a word may start with a phrase of one or two characters, shortest
         names first. The words index would expand it to every word it begins (11,000
         numbers for "2": 35-50 ms at 1M entries), so the first pages are read whole; only
-        if they hold no such word (a rare start: there the index is cheap) does the index
-        find the rest."""
+        if they hold no such word (a rare start: there the index is cheap) does the words
+        query ``words`` find the rest (whole: "l" for "l.", where "l"* would be every word
+        starting with l)."""
         before = self._ranked[WORD]
         last = first_page(len(phrase)) - 1
         read = 0
@@ -342,7 +343,7 @@ class _Search:
                 yield Page(doc, text, None, self.db)
         else:
             return
-        yield from self.word_pages(_fts_token(phrase) + "*", phrase, last + 1)
+        yield from self.word_pages(words, phrase, last + 1)
 
     def read(self, pages: Iterable[Page], needle: str, worst: int, stop: int | None = None) -> bool:
         """Rank every line of ``pages`` holding ``needle``, keeping those that rank at
@@ -427,14 +428,14 @@ class _Search:
             self.read(self.pages([f"*\n{literal}*"], len(phrase)), f"\n{phrase}", PREFIX)
         if not self.enough(PREFIX) and is_word_char(phrase[0]):
             words = _word_query(phrase)
-            if len(phrase) <= 2:
-                self.read(self.word_start_pages(phrase), phrase, WORD)
-            elif words is not None:
-                # The words index finds where a word of the name starts with the phrase.
-                self.read(self.word_pages(words, phrase, first_page(len(phrase))), phrase, WORD)
-            else:
+            if words is None:
                 # Read to the end, every name holding the phrase was ranked.
                 return self.read(self.pages([f"*{literal}*"], len(phrase)), phrase, IN_NAME, WORD)
+            if len(phrase) <= 2:
+                self.read(self.word_start_pages(phrase, words), phrase, WORD)
+            else:
+                # The words index finds where a word of the name starts with the phrase.
+                self.read(self.word_pages(words, phrase, first_page(len(phrase))), phrase, WORD)
         return False
 
     def _paths(self) -> None:

@@ -202,7 +202,7 @@ def test_each_way_to_read_gives_the_scans_answer(
     from bench_index import search_queries
 
     mix = search_queries(every_name(db), 80, seed=3)
-    queries = ["a", "u", "2", "v", "_0", "09", "jpg", "dget-", "port-", "report final"]
+    queries = ["a", "u", "2", "v", "_0", "09", "l.", "c_", "jpg", "dget-", "port-", "report final"]
     for query in queries + mix["typed"] + mix["short"]:
         for limit in (3, 50):
             assert search(db, query, limit=limit) == search_by_scan(db, query, limit=limit), (
