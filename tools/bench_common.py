@@ -125,10 +125,12 @@ def search_queries(
 ) -> dict[str, list[str]]:
     """Queries people type, made from the indexed names and paths: whole names, prefixes,
     5-character pieces of names (often mid-word), words, two words in any order (one may be
-    a folder's), and path fragments; plus, apart, the one- and two-character ones.
+    a folder's), and path fragments; plus, apart, the one- and two-character ones. Beside
+    each list, the class each query was made as (``typed_classes``, ``short_classes``).
     ``names`` holds ``(folded name, folded folder path, ...)``."""
     rng = random.Random(seed)
     typed: list[str] = []
+    typed_classes: list[str] = []
     while len(typed) < count:
         name, folder, _, _ = names[rng.randrange(len(names))]
         words = name.replace("_", " ").replace("-", " ").replace(".", " ").split() or [name]
@@ -136,22 +138,33 @@ def search_queries(
         roll = rng.random()
         if roll < 0.2:
             typed.append(name)
+            typed_classes.append("name")
         elif roll < 0.4:
             typed.append(name[: max(3, len(name) // 2)])
+            typed_classes.append("prefix")
         elif roll < 0.6:
             start = rng.randint(0, max(0, len(name) - 5))
             typed.append(name[start : start + 5])
+            typed_classes.append("piece")
         elif roll < 0.8:
             typed.append(rng.choice(words))
+            typed_classes.append("word")
         elif roll < 0.9:
             pair = [rng.choice(words), rng.choice(folder_words + words)]
             rng.shuffle(pair)
             typed.append(" ".join(pair))
+            typed_classes.append("two_words")
         else:
             typed.append(folder.strip("/").split("/")[-1] + "/" + name[: max(3, len(name) // 2)])
+            typed_classes.append("fragment")
     short = []
     while len(short) < max(10, count // 10):
         name = names[rng.randrange(len(names))][0]
         start = rng.randrange(len(name))
         short.append(name[start : start + rng.choice((1, 2))])
-    return {"typed": typed, "short": short}
+    return {
+        "typed": typed,
+        "short": short,
+        "typed_classes": typed_classes,
+        "short_classes": [f"short{len(q)}" for q in short],
+    }

@@ -19,7 +19,8 @@ The fast way reads name pages (names of one length per page, shortest first) thr
 indexes, one rank at a time: exact names from the pages of the query's length, names that
 start with it (trigrams), names with a word that does (words), names that hold it
 (trigrams). Each read stops at the first length by which it has enough results, since every
-later page holds longer names. Path matches come from the folders whose path holds a term.
+later page holds longer names. A rare phrase (its trigrams on few pages) has those pages read
+once for all four. Path matches come from the folders whose path holds a term.
 """
 
 from __future__ import annotations
@@ -31,7 +32,16 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, NamedTuple
 
-from projections.files.listings import C_CID, C_EID, C_FTYPE, C_KIND, C_MTIME, C_NAME, C_SIZE
+from projections.files.listings import (
+    C_CID,
+    C_EID,
+    C_FTYPE,
+    C_KIND,
+    C_MTIME,
+    C_NAME,
+    C_SIZE,
+    records,
+)
 from projections.files.names import (
     MAX_LENGTH,
     PAGE_MAX,
@@ -55,6 +65,13 @@ LONG_PHRASE = 6
 # to choose which term's folders to read.
 SUBTREE = 50
 DIRECT_PATH_ENTRIES = 20_000
+# Pages read whole for a word start of one or two characters before the words index is
+# asked instead (when they held none).
+SCAN_FIRST = 100
+# Pages read by one statement when their ids are known.
+PAGES_AT_ONCE = 32
+# At most this many pages holding a phrase's trigrams are read at once for all its ranks.
+FEW_PAGES = 64
 
 
 class Hit(NamedTuple):
@@ -157,6 +174,7 @@ class _Search:
         self._children: dict[int, dict[int, tuple[Any, ...]]] = {}
         self._under: dict[int, bool] = {}
         self._ext = filters.ext.lower().lstrip(".") if filters.ext else None
+        self._root_paths: dict[int, str] | None = None
 
     # -- what is accepted -------------------------------------------------------------------
 
@@ -215,11 +233,26 @@ class _Search:
         if longest is not None:
             params.append(first_page(longest + 1))
         indexed = [p for p in patterns if _indexable(_unglob(p))]
+        pairs = [p for p in patterns if len(_unglob(p)) == 2]
         if indexed:
             where = " AND ".join(["text GLOB ?"] * len(indexed))
             rows = self.db.execute(
                 f"SELECT rowid, text FROM names_tri WHERE {where} AND {bounds} ORDER BY rowid",
                 [*indexed, *params],
+            )
+        elif pairs:
+            # Two characters are in a page's text only followed by a third (every line
+            # ends with a line break): the trigrams that start with them find it. (A GLOB
+            # of them read every page: 100-160 ms at 1M entries for "\nu" or "09".)
+            grams = self._trigrams_starting(_unglob(pairs[0]))
+            if not grams:
+                return
+            where = " AND ".join(["p.text GLOB ?"] * len(patterns))
+            rows = self.db.execute(
+                "SELECT p.doc, p.text FROM names_tri t JOIN pages p ON p.doc = t.rowid "
+                f"WHERE names_tri MATCH ? AND {bounds.replace('rowid', 't.rowid')} AND {where} "
+                "ORDER BY t.rowid",
+                [" OR ".join(map(_fts_token, grams)), *params, *patterns],
             )
         else:
             where = " AND ".join(["text GLOB ?"] * len(patterns)) or "1"
@@ -231,6 +264,21 @@ class _Search:
         for doc, text in rows:
             yield Page(doc, text, None, self.db)
 
+    def _trigrams_starting(self, pair: str) -> list[str]:
+        """The trigrams of the name pages that start with the two characters ``pair``, from
+        the trigram index's own list of its terms."""
+        self.db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.names_tri_terms "
+            "USING fts5vocab(main, names_tri, row)"
+        )
+        return [
+            term
+            for (term,) in self.db.execute(
+                "SELECT term FROM temp.names_tri_terms WHERE term >= ? AND term <= ?",
+                (pair, pair + "\U0010ffff"),
+            )
+        ]
+
     def length_pages(self, length: int, holding: str) -> Iterator[Page]:
         """The name pages of one length holding ``holding``: few enough to scan."""
         rows = self.db.execute(
@@ -241,17 +289,61 @@ class _Search:
         for doc, text in rows:
             yield Page(doc, text, None, self.db)
 
-    def word_pages(self, words: str, holding: str, shortest: int) -> Iterator[Page]:
-        """Name pages matching the words query ``words`` and holding ``holding`` somewhere
-        (checked by SQLite on the page's text: a common word, a rare phrase), shortest
-        names first."""
-        rows = self.db.execute(
-            "SELECT p.doc, p.text FROM names_word w JOIN pages p ON p.doc = w.rowid "
-            "WHERE names_word MATCH ? AND w.rowid >= ? AND instr(p.text, ?) > 0 ORDER BY w.rowid",
-            (words, first_page(shortest), holding),
-        )
-        for doc, text in rows:
-            yield Page(doc, text, None, self.db)
+    def word_pages(self, words: str, holding: str, start: int) -> Iterator[Page]:
+        """Name pages from page ``start`` on matching the words query ``words`` and holding
+        ``holding``, shortest names first. A phrase with a separator is also looked up by
+        its trigrams, and only the pages both indexes give are read: common words are in
+        every page, a phrase that spans them in far fewer, and the whole words of a phrase
+        rule out pages its trigrams are in everywhere ("dget" for "dget-")."""
+        docs = self._docs("names_word", words, start)
+        if _indexable(holding) and not all(map(is_word_char, holding)):
+            docs &= self._docs("names_tri", _trigram_query(holding), start)
+        return self._pages_of(sorted(docs), holding)
+
+    def _docs(self, index: str, match: str, start: int) -> set[int]:
+        """The pages from ``start`` on an FTS index matches (the index alone is read)."""
+        return {
+            doc
+            for (doc,) in self.db.execute(
+                f"SELECT rowid FROM {index} WHERE {index} MATCH ? AND rowid >= ?", (match, start)
+            )
+        }
+
+    def _pages_of(self, docs: list[int], holding: str) -> Iterator[Page]:
+        """Those of the pages ``docs`` (in order) that hold ``holding``, read a few at a
+        time: a read that has enough early leaves the rest unread."""
+        for at in range(0, len(docs), PAGES_AT_ONCE):
+            chunk = docs[at : at + PAGES_AT_ONCE]
+            for doc, text in self.db.execute(
+                f"SELECT doc, text FROM pages WHERE doc IN ({marks(chunk)}) "
+                "AND instr(text, ?) > 0 ORDER BY doc",
+                [*chunk, holding],
+            ):
+                yield Page(doc, text, None, self.db)
+
+    def word_start_pages(self, phrase: str, words: str) -> Iterator[Page]:
+        """Pages where a word may start with a phrase of one or two characters, shortest
+        names first. The words index would expand it to every word it begins (11,000
+        numbers for "2": 35-50 ms at 1M entries), so the first pages are read whole; only
+        if they hold no such word (a rare start: there the index is cheap) does the words
+        query ``words`` find the rest (whole: "l" for "l.", where "l"* would be every word
+        starting with l)."""
+        before = self._ranked[WORD]
+        last = first_page(len(phrase)) - 1
+        read = 0
+        for doc, text in self.db.execute(
+            "SELECT doc, CASE WHEN instr(text, ?) > 0 THEN text END FROM pages "
+            "WHERE doc >= ? ORDER BY doc",
+            (phrase, first_page(len(phrase))),
+        ):
+            if read == SCAN_FIRST and self._ranked[WORD] == before:
+                break
+            last, read = doc, read + 1
+            if text is not None:
+                yield Page(doc, text, None, self.db)
+        else:
+            return
+        yield from self.word_pages(words, phrase, last + 1)
 
     def read(self, pages: Iterable[Page], needle: str, worst: int, stop: int | None = None) -> bool:
         """Rank every line of ``pages`` holding ``needle``, keeping those that rank at
@@ -293,7 +385,36 @@ class _Search:
     def _names(self) -> None:
         """Ranks 0 to 3, each read from what finds it fastest, until enough."""
         query = self.query
-        phrase, single = query.phrase, len(query.terms) == 1
+        phrase = query.phrase
+        few = self._few_pages(phrase) if _indexable(phrase) else None
+        if few is not None:
+            # Every name holding the phrase is on these pages: ranks 0 to 3 in one read,
+            # where each rank's own read would look its trigrams up again.
+            complete = self.read(self._pages_of(few, phrase), phrase, IN_NAME, EXACT)
+        else:
+            complete = self._by_rank(phrase)
+        if complete and len(query.terms) == 1:
+            return
+        if not self.enough(WORD):
+            longest = max(query.terms, key=len)
+            patterns = [f"*{_glob_literal(t)}*" for t in query.terms]
+            self.read(self.pages(patterns, len(longest)), longest, IN_NAME)
+
+    def _few_pages(self, phrase: str) -> list[int] | None:
+        """The pages holding every trigram of ``phrase``, when there are at most FEW_PAGES."""
+        docs = [
+            doc
+            for (doc,) in self.db.execute(
+                "SELECT rowid FROM names_tri WHERE names_tri MATCH ? AND rowid >= ? "
+                "ORDER BY rowid LIMIT ?",
+                (_trigram_query(phrase), first_page(len(phrase)), FEW_PAGES + 1),
+            )
+        ]
+        return docs if len(docs) <= FEW_PAGES else None
+
+    def _by_rank(self, phrase: str) -> bool:
+        """Ranks 0 to 2 (and 3 for names holding the phrase, when it is read on the way), a
+        read each, until enough; True when every name holding the phrase was ranked."""
         literal = _glob_literal(phrase)
         if len(phrase) <= MAX_LENGTH:
             exact = (
@@ -307,17 +428,15 @@ class _Search:
             self.read(self.pages([f"*\n{literal}*"], len(phrase)), f"\n{phrase}", PREFIX)
         if not self.enough(PREFIX) and is_word_char(phrase[0]):
             words = _word_query(phrase)
-            if words is not None:
+            if words is None:
+                # Read to the end, every name holding the phrase was ranked.
+                return self.read(self.pages([f"*{literal}*"], len(phrase)), phrase, IN_NAME, WORD)
+            if len(phrase) <= 2:
+                self.read(self.word_start_pages(phrase, words), phrase, WORD)
+            else:
                 # The words index finds where a word of the name starts with the phrase.
-                self.read(self.word_pages(words, phrase, len(phrase)), phrase, WORD)
-            elif self.read(self.pages([f"*{literal}*"], len(phrase)), phrase, IN_NAME, WORD):
-                # Read to the end: every name holding the phrase was ranked already.
-                if single:
-                    return
-        if not self.enough(WORD):
-            longest = max(query.terms, key=len)
-            patterns = [f"*{_glob_literal(t)}*" for t in query.terms]
-            self.read(self.pages(patterns, len(longest)), longest, IN_NAME)
+                self.read(self.word_pages(words, phrase, first_page(len(phrase))), phrase, WORD)
+        return False
 
     def _paths(self) -> None:
         """Entries with a term only in their folders' path.
@@ -362,7 +481,7 @@ class _Search:
                 )
             return
         several = len(set(query.terms)) > 1
-        sources = {t: self._named_folders(t) for t in set(query.terms)}
+        sources = self._folders_naming(sorted(set(query.terms)))
         term = min(
             sources, key=lambda t: len(sources[t]) * SUBTREE + (self._named(t) if several else 0)
         )
@@ -384,6 +503,19 @@ class _Search:
             f
             for (f,) in self.db.execute("SELECT id FROM folders WHERE instr(fname, ?) > 0", (text,))
         ]
+
+    def _folders_naming(self, terms: list[str]) -> dict[str, list[int]]:
+        """For each term, the folders whose own (folded) name holds it: one pass over the
+        folders' names for them all (a pass each cost 2-3 ms at 1M entries)."""
+        holds = [f"instr(fname, ?{i + 1}) > 0" for i in range(len(terms))]
+        found: dict[str, list[int]] = {t: [] for t in terms}
+        for folder, *held in self.db.execute(
+            f"SELECT id, {', '.join(holds)} FROM folders WHERE {' OR '.join(holds)}", terms
+        ):
+            for term, has in zip(terms, held):
+                if has:
+                    found[term].append(folder)
+        return found
 
     def _subtrees(self, folders: list[int] | None, text: str) -> dict[int, str]:
         """Every folder at or below ``folders`` (every folder, given None), and every folder
@@ -411,17 +543,22 @@ class _Search:
         return below
 
     def _roots(self) -> dict[int, str]:
-        return dict(self.db.execute("SELECT id, fpath FROM folders WHERE parent IS NULL"))
+        """Every location's root folder. A root's folded name is empty (its location's path
+        is searched as its path), so the index on names finds them: ``parent IS NULL``
+        alone read every folder (27-70 ms of a path search at 1M entries)."""
+        if self._root_paths is None:
+            self._root_paths = dict(
+                self.db.execute("SELECT id, fpath FROM folders WHERE fname = '' AND parent IS NULL")
+            )
+        return self._root_paths
 
     def _every_folder(self) -> dict[int, str]:
         return dict(self.db.execute("SELECT id, fpath FROM folders"))
 
     def _pages_holding(self, text: str) -> int:
         """How many name pages hold every trigram of ``text`` (an index-only count)."""
-        grams = sorted({text[i : i + 3] for i in range(len(text) - 2)})
         return self.db.execute(
-            "SELECT count(*) FROM names_tri WHERE names_tri MATCH ?",
-            (" AND ".join(_fts_token(g) for g in grams),),
+            "SELECT count(*) FROM names_tri WHERE names_tri MATCH ?", (_trigram_query(text),)
         ).fetchone()[0]
 
     def _named(self, term: str) -> int:
@@ -503,6 +640,18 @@ class _Search:
             }
         return children
 
+    def _load_listings(self, folders: Iterable[int]) -> None:
+        """The listings of these folders, read by one statement for them all (a statement
+        each cost 1-3 ms of a search's 50 hits at 1M entries)."""
+        wanted = sorted({f for f in folders if f not in self._children})
+        for chunk in chunks(wanted):
+            for folder in chunk:
+                self._children[folder] = {}
+            for folder, blob in self.db.execute(
+                f"SELECT folder, children FROM listings WHERE folder IN ({marks(chunk)})", chunk
+            ):
+                self._children[folder].update((c[C_EID], c) for c in records(blob))
+
     def _hits(self) -> list[Hit]:
         """The best ``limit`` found, with what the listings hold of each. Ties on the folded
         path are broken by the raw one, so the order is the same on every device."""
@@ -511,6 +660,7 @@ class _Search:
             last = ranked[self.limit - 1][:3]
             ranked = [f for i, f in enumerate(ranked) if i < self.limit or f[:3] == last]
         paths = paths_of(self.db, (f.folder for f in ranked))
+        self._load_listings(f.folder for f in ranked)
         out = []
         for f in ranked:
             child = self.child(f.folder, f.eid)
@@ -554,11 +704,6 @@ def _word_query(phrase: str) -> str | None:
             # mid-word with it.
             return None
         return _fts_token(phrase) + "*"
-    whole = runs[:-1] if is_word_char(phrase[-1]) else runs
-    if _indexable(phrase) and not any(len(w) <= 2 or any(c.isdigit() for c in w) for w in whole):
-        # Its whole words are words of a language, in names everywhere; the trigrams that
-        # span its separators are rarer. (A number or a short word is rare as a word.)
-        return None
     parts = [_fts_token(run) for run in runs[:-1]]
     last = runs[-1]
     if not is_word_char(phrase[-1]):
@@ -566,6 +711,14 @@ def _word_query(phrase: str) -> str | None:
     elif len(last) >= 3:
         parts.append(_fts_token(last) + "*")
     return " AND ".join(parts)
+
+
+def _trigram_query(text: str) -> str:
+    """The trigram-index query for pages holding ``text`` (of three characters or more):
+    every trigram of it."""
+    return " AND ".join(
+        _fts_token(g) for g in sorted({text[i : i + 3] for i in range(len(text) - 2)})
+    )
 
 
 def _unglob(pattern: str) -> str:

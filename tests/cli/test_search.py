@@ -177,3 +177,36 @@ def test_the_fast_answer_is_the_scans_answer(corpus: Path) -> None:
         filtered = Filters(kind="image")
         assert search(db, query, filtered, 20) == search_by_scan(db, query, filtered, 20), query
     db.close()
+
+
+@pytest.mark.parametrize(
+    "tuning",
+    [
+        {"SCAN_FIRST": 1, "FEW_PAGES": 0, "PAGES_AT_ONCE": 1},
+        {"SCAN_FIRST": 0, "FEW_PAGES": 100_000},
+    ],
+    ids=["index-after-one-page", "every-phrase-few"],
+)
+def test_each_way_to_read_gives_the_scans_answer(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch, tuning: dict[str, int]
+) -> None:
+    """The choices made by size on a large index (read the first pages of a short word
+    start whole, then ask the words index; read every page holding a rare phrase at once
+    for all its ranks), made here on a small one, where the default sizes never reach
+    them: the answer stays the scan's."""
+    from projections.files import search as module
+
+    for name, value in tuning.items():
+        monkeypatch.setattr(module, name, value)
+    db = sqlite3.connect(f"file:{corpus}?mode=ro", uri=True)
+    from bench_index import search_queries
+
+    mix = search_queries(every_name(db), 80, seed=3)
+    queries = ["a", "u", "2", "v", "_0", "09", "l.", "c_", "jpg", "dget-", "port-", "report final"]
+    for query in queries + mix["typed"] + mix["short"]:
+        for limit in (3, 50):
+            assert search(db, query, limit=limit) == search_by_scan(db, query, limit=limit), (
+                query,
+                limit,
+            )
+    db.close()

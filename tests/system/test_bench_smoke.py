@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 import pytest
 
+from tests.conftest import Sd
+
 TOOLS = Path(__file__).resolve().parents[2] / "tools"
 pytestmark = pytest.mark.slow
 # A number bench_all.py gave the benchmark on its command line.
@@ -216,3 +218,31 @@ def test_bench_all_quick_runs_every_benchmark_and_compares(tmp_path: Path) -> No
     c = json.loads(same.stdout)
     assert [f["name"] for f in c["figures"]] == [f["name"] for f in run["figures"]]
     assert c["worse"] == [] and c["failed_in_new"] == []
+
+
+def test_profile_search_smoke(tmp_path: Path) -> None:
+    """The search profiler (not a benchmark of bench_all: a tool to find where a query's time
+    goes) runs on a real index and holds every answer to the scan's."""
+    sys.path.insert(0, str(TOOLS))
+    from gen_tree import generate
+
+    generate(tmp_path / "tree", 300, max_size=2000)
+    sd = Sd(tmp_path / "data")
+    sd.run("library", "create", "Home")
+    sd.run("location", "add", str(tmp_path / "tree"))
+    proc = subprocess.run(
+        [sys.executable, str(TOOLS / "profile_search.py"), "--data-dir", str(tmp_path / "data")]
+        + ["--queries", "40", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["all"]["p99_ms"] > 0 and r["slowest"]
+    # Every class of the mix, each query's answer held to the scan's (nothing left out), and
+    # its time split into phases.
+    assert {"name", "prefix", "piece", "word", "short1"} <= set(r["classes"])
+    for cls, figures in r["classes"].items():
+        assert figures["recall"] == 1.0 and figures["same_order"] == 1.0, cls
+        assert r["phases"][cls], cls
