@@ -638,6 +638,15 @@ class EventStore:
         ).fetchone()
         return row[0] if row else 0
 
+    def bytes_between(self, since: int, until: int) -> int:
+        """About how many bytes of events lie in ``since < pos <= until`` (whole segments,
+        by where they start): what folding that stretch again costs."""
+        row = self._db.execute(
+            "SELECT coalesce(sum(length(data)), 0) FROM segments WHERE pos > ? AND pos <= ?",
+            (since, until),
+        ).fetchone()
+        return int(row[0])
+
     def stats(self) -> StoreStats:
         by_type = dict(self._db.execute("SELECT type, events FROM type_counts ORDER BY type"))
         size = self._db.execute(

@@ -1,22 +1,28 @@
-"""Snapshots: the read models folded up to a position, kept so time travel need not start over.
+"""The read models as they were at a position: what ``--at`` and ``sd log bisect`` read.
 
-Travelling to position P copies the nearest snapshot at or before P and folds forward from
-it (``ProjectionRunner.catch_up(until=P)``), then keeps the result as the snapshot of P. They
-live in ``<library>/snapshots/`` (owner-only: an index holds every indexed path), one file per
-position, named by it. Each is made under a temporary name and renamed into place once
-complete, so a command killed mid-fold leaves no half snapshot, only a temporary file the
-next command removes. The cache is bounded (count and bytes), least recently used first out.
+The state at P is folded forward from the nearest snapshot at or before it
+(``sdactors.library.snapshots``: the node's, taken as it folds, and the travels, kept from
+earlier visits), checked whole against its digest first: a damaged one is removed and the
+next older one used, so damage costs a longer fold, never a wrong answer.
+
+- A snapshot of P itself is read as it is.
+- A short way past one (``NEAR_BYTES`` of log), the fold runs on top of it inside a
+  transaction that is never committed (``ProjectionRunner.within``): nothing is copied, the
+  snapshot stays as it is, and a second look near the first costs a few batches.
+- Further, the nearest one is copied (its digest checked on the way), folded forward to P
+  and kept as the travel snapshot of P, for the next look near it. Travels are bounded
+  (count and bytes), least recently used first out.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+import blake3
 
 from events.domain import CATALOG
 from events.store import EventStore
@@ -26,6 +32,17 @@ from projections.rebuild import remove_db
 from projections.runner import ProjectionRunner, index_position
 from sdactors.library.config import LibraryConfig
 from sdactors.library.reader import LibraryReader
+from sdactors.library.snapshots import (
+    CHUNK,
+    TRAVEL,
+    Snapshot,
+    held,
+    load_policy,
+    place,
+    remove_partials,
+    snapshot_dir,
+    temp_path,
+)
 from sdactors.runtime.errors import PositionBeyondHead
 from sdactors.runtime.interrupts import watch
 from sdactors.runtime.logs import get_logger
@@ -33,139 +50,138 @@ from sdactors.runtime.private_files import PRIVATE_FILE, private_dir
 
 log = get_logger(__name__)
 
-SUFFIX = ".db"
-TEMP_PREFIX = ".partial-"
 # Enough for a bisect's working set (the low end it folds forward from, a few recent probes)
-# and a few places a person went back to; an index of a million entries is a few hundred MB.
+# and a few places a person went back to.
 MAX_SNAPSHOTS = 8
-MAX_BYTES = 4 << 30
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    position: int
-    path: Path
-
-
-def snapshot_dir(config: LibraryConfig) -> Path:
-    return config.paths.root / "snapshots"
+# Folded on top of a snapshot without copying it: about ten batches of a thousand entries.
+NEAR_BYTES = 1 << 20
 
 
 class SnapshotCache:
-    """The snapshots of one library. Safe across processes: files appear by rename only."""
+    """The snapshots of one library. Safe across processes: files appear by rename only, and
+    a fold on top of one never writes to it."""
 
     def __init__(
         self,
         config: LibraryConfig,
         max_snapshots: int = MAX_SNAPSHOTS,
-        max_bytes: int = MAX_BYTES,
+        max_bytes: int | None = None,
     ) -> None:
         self.config = config
         self.folder = snapshot_dir(config)
         self.max_snapshots = max(1, max_snapshots)
-        self.max_bytes = max_bytes
-
-    def _path(self, position: int) -> Path:
-        return self.folder / f"{position:012d}{SUFFIX}"
+        self.max_bytes = load_policy(config).max_bytes if max_bytes is None else max_bytes
 
     def held(self) -> list[Snapshot]:
         """The snapshots there are, by position."""
-        if not self.folder.is_dir():
-            return []
-        found = []
-        for entry in os.scandir(self.folder):
-            stem = entry.name[: -len(SUFFIX)]
-            if entry.name.endswith(SUFFIX) and stem.isdigit():
-                found.append(Snapshot(int(stem), Path(entry.path)))
-        return sorted(found, key=lambda s: s.position)
+        return held(self.folder)
 
-    def at(self, position: int, store: EventStore | None = None) -> Path:
-        """The snapshot of ``position``, made (from the nearest one before it) if need be."""
+    @contextmanager
+    def state(self, position: int, store: EventStore | None = None) -> Iterator[sqlite3.Connection]:
+        """A query-only connection to the read models as they were after ``position``; its
+        statements stop on Ctrl-C or SIGTERM (``sdactors.runtime.interrupts``)."""
         own = store is None
         if store is None:
             store = EventStore(self.config.paths.events, readonly=True)
         try:
             if position > store.head_pos:
                 raise PositionBeyondHead(position, store.head_pos)
-            exact = self._path(position)
-            # Made by code whose read models meant something else: made again below.
-            if exact.exists() and index_position(str(exact), library_projections()) == position:
-                _touch(exact)
-                return exact
-            made = self._make(position, store)
+            with self._state(position, store) as db:
+                yield db
         finally:
             if own:
                 store.close()
-        self._evict(keep=made)
-        return made
 
-    def _make(self, position: int, store: EventStore) -> Path:
-        private_dir(self.folder)
-        self._remove_partials()
-        projections = library_projections()
-        tmp = self.folder / f"{TEMP_PREFIX}{os.getpid()}-{position}{SUFFIX}"
-        base = self._base(position, projections)
-        try:
-            if base is not None:
-                _touch(base.path)  # used: the low end of a bisect stays in the cache
-                shutil.copyfile(base.path, tmp)
-                os.chmod(tmp, PRIVATE_FILE)
-            else:
-                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE))
-            runner = ProjectionRunner(tmp, projections, CATALOG).open()
+    @contextmanager
+    def _state(self, position: int, store: EventStore) -> Iterator[sqlite3.Connection]:
+        for base in self._bases(position):
+            exact = base.position == position
+            if not exact and store.bytes_between(base.position, position) > NEAR_BYTES:
+                break
+            if not base.intact():
+                self._damaged(base)
+                continue
+            if base.kind == TRAVEL:
+                _touch(base.path)
+            if exact:
+                with snapshot_connection(base.path) as db:
+                    yield db
+                return
             try:
-                try:
-                    runner.catch_up(store, until=position)
-                except RefoldNeeded:
-                    runner.refold(store, until=position)
-                # One self-contained file: only the main file is renamed into place.
-                runner.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                runner.db.execute("PRAGMA journal_mode = DELETE")
+                db = _on_top(base, position, store)
+            except RefoldNeeded:
+                break  # a revocation cuts what it holds: folded anew below
+            try:
+                yield db
             finally:
-                runner.close()
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            final = self._path(position)
-            os.replace(tmp, final)
+                _roll_back(db)
+            return
+        made = self.at(position, store)
+        with snapshot_connection(made) as db:
+            yield db
+
+    def at(self, position: int, store: EventStore) -> Path:
+        """The travel snapshot of ``position``, made from the nearest snapshot before it
+        that is intact (or from nothing)."""
+        if position > store.head_pos:
+            raise PositionBeyondHead(position, store.head_pos)
+        private_dir(self.folder)
+        remove_partials(self.folder)
+        for snap in self.held():
+            if snap.position == position and snap.kind == TRAVEL and snap.intact():
+                _touch(snap.path)
+                return snap.path
+        tmp = temp_path(self.folder, str(position))
+        try:
+            base = self._copy_nearest(position, tmp)
+            if base is None:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE))
+            _fold(tmp, position, store)
+            made = place(tmp, position, TRAVEL)
         except BaseException:
             remove_db(str(tmp))
             raise
-        log.info(
-            "snapshot_made",
-            position=position,
-            base=None if base is None else base.position,
-        )
-        return final
+        log.info("snapshot_made", position=position, base=None if base is None else base.position)
+        self._evict(keep=made.path)
+        return made.path
 
-    def _base(self, position: int, projections: list) -> Snapshot | None:
-        """The nearest snapshot at or before ``position`` folded with today's projections."""
+    def _bases(self, position: int) -> Iterator[Snapshot]:
+        """Snapshots at or before ``position`` folded with today's projections, nearest
+        first."""
+        projections = library_projections()
         for snap in reversed(self.held()):
             if snap.position > position:
                 continue
             if index_position(str(snap.path), projections) == snap.position:
-                return snap
+                yield snap
+
+    def _copy_nearest(self, position: int, tmp: Path) -> Snapshot | None:
+        """Copy the nearest intact snapshot into ``tmp`` (checked on the way)."""
+        for base in self._bases(position):
+            if _copy_checked(base, tmp):
+                _touch(base.path)  # used: the low end of a bisect stays in the cache
+                return base
+            self._damaged(base)
         return None
 
-    def _remove_partials(self) -> None:
-        """Temporary files of commands that were killed (never one of a live process)."""
-        for entry in os.scandir(self.folder):
-            if not entry.name.startswith(TEMP_PREFIX):
-                continue
-            pid = entry.name[len(TEMP_PREFIX) :].split("-", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
-                remove_db(entry.path)
+    def _damaged(self, snap: Snapshot) -> None:
+        log.warning("snapshot_damaged", position=snap.position, path=str(snap.path))
+        remove_db(str(snap.path))
 
     def _evict(self, keep: Path) -> None:
-        """Least recently used first, until both bounds hold; never the one just used."""
+        """Travels, least recently used first, until both bounds hold; never the one just
+        made. The bytes count every snapshot: the node's are thinned by the node."""
         snaps = []
+        total = 0
         for snap in self.held():
             try:
                 st = snap.path.stat()
             except FileNotFoundError:
                 continue  # another process evicted it
-            snaps.append((st.st_mtime_ns, st.st_size, snap.path))
+            total += st.st_size
+            if snap.kind == TRAVEL:
+                snaps.append((st.st_mtime_ns, st.st_size, snap.path))
         snaps.sort()
-        total = sum(size for _, size, _ in snaps)
         count = len(snaps)
         for _, size, path in snaps:
             if count <= self.max_snapshots and total <= self.max_bytes:
@@ -175,6 +191,71 @@ class SnapshotCache:
             remove_db(str(path))
             count -= 1
             total -= size
+
+
+def _fold(path: Path, position: int, store: EventStore) -> None:
+    """Fold the index file at ``path`` forward to ``position``; leave it one self-contained
+    file."""
+    runner = ProjectionRunner(path, library_projections(), CATALOG).open()
+    try:
+        runner.db.execute("PRAGMA synchronous = OFF")  # checked by its digest, not fsynced
+        try:
+            runner.catch_up(store, until=position)
+        except RefoldNeeded:
+            runner.refold(store, until=position)
+        runner.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        runner.db.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        runner.close()
+
+
+def _copy_checked(snap: Snapshot, tmp: Path) -> bool:
+    """Copy ``snap`` to ``tmp``; False (and no ``tmp``) if its bytes are not its digest's."""
+    hasher = blake3.blake3()
+    try:
+        with (
+            open(snap.path, "rb") as src,
+            open(
+                os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PRIVATE_FILE),
+                "wb",
+            ) as dst,
+        ):
+            while chunk := src.read(CHUNK):
+                hasher.update(chunk)
+                dst.write(chunk)
+    except FileNotFoundError:
+        remove_db(str(tmp))
+        return False
+    if hasher.hexdigest() != snap.digest:
+        remove_db(str(tmp))
+        return False
+    return True
+
+
+def _on_top(base: Snapshot, position: int, store: EventStore) -> sqlite3.Connection:
+    """The base folded forward to ``position`` in a transaction left open, for the caller to
+    read then roll back (:func:`_roll_back`): the journal in memory and no spill of the
+    cache, so the file itself is never written."""
+    db = watch(sqlite3.connect(base.path, isolation_level=None, check_same_thread=False))
+    try:
+        db.execute("PRAGMA journal_mode = MEMORY")
+        db.execute("PRAGMA cache_spill = OFF")
+        db.execute("PRAGMA busy_timeout = 30000")  # another look on top of the same one
+        db.execute("BEGIN IMMEDIATE")
+        ProjectionRunner.within(db, library_projections(), CATALOG).catch_up(store, until=position)
+        db.execute("PRAGMA query_only = 1")
+    except BaseException:
+        _roll_back(db)
+        raise
+    return db
+
+
+def _roll_back(db: sqlite3.Connection) -> None:
+    try:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+    finally:
+        db.close()
 
 
 @contextmanager
@@ -193,23 +274,21 @@ class SnapshotReader(LibraryReader):
     """A library's read models as they were at a position: what the read commands take
     instead of the live index when asked ``--at``."""
 
-    def __init__(self, config: LibraryConfig, position: int, path: Path) -> None:
+    def __init__(self, config: LibraryConfig, position: int) -> None:
         super().__init__(config)
         self.position = position
-        self.path = path
 
     @contextmanager
     def index(self) -> Iterator[sqlite3.Connection]:
-        with snapshot_connection(self.path) as db:
+        with SnapshotCache(self.config).state(self.position) as db:
             yield db
 
 
 def reader_at(lib: LibraryReader, position: int | None) -> LibraryReader:
-    """``lib`` itself for the present, else its read models folded up to ``position``."""
+    """``lib`` itself for the present, else its read models as they were at ``position``."""
     if position is None:
         return lib
-    path = SnapshotCache(lib.config).at(position)
-    return SnapshotReader(lib.config, position, path)
+    return SnapshotReader(lib.config, position)
 
 
 def _touch(path: Path) -> None:
@@ -217,13 +296,3 @@ def _touch(path: Path) -> None:
         os.utime(path)
     except FileNotFoundError:
         pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -25,6 +25,7 @@ from projections.files.search import Filters, search
 from projections.rebuild import fold_into
 from projections.runner import ProjectionRunner, digest_of
 from sdactors.library.config import LibraryConfig
+from sdactors.library.snapshots import held
 from sdactors.replay.snapshots import SnapshotCache
 from sdactors.runtime.errors import PositionBeyondHead
 from sdactors.runtime.paths import LibraryPaths
@@ -42,16 +43,16 @@ def head(sd: Sd) -> int:
     return sd.json("log", "stats")["events"]
 
 
-def snapshots(sd: Sd) -> list[str]:
+def snapshots(sd: Sd) -> list[int]:
+    """The positions of the snapshots kept."""
     (lib,) = library_dirs(sd.data_dir)
-    folder = lib / "snapshots"
-    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    return sorted(s.position for s in held(lib / "snapshots"))
 
 
 def snapshot_digest(sd: Sd, position: int) -> str:
     (lib,) = library_dirs(sd.data_dir)
-    path = lib / "snapshots" / f"{position:012d}.db"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+    (snap,) = [s for s in held(lib / "snapshots") if s.position == position]
+    with sqlite3.connect(f"file:{snap.path}?mode=ro", uri=True) as db:
         return digest_of(db, library_projections())
 
 
@@ -137,13 +138,17 @@ def test_at_a_time_and_a_nearby_position_from_a_snapshot(history: dict, tmp_path
     # A time after every event is the head: the present state.
     later = (datetime.now(timezone.utc) + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S")
     assert names(sd.json("ls", docs, "--at", later)) == names(sd.json("ls", docs))
-    assert f"{after:012d}.db" in snapshots(sd)
-    # A nearby position folds forward from the nearest snapshot before it and is kept too.
-    sd.json("ls", docs, "--at", str(after - 3))
-    sd.json("ls", docs, "--at", str(after - 1))
-    assert {f"{after - 3:012d}.db", f"{after - 1:012d}.db"} <= set(snapshots(sd))
-    # Folded from the snapshot of after - 3, it is still what a whole fold makes.
-    assert snapshot_digest(sd, after - 1) == fold_digest(sd, after - 1, tmp_path / "f.db")
+    assert after in snapshots(sd)
+    # A nearby position is folded on top of the nearest snapshot before it, which stays as
+    # it is (nothing new is kept), and shows what a whole fold makes.
+    sd.json("ls", docs, "--at", str(history["before"]))
+    kept = snapshots(sd)
+    digest = snapshot_digest(sd, history["before"])
+    stats = sd.json("stats", "--at", str(after - 1))
+    with sqlite3.connect(folded(sd, after - 1, tmp_path / "f.db")) as db:
+        want = file_stats(db)
+    assert (stats["files"], stats["dirs"], stats["bytes"]) == (want.files, want.dirs, want.bytes)
+    assert snapshots(sd) == kept and snapshot_digest(sd, history["before"]) == digest
     again = sd.json("ls", docs, "--at", str(history["before"]))
     assert "note-3.txt" in names(again)
     # A time before the first event, a position past the head: one line each.
@@ -246,7 +251,8 @@ def test_a_failed_fold_leaves_no_snapshot(
     monkeypatch.setattr(ProjectionRunner, "catch_up", killed)
     with pytest.raises(KeyboardInterrupt):
         cache.at(30, store)
-    assert sorted(p.name for p in cache.folder.iterdir()) == ["000000000010.db"]
+    (left,) = cache.folder.iterdir()
+    assert left.name.startswith("000000000010-travel-")
 
 
 ENDLESS = (
