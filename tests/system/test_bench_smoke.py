@@ -175,6 +175,7 @@ def test_bench_replay_smoke(tmp_path: Path) -> None:
     # Not a timing: the listing --at gave, cold and warm, is the whole fold's.
     assert ls["listing_matches_fold"] and ls["folder_children"] > 0
     assert ls["cold_seconds"] > 0 and ls["warm_seconds"] > 0 and ls["snapshot_bytes"] > 0
+    assert ls["near_seconds"] > 0 and "near_seconds" in ls["goal"]
     assert ls["baseline"]["full_fold_seconds"] > 0 and "cold_seconds" in ls["goal"]
     bisect = r["bisect"]
     assert bisect["events"] >= 500 and bisect["probes"] >= 3
