@@ -101,12 +101,47 @@ class Snapshot:
     path: Path
 
     def intact(self) -> bool:
-        """Its bytes are still those it was named after (read whole: a fraction of a
-        second for an index of a million entries)."""
+        """Its bytes are still those it was named after: read whole (a fraction of a second
+        for an index of a million entries), unless this process found so already and the
+        file has not been written to since (its inode, size, mtime and ctime say)."""
         try:
-            return file_digest(self.path) == self.digest
+            stamp = _stamp(self.path)
+            with _checked_lock:
+                if _checked.get(self.path) == stamp:
+                    return True
+            if file_digest(self.path) != self.digest:
+                return False
         except OSError:
             return False
+        checked(self.path, stamp)
+        return True
+
+    def used(self) -> None:
+        """Mark it used now (the travels go least recently used first), still known intact
+        if it was."""
+        try:
+            before = _stamp(self.path)
+            os.utime(self.path)
+            after = _stamp(self.path)
+        except OSError:
+            return
+        with _checked_lock:
+            if _checked.get(self.path) == before:
+                _checked[self.path] = after
+
+    def stamp(self) -> tuple[int, int, int, int]:
+        """What says it was not written to: its inode, size, mtime and ctime."""
+        return _stamp(self.path)
+
+
+# Snapshots this process read whole and found intact, with the stat they had then.
+_checked: dict[Path, tuple[int, int, int, int]] = {}
+_checked_lock = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int]:
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def snapshot_dir(config: LibraryConfig) -> Path:
@@ -150,7 +185,14 @@ def place(tmp: Path, position: int, kind: str) -> Snapshot:
     digest = file_digest(tmp)
     final = tmp.parent / snapshot_name(position, kind, digest)
     os.replace(tmp, final)
+    checked(final, _stamp(final))
     return Snapshot(position, kind, digest, final)
+
+
+def checked(path: Path, stamp: tuple[int, int, int, int]) -> None:
+    """This process read ``path`` whole, with ``stamp``, and found it intact."""
+    with _checked_lock:
+        _checked[path] = stamp
 
 
 def remove_partials(folder: Path) -> None:

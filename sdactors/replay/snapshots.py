@@ -36,6 +36,7 @@ from sdactors.library.snapshots import (
     CHUNK,
     TRAVEL,
     Snapshot,
+    checked,
     held,
     load_policy,
     place,
@@ -102,7 +103,7 @@ class SnapshotCache:
                 self._damaged(base)
                 continue
             if base.kind == TRAVEL:
-                _touch(base.path)
+                base.used()
             if exact:
                 with snapshot_connection(base.path) as db:
                     yield db
@@ -129,7 +130,7 @@ class SnapshotCache:
         remove_partials(self.folder)
         for snap in self.held():
             if snap.position == position and snap.kind == TRAVEL and snap.intact():
-                _touch(snap.path)
+                snap.used()
                 return snap.path
         tmp = temp_path(self.folder, str(position))
         try:
@@ -159,7 +160,7 @@ class SnapshotCache:
         """Copy the nearest intact snapshot into ``tmp`` (checked on the way)."""
         for base in self._bases(position):
             if _copy_checked(base, tmp):
-                _touch(base.path)  # used: the low end of a bisect stays in the cache
+                base.used()  # the low end of a bisect stays in the cache
                 return base
             self._damaged(base)
         return None
@@ -213,6 +214,7 @@ def _copy_checked(snap: Snapshot, tmp: Path) -> bool:
     """Copy ``snap`` to ``tmp``; False (and no ``tmp``) if its bytes are not its digest's."""
     hasher = blake3.blake3()
     try:
+        before = snap.stamp()
         with (
             open(snap.path, "rb") as src,
             open(
@@ -229,6 +231,11 @@ def _copy_checked(snap: Snapshot, tmp: Path) -> bool:
     if hasher.hexdigest() != snap.digest:
         remove_db(str(tmp))
         return False
+    try:
+        if snap.stamp() == before:
+            checked(snap.path, before)
+    except FileNotFoundError:
+        pass  # evicted meanwhile: the copy is whole all the same
     return True
 
 
@@ -289,10 +296,3 @@ def reader_at(lib: LibraryReader, position: int | None) -> LibraryReader:
     if position is None:
         return lib
     return SnapshotReader(lib.config, position)
-
-
-def _touch(path: Path) -> None:
-    try:
-        os.utime(path)
-    except FileNotFoundError:
-        pass
