@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -56,6 +57,10 @@ log = get_logger(__name__)
 MAX_SNAPSHOTS = 8
 # Folded on top of a snapshot without copying it: about ten batches of a thousand entries.
 NEAR_BYTES = 1 << 20
+# A snapshot made for a look is made this far before it (then folded on top to it): a look
+# just before is near it too.
+BEHIND_BYTES = 256 << 10
+BEHIND_EVENTS = 64
 
 
 class SnapshotCache:
@@ -96,30 +101,45 @@ class SnapshotCache:
     @contextmanager
     def _state(self, position: int, store: EventStore) -> Iterator[sqlite3.Connection]:
         for base in self._bases(position):
-            exact = base.position == position
-            if not exact and store.bytes_between(base.position, position) > NEAR_BYTES:
+            if base.position != position and (
+                store.bytes_between(base.position, position) > NEAR_BYTES
+            ):
                 break
-            if not base.intact():
+            look = _look_on(self.config, base)
+            if look is None:
                 self._damaged(base)
                 continue
             if base.kind == TRAVEL:
                 base.used()
-            if exact:
-                with snapshot_connection(base.path) as db:
+            with look.at(position, store) as db:
+                if db is not None:
                     yield db
-                return
-            try:
-                db = _on_top(base, position, store)
-            except RefoldNeeded:
-                break  # a revocation cuts what it holds: folded anew below
-            try:
-                yield db
-            finally:
-                _roll_back(db)
-            return
-        made = self.at(position, store)
-        with snapshot_connection(made) as db:
-            yield db
+                    return
+            break  # a revocation cuts what it holds: folded anew below
+        # Kept a little before ``position``, so that a look just before it is near it too.
+        made = self.at(self._behind(position, store), store)
+        for base in self._bases(position):
+            if base.path == made:
+                look = _look_on(self.config, base)
+                if look is not None:
+                    with look.at(position, store) as db:
+                        if db is not None:
+                            yield db
+                            return
+        raise RuntimeError(f"the snapshot just made for position {position} cannot be read")
+
+    def _behind(self, position: int, store: EventStore) -> int:
+        """The position a little before ``position`` (BEHIND_BYTES of log, at most
+        BEHIND_EVENTS) past the nearest snapshot before it."""
+        floor = max((s.position for s in self._bases(position)), default=0)
+        back = position
+        while (
+            back > floor
+            and position - back < BEHIND_EVENTS
+            and store.bytes_between(back - 1, position) <= BEHIND_BYTES
+        ):
+            back -= 1
+        return back
 
     def at(self, position: int, store: EventStore) -> Path:
         """The travel snapshot of ``position``, made from the nearest snapshot before it
@@ -239,30 +259,108 @@ def _copy_checked(snap: Snapshot, tmp: Path) -> bool:
     return True
 
 
-def _on_top(base: Snapshot, position: int, store: EventStore) -> sqlite3.Connection:
-    """The base folded forward to ``position`` in a transaction left open, for the caller to
-    read then roll back (:func:`_roll_back`): the journal in memory and no spill of the
-    cache, so the file itself is never written."""
-    db = watch(sqlite3.connect(base.path, isolation_level=None, check_same_thread=False))
-    try:
-        db.execute("PRAGMA journal_mode = MEMORY")
-        db.execute("PRAGMA cache_spill = OFF")
-        db.execute("PRAGMA busy_timeout = 30000")  # another look on top of the same one
-        db.execute("BEGIN IMMEDIATE")
-        ProjectionRunner.within(db, library_projections(), CATALOG).catch_up(store, until=position)
-        db.execute("PRAGMA query_only = 1")
-    except BaseException:
-        _roll_back(db)
-        raise
-    return db
+class _Look:
+    """A snapshot open for looks at positions on top of it, kept open by this process (a
+    node answers every command): one transaction, never committed, with a savepoint after
+    each event folded on top, so a look back is a rollback to one and a look forward folds
+    only what lies between. The journal is in memory and the cache never spills: the file
+    itself is never written."""
+
+    def __init__(self, base: Snapshot) -> None:
+        self.base = base
+        self.stamp = base.stamp()
+        self.lock = threading.Lock()
+        self.db = watch(sqlite3.connect(base.path, isolation_level=None, check_same_thread=False))
+        try:
+            self.db.execute("PRAGMA journal_mode = MEMORY")
+            self.db.execute("PRAGMA cache_spill = OFF")
+            self.db.execute("PRAGMA busy_timeout = 30000")  # another process's look on it
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute(f"SAVEPOINT at_{base.position}")
+        except BaseException:
+            self.close()
+            raise
+        self.position = base.position
+        self.marks = [base.position]  # positions with a savepoint, in order
+        self.broken = False
+
+    def unchanged(self) -> bool:
+        try:
+            return not self.broken and self.base.stamp() == self.stamp
+        except OSError:
+            return False
+
+    @contextmanager
+    def at(self, position: int, store: EventStore) -> Iterator[sqlite3.Connection | None]:
+        """A query-only view of ``position`` (None if a revocation cuts what the base
+        holds: it cannot be folded on top of)."""
+        with self.lock:
+            if self.broken:  # closed by another thread meanwhile
+                yield None
+                return
+            try:
+                self._move(position, store)
+            except RefoldNeeded:
+                self.broken = True
+                yield None
+                return
+            except BaseException:
+                self.broken = True
+                raise
+            self.db.execute("PRAGMA query_only = 1")
+            try:
+                yield self.db
+            finally:
+                if self.db.in_transaction:
+                    self.db.execute("PRAGMA query_only = 0")
+                else:
+                    self.broken = True  # a statement ended the transaction: start again
+
+    def _move(self, position: int, store: EventStore) -> None:
+        db = self.db
+        if position < self.position:
+            # Back to the last savepoint at or before it (a batch may hold several events).
+            while self.marks[-1] > position:
+                self.marks.pop()
+            db.execute(f"ROLLBACK TO at_{self.marks[-1]}")
+            self.position = self.marks[-1]
+        if position == self.position:
+            return
+
+        def mark(checkpoint: int) -> None:
+            db.execute(f"SAVEPOINT at_{checkpoint}")
+            self.marks.append(checkpoint)
+            self.position = checkpoint
+
+        runner = ProjectionRunner.within(db, library_projections(), CATALOG)
+        runner.batch_size = 1  # a savepoint after each event
+        runner.catch_up(store, until=position, on_batch=mark)
+
+    def close(self) -> None:
+        self.broken = True
+        self.db.close()
 
 
-def _roll_back(db: sqlite3.Connection) -> None:
-    try:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-    finally:
-        db.close()
+# The looks this process keeps open, one per library: a node answers a second look near the
+# first from memory.
+_looks: dict[str, _Look] = {}
+_looks_lock = threading.Lock()
+
+
+def _look_on(config: LibraryConfig, base: Snapshot) -> _Look | None:
+    """This process's look on ``base`` (opened if need be); None if ``base`` is damaged."""
+    with _looks_lock:
+        look = _looks.get(config.id)
+        if look is not None and look.base.path == base.path and look.unchanged():
+            return look
+        if look is not None:
+            with look.lock:
+                look.close()
+            del _looks[config.id]
+        if not base.intact():
+            return None
+        look = _looks[config.id] = _Look(base)
+        return look
 
 
 @contextmanager

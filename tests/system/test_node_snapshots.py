@@ -158,3 +158,16 @@ def test_a_node_killed_mid_snapshot_leaves_no_half_snapshot(tmp_path: Path) -> N
     assert not [n for n in os.listdir(folder) if n.startswith(TEMP_PREFIX)]
     snap = held(folder)[-1]
     assert digest(snap.path) == digest(fold(sd, snap.position, tmp_path / "fold.db"))
+
+
+def test_looks_back_and_forth_through_a_node_are_whole_folds(indexed: dict[str, Any]) -> None:
+    """A node keeps a look open on top of a snapshot: forward folds what lies between,
+    back rolls to a savepoint; every answer is still a whole fold's."""
+    sd, tmp = indexed["sd"], indexed["tmp"]
+    start = min(held(indexed["folder"])[0].position, indexed["head"] - 4)
+    want = {p: folded_stats(sd, p, tmp / "fold.db") for p in range(start, start + 5)}
+    with node_on(sd, tmp) as node:
+        for position in (start + 3, start + 1, start + 4, start + 2, start, start + 4):
+            got = sd.json("stats", "--at", str(position))
+            assert stats_of(got) == want[position], position
+        node.stop()
