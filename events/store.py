@@ -561,9 +561,12 @@ class EventStore:
         """
         rows: list[tuple[int, bytes]] = []
         size = 0
-        for pos, _n, _dev, _seq, _ids, blob, _sig in self._segments(
-            "pos > ?", [self._segment_before(since)]
-        ):
+        # Segments that start past ``until`` are never read: a short fold on top of a
+        # snapshot reads a few segments of a large log, not the next 64.
+        where, params = "pos > ?", [self._segment_before(since)]
+        if until is not None:
+            where, params = "pos > ? AND pos <= ?", [params[0], until]
+        for pos, _n, _dev, _seq, _ids, blob, _sig in self._segments(where, params):
             if until is not None and pos > until:
                 break
             items = unframe(blob)
