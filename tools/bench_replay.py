@@ -180,9 +180,18 @@ def bench_ls_at(run: Run) -> tuple[dict[str, Any], list[Row]]:
     last = min(position + 3, head)
     near_want = _listing_in(_fold_to(run, data, last, run.scratch / "near.db"), folder)
     near_seconds = sorted(near_times)[1]
+    # The farthest any position is from the snapshot before it: just before one of the
+    # node's, past the one before it (after the looks above, so none of theirs helps).
+    later = [p for p, _size in snaps if p > position + 3]
+    worst, worst_seconds, worst_ok = None, None, True
+    if len(later) >= 2:
+        worst = later[1] - 1
+        worst_seconds, got_worst = run.timed(data, "ls", shown, "--at", str(worst))
+        worst_fold = _fold_to(run, data, worst, run.scratch / "worst.db")
+        worst_ok = _shown(got_worst) == _listing_in(worst_fold, folder)
     # What any ``sd ls`` costs as a process (interpreter, imports): the present, no --at.
     present = sorted(run.timed(data, "ls", shown)[0] for _ in range(3))[1]
-    ok = all(_shown(a) == want for a in answers) and _shown(near) == near_want
+    ok = all(_shown(a) == want for a in answers) and _shown(near) == near_want and worst_ok
     r = {
         "files": args.files,
         "generate_seconds": generated,
@@ -195,6 +204,8 @@ def bench_ls_at(run: Run) -> tuple[dict[str, Any], list[Row]]:
         "cold_seconds": cold,
         "warm_seconds": warm,
         "near_seconds": near_seconds,
+        "worst_position": worst,
+        "worst_cold_seconds": worst_seconds,
         "goal": {
             "cold_seconds": GOAL_LS_COLD_S,
             "warm_seconds": GOAL_LS_WARM_S,
@@ -217,6 +228,18 @@ def bench_ls_at(run: Run) -> tuple[dict[str, Any], list[Row]]:
             f"{warm:.3f} s",
             f"<= {GOAL_LS_WARM_S} s",
             f"sd ls of the present {present:.3f} s",
+        ),
+        *(
+            [
+                (
+                    f"sd ls --at, cold, farthest from a snapshot (pos {worst:,})",
+                    f"{worst_seconds:.2f} s",
+                    f"<= {GOAL_LS_COLD_S} s",
+                    f"full fold to POS {baseline:.2f} s",
+                )
+            ]
+            if worst is not None and worst_seconds is not None
+            else []
         ),
         (
             "sd ls --at POS+1..3, near (median of 3)",
