@@ -641,6 +641,20 @@ class EventStore:
         ).fetchone()
         return row[0] if row else 0
 
+    def heads_at(self, position: int) -> dict[bytes, bytes]:
+        """Each device's last event at or before ``position``, by id: which events the log
+        held up to there, all of them (a device's events chain through ``prev``)."""
+        found = {}
+        for dev, pos, n, ids in self._db.execute(
+            "SELECT s.dev, s.pos, s.n, s.ids FROM segments s JOIN "
+            "(SELECT dev, max(pos) AS pos FROM segments WHERE pos <= ? GROUP BY dev) h "
+            "ON s.dev = h.dev AND s.pos = h.pos",
+            (position,),
+        ):
+            last = min(n, position - pos + 1) - 1
+            found[self._keys[dev]] = ids[last * ID_LEN : (last + 1) * ID_LEN]
+        return found
+
     def bytes_between(self, since: int, until: int) -> int:
         """About how many bytes of events lie in ``since < pos <= until`` (whole segments,
         by where they start): what folding that stretch again costs."""

@@ -10,9 +10,11 @@ one its checkpoint names, while the Projector goes on folding. It runs in a thre
 fold never waits for it.
 
 Every snapshot is one file in ``<library>/snapshots/`` (owner-only: an index holds every
-indexed path), named ``<position>-<kind>-<blake3>.db``: ``node`` for the node's, ``travel``
-for those a ``--at`` made (kept least recently used first out). The digest is of the whole
-file: a snapshot is read only when its bytes are still the ones written, so a file damaged
+indexed path), named ``<position>-<kind>-<log>-<blake3>.db``: ``node`` for the node's,
+``travel`` for those a ``--at`` made (kept least recently used first out). ``log`` names the
+events the log held up to the position (each device's last one there): a log restored or
+replaced under it leaves the snapshot unused, never read as another log's. The digest is of
+the whole file: a snapshot is read only when its bytes are still the ones written, so a file damaged
 or torn (nothing is fsynced: a snapshot is never the only copy of anything) is never an
 answer, only a longer fold from an older one. Each is made under a temporary name and
 renamed into place once complete: a process killed mid-snapshot leaves no half snapshot,
@@ -97,6 +99,7 @@ def load_policy(config: LibraryConfig) -> SnapshotPolicy:
 class Snapshot:
     position: int
     kind: str  # NODE or TRAVEL
+    log: str  # log_mark of the log it was folded from, at its position
     digest: str
     path: Path
 
@@ -148,8 +151,17 @@ def snapshot_dir(config: LibraryConfig) -> Path:
     return config.paths.root / "snapshots"
 
 
-def snapshot_name(position: int, kind: str, digest: str) -> str:
-    return f"{position:012d}-{kind}-{digest}{SUFFIX}"
+def snapshot_name(position: int, kind: str, log: str, digest: str) -> str:
+    return f"{position:012d}-{kind}-{log}-{digest}{SUFFIX}"
+
+
+def log_mark(store: EventStore, position: int) -> str:
+    """What names the events ``store`` holds up to ``position``: a snapshot of that
+    position is of this log only if it bears the same."""
+    hasher = blake3.blake3()
+    for device, last in sorted(store.heads_at(position).items()):
+        hasher.update(device + last)
+    return hasher.hexdigest()[:16]
 
 
 def held(folder: Path) -> list[Snapshot]:
@@ -163,8 +175,8 @@ def held(folder: Path) -> list[Snapshot]:
         if not entry.name.endswith(SUFFIX) or entry.name.startswith("."):
             continue
         parts = entry.name[: -len(SUFFIX)].split("-")
-        if len(parts) == 3 and parts[0].isdigit() and parts[1] in (NODE, TRAVEL):
-            found.append(Snapshot(int(parts[0]), parts[1], parts[2], Path(entry.path)))
+        if len(parts) == 4 and parts[0].isdigit() and parts[1] in (NODE, TRAVEL):
+            found.append(Snapshot(int(parts[0]), parts[1], parts[2], parts[3], Path(entry.path)))
     return sorted(found, key=lambda s: (s.position, s.kind != NODE))
 
 
@@ -180,13 +192,14 @@ def temp_path(folder: Path, what: str) -> Path:
     return folder / f"{TEMP_PREFIX}{os.getpid()}-{what}{SUFFIX}"
 
 
-def place(tmp: Path, position: int, kind: str) -> Snapshot:
-    """Name a complete file after its position and digest, by a rename."""
+def place(tmp: Path, position: int, kind: str, store: EventStore) -> Snapshot:
+    """Name a complete file after its position, its log and its digest, by a rename."""
     digest = file_digest(tmp)
-    final = tmp.parent / snapshot_name(position, kind, digest)
+    log = log_mark(store, position)
+    final = tmp.parent / snapshot_name(position, kind, log, digest)
     os.replace(tmp, final)
     checked(final, _stamp(final))
-    return Snapshot(position, kind, digest, final)
+    return Snapshot(position, kind, log, digest, final)
 
 
 def checked(path: Path, stamp: tuple[int, int, int, int]) -> None:
@@ -209,7 +222,7 @@ def remove_partials(folder: Path) -> None:
                 remove_db(entry.path)
 
 
-def take(index_path: str, folder: Path) -> Snapshot | None:
+def take(index_path: str, folder: Path, store: EventStore) -> Snapshot | None:
     """A snapshot of the live index as it is now (None if one of that position is held)."""
     private_dir(folder)
     remove_partials(folder)
@@ -230,7 +243,7 @@ def take(index_path: str, folder: Path) -> Snapshot | None:
         if any(s.position == position and s.kind == NODE for s in held(folder)):
             remove_db(str(tmp))
             return None
-        return place(tmp, position, NODE)
+        return place(tmp, position, NODE, store)
     except BaseException:
         remove_db(str(tmp))
         raise
@@ -305,9 +318,9 @@ class NodeSnapshots:
 
     def _take(self, events_path: str) -> None:
         try:
-            made = take(self.index_path, self.folder)
             store = EventStore(events_path, readonly=True)
             try:
+                made = take(self.index_path, self.folder, store)
                 prune(self.folder, self.policy, store)
             finally:
                 store.close()

@@ -40,6 +40,7 @@ from sdactors.library.snapshots import (
     checked,
     held,
     load_policy,
+    log_mark,
     place,
     remove_partials,
     snapshot_dir,
@@ -100,7 +101,7 @@ class SnapshotCache:
 
     @contextmanager
     def _state(self, position: int, store: EventStore) -> Iterator[sqlite3.Connection]:
-        for base in self._bases(position):
+        for base in self._bases(position, store):
             if base.position != position and (
                 store.bytes_between(base.position, position) > NEAR_BYTES
             ):
@@ -118,7 +119,7 @@ class SnapshotCache:
             break  # a revocation cuts what it holds: folded anew below
         # Kept a little before ``position``, so that a look just before it is near it too.
         made = self.at(self._behind(position, store), store)
-        for base in self._bases(position):
+        for base in self._bases(position, store):
             if base.path == made:
                 look = _look_on(self.config, base)
                 if look is not None:
@@ -131,7 +132,7 @@ class SnapshotCache:
     def _behind(self, position: int, store: EventStore) -> int:
         """The position a little before ``position`` (BEHIND_BYTES of log, at most
         BEHIND_EVENTS) past the nearest snapshot before it."""
-        floor = max((s.position for s in self._bases(position)), default=0)
+        floor = max((s.position for s in self._bases(position, store)), default=0)
         back = position
         while (
             back > floor
@@ -148,17 +149,17 @@ class SnapshotCache:
             raise PositionBeyondHead(position, store.head_pos)
         private_dir(self.folder)
         remove_partials(self.folder)
-        for snap in self.held():
+        for snap in self._bases(position, store):
             if snap.position == position and snap.kind == TRAVEL and snap.intact():
                 snap.used()
                 return snap.path
         tmp = temp_path(self.folder, str(position))
         try:
-            base = self._copy_nearest(position, tmp)
+            base = self._copy_nearest(position, tmp, store)
             if base is None:
                 os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE))
             _fold(tmp, position, store)
-            made = place(tmp, position, TRAVEL)
+            made = place(tmp, position, TRAVEL, store)
         except BaseException:
             remove_db(str(tmp))
             raise
@@ -166,19 +167,24 @@ class SnapshotCache:
         self._evict(keep=made.path)
         return made.path
 
-    def _bases(self, position: int) -> Iterator[Snapshot]:
-        """Snapshots at or before ``position`` folded with today's projections, nearest
-        first."""
+    def _bases(self, position: int, store: EventStore) -> Iterator[Snapshot]:
+        """Snapshots at or before ``position`` of this log, folded with today's
+        projections, nearest first."""
         projections = library_projections()
+        marks: dict[int, str] = {}
         for snap in reversed(self.held()):
             if snap.position > position:
                 continue
+            if snap.position not in marks:
+                marks[snap.position] = log_mark(store, snap.position)
+            if snap.log != marks[snap.position]:
+                continue  # of a log since restored or replaced
             if index_position(str(snap.path), projections) == snap.position:
                 yield snap
 
-    def _copy_nearest(self, position: int, tmp: Path) -> Snapshot | None:
+    def _copy_nearest(self, position: int, tmp: Path, store: EventStore) -> Snapshot | None:
         """Copy the nearest intact snapshot into ``tmp`` (checked on the way)."""
-        for base in self._bases(position):
+        for base in self._bases(position, store):
             if _copy_checked(base, tmp):
                 base.used()  # the low end of a bisect stays in the cache
                 return base

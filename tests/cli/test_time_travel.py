@@ -258,6 +258,27 @@ def test_a_failed_fold_leaves_no_snapshot(
     assert left.name.startswith("000000000010-travel-")
 
 
+def test_a_snapshot_of_a_log_since_replaced_is_never_read(
+    tag_log: tuple[LibraryConfig, EventStore], tmp_path: Path
+) -> None:
+    """A log restored or replaced under the snapshots (same positions, other events): they
+    are not of it, so the past is folded from this log, never read from them."""
+    config, store = tag_log
+    cache = SnapshotCache(config)
+    cache.at(30, store)
+    store.close()
+    os.rename(config.paths.events, tmp_path / "old-events.db")
+    other = new_store(config.paths.events)
+    w = writer()
+    for start in range(0, 60, 6):
+        other.append(w.build(tag_drafts(6, f"other{start}")))
+    with cache.state(30, other) as db:
+        got = digest_of(db, library_projections())
+    assert got == whole_fold_digest(other, 30, tmp_path / "f.db")
+    with sqlite3.connect(tmp_path / "f.db") as db:
+        assert db.execute("SELECT count(*) FROM tags WHERE name LIKE 'other%'").fetchone()[0]
+
+
 ENDLESS = (
     "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM r) SELECT 1 FROM r WHERE i < 0"
 )
