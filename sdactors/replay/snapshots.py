@@ -2,16 +2,18 @@
 
 The state at P is folded forward from the nearest snapshot at or before it
 (``sdactors.library.snapshots``: the node's, taken as it folds, and the travels, kept from
-earlier visits), checked whole against its digest first: a damaged one is removed and the
-next older one used, so damage costs a longer fold, never a wrong answer.
+earlier looks) that is of this log and checked whole against its digest: a damaged one is
+removed and the next older one used, so damage costs a longer fold, never a wrong answer.
 
-- A snapshot of P itself is read as it is.
-- A short way past one (``NEAR_BYTES`` of log), the fold runs on top of it inside a
-  transaction that is never committed (``ProjectionRunner.within``): nothing is copied, the
-  snapshot stays as it is, and a second look near the first costs a few batches.
-- Further, the nearest one is copied (its digest checked on the way), folded forward to P
-  and kept as the travel snapshot of P, for the next look near it. Travels are bounded
-  (count and bytes), least recently used first out.
+- Up to ``NEAR_BYTES`` of log past a snapshot (P itself included), P is a *look* on top of
+  it: a transaction never committed (``ProjectionRunner.within``), which this process keeps
+  open with a savepoint after each event folded. Nothing is copied and the file is never
+  written; in a node, a second look near the first folds only what lies between the two,
+  or rolls back to a savepoint.
+- Further, the nearest one is copied (its digest checked on the way), folded forward to a
+  little before P and kept as a travel snapshot (so that a look just before P is near too),
+  and P is a look on top of it. Travels are bounded (count and bytes), least recently used
+  first out.
 """
 
 from __future__ import annotations
