@@ -107,17 +107,25 @@ class Snapshot:
         """Its bytes are still those it was named after: read whole (a fraction of a second
         for an index of a million entries), unless this process found so already and the
         file has not been written to since (its inode, size, mtime and ctime say)."""
+        if self.known_intact():
+            return True
         try:
             stamp = _stamp(self.path)
-            with _checked_lock:
-                if _checked.get(self.path) == stamp:
-                    return True
             if file_digest(self.path) != self.digest:
                 return False
         except OSError:
             return False
         checked(self.path, stamp)
         return True
+
+    def known_intact(self) -> bool:
+        """This process read it whole and found it intact, and it was not written to since."""
+        try:
+            stamp = _stamp(self.path)
+        except OSError:
+            return False
+        with _checked_lock:
+            return _checked.get(self.path) == stamp
 
     def used(self) -> None:
         """Mark it used now (the travels go least recently used first), still known intact
