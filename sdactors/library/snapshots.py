@@ -223,11 +223,14 @@ def remove_partials(folder: Path) -> None:
         entries = list(os.scandir(folder))
     except FileNotFoundError:
         return
+    named = {s.path.name for s in held(folder)}
     for entry in entries:
         if entry.name.startswith(TEMP_PREFIX):
             pid = entry.name[len(TEMP_PREFIX) :].split("-", 1)[0]
             if pid.isdigit() and not _alive(int(pid)):
                 remove_db(entry.path)
+        elif entry.name.endswith(SUFFIX) and entry.name not in named:
+            remove_db(entry.path)  # of a version that named them otherwise: never read
 
 
 def take(index_path: str, folder: Path, store: EventStore) -> Snapshot | None:
