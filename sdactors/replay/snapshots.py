@@ -288,7 +288,6 @@ class _Look:
 
     def __init__(self, base: Snapshot) -> None:
         self.base = base
-        self.stamp = base.stamp()
         self.lock = threading.Lock()
         self.db = watch(sqlite3.connect(base.path, isolation_level=None, check_same_thread=False))
         try:
@@ -307,10 +306,8 @@ class _Look:
         self.broken = False
 
     def unchanged(self) -> bool:
-        try:
-            return not self.broken and self.base.stamp() == self.stamp
-        except OSError:
-            return False
+        """Its base is as this process found it intact (marking it used keeps it so)."""
+        return not self.broken and self.base.known_intact()
 
     @contextmanager
     def at(self, position: int, store: EventStore) -> Iterator[sqlite3.Connection | None]:
