@@ -562,9 +562,12 @@ class EventStore:
         """
         rows: list[tuple[int, bytes]] = []
         size = 0
-        for pos, _n, _dev, _seq, _ids, blob, _sig in self._segments(
-            "pos > ?", [self._segment_before(since)]
-        ):
+        # Segments that start past ``until`` are never read: a short fold on top of a
+        # snapshot reads a few segments of a large log, not the next 64.
+        where, params = "pos > ?", [self._segment_before(since)]
+        if until is not None:
+            where, params = "pos > ? AND pos <= ?", [params[0], until]
+        for pos, _n, _dev, _seq, _ids, blob, _sig in self._segments(where, params):
             if until is not None and pos > until:
                 break
             items = unframe(blob)
@@ -638,6 +641,29 @@ class EventStore:
             "SELECT events FROM type_counts WHERE type = ?", (type_name,)
         ).fetchone()
         return row[0] if row else 0
+
+    def heads_at(self, position: int) -> dict[bytes, bytes]:
+        """Each device's last event at or before ``position``, by id: which events the log
+        held up to there, all of them (a device's events chain through ``prev``)."""
+        found = {}
+        for dev, pos, n, ids in self._db.execute(
+            "SELECT s.dev, s.pos, s.n, s.ids FROM segments s JOIN "
+            "(SELECT dev, max(pos) AS pos FROM segments WHERE pos <= ? GROUP BY dev) h "
+            "ON s.dev = h.dev AND s.pos = h.pos",
+            (position,),
+        ):
+            last = min(n, position - pos + 1) - 1
+            found[self._keys[dev]] = ids[last * ID_LEN : (last + 1) * ID_LEN]
+        return found
+
+    def bytes_between(self, since: int, until: int) -> int:
+        """About how many bytes of events lie in ``since < pos <= until`` (whole segments,
+        by where they start): what folding that stretch again costs."""
+        row = self._db.execute(
+            "SELECT coalesce(sum(length(data)), 0) FROM segments WHERE pos > ? AND pos <= ?",
+            (since, until),
+        ).fetchone()
+        return int(row[0])
 
     def stats(self) -> StoreStats:
         by_type = dict(self._db.execute("SELECT type, events FROM type_counts ORDER BY type"))

@@ -6,6 +6,7 @@ from projections.actions import ActionsProjection
 from projections.base import Projection
 from projections.devices import DevicesProjection
 from projections.files.fold import FilesProjection
+from projections.history import HistoryProjection
 from projections.jobs import JobsProjection
 from projections.library import LibraryProjection
 from projections.membership import MembershipProjection
@@ -22,6 +23,7 @@ def library_projections() -> list[Projection]:
         TagsProjection(),
         VolumesProjection(),
         FilesProjection(),
+        HistoryProjection(),
         ActionsProjection(),
         JobsProjection(),
     ]

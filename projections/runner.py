@@ -60,6 +60,9 @@ class ProjectionRunner:
         # Events per transaction while catching up: large batches amortise each fold's
         # per-batch work (a rebuild), a transaction still commits every few hundred ms.
         self.batch_size = 20_000
+        # Folding inside a transaction its caller holds (``within``): batches are
+        # savepoints, and nothing is committed here.
+        self._nested = False
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -80,6 +83,19 @@ class ProjectionRunner:
                 raise  # nothing wrong with the file: there is no room to write it
             raise IndexDamaged(self.path, str(exc)) from exc
         return self
+
+    @classmethod
+    def within(
+        cls, db: sqlite3.Connection, projections: Sequence[Projection], catalog: Catalog
+    ) -> "ProjectionRunner":
+        """A runner folding into ``db``, an index of these projections, inside the
+        transaction the caller has begun: what it folds is seen on ``db`` and goes away with
+        the caller's rollback (a look at the past on top of a snapshot that stays as it is)."""
+        runner = cls(":within:", projections, catalog)
+        runner._db = db
+        runner._nested = True
+        runner._allowed = runner._read_allowed()
+        return runner
 
     def close(self) -> None:
         if self._db is not None:
@@ -164,7 +180,7 @@ class ProjectionRunner:
         gate = self._gate
         per, gated = self._sort(batch, self._allowed if store is not None else None, gate)
         db = self.db
-        db.execute("BEGIN")
+        db.execute("SAVEPOINT fold" if self._nested else "BEGIN")
         try:
             if gated:
                 assert gate is not None
@@ -179,7 +195,7 @@ class ProjectionRunner:
                 if events:
                     projection.fold(db, events)
             db.execute("UPDATE _meta SET value = ? WHERE key = 'checkpoint'", (batch[-1][0],))
-            db.execute("COMMIT")
+            db.execute("RELEASE fold" if self._nested else "COMMIT")
         except BaseException:
             _rollback(db)
             try:

@@ -49,6 +49,7 @@ from sdactors.library.journal import (
 from sdactors.library.log_health import check_log_present, check_not_damaged
 from sdactors.library.projector import CatchUp, Committed, Digest, Projector, Rebuild
 from sdactors.library.reader import LibraryReader
+from sdactors.library.snapshots import NodeSnapshots, load_policy
 from sdactors.runtime.errors import (
     ActorFailed,
     DiskFull,
@@ -137,7 +138,14 @@ class Library(LibraryReader):
             self.supervisor.start(
                 "projector",
                 lambda hook: Projector.start(
-                    str(paths.events), str(paths.index), self.health, jobs_resume, hook
+                    str(paths.events),
+                    str(paths.index),
+                    self.health,
+                    jobs_resume,
+                    hook,
+                    NodeSnapshots(config, str(paths.index), load_policy(config))
+                    if jobs_resume
+                    else None,
                 ),
             )
             self.jobs = JobBoard()

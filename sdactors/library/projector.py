@@ -41,6 +41,7 @@ from projections.rebuild import (
 )
 from projections.runner import ProjectionRunner
 from sdactors.library.health import LibraryHealth
+from sdactors.library.snapshots import NodeSnapshots
 from sdactors.runtime.errors import ActorFailed, DiskFull, IndexRebuildFailed, IndexRebuilding
 from sdactors.runtime.logs import get_logger
 from sdactors.runtime.mailbox import Later
@@ -134,10 +135,13 @@ class Projector(SupervisedActor):
         health: LibraryHealth,
         background: bool = False,
         on_crash: CrashHook | None = None,
+        snapshots: NodeSnapshots | None = None,
     ) -> None:
         """``background``: rebuild in a thread while the actor answers (a node's library);
-        otherwise a rebuild is done before the next message (one command's process)."""
+        otherwise a rebuild is done before the next message (one command's process).
+        ``snapshots``: take the index's snapshots as it folds (a node's library)."""
         super().__init__(on_crash)
+        self._snapshots = snapshots
         self._events_path = events_path
         self._index_path = index_path
         self._health = health
@@ -170,6 +174,8 @@ class Projector(SupervisedActor):
             self._fold()
         except _ANSWERED:
             pass
+        if self._snapshots is not None:
+            self._snapshots.stop(REBUILD_STOP_S)
         self._close_runner()
         self._store.close()
 
@@ -257,6 +263,8 @@ class Projector(SupervisedActor):
             self._health.wrote()
         self._last_fold = time.monotonic()
         self._last_fold_took = self._last_fold - started
+        if self._snapshots is not None and self._health.damaged is None:
+            self._snapshots.folded(checkpoint, self._store)
         return checkpoint
 
     def _live(self) -> ProjectionRunner:

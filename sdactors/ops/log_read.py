@@ -330,12 +330,14 @@ class LogHistory(Op):
     result = Either((many(MOMENT), LINES))
 
     def run(self, ctx: OpContext) -> Any:
+        from projections.devices import device_names as registered_names
         from sdactors.replay.history import history
 
         store = open_log(ctx, self.library)
         try:
-            names = device_names(store)
-            moments = list(history(store, self.path))
+            with ctx.read_library(self.library).index() as db:
+                names = registered_names(db)
+                moments = list(history(db, store, self.path))
         finally:
             store.close()
         if self.form == "json":

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 
 from events.store import EventStore
-from sdactors.replay.snapshots import SnapshotCache, snapshot_connection
+from sdactors.replay.snapshots import SnapshotCache
 from sdactors.runtime.errors import BadQuery, ConditionHoldsAtStart, ConditionNeverHolds
 from sdactors.runtime.interrupts import raise_if_signalled
 from sdactors.runtime.logs import get_logger
@@ -56,14 +55,13 @@ def checked_query(sql: str) -> str:
     return text
 
 
-def holds(path: Path, sql: str) -> bool:
-    """Whether ``sql`` returns a row over the read models in ``path``."""
-    with snapshot_connection(path) as db:
-        try:
-            return db.execute(sql).fetchone() is not None
-        except sqlite3.Error as exc:
-            raise_if_signalled()  # Ctrl-C or SIGTERM abandoned it: not a bad query
-            raise BadQuery(" ".join(str(exc).split())) from None
+def holds(db: sqlite3.Connection, sql: str) -> bool:
+    """Whether ``sql`` returns a row over the read models ``db`` holds."""
+    try:
+        return db.execute(sql).fetchone() is not None
+    except sqlite3.Error as exc:
+        raise_if_signalled()  # Ctrl-C or SIGTERM abandoned it: not a bad query
+        raise BadQuery(" ".join(str(exc).split())) from None
 
 
 def bisect(cache: SnapshotCache, store: EventStore, sql: str) -> BisectResult:
@@ -74,7 +72,8 @@ def bisect(cache: SnapshotCache, store: EventStore, sql: str) -> BisectResult:
     def probe(position: int) -> bool:
         nonlocal probes
         probes += 1
-        answer = holds(cache.at(position, store), sql)
+        with cache.state(position, store) as db:
+            answer = holds(db, sql)
         log.debug("bisect_probe", position=position, holds=answer)
         return answer
 

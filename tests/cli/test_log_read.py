@@ -68,6 +68,62 @@ def test_history_of_a_moved_then_deleted_file(story: dict[str, Any]) -> None:
     )
 
 
+def test_history_of_a_path_held_by_several_entries(tmp_path: Any) -> None:
+    """A path deleted then made again (two entries), a file moved into a folder that was
+    renamed away and back, and one that was moved away: each life as the log tells it."""
+    sd = Sd(tmp_path / "data")
+    tree = tmp_path / "tree"
+    write(tree, "docs/a.txt", "one\n")
+    write(tree, "inbox/b.txt", "b\n")
+    write(tree, "docs/c.txt", "c\n")
+    sd.json("library", "create", "Home")
+    sd.json("location", "add", str(tree))
+
+    def rescan() -> None:
+        sd.json("location", "rescan", str(tree))
+
+    (tree / "docs/a.txt").unlink()
+    rescan()
+    write(tree, "docs/a.txt", "two, longer\n")
+    (tree / "inbox/b.txt").rename(tree / "docs/b.txt")
+    (tree / "docs/c.txt").rename(tree / "inbox/c.txt")
+    rescan()
+    (tree / "docs").rename(tree / "papers")
+    rescan()
+    (tree / "papers").rename(tree / "docs")
+    rescan()
+
+    def steps(path: str) -> list[tuple[str, str | None, str]]:
+        life = sd.json("log", "history", str(tree / path))
+        assert [m["pos"] for m in life] == sorted(m["pos"] for m in life)
+        return [(m["what"], m["old_path"], m["path"]) for m in life]
+
+    t = str(tree)
+    a_created = [m for m in sd.json("log", "history", f"{t}/docs/a.txt") if m["what"] == "created"]
+    assert [m["details"]["size"] for m in a_created] == [4, len("two, longer\n")]
+    assert steps("docs/a.txt") == [
+        ("created", None, f"{t}/docs/a.txt"),
+        ("deleted", None, f"{t}/docs/a.txt"),
+        ("created", None, f"{t}/docs/a.txt"),
+        ("moved", f"{t}/docs/a.txt", f"{t}/papers/a.txt"),
+        ("moved", f"{t}/papers/a.txt", f"{t}/docs/a.txt"),
+    ]
+    b_life = [
+        ("created", None, f"{t}/inbox/b.txt"),
+        ("moved", f"{t}/inbox/b.txt", f"{t}/docs/b.txt"),
+        ("moved", f"{t}/docs/b.txt", f"{t}/papers/b.txt"),
+        ("moved", f"{t}/papers/b.txt", f"{t}/docs/b.txt"),
+    ]
+    # Asked by any path it had, a file's life is the same.
+    assert steps("docs/b.txt") == steps("papers/b.txt") == steps("inbox/b.txt") == b_life
+    assert steps("docs/c.txt") == [
+        ("created", None, f"{t}/docs/c.txt"),
+        ("moved", f"{t}/docs/c.txt", f"{t}/inbox/c.txt"),
+    ]
+    # The folder itself, by its old name.
+    assert [s[0] for s in steps("papers") if s[0] != "modified"] == ["created", "moved", "moved"]
+
+
 def test_show_renders_filters_and_stays_lossless_in_json(story: dict[str, Any]) -> None:
     sd, tree = story["sd"], story["tree"]
     text = sd.run("log", "show", "--type", "location.added").out

@@ -25,6 +25,7 @@ from projections.files.search import Filters, search
 from projections.rebuild import fold_into
 from projections.runner import ProjectionRunner, digest_of
 from sdactors.library.config import LibraryConfig
+from sdactors.library.snapshots import held
 from sdactors.replay.snapshots import SnapshotCache
 from sdactors.runtime.errors import PositionBeyondHead
 from sdactors.runtime.paths import LibraryPaths
@@ -42,16 +43,16 @@ def head(sd: Sd) -> int:
     return sd.json("log", "stats")["events"]
 
 
-def snapshots(sd: Sd) -> list[str]:
+def snapshots(sd: Sd) -> list[int]:
+    """The positions of the snapshots kept."""
     (lib,) = library_dirs(sd.data_dir)
-    folder = lib / "snapshots"
-    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    return sorted(s.position for s in held(lib / "snapshots"))
 
 
 def snapshot_digest(sd: Sd, position: int) -> str:
     (lib,) = library_dirs(sd.data_dir)
-    path = lib / "snapshots" / f"{position:012d}.db"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+    (snap,) = [s for s in held(lib / "snapshots") if s.position == position]
+    with sqlite3.connect(f"file:{snap.path}?mode=ro", uri=True) as db:
         return digest_of(db, library_projections())
 
 
@@ -107,7 +108,8 @@ def test_ls_at_before_and_after_a_deletion(history: dict, tmp_path: Path) -> Non
     assert set(past.json()[0]) == set(sd.json("ls", docs)[0])
     # The listing is what a whole fold to that position holds: the snapshot's read models
     # digest the same as the fold's.
-    assert snapshot_digest(sd, before) == fold_digest(sd, before, tmp_path / "f.db")
+    for position in snapshots(sd):
+        assert snapshot_digest(sd, position) == fold_digest(sd, position, tmp_path / "f.db")
 
 
 def test_search_and_stats_at_agree_with_a_fold(history: dict, tmp_path: Path) -> None:
@@ -137,13 +139,19 @@ def test_at_a_time_and_a_nearby_position_from_a_snapshot(history: dict, tmp_path
     # A time after every event is the head: the present state.
     later = (datetime.now(timezone.utc) + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S")
     assert names(sd.json("ls", docs, "--at", later)) == names(sd.json("ls", docs))
-    assert f"{after:012d}.db" in snapshots(sd)
-    # A nearby position folds forward from the nearest snapshot before it and is kept too.
-    sd.json("ls", docs, "--at", str(after - 3))
-    sd.json("ls", docs, "--at", str(after - 1))
-    assert {f"{after - 3:012d}.db", f"{after - 1:012d}.db"} <= set(snapshots(sd))
-    # Folded from the snapshot of after - 3, it is still what a whole fold makes.
-    assert snapshot_digest(sd, after - 1) == fold_digest(sd, after - 1, tmp_path / "f.db")
+    # A look is kept as a snapshot a little before it (then folded on top to it).
+    assert snapshots(sd) and max(snapshots(sd)) <= after
+    # A nearby position is folded on top of the nearest snapshot before it, which stays as
+    # it is (nothing new is kept), and shows what a whole fold makes.
+    sd.json("ls", docs, "--at", str(history["before"]))
+    kept = snapshots(sd)
+    digests = [snapshot_digest(sd, position) for position in kept]
+    stats = sd.json("stats", "--at", str(after - 1))
+    with sqlite3.connect(folded(sd, after - 1, tmp_path / "f.db")) as db:
+        want = file_stats(db)
+    assert (stats["files"], stats["dirs"], stats["bytes"]) == (want.files, want.dirs, want.bytes)
+    assert snapshots(sd) == kept
+    assert [snapshot_digest(sd, position) for position in kept] == digests
     again = sd.json("ls", docs, "--at", str(history["before"]))
     assert "note-3.txt" in names(again)
     # A time before the first event, a position past the head: one line each.
@@ -246,7 +254,29 @@ def test_a_failed_fold_leaves_no_snapshot(
     monkeypatch.setattr(ProjectionRunner, "catch_up", killed)
     with pytest.raises(KeyboardInterrupt):
         cache.at(30, store)
-    assert sorted(p.name for p in cache.folder.iterdir()) == ["000000000010.db"]
+    (left,) = cache.folder.iterdir()
+    assert left.name.startswith("000000000010-travel-")
+
+
+def test_a_snapshot_of_a_log_since_replaced_is_never_read(
+    tag_log: tuple[LibraryConfig, EventStore], tmp_path: Path
+) -> None:
+    """A log restored or replaced under the snapshots (same positions, other events): they
+    are not of it, so the past is folded from this log, never read from them."""
+    config, store = tag_log
+    cache = SnapshotCache(config)
+    cache.at(30, store)
+    store.close()
+    os.rename(config.paths.events, tmp_path / "old-events.db")
+    other = new_store(config.paths.events)
+    w = writer()
+    for start in range(0, 60, 6):
+        other.append(w.build(tag_drafts(6, f"other{start}")))
+    with cache.state(30, other) as db:
+        got = digest_of(db, library_projections())
+    assert got == whole_fold_digest(other, 30, tmp_path / "f.db")
+    with sqlite3.connect(tmp_path / "f.db") as db:
+        assert db.execute("SELECT count(*) FROM tags WHERE name LIKE 'other%'").fetchone()[0]
 
 
 ENDLESS = (
@@ -265,7 +295,7 @@ def test_a_query_that_never_ends_stops_on_ctrl_c_and_sigterm(sd: Sd, signum: int
     try:
         # The first probe folds position 0 into a snapshot, then runs the query there.
         (lib,) = library_dirs(sd.data_dir)
-        until(lambda: (lib / "snapshots" / f"{0:012d}.db").exists(), 30, "the first snapshot")
+        until(lambda: 0 in snapshots(sd), 30, "the first snapshot")
         time.sleep(0.5)
         assert proc.poll() is None, "the query should still be running"
         proc.send_signal(signum)

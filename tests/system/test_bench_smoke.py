@@ -133,6 +133,7 @@ def check_replay(r: dict[str, Any], arg: Arg) -> None:
     # Not a timing: the listing --at gave, cold and warm, is the whole fold's.
     assert ls["listing_matches_fold"] and ls["folder_children"] > 0
     assert ls["cold_seconds"] > 0 and ls["warm_seconds"] > 0 and ls["snapshot_bytes"] > 0
+    assert ls["near_seconds"] > 0 and "near_seconds" in ls["goal"]
     assert ls["baseline"]["full_fold_seconds"] > 0 and "cold_seconds" in ls["goal"]
     bisect = r["bisect"]
     assert bisect["events"] >= arg("--tag-events") and bisect["probes"] >= 3
