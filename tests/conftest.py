@@ -161,10 +161,11 @@ class Sd:
         return result
 
     def index_digests(self) -> dict[str, str]:
-        """The digest of each read model of the index proper: not of the audit trail and the
-        jobs, which grow with every command (and differ between two ways to the same index)."""
+        """The digest of each read model of the index proper: not of the audit trail, the jobs
+        and the entries' histories, which grow with every command and every event (and differ
+        between two ways to the same index)."""
         each = self.json("projections", "digest")["read_models"]
-        return {k: v for k, v in each.items() if k not in ("actions", "jobs")}
+        return {k: v for k, v in each.items() if k not in ("actions", "jobs", "history")}
 
     def popen(self, *args: str, **kwargs: Any) -> subprocess.Popen:
         return subprocess.Popen([*SD, *args], env=self.env, **kwargs)

@@ -451,13 +451,21 @@ BENCHMARKS: list[Bench] = [
         tree=True,
         figures=[
             Figure(
+                "initial_searchable",
+                "initial.seconds_searchable",
+                "s",
+                "lower",
+                baseline="index_seconds",
+                baseline_what="A's own index",
+                goal="initial.goal.seconds_searchable",
+            ),
+            Figure(
                 "initial_log",
                 "initial.seconds_log",
                 "s",
                 "lower",
                 baseline="index_seconds",
                 baseline_what="A's own index",
-                goal="initial.goal.seconds",
             ),
             Figure(
                 "initial_index",
@@ -466,7 +474,6 @@ BENCHMARKS: list[Bench] = [
                 "lower",
                 baseline="index_seconds",
                 baseline_what="A's own index",
-                goal=15,
             ),
             Figure(
                 "wire_bytes",
