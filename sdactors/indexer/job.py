@@ -171,9 +171,12 @@ class IndexJob:
         folders: Sequence[bytes] | None = None,
         confirm_deletions: bool = False,
         data_dir: tuple[bytes, FileId] | None = None,
+        still_there: Callable[[], None] | None = None,
     ) -> None:
         """``data_dir``: the data directory (its path, for messages, and its identity),
-        which the walk never enters."""
+        which the walk never enters. ``still_there`` raises if the location's volume is gone:
+        asked again before any deletion, since a disk unmounted during the walk leaves an
+        empty mount point that reads as every entry deleted."""
         self.location = location
         self.path = path
         self.matcher = Matcher(rules)
@@ -188,6 +191,7 @@ class IndexJob:
         self.folders = folders
         self.confirm_deletions = confirm_deletions
         self.data_dir = data_dir
+        self.still_there = still_there
         self._private = data_dir[1] if data_dir is not None else FileId(-1, -1)
         # Folders to go into even if unchanged (None: all of them, a whole rescan).
         self._wanted: frozenset[bytes] | None = None
@@ -560,6 +564,8 @@ class IndexJob:
         while self._in_flight:
             self._emit(self._in_flight.popleft())
         gone = [(k.eid, k.parent) for k in self._missing.values() if k.eid not in self._moved]
+        if gone and self.still_there is not None:
+            self.still_there()
         chunks = [tuple(gone[start : start + BATCH]) for start in range(0, len(gone), BATCH)]
         deleting = sum(self.view.subtree_size(chunk) for chunk in chunks)
         if (

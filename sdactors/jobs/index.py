@@ -64,6 +64,9 @@ def run_index(run: JobRun) -> dict[str, Any]:
             None if folders is None else [bytes(f) for f in folders],
             run.confirmed,
             lib.paths.data_dir_id(),
+            # Asked again before deleting: the row as it is now (the first check may have
+            # recorded the volume it found).
+            lambda: check_presence(lib, location_row(db, lib.device, run.location) or row),
         )
         emitter.counts = lambda: _counts(job.stats)
         try:
