@@ -181,6 +181,9 @@ class Projector(SupervisedActor):
 
     def crashed(self, error: BaseException) -> None:
         self._stop_rebuild()
+        # The instance that replaces this one opens the index anew: this one's connection and
+        # its WAL checkpointer thread would otherwise outlive it.
+        self._close_runner()
 
     def on_receive(self, message: object) -> object:
         if isinstance(message, Committed):
@@ -409,7 +412,6 @@ class Projector(SupervisedActor):
         with self._health.index_swap:
             swap_in(building.path, self._index_path)
         self._open_runner()
-        assert self._runner is not None
         return RebuildResult(folded.digest, folded.events, folded.checkpoint, self._index_path)
 
     def _not_built(self, building: _Building, error: BaseException) -> None:
