@@ -23,8 +23,9 @@ from tests.conftest import Sd
 from tests.helpers_tree import write
 
 
-def emptied_walk(sd: Sd, root: Path, still_there: Any) -> list[Any]:
-    """Index ``root``, empty it as an unmount would, and walk it again: the drafts emitted."""
+def emptied_walk(sd: Sd, root: Path, still_there: Any, emitted: list[Any]) -> None:
+    """Index ``root``, empty it as an unmount would, and walk it again; the drafts emitted go
+    to ``emitted`` (kept when the walk raises)."""
     write(root, "keep/a.txt", "alpha\n")
     write(root, "keep/b.txt", "bravo\n")
     sd.run("library", "create", "Home")
@@ -36,7 +37,6 @@ def emptied_walk(sd: Sd, root: Path, still_there: Any) -> list[Any]:
         "SELECT location, device, path, rules FROM locations"
     ).fetchone()
     view = IndexView(db, device)
-    emitted: list[Any] = []
     eids = iter(range(view.max_eid() + 1, view.max_eid() + 1000))
     job = IndexJob(
         location,
@@ -52,7 +52,6 @@ def emptied_walk(sd: Sd, root: Path, still_there: Any) -> list[Any]:
         job.run()
     finally:
         db.close()
-    return emitted
 
 
 def deletions(drafts: list[Any]) -> int:
@@ -66,11 +65,12 @@ def test_a_volume_gone_before_the_deletions_deletes_nothing(sd: Sd, tmp_path: Pa
 
     emitted: list[Any] = []
     with pytest.raises(LocationIsOffline):
-        emitted = emptied_walk(sd, tmp_path / "disk", gone)
+        emptied_walk(sd, tmp_path / "disk", gone, emitted)
     assert deletions(emitted) == 0
 
 
 def test_a_volume_still_there_deletes_what_went(sd: Sd, tmp_path: Path) -> None:
     asked: list[bool] = []
-    emitted = emptied_walk(sd, tmp_path / "disk", lambda: asked.append(True))
+    emitted: list[Any] = []
+    emptied_walk(sd, tmp_path / "disk", lambda: asked.append(True), emitted)
     assert asked == [True] and deletions(emitted) == 1
