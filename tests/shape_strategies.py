@@ -48,7 +48,7 @@ def valid(shape: Shape) -> st.SearchStrategy[Any]:
         return st.integers(shape.lo, shape.hi)
     if isinstance(shape, Num):
         return st.integers(int(shape.lo), int(shape.hi)) | st.floats(
-            float(shape.lo), 1e18, allow_nan=False, allow_infinity=False
+            float(shape.lo), min(float(shape.hi), 1e18), allow_nan=False, allow_infinity=False
         )
     if isinstance(shape, Bool):
         return st.booleans()

@@ -11,6 +11,7 @@ from events.domain import (  # noqa: F401 - importing registers the types
     jobs,
     library,
     locations,
+    media,
     tags,
     volumes,
 )
