@@ -150,6 +150,11 @@ class LibraryPaths:
         return self.root / "index.db"
 
     @property
+    def thumbnails(self) -> Path:
+        """This device's thumbnails of the library's files (``sdactors/media/layout.py``)."""
+        return self.root / "thumbnails"
+
+    @property
     def damaged(self) -> Path:
         """Present while ``sd log verify``'s last run found the log damaged."""
         return self.root / "damaged"

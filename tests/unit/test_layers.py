@@ -18,7 +18,7 @@ ALLOWED = {"events": set(), "projections": {"events"}, "sdactors": {"events", "p
 ROOMS: tuple[tuple[str, ...], ...] = (
     ("runtime",),
     ("indexer",),
-    ("volumes", "watch", "fileops"),
+    ("volumes", "watch", "fileops", "media"),
     ("jobs",),
     ("library",),
     ("net", "replay"),

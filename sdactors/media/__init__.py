@@ -1,0 +1,1 @@
+"""Media: thumbnails and media data of a library's files (images, PDFs, videos)."""
