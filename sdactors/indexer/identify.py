@@ -101,7 +101,9 @@ def _start_worker() -> None:
     lower_priority()
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How every worker process of sdactors is started (the media workers' too: one fork
+    server, its preloaded modules the identity workers' own)."""
     # forkserver: forking a process that runs actor threads could copy a held lock into
     # the child; a fork server starts clean and forks each worker from that.
     if sys.platform.startswith("linux"):
@@ -125,7 +127,7 @@ class Identifier:
     def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=_context(), initializer=_start_worker
+                self.workers, mp_context=worker_context(), initializer=_start_worker
             )
         return self._pool
 

@@ -21,15 +21,18 @@ log = get_logger(__name__)
 
 # The nice value indexing runs at (19 is the lowest priority), as ``nice`` gives by default.
 NICE = 10
+# What can wait for indexing (thumbnails, media data) runs lower still: the index of a new
+# location is what the user is waiting for.
+BACKGROUND_NICE = 15
 
 
-def lower_priority() -> None:
-    """Lower the calling thread's CPU priority to ``NICE`` (never raising it: workers inherit
+def lower_priority(nice: int = NICE) -> None:
+    """Lower the calling thread's CPU priority to ``nice`` (never raising it: workers inherit
     the thread's), and on Linux its I/O priority to the lowest of best-effort (idle could
     starve indexing for as long as the disk is busy)."""
     try:
-        if os.getpriority(os.PRIO_PROCESS, 0) < NICE:
-            os.setpriority(os.PRIO_PROCESS, 0, NICE)
+        if os.getpriority(os.PRIO_PROCESS, 0) < nice:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
     except (AttributeError, OSError) as exc:
         log.info("indexer_nice_refused", error=str(exc))
     if not hasattr(psutil, "IOPRIO_CLASS_BE"):

@@ -33,6 +33,7 @@ from sdactors.indexer.job import JobCancelled as RunCancelled
 from sdactors.indexer.priority import lower_priority
 from sdactors.jobs.files import LEFTOVERS, run_remove, run_restore, run_transfer
 from sdactors.jobs.index import run_index
+from sdactors.jobs.media import run_media
 from sdactors.jobs.run import Eids, JobRun
 from sdactors.runtime.errors import (
     DeletionsHeld,
@@ -64,7 +65,12 @@ KINDS: dict[str, Callable[[JobRun], Any]] = {
     "move": run_transfer,
     "remove": run_remove,
     "restore": run_restore,
+    "media": run_media,
 }
+# Kinds that run beside the others, never holding up an index: not counted against the
+# library's limit nor as their location's job, and at most BACKGROUND_LIMIT at once.
+BACKGROUND = frozenset({"media"})
+BACKGROUND_LIMIT = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,9 +207,15 @@ class JobManager(SupervisedActor):
         limit: int = DEFAULT_LIMIT,
         pause_on_stop: bool = False,
         on_crash: CrashHook | None = None,
+        media: bool = False,
     ) -> None:
+        """``media``: queue a location's media job whenever an index job of it has brought
+        new or changed files (and after its first index job here): a node's."""
         super().__init__(on_crash)
         self._pause_on_stop = pause_on_stop
+        self._media = media
+        # Locations whose media job was queued since this manager started.
+        self._media_seen: set[bytes] = set()
         self._lib = library
         self._board = board
         self._progress = progress
@@ -212,7 +224,9 @@ class JobManager(SupervisedActor):
         self._running: dict[bytes, Live] = {}
         self._eids = Eids()
         self._identifier = Identifier()
-        self._pool = ThreadPoolExecutor(limit, thread_name_prefix="job", initializer=lower_priority)
+        self._pool = ThreadPoolExecutor(
+            limit + BACKGROUND_LIMIT, thread_name_prefix="job", initializer=lower_priority
+        )
 
     def on_stop(self) -> None:
         self._shutdown()
@@ -376,15 +390,23 @@ class JobManager(SupervisedActor):
     # -- running --------------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        """Start queued jobs while there is room, oldest first, one per location."""
-        busy = {live.location for live in self._running.values()}
+        """Start queued jobs while there is room, oldest first, one per location; a
+        background job in a room of its own."""
+        running = list(self._running.values())
+        busy = {live.location for live in running if live.kind not in BACKGROUND}
+        foreground = len(busy)
+        background = len(running) - foreground
         for live in list(self._queue):
-            if len(self._running) >= self._limit:
-                return
-            if live.location in busy:
-                continue
+            if live.kind in BACKGROUND:
+                if background >= BACKGROUND_LIMIT:
+                    continue
+                background += 1
+            else:
+                if foreground >= self._limit or live.location in busy:
+                    continue
+                foreground += 1
+                busy.add(live.location)
             self._queue.remove(live)
-            busy.add(live.location)
             self._start(live)
 
     def _start(self, live: Live) -> None:
@@ -394,6 +416,8 @@ class JobManager(SupervisedActor):
 
         def report(counts: dict[str, Any]) -> None:
             live.counts = counts
+            if "total" in counts:
+                live.expected = counts["total"]
             if live.listeners:
                 status = live.status()
                 for channel in live.listeners:
@@ -411,6 +435,7 @@ class JobManager(SupervisedActor):
             self._identifier,
             report,
             live.confirmed,
+            lambda: self._promote(live),
         )
         future = self._pool.submit(KINDS[live.kind], run)
         me = self.actor_ref
@@ -445,6 +470,8 @@ class JobManager(SupervisedActor):
             self._close_action(live, {"job": job.hex(), "resumed": True, "result": result})
             for waiter in live.waiters:
                 waiter.set(result)
+            if live.kind == "index":
+                self._media_after(live.location, result)
             return
         try:
             stopped = self._stopped_because(live, error)
@@ -497,6 +524,30 @@ class JobManager(SupervisedActor):
             self._abandoned(job, live.kind, live.params)
             return JobStopped(job, "cancelled")
         return JobStopped(job, "stopped with the node: it resumes when the node starts")
+
+    def _promote(self, live: Live) -> None:
+        """Record a job queued unrecorded, from its own thread (``JobRun.record_queued``)."""
+        self._lib.append_typed(JobQueued(live.job, live.kind, live.location, live.params))
+        live.recorded = True
+
+    def _media_after(self, location: bytes, counts: Any) -> None:
+        """An index job of ``location`` ended: queue its media job if it brought new or
+        changed files, or if none was queued here yet (files a command indexed while no node
+        ran). Unrecorded until it finds work (``JobRun.record_queued``); merged with one of
+        that location still waiting."""
+        if not self._media:
+            return
+        brought = isinstance(counts, dict) and (
+            counts.get("created", 0) or counts.get("modified", 0)
+        )
+        if not brought and location in self._media_seen:
+            return
+        self._media_seen.add(location)
+        if any(q.kind == "media" and q.location == location for q in self._queue):
+            return
+        live = Live(os.urandom(JOB_ID_LEN), "media", location, {}, False, False)
+        self._queue.append(live)
+        self._board.put(live)
 
     def _held_already(self, location: bytes) -> bool:
         with self._lib.index() as db:

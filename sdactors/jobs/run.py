@@ -68,7 +68,17 @@ class JobRun:
     # Latest counts, for status: (name -> number), replaced whole on each report.
     report: Callable[[dict[str, Any]], None] = lambda info: None
     confirmed: bool = False
+    # Records the job as queued, for a job queued unrecorded that found work to do.
+    recorder: Callable[[], None] | None = None
     _emitter: Emitter | None = field(default=None, repr=False)
+
+    def record_queued(self) -> None:
+        """From now on this run's life is recorded, as if it had been queued recorded: a
+        job the node queues on its own (a media job after a rescan) is recorded only once
+        it has found something to do, so a rescan that brought nothing writes nothing."""
+        assert self.recorder is not None and self._emitter is None
+        self.recorder()
+        self.recorded = True
 
     @property
     def emitter(self) -> Emitter:

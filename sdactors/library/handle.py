@@ -155,7 +155,8 @@ class Library(LibraryReader):
             self.supervisor.start(
                 "jobs",
                 lambda hook: JobManager.start(port, self.jobs, self.progress,
-                                              pause_on_stop=not jobs_resume, on_crash=hook),
+                                              pause_on_stop=not jobs_resume, on_crash=hook,
+                                              media=jobs_resume),
             )  # fmt: skip
             try:
                 self.catch_up()

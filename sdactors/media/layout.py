@@ -30,3 +30,9 @@ def thumbnail_path(root: Path, cid: bytes, size: int) -> Path:
     """The thumbnail of content ``cid`` at ``size`` under the thumbnails folder ``root``."""
     name = cid.hex()
     return root / name[0:2] / name[2:4] / f"{name}_{size}.webp"
+
+
+# Where thumbnails are written before being renamed into place (beside the two levels of
+# folders, on the same file system): a reader finds a whole thumbnail or none, and what a
+# killed writer left is in one folder.
+PARTIAL = ".partial"

@@ -722,3 +722,77 @@ class ResultMisshapen(SdError):
 class LibraryOpening(SdError):
     def __init__(self, library: str) -> None:
         super().__init__(f"library {library} is still being opened by the node; try again")
+
+
+# -- media: thumbnails and media data ---------------------------------------------------------
+
+
+class MediaFailed(SdError):
+    """Why a file's media data and thumbnails could not be made. Recorded as the reason of
+    its ``media.extracted`` item, so every device lists it and none retries that content."""
+
+
+class MediaUnreadable(MediaFailed):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"cannot be read: {reason}")
+
+
+class MediaChanged(MediaFailed):
+    def __init__(self, while_read: bool) -> None:
+        when = "while it was read" if while_read else "since it was indexed"
+        super().__init__(f"it changed {when}: it is read again once the index has the change")
+
+
+class MediaNotSupported(MediaFailed):
+    def __init__(self, what: str | None = None) -> None:
+        detail = f" ({what})" if what else ""
+        super().__init__(f"not an image, a PDF or a video that can be read{detail}")
+
+
+class MediaDamaged(MediaFailed):
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"the {what} is damaged or truncated: {detail}"[:500])
+
+
+class MediaEmpty(MediaFailed):
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+
+
+class MediaTooLarge(MediaFailed):
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"too large to read safely: {detail}"[:500])
+
+
+class MediaTimedOut(MediaFailed):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"reading it took longer than {seconds:g} s: its reader was stopped")
+
+
+class MediaReaderDied(MediaFailed):
+    def __init__(self, how: str) -> None:
+        super().__init__(f"its reader died ({how}) while reading it")
+
+
+class ThumbnailsNotWritten(SdError):
+    """The thumbnails folder cannot be written (the disk full, read-only): the media job
+    stops, since no file is at fault."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"cannot write thumbnails in {path}: {reason}")
+
+    def __reduce__(self) -> tuple:
+        return (ThumbnailsNotWritten, (self.path, self.reason))
+
+
+class MediaWorkersFailed(SdError):
+    """The media workers cannot be started: the job stops (nothing is recorded of its files)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the media workers cannot run: {reason}")
+
+
+class NoThumbnail(SdError):
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"no thumbnail yet for {path}: {why}")
