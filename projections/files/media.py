@@ -106,12 +106,15 @@ def media_of(db: sqlite3.Connection, entry: int) -> dict[str, Any] | None:
     return dict(zip(FIELDS, row)) if row is not None else None
 
 
-def described(db: sqlite3.Connection, loc: int) -> dict[int, bytes]:
+def described(db: sqlite3.Connection, loc: int) -> dict[int, tuple[bytes, str | None]]:
     """The eids of a location (its local id) the media job has described, with the content
-    each description is of (a failure included: it is not tried again for that content)."""
+    each description is of and why it could not be read (None: it was). A failure counts:
+    it is not tried again for that content."""
     return {
-        entry & EID_MASK: cid
-        for entry, cid in db.execute("SELECT entry, cid FROM media WHERE location = ?", (loc,))
+        entry & EID_MASK: (cid, error)
+        for entry, cid, error in db.execute(
+            "SELECT entry, cid, error FROM media WHERE location = ?", (loc,)
+        )
     }
 
 

@@ -45,6 +45,8 @@ COMMANDS = {
     "sync": ("sdactors.cli.net_cmds", "sync"),
     "drop": ("sdactors.cli.drop_cmds", "group"),
     "why": ("sdactors.cli.why_cmds", "why"),
+    "thumbs": ("sdactors.cli.media_cmds", "group"),
+    "thumb": ("sdactors.cli.media_cmds", "thumb"),
 }
 
 

@@ -54,3 +54,24 @@ def info(ctx: CliContext, library: str | None) -> None:
     ctx.out.line("devices")
     for dev in result["devices"]:
         ctx.out.line(f"  {dev['device'][:16]}  {dev['name'] or '?'}  seq {dev['seq']}")
+
+
+@group.command("set")
+@click.option(
+    "--media-gps",
+    type=click.Choice(["on", "off"]),
+    default=None,
+    help="Record where photos and videos were taken (personal data, sent to every device "
+    "of the library; off by default).",
+)
+@library_option
+@json_option
+@pass_ctx
+def set_(ctx: CliContext, media_gps: str | None, library: str | None) -> None:
+    """This device's settings of a library; without an option, what they are."""
+    result = ctx.call(
+        "library.set", media_gps=None if media_gps is None else media_gps == "on", library=library
+    )
+    ctx.out.result(
+        result, f"library {result['library']}: media GPS {'on' if result['media_gps'] else 'off'}"
+    )

@@ -38,6 +38,7 @@ from projections.files.listings import (
     C_SIZE,
     records,
 )
+from projections.files.media import described
 from projections.files.query import location_row
 from projections.files.schema import EID_MASK
 from sdactors.indexer.job import JobCancelled as RunCancelled
@@ -132,7 +133,7 @@ def _media_files(db: Any, device: bytes, location: bytes) -> Iterator[tuple[Pend
     ):
         for child in records(blob):
             cid = child[C_CID]
-            if child[C_FTYPE] != FILE or cid is None or not _media_kind(child):
+            if child[C_FTYPE] != FILE or cid is None or not is_media(child[C_KIND], child[C_NAME]):
                 continue
             entry = Pending(
                 child[C_EID],
@@ -150,26 +151,13 @@ def _media_files(db: Any, device: bytes, location: bytes) -> Iterator[tuple[Pend
                 yield entry, found[1] or OK
 
 
-def _media_kind(child: Any) -> bool:
-    kind = child[C_KIND]
-    return kind in KINDS or (kind == "document" and child[C_NAME].lower().endswith(b".pdf"))
+def is_media(kind: str | None, name: bytes) -> bool:
+    """Whether the media job reads a file of this kind and name: images, videos, PDFs."""
+    return kind in KINDS or (kind == "document" and name.lower().endswith(b".pdf"))
 
 
 def _thumbnails_there(root: Path, cid: bytes) -> bool:
     return all(thumbnail_path(root, cid, size).exists() for size in SIZES)
-
-
-def described(db: Any, loc: int) -> dict[int, tuple[bytes, str | None]]:
-    """The eids of a location (its local id) with media data: the content it is of, and
-    why it could not be read (None: it was)."""
-    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'media'").fetchone() is None:
-        return {}
-    return {
-        entry & EID_MASK: (cid, error)
-        for entry, cid, error in db.execute(
-            "SELECT entry, cid, error FROM media WHERE location = ?", (loc,)
-        )
-    }
 
 
 # -- the job ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from sdactors.ops import (  # noqa: F401 - importing registers them
     locations,
     log,
     log_read,
+    media,
     network,
     node_ops,
     projections,

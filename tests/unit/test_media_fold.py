@@ -61,7 +61,7 @@ def _state(drafts: list[Any], key: DeviceKey | None = None) -> dict[int, bytes]:
     runner = fold(writer.build(drafts))
     try:
         loc = runner.db.execute("SELECT id FROM locations").fetchone()[0]
-        return described(runner.db, loc)
+        return {eid: cid for eid, (cid, _error) in described(runner.db, loc).items()}
     finally:
         runner.close()
 
