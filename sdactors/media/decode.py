@@ -10,6 +10,10 @@ link, and held to what the index says of it (size, mtime) before it is read and 
 a thumbnail is named by content id, so one made of other bytes would be a lie every copy of
 that content shares.
 
+Width and height are the picture's as it is seen: its orientation (EXIF, or a video's display
+rotation, given as the EXIF orientation meaning the same) applied. A PDF's are its first
+page's, in points.
+
 Thumbnails are written under a temporary name in the thumbnails folder's ``.partial``
 folder, then renamed into place: a reader finds a whole WebP or none. One already there is
 kept (a run killed after writing it and before its data was committed, or another copy of
@@ -211,6 +215,9 @@ def _image(fd: int, gps: bool) -> Decoded:
         except Image.DecompressionBombError as exc:
             raise MediaTooLarge(str(exc)) from None
         except UnidentifiedImageError:
+            claimed = _claimed_image(os.pread(fd, 16, 0))
+            if claimed is not None:
+                raise MediaDamaged("image", f"it starts as a {claimed} but is not one") from None
             raise MediaNotSupported() from None
         except MemoryError:
             raise
@@ -218,16 +225,24 @@ def _image(fd: int, gps: bool) -> Decoded:
             raise MediaDamaged("image", _said(exc)) from None
         try:
             width, height = img.size
-            fields: dict[str, Any] = {"width": width, "height": height}
-            fields.update(_exif(img, gps))
             if img.format == "JPEG":
                 # Decoded at 1/2, 1/4 or 1/8 scale when that still covers the largest
                 # variant: most of a 12 MP JPEG's decoding cost is never paid.
                 scale = LARGEST / max(width, height)
                 if scale < 1:
                     img.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+            # Pillow turns a TIFF itself as it loads it, dropping its orientation tag.
+            stored = img.getexif().get(_ORIENTATION) if img.format == "TIFF" else None
+            # Loaded before the metadata is read: reading a PNG's may load it, and swallow
+            # why that failed.
             img.load()
+            fields: dict[str, Any] = _exif(img, gps)
+            if fields.get("orientation") is None and type(stored) is int and 1 <= stored <= 8:
+                fields["orientation"] = stored
             upright = _rgb(ImageOps.exif_transpose(img))
+            # As seen: a quarter turn swaps the sides (Pillow turns a TIFF itself).
+            turned = (upright.width > upright.height) != (width > height)
+            fields["width"], fields["height"] = (height, width) if turned else (width, height)
         except MemoryError:
             raise
         except MediaFailed:
@@ -235,6 +250,22 @@ def _image(fd: int, gps: bool) -> Decoded:
         except Exception as exc:  # noqa: BLE001 - any decoder error is the file's
             raise MediaDamaged("image", _said(exc)) from None
     return Decoded(fields, _fit(upright, LARGEST))
+
+
+_IMAGE_MAGIC = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF8", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def _claimed_image(head: bytes) -> str | None:
+    """The format an image's first bytes claim (WebP's too), when they claim one."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for magic, name in _IMAGE_MAGIC if head.startswith(magic)), None)
 
 
 def _said(exc: BaseException) -> str:
@@ -277,7 +308,9 @@ def _exif(img: Image.Image, gps: bool) -> dict[str, Any]:
         located = exif.get_ifd(_GPS_IFD) if gps else {}
     except Exception:  # noqa: BLE001 - damaged metadata: the picture may still be fine
         return {}
-    orientation = exif.get(_ORIENTATION)
+    # pillow-heif turns a HEIF as its container says and sets its EXIF orientation to 1,
+    # keeping what it was.
+    orientation = img.info.get("original_orientation") or exif.get(_ORIENTATION)
     out: dict[str, Any] = {
         "orientation": orientation if type(orientation) is int and 1 <= orientation <= 8 else None,
         "make": label(exif.get(_MAKE)),
@@ -359,8 +392,8 @@ def _pdf(fd: int, gps: bool) -> Decoded:
         raise MediaDamaged("PDF", _said(exc)) from None
     try:
         pages = len(pdf)
-        if pages == 0:
-            raise MediaEmpty("a PDF without a single page")
+        if pages == 0:  # PDFium refuses to open one, as of version 5; in case it does
+            raise MediaDamaged("PDF", "it has no page")
         page = pdf[0]
         try:
             width, height = page.get_size()
@@ -386,8 +419,6 @@ def _video(fd: int, gps: bool) -> Decoded:
     try:
         container = av.open(_fd_path(fd), metadata_errors="ignore")
     except av.FFmpegError as exc:
-        if isinstance(exc, av.InvalidDataError):
-            raise MediaNotSupported() from None
         raise MediaDamaged("video", _said(exc)) from None
     with container:
         if not container.streams.video:
@@ -408,9 +439,11 @@ def _video(fd: int, gps: bool) -> Decoded:
             raise MediaDamaged("video", _said(exc)) from None
         rotation = round((frame.rotation or 0) / 90) * 90 % 360
         meta = {**dict(stream.metadata), **dict(container.metadata)}
+        width, height = stream.width or image.width, stream.height or image.height
         fields: dict[str, Any] = {
-            "width": stream.width or image.width,
-            "height": stream.height or image.height,
+            # As seen: a quarter turn swaps the sides.
+            "width": height if rotation in (90, 270) else width,
+            "height": width if rotation in (90, 270) else height,
             # A display rotation as the EXIF orientation that means the same.
             "orientation": {0: None, 90: 8, 180: 3, 270: 6}[rotation],
             "taken": taken(meta.get("creation_time")),
