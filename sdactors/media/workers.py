@@ -24,6 +24,7 @@ import resource
 import signal
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Iterable, Iterator
@@ -154,28 +155,35 @@ class MediaWorkers:
     def run(self, tasks: Iterable[Task], cancel: threading.Event) -> Iterator[tuple[Task, Outcome]]:
         """Each task's outcome as it comes. Stops handing out tasks once ``cancel`` is set
         (what is being read then is dropped: its worker is killed). Raises
-        ThumbnailsNotWritten when a worker cannot write in the thumbnails folder."""
+        ThumbnailsNotWritten when a worker cannot write in the thumbnails folder. Workers
+        are started as there are tasks for them, up to ``count``."""
         waiting = iter(tasks)
+        ahead: deque[Task] = deque()
         exhausted = False
         try:
-            while True:
-                if cancel.is_set():
-                    return
-                while len(self._workers) < self.count and not exhausted:
-                    self._start()
-                for worker in [w for w in self._workers if w.ready and w.task is None]:
-                    if exhausted:
-                        break
+            while not cancel.is_set():
+                while len(ahead) < self.count and not exhausted:
                     task = next(waiting, None)
                     if task is None:
                         exhausted = True
-                        break
-                    worker.task, worker.deadline = task, time.monotonic() + self.timeout
-                    worker.conn.send(task)
-                busy = [w for w in self._workers if w.task is not None or not w.ready]
-                if exhausted and not any(w.task is not None for w in busy):
+                    else:
+                        ahead.append(task)
+                free = [w for w in self._workers if w.task is None]
+                while len(free) < len(ahead) and len(self._workers) < self.count:
+                    free.append(self._start())
+                for worker in free:
+                    if worker.ready and ahead:
+                        worker.task, worker.deadline = (
+                            ahead.popleft(),
+                            time.monotonic() + self.timeout,
+                        )
+                        worker.conn.send(worker.task)
+                reading = [w for w in self._workers if w.task is not None]
+                if not reading and not ahead and exhausted:
                     return
-                yield from self._collect(busy)
+                yield from self._collect(
+                    [w for w in self._workers if w.task is not None or not w.ready]
+                )
         finally:
             for worker in [w for w in self._workers if w.task is not None]:
                 self._stop(worker)
@@ -227,14 +235,19 @@ class MediaWorkers:
         yield task, value
 
     def close(self) -> None:
+        """Stop every worker: an idle one is told to leave, one still starting is killed."""
+        leaving = []
         for worker in list(self._workers):
             if worker.task is None and worker.ready:
                 try:
                     worker.conn.send(None)
+                    leaving.append(worker)
+                    continue
                 except OSError:
                     pass
+            self._stop(worker)
         deadline = time.monotonic() + 5
-        for worker in list(self._workers):
+        for worker in leaving:
             worker.process.join(max(0.0, deadline - time.monotonic()))
             self._stop(worker)
 
