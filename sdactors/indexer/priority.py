@@ -21,9 +21,9 @@ log = get_logger(__name__)
 
 # The nice value indexing runs at (19 is the lowest priority), as ``nice`` gives by default.
 NICE = 10
-# What can wait for indexing (thumbnails, media data) runs lower still: the index of a new
-# location is what the user is waiting for.
-BACKGROUND_NICE = 15
+# What can wait for indexing (thumbnails, media data) runs lowest: the index of a new location
+# is what the user is waiting for.
+BACKGROUND_NICE = 19
 
 
 def lower_priority(nice: int = NICE) -> None:

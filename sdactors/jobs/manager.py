@@ -216,6 +216,9 @@ class JobManager(SupervisedActor):
         self._media = media
         # Locations whose media job was queued since this manager started.
         self._media_seen: set[bytes] = set()
+        # Set while no job but background ones runs (JobRun.quiet).
+        self._quiet = threading.Event()
+        self._quiet.set()
         self._lib = library
         self._board = board
         self._progress = progress
@@ -408,6 +411,10 @@ class JobManager(SupervisedActor):
                 busy.add(live.location)
             self._queue.remove(live)
             self._start(live)
+        if any(live.kind not in BACKGROUND for live in self._running.values()):
+            self._quiet.clear()
+        else:
+            self._quiet.set()
 
     def _start(self, live: Live) -> None:
         live.state, live.started = RUNNING, time.monotonic()
@@ -436,6 +443,7 @@ class JobManager(SupervisedActor):
             report,
             live.confirmed,
             lambda: self._promote(live),
+            self._quiet,
         )
         future = self._pool.submit(KINDS[live.kind], run)
         me = self.actor_ref

@@ -8,8 +8,9 @@ its committed batches described is no longer selected, and a thumbnail already i
 never written again, so no file is done twice, whatever point a run was killed at.
 
 It never holds up an index: a node queues it when an index job of the location has ended
-(``JobManager``), and it runs beside the indexing jobs, one per library at a time, its
-workers at the lowest priority of the node's work. Queued that way it is not recorded until
+(``JobManager``), and it runs beside the other jobs, one per library at a time, its workers
+at the lowest priority; while another kind of job of the library runs (an index, a copy) it
+hands its workers nothing new (``JobRun.quiet``). Queued that way it is not recorded until
 it finds something to do (``JobRun.record_queued``): a rescan that brought no media writes
 nothing more. ``sd thumbs run`` queues it recorded, and can ask it to make again the
 thumbnails that are missing (``sd thumbs clear``) of what already has its data.
@@ -204,7 +205,7 @@ def run_media(run: JobRun) -> dict[str, Any]:
     groups = _groups(todo)
     tasks = _tasks(groups, root, run.job, settings.gps)
     try:
-        for task, outcome in workers.run(tasks, run.cancel):
+        for task, outcome in workers.run(tasks, run.cancel, run.quiet):
             for entry, fields in zip(groups[task.cid], outcome.fields):
                 counts.files += 1
                 counts.failed += fields["error"] is not None

@@ -70,6 +70,9 @@ class JobRun:
     confirmed: bool = False
     # Records the job as queued, for a job queued unrecorded that found work to do.
     recorder: Callable[[], None] | None = None
+    # Set while no other kind of job of the library runs: a background job (media) starts
+    # new work only then, so it never slows an index down.
+    quiet: threading.Event | None = None
     _emitter: Emitter | None = field(default=None, repr=False)
 
     def record_queued(self) -> None:

@@ -152,11 +152,17 @@ class MediaWorkers:
         worker.process.join(5)
         worker.conn.close()
 
-    def run(self, tasks: Iterable[Task], cancel: threading.Event) -> Iterator[tuple[Task, Outcome]]:
+    def run(
+        self,
+        tasks: Iterable[Task],
+        cancel: threading.Event,
+        go: threading.Event | None = None,
+    ) -> Iterator[tuple[Task, Outcome]]:
         """Each task's outcome as it comes. Stops handing out tasks once ``cancel`` is set
-        (what is being read then is dropped: its worker is killed). Raises
-        ThumbnailsNotWritten when a worker cannot write in the thumbnails folder. Workers
-        are started as there are tasks for them, up to ``count``."""
+        (what is being read then is dropped: its worker is killed). While ``go`` is clear,
+        hands out nothing new (what is being read finishes). Raises ThumbnailsNotWritten
+        when a worker cannot write in the thumbnails folder. Workers are started as there
+        are tasks for them, up to ``count``."""
         waiting = iter(tasks)
         ahead: deque[Task] = deque()
         exhausted = False
@@ -168,15 +174,19 @@ class MediaWorkers:
                         exhausted = True
                     else:
                         ahead.append(task)
+                handing = ahead
+                if go is not None and not go.is_set():
+                    if not any(w.task is not None for w in self._workers):
+                        go.wait(POLL_S)
+                        continue
+                    handing = deque()  # only what is being read goes on
                 free = [w for w in self._workers if w.task is None]
-                while len(free) < len(ahead) and len(self._workers) < self.count:
+                while len(free) < len(handing) and len(self._workers) < self.count:
                     free.append(self._start())
                 for worker in free:
-                    if worker.ready and ahead:
-                        worker.task, worker.deadline = (
-                            ahead.popleft(),
-                            time.monotonic() + self.timeout,
-                        )
+                    if worker.ready and handing:
+                        worker.task = handing.popleft()
+                        worker.deadline = time.monotonic() + self.timeout
                         worker.conn.send(worker.task)
                 reading = [w for w in self._workers if w.task is not None]
                 if not reading and not ahead and exhausted:

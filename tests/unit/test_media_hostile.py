@@ -269,3 +269,20 @@ def test_a_cancelled_run_stops_at_once_and_leaves_no_half_written_thumbnail(tmp_
     # What a killed worker may leave is under .partial only, never a thumbnail's own name.
     others = [p for p in (tmp_path / "t").rglob("*.webp") if PARTIAL in p.parts]
     assert all(p.parent.name == PARTIAL for p in others)
+
+
+def test_nothing_new_is_read_while_the_library_is_busy(tmp_path: Path) -> None:
+    """``go`` clear (an index of the library runs): no file is handed out until it is set."""
+    paths = [photo(tmp_path / f"p{i}.png", 64, 32 + i, "PNG") for i in range(3)]
+    tasks = [task(p, tmp_path / "t") for p in paths]
+    go = threading.Event()
+    pool = MediaWorkers(2)
+    threading.Timer(1.5, go.set).start()
+    started = time.monotonic()
+    try:
+        seen = [
+            (time.monotonic() - started, t.cid) for t, _ in pool.run(tasks, threading.Event(), go)
+        ]
+    finally:
+        pool.close()
+    assert len(seen) == 3 and min(when for when, _ in seen) >= 1.5
