@@ -509,6 +509,45 @@ BENCHMARKS: list[Bench] = [
         + ("--within", "60"),
         figures=cluster_figures,
     ),
+    Bench(
+        "media",
+        "bench_media.py",
+        quick=("--quick",),
+        figures=[
+            *(
+                Figure(
+                    kind,
+                    f"ours.{kind}.files_per_s",
+                    "files/s",
+                    "higher",
+                    baseline=f"vips.{kind}.files_per_s_3_sizes",
+                    baseline_what="vipsthumbnail, the same 3 sizes",
+                    goal_ratio=0.5 if kind == "jpeg" else None,
+                )
+                for kind in ("jpeg", "png", "pdf")
+            ),
+            Figure(
+                "video",
+                "ours.video.files_per_s",
+                "files/s",
+                "higher",
+                baseline="ffmpegthumbnailer.files_per_s",
+                baseline_what="ffmpegthumbnailer, 256 px",
+                goal="goals.video_files_per_s_goal",
+            ),
+            Figure(
+                "disk_per_thumbnail",
+                "ours.disk.disk_bytes_per_thumbnail",
+                "B",
+                "lower",
+                baseline="vips.disk.disk_bytes_per_thumbnail",
+                baseline_what="vipsthumbnail",
+            ),
+            Figure("node_job", "node.files_per_s", "files/s", "higher"),
+            Figure("node_rss", "node.rss_with_workers_mb", "MB", "lower"),
+            Figure("status_p99", "node.status.p99_ms", "ms", "lower", goal=100),
+        ],
+    ),
 ]
 
 

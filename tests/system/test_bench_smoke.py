@@ -162,6 +162,22 @@ def check_cluster(r: dict[str, Any], arg: Arg) -> None:
         )
 
 
+def check_media(r: dict[str, Any], arg: Arg) -> None:
+    # Every file of the mix read by every side, none failed; the node's job read them all.
+    for kind in ("jpeg", "png", "pdf", "video"):
+        assert r["ours"][kind]["files"] == r["counts"][kind] > 0, kind
+        assert r["ours"][kind]["failed"] == 0 and r["ours"][kind]["files_per_s"] > 0, kind
+    for kind in ("jpeg", "png", "pdf"):
+        assert r["vips"][kind]["made"] == r["counts"][kind], kind
+    assert r["ffmpegthumbnailer"]["made"] == r["counts"]["video"]
+    files = sum(r["counts"].values())
+    assert r["ours"]["disk"]["thumbnails"] == 3 * files
+    node = r["node"]
+    assert (node["done"], node["failed"]) == (files, 0)
+    assert node["disk"]["thumbnails"] == 3 * files
+    assert node["rss_node_mb"] > 0 and node["status"]["p99_ms"] > 0
+
+
 CHECKS: dict[str, Callable[[dict[str, Any], Arg], None]] = {
     "kinds": check_kinds,
     "index": check_index,
@@ -170,6 +186,7 @@ CHECKS: dict[str, Callable[[dict[str, Any], Arg], None]] = {
     "replay": check_replay,
     "sync": check_sync,
     "cluster": check_cluster,
+    "media": check_media,
 }
 
 
