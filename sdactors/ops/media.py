@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+from events.domain.entries import FILE
 from events.shapes import Bool, Int, Maybe, OneOf
 from projections.files.listings import Child
 from projections.files.media import media_of
@@ -181,9 +182,11 @@ def local_thumbnail(lib: Any, device: bytes, path: bytes, size: int) -> Found:
     file of this device's index."""
     with lib.index() as db:
         found = resolve(db, path, device)
-        child: Child | None = found.child if found is not None else None
-        if found is None or child is None or child.ftype != "f":
+        if found is None:
             raise NotIndexed(show(path))
+        child: Child | None = found.child
+        if child is None or child.ftype != FILE:
+            raise NoThumbnail(show(path), "it is not a file")
         cid = child.cid
         if not is_media(child.kind, child.name):
             raise NoThumbnail(show(path), "it is not an image, a PDF or a video")

@@ -65,6 +65,8 @@ def test_the_media_job_run_by_a_command(sd: Sd, tmp_path: Path) -> None:
         assert img.format == "WEBP" and max(img.size) == 1024
     assert "it is not an image, a PDF or a video" in sd.fails("thumb", str(root / "notes.txt")).err
     assert "no content id yet" in sd.fails("thumb", str(root / "empty.mp4")).err
+    assert "it is not a file" in sd.fails("thumb", str(root / "docs")).err
+    assert "is not in the index" in sd.fails("thumb", str(tmp_path / "elsewhere.jpg")).err
 
     # Cleared, then made again from the files, without describing any of them again.
     assert sd.json("thumbs", "clear")["files"] == 12
