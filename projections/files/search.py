@@ -29,7 +29,7 @@ import itertools
 import os
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator, NamedTuple
 
 from projections.files.listings import (
@@ -42,6 +42,7 @@ from projections.files.listings import (
     C_SIZE,
     records,
 )
+from projections.files.media import dated
 from projections.files.names import (
     MAX_LENGTH,
     PAGE_MAX,
@@ -51,7 +52,7 @@ from projections.files.names import (
     fold_text,
     is_word_char,
 )
-from projections.files.query import folder_children, folder_records
+from projections.files.query import folder_children, folder_records, locate
 from projections.files.schema import EID_MASK, chunks, marks, paths_of
 
 EXACT, PREFIX, WORD, IN_NAME, IN_PATH = range(5)
@@ -85,6 +86,8 @@ class Hit(NamedTuple):
     rank: int
     # The local id of its folder (where it is: which location, whether that is offline).
     folder: int
+    # Its own local id: ``(folder & ~EID_MASK) | eid`` (what other tables key entries by).
+    entry: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,9 @@ class Filters:
     kind: str | None = None
     ext: str | None = None
     under: int | None = None  # a folder's local id
+    # Only these entries (local ids): what a filter on other tables found (media data,
+    # tags). Given, they are the candidates: each is ranked, none is left unread.
+    entries: frozenset[int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,12 +181,15 @@ class _Search:
         self._under: dict[int, bool] = {}
         self._ext = filters.ext.lower().lstrip(".") if filters.ext else None
         self._root_paths: dict[int, str] | None = None
+        # Entries found where they are (``locate``), by local id: their listings unread.
+        self._located: dict[int, tuple[Any, ...]] = {}
 
     # -- what is accepted -------------------------------------------------------------------
 
     def child(self, folder: int, eid: int) -> tuple[Any, ...] | None:
         """A child as its listing stores it (fields at the ``C_*`` positions)."""
-        return self._listing(folder).get(eid)
+        located = self._located.get((folder & ~EID_MASK) | eid)
+        return located if located is not None else self._listing(folder).get(eid)
 
     def _is_under(self, folder: int) -> bool:
         ok = self._under.get(folder)
@@ -198,6 +207,8 @@ class _Search:
         entry = (folder & ~EID_MASK) | eid
         if entry in self.found:
             return
+        if self.filters.entries is not None and entry not in self.filters.entries:
+            return
         if self._ext is not None and extension(name) != self._ext:
             return
         if self.filters.under is not None and not self._is_under(folder):
@@ -206,7 +217,9 @@ class _Search:
             child = self.child(folder, eid)
             if child is None or child[C_KIND] != self.filters.kind:
                 return
-        self.found[entry] = _Found(rank, len(name), folder_path + name, folder, eid)
+        # Without a query every entry ranks alike, and the list goes by path.
+        length = len(name) if self.query.terms else 0
+        self.found[entry] = _Found(rank, length, folder_path + name, folder, eid)
         self._ranked[rank] += 1
         lengths = self._lengths[rank]
         lengths[len(name)] = lengths.get(len(name), 0) + 1
@@ -374,12 +387,33 @@ class _Search:
 
     def run(self) -> list[Hit]:
         query = self.query
+        if self.filters.entries is not None:
+            return self._among(self.filters.entries)
         if not query.terms:
             return []
         if not query.has_fragment:
             self._names()
         if not self.enough(IN_NAME):
             self._paths()
+        return self._hits()
+
+    def offer(self, name: str, folder_path: str, folder: int, eid: int) -> None:
+        """Rank an entry (any, without a query) and accept it if it matches."""
+        rank = rank_of(name, folder_path, self.query) if self.query.terms else EXACT
+        if rank is not None:
+            self.accept(rank, name, folder_path, folder, eid)
+
+    def _among(self, entries: frozenset[int]) -> list[Hit]:
+        """The given entries are the candidates: each is found where it is and ranked, so
+        a filter's every match is seen, whatever the limit (a sort on something else than
+        the rank, ``--sort taken``, needs them all)."""
+        where = locate(self.db, entries)
+        self._located = {entry: record for entry, (_, record) in where.items()}
+        folder_paths = paths_of(self.db, {folder for folder, _ in where.values()}, folded=True)
+        for folder, record in where.values():
+            folder_path = folder_paths.get(folder)
+            if folder_path is not None:
+                self.offer(fold_name(record[C_NAME]), folder_path, folder, record[C_EID])
         return self._hits()
 
     def _names(self) -> None:
@@ -680,6 +714,7 @@ class _Search:
                         os.path.join(where, child[C_NAME]),
                         f.rank,
                         f.folder,
+                        (f.folder & ~EID_MASK) | f.eid,
                     ),
                 )
             )
@@ -753,6 +788,33 @@ def search(
     return _Search(db, Query.parse(query), filters, limit).run()
 
 
+def by_taken(
+    db: sqlite3.Connection,
+    query: str,
+    filters: Filters = Filters(),
+    limit: int = 50,
+    newest_first: bool = False,
+) -> list[Hit]:
+    """The matches in the order their pictures were taken (then by path), oldest first;
+    those without a date after them, in the search's own order.
+
+    The dated entries are the candidates of one search, each ranked before any is left out,
+    so a match is never dropped for ranking low by name: the limit applies to the dates.
+    """
+    taken = dated(db, filters.entries)
+    hits = search(db, query, replace(filters, entries=frozenset(taken)), max(len(taken), 1))
+    hits.sort(key=lambda h: (taken[h.entry], h.path), reverse=newest_first)
+    del hits[limit:]
+    room = limit - len(hits)
+    if room and filters.entries is not None:
+        hits += search(db, query, replace(filters, entries=filters.entries - taken.keys()), room)
+    elif room:
+        # At most len(hits) of the best matches are dated: these many hold ``room`` others.
+        more = search(db, query, filters, room + len(hits))
+        hits += [h for h in more if h.entry not in taken][:room]
+    return hits
+
+
 def every_name(db: sqlite3.Connection) -> list[tuple[str, str, int, int]]:
     """``(folded name, folded folder path, folder, eid)`` of every entry: what a scan ranks."""
     out = []
@@ -774,11 +836,9 @@ def search_by_scan(
     :func:`every_name`) saves reading the index again for each query."""
     parsed = Query.parse(query)
     scan = _Search(db, parsed, filters, limit)
-    if parsed.terms:
-        first = parsed.terms[0]
+    if parsed.terms or filters.entries is not None:
+        first = parsed.terms[0] if parsed.terms else ""
         for name, folder_path, folder, eid in names if names is not None else every_name(db):
             if first in folder_path + name:
-                rank = rank_of(name, folder_path, parsed)
-                if rank is not None:
-                    scan.accept(rank, name, folder_path, folder, eid)
+                scan.offer(name, folder_path, folder, eid)
     return scan._hits()

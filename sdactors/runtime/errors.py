@@ -184,6 +184,11 @@ class NotIndexed(SdError):
         super().__init__(f"{path} is not in the index (add its folder with 'sd location add')")
 
 
+class NotAFile(SdError):
+    def __init__(self, path: str, what: str) -> None:
+        super().__init__(f"{path} is {what}, not a file (list it with 'sd ls {path}')")
+
+
 class DifferentLibraries(SdError):
     """Two logs compared by ``sd log diff`` belong to different libraries."""
 
