@@ -74,7 +74,7 @@ def dhash(path: Path) -> bytes:
     """The 64-bit dHash of a picture (see the module's docstring)."""
     with Image.open(path) as image:
         grey = image.convert("L").resize((9, 8), Image.Resampling.LANCZOS)
-        pixels = list(grey.getdata())
+        pixels = list(grey.get_flattened_data())
     bits = 0
     for row in range(8):
         for col in range(8):
