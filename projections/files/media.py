@@ -171,12 +171,9 @@ def matching(db: sqlite3.Connection, wanted: MediaFilter) -> frozenset[int]:
     )
 
 
-def dated(db: sqlite3.Connection, among: frozenset[int] | None = None) -> dict[int, str]:
-    """When each entry with a known date was taken (only those of ``among``, given)."""
-    rows = db.execute("SELECT entry, taken FROM media WHERE taken IS NOT NULL")
-    if among is None:
-        return dict(rows)
-    return {entry: taken for entry, taken in rows if entry in among}
+def dated(db: sqlite3.Connection) -> dict[int, str]:
+    """When each entry with a known date was taken."""
+    return dict(db.execute("SELECT entry, taken FROM media WHERE taken IS NOT NULL"))
 
 
 def taken_of(db: sqlite3.Connection, entries: Iterable[int]) -> dict[int, str]:

@@ -30,7 +30,8 @@ import os
 import re
 import sqlite3
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Iterator, NamedTuple
+from operator import itemgetter
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from projections.files.listings import (
     C_CID,
@@ -73,6 +74,10 @@ SCAN_FIRST = 100
 PAGES_AT_ONCE = 32
 # At most this many pages holding a phrase's trigrams are read at once for all its ranks.
 FEW_PAGES = 64
+# A filter's set of entries (``Filters.entries``) is ranked entry by entry up to this size;
+# a larger one, given a query, checks the matches the name pages give instead (the same
+# answer: finding a set's entries reads the listings, where the pages hold few matches).
+AMONG_MOST = 2_000
 
 
 class Hit(NamedTuple):
@@ -168,11 +173,23 @@ class _Found(NamedTuple):
 
 
 class _Search:
-    def __init__(self, db: sqlite3.Connection, query: Query, filters: Filters, limit: int):
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        query: Query,
+        filters: Filters,
+        limit: int,
+        order: Callable[[int], Any] | None = None,
+        reverse: bool = False,
+    ):
         self.db = db
         self.query = query
         self.filters = filters
         self.limit = limit
+        # Given, what the hits are sorted by (of an entry's local id; then by path) instead
+        # of the rank: every match is then read, whatever the limit.
+        self.order = order
+        self.reverse = reverse
         self.found: dict[int, _Found] = {}  # local entry id -> what it ranks
         # How many were found at each rank, and at each rank by name length.
         self._ranked = [0] * (IN_PATH + 1)
@@ -227,6 +244,8 @@ class _Search:
     def enough(self, worst: int, length: int | None = None) -> bool:
         """Whether ``limit`` results surely rank before anything not found yet at ``worst``
         (with ``length``: before any name of that rank longer than ``length``)."""
+        if self.order is not None:
+            return False
         count = sum(self._ranked[:worst])
         if length is None:
             count += self._ranked[worst]
@@ -387,8 +406,9 @@ class _Search:
 
     def run(self) -> list[Hit]:
         query = self.query
-        if self.filters.entries is not None:
-            return self._among(self.filters.entries)
+        entries = self.filters.entries
+        if entries is not None and (not query.terms or len(entries) <= AMONG_MOST):
+            return self._among(entries)
         if not query.terms:
             return []
         if not query.has_fragment:
@@ -686,24 +706,34 @@ class _Search:
             ):
                 self._children[folder].update((c[C_EID], c) for c in records(blob))
 
+    def _key(self, found: _Found) -> tuple[Any, ...]:
+        if self.order is None:
+            return found[:3]
+        return (self.order((found.folder & ~EID_MASK) | found.eid), found.full)
+
     def _hits(self) -> list[Hit]:
-        """The best ``limit`` found, with what the listings hold of each. Ties on the folded
-        path are broken by the raw one, so the order is the same on every device."""
-        ranked = sorted(self.found.values())
-        if len(ranked) > self.limit:
-            last = ranked[self.limit - 1][:3]
-            ranked = [f for i, f in enumerate(ranked) if i < self.limit or f[:3] == last]
-        paths = paths_of(self.db, (f.folder for f in ranked))
-        self._load_listings(f.folder for f in ranked)
+        """The best ``limit`` found (the first, in ``order``), with what the listings hold of
+        each. Ties on the folded path are broken by the raw one, so the order is the same on
+        every device."""
+        reverse = self.reverse
+        keyed = sorted(
+            ((self._key(f), f) for f in self.found.values()), key=itemgetter(0), reverse=reverse
+        )
+        end = self.limit
+        while 0 < end < len(keyed) and keyed[end][0] == keyed[end - 1][0]:
+            end += 1  # ties with the last: the raw paths decide below
+        del keyed[end:]
+        paths = paths_of(self.db, (f.folder for _, f in keyed))
+        self._load_listings(f.folder for _, f in keyed)
         out = []
-        for f in ranked:
+        for key, f in keyed:
             child = self.child(f.folder, f.eid)
             where = paths.get(f.folder)
             if child is None or where is None:
                 continue
             out.append(
                 (
-                    f[:3],
+                    key,
                     Hit(
                         child[C_NAME],
                         child[C_FTYPE],
@@ -718,7 +748,7 @@ class _Search:
                     ),
                 )
             )
-        out.sort(key=lambda pair: (pair[0], pair[1].path))
+        out.sort(key=lambda pair: (pair[0], pair[1].path), reverse=reverse)
         return [hit for _, hit in out[: self.limit]]
 
 
@@ -783,9 +813,15 @@ def _lines_holding(page: Page, needles: list[str]) -> Iterator[int]:
 
 
 def search(
-    db: sqlite3.Connection, query: str, filters: Filters = Filters(), limit: int = 50
+    db: sqlite3.Connection,
+    query: str,
+    filters: Filters = Filters(),
+    limit: int = 50,
+    order: Callable[[int], Any] | None = None,
+    reverse: bool = False,
 ) -> list[Hit]:
-    return _Search(db, Query.parse(query), filters, limit).run()
+    """The matches, best first; with ``order``, the first in that order (see ``_Search``)."""
+    return _Search(db, Query.parse(query), filters, limit, order, reverse).run()
 
 
 def by_taken(
@@ -801,10 +837,16 @@ def by_taken(
     The dated entries are the candidates of one search, each ranked before any is left out,
     so a match is never dropped for ranking low by name: the limit applies to the dates.
     """
-    taken = dated(db, filters.entries)
-    hits = search(db, query, replace(filters, entries=frozenset(taken)), max(len(taken), 1))
-    hits.sort(key=lambda h: (taken[h.entry], h.path), reverse=newest_first)
-    del hits[limit:]
+    taken = dated(db)
+    among = taken.keys() if filters.entries is None else taken.keys() & filters.entries
+    hits = search(
+        db,
+        query,
+        replace(filters, entries=frozenset(among)),
+        limit,
+        taken.__getitem__,
+        newest_first,
+    )
     room = limit - len(hits)
     if room and filters.entries is not None:
         hits += search(db, query, replace(filters, entries=filters.entries - taken.keys()), room)
@@ -830,12 +872,14 @@ def search_by_scan(
     filters: Filters = Filters(),
     limit: int = 50,
     names: list[tuple[str, str, int, int]] | None = None,
+    order: Callable[[int], Any] | None = None,
+    reverse: bool = False,
 ) -> list[Hit]:
     """The same answer as :func:`search`, by ranking every entry of the index: the
     definition that tests and benchmarks hold the fast way to. ``names`` (from
     :func:`every_name`) saves reading the index again for each query."""
     parsed = Query.parse(query)
-    scan = _Search(db, parsed, filters, limit)
+    scan = _Search(db, parsed, filters, limit, order, reverse)
     if parsed.terms or filters.entries is not None:
         first = parsed.terms[0] if parsed.terms else ""
         for name, folder_path, folder, eid in names if names is not None else every_name(db):
