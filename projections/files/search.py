@@ -21,6 +21,13 @@ start with it (trigrams), names with a word that does (words), names that hold i
 (trigrams). Each read stops at the first length by which it has enough results, since every
 later page holds longer names. A rare phrase (its trigrams on few pages) has those pages read
 once for all four. Path matches come from the folders whose path holds a term.
+
+A filter on another table (media data, tags) gives its set of entries (``Filters.entries``):
+then the query may be empty (every entry of the set matches, listed by path), and a small
+set, or any set without a query, is ranked entry by entry (found in the listings); a large
+one with a query keeps the matches the pages give. ``order`` sorts by something else than
+the rank (``by_taken``: the date a picture was taken): every match is then read before the
+first ``limit`` are kept, so none is dropped for ranking low.
 """
 
 from __future__ import annotations
