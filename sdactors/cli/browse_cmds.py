@@ -17,6 +17,7 @@ from sdactors.cli.context import CliContext
 from sdactors.cli.options import json_option, library_option, pass_ctx
 from sdactors.cli.travel import at_option
 from sdactors.indexer.kind_names import KINDS
+from sdactors.runtime.errors import InvalidArgument
 from sdactors.runtime.paths import entry_path
 from sdactors.runtime.units import human_bytes
 
@@ -47,10 +48,18 @@ def ls(ctx: CliContext, path: str | None, at: str | None, library: str | None) -
     "--taken", default=None, metavar="DATE", help="Pictures taken then: 2024, 2024-07, 2024-07-15."
 )
 @click.option(
-    "--min-width", type=click.IntRange(1, reads.DIMENSION_MOST), default=None, metavar="PIXELS"
+    "--min-width",
+    type=click.IntRange(1, reads.DIMENSION_MOST),
+    default=None,
+    metavar="PIXELS",
+    help="Pictures at least this wide.",
 )
 @click.option(
-    "--min-height", type=click.IntRange(1, reads.DIMENSION_MOST), default=None, metavar="PIXELS"
+    "--min-height",
+    type=click.IntRange(1, reads.DIMENSION_MOST),
+    default=None,
+    metavar="PIXELS",
+    help="Pictures at least this high.",
 )
 @click.option("--camera", default=None, help="Pictures whose camera's make or model holds this.")
 @click.option(
@@ -201,9 +210,9 @@ def _media_lines(media: dict[str, Any] | None) -> list[tuple[str, str]]:
 @click.option(
     "--distance",
     type=click.IntRange(0, MOST_DISTANCE),
-    default=DEFAULT_DISTANCE,
-    show_default=True,
-    help="With --similar: how many bits of 64 their perceptual hashes may differ in.",
+    default=None,
+    help="With --similar: how many bits of 64 their perceptual hashes may differ in "
+    f"[default: {DEFAULT_DISTANCE}].",
 )
 @library_option
 @json_option
@@ -213,11 +222,14 @@ def duplicates_(
     limit: int | None,
     min_size: int,
     similar: bool,
-    distance: int,
+    distance: int | None,
     library: str | None,
 ) -> None:
     """Groups of files with identical content, the largest waste first; with --similar,
     then groups of pictures that look alike, each file with how far it is from the first."""
+    if distance is not None and not similar:
+        raise InvalidArgument("--distance is how near similar pictures are: give --similar too")
+    distance = DEFAULT_DISTANCE if distance is None else distance
     groups: list[dict[str, Any]] = ctx.call(
         "duplicates", limit=limit, min_size=min_size, library=library
     )

@@ -46,6 +46,7 @@ def test_info_shows_everything_known_of_a_file(tmp_path: Path) -> None:
     (tree / "backup").mkdir()
     shutil.copy(shot, tree / "backup/beach copy.jpg")
     later = photo(tree / "later.jpg", scene(2))
+    os.symlink("2024/beach.jpg", tree / "beach-link")
     sd.run("library", "create", "Home")
     sd.run("location", "add", str(tree))
     describe(sd, shot)
@@ -110,6 +111,14 @@ def test_info_shows_everything_known_of_a_file(tmp_path: Path) -> None:
     fresh = sd.json("info", str(later))
     assert fresh["media"] is None and fresh["thumbnails"] == []
     assert "media       not described (yet)" in sd.run("info", str(later)).out
+    # A link is described as itself, not as what it points to.
+    link = sd.json("info", str(tree / "beach-link"))
+    assert (link["type"], link["target"], link["content"], link["media"]) == (
+        "symlink",
+        "2024/beach.jpg",
+        None,
+        None,
+    )
 
     assert "is a folder, not a file" in error_of(sd, "info", str(tree / "2024"))
     assert "is a folder, not a file" in error_of(sd, "info", str(tree))
@@ -260,6 +269,7 @@ def test_similar_pictures_beside_exact_duplicates(tmp_path: Path) -> None:
     for g in alike:
         assert all(f["distance"] == 0 for f in g["files"])
     assert "--distance" in error_of(sd, "duplicates", "--similar", "--distance", "13")
+    assert "give --similar too" in error_of(sd, "duplicates", "--distance", "3")
 
 
 def test_another_devices_photos_without_the_files(tmp_path: Path) -> None:
