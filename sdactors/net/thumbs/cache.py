@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -54,7 +55,7 @@ class ThumbnailCache:
         path = self.path(library, cid, size)
         with self._lock:
             try:
-                os.utime(path)
+                _used(path)
             except FileNotFoundError:
                 return None
             if self._files is not None and path in self._files:
@@ -68,6 +69,7 @@ class ThumbnailCache:
         path = self.path(library, cid, size)
         private_dir(path.parent)
         write_private(path, data)
+        _used(path)
         with self._lock:
             files = self._loaded()
             self._total += len(data) - files.pop(path, 0)
@@ -115,3 +117,10 @@ class ThumbnailCache:
             evicted += 1
         if evicted:
             log.info("thumbnail_cache_evicted", files=evicted, bytes=self._total, most=self.most)
+
+
+def _used(path: Path) -> None:
+    """Mark ``path`` as used now: its mtime, to the nanosecond the clock gives (the kernel's
+    own stamp of a write is a tick coarse, too coarse to order two writes in a row)."""
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))
