@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,7 @@ def test_a_thumbnail_comes_from_the_device_holding_the_file_into_a_bounded_cache
             (i, 512): noise_webp(thumbnail_path(root, cids[i], 512), 512, i) for i in range(7)
         }
         placed[0, 256] = noise_webp(thumbnail_path(root, cids[0], 256), 256, 100)
+        placed[2, 256] = noise_webp(thumbnail_path(root, cids[2], 256), 256, 102)
         too_large = thumbnail_path(root, cids[8], 256)
         too_large.parent.mkdir(parents=True, exist_ok=True)
         too_large.write_bytes(b"RIFF\0\0\0\0WEBP" + bytes(WEBP_MOST))
@@ -145,6 +147,13 @@ def test_a_thumbnail_comes_from_the_device_holding_the_file_into_a_bounded_cache
         assert f"{cids[6].hex()}_512.webp" in held
         assert f"{cids[0].hex()}_512.webp" not in held
         assert f"{cids[1].hex()}_512.webp" not in held
+
+        # Asked twice at once: one fetch, both answered.
+        with ThreadPoolExecutor(2) as pool:
+            both = list(pool.map(lambda _: thumb(b, paths[2], 256), range(2)))
+        assert both[0] == both[1] and both[0]["source"] == "network"
+        fetched = [r for r in pb.log_records("thumbnail_fetched") if r["size"] == 256]
+        assert len(fetched) == 1, fetched
 
         # Fetched twice: the second time from the cache, also with ash gone.
         first = thumb(b, paths[0], 256)
