@@ -19,6 +19,7 @@ from events.clock import clocks_ahead
 from events.domain.device import DeviceReachable
 from events.store import EventStore
 from projections.devices import Peer
+from sdactors.net.context import refusal
 from sdactors.net.endpoint import CONNECT_TIMEOUT_S, HELLO_TIMEOUT_S
 from sdactors.net.frames import SMALL_FRAME, iso, let_peer_close, read_frame, why, write_frame
 from sdactors.net.messages import PeersSeen, SyncMessage, SyncNow, SyncPause, SyncStatus
@@ -373,12 +374,9 @@ class SyncService:
     async def _refusal(self, ls: LibrarySync, peer: bytes) -> tuple[str, str] | None:
         """Why ``peer`` may not sync this library, or None. Read fresh from the index: a
         pairing or revocation that just arrived counts."""
-        table = {p.device: p for p in await self._ctx.peers(ls.lib)}
-        found = table.get(peer)
-        if found is not None and found.revoked:
-            return ("this device was revoked in the library", "revoked")
-        if (found is None or not found.member) and peer not in ls.joining:
-            return ("this device is not paired in the library", "unauthorized")
+        refused = refusal(await self._ctx.peers(ls.lib), peer, trusted=peer in ls.joining)
+        if refused is not None:
+            return refused
         if peer not in ls.links:
             await self.refresh_peers(ls)
         return None

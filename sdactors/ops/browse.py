@@ -20,8 +20,8 @@ from projections.files.query import (
     file_stats,
     folder_children,
     folder_owners,
-    locations,
     resolve,
+    resolve_held,
 )
 from projections.files.search import Filters, search
 from sdactors.indexer.content import shown
@@ -142,15 +142,11 @@ class Ls(Op):
         ]
 
     def _resolve(self, db: Any, mine: bytes) -> tuple[Any, bytes]:
-        """The path on this device, else on another device of the library that indexes it
-        (devices in id order, so every device answers alike)."""
         assert self.path is not None
-        others = sorted({loc.device for loc in locations(db)} - {mine})
-        for device in (mine, *others):
-            found = resolve(db, self.path, device)
-            if found is not None:
-                return found, device
-        raise NotIndexed(show(self.path))
+        found = resolve_held(db, self.path, mine)
+        if found is None:
+            raise NotIndexed(show(self.path))
+        return found
 
 
 @op("search")
