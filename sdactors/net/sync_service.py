@@ -238,7 +238,7 @@ class SyncService:
         """Follow the library's devices: dial the members, hear the revoked whose revocation
         is contestable, drop the other revoked (see the module's text)."""
         table = await self._ctx.peers(ls.lib)
-        held = await ls.last_hlcs() if any(p.contest_before for p in table) else {}
+        held = await ls.last_hlcs() if any(p.contest_before is not None for p in table) else {}
         known = {peer.device for peer in table}
         table += [
             Peer(d, name, None, False, None, ()) for d, name in ls.joining.items() if d not in known
@@ -322,6 +322,8 @@ class SyncService:
             link.known = dict(answer.vector)
             note = HEARD if heard else TAKES_ONLY if answer.takes_only else None
             await self._run_session(ls, link, session, note)
+        # Revoked while a dial was under way: what it failed of says nothing any more.
+        link.fail(REVOKED)
 
     def _adopt(self, link: PeerLink, new: Session) -> bool:
         """Of two sessions with one peer, keep the one the lower device dialed: both sides
@@ -424,7 +426,9 @@ class SyncService:
         ``revokes_us``: the peer said it holds this device revoked, contestably."""
         table = {p.device: p for p in await self._ctx.peers(ls.lib)}
         found = table.get(peer)
-        held = await ls.last_hlcs() if found is not None and found.contest_before else {}
+        held = (
+            await ls.last_hlcs() if found is not None and found.contest_before is not None else {}
+        )
         heard = found is not None and _heard(found, held)
         if found is not None and found.revoked and not heard:
             return ("this device was revoked in the library", "revoked")

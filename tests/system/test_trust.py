@@ -273,7 +273,7 @@ def test_a_member_that_hears_the_later_revocation_first_still_settles(tmp_path: 
         target, addresses, library, _path = _info(d)
         ash_key = DeviceKey((a.data_dir / "device.key").read_bytes()).secret_bytes()
         with ThreadPoolExecutor(1) as pool:
-            dialing = pool.submit(offer, ash_key, target, addresses, library, {}, (), 4)
+            dialing = pool.submit(offer, ash_key, target, addresses, library, {}, (), 6)
 
             def told() -> bool:
                 row = next(r for r in d.json("sync", "status") if r["name"] == "ash")
