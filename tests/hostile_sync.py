@@ -46,6 +46,7 @@ async def _session(
         await write_frame(send, {"lib": library, "vec": vector})
         answer, _ = await asyncio.wait_for(read_frame(recv), 10)
         dropped = False
+        received: list[Any] = []
         if "refused" not in answer:
             for frame in frames:
                 data = frame if isinstance(frame, bytes) else pack(frame)
@@ -53,13 +54,13 @@ async def _session(
             # A node that refuses drops the session: reading then ends.
             try:
                 while True:
-                    await asyncio.wait_for(read_frame(recv), linger)
+                    received.append((await asyncio.wait_for(read_frame(recv), linger))[0])
             except asyncio.TimeoutError:
                 dropped = False
             except Exception:  # noqa: BLE001 - the session ended: what we want to see
                 dropped = True
         conn.close(0, b"done")
-        return {"answer": answer, "dropped": dropped}
+        return {"answer": answer, "dropped": dropped, "received": received}
     finally:
         await endpoint.close()
 
@@ -74,8 +75,9 @@ def offer(
     linger: float = 5.0,
 ) -> dict[str, Any]:
     """Dial ``target`` as the device of ``secret``, open a sync of ``library`` claiming
-    ``vector``, send ``frames`` (maps, or raw bytes) if let in; what was answered, and
-    whether the node then dropped the session."""
+    ``vector``, send ``frames`` (maps, or raw bytes) if let in; what was answered, the frames
+    the node sent then (until it was silent ``linger`` seconds), and whether it then dropped
+    the session."""
     return asyncio.run(_session(secret, target, addresses, library, vector, list(frames), linger))
 
 
