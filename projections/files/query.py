@@ -343,6 +343,18 @@ def resolve(db: sqlite3.Connection, path: bytes, device: bytes) -> Resolved | No
     return Resolved(loc, folder, child)
 
 
+def resolve_held(db: sqlite3.Connection, path: bytes, mine: bytes) -> tuple[Resolved, bytes] | None:
+    """What the index holds at ``path`` on this device (``mine``), else on another device of
+    the library that indexes it (devices in id order, so every device answers alike); with
+    the device it was found on."""
+    others = sorted({loc.device for loc in locations(db)} - {mine})
+    for device in (mine, *others):
+        found = resolve(db, path, device)
+        if found is not None:
+            return found, device
+    return None
+
+
 class FileStats(NamedTuple):
     files: int
     dirs: int

@@ -156,7 +156,8 @@ def info_lines(found: dict[str, Any]) -> list[tuple[str, str]]:
     if found["note"]:
         lines.append(("note", found["note"]))
     for thumb in found["thumbnails"]:
-        lines.append((f"thumb {thumb['size']}", thumb["path"]))
+        fetched = " (fetched from its device)" if thumb["source"] == "cache" else ""
+        lines.append((f"thumb {thumb['size']}", thumb["path"] + fetched))
     if not found["thumbnails"]:
         lines.append(("thumbnails", "none on this device"))
     return lines

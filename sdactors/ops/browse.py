@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from events.domain.entries import BLOCK_DEVICE, CHAR_DEVICE, DIR, FIFO, FILE, SOCKET, SYMLINK
-from events.shapes import Bool, Int, MapOf, Maybe, Text
+from events.shapes import Bool, Int, MapOf, Maybe, OneOf, Text
 from projections.devices import device_names
 from projections.files.listings import Child
 from projections.files.media import TAKEN_PREFIX, MediaFilter, matching, media_of, taken_of
@@ -24,8 +24,8 @@ from projections.files.query import (
     file_stats,
     folder_children,
     folder_owners,
-    locations,
     resolve,
+    resolve_held,
 )
 from projections.files.schema import EID_MASK, paths_of
 from projections.files.search import Filters, by_taken, search
@@ -54,6 +54,7 @@ from sdactors.ops.results import (
     record_with,
 )
 from sdactors.ops.shapes import AT, LIBRARY, PATH
+from sdactors.ops.thumb_fetch import SOURCES
 from sdactors.replay.snapshots import reader_at
 from sdactors.runtime.errors import InvalidArgument, NotAFile, NotIndexed
 from sdactors.runtime.paths import text
@@ -157,14 +158,11 @@ class Ls(Op):
 
 
 def resolve_anywhere(db: Any, path: bytes, mine: bytes) -> tuple[Resolved, bytes]:
-    """The path on this device, else on another device of the library that indexes it
-    (devices in id order, so every device answers alike), with the device."""
-    others = sorted({loc.device for loc in locations(db)} - {mine})
-    for device in (mine, *others):
-        found = resolve(db, path, device)
-        if found is not None:
-            return found, device
-    raise NotIndexed(show(path))
+    """What the index holds at ``path``, on this device or another (``resolve_held``)."""
+    found = resolve_held(db, path, mine)
+    if found is None:
+        raise NotIndexed(show(path))
+    return found
 
 
 # What ``sort`` takes: the order of the date the picture was taken.
@@ -377,8 +375,9 @@ INFO = record(
     tags=LINES,
     favourite=MAYBE_BOOL,
     note=MAYBE_TEXT,
-    # The thumbnails this device holds of its content, by size.
-    thumbnails=many(record(size=COUNT, path=TEXT)),
+    # The thumbnails this device holds of its content, by size: the library's own, or
+    # fetched from the device holding the file and kept in the cache (``thumb.fetch``).
+    thumbnails=many(record(size=COUNT, path=TEXT, source=OneOf(SOURCES[:2]))),
 )
 
 
@@ -406,7 +405,11 @@ class Info(Op):
             instances = content_instances(db, child.cid, child.size) if child.cid else None
             names = device_names(db)
         loc = found.location
-        thumbnails = lib.config.paths.thumbnails
+        # Looked at, not used: the cache's order of use is left as it is.
+        places = {
+            "library": lib.config.paths.thumbnails,
+            "cache": ctx.data.thumbnail_cache / lib.config.id,
+        }
         return (
             _entry(child, path)
             | {
@@ -432,9 +435,10 @@ class Info(Op):
                 "favourite": None,
                 "note": None,
                 "thumbnails": [
-                    {"size": size, "path": str(path)}
+                    {"size": size, "path": str(path), "source": source}
                     for size in SIZES
-                    if child.cid and (path := thumbnail_path(thumbnails, child.cid, size)).is_file()
+                    for source, root in places.items()
+                    if child.cid and (path := thumbnail_path(root, child.cid, size)).is_file()
                 ],
             }
             | _held_by(device, names)

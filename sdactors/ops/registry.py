@@ -14,6 +14,7 @@ from sdactors.ops import (  # noqa: F401 - importing registers them
     node_ops,
     projections,
     tags,
+    thumb_fetch,
     trash,
     volumes,
     why,

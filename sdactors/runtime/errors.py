@@ -603,6 +603,21 @@ class DropInterrupted(NetError):
         )
 
 
+class HolderUnreachable(NetError):
+    """A thumbnail of a file on another device, which cannot be asked for it now."""
+
+    def __init__(self, device: str, why: str) -> None:
+        super().__init__(f"the device holding it ({device}) is not reachable: {why}")
+
+
+class NoThumbnail(NetError):
+    def __init__(self, device: str, size: int) -> None:
+        super().__init__(
+            f"device {device} has no {size} px thumbnail of it (not made yet, or it is not "
+            "an image, a PDF or a video)"
+        )
+
+
 # -- time travel and bisect (sdactors/replay/) -------------------------------------------------
 
 

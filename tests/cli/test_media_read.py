@@ -14,6 +14,8 @@ from pathlib import Path
 from PIL import Image
 
 from sdactors.media.layout import thumbnail_path
+from sdactors.net.thumbs.cache import ThumbnailCache
+from sdactors.runtime.paths import DataDir
 from tests.conftest import Sd
 from tests.helpers_log import device_of, library_dirs, pair_offline, run_each
 from tests.helpers_media import describe, dhash, distance, photo, scene
@@ -93,7 +95,7 @@ def test_info_shows_everything_known_of_a_file(tmp_path: Path) -> None:
     }
     # Tags, favourites and notes on files are another part of the issue: their places.
     assert (info["tags"], info["favourite"], info["note"]) == ([], None, None)
-    assert info["thumbnails"] == [{"size": 256, "path": str(thumb)}]
+    assert info["thumbnails"] == [{"size": 256, "path": str(thumb), "source": "library"}]
 
     text = sd.run("info", str(shot)).out
     for line in (
@@ -283,7 +285,13 @@ def test_another_devices_photos_without_the_files(tmp_path: Path) -> None:
     describe(a, shot)
     a.run("log", "export", str(tmp_path / "a.sdlog"))
     b.run("log", "import", str(tmp_path / "a.sdlog"))
+    cid = cid_of_file(shot)
+    assert cid is not None
     shutil.rmtree(tree)  # nothing is read from the disk
+    # B's node fetched its thumbnail from A once, and keeps it in its cache.
+    (library,) = library_dirs(b.data_dir)
+    cache = ThumbnailCache(DataDir(b.data_dir).thumbnail_cache, 1 << 20)
+    fetched = cache.put(library.name.removesuffix(".sdlibrary"), bytes.fromhex(cid), 512, b"-")
 
     seen_a, seen_b = run_each(
         (a, ["--json", "info", str(shot)]), (b, ["--json", "info", str(shot)])
@@ -291,8 +299,11 @@ def test_another_devices_photos_without_the_files(tmp_path: Path) -> None:
     info = seen_b.json()
     assert info["device"] == device_of(a.data_dir).hex()
     assert info["media"]["taken"] == "2024-07-14T18:30:05" and info["media"]["make"] == "Canon"
+    assert info["thumbnails"] == [{"size": 512, "path": str(fetched), "source": "cache"}]
+    assert seen_a.json()["thumbnails"] == []
     assert {k: v for k, v in info.items() if k != "thumbnails"} == {
         k: v for k, v in seen_a.json().items() if k != "thumbnails"
     }
+    assert f"thumb 512   {fetched} (fetched from its device)" in b.run("info", str(shot)).out
     assert paths(b.json("search", "--camera", "eos", "--taken", "2024-07")) == [str(shot)]
     assert paths(b.json("search", "beach", "--sort", "taken")) == [str(shot)]
