@@ -10,10 +10,13 @@ entry does (deleted, its folder or location removed) or when its content changes
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
 from events.domain.entries import FILE
+from projections.files.names import fold_text
 from projections.files.schema import DEVICE_SHIFT, EID_MASK, chunks, marks
 
 SCHEMA = (
@@ -116,6 +119,78 @@ def described(db: sqlite3.Connection, loc: int) -> dict[int, tuple[bytes, str | 
             "SELECT entry, cid, error FROM media WHERE location = ?", (loc,)
         )
     }
+
+
+# What ``--taken`` takes: the start of a date (a year, a month, a day), as ``taken`` is
+# written (events/domain/media.py).
+TAKEN_PREFIX = re.compile(r"\d{4}(-\d\d(-\d\d)?)?")
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFilter:
+    """What a search asks of media data (None: nothing), read from the index alone: the
+    file may be on another device, or on a volume that is not there."""
+
+    taken: str | None = None  # the start of the date taken (``TAKEN_PREFIX``)
+    min_width: int | None = None
+    min_height: int | None = None
+    camera: str | None = None  # held by the make or the model, in any case
+
+    @property
+    def asked(self) -> bool:
+        return any(
+            v is not None for v in (self.taken, self.min_width, self.min_height, self.camera)
+        )
+
+
+def matching(db: sqlite3.Connection, wanted: MediaFilter) -> frozenset[int]:
+    """The entries (local ids) whose media data is all ``wanted`` asks: the candidates of
+    a filtered search (``projections/files/search.py: Filters.entries``)."""
+    where, params = [], []
+    if wanted.taken is not None:
+        # Every date starting with the prefix sorts between it and it followed by "~" (past
+        # the digits, "-", "T" and ":" a date is written with): the index on ``taken``.
+        where.append("taken >= ? AND taken < ?")
+        params += [wanted.taken, wanted.taken + "~"]
+    if wanted.min_width is not None:
+        where.append("width >= ?")
+        params.append(wanted.min_width)
+    if wanted.min_height is not None:
+        where.append("height >= ?")
+        params.append(wanted.min_height)
+    if wanted.camera is not None:
+        where.append("(make IS NOT NULL OR model IS NOT NULL)")
+    rows = db.execute(
+        f"SELECT entry, make, model FROM media WHERE {' AND '.join(where) or '1'}", params
+    )
+    if wanted.camera is None:
+        return frozenset(entry for entry, _, _ in rows)
+    # Folded as names are for search (SQLite's lower() knows only ASCII).
+    camera = fold_text(wanted.camera)
+    return frozenset(
+        entry
+        for entry, make, model in rows
+        if camera in fold_text(make or "") or camera in fold_text(model or "")
+    )
+
+
+def dated(db: sqlite3.Connection) -> dict[int, str]:
+    """When each entry with a known date was taken."""
+    return dict(db.execute("SELECT entry, taken FROM media WHERE taken IS NOT NULL"))
+
+
+def taken_of(db: sqlite3.Connection, entries: Iterable[int]) -> dict[int, str]:
+    """When each of ``entries`` that has a date was taken."""
+    found: dict[int, str] = {}
+    for chunk in chunks(sorted(set(entries))):
+        found.update(
+            db.execute(
+                f"SELECT entry, taken FROM media WHERE taken IS NOT NULL "
+                f"AND entry IN ({marks(chunk)})",
+                chunk,
+            )
+        )
+    return found
 
 
 def digest_rows(db: sqlite3.Connection) -> Iterator[Sequence[Any]]:

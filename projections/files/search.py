@@ -21,6 +21,13 @@ start with it (trigrams), names with a word that does (words), names that hold i
 (trigrams). Each read stops at the first length by which it has enough results, since every
 later page holds longer names. A rare phrase (its trigrams on few pages) has those pages read
 once for all four. Path matches come from the folders whose path holds a term.
+
+A filter on another table (media data, tags) gives its set of entries (``Filters.entries``):
+then the query may be empty (every entry of the set matches, listed by path), and a small
+set, or any set without a query, is ranked entry by entry (found in the listings); a large
+one with a query keeps the matches the pages give. ``order`` sorts by something else than
+the rank (``by_taken``: the date a picture was taken): every match is then read before the
+first ``limit`` are kept, so none is dropped for ranking low.
 """
 
 from __future__ import annotations
@@ -29,8 +36,9 @@ import itertools
 import os
 import re
 import sqlite3
-from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, NamedTuple
+from dataclasses import dataclass, replace
+from operator import itemgetter
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from projections.files.listings import (
     C_CID,
@@ -42,6 +50,7 @@ from projections.files.listings import (
     C_SIZE,
     records,
 )
+from projections.files.media import dated
 from projections.files.names import (
     MAX_LENGTH,
     PAGE_MAX,
@@ -51,7 +60,7 @@ from projections.files.names import (
     fold_text,
     is_word_char,
 )
-from projections.files.query import folder_children, folder_records
+from projections.files.query import folder_children, folder_records, locate
 from projections.files.schema import EID_MASK, chunks, marks, paths_of
 
 EXACT, PREFIX, WORD, IN_NAME, IN_PATH = range(5)
@@ -72,6 +81,10 @@ SCAN_FIRST = 100
 PAGES_AT_ONCE = 32
 # At most this many pages holding a phrase's trigrams are read at once for all its ranks.
 FEW_PAGES = 64
+# A filter's set of entries (``Filters.entries``) is ranked entry by entry up to this size;
+# a larger one, given a query, checks the matches the name pages give instead (the same
+# answer: finding a set's entries reads the listings, where the pages hold few matches).
+AMONG_MOST = 2_000
 
 
 class Hit(NamedTuple):
@@ -85,6 +98,8 @@ class Hit(NamedTuple):
     rank: int
     # The local id of its folder (where it is: which location, whether that is offline).
     folder: int
+    # Its own local id: ``(folder & ~EID_MASK) | eid`` (what other tables key entries by).
+    entry: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +107,9 @@ class Filters:
     kind: str | None = None
     ext: str | None = None
     under: int | None = None  # a folder's local id
+    # Only these entries (local ids): what a filter on other tables found (media data,
+    # tags). Given, they are the candidates: each is ranked, none is left unread.
+    entries: frozenset[int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +180,23 @@ class _Found(NamedTuple):
 
 
 class _Search:
-    def __init__(self, db: sqlite3.Connection, query: Query, filters: Filters, limit: int):
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        query: Query,
+        filters: Filters,
+        limit: int,
+        order: Callable[[int], Any] | None = None,
+        reverse: bool = False,
+    ):
         self.db = db
         self.query = query
         self.filters = filters
         self.limit = limit
+        # Given, what the hits are sorted by (of an entry's local id; then by path) instead
+        # of the rank: every match is then read, whatever the limit.
+        self.order = order
+        self.reverse = reverse
         self.found: dict[int, _Found] = {}  # local entry id -> what it ranks
         # How many were found at each rank, and at each rank by name length.
         self._ranked = [0] * (IN_PATH + 1)
@@ -175,12 +205,15 @@ class _Search:
         self._under: dict[int, bool] = {}
         self._ext = filters.ext.lower().lstrip(".") if filters.ext else None
         self._root_paths: dict[int, str] | None = None
+        # Entries found where they are (``locate``), by local id: their listings unread.
+        self._located: dict[int, tuple[Any, ...]] = {}
 
     # -- what is accepted -------------------------------------------------------------------
 
     def child(self, folder: int, eid: int) -> tuple[Any, ...] | None:
         """A child as its listing stores it (fields at the ``C_*`` positions)."""
-        return self._listing(folder).get(eid)
+        located = self._located.get((folder & ~EID_MASK) | eid)
+        return located if located is not None else self._listing(folder).get(eid)
 
     def _is_under(self, folder: int) -> bool:
         ok = self._under.get(folder)
@@ -198,6 +231,8 @@ class _Search:
         entry = (folder & ~EID_MASK) | eid
         if entry in self.found:
             return
+        if self.filters.entries is not None and entry not in self.filters.entries:
+            return
         if self._ext is not None and extension(name) != self._ext:
             return
         if self.filters.under is not None and not self._is_under(folder):
@@ -206,7 +241,9 @@ class _Search:
             child = self.child(folder, eid)
             if child is None or child[C_KIND] != self.filters.kind:
                 return
-        self.found[entry] = _Found(rank, len(name), folder_path + name, folder, eid)
+        # Without a query every entry ranks alike, and the list goes by path.
+        length = len(name) if self.query.terms else 0
+        self.found[entry] = _Found(rank, length, folder_path + name, folder, eid)
         self._ranked[rank] += 1
         lengths = self._lengths[rank]
         lengths[len(name)] = lengths.get(len(name), 0) + 1
@@ -214,6 +251,8 @@ class _Search:
     def enough(self, worst: int, length: int | None = None) -> bool:
         """Whether ``limit`` results surely rank before anything not found yet at ``worst``
         (with ``length``: before any name of that rank longer than ``length``)."""
+        if self.order is not None:
+            return False
         count = sum(self._ranked[:worst])
         if length is None:
             count += self._ranked[worst]
@@ -374,12 +413,34 @@ class _Search:
 
     def run(self) -> list[Hit]:
         query = self.query
+        entries = self.filters.entries
+        if entries is not None and (not query.terms or len(entries) <= AMONG_MOST):
+            return self._among(entries)
         if not query.terms:
             return []
         if not query.has_fragment:
             self._names()
         if not self.enough(IN_NAME):
             self._paths()
+        return self._hits()
+
+    def offer(self, name: str, folder_path: str, folder: int, eid: int) -> None:
+        """Rank an entry (any, without a query) and accept it if it matches."""
+        rank = rank_of(name, folder_path, self.query) if self.query.terms else EXACT
+        if rank is not None:
+            self.accept(rank, name, folder_path, folder, eid)
+
+    def _among(self, entries: frozenset[int]) -> list[Hit]:
+        """The given entries are the candidates: each is found where it is and ranked, so
+        a filter's every match is seen, whatever the limit (a sort on something else than
+        the rank, ``--sort taken``, needs them all)."""
+        where = locate(self.db, entries)
+        self._located = {entry: record for entry, (_, record) in where.items()}
+        folder_paths = paths_of(self.db, {folder for folder, _ in where.values()}, folded=True)
+        for folder, record in where.values():
+            folder_path = folder_paths.get(folder)
+            if folder_path is not None:
+                self.offer(fold_name(record[C_NAME]), folder_path, folder, record[C_EID])
         return self._hits()
 
     def _names(self) -> None:
@@ -652,24 +713,34 @@ class _Search:
             ):
                 self._children[folder].update((c[C_EID], c) for c in records(blob))
 
+    def _key(self, found: _Found) -> tuple[Any, ...]:
+        if self.order is None:
+            return found[:3]
+        return (self.order((found.folder & ~EID_MASK) | found.eid), found.full)
+
     def _hits(self) -> list[Hit]:
-        """The best ``limit`` found, with what the listings hold of each. Ties on the folded
-        path are broken by the raw one, so the order is the same on every device."""
-        ranked = sorted(self.found.values())
-        if len(ranked) > self.limit:
-            last = ranked[self.limit - 1][:3]
-            ranked = [f for i, f in enumerate(ranked) if i < self.limit or f[:3] == last]
-        paths = paths_of(self.db, (f.folder for f in ranked))
-        self._load_listings(f.folder for f in ranked)
+        """The best ``limit`` found (the first, in ``order``), with what the listings hold of
+        each. Ties on the folded path are broken by the raw one, so the order is the same on
+        every device."""
+        reverse = self.reverse
+        keyed = sorted(
+            ((self._key(f), f) for f in self.found.values()), key=itemgetter(0), reverse=reverse
+        )
+        end = self.limit
+        while 0 < end < len(keyed) and keyed[end][0] == keyed[end - 1][0]:
+            end += 1  # ties with the last: the raw paths decide below
+        del keyed[end:]
+        paths = paths_of(self.db, (f.folder for _, f in keyed))
+        self._load_listings(f.folder for _, f in keyed)
         out = []
-        for f in ranked:
+        for key, f in keyed:
             child = self.child(f.folder, f.eid)
             where = paths.get(f.folder)
             if child is None or where is None:
                 continue
             out.append(
                 (
-                    f[:3],
+                    key,
                     Hit(
                         child[C_NAME],
                         child[C_FTYPE],
@@ -680,10 +751,11 @@ class _Search:
                         os.path.join(where, child[C_NAME]),
                         f.rank,
                         f.folder,
+                        (f.folder & ~EID_MASK) | f.eid,
                     ),
                 )
             )
-        out.sort(key=lambda pair: (pair[0], pair[1].path))
+        out.sort(key=lambda pair: (pair[0], pair[1].path), reverse=reverse)
         return [hit for _, hit in out[: self.limit]]
 
 
@@ -748,9 +820,48 @@ def _lines_holding(page: Page, needles: list[str]) -> Iterator[int]:
 
 
 def search(
-    db: sqlite3.Connection, query: str, filters: Filters = Filters(), limit: int = 50
+    db: sqlite3.Connection,
+    query: str,
+    filters: Filters = Filters(),
+    limit: int = 50,
+    order: Callable[[int], Any] | None = None,
+    reverse: bool = False,
 ) -> list[Hit]:
-    return _Search(db, Query.parse(query), filters, limit).run()
+    """The matches, best first; with ``order``, the first in that order (see ``_Search``)."""
+    return _Search(db, Query.parse(query), filters, limit, order, reverse).run()
+
+
+def by_taken(
+    db: sqlite3.Connection,
+    query: str,
+    filters: Filters = Filters(),
+    limit: int = 50,
+    newest_first: bool = False,
+) -> list[Hit]:
+    """The matches in the order their pictures were taken (then by path), oldest first;
+    those without a date after them, in the search's own order.
+
+    The dated entries are the candidates of one search, each ranked before any is left out,
+    so a match is never dropped for ranking low by name: the limit applies to the dates.
+    """
+    taken = dated(db)
+    among = taken.keys() if filters.entries is None else taken.keys() & filters.entries
+    hits = search(
+        db,
+        query,
+        replace(filters, entries=frozenset(among)),
+        limit,
+        taken.__getitem__,
+        newest_first,
+    )
+    room = limit - len(hits)
+    if room and filters.entries is not None:
+        hits += search(db, query, replace(filters, entries=filters.entries - taken.keys()), room)
+    elif room:
+        # At most len(hits) of the best matches are dated: these many hold ``room`` others.
+        more = search(db, query, filters, room + len(hits))
+        hits += [h for h in more if h.entry not in taken][:room]
+    return hits
 
 
 def every_name(db: sqlite3.Connection) -> list[tuple[str, str, int, int]]:
@@ -768,17 +879,17 @@ def search_by_scan(
     filters: Filters = Filters(),
     limit: int = 50,
     names: list[tuple[str, str, int, int]] | None = None,
+    order: Callable[[int], Any] | None = None,
+    reverse: bool = False,
 ) -> list[Hit]:
     """The same answer as :func:`search`, by ranking every entry of the index: the
     definition that tests and benchmarks hold the fast way to. ``names`` (from
     :func:`every_name`) saves reading the index again for each query."""
     parsed = Query.parse(query)
-    scan = _Search(db, parsed, filters, limit)
-    if parsed.terms:
-        first = parsed.terms[0]
+    scan = _Search(db, parsed, filters, limit, order, reverse)
+    if parsed.terms or filters.entries is not None:
+        first = parsed.terms[0] if parsed.terms else ""
         for name, folder_path, folder, eid in names if names is not None else every_name(db):
             if first in folder_path + name:
-                rank = rank_of(name, folder_path, parsed)
-                if rank is not None:
-                    scan.accept(rank, name, folder_path, folder, eid)
+                scan.offer(name, folder_path, folder, eid)
     return scan._hits()

@@ -31,14 +31,16 @@ OPEN_ENV = "SD_FRONT_DOOR"
 
 class Grammar(NamedTuple):
     """A command's arguments (in order, the first ``required`` of them needed), its options
-    that take a value (each spelling -> the parameter it sets), the function that runs it
-    and the values of parameters not given (None when not listed)."""
+    that take a value (each spelling -> the parameter it sets), the function that runs it,
+    the values of parameters not given (None when not listed) and its flags (each spelling
+    -> the parameter it sets true, false when not given)."""
 
     arguments: tuple[str, ...]
     required: int
     options: dict[str, str]
     run: Callable[..., None]
     defaults: dict[str, Any] = {}
+    flags: dict[str, str] = {}
 
 
 _READ_OPTIONS = {"--at": "at", "--library": "library", "-l": "library"}
@@ -46,10 +48,15 @@ GRAMMARS: dict[tuple[str, ...], Grammar] = {
     ("ls",): Grammar(("path",), 0, _READ_OPTIONS, reads.ls),
     ("search",): Grammar(
         ("query",),
-        1,
-        {"--kind": "kind", "--ext": "ext", "--under": "under", "--limit": "limit"} | _READ_OPTIONS,
+        # Without a query, the op says what else it needs (a filter), as through click.
+        0,
+        {"--kind": "kind", "--ext": "ext", "--under": "under", "--limit": "limit"}
+        | {"--taken": "taken", "--camera": "camera", "--sort": "sort"}
+        | {"--min-width": "min_width", "--min-height": "min_height"}
+        | _READ_OPTIONS,
         reads.search,
         {"limit": reads.SEARCH_LIMIT},
+        {"--reverse": "reverse"},
     ),
     ("stats",): Grammar((), 0, _READ_OPTIONS, reads.stats),
     ("node", "status"): Grammar((), 0, {}, reads.node_status),
@@ -98,6 +105,8 @@ def parse(args: list[str]) -> Asked | None:
             only_arguments = True
         elif arg == "--json":
             as_json = True
+        elif arg in grammar.flags:
+            values[grammar.flags[arg]] = True
         elif arg in grammar.options and j < len(rest):
             # click takes the next word as the value, whatever it looks like.
             values[grammar.options[arg]] = rest[j]
@@ -124,15 +133,29 @@ def _checked(asked: Asked) -> Asked | None:
     values = asked.values
     if "kind" in values and values["kind"] not in KINDS:
         return None
-    if "limit" in values:
-        limit = values["limit"]
-        # What click's IntRange takes unchanged: digits, from 1 to the most.
-        if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= reads.SEARCH_LIMIT_MOST):
-            return None
-        values["limit"] = int(limit)
+    if "sort" in values and values["sort"] not in reads.SORTS:
+        return None
+    for name, most in _COUNTS.items():
+        if name in values:
+            number = values[name]
+            # What click's IntRange takes unchanged: digits, from 1 to the most.
+            if not (number.isascii() and number.isdigit() and 1 <= int(number) <= most):
+                return None
+            values[name] = int(number)
     grammar = asked.grammar
     every = (*grammar.arguments, *grammar.options.values())
-    return asked._replace(values={k: values.get(k, grammar.defaults.get(k)) for k in every})
+    return asked._replace(
+        values={k: values.get(k, grammar.defaults.get(k)) for k in every}
+        | {flag: values.get(flag, False) for flag in grammar.flags.values()}
+    )
+
+
+# Options whose value is a count, with the most each takes.
+_COUNTS = {
+    "limit": reads.SEARCH_LIMIT_MOST,
+    "min_width": reads.DIMENSION_MOST,
+    "min_height": reads.DIMENSION_MOST,
+}
 
 
 def answer(args: list[str]) -> int | None:

@@ -110,8 +110,9 @@ def clear(ctx: CliContext, library: str | None) -> None:
 @json_option
 @pass_ctx
 def thumb(ctx: CliContext, path: str, size: str, open_: bool, library: str | None) -> None:
-    """Print the path of the thumbnail of PATH (a file of this device)."""
-    found = ctx.call("thumb", path=user_path(path), size=int(size), library=library)
+    """Print the path of the thumbnail of PATH (a file of any device of the library: one of
+    another device is fetched from it while it is reachable, and kept in a cache)."""
+    found = ctx.call("thumb.fetch", path=user_path(path), size=int(size), library=library)
     ctx.out.result(found, found["path"])
     if open_:
         click.launch(found["path"])

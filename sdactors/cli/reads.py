@@ -19,6 +19,10 @@ Call = Callable[..., Any]
 # sd search --limit: the most it takes, and what it is without one.
 SEARCH_LIMIT_MOST = 10_000
 SEARCH_LIMIT = 50
+# sd search --min-width, --min-height: the most they take (the media data's own bound).
+DIMENSION_MOST = 1 << 31
+# sd search --sort: the orders there are besides the rank.
+SORTS = ("taken",)
 
 
 def _absolute(path: str | None) -> bytes | None:
@@ -81,13 +85,19 @@ def ls(call: Call, out: Output, path: str | None, at: str | None, library: str |
 def search(
     call: Call,
     out: Output,
-    query: str,
+    query: str | None,
     kind: str | None,
     ext: str | None,
     under: str | None,
     limit: int,
     at: str | None,
     library: str | None,
+    taken: str | None = None,
+    min_width: int | None = None,
+    min_height: int | None = None,
+    camera: str | None = None,
+    sort: str | None = None,
+    reverse: bool = False,
 ) -> None:
     hits = call(
         "search",
@@ -98,18 +108,27 @@ def search(
         limit=limit,
         at=travel(call, out, library, at),
         library=library,
+        taken=taken,
+        min_width=min_width,
+        min_height=min_height,
+        camera=camera,
+        sort=sort,
+        reverse=reverse,
     )
     if out.as_json:
         out.json(hits)
         return
     shared = _elsewhere(hits)
+    # A search by media data shows when each picture was taken.
+    dates = ["taken"] if any("taken" in h for h in hits) else []
     out.table(
-        ["path", "kind", "size", *shared],
+        ["path", "kind", "size", *dates, *shared],
         [
             (
                 h["path"] + offline_mark(h["offline"]),
                 h["kind"] or h["type"],
                 "" if h["type"] == "dir" else human_bytes(h["size"]),
+                *((h["taken"] or "").replace("T", " ") for _ in dates),
                 *_held(h, shared),
             )
             for h in hits

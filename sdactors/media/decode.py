@@ -10,9 +10,9 @@ link, and held to what the index says of it (size, mtime) before it is read and 
 a thumbnail is named by content id, so one made of other bytes would be a lie every copy of
 that content shares.
 
-Width and height are the picture's as it is seen: its orientation (EXIF, or a video's display
-rotation, given as the EXIF orientation meaning the same) applied. A PDF's are its first
-page's, in points.
+Width and height are the picture's as stored, as EXIF gives them; the orientation (EXIF's,
+or a video's display rotation given as the EXIF orientation meaning the same) says how it is
+seen, and the thumbnails are made upright. A PDF's size is its first page's, in points.
 
 Thumbnails are written under a temporary name in the thumbnails folder's ``.partial``
 folder, then renamed into place: a reader finds a whole WebP or none. One already there is
@@ -240,9 +240,11 @@ def _image(fd: int, gps: bool) -> Decoded:
             if fields.get("orientation") is None and type(stored) is int and 1 <= stored <= 8:
                 fields["orientation"] = stored
             upright = _rgb(ImageOps.exif_transpose(img))
-            # As seen: a quarter turn swaps the sides (Pillow turns a TIFF itself).
-            turned = (upright.width > upright.height) != (width > height)
-            fields["width"], fields["height"] = (height, width) if turned else (width, height)
+            # As stored (EXIF's sense; the orientation says how it is seen). Pillow turns a
+            # TIFF, and pillow-heif a HEIF, as they open it: their size is the picture seen.
+            seen = (height, width) if _aspect(upright) != _aspect(img) else (width, height)
+            quarter = fields.get("orientation") in (5, 6, 7, 8)
+            fields["width"], fields["height"] = seen[::-1] if quarter else seen
         except MemoryError:
             raise
         except MediaFailed:
@@ -266,6 +268,10 @@ def _claimed_image(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WebP"
     return next((name for magic, name in _IMAGE_MAGIC if head.startswith(magic)), None)
+
+
+def _aspect(img: Image.Image) -> bool:
+    return img.width > img.height
 
 
 def _said(exc: BaseException) -> str:
@@ -441,9 +447,8 @@ def _video(fd: int, gps: bool) -> Decoded:
         meta = {**dict(stream.metadata), **dict(container.metadata)}
         width, height = stream.width or image.width, stream.height or image.height
         fields: dict[str, Any] = {
-            # As seen: a quarter turn swaps the sides.
-            "width": height if rotation in (90, 270) else width,
-            "height": width if rotation in (90, 270) else height,
+            "width": width,
+            "height": height,
             # A display rotation as the EXIF orientation that means the same.
             "orientation": {0: None, 90: 8, 180: 3, 270: 6}[rotation],
             "taken": taken(meta.get("creation_time")),

@@ -1,5 +1,6 @@
 """Thumbnails and media data: where the media job stands, run it, clear the thumbnails, find
-one file's thumbnail; and the library's media setting (GPS).
+the thumbnail of a file of this device (for ``thumb.fetch``, ``sd thumb``); and the
+library's media setting (GPS).
 
 The media job itself is ``sdactors/jobs/media.py``; these read what it recorded (the index's
 ``media`` table) and what it wrote (``<library>/thumbnails``).
@@ -13,20 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from events.domain.entries import FILE
-from events.shapes import Bool, Int, Maybe, OneOf
-from projections.files.listings import Child
+from events.shapes import Bool, Int, Maybe
 from projections.files.media import media_of
-from projections.files.query import resolve
+from projections.files.query import Resolved
 from projections.files.schema import EID_MASK
 from sdactors.jobs.media import is_media, media_status
-from sdactors.media.layout import SIZES, thumbnail_path
+from sdactors.media.layout import thumbnail_path
 from sdactors.media.settings import media_settings, set_media_gps
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.locations import WANTED, Location, find_location, list_locations
 from sdactors.ops.results import BOOL, COUNT, HEX, MAP, TEXT, many, record
-from sdactors.ops.shapes import LIBRARY, PATH
-from sdactors.runtime.errors import LocationIsOffline, NoThumbnail, NotIndexed
+from sdactors.ops.shapes import LIBRARY
+from sdactors.runtime.errors import LocationIsOffline, NoThumbnailYet
 from sdactors.runtime.paths import show, text
 
 # Failures listed per location by ``sd thumbs status`` unless asked for more.
@@ -153,56 +152,26 @@ class ThumbsClear(Op):
         return {"path": str(root), "files": files, "bytes": size}
 
 
-@op("thumb")
-@dataclass(frozen=True)
-class Thumb(Op):
-    """The thumbnail of one file of this device, at one of the sizes (``layout.SIZES``)."""
-
-    path: Annotated[bytes, PATH]
-    size: Annotated[int, OneOf(SIZES)] = SIZES[0]
-    library: Annotated[str | None, LIBRARY] = None
-
-    result = record(path=TEXT, size=COUNT, content_id=HEX)
-
-    def run(self, ctx: OpContext) -> Any:
-        lib = ctx.read_library(self.library)
-        found = local_thumbnail(lib, ctx.device, self.path, self.size)
-        return {"path": str(found.path), "size": self.size, "content_id": found.cid.hex()}
-
-
-@dataclass(frozen=True)
-class Found:
-    path: Path
-    cid: bytes
-
-
-def local_thumbnail(lib: Any, device: bytes, path: bytes, size: int) -> Found:
-    """The thumbnail this device made of its file at ``path``; NoThumbnail saying why there
-    is none (not yet read, could not be read, cleared), NotIndexed when the path is not a
-    file of this device's index."""
-    with lib.index() as db:
-        found = resolve(db, path, device)
-        if found is None:
-            raise NotIndexed(show(path))
-        child: Child | None = found.child
-        if child is None or child.ftype != FILE:
-            raise NoThumbnail(show(path), "it is not a file")
-        cid = child.cid
-        if not is_media(child.kind, child.name):
-            raise NoThumbnail(show(path), "it is not an image, a PDF or a video")
-        if cid is None:
-            raise NoThumbnail(show(path), "it has no content id yet (empty, or not read yet)")
-        media = media_of(db, (found.folder & ~EID_MASK) | child.eid)
-        waiting = media is None or media["cid"] != cid
-    where = thumbnail_path(lib.config.paths.thumbnails, cid, size)
+def local_thumbnail(lib: Any, found: Resolved, path: bytes, size: int) -> Path:
+    """The thumbnail this device made of its file ``found`` (resolved from ``path`` on this
+    device, a file with a content id); NoThumbnailYet saying why there is none: not an
+    image, a PDF or a video, not read yet, could not be read, cleared."""
+    child = found.child
+    assert child is not None and child.cid is not None
+    if not is_media(child.kind, child.name):
+        raise NoThumbnailYet(show(path), "it is not an image, a PDF or a video")
+    where = thumbnail_path(lib.config.paths.thumbnails, child.cid, size)
     if where.exists():
-        return Found(where, cid)
-    if waiting:
-        raise NoThumbnail(show(path), "the media job has not read it yet ('sd thumbs status')")
-    assert media is not None
+        return where
+    with lib.index() as db:
+        media = media_of(db, (found.folder & ~EID_MASK) | child.eid)
+    if media is None or media["cid"] != child.cid:
+        raise NoThumbnailYet(show(path), "the media job has not read it yet ('sd thumbs status')")
     if media["error"] is not None:
-        raise NoThumbnail(show(path), f"it could not be read: {media['error']}")
-    raise NoThumbnail(show(path), "its thumbnails were cleared: 'sd thumbs run' makes them again")
+        raise NoThumbnailYet(show(path), f"it could not be read: {media['error']}")
+    raise NoThumbnailYet(
+        show(path), "its thumbnails were cleared: 'sd thumbs run' makes them again"
+    )
 
 
 @op("library.set")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from projections.files.schema import EID_MASK
 from projections.files.search import Filters, every_name, search, search_by_scan
 from tests.conftest import Sd
 from tests.helpers_log import library_dirs
@@ -176,6 +177,38 @@ def test_the_fast_answer_is_the_scans_answer(corpus: Path) -> None:
             )
         filtered = Filters(kind="image")
         assert search(db, query, filtered, 20) == search_by_scan(db, query, filtered, 20), query
+    db.close()
+
+
+@pytest.mark.parametrize("among_most", [2_000, 0], ids=["each-entry", "by-the-pages"])
+def test_a_set_of_entries_is_searched_whole(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch, among_most: int
+) -> None:
+    """Entries a filter on another table gives (media data, tags) are the candidates: the
+    scan's hits, with a query and without one (every entry of the set, by path), in the
+    rank's order or another (``--sort taken``), each entry ranked or found by the pages."""
+    from projections.files import search as module
+
+    monkeypatch.setattr(module, "AMONG_MOST", among_most)
+    db = sqlite3.connect(f"file:{corpus}?mode=ro", uri=True)
+    every = sorted((folder & ~EID_MASK) | eid for _, _, folder, eid in every_name(db))
+    rng = random.Random(8)
+    # Another order than the rank's, with many ties (then by path).
+    order = {entry: rng.randrange(5) for entry in every}.__getitem__
+    for size in (0, 1, 30, 600):
+        chosen = frozenset(rng.sample(every, size))
+        for filters in (Filters(entries=chosen), Filters(kind="image", entries=chosen)):
+            for query in ("", "a", "jpg", "photo", "2 photo", "_0"):
+                for limit in (1, 7, 1000):
+                    assert search(db, query, filters, limit) == search_by_scan(
+                        db, query, filters, limit
+                    ), (size, filters.kind, query, limit)
+                    for reverse in (False, True):
+                        sorted_ = search(db, query, filters, limit, order, reverse)
+                        by_scan = search_by_scan(db, query, filters, limit, None, order, reverse)
+                        assert sorted_ == by_scan, (size, query, limit, reverse)
+        listed = search(db, "", Filters(entries=chosen), 1000)
+        assert {h.entry for h in listed} == chosen
     db.close()
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from PIL import Image
 
 from tests.conftest import Sd
-from tests.helpers_media import colour_at, encoded, pdf, photo, video
+from tests.helpers_media import colour_at, encoded, pdf, picture, video
 
 
 def media_items(sd: Sd) -> list[dict[str, Any]]:
@@ -20,11 +20,11 @@ def media_items(sd: Sd) -> list[dict[str, Any]]:
 
 
 def build(root: Path) -> None:
-    photo(root / "rotated.jpg", 400, 200, orientation=6, gps=(45.5, 7.25))
+    picture(root / "rotated.jpg", 400, 200, orientation=6, gps=(45.5, 7.25))
     shutil.copy(root / "rotated.jpg", root / "copy.jpg")
     pdf(root / "docs/report.pdf", pages=3)
     video(root / "clips/clip.mp4")
-    whole = photo(root / "whole.jpg", 1200, 900).read_bytes()
+    whole = picture(root / "whole.jpg", 1200, 900).read_bytes()
     (root / "whole.jpg").unlink()
     (root / "trunc.jpg").write_bytes(whole[: len(whole) // 2])
     (root / "lying.jpg").write_bytes(encoded("PNG", 300, 100))
@@ -65,7 +65,7 @@ def test_the_media_job_run_by_a_command(sd: Sd, tmp_path: Path) -> None:
         assert img.format == "WEBP" and max(img.size) == 1024
     assert "it is not an image, a PDF or a video" in sd.fails("thumb", str(root / "notes.txt")).err
     assert "no content id yet" in sd.fails("thumb", str(root / "empty.mp4")).err
-    assert "it is not a file" in sd.fails("thumb", str(root / "docs")).err
+    assert "is a folder: thumbnails are of files" in sd.fails("thumb", str(root / "docs")).err
     assert "is not in the index" in sd.fails("thumb", str(tmp_path / "elsewhere.jpg")).err
 
     # Cleared, then made again from the files, without describing any of them again.
@@ -79,7 +79,7 @@ def test_the_media_job_run_by_a_command(sd: Sd, tmp_path: Path) -> None:
     # Every file described once, in the log, without where it was taken: GPS is off until
     # the library's owner turns it on; from then on it is recorded.
     assert sd.run("library", "set", "--media-gps", "on").out.strip() == "library Home: media GPS on"
-    photo(root / "after.jpg", 300, 200, gps=(-33.8568, 151.2153))
+    picture(root / "after.jpg", 300, 200, gps=(-33.8568, 151.2153))
     sd.json("location", "rescan", str(root))
     text = sd.run("thumbs", "run").out
     assert "1 files read, 3 thumbnails written, 0 failed" in text

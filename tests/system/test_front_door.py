@@ -15,6 +15,7 @@ import pytest
 
 from sdactors.cli import front
 from tests.conftest import SD, Result, Sd
+from tests.helpers_media import describe, photo, scene
 from tests.helpers_tree import write
 from tests.system.test_node import node_on
 
@@ -77,9 +78,11 @@ def test_the_front_door_says_what_click_says(sd: Sd, tmp_path: Path) -> None:
     root = tmp_path / "tree"
     for name in NAMES:
         write(root, name, f"{name}\n")
+    sea = photo(root / "pics/sea.jpg", scene(3), "2024:07:14 18:30:05", "Canon", "EOS R5")
     docs = str(root / "docs")
     sd.run("library", "create", "Home")
     sd.run("location", "add", str(root))
+    describe(sd, sea)
     sd.in_process = False  # each way as the process a user starts
     # (command line, whether the door takes it: the rest goes to click either way)
     lines: list[tuple[list[str], bool]] = [
@@ -92,6 +95,10 @@ def test_the_front_door_says_what_click_says(sd: Sd, tmp_path: Path) -> None:
         (["search", "x", "--library", "nope"], True),
         (["--json", "search", "x", "--library=nope"], True),
         (["--json", "search", "--limit", "0", "x"], False),
+        (["search", "--taken", "2024-07"], True),
+        (["--json", "search", "sea", "--sort=taken", "--reverse", "--min-width", "10"], True),
+        (["search"], True),
+        (["info", str(sea)], False),
         (["ls"], True),
         (["--json", "ls"], True),
         (["ls", docs], True),
@@ -119,3 +126,7 @@ def test_the_front_door_says_what_click_says(sd: Sd, tmp_path: Path) -> None:
         assert "Report 2.TXT" in through(sd, "1", ["search", "report"]).out
         failed = through(sd, "1", ["search", "x", "--library", "nope"])
         assert failed.code == 1 and failed.err.startswith("sd: error: no library named")
+        # Media data, asked of the node: a search by it, and everything known of the file.
+        assert f"{sea}  image" in through(sd, "1", ["search", "--camera", "eos"]).out
+        info = json.loads(through(sd, "1", ["--json", "info", str(sea)]).out)
+        assert info["media"]["taken"] == "2024-07-14T18:30:05"

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Sd
-from tests.helpers_media import colour_at, pdf, photo, video
+from tests.helpers_media import colour_at, pdf, picture, video
 from tests.system.test_node import SEEN_WITHIN_S, node_on, until
 
 pytestmark = pytest.mark.slow
@@ -76,8 +76,8 @@ def test_a_node_makes_thumbnails_and_finishes_them_after_being_killed(
 ) -> None:
     root = tmp_path / "photos"
     for i in range(PHOTOS):
-        photo(root / f"p{i:02}.jpg", 1600, 1200, taken=f"2024:07:{i % 28 + 1:02} 10:{i:02}:00")
-    photo(root / "rotated.jpg", 800, 400, orientation=6)
+        picture(root / f"p{i:02}.jpg", 1600, 1200, taken=f"2024:07:{i % 28 + 1:02} 10:{i:02}:00")
+    picture(root / "rotated.jpg", 800, 400, orientation=6)
     pdf(root / "docs/report.pdf", pages=12)
     video(root / "clips/clip.mp4", seconds=3)
     media = PHOTOS + 3
@@ -116,7 +116,7 @@ def test_a_node_makes_thumbnails_and_finishes_them_after_being_killed(
             assert Path(sd.json("thumb", str(root / name), "--size", "512")["path"]).exists()
 
         # A photo added while the node watches gets its thumbnail, upright.
-        photo(root / "new/turned.jpg", 600, 300, orientation=6)
+        picture(root / "new/turned.jpg", 600, 300, orientation=6)
 
         def shown_new() -> bool:
             return sd.run("thumb", str(root / "new/turned.jpg"), check=False).code == 0
@@ -133,7 +133,7 @@ def test_a_media_job_is_paused_resumed_and_cancelled_like_the_others(
 ) -> None:
     root = tmp_path / "photos"
     for i in range(PHOTOS):
-        photo(root / f"p{i:02}.jpg", 1600, 1200, taken=f"2024:07:05 10:{i:02}:00")
+        picture(root / f"p{i:02}.jpg", 1600, 1200, taken=f"2024:07:05 10:{i:02}:00")
     sd.run("library", "create", "Home")
     slow_media(sd)
     with node_on(sd, tmp_path) as node:

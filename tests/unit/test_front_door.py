@@ -29,16 +29,27 @@ WORDS = [
     *("--kind", "--kind=image", "text", "image", "Image", "nope"),
     *("--ext", "--ext=", "pdf", "--under", "--under=/tmp", "/tmp", "report"),
     *("--limit", "5", "0", "10000", "10001", "+3", " 7", "1_0", "--limit=7", "--limit="),
+    *("--taken", "--taken=2024", "2024-07", "--camera", "--camera=Canon", "canon"),
+    *("--min-width", "--min-width=3000", "3000", "--min-height", "--min-height=0", "2147483649"),
+    *("--sort", "--sort=taken", "taken", "size", "Taken", "--reverse", "--reverse=1"),
 ]
 WORD = st.sampled_from(WORDS)
 # An option as these commands take it (or nearly), with a value.
-VALUE = st.sampled_from(["Home", "text", "image", "5", "10000", "/tmp", "-x", "--json", ""])
+VALUE = st.sampled_from(
+    ["Home", "text", "image", "5", "10000", "/tmp", "-x", "--json", "", "taken", "2024-07"]
+)
 OPTION = st.one_of(
     st.tuples(st.sampled_from(["--kind", "--ext", "--under", "--limit", "--at", "-l"]), VALUE),
+    st.tuples(st.sampled_from(["--taken", "--min-width", "--min-height", "--camera"]), VALUE),
+    st.tuples(st.just("--sort"), VALUE),
     st.tuples(st.sampled_from(["--library=", "--limit=", "--kind=", "--at="]), VALUE).map(
         lambda pair: ("".join(pair),)
     ),
+    st.tuples(st.sampled_from(["--min-width=", "--sort=", "--taken="]), VALUE).map(
+        lambda pair: ("".join(pair),)
+    ),
     st.just(("--json",)),
+    st.just(("--reverse",)),
     st.tuples(st.sampled_from(["report", "-", "--", "x y"])),
 )
 LINE = st.one_of(
@@ -110,6 +121,10 @@ def test_what_the_door_takes_click_takes_the_same_way(args: list[str]) -> None:
         ["stats", "--at=3", "--json"],
         ["node", "status", "--json"],
         ["search", "--library", "--json", "x"],  # click takes the word after as the value
+        ["search", "--taken", "2024-07"],
+        ["search", "x", "--sort", "taken", "--reverse", "--min-width", "3000", "--camera", "eos"],
+        ["search", "--min-height=10", "--sort=taken", "--camera=Canon EOS", "--json"],
+        ["search"],  # no query: the command says what it needs, whichever way it came
     ],
 )
 def test_the_door_takes_the_usual_lines(args: list[str]) -> None:
@@ -121,8 +136,11 @@ def test_the_door_takes_the_usual_lines(args: list[str]) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ["search"],
         ["search", "a", "b"],
+        ["search", "x", "--sort", "size"],
+        ["search", "x", "--min-width", "0"],
+        ["search", "x", "--min-height", "+3"],
+        ["search", "--reverse=1", "x"],
         ["search", "x", "--kind", "nope"],
         ["search", "x", "--limit", "0"],
         ["search", "x", "--limit", "+3"],

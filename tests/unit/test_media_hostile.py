@@ -26,7 +26,7 @@ from tests.helpers_media import (
     hand_pdf,
     no_stream_video,
     pdf,
-    photo,
+    picture,
     png_claiming,
     slow_pdf,
     video,
@@ -57,7 +57,7 @@ def no_thumbnails(root: Path) -> bool:
 
 
 def test_a_truncated_jpeg(tmp_path: Path) -> None:
-    whole = photo(tmp_path / "whole.jpg", 1200, 900).read_bytes()
+    whole = picture(tmp_path / "whole.jpg", 1200, 900).read_bytes()
     cut = tmp_path / "cut.jpg"
     cut.write_bytes(whole[: len(whole) // 2])
     fields = read(cut, tmp_path / "t")
@@ -144,7 +144,7 @@ def test_a_lying_extension_is_read_as_what_the_bytes_are(tmp_path: Path) -> None
 
 
 def test_a_file_changed_since_it_was_indexed_is_not_read(tmp_path: Path) -> None:
-    path = photo(tmp_path / "p.jpg")
+    path = picture(tmp_path / "p.jpg")
     changed = task(path, tmp_path / "t", size=path.stat().st_size - 1)
     assert decode.describe(changed).fields[0]["error"].startswith("it changed since it was indexed")
     # Gone, or swapped for a link or a FIFO (which must not hang the reader either).
@@ -162,7 +162,7 @@ def test_a_file_changed_since_it_was_indexed_is_not_read(tmp_path: Path) -> None
 def test_a_file_changing_while_it_is_read_gives_no_thumbnail(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = photo(tmp_path / "p.jpg", 1200, 900)
+    path = picture(tmp_path / "p.jpg", 1200, 900)
     job = task(path, tmp_path / "t")
     real = decode._image
 
@@ -201,7 +201,7 @@ def test_a_worker_past_its_memory_cap_fails_that_file_and_is_replaced(tmp_path: 
     # 24 M pixels: within Pillow's pixel limit, beyond a 64 MiB cap once decoded.
     big = tmp_path / "big.png"
     Image.new("RGB", (6000, 4000), (10, 200, 30)).save(big)
-    small = photo(tmp_path / "small.jpg")
+    small = picture(tmp_path / "small.jpg")
     tasks = [task(big, tmp_path / "t"), task(small, tmp_path / "t")]
     done = run_all(MediaWorkers(1, memory=64 << 20), tasks)
     assert done[tasks[0].cid].fields[0]["error"] == (
@@ -214,7 +214,7 @@ def test_a_worker_past_its_memory_cap_fails_that_file_and_is_replaced(tmp_path: 
 
 def test_a_file_past_its_time_is_failed_and_its_worker_replaced(tmp_path: Path) -> None:
     slow = slow_pdf(tmp_path / "slow.pdf", 600_000)
-    small = photo(tmp_path / "small.png", 16, 16, "PNG")
+    small = picture(tmp_path / "small.png", 16, 16, "PNG")
     tasks = [task(slow, tmp_path / "t"), task(small, tmp_path / "t")]
     started = time.monotonic()
     done = run_all(MediaWorkers(1, timeout=0.3), tasks)
@@ -228,7 +228,7 @@ def test_a_file_past_its_time_is_failed_and_its_worker_replaced(tmp_path: Path) 
 
 def test_a_worker_killed_while_reading_fails_that_file_only(tmp_path: Path) -> None:
     slow = slow_pdf(tmp_path / "slow.pdf", 600_000)
-    small = photo(tmp_path / "small.png", 16, 16, "PNG")
+    small = picture(tmp_path / "small.png", 16, 16, "PNG")
     tasks = [task(slow, tmp_path / "t"), task(small, tmp_path / "t")]
     pool = MediaWorkers(1)
 
@@ -273,7 +273,7 @@ def test_a_cancelled_run_stops_at_once_and_leaves_no_half_written_thumbnail(tmp_
 
 def test_nothing_new_is_read_while_the_library_is_busy(tmp_path: Path) -> None:
     """``go`` clear (an index of the library runs): no file is handed out until it is set."""
-    paths = [photo(tmp_path / f"p{i}.png", 64, 32 + i, "PNG") for i in range(3)]
+    paths = [picture(tmp_path / f"p{i}.png", 64, 32 + i, "PNG") for i in range(3)]
     tasks = [task(p, tmp_path / "t") for p in paths]
     go = threading.Event()
     pool = MediaWorkers(2)
