@@ -179,15 +179,15 @@ def run_media(run: JobRun) -> dict[str, Any]:
         todo = pending_media(
             db, lib.device, run.location, root if run.params.get("thumbnails") else None
         )
-    if not todo and not run.recorded:
-        return {"files": 0}
     if not run.recorded:
+        if not todo:
+            return {"files": 0}  # queued by the node on its own, and nothing to do
         run.record_queued()
     _remove_partials(root)
     settings = media_settings(lib.paths)
     counts = Counts(total=len(todo))
     emitter = run.emitter
-    emitter.counts = counts.recorded
+    emitter.counts = counts.as_dict
     if run.recorded:
         emitter.emit([CATALOG.body(JobStarted(run.job, run.kind, run.location))])
     run.report(counts.as_dict())
@@ -227,29 +227,28 @@ def run_media(run: JobRun) -> dict[str, Any]:
         raise RunCancelled()
     if run.recorded:
         emitter.drain()
-        emitter.emit([CATALOG.body(JobCompleted(run.job, counts.recorded()))])
+        emitter.emit([CATALOG.body(JobCompleted(run.job, counts.as_dict()))])
     emitter.drain()
     log.info("media_job_done", location=run.location.hex(), **counts.as_dict())
     return counts.as_dict()
 
 
 class Counts:
+    """What a run has done: its status, its checkpoints and its end."""
+
     def __init__(self, total: int) -> None:
         self.total = total
         self.files = 0
         self.failed = 0
         self.thumbnails = 0
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | float]:
         return {
             "files": self.files,
             "total": self.total,
             "failed": self.failed,
             "thumbnails": self.thumbnails,
         }
-
-    def recorded(self) -> dict[str, int | float]:
-        return dict(self.as_dict())
 
 
 def _groups(todo: list[Pending]) -> dict[bytes, list[Pending]]:
