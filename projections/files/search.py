@@ -21,16 +21,23 @@ start with it (trigrams), names with a word that does (words), names that hold i
 (trigrams). Each read stops at the first length by which it has enough results, since every
 later page holds longer names. A rare phrase (its trigrams on few pages) has those pages read
 once for all four. Path matches come from the folders whose path holds a term.
+
+Filters narrow what is accepted, never what is read: a match a filter keeps is found whatever
+the limit, as without it. A filter may be a set of entries (``Filters.entries``: those a tag
+or a favourite mark is on, or media data selects), intersected with the rest. Such a set
+needs no query: the entries are then listed, by path (or by a key of the caller's,
+``order``); and a query with few of them ranks just those, as the scan would.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import re
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from projections.files.listings import (
     C_CID,
@@ -51,6 +58,7 @@ from projections.files.names import (
     fold_text,
     is_word_char,
 )
+from projections.files.places import folders_of
 from projections.files.query import folder_children, folder_records
 from projections.files.schema import EID_MASK, chunks, marks, paths_of
 
@@ -72,6 +80,9 @@ SCAN_FIRST = 100
 PAGES_AT_ONCE = 32
 # At most this many pages holding a phrase's trigrams are read at once for all its ranks.
 FEW_PAGES = 64
+# A query whose entries filter holds at most this many ranks each of them, rather than
+# reading name pages (which would read on, past entries the filter refuses, to the end).
+FEW_ENTRIES = 20_000
 
 
 class Hit(NamedTuple):
@@ -85,13 +96,25 @@ class Hit(NamedTuple):
     rank: int
     # The local id of its folder (where it is: which location, whether that is offline).
     folder: int
+    # Its eid, on the device of its folder.
+    eid: int
 
 
 @dataclass(frozen=True, slots=True)
 class Filters:
+    """What a match must also be; every filter given must hold."""
+
     kind: str | None = None
     ext: str | None = None
     under: int | None = None  # a folder's local id
+    # Only these entries (local ids, ``(folder & ~EID_MASK) | eid``): what a filter that
+    # selects files by what is known of them found (tags, favourites, media data).
+    entries: frozenset[int] | None = None
+
+    def only(self, entries: frozenset[int]) -> "Filters":
+        """These filters, and only ``entries`` too (a set intersects the one already held)."""
+        held = self.entries
+        return dataclasses.replace(self, entries=entries if held is None else held & entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,21 +176,51 @@ def _indexable(text: str) -> bool:
     return len(text) >= 3
 
 
-class _Found(NamedTuple):
+class Found(NamedTuple):
+    """A match as the search holds it until the best are chosen."""
+
     rank: int
     length: int
     full: str  # folded path: the tie-break after length
     folder: int
     eid: int
 
+    @property
+    def entry(self) -> int:
+        return (self.folder & ~EID_MASK) | self.eid
+
+
+# How matches are ordered: a key of each (smallest first); ties by path.
+Order = Callable[[Found], Any]
+
+
+def by_rank(found: Found) -> Any:
+    """A query's order: rank, then shorter name, then path."""
+    return found[:3]
+
+
+def by_path(found: Found) -> Any:
+    """A listing's order (no query): by path, folded as search compares it."""
+    return found.full
+
 
 class _Search:
-    def __init__(self, db: sqlite3.Connection, query: Query, filters: Filters, limit: int):
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        query: Query,
+        filters: Filters,
+        limit: int,
+        order: Order | None = None,
+    ):
         self.db = db
         self.query = query
         self.filters = filters
         self.limit = limit
-        self.found: dict[int, _Found] = {}  # local entry id -> what it ranks
+        # An order of the caller's ranks nothing early: every match is found, then ordered.
+        self.order = order or (by_rank if query.terms else by_path)
+        self._complete = order is not None
+        self.found: dict[int, Found] = {}  # local entry id -> what it ranks
         # How many were found at each rank, and at each rank by name length.
         self._ranked = [0] * (IN_PATH + 1)
         self._lengths: list[dict[int, int]] = [{} for _ in range(IN_PATH + 1)]
@@ -198,6 +251,8 @@ class _Search:
         entry = (folder & ~EID_MASK) | eid
         if entry in self.found:
             return
+        if self.filters.entries is not None and entry not in self.filters.entries:
+            return
         if self._ext is not None and extension(name) != self._ext:
             return
         if self.filters.under is not None and not self._is_under(folder):
@@ -206,7 +261,7 @@ class _Search:
             child = self.child(folder, eid)
             if child is None or child[C_KIND] != self.filters.kind:
                 return
-        self.found[entry] = _Found(rank, len(name), folder_path + name, folder, eid)
+        self.found[entry] = Found(rank, len(name), folder_path + name, folder, eid)
         self._ranked[rank] += 1
         lengths = self._lengths[rank]
         lengths[len(name)] = lengths.get(len(name), 0) + 1
@@ -214,6 +269,8 @@ class _Search:
     def enough(self, worst: int, length: int | None = None) -> bool:
         """Whether ``limit`` results surely rank before anything not found yet at ``worst``
         (with ``length``: before any name of that rank longer than ``length``)."""
+        if self._complete:
+            return False
         count = sum(self._ranked[:worst])
         if length is None:
             count += self._ranked[worst]
@@ -374,6 +431,10 @@ class _Search:
 
     def run(self) -> list[Hit]:
         query = self.query
+        entries = self.filters.entries
+        if entries is not None and (not query.terms or len(entries) <= FEW_ENTRIES):
+            self._read_entries(entries)
+            return self._hits()
         if not query.terms:
             return []
         if not query.has_fragment:
@@ -381,6 +442,23 @@ class _Search:
         if not self.enough(IN_NAME):
             self._paths()
         return self._hits()
+
+    def _read_entries(self, entries: Iterable[int]) -> None:
+        """Each of ``entries`` that the index holds, ranked by the query (every one, with
+        none): where each is comes from the places, its name from its folder's listing."""
+        where = folders_of(self.db, entries)
+        fpaths = paths_of(self.db, set(where.values()), folded=True)
+        self._load_listings(where.values())
+        query = self.query
+        for entry, folder in where.items():
+            child = self.child(folder, entry & EID_MASK)
+            folder_path = fpaths.get(folder)
+            if child is None or folder_path is None:
+                continue
+            name = fold_name(child[C_NAME])
+            rank = rank_of(name, folder_path, query) if query.terms else EXACT
+            if rank is not None:
+                self.accept(rank, name, folder_path, folder, child[C_EID])
 
     def _names(self) -> None:
         """Ranks 0 to 3, each read from what finds it fastest, until enough."""
@@ -653,12 +731,13 @@ class _Search:
                 self._children[folder].update((c[C_EID], c) for c in records(blob))
 
     def _hits(self) -> list[Hit]:
-        """The best ``limit`` found, with what the listings hold of each. Ties on the folded
-        path are broken by the raw one, so the order is the same on every device."""
-        ranked = sorted(self.found.values())
+        """The best ``limit`` found, with what the listings hold of each. Ties on the order's
+        key are broken by the raw path, so the order is the same on every device."""
+        order = self.order
+        ranked = sorted(self.found.values(), key=lambda f: (order(f), f))
         if len(ranked) > self.limit:
-            last = ranked[self.limit - 1][:3]
-            ranked = [f for i, f in enumerate(ranked) if i < self.limit or f[:3] == last]
+            last = order(ranked[self.limit - 1])
+            ranked = [f for i, f in enumerate(ranked) if i < self.limit or order(f) == last]
         paths = paths_of(self.db, (f.folder for f in ranked))
         self._load_listings(f.folder for f in ranked)
         out = []
@@ -669,7 +748,7 @@ class _Search:
                 continue
             out.append(
                 (
-                    f[:3],
+                    order(f),
                     Hit(
                         child[C_NAME],
                         child[C_FTYPE],
@@ -680,6 +759,7 @@ class _Search:
                         os.path.join(where, child[C_NAME]),
                         f.rank,
                         f.folder,
+                        f.eid,
                     ),
                 )
             )
@@ -748,9 +828,15 @@ def _lines_holding(page: Page, needles: list[str]) -> Iterator[int]:
 
 
 def search(
-    db: sqlite3.Connection, query: str, filters: Filters = Filters(), limit: int = 50
+    db: sqlite3.Connection,
+    query: str,
+    filters: Filters = Filters(),
+    limit: int = 50,
+    order: Order | None = None,
 ) -> list[Hit]:
-    return _Search(db, Query.parse(query), filters, limit).run()
+    """The best ``limit`` matches of ``query`` (of the filters alone, with ``entries`` and an
+    empty query) in the order ``order`` gives (by rank with a query, by path without)."""
+    return _Search(db, Query.parse(query), filters, limit, order).run()
 
 
 def every_name(db: sqlite3.Connection) -> list[tuple[str, str, int, int]]:
@@ -768,17 +854,18 @@ def search_by_scan(
     filters: Filters = Filters(),
     limit: int = 50,
     names: list[tuple[str, str, int, int]] | None = None,
+    order: Order | None = None,
 ) -> list[Hit]:
     """The same answer as :func:`search`, by ranking every entry of the index: the
     definition that tests and benchmarks hold the fast way to. ``names`` (from
     :func:`every_name`) saves reading the index again for each query."""
     parsed = Query.parse(query)
-    scan = _Search(db, parsed, filters, limit)
-    if parsed.terms:
-        first = parsed.terms[0]
+    scan = _Search(db, parsed, filters, limit, order)
+    if parsed.terms or filters.entries is not None:
+        first = parsed.terms[0] if parsed.terms else ""
         for name, folder_path, folder, eid in names if names is not None else every_name(db):
             if first in folder_path + name:
-                rank = rank_of(name, folder_path, parsed)
+                rank = rank_of(name, folder_path, parsed) if parsed.terms else EXACT
                 if rank is not None:
                     scan.accept(rank, name, folder_path, folder, eid)
     return scan._hits()

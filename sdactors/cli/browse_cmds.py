@@ -30,10 +30,14 @@ def ls(ctx: CliContext, path: str | None, at: str | None, library: str | None) -
 
 
 @click.command("search")
-@click.argument("query")
+@click.argument("query", required=False)
 @click.option("--kind", type=click.Choice(KINDS), default=None, help="Only this kind.")
 @click.option("--ext", default=None, help="Only this extension (e.g. pdf).")
 @click.option("--under", default=None, metavar="PATH", help="Only inside this folder.")
+@click.option(
+    "--tag", "tags", multiple=True, metavar="NAME", help="Only files with this tag (repeatable)."
+)
+@click.option("--favourite", is_flag=True, help="Only favourites.")
 @click.option(
     "--limit",
     type=click.IntRange(1, reads.SEARCH_LIMIT_MOST),
@@ -46,17 +50,22 @@ def ls(ctx: CliContext, path: str | None, at: str | None, library: str | None) -
 @pass_ctx
 def search_(
     ctx: CliContext,
-    query: str,
+    query: str | None,
     kind: str | None,
     ext: str | None,
     under: str | None,
+    tags: tuple[str, ...],
+    favourite: bool,
     limit: int,
     at: str | None,
     library: str | None,
 ) -> None:
     """Find files by name or path: every match up to the limit, best first (exact name,
-    name prefix, a word of the name, substring of the name, then path)."""
-    reads.search(ctx.call, ctx.out, query, kind, ext, under, limit, at, library)
+    name prefix, a word of the name, substring of the name, then path).
+
+    With --tag (every tag given) or --favourite, QUERY may be left out: every file they
+    select, by path."""
+    reads.search(ctx.call, ctx.out, query, kind, ext, under, limit, at, library, tags, favourite)
 
 
 @click.command("duplicates")

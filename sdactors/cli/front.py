@@ -32,13 +32,19 @@ OPEN_ENV = "SD_FRONT_DOOR"
 class Grammar(NamedTuple):
     """A command's arguments (in order, the first ``required`` of them needed), its options
     that take a value (each spelling -> the parameter it sets), the function that runs it
-    and the values of parameters not given (None when not listed)."""
+    and the values of parameters not given (None when not listed); its options that take
+    a value each time they are given (``multiple``: the values in order, a tuple) and those
+    that take none (``flags``: spelling -> the parameter they set true); the parameters any
+    of which, given, lets the required arguments be left out (``instead``)."""
 
     arguments: tuple[str, ...]
     required: int
     options: dict[str, str]
     run: Callable[..., None]
     defaults: dict[str, Any] = {}
+    multiple: frozenset[str] = frozenset()
+    flags: dict[str, str] = {}
+    instead: tuple[str, ...] = ()
 
 
 _READ_OPTIONS = {"--at": "at", "--library": "library", "-l": "library"}
@@ -47,9 +53,13 @@ GRAMMARS: dict[tuple[str, ...], Grammar] = {
     ("search",): Grammar(
         ("query",),
         1,
-        {"--kind": "kind", "--ext": "ext", "--under": "under", "--limit": "limit"} | _READ_OPTIONS,
+        {"--kind": "kind", "--ext": "ext", "--under": "under", "--limit": "limit", "--tag": "tags"}
+        | _READ_OPTIONS,
         reads.search,
-        {"limit": reads.SEARCH_LIMIT},
+        {"limit": reads.SEARCH_LIMIT, "tags": (), "favourite": False},
+        multiple=frozenset({"tags"}),
+        flags={"--favourite": "favourite"},
+        instead=("tags", "favourite"),
     ),
     ("stats",): Grammar((), 0, _READ_OPTIONS, reads.stats),
     ("node", "status"): Grammar((), 0, {}, reads.node_status),
@@ -98,19 +108,30 @@ def parse(args: list[str]) -> Asked | None:
             only_arguments = True
         elif arg == "--json":
             as_json = True
+        elif arg in grammar.flags:
+            values[grammar.flags[arg]] = True
         elif arg in grammar.options and j < len(rest):
             # click takes the next word as the value, whatever it looks like.
-            values[grammar.options[arg]] = rest[j]
+            _set(grammar, values, grammar.options[arg], rest[j])
             j += 1
         elif arg.startswith("--") and "=" in arg and arg.partition("=")[0] in grammar.options:
             name, _, value = arg.partition("=")
-            values[grammar.options[name]] = value
+            _set(grammar, values, grammar.options[name], value)
         else:
             return None
-    if not grammar.required <= len(arguments) <= len(grammar.arguments):
+    required = 0 if any(values.get(p) for p in grammar.instead) else grammar.required
+    if not required <= len(arguments) <= len(grammar.arguments):
         return None
     values |= dict(zip(grammar.arguments, arguments))
     return _checked(Asked(data_dir, as_json, grammar, values))
+
+
+def _set(grammar: Grammar, values: dict[str, Any], parameter: str, value: str) -> None:
+    """An option's value: the last one given, or each one in turn (``multiple``)."""
+    if parameter in grammar.multiple:
+        values[parameter] = (*values.get(parameter, ()), value)
+    else:
+        values[parameter] = value
 
 
 def _a_data_dir(path: str) -> bool:
@@ -131,7 +152,7 @@ def _checked(asked: Asked) -> Asked | None:
             return None
         values["limit"] = int(limit)
     grammar = asked.grammar
-    every = (*grammar.arguments, *grammar.options.values())
+    every = (*grammar.arguments, *grammar.options.values(), *grammar.flags.values())
     return asked._replace(values={k: values.get(k, grammar.defaults.get(k)) for k in every})
 
 

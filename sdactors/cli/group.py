@@ -45,6 +45,8 @@ COMMANDS = {
     "sync": ("sdactors.cli.net_cmds", "sync"),
     "drop": ("sdactors.cli.drop_cmds", "group"),
     "why": ("sdactors.cli.why_cmds", "why"),
+    "favourite": ("sdactors.cli.tag_cmds", "favourite"),
+    "note": ("sdactors.cli.tag_cmds", "note"),
 }
 
 

@@ -45,6 +45,30 @@ def _held(item: dict, shared: list[str]) -> tuple[str, ...]:
     return (item["device_name"] or item["device"][:10],) if shared else ()
 
 
+# A note in a table: its first line, cut to this many characters.
+NOTE_SHOWN = 40
+
+
+def _annotated(items: list[dict]) -> list[str]:
+    """A "tags" and a "note" column, each when a file shown has one."""
+    return [c for c in ("tags", "note") if any(i.get(c) for i in items)]
+
+
+def _annotations(item: dict, columns: list[str]) -> tuple[str, ...]:
+    cells = []
+    if "tags" in columns:
+        cells.append(", ".join(item["tags"]))
+    if "note" in columns:
+        note = (item["note"] or "").split("\n", 1)[0]
+        cells.append(note if len(note) <= NOTE_SHOWN else note[: NOTE_SHOWN - 3] + "...")
+    return tuple(cells)
+
+
+def favourite_mark(item: dict) -> str:
+    """What follows the name of a favourite."""
+    return "  [favourite]" if item.get("favourite") else ""
+
+
 def ls(call: Call, out: Output, path: str | None, at: str | None, library: str | None) -> None:
     pos = travel(call, out, library, at)
     items = call("ls", path=_absolute(path), at=pos, library=library)
@@ -61,15 +85,17 @@ def ls(call: Call, out: Output, path: str | None, at: str | None, library: str |
         return
     if any(i["offline"] for i in items):
         out.line("[offline] its volume is not there: as last indexed")
+    annotated = _annotated(items)
     out.table(
-        ["name", "kind", "size", "modified", "content", *shared],
+        ["name", "kind", "size", "modified", "content", *annotated, *shared],
         [
             (
-                i["name"] + ("/" if i["type"] == "dir" else ""),
+                i["name"] + ("/" if i["type"] == "dir" else "") + favourite_mark(i),
                 i["kind"] or i["type"],
                 "" if i["type"] == "dir" else human_bytes(i["size"]),
                 i["modified"][:19].replace("T", " "),
                 i["content_id"] or "",
+                *_annotations(i, annotated),
                 *_held(i, shared),
             )
             for i in items
@@ -81,35 +107,41 @@ def ls(call: Call, out: Output, path: str | None, at: str | None, library: str |
 def search(
     call: Call,
     out: Output,
-    query: str,
+    query: str | None,
     kind: str | None,
     ext: str | None,
     under: str | None,
     limit: int,
     at: str | None,
     library: str | None,
+    tags: tuple[str, ...] = (),
+    favourite: bool = False,
 ) -> None:
     hits = call(
         "search",
-        query=query,
+        query=query or "",
         kind=kind,
         ext=ext,
         under=_absolute(under),
         limit=limit,
         at=travel(call, out, library, at),
         library=library,
+        tags=tuple(tags),
+        favourite=favourite,
     )
     if out.as_json:
         out.json(hits)
         return
     shared = _elsewhere(hits)
+    annotated = _annotated(hits)
     out.table(
-        ["path", "kind", "size", *shared],
+        ["path", "kind", "size", *annotated, *shared],
         [
             (
-                h["path"] + offline_mark(h["offline"]),
+                h["path"] + offline_mark(h["offline"]) + favourite_mark(h),
                 h["kind"] or h["type"],
                 "" if h["type"] == "dir" else human_bytes(h["size"]),
+                *_annotations(h, annotated),
                 *_held(h, shared),
             )
             for h in hits

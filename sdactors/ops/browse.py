@@ -12,10 +12,18 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from events.domain.entries import BLOCK_DEVICE, CHAR_DEVICE, DIR, FIFO, FILE, SOCKET, SYMLINK
-from events.shapes import Int, MapOf, Maybe, Text
+from events.shapes import Bool, Int, ListOf, MapOf, Maybe, Text
+from projections.annotations import (
+    NONE,
+    Annotations,
+    annotations_of,
+    favourite_entries,
+    tagged_entries,
+)
 from projections.devices import device_names
 from projections.files.listings import Child
 from projections.files.query import (
+    Resolved,
     duplicates,
     file_stats,
     folder_children,
@@ -42,6 +50,7 @@ from sdactors.ops.results import (
     record,
 )
 from sdactors.ops.shapes import AT, LIBRARY, PATH
+from sdactors.ops.tags import NAME, tags_named
 from sdactors.replay.snapshots import reader_at
 from sdactors.runtime.errors import InvalidArgument, NotIndexed
 from sdactors.runtime.paths import text
@@ -67,6 +76,9 @@ SEARCH_HIT = record(
     offline=BOOL,
     device=HEX,
     device_name=MAYBE_TEXT,
+    tags=LINES,
+    favourite=BOOL,
+    note=MAYBE_TEXT,
 )
 DUPLICATE = record(
     content_id=MAYBE_TEXT,
@@ -88,6 +100,15 @@ def _held_by(device: bytes, names: dict[bytes, str]) -> dict[str, Any]:
     return {"device": device.hex(), "device_name": names.get(device)}
 
 
+def _shown(annotations: Annotations) -> dict[str, Any]:
+    """The tags, favourite mark and note a file shows (``projections/annotations.py``)."""
+    return {
+        "tags": list(annotations.tags),
+        "favourite": annotations.favourite,
+        "note": annotations.note,
+    }
+
+
 def _entry(child: Child, path: bytes) -> dict[str, Any]:
     return {
         "name": text(child.name),
@@ -98,6 +119,18 @@ def _entry(child: Child, path: bytes) -> dict[str, Any]:
         "modified": _when(child.mtime_ns),
         "content_id": shown(child.cid),
     }
+
+
+def resolve_anywhere(db: Any, path: bytes, mine: bytes) -> tuple[Resolved, bytes]:
+    """What the index holds at ``path`` on this device, else on another device of the
+    library that indexes it (devices in id order, so every device answers alike), and the
+    device it is on."""
+    others = sorted({loc.device for loc in locations(db)} - {mine})
+    for device in (mine, *others):
+        found = resolve(db, path, device)
+        if found is not None:
+            return found, device
+    raise NotIndexed(show(path))
 
 
 @op("ls")
@@ -128,7 +161,7 @@ class Ls(Op):
             ]
         real = self.path
         with lib.index() as db:
-            found, device = self._resolve(db, ctx.device)
+            found, device = resolve_anywhere(db, self.path, ctx.device)
             offline = found.location.offline is not None
             folder = found.named_folder
             if folder is not None:
@@ -137,40 +170,41 @@ class Ls(Op):
             else:
                 children, base = [found.child], os.path.dirname(real)
             holder = _held_by(device, device_names(db))
+            shown = annotations_of(db, [(device, c.eid, c.cid) for c in children])
         return [
-            _entry(c, os.path.join(base, c.name)) | {"offline": offline} | holder for c in children
+            _entry(c, os.path.join(base, c.name))
+            | {"offline": offline}
+            | holder
+            | _shown(shown.get((device, c.eid), NONE))
+            for c in children
         ]
-
-    def _resolve(self, db: Any, mine: bytes) -> tuple[Any, bytes]:
-        """The path on this device, else on another device of the library that indexes it
-        (devices in id order, so every device answers alike)."""
-        assert self.path is not None
-        others = sorted({loc.device for loc in locations(db)} - {mine})
-        for device in (mine, *others):
-            found = resolve(db, self.path, device)
-            if found is not None:
-                return found, device
-        raise NotIndexed(show(self.path))
 
 
 @op("search")
 @dataclass(frozen=True)
 class Search(Op):
-    """Entries whose name or path holds the query, best first (see projections/files/search.py)."""
+    """Entries whose name or path holds the query, best first (see projections/files/search.py),
+    among those every filter given allows. With a filter that selects files by what is known
+    of them (``tags``: all of them; ``favourite``), the query may be empty: every file the
+    filters allow, by path."""
 
-    query: Annotated[str, Text(1, 4096)]
+    query: Annotated[str, Text(0, 4096)] = ""
     kind: Annotated[str | None, Maybe(Text(1, 32))] = None
     ext: Annotated[str | None, Maybe(Text(1, 64))] = None
     under: Annotated[bytes | None, Maybe(PATH)] = None
     limit: Annotated[int, Int(1, 10_000)] = 50
     library: Annotated[str | None, LIBRARY] = None
     at: Annotated[int | None, AT] = None
+    tags: Annotated[tuple, ListOf(NAME, 0, 64)] = ()
+    favourite: Annotated[bool, Bool()] = False
 
     result = many(SEARCH_HIT)
 
     def run(self, ctx: OpContext) -> Any:
-        if not self.query.strip():
-            raise InvalidArgument("the query is empty")
+        if not self.query.strip() and not self.tags and not self.favourite:
+            raise InvalidArgument(
+                "the query is empty (without one, filter by --tag or --favourite)"
+            )
         lib = reader_at(ctx.read_library(self.library), self.at)
         with lib.index() as db:
             folder = None
@@ -179,9 +213,15 @@ class Search(Op):
                 folder = found.named_folder if found is not None else None
                 if folder is None:
                     raise NotIndexed(show(self.under))
-            hits = search(db, self.query, Filters(self.kind, self.ext, folder), self.limit)
+            filters = Filters(self.kind, self.ext, folder)
+            for name in self.tags:
+                filters = filters.only(tagged_entries(db, [t.id for t in tags_named(db, name)]))
+            if self.favourite:
+                filters = filters.only(favourite_entries(db))
+            hits = search(db, self.query, filters, self.limit)
             owners = folder_owners(db, (h.folder for h in hits))
             names = device_names(db)
+            marked = annotations_of(db, [(owners[h.folder].device, h.eid, h.cid) for h in hits])
         return [
             {
                 "path": text(h.path),
@@ -193,6 +233,7 @@ class Search(Op):
                 "offline": owners[h.folder].offline,
             }
             | _held_by(owners[h.folder].device, names)
+            | _shown(marked.get((owners[h.folder].device, h.eid), NONE))
             for h in hits
         ]
 
