@@ -11,6 +11,7 @@ import sqlite3
 import sys
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -209,4 +210,64 @@ def test_each_way_to_read_gives_the_scans_answer(
                 query,
                 limit,
             )
+    db.close()
+
+
+@pytest.mark.parametrize("few", [20_000, 0], ids=["ranked-directly", "read-from-pages"])
+def test_a_set_of_entries_filters_as_the_scan_does(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch, few: int
+) -> None:
+    """Entries chosen by what is known of them (tags, favourites, media data) as a filter:
+    with a query, ranked as without one among those entries only, nothing they hold dropped
+    for the limit, whichever way they are read (each of them ranked, or the name pages read
+    as for any query); without one, every one of them, by path; with the other filters
+    too, all of them must hold."""
+    from projections.files import search as module
+
+    monkeypatch.setattr(module, "FEW_ENTRIES", few)
+    db = sqlite3.connect(f"file:{corpus}?mode=ro", uri=True)
+    names = every_name(db)
+    rng = random.Random(17)
+    entries = [(folder & ~((1 << 40) - 1)) | eid for _, _, folder, eid in names]
+    for size in (0, 1, 5, 60, 700):
+        chosen = frozenset(rng.sample(entries, size))
+        # An entry the index does not hold (a file tagged, then deleted) is no match.
+        chosen |= {max(entries) + 1000}
+        for query in ["", "a", "photo", "report final", ".jpg", "2024/"]:
+            for filters in (
+                Filters(entries=chosen),
+                Filters(kind="image", entries=chosen),
+                Filters(ext="txt").only(chosen),
+            ):
+                for limit in (1, 7, 1000):
+                    fast = search(db, query, filters, limit)
+                    assert fast == search_by_scan(db, query, filters, limit, names), (
+                        size,
+                        query,
+                        filters.kind,
+                        limit,
+                    )
+                    assert all(((h.folder & ~((1 << 40) - 1)) | h.eid) in chosen for h in fast)
+        listed = search(db, "", Filters(entries=chosen), 10_000)
+        assert len(listed) == size
+        assert [h.path.lower() for h in listed] == sorted(h.path.lower() for h in listed)
+    db.close()
+
+
+def test_an_order_of_the_callers_sees_every_match(corpus: Path) -> None:
+    """A key of the caller's (a date taken, say) orders every match of the query, not only
+    the best-ranked ones: the limit is applied after."""
+    db = sqlite3.connect(f"file:{corpus}?mode=ro", uri=True)
+    names = every_name(db)
+
+    def order(found: Any) -> Any:
+        return (-found.eid, found.full)
+
+    for query in ["a", "photo", "report final"]:
+        everything = search(db, query, limit=10_000)
+        by_key = sorted(everything, key=lambda h: (-h.eid, h.path))
+        for limit in (1, 10):
+            fast = search(db, query, limit=limit, order=order)
+            assert [h.path for h in fast] == [h.path for h in by_key[:limit]], query
+            assert fast == search_by_scan(db, query, limit=limit, names=names, order=order)
     db.close()
