@@ -29,16 +29,20 @@ WORDS = [
     *("--kind", "--kind=image", "text", "image", "Image", "nope"),
     *("--ext", "--ext=", "pdf", "--under", "--under=/tmp", "/tmp", "report"),
     *("--limit", "5", "0", "10000", "10001", "+3", " 7", "1_0", "--limit=7", "--limit="),
+    *("--tag", "--tag=Work", "--tag=", "Work", "--favourite", "--favourite=1", "--fav"),
 ]
 WORD = st.sampled_from(WORDS)
 # An option as these commands take it (or nearly), with a value.
 VALUE = st.sampled_from(["Home", "text", "image", "5", "10000", "/tmp", "-x", "--json", ""])
 OPTION = st.one_of(
-    st.tuples(st.sampled_from(["--kind", "--ext", "--under", "--limit", "--at", "-l"]), VALUE),
-    st.tuples(st.sampled_from(["--library=", "--limit=", "--kind=", "--at="]), VALUE).map(
+    st.tuples(
+        st.sampled_from(["--kind", "--ext", "--under", "--limit", "--at", "-l", "--tag"]), VALUE
+    ),
+    st.tuples(st.sampled_from(["--library=", "--limit=", "--kind=", "--at=", "--tag="]), VALUE).map(
         lambda pair: ("".join(pair),)
     ),
     st.just(("--json",)),
+    st.just(("--favourite",)),
     st.tuples(st.sampled_from(["report", "-", "--", "x y"])),
 )
 LINE = st.one_of(
@@ -110,6 +114,10 @@ def test_what_the_door_takes_click_takes_the_same_way(args: list[str]) -> None:
         ["stats", "--at=3", "--json"],
         ["node", "status", "--json"],
         ["search", "--library", "--json", "x"],  # click takes the word after as the value
+        ["search", "--tag", "Work"],  # no query: a filter stands in for it
+        ["search", "--favourite", "--tag=a", "--tag", "b c", "x", "--json"],
+        ["--json", "search", "--favourite", "--limit", "3"],
+        ["search", "--tag", "--favourite"],  # a tag named "--favourite", and no query
     ],
 )
 def test_the_door_takes_the_usual_lines(args: list[str]) -> None:
@@ -134,6 +142,9 @@ def test_the_door_takes_the_usual_lines(args: list[str]) -> None:
         ["stats", "-lHome"],
         ["node", "status", "extra"],
         ["duplicates"],
+        ["search", "--favourite=1"],
+        ["search", "--fav"],
+        ["search", "--tag"],
     ],
 )
 def test_the_door_leaves_to_click_what_it_does_not_know(args: list[str]) -> None:
