@@ -213,9 +213,13 @@ def test_each_way_to_read_gives_the_scans_answer(
     db.close()
 
 
-@pytest.mark.parametrize("few", [20_000, 0], ids=["ranked-directly", "read-from-pages"])
+@pytest.mark.parametrize(
+    "few, ratio, at_once",
+    [(10**9, 1, 32), (10**9, 1, 1), (0, 0, 32), (100, 1, 32)],
+    ids=["ranked-directly", "folder-by-folder", "read-from-pages", "by-their-number"],
+)
 def test_a_set_of_entries_filters_as_the_scan_does(
-    corpus: Path, monkeypatch: pytest.MonkeyPatch, few: int
+    corpus: Path, monkeypatch: pytest.MonkeyPatch, few: int, ratio: int, at_once: int
 ) -> None:
     """Entries chosen by what is known of them (tags, favourites, media data) as a filter:
     with a query, ranked as without one among those entries only, nothing they hold dropped
@@ -225,6 +229,10 @@ def test_a_set_of_entries_filters_as_the_scan_does(
     from projections.files import search as module
 
     monkeypatch.setattr(module, "FEW_ENTRIES", few)
+    monkeypatch.setattr(module, "ENTRIES_RATIO", ratio)
+    # Listed by path, folders are read a few at a time until no later one can hold a path
+    # before the limit's: one at a time, each stop is taken where it can be.
+    monkeypatch.setattr(module, "PAGES_AT_ONCE", at_once)
     db = sqlite3.connect(f"file:{corpus}?mode=ro", uri=True)
     names = every_name(db)
     rng = random.Random(17)
