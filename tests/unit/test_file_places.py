@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from events.clock import HybridClock
 from events.domain import CATALOG
 from events.domain.annotations import FileFavourited, FileTagged
@@ -27,6 +29,7 @@ from events.domain.entries import (
 from events.domain.locations import LocationAdded, LocationRemoved
 from events.envelope import Event
 from events.writer import LogWriter
+from projections.files import holders
 from projections.files.listings import read_children
 from projections.files.places import folders_of
 from projections.files.schema import EID_MASK
@@ -102,7 +105,9 @@ def kept(db: Any) -> tuple[dict[int, int], Counter]:
     return folders_of(db, every), held
 
 
-def test_places_and_holders_follow_every_change() -> None:
+@pytest.mark.parametrize("few", [2, 0], ids=["looked-for-one-by-one", "every-listing-read"])
+def test_places_and_holders_follow_every_change(monkeypatch: pytest.MonkeyPatch, few: int) -> None:
+    monkeypatch.setattr(holders, "FEW", few)
     events = history()
     for upto in range(1, len(events) + 1):
         prefix = events[:upto]
