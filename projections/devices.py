@@ -69,6 +69,9 @@ class Peer(NamedTuple):
     # Revoked: the last seq of its events that is kept.
     cut: int | None
     addresses: tuple[str, ...]
+    # Revoked once an admin: the hlc before which an event of its own could undo that
+    # (``projections.membership.Membership.contestable``).
+    contest_before: int | None = None
 
     @property
     def paired(self) -> bool:
@@ -89,13 +92,21 @@ def peers(db: sqlite3.Connection) -> list[Peer]:
     """Every device the library knows of (registered or named by membership), by id."""
     rows = db.execute(
         "SELECT d.device, coalesce(r.name, m.name), m.role, coalesce(m.creator, 0), m.cut, "
-        "a.addresses FROM "
+        "a.addresses, m.contest_before FROM "
         "(SELECT device FROM devices UNION SELECT device FROM members) d "
         "LEFT JOIN devices r ON r.device = d.device "
         "LEFT JOIN members m ON m.device = d.device "
         "LEFT JOIN reachable a ON a.device = d.device ORDER BY d.device"
     )
     return [
-        Peer(dev, name, role, bool(creator), cut, tuple(msgpack.unpackb(addrs) if addrs else ()))
-        for dev, name, role, creator, cut, addrs in rows
+        Peer(
+            dev,
+            name,
+            role,
+            bool(creator),
+            cut,
+            tuple(msgpack.unpackb(addrs) if addrs else ()),
+            contest,
+        )
+        for dev, name, role, creator, cut, addrs, contest in rows
     ]

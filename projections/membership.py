@@ -15,6 +15,13 @@ The rules (log format 3):
   arrive in. Since such a later event can be a membership event that came earlier by hlc
   (the revoked device did not know yet), the cut can change what counted before it: the
   rules are applied again without the events past each cut until the cuts stop changing.
+- A revoked device that was an admin before its revocation may hold what undoes it: its own
+  revocation of its revoker, written earlier while they were apart. Such a revocation is
+  *contestable* (``Membership.contestable``: the hlc of the revocation that stands) until
+  some event of that device dated after it is held here (an honest device's hlcs grow with
+  its seqs, so nothing it writes from then on comes before). Sync still takes what such a
+  device sends, and sends it nothing (``sdactors.net.sync_service``): otherwise the order in
+  which two conflicting revocations arrive would decide which stands.
 - Events of a device that is no member (never paired by an admin, not the creator) are not
   folded either: a paired device cannot bring in a key of its own making. Until the
   library's creation is held (a device joining, before the creator's events arrive; a log
@@ -93,6 +100,9 @@ class Membership:
     names: dict[bytes, str | None] = field(default_factory=dict)
     # Revoked devices and the last seq of each that is folded.
     cuts: dict[bytes, int] = field(default_factory=dict)
+    # Revoked devices that had been admins, each with the hlc of the revocation that stands:
+    # a membership event of theirs dated before it (which they may hold alone) could undo it.
+    contestable: dict[bytes, int] = field(default_factory=dict)
     # Events that did not count, and why: ``sd log verify`` lists them.
     ignored: list[tuple[Act, str]] = field(default_factory=list)
 
@@ -139,6 +149,8 @@ def _apply(ordered: Sequence[Act], creator: bytes | None, exclude: dict[bytes, i
         return state
     state.admins.add(creator)
     state.names[creator] = None
+    # Every device that has been an admin so far in the pass.
+    were_admins = {creator}
     name_stamp: dict[bytes, tuple[int, bytes]] = {}
     for act in ordered:
         if act.type == "library.created":
@@ -157,10 +169,13 @@ def _apply(ordered: Sequence[Act], creator: bytes | None, exclude: dict[bytes, i
         elif act.type == "device.role":
             if act.value == "admin":
                 state.admins.add(target)
+                were_admins.add(target)
             else:
                 state.admins.discard(target)
         else:
             state.cuts[target] = act.value
+            if target in were_admins:
+                state.contestable[target] = act.hlc
             state.admins.discard(target)
             state.names.setdefault(target, None)
     return state
@@ -195,7 +210,7 @@ class MembershipProjection:
     events the other read models may fold (:meth:`fold` answers the new :meth:`allowed`)."""
 
     name = "membership"
-    version = 1
+    version = 2
     types = MEMBERSHIP_TYPES
     gate = True
 
@@ -207,7 +222,7 @@ class MembershipProjection:
         )
         db.execute(
             "CREATE TABLE members (device BLOB PRIMARY KEY, name TEXT, role TEXT NOT NULL, "
-            "creator INTEGER NOT NULL, cut INTEGER)"
+            "creator INTEGER NOT NULL, cut INTEGER, contest_before INTEGER)"
         )
 
     def fold(self, db: sqlite3.Connection, events: Folded) -> None:
@@ -220,9 +235,17 @@ class MembershipProjection:
         state = membership(self.acts(db))
         db.execute("DELETE FROM members")
         db.executemany(
-            "INSERT INTO members (device, name, role, creator, cut) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO members (device, name, role, creator, cut, contest_before) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (device, name, state.role(device), device == state.creator, state.cuts.get(device))
+                (
+                    device,
+                    name,
+                    state.role(device),
+                    device == state.creator,
+                    state.cuts.get(device),
+                    state.contestable.get(device),
+                )
                 for device, name in state.names.items()
             ],
         )

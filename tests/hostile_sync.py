@@ -1,6 +1,6 @@
-"""A peer that speaks ``sd/sync/1`` (and offers Spacedrops, ``sd/drop/1``) by hand: it says
-what it likes, with whatever key it holds, so tests can check what a node refuses (and that
-it writes nothing of it)."""
+"""A peer that speaks ``sd/sync/1`` (and offers Spacedrops, ``sd/drop/1``, and asks for
+thumbnails, ``sd/thumb/1``) by hand: it says what it likes, with whatever key it holds, so
+tests can check what a node refuses (and that it writes nothing of it)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sdactors.net import ffi_buffer
 from sdactors.net.drop.wire import ALPN_DROP
 from sdactors.net.frames import pack, read_frame, write_frame
 from sdactors.net.sync import ALPN_SYNC
+from sdactors.net.thumbs.wire import ALPN_THUMB, ANSWER_MOST
 
 
 async def _endpoint(secret: bytes, alpn: bytes) -> Any:
@@ -45,6 +46,7 @@ async def _session(
         await write_frame(send, {"lib": library, "vec": vector})
         answer, _ = await asyncio.wait_for(read_frame(recv), 10)
         dropped = False
+        received: list[Any] = []
         if "refused" not in answer:
             for frame in frames:
                 data = frame if isinstance(frame, bytes) else pack(frame)
@@ -52,13 +54,13 @@ async def _session(
             # A node that refuses drops the session: reading then ends.
             try:
                 while True:
-                    await asyncio.wait_for(read_frame(recv), linger)
+                    received.append((await asyncio.wait_for(read_frame(recv), linger))[0])
             except asyncio.TimeoutError:
                 dropped = False
             except Exception:  # noqa: BLE001 - the session ended: what we want to see
                 dropped = True
         conn.close(0, b"done")
-        return {"answer": answer, "dropped": dropped}
+        return {"answer": answer, "dropped": dropped, "received": received}
     finally:
         await endpoint.close()
 
@@ -73,8 +75,9 @@ def offer(
     linger: float = 5.0,
 ) -> dict[str, Any]:
     """Dial ``target`` as the device of ``secret``, open a sync of ``library`` claiming
-    ``vector``, send ``frames`` (maps, or raw bytes) if let in; what was answered, and
-    whether the node then dropped the session."""
+    ``vector``, send ``frames`` (maps, or raw bytes) if let in; what was answered, the frames
+    the node sent then (until it was silent ``linger`` seconds), and whether it then dropped
+    the session."""
     return asyncio.run(_session(secret, target, addresses, library, vector, list(frames), linger))
 
 
@@ -110,3 +113,27 @@ def drop_offer(
     sent (``sdactors.net.drop.wire.offer_frame``, or anything else); the node's answer. An
     offer left pending is held open ``linger`` seconds."""
     return asyncio.run(_drop(secret, target, addresses, frame, linger))
+
+
+async def _thumb(secret: bytes, target: bytes, addresses: list[str], frame: Any) -> Any:
+    endpoint = await _endpoint(secret, ALPN_THUMB)
+    try:
+        addr = iroh.EndpointAddr(iroh.EndpointId.from_bytes(target), None, addresses)
+        conn = await asyncio.wait_for(endpoint.connect(addr, ALPN_THUMB), 10)
+        bi = await conn.open_bi()
+        await write_frame(bi.send(), frame)
+        try:
+            answer, _ = await asyncio.wait_for(read_frame(bi.recv(), ANSWER_MOST), 10)
+        except Exception as exc:  # noqa: BLE001 - the node hung up: what the test looks at
+            answer = {"gone": str(exc)}
+        conn.close(0, b"done")
+        return answer
+    finally:
+        await endpoint.close()
+
+
+def thumb_ask(secret: bytes, target: bytes, addresses: list[str], frame: Any) -> Any:
+    """Ask ``target`` for a thumbnail (``sd/thumb/1``) as the device of ``secret``: ``frame``
+    is the ask as sent (``sdactors.net.thumbs.wire.ask_frame``, or anything else); the
+    node's answer, or ``{gone: why}`` when it hung up instead."""
+    return asyncio.run(_thumb(secret, target, addresses, frame))

@@ -1,7 +1,8 @@
 """Media data: what the owning device's media job learned of its files, in batches.
 
 Keyed by (device, entry): the location is the writer's own, so another device's event on it
-finds nothing (as with entries). Each item names the content id the file had when it was
+finds nothing (as with entries). Each item names its entry's folder (``parent``), as every
+entries item does: read models keep entries grouped by folder. Each item names the content id the file had when it was
 read: a fold keeps an item only while the entry still holds that content, so data read from
 a file that has changed since never describes the new one.
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from events.domain.catalog import CATALOG
-from events.domain.entries import BATCH_MAX, EID
+from events.domain.entries import BATCH_MAX, EID, PARENT
 from events.shapes import INT64_MAX, Bytes, Id, Int, ListOf, Maybe, Num, Record, Text
 
 DIMENSION = Maybe(Int(1, 1 << 31))
@@ -34,6 +35,7 @@ CODEC = Maybe(Text(1, 64))
 ITEM = Record(
     (
         ("eid", EID),
+        ("parent", PARENT),
         ("cid", Id(32)),
         ("error", Maybe(Text(1, 500))),
         ("width", DIMENSION),

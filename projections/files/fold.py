@@ -27,9 +27,10 @@ from events.domain.locations import (
     LocationRulesChanged,
     LocationVolumeSeen,
 )
+from events.domain.media import MediaExtracted
 from events.envelope import Event
 from projections.base import Folded
-from projections.files import holders, names, places
+from projections.files import holders, media, names, places
 from projections.files.counters import Counters
 from projections.files.listings import (
     C_CID,
@@ -52,11 +53,11 @@ from projections.files.tree import Tree
 
 class FilesProjection:
     name = "files"
-    version = 13
-    types = ("location.", "entries.")
+    version = 14
+    types = ("location.", "entries.", "media.")
 
     def create(self, db: sqlite3.Connection) -> None:
-        for statement in (*SCHEMA, *names.SCHEMA, *places.SCHEMA, *holders.SCHEMA):
+        for statement in (*SCHEMA, *names.SCHEMA, *media.SCHEMA, *places.SCHEMA, *holders.SCHEMA):
             db.execute(statement)
 
     def fold(self, db: sqlite3.Connection, events: Folded) -> None:
@@ -71,6 +72,8 @@ class FilesProjection:
                 fold.moved(ev, typed)
             elif kind is EntriesDeleted:
                 fold.deleted(ev, typed)
+            elif kind is MediaExtracted:
+                fold.media_extracted(ev, typed)
             elif kind is LocationAdded:
                 fold.flush()
                 fold.location_added(ev, typed)
@@ -109,6 +112,7 @@ class FilesProjection:
         yield from db.execute(
             "SELECT id, size, kind, instances FROM contents ORDER BY id, size, kind"
         )
+        yield from media.digest_rows(db)
 
 
 class _Fold:
@@ -122,13 +126,15 @@ class _Fold:
         self.listings = Listings(db)
         self.counters = Counters(db)
         self.pages = PageBook(db)
+        self.media = media.MediaRows(db)
 
     def flush(self) -> None:
         """Write the name pages (which gives new children their page), then every changed
-        listing, then the counters."""
+        listing, then the counters and media rows."""
         self.pages.flush(C_PAGE)
         self.listings.flush()
         self.counters.flush()
+        self.media.flush()
 
     # -- numbering ----------------------------------------------------------------------------
 
@@ -198,6 +204,7 @@ class _Fold:
         self._drop_folders(loc, self.tree.of_location(loc))
         self.flush()
         self.counters.location_removed(loc)
+        self.media.location_removed(loc)
         self.db.execute("DELETE FROM locations WHERE id = ?", (loc,))
         self._locations.pop((ev.device, typed.location), None)
         self.tree.location_removed(loc)
@@ -290,6 +297,8 @@ class _Fold:
                     continue
                 child = self.listings.edit(base | parent, eid)
                 if child is not None:
+                    if child[C_CID] != cid:
+                        self.media.drop(base | eid)
                     count(loc, child, -1, base)
                     child[C_SIZE], child[C_MTIME], child[C_INODE] = size, mtime, inode
                     child[C_KIND], child[C_CID], child[C_DEV] = kind, cid, st_dev
@@ -344,6 +353,7 @@ class _Fold:
                 continue
             child = self.listings.take(base | parent, eid) if parent else None
             if child is not None:
+                self.media.drop(base | eid)
                 self.counters.count(loc, child, -1, base)
                 self.pages.remove(base | eid, child[C_PAGE])
             if (child is None or child[C_FTYPE] == DIR) and tree.in_location(base | eid, loc):
@@ -353,6 +363,13 @@ class _Fold:
             for folder in gone_folders:
                 subtree.extend(tree.subtree(folder))
             self._drop_folders(loc, subtree)
+
+    def media_extracted(self, ev: Event, typed: MediaExtracted) -> None:
+        loc = self.location(ev.device, typed.location)
+        if loc is None:
+            return
+        base = self.dev(ev.device) << DEVICE_SHIFT
+        media.extracted(self.media, loc, base, typed.items, self.listings.get, C_CID, C_FTYPE)
 
     def _drop_folders(self, loc: int, folders: list[int]) -> None:
         """Remove folders (every folder of a subtree must be listed) and all they hold.
@@ -366,6 +383,7 @@ class _Fold:
         for folder in folders:
             base = folder & ~EID_MASK
             for child in self.listings.clear(folder):
+                self.media.drop(base | child[C_EID])
                 count(loc, child, -1, base)
                 remove_line(base | child[C_EID], child[C_PAGE])
         self.tree.drop(folders)

@@ -164,8 +164,8 @@ class Listings:
         lst.complete = True
         lst.where = None
 
-    def _touch(self, folder: int, eid: int) -> tuple[_Listing, _Part, int] | None:
-        """Where a child is, its part marked to be written; None: no such child."""
+    def _find(self, folder: int, eid: int) -> tuple[_Listing, _Part, int] | None:
+        """Where a child is; None: no such child."""
         lst = self._listing(folder, complete=True)
         if lst.where is None:
             lst.where = {c[C_EID]: p for p in lst.parts for c in p.children}
@@ -174,9 +174,20 @@ class Listings:
             return None
         for i, child in enumerate(part.children):
             if child[C_EID] == eid:
-                part.dirty = True
                 return lst, part, i
         return None
+
+    def _touch(self, folder: int, eid: int) -> tuple[_Listing, _Part, int] | None:
+        """Where a child is, its part marked to be written; None: no such child."""
+        found = self._find(folder, eid)
+        if found is not None:
+            found[1].dirty = True
+        return found
+
+    def get(self, folder: int, eid: int) -> Sequence[Any] | None:
+        """A child, to read only: its part is not written again (None: no such child)."""
+        found = self._find(folder, eid)
+        return found[1].children[found[2]] if found is not None else None
 
     def add(self, folder: int, children: list[list[Any]]) -> None:
         """Append children to a folder's listing, filling its last part first."""

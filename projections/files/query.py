@@ -12,7 +12,8 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 from events.domain.entries import DIR
 from projections.files.counters import content_key, total_bytes
-from projections.files.listings import Child, named_child, read_children, records
+from projections.files.listings import C_EID, Child, named_child, read_children, records
+from projections.files.places import folders_of
 from projections.files.schema import DEVICE_SHIFT, EID_MASK, chunks, marks
 
 
@@ -57,6 +58,28 @@ def folder_records(db: sqlite3.Connection, folder: int) -> list[tuple[Any, ...]]
     for (blob,) in db.execute("SELECT children FROM listings WHERE folder = ?", (folder,)):
         out.extend(records(blob))
     return out
+
+
+def locate(
+    db: sqlite3.Connection, entries: Iterable[int]
+) -> dict[int, tuple[int, tuple[Any, ...]]]:
+    """Where each of ``entries`` (local ids) is: its folder's local id and its record as the
+    listing stores it (``listings.records``); an entry the index does not hold is left out.
+    The places give each one's folder (``projections/files/places.py``), whose listing is
+    read once for all it holds of them."""
+    wanted: dict[int, set[int]] = {}
+    for entry, folder in folders_of(db, entries).items():
+        wanted.setdefault(folder, set()).add(entry & EID_MASK)
+    found: dict[int, tuple[int, tuple[Any, ...]]] = {}
+    for chunk in chunks(sorted(wanted)):
+        for folder, blob in db.execute(
+            f"SELECT folder, children FROM listings WHERE folder IN ({marks(chunk)})", chunk
+        ):
+            eids, base = wanted[folder], folder & ~EID_MASK
+            for record in records(blob):
+                if record[C_EID] in eids:
+                    found[base | record[C_EID]] = (folder, record)
+    return found
 
 
 def folder_children(db: sqlite3.Connection, folder: int) -> list[Child]:
@@ -313,6 +336,18 @@ def resolve(db: sqlite3.Connection, path: bytes, device: bytes) -> Resolved | No
     return Resolved(loc, folder, child)
 
 
+def resolve_held(db: sqlite3.Connection, path: bytes, mine: bytes) -> tuple[Resolved, bytes] | None:
+    """What the index holds at ``path`` on this device (``mine``), else on another device of
+    the library that indexes it (devices in id order, so every device answers alike); with
+    the device it was found on."""
+    others = sorted({loc.device for loc in locations(db)} - {mine})
+    for device in (mine, *others):
+        found = resolve(db, path, device)
+        if found is not None:
+            return found, device
+    return None
+
+
 class FileStats(NamedTuple):
     files: int
     dirs: int
@@ -350,6 +385,17 @@ def content_kind(instances: dict[str, int]) -> str | None:
     if not known:
         return None
     return min(known, key=lambda kind: (-known[kind], kind))
+
+
+def content_instances(db: sqlite3.Connection, cid: bytes, size: int) -> dict[str, int]:
+    """How many entries of every device hold a content, by the kind each gives it (the
+    kinds :func:`content_kind` reads)."""
+    return dict(
+        db.execute(
+            "SELECT kind, instances FROM contents WHERE id = ? AND size = ?",
+            (content_key(cid), size),
+        )
+    )
 
 
 class DuplicateGroup(NamedTuple):

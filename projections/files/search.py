@@ -22,22 +22,26 @@ start with it (trigrams), names with a word that does (words), names that hold i
 later page holds longer names. A rare phrase (its trigrams on few pages) has those pages read
 once for all four. Path matches come from the folders whose path holds a term.
 
-Filters narrow what is accepted, never what is read: a match a filter keeps is found whatever
-the limit, as without it. A filter may be a set of entries (``Filters.entries``: those a tag
-or a favourite mark is on, or media data selects), intersected with the rest. Such a set
-needs no query: the entries are then listed, by path (or by a key of the caller's,
-``order``); and a query with few of them ranks just those, as the scan would.
+Filters narrow what is accepted, never what is read: a match a filter keeps is found
+whatever the limit, as without it. A filter on another table (media data, tags, favourites)
+gives its set of entries (``Filters.entries``, intersected with any other: ``Filters.only``):
+then the query may be empty (every entry of the set matches, listed by path), and a small
+set, or any set without a query, is ranked entry by entry (each found through the places,
+``projections/files/places.py``, then in its folder's listing); a large one with a query
+keeps the matches the pages give. ``order`` sorts by something else than the rank
+(``by_taken``: the date a picture was taken): every match is then read before the first
+``limit`` are kept, so none is dropped for ranking low.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import itertools
 import os
 import re
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from projections.files.listings import (
@@ -50,6 +54,7 @@ from projections.files.listings import (
     C_SIZE,
     records,
 )
+from projections.files.media import dated
 from projections.files.names import (
     MAX_LENGTH,
     PAGE_MAX,
@@ -81,15 +86,15 @@ SCAN_FIRST = 100
 PAGES_AT_ONCE = 32
 # At most this many pages holding a phrase's trigrams are read at once for all its ranks.
 FEW_PAGES = 64
-# A query whose entries filter holds at most this many ranks each of them, rather than
-# reading name pages (which read on past the matches the filter refuses: measured at 100k
-# entries, 50 entries ranked in 1-3 ms where pages took 70-600 ms). Past it, each is ranked
-# while there are at most sqrt(ENTRIES_RATIO * limit * entries in the index) of them: each
-# costs about the same (its folder's listing read), where the pages read grow with how few
-# of their matches the filter takes (measured: 2,000 of 100k ranked in 50-90 ms, pages
-# 2-65 ms; 7,000 in 110-210 ms, pages 6-64 ms).
-FEW_ENTRIES = 1_000
-ENTRIES_RATIO = 1
+# A filter's set of entries (``Filters.entries``) is ranked entry by entry up to this size,
+# and past it while there are at most sqrt(AMONG_RATIO * limit * entries in the index) of
+# them; a larger one, given a query, checks the matches the name pages give instead (the
+# same answer). Each entry ranked costs about the same (its folder's listing read), where
+# the pages read grow with how few of their matches the set holds. Measured at 100k
+# entries: 50 entries ranked in 1-3 ms where the pages took 70-600 ms; 2,000 in 50-90 ms,
+# the pages 2-65 ms; 7,000 in 110-210 ms, the pages 6-64 ms.
+AMONG_MOST = 1_000
+AMONG_RATIO = 1
 
 
 class Hit(NamedTuple):
@@ -103,8 +108,8 @@ class Hit(NamedTuple):
     rank: int
     # The local id of its folder (where it is: which location, whether that is offline).
     folder: int
-    # Its eid, on the device of its folder.
-    eid: int
+    # Its own local id: ``(folder & ~EID_MASK) | eid`` (what other tables key entries by).
+    entry: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +119,14 @@ class Filters:
     kind: str | None = None
     ext: str | None = None
     under: int | None = None  # a folder's local id
-    # Only these entries (local ids, ``(folder & ~EID_MASK) | eid``): what a filter that
-    # selects files by what is known of them found (tags, favourites, media data).
+    # Only these entries (local ids): what a filter on other tables found (media data,
+    # tags). Given, they are the candidates: each is ranked, none is left unread.
     entries: frozenset[int] | None = None
 
     def only(self, entries: frozenset[int]) -> "Filters":
         """These filters, and only ``entries`` too (a set intersects the one already held)."""
         held = self.entries
-        return dataclasses.replace(self, entries=entries if held is None else held & entries)
+        return replace(self, entries=entries if held is None else held & entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,32 +188,12 @@ def _indexable(text: str) -> bool:
     return len(text) >= 3
 
 
-class Found(NamedTuple):
-    """A match as the search holds it until the best are chosen."""
-
+class _Found(NamedTuple):
     rank: int
     length: int
     full: str  # folded path: the tie-break after length
     folder: int
     eid: int
-
-    @property
-    def entry(self) -> int:
-        return (self.folder & ~EID_MASK) | self.eid
-
-
-# How matches are ordered: a key of each (smallest first); ties by path.
-Order = Callable[[Found], Any]
-
-
-def by_rank(found: Found) -> Any:
-    """A query's order: rank, then shorter name, then path."""
-    return found[:3]
-
-
-def by_path(found: Found) -> Any:
-    """A listing's order (no query): by path, folded as search compares it."""
-    return found.full
 
 
 class _Search:
@@ -218,16 +203,18 @@ class _Search:
         query: Query,
         filters: Filters,
         limit: int,
-        order: Order | None = None,
+        order: Callable[[int], Any] | None = None,
+        reverse: bool = False,
     ):
         self.db = db
         self.query = query
         self.filters = filters
         self.limit = limit
-        # An order of the caller's ranks nothing early: every match is found, then ordered.
-        self.order = order or (by_rank if query.terms else by_path)
-        self._complete = order is not None
-        self.found: dict[int, Found] = {}  # local entry id -> what it ranks
+        # Given, what the hits are sorted by (of an entry's local id; then by path) instead
+        # of the rank: every match is then read, whatever the limit.
+        self.order = order
+        self.reverse = reverse
+        self.found: dict[int, _Found] = {}  # local entry id -> what it ranks
         # How many were found at each rank, and at each rank by name length.
         self._ranked = [0] * (IN_PATH + 1)
         self._lengths: list[dict[int, int]] = [{} for _ in range(IN_PATH + 1)]
@@ -268,7 +255,9 @@ class _Search:
             child = self.child(folder, eid)
             if child is None or child[C_KIND] != self.filters.kind:
                 return
-        self.found[entry] = Found(rank, len(name), folder_path + name, folder, eid)
+        # Without a query every entry ranks alike, and the list goes by path.
+        length = len(name) if self.query.terms else 0
+        self.found[entry] = _Found(rank, length, folder_path + name, folder, eid)
         self._ranked[rank] += 1
         lengths = self._lengths[rank]
         lengths[len(name)] = lengths.get(len(name), 0) + 1
@@ -276,7 +265,7 @@ class _Search:
     def enough(self, worst: int, length: int | None = None) -> bool:
         """Whether ``limit`` results surely rank before anything not found yet at ``worst``
         (with ``length``: before any name of that rank longer than ``length``)."""
-        if self._complete:
+        if self.order is not None:
             return False
         count = sum(self._ranked[:worst])
         if length is None:
@@ -440,8 +429,7 @@ class _Search:
         query = self.query
         entries = self.filters.entries
         if entries is not None and (not query.terms or self._ranks_each(len(entries))):
-            self._read_entries(entries)
-            return self._hits()
+            return self._among(entries)
         if not query.terms:
             return []
         if not query.has_fragment:
@@ -450,42 +438,46 @@ class _Search:
             self._paths()
         return self._hits()
 
+    def offer(self, name: str, folder_path: str, folder: int, eid: int) -> None:
+        """Rank an entry (any, without a query) and accept it if it matches."""
+        rank = rank_of(name, folder_path, self.query) if self.query.terms else EXACT
+        if rank is not None:
+            self.accept(rank, name, folder_path, folder, eid)
+
     def _ranks_each(self, count: int) -> bool:
         """Whether ranking each of ``count`` entries costs less than reading name pages."""
-        if count <= FEW_ENTRIES:
+        if count <= AMONG_MOST:
             return True
         (indexed,) = self.db.execute("SELECT coalesce(sum(count), 0) FROM totals").fetchone()
-        return count * count <= ENTRIES_RATIO * self.limit * indexed
+        return count * count <= AMONG_RATIO * self.limit * indexed
 
-    def _read_entries(self, entries: Iterable[int]) -> None:
-        """Each of ``entries`` that the index holds, ranked by the query (every one, with
-        none): where each is comes from the places, its name from its folder's listing.
-        Listed by path, folders are read in path order until none left can hold a path
-        before the ``limit`` found: every path in a folder comes after the folder's."""
+    def _among(self, entries: frozenset[int]) -> list[Hit]:
+        """The given entries are the candidates: each is found where it is (the places
+        give its folder, its folder's listing its name) and ranked, so a filter's every
+        match is seen, whatever the limit (a sort on something else than the rank,
+        ``--sort taken``, needs them all). Listed by path, folders are read in path order
+        until none left can hold a path before the ``limit`` found: every path in a folder
+        comes after the folder's own."""
         where = folders_of(self.db, entries)
-        fpaths = paths_of(self.db, set(where.values()), folded=True)
+        folder_paths = paths_of(self.db, set(where.values()), folded=True)
         by_folder: dict[int, list[int]] = {}
         for entry, folder in where.items():
-            if folder in fpaths:
+            if folder in folder_paths:
                 by_folder.setdefault(folder, []).append(entry & EID_MASK)
-        folders = sorted(by_folder, key=fpaths.__getitem__)
-        in_path_order = not self.query.terms and self.order is by_path
-        query = self.query
+        folders = sorted(by_folder, key=folder_paths.__getitem__)
+        in_path_order = not self.query.terms and self.order is None
         for at in range(0, len(folders), PAGES_AT_ONCE):
             group = folders[at : at + PAGES_AT_ONCE]
-            if in_path_order and self._listed_before(fpaths[group[0]]):
-                return
+            if in_path_order and self._listed_before(folder_paths[group[0]]):
+                break
             self._load_listings(group)
             for folder in group:
-                folder_path = fpaths[folder]
+                folder_path = folder_paths[folder]
                 for eid in by_folder[folder]:
                     child = self.child(folder, eid)
-                    if child is None:
-                        continue
-                    name = fold_name(child[C_NAME])
-                    rank = rank_of(name, folder_path, query) if query.terms else EXACT
-                    if rank is not None:
-                        self.accept(rank, name, folder_path, folder, eid)
+                    if child is not None:
+                        self.offer(fold_name(child[C_NAME]), folder_path, folder, eid)
+        return self._hits()
 
     def _listed_before(self, path: str) -> bool:
         """Whether ``limit`` of the entries found have a (folded) path before ``path``."""
@@ -763,25 +755,34 @@ class _Search:
             ):
                 self._children[folder].update((c[C_EID], c) for c in records(blob))
 
+    def _key(self, found: _Found) -> tuple[Any, ...]:
+        if self.order is None:
+            return found[:3]
+        return (self.order((found.folder & ~EID_MASK) | found.eid), found.full)
+
     def _hits(self) -> list[Hit]:
-        """The best ``limit`` found, with what the listings hold of each. Ties on the order's
-        key are broken by the raw path, so the order is the same on every device."""
-        order = self.order
-        ranked = sorted(self.found.values(), key=lambda f: (order(f), f))
-        if len(ranked) > self.limit:
-            last = order(ranked[self.limit - 1])
-            ranked = [f for i, f in enumerate(ranked) if i < self.limit or order(f) == last]
-        paths = paths_of(self.db, (f.folder for f in ranked))
-        self._load_listings(f.folder for f in ranked)
+        """The best ``limit`` found (the first, in ``order``), with what the listings hold of
+        each. Ties on the folded path are broken by the raw one, so the order is the same on
+        every device."""
+        reverse = self.reverse
+        keyed = sorted(
+            ((self._key(f), f) for f in self.found.values()), key=itemgetter(0), reverse=reverse
+        )
+        end = self.limit
+        while 0 < end < len(keyed) and keyed[end][0] == keyed[end - 1][0]:
+            end += 1  # ties with the last: the raw paths decide below
+        del keyed[end:]
+        paths = paths_of(self.db, (f.folder for _, f in keyed))
+        self._load_listings(f.folder for _, f in keyed)
         out = []
-        for f in ranked:
+        for key, f in keyed:
             child = self.child(f.folder, f.eid)
             where = paths.get(f.folder)
             if child is None or where is None:
                 continue
             out.append(
                 (
-                    order(f),
+                    key,
                     Hit(
                         child[C_NAME],
                         child[C_FTYPE],
@@ -792,11 +793,11 @@ class _Search:
                         os.path.join(where, child[C_NAME]),
                         f.rank,
                         f.folder,
-                        f.eid,
+                        (f.folder & ~EID_MASK) | f.eid,
                     ),
                 )
             )
-        out.sort(key=lambda pair: (pair[0], pair[1].path))
+        out.sort(key=lambda pair: (pair[0], pair[1].path), reverse=reverse)
         return [hit for _, hit in out[: self.limit]]
 
 
@@ -865,11 +866,44 @@ def search(
     query: str,
     filters: Filters = Filters(),
     limit: int = 50,
-    order: Order | None = None,
+    order: Callable[[int], Any] | None = None,
+    reverse: bool = False,
 ) -> list[Hit]:
-    """The best ``limit`` matches of ``query`` (of the filters alone, with ``entries`` and an
-    empty query) in the order ``order`` gives (by rank with a query, by path without)."""
-    return _Search(db, Query.parse(query), filters, limit, order).run()
+    """The matches, best first; with ``order``, the first in that order (see ``_Search``)."""
+    return _Search(db, Query.parse(query), filters, limit, order, reverse).run()
+
+
+def by_taken(
+    db: sqlite3.Connection,
+    query: str,
+    filters: Filters = Filters(),
+    limit: int = 50,
+    newest_first: bool = False,
+) -> list[Hit]:
+    """The matches in the order their pictures were taken (then by path), oldest first;
+    those without a date after them, in the search's own order.
+
+    The dated entries are the candidates of one search, each ranked before any is left out,
+    so a match is never dropped for ranking low by name: the limit applies to the dates.
+    """
+    taken = dated(db)
+    among = taken.keys() if filters.entries is None else taken.keys() & filters.entries
+    hits = search(
+        db,
+        query,
+        replace(filters, entries=frozenset(among)),
+        limit,
+        taken.__getitem__,
+        newest_first,
+    )
+    room = limit - len(hits)
+    if room and filters.entries is not None:
+        hits += search(db, query, replace(filters, entries=filters.entries - taken.keys()), room)
+    elif room:
+        # At most len(hits) of the best matches are dated: these many hold ``room`` others.
+        more = search(db, query, filters, room + len(hits))
+        hits += [h for h in more if h.entry not in taken][:room]
+    return hits
 
 
 def every_name(db: sqlite3.Connection) -> list[tuple[str, str, int, int]]:
@@ -887,18 +921,17 @@ def search_by_scan(
     filters: Filters = Filters(),
     limit: int = 50,
     names: list[tuple[str, str, int, int]] | None = None,
-    order: Order | None = None,
+    order: Callable[[int], Any] | None = None,
+    reverse: bool = False,
 ) -> list[Hit]:
     """The same answer as :func:`search`, by ranking every entry of the index: the
     definition that tests and benchmarks hold the fast way to. ``names`` (from
     :func:`every_name`) saves reading the index again for each query."""
     parsed = Query.parse(query)
-    scan = _Search(db, parsed, filters, limit, order)
+    scan = _Search(db, parsed, filters, limit, order, reverse)
     if parsed.terms or filters.entries is not None:
         first = parsed.terms[0] if parsed.terms else ""
         for name, folder_path, folder, eid in names if names is not None else every_name(db):
             if first in folder_path + name:
-                rank = rank_of(name, folder_path, parsed) if parsed.terms else EXACT
-                if rank is not None:
-                    scan.accept(rank, name, folder_path, folder, eid)
+                scan.offer(name, folder_path, folder, eid)
     return scan._hits()

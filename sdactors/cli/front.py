@@ -31,20 +31,18 @@ OPEN_ENV = "SD_FRONT_DOOR"
 
 class Grammar(NamedTuple):
     """A command's arguments (in order, the first ``required`` of them needed), its options
-    that take a value (each spelling -> the parameter it sets), the function that runs it
-    and the values of parameters not given (None when not listed); its options that take
-    a value each time they are given (``multiple``: the values in order, a tuple) and those
-    that take none (``flags``: spelling -> the parameter they set true); the parameters any
-    of which, given, lets the required arguments be left out (``instead``)."""
+    that take a value (each spelling -> the parameter it sets), the function that runs it,
+    the values of parameters not given (None when not listed), its flags (each spelling
+    -> the parameter it sets true, false when not given) and its options that take a value
+    each time they are given (``multiple``: the values in order, a tuple)."""
 
     arguments: tuple[str, ...]
     required: int
     options: dict[str, str]
     run: Callable[..., None]
     defaults: dict[str, Any] = {}
-    multiple: frozenset[str] = frozenset()
     flags: dict[str, str] = {}
-    instead: tuple[str, ...] = ()
+    multiple: frozenset[str] = frozenset()
 
 
 _READ_OPTIONS = {"--at": "at", "--library": "library", "-l": "library"}
@@ -52,14 +50,17 @@ GRAMMARS: dict[tuple[str, ...], Grammar] = {
     ("ls",): Grammar(("path",), 0, _READ_OPTIONS, reads.ls),
     ("search",): Grammar(
         ("query",),
-        1,
-        {"--kind": "kind", "--ext": "ext", "--under": "under", "--limit": "limit", "--tag": "tags"}
+        # Without a query, the op says what else it needs (a filter), as through click.
+        0,
+        {"--kind": "kind", "--ext": "ext", "--under": "under", "--limit": "limit"}
+        | {"--taken": "taken", "--camera": "camera", "--sort": "sort"}
+        | {"--min-width": "min_width", "--min-height": "min_height"}
+        | {"--tag": "tags"}
         | _READ_OPTIONS,
         reads.search,
-        {"limit": reads.SEARCH_LIMIT, "tags": (), "favourite": False},
-        multiple=frozenset({"tags"}),
-        flags={"--favourite": "favourite"},
-        instead=("tags", "favourite"),
+        {"limit": reads.SEARCH_LIMIT, "tags": ()},
+        {"--reverse": "reverse", "--favourite": "favourite"},
+        frozenset({"tags"}),
     ),
     ("stats",): Grammar((), 0, _READ_OPTIONS, reads.stats),
     ("node", "status"): Grammar((), 0, {}, reads.node_status),
@@ -119,8 +120,7 @@ def parse(args: list[str]) -> Asked | None:
             _set(grammar, values, grammar.options[name], value)
         else:
             return None
-    required = 0 if any(values.get(p) for p in grammar.instead) else grammar.required
-    if not required <= len(arguments) <= len(grammar.arguments):
+    if not grammar.required <= len(arguments) <= len(grammar.arguments):
         return None
     values |= dict(zip(grammar.arguments, arguments))
     return _checked(Asked(data_dir, as_json, grammar, values))
@@ -145,15 +145,29 @@ def _checked(asked: Asked) -> Asked | None:
     values = asked.values
     if "kind" in values and values["kind"] not in KINDS:
         return None
-    if "limit" in values:
-        limit = values["limit"]
-        # What click's IntRange takes unchanged: digits, from 1 to the most.
-        if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= reads.SEARCH_LIMIT_MOST):
-            return None
-        values["limit"] = int(limit)
+    if "sort" in values and values["sort"] not in reads.SORTS:
+        return None
+    for name, most in _COUNTS.items():
+        if name in values:
+            number = values[name]
+            # What click's IntRange takes unchanged: digits, from 1 to the most.
+            if not (number.isascii() and number.isdigit() and 1 <= int(number) <= most):
+                return None
+            values[name] = int(number)
     grammar = asked.grammar
-    every = (*grammar.arguments, *grammar.options.values(), *grammar.flags.values())
-    return asked._replace(values={k: values.get(k, grammar.defaults.get(k)) for k in every})
+    every = (*grammar.arguments, *grammar.options.values())
+    return asked._replace(
+        values={k: values.get(k, grammar.defaults.get(k)) for k in every}
+        | {flag: values.get(flag, False) for flag in grammar.flags.values()}
+    )
+
+
+# Options whose value is a count, with the most each takes.
+_COUNTS = {
+    "limit": reads.SEARCH_LIMIT_MOST,
+    "min_width": reads.DIMENSION_MOST,
+    "min_height": reads.DIMENSION_MOST,
+}
 
 
 def answer(args: list[str]) -> int | None:

@@ -32,6 +32,7 @@ COMMANDS = {
     "debug": ("sdactors.cli.node_cmds", "debug"),
     "ls": ("sdactors.cli.browse_cmds", "ls"),
     "search": ("sdactors.cli.browse_cmds", "search_"),
+    "info": ("sdactors.cli.browse_cmds", "info"),
     "duplicates": ("sdactors.cli.browse_cmds", "duplicates_"),
     "stats": ("sdactors.cli.browse_cmds", "stats"),
     "audit": ("sdactors.cli.audit_cmds", "audit"),

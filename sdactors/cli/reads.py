@@ -19,6 +19,10 @@ Call = Callable[..., Any]
 # sd search --limit: the most it takes, and what it is without one.
 SEARCH_LIMIT_MOST = 10_000
 SEARCH_LIMIT = 50
+# sd search --min-width, --min-height: the most they take (the media data's own bound).
+DIMENSION_MOST = 1 << 31
+# sd search --sort: the orders there are besides the rank.
+SORTS = ("taken",)
 
 
 def _absolute(path: str | None) -> bytes | None:
@@ -114,18 +118,30 @@ def search(
     limit: int,
     at: str | None,
     library: str | None,
+    taken: str | None = None,
+    min_width: int | None = None,
+    min_height: int | None = None,
+    camera: str | None = None,
+    sort: str | None = None,
+    reverse: bool = False,
     tags: tuple[str, ...] = (),
     favourite: bool = False,
 ) -> None:
     hits = call(
         "search",
-        query=query or "",
+        query=query,
         kind=kind,
         ext=ext,
         under=_absolute(under),
         limit=limit,
         at=travel(call, out, library, at),
         library=library,
+        taken=taken,
+        min_width=min_width,
+        min_height=min_height,
+        camera=camera,
+        sort=sort,
+        reverse=reverse,
         tags=tuple(tags),
         favourite=favourite,
     )
@@ -133,14 +149,17 @@ def search(
         out.json(hits)
         return
     shared = _elsewhere(hits)
+    # A search by media data shows when each picture was taken.
+    dates = ["taken"] if any("taken" in h for h in hits) else []
     annotated = _annotated(hits)
     out.table(
-        ["path", "kind", "size", *annotated, *shared],
+        ["path", "kind", "size", *dates, *annotated, *shared],
         [
             (
                 h["path"] + offline_mark(h["offline"]) + favourite_mark(h),
                 h["kind"] or h["type"],
                 "" if h["type"] == "dir" else human_bytes(h["size"]),
+                *((h["taken"] or "").replace("T", " ") for _ in dates),
                 *_annotations(h, annotated),
                 *_held(h, shared),
             )

@@ -102,6 +102,21 @@ class NetContext:
         await self.blocking(self._host.discard_served, library_id)
 
 
+def refusal(
+    table: list[Peer], device: bytes, trusted: bool = False, heard: bool = False
+) -> tuple[str, str] | None:
+    """Why ``device`` may not be served a library whose devices are ``table`` (a reason and
+    its code), or None: it must be a member, not revoked. ``trusted``: served before the
+    membership is known here (the inviter of a join in progress), unless revoked. ``heard``:
+    revoked, but contestably, so sync still takes what it sends (and sends it nothing)."""
+    found = next((p for p in table if p.device == device), None)
+    if found is not None and found.revoked and not heard:
+        return ("this device was revoked in the library", "revoked")
+    if (found is None or not (found.member or heard)) and not trusted:
+        return ("this device is not paired in the library", "unauthorized")
+    return None
+
+
 def peer_table(lib: Library) -> list[Peer]:
     """The library's devices, its index caught up first (blocking). After a forced restore the
     log may predate pairings the peers still hold: the devices paired before may sync, and are

@@ -91,7 +91,21 @@ class DropDecide:
     progress: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ThumbFetch:
+    """The thumbnail of content ``cid`` at ``size`` (pixels) in ``library``, as ``device``
+    (named ``name``, at ``addresses``) holds it: from this node's cache, else asked of that
+    device and kept in the cache. The reply: the cached file's path, and where it came from."""
+
+    library: str
+    device: bytes
+    name: str
+    addresses: tuple[str, ...]
+    cid: bytes
+    size: int
+
+
 SyncMessage = SyncStatus | SyncNow | SyncPause | PeersSeen
 PairMessage = Invite | Join
 DropMessage = DropSend | DropList | DropDecide
-NetMessage = Serve | SyncMessage | PairMessage | DropMessage
+NetMessage = Serve | SyncMessage | PairMessage | DropMessage | ThumbFetch

@@ -2,10 +2,11 @@
 
 The node starts one (:mod:`sdactors.node.process`); commands ``tell`` and ``ask`` it the
 messages of :mod:`sdactors.net.messages`, from any thread. Behind it, on the endpoint's loop
-(:mod:`sdactors.net.endpoint`), three services that share only a
+(:mod:`sdactors.net.endpoint`), four services that share only a
 :class:`sdactors.net.context.NetContext`: sync (:mod:`sdactors.net.sync_service`), pairing
-(:mod:`sdactors.net.pairing_service`) and Spacedrop (:mod:`sdactors.net.drop.service`). Each
-serves its own protocol's connections; the actor routes each message to its service.
+(:mod:`sdactors.net.pairing_service`), Spacedrop (:mod:`sdactors.net.drop.service`) and
+thumbnails (:mod:`sdactors.net.thumbs.service`). Each serves its own protocol's connections;
+the actor routes each message to its service.
 
 A reply comes only through the ask's future, as plain data. A long ask that a client watches
 (``sd pair join``, ``sd drop send``, ``sd drop accept``) names a progress channel in its
@@ -23,12 +24,22 @@ from sdactors.net.context import NetContext, NetHost
 from sdactors.net.drop.service import Drops
 from sdactors.net.drop.wire import ALPN_DROP
 from sdactors.net.endpoint import Endpoint
-from sdactors.net.messages import DropMessage, NetMessage, PairMessage, Serve, SyncMessage
+from sdactors.net.messages import (
+    DropMessage,
+    NetMessage,
+    PairMessage,
+    Serve,
+    SyncMessage,
+    ThumbFetch,
+)
 from sdactors.net.pairing import ALPN_PAIR
 from sdactors.net.pairing_service import PairingService
 from sdactors.net.state import NetState
 from sdactors.net.sync import ALPN_SYNC
 from sdactors.net.sync_service import SyncService
+from sdactors.net.thumbs.cache import ThumbnailCache
+from sdactors.net.thumbs.service import Thumbnails
+from sdactors.net.thumbs.wire import ALPN_THUMB
 from sdactors.runtime.config import NetworkConfig
 from sdactors.runtime.progress import ProgressChannels
 
@@ -39,9 +50,16 @@ Report = Callable[[dict[str, Any]], None]
 class Networking:
     """See the module's text. ``start`` binds the endpoint; ``stop`` closes it."""
 
-    def __init__(self, host: NetHost, config: NetworkConfig, state: Path | None = None) -> None:
-        """``state``: where the node keeps what networking remembers across restarts (the
-        ports it listened on, the peers paused: :mod:`sdactors.net.state`)."""
+    def __init__(
+        self,
+        host: NetHost,
+        config: NetworkConfig,
+        thumbnails: ThumbnailCache,
+        state: Path | None = None,
+    ) -> None:
+        """``thumbnails``: where thumbnails fetched from other devices are kept. ``state``:
+        where the node keeps what networking remembers across restarts (the ports it
+        listened on, the peers paused: :mod:`sdactors.net.state`)."""
         kept = NetState(state)
         self._endpoint = Endpoint(host.key, config, kept)
         self._channels = ProgressChannels()
@@ -49,6 +67,7 @@ class Networking:
         self._sync = SyncService(ctx, kept)
         self._pairing = PairingService(ctx, self._sync)
         self._drops = Drops(ctx)
+        self._thumbs = Thumbnails(ctx, thumbnails)
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -60,6 +79,7 @@ class Networking:
             ALPN_PAIR: self._pairing.answer,
             ALPN_SYNC: self._sync.answer,
             ALPN_DROP: self._drops.answer,
+            ALPN_THUMB: self._thumbs.answer,
         }
         self._endpoint.start(protocols, self._stopping, timeout)
 
@@ -95,6 +115,8 @@ class Networking:
             return await self._pairing.handle(message)
         if isinstance(message, DropMessage):
             return await self._drops.handle(message)
+        if isinstance(message, ThumbFetch):
+            return await self._thumbs.fetch(message)
         raise TypeError(f"Networking got an unexpected message: {message!r}")
 
     def _stopping(self) -> None:

@@ -2,6 +2,10 @@
 
 1. The dialing side sends ``{lib, vec}``; the other side answers with its own ``{vec}``, or
    ``{refused, code}`` (not paired, revoked, no such library here, already connected).
+   Either side adds ``revoked: true`` when it holds the other revoked, but contestably
+   (``projections.membership``: an admin, which may hold the earlier revocation that undoes
+   its own): that side only takes what the other sends, and sends it nothing, not one event.
+   Two devices that hold each other so would send each other nothing: the answer refuses.
 2. Each side then sends what the other lacks, read from the store as stored (no decoding),
    in frames of about a MiB, each ending at a seal: ``{ev: [[data, seal], ...], upto:
    {device: seq}}``.
@@ -128,7 +132,10 @@ class PeerLink:
     device: bytes
     name: str | None = None
     addresses: tuple[str, ...] = ()
+    # Revoked: refused, never dialed. Heard: revoked, contestably (see the module's text):
+    # dialed and answered, in sessions that only take what it sends.
     revoked: bool = False
+    heard: bool = False
     paused: bool = False
     session: "Session | None" = None
     known: Vector = field(default_factory=dict)
@@ -163,12 +170,16 @@ class Session:
         recv: Any,
         initiator: bytes,
         conn: Any,
+        receive_only: bool = False,
     ) -> None:
+        """``receive_only``: the peer is revoked here, but contestably (see the module's
+        text): nothing is sent to it, and what it says it holds counts for nothing."""
         self.lib = lib
         self.link = link
         self.send = send
         self.recv = recv
         self.conn = conn
+        self.receive_only = receive_only
         # Which device dialed: of two sessions between the same pair, the one the lower
         # device dialed is kept, on both sides alike.
         self.initiator = initiator
@@ -251,6 +262,8 @@ class Session:
             yield pairs, upto
 
     async def _sender(self) -> None:
+        if self.receive_only:
+            return
         loop = asyncio.get_running_loop()
         link = self.link
         while True:
@@ -317,19 +330,37 @@ class Session:
     def _own_held(self) -> None:
         """Tell the library how many of this device's own events the peer holds: after a
         forced restore, this device writes only once it holds as many again (they come in
-        the frames before, as any event it lacks)."""
-        self.lib.own_events_held(self.link.theirs.get(self.lib.device, 0))
+        the frames before, as any event it lacks). A revoked peer's word is not taken."""
+        if not self.receive_only:
+            self.lib.own_events_held(self.link.theirs.get(self.lib.device, 0))
 
 
-async def hello(send: Any, recv: Any, library: bytes, vector: Vector) -> tuple[Vector, int]:
-    """The dialing side's opening: our vector out, theirs back (or a refusal)."""
-    sent = await write_frame(send, {"lib": library, "vec": vector})
+@dataclass
+class Hello:
+    """What the other side answered a dialer's opening."""
+
+    vector: Vector
+    # The bytes the opening and the answer took on the wire.
+    size: int
+    # It holds the dialer revoked, contestably: it takes what the dialer sends, nothing more.
+    takes_only: bool
+
+
+async def hello(
+    send: Any, recv: Any, library: bytes, vector: Vector, revoked: bool = False
+) -> Hello:
+    """The dialing side's opening: our vector out (and whether we hold the peer revoked,
+    contestably), theirs back (or a refusal)."""
+    opening: dict[str, Any] = {"lib": library, "vec": vector}
+    if revoked:
+        opening["revoked"] = True
+    sent = await write_frame(send, opening)
     answer, size = await read_frame(recv)
     if type(answer) is not dict:
         raise ProtocolViolation("an answer that is not a map")
     if "refused" in answer:
         raise SessionRefused(str(answer["refused"])[:300], str(answer.get("code", ""))[:32])
-    return check_vector(answer.get("vec")), sent + size
+    return Hello(check_vector(answer.get("vec")), sent + size, answer.get("revoked") is True)
 
 
 def first_failure(group: BaseExceptionGroup) -> BaseException:

@@ -6,6 +6,15 @@ session (:mod:`sdactors.net.sync`) up, backing off while the peer cannot be reac
 while the user paused it. The library's bus wakes the senders on each commit and refreshes
 the peers on each ``device.*`` event (pairings, revocations, addresses).
 
+A revoked peer is refused, and no longer dialed, unless its revocation is contestable
+(``projections.membership``: it was an admin, and may hold its own earlier revocation of its
+revoker, the one fact that undoes it, which nobody else may hold). Refusing such a peer
+would let the order in which revocations arrive decide for good; it is *heard* instead:
+dialed and answered, in sessions that take what it sends (counted as membership allows, like
+any event) and send it nothing. Once what it sent reinstates it, it syncs in full; once an
+event of its own dated after its revocation is held, nothing it holds can undo that, and it
+is refused.
+
 Everything here runs on the endpoint's loop (:class:`sdactors.net.context.NetContext`).
 """
 
@@ -19,6 +28,7 @@ from events.clock import clocks_ahead
 from events.domain.device import DeviceReachable
 from events.store import EventStore
 from projections.devices import Peer
+from sdactors.net.context import refusal
 from sdactors.net.endpoint import CONNECT_TIMEOUT_S, HELLO_TIMEOUT_S
 from sdactors.net.frames import SMALL_FRAME, iso, let_peer_close, read_frame, why, write_frame
 from sdactors.net.messages import PeersSeen, SyncMessage, SyncNow, SyncPause, SyncStatus
@@ -52,6 +62,13 @@ BACKOFF_FIRST_S = tuning.backoff(1.0)
 BACKOFF_MOST_S = 60.0
 PAUSED = "paused on this device ('sd sync resume' to resume)"
 REPLACED = "replaced by a newer session"
+REVOKED = "revoked"
+REINSTATED = "no longer revoked: syncing in full again"
+HEARD = "revoked, but what it holds could undo that: taking what it sends, sending it nothing"
+TAKES_ONLY = (
+    "it holds this device revoked, which what this device sends could undo: "
+    "it takes what this device sends, and sends nothing"
+)
 
 
 class LibrarySync:
@@ -90,10 +107,14 @@ class LibrarySync:
     async def vector(self) -> Vector:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._read_vector)
 
+    async def last_hlcs(self) -> dict[bytes, int]:
+        """Per device, the hlc of its last event held here."""
+        read = lambda: self._reader().last_hlcs()  # noqa: E731
+        return await asyncio.get_running_loop().run_in_executor(self._pool, read)
+
     async def clocks_ahead(self) -> dict[bytes, int]:
         """The devices whose clock runs ahead of this one's (``events.clock.MAX_AHEAD_MS``)."""
-        read = lambda: clocks_ahead(self._reader().last_hlcs())  # noqa: E731
-        return await asyncio.get_running_loop().run_in_executor(self._pool, read)
+        return clocks_ahead(await self.last_hlcs())
 
     def wake_senders(self) -> None:
         for link in self.links.values():
@@ -215,8 +236,10 @@ class SyncService:
                 log.warning("network_not_announced", library=ls.id, error=str(exc))
 
     async def refresh_peers(self, ls: LibrarySync) -> None:
-        """Follow the library's devices: dial the members, drop the revoked."""
+        """Follow the library's devices: dial the members, hear the revoked whose revocation
+        is contestable, drop the other revoked (see the module's text)."""
         table = await self._ctx.peers(ls.lib)
+        held = await ls.last_hlcs() if any(p.contest_before is not None for p in table) else {}
         known = {peer.device for peer in table}
         table += [
             Peer(d, name, None, False, None, ()) for d, name in ls.joining.items() if d not in known
@@ -230,14 +253,20 @@ class SyncService:
                 link.paused = peer.device in self._state.paused(ls.id)
             link.name = peer.name
             link.addresses = peer.addresses or ls.hints.get(peer.device, ())
-            if peer.revoked and not link.revoked:
-                link.revoked = True
-                link.fail("revoked")
-                log.info("peer_revoked", library=ls.id, device=peer.device.hex())
-                if link.session is not None:
-                    link.session.close("revoked")
+            heard = _heard(peer, held)
+            refused = peer.revoked and not heard
+            if (refused, heard) != (link.revoked, link.heard):
+                news = "peer_revoked" if refused else "peer_heard" if heard else "peer_reinstated"
+                log.info(news, library=ls.id, device=peer.device.hex())
+                if refused:
+                    link.fail(REVOKED)
+            link.revoked, link.heard = refused, heard
+            session = link.session
+            if session is not None and (refused or session.receive_only != heard):
+                session.close(REVOKED if peer.revoked else REINSTATED)
             link.wake.set()
-            if peer.device not in ls.dialers and not link.revoked:
+            dialer = ls.dialers.get(peer.device)
+            if not refused and (dialer is None or dialer.done()):
                 ls.dialers[peer.device] = self._ctx.spawn(self._dial_loop(ls, link))
 
     # -- dialing ----------------------------------------------------------------------------
@@ -262,9 +291,9 @@ class SyncService:
                 )
                 bi = await conn.open_bi()
                 send, recv = bi.send(), bi.recv()
-                theirs, size = await asyncio.wait_for(
-                    hello(send, recv, ls.lib.config.id_bytes, await ls.vector()), HELLO_TIMEOUT_S
-                )
+                heard = link.heard
+                opening = hello(send, recv, ls.lib.config.id_bytes, await ls.vector(), heard)
+                answer = await asyncio.wait_for(opening, HELLO_TIMEOUT_S)
             except SessionRefused as exc:
                 if exc.code == "duplicate":
                     await _rest(link, 0.5)
@@ -280,14 +309,22 @@ class SyncService:
                     link.fail(f"unreachable: {why(exc) or 'timed out'}")
                 await _back_off(link)
                 continue
-            link.received_bytes += size
-            session = Session(ls.lib, link, send, recv, self._ctx.device, conn)
+            link.received_bytes += answer.size
+            if link.revoked or link.heard != heard:
+                # Its standing changed during the opening (a session adopted before that is
+                # closed by ``refresh_peers``): dial again as it stands now, if at all.
+                conn.close(0, REVOKED.encode())
+                continue
+            session = Session(ls.lib, link, send, recv, self._ctx.device, conn, heard)
             if not self._adopt(link, session):
                 conn.close(0, b"duplicate")
                 continue
-            link.theirs = dict(theirs)
-            link.known = dict(theirs)
-            await self._run_session(ls, link, session)
+            link.theirs = dict(answer.vector)
+            link.known = dict(answer.vector)
+            note = HEARD if heard else TAKES_ONLY if answer.takes_only else None
+            await self._run_session(ls, link, session, note)
+        # Revoked while a dial was under way: what it failed of says nothing any more.
+        link.fail(REVOKED)
 
     def _adopt(self, link: PeerLink, new: Session) -> bool:
         """Of two sessions with one peer, keep the one the lower device dialed: both sides
@@ -303,8 +340,13 @@ class SyncService:
         link.session = new
         return True
 
-    async def _run_session(self, ls: LibrarySync, link: PeerLink, session: Session) -> None:
+    async def _run_session(
+        self, ls: LibrarySync, link: PeerLink, session: Session, note: str | None
+    ) -> None:
+        """``note``: why the session, although up, does not sync in full (a revoked peer)."""
         link.ok()
+        if note is not None:
+            link.fail(note)
         link.backoff = 0.0
         log.info("sync_connected", library=ls.id, device=link.device.hex())
         try:
@@ -348,7 +390,7 @@ class SyncService:
         if ls is None:
             refusal = ("this device does not serve that library", "unknown-library")
         else:
-            refusal = await self._refusal(ls, peer)
+            refusal = await self._refusal(ls, peer, opening.get("revoked") is True)
         if refusal is not None:
             log.warning("sync_refused", library=library_id, device=peer.hex(), reason=refusal[0])
             await write_frame(send, {"refused": refusal[0], "code": refusal[1]})
@@ -360,27 +402,47 @@ class SyncService:
             await let_peer_close(conn)
             return
         link.received_bytes += size
-        session = Session(ls.lib, link, send, recv, peer, conn)
+        # Its standing as ``_refusal`` left it, with no pause before the session is adopted
+        # (one adopted before a change is closed by ``refresh_peers``).
+        heard = link.heard
+        session = Session(ls.lib, link, send, recv, peer, conn, heard)
         if not self._adopt(link, session):
             await write_frame(send, {"refused": "already connected", "code": "duplicate"})
             await let_peer_close(conn)
             return
-        link.sent_bytes += await write_frame(send, {"vec": await ls.vector()})
+        answer: dict[str, Any] = {"vec": await ls.vector()}
+        if heard:
+            answer["revoked"] = True
+        link.sent_bytes += await write_frame(send, answer)
         link.theirs = dict(theirs)
         link.known = dict(theirs)
-        await self._run_session(ls, link, session)
+        note = HEARD if heard else TAKES_ONLY if opening.get("revoked") is True else None
+        await self._run_session(ls, link, session, note)
 
-    async def _refusal(self, ls: LibrarySync, peer: bytes) -> tuple[str, str] | None:
+    async def _refusal(
+        self, ls: LibrarySync, peer: bytes, revokes_us: bool
+    ) -> tuple[str, str] | None:
         """Why ``peer`` may not sync this library, or None. Read fresh from the index: a
-        pairing or revocation that just arrived counts."""
-        table = {p.device: p for p in await self._ctx.peers(ls.lib)}
-        found = table.get(peer)
-        if found is not None and found.revoked:
-            return ("this device was revoked in the library", "revoked")
-        if (found is None or not found.member) and peer not in ls.joining:
-            return ("this device is not paired in the library", "unauthorized")
-        if peer not in ls.links:
+        pairing or revocation that just arrived counts (the peer's link follows it).
+        ``revokes_us``: the peer said it holds this device revoked, contestably."""
+        table = await self._ctx.peers(ls.lib)
+        found = next((p for p in table if p.device == peer), None)
+        held = (
+            await ls.last_hlcs() if found is not None and found.contest_before is not None else {}
+        )
+        heard = found is not None and _heard(found, held)
+        refused = refusal(table, peer, trusted=peer in ls.joining, heard=heard)
+        if refused is not None:
+            return refused
+        link = ls.links.get(peer)
+        if link is None or (link.revoked, link.heard) != (False, heard):
             await self.refresh_peers(ls)
+            link = ls.links.get(peer)
+        if link is None or link.revoked:
+            return ("this device was revoked in the library", "revoked")
+        if link.heard and revokes_us:
+            # Each would only take from the other: the one that is right is told by another.
+            return ("each device holds the other revoked", "revoked")
         return None
 
     # -- what the commands ask ------------------------------------------------------------------
@@ -467,6 +529,16 @@ class SyncService:
             }
             for link in ls.links.values()
         }
+
+
+def _heard(peer: Peer, held: dict[bytes, int]) -> bool:
+    """Whether ``peer`` is revoked, but contestably: ``held`` (per device, the hlc of its
+    last event held here) has no event of its own dated after its revocation."""
+    return (
+        peer.revoked
+        and peer.contest_before is not None
+        and held.get(peer.device, 0) < peer.contest_before
+    )
 
 
 async def _rest(link: PeerLink, seconds: float) -> None:

@@ -124,8 +124,11 @@ class NodeProcess:
 
     def start_network(self) -> None:
         from sdactors.net.networking import Networking
+        from sdactors.net.thumbs.cache import ThumbnailCache
 
-        net = Networking(self, self.node.config.network, self.data.root / NET_STATE_NAME)
+        config = self.node.config
+        cache = ThumbnailCache.of(self.data, config.thumbnails)
+        net = Networking(self, config.network, cache, self.data.root / NET_STATE_NAME)
         try:
             net.start()
         except SdError as exc:

@@ -15,6 +15,7 @@ from sdactors.ops import (  # noqa: F401 - importing registers them
     node_ops,
     projections,
     tags,
+    thumb_fetch,
     trash,
     volumes,
     why,

@@ -5,6 +5,9 @@ Version history:
   2. grouped tables: ``[device] name`` and ``[node] log_format``, room for networking settings.
   3. ``[network]``: ``bind`` (the address iroh listens on), ``relays`` and ``discovery`` (both
      off: a node works on a LAN, or with no internet at all, without asking anyone).
+
+Optional tables, their defaults when absent (no new version: an older node ignores them):
+``[thumbnails] cache_mb``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdactors.runtime import versioned_toml
+from sdactors.runtime.errors import ConfigError
 from sdactors.runtime.paths import DataDir
 from sdactors.runtime.private_files import private_dir
 
@@ -54,11 +58,24 @@ class NetworkConfig:
     discovery: bool = False
 
 
+# A quarter of a GiB: some ten thousand grid thumbnails.
+DEFAULT_CACHE_MB = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ThumbnailConfig:
+    """The cache of thumbnails fetched from other devices: at most ``cache_mb`` MiB, the
+    least recently used out first (``sdactors/net/thumbs/cache.py``)."""
+
+    cache_mb: int = DEFAULT_CACHE_MB
+
+
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
     device_name: str
     log_format: str
     network: NetworkConfig = NetworkConfig()
+    thumbnails: ThumbnailConfig = ThumbnailConfig()
 
     @property
     def hostname(self) -> str:
@@ -119,4 +136,15 @@ def load_node_config(data: DataDir) -> NodeConfig:
             relays=bool(network.get("relays", False)),
             discovery=bool(network.get("discovery", False)),
         ),
+        thumbnails=_thumbnails(path, content.get("thumbnails", {})),
     )
+
+
+def _thumbnails(path: os.PathLike[str], table: Any) -> ThumbnailConfig:
+    cache_mb = table.get("cache_mb", DEFAULT_CACHE_MB) if isinstance(table, dict) else None
+    if type(cache_mb) is not int or cache_mb < 1:
+        raise ConfigError(
+            f"{path}: [thumbnails] cache_mb must be a whole number of MiB, at least 1 "
+            f"(it is {cache_mb!r})"
+        )
+    return ThumbnailConfig(cache_mb)

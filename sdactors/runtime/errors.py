@@ -202,6 +202,11 @@ class NotIndexed(SdError):
         super().__init__(f"{path} is not in the index (add its folder with 'sd location add')")
 
 
+class NotAFile(SdError):
+    def __init__(self, path: str, what: str) -> None:
+        super().__init__(f"{path} is {what}, not a file (list it with 'sd ls {path}')")
+
+
 class DifferentLibraries(SdError):
     """Two logs compared by ``sd log diff`` belong to different libraries."""
 
@@ -613,6 +618,21 @@ class DropInterrupted(NetError):
         super().__init__(
             f"the drop to device {device} broke off {attempts} times ({why}); what arrived is "
             "kept there, and sending the same files again resumes from it"
+        )
+
+
+class HolderUnreachable(NetError):
+    """A thumbnail of a file on another device, which cannot be asked for it now."""
+
+    def __init__(self, device: str, why: str) -> None:
+        super().__init__(f"the device holding it ({device}) is not reachable: {why}")
+
+
+class NoThumbnail(NetError):
+    def __init__(self, device: str, size: int) -> None:
+        super().__init__(
+            f"device {device} has no {size} px thumbnail of it (not made yet, or it is not "
+            "an image, a PDF or a video)"
         )
 
 

@@ -115,6 +115,11 @@ class DataDir:
     def library(self, library_id: str) -> "LibraryPaths":
         return LibraryPaths(self.libraries / f"{library_id}.sdlibrary", self.root)
 
+    @property
+    def thumbnail_cache(self) -> Path:
+        """Thumbnails fetched from other devices, by library (``sdactors/net/thumbs/cache.py``)."""
+        return self.root / "cache" / "thumbnails"
+
 
 class LibraryPaths:
     def __init__(self, root: Path, data: Path | None = None) -> None:

@@ -179,7 +179,7 @@ def test_a_careless_user(sd: Sd, tmp_path: Path) -> None:
         (["note", str(photo), "both", "--clear"], "give the note's TEXT, or --clear"),
         (["note", str(photo)], "give the note's TEXT, or --clear"),
         (["tag", "remove", str(photo), "Nope"], "no tag named 'Nope'"),
-        (["search"], "the query is empty (without one, filter by --tag or --favourite)"),
+        (["search"], "give a query, or a filter (--tag, --favourite, --taken"),
         (["search", "--tag", "Nope"], "no tag named 'Nope'"),
         (["tag", "add", *[str(photo)] * 5001, "Holiday"], "at most 5,000 paths in one command"),
     ]  # fmt: skip

@@ -88,6 +88,16 @@ def test_broken_config_files_are_one_line_errors(sd: Sd) -> None:
     assert "no valid schema_version" in sd.fails("library", "list").err
 
 
+@pytest.mark.parametrize("value", ["0", "-5", '"lots"', "1.5", "true"])
+def test_a_thumbnail_cache_bound_that_is_no_size_is_a_one_line_error(sd: Sd, value: str) -> None:
+    sd.run("library", "create", "Home")
+    with (sd.data_dir / "node.toml").open("a") as toml:
+        toml.write(f"\n[thumbnails]\ncache_mb = {value}\n")
+    line = sd.fails("tag", "create", "X").err.strip()
+    assert "[thumbnails] cache_mb must be a whole number of MiB, at least 1" in line, line
+    assert "\n" not in line
+
+
 def test_device_key_is_private_and_reused(sd: Sd) -> None:
     sd.run("library", "create", "Home")
     key = sd.data_dir / "device.key"

@@ -11,10 +11,10 @@ import sqlite3
 import sys
 import unicodedata
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from projections.files.schema import EID_MASK
 from projections.files.search import Filters, every_name, search, search_by_scan
 from tests.conftest import Sd
 from tests.helpers_log import library_dirs
@@ -180,6 +180,39 @@ def test_the_fast_answer_is_the_scans_answer(corpus: Path) -> None:
     db.close()
 
 
+@pytest.mark.parametrize("among_most", [2_000, 0], ids=["each-entry", "by-the-pages"])
+def test_a_set_of_entries_is_searched_whole(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch, among_most: int
+) -> None:
+    """Entries a filter on another table gives (media data, tags) are the candidates: the
+    scan's hits, with a query and without one (every entry of the set, by path), in the
+    rank's order or another (``--sort taken``), each entry ranked or found by the pages."""
+    from projections.files import search as module
+
+    monkeypatch.setattr(module, "AMONG_MOST", among_most)
+    monkeypatch.setattr(module, "AMONG_RATIO", 1 if among_most else 0)
+    db = sqlite3.connect(f"file:{corpus}?mode=ro", uri=True)
+    every = sorted((folder & ~EID_MASK) | eid for _, _, folder, eid in every_name(db))
+    rng = random.Random(8)
+    # Another order than the rank's, with many ties (then by path).
+    order = {entry: rng.randrange(5) for entry in every}.__getitem__
+    for size in (0, 1, 30, 600):
+        chosen = frozenset(rng.sample(every, size))
+        for filters in (Filters(entries=chosen), Filters(kind="image", entries=chosen)):
+            for query in ("", "a", "jpg", "photo", "2 photo", "_0"):
+                for limit in (1, 7, 1000):
+                    assert search(db, query, filters, limit) == search_by_scan(
+                        db, query, filters, limit
+                    ), (size, filters.kind, query, limit)
+                    for reverse in (False, True):
+                        sorted_ = search(db, query, filters, limit, order, reverse)
+                        by_scan = search_by_scan(db, query, filters, limit, None, order, reverse)
+                        assert sorted_ == by_scan, (size, query, limit, reverse)
+        listed = search(db, "", Filters(entries=chosen), 1000)
+        assert {h.entry for h in listed} == chosen
+    db.close()
+
+
 @pytest.mark.parametrize(
     "tuning",
     [
@@ -228,8 +261,8 @@ def test_a_set_of_entries_filters_as_the_scan_does(
     too, all of them must hold."""
     from projections.files import search as module
 
-    monkeypatch.setattr(module, "FEW_ENTRIES", few)
-    monkeypatch.setattr(module, "ENTRIES_RATIO", ratio)
+    monkeypatch.setattr(module, "AMONG_MOST", few)
+    monkeypatch.setattr(module, "AMONG_RATIO", ratio)
     # Listed by path, folders are read a few at a time until no later one can hold a path
     # before the limit's: one at a time, each stop is taken where it can be.
     monkeypatch.setattr(module, "PAGES_AT_ONCE", at_once)
@@ -255,27 +288,8 @@ def test_a_set_of_entries_filters_as_the_scan_does(
                         filters.kind,
                         limit,
                     )
-                    assert all(((h.folder & ~((1 << 40) - 1)) | h.eid) in chosen for h in fast)
+                    assert all(h.entry in chosen for h in fast)
         listed = search(db, "", Filters(entries=chosen), 10_000)
         assert len(listed) == size
         assert [h.path.lower() for h in listed] == sorted(h.path.lower() for h in listed)
-    db.close()
-
-
-def test_an_order_of_the_callers_sees_every_match(corpus: Path) -> None:
-    """A key of the caller's (a date taken, say) orders every match of the query, not only
-    the best-ranked ones: the limit is applied after."""
-    db = sqlite3.connect(f"file:{corpus}?mode=ro", uri=True)
-    names = every_name(db)
-
-    def order(found: Any) -> Any:
-        return (-found.eid, found.full)
-
-    for query in ["a", "photo", "report final"]:
-        everything = search(db, query, limit=10_000)
-        by_key = sorted(everything, key=lambda h: (-h.eid, h.path))
-        for limit in (1, 10):
-            fast = search(db, query, limit=limit, order=order)
-            assert [h.path for h in fast] == [h.path for h in by_key[:limit]], query
-            assert fast == search_by_scan(db, query, limit=limit, names=names, order=order)
     db.close()

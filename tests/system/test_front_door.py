@@ -15,6 +15,7 @@ import pytest
 
 from sdactors.cli import front
 from tests.conftest import SD, Result, Sd
+from tests.helpers_media import describe, photo, scene
 from tests.helpers_tree import write
 from tests.system.test_node import node_on
 
@@ -77,12 +78,14 @@ def test_the_front_door_says_what_click_says(sd: Sd, tmp_path: Path) -> None:
     root = tmp_path / "tree"
     for name in NAMES:
         write(root, name, f"{name}\n")
+    sea = photo(root / "pics/sea.jpg", scene(3), "2024:07:14 18:30:05", "Canon", "EOS R5")
     docs = str(root / "docs")
     sd.run("library", "create", "Home")
     sd.run("location", "add", str(root))
+    describe(sd, sea)
     # Tags, a favourite and a note: columns and marks the tables print.
     sd.run("tag", "add", "--create", str(root / "docs/report.txt"), str(root / "pics"), "Work")
-    sd.run("tag", "add", "--create", str(root / "pics/report.png"), "été")
+    sd.run("tag", "add", "--create", str(root / "pics/report.png"), str(sea), "été")
     sd.run("favourite", str(root / "docs/report.txt"))
     sd.run("note", str(root / "pics/report.png"), "first line\nsecond line")
     sd.in_process = False  # each way as the process a user starts
@@ -97,12 +100,16 @@ def test_the_front_door_says_what_click_says(sd: Sd, tmp_path: Path) -> None:
         (["search", "x", "--library", "nope"], True),
         (["--json", "search", "x", "--library=nope"], True),
         (["--json", "search", "--limit", "0", "x"], False),
+        (["search", "--taken", "2024-07"], True),
+        (["--json", "search", "sea", "--sort=taken", "--reverse", "--min-width", "10"], True),
+        (["search"], True),
+        (["info", str(sea)], False),
         (["search", "--tag", "Work"], True),
         (["search", "report", "--tag=Work", "--favourite"], True),
         (["--json", "search", "--favourite", "--limit", "1"], True),
         (["search", "--tag", "été", "--tag", "Work"], True),
+        (["search", "--tag", "été", "--taken", "2024"], True),
         (["search", "--tag", "Nope"], True),
-        (["search"], False),
         (["search", "--favourite=yes"], False),
         (["ls"], True),
         (["--json", "ls"], True),
@@ -132,3 +139,7 @@ def test_the_front_door_says_what_click_says(sd: Sd, tmp_path: Path) -> None:
         assert "Report 2.TXT" in through(sd, "1", ["search", "report"]).out
         failed = through(sd, "1", ["search", "x", "--library", "nope"])
         assert failed.code == 1 and failed.err.startswith("sd: error: no library named")
+        # Media data, asked of the node: a search by it, and everything known of the file.
+        assert f"{sea}  image" in through(sd, "1", ["search", "--camera", "eos"]).out
+        info = json.loads(through(sd, "1", ["--json", "info", str(sea)]).out)
+        assert info["media"]["taken"] == "2024-07-14T18:30:05"

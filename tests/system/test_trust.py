@@ -5,6 +5,7 @@ does not know it yet."""
 from __future__ import annotations
 
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,62 @@ def test_a_revocation_cuts_cleanly_whatever_the_order(tmp_path: Path) -> None:
             return all(not r["connected"] for r in rows if r["name"] in ("ash", "dogwood"))
 
         until(birch_refused, SYNCED_S, "birch refused")
+
+
+@pytest.mark.hostile("H3")
+def test_a_member_that_hears_the_later_revocation_first_still_settles(tmp_path: Path) -> None:
+    """Two admins revoke each other while apart, ash first. Dogwood, away meanwhile, hears
+    birch (and so birch's revocation of ash) before ash: ash's earlier revocation of birch,
+    which only ash holds, must still reach it and stand. Until it has, ash is heard by
+    dogwood, and sent nothing."""
+    a, b, d = (device(tmp_path, n) for n in ("ash", "birch", "dogwood"))
+    a.json("library", "create", "Home")
+    pa, pb, pd = (Peer(sd, tmp_path / f"{sd.data_dir.name}.log") for sd in (a, b, d))
+    with running(pa, pb, pd):
+        pair(a, b)
+        pair(a, d)
+        a.json("device", "role", "birch", "admin")
+        until(lambda: in_sync(a, b, d), SYNCED_S, "three devices in sync")
+        assert _roles(d)["birch"] == "admin"
+        d.json("sync", "pause")
+        a.json("sync", "pause", "birch")
+        b.json("sync", "pause", "ash")
+        until(
+            lambda: not any(s["connected"] for s in a.json("sync", "status")),
+            30,
+            "ash connected to nobody",
+        )
+        a.json("device", "revoke", "birch")
+        b.json("device", "revoke", "ash")
+        pa.stop()
+        d.json("sync", "resume")
+        until(lambda: _roles(d)["ash"] == "revoked", SYNCED_S, "dogwood heard birch first")
+
+        # Ash may hold what undoes that, so dogwood still takes what it sends; but dialing
+        # as ash, claiming to hold nothing, gets dogwood's vector and not one event.
+        target, addresses, library, _path = _info(d)
+        ash_key = DeviceKey((a.data_dir / "device.key").read_bytes()).secret_bytes()
+        with ThreadPoolExecutor(1) as pool:
+            dialing = pool.submit(offer, ash_key, target, addresses, library, {}, (), 6)
+
+            def told() -> bool:
+                row = next(r for r in d.json("sync", "status") if r["name"] == "ash")
+                return row["connected"] and "sending it nothing" in (row["reason"] or "")
+
+            until(told, 10, "dogwood says it hears ash, and sends it nothing")
+            heard = dialing.result()
+        assert heard["answer"].get("revoked") is True and "vec" in heard["answer"], heard
+        assert not [f for f in heard["received"] if "ev" in f], heard["received"]
+
+        pa.start()
+        until(lambda: in_sync(a, d), SYNCED_S, "ash and dogwood agree")
+        assert _roles(d)["birch"] == _roles(a)["birch"] == "revoked"
+        assert _roles(d)["ash"] == _roles(a)["ash"] == "admin"
+
+        # Dogwood holds birch's revocation of ash, dated after ash's of birch: nothing birch
+        # holds can undo that, so dogwood refuses it for good.
+        def birch_refused() -> bool:
+            row = next(r for r in d.json("sync", "status") if r["name"] == "birch")
+            return not row["connected"] and row["reason"] == "revoked"
+
+        until(birch_refused, SYNCED_S, "dogwood refuses birch")

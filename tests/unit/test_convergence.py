@@ -471,7 +471,7 @@ def found_by(db: Any, entries: frozenset[int]) -> set[tuple[bytes, int]]:
     """The files a search for ``entries`` (and nothing else) lists, as (device, eid)."""
     hits = search(db, "", Filters(entries=entries), limit=10_000)
     owners = folder_owners(db, (h.folder for h in hits))
-    return {(owners[h.folder].device, h.eid) for h in hits}
+    return {(owners[h.folder].device, h.entry & ((1 << 40) - 1)) for h in hits}
 
 
 def check_annotations(db: Any, world: World) -> None:

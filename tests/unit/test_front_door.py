@@ -29,19 +29,30 @@ WORDS = [
     *("--kind", "--kind=image", "text", "image", "Image", "nope"),
     *("--ext", "--ext=", "pdf", "--under", "--under=/tmp", "/tmp", "report"),
     *("--limit", "5", "0", "10000", "10001", "+3", " 7", "1_0", "--limit=7", "--limit="),
+    *("--taken", "--taken=2024", "2024-07", "--camera", "--camera=Canon", "canon"),
+    *("--min-width", "--min-width=3000", "3000", "--min-height", "--min-height=0", "2147483649"),
+    *("--sort", "--sort=taken", "taken", "size", "Taken", "--reverse", "--reverse=1"),
     *("--tag", "--tag=Work", "--tag=", "Work", "--favourite", "--favourite=1", "--fav"),
 ]
 WORD = st.sampled_from(WORDS)
 # An option as these commands take it (or nearly), with a value.
-VALUE = st.sampled_from(["Home", "text", "image", "5", "10000", "/tmp", "-x", "--json", ""])
+VALUE = st.sampled_from(
+    ["Home", "text", "image", "5", "10000", "/tmp", "-x", "--json", "", "taken", "2024-07"]
+)
 OPTION = st.one_of(
     st.tuples(
         st.sampled_from(["--kind", "--ext", "--under", "--limit", "--at", "-l", "--tag"]), VALUE
     ),
+    st.tuples(st.sampled_from(["--taken", "--min-width", "--min-height", "--camera"]), VALUE),
+    st.tuples(st.just("--sort"), VALUE),
     st.tuples(st.sampled_from(["--library=", "--limit=", "--kind=", "--at=", "--tag="]), VALUE).map(
         lambda pair: ("".join(pair),)
     ),
+    st.tuples(st.sampled_from(["--min-width=", "--sort=", "--taken="]), VALUE).map(
+        lambda pair: ("".join(pair),)
+    ),
     st.just(("--json",)),
+    st.just(("--reverse",)),
     st.just(("--favourite",)),
     st.tuples(st.sampled_from(["report", "-", "--", "x y"])),
 )
@@ -114,8 +125,12 @@ def test_what_the_door_takes_click_takes_the_same_way(args: list[str]) -> None:
         ["stats", "--at=3", "--json"],
         ["node", "status", "--json"],
         ["search", "--library", "--json", "x"],  # click takes the word after as the value
-        ["search", "--tag", "Work"],  # no query: a filter stands in for it
-        ["search", "--favourite", "--tag=a", "--tag", "b c", "x", "--json"],
+        ["search", "--taken", "2024-07"],
+        ["search", "x", "--sort", "taken", "--reverse", "--min-width", "3000", "--camera", "eos"],
+        ["search", "--min-height=10", "--sort=taken", "--camera=Canon EOS", "--json"],
+        ["search"],  # no query: the command says what it needs, whichever way it came
+        ["search", "--tag", "Work"],
+        ["search", "--favourite", "--tag=a", "--tag", "b c", "x", "--json", "--taken", "2024"],
         ["--json", "search", "--favourite", "--limit", "3"],
         ["search", "--tag", "--favourite"],  # a tag named "--favourite", and no query
     ],
@@ -129,8 +144,11 @@ def test_the_door_takes_the_usual_lines(args: list[str]) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ["search"],
         ["search", "a", "b"],
+        ["search", "x", "--sort", "size"],
+        ["search", "x", "--min-width", "0"],
+        ["search", "x", "--min-height", "+3"],
+        ["search", "--reverse=1", "x"],
         ["search", "x", "--kind", "nope"],
         ["search", "x", "--limit", "0"],
         ["search", "x", "--limit", "+3"],

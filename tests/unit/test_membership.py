@@ -81,6 +81,34 @@ def test_of_two_admins_revoking_each_other_the_earlier_stands() -> None:
     assert m.role(B) == "admin" and m.role(A) == "revoked" and m.cuts == {A: 3}
 
 
+@pytest.mark.hostile("H3")
+def test_only_a_revoked_admin_may_hold_what_undoes_its_revocation() -> None:
+    """What sync keeps hearing (``sdactors.net.sync_service``): a device revoked once an
+    admin, even one demoted first, with the hlc its own counter-revocation must precede."""
+    base = [
+        created(),
+        act(2, A, 2, "paired", B, "b"),
+        act(3, A, 3, "paired", C, "c"),
+        act(4, A, 4, "role", B, "admin"),
+        act(5, A, 5, "paired", D, "d"),
+        act(6, A, 6, "role", D, "admin"),
+        act(7, A, 7, "role", D, "member"),
+    ]
+    m = membership(
+        [
+            *base,
+            act(10, A, 8, "revoked", B, 5),
+            act(11, A, 9, "revoked", C, 0),
+            act(12, A, 10, "revoked", D, 0),
+            act(13, B, 6, "revoked", A, 3),  # later than A's of B: does not count
+        ]
+    )
+    assert m.contestable == {B: 10, D: 12}
+    # B's earlier revocation of A arrives: A is the one revoked, and B's is no longer.
+    m = membership([*base, act(10, A, 8, "revoked", B, 5), act(9, B, 6, "revoked", A, 7)])
+    assert m.role(B) == "admin" and m.contestable == {A: 9}
+
+
 def test_the_last_admin_cannot_be_revoked_or_demoted() -> None:
     base = [created(), act(2, A, 2, "paired", B, "b"), act(3, A, 3, "role", B, "admin")]
     m = membership([*base, act(4, B, 1, "role", A, "member"), act(5, A, 4, "role", B, "member")])
