@@ -189,6 +189,9 @@ def test_a_careless_user(sd: Sd, tmp_path: Path) -> None:
     for args, says in cases[:4]:
         assert sd.fails("--json", *args).json()["error"].startswith(says)
     assert file_events(sd) == []
+    # A tag named like a format string is said as it is.
+    out = sd.run("tag", "add", "--create", str(photo), "{0} {name}").out
+    assert out == f"created tag {{0}} {{name}}\ntagged {photo} with {{0}} {{name}}\n"
     # A note of the most characters allowed is kept whole.
     longest = "\u00e9" * 4096
     sd.run("note", str(photo), longest)
