@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.actions import ActionsProjection
+from projections.annotations import AnnotationsProjection
 from projections.base import Projection
 from projections.devices import DevicesProjection
 from projections.files.fold import FilesProjection
@@ -23,6 +24,8 @@ def library_projections() -> list[Projection]:
         TagsProjection(),
         VolumesProjection(),
         FilesProjection(),
+        # After the file index: it watches the contents annotations are on (see there).
+        AnnotationsProjection(),
         HistoryProjection(),
         ActionsProjection(),
         JobsProjection(),

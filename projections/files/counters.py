@@ -1,6 +1,7 @@
-"""What the index counts: instances per content, files and bytes per location and kind, and
-the highest eid each device has used. A batch adds up its changes in memory and writes each
-counter once, at :meth:`Counters.flush`."""
+"""What the index counts: instances per content (and, of watched contents, which entries they
+are: ``holders``), files and bytes per location and kind, and the highest eid each device has
+used. A batch adds up its changes in memory and writes each counter once, at
+:meth:`Counters.flush`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any, Sequence
 
 from events.domain.entries import DIR, FILE
 from events.shapes import INT64_MAX
-from projections.files.listings import C_CID, C_FTYPE, C_KIND, C_SIZE
+from projections.files.holders import Holders
+from projections.files.listings import C_CID, C_EID, C_FTYPE, C_KIND, C_SIZE
 from projections.files.schema import chunks, marks
 
 
@@ -40,17 +42,22 @@ class Counters:
         # a device may claim otherwise: each claim is counted on its own, whatever the order.
         # The fold's hot loop adds to it directly.
         self.instances: dict[tuple[bytes, int, str | None], int] = {}
+        # The entries holding watched contents, counted in and out with the instances.
+        self.holders = Holders(db)
         # Change in (count, bytes) per (location, total_key).
         self._totals: dict[tuple[int, str], list[int]] = {}
         # Device (local number) -> the highest eid the batch saw it use.
         self._max_eid: dict[int, int] = {}
 
-    def count(self, loc: int, child: Sequence[Any], sign: int) -> None:
-        """Count an entry in (+1) or out (-1) of its content's instances and its totals."""
+    def count(self, loc: int, child: Sequence[Any], sign: int, base: int) -> None:
+        """Count an entry (of the device whose local ids start at ``base``) in (+1) or out
+        (-1) of its content's instances and its totals."""
         cid = child[C_CID]
         if cid:
             key = (cid, child[C_SIZE], child[C_KIND])
             self.instances[key] = self.instances.get(key, 0) + sign
+            if self.holders.watching:
+                self.holders.count(cid, base | child[C_EID], sign)
         key = (loc, total_key(child[C_FTYPE], child[C_KIND]))
         total = self._totals.get(key)
         if total is None:
@@ -80,6 +87,7 @@ class Counters:
             self._flush_contents()
         if self._totals:
             self._flush_totals()
+        self.holders.flush()
         if self._max_eid:
             self.db.executemany(
                 "UPDATE devs SET max_eid = max(max_eid, ?) WHERE idx = ?",

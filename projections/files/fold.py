@@ -30,7 +30,7 @@ from events.domain.locations import (
 from events.domain.media import MediaExtracted
 from events.envelope import Event
 from projections.base import Folded
-from projections.files import media, names
+from projections.files import holders, media, names, places
 from projections.files.counters import Counters
 from projections.files.listings import (
     C_CID,
@@ -53,11 +53,11 @@ from projections.files.tree import Tree
 
 class FilesProjection:
     name = "files"
-    version = 13
+    version = 14
     types = ("location.", "entries.", "media.")
 
     def create(self, db: sqlite3.Connection) -> None:
-        for statement in (*SCHEMA, *names.SCHEMA, *media.SCHEMA):
+        for statement in (*SCHEMA, *names.SCHEMA, *media.SCHEMA, *places.SCHEMA, *holders.SCHEMA):
             db.execute(statement)
 
     def fold(self, db: sqlite3.Connection, events: Folded) -> None:
@@ -232,6 +232,8 @@ class _Fold:
         by_parent: dict[int, list[list[Any]]] = {}
         instances = self.counters.instances
         count = self.counters.count
+        # Contents someone annotated: their holders are kept (none while nothing is).
+        held = self.counters.holders.count if self.counters.holders.watching else None
         add_line = self.pages.add
         kinds: dict[str | None, list[int]] = {}
         for eid, parent, name, ftype, size, mtime, inode, kind, cid, target, st_dev in entries:
@@ -267,8 +269,10 @@ class _Fold:
                 if cid:
                     key = (cid, size, kind)
                     instances[key] = instances.get(key, 0) + 1
+                    if held is not None:
+                        held(cid, base | eid, +1)
             else:
-                count(loc, child, +1)
+                count(loc, child, +1, base)
             if not parent:
                 tree.root_seen(loc, base | eid)
         self.counters.add_files(loc, kinds)
@@ -295,10 +299,10 @@ class _Fold:
                 if child is not None:
                     if child[C_CID] != cid:
                         self.media.drop(base | eid)
-                    count(loc, child, -1)
+                    count(loc, child, -1, base)
                     child[C_SIZE], child[C_MTIME], child[C_INODE] = size, mtime, inode
                     child[C_KIND], child[C_CID], child[C_DEV] = kind, cid, st_dev
-                    count(loc, child, +1)
+                    count(loc, child, +1, base)
                     folder_row = child[C_FTYPE] == DIR
             else:
                 folder_row = self.tree.in_location(base | eid, loc)
@@ -350,7 +354,7 @@ class _Fold:
             child = self.listings.take(base | parent, eid) if parent else None
             if child is not None:
                 self.media.drop(base | eid)
-                self.counters.count(loc, child, -1)
+                self.counters.count(loc, child, -1, base)
                 self.pages.remove(base | eid, child[C_PAGE])
             if (child is None or child[C_FTYPE] == DIR) and tree.in_location(base | eid, loc):
                 gone_folders.append(base | eid)
@@ -380,6 +384,6 @@ class _Fold:
             base = folder & ~EID_MASK
             for child in self.listings.clear(folder):
                 self.media.drop(base | child[C_EID])
-                count(loc, child, -1)
+                count(loc, child, -1, base)
                 remove_line(base | child[C_EID], child[C_PAGE])
         self.tree.drop(folders)

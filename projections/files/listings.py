@@ -19,6 +19,7 @@ from typing import Any, Iterator, NamedTuple, Sequence
 import blake3
 import msgpack
 
+from projections.files.places import Places
 from projections.files.schema import DEVICE_SHIFT, EID_MASK
 
 PART_MAX = 1000
@@ -121,11 +122,13 @@ class _Listing:
 
 class Listings:
     """The listings one fold batch changes: loaded when first touched (only the last part,
-    to add children to; every part, to find one), written at :meth:`flush`."""
+    to add children to; every part, to find one), written at :meth:`flush`. Where each child
+    is goes into the places (``projections/files/places.py``) as it is added or taken out."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self._listings: dict[int, _Listing] = {}
+        self.places = Places(db)
 
     def born(self, folder: int) -> None:
         """``folder`` is new in this batch: it has no listing to read back."""
@@ -188,6 +191,8 @@ class Listings:
 
     def add(self, folder: int, children: list[list[Any]]) -> None:
         """Append children to a folder's listing, filling its last part first."""
+        base = folder & ~EID_MASK
+        self.places.put([base | child[C_EID] for child in children], folder)
         lst = self._listing(folder, complete=False)
         at = 0
         while at < len(children):
@@ -212,6 +217,7 @@ class Listings:
         lst, part, i = found
         if lst.where is not None:
             lst.where.pop(eid, None)
+        self.places.put(((folder & ~EID_MASK) | eid,), 0)
         return part.children.pop(i)
 
     def edit(self, folder: int, eid: int) -> list[Any] | None:
@@ -233,6 +239,8 @@ class Listings:
             part.children = []
             part.dirty = True
         lst.where = None
+        base = folder & ~EID_MASK
+        self.places.put([base | child[C_EID] for child in gone], 0)
         return gone
 
     def flush(self) -> None:
@@ -269,3 +277,4 @@ class Listings:
                 "INSERT INTO listings (doc, folder, n, children) VALUES (?, ?, ?, ?)", new_listings
             )
         self._listings.clear()
+        self.places.flush()

@@ -13,6 +13,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 from events.domain.entries import DIR
 from projections.files.counters import content_key, total_bytes
 from projections.files.listings import C_EID, Child, named_child, read_children, records
+from projections.files.places import folders_of
 from projections.files.schema import DEVICE_SHIFT, EID_MASK, chunks, marks
 
 
@@ -64,28 +65,20 @@ def locate(
 ) -> dict[int, tuple[int, tuple[Any, ...]]]:
     """Where each of ``entries`` (local ids) is: its folder's local id and its record as the
     listing stores it (``listings.records``); an entry the index does not hold is left out.
-
-    An entry is kept only in its folder's listing (a table from entry to folder would cost
-    every move and every first index a write per entry), so the listings of each device
-    holding some are read, in order of the index on them, until all are found.
-    """
+    The places give each one's folder (``projections/files/places.py``), whose listing is
+    read once for all it holds of them."""
     wanted: dict[int, set[int]] = {}
-    for entry in entries:
-        wanted.setdefault(entry & ~EID_MASK, set()).add(entry & EID_MASK)
+    for entry, folder in folders_of(db, entries).items():
+        wanted.setdefault(folder, set()).add(entry & EID_MASK)
     found: dict[int, tuple[int, tuple[Any, ...]]] = {}
-    for base, eids in wanted.items():
-        rows = db.execute(
-            "SELECT folder, children FROM listings WHERE folder BETWEEN ? AND ?",
-            (base, base | EID_MASK),
-        )
-        for folder, blob in rows:
+    for chunk in chunks(sorted(wanted)):
+        for folder, blob in db.execute(
+            f"SELECT folder, children FROM listings WHERE folder IN ({marks(chunk)})", chunk
+        ):
+            eids, base = wanted[folder], folder & ~EID_MASK
             for record in records(blob):
-                eid = record[C_EID]
-                if eid in eids:
-                    eids.discard(eid)
-                    found[base | eid] = (folder, record)
-            if not eids:
-                break
+                if record[C_EID] in eids:
+                    found[base | record[C_EID]] = (folder, record)
     return found
 
 

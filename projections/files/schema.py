@@ -23,6 +23,9 @@ Tables:
   (:func:`projections.files.counters.total_bytes` reads either), added up in Python, never
   by SQL.
 - ``pages`` and its two FTS5 indexes: ``projections/files/names.py`` (its own tables).
+- ``places``: the folder of each entry, by its local id: ``projections/files/places.py``.
+- ``watched`` and ``holders``: the entries holding each content that annotations are on:
+  ``projections/files/holders.py``.
 """
 
 from __future__ import annotations

@@ -69,6 +69,10 @@ def ls(ctx: CliContext, path: str | None, at: str | None, library: str | None) -
     help="taken: in the order the pictures were taken (undated last), not best first.",
 )
 @click.option("--reverse", is_flag=True, help="With --sort: the other way round.")
+@click.option(
+    "--tag", "tags", multiple=True, metavar="NAME", help="Only files with this tag (repeatable)."
+)
+@click.option("--favourite", is_flag=True, help="Only favourites.")
 @at_option
 @library_option
 @json_option
@@ -86,13 +90,16 @@ def search_(
     camera: str | None,
     sort: str | None,
     reverse: bool,
+    tags: tuple[str, ...],
+    favourite: bool,
     at: str | None,
     library: str | None,
 ) -> None:
     """Find files by name or path: every match up to the limit, best first (exact name,
     name prefix, a word of the name, substring of the name, then path). By media data too,
-    without the file (--taken, --min-width, --min-height, --camera: QUERY may then be left
-    out)."""
+    without the file (--taken, --min-width, --min-height, --camera), and by what people put
+    on files (--tag, every one given; --favourite): QUERY may then be left out, and every
+    file they select is listed, by path."""
     reads.search(
         ctx.call,
         ctx.out,
@@ -109,6 +116,8 @@ def search_(
         camera,
         sort,
         reverse,
+        tags,
+        favourite,
     )
 
 

@@ -32,8 +32,9 @@ OPEN_ENV = "SD_FRONT_DOOR"
 class Grammar(NamedTuple):
     """A command's arguments (in order, the first ``required`` of them needed), its options
     that take a value (each spelling -> the parameter it sets), the function that runs it,
-    the values of parameters not given (None when not listed) and its flags (each spelling
-    -> the parameter it sets true, false when not given)."""
+    the values of parameters not given (None when not listed), its flags (each spelling
+    -> the parameter it sets true, false when not given) and its options that take a value
+    each time they are given (``multiple``: the values in order, a tuple)."""
 
     arguments: tuple[str, ...]
     required: int
@@ -41,6 +42,7 @@ class Grammar(NamedTuple):
     run: Callable[..., None]
     defaults: dict[str, Any] = {}
     flags: dict[str, str] = {}
+    multiple: frozenset[str] = frozenset()
 
 
 _READ_OPTIONS = {"--at": "at", "--library": "library", "-l": "library"}
@@ -53,10 +55,12 @@ GRAMMARS: dict[tuple[str, ...], Grammar] = {
         {"--kind": "kind", "--ext": "ext", "--under": "under", "--limit": "limit"}
         | {"--taken": "taken", "--camera": "camera", "--sort": "sort"}
         | {"--min-width": "min_width", "--min-height": "min_height"}
+        | {"--tag": "tags"}
         | _READ_OPTIONS,
         reads.search,
-        {"limit": reads.SEARCH_LIMIT},
-        {"--reverse": "reverse"},
+        {"limit": reads.SEARCH_LIMIT, "tags": ()},
+        {"--reverse": "reverse", "--favourite": "favourite"},
+        frozenset({"tags"}),
     ),
     ("stats",): Grammar((), 0, _READ_OPTIONS, reads.stats),
     ("node", "status"): Grammar((), 0, {}, reads.node_status),
@@ -109,17 +113,25 @@ def parse(args: list[str]) -> Asked | None:
             values[grammar.flags[arg]] = True
         elif arg in grammar.options and j < len(rest):
             # click takes the next word as the value, whatever it looks like.
-            values[grammar.options[arg]] = rest[j]
+            _set(grammar, values, grammar.options[arg], rest[j])
             j += 1
         elif arg.startswith("--") and "=" in arg and arg.partition("=")[0] in grammar.options:
             name, _, value = arg.partition("=")
-            values[grammar.options[name]] = value
+            _set(grammar, values, grammar.options[name], value)
         else:
             return None
     if not grammar.required <= len(arguments) <= len(grammar.arguments):
         return None
     values |= dict(zip(grammar.arguments, arguments))
     return _checked(Asked(data_dir, as_json, grammar, values))
+
+
+def _set(grammar: Grammar, values: dict[str, Any], parameter: str, value: str) -> None:
+    """An option's value: the last one given, or each one in turn (``multiple``)."""
+    if parameter in grammar.multiple:
+        values[parameter] = (*values.get(parameter, ()), value)
+    else:
+        values[parameter] = value
 
 
 def _a_data_dir(path: str) -> bool:

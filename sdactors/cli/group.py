@@ -48,6 +48,8 @@ COMMANDS = {
     "why": ("sdactors.cli.why_cmds", "why"),
     "thumbs": ("sdactors.cli.media_cmds", "group"),
     "thumb": ("sdactors.cli.media_cmds", "thumb"),
+    "favourite": ("sdactors.cli.tag_cmds", "favourite"),
+    "note": ("sdactors.cli.tag_cmds", "note"),
 }
 
 

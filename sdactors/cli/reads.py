@@ -49,6 +49,30 @@ def _held(item: dict, shared: list[str]) -> tuple[str, ...]:
     return (item["device_name"] or item["device"][:10],) if shared else ()
 
 
+# A note in a table: its first line, cut to this many characters.
+NOTE_SHOWN = 40
+
+
+def _annotated(items: list[dict]) -> list[str]:
+    """A "tags" and a "note" column, each when a file shown has one."""
+    return [c for c in ("tags", "note") if any(i.get(c) for i in items)]
+
+
+def _annotations(item: dict, columns: list[str]) -> tuple[str, ...]:
+    cells = []
+    if "tags" in columns:
+        cells.append(", ".join(item["tags"]))
+    if "note" in columns:
+        note = (item["note"] or "").split("\n", 1)[0]
+        cells.append(note if len(note) <= NOTE_SHOWN else note[: NOTE_SHOWN - 3] + "...")
+    return tuple(cells)
+
+
+def favourite_mark(item: dict) -> str:
+    """What follows the name of a favourite."""
+    return "  [favourite]" if item.get("favourite") else ""
+
+
 def ls(call: Call, out: Output, path: str | None, at: str | None, library: str | None) -> None:
     pos = travel(call, out, library, at)
     items = call("ls", path=_absolute(path), at=pos, library=library)
@@ -65,15 +89,17 @@ def ls(call: Call, out: Output, path: str | None, at: str | None, library: str |
         return
     if any(i["offline"] for i in items):
         out.line("[offline] its volume is not there: as last indexed")
+    annotated = _annotated(items)
     out.table(
-        ["name", "kind", "size", "modified", "content", *shared],
+        ["name", "kind", "size", "modified", "content", *annotated, *shared],
         [
             (
-                i["name"] + ("/" if i["type"] == "dir" else ""),
+                i["name"] + ("/" if i["type"] == "dir" else "") + favourite_mark(i),
                 i["kind"] or i["type"],
                 "" if i["type"] == "dir" else human_bytes(i["size"]),
                 i["modified"][:19].replace("T", " "),
                 i["content_id"] or "",
+                *_annotations(i, annotated),
                 *_held(i, shared),
             )
             for i in items
@@ -98,6 +124,8 @@ def search(
     camera: str | None = None,
     sort: str | None = None,
     reverse: bool = False,
+    tags: tuple[str, ...] = (),
+    favourite: bool = False,
 ) -> None:
     hits = call(
         "search",
@@ -114,6 +142,8 @@ def search(
         camera=camera,
         sort=sort,
         reverse=reverse,
+        tags=tuple(tags),
+        favourite=favourite,
     )
     if out.as_json:
         out.json(hits)
@@ -121,14 +151,16 @@ def search(
     shared = _elsewhere(hits)
     # A search by media data shows when each picture was taken.
     dates = ["taken"] if any("taken" in h for h in hits) else []
+    annotated = _annotated(hits)
     out.table(
-        ["path", "kind", "size", *dates, *shared],
+        ["path", "kind", "size", *dates, *annotated, *shared],
         [
             (
-                h["path"] + offline_mark(h["offline"]),
+                h["path"] + offline_mark(h["offline"]) + favourite_mark(h),
                 h["kind"] or h["type"],
                 "" if h["type"] == "dir" else human_bytes(h["size"]),
                 *((h["taken"] or "").replace("T", " ") for _ in dates),
+                *_annotations(h, annotated),
                 *_held(h, shared),
             )
             for h in hits

@@ -12,7 +12,14 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from events.domain.entries import BLOCK_DEVICE, CHAR_DEVICE, DIR, FIFO, FILE, SOCKET, SYMLINK
-from events.shapes import Bool, Int, MapOf, Maybe, OneOf, Text
+from events.shapes import Bool, Int, ListOf, MapOf, Maybe, OneOf, Text
+from projections.annotations import (
+    NONE,
+    Annotations,
+    annotations_of,
+    favourite_entries,
+    tagged_entries,
+)
 from projections.devices import device_names
 from projections.files.listings import Child
 from projections.files.media import TAKEN_PREFIX, MediaFilter, matching, media_of, taken_of
@@ -41,7 +48,6 @@ from sdactors.ops.results import (
     HEX,
     LINES,
     MAP,
-    MAYBE_BOOL,
     MAYBE_COUNT,
     MAYBE_TEXT,
     MOST,
@@ -54,6 +60,7 @@ from sdactors.ops.results import (
     record_with,
 )
 from sdactors.ops.shapes import AT, LIBRARY, PATH
+from sdactors.ops.tags import NAME, tags_named
 from sdactors.ops.thumb_fetch import SOURCES
 from sdactors.replay.snapshots import reader_at
 from sdactors.runtime.errors import InvalidArgument, NotAFile, NotIndexed
@@ -82,6 +89,9 @@ SEARCH_HIT = record_with(
     offline=BOOL,
     device=HEX,
     device_name=MAYBE_TEXT,
+    tags=LINES,
+    favourite=BOOL,
+    note=MAYBE_TEXT,
 )
 DUPLICATE = record(
     content_id=MAYBE_TEXT,
@@ -101,6 +111,15 @@ def _when(mtime_ns: int) -> str:
 def _held_by(device: bytes, names: dict[bytes, str]) -> dict[str, Any]:
     """Which device holds an entry: the same answer on every device of the library."""
     return {"device": device.hex(), "device_name": names.get(device)}
+
+
+def _shown(annotations: Annotations) -> dict[str, Any]:
+    """The tags, favourite mark and note a file shows (``projections/annotations.py``)."""
+    return {
+        "tags": list(annotations.tags),
+        "favourite": annotations.favourite,
+        "note": annotations.note,
+    }
 
 
 def _entry(child: Child, path: bytes) -> dict[str, Any]:
@@ -152,8 +171,13 @@ class Ls(Op):
             else:
                 children, base = [found.child], os.path.dirname(real)
             holder = _held_by(device, device_names(db))
+            shown = annotations_of(db, [(device, c.eid, c.cid) for c in children])
         return [
-            _entry(c, os.path.join(base, c.name)) | {"offline": offline} | holder for c in children
+            _entry(c, os.path.join(base, c.name))
+            | {"offline": offline}
+            | holder
+            | _shown(shown.get((device, c.eid), NONE))
+            for c in children
         ]
 
 
@@ -173,9 +197,12 @@ DIMENSION = Maybe(Int(1, 1 << 31))
 @op("search")
 @dataclass(frozen=True)
 class Search(Op):
-    """Entries whose name or path holds the query, best first (see projections/files/search.py);
-    with a filter on media data (``projections/files/media.py``), the query may be left out.
-    ``sort="taken"``: in the order the pictures were taken, the undated after."""
+    """Entries whose name or path holds the query, best first (see projections/files/search.py),
+    among those every filter given allows; with a filter that selects files by what is known
+    of them (media data, ``projections/files/media.py``; ``tags``, all of them;
+    ``favourite``: ``projections/annotations.py``), the query may be left out: every file
+    they select, by path. ``sort="taken"``: in the order the pictures were taken, the
+    undated after."""
 
     query: Annotated[str | None, Maybe(Text(0, 4096))] = None
     kind: Annotated[str | None, Maybe(Text(1, 32))] = None
@@ -190,6 +217,8 @@ class Search(Op):
     camera: Annotated[str | None, Maybe(Text(1, 128))] = None
     sort: Annotated[str | None, Maybe(Text(1, 16, pattern=SORT_TAKEN))] = None
     reverse: Annotated[bool, Bool()] = False
+    tags: Annotated[tuple, ListOf(NAME, 0, 64)] = ()
+    favourite: Annotated[bool, Bool()] = False
 
     result = many(SEARCH_HIT)
 
@@ -201,12 +230,17 @@ class Search(Op):
         if self.reverse and self.sort is None:
             raise InvalidArgument("--reverse reverses a sort: give --sort taken with it")
         wanted = MediaFilter(self.taken, self.min_width, self.min_height, self.camera)
-        if not (self.query or "").strip() and not wanted.asked:
+        if not (self.query or "").strip() and not wanted.asked and not self._annotated:
             raise InvalidArgument(
-                "give a query, or a filter on media data (--taken, --min-width, --min-height, "
-                "--camera)"
+                "give a query, or a filter (--tag, --favourite, --taken, --min-width, "
+                "--min-height, --camera)"
             )
         return wanted
+
+    @property
+    def _annotated(self) -> bool:
+        """Whether a filter on what people put on files is asked."""
+        return bool(self.tags) or self.favourite
 
     def run(self, ctx: OpContext) -> Any:
         wanted = self._media_filter()
@@ -221,6 +255,10 @@ class Search(Op):
                     raise NotIndexed(show(self.under))
             entries = matching(db, wanted) if wanted.asked else None
             filters = Filters(self.kind, self.ext, folder, entries)
+            for name in self.tags:
+                filters = filters.only(tagged_entries(db, [t.id for t in tags_named(db, name)]))
+            if self.favourite:
+                filters = filters.only(favourite_entries(db))
             if self.sort == SORT_TAKEN:
                 hits = by_taken(db, query, filters, self.limit, self.reverse)
             else:
@@ -229,6 +267,9 @@ class Search(Op):
             names = device_names(db)
             media = wanted.asked or self.sort is not None
             taken = taken_of(db, (h.entry for h in hits)) if media else {}
+            marked = annotations_of(
+                db, [(owners[h.folder].device, h.entry & EID_MASK, h.cid) for h in hits]
+            )
         return [
             {
                 "path": text(h.path),
@@ -241,6 +282,7 @@ class Search(Op):
             }
             | _held_by(owners[h.folder].device, names)
             | ({"taken": taken.get(h.entry)} if media else {})
+            | _shown(marked.get((owners[h.folder].device, h.entry & EID_MASK), NONE))
             for h in hits
         ]
 
@@ -370,10 +412,9 @@ INFO = record(
     location=record(id=HEX, name=TEXT, path=TEXT, volume=MAYBE_TEXT, offline=MAYBE_TEXT),
     content=Maybe(record(id=HEX, kind=MAYBE_TEXT, instances=COUNT)),
     media=Maybe(MEDIA),
-    # What people put on the file: tags on files are not in this branch yet (issue 17,
-    # part 0): the places are kept, always empty.
+    # What people put on the file, on its content or on its path (``projections/annotations.py``).
     tags=LINES,
-    favourite=MAYBE_BOOL,
+    favourite=BOOL,
     note=MAYBE_TEXT,
     # The thumbnails this device holds of its content, by size: the library's own, or
     # fetched from the device holding the file and kept in the cache (``thumb.fetch``).
@@ -404,6 +445,7 @@ class Info(Op):
             media = media_of(db, (found.folder & ~EID_MASK) | child.eid)
             instances = content_instances(db, child.cid, child.size) if child.cid else None
             names = device_names(db)
+            marked = annotations_of(db, [(device, child.eid, child.cid)])
         loc = found.location
         # Looked at, not used: the cache's order of use is left as it is.
         places = {
@@ -431,9 +473,7 @@ class Info(Op):
                     "instances": sum(instances.values()),
                 },
                 "media": None if media is None else _media(media),
-                "tags": [],
-                "favourite": None,
-                "note": None,
+                **_shown(marked.get((device, child.eid), NONE)),
                 "thumbnails": [
                     {"size": size, "path": str(path), "source": source}
                     for size in SIZES

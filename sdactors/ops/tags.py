@@ -95,6 +95,13 @@ def find_tag(db: sqlite3.Connection, name_or_id: str) -> Tag:
     raise TagNotFound(name_or_id)
 
 
+def tags_named(db: sqlite3.Connection, name: str) -> list[Tag]:
+    """Every live tag named ``name`` (two devices may each have made one), else the one
+    whose id starts with it: what a search by tag takes."""
+    named = [t for t in list_tags(db) if t.name == name]
+    return named or [find_tag(db, name)]
+
+
 def check_new_name(db: sqlite3.Connection, name: str) -> None:
     """No visible tag may already have the name."""
     if any(t.name == name for t in list_tags(db)):

@@ -69,6 +69,24 @@ class AmbiguousTag(SdError):
         )
 
 
+class TagToCreate(TagNotFound):
+    """Putting a tag on files that no tag of the library is named."""
+
+    def __init__(self, name: str) -> None:
+        SdError.__init__(
+            self,
+            f"no tag named {name!r}: create it with 'sd tag create {shlex.quote(name)}', "
+            "or add --create",
+        )
+
+
+class RootNotAnnotated(SdError):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} is the root of a location: tags, favourites and notes go on what it holds"
+        )
+
+
 class LogLost(SdError):
     """events.db lost events the index had folded: writing now would fork this device's chain."""
 

@@ -93,9 +93,13 @@ def test_info_shows_everything_known_of_a_file(tmp_path: Path) -> None:
         "pages": None,
         "phash": dhash(shot).hex(),
     }
-    # Tags, favourites and notes on files are another part of the issue: their places.
-    assert (info["tags"], info["favourite"], info["note"]) == ([], None, None)
+    assert (info["tags"], info["favourite"], info["note"]) == ([], False, None)
     assert info["thumbnails"] == [{"size": 256, "path": str(thumb), "source": "library"}]
+    # What people put on the file: a tag on its content (put through the copy), a note on it.
+    sd.run("tag", "add", "--create", str(tree / "backup/beach copy.jpg"), "Summer")
+    sd.run("note", str(shot), "at the pier")
+    info = sd.json("info", str(shot))
+    assert (info["tags"], info["favourite"], info["note"]) == (["Summer"], False, "at the pier")
 
     text = sd.run("info", str(shot)).out
     for line in (
@@ -105,6 +109,8 @@ def test_info_shows_everything_known_of_a_file(tmp_path: Path) -> None:
         "taken       2024-07-14 18:30:05",
         "camera      Canon Canon EOS R5",
         f"content     {cid} (2 in the library, image)",
+        "tags        Summer",
+        "note        at the pier",
         f"thumb 256   {thumb}",
     ):
         assert line in text.splitlines(), (line, text)

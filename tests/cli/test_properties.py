@@ -11,13 +11,20 @@ import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from events.clock import HybridClock
 from events.domain import CATALOG
+from events.domain.annotations import (
+    FileFavourited,
+    FileNoted,
+    FileTagged,
+    FileUnfavourited,
+    FileUntagged,
+)
 from events.domain.device import DeviceRegistered
 from events.domain.library import LibraryCreated, LibraryRenamed
 from events.domain.tags import TagCreated, TagDeleted, TagRecolored, TagRenamed
@@ -27,6 +34,7 @@ from events.keys import DeviceKey
 from events.registry import UnknownEvent
 from events.store import EventStore
 from events.writer import Draft, LogWriter
+from projections.annotations import entry_target
 from projections.catalog import library_projections
 from projections.rebuild import rebuild_index
 from projections.runner import ProjectionRunner
@@ -51,6 +59,10 @@ TAG_IDS = [bytes([i]) * 16 for i in range(1, 4)]
 NAMES = ["alpha", "beta", "gamma"]
 COLORS = [None, "red", "#00ff00"]
 BASE_MS = 1_700_000_000_000
+# Files annotations name: contents, and entries (of any device, by its index in KEYS).
+CONTENTS = [bytes([0xC0 + i]) * 32 for i in range(2)]
+NOTES = [None, "note", "另一个", "x" * 4096]
+ANNOTATIONS = ["tag", "untag", "favourite", "unfavourite", "note"]
 # Types this version does not know: new names (some under a prefix a projection folds) and a
 # newer version of a type it does know.
 UNKNOWN_TYPES = [("tag.zz_future", 1), ("future.thing", 1), ("tag.created", 99), ("device.x", 3)]
@@ -63,19 +75,41 @@ SETTINGS = dict(
 # -- a multi-device history ------------------------------------------------------------------
 
 tag_ix = st.integers(min_value=0, max_value=len(TAG_IDS) - 1)
+annotate = st.tuples(
+    st.just("annotate"),
+    st.sampled_from(ANNOTATIONS),
+    st.integers(0, 1),
+    st.lists(st.sampled_from(CONTENTS), max_size=2),
+    st.lists(st.tuples(st.integers(0, 3), st.integers(1, 2)), max_size=2),
+    st.sampled_from(NOTES),
+)
 operations = st.one_of(
     st.tuples(st.just("create"), tag_ix, st.sampled_from(NAMES), st.sampled_from(COLORS)),
     st.tuples(st.just("rename"), tag_ix, st.sampled_from(NAMES)),
     st.tuples(st.just("recolor"), tag_ix, st.sampled_from(COLORS)),
     st.tuples(st.just("delete"), tag_ix),
     st.tuples(st.just("library"), st.sampled_from(NAMES)),
+    annotate,
     st.tuples(st.just("unknown"), st.sampled_from(UNKNOWN_TYPES), st.integers(-(2**63), 2**64 - 1)),
 )
-steps = st.tuples(
-    st.integers(min_value=0, max_value=3),  # which device writes
-    st.integers(min_value=-120_000, max_value=120_000),  # its wall clock moves (maybe back)
-    st.none() | st.integers(min_value=0, max_value=3),  # a device whose last hlc it saw
-    st.lists(operations, min_size=1, max_size=3),  # one commit
+
+
+def steps(ops: st.SearchStrategy = operations) -> st.SearchStrategy:
+    return st.tuples(
+        st.integers(min_value=0, max_value=3),  # which device writes
+        st.integers(min_value=-120_000, max_value=120_000),  # its wall clock moves (maybe back)
+        st.none() | st.integers(min_value=0, max_value=3),  # a device whose last hlc it saw
+        st.lists(ops, min_size=1, max_size=3),  # one commit
+    )
+
+
+# Mostly annotations of a few files, written by several devices: the same facts over again.
+annotating = st.one_of(
+    annotate,
+    annotate,
+    annotate,
+    st.tuples(st.just("create"), st.integers(0, 1), st.sampled_from(NAMES), st.just(None)),
+    st.tuples(st.just("delete"), st.integers(0, 1)),
 )
 
 
@@ -91,8 +125,33 @@ def draft(op: tuple) -> Draft:
         return CATALOG.body(TagDeleted(TAG_IDS[op[1]]))
     if kind == "library":
         return CATALOG.body(LibraryRenamed(op[1]))
+    if kind == "annotate":
+        return CATALOG.body(annotation(*op[1:]))
     (type_name, v), value = op[1], op[2]
     return type_name, v, {"value": value}
+
+
+def annotation(
+    kind: str,
+    tag: int,
+    contents: list[bytes],
+    entries: list[tuple[int, int]],
+    note: str | None,
+) -> object:
+    """An annotation event of ``kind`` on these contents and entries (device index, eid)."""
+    targets = {
+        "contents": tuple(contents),
+        "entries": tuple((KEYS[device].public, eid) for device, eid in entries),
+    }
+    if kind == "tag":
+        return FileTagged(TAG_IDS[tag % len(TAG_IDS)], **targets)
+    if kind == "untag":
+        return FileUntagged(TAG_IDS[tag % len(TAG_IDS)], **targets)
+    if kind == "favourite":
+        return FileFavourited(**targets)
+    if kind == "unfavourite":
+        return FileUnfavourited(**targets)
+    return FileNoted(note, **targets)
 
 
 @dataclass
@@ -107,7 +166,7 @@ class History:
 
 
 @st.composite
-def histories(draw: st.DrawFn) -> History:
+def histories(draw: st.DrawFn, ops: st.SearchStrategy = operations, most: int = 12) -> History:
     count = draw(st.integers(min_value=2, max_value=4))
     walls = [
         BASE_MS + draw(st.integers(min_value=-600_000, max_value=600_000)) for _ in range(count)
@@ -123,12 +182,12 @@ def histories(draw: st.DrawFn) -> History:
         if i == 0:
             first.extend(founding(KEYS[1:count]))
         devices[i].extend(w.build(first))
-    for who, delta, saw, ops in draw(st.lists(steps, min_size=1, max_size=12)):
+    for who, delta, saw, commit in draw(st.lists(steps(ops), min_size=1, max_size=most)):
         i = who % count
         walls[i] = max(0, walls[i] + delta)
         if saw is not None and devices[saw % count]:
             writers[i].clock.observe(devices[saw % count][-1].hlc)
-        devices[i].extend(writers[i].build([draft(op) for op in ops]))
+        devices[i].extend(writers[i].build([draft(op) for op in commit]))
     return History(devices)
 
 
@@ -183,6 +242,70 @@ def expected_tags(events: Sequence[Event]) -> list[tuple[bytes, str, str | None]
     return sorted((tag, names[tag][1], colors[tag][1]) for tag in created - deleted)
 
 
+@dataclass
+class AnnotationFacts:
+    """What annotation events say, by the rules of DESIGN.md, computed without the
+    projection: each (target, tag), each target's favourite mark and its note, last writer
+    wins on ``(hlc, device)``."""
+
+    tags: dict[tuple[bytes, bytes], bool]
+    favourites: dict[bytes, bool]
+    notes: dict[bytes, str | None]
+
+    def fields(self) -> dict[bytes, tuple[bool, str | None]]:
+        """The rows of ``annotation_fields``: every target either fact was ever set on."""
+        return {
+            t: (self.favourites.get(t, False), self.notes.get(t))
+            for t in self.favourites.keys() | self.notes.keys()
+        }
+
+
+def expected_annotations(events: Sequence[Event]) -> AnnotationFacts:
+    won: dict[tuple[str, bytes, bytes], tuple[tuple[int, bytes], object]] = {}
+    for ev in events:
+        typed = CATALOG.typed(ev)
+        if not isinstance(
+            typed, (FileTagged, FileUntagged, FileFavourited, FileUnfavourited, FileNoted)
+        ):
+            continue
+        stamp = (ev.hlc, ev.device)
+        targets = [*typed.contents, *(entry_target(d, e) for d, e in typed.entries)]
+        for target in targets:
+            if isinstance(typed, (FileTagged, FileUntagged)):
+                key, value = ("tag", target, typed.tag), isinstance(typed, FileTagged)
+            elif isinstance(typed, FileNoted):
+                key, value = ("note", target, b""), typed.note
+            else:
+                key, value = ("favourite", target, b""), isinstance(typed, FileFavourited)
+            if key not in won or stamp > won[key][0]:
+                won[key] = (stamp, value)
+    facts = AnnotationFacts({}, {}, {})
+    for (what, target, tag), (_, value) in won.items():
+        if what == "tag":
+            facts.tags[(target, tag)] = bool(value)
+        elif what == "favourite":
+            facts.favourites[target] = bool(value)
+        else:
+            facts.notes[target] = value  # type: ignore[assignment]
+    return facts
+
+
+def folded_annotations(db: Any) -> AnnotationFacts:
+    """The same facts as the index holds them."""
+    fields = {t: (bool(f), n) for t, f, n in db.execute(
+        "SELECT target, favourite, note FROM annotation_fields"
+    )}  # fmt: skip
+    facts = AnnotationFacts(
+        {
+            (t, tag): bool(p)
+            for t, tag, p in db.execute("SELECT target, tag, present FROM annotation_tags")
+        },  # fmt: skip
+        {t: f for t, (f, _) in fields.items()},
+        {t: n for t, (_, n) in fields.items()},
+    )
+    return facts
+
+
 def expected_library_name(events: Sequence[Event]) -> str:
     named = [
         ((ev.hlc, ev.device), typed.name)
@@ -216,11 +339,37 @@ def test_any_interleaving_folds_to_the_same_digest(
     assert name == expected_library_name(history.events)
     devices = db.execute("SELECT count(*) FROM devices").fetchone()[0]
     assert devices == len(history.devices)
+    # Annotations: each fact its last writer's, whatever order they came in.
+    want, got = expected_annotations(history.events), folded_annotations(db)
+    assert got.tags == want.tags
+    assert got.fields() == want.fields()
     # Events this version cannot read change nothing.
     known = [ev for ev in arrivals[0] if not isinstance(CATALOG.typed(ev), UnknownEvent)]
     assert fold(known).digest() in digests
     for r in runners:
         r.close()
+
+
+@settings(max_examples=examples(100), **SETTINGS)
+@given(
+    history=histories(annotating, most=20),
+    orders=st.lists(st.lists(st.integers(0, 3), max_size=80), min_size=2, max_size=3),
+    cuts=st.lists(st.integers(min_value=0), max_size=4),
+)
+def test_annotations_from_any_interleaving_are_their_last_writers(
+    history: History, orders: list[list[int]], cuts: list[int]
+) -> None:
+    """Tags, favourite marks and notes on a few files, written by 2-4 devices whose clocks
+    move (back, too) and see each other's: every arrival order folds to the same rows, and
+    each fact is its last writer's."""
+    runners = [fold(interleave(history, picks), cuts) for picks in orders]
+    assert len({r.digest() for r in runners}) == 1
+    want = expected_annotations(history.events)
+    for runner in runners:
+        got = folded_annotations(runner.db)
+        assert got.tags == want.tags
+        assert got.fields() == want.fields()
+        runner.close()
 
 
 def ingest_in_chunks(

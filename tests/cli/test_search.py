@@ -190,6 +190,7 @@ def test_a_set_of_entries_is_searched_whole(
     from projections.files import search as module
 
     monkeypatch.setattr(module, "AMONG_MOST", among_most)
+    monkeypatch.setattr(module, "AMONG_RATIO", 1 if among_most else 0)
     db = sqlite3.connect(f"file:{corpus}?mode=ro", uri=True)
     every = sorted((folder & ~EID_MASK) | eid for _, _, folder, eid in every_name(db))
     rng = random.Random(8)
@@ -242,4 +243,53 @@ def test_each_way_to_read_gives_the_scans_answer(
                 query,
                 limit,
             )
+    db.close()
+
+
+@pytest.mark.parametrize(
+    "few, ratio, at_once",
+    [(10**9, 1, 32), (10**9, 1, 1), (0, 0, 32), (100, 1, 32)],
+    ids=["ranked-directly", "folder-by-folder", "read-from-pages", "by-their-number"],
+)
+def test_a_set_of_entries_filters_as_the_scan_does(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch, few: int, ratio: int, at_once: int
+) -> None:
+    """Entries chosen by what is known of them (tags, favourites, media data) as a filter:
+    with a query, ranked as without one among those entries only, nothing they hold dropped
+    for the limit, whichever way they are read (each of them ranked, or the name pages read
+    as for any query); without one, every one of them, by path; with the other filters
+    too, all of them must hold."""
+    from projections.files import search as module
+
+    monkeypatch.setattr(module, "AMONG_MOST", few)
+    monkeypatch.setattr(module, "AMONG_RATIO", ratio)
+    # Listed by path, folders are read a few at a time until no later one can hold a path
+    # before the limit's: one at a time, each stop is taken where it can be.
+    monkeypatch.setattr(module, "PAGES_AT_ONCE", at_once)
+    db = sqlite3.connect(f"file:{corpus}?mode=ro", uri=True)
+    names = every_name(db)
+    rng = random.Random(17)
+    entries = [(folder & ~((1 << 40) - 1)) | eid for _, _, folder, eid in names]
+    for size in (0, 1, 5, 60, 700):
+        chosen = frozenset(rng.sample(entries, size))
+        # An entry the index does not hold (a file tagged, then deleted) is no match.
+        chosen |= {max(entries) + 1000}
+        for query in ["", "a", "photo", "report final", ".jpg", "2024/"]:
+            for filters in (
+                Filters(entries=chosen),
+                Filters(kind="image", entries=chosen),
+                Filters(ext="txt").only(chosen),
+            ):
+                for limit in (1, 7, 1000):
+                    fast = search(db, query, filters, limit)
+                    assert fast == search_by_scan(db, query, filters, limit, names), (
+                        size,
+                        query,
+                        filters.kind,
+                        limit,
+                    )
+                    assert all(h.entry in chosen for h in fast)
+        listed = search(db, "", Filters(entries=chosen), 10_000)
+        assert len(listed) == size
+        assert [h.path.lower() for h in listed] == sorted(h.path.lower() for h in listed)
     db.close()

@@ -83,6 +83,11 @@ def test_the_front_door_says_what_click_says(sd: Sd, tmp_path: Path) -> None:
     sd.run("library", "create", "Home")
     sd.run("location", "add", str(root))
     describe(sd, sea)
+    # Tags, a favourite and a note: columns and marks the tables print.
+    sd.run("tag", "add", "--create", str(root / "docs/report.txt"), str(root / "pics"), "Work")
+    sd.run("tag", "add", "--create", str(root / "pics/report.png"), str(sea), "été")
+    sd.run("favourite", str(root / "docs/report.txt"))
+    sd.run("note", str(root / "pics/report.png"), "first line\nsecond line")
     sd.in_process = False  # each way as the process a user starts
     # (command line, whether the door takes it: the rest goes to click either way)
     lines: list[tuple[list[str], bool]] = [
@@ -99,9 +104,17 @@ def test_the_front_door_says_what_click_says(sd: Sd, tmp_path: Path) -> None:
         (["--json", "search", "sea", "--sort=taken", "--reverse", "--min-width", "10"], True),
         (["search"], True),
         (["info", str(sea)], False),
+        (["search", "--tag", "Work"], True),
+        (["search", "report", "--tag=Work", "--favourite"], True),
+        (["--json", "search", "--favourite", "--limit", "1"], True),
+        (["search", "--tag", "été", "--tag", "Work"], True),
+        (["search", "--tag", "été", "--taken", "2024"], True),
+        (["search", "--tag", "Nope"], True),
+        (["search", "--favourite=yes"], False),
         (["ls"], True),
         (["--json", "ls"], True),
         (["ls", docs], True),
+        (["ls", str(root / "pics")], True),
         (["ls", str(root / "pics"), "--json", "-l", "Home"], True),
         (["ls", "--at", "2", str(root)], True),
         (["ls", str(root / "nowhere")], True),

@@ -3,12 +3,14 @@ that keeps each device's order folds to the same digest, equal to a rebuild.
 
 Each of 2-4 devices runs a simulated disk: it adds locations and indexes them, adds files and
 folders, modifies, moves, renames and deletes them, removes locations and changes their rules;
-devices also edit shared facts (tags, the library's name) and now and then write events about
+devices also edit shared facts (tags, the library's name, tags, favourite marks and notes on
+files: on a content, or on an entry of any device) and now and then write events about
 another device's locations, which the folds must ignore. Content ids come from a small shared
 pool with kinds that disagree between devices, so what derives from several devices' facts (a
 content's kind, instance counts, totals) is tested too. Some files are hard links of others
 (the same volume and inode, anywhere on the same device): ``sd duplicates`` must count each
-file once. The index is checked against the model, not only against itself.
+file once. The index is checked against the model, not only against itself: what each file
+shows, and which files a search by tag or favourite finds, too.
 """
 
 from __future__ import annotations
@@ -46,10 +48,34 @@ from events.domain.volumes import VolumeObserved, VolumeUnmounted
 from events.envelope import Event
 from events.keys import DeviceKey
 from events.writer import Draft, LogWriter
+from projections.annotations import (
+    Annotations,
+    annotations_of,
+    entry_target,
+    favourite_entries,
+    tagged_entries,
+)
 from projections.files.counters import content_key
 from projections.files.listings import read_children
-from projections.files.query import content_kind, duplicates, file_stats, folder_path
-from tests.cli.test_properties import fold, interleave
+from projections.files.places import folders_of
+from projections.files.query import (
+    content_kind,
+    duplicates,
+    file_stats,
+    folder_owners,
+    folder_path,
+)
+from projections.files.search import Filters, search
+from tests.cli.test_properties import (
+    ANNOTATIONS,
+    NOTES,
+    TAG_IDS,
+    annotation,
+    expected_annotations,
+    expected_tags,
+    fold,
+    interleave,
+)
 from tests.conftest import examples
 from tests.helpers_log import CREATOR, LIBRARY_KEY, founding
 
@@ -155,6 +181,7 @@ def _step(draw: st.DrawFn, dev: Device, everyone: list[Device]) -> None:
         st.sampled_from(
             ["add_location", "index", "index", "modify", "move", "delete", "remove_location"]
             + ["rules", "tag", "library", "volume", "presence", "foreign"]
+            + ["annotate"] * 5
         )
     )
     live = list(dev.locations.values())
@@ -254,7 +281,7 @@ def _step(draw: st.DrawFn, dev: Device, everyone: list[Device]) -> None:
             loc.offline = None
             dev.write([CATALOG.body(LocationOnline(loc.id))])
     elif action == "tag":
-        tag = draw(st.sampled_from([b"T" * 16, b"U" * 16]))
+        tag = draw(st.sampled_from(TAG_IDS[:2]))
         kind = draw(st.sampled_from([TagCreated, TagRenamed, TagDeleted]))
         name = draw(st.sampled_from(["red", "blue"]))
         typed = {
@@ -263,6 +290,22 @@ def _step(draw: st.DrawFn, dev: Device, everyone: list[Device]) -> None:
             TagDeleted: lambda: TagDeleted(tag),
         }[kind]()
         dev.write([CATALOG.body(typed)])
+    elif action == "annotate":
+        # Shared facts on files: on contents of the pool, on entries of any device (some
+        # gone since, some moved or changed since), whatever this device has seen of them.
+        nodes = [(d.index, eid, node) for d in everyone for loc in d.locations.values()
+                 for eid, node in loc.nodes.items()]  # fmt: skip
+        held = sorted({node.cid for *_, node in nodes if node.cid})
+        contents = draw(st.lists(st.sampled_from(held + CIDS[:2]), max_size=2))
+        on = draw(st.lists(st.sampled_from([n[:2] for n in nodes]), max_size=2)) if nodes else []
+        kind, tag = draw(st.sampled_from(ANNOTATIONS)), draw(st.integers(0, 1))
+        drafts = []
+        if kind == "tag" and draw(st.booleans()):  # as 'sd tag add --create' does
+            drafts.append(
+                CATALOG.body(TagCreated(TAG_IDS[tag], draw(st.sampled_from(["red", "blue"])), None))
+            )
+        typed = annotation(kind, tag, contents, on, draw(st.sampled_from(NOTES)))
+        dev.write([*drafts, CATALOG.body(typed)])
     elif action == "library":
         dev.write([CATALOG.body(LibraryRenamed(draw(st.sampled_from(["Home", "Family"]))))])
     elif action == "volume":
@@ -384,6 +427,99 @@ def expected_contents(world: World) -> dict[tuple[int, int], dict[str, int]]:
     return counts
 
 
+def expected_shown(world: World) -> dict[tuple[bytes, int], Annotations]:
+    """What each live file must show: the tags (live ones, by name) on its content or its
+    entry, a favourite if either is one, its entry's note before its content's."""
+    events = [ev for dev in world.devices for ev in dev.events]
+    facts = expected_annotations(events)
+    names = {tag: name for tag, name, _ in expected_tags(events)}
+    out = {}
+    for dev in world.devices:
+        device = KEYS[dev.index].public
+        for loc in dev.locations.values():
+            for eid, node in loc.nodes.items():
+                own = entry_target(device, eid)
+                targets = [own, *([node.cid] if node.cid else [])]
+                tags = {
+                    names[tag]
+                    for (target, tag), on in facts.tags.items()
+                    if on and target in targets and tag in names
+                }
+                note = facts.notes.get(own)
+                if note is None and node.cid:
+                    note = facts.notes.get(node.cid)
+                shown = Annotations(
+                    tuple(sorted(tags)),
+                    any(facts.favourites.get(t, False) for t in targets),
+                    note,
+                )
+                if shown != Annotations((), False, None):
+                    out[(device, eid)] = shown
+    return out
+
+
+def live_files(world: World) -> list[tuple[bytes, int, bytes | None]]:
+    return [
+        (KEYS[dev.index].public, eid, node.cid)
+        for dev in world.devices
+        for loc in dev.locations.values()
+        for eid, node in loc.nodes.items()
+    ]
+
+
+def found_by(db: Any, entries: frozenset[int]) -> set[tuple[bytes, int]]:
+    """The files a search for ``entries`` (and nothing else) lists, as (device, eid)."""
+    hits = search(db, "", Filters(entries=entries), limit=10_000)
+    owners = folder_owners(db, (h.folder for h in hits))
+    return {(owners[h.folder].device, h.entry & ((1 << 40) - 1)) for h in hits}
+
+
+def check_annotations(db: Any, world: World) -> None:
+    """What each file shows, and the files a search by each tag and by favourites finds."""
+    shown = expected_shown(world)
+    assert annotations_of(db, live_files(world)) == shown
+    events = [ev for dev in world.devices for ev in dev.events]
+    facts = expected_annotations(events)
+    for tag in TAG_IDS[:2]:
+        assert found_by(db, tagged_entries(db, [tag])) == {
+            (device, eid)
+            for device, eid, cid in live_files(world)
+            if facts.tags.get((entry_target(device, eid), tag)) or facts.tags.get((cid, tag))
+        }
+    assert found_by(db, favourite_entries(db)) == {k for k, s in shown.items() if s.favourite}
+
+
+def check_places(db: Any) -> None:
+    """Every entry a listing holds is placed in that folder, and no other is placed."""
+    held = {}
+    for folder, blob in db.execute("SELECT folder, children FROM listings"):
+        for c in read_children(blob):
+            held[(folder & ~((1 << 40) - 1)) | c.eid] = folder
+    assert folders_of(db, held) == held
+    top = db.execute("SELECT coalesce(max(idx), 0), coalesce(max(max_eid), 0) FROM devs").fetchone()
+    every = [(idx << 40) | eid for idx in range(1, top[0] + 1) for eid in range(1, top[1] + 1)]
+    assert set(folders_of(db, every)) == set(held)
+
+
+def check_holders(db: Any, world: World) -> None:
+    """Every content an annotation named is watched, and its holders are the entries the
+    listings hold it in, each as many times as they do."""
+    named = {
+        cid
+        for dev in world.devices
+        for ev in dev.events
+        if ev.type.startswith("file.")
+        for cid in CATALOG.typed(ev).contents
+    }
+    assert {cid for (cid,) in db.execute("SELECT cid FROM watched")} == named
+    held: Counter = Counter()
+    for folder, blob in db.execute("SELECT folder, children FROM listings"):
+        for c in read_children(blob):
+            if c.cid in named:
+                held[(c.cid, (folder & ~((1 << 40) - 1)) | c.eid)] += 1
+    assert dict(held) == {(c, e): n for c, e, n in db.execute("SELECT cid, entry, n FROM holders")}
+
+
 @settings(max_examples=examples(120), **SETTINGS)
 @given(
     world=worlds(),
@@ -397,6 +533,9 @@ def test_any_interleaving_of_whole_devices_folds_to_the_same_index(
     arrivals = [interleave(history, picks) for picks in orders]  # type: ignore[arg-type]
     runners = [fold(order, cuts) for order in arrivals]
     runners.append(fold(arrivals[0]))  # a rebuild: the whole log in one batch
+    # A node folding each event as it comes: what each fold keeps up for later ones (the
+    # holders of watched contents) is kept at every step.
+    runners.append(fold(arrivals[0], range(len(arrivals[0]))))
     digests = {r.digest() for r in runners}
     assert len(digests) == 1, "two arrival orders of the same events folded differently"
     db = runners[0].db
@@ -419,6 +558,10 @@ def test_any_interleaving_of_whole_devices_folds_to_the_same_index(
     for kinds in contents.values():
         assert content_kind(kinds) == content_kind(dict(sorted(kinds.items(), reverse=True)))
     assert {(g.cid, g.size): g.files for g in duplicates(db)} == expected_duplicates(world)
+    for r in runners:
+        check_annotations(r.db, world)
+        check_holders(r.db, world)
+    check_places(db)
     stats = file_stats(db)
     live = expected_entries(world)
     assert stats.files == sum(n for (_, _, t, *_), n in live.items() if t == FILE)

@@ -32,6 +32,7 @@ WORDS = [
     *("--taken", "--taken=2024", "2024-07", "--camera", "--camera=Canon", "canon"),
     *("--min-width", "--min-width=3000", "3000", "--min-height", "--min-height=0", "2147483649"),
     *("--sort", "--sort=taken", "taken", "size", "Taken", "--reverse", "--reverse=1"),
+    *("--tag", "--tag=Work", "--tag=", "Work", "--favourite", "--favourite=1", "--fav"),
 ]
 WORD = st.sampled_from(WORDS)
 # An option as these commands take it (or nearly), with a value.
@@ -39,10 +40,12 @@ VALUE = st.sampled_from(
     ["Home", "text", "image", "5", "10000", "/tmp", "-x", "--json", "", "taken", "2024-07"]
 )
 OPTION = st.one_of(
-    st.tuples(st.sampled_from(["--kind", "--ext", "--under", "--limit", "--at", "-l"]), VALUE),
+    st.tuples(
+        st.sampled_from(["--kind", "--ext", "--under", "--limit", "--at", "-l", "--tag"]), VALUE
+    ),
     st.tuples(st.sampled_from(["--taken", "--min-width", "--min-height", "--camera"]), VALUE),
     st.tuples(st.just("--sort"), VALUE),
-    st.tuples(st.sampled_from(["--library=", "--limit=", "--kind=", "--at="]), VALUE).map(
+    st.tuples(st.sampled_from(["--library=", "--limit=", "--kind=", "--at=", "--tag="]), VALUE).map(
         lambda pair: ("".join(pair),)
     ),
     st.tuples(st.sampled_from(["--min-width=", "--sort=", "--taken="]), VALUE).map(
@@ -50,6 +53,7 @@ OPTION = st.one_of(
     ),
     st.just(("--json",)),
     st.just(("--reverse",)),
+    st.just(("--favourite",)),
     st.tuples(st.sampled_from(["report", "-", "--", "x y"])),
 )
 LINE = st.one_of(
@@ -125,6 +129,10 @@ def test_what_the_door_takes_click_takes_the_same_way(args: list[str]) -> None:
         ["search", "x", "--sort", "taken", "--reverse", "--min-width", "3000", "--camera", "eos"],
         ["search", "--min-height=10", "--sort=taken", "--camera=Canon EOS", "--json"],
         ["search"],  # no query: the command says what it needs, whichever way it came
+        ["search", "--tag", "Work"],
+        ["search", "--favourite", "--tag=a", "--tag", "b c", "x", "--json", "--taken", "2024"],
+        ["--json", "search", "--favourite", "--limit", "3"],
+        ["search", "--tag", "--favourite"],  # a tag named "--favourite", and no query
     ],
 )
 def test_the_door_takes_the_usual_lines(args: list[str]) -> None:
@@ -152,6 +160,9 @@ def test_the_door_takes_the_usual_lines(args: list[str]) -> None:
         ["stats", "-lHome"],
         ["node", "status", "extra"],
         ["duplicates"],
+        ["search", "--favourite=1"],
+        ["search", "--fav"],
+        ["search", "--tag"],
     ],
 )
 def test_the_door_leaves_to_click_what_it_does_not_know(args: list[str]) -> None:
