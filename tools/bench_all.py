@@ -510,6 +510,15 @@ BENCHMARKS: list[Bench] = [
         figures=cluster_figures,
     ),
     Bench(
+        "similar",
+        "bench_similar.py",
+        quick=("--count", "5000", "--repeat", "1"),
+        figures=[
+            Figure("group_cpu", "cpu_s", "s", "lower"),
+            Figure("group_wall", "wall_s", "s", "lower"),
+        ],
+    ),
+    Bench(
         "media",
         "bench_media.py",
         quick=("--quick",),

@@ -178,7 +178,14 @@ def check_media(r: dict[str, Any], arg: Arg) -> None:
     assert node["rss_node_mb"] > 0 and node["status"]["p99_ms"] > 0
 
 
+def check_similar(r: dict[str, Any], arg: Arg) -> None:
+    # Every planted near pair found among the random hashes (the benchmark fails otherwise).
+    assert r["hashes"] > arg("--count") * 0.99 and r["planted"] > 0
+    assert r["planted_found"] == r["planted"] and r["cpu_s"] > 0
+
+
 CHECKS: dict[str, Callable[[dict[str, Any], Arg], None]] = {
+    "similar": check_similar,
     "kinds": check_kinds,
     "index": check_index,
     "node": check_node,
