@@ -3,13 +3,12 @@ iroh (``sd/thumb/1``), keeps it in a cache bounded by node.toml, answers from th
 while that device is away, and says in one line when it cannot be reached. Real ``sd node
 run`` processes on 127.0.0.1; the stranger is ``tests/hostile_sync.py``.
 
-Nothing in this branch makes thumbnails yet (issue 17's media job will): the test puts real
-WebP files where the holding device's job puts them, at ``thumbnail_path`` of each file's
-content id. Once the job is merged it makes them instead, and the test asks for those.
-
-``sd thumb PATH`` is the user's command for the op ``thumb.fetch``; until it is here,
-:func:`thumb` calls the op as the CLI calls every op (through the node serving the data
-directory, else in this process).
+The holding device's media job makes a real photo's thumbnails, which the other device asks
+for with ``sd thumb PATH --json`` as a user would. The cases a job never makes (a thumbnail
+too large to send, sizes of the test's choosing to fill the cache) are files that are no
+pictures, so the job leaves them alone, with WebP files put where the job would put them
+(at ``thumbnail_path`` of each file's content id); :func:`thumb` asks for those through the
+op behind ``sd thumb`` (``thumb.fetch``), as the CLI calls every op.
 """
 
 from __future__ import annotations
@@ -83,10 +82,14 @@ def test_a_thumbnail_comes_from_the_device_holding_the_file_into_a_bounded_cache
     a.json("library", "create", "Home")
     photos = tmp_path / "photos"
     photos.mkdir()
-    paths = [photos / f"p{i}.jpg" for i in range(PHOTOS)]
+    # No pictures (the media job passes them by): thumbnails of the test's own are put there.
+    paths = [photos / f"p{i}.bin" for i in range(PHOTOS)]
     for i, path in enumerate(paths):
-        Image.new("RGB", (64, 48), (i * 20, 100, 200)).save(path, "JPEG")
+        path.write_bytes(random.Random(i).randbytes(500))
     cids = [content_id_of_bytes(path.read_bytes()) for path in paths]
+    # A real photo: ash's media job makes its thumbnails.
+    real = photos / "real.jpg"
+    Image.new("RGB", (1600, 1200), (30, 120, 200)).save(real, "JPEG")
     pa, pb = Peer(a, tmp_path / "ash.log"), Peer(b, tmp_path / "birch.log")
     with running(pa, pb):
         pair(a, b)
@@ -111,7 +114,20 @@ def test_a_thumbnail_comes_from_the_device_holding_the_file_into_a_bounded_cache
             return b.run("ls", str(photos), check=False).code == 0
 
         until(seen, 30, "birch sees ash's photos")
-        assert len(b.json("ls", str(photos))) == PHOTOS
+        assert len(b.json("ls", str(photos))) == PHOTOS + 1
+
+        # The photo's thumbnail, made by ash's job, fetched by birch as a user asks for it.
+        def made() -> bool:
+            return [(s["done"], s["pending"]) for s in a.json("thumbs", "status")] == [(1, 0)]
+
+        until(made, 60, "ash's media job made the photo's thumbnails")
+        mine = a.json("thumb", str(real), "--size", "512")
+        assert mine["source"] == "library"
+        fetched = b.json("thumb", str(real), "--size", "512")
+        assert (fetched["source"], fetched["device_name"]) == ("network", "ash")
+        assert Path(fetched["path"]).read_bytes() == Path(mine["path"]).read_bytes()
+        with Image.open(fetched["path"]) as picture:
+            assert (picture.format, picture.size) == ("WEBP", (512, 384))
 
         # Asked of ash, byte for byte; none there, or too large, is said so.
         got = thumb(b, paths[3], 512)
