@@ -22,7 +22,13 @@ PHOTO = b"\xff\xd8\xff\xe0 a pier at sunset " * 64
 
 
 def tagged(sd: Sd, name: str) -> list[str]:
-    return [h["path"] for h in sd.json("search", "--tag", name)]
+    """The paths a search by the tag finds; none while the tag itself has not arrived (the
+    search then says there is no such tag)."""
+    found = sd.run("--json", "search", "--tag", name, check=False)
+    if found.code != 0:
+        assert found.json() == {"error": f"no tag named '{name}'"}, found.out
+        return []
+    return [h["path"] for h in found.json()]
 
 
 def shown(sd: Sd, path: Path) -> dict[str, Any]:
