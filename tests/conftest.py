@@ -95,6 +95,10 @@ class Sd:
             CHECK_RESULTS_ENV: "1",
         }
         env.pop("SD_DEBUG", None)
+        # pytest names the running test and its phase here ("... (setup)", "... (call)"): it
+        # changes between the fixture that made this helper and the test's calls, and would
+        # make every call look like one in an environment of the test's own.
+        env.pop("PYTEST_CURRENT_TEST", None)
         return env
 
     def _may_run_in_process(self, args: tuple[str, ...], timeout: float, input: str | None) -> bool:
