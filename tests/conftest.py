@@ -24,6 +24,13 @@ from tests.helpers_tree import TreeCache
 
 SD = [sys.executable, "-m", "sdactors"]
 
+# Where the environment asks Rust for backtraces (RUST_BACKTRACE=1), every error iroh's
+# binding makes captures one first: a refused signature costs milliseconds instead of
+# microseconds (tests/unit/test_keys.py: 5 s instead of 0.4 s). Nothing the suite checks
+# reads a backtrace; a panic still prints its message. Set before any Rust reads it (Rust
+# reads it once per process), for this process and every sd and node it starts.
+os.environ["RUST_BACKTRACE"] = "0"
+
 # Hypothesis profiles. ``full`` (the default, what ./run-tests and CI run) keeps every test's
 # own example count; ``quick`` (./run-tests --quick sets SD_HYPOTHESIS_PROFILE) caps it, for the
 # inner loop. A test states its count as ``max_examples=examples(N)``: an explicit count
