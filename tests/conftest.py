@@ -24,6 +24,13 @@ from tests.helpers_tree import TreeCache
 
 SD = [sys.executable, "-m", "sdactors"]
 
+# Where the environment asks Rust for backtraces (RUST_BACKTRACE=1), every error iroh's
+# binding makes captures one first: a refused signature costs milliseconds instead of
+# microseconds (tests/unit/test_keys.py: 5 s instead of 0.4 s). Nothing the suite checks
+# reads a backtrace; a panic still prints its message. Set before any Rust reads it (Rust
+# reads it once per process), for this process and every sd and node it starts.
+os.environ["RUST_BACKTRACE"] = "0"
+
 # Hypothesis profiles. ``full`` (the default, what ./run-tests and CI run) keeps every test's
 # own example count; ``quick`` (./run-tests --quick sets SD_HYPOTHESIS_PROFILE) caps it, for the
 # inner loop. A test states its count as ``max_examples=examples(N)``: an explicit count
@@ -95,6 +102,10 @@ class Sd:
             CHECK_RESULTS_ENV: "1",
         }
         env.pop("SD_DEBUG", None)
+        # pytest names the running test and its phase here ("... (setup)", "... (call)"): it
+        # changes between the fixture that made this helper and the test's calls, and would
+        # make every call look like one in an environment of the test's own.
+        env.pop("PYTEST_CURRENT_TEST", None)
         return env
 
     def _may_run_in_process(self, args: tuple[str, ...], timeout: float, input: str | None) -> bool:
