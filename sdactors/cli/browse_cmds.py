@@ -267,7 +267,8 @@ def _similar(ctx: CliContext, groups: list[dict[str, Any]], distance: int) -> No
             ctx.out.line(f"  {f['distance']:>2}  {f['path']}  ({human_bytes(f['size'])}{size})")
             for same in f["same_file"]:
                 ctx.out.line(f"        same file as the one above: {same}")
-    ctx.out.line(f"{len(groups)} groups of similar pictures (within {distance} bits of 64)")
+    noun = "group" if len(groups) == 1 else "groups"
+    ctx.out.line(f"{len(groups)} {noun} of similar pictures (within {distance} bits of 64)")
 
 
 def _exact(ctx: CliContext, groups: list[dict[str, Any]]) -> None:
