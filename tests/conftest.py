@@ -148,6 +148,7 @@ class Sd:
         """``sd`` in this process, seeing what the process would: this environment, an empty
         stdin, and UTF-8 streams that refuse what cannot be encoded, as a pipe's would."""
         from sdactors.cli.main import run
+        from sdactors.replay.snapshots import close_looks
 
         with _IN_PROCESS, _environment(self.env), _logging_kept():
             out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
@@ -158,6 +159,8 @@ class Sd:
                 code = run(list(args))
             finally:
                 sys.stdin, sys.stdout, sys.stderr = saved
+                # As the command's own process would at its end: no snapshot left locked.
+                close_looks()
             return Result(code, _text(out), _text(err))
 
     def json(self, *args: str) -> Any:

@@ -382,6 +382,18 @@ def _look_on(config: LibraryConfig, base: Snapshot) -> _Look | None:
         return look
 
 
+def close_looks() -> None:
+    """Close every look this process holds. Each holds its snapshot's write lock (its
+    transaction) for as long as it lives, which a process running one command ends with it;
+    a process that goes on after running commands in itself (the tests' in-process ``sd``)
+    closes them, or another process's look on the same snapshot waits, then fails."""
+    with _looks_lock:
+        for look in _looks.values():
+            with look.lock:
+                look.close()
+        _looks.clear()
+
+
 @contextmanager
 def snapshot_connection(path: Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection to a snapshot that cannot write, even by a crafted query, and
