@@ -51,20 +51,25 @@ class Holders:
         if not self.changes:
             return
         db = self.db
-        cids = sorted({cid for cid, _ in self.changes})
-        watched: set[bytes] = set()
-        for chunk in chunks(cids):
-            watched.update(
-                cid
-                for (cid,) in db.execute(
-                    f"SELECT cid FROM watched WHERE cid IN ({marks(chunk)})", chunk
-                )
-            )
+        watched = _watched(db, sorted({cid for cid, _ in self.changes}))
         rows = sorted(
             (cid, entry, n) for (cid, entry), n in self.changes.items() if n and cid in watched
         )
         self.changes.clear()
         _add(db, rows)
+
+
+def _watched(db: sqlite3.Connection, cids: list[bytes]) -> set[bytes]:
+    """Which of ``cids`` (sorted) have their holders kept."""
+    found: set[bytes] = set()
+    for chunk in chunks(cids):
+        found.update(
+            cid
+            for (cid,) in db.execute(
+                f"SELECT cid FROM watched WHERE cid IN ({marks(chunk)})", chunk
+            )
+        )
+    return found
 
 
 def _add(db: sqlite3.Connection, rows: list[tuple[bytes, int, int]]) -> None:
@@ -83,14 +88,7 @@ def watch(db: sqlite3.Connection, cids: Iterable[bytes]) -> None:
     """Keep the holders of these contents from now on; those not watched yet are found in
     the listings as they are now."""
     wanted = sorted(set(cids))
-    known: set[bytes] = set()
-    for chunk in chunks(wanted):
-        known.update(
-            cid
-            for (cid,) in db.execute(
-                f"SELECT cid FROM watched WHERE cid IN ({marks(chunk)})", chunk
-            )
-        )
+    known = _watched(db, wanted)
     new = [cid for cid in wanted if cid not in known]
     if not new:
         return

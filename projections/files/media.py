@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
 from events.domain.entries import FILE
+from events.domain.media import ITEM
 from projections.files.names import fold_text
 from projections.files.schema import DEVICE_SHIFT, EID_MASK, chunks, marks
 
@@ -27,26 +28,9 @@ SCHEMA = (
     "CREATE INDEX media_by_location ON media (location)",
     "CREATE INDEX media_by_taken ON media (taken) WHERE taken IS NOT NULL",
 )
-# The columns after ``entry`` and ``location``, in the order of an item's fields after its
-# ``eid`` and ``parent`` (events/domain/media.py: ITEM).
-FIELDS = (
-    "cid",
-    "error",
-    "width",
-    "height",
-    "orientation",
-    "taken",
-    "make",
-    "model",
-    "lat",
-    "lon",
-    "duration_ms",
-    "video_codec",
-    "audio_codec",
-    "fps",
-    "pages",
-    "phash",
-)
+# The columns after ``entry`` and ``location``: an item's fields after its ``eid`` and
+# ``parent``, in their order (events/domain/media.py: ITEM).
+FIELDS = ITEM.names[2:]
 _INSERT = (
     f"INSERT OR REPLACE INTO media (entry, location, {', '.join(FIELDS)}) "
     f"VALUES ({marks(FIELDS + ('entry', 'location'))})"

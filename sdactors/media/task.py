@@ -5,25 +5,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from events.domain.media import ITEM
+
 # The media fields of an item (``events/domain/media.py: ITEM``) a read fills in: all but
 # the entry and the content it names.
-FIELDS = (
-    "error",
-    "width",
-    "height",
-    "orientation",
-    "taken",
-    "make",
-    "model",
-    "lat",
-    "lon",
-    "duration_ms",
-    "video_codec",
-    "audio_codec",
-    "fps",
-    "pages",
-    "phash",
-)
+FIELDS = ITEM.names[3:]
 
 
 class Task(NamedTuple):
