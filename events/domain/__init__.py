@@ -6,6 +6,7 @@ them, and projections may import ``events`` only.
 
 from events.domain import (  # noqa: F401 - importing registers the types
     actions,
+    agents,
     annotations,
     device,
     entries,

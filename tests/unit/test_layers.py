@@ -18,10 +18,10 @@ ALLOWED = {"events": set(), "projections": {"events"}, "sdactors": {"events", "p
 ROOMS: tuple[tuple[str, ...], ...] = (
     ("runtime",),
     ("indexer",),
-    ("volumes", "watch", "fileops", "media"),
+    ("volumes", "watch", "fileops", "media", "semantic"),
     ("jobs",),
     ("library",),
-    ("net", "replay"),
+    ("net", "replay", "agent"),
     ("ops",),
     ("node",),
     ("cli",),
