@@ -11,7 +11,7 @@ from events.shapes import Int
 from projections.actions import actions_since
 from projections.devices import device_names
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.results import HEX, MAYBE_TEXT, MAYBE_TIME, PLAIN, TEXT, many, record
+from sdactors.ops.results import HEX, MAYBE_HEX, MAYBE_TEXT, MAYBE_TIME, PLAIN, TEXT, many, record
 from sdactors.ops.shapes import LIBRARY
 
 
@@ -47,6 +47,7 @@ class Audit(Op):
             outcome=PLAIN,
             error=MAYBE_TEXT,
             finished=MAYBE_TIME,
+            proposal=MAYBE_HEX,
         )
     )
 
@@ -67,6 +68,7 @@ class Audit(Op):
                 "outcome": row.outcome,
                 "error": row.error,
                 "finished": _when(row.finished),
+                "proposal": row.proposal.hex() if row.proposal is not None else None,
             }
             for row in rows
         ]
