@@ -428,7 +428,8 @@ class AgentAccept(Op):
     decision is recorded and that device runs them."""
 
     proposal: Annotated[str, PROPOSAL_PREFIX]
-    only: Annotated[tuple, ListOf(Int(1, ITEMS_MAX), 0, ITEMS_MAX)] = ()
+    # Item numbers as people see them (from 1); one the proposal lacks is refused by name.
+    only: Annotated[tuple, ListOf(Int(1, 1 << 31), 0, ITEMS_MAX)] = ()
     library: Annotated[str | None, LIBRARY] = None
 
     result = record(
