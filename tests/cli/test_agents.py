@@ -291,3 +291,39 @@ def test_the_node_clock_says_what_is_old_enough(sd: Sd, tmp_path: Path) -> None:
     assert sd.json("agent", "run", "downloads")["proposed"] == 1
     (found,) = sd.json("agent", "proposals")
     assert item_paths(sd, found["id"]) == [str(fresh)]
+
+
+def test_an_empty_folder_goes_to_the_trash_whole(sd: Sd, granted: dict[str, Path]) -> None:
+    pid = by_title(sd)["1 empty folder"]["id"]
+    (outcome,) = sd.json("agent", "accept", pid)["outcomes"]
+    assert outcome["ok"] is True
+    assert not granted["empty"].exists()
+    (item,) = sd.json("trash", "list")
+    assert item["path"] == str(granted["empty"])
+
+
+def test_tags_an_agent_may_put_are_those_granted(sd: Sd, granted: dict[str, Path]) -> None:
+    sd.json("tag", "create", "Cleanup")
+    sd.json("tag", "create", "Private")
+    sd.json("agent", "grant", "downloads", "--tag", "Cleanup")
+    assert [t["name"] for t in sd.json("agent", "list")[0]["tags"]] == ["Cleanup"]
+    paper = [os.fsencode(granted["keep"])]
+    pid = _forge(
+        sd,
+        [
+            ("granted", "tag.add", {"paths": paper, "tag": "Cleanup"}),
+            ("not granted", "tag.add", {"paths": paper, "tag": "Private"}),
+            ("a new tag", "tag.add", {"paths": paper, "tag": "New", "create": True}),
+        ],
+    )
+    shown = sd.json("agent", "show", pid)["preview"]
+    assert [i["tag"] for i in shown] == [
+        {"add": True, "name": "Cleanup"},
+        {"add": True, "name": "Private"},
+        {"add": True, "name": "New"},
+    ]
+    done = sd.json("agent", "accept", pid)
+    assert [o["ok"] for o in done["outcomes"]] == [True, False, False]
+    assert "tag 'Private' is outside the agent's grant" in done["outcomes"][1]["error"]
+    (entry,) = sd.json("ls", str(granted["keep"]))
+    assert entry["tags"] == ["Cleanup"]
