@@ -227,3 +227,18 @@ def accepted_unapplied(db: sqlite3.Connection, device: bytes) -> list[ProposalRo
             (device, device),
         )
     ]
+
+
+def pending_items(db: sqlite3.Connection, agent: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(op, args)`` of every item ``agent`` has proposed that is still open, accepted and
+    not applied yet, or rejected: what it need not propose again in another combination
+    (an applied proposal's items are done; the same command later is a new fact)."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for (items,) in db.execute(
+        "SELECT p.items FROM agent_proposals p "
+        "LEFT JOIN agent_applied a ON a.proposal = p.proposal AND a.device = p.device "
+        "WHERE p.agent = ? AND a.outcomes IS NULL",
+        (agent,),
+    ):
+        out.extend((op, args) for _reason, op, args in msgpack.unpackb(items))
+    return out

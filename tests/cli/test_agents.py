@@ -86,6 +86,13 @@ def test_downloads_agent_proposes_the_leftovers_in_its_grant(
     # The same leftovers make the same proposals: a second sweep writes nothing new.
     assert sd.json("agent", "run", "downloads")["proposed"] == 0
     assert len(sd.json("agent", "proposals")) == 3
+    # A new leftover is a proposal of its own, not the open one again with one more item.
+    late = write(granted["part"].parent, "late.iso.part", b"x")
+    old = time.time() - 3 * DAY_S
+    os.utime(late, (old, old))
+    sd.json("location", "rescan", str(granted["part"].parent.parent))
+    assert sd.json("agent", "run", "downloads")["proposed"] == 1
+    assert item_paths(sd, by_title(sd)["1 partial download left unfinished"]["id"]) == [str(late)]
 
 
 def test_show_previews_what_would_be_trashed_and_the_bytes_freed(

@@ -6,7 +6,9 @@ A file is a leftover only once it has not changed for ``min_age_hours`` (24 by d
 ``[agents.downloads] min_age_hours`` in library.toml) by the node's clock: a download in
 progress is written to, so it is never taken for one. One proposal per kind (partial
 downloads, zero-byte files, empty folders), of at most ``ITEMS_MAX`` items each: the same
-files make the same proposal, however often the agent looks.
+files make the same proposal, however often the agent looks. A file one of its proposals
+already names (open, accepted and waiting, or rejected) is left out of new ones: a new
+leftover comes as a proposal of its own, not as a copy of the open one with one more item.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import ClassVar, Iterable, Sequence
 from events.domain.agents import ITEMS_MAX
 from events.domain.entries import DIR, FILE
 from events.envelope import Event
+from projections.agents import pending_items
 from projections.files.query import folder_children, resolve, tree_under
 from projections.files.schema import EID_MASK
 from sdactors.agent.protocol import AgentView, Item, Proposal
@@ -52,12 +55,13 @@ class Downloads:
         empty_files: list[Item] = []
         empty_folders: list[Item] = []
         with view.index() as db:
+            named = {args.get("path") for op, args in pending_items(db, self.name)}
             for top in _granted_folders(view):
                 base = resolve(db, top, view.device)
                 if base is None or base.named_folder is None:
                     continue
                 for path, child in tree_under(db, top, view.device):
-                    if not view.granted(path):
+                    if not view.granted(path) or path in named:
                         continue
                     if child.ftype == FILE and child.mtime_ns <= before_ns:
                         if child.name.lower().endswith(PARTIAL_SUFFIXES):
