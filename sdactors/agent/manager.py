@@ -107,19 +107,26 @@ class RunNow:
     agent: str | None = None
 
 
-class AgentManager(SupervisedActor):
-    """``following``: the libraries the node serves, kept by the node (a restarted manager
-    follows them again from its positions)."""
+class Followed:
+    """What outlives one manager instance, kept by the node: the libraries it serves (a
+    restarted manager follows them again, from its positions), and each one's bus
+    subscription (``(token, prefixes)``: a restarted manager takes over, not adds to it)."""
 
+    def __init__(self) -> None:
+        self.libraries: set[str] = set()
+        self.tokens: dict[str, tuple[int, tuple[str, ...]]] = {}
+
+
+class AgentManager(SupervisedActor):
     def __init__(
-        self, host: AgentHost, following: set[str], on_crash: CrashHook | None = None
+        self, host: AgentHost, followed: Followed, on_crash: CrashHook | None = None
     ) -> None:
         super().__init__(on_crash)
         self._host = host
-        self._following = following
-        # Per followed library: its positions and its bus subscription's token.
+        self._followed = followed
+        # Per followed library: its positions.
         self._positions: dict[str, Positions] = {}
-        self._tokens: dict[str, tuple[int, tuple[str, ...]]] = {}
+        self._tokens = followed.tokens
         self._timers: dict[str, threading.Timer] = {}
         self._lock = threading.Lock()
 
@@ -142,7 +149,7 @@ class AgentManager(SupervisedActor):
         raise TypeError(f"AgentManager got an unexpected message: {message!r}")
 
     def started(self) -> None:
-        for library in sorted(self._following):
+        for library in sorted(self._followed.libraries):
             try:
                 self._attach(library)
             except SdError as exc:
@@ -161,6 +168,7 @@ class AgentManager(SupervisedActor):
     def _attach(self, library: str) -> None:
         lib = self._host.library(library)
         self._positions[library] = Positions(lib.config.paths.root)
+        self._unsubscribe(library)  # a crashed instance's, which tells a dead actor
         self._subscribe(library, lib)
         self._wake(library)  # catch up with what was committed while no node ran
 
@@ -188,7 +196,9 @@ class AgentManager(SupervisedActor):
         if held is not None:
             lib.unsubscribe(held[0])
         me = self.actor_ref
-        token = lib.subscribe(prefixes, lambda _events: me.tell(Wake(library)), name="agents")
+        token = lib.subscribe(
+            prefixes, lambda _events: _tell_quietly(me, Wake(library)), name="agents"
+        )
         self._tokens[library] = (token, prefixes)
 
     def _unsubscribe(self, library: str) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 import pykka
 
 from events.keys import DeviceKey
-from sdactors.agent.manager import AgentManager, Attach, Detach
+from sdactors.agent.manager import AgentManager, Attach, Detach, Followed
 from sdactors.library.config import LibraryConfig, find_library
 from sdactors.library.handle import REPLY_TIMEOUT_S, Library
 from sdactors.library.journal import DeviceInfo
@@ -92,12 +92,11 @@ class Node:
         )
         # The libraries whose agents run here: a serving node's (one command's node runs
         # none; ``sd agent run`` sweeps in the command itself).
-        self._agents_follow: set[str] = set()
+        self._agents = Followed()
         if serving:
             agent_ports = AgentPorts(ports)
             self.supervisor.start(
-                "agents",
-                lambda hook: AgentManager.start(agent_ports, self._agents_follow, hook),
+                "agents", lambda hook: AgentManager.start(agent_ports, self._agents, hook)
             )
 
     @property
@@ -141,13 +140,13 @@ class Node:
 
     def follow_agents(self, library_id: str) -> None:
         """Run the agents of a library this node now serves."""
-        self._agents_follow.add(library_id)
+        self._agents.libraries.add(library_id)
         self.supervisor.live_ref("agents").tell(Attach(library_id))
 
     def unfollow_agents(self, library_id: str) -> None:
         """Stop its agents (waiting for a run in progress) before the library closes."""
-        if library_id in self._agents_follow:
-            self._agents_follow.discard(library_id)
+        if library_id in self._agents.libraries:
+            self._agents.libraries.discard(library_id)
             self.supervisor.live_ref("agents").ask(Detach(library_id), timeout=REPLY_TIMEOUT_S)
 
     def find(self, wanted: str | None) -> LibraryConfig:
@@ -204,7 +203,7 @@ class Node:
 
     def close(self) -> None:
         try:
-            for library_id in list(self._agents_follow):
+            for library_id in list(self._agents.libraries):
                 self.unfollow_agents(library_id)
             self._ask(CloseAll())
         finally:

@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 
 from events.domain.agents import AgentProposed, proposal_id
+from projections.agents import proposals
+from sdactors.agent.manager import DEBOUNCE_S, RunNow
+from sdactors.ops.agents import AgentList
 from tests.conftest import Sd
 from tests.helpers_tree import write
 
@@ -334,3 +337,40 @@ def test_tags_an_agent_may_put_are_those_granted(sd: Sd, granted: dict[str, Path
     assert "tag 'Private' is outside the agent's grant" in done["outcomes"][1]["error"]
     (entry,) = sd.json("ls", str(granted["keep"]))
     assert entry["tags"] == ["Cleanup"]
+
+
+def test_a_restarted_manager_takes_over_its_subscription(sd: Sd, granted: dict[str, Path]) -> None:
+    """A crash of the AgentManager (here: a message it does not know) restarts it; the new
+    instance replaces the bus subscription of the old one, which would tell a dead actor."""
+    from sdactors.node.node import Node
+    from tests.system.test_node import until
+
+    with Node(sd.data_dir, serving=True) as node:
+        (config,) = node.libraries()
+        lib = node.open_library(config.id)
+        node.follow_agents(config.id)
+
+        def subscribed() -> list[Any]:
+            return [s for s in lib._subscriptions.current() if s.name == "agents"]
+
+        until(lambda: len(subscribed()) == 1, 10, "the manager subscribed")
+        first = node.supervisor.live_ref("agents")
+        first.tell("not a message of the manager's")
+        until(lambda: node.supervisor.ref("agents") is not first, 10, "a restart")
+        node.supervisor.live_ref("agents").ask(RunNow(config.id), timeout=30)
+        assert len(subscribed()) == 1
+        assert subscribed()[0].prefixes == ("agent.", "entries.", "location.")
+        time.sleep(DEBOUNCE_S * 3)  # the run its start scheduled is over
+        # It hears the bus: a new leftover, indexed, is proposed without being asked.
+        late = write(granted["part"].parent, "late.iso.part", b"x")
+        old = time.time() - 3 * DAY_S
+        os.utime(late, (old, old))
+        (location,) = {p["location"] for p in node.execute(AgentList())[0]["places"]}
+        lib.index_location(bytes.fromhex(location))
+
+        def proposed() -> bool:
+            lib.catch_up()
+            with lib.index() as db:
+                return any(p.title == "1 partial download left unfinished" for p in proposals(db))
+
+        until(proposed, 10, "the new leftover proposed")
