@@ -41,8 +41,11 @@ class Grants:
         self._tag_ids = {name: tag for tag, name, _color in live_tags(db)}
 
     def path_ok(self, path: bytes) -> bool:
-        """Whether ``path`` is one of the granted folders or lies inside one."""
+        """Whether ``path`` is one of the granted folders or lies inside one, its folders
+        read as the disk has them now (a link inside the grant to a folder outside it
+        leads outside), its last component as it is (a link is itself)."""
         path = os.path.normpath(path)
+        path = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
         return any(
             path == folder or path.startswith(folder.rstrip(b"/") + b"/") for folder in self.folders
         )

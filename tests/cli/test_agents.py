@@ -208,20 +208,25 @@ def _forge(sd: Sd, items: list[tuple[str, str, dict[str, Any]]]) -> str:
 
 def test_the_action_manager_refuses_what_no_agent_may_run(sd: Sd, granted: dict[str, Path]) -> None:
     inside, outside = granted["keep"], granted["doc"]
+    # A link inside the grant to a folder outside it.
+    (granted["keep"].parent / "docs-link").symlink_to(granted["doc"].parent)
+    through = granted["keep"].parent / "docs-link" / granted["doc"].name
     pid = _forge(
         sd,
         [
             ("outside", "file.remove", {"path": os.fsencode(outside), "permanent": False}),
+            ("via a link", "file.remove", {"path": os.fsencode(through), "permanent": False}),
             ("for good", "file.remove", {"path": os.fsencode(inside), "permanent": True}),
             ("not agentable", "tag.create", {"name": "x"}),
             ("fine", "file.remove", {"path": os.fsencode(granted["keep2"]), "permanent": False}),
         ],
     )
     done = sd.json("agent", "accept", pid)
-    assert [o["ok"] for o in done["outcomes"]] == [False, False, False, True]
+    assert [o["ok"] for o in done["outcomes"]] == [False, False, False, False, True]
     assert "outside the agent's grant" in done["outcomes"][0]["error"]
-    assert "not a command an agent may propose" in done["outcomes"][1]["error"]
+    assert "outside the agent's grant" in done["outcomes"][1]["error"]
     assert "not a command an agent may propose" in done["outcomes"][2]["error"]
+    assert "not a command an agent may propose" in done["outcomes"][3]["error"]
     assert outside.exists() and inside.exists() and not granted["keep2"].exists()
     assert sd.json("tag", "list") == []
 

@@ -133,3 +133,17 @@ def test_grants_count_only_from_admins_at_that_point() -> None:
         [created, paired, promoted, _grant(3, A, 3, b"L" * 16), _grant(6, B, 2, b"F" * 16)]
     )
     assert state.places["downloads"] == {(b"L" * 16, "Downloads"), (b"F" * 16, "Downloads")}
+
+
+def test_an_action_requested_before_proposals_existed_names_none() -> None:
+    from events.domain import CATALOG
+    from events.domain.actions import ActionRequested
+
+    old = {"action": b"a" * 16, "command": "tag.create", "arguments": {"name": "x"}}
+    assert CATALOG.build("action.requested", 1, old) == ActionRequested(
+        b"a" * 16, "tag.create", {"name": "x"}, None
+    )
+    assert CATALOG.body(ActionRequested(b"a" * 16, "file.remove", {}, IDS[0]))[:2] == (
+        "action.requested",
+        2,
+    )
