@@ -35,9 +35,13 @@ def removes(sd: Sd) -> list[dict[str, Any]]:
 
 
 def _leftover(root: Path, rel: str) -> Path:
-    path = write(root, rel, b"")
+    """A leftover three days old, appearing at once (made beside the tree, renamed in: the
+    watch must not index it between its creation and its age)."""
+    staged = write(root.parent / "staging", rel.replace("/", "_"), b"")
     old = time.time() - 3 * DAY_S
-    os.utime(path, (old, old))
+    os.utime(staged, (old, old))
+    path = root / rel
+    staged.rename(path)
     return path
 
 
@@ -52,16 +56,19 @@ def test_a_node_proposes_by_itself_and_a_restart_repeats_nothing(tmp_path: Path)
     with running(peer):
         # No position yet: the node's first run sweeps the grant.
         until(lambda: len(titles(a)) == 3, WITHIN_S, "the three proposals of the sweep")
-        pid = titles(a)["3 partial downloads left unfinished"]["id"]
-        done = a.json("agent", "accept", pid)
-        assert [o["ok"] for o in done["outcomes"]] == [True, True, True]
-        # A new leftover, seen by the watch and indexed: proposed without being asked.
+        # A new leftover, seen by the watch and indexed: proposed without being asked, on
+        # its own (the open proposal keeps the three it names).
+        until(lambda: peer.status()["watching"][0]["mode"] == "watching", WITHIN_S, "watching")
         late = _leftover(tmp_path / "home", "Downloads/late.part")
         until(
             lambda: "1 partial download left unfinished" in titles(a),
             WITHIN_S,
             "the leftover found by the watch proposed",
         )
+        pid = titles(a)["3 partial downloads left unfinished"]["id"]
+        done = a.json("agent", "accept", pid)
+        assert [o["ok"] for o in done["outcomes"]] == [True, True, True]
+        time.sleep(1)  # past the manager's debounce: what the accept committed was handed
         before = a.json("agent", "proposals", "--all")
         peer.stop()
         positions = json.loads(next((a.data_dir / "libraries").glob("*/agents.json")).read_text())
@@ -77,6 +84,17 @@ def test_a_node_proposes_by_itself_and_a_restart_repeats_nothing(tmp_path: Path)
         assert [r["since"] is None for r in runs].count(True) == 1 and runs[0]["since"] is None
         handed = [(r["since"], r["until"]) for r in runs[1:]]
         assert handed and all(e[0] >= s[1] for s, e in zip(handed, handed[1:])), handed
+        # Disabled, it proposes nothing by itself; asked (sd agent run, through the node),
+        # it sweeps its grant.
+        a.json("agent", "disable", "downloads")
+        later = _leftover(tmp_path / "home", "Downloads/later.part")
+        time.sleep(2)
+        assert "later.part" not in json.dumps(a.json("agent", "proposals"))
+        assert a.json("agent", "run", "downloads") == {"name": "downloads", "proposed": 1}
+        (fresh,) = [p for p in a.json("agent", "proposals") if p["id"] not in {
+            q["id"] for q in before}]  # fmt: skip
+        shown = a.json("agent", "show", fresh["id"])["preview"]
+        assert [i["trash"] for i in shown] == [[str(later)]]
 
 
 def test_a_second_device_accepts_and_the_owning_device_runs_it(tmp_path: Path) -> None:
