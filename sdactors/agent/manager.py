@@ -12,7 +12,8 @@ from each agent's position (``sdactors.agent.positions``, a file of this device'
 each agent the followed events it has not seen, and moves the position past them before it
 writes anything, so no event is handed to an agent twice, after a restart either. An agent
 with no position yet (just enabled, or a new data directory) starts with a sweep of its
-grant. Agents run on this actor's thread, never the bus's.
+grant, as does one granted a place or a tag, or enabled, since its position (what it may
+see changed). Agents run on this actor's thread, never the bus's.
 
 **Writing.** Each item passes the grant check (``sdactors.agent.grants``) against the
 agent's grant of the moment; a proposal left with no item is dropped; one whose id the
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
 from events.domain.agents import ITEMS_MAX, AgentProposed
+from events.domain.device import AGENT_MEMBERSHIP_TYPES
 from events.envelope import Event
 from events.store import type_matches
 from projections.agents import accepted_unapplied, held_proposals
@@ -279,6 +281,7 @@ def run_agents(
                 plugins.append((cls(), positions.position(name)))
         since = min((p for _a, p in plugins if p is not None), default=head)
         follows = {p for agent, _pos in plugins for p in agent.follows}
+        follows.update(AGENT_MEMBERSHIP_TYPES)
         events = (
             [
                 ev
@@ -300,7 +303,9 @@ def run_agents(
                 for ev in events
                 if ev.pos > position and any(type_matches(ev.type, p) for p in agent.follows)
             ]
-            if not mine:
+            if _regranted(events, agent.name, position):
+                mine = ()  # what it may see changed: it looks at its whole grant again
+            elif not mine:
                 positions.advance(agent.name, head)
                 continue
         with lib.index() as db:
@@ -321,6 +326,18 @@ def run_agents(
     if sweep is None:
         positions.save()
     return written
+
+
+def _regranted(events: Sequence[Event], agent: str, position: int) -> bool:
+    """Whether ``agent`` was granted or denied a place or a tag, or enabled, since
+    ``position`` (then it sweeps: a place granted now holds what no event will bring)."""
+    return any(
+        ev.pos > position
+        and ev.type in AGENT_MEMBERSHIP_TYPES
+        and isinstance(ev.body, dict)
+        and ev.body.get("agent") == agent
+        for ev in events
+    )
 
 
 def within_grant(host: AgentHost, grants: Grants, proposal: Proposal) -> Proposal | None:

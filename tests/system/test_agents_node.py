@@ -113,6 +113,9 @@ def test_a_second_device_accepts_and_the_owning_device_runs_it(tmp_path: Path) -
             err = b.fails(*args).err
             assert "only an admin" in err and err.count("\n") == 1, err
         a.json("agent", "enable", "downloads")
+        # Enabled with nothing granted, its first sweep finds nothing; granted a place
+        # later, it looks at the place at once (no file event has to come first).
+        until(lambda: pa.log_records("agent_run"), WITHIN_S, "the first sweep")
         a.json("agent", "grant", "downloads", "--location", str(tmp_path / "home/Downloads"))
         until(lambda: len(titles(b)) == 3, WITHIN_S, "birch sees ash's proposals")
         pid = titles(b)["3 partial downloads left unfinished"]["id"]
