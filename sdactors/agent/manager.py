@@ -58,6 +58,10 @@ log = get_logger(__name__)
 DEBOUNCE_S = 0.3
 # Proposals written per append.
 WRITE_BATCH = 64
+# The most events an agent is handed at once: past them (a first index of a large tree,
+# a device that was away long) a sweep of its grant says as much, without holding every
+# event's body in memory.
+HANDED_MOST = 10_000
 
 
 class AgentHost(Protocol):
@@ -282,20 +286,19 @@ def run_agents(
         since = min((p for _a, p in plugins if p is not None), default=head)
         follows = {p for agent, _pos in plugins for p in agent.follows}
         follows.update(AGENT_MEMBERSHIP_TYPES)
-        events = (
-            [
-                ev
-                for ev in store.read(since=since, until=head)
-                if any(type_matches(ev.type, p) for p in follows)
-            ]
-            if since < head and follows
-            else []
-        )
+        events: list[Event] | None = []
+        if since < head:
+            for ev in store.read(since=since, until=head):
+                if any(type_matches(ev.type, p) for p in follows):
+                    events.append(ev)
+                    if len(events) > HANDED_MOST:
+                        events = None  # more than an agent is handed: each sweeps instead
+                        break
     finally:
         store.close()
     written = 0
     for agent, position in plugins:
-        if position is None:
+        if position is None or events is None:
             mine: Sequence[Event] = ()
         else:
             mine = [
