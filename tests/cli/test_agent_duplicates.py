@@ -163,6 +163,12 @@ def test_the_faster_volume_keeps_a_copy_placed_alike(sd: Sd, tmp_path: Path) -> 
         )
         record_volume(sd, disks[0], speed_mbps=900)
         assert removed(proposals(sd, Duplicates())) == [{f"{b}/Films/2019/film.mkv"}]
+        # Disk a unplugged: its copy is no copy to vouch for (the disk may never come back),
+        # so the one on b, the only one there, is the last copy.
+        unmount(disks[0])
+        mounted.remove(disks[0])
+        assert "is offline" in sd.fails("location", "rescan", str(disks[0])).err
+        assert proposals(sd, Duplicates()) == []
     finally:
         for disk in mounted:
             unmount(disk)

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from sdactors.agent.builtin.similar import Similar
-from tests.conftest import Sd
+from tests.conftest import Sd, unmount
 from tests.helpers_agents import proposals, removed
 from tests.helpers_media import photo, scene
 
@@ -62,3 +62,21 @@ def test_keeps_the_best_of_each_burst_and_every_copy_of_it(sd: Sd, tmp_path: Pat
     lesser = [os.fsencode(f"{r}/beach/IMG_1-small.jpg"), os.fsencode(f"{r}/beach/IMG_1-web.jpg")]
     [kept_web] = proposals(sd, Similar(), places=lesser)
     assert removed([kept_web]) == [{f"{r}/beach/IMG_1-small.jpg"}]
+
+
+def test_a_picture_on_an_unplugged_disk_is_not_the_one_kept(
+    sd: Sd, tmp_path: Path, disk: Path
+) -> None:
+    """The best of a burst on a disk that is not there: it may never come back, so the
+    picture still here is no lesser copy to trash."""
+    beach = scene(1, (1600, 1200))
+    photo(disk / "IMG_1.jpg", beach, "2024:07:14 18:30:00")
+    small = photo(tmp_path / "phone/IMG_1-small.jpg", beach.resize((800, 600)))
+    sd.run("library", "create", "Home")
+    sd.json("location", "add", str(disk))
+    sd.json("location", "add", str(small.parent))
+    sd.json("thumbs", "run")
+    assert removed(proposals(sd, Similar())) == [{os.path.realpath(small)}]
+    unmount(disk)
+    assert "is offline" in sd.fails("location", "rescan", str(disk)).err
+    assert proposals(sd, Similar()) == []

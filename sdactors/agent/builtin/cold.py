@@ -167,7 +167,7 @@ def _move(
     f: FileAt,
 ) -> Item | None:
     place = where.place(f.path)
-    if place is None or place.speed is None or place.location.offline is not None:
+    if place is None or place.speed is None:
         return None
     for target in targets:
         if target.speed >= place.speed or target.location.volume == place.location.volume:

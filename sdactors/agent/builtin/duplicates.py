@@ -11,8 +11,9 @@ The rules, and why each:
 - **Never the last copy.** Of each content, the agent keeps at least one of this device's own
   files inside its grant, even when other devices or folders outside its grant hold the
   content too: those are not its to see, another device may leave the library or delete
-  its copy before a proposal is accepted, and a copy it cannot see it cannot vouch for. So
-  it proposes only where this device holds two copies or more within its grant.
+  its copy before a proposal is accepted, and a copy it cannot see it cannot vouch for.
+  Nor does a copy in an offline location count (an unplugged disk may never come back). So
+  it proposes only where this device holds two copies or more, online, within its grant.
 - **Which copy is kept** (``places.keep_order``): the one in an organised place (not in
   Downloads, Desktop, tmp...; not named like a copy, "report (1).pdf"; filed in a folder
   rather than loose at a location's top), then the one on the faster volume (the volumes'

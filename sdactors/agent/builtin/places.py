@@ -94,9 +94,11 @@ class Where:
         return row.speed if row is not None else None
 
     def place(self, path: bytes) -> Place | None:
-        """Where ``path`` of this device is, None if no location of this device holds it."""
+        """Where ``path`` of this device is; None if no location of this device holds it,
+        or if its location is offline: a file on a volume that is not there can be neither
+        moved nor trashed, nor vouched for as a kept copy (the disk may never come back)."""
         loc = holding_location(self.locations, path, self.device)
-        if loc is None:
+        if loc is None or loc.offline is not None:
             return None
         rel = path[len(loc.path.rstrip(b"/")) + 1 :]
         return Place(path, loc, rel, self.speed(loc))

@@ -12,9 +12,9 @@ The rules, and why each:
   agent's to choose between (``duplicates``), and this agent never proposes the last copy
   of the picture it keeps. Copies of the others go, all of them: they are the lesser
   versions.
-- **This device's own files within the grant only**: files of other devices, and outside its
-  grant, are neither kept nor trashed nor counted (not its to see); a group where it sees
-  fewer than two pictures gives nothing.
+- **This device's own files within the grant only**: files of other devices, outside its
+  grant, or in a location that is offline (a disk that may never come back) are neither
+  kept nor trashed nor counted; a group where it sees fewer than two pictures gives nothing.
 - **One file is not two**: a file with several paths (hard links, a bind mount) is never
   proposed for the trash: removing one path frees nothing.
 - **To the trash** (``file.remove`` with ``permanent`` false): near-identical is a judgement,
@@ -31,7 +31,7 @@ from typing import Sequence
 
 from events.envelope import Event
 from projections.files.similar import DEFAULT_DISTANCE, MOST_DISTANCE, SimilarFile, similar
-from sdactors.agent.builtin.places import REASON_MAX, TITLE_MAX, line
+from sdactors.agent.builtin.places import REASON_MAX, TITLE_MAX, Where, line
 from sdactors.agent.protocol import AgentView, Item, Proposal
 from sdactors.runtime.paths import show
 from sdactors.runtime.units import human_bytes
@@ -71,13 +71,15 @@ class Similar:
         distance = int(view.settings().get("distance", DEFAULT_DISTANCE))
         distance = min(max(distance, 0), MOST_DISTANCE)
         with view.index() as db:
+            where = Where(db, view.device)
             groups = similar(db, distance)
         out = []
         for group in groups:
             mine = [
                 f
                 for f in group.files
-                if f.device == view.device and any(view.granted(p) for p in f.paths)
+                if f.device == view.device
+                and any(view.granted(p) and where.place(p) is not None for p in f.paths)
             ]
             if len({f.cid for f in mine}) < 2:
                 continue
