@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
+from events.domain import CATALOG
+from events.domain.agents import AgentProposed
 from events.domain.volumes import VolumeObserved, VolumeSpeedMeasured
 from projections.files.query import locations
 from sdactors.agent.protocol import Agent, Proposal
@@ -66,15 +68,15 @@ def agent_view(sd: Sd, **kwargs: Any) -> Iterator[View]:
 def proposals(sd: Sd, agent: Agent, **kwargs: Any) -> list[Proposal]:
     """What ``agent`` proposes now (a sweep: no events), each proposal checked against the
     contract: a title and reasons the events accept, commands of the agentable kinds."""
-    from events.domain.agents import AgentProposed
-
     with agent_view(sd, **kwargs) as view:
         found = list(agent.propose(view, []))
     for p in found:
         assert p.agent == agent.name
-        AgentProposed(  # the event the manager would write: its shape must hold
+        # The event the manager would write: the log must accept its body.
+        typed = AgentProposed(
             p.id, p.agent, p.title, tuple((i.reason, i.op, i.args) for i in p.items)
         )
+        assert CATALOG.check(*CATALOG.body(typed)) is None, p
         assert all(i.op in ("file.move", "file.remove", "tag.add", "tag.remove") for i in p.items)
         assert all(i.args.get("permanent") is False for i in p.items if i.op == "file.remove")
     return found

@@ -26,6 +26,9 @@ The rules, and why each:
   proposal that stays the same while other folders change keeps its id (and what people
   decided about it).
 
+Each look is a sweep of everything in its grant, whatever events woke it: what it proposes
+depends on the index alone, so the same index gives the same proposals (and ids).
+
 Settings (``[agents.cold]``): ``min_size`` (bytes), ``months``.
 """
 

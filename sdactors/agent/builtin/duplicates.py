@@ -26,6 +26,9 @@ The rules, and why each:
   accepted or rejected alone, and a change to one group leaves the others' ids (and what
   people decided about them) as they were.
 
+Each look is a sweep of everything in its grant, whatever events woke it: what it proposes
+depends on the index alone, so the same index gives the same proposals (and ids).
+
 Setting (``[agents.duplicates]``): ``min_size``, the smallest file worth a proposal, in
 bytes (1: every non-empty file).
 """

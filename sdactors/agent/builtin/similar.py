@@ -20,6 +20,9 @@ The rules, and why each:
 - **To the trash** (``file.remove`` with ``permanent`` false): near-identical is a judgement,
   so a wrong one is undone with ``sd trash restore``.
 
+Each look is a sweep of everything in its grant, whatever events woke it: what it proposes
+depends on the index alone, so the same index gives the same proposals (and ids).
+
 Setting (``[agents.similar]``): ``distance``, the most bits two pictures' hashes may differ
 by to be one burst (``similar.DEFAULT_DISTANCE``, at most ``MOST_DISTANCE``).
 """
