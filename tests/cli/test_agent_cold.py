@@ -38,6 +38,8 @@ def disks(sd: Sd, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
             mounted.append(disk)
         _aged(write(fast, "Videos/2019/holiday.mkv", random_bytes(2 * MIB, 1)), 30)
         _aged(write(fast, "Videos/2019/party.mkv", random_bytes(2 * MIB, 2)), 7)
+        # Same name, another folder: where both would land in one folder, only one may.
+        _aged(write(fast, "Videos/2020/holiday.mkv", random_bytes(2 * MIB, 6)), 20)
         _aged(write(fast, "Videos/2024/recent.mkv", random_bytes(2 * MIB, 3)), 2)
         _aged(write(fast, "Videos/small.mkv", random_bytes(MIB // 2, 4)), 30)
         _aged(write(fast, "Videos/linked.mkv", random_bytes(2 * MIB, 5)), 30)
@@ -78,7 +80,7 @@ def test_old_large_files_go_to_the_slower_volume_with_room_keeping_their_path(
     assert moves == {
         f"{fast}/Videos/2019/holiday.mkv": f"{slow}/Archive/Videos/holiday.mkv",
         f"{fast}/Videos/2019/party.mkv": f"{slow}/Archive/Videos/party.mkv",
-    }
+    }  # not Videos/2020/holiday.mkv: the 2019 one, older, takes its place
     [proposal] = proposals(sd, Cold(), clock=NOW, config=SETTINGS, places=archive)
     assert (
         proposal.title == f"move 2 cold files (4.2 MB) from {fast}/Videos/2019 to a slower volume"
@@ -94,13 +96,18 @@ def test_old_large_files_go_to_the_slower_volume_with_room_keeping_their_path(
     # puts files at their own path there.
     (slow / "Videos/2019").mkdir(parents=True)
     sd.json("location", "rescan", str(slow))
-    [moves] = _moves(sd)
-    assert moves[f"{fast}/Videos/2019/holiday.mkv"] == f"{slow}/Videos/2019/holiday.mkv"
+    moves = {source: to for proposal in _moves(sd) for source, to in proposal.items()}
+    assert moves == {
+        f"{fast}/Videos/2019/holiday.mkv": f"{slow}/Videos/2019/holiday.mkv",
+        f"{fast}/Videos/2019/party.mkv": f"{slow}/Videos/2019/party.mkv",
+        f"{fast}/Videos/2020/holiday.mkv": f"{slow}/Videos/holiday.mkv",
+    }
 
     # Accepted, it runs: the move lands where the proposal said, and the index follows.
     for source, destination in moves.items():
         sd.run("mv", source, destination)
     assert sorted(os.listdir(slow / "Videos/2019")) == ["holiday.mkv", "party.mkv"]
+    assert sorted(os.listdir(slow / "Videos")) == ["2019", "holiday.mkv"]
     assert sd.json("info", f"{slow}/Videos/2019/holiday.mkv")["path"].endswith("holiday.mkv")
     assert _moves(sd) == []  # nothing cold is left on the fast disk
 

@@ -19,7 +19,8 @@ The rules, and why each:
   target's place (the target location's top when the grant covers it all, else the
   shallowest granted folder in it). ``file.move`` does not make folders, so where the
   folder of that path does not exist on the target yet, the file goes into the deepest one
-  that does (the item says so); a file already at the destination is left alone.
+  that does (the item says so); a file already at the destination, or named there by an
+  older file of this look, is left alone.
 - **One file is not two**: a file with several paths (hard links, a bind mount) is never
   moved: moving one path moves nothing off the fast volume.
 - **One proposal per source folder**: files of one folder usually grow cold together, and a
@@ -100,10 +101,11 @@ class Cold:
                 key=lambda f: (f.child.mtime_ns, f.path),
             )
             sent: dict[str, int] = {}
+            taken: set[bytes] = set()
             by_folder: dict[bytes, list[Item]] = {}
             moved: dict[bytes, int] = {}
             for f in cold:
-                item = _move(db, view, where, targets, sent, f)
+                item = _move(db, view, where, targets, sent, taken, f)
                 if item is not None:
                     folder = os.path.dirname(f.path)
                     by_folder.setdefault(folder, []).append(item)
@@ -167,8 +169,12 @@ def _move(
     where: Where,
     targets: list[Target],
     sent: dict[str, int],
+    taken: set[bytes],
     f: FileAt,
 ) -> Item | None:
+    """The move of ``f`` to the first target that takes it, None if none does. ``sent``:
+    bytes this look already sends to each volume; ``taken``: destinations it already
+    names (two files of one name may fall back to one folder)."""
     place = where.place(f.path)
     if place is None or place.speed is None:
         return None
@@ -180,8 +186,9 @@ def _move(
         wanted = os.path.join(target.root, place.rel)
         folder = _deepest_folder(db, view.device, target.root, os.path.dirname(wanted))
         destination = os.path.join(folder, os.path.basename(f.path))
-        if resolve(db, destination, view.device) is not None:
+        if destination in taken or resolve(db, destination, view.device) is not None:
             continue
+        taken.add(destination)
         sent[target.volume.volume] = sent.get(target.volume.volume, 0) + f.child.size
         age = (view.now() - f.child.mtime_ns / 1e9) / MONTH_S
         note = (
