@@ -10,6 +10,7 @@ from typing import Iterator
 
 import pytest
 
+from events.domain.agents import ITEMS_MAX
 from sdactors.agent.builtin.duplicates import Duplicates
 from tests.conftest import Sd, bind_mount, mount_tmpfs, unmount
 from tests.helpers_agents import proposals, record_volume, removed
@@ -172,3 +173,19 @@ def test_the_faster_volume_keeps_a_copy_placed_alike(sd: Sd, tmp_path: Path) -> 
     finally:
         for disk in mounted:
             unmount(disk)
+
+
+def test_more_copies_than_a_proposal_holds_are_proposed_a_proposal_at_a_time(
+    sd: Sd, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    body = b"the same attachment, saved again and again\n"
+    write(home, "Documents/attachment.txt", body)
+    for n in range(1005):
+        write(home, f"Downloads/attachment ({n}).txt", body)
+    sd.run("library", "create", "Home")
+    sd.json("location", "add", str(home))
+    [first] = proposals(sd, Duplicates())  # the log takes it: at most ITEMS_MAX items
+    assert len(first.items) == ITEMS_MAX
+    assert first.title.startswith(f"{ITEMS_MAX} extra copies of attachment.txt")
+    assert not any(b"Documents" in i.args["path"] for i in first.items)

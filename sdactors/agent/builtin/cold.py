@@ -40,6 +40,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Sequence
 
+from events.domain.agents import ITEMS_MAX
 from events.envelope import Event
 from projections.files.query import FileAt, LocationRow, device_files, resolve
 from projections.volumes import VolumeRow
@@ -105,9 +106,11 @@ class Cold:
             by_folder: dict[bytes, list[Item]] = {}
             moved: dict[bytes, int] = {}
             for f in cold:
+                folder = os.path.dirname(f.path)
+                if len(by_folder.get(folder, ())) >= ITEMS_MAX:
+                    continue  # a proposal's worth: the rest in a later look
                 item = _move(db, view, where, targets, sent, taken, f)
                 if item is not None:
-                    folder = os.path.dirname(f.path)
                     by_folder.setdefault(folder, []).append(item)
                     moved[folder] = moved.get(folder, 0) + f.child.size
         out = []

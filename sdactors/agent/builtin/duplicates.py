@@ -24,7 +24,8 @@ The rules, and why each:
   is undone with ``sd trash restore``.
 - **One proposal per content**, each item saying which copy is kept and why: each can be
   accepted or rejected alone, and a change to one group leaves the others' ids (and what
-  people decided about them) as they were.
+  people decided about them) as they were. A content with more extra copies than a proposal holds
+  (``ITEMS_MAX``) has the first of them proposed, and the rest once those are gone.
 
 Each look is a sweep of everything in its grant, whatever events woke it: what it proposes
 depends on the index alone, so the same index gives the same proposals (and ids).
@@ -38,6 +39,7 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
+from events.domain.agents import ITEMS_MAX
 from events.envelope import Event
 from projections.files.query import DuplicateGroup, duplicates
 from sdactors.agent.builtin.places import (
@@ -81,7 +83,8 @@ def _proposal(agent: str, view: AgentView, where: Where, group: DuplicateGroup) 
     if len(files) < 2:
         return None
     kept = min((place for place, _ in files), key=keep_order)
-    trashed = [place for place, paths in files if paths == 1 and place is not kept]
+    # At most a proposal's worth: the rest come in a later look, once these are gone.
+    trashed = [place for place, paths in files if paths == 1 and place is not kept][:ITEMS_MAX]
     if not trashed:
         return None
     items = tuple(

@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
+from events.domain.agents import ITEMS_MAX
 from events.envelope import Event
 from projections.files.similar import DEFAULT_DISTANCE, MOST_DISTANCE, SimilarFile, similar
 from sdactors.agent.builtin.places import REASON_MAX, TITLE_MAX, Where, line
@@ -89,7 +90,7 @@ class Similar:
             kept = min(mine, key=best_order)
             trashed = [
                 f for f in sorted(mine, key=best_order) if f.cid != kept.cid and len(f.paths) == 1
-            ]
+            ][:ITEMS_MAX]  # the rest in a later look, once these are gone
             if not trashed:
                 continue
             items = tuple(
