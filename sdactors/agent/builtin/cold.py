@@ -42,7 +42,7 @@ from typing import Sequence
 
 from events.domain.agents import ITEMS_MAX
 from events.envelope import Event
-from projections.files.query import FileAt, LocationRow, device_files, resolve
+from projections.files.query import FileAt, LocationRow, device_files, folder_children, resolve
 from projections.volumes import VolumeRow
 from sdactors.agent.builtin.places import REASON_MAX, TITLE_MAX, Where, line, rate
 from sdactors.agent.protocol import AgentView, Item, Proposal
@@ -102,14 +102,14 @@ class Cold:
                 key=lambda f: (f.child.mtime_ns, f.path),
             )
             sent: dict[str, int] = {}
-            taken: set[bytes] = set()
+            landing = Landing(db, view.device)
             by_folder: dict[bytes, list[Item]] = {}
             moved: dict[bytes, int] = {}
             for f in cold:
                 folder = os.path.dirname(f.path)
                 if len(by_folder.get(folder, ())) >= ITEMS_MAX:
                     continue  # a proposal's worth: the rest in a later look
-                item = _move(db, view, where, targets, sent, taken, f)
+                item = _move(view, where, targets, sent, landing, f)
                 if item is not None:
                     by_folder.setdefault(folder, []).append(item)
                     moved[folder] = moved.get(folder, 0) + f.child.size
@@ -166,18 +166,55 @@ def _room(target: Target, sent: dict[str, int]) -> int:
     return (volume.free_bytes or 0) - reserve - sent.get(volume.volume, 0)
 
 
+class Landing:
+    """Where files may land on the targets, as the index has it: each folder looked up once
+    per look (a look may send thousands of files into a few folders)."""
+
+    def __init__(self, db: sqlite3.Connection, device: bytes) -> None:
+        self.db = db
+        self.device = device
+        self._names: dict[bytes, frozenset[bytes] | None] = {}
+        # Destinations this look already names: two files of one name may fall back to
+        # one folder.
+        self.taken: set[bytes] = set()
+
+    def names(self, folder: bytes) -> frozenset[bytes] | None:
+        """The names in ``folder``, None if the index holds no folder there."""
+        if folder not in self._names:
+            found = resolve(self.db, folder, self.device)
+            named = found.named_folder if found is not None else None
+            self._names[folder] = (
+                None
+                if named is None
+                else frozenset(c.name for c in folder_children(self.db, named))
+            )
+        return self._names[folder]
+
+    def folder(self, root: bytes, folder: bytes) -> bytes:
+        """``folder`` if the index holds it, else its deepest ancestor it holds, ``root`` at
+        the least (a granted folder the index has)."""
+        while folder != root and len(folder) > len(root):
+            if self.names(folder) is not None:
+                return folder
+            folder = os.path.dirname(folder)
+        return root
+
+    def free(self, destination: bytes) -> bool:
+        folder, name = os.path.split(destination)
+        names = self.names(folder)
+        return destination not in self.taken and (names is None or name not in names)
+
+
 def _move(
-    db: sqlite3.Connection,
     view: AgentView,
     where: Where,
     targets: list[Target],
     sent: dict[str, int],
-    taken: set[bytes],
+    landing: Landing,
     f: FileAt,
 ) -> Item | None:
     """The move of ``f`` to the first target that takes it, None if none does. ``sent``:
-    bytes this look already sends to each volume; ``taken``: destinations it already
-    names (two files of one name may fall back to one folder)."""
+    bytes this look already sends to each volume."""
     place = where.place(f.path)
     if place is None or place.speed is None:
         return None
@@ -186,19 +223,15 @@ def _move(
             continue
         if _room(target, sent) < f.child.size:
             continue
-        wanted = os.path.join(target.root, place.rel)
-        folder = _deepest_folder(db, view.device, target.root, os.path.dirname(wanted))
+        wanted = os.path.dirname(os.path.join(target.root, place.rel))
+        folder = landing.folder(target.root, wanted)
         destination = os.path.join(folder, os.path.basename(f.path))
-        if destination in taken or resolve(db, destination, view.device) is not None:
+        if not landing.free(destination):
             continue
-        taken.add(destination)
+        landing.taken.add(destination)
         sent[target.volume.volume] = sent.get(target.volume.volume, 0) + f.child.size
         age = (view.now() - f.child.mtime_ns / 1e9) / MONTH_S
-        note = (
-            ""
-            if folder == os.path.dirname(wanted)
-            else f" ({show(os.path.dirname(wanted))} does not exist yet)"
-        )
+        note = "" if folder == wanted else f" ({show(wanted)} does not exist yet)"
         reason = (
             f"{human_bytes(f.child.size)}, unchanged for {age:.0f} months, on a volume at "
             f"{rate(place.speed)}: to {show(destination)} at {rate(target.speed)}{note}"
@@ -209,14 +242,3 @@ def _move(
             {"source": f.path, "destination": destination},
         )
     return None
-
-
-def _deepest_folder(db: sqlite3.Connection, device: bytes, root: bytes, folder: bytes) -> bytes:
-    """``folder`` if the index holds it, else its deepest ancestor it holds, ``root`` at
-    the least (a granted folder the index has)."""
-    while folder != root and len(folder) > len(root):
-        found = resolve(db, folder, device)
-        if found is not None and found.named_folder is not None:
-            return folder
-        folder = os.path.dirname(folder)
-    return root
