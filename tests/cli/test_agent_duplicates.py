@@ -35,6 +35,9 @@ def home(sd: Sd, tmp_path: Path) -> Iterator[Path]:
     write(home, "Photos/cat.jpg", cat)
     write(home, "Photos/cat copy.jpg", cat)
     write(home, "Music/song.mp3", random_bytes(4000, 2))
+    track = random_bytes(2500, 6)
+    write(home, "Music/track.flac", track)
+    write(home, "Music/Albums/2020/track.flac", track)
     (home / "Music/Old").mkdir()
     os.link(home / "Music/song.mp3", home / "Music/Old/song.mp3")
     data = random_bytes(5000, 3)
@@ -101,6 +104,7 @@ def test_keeps_the_organised_copy_and_never_trashes_a_path_of_one_file(sd: Sd, h
             sorted([f"{h}/Downloads/report.pdf", f"{h}/Desktop/report (1).pdf"]),
             [f"{h}/notes.txt"],  # loose at the top; Documents/notes.txt is filed
             [f"{h}/Photos/cat copy.jpg"],  # a copy's name
+            [f"{h}/Music/track.flac"],  # both filed: the deeper is kept
             # Archive/data.bin and its hard link are one file, kept; the Downloads copy goes.
             [f"{h}/Downloads/data.bin"],
         ]
@@ -118,6 +122,8 @@ def test_keeps_the_organised_copy_and_never_trashes_a_path_of_one_file(sd: Sd, h
     assert reasons[f"{h}/Desktop/report (1).pdf"].endswith("Desktop is a scratch folder")
     [cat] = [p for p in found if "cat" in p.title]
     assert cat.items[0].reason.endswith("its name is a copy's")
+    [track] = [p for p in found if "track" in p.title]
+    assert track.items[0].reason.endswith("the kept one is in a deeper folder")
     [notes] = [p for p in found if "notes" in p.title]
     assert notes.items[0].reason.endswith("the kept one is filed in a folder")
     # The same index gives the same proposals (and ids): nothing depends on the run.
