@@ -836,3 +836,45 @@ class NoThumbnailYet(SdError):
 
     def __init__(self, path: str, why: str) -> None:
         super().__init__(f"no thumbnail yet for {path}: {why}")
+
+
+class AgentError(SdError):
+    """Agents, their grants and their proposals (``sd agent``)."""
+
+
+class AgentNotFound(AgentError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"no agent named {name!r} (agents: {', '.join(known) or 'none'})")
+
+
+class AgentItemRefused(AgentError):
+    """An item of a proposal that no agent may run, or that reaches outside its grant."""
+
+    def __init__(self, agent: str, reason: str) -> None:
+        super().__init__(f"refused for agent {agent}: {reason}")
+
+
+class ProposalNotFound(AgentError):
+    def __init__(self, wanted: str, many: bool = False) -> None:
+        if many:
+            super().__init__(f"more than one proposal starts with {wanted!r}: give more of its id")
+        else:
+            super().__init__(f"no proposal with id {wanted!r} (see 'sd agent proposals --all')")
+
+
+class ProposalDecided(AgentError):
+    def __init__(self, proposal: str, decision: str, by: str) -> None:
+        super().__init__(f"proposal {proposal} was already {decision} by {by}")
+
+
+class BadItems(AgentError):
+    def __init__(self, wanted: str, count: int) -> None:
+        super().__init__(f"no item {wanted} in this proposal: its items are numbered 1 to {count}")
+
+
+class PlaceOutsideLocations(AgentError):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} is not a location of this device nor a folder inside one: an agent is "
+            "granted places in locations (see 'sd location list')"
+        )

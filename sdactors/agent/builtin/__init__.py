@@ -1,11 +1,17 @@
-"""The built-in agents, by the name people type (``sd agent enable NAME``)."""
+"""The built-in agents, by name: one module each, one class following
+``sdactors.agent.protocol.Agent``."""
+
+from __future__ import annotations
 
 from sdactors.agent.builtin.cold import Cold
+from sdactors.agent.builtin.downloads import Downloads
 from sdactors.agent.builtin.duplicates import Duplicates
 from sdactors.agent.builtin.similar import Similar
+from sdactors.agent.protocol import Agent
 
-BUILTIN = {
-    "duplicates": Duplicates,
-    "similar": Similar,
-    "cold": Cold,
+BUILTIN: dict[str, type[Agent]] = {
+    Downloads.name: Downloads,
+    Duplicates.name: Duplicates,
+    Similar.name: Similar,
+    Cold.name: Cold,
 }
