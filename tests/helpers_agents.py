@@ -46,6 +46,12 @@ class View:
             return True
         return any(path == p or path.startswith(p.rstrip(b"/") + b"/") for p in self.places)
 
+    def granted_folders(self) -> tuple[bytes, ...]:
+        if self.places is not None:
+            return tuple(self.places)
+        with self.lib.index() as db:
+            return tuple(loc.path for loc in locations(db) if loc.device == self.device)
+
     def granted_tags(self) -> frozenset[bytes]:
         return frozenset()
 

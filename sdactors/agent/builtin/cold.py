@@ -83,7 +83,8 @@ class Cold:
         before_ns = int((view.now() - months * MONTH_S) * 1e9)
         with view.index() as db:
             where = Where(db, view.device)
-            targets = _targets(db, view, where)
+            landing = Landing(db, view.device)
+            targets = _targets(view, where, landing)
             if not targets:
                 return []
             found = list(device_files(db, view.device, min_size))
@@ -102,7 +103,6 @@ class Cold:
                 key=lambda f: (f.child.mtime_ns, f.path),
             )
             sent: dict[str, int] = {}
-            landing = Landing(db, view.device)
             by_folder: dict[bytes, list[Item]] = {}
             moved: dict[bytes, int] = {}
             for f in cold:
@@ -125,7 +125,7 @@ class Cold:
         return out
 
 
-def _targets(db: sqlite3.Connection, view: AgentView, where: Where) -> list[Target]:
+def _targets(view: AgentView, where: Where, landing: Landing) -> list[Target]:
     """Places of this device that may take cold files, the slowest volume first."""
     out = []
     for loc in where.locations:
@@ -139,25 +139,18 @@ def _targets(db: sqlite3.Connection, view: AgentView, where: Where) -> list[Targ
             or loc.offline is not None
         ):
             continue
-        root = _granted_root(db, view, loc)
-        if root is not None:
+        root = _granted_root(view, loc)
+        if root is not None and landing.names(root) is not None:
             out.append(Target(row, row.speed, loc, root))
     out.sort(key=lambda t: (t.speed, -(t.volume.free_bytes or 0), t.volume.volume, t.root))
     return out
 
 
-def _granted_root(db: sqlite3.Connection, view: AgentView, loc: LocationRow) -> bytes | None:
-    """The location's top if the grant covers it, else its shallowest granted folder."""
-    if view.granted(loc.path):
-        return loc.path
-    for (path,) in db.execute(
-        "SELECT f.path FROM folders f JOIN locations l ON l.id = f.location "
-        "WHERE l.device = ? AND l.location = ? ORDER BY length(f.path), f.path",
-        (loc.device, loc.location),
-    ):
-        if view.granted(path):
-            return path
-    return None
+def _granted_root(view: AgentView, loc: LocationRow) -> bytes | None:
+    """The shallowest granted folder in the location (its top, when the grant covers it)."""
+    top = loc.path.rstrip(b"/")
+    inside = [f for f in view.granted_folders() if f == loc.path or f.startswith(top + b"/")]
+    return min(inside, key=lambda f: (f.count(b"/"), f)) if inside else None
 
 
 def _room(target: Target, sent: dict[str, int]) -> int:
