@@ -296,6 +296,8 @@ def run_agents(
         with lib.index() as db:
             grants = Grants(db, lib.device, agent.name)
         view = LibraryView(lib, lib.device, agent.name, grants)
+        # What it is handed: the events past ``since`` up to ``until`` (a sweep: none).
+        log.info("agent_run", agent=agent.name, since=position, until=head, events=len(mine))
         try:
             made = list(agent.propose(view, mine))
         except Exception as exc:  # noqa: BLE001 - one plugin's fault must not stop the rest

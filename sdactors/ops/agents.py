@@ -250,8 +250,9 @@ class AgentGrant(Op):
         return places, tags
 
     def validate(self, ctx: OpContext) -> None:
-        self._what(ctx)
+        _known(self.name)
         require_admin(ctx, self.library, "grant agents places and tags")
+        self._what(ctx)
 
     def run(self, ctx: OpContext) -> Any:
         places, tags = self._what(ctx)

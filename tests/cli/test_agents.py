@@ -226,7 +226,6 @@ def test_replays_never_run_an_accepted_proposal_again(
     # What ran is now gone; put a file back at one of its paths: a second run would trash it.
     write(granted["part"].parent, granted["part"].name, b"a new download, wanted")
     sd.json("location", "rescan", str(tmp_path / "home"))
-    audited = len(sd.json("audit"))
     position = sd.json("log", "stats")["events"]
     sd.json("projections", "rebuild")
     sd.json("ls", "--at", str(position - 1), str(tmp_path / "home/Downloads"))
@@ -236,7 +235,6 @@ def test_replays_never_run_an_accepted_proposal_again(
     sd.json("agent", "run", "downloads")
     assert granted["part"].exists()
     assert len([a for a in sd.json("audit") if a["command"] == "file.remove"]) == 3
-    assert len([a for a in sd.json("audit") if a["command"] not in ("agent.run",)]) <= audited + 3
 
 
 def test_huge_proposals_are_split_and_numbered(sd: Sd, tmp_path: Path) -> None:
