@@ -288,9 +288,10 @@ def test_agent_commands_say_what_is_wrong_in_one_line(sd: Sd, tmp_path: Path) ->
         assert words in err and err.count("\n") == 1, (args, err)
         result = sd.run("--json", *args, check=False)
         assert result.code == 1 and words in result.json()["error"], args
-    listed = sd.json("agent", "list")
-    assert [a["name"] for a in listed] == ["downloads"]
-    assert listed[0]["enabled"] is False and listed[0]["follows"] == ["entries.", "location."]
+    listed = {a["name"]: a for a in sd.json("agent", "list")}
+    assert sorted(listed) == ["cold", "downloads", "duplicates", "similar"]
+    downloads = listed["downloads"]
+    assert downloads["enabled"] is False and downloads["follows"] == ["entries.", "location."]
 
 
 def test_the_node_clock_says_what_is_old_enough(sd: Sd, tmp_path: Path) -> None:

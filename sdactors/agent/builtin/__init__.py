@@ -3,9 +3,15 @@
 
 from __future__ import annotations
 
+from sdactors.agent.builtin.cold import Cold
 from sdactors.agent.builtin.downloads import Downloads
+from sdactors.agent.builtin.duplicates import Duplicates
+from sdactors.agent.builtin.similar import Similar
 from sdactors.agent.protocol import Agent
 
 BUILTIN: dict[str, type[Agent]] = {
     Downloads.name: Downloads,
+    Duplicates.name: Duplicates,
+    Similar.name: Similar,
+    Cold.name: Cold,
 }
