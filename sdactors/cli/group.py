@@ -22,6 +22,7 @@ from sdactors.runtime.paths import default_data_dir
 # Command name -> (module, attribute). A command's module is imported when it runs (or when
 # help lists it): ``sd search`` does not load what ``sd volume`` or ``sd log`` need.
 COMMANDS = {
+    "agent": ("sdactors.cli.agent_ask_cmds", "group"),
     "library": ("sdactors.cli.library_cmds", "group"),
     "location": ("sdactors.cli.location_cmds", "group"),
     "tag": ("sdactors.cli.tag_cmds", "group"),
