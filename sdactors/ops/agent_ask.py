@@ -20,7 +20,9 @@ from events.shapes import Text, declared_shape
 from projections.files.query import locations
 from sdactors.agent.ask import Command, ask
 from sdactors.agent.llm import Chat
-from sdactors.ops.base import Op, OpContext, command_class, op
+from sdactors.ops.annotations import TagAdd, TagRemove
+from sdactors.ops.base import Op, OpContext, op
+from sdactors.ops.files import FileMove, FileRemove
 from sdactors.ops.results import HEX, MAP, TEXT, many, record
 from sdactors.ops.shapes import LIBRARY
 from sdactors.runtime.config import load_node_config
@@ -28,7 +30,7 @@ from sdactors.runtime.errors import NoProvider
 from sdactors.runtime.paths import text
 
 # The commands an agent may propose (the ActionManager runs them for an accepted proposal).
-AGENTABLE = ("file.move", "file.remove", "tag.add", "tag.remove")
+AGENTABLE: tuple[type[Op], ...] = (FileMove, FileRemove, TagAdd, TagRemove)
 # Fields a proposal does not choose: the library is the one asked about, and the rest keep
 # their defaults (no overwrite, no tag created).
 NOT_CHOSEN = frozenset({"library", "force", "create", "permanent"})
@@ -40,8 +42,8 @@ REQUEST = Text(1, 2000)
 def agentable_commands() -> list[Command]:
     """The agentable commands as the model is told of them, from their declared shapes."""
     out = []
-    for name in AGENTABLE:
-        cls = command_class(name)
+    for cls in AGENTABLE:
+        name = cls.op_name
         shapes = dict(declared_shape(cls).fields)
         fields = tuple(
             (f.name, shapes[f.name], f.default is dataclasses.MISSING)

@@ -71,6 +71,11 @@ class ThumbnailConfig:
     cache_mb: int = DEFAULT_CACHE_MB
 
 
+# A local model on a small machine takes tens of seconds per answer; a request takes a few.
+DEFAULT_LLM_TIMEOUT = 120.0
+DEFAULT_LLM_ROUNDS = 8
+
+
 @dataclass(frozen=True, slots=True)
 class LlmConfig:
     """A language-model provider speaking the OpenAI-compatible chat API (a local Ollama or
@@ -82,8 +87,8 @@ class LlmConfig:
     url: str
     model: str
     api_key_env: str | None = None
-    timeout: float = 120.0
-    rounds: int = 8
+    timeout: float = DEFAULT_LLM_TIMEOUT
+    rounds: int = DEFAULT_LLM_ROUNDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,10 +192,10 @@ def _llm(path: os.PathLike[str], agents: Any) -> LlmConfig | None:
     key_env = table.get("api_key_env")
     if key_env is not None and (not isinstance(key_env, str) or not key_env):
         raise bad("api_key_env", "the name of an environment variable")
-    timeout = table.get("timeout", LlmConfig.timeout)
+    timeout = table.get("timeout", DEFAULT_LLM_TIMEOUT)
     if type(timeout) not in (int, float) or not 0 < timeout <= 3600:
         raise bad("timeout", "a number of seconds, at most 3600")
-    rounds = table.get("rounds", LlmConfig.rounds)
+    rounds = table.get("rounds", DEFAULT_LLM_ROUNDS)
     if type(rounds) is not int or not 1 <= rounds <= 50:
         raise bad("rounds", "a whole number from 1 to 50")
     return LlmConfig(url.rstrip("/"), model, key_env, float(timeout), rounds)
