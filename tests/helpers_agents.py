@@ -76,7 +76,8 @@ def proposals(sd: Sd, agent: Agent, **kwargs: Any) -> list[Proposal]:
         typed = AgentProposed(
             p.id, p.agent, p.title, tuple((i.reason, i.op, i.args) for i in p.items)
         )
-        assert CATALOG.check(*CATALOG.body(typed)) is None, p
+        problem = CATALOG.check(*CATALOG.body(typed))
+        assert problem is None, f"{p.title}: {problem}"
         assert all(i.op in ("file.move", "file.remove", "tag.add", "tag.remove") for i in p.items)
         assert all(i.args.get("permanent") is False for i in p.items if i.op == "file.remove")
     return found

@@ -1,0 +1,9 @@
+"""The built-in agents, by the name people type (``sd agent enable NAME``)."""
+
+from sdactors.agent.ask import Ask
+from sdactors.agent.builtin.tags import Tags
+
+BUILTIN = {
+    "ask": Ask,
+    "tags": Tags,
+}
