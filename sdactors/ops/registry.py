@@ -2,6 +2,7 @@
 
 from sdactors.ops import (  # noqa: F401 - importing registers them
     agent_ask,
+    agent_rules,
     annotations,
     audit,
     browse,
