@@ -276,3 +276,32 @@ def test_a_provider_slower_than_its_timeout_is_one_line(sd: Sd, indexed: Path) -
     err, _ = ask_fails(sd, slow, timeout=1)
     assert err.endswith("/v1: no answer within 1 s\n")
     assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ({"url": "127.0.0.1:11434"}, "[agents.llm] url must be an http:// or https:// address"),
+        ({"model": ""}, "[agents.llm] model must be the name of a model the provider serves"),
+        ({"rounds": 0}, "[agents.llm] rounds must be a whole number from 1 to 50 (it is 0)"),
+        ({"timeout": "soon"}, "[agents.llm] timeout must be a number of seconds, at most 3600"),
+    ],
+)
+def test_a_provider_misconfigured_in_node_toml_is_one_line(
+    sd: Sd, indexed: Path, settings: dict[str, Any], said: str
+) -> None:
+    table = {"url": "http://127.0.0.1:9/v1", "model": "m", **settings}
+    with open(sd.data_dir / "node.toml", "a") as f:
+        f.write("\n[agents.llm]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in table.items()))
+    failed = sd.fails("agent", "ask", REQUEST)
+    assert failed.err.startswith(f"sd: error: {sd.data_dir / 'node.toml'}: {said}")
+    assert failed.err.count("\n") == 1
+
+
+def test_a_key_variable_that_is_empty_is_one_line_naming_it(sd: Sd, indexed: Path) -> None:
+    configure(sd, "http://127.0.0.1:9/v1", api_key_env="SD_TEST_NO_SUCH_KEY")
+    failed = sd.fails("agent", "ask", REQUEST)
+    assert failed.err == (
+        "sd: error: the language model at http://127.0.0.1:9/v1: the environment variable "
+        "SD_TEST_NO_SUCH_KEY holds no key\n"
+    )
