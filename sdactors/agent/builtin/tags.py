@@ -48,6 +48,8 @@ NEAR = 1.0
 SHARE = 0.5
 # ... and at least this much of it: one neighbour in the same folder with a like name.
 ENOUGH = 1.5
+# A word on more tagged files than this brings no neighbour in by itself (see ``_Near``).
+COMMON = 100
 WORD = re.compile(r"[^\W_]+")
 # Words in names that say nothing of what a file is about.
 NOISE = frozenset({"img", "dsc", "pxl", "scan", "copy", "file", "new", "final", "the", "and"})
@@ -73,68 +75,115 @@ class Known:
 
     path: bytes
     folder: bytes
+    # The folder above its folder: files with the same one are in folders side by side.
+    parent: bytes
     mtime_ns: int
     words: frozenset[str]
     tags: frozenset[str]
 
     @classmethod
     def of(cls, f: FileAt, tags: Iterable[str]) -> "Known":
+        folder = os.path.dirname(f.path)
         return cls(
             f.path,
-            os.path.dirname(f.path),
+            folder,
+            os.path.dirname(folder),
             f.child.mtime_ns,
             words(f.child.name),
             frozenset(tags),
         )
 
 
-def nearness(a: Known, b: Known) -> tuple[float, list[str]]:
-    """How near ``b`` is to ``a``, and in which ways (for the reason)."""
-    score, how = 0.0, []
+def nearness(a: Known, b: Known) -> float:
+    """How near ``b`` is to ``a`` (:func:`how_near` says it in words)."""
+    score = 0.0
     if a.folder == b.folder:
         score += SAME_FOLDER
-        how.append("same folder")
-    elif os.path.dirname(a.folder) == os.path.dirname(b.folder):
+    elif a.parent == b.parent:
         score += SIBLING_FOLDER
-        how.append("folder beside it")
     apart = abs(a.mtime_ns - b.mtime_ns)
     if apart <= DAY_NS:
         score += SAME_DAY
-        how.append("same day")
     elif apart <= 7 * DAY_NS:
         score += SAME_WEEK
+    shared = a.words & b.words
+    if shared:
+        score += NAME_WEIGHT * len(shared) / len(a.words | b.words)
+    return score
+
+
+def how_near(a: Known, b: Known) -> str:
+    """In which ways ``b`` is near ``a``, for an item's reason."""
+    how = []
+    if a.folder == b.folder:
+        how.append("same folder")
+    elif a.parent == b.parent:
+        how.append("folder beside it")
+    apart = abs(a.mtime_ns - b.mtime_ns)
+    if apart <= DAY_NS:
+        how.append("same day")
+    elif apart <= 7 * DAY_NS:
         how.append("same week")
-    if a.words and b.words:
-        shared = a.words & b.words
-        if shared:
-            score += NAME_WEIGHT * len(shared) / len(a.words | b.words)
-            how.append("name: " + " ".join(sorted(shared)))
-    return score, how
+    shared = a.words & b.words
+    if shared:
+        how.append("name: " + " ".join(sorted(shared)))
+    return ", ".join(how)
+
+
+class _Near:
+    """The tagged files, found by what can make one near a file: a neighbour scores at least
+    ``NEAR`` only in the same folder, in a folder beside it, or with a name word in common
+    (time alone gives at most 0.5). So a file is compared with those, not with every file;
+    a word on more than ``COMMON`` tagged files says too little to bring any in by itself,
+    and when the folders beside a file's hold more than that, only its own folder's are."""
+
+    def __init__(self, tagged: Sequence[Known]) -> None:
+        self.by_folder: dict[bytes, list[Known]] = defaultdict(list)
+        # By the folder above theirs: the same folder and the folders beside it at once.
+        self.by_parent: dict[bytes, list[Known]] = defaultdict(list)
+        self.by_word: dict[str, list[Known]] = defaultdict(list)
+        for one in tagged:
+            self.by_folder[one.folder].append(one)
+            self.by_parent[one.parent].append(one)
+            for word in one.words:
+                self.by_word[word].append(one)
+
+    def candidates(self, one: Known) -> Iterable[Known]:
+        beside = self.by_parent.get(one.parent, ())
+        if len(beside) > COMMON:  # many folders side by side: its own folder's files only
+            beside = self.by_folder.get(one.folder, ())
+        seen: dict[bytes, Known] = {other.path: other for other in beside}
+        for word in one.words:
+            found = self.by_word.get(word, ())
+            if len(found) <= COMMON:
+                seen.update((other.path, other) for other in found)
+        return seen.values()
 
 
 def suggestions(
     untagged: Sequence[Known], tagged: Sequence[Known]
 ) -> Iterable[tuple[Known, str, str]]:
     """``(file, tag, reason)`` for each tag the nearest tagged files suggest for a file."""
+    near = _Near(tagged)
     for one in untagged:
         scored = []
-        for other in tagged:
-            score, how = nearness(one, other)
+        for other in near.candidates(one):
+            score = nearness(one, other)
             if score >= NEAR:
-                scored.append((-score, other.path, other, how))
-        nearest = sorted(scored, key=lambda s: (s[0], s[1]))[:NEAREST]
+                scored.append((-score, other.path, other))
+        nearest = sorted(scored)[:NEAREST] if len(scored) > 1 else scored
         total = -sum(s[0] for s in nearest)
-        votes: dict[str, list[tuple[float, Known, list[str]]]] = defaultdict(list)
-        for neg, _, other, how in nearest:
+        votes: dict[str, list[tuple[float, Known]]] = defaultdict(list)
+        for neg, _, other in nearest:
             for tag in other.tags:
-                votes[tag].append((-neg, other, how))
+                votes[tag].append((-neg, other))
         for tag, held in sorted(votes.items()):
-            weight = sum(score for score, _, _ in held)
+            weight = sum(score for score, _ in held)
             if weight < ENOUGH or weight < SHARE * total:
                 continue
             named = "; ".join(
-                f"{os.fsdecode(os.path.basename(other.path))} ({', '.join(how)})"
-                for _, other, how in held
+                f"{os.fsdecode(os.path.basename(other.path))} ({how_near(one, other)})"
+                for _, other in held
             )
             yield one, tag, f"{len(held)} of its {len(nearest)} nearest files carry {tag}: {named}"
 
