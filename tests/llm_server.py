@@ -84,6 +84,14 @@ class ScriptedLlm:
         return 200, json.dumps(reply).encode()
 
 
+def configure(sd: Any, url: str, **more: Any) -> None:
+    """node.toml's [agents.llm] of ``sd``'s data directory, as a user writes it."""
+    lines = ["", "[agents.llm]", f'url = "{url}"', 'model = "scripted"']
+    lines += [f"{k} = {json.dumps(v)}" for k, v in more.items()]
+    with open(sd.data_dir / "node.toml", "a") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def serve(script: Script) -> Iterator[ScriptedLlm]:
     """A scripted provider serving on 127.0.0.1 while the generator is suspended (a
     fixture's body): its ``url`` is what node.toml's ``[agents.llm] url`` names."""

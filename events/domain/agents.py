@@ -26,13 +26,12 @@ from typing import Annotated
 from blake3 import blake3
 
 from events.codec import pack
-from events.domain.actions import COMMAND
+from events.domain.actions import COMMAND, PROPOSAL_ID_LEN
 from events.domain.catalog import CATALOG
 from events.shapes import Bool, Id, Int, ListOf, Maybe, OneOf, Plain, Record, Text
 
 # An agent's name: lower case, as people type it (``duplicates``, ``downloads``).
 AGENT = Text(1, 64, pattern=r"[a-z][a-z0-9_-]*")
-PROPOSAL_ID_LEN = 16
 # Items of one proposal: enough for a folder of duplicates, small enough to read.
 ITEMS_MAX = 1000
 REASON = Text(1, 500)

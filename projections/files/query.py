@@ -299,6 +299,25 @@ def holding_location(
     return best
 
 
+def tree_under(db: sqlite3.Connection, path: bytes, device: bytes) -> Iterable[tuple[bytes, Child]]:
+    """Every entry below the folder at ``path`` on ``device`` (itself not included), each
+    with its absolute path, a folder before what it holds; nothing if the index holds no
+    folder there. For readers that look at a whole part of a tree (the agents)."""
+    found = resolve(db, path, device)
+    folder = found.named_folder if found is not None else None
+    if folder is None:
+        return
+    base = folder & ~EID_MASK
+    todo = [(folder, path.rstrip(b"/"))]
+    while todo:
+        current, prefix = todo.pop()
+        for child in sorted(folder_children(db, current), key=lambda c: c.name):
+            child_path = prefix + b"/" + child.name
+            yield child_path, child
+            if child.ftype == DIR:
+                todo.append((base | child.eid, child_path))
+
+
 class Resolved(NamedTuple):
     location: LocationRow
     # The folder the path names, or the folder holding the file it names.

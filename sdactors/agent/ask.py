@@ -7,8 +7,9 @@ The model never runs anything. Its calls of the *read* tools (search, a folder's
 file's details) are answered here from the index, limited to the agent's grant: a path
 outside it is answered as not there, so the model learns nothing of it. Its calls of the
 *commands* are collected, each with the reason the model gives, as the proposal's items; a
-command that no agent may run, arguments of the wrong shape, a path outside the grant or a
-tag not granted end the request with one clear line (rather than a proposal silently
+command that no agent may run, arguments of the wrong shape, or an item the agent's grant
+refuses (the manager's own check: a path outside it, a tag not granted) end the request with
+one clear line (rather than a proposal silently
 missing what was asked). The conversation is bounded: ``rounds`` answers with tool calls,
 and the provider's timeout for the whole of it.
 
@@ -25,7 +26,7 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Iterable, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Sequence
 
 from events.domain.entries import DIR
 from events.envelope import Event
@@ -48,7 +49,6 @@ from events.shapes import (
 from projections.annotations import annotations_of
 from projections.files.query import folder_children, folder_owners, resolve
 from projections.files.search import Filters, search
-from projections.tags import live_tags
 from sdactors.agent.llm import Call, Chat
 from sdactors.agent.protocol import AgentView, Item, Proposal
 from sdactors.runtime.errors import AskRefused
@@ -162,18 +162,6 @@ def from_json(shape: Shape, value: Any) -> Any:
     if isinstance(shape, ListOf) and isinstance(value, list):
         return [from_json(shape.item, one) for one in value]
     return value
-
-
-def _paths(shape: Shape, value: Any) -> Iterable[bytes]:
-    """The host paths in a value of ``shape`` (every bytes value of a command's arguments
-    is a path: what a grant limits)."""
-    if isinstance(shape, (Bytes, AbsPath)) and isinstance(value, bytes):
-        yield value
-    elif isinstance(shape, Maybe) and value is not None:
-        yield from _paths(shape.inner, value)
-    elif isinstance(shape, ListOf) and isinstance(value, (list, tuple)):
-        for one in value:
-            yield from _paths(shape.item, one)
 
 
 # The read tools, answered here from the index.
@@ -317,8 +305,18 @@ class _Reads:
         return out
 
 
+# Why an item may not be proposed for the agent (outside its grant, say), None if it may:
+# the check the manager and the ActionManager make (``sdactors.agent.grants.Grants``).
+Refusal = Callable[[str, dict[str, Any]], "str | None"]
+
+
 def ask(
-    view: AgentView, chat: Chat, request: str, commands: Sequence[Command], rounds: int
+    view: AgentView,
+    chat: Chat,
+    request: str,
+    commands: Sequence[Command],
+    rounds: int,
+    refusal: Refusal,
 ) -> tuple[Proposal, str]:
     """The proposal the model makes for ``request``, and its last words."""
     by_tool = {c.tool: c for c in commands}
@@ -331,7 +329,6 @@ def ask(
     words = ""
     with view.index() as db:
         reads = _Reads(view, db)
-        tags = {name: tag for tag, name, _ in live_tags(db)}
         for _ in range(rounds):
             reply = chat.complete(messages, tools)
             words = reply.text.strip() or words
@@ -342,7 +339,7 @@ def ask(
                 if call.name in ("search", "list_folder", "file_info"):
                     answer = reads.answer(call)
                 else:
-                    items.append(_item(view, by_tool, tags, call))
+                    items.append(_item(by_tool, refusal, call))
                     answer = {"ok": "proposed; a person will review it"}
                 messages.append(
                     {"role": "tool", "tool_call_id": call.id, "content": json.dumps(answer)}
@@ -358,7 +355,7 @@ def ask(
     return Proposal(NAME, title, tuple(items)), words
 
 
-def _item(view: AgentView, by_tool: dict[str, Command], tags: dict[str, bytes], call: Call) -> Item:
+def _item(by_tool: dict[str, Command], refusal: Refusal, call: Call) -> Item:
     """The proposal's item for one command the model called, or why it cannot be one."""
     command = by_tool.get(call.name)
     if command is None:
@@ -384,14 +381,9 @@ def _item(view: AgentView, by_tool: dict[str, Command], tags: dict[str, bytes], 
         why = shape.checker()(value)
         if why is not None:
             raise AskRefused(f"{command.op}: {name}: {why}")
-        for path in _paths(shape, value):
-            if not view.granted(path):
-                raise AskRefused(
-                    f"{command.op} names {os.fsdecode(path)}, outside the places the ask "
-                    "agent is granted"
-                )
         args[name] = value
-    tag = args.get("tag")
-    if isinstance(tag, str) and tags.get(tag) not in view.granted_tags():
-        raise AskRefused(f"{command.op}: the tag {tag!r} is not one the ask agent is granted")
-    return Item(reason, command.op, {**args, **command.fixed})
+    args.update(command.fixed)
+    why = refusal(command.op, args)
+    if why is not None:
+        raise AskRefused(f"{command.op}: {why}")
+    return Item(reason, command.op, args)

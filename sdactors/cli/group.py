@@ -22,7 +22,6 @@ from sdactors.runtime.paths import default_data_dir
 # Command name -> (module, attribute). A command's module is imported when it runs (or when
 # help lists it): ``sd search`` does not load what ``sd volume`` or ``sd log`` need.
 COMMANDS = {
-    "agent": ("sdactors.cli.agent_ask_cmds", "group"),
     "library": ("sdactors.cli.library_cmds", "group"),
     "location": ("sdactors.cli.location_cmds", "group"),
     "tag": ("sdactors.cli.tag_cmds", "group"),
@@ -51,6 +50,7 @@ COMMANDS = {
     "thumb": ("sdactors.cli.media_cmds", "thumb"),
     "favourite": ("sdactors.cli.tag_cmds", "favourite"),
     "note": ("sdactors.cli.tag_cmds", "note"),
+    "agent": ("sdactors.cli.agent_cmds", "group"),
 }
 
 

@@ -11,26 +11,23 @@ accepted or rejected like any other; the request itself is an audited action.
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from events.domain.agents import AgentProposed
 from events.shapes import Text, declared_shape
-from projections.files.query import locations
-from sdactors.agent.ask import Command, ask
+from sdactors.agent.ask import NAME, Command, ask
+from sdactors.agent.grants import Grants
 from sdactors.agent.llm import Chat
-from sdactors.ops.annotations import TagAdd, TagRemove
-from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.files import FileMove, FileRemove
+from sdactors.agent.manager import write_proposals
+from sdactors.agent.view import LibraryView
+from sdactors.ops.agents import AgentPorts
+from sdactors.ops.base import Op, OpContext, command_class, commands, op
 from sdactors.ops.results import HEX, MAP, TEXT, many, record
 from sdactors.ops.shapes import LIBRARY
-from sdactors.runtime.config import load_node_config
-from sdactors.runtime.errors import NoProvider
+from sdactors.runtime.config import LlmConfig, load_node_config
+from sdactors.runtime.errors import AskRefused, NoProvider
 from sdactors.runtime.paths import text
 
-# The commands an agent may propose (the ActionManager runs them for an accepted proposal).
-AGENTABLE: tuple[type[Op], ...] = (FileMove, FileRemove, TagAdd, TagRemove)
 # Fields a proposal does not choose: the library is the one asked about, and the rest keep
 # their defaults (no overwrite, no tag created).
 NOT_CHOSEN = frozenset({"library", "force", "create", "permanent"})
@@ -40,10 +37,14 @@ REQUEST = Text(1, 2000)
 
 
 def agentable_commands() -> list[Command]:
-    """The agentable commands as the model is told of them, from their declared shapes."""
+    """The commands an agent may propose (those that say what they touch: ``Op.touches``),
+    as the model is told of them, from their declared shapes. Those registered in this
+    process: a node registers every command, and so does ``sd agent ask``."""
     out = []
-    for cls in AGENTABLE:
-        name = cls.op_name
+    for name in commands():
+        cls = command_class(name)
+        if cls.touches is Op.touches:
+            continue
         shapes = dict(declared_shape(cls).fields)
         fields = tuple(
             (f.name, shapes[f.name], f.default is dataclasses.MISSING)
@@ -86,24 +87,42 @@ class AgentAsk(Op):
 
     result = PROPOSED
 
-    def _config(self, ctx: OpContext) -> Any:
+    def _config(self, ctx: OpContext) -> LlmConfig:
         config = load_node_config(ctx.data).llm
         if config is None:
             raise NoProvider(str(ctx.data.node_config))
         return config
 
+    def _grants(self, ctx: OpContext) -> tuple[Any, Grants]:
+        lib = ctx.write_library(self.library)
+        lib.catch_up()
+        with lib.index() as db:
+            grants = Grants(db, ctx.device, NAME)
+        if not grants.folders:
+            raise AskRefused(
+                f"the {NAME} agent is granted no place of this device; an admin grants it some "
+                f"with 'sd agent grant {NAME} --location PATH'"
+            )
+        return lib, grants
+
     def validate(self, ctx: OpContext) -> None:
         self._config(ctx)
+        self._grants(ctx)
 
     def run(self, ctx: OpContext) -> Any:
         config = self._config(ctx)
-        lib = ctx.write_library(self.library)
-        lib.catch_up()
-        view = ask_view(lib, ctx.device)
+        lib, grants = self._grants(ctx)
+        view = LibraryView(lib, ctx.device, NAME, grants)
+        ports = AgentPorts(ctx)
+
+        def refusal(name: str, args: dict[str, Any]) -> str | None:
+            return grants.refusal(name, ports.touches(name, args))
+
         with Chat(config) as chat:
-            proposal, words = ask(view, chat, self.request, agentable_commands(), config.rounds)
-        items = tuple((i.reason, i.op, i.args) for i in proposal.items)
-        lib.append_typed(AgentProposed(proposal.id, proposal.agent, proposal.title, items))
+            proposal, words = ask(
+                view, chat, self.request, agentable_commands(), config.rounds, refusal
+            )
+        write_proposals(lib, ports, grants, NAME, [proposal])
         lib.catch_up()
         return {
             "proposal": proposal.id.hex(),
@@ -115,32 +134,3 @@ class AgentAsk(Op):
                 for i in proposal.items
             ],
         }
-
-
-class _MineView:
-    """The ask agent's view until the AgentManager's grants land: every location of this
-    device, no tag. (Replaced by the manager's view on merge.)"""
-
-    def __init__(self, lib: Any, device: bytes) -> None:
-        self.lib, self.device, self.library = lib, device, lib.config.id
-        with lib.index() as db:
-            self._places = [loc.path for loc in locations(db) if loc.device == device]
-
-    def index(self) -> Any:
-        return self.lib.index()
-
-    def granted(self, path: bytes) -> bool:
-        return any(path == p or path.startswith(p.rstrip(b"/") + b"/") for p in self._places)
-
-    def granted_tags(self) -> frozenset[bytes]:
-        return frozenset()
-
-    def now(self) -> float:
-        return time.time()
-
-    def settings(self) -> dict[str, Any]:
-        return {}
-
-
-def ask_view(lib: Any, device: bytes) -> Any:
-    return _MineView(lib, device)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from events.domain.agents import EXTENSION, AgentRuleAdded
 from projections.files.query import resolve
+from sdactors.agent.grants import Touches
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.results import TEXT, record
 from sdactors.ops.shapes import CLEAN_PATH, LIBRARY
@@ -42,6 +43,10 @@ class AgentRuleAdd(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     result = record(source=TEXT, extension=TEXT, destination=TEXT)
+
+    def touches(self) -> Touches | None:
+        # Both folders: a rule is the rules agent's to propose within its grant.
+        return Touches((self.source, self.destination))
 
     def _places(self, ctx: OpContext) -> tuple[Any, tuple[bytes, str], tuple[bytes, str]]:
         lib = ctx.write_library(self.library)

@@ -3,6 +3,7 @@
 from sdactors.ops import (  # noqa: F401 - importing registers them
     agent_ask,
     agent_rules,
+    agents,
     annotations,
     audit,
     browse,

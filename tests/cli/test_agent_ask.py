@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import Sd
 from tests.helpers_tree import pdf_bytes, write
-from tests.llm_server import ScriptedLlm, calls, says, serve, tool_answers
+from tests.llm_server import ScriptedLlm, calls, configure, says, serve, tool_answers
 
 REQUEST = "put my 2023 tax PDFs into Documents/Taxes/2023"
 
@@ -30,19 +30,14 @@ def home(tmp_path: Path) -> Path:
     return root
 
 
-def configure(sd: Sd, url: str, **more: Any) -> None:
-    """node.toml's [agents.llm], as a user writes it."""
-    lines = ["", "[agents.llm]", f'url = "{url}"', 'model = "scripted"']
-    lines += [f"{k} = {json.dumps(v)}" for k, v in more.items()]
-    with open(sd.data_dir / "node.toml", "a") as f:
-        f.write("\n".join(lines) + "\n")
-
-
 @pytest.fixture
 def indexed(sd: Sd, tmp_path: Path) -> Path:
+    """The home folder indexed, the ask agent granted Downloads and Documents (not Pictures)."""
     root = home(tmp_path)
     sd.run("library", "create", "Home")
     sd.run("location", "add", str(root))
+    sd.run("agent", "grant", "ask", "--location", str(root / "Downloads"))
+    sd.run("agent", "grant", "ask", "--location", str(root / "Documents"))
     return root
 
 
@@ -93,7 +88,7 @@ def test_without_a_provider_it_says_what_to_write_in_node_toml(sd: Sd, indexed: 
         'url = "http://127.0.0.1:11434/v1" / model = "llama3.2" (and api_key_env = '
         '"VARIABLE" naming the environment variable of its key, if it needs one)\n'
     )
-    assert events(sd, "agent.") == []
+    assert events(sd, "agent.proposed") == []
 
 
 def test_a_request_in_words_becomes_a_proposal_of_the_moves_the_model_chose(
@@ -130,6 +125,7 @@ def test_a_request_in_words_becomes_a_proposal_of_the_moves_the_model_chose(
         "file_remove",
         "tag_add",
         "tag_remove",
+        "agent_rule_add",
     }
     move = tools["file_move"]["parameters"]
     assert move["required"] == ["source", "destination", "reason"]
@@ -154,13 +150,75 @@ def test_a_request_in_words_becomes_a_proposal_of_the_moves_the_model_chose(
     assert again["proposal"] == found["proposal"]
 
 
-def test_the_proposal_is_shown_for_people(sd: Sd, indexed: Path, llm: ScriptedLlm) -> None:
+def test_the_proposal_is_previewed_accepted_and_run_as_the_user(
+    sd: Sd, indexed: Path, llm: ScriptedLlm
+) -> None:
     configure(sd, llm.url)
     out = sd.run("agent", "ask", REQUEST).out.splitlines()
-    assert out[0].startswith("proposal ") and out[0].endswith(f"(ask): asked: {REQUEST}")
-    assert f"  0. file.move {indexed}/Downloads/" in out[1]
-    assert out[2].startswith("     because ") and out[2].endswith("is a 2023 tax PDF")
+    [open_] = sd.json("agent", "proposals")
+    pid, docs = open_["id"], indexed / "Documents/Taxes/2023"
+    assert open_["agent"] == "ask" and open_["title"] == f"asked: {REQUEST}"
+    # Shown as sd agent show shows it, then the model's words.
+    assert out[:-1] == sd.run("agent", "show", pid).out.splitlines()
+    assert out[0] == f"proposal {pid} by agent ask: asked: {REQUEST}"
+    assert f"   1. sd mv {indexed}/Downloads/" in out[2]
+    assert out[3].endswith("is a 2023 tax PDF")
     assert out[-1] == "the model says: Moved your 2023 tax PDFs into Documents/Taxes/2023."
+    done = sd.json("agent", "accept", pid)
+    assert [o["ok"] for o in done["outcomes"]] == [True, True]
+    assert sorted(p.name for p in docs.iterdir()) == [
+        "2023 tax receipt donations.pdf",
+        "tax-return-2023.pdf",
+    ]
+    assert sorted(p.name for p in (indexed / "Downloads").iterdir()) == [
+        "tax 2023 notes.txt",
+        "tax-return-2022.pdf",
+    ]
+    moves = [a for a in sd.json("audit") if a["command"] == "file.move"]
+    assert len(moves) == 2 and {a["proposal"] for a in moves} == {pid}
+    assert sd.json("agent", "proposals") == []
+
+
+def test_a_rejected_proposal_changes_nothing(sd: Sd, indexed: Path, llm: ScriptedLlm) -> None:
+    configure(sd, llm.url)
+    found = sd.json("agent", "ask", REQUEST)
+    sd.run("agent", "reject", found["proposal"])
+    assert (indexed / "Downloads/tax-return-2023.pdf").exists()
+    assert not any((indexed / "Documents/Taxes/2023").iterdir())
+    assert [a for a in sd.json("audit") if a["command"] == "file.move"] == []
+
+
+def test_without_a_grant_it_says_how_to_give_one(sd: Sd, tmp_path: Path) -> None:
+    sd.run("library", "create", "Home")
+    sd.run("location", "add", str(home(tmp_path)))
+    configure(sd, "http://127.0.0.1:9/v1")
+    assert sd.fails("agent", "ask", REQUEST).err == (
+        "sd: error: no proposal: the ask agent is granted no place of this device; an admin "
+        "grants it some with 'sd agent grant ask --location PATH'\n"
+    )
+
+
+def test_the_model_sees_nothing_outside_the_grant(sd: Sd, indexed: Path) -> None:
+    beach = str(indexed / "Pictures/beach.jpg")
+
+    def script(messages: Any, tools: Any) -> Any:
+        answers = tool_answers(messages)
+        if not answers:
+            return calls(
+                ("search", {"query": "beach"}),
+                ("list_folder", {"path": str(indexed / "Pictures")}),
+                ("file_info", {"path": beach}),
+            )
+        return calls(("file_move", {"source": beach, "destination": str(indexed), "reason": "x"}))
+
+    err, llm = ask_fails(sd, script)
+    assert err == f"sd: error: no proposal: file.move: {beach} is outside the agent's grant\n"
+    answered = [json.loads(m["content"]) for m in llm.requests[1].body["messages"][-3:]]
+    assert answered == [
+        {"found": []},
+        {"error": f"no folder {indexed / 'Pictures'} among the places granted"},
+        {"error": f"no file {beach} among the places granted"},
+    ]
 
 
 def ask_fails(sd: Sd, script: Any, **settings: Any) -> tuple[str, ScriptedLlm]:
@@ -168,7 +226,7 @@ def ask_fails(sd: Sd, script: Any, **settings: Any) -> tuple[str, ScriptedLlm]:
     for llm in serve(script):
         configure(sd, llm.url, **settings)
         failed = sd.fails("agent", "ask", REQUEST)
-        assert events(sd, "agent.") == []
+        assert events(sd, "agent.proposed") == []
         return failed.err, llm
     raise AssertionError("unreachable")
 
@@ -227,7 +285,7 @@ def test_a_command_no_agent_may_run_is_refused(sd: Sd, indexed: Path) -> None:
     )
     assert err == (
         "sd: error: no proposal: the model named 'file_copy', not a command an agent may run "
-        "(file_move, file_remove, tag_add, tag_remove)\n"
+        "(agent_rule_add, file_move, file_remove, tag_add, tag_remove)\n"
     )
 
 
@@ -244,10 +302,7 @@ def test_a_path_outside_the_grant_is_refused_and_never_read(
         return calls(("file_remove", {"path": str(outside), "reason": "a stray PDF"}))
 
     err, llm = ask_fails(sd, script)
-    assert err == (
-        f"sd: error: no proposal: file.remove names {outside}, outside the places the ask "
-        "agent is granted\n"
-    )
+    assert err == f"sd: error: no proposal: file.remove: {outside} is outside the agent's grant\n"
     read = json.loads(llm.requests[1].body["messages"][-1]["content"])
     assert read == {"error": f"no file {outside} among the places granted"}
     assert outside.exists()

@@ -14,11 +14,10 @@ from events.domain import CATALOG
 from events.domain.agents import AgentProposed
 from sdactors.agent.builtin.rules import Rules
 from sdactors.agent.protocol import Proposal
-from sdactors.node.node import Node
-from sdactors.ops.agent_rules import AgentRuleAdd
 from tests.conftest import Sd
 from tests.helpers_agents import agent_view
 from tests.helpers_tree import pdf_bytes, write
+from tests.llm_server import calls, configure, says, serve
 
 
 def proposed(sd: Sd, **view: Any) -> list[Proposal]:
@@ -89,11 +88,18 @@ def test_three_moves_by_a_person_make_a_rule_and_the_rule_its_moves(sd: Sd, root
         "(invoice 1.pdf, invoice 2.PDF, invoice 3.pdf)"
     )
     assert rule.title == f"rule: .pdf files in {downloads} go to {invoices}"
-    # Accepted (its item run as the person, audited): a shared fact.
-    with Node(sd.data_dir) as node:
-        node.execute(AgentRuleAdd(**rule.items[0].args))
+    # As a user: the agent granted the home folder, its proposal written, previewed, accepted.
+    sd.run("agent", "grant", "rules", "--location", str(root))
+    assert sd.json("agent", "run", "rules")["proposed"] == 1
+    [open_] = sd.json("agent", "proposals")
+    assert open_["id"] == rule.id.hex() and open_["agent"] == "rules"
+    [item] = sd.json("agent", "show", open_["id"])["preview"]
+    assert item["command"] == f"rule: .pdf files in {downloads} go to {invoices}"
+    assert [o["ok"] for o in sd.json("agent", "accept", open_["id"])["outcomes"]] == [True]
     [added] = sd.json_lines("log", "show", "--type", "agent.rule_added")
     assert added["body"]["extension"] == "pdf"
+    [audited] = [a for a in sd.json("audit") if a["command"] == "agent.rule_add"]
+    assert audited["proposal"] == open_["id"]
     # From then on: no rule to propose, and a move for each matching file, one proposal each.
     [move] = proposed(sd)
     assert what([move]) == [
@@ -109,8 +115,13 @@ def test_three_moves_by_a_person_make_a_rule_and_the_rule_its_moves(sd: Sd, root
         os.fsencode(downloads / "invoice 4.pdf"),
         os.fsencode(downloads / "invoice 5.pdf"),
     ]
-    # Once moved (here by hand), a file is proposed no more; the known rule is not again.
-    mv(sd, root, "Downloads/invoice 4.pdf", "Documents/Invoices")
+    # Accepted, a rule's move is done, and teaches nothing (it is the rule's, not a habit).
+    assert sd.json("agent", "run", "rules")["proposed"] == 2
+    first = next(p for p in sd.json("agent", "proposals") if p["id"] == move.id.hex())
+    sd.run("agent", "accept", first["id"])
+    assert (invoices / "invoice 4.pdf").exists() and not (downloads / "invoice 4.pdf").exists()
+    [fourth] = [a for a in sd.json("audit") if a["command"] == "file.move" and a["proposal"]]
+    assert fourth["proposal"] == move.id.hex()
     assert what(proposed(sd)) == [
         ("file.move", {"source": str(downloads / "invoice 5.pdf"), "destination": str(invoices)})
     ]
@@ -122,3 +133,34 @@ def test_a_grant_without_either_folder_learns_and_proposes_nothing(sd: Sd, root:
     assert len(proposed(sd)) == 1
     assert proposed(sd, places=[os.fsencode(root / "Downloads")]) == []
     assert proposed(sd, places=[os.fsencode(root / "Documents")]) == []
+
+
+def test_moves_an_agent_proposed_teach_no_rule(sd: Sd, root: Path) -> None:
+    """Three PDFs moved by accepting the ask agent's proposal: the audit says whose they were,
+    and a rule is learned from a person's habits only."""
+    downloads, invoices = root / "Downloads", root / "Documents/Invoices"
+    pdfs = [str(downloads / f"invoice {n}.pdf") for n in (1, 3, 4)]
+
+    def script(messages: Any, tools: Any) -> Any:
+        if messages[-1]["role"] == "tool":
+            return says("done")
+        return calls(
+            *(
+                ("file_move", {"source": p, "destination": str(invoices), "reason": "an invoice"})
+                for p in pdfs
+            )
+        )
+
+    for llm in serve(script):
+        configure(sd, llm.url)
+        sd.run("agent", "grant", "ask", "--location", str(root))
+        found = sd.json("agent", "ask", "file my invoices")
+        assert [o["ok"] for o in sd.json("agent", "accept", found["proposal"])["outcomes"]] == [
+            True
+        ] * 3
+    assert sorted(p.name for p in invoices.iterdir()) == [
+        "invoice 1.pdf",
+        "invoice 3.pdf",
+        "invoice 4.pdf",
+    ]
+    assert proposed(sd) == []

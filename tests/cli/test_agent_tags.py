@@ -130,3 +130,21 @@ def test_a_folder_outside_the_grant_is_never_named(
     # the April one (granted alone) has no neighbour to learn from.
     april = os.fsencode(root / "Documents/Invoices/acme invoice april.pdf")
     assert suggested(sd, monkeypatch, granted, places=[april]) == {}
+
+
+def test_granted_run_and_accepted_the_suggested_tags_are_on_the_files(sd: Sd, root: Path) -> None:
+    trip = root / "Pictures/Rome 2023"
+    sd.run("agent", "grant", "tags", "--location", str(root / "Pictures"), "--tag", "Rome")
+    assert sd.json("agent", "run", "tags")["proposed"] == 1
+    [found] = sd.json("agent", "proposals")
+    assert found["agent"] == "tags" and found["title"] == f"tag Rome on 2 files in {trip}"
+    shown = [i["command"] for i in sd.json("agent", "show", found["id"])["preview"]]
+    assert shown == [
+        f"sd tag add {trip / 'IMG_0042.jpg'} Rome",
+        f"sd tag add {trip / 'rome pantheon.jpg'} Rome",
+    ]
+    sd.run("agent", "accept", found["id"])
+    tags = {e["name"]: e.get("tags") for e in sd.json("ls", str(trip))}
+    assert tags["rome pantheon.jpg"] == ["Rome"] and tags["IMG_0042.jpg"] == ["Rome"]
+    # Tagged now: nothing more to suggest.
+    assert sd.json("agent", "run", "tags")["proposed"] == 0

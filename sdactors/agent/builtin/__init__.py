@@ -1,11 +1,17 @@
-"""The built-in agents, by the name people type (``sd agent enable NAME``)."""
+"""The built-in agents, by name: one module each, one class following
+``sdactors.agent.protocol.Agent``."""
+
+from __future__ import annotations
 
 from sdactors.agent.ask import Ask
+from sdactors.agent.builtin.downloads import Downloads
 from sdactors.agent.builtin.rules import Rules
 from sdactors.agent.builtin.tags import Tags
+from sdactors.agent.protocol import Agent
 
-BUILTIN = {
-    "ask": Ask,
-    "tags": Tags,
-    "rules": Rules,
+BUILTIN: dict[str, type[Agent]] = {
+    Downloads.name: Downloads,
+    Ask.name: Ask,
+    Tags.name: Tags,
+    Rules.name: Rules,
 }

@@ -61,8 +61,7 @@ def _moved_by_people(
     for row in actions_since(db):
         if row.device != device or row.command != "file.move" or row.state != COMPLETED:
             continue
-        # An agent's accepted proposal teaches nothing new (the field lands with a-agents).
-        if getattr(row, "proposal", None) is not None:
+        if row.proposal is not None:  # an agent's accepted proposal teaches nothing new
             continue
         source = row.arguments.get("source") if isinstance(row.arguments, dict) else None
         landed = row.outcome.get("destination") if isinstance(row.outcome, dict) else None
