@@ -49,13 +49,12 @@ from events.shapes import (
 from projections.annotations import annotations_of
 from projections.files.query import folder_children, folder_owners, resolve
 from projections.files.search import Filters, search
+from sdactors.agent import lines
 from sdactors.agent.llm import Call, Chat
 from sdactors.agent.protocol import AgentView, Item, Proposal
 from sdactors.runtime.errors import AskRefused
 
 NAME = "ask"
-TITLE_MAX = 200  # events.domain.agents: a proposal's title
-REASON_MAX = 500  # events.domain.agents.REASON
 # What a read tool answers at most: a model's context is small.
 SEARCH_MOST = 50
 LISTING_MOST = 200
@@ -75,7 +74,9 @@ class Ask:
     grant ask --location ...``) and what its proposals carry."""
 
     name: ClassVar[str] = NAME
-    summary: ClassVar[str] = "a request in words, answered by a language model (sd agent ask)"
+    summary: ClassVar[str] = (
+        "a request in words, answered by a language model (sd agent ask; a grant, no enabling)"
+    )
     follows: ClassVar[tuple[str, ...]] = ()
     reads: ClassVar[tuple[str, ...]] = ("files", "annotations", "tags")
 
@@ -213,7 +214,7 @@ READ_TOOLS: list[dict[str, Any]] = [
 
 def command_tool(command: Command) -> dict[str, Any]:
     """The tool that proposes ``command``: its fields, and the reason it is proposed."""
-    reason = ("reason", Text(1, REASON_MAX), True)
+    reason = ("reason", Text(1, lines.REASON_MAX), True)
     parameters = _object([*command.fields, reason])
     parameters["properties"]["reason"]["description"] = "why, in one line"
     return {
@@ -350,9 +351,7 @@ def ask(
     if not items:
         said = f": it said {words!r}" if words else ""
         raise AskRefused(f"the model proposed no command{said}")
-    title = f"asked: {request}"
-    title = title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1] + "…"
-    return Proposal(NAME, title, tuple(items)), words
+    return Proposal(NAME, lines.title(f"asked: {request}"), tuple(items)), words
 
 
 def _item(by_tool: dict[str, Command], refusal: Refusal, call: Call) -> Item:
@@ -365,8 +364,6 @@ def _item(by_tool: dict[str, Command], refusal: Refusal, call: Call) -> Item:
     reason = given.pop("reason", None)
     if not isinstance(reason, str) or not reason.strip():
         raise AskRefused(f"the model gave no reason for {command.op}")
-    reason = " ".join(reason.split())
-    reason = reason if len(reason) <= REASON_MAX else reason[: REASON_MAX - 1] + "…"
     shapes = {name: (shape, required) for name, shape, required in command.fields}
     extra = sorted(set(given) - set(shapes))
     if extra:
@@ -386,4 +383,4 @@ def _item(by_tool: dict[str, Command], refusal: Refusal, call: Call) -> Item:
     why = refusal(command.op, args)
     if why is not None:
         raise AskRefused(f"{command.op}: {why}")
-    return Item(reason, command.op, args)
+    return Item(lines.reason(reason), command.op, args)

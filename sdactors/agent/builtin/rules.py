@@ -19,25 +19,20 @@ import sqlite3
 from collections import defaultdict
 from typing import Any, ClassVar, Iterable, Sequence
 
+from events.domain.agents import EXTENSION
 from events.domain.entries import FILE
 from events.envelope import Event
 from projections.actions import COMPLETED, actions_since
 from projections.agent_rules import agent_rules
 from projections.files.query import folder_children, locations, resolve
 from projections.files.search import extension
+from sdactors.agent import lines
 from sdactors.agent.protocol import AgentView, Item, Proposal
 
 NAME = "rules"
 RULE_OP = "agent.rule_add"  # sdactors.ops.agent_rules
 # Moves of one kind from one folder to another that make a rule.
 LEARNED = 3
-TITLE_MAX = 200  # events.domain.agents: a proposal's title
-REASON_MAX = 500  # events.domain.agents.REASON
-EXTENSION_MAX = 32  # events.domain.agents.EXTENSION
-
-
-def _line(text: str, most: int) -> str:
-    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _show(path: bytes) -> str:
@@ -47,7 +42,7 @@ def _show(path: bytes) -> str:
 def kind_of(name: bytes) -> str | None:
     """The extension a rule matches a file by (lower case), None without one."""
     ext = extension(os.fsdecode(name))
-    if ext is None or len(ext) > EXTENSION_MAX:
+    if ext is None or len(ext) > EXTENSION.max:
         return None
     ext = ext.lower()
     return ext if all(c.isalnum() and c.isascii() or c in "_+-" for c in ext) else None
@@ -126,9 +121,7 @@ class Rules:
             )
             args: dict[str, Any] = {"source": source, "extension": ext, "destination": target}
             title = f"rule: .{ext} files in {_show(source)} go to {_show(target)}"
-            yield Proposal(
-                NAME, _line(title, TITLE_MAX), (Item(_line(reason, REASON_MAX), RULE_OP, args),)
-            )
+            yield Proposal(NAME, lines.title(title), (Item(lines.reason(reason), RULE_OP, args),))
 
     def _moves(self, db: sqlite3.Connection, view: AgentView) -> Iterable[Proposal]:
         for source, ext, target in self._known(db, view):
@@ -141,7 +134,7 @@ class Rules:
                     continue
                 reason = f"your rule: .{ext} files in {_show(source)} go to {_show(target)}"
                 item = Item(
-                    _line(reason, REASON_MAX), "file.move", {"source": path, "destination": target}
+                    lines.reason(reason), "file.move", {"source": path, "destination": target}
                 )
                 title = f"move {_show(child.name)} to {_show(target)} (a rule)"
-                yield Proposal(NAME, _line(title, TITLE_MAX), (item,))
+                yield Proposal(NAME, lines.title(title), (item,))

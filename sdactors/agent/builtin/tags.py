@@ -22,16 +22,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import ClassVar, Iterable, Sequence
 
+from events.domain.agents import ITEMS_MAX
 from events.envelope import Event
 from projections.annotations import annotations_of
 from projections.files.query import FileAt, device_files
 from projections.tags import live_tags
+from sdactors.agent import lines
 from sdactors.agent.protocol import AgentView, Item, Proposal
 
 NAME = "tags"
-TITLE_MAX = 200  # events.domain.agents: a proposal's title
-REASON_MAX = 500  # events.domain.agents.REASON
-ITEMS_MAX = 1000  # events.domain.agents.ITEMS_MAX
 # Neighbours that vote on a file's tags.
 NEAREST = 5
 # Nearness: the same folder counts most; a folder beside it (same parent) less. Time within a
@@ -188,10 +187,6 @@ def suggestions(
             yield one, tag, f"{len(held)} of its {len(nearest)} nearest files carry {tag}: {named}"
 
 
-def _line(text: str, most: int) -> str:
-    return text if len(text) <= most else text[: most - 1] + "…"
-
-
 class Tags:
     """Tag suggestions (``sd agent enable tags``; grant it the tags it may suggest)."""
 
@@ -209,7 +204,7 @@ class Tags:
         by_place: dict[tuple[str, bytes], list[Item]] = defaultdict(list)
         for one, tag, reason in suggestions(untagged, tagged):
             by_place[(tag, one.folder)].append(
-                Item(_line(reason, REASON_MAX), "tag.add", {"paths": [one.path], "tag": tag})
+                Item(lines.reason(reason), "tag.add", {"paths": [one.path], "tag": tag})
             )
         out = []
         for (tag, folder), items in sorted(by_place.items()):
@@ -217,7 +212,7 @@ class Tags:
                 chunk = tuple(items[start : start + ITEMS_MAX])
                 many = "file" if len(chunk) == 1 else f"{len(chunk)} files"
                 title = f"tag {tag} on {many} in {os.fsdecode(folder)}"
-                out.append(Proposal(NAME, _line(title, TITLE_MAX), chunk))
+                out.append(Proposal(NAME, lines.title(title), chunk))
         return out
 
     def _files(
