@@ -70,13 +70,12 @@ SYSTEM = (
 
 class Ask:
     """The agent behind ``sd agent ask``: it proposes only when asked in words, so it follows
-    no events and a sweep finds nothing to do. Its name is what a grant names (``sd agent
-    grant ask --location ...``) and what its proposals carry."""
+    no events, a sweep finds nothing to do, and enabling it changes nothing. Its name is what
+    a grant names (``sd agent grant ask --location ...``: all it needs) and what its
+    proposals carry."""
 
     name: ClassVar[str] = NAME
-    summary: ClassVar[str] = (
-        "a request in words, answered by a language model (sd agent ask; a grant, no enabling)"
-    )
+    summary: ClassVar[str] = "a request in words, answered by a language model (sd agent ask)"
     follows: ClassVar[tuple[str, ...]] = ()
     reads: ClassVar[tuple[str, ...]] = ("files", "annotations", "tags")
 
