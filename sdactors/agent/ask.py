@@ -278,9 +278,7 @@ class _Reads:
 
     def list_folder(self, path: bytes) -> Any:
         found = self._resolved(path)
-        if found is None:
-            return {"error": f"no folder {os.fsdecode(path)} among the places granted"}
-        folder = found.named_folder
+        folder = None if found is None else found.named_folder
         if folder is None:
             return {"error": f"no folder {os.fsdecode(path)} among the places granted"}
         children = sorted(folder_children(self.db, folder), key=lambda c: c.name)
