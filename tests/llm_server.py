@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator
@@ -92,9 +93,10 @@ def configure(sd: Any, url: str, **more: Any) -> None:
         f.write("\n".join(lines) + "\n")
 
 
+@contextmanager
 def serve(script: Script) -> Iterator[ScriptedLlm]:
-    """A scripted provider serving on 127.0.0.1 while the generator is suspended (a
-    fixture's body): its ``url`` is what node.toml's ``[agents.llm] url`` names."""
+    """A scripted provider serving on 127.0.0.1 for the ``with`` block: its ``url`` is what
+    node.toml's ``[agents.llm] url`` names."""
     llm = ScriptedLlm(script)
 
     class Handler(BaseHTTPRequestHandler):

@@ -73,7 +73,8 @@ def filer(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
 
 @pytest.fixture
 def llm() -> Iterator[ScriptedLlm]:
-    yield from serve(filer)
+    with serve(filer) as llm:
+        yield llm
 
 
 def events(sd: Sd, prefix: str) -> list[dict[str, Any]]:
@@ -223,16 +224,15 @@ def test_the_model_sees_nothing_outside_the_grant(sd: Sd, indexed: Path) -> None
 
 def ask_fails(sd: Sd, script: Any, **settings: Any) -> tuple[str, ScriptedLlm]:
     """What ``sd agent ask`` says when the provider answers by ``script``; nothing proposed."""
-    for llm in serve(script):
+    with serve(script) as llm:
         configure(sd, llm.url, **settings)
         failed = sd.fails("agent", "ask", REQUEST)
-        assert events(sd, "agent.proposed") == []
-        return failed.err, llm
-    raise AssertionError("unreachable")
+    assert events(sd, "agent.proposed") == []
+    return failed.err, llm
 
 
 def test_a_provider_that_is_down_is_one_line(sd: Sd, indexed: Path) -> None:
-    for llm in serve(filer):
+    with serve(filer) as llm:
         url = llm.url
     configure(sd, url)  # the server is gone: its port refuses
     failed = sd.fails("agent", "ask", REQUEST)

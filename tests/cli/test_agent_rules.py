@@ -151,7 +151,7 @@ def test_moves_an_agent_proposed_teach_no_rule(sd: Sd, root: Path) -> None:
             )
         )
 
-    for llm in serve(script):
+    with serve(script) as llm:
         configure(sd, llm.url)
         sd.run("agent", "grant", "ask", "--location", str(root))
         found = sd.json("agent", "ask", "file my invoices")

@@ -23,7 +23,7 @@ def test_asked_through_a_node_accepted_on_another_device(tmp_path: Path) -> None
     root = home(tmp_path)
     docs = root / "Documents/Taxes/2023"
     a.json("library", "create", "Home")
-    for llm in serve(filer):
+    with serve(filer) as llm:
         configure(a, llm.url, api_key_env="SD_TEST_NODE_LLM_KEY")
         # The key is in the node's environment (its service's), not the command's.
         pa = Peer(a, tmp_path / "ash.log", env={"SD_TEST_NODE_LLM_KEY": KEY})
