@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.actions import ActionsProjection
+from projections.agent_rules import AgentRulesProjection
 from projections.agents import AgentsProjection
 from projections.annotations import AnnotationsProjection
 from projections.base import Projection
@@ -31,4 +32,5 @@ def library_projections() -> list[Projection]:
         ActionsProjection(),
         JobsProjection(),
         AgentsProjection(),
+        AgentRulesProjection(),
     ]

@@ -157,8 +157,12 @@ def show(ctx: CliContext, proposal: str, library: str | None) -> None:
     if ctx.out.as_json:
         ctx.out.json(found)
         return
+    _preview(ctx.out, found)
+
+
+def _preview(out: Any, found: dict[str, Any]) -> None:
+    """A proposal as ``sd agent show`` prints it: each item, what it would do."""
     p = found["proposal"]
-    out = ctx.out
     out.line(f"proposal {p['id']} by agent {p['agent']}: {p['title']}")
     out.line(f"on {p['device_name'] or p['device'][:10]}, {_state(p)}")
     done = {o["item"]: o for o in p["outcomes"] or []}
@@ -174,6 +178,25 @@ def show(ctx: CliContext, proposal: str, library: str | None) -> None:
             out.line(f"      to the trash: {human_bytes(item['bytes'])}")
     if found["bytes_freed"]:
         out.line(f"frees {human_bytes(found['bytes_freed'])} (once the trash is emptied)")
+
+
+@group.command("ask")
+@click.argument("request")
+@library_option
+@json_option
+@pass_ctx
+def ask(ctx: CliContext, request: str, library: str | None) -> None:
+    """Ask the language model of node.toml's [agents.llm] for a proposal, in words."""
+    from sdactors.ops import registry  # noqa: F401 - the agentable commands, every one
+    from sdactors.ops.agent_ask import AgentAsk
+
+    found = ctx.execute(AgentAsk(request, library))
+    if ctx.out.as_json:
+        ctx.out.json(found)
+        return
+    _preview(ctx.out, ctx.execute(AgentShow(found["proposal"], library)))
+    if found["answer"]:
+        ctx.out.line(f"the model says: {found['answer']}")
 
 
 def _items(only: str | None) -> tuple[int, ...]:

@@ -402,6 +402,11 @@ def _command_line(name: str, args: dict[str, Any]) -> str:
         verb = "add" if name == "tag.add" else "remove"
         paths = " ".join(text(p) for p in args.get("paths", ()))
         return f"sd tag {verb} {paths} {args.get('tag', '')}"
+    if name == "agent.rule_add":
+        return (
+            f"rule: .{args.get('extension', '')} files in {text(args.get('source', b''))} "
+            f"go to {text(args.get('destination', b''))}"
+        )
     return name
 
 

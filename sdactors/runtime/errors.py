@@ -878,3 +878,31 @@ class PlaceOutsideLocations(AgentError):
             f"{path} is not a location of this device nor a folder inside one: an agent is "
             "granted places in locations (see 'sd location list')"
         )
+
+
+class NoProvider(AgentError):
+    """``sd agent ask`` without a language-model provider in node.toml: what to write there."""
+
+    def __init__(self, node_toml: str) -> None:
+        super().__init__(
+            f"no language-model provider is configured; add to {node_toml} the lines: "
+            '[agents.llm] / url = "http://127.0.0.1:11434/v1" / model = "llama3.2" '
+            '(and api_key_env = "VARIABLE" naming the environment variable of its key, '
+            "if it needs one)"
+        )
+
+
+class ProviderFailed(AgentError):
+    """The language-model provider cannot be reached, refused the request, or answered
+    something that is not a chat completion."""
+
+    def __init__(self, url: str, why: str) -> None:
+        super().__init__(f"the language model at {url}: {why}")
+
+
+class AskRefused(AgentError):
+    """What the model answered to a request in words cannot become a proposal: a command no
+    agent may run, a path outside the agent's grant, arguments of the wrong shape, nothing."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"no proposal: {why}")

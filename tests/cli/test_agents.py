@@ -14,6 +14,7 @@ import pytest
 
 from events.domain.agents import AgentProposed, proposal_id
 from projections.agents import proposals
+from sdactors.agent.builtin import BUILTIN
 from sdactors.agent.manager import DEBOUNCE_S, RunNow
 from sdactors.ops.agents import AgentList
 from tests.conftest import Sd
@@ -185,7 +186,8 @@ def test_a_grant_taken_back_stops_an_accepted_item(
     sd.json(
         "agent", "grant", "downloads", "--revoke", "--location", str(tmp_path / "home/Downloads")
     )
-    assert sd.json("agent", "list")[0]["places"] == []
+    (downloads,) = [a for a in sd.json("agent", "list") if a["name"] == "downloads"]
+    assert downloads["places"] == []
     done = sd.json("agent", "accept", pid)
     (outcome,) = done["outcomes"]
     assert outcome["ok"] is False and "outside the agent's grant" in outcome["error"]
@@ -289,7 +291,7 @@ def test_agent_commands_say_what_is_wrong_in_one_line(sd: Sd, tmp_path: Path) ->
         result = sd.run("--json", *args, check=False)
         assert result.code == 1 and words in result.json()["error"], args
     listed = {a["name"]: a for a in sd.json("agent", "list")}
-    assert sorted(listed) == ["cold", "downloads", "duplicates", "similar"]
+    assert set(listed) == set(BUILTIN)
     downloads = listed["downloads"]
     assert downloads["enabled"] is False and downloads["follows"] == ["entries.", "location."]
 
@@ -322,7 +324,8 @@ def test_tags_an_agent_may_put_are_those_granted(sd: Sd, granted: dict[str, Path
     sd.json("tag", "create", "Cleanup")
     sd.json("tag", "create", "Private")
     sd.json("agent", "grant", "downloads", "--tag", "Cleanup")
-    assert [t["name"] for t in sd.json("agent", "list")[0]["tags"]] == ["Cleanup"]
+    (downloads,) = [a for a in sd.json("agent", "list") if a["name"] == "downloads"]
+    assert [t["name"] for t in downloads["tags"]] == ["Cleanup"]
     paper = [os.fsencode(granted["keep"])]
     pid = _forge(
         sd,
