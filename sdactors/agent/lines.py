@@ -1,6 +1,8 @@
 """A proposal's title and each item's reason are one line of bounded length (what
 ``agent.proposed`` accepts, ``events.domain.agents``): what an agent says is put on one line
-and cut to fit, marked where it was cut, rather than refused by the log."""
+and cut to fit, marked where it was cut, rather than refused by the log. The cut is in the
+middle: a line ends with what it names last (where a file goes, the folder of a rule), and
+paths differ at their ends."""
 
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ REASON_MAX = REASON.max
 
 def _fit(text: str, most: int) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= most else text[: most - 1] + "…"
+    if len(text) <= most:
+        return text
+    head = (most - 1) // 2
+    return text[:head] + "…" + text[len(text) - (most - 1 - head) :]
 
 
 def title(text: str) -> str:

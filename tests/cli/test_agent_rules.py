@@ -12,6 +12,7 @@ import pytest
 
 from events.domain import CATALOG
 from events.domain.agents import AgentProposed
+from sdactors.agent import lines
 from sdactors.agent.builtin.rules import Rules
 from sdactors.agent.protocol import Proposal
 from tests.conftest import Sd
@@ -87,7 +88,7 @@ def test_three_moves_by_a_person_make_a_rule_and_the_rule_its_moves(sd: Sd, root
         f"you moved 3 .pdf files from {downloads} to {invoices} "
         "(invoice 1.pdf, invoice 2.PDF, invoice 3.pdf)"
     )
-    assert rule.title == f"rule: .pdf files in {downloads} go to {invoices}"
+    assert rule.title == lines.title(f"rule: .pdf files in {downloads} go to {invoices}")
     # As a user: the agent granted the home folder, its proposal written, previewed, accepted.
     sd.run("agent", "grant", "rules", "--location", str(root))
     assert sd.json("agent", "run", "rules")["proposed"] == 1
@@ -105,7 +106,9 @@ def test_three_moves_by_a_person_make_a_rule_and_the_rule_its_moves(sd: Sd, root
     assert what([move]) == [
         ("file.move", {"source": str(downloads / "invoice 4.pdf"), "destination": str(invoices)})
     ]
-    assert move.items[0].reason == f"your rule: .pdf files in {downloads} go to {invoices}"
+    assert move.items[0].reason == lines.reason(
+        f"your rule: .pdf files in {downloads} go to {invoices}"
+    )
     write(root, "Downloads/invoice 5.pdf", pdf_bytes() + b"5")
     write(root, "Downloads/photo.png", b"not a pdf")
     sd.run("location", "rescan", str(root))

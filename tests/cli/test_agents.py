@@ -374,7 +374,8 @@ def test_a_restarted_manager_takes_over_its_subscription(sd: Sd, granted: dict[s
         late = write(granted["part"].parent, "late.iso.part", b"x")
         old = time.time() - 3 * DAY_S
         os.utime(late, (old, old))
-        (location,) = {p["location"] for p in node.execute(AgentList())[0]["places"]}
+        (downloads,) = [a for a in node.execute(AgentList()) if a["name"] == "downloads"]
+        (location,) = {p["location"] for p in downloads["places"]}
         lib.index_location(bytes.fromhex(location))
 
         def proposed() -> bool:

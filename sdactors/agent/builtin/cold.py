@@ -44,7 +44,8 @@ from events.domain.agents import ITEMS_MAX
 from events.envelope import Event
 from projections.files.query import FileAt, LocationRow, device_files, folder_children, resolve
 from projections.volumes import VolumeRow
-from sdactors.agent.builtin.places import REASON_MAX, TITLE_MAX, Where, line, rate
+from sdactors.agent import lines
+from sdactors.agent.builtin.places import Where, rate
 from sdactors.agent.protocol import AgentView, Item, Proposal
 from sdactors.runtime.paths import show
 from sdactors.runtime.units import human_bytes
@@ -121,7 +122,7 @@ class Cold:
                 f"move {len(items)} cold {files} ({human_bytes(moved[folder])}) "
                 f"from {show(folder)} to a slower volume"
             )
-            out.append(Proposal(self.name, line(title, TITLE_MAX), tuple(items)))
+            out.append(Proposal(self.name, lines.title(title), tuple(items)))
         return out
 
 
@@ -230,7 +231,7 @@ def _move(
             f"{rate(place.speed)}: to {show(destination)} at {rate(target.speed)}{note}"
         )
         return Item(
-            line(reason, REASON_MAX),
+            lines.reason(reason),
             "file.move",
             {"source": f.path, "destination": destination},
         )

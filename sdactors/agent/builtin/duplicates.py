@@ -42,13 +42,11 @@ from typing import Sequence
 from events.domain.agents import ITEMS_MAX
 from events.envelope import Event
 from projections.files.query import DuplicateGroup, duplicates
+from sdactors.agent import lines
 from sdactors.agent.builtin.places import (
-    REASON_MAX,
-    TITLE_MAX,
     Place,
     Where,
     keep_order,
-    line,
     why_kept,
 )
 from sdactors.agent.protocol import AgentView, Item, Proposal
@@ -89,9 +87,8 @@ def _proposal(agent: str, view: AgentView, where: Where, group: DuplicateGroup) 
         return None
     items = tuple(
         Item(
-            line(
-                f"same content as {show(kept.path)}, which is kept: {why_kept(kept, place)}",
-                REASON_MAX,
+            lines.reason(
+                f"same content as {show(kept.path)}, which is kept: {why_kept(kept, place)}"
             ),
             "file.remove",
             {"path": place.path, "permanent": False},
@@ -104,4 +101,4 @@ def _proposal(agent: str, view: AgentView, where: Where, group: DuplicateGroup) 
         f"{len(trashed)} extra {copies} of {name} ({human_bytes(group.size * len(trashed))}): "
         f"keep {show(kept.path)}"
     )
-    return Proposal(agent, line(title, TITLE_MAX), items)
+    return Proposal(agent, lines.title(title), items)

@@ -43,8 +43,6 @@ SCRATCH = frozenset(
 COPY_NAME = re.compile(
     r"^copy of |^copy_of_|[ _-]+copy( \d+)?$|[ _-]+copy \(\d+\)$|\s*\(\d+\)$", re.IGNORECASE
 )
-TITLE_MAX = 200  # events.domain.agents: a proposal's title
-REASON_MAX = 500  # events.domain.agents.REASON
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +134,3 @@ def why_kept(kept: Place, other: Place) -> str:
 
 def rate(speed: float | None) -> str:
     return "not measured" if speed is None else f"{speed:.0f} MB/s"
-
-
-def line(text: str, most: int) -> str:
-    """``text`` cut to ``most`` characters (an event's limit), marked where it was cut."""
-    return text if len(text) <= most else text[: most - 1] + "…"

@@ -35,7 +35,8 @@ from typing import Sequence
 from events.domain.agents import ITEMS_MAX
 from events.envelope import Event
 from projections.files.similar import DEFAULT_DISTANCE, MOST_DISTANCE, SimilarFile, similar
-from sdactors.agent.builtin.places import REASON_MAX, TITLE_MAX, Where, line
+from sdactors.agent import lines
+from sdactors.agent.builtin.places import Where
 from sdactors.agent.protocol import AgentView, Item, Proposal
 from sdactors.runtime.paths import show
 from sdactors.runtime.units import human_bytes
@@ -95,7 +96,7 @@ class Similar:
                 continue
             items = tuple(
                 Item(
-                    line(f"near-identical to {show(kept.paths[0])}: {_why(kept, f)}", REASON_MAX),
+                    lines.reason(f"near-identical to {show(kept.paths[0])}: {_why(kept, f)}"),
                     "file.remove",
                     {"path": f.paths[0], "permanent": False},
                 )
@@ -106,5 +107,5 @@ class Similar:
                 f"{len(mine)} near-identical photos: keep "
                 f"{show(os.path.basename(kept.paths[0]))}, trash {len(trashed)} ({freed})"
             )
-            out.append(Proposal(self.name, line(title, TITLE_MAX), items))
+            out.append(Proposal(self.name, lines.title(title), items))
         return out
