@@ -836,3 +836,7 @@ class NoThumbnailYet(SdError):
 
     def __init__(self, path: str, why: str) -> None:
         super().__init__(f"no thumbnail yet for {path}: {why}")
+
+
+class HttpRefused(SdError):
+    """The node's HTTP server cannot start as configured (and the node does not either)."""
