@@ -143,24 +143,24 @@ def read_committed(
         store.close()
 
 
-async def stream(
+async def follow(
     feed: Feed,
     path: Any,
     after: int,
     prefixes: tuple[str, ...],
     stopping: trio.Event,
     to_thread: Callable[..., Any],
-) -> AsyncIterator[bytes]:
-    """The SSE body: the log past ``after``, then live, until the client leaves or the node
-    stops (``stopping``)."""
+) -> AsyncIterator[tuple[int, str] | None]:
+    """Each event past ``after`` as ``(position, its JSON)``, from the log, then live; None
+    after KEEPALIVE_S of nothing. Ends when the node stops (``stopping``) or the client
+    falls behind."""
     listener, receive = feed.join(prefixes)
     try:
-        yield b": sd events\nretry: 1000\n\n"
         sent = after
         while True:  # the log up to now, in steps
             items, read_to = await to_thread(read_committed, path, sent, prefixes)
-            for pos, text in items:
-                yield sse(pos, text)
+            for item in items:
+                yield item
             if read_to <= sent:
                 break
             sent = read_to
@@ -170,18 +170,18 @@ async def stream(
                 if batch is _STOP:
                     return  # the node stops, or the client fell behind (it resumes)
                 if batch is None:
-                    yield b": alive\n\n"
+                    yield None
                     continue
                 lo, hi, items = batch
                 if hi <= sent:
                     continue
                 if lo > sent + 1:  # a notice lost: read what it held from the log
                     missed, _ = await to_thread(read_committed, path, sent, prefixes, lo - 1)
-                    for pos, text in missed:
-                        yield sse(pos, text)
+                    for item in missed:
+                        yield item
                 for pos, text in items:
                     if pos > sent:
-                        yield sse(pos, text)
+                        yield pos, text
                 sent = hi
     finally:
         feed.leave(listener)
@@ -216,3 +216,10 @@ async def _next(receive: trio.MemoryReceiveChannel, stopping: trio.Event) -> Any
         nursery.start_soon(take)
         nursery.start_soon(stop)
     return got
+
+
+async def sse_body(events: AsyncIterator[tuple[int, str] | None]) -> AsyncIterator[bytes]:
+    """The server-sent events of ``follow``: a comment line keeps a quiet stream open."""
+    yield b": sd events\nretry: 1000\n\n"
+    async for item in events:
+        yield b": alive\n\n" if item is None else sse(*item)
