@@ -42,6 +42,7 @@ from sdactors.ops import registry  # noqa: F401 - every command registered
 from sdactors.ops.base import Op, command_class, commands, decode
 from sdactors.runtime import errors
 from sdactors.runtime.errors import InvalidArgument
+from sdactors.runtime.logs import get_logger
 from sdactors.runtime.plain import dumps
 from sdactors.runtime.web_auth import CredentialStore
 
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from sdactors.library.handle import Library
     from sdactors.ops.context import OpContext, ProgressSink
     from sdactors.runtime.paths import DataDir
+
+log = get_logger(__name__)
 
 # A request's body larger than this is refused (an op's arguments are small).
 MOST_BODY = 1 << 20
@@ -397,7 +400,7 @@ def build_app(host: HttpHost, binding: access.Binding | None = None) -> Starlett
     routes += _graphql(host)
     protected = list(routes)
     routes.append(_page(api))
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={Exception: _failed})
     app.state.api = api
 
     def is_protected(scope: access.Scope) -> bool:
@@ -413,6 +416,12 @@ def build_app(host: HttpHost, binding: access.Binding | None = None) -> Starlett
         protected=is_protected,
     )
     return app
+
+
+async def _failed(request: Request, exc: Exception) -> Response:
+    """A bug in a route: logged (by its path, never its query or headers), answered 500."""
+    log.error("http_failed", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+    return refusal(500, "internal", f"internal error: {type(exc).__name__}")
 
 
 def _graphql(host: HttpHost) -> list[BaseRoute]:
