@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 from importlib import resources
 from pathlib import Path
@@ -34,7 +35,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from events.shapes import declared_shape
+from events.shapes import Struct, declared_shape
 from sdactors.node.failures import failure
 from sdactors.node.http import access, events, files, openapi
 from sdactors.node.http.args import fields_from_json
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from sdactors.runtime.paths import DataDir
 
 log = get_logger(__name__)
+_COMMAND_NAMES = frozenset(commands())
 
 # A request's body larger than this is refused (an op's arguments are small).
 MOST_BODY = 1 << 20
@@ -140,6 +142,22 @@ async def _json_body(request: Request) -> Any:
         raise InvalidArgument(f"the body is not JSON: {exc}") from None
 
 
+@functools.cache
+def _declared(cls: type) -> tuple[Struct, tuple[tuple[str, Any], ...], tuple[str, ...]]:
+    """An op's argument shapes, its defaults and its required fields (read once: reading
+    annotations costs a millisecond)."""
+    defaults: list[tuple[str, Any]] = []
+    required: list[str] = []
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            defaults.append((f.name, lambda v=f.default: v))
+        elif f.default_factory is not dataclasses.MISSING:
+            defaults.append((f.name, f.default_factory))
+        else:
+            required.append(f.name)
+    return declared_shape(cls), tuple(defaults), tuple(required)
+
+
 def command_of(name: str, given: Any) -> Op:
     """The op ``name`` with the arguments a JSON object gave (defaults filled in)."""
     try:
@@ -148,17 +166,14 @@ def command_of(name: str, given: Any) -> Op:
         raise InvalidArgument(f"unknown command {name!r}") from None
     if type(given) is not dict:
         raise InvalidArgument(f"{name}: the arguments must be a JSON object")
-    shape = declared_shape(cls)
+    shape, defaults, required = _declared(cls)
     args = fields_from_json(shape, given)
-    for f in dataclasses.fields(cls):
-        if f.name in args:
-            continue
-        if f.default is not dataclasses.MISSING:
-            args[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            args[f.name] = f.default_factory()
-        else:
-            raise InvalidArgument(f"{name}: the argument {f.name} is missing")
+    for field, make in defaults:
+        if field not in args:
+            args[field] = make()
+    for field in required:
+        if field not in args:
+            raise InvalidArgument(f"{name}: the argument {field} is missing")
     return decode(name, args)
 
 
@@ -177,7 +192,7 @@ class Api:
         name = request.path_params["name"]
         principal = access.principal_of(request.scope)
         try:
-            if name not in commands():
+            if name not in _COMMAND_NAMES:
                 return refusal(404, "unknown_op", f"unknown command {name!r}")
             why = principal.refusal(name) if principal is not None else "no session or key"
             if why is not None:
@@ -275,18 +290,23 @@ class Api:
             feed = self._feeds[library_id] = events.Feed(lib, trio.lowlevel.current_trio_token())
         return feed
 
-    def _follow(self, scope: access.Scope, query: Any, headers: Any) -> Any:
-        """The events a stream asked for (its library, types and position)."""
+    async def _follow(self, query: Any, headers: Any) -> Any:
+        """The events a stream asked for: its library's, of its types, past its position
+        (``after``, or ``Last-Event-ID``; neither: from now on)."""
         library_id = self.host.find_id(query.get("library"))
-        after = _position(query.get("after") or headers.get("last-event-id"))
-        prefixes = tuple(p for p in (query.get("types") or "").split(",") if p)
-        feed = self.feed(library_id)
         path = self.host.data.library(library_id).events
+        raw = query.get("after") or headers.get("last-event-id")
+        feed = self.feed(library_id)
+        if raw is None or raw == "":
+            after = await anyio.to_thread.run_sync(events.head, path)
+        else:
+            after = _position(raw)
+        prefixes = tuple(p for p in (query.get("types") or "").split(",") if p)
         return events.follow(feed, path, after, prefixes, self.stopping, anyio.to_thread.run_sync)
 
     async def events(self, request: Request) -> Response:
         try:
-            found = self._follow(request.scope, request.query_params, request.headers)
+            found = await self._follow(request.query_params, request.headers)
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
         return StreamingResponse(
@@ -298,7 +318,7 @@ class Api:
     async def events_socket(self, socket: WebSocket) -> None:
         """The same events on a websocket: one text message per event (its JSON)."""
         try:
-            found = self._follow(socket.scope, socket.query_params, socket.headers)
+            found = await self._follow(socket.query_params, socket.headers)
         except Exception as exc:  # noqa: BLE001
             _kind, message, _ = failure(exc)
             await socket.close(code=4400, reason=message[:120])
@@ -373,9 +393,7 @@ class Api:
         )
 
 
-def _position(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return 0
+def _position(raw: str) -> int:
     if not raw.isdigit():
         raise InvalidArgument(f"after: {raw[:40]!r} is not a log position")
     return int(raw)
