@@ -96,6 +96,8 @@ class Sd:
             **os.environ,
             "SD_DATA_DIR": str(self.data_dir),
             "SD_NETWORK_BIND": "127.0.0.1:0",
+            # Its HTTP server on a port the system picks: tests run side by side.
+            "SD_HTTP_PORT": "0",
             BACKOFF_SCALE_ENV: BACKOFF_SCALE,
             # Every answer of every command, in the CLI or in a node, is held to the shape
             # its command declares (``sdactors.ops.base.checked_result``).

@@ -186,7 +186,12 @@ def ours_in_node(root: Path, scratch: Path, total: int) -> dict[str, Any]:
     from sdactors.node.control.client import connect
 
     data = scratch / "data"
-    env = {**os.environ, "SD_DATA_DIR": str(data), "SD_NETWORK_BIND": "127.0.0.1:0"}
+    env = {
+        **os.environ,
+        "SD_DATA_DIR": str(data),
+        "SD_NETWORK_BIND": "127.0.0.1:0",
+        "SD_HTTP_PORT": "0",
+    }
     env.pop("SD_DEBUG", None)
     sd(env, "library", "create", "bench")
     log = open(scratch / "node.log", "wb")  # noqa: SIM115 - the node holds it

@@ -96,8 +96,9 @@ def quiet_env() -> dict[str, str]:
     or make each ``sd`` compile its modules again (an installed ``sd`` has its bytecode)."""
     unwanted = ("SD_DATA_DIR", "SD_DEBUG", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if k not in unwanted}
-    # The node listens on loopback only: nothing here talks to another machine.
-    return {**env, "SD_NETWORK_BIND": "127.0.0.1:0"}
+    # The node listens on loopback only: nothing here talks to another machine; its HTTP
+    # server on a port the system picks (several nodes may run side by side).
+    return {**env, "SD_NETWORK_BIND": "127.0.0.1:0", "SD_HTTP_PORT": "0"}
 
 
 # -- the tree and what each query must find -----------------------------------------------

@@ -66,7 +66,12 @@ class Device:
     ) -> None:
         self.root = root
         init_node_config(DataDir(root), name, NetworkConfig(bind=bind))
-        self.env = {**quiet_env(), "SD_DATA_DIR": str(root), "SD_NETWORK_BIND": bind}
+        self.env = {
+            **quiet_env(),
+            "SD_DATA_DIR": str(root),
+            "SD_NETWORK_BIND": bind,
+            "SD_HTTP_PORT": "0",
+        }
         self.prefix = list(prefix)
         self.node: RunningNode | None = None
 

@@ -7,27 +7,16 @@ output. JSON keeps every character (as JSON escapes).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import TYPE_CHECKING, Any, Iterable, Sequence, TextIO
 
-from sdactors.runtime.plain import jsonable
+from sdactors.runtime.plain import BYTES as _BYTES
+from sdactors.runtime.plain import dumps
 from sdactors.runtime.units import human_span
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-
-# A byte of a name that is not UTF-8 comes as a lone surrogate, U+DC80 to U+DCFF
-# (``sdactors.runtime.paths.text``): people see it as \xNN, JSON as the escape \udcNN.
-_BYTES = range(0xDC80, 0xDD00)
-# Characters that str.splitlines() and some terminals treat as line breaks: escaped in JSON so
-# one JSON value is always one line, whatever names it holds; and those bytes.
-_JSON_ESCAPES = str.maketrans(
-    {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-    | {code: f"\\u{code:04x}" for code in _BYTES}
-)
 
 
 def _escaped(code: int) -> str:
@@ -55,10 +44,6 @@ def clock_note(ahead: int | None) -> str:
 def offline_mark(offline: bool) -> str:
     """What follows a path whose location is offline: it is shown as last indexed."""
     return "  [offline]" if offline else ""
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(jsonable(value), ensure_ascii=False).translate(_JSON_ESCAPES)
 
 
 def _as_a_file(stream: TextIO) -> bool:

@@ -34,6 +34,7 @@ from sdactors.node.control.protocol import (
     length_of,
     message_of,
 )
+from sdactors.node.failures import failure
 from sdactors.runtime import tuning
 from sdactors.runtime.errors import LibraryLocked, LibraryOpening, NodeRunning, SdError
 from sdactors.runtime.lock import LibraryLock
@@ -45,6 +46,9 @@ from sdactors.watch.watcher import Changed, LocationWatcher, WatchedLocation
 if TYPE_CHECKING:
     from sdactors.library.handle import Library
     from sdactors.net.networking import Networking
+    from sdactors.node.http.server import HttpServer
+    from sdactors.ops.base import Op
+    from sdactors.ops.context import CallContext, ProgressSink
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -92,6 +96,30 @@ class NodeProcess:
         # could not start (``net_error`` says why; everything local still serves).
         self.net: Networking | None = None
         self.net_error: str | None = None
+        # The HTTP API and Explorer (None: [http] enabled = false).
+        self.http: HttpServer | None = None
+
+    def start_http(self) -> None:
+        """Bind the HTTP server's socket (before anything else starts: a port in use or an
+        address that must not be served without a password stops the node at once)."""
+        from sdactors.node.http.server import HttpServer
+
+        config = self.node.config.http
+        if config.enabled:
+            self.http = HttpServer(self, config)
+
+    # -- what the HTTP server asks of the node ----------------------------------------------
+
+    def execute(self, command: Op, progress: ProgressSink | None = None) -> Any:
+        return self.node.execute(command, progress)
+
+    def find_id(self, wanted: str | None) -> str:
+        return self.node.find(wanted).id
+
+    def context(self) -> CallContext:
+        from sdactors.ops.context import CallContext
+
+        return CallContext(self.node)
 
     # -- what the Networking actor asks of the node -----------------------------------------
 
@@ -328,6 +356,7 @@ class NodeProcess:
                 {"location": key, "library": self._library_name(key), **state}
                 for key, state in self.watcher.status().items()
             ],
+            "http": {"url": self.http.url} if self.http is not None else None,
         }
 
     def _failed_actors(self, library_id: str) -> dict[str, str]:
@@ -363,6 +392,7 @@ def run(data_dir: Path, ready: trio.Event | None = None) -> int:
     """Run the node until SIGINT or SIGTERM; the exit status."""
     process = NodeProcess(data_dir)
     try:
+        process.start_http()
         return trio.run(_main, process, ready)
     finally:
         process.close()
@@ -375,19 +405,29 @@ async def _main(process: NodeProcess, ready: trio.Event | None) -> int:
         async with trio.open_nursery() as nursery:
             listener = await _listen(path)
             nursery.start_soon(_serve, listener, process, nursery)
+            if process.http is not None:
+                await nursery.start(process.http.run)
             process._token = trio.lowlevel.current_trio_token()
             await trio.to_thread.run_sync(process.start_network)
             send, receive = trio.open_memory_channel[Changed](0)
             await nursery.start(process.watcher.run, send)
             nursery.start_soon(process.rescan_changes, receive)
             await process.open_libraries()
-            log.info("node_serving", data=str(process.data.root), pid=os.getpid(), socket=str(path))
+            log.info(
+                "node_serving",
+                data=str(process.data.root),
+                pid=os.getpid(),
+                socket=str(path),
+                http=process.http.url if process.http is not None else None,
+            )
             if ready is not None:
                 ready.set()
             async for signum in signals:
                 log.info("node_stopping", signal=signal.Signals(signum).name)
                 break
             process._token = None
+            if process.http is not None:
+                await process.http.stop()
             process.watcher.stop()
             await trio.to_thread.run_sync(process.stop_network)
             nursery.cancel_scope.cancel()
@@ -485,13 +525,8 @@ async def _send(
 
 
 def _error(exc: BaseException) -> dict[str, Any]:
-    expected = isinstance(exc, (SdError, OSError)) or type(exc).__module__.startswith(
-        ("events.", "projections.")
-    )
-    message = str(exc) if expected else f"internal error: {type(exc).__name__}: {exc}"
-    if not expected:
-        log.error("command_failed", error=message)
-    return {"error": {"kind": type(exc).__name__, "message": message}}
+    kind, message, _expected = failure(exc)
+    return {"error": {"kind": kind, "message": message}}
 
 
 class _Sink:

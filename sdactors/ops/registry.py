@@ -22,5 +22,6 @@ from sdactors.ops import (  # noqa: F401 - importing registers them
     thumb_fetch,
     trash,
     volumes,
+    web,
     why,
 )

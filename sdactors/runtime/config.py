@@ -8,7 +8,8 @@ Version history:
 
 Optional tables, their defaults when absent (no new version: an older node ignores them):
 ``[thumbnails] cache_mb``; ``[agents.llm]`` (a language-model provider for ``sd agent ask``:
-``url``, ``model``, ``api_key_env``, ``timeout``, ``rounds``; absent: no provider).
+``url``, ``model``, ``api_key_env``, ``timeout``, ``rounds``; absent: no provider); ``[http]
+bind`` and ``port`` (the node's HTTP API and Explorer).
 """
 
 from __future__ import annotations
@@ -91,6 +92,22 @@ class LlmConfig:
     rounds: int = DEFAULT_LLM_ROUNDS
 
 
+# Loopback only, unless the user says otherwise (and has set a password or made a key).
+DEFAULT_HTTP_BIND = "127.0.0.1"
+# A fixed port, so a bookmark of the Explorer works after a restart (0: one the system picks).
+DEFAULT_HTTP_PORT = 8787
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    """Where the node's HTTP API and Explorer listen (``sdactors/node/http/``); ``enabled``
+    false: the node serves no HTTP at all."""
+
+    bind: str = DEFAULT_HTTP_BIND
+    port: int = DEFAULT_HTTP_PORT
+    enabled: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
     device_name: str
@@ -99,6 +116,7 @@ class NodeConfig:
     thumbnails: ThumbnailConfig = ThumbnailConfig()
     # None: no language-model provider configured.
     llm: LlmConfig | None = None
+    http: HttpConfig = HttpConfig()
 
     @property
     def hostname(self) -> str:
@@ -131,6 +149,8 @@ def init_node_config(data: DataDir, device_name: str, network: NetworkConfig) ->
 # Overrides ``[network] bind`` for one run (a container, a test harness keeping every node on
 # loopback) without editing node.toml.
 BIND_ENV = "SD_NETWORK_BIND"
+# Overrides ``[http] port`` for one run: the tests' nodes take a port the system picks (0).
+HTTP_PORT_ENV = "SD_HTTP_PORT"
 
 
 def load_node_config(data: DataDir) -> NodeConfig:
@@ -161,7 +181,24 @@ def load_node_config(data: DataDir) -> NodeConfig:
         ),
         thumbnails=_thumbnails(path, content.get("thumbnails", {})),
         llm=_llm(path, content.get("agents", {})),
+        http=_http(path, content.get("http", {})),
     )
+
+
+def _http(path: os.PathLike[str], table: Any) -> HttpConfig:
+    table = table if isinstance(table, dict) else {}
+    bind = table.get("bind", DEFAULT_HTTP_BIND)
+    port: Any = os.environ.get(HTTP_PORT_ENV) or table.get("port", DEFAULT_HTTP_PORT)
+    if isinstance(port, str) and port.isdigit():
+        port = int(port)
+    enabled = table.get("enabled", True)
+    if not isinstance(bind, str) or not bind:
+        raise ConfigError(f"{path}: [http] bind must be an address (it is {bind!r})")
+    if type(port) is not int or not 0 <= port <= 65535:
+        raise ConfigError(f"{path}: [http] port must be a port number, 0..65535 (it is {port!r})")
+    if type(enabled) is not bool:
+        raise ConfigError(f"{path}: [http] enabled must be true or false (it is {enabled!r})")
+    return HttpConfig(bind, port, enabled)
 
 
 def _thumbnails(path: os.PathLike[str], table: Any) -> ThumbnailConfig:

@@ -906,3 +906,7 @@ class AskRefused(AgentError):
 
     def __init__(self, why: str) -> None:
         super().__init__(f"no proposal: {why}")
+
+
+class HttpRefused(SdError):
+    """The node's HTTP server cannot start as configured (and the node does not either)."""

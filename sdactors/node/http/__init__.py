@@ -1,0 +1,1 @@
+"""The node's HTTP API and Explorer (``sd node run`` serves them; ``app.py`` says what)."""
