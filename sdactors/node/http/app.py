@@ -19,7 +19,6 @@ Routes (every one behind :class:`sdactors.node.http.access.Guard`):
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from importlib import resources
 from pathlib import Path
@@ -32,12 +31,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Match, Mount, Route
 
-from events.shapes import declared_shape
 from sdactors.node.failures import failure
 from sdactors.node.http import access, events, openapi
-from sdactors.node.http.args import fields_from_json
+from sdactors.node.http.args import command_of
+from sdactors.node.http.codes import http_failure
 from sdactors.ops import registry  # noqa: F401 - every command registered
-from sdactors.ops.base import Op, command_class, commands, decode
+from sdactors.ops.base import Op, commands
 from sdactors.runtime import errors
 from sdactors.runtime.errors import InvalidArgument
 from sdactors.runtime.plain import dumps
@@ -71,32 +70,8 @@ class HttpHost(Protocol):
         """A library's id, by id or name (None: the only one); NoLibrary if none."""
 
 
-# Status codes by the kind of failure; anything else of ours is 400, a bug 500.
-_STATUS: dict[type[BaseException], tuple[int, str]] = {
-    errors.InvalidArgument: (400, "invalid_argument"),
-    errors.NoLibrary: (404, "no_library"),
-    errors.NotIndexed: (404, "not_indexed"),
-    errors.LocationNotFound: (404, "location_not_found"),
-    errors.TagNotFound: (404, "tag_not_found"),
-    errors.LibraryExists: (409, "library_exists"),
-    errors.TagExists: (409, "tag_exists"),
-    errors.LocationExists: (409, "location_exists"),
-    errors.DestinationExists: (409, "destination_exists"),
-    errors.LibraryLocked: (409, "library_locked"),
-    errors.NotOwner: (403, "not_owner"),
-}
-
-
 def error_response(exc: BaseException) -> Response:
-    kind, message, expected = failure(exc)
-    status, code = 500, "internal"
-    if expected:
-        status, code = 400, _snake(kind)
-        for cls in type(exc).__mro__:
-            if cls in _STATUS:
-                status, code = _STATUS[cls]
-                break
-    return refusal(status, code, message)
+    return refusal(*http_failure(exc))
 
 
 def refusal(status: int, code: str, message: str) -> Response:
@@ -106,10 +81,6 @@ def refusal(status: int, code: str, message: str) -> Response:
         media_type="application/json",
         headers={"cache-control": "no-store"},
     )
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 def json_response(value: Any) -> Response:
@@ -130,28 +101,6 @@ async def _json_body(request: Request) -> Any:
         return json.loads(body)
     except ValueError as exc:
         raise InvalidArgument(f"the body is not JSON: {exc}") from None
-
-
-def command_of(name: str, given: Any) -> Op:
-    """The op ``name`` with the arguments a JSON object gave (defaults filled in)."""
-    try:
-        cls = command_class(name)
-    except KeyError:
-        raise InvalidArgument(f"unknown command {name!r}") from None
-    if type(given) is not dict:
-        raise InvalidArgument(f"{name}: the arguments must be a JSON object")
-    shape = declared_shape(cls)
-    args = fields_from_json(shape, given)
-    for f in dataclasses.fields(cls):
-        if f.name in args:
-            continue
-        if f.default is not dataclasses.MISSING:
-            args[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            args[f.name] = f.default_factory()
-        else:
-            raise InvalidArgument(f"{name}: the argument {f.name} is missing")
-    return decode(name, args)
 
 
 class Api:

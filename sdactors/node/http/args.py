@@ -9,10 +9,23 @@ file system's encoding. Anything else passes as it is, and the op's own check
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
-from events.shapes import AbsPath, Bytes, ListOf, MapOf, Maybe, Name, Record, Shape, Struct
+from events.shapes import (
+    AbsPath,
+    Bytes,
+    ListOf,
+    MapOf,
+    Maybe,
+    Name,
+    Record,
+    Shape,
+    Struct,
+    declared_shape,
+)
+from sdactors.ops.base import Op, command_class, decode
 from sdactors.runtime.errors import InvalidArgument
 
 
@@ -54,3 +67,25 @@ def fields_from_json(shape: Struct, value: dict[str, Any], where: str = "") -> d
         k: from_json(declared[k], v, f"{where}{'.' if where else ''}{k}") if k in declared else v
         for k, v in value.items()
     }
+
+
+def command_of(name: str, given: Any) -> Op:
+    """The op ``name`` with the arguments a JSON object gave (defaults filled in)."""
+    try:
+        cls = command_class(name)
+    except KeyError:
+        raise InvalidArgument(f"unknown command {name!r}") from None
+    if type(given) is not dict:
+        raise InvalidArgument(f"{name}: the arguments must be a JSON object")
+    shape = declared_shape(cls)
+    args = fields_from_json(shape, given)
+    for f in dataclasses.fields(cls):
+        if f.name in args:
+            continue
+        if f.default is not dataclasses.MISSING:
+            args[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            args[f.name] = f.default_factory()
+        else:
+            raise InvalidArgument(f"{name}: the argument {f.name} is missing")
+    return decode(name, args)
