@@ -19,7 +19,6 @@ Routes (every one behind :class:`sdactors.node.http.access.Guard`):
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Protocol
@@ -33,7 +32,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 
 from sdactors.node.failures import failure
 from sdactors.node.http import access, events, openapi
-from sdactors.node.http.args import command_of
+from sdactors.node.http.args import command_of, json_body
 from sdactors.node.http.codes import http_failure
 from sdactors.ops import registry  # noqa: F401 - every command registered
 from sdactors.ops.base import Op, commands
@@ -47,8 +46,6 @@ if TYPE_CHECKING:
     from sdactors.ops.context import ProgressSink
     from sdactors.runtime.paths import DataDir
 
-# A request's body larger than this is refused (an op's arguments are small).
-MOST_BODY = 1 << 20
 # The page's files: package data, served at / when present.
 STATIC = "static"
 
@@ -89,20 +86,6 @@ def json_response(value: Any) -> Response:
     )
 
 
-async def _json_body(request: Request) -> Any:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MOST_BODY:
-            raise InvalidArgument(f"a request body of more than {MOST_BODY} bytes")
-    if not body:
-        return {}
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise InvalidArgument(f"the body is not JSON: {exc}") from None
-
-
 class Api:
     """The routes' shared state: the node, the guard's stores, the streams' feeds."""
 
@@ -123,7 +106,7 @@ class Api:
             why = principal.refusal(name) if principal is not None else "no session or key"
             if why is not None:
                 return refusal(403, "forbidden", why)
-            command = command_of(name, await _json_body(request))
+            command = command_of(name, await json_body(request))
             if type(command).stream is not None:
                 return await self._streamed(command)
             result = await anyio.to_thread.run_sync(self.host.execute, command)
@@ -180,7 +163,7 @@ class Api:
 
     async def login(self, request: Request) -> Response:
         try:
-            given = await _json_body(request)
+            given = await json_body(request)
         except InvalidArgument as exc:
             return error_response(exc)
         password = given.get("password") if isinstance(given, dict) else None

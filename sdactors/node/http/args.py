@@ -10,8 +10,11 @@ file system's encoding. Anything else passes as it is, and the op's own check
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from typing import Any
+
+from starlette.requests import Request
 
 from events.shapes import (
     AbsPath,
@@ -27,6 +30,9 @@ from events.shapes import (
 )
 from sdactors.ops.base import Op, command_class, decode
 from sdactors.runtime.errors import InvalidArgument
+
+# A request's body larger than this is refused (an op's arguments are small).
+MOST_BODY = 1 << 20
 
 
 def from_json(shape: Shape, value: Any, where: str) -> Any:
@@ -89,3 +95,18 @@ def command_of(name: str, given: Any) -> Op:
         else:
             raise InvalidArgument(f"{name}: the argument {f.name} is missing")
     return decode(name, args)
+
+
+async def json_body(request: Request) -> Any:
+    """A request's body as JSON (nothing: an empty map), refused past MOST_BODY."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MOST_BODY:
+            raise InvalidArgument(f"a request body of more than {MOST_BODY} bytes")
+    if not body:
+        return {}
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise InvalidArgument(f"the body is not JSON: {exc}") from None

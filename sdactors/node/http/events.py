@@ -16,6 +16,7 @@ is ended, and its client resumes from its last position like after any other bre
 from __future__ import annotations
 
 import threading
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Sequence
 
@@ -153,14 +154,30 @@ async def stream(
 ) -> AsyncIterator[bytes]:
     """The SSE body: the log past ``after``, then live, until the client leaves or the node
     stops (``stopping``)."""
+    yield b": sd events\nretry: 1000\n\n"
+    async with aclosing(follow(feed, path, after, prefixes, stopping, to_thread)) as items:
+        async for item in items:
+            yield b": alive\n\n" if item is None else sse(*item)
+
+
+async def follow(
+    feed: Feed,
+    path: Any,
+    after: int,
+    prefixes: tuple[str, ...],
+    stopping: trio.Event,
+    to_thread: Callable[..., Any],
+) -> AsyncIterator[tuple[int, str] | None]:
+    """The events past ``after``, each as (position, its JSON), then live, until the client
+    leaves or the node stops (``stopping``); None after KEEPALIVE_S without one. What the
+    SSE stream and GraphQL's ``events`` subscription send."""
     listener, receive = feed.join(prefixes)
     try:
-        yield b": sd events\nretry: 1000\n\n"
         sent = after
         while True:  # the log up to now, in steps
             items, read_to = await to_thread(read_committed, path, sent, prefixes)
             for pos, text in items:
-                yield sse(pos, text)
+                yield pos, text
             if read_to <= sent:
                 break
             sent = read_to
@@ -170,7 +187,7 @@ async def stream(
                 if batch is _STOP:
                     return  # the node stops, or the client fell behind (it resumes)
                 if batch is None:
-                    yield b": alive\n\n"
+                    yield None
                     continue
                 lo, hi, items = batch
                 if hi <= sent:
@@ -178,10 +195,10 @@ async def stream(
                 if lo > sent + 1:  # a notice lost: read what it held from the log
                     missed, _ = await to_thread(read_committed, path, sent, prefixes, lo - 1)
                     for pos, text in missed:
-                        yield sse(pos, text)
+                        yield pos, text
                 for pos, text in items:
                     if pos > sent:
-                        yield sse(pos, text)
+                        yield pos, text
                 sent = hi
     finally:
         feed.leave(listener)
