@@ -223,6 +223,8 @@ def node_status(call: Call, out: Output) -> None:
         f"network     device {net['device'][:10]}, listening on {listening}"
         + (f"; NOT RUNNING: {net['error']}" if net["error"] else "")
     )
+    http = st.get("http")
+    out.line(f"http        {http['url'] if http else 'off ([http] enabled = false)'}")
     out.table(
         ["library", "state", "error"],
         [(lib["name"], lib["state"], lib["error"] or "") for lib in st["libraries"]],

@@ -31,6 +31,20 @@ def password(ctx: CliContext) -> None:
     ctx.out.result(result, "password set: log in to the Explorer with it")
 
 
+@web.command("url")
+@json_option
+@pass_ctx
+def url(ctx: CliContext) -> None:
+    """Where to open the Explorer (the running node's address, else node.toml's)."""
+    result = ctx.call("web.url")
+    if ctx.out.as_json:
+        ctx.out.json(result)
+        return
+    ctx.out.line(result["url"] or "no fixed address: [http] is off, or its port is picked at start")
+    if not result["password_set"]:
+        ctx.out.line("no password is set yet: sd web password")
+
+
 @click.group("api")
 def api() -> None:
     """Access to the node's HTTP API for programs."""

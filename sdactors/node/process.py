@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from sdactors.net.networking import Networking
     from sdactors.node.http.server import HttpServer
     from sdactors.ops.base import Op
-    from sdactors.ops.context import ProgressSink
+    from sdactors.ops.context import CallContext, ProgressSink
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -115,6 +115,11 @@ class NodeProcess:
 
     def find_id(self, wanted: str | None) -> str:
         return self.node.find(wanted).id
+
+    def context(self) -> CallContext:
+        from sdactors.ops.context import CallContext
+
+        return CallContext(self.node)
 
     # -- what the Networking actor asks of the node -----------------------------------------
 

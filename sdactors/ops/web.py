@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 from events.shapes import Bool, Text
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.results import BOOL, COUNT, TEXT, many, record
+from sdactors.ops.results import BOOL, COUNT, MAYBE_TEXT, TEXT, many, record
+from sdactors.runtime.config import load_node_config
 from sdactors.runtime.web_auth import CredentialStore
 
 KEY = record(id=TEXT, name=TEXT, read_only=BOOL, created_ms=COUNT)
@@ -66,3 +67,21 @@ class ApiKeyRevoke(Op):
 
     def run(self, ctx: OpContext) -> Any:
         return CredentialStore(ctx.data).revoke_key(self.key).listed()
+
+
+@op("web.url")
+@dataclass(frozen=True)
+class WebUrl(Op):
+    """Where the Explorer is: the running node's address, else the one node.toml gives it."""
+
+    result = record(url=MAYBE_TEXT, running=BOOL, password_set=BOOL)
+
+    def run(self, ctx: OpContext) -> Any:
+        password_set = CredentialStore(ctx.data).current().password is not None
+        if ctx.serving:
+            http = ctx.status().get("http")
+            return {"url": http and http["url"], "running": True, "password_set": password_set}
+        config = load_node_config(ctx.data).http
+        host = f"[{config.bind}]" if ":" in config.bind else config.bind
+        url = f"http://{host}:{config.port}" if config.enabled and config.port else None
+        return {"url": url, "running": False, "password_set": password_set}

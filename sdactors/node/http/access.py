@@ -88,6 +88,7 @@ READS = frozenset(
         "thumbs.status",
         "trash.list",
         "volume.list",
+        "web.url",
         "why",
     }
 )

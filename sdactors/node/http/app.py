@@ -31,7 +31,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Match, Mount, Route
 
 from sdactors.node.failures import failure
-from sdactors.node.http import access, events, openapi
+from sdactors.node.http import access, events, files, openapi
 from sdactors.node.http.args import command_of, json_body
 from sdactors.node.http.codes import http_failure
 from sdactors.ops import registry  # noqa: F401 - every command registered
@@ -43,7 +43,7 @@ from sdactors.runtime.web_auth import CredentialStore
 
 if TYPE_CHECKING:
     from sdactors.library.handle import Library
-    from sdactors.ops.context import ProgressSink
+    from sdactors.ops.context import OpContext, ProgressSink
     from sdactors.runtime.paths import DataDir
 
 # The page's files: package data, served at / when present.
@@ -65,6 +65,9 @@ class HttpHost(Protocol):
 
     def find_id(self, wanted: str | None) -> str:
         """A library's id, by id or name (None: the only one); NoLibrary if none."""
+
+    def context(self) -> OpContext:
+        """The node's ports as a command sees them (a read on behalf of a route)."""
 
 
 def error_response(exc: BaseException) -> Response:
@@ -216,6 +219,40 @@ class Api:
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
 
+    async def thumb(self, request: Request) -> Response:
+        params = request.path_params
+        try:
+            size = files.query_int(request, "size")
+            found = await anyio.to_thread.run_sync(
+                files.thumbnail,
+                self.host.context(),
+                params["library"],
+                params["content"],
+                size,
+                request.query_params.get("device"),
+            )
+            return await files.send_file(found, "image/webp")
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+
+    async def file(self, request: Request) -> Response:
+        params = request.path_params
+        try:
+            by_path = None if "device" in params else request.query_params.get("path")
+            if "device" not in params and by_path is None:
+                raise InvalidArgument("which file: /{library}/{device}/{eid}, or ?path=PATH")
+            path = await anyio.to_thread.run_sync(
+                files.held_file,
+                self.host.context(),
+                params["library"],
+                params.get("device"),
+                files.query_int(request, "eid"),
+                by_path,
+            )
+            return await files.send_file(path)
+        except Exception as exc:  # noqa: BLE001
+            return error_response(exc)
+
     async def index(self, request: Request) -> Response:
         """The page when none is installed: how to reach the API, and to set a password."""
         password_set = self.store.current().password is not None
@@ -250,6 +287,9 @@ def build_app(host: HttpHost, binding: access.Binding | None = None) -> Starlett
         Route("/api/v1/session", api.session, methods=["GET"]),
         Route("/api/v1/login", api.login, methods=["POST"]),
         Route("/api/v1/logout", api.logout, methods=["POST"]),
+        Route("/api/v1/thumb/{library}/{content}/{size}", api.thumb, methods=["GET"]),
+        Route("/api/v1/file/{library}/{device}/{eid}", api.file, methods=["GET"]),
+        Route("/api/v1/file/{library}", api.file, methods=["GET"]),
     ]
     routes += _graphql(host)
     protected = list(routes)
