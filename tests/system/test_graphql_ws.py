@@ -12,6 +12,7 @@ import trio
 
 from tests.conftest import Sd
 from tests.helpers_cluster import Peer, device
+from tests.helpers_tree import write
 from tests.helpers_ws import Closed, WebSocket
 
 pytestmark = pytest.mark.slow
@@ -143,3 +144,47 @@ async def test_the_protocol_is_kept_strangers_are_refused_and_a_stop_ends_the_st
         assert gone.value.code == 1001
     assert trio.current_time() - started < 10
     await ws.close()
+
+
+async def test_a_job_s_progress_to_its_end_and_the_log_resumed_from_a_position(
+    node: tuple[Sd, str, str, Peer], tmp_path: Path
+) -> None:
+    sd, url, key, _peer = node
+    tree = tmp_path / "docs"
+    for i in range(300):
+        write(tree, f"d{i % 7}/file-{i}.txt", f"file {i}\n")
+    await trio.to_thread.run_sync(lambda: sd.run("location", "add", str(tree), "--no-wait"))
+    job = sd.json("jobs", "list", "--all")[0]["id"]
+    ws = await _connected(url, key)
+    try:
+        await ws.send(
+            {
+                "id": "job",
+                "type": "subscribe",
+                "payload": {
+                    "query": "subscription($j: String!) { job(job: $j) { id kind state } }",
+                    "variables": {"j": job[:8]},
+                },
+            }
+        )
+        states = []
+        while (message := await ws.receive(timeout=60))["type"] == "next":
+            assert "errors" not in message["payload"], message
+            seen = message["payload"]["data"]["job"]
+            assert (seen["id"], seen["kind"]) == (job, "index")
+            states.append(seen["state"])
+        assert message == {"id": "job", "type": "complete"}
+        assert states[-1] == "completed" and states.count("completed") == 1, states
+
+        # From position 0: the library's past first (its creation), then live.
+        await ws.send(
+            {
+                "id": "past",
+                "type": "subscribe",
+                "payload": {"query": "subscription { events(after: 0) { pos type } }"},
+            }
+        )
+        first = await ws.receive()
+        assert first["payload"]["data"]["events"] == {"pos": 1, "type": "device.registered"}
+    finally:
+        await ws.close()

@@ -135,6 +135,9 @@ async def test_the_past_through_at_and_a_bad_argument(api: Api) -> None:
         "/graphql", json={"query": "{ nope"}, headers={"authorization": f"Bearer {api.full}"}
     )
     assert not_graphql.status_code == 400 and not_graphql.json()["errors"]
+    streamed = await _graphql(api, api.full, "subscription { events { pos } }")
+    assert streamed.status_code == 400
+    assert "websocket" in streamed.json()["errors"][0]["message"]
 
 
 async def test_search_p50(api: Api) -> None:
