@@ -23,7 +23,7 @@ from typing import Any
 
 from sdactors.runtime.errors import ConfigError, InvalidArgument
 from sdactors.runtime.paths import DataDir
-from sdactors.runtime.private_files import open_private, write_private
+from sdactors.runtime.private_files import open_private, private_dir, write_private
 
 FILE_NAME = "web-auth.json"
 # scrypt's cost: about 16 MiB and a few tens of milliseconds per try, on purpose.
@@ -126,6 +126,7 @@ class CredentialStore:
             "password": credentials.password,
             "keys": [{**k.listed(), "digest": k.digest} for k in credentials.keys],
         }
+        private_dir(self.path.parent)  # a data directory nothing else was done in yet
         write_private(self.path, json.dumps(content, indent=1).encode())
         self._seen = None
 
