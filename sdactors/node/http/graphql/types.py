@@ -100,6 +100,10 @@ class Types:
         self._inputs: dict[Shape, Any] = {}
         self._taken: set[str] = set()
 
+    def object_names(self) -> list[str]:
+        """The names of the object types made for what ops return (maps, read by key)."""
+        return [made.__strawberry_definition__.name for made in self._outputs.values()]
+
     def _name(self, shape: Shape, wanted: str) -> str:
         name = NAMES.get(shape, wanted)
         while name in self._taken:
