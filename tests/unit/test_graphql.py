@@ -12,6 +12,8 @@ import time
 from typing import Any
 
 import httpx
+import pytest
+import trio
 
 from tests.helpers_tree import write
 from tests.unit import test_http_api
@@ -151,3 +153,49 @@ async def test_search_p50(api: Api) -> None:
     p50 = statistics.median(times[10:]) * 1000
     print(f"graphql search p50 {p50:.2f} ms (in process)")
     assert p50 < 100
+
+
+def _socket(api: Api) -> Any:
+    """A websocket to the app in process (starlette's test client: its own trio loop, in
+    the worker thread that uses it)."""
+    from starlette.testclient import TestClient
+
+    client = TestClient(api.app, base_url="http://127.0.0.1:8787", backend="trio")
+    return client.websocket_connect(
+        "ws://127.0.0.1:8787/graphql",
+        subprotocols=["graphql-transport-ws"],
+        headers={"authorization": f"Bearer {api.full}"},
+    )
+
+
+def _closed_with(ws: Any) -> int:
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    return closed.value.code
+
+
+async def test_a_protocol_fault_closes_the_socket_and_nothing_else(api: Api) -> None:
+    def talk() -> int:
+        with _socket(api) as ws:
+            ws.send_json({"type": "connection_init"})
+            assert ws.receive_json() == {"type": "connection_ack"}
+            ws.send_json({"type": "connection_init"})
+            return _closed_with(ws)
+
+    assert await trio.to_thread.run_sync(talk) == 4429
+
+
+async def test_a_client_that_never_says_init_is_closed(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sdactors.node.http.graphql import transport_ws
+
+    monkeypatch.setattr(transport_ws, "INIT_WAIT_S", 0.2)
+
+    def wait() -> int:
+        with _socket(api) as ws:
+            return _closed_with(ws)
+
+    assert await trio.to_thread.run_sync(wait) == 4408

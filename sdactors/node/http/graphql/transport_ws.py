@@ -82,8 +82,8 @@ class Connection:
                     nursery.start_soon(self._stop_with_node)
                 await self._receive()
                 nursery.cancel_scope.cancel()
-        except _Closed:
-            pass
+        except* _Closed:
+            pass  # the socket is closed: nothing more to do (trio groups what its tasks raise)
 
     async def _receive(self) -> None:
         while True:
