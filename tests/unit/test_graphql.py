@@ -199,3 +199,30 @@ async def test_a_client_that_never_says_init_is_closed(
             return _closed_with(ws)
 
     assert await trio.to_thread.run_sync(wait) == 4408
+
+
+async def test_a_socket_runs_a_bounded_number_of_operations(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sdactors.node.http.graphql import transport_ws
+
+    monkeypatch.setattr(transport_ws, "MOST_RUNNING", 1)
+    live = {"query": "subscription { events { pos } }"}
+
+    def talk() -> dict[str, Any]:
+        with _socket(api) as ws:
+            ws.send_json({"type": "connection_init"})
+            assert ws.receive_json() == {"type": "connection_ack"}
+            ws.send_json({"id": "1", "type": "subscribe", "payload": live})
+            ws.send_json({"id": "2", "type": "subscribe", "payload": live})
+            refused: dict[str, Any] = ws.receive_json()
+            ws.send_json({"id": "1", "type": "complete"})
+            ws.send_json(
+                {"id": "3", "type": "subscribe", "payload": {"query": "{ tag_list { name } }"}}
+            )
+            assert ws.receive_json()["payload"] == {"data": {"tag_list": []}}
+            return refused
+
+    refused = await trio.to_thread.run_sync(talk)
+    assert refused["id"] == "2" and refused["type"] == "error"
+    assert "at most 1" in refused["payload"][0]["message"]

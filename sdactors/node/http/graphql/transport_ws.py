@@ -50,6 +50,8 @@ PROTOCOL = "graphql-transport-ws"
 # How long a client has to send connection_init once the socket is open.
 INIT_WAIT_S = 10.0
 SINGLE = frozenset({OperationType.QUERY, OperationType.MUTATION})
+# Operations one socket may run at once (each holds a task, and a subscription its feed).
+MOST_RUNNING = 64
 
 
 class _Closed(Exception):
@@ -119,6 +121,10 @@ class Connection:
                 await self._close(4401, "Unauthorized")
             if op_id in self.running:
                 await self._close(4409, f"Subscriber for {op_id} already exists")
+            if len(self.running) >= MOST_RUNNING:
+                error = GraphQLError(f"at most {MOST_RUNNING} operations run at once on a socket")
+                await self._send_error(op_id, [error])
+                return
             scope = self.running[op_id] = trio.CancelScope()
             self.nursery.start_soon(self._operation, op_id, payload, scope)
         elif kind == "complete":
