@@ -19,11 +19,14 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+import trio
+from starlette.routing import WebSocketRoute
 
 from sdactors.node.http.app import build_app
 from sdactors.node.http.server import DRAIN_S
 from sdactors.runtime.paths import DataDir
 from tests.conftest import SD, Sd
+from tests.helpers_ws import Closed, WebSocket
 from tests.system.test_node import node_on
 
 pytestmark = pytest.mark.slow
@@ -93,6 +96,11 @@ def test_a_real_node_refuses_every_route_without_credentials_and_foreign_writes(
         with httpx.Client(base_url=url, timeout=10) as client:
             for route in routes:
                 path = re.sub(r"\{[^}]+\}", "x", route.path)
+                if isinstance(route, WebSocketRoute):
+                    # A websocket (GraphQL's) is refused at its handshake.
+                    with pytest.raises(Closed):
+                        trio.run(WebSocket.open, url.replace("http://", "ws://") + path)
+                    continue
                 for method in set(route.methods) - {"HEAD"}:
                     answer = client.request(method, path)
                     if route.path in public:
