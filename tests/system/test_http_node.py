@@ -7,6 +7,7 @@ and the node refusing to start where it must not serve.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -16,17 +17,16 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import trio
 from starlette.routing import WebSocketRoute
 
 from sdactors.node.http.app import build_app
 from sdactors.node.http.server import DRAIN_S
 from sdactors.runtime.paths import DataDir
 from tests.conftest import SD, Sd
-from tests.helpers_ws import Closed, WebSocket
 from tests.system.test_node import node_on
 
 pytestmark = pytest.mark.slow
@@ -61,8 +61,6 @@ def _events(
     headers: dict[str, str] | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
     """The first ``stop_after`` events of a stream (id and data)."""
-    import json
-
     got: list[tuple[int, dict[str, Any]]] = []
     pos = None
     with httpx.stream(
@@ -93,14 +91,16 @@ def test_a_real_node_refuses_every_route_without_credentials_and_foreign_writes(
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
         routes = [r for r in build_app(_Host(sd.data_dir)).routes if r.name != "page"]
         public = {"/api/v1/login", "/api/v1/logout", "/api/v1/session"}
+        sockets = [r for r in routes if isinstance(r, WebSocketRoute)]
+        assert sockets
+        for route in sockets:
+            path = re.sub(r"\{[^}]+\}", "x", route.path)
+            assert _websocket(url, path, {})[0] == "rejected", path
         with httpx.Client(base_url=url, timeout=10) as client:
             for route in routes:
-                path = re.sub(r"\{[^}]+\}", "x", route.path)
                 if isinstance(route, WebSocketRoute):
-                    # A websocket (GraphQL's) is refused at its handshake.
-                    with pytest.raises(Closed):
-                        trio.run(WebSocket.open, url.replace("http://", "ws://") + path)
                     continue
+                path = re.sub(r"\{[^}]+\}", "x", route.path)
                 for method in set(route.methods) - {"HEAD"}:
                     answer = client.request(method, path)
                     if route.path in public:
@@ -133,6 +133,11 @@ def test_a_real_node_refuses_every_route_without_credentials_and_foreign_writes(
                 headers={"x-csrf-token": csrf, "origin": url},
             )
             assert mine.status_code == 200, mine.text
+            cookie = {"cookie": f"sd_session={client.cookies['sd_session']}"}
+            hijack = _websocket(url, "/api/v1/events", {**cookie, "origin": "http://evil.example"})
+            assert hijack[0] == "rejected"
+            own = _websocket(url, "/api/v1/events?types=tag.", {**cookie, "origin": url}, 1)
+            assert own[0] == "accepted" and json.loads(own[1][0])["body"]["name"] == "C"
         assert [t["name"] for t in sd.json("tag", "list")] == ["C"]
 
 
@@ -252,6 +257,36 @@ def test_the_node_refuses_to_serve_other_machines_without_a_password_or_a_busy_p
         )
     assert run.returncode == 1
     assert f"127.0.0.1:{port} is in use" in run.stderr
+
+
+def _websocket(
+    url: str, target: str, headers: dict[str, str], messages: int = 0
+) -> tuple[str, list[str]]:
+    """Open a websocket (wsproto over a plain socket): whether it was accepted, and its
+    first ``messages`` text messages."""
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, RejectConnection, Request, TextMessage
+
+    parts = urlsplit(url)
+    ws = WSConnection(ConnectionType.CLIENT)
+    got: list[str] = []
+    state = "waiting"
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        extra = [(k.encode(), v.encode()) for k, v in headers.items()]
+        sock.sendall(ws.send(Request(host=parts.netloc, target=target, extra_headers=extra)))
+        while state == "waiting" or (state == "accepted" and len(got) < messages):
+            data = sock.recv(65536)
+            if not data:
+                break
+            ws.receive_data(data)
+            for event in ws.events():
+                if isinstance(event, AcceptConnection):
+                    state = "accepted"
+                elif isinstance(event, RejectConnection):
+                    state = "rejected"
+                elif isinstance(event, TextMessage):
+                    got.append(event.data)
+    return state, got
 
 
 @contextmanager

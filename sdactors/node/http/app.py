@@ -19,6 +19,7 @@ Routes (every one behind :class:`sdactors.node.http.access.Guard`):
 
 from __future__ import annotations
 
+import contextlib
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Protocol
@@ -28,7 +29,8 @@ import trio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sdactors.node.failures import failure
 from sdactors.node.http import access, events, files, openapi
@@ -38,6 +40,7 @@ from sdactors.ops import registry  # noqa: F401 - every command registered
 from sdactors.ops.base import Op, commands
 from sdactors.runtime import errors
 from sdactors.runtime.errors import InvalidArgument
+from sdactors.runtime.logs import get_logger
 from sdactors.runtime.plain import dumps
 from sdactors.runtime.web_auth import CredentialStore
 
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
     from sdactors.library.handle import Library
     from sdactors.ops.context import OpContext, ProgressSink
     from sdactors.runtime.paths import DataDir
+
+log = get_logger(__name__)
 
 # The page's files: package data, served at / when present.
 STATIC = "static"
@@ -202,22 +207,54 @@ class Api:
             feed = self._feeds[library_id] = events.Feed(lib, trio.lowlevel.current_trio_token())
         return feed
 
+    def _follow(self, scope: access.Scope, query: Any, headers: Any) -> Any:
+        """The events a stream asked for (its library, types and position)."""
+        library_id = self.host.find_id(query.get("library"))
+        after = _position(query.get("after") or headers.get("last-event-id"))
+        prefixes = tuple(p for p in (query.get("types") or "").split(",") if p)
+        feed = self.feed(library_id)
+        path = self.host.data.library(library_id).events
+        return events.follow(feed, path, after, prefixes, self.stopping, anyio.to_thread.run_sync)
+
     async def events(self, request: Request) -> Response:
-        query = request.query_params
         try:
-            library_id = self.host.find_id(query.get("library"))
-            after = _position(query.get("after") or request.headers.get("last-event-id"))
-            prefixes = tuple(p for p in (query.get("types") or "").split(",") if p)
-            feed = self.feed(library_id)
+            found = self._follow(request.scope, request.query_params, request.headers)
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
-        path = self.host.data.library(library_id).events
-        body = events.stream(feed, path, after, prefixes, self.stopping, anyio.to_thread.run_sync)
         return StreamingResponse(
-            body,
+            events.sse_body(found),
             media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
+
+    async def events_socket(self, socket: WebSocket) -> None:
+        """The same events on a websocket: one text message per event (its JSON)."""
+        try:
+            found = self._follow(socket.scope, socket.query_params, socket.headers)
+        except Exception as exc:  # noqa: BLE001
+            _kind, message, _ = failure(exc)
+            await socket.close(code=4400, reason=message[:120])
+            return
+        await socket.accept()
+
+        async def until_closed(scope: trio.CancelScope) -> None:
+            try:
+                while (await socket.receive())["type"] != "websocket.disconnect":
+                    pass
+            finally:
+                scope.cancel()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(until_closed, nursery.cancel_scope)
+            try:
+                async with contextlib.aclosing(found) as items:
+                    async for item in items:
+                        if item is not None:
+                            await socket.send_text(item[1])
+                await socket.close()
+            except (WebSocketDisconnect, trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+            nursery.cancel_scope.cancel()
 
     async def thumb(self, request: Request) -> Response:
         params = request.path_params
@@ -284,6 +321,7 @@ def build_app(host: HttpHost, binding: access.Binding | None = None) -> Starlett
         Route("/api/v1/op/{name}", api.run_op, methods=["POST"]),
         Route("/api/v1/ops", api.ops, methods=["GET"]),
         Route("/api/v1/events", api.events, methods=["GET"]),
+        WebSocketRoute("/api/v1/events", api.events_socket),
         Route("/api/v1/session", api.session, methods=["GET"]),
         Route("/api/v1/login", api.login, methods=["POST"]),
         Route("/api/v1/logout", api.logout, methods=["POST"]),
@@ -294,7 +332,7 @@ def build_app(host: HttpHost, binding: access.Binding | None = None) -> Starlett
     routes += _graphql(host)
     protected = list(routes)
     routes.append(_page(api))
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={Exception: _failed})
     app.state.api = api
 
     def is_protected(scope: access.Scope) -> bool:
@@ -310,6 +348,12 @@ def build_app(host: HttpHost, binding: access.Binding | None = None) -> Starlett
         protected=is_protected,
     )
     return app
+
+
+async def _failed(request: Request, exc: Exception) -> Response:
+    """A bug in a route: logged (by its path, never its query or headers), answered 500."""
+    log.error("http_failed", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+    return refusal(500, "internal", f"internal error: {type(exc).__name__}")
 
 
 def _graphql(host: HttpHost) -> list[BaseRoute]:

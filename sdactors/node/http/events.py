@@ -16,7 +16,6 @@ is ended, and its client resumes from its last position like after any other bre
 from __future__ import annotations
 
 import threading
-from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Sequence
 
@@ -144,22 +143,6 @@ def read_committed(
         store.close()
 
 
-async def stream(
-    feed: Feed,
-    path: Any,
-    after: int,
-    prefixes: tuple[str, ...],
-    stopping: trio.Event,
-    to_thread: Callable[..., Any],
-) -> AsyncIterator[bytes]:
-    """The SSE body: the log past ``after``, then live, until the client leaves or the node
-    stops (``stopping``)."""
-    yield b": sd events\nretry: 1000\n\n"
-    async with aclosing(follow(feed, path, after, prefixes, stopping, to_thread)) as items:
-        async for item in items:
-            yield b": alive\n\n" if item is None else sse(*item)
-
-
 async def follow(
     feed: Feed,
     path: Any,
@@ -168,16 +151,16 @@ async def follow(
     stopping: trio.Event,
     to_thread: Callable[..., Any],
 ) -> AsyncIterator[tuple[int, str] | None]:
-    """The events past ``after``, each as (position, its JSON), then live, until the client
-    leaves or the node stops (``stopping``); None after KEEPALIVE_S without one. What the
-    SSE stream and GraphQL's ``events`` subscription send."""
+    """Each event past ``after`` as ``(position, its JSON)``, from the log, then live; None
+    after KEEPALIVE_S of nothing. Ends when the node stops (``stopping``) or the client
+    falls behind."""
     listener, receive = feed.join(prefixes)
     try:
         sent = after
         while True:  # the log up to now, in steps
             items, read_to = await to_thread(read_committed, path, sent, prefixes)
-            for pos, text in items:
-                yield pos, text
+            for item in items:
+                yield item
             if read_to <= sent:
                 break
             sent = read_to
@@ -194,8 +177,8 @@ async def follow(
                     continue
                 if lo > sent + 1:  # a notice lost: read what it held from the log
                     missed, _ = await to_thread(read_committed, path, sent, prefixes, lo - 1)
-                    for pos, text in missed:
-                        yield pos, text
+                    for item in missed:
+                        yield item
                 for pos, text in items:
                     if pos > sent:
                         yield pos, text
@@ -233,3 +216,10 @@ async def _next(receive: trio.MemoryReceiveChannel, stopping: trio.Event) -> Any
         nursery.start_soon(take)
         nursery.start_soon(stop)
     return got
+
+
+async def sse_body(events: AsyncIterator[tuple[int, str] | None]) -> AsyncIterator[bytes]:
+    """The server-sent events of ``follow``: a comment line keeps a quiet stream open."""
+    yield b": sd events\nretry: 1000\n\n"
+    async for item in events:
+        yield b": alive\n\n" if item is None else sse(*item)
