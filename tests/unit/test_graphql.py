@@ -226,3 +226,19 @@ async def test_a_socket_runs_a_bounded_number_of_operations(
     refused = await trio.to_thread.run_sync(talk)
     assert refused["id"] == "2" and refused["type"] == "error"
     assert "at most 1" in refused["payload"][0]["message"]
+
+
+async def test_a_streaming_op_answers_a_bounded_number_of_items(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sdactors.node.http.graphql import schema
+
+    monkeypatch.setattr(schema, "MOST_ITEMS", 2)
+    answer = (await _graphql(api, api.reader, "{ log_show { events } }")).json()
+    error = answer["errors"][0]
+    assert (error["extensions"]["code"], error["message"]) == (
+        "invalid_argument",
+        "more than 2 events: give a limit",
+    )
+    shown = await _data(api, api.reader, "{ log_show(limit: 2) { events } }")
+    assert shown["log_show"]["events"] == 2

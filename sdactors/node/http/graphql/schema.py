@@ -48,6 +48,7 @@ from sdactors.node.http.graphql.types import (
 from sdactors.ops import registry  # noqa: F401 - every command registered
 from sdactors.ops.base import Op, command_class, commands
 from sdactors.ops.shapes import AT
+from sdactors.runtime.errors import InvalidArgument
 from sdactors.runtime.plain import jsonable
 
 # Ops that change nothing but that read-only keys may not run (they show who may come in).
@@ -119,10 +120,6 @@ class Caller:
         return position
 
 
-class TooManyItems(Exception):
-    pass
-
-
 class _Items:
     """A streaming op's frames, gathered into one answer."""
 
@@ -133,7 +130,7 @@ class _Items:
         self.items.extend(info.get("items", ()))
         if len(self.items) > MOST_ITEMS:
             # Raising from a frame ends the op, as a client gone away does.
-            raise TooManyItems(f"more than {MOST_ITEMS} items: give a limit")
+            raise InvalidArgument(f"more than {MOST_ITEMS} events: give a limit")
 
 
 def _result_shape(cls: type[Op]) -> Shape:
