@@ -2,7 +2,8 @@
 
 - search through ``POST /api/v1/op/search`` on keep-alive connections, at concurrency 1 and 8
   (a bounded loop of client threads, each request timed on its own); p50/p99; goal p99 <=
-  30 ms at concurrency 8. Every answer is checked against the entries of the tree that hold
+  30 ms at concurrency 8; beside the same queries over the node's control socket (the CLI's
+  way in: what the node owes without HTTP), at the same concurrency. Every answer is checked against the entries of the tree that hold
   the query, computed here from the tree itself (as ``tools/bench_node.py`` checks ``sd
   search``); beside it, the same queries through ``/graphql`` with ``--graphql`` (its
   answers' paths checked alike);
@@ -88,23 +89,46 @@ def search_paths(kind: str, status: int, answer: Any) -> list[str] | str:
     return [h["path"] for h in answer]
 
 
+class SocketClient:
+    """The baseline: the same op over the node's control socket (what the node owes without
+    HTTP; the CLI's way in)."""
+
+    def __init__(self, data: Path) -> None:
+        from sdactors.node.control.client import connect
+
+        client = connect(data)
+        if client is None:
+            raise SystemExit("the node stopped answering on its socket")
+        self.client = client
+
+    def post(self, path: str, body: Any) -> tuple[int, Any]:
+        from sdactors.node.http.app import command_of
+        from sdactors.ops.base import encode
+
+        args = encode(command_of("search", body))["args"]
+        return 200, self.client.call("search", args)
+
+    def close(self) -> None:
+        self.client.close()
+
+
 def bench_search(
-    url: str, key: str, queries: list[str], concurrency: int, kind: str
+    url: str, key: str, queries: list[str], concurrency: int, kind: str, data: Path
 ) -> tuple[dict[str, Any], list[tuple[str, Any, Any]]]:
     """Every query once, ``concurrency`` clients at a time; the timings and the answers."""
-    path = "/api/v1/op/search" if kind == "json" else "/graphql"
+    path = "/graphql" if kind == "graphql" else "/api/v1/op/search"
     lock = threading.Lock()
     todo = list(reversed(queries))
     times: list[float] = []
     answers: list[tuple[str, Any, Any]] = []
 
     def body(query: str) -> Any:
-        if kind == "json":
+        if kind != "graphql":
             return {"query": query, "limit": SEARCH_LIMIT}
         return {"query": GRAPHQL_QUERY, "variables": {"q": query, "limit": SEARCH_LIMIT}}
 
     def worker() -> None:
-        client = Client(url, key)
+        client: Any = SocketClient(data) if kind == "socket" else Client(url, key)
         client.post(path, body(queries[0]))  # the connection open, the route warm
         try:
             while True:
@@ -148,7 +172,7 @@ def check_answers(
         if query not in expected:
             expected[query] = entries.matching(query)
         failures += answer_problems(kind, query, got, expected[query], SEARCH_LIMIT)
-        if kind == "json":
+        if kind != "graphql":
             failures += rank_problems(query, answer, expected[query], SEARCH_LIMIT)
     return failures
 
@@ -312,14 +336,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         queries = search_queries(entries.names(), args.runs)["typed"]
         expected: dict[str, set[str]] = {}
         failures: list[str] = []
-        kinds = ["json", "graphql"] if args.graphql else ["json"]
+        kinds = ["json", "socket", "graphql"] if args.graphql else ["json", "socket"]
         r["search"] = {}
         for kind in kinds:
             for c in (int(x) for x in args.concurrency.split(",")):
-                figures, answers = bench_search(url, key["key"], queries, c, kind)
+                figures, answers = bench_search(url, key["key"], queries, c, kind, data)
                 failures += check_answers(entries, answers, kind, expected)
                 r["search"][f"{kind}_c{c}"] = figures
         r["search"]["goal"] = {"json_c8_p99_ms": GOAL_P99_C8_MS}
+        r["search"]["baseline"] = {"what": "the same op over the node's control socket"}
         r["search"]["checked"] = {
             "answers": sum(v["requests"] for k, v in r["search"].items() if "_c" in k),
             "failed": len(failures),

@@ -187,9 +187,10 @@ def check_similar(r: dict[str, Any], arg: Arg) -> None:
 def check_web(r: dict[str, Any], arg: Arg) -> None:
     assert r["ok"] is True
     # Every query answered and checked, at each concurrency; every stream opened.
-    for c in (1, 8):
-        assert r["search"][f"json_c{c}"]["requests"] == arg("--runs"), c
-    assert r["search"]["checked"]["answers"] == 2 * arg("--runs")
+    for kind in ("json", "socket"):
+        for c in (1, 8):
+            assert r["search"][f"{kind}_c{c}"]["requests"] == arg("--runs"), (kind, c)
+    assert r["search"]["checked"]["answers"] == 4 * arg("--runs")
     assert r["event_latency"]["events"] == r["write_latency"]["events"] == arg("--events")
     assert r["streams"]["opened"] == arg("--streams")
 

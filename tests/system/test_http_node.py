@@ -136,7 +136,7 @@ def test_a_real_node_refuses_every_route_without_credentials_and_foreign_writes(
             cookie = {"cookie": f"sd_session={client.cookies['sd_session']}"}
             hijack = _websocket(url, "/api/v1/events", {**cookie, "origin": "http://evil.example"})
             assert hijack[0] == "rejected"
-            own = _websocket(url, "/api/v1/events?types=tag.", {**cookie, "origin": url}, 1)
+            own = _websocket(url, "/api/v1/events?types=tag.&after=0", {**cookie, "origin": url}, 1)
             assert own[0] == "accepted" and json.loads(own[1][0])["body"]["name"] == "C"
         assert [t["name"] for t in sd.json("tag", "list")] == ["C"]
 
@@ -171,6 +171,16 @@ def test_the_event_stream_follows_live_and_resumes_from_a_position(sd: Sd, tmp_p
         # Without a filter, from a position: every event after it, in order.
         every = _events(url, full, 3, {"after": str(first)})
         assert [pos for pos, _ in every] == [first + 1, first + 2, first + 3]
+        # Without a position: from now on.
+        live: list[Any] = []
+        reader = threading.Thread(
+            target=lambda: live.extend(_events(url, full, 1, {"types": "tag."}))
+        )
+        reader.start()
+        time.sleep(0.5)
+        sd.run("tag", "create", "Four")
+        reader.join(timeout=20)
+        assert [data["body"].get("name") for _, data in live] == ["Four"]
 
 
 def test_a_stop_ends_open_streams_within_the_drain_time(sd: Sd, tmp_path: Path) -> None:

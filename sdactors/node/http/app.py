@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from sdactors.runtime.paths import DataDir
 
 log = get_logger(__name__)
+_COMMAND_NAMES = frozenset(commands())
 
 # The page's files: package data, served at / when present.
 STATIC = "static"
@@ -109,7 +110,7 @@ class Api:
         name = request.path_params["name"]
         principal = access.principal_of(request.scope)
         try:
-            if name not in commands():
+            if name not in _COMMAND_NAMES:
                 return refusal(404, "unknown_op", f"unknown command {name!r}")
             why = principal.refusal(name) if principal is not None else "no session or key"
             if why is not None:
@@ -207,18 +208,23 @@ class Api:
             feed = self._feeds[library_id] = events.Feed(lib, trio.lowlevel.current_trio_token())
         return feed
 
-    def _follow(self, scope: access.Scope, query: Any, headers: Any) -> Any:
-        """The events a stream asked for (its library, types and position)."""
+    async def _follow(self, query: Any, headers: Any) -> Any:
+        """The events a stream asked for: its library's, of its types, past its position
+        (``after``, or ``Last-Event-ID``; neither: from now on)."""
         library_id = self.host.find_id(query.get("library"))
-        after = _position(query.get("after") or headers.get("last-event-id"))
-        prefixes = tuple(p for p in (query.get("types") or "").split(",") if p)
-        feed = self.feed(library_id)
         path = self.host.data.library(library_id).events
+        raw = query.get("after") or headers.get("last-event-id")
+        feed = self.feed(library_id)
+        if raw is None or raw == "":
+            after = await anyio.to_thread.run_sync(events.head, path)
+        else:
+            after = _position(raw)
+        prefixes = tuple(p for p in (query.get("types") or "").split(",") if p)
         return events.follow(feed, path, after, prefixes, self.stopping, anyio.to_thread.run_sync)
 
     async def events(self, request: Request) -> Response:
         try:
-            found = self._follow(request.scope, request.query_params, request.headers)
+            found = await self._follow(request.query_params, request.headers)
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
         return StreamingResponse(
@@ -230,7 +236,7 @@ class Api:
     async def events_socket(self, socket: WebSocket) -> None:
         """The same events on a websocket: one text message per event (its JSON)."""
         try:
-            found = self._follow(socket.scope, socket.query_params, socket.headers)
+            found = await self._follow(socket.query_params, socket.headers)
         except Exception as exc:  # noqa: BLE001
             _kind, message, _ = failure(exc)
             await socket.close(code=4400, reason=message[:120])
@@ -305,9 +311,7 @@ class Api:
         )
 
 
-def _position(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return 0
+def _position(raw: str) -> int:
     if not raw.isdigit():
         raise InvalidArgument(f"after: {raw[:40]!r} is not a log position")
     return int(raw)

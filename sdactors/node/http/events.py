@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Sequence
 import trio
 
 from events.envelope import Event
-from events.store import EventStore, type_matches
+from events.store import EventStore, read_head, type_matches
 from sdactors.ops.log_read import event_json
 from sdactors.runtime.plain import dumps
 
@@ -33,8 +33,11 @@ if TYPE_CHECKING:
 BACKLOG = 1024
 # A comment line this often keeps proxies from closing a quiet stream.
 KEEPALIVE_S = 15.0
-# At most this many events read from the log per step of a catch-up.
+# At most this many events, or this much of their JSON, read from the log per step of a
+# catch-up (a batch of a thousand entries is some hundred KiB of JSON): a hundred streams
+# catching up at once hold a few MiB each, at most.
 CATCH_UP_STEP = 2000
+CATCH_UP_BYTES = 1 << 20
 
 
 # What the feed hands a stream per commit: the positions it spans, and the events of it the
@@ -119,12 +122,18 @@ def _hand_over(batches: list[tuple[_Listener, Batch]]) -> None:
             pass
 
 
+def head(path: Any) -> int:
+    """The log's last position (a stream given no position starts there: live only)."""
+    return read_head(str(path))
+
+
 def read_committed(
     path: Any, after: int, prefixes: tuple[str, ...], until: int | None = None
 ) -> tuple[list[tuple[int, str]], int]:
-    """Up to CATCH_UP_STEP matching events past ``after`` (up to ``until``) and the position
-    read up to (in a worker thread: it reads SQLite)."""
-    most = CATCH_UP_STEP
+    """The matching events past ``after`` (up to ``until``), at most CATCH_UP_STEP of them or
+    CATCH_UP_BYTES of their JSON, and the position read up to (in a worker thread: it reads
+    SQLite)."""
+    most, budget = CATCH_UP_STEP, CATCH_UP_BYTES
     store = EventStore(path, readonly=True)
     try:
         head = store.head_pos if until is None else min(until, store.head_pos)
@@ -133,8 +142,10 @@ def read_committed(
         for ev in store.read(after, until=head):
             last = ev.pos
             if not prefixes or any(type_matches(ev.type, p) for p in prefixes):
-                out.append((ev.pos, dumps(event_json(ev))))
-                if len(out) >= most:
+                text = dumps(event_json(ev))
+                out.append((ev.pos, text))
+                budget -= len(text)
+                if len(out) >= most or budget <= 0:
                     break
         else:
             last = head
