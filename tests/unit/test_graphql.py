@@ -48,7 +48,7 @@ async def test_queries_read_the_models_through_the_ops(api: Api) -> None:
         """query Look($q: String, $under: String) {
              library_list { name }
              location_list { path }
-             ls(path: $under)
+             ls(path: $under) { name type size device }
              search(query: $q, limit: 10) { path name size device }
              stats { files dirs bytes by_kind }
              duplicates { count paths }
