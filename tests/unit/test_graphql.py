@@ -242,3 +242,12 @@ async def test_a_streaming_op_answers_a_bounded_number_of_items(
     )
     shown = await _data(api, api.reader, "{ log_show(limit: 2) { events } }")
     assert shown["log_show"]["events"] == 2
+
+
+async def test_a_document_runs_a_bounded_number_of_fields(api: Api) -> None:
+    many = " ".join(f"t{i}: tag_list {{ name }}" for i in range(65))
+    refused = await _graphql(api, api.reader, f"{{ {many} }}")
+    assert refused.status_code == 400
+    assert "aliases" in refused.json()["errors"][0]["message"]
+    few = " ".join(f"t{i}: tag_list {{ name }}" for i in range(64))
+    assert len(await _data(api, api.reader, f"{{ {few} }}")) == 64

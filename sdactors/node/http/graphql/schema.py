@@ -25,7 +25,7 @@ from typing import Any, AsyncIterator, Callable, Optional
 import strawberry
 import trio
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import MaxAliasesLimiter, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 from strawberry.types.graphql import OperationType
@@ -64,6 +64,8 @@ FIXED: dict[str, Any] = {"form": "json", "follow": False}
 MOST_ITEMS = 10_000
 # What runs as one answer (a subscription is the websocket's).
 QUERY_OR_MUTATION = {OperationType.QUERY, OperationType.MUTATION}
+# Aliases one document may hold: each field may run an op, and a document runs in one thread.
+MOST_ALIASES = 64
 # How often the ``job`` subscription looks at its job (the progress a node keeps between
 # checkpoints is status, not events).
 JOB_EVERY_S = 0.2
@@ -268,7 +270,11 @@ def schema() -> strawberry.Schema:
         mutation=strawberry.type(type("Mutation", (), kinds["mutation"])),
         subscription=_subscription(types),
         config=StrawberryConfig(auto_camel_case=False, scalar_map={Long: LONG}),
-        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+        extensions=[
+            lambda: ParserCache(maxsize=256),
+            lambda: MaxAliasesLimiter(max_alias_count=MOST_ALIASES),
+            lambda: ValidationCache(maxsize=256),
+        ],
     )
     # A result's fields are read by graphql-core itself (a map's key: its default resolver),
     # not through strawberry's wrapper of each field: a search of 100 hits with ten fields
