@@ -54,6 +54,8 @@ async def test_queries_read_the_models_through_the_ops(api: Api) -> None:
              duplicates { count paths }
              tag_list { name }
              jobs_list(all: true) { kind state }
+             device_list { name this_device role }
+             sync_status { device reason }
              log_show(limit: 3) { events items { pos type body } }
            }""",
         q="report",
@@ -70,6 +72,8 @@ async def test_queries_read_the_models_through_the_ops(api: Api) -> None:
     ]
     assert data["tag_list"] == []
     assert {j["kind"] for j in data["jobs_list"]} == {"index"}
+    assert [(d["this_device"], d["role"]) for d in data["device_list"]] == [(True, "admin")]
+    assert data["sync_status"] == []
     shown = data["log_show"]
     assert shown["events"] == 3 and [e["pos"] for e in shown["items"]] == [1, 2, 3]
 
