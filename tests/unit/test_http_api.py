@@ -11,6 +11,7 @@ import dataclasses
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, AsyncIterator
 
 import httpx
@@ -307,7 +308,7 @@ class _FakeFeed:
         self.left = False
 
     def join(self, prefixes: tuple[str, ...]) -> tuple[object, Any]:
-        return object(), self.receive
+        return SimpleNamespace(pending=0), self.receive
 
     def leave(self, listener: object) -> None:
         self.left = True
@@ -352,3 +353,51 @@ async def test_a_stream_sends_every_event_once_past_its_position_even_when_notic
         assert got == [*positions[2:], f["pos"], g["pos"]]
         stopping.set()
     assert feed.left
+
+
+class _Bus:
+    """A library's subscriptions, as the feed uses them."""
+
+    def __init__(self) -> None:
+        self.subscribed: dict[int, Any] = {}
+
+    def subscribe(self, prefixes: tuple[str, ...], deliver: Any, name: str = "") -> int:
+        self.subscribed[len(self.subscribed) + 1] = deliver
+        return len(self.subscribed)
+
+    def unsubscribe(self, token: int) -> None:
+        del self.subscribed[token]
+
+
+async def test_a_stream_that_falls_behind_is_ended_and_the_feed_unsubscribes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from events.envelope import Event
+    from sdactors.node.http import events
+
+    monkeypatch.setattr(events, "BACKLOG_BYTES", 4096)
+    bus = _Bus()
+    feed = events.Feed(bus, trio.lowlevel.current_trio_token())  # type: ignore[arg-type]
+    slow, slow_in = feed.join(("tag.",))
+    other, other_in = feed.join(("entries.",))
+    assert len(bus.subscribed) == 1
+    deliver = next(iter(bus.subscribed.values()))
+
+    def event(pos: int, kind: str) -> Event:
+        body = {"name": "x" * 1000}
+        return Event(b"d" * 32, pos, pos, kind, 1, body, b"", b"i" * 32, b"", None, pos)
+
+    # Delivered from the bus's thread, as the bus does.
+    for pos in range(1, 8):
+        await trio.to_thread.run_sync(deliver, [event(pos, "tag.created")])
+    await trio.sleep(0.1)
+    assert slow.overflowed  # over 4 KiB of JSON not taken: its channel is closed
+    got = [batch async for batch in slow_in]
+    assert 0 < len(got) < 7 and [items[0][0] for _, _, items in got] == list(range(1, len(got) + 1))
+    # The other stream wants none of them: it only hears which positions went by.
+    assert not other.overflowed
+    spans = [other_in.receive_nowait() for _ in range(7)]
+    assert [(lo, hi, items) for lo, hi, items in spans] == [(p, p, []) for p in range(1, 8)]
+    feed.leave(slow)
+    feed.leave(other)
+    assert bus.subscribed == {}

@@ -29,8 +29,10 @@ from sdactors.runtime.plain import dumps
 if TYPE_CHECKING:
     from sdactors.library.handle import Library
 
-# What a stream's client may fall behind by (in commits) before its stream is ended.
+# What a stream's client may fall behind by, in commits and in bytes of JSON, before its
+# stream is ended (it resumes from the log, which costs the node nothing meanwhile).
 BACKLOG = 1024
+BACKLOG_BYTES = 8 << 20
 # A comment line this often keeps proxies from closing a quiet stream.
 KEEPALIVE_S = 15.0
 # At most this many events, or this much of their JSON, read from the log per step of a
@@ -54,6 +56,8 @@ class _Listener:
     prefixes: tuple[str, ...]
     send: trio.MemorySendChannel[Batch]
     overflowed: bool = field(default=False)
+    # Bytes of JSON handed over and not yet taken by its stream (trio's thread only).
+    pending: int = field(default=0)
 
     def wants(self, event_type: str) -> bool:
         return not self.prefixes or any(type_matches(event_type, p) for p in self.prefixes)
@@ -113,8 +117,12 @@ class Feed:
 
 def _hand_over(batches: list[tuple[_Listener, Batch]]) -> None:
     for listener, batch in batches:
+        size = sum(len(text) for _, text in batch[2])
         try:
+            if listener.pending + size > BACKLOG_BYTES:
+                raise trio.WouldBlock
             listener.send.send_nowait(batch)
+            listener.pending += size
         except trio.WouldBlock:
             listener.overflowed = True
             listener.send.close()
@@ -184,6 +192,7 @@ async def follow(
                     yield None
                     continue
                 lo, hi, items = batch
+                listener.pending -= sum(len(text) for _, text in items)
                 if hi <= sent:
                     continue
                 if lo > sent + 1:  # a notice lost: read what it held from the log
