@@ -467,14 +467,19 @@ def test_offers_from_strangers_hold_bounded_memory_and_those_past_the_limits_are
         why = {a["refused"] for mine in answers for a in mine if "refused" in a}
         assert full in why and why <= {full, BUSY, one_device}, why
         # As many again: all refused, since the first ones still wait.
-        answers, second = offer_many(target, addresses, 6, 4, 10_000, 200, rss)
+        answers, _ = offer_many(target, addresses, 6, 4, 10_000, 200, rss)
         assert all("refused" in a for mine in answers for a in mine), answers
         why |= {a["refused"] for mine in answers for a in mine}
         assert why <= {full, BUSY, one_device} and BUSY in why, why
+        # Twice more: still refused.
+        answers, third = offer_many(target, addresses, 6, 4, 10_000, 200, rss)
+        assert all("refused" in a for mine in answers for a in mine), answers
         # Past what the offers waiting hold, the receiver's growth is what the allocators
         # keep of the offers read (iroh's buffers, the decoding): reused by the next ones,
-        # not added to.
+        # not added to. One round's growth varies by tens of MiB with the allocator's arenas
+        # (measured: -7 to +38); two rounds of 24 refused offers (2.4 MB each on the wire)
+        # kept would add well over 100.
         assert first - before < 120, f"the receiver grew by {first - before} MiB"
-        assert second - first < 40, f"and by {second - first} MiB more"
+        assert third - first < 60, f"and by {third - first} MiB more over two more rounds"
     finally:
         node.kill_if_running()
