@@ -1,0 +1,261 @@
+// The library's other views: duplicates, devices and sync status, jobs with live progress,
+// the log as it happens, Spacedrop, and the agents' proposals (once the node has them).
+import * as api from "./api.js";
+import { state } from "./app.js";
+import * as details from "./details.js";
+import { announce, bytes, clear, debounce, facts, h, short, showError, when } from "./dom.js";
+
+function table(label, columns, rows) {
+  return h("table", { "aria-label": label },
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", text: c })))),
+    h("tbody", {}, rows));
+}
+
+function openPath(path) {
+  return h("button", { type: "button", class: "link", text: path,
+    onclick: () => details.open({ path, name: path.split("/").pop(), type: "file" }) });
+}
+
+// -- duplicates -------------------------------------------------------------------------
+
+export const duplicates = {
+  async render(main) {
+    const similar = h("button", { type: "button", text: "Similar pictures" });
+    const out = h("div", {});
+    clear(main, h("h2", { text: "Duplicates" }), h("div", { class: "toolbar" }, similar), out);
+    similar.addEventListener("click", async () => {
+      similar.disabled = true;
+      try {
+        const groups = await api.op("duplicates.similar", { library: state.library });
+        clear(out, h("h3", { text: "Similar pictures" }), groups.length
+          ? h("ol", {}, groups.map((g) => h("li", {}, h("ul", {}, (g.files || g.paths || []).map((f) =>
+            h("li", {}, openPath(typeof f === "string" ? f : f.path)))))))
+          : h("p", { class: "muted", text: "No similar pictures." }));
+      } catch (error) {
+        showError(out, error);
+      }
+    });
+    const groups = await api.op("duplicates", { library: state.library });
+    if (!groups.length) return clear(out, h("p", { class: "muted", text: "No duplicates." }));
+    clear(out, table("Duplicate groups", ["Copies", "Size", "Wasted", "Files"], groups.map((g) =>
+      h("tr", {}, h("td", { text: g.count }), h("td", { text: bytes(g.size) }), h("td", { text: bytes(g.waste) }),
+        h("td", {}, h("ul", {}, g.paths.map((p) => h("li", {}, openPath(p)))))))));
+  },
+};
+
+// -- devices and sync -------------------------------------------------------------------
+
+export const devices = {
+  async render(main) {
+    const [list, sync] = await Promise.all([
+      api.op("device.list", { library: state.library }),
+      api.op("sync.status", { library: state.library }).catch((error) => ({ error })),
+    ]);
+    const status = new Map((Array.isArray(sync) ? sync : []).map((s) => [s.device, s]));
+    clear(main, h("h2", { text: "Devices" }),
+      sync.error ? h("p", { class: "error", role: "alert", text: sync.error.message }) : null,
+      table("Devices and sync status", ["Device", "Role", "Connected", "Behind / ahead", "Last sync", "Why"],
+        list.map((d) => {
+          const s = status.get(d.device) || {};
+          return h("tr", { dataset: { device: d.device } },
+            h("td", {}, d.name || short(d.device), d.this_device ? " (this device)" : "",
+              h("div", { class: "holder", text: short(d.device) })),
+            h("td", { text: d.revoked ? "revoked" : d.role }),
+            h("td", { text: d.this_device ? "" : (s.connected ?? d.connected) ? "yes" : "no" }),
+            h("td", { text: s.behind !== undefined && s.behind !== null ? `${s.behind} / ${s.ahead}` : "" }),
+            h("td", { text: when(s.last_sync) }),
+            h("td", { class: "reason", text: d.this_device ? "" : s.reason || "" }));
+        })));
+  },
+  onEvent: debounce((event) => {
+    const type = event.type || "";
+    if (state.view === "devices" && (type.startsWith("device") || type.startsWith("library."))) {
+      devices.render(document.getElementById("main")).catch(() => {});
+    }
+  }, 300),
+};
+
+// -- jobs -------------------------------------------------------------------------------
+
+let polling = null;
+
+function progressOf(job) {
+  const p = job.progress || {};
+  const done = p.done ?? null;
+  const expected = p.expected ?? null;
+  if (done === null || !expected) return h("span", { class: "muted", text: job.state });
+  return h("progress", { max: expected, value: done, "aria-label": `${job.kind} job progress`, text: `${done}/${expected}` });
+}
+
+function jobButtons(job) {
+  const act = (name, label) => h("button", { type: "button", text: label, "aria-label": `${label} the ${job.kind} job ${short(job.id)}`,
+    onclick: async (event) => {
+      event.target.disabled = true;
+      try {
+        await api.op(`jobs.${name}`, { job: job.id, library: state.library });
+        announce(`${label}: ${job.kind} job ${short(job.id)}`);
+      } catch (error) {
+        announce(error.message);
+        alertIn(error.message);
+      }
+      await jobs.refresh();
+    } });
+  const buttons = [];
+  if (["running", "queued"].includes(job.state)) buttons.push(act("pause", "Pause"));
+  if (job.state === "paused") buttons.push(act("resume", "Resume"));
+  if (["running", "queued", "paused"].includes(job.state)) buttons.push(act("cancel", "Cancel"));
+  return buttons;
+}
+
+function alertIn(message) {
+  const where = document.getElementById("jobs-error");
+  if (where) where.textContent = message;
+}
+
+export const jobs = {
+  main: null,
+  async render(main) {
+    jobs.main = main;
+    clear(main, h("h2", { text: "Jobs" }), h("p", { id: "jobs-error", class: "error", role: "alert" }), h("div", { id: "jobs-table" }));
+    await jobs.refresh();
+    clearInterval(polling);
+    polling = setInterval(() => {
+      if (state.view !== "jobs") return clearInterval(polling);
+      jobs.refresh().catch(() => {});
+    }, 1000);
+  },
+  async refresh() {
+    const where = document.getElementById("jobs-table");
+    if (!where) return;
+    const list = await api.op("jobs.list", { all: true, library: state.library });
+    clear(where, list.length ? table("Jobs", ["Job", "Where", "State", "Progress", "Actions"], list.map((job) =>
+      h("tr", { dataset: { job: job.id } },
+        h("td", {}, job.kind, h("div", { class: "holder", text: short(job.id) })),
+        h("td", { text: job.path || "" }),
+        h("td", { text: job.reason ? `${job.state}: ${typeof job.reason === "string" ? job.reason : JSON.stringify(job.reason)}` : job.state }),
+        h("td", {}, progressOf(job)),
+        h("td", {}, jobButtons(job))))) : h("p", { class: "muted", text: "No jobs." }));
+  },
+  onEvent: debounce((event) => {
+    if (state.view === "jobs" && (event.type || "").startsWith("job.")) jobs.refresh().catch(() => {});
+  }, 200),
+};
+
+// -- the log ----------------------------------------------------------------------------
+
+const KEEP = 300;
+let following = true;
+
+function logLine(event) {
+  const body = event.body ? JSON.stringify(event.body) : "";
+  return h("li", { dataset: { pos: event.pos } },
+    h("strong", { text: `${event.pos} ` }), h("span", { text: `${event.type} ` }),
+    h("span", { class: "muted", text: body.length > 240 ? body.slice(0, 240) + "…" : body }));
+}
+
+export const log = {
+  async render(main) {
+    const list = h("ol", { id: "log-lines", class: "logview", "aria-label": "Events, newest last", "aria-live": "off" });
+    const toggle = h("button", { type: "button", "aria-pressed": String(following), text: "Follow live",
+      onclick: () => {
+        following = !following;
+        toggle.setAttribute("aria-pressed", String(following));
+      } });
+    clear(main, h("h2", { text: "Log" }), h("div", { class: "toolbar" }, toggle), list);
+    const recent = await api.op("log.tail", { count: 100, library: state.library });
+    for (const event of recent) list.append(logLine(event));
+    list.lastElementChild?.scrollIntoView({ block: "nearest" });
+  },
+  onEvent(event) {
+    const list = document.getElementById("log-lines");
+    if (!list || state.view !== "log" || !following) return;
+    const last = list.lastElementChild;
+    if (last && Number(last.dataset.pos) >= event.pos) return;
+    list.append(logLine(event));
+    while (list.childElementCount > KEEP) list.firstElementChild.remove();
+    list.lastElementChild.scrollIntoView({ block: "nearest" });
+  },
+};
+
+// -- Spacedrop --------------------------------------------------------------------------
+
+export const drop = {
+  async render(main, _state, options = {}) {
+    const [offers, devices] = await Promise.all([
+      api.op("drop.list").catch((error) => ({ error })),
+      api.op("device.list", { library: state.library }).catch(() => []),
+    ]);
+    const others = devices.filter((d) => !d.this_device && !d.revoked);
+    const device = h("select", { id: "drop-device", required: true },
+      others.map((d) => h("option", { value: d.device, text: d.name || short(d.device) })));
+    const paths = h("textarea", { id: "drop-paths", rows: 3, required: true, text: (options.paths || []).join("\n") });
+    const said = h("p", { id: "drop-said", role: "status" });
+    const send = h("form", { onsubmit: async (event) => {
+      event.preventDefault();
+      said.textContent = "Sending…";
+      try {
+        const sent = await api.op("drop.send", { device: device.value, library: state.library,
+          paths: paths.value.split("\n").map((p) => p.trim()).filter(Boolean) });
+        said.textContent = `Sent: ${sent.state || "done"}${sent.reason ? ` (${sent.reason})` : ""}`;
+        await drop.render(main);
+      } catch (error) {
+        said.textContent = error.message;
+      }
+    } }, h("h3", { text: "Send" }),
+      others.length ? [h("label", { for: "drop-device", text: "To device" }), " ", device] : h("p", { class: "muted", text: "No other device is paired." }),
+      h("p", {}, h("label", { for: "drop-paths", text: "Files (one path a line)" })), paths,
+      h("p", {}, h("button", { type: "submit", text: "Send", disabled: !others.length })), said);
+    const rows = Array.isArray(offers) ? offers : [];
+    const decide = (offer, accept) => async () => {
+      try {
+        await api.op(accept ? "drop.accept" : "drop.reject", accept ? { offer: offer.id, library: state.library } : { offer: offer.id });
+        announce(accept ? "Accepted." : "Declined.");
+      } catch (error) {
+        said.textContent = error.message;
+      }
+      await drop.render(main);
+    };
+    clear(main, h("h2", { text: "Spacedrop" }),
+      offers.error ? h("p", { class: "error", role: "alert", text: offers.error.message }) : null,
+      h("h3", { text: "Offers and drops" }),
+      rows.length ? table("Drops", ["From / to", "Files", "State", "Decide"], rows.map((offer) => h("tr", { dataset: { offer: offer.id } },
+        h("td", { text: `${offer.direction === "in" ? "from" : "to"} ${offer.name || short(offer.device)}` }),
+        h("td", {}, h("ul", {}, (offer.files || []).map((f) => h("li", { text: `${f.name || f.path} ${f.size !== undefined ? bytes(f.size) : ""}` })))),
+        h("td", { text: offer.reason ? `${offer.state}: ${offer.reason}` : offer.state }),
+        h("td", {}, offer.direction === "in" && offer.state === "pending"
+          ? [h("button", { type: "button", text: "Accept", onclick: decide(offer, true) }), " ",
+            h("button", { type: "button", text: "Decline", onclick: decide(offer, false) })]
+          : null)))) : h("p", { class: "muted", text: "No drops." }),
+      send);
+  },
+};
+
+// -- proposals (issue 18's agents) ------------------------------------------------------
+
+// The agents' proposals: shown once the node has the `agent.proposals` op; accepted and
+// rejected through `agent.accept` and `agent.reject`.
+export const proposals = {
+  async render(main) {
+    if (!(await api.hasOp("agent.proposals"))) {
+      return clear(main, h("h2", { text: "Proposals" }),
+        h("p", { class: "muted", text: "This node has no agents yet: their proposals will be listed here." }));
+    }
+    const list = await api.op("agent.proposals", { library: state.library });
+    const decide = (p, name) => async () => {
+      try {
+        await api.op(name, { proposal: p.id, library: state.library });
+        announce(name === "agent.accept" ? "Accepted." : "Rejected.");
+      } catch (error) {
+        announce(error.message);
+      }
+      await proposals.render(main);
+    };
+    clear(main, h("h2", { text: "Proposals" }), list.length ? h("ul", {}, list.map((p) => h("li", { dataset: { proposal: p.id } },
+      h("h3", { text: p.title || p.id }),
+      facts([["Agent", p.agent], ["State", p.state], ["Items", (p.items || []).length]]),
+      h("ol", {}, (p.items || []).map((item) => h("li", { text: item.preview || item.summary || JSON.stringify(item) }))),
+      h("button", { type: "button", text: "Accept", onclick: decide(p, "agent.accept") }), " ",
+      h("button", { type: "button", text: "Reject", onclick: decide(p, "agent.reject") }))))
+      : h("p", { class: "muted", text: "No proposals." }));
+  },
+};
