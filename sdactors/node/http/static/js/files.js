@@ -6,15 +6,31 @@ import * as details from "./details.js";
 import { announce, bytes, clear, debounce, h, showError, when } from "./dom.js";
 import { slider } from "./timeline.js";
 
-const ICONS = { dir: "📁", location: "🗄️", image: "🖼️", video: "🎞️", audio: "🎵", text: "📄" };
+// Icons drawn here (no icon font, no emoji: a machine without an emoji font shows boxes).
+const SHAPES = {
+  folder: "M2 5h7l2 2h11v12H2z",
+  file: "M5 2h9l5 5v15H5z M14 2v5h5",
+  image: "M3 4h18v16H3z M3 16l5-5 4 4 3-3 6 6 M16 8.5a1.5 1.5 0 1 0 0.01 0",
+  video: "M3 5h14v14H3z M17 10l5-3v10l-5-3",
+  audio: "M9 18V5l11-2v13 M9 18a3 3 0 1 1-0.01 0 M20 16a3 3 0 1 1-0.01 0",
+};
+const SVG = "http://www.w3.org/2000/svg";
 const SORTS = { name: "Name", size: "Size", modified: "Modified", kind: "Kind" };
 const look = { mode: localStorage.getItem("sd-look") || "grid", sort: "name", reverse: false };
 
 let shown = [];
 let main = null;
 
-export function icon(entry) {
-  return ICONS[entry.type] || ICONS[entry.kind] || "📄";
+export function icon(entry, large = false) {
+  const shape = entry.type === "file" ? SHAPES[entry.kind] || SHAPES.file : SHAPES.folder;
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", large ? "icon" : "icon small");
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", shape);
+  svg.append(path);
+  return svg;
 }
 
 // -- the tree ---------------------------------------------------------------------------
@@ -42,6 +58,7 @@ function branch(entry) {
     dataset: { path: entry.path },
     title: entry.path,
     text: entry.name + (entry.offline ? " (offline)" : ""),
+    "aria-label": `${entry.name}${entry.device_name ? ` on ${entry.device_name}` : ""}${entry.offline ? ", offline" : ""}`,
     onclick: () => openFolder(entry.path, { focus: false }),
   });
   toggle.addEventListener("click", async () => {
@@ -59,7 +76,10 @@ function branch(entry) {
       }
     }
   });
-  return h("li", {}, toggle, open, children);
+  const holder = entry.type === "location" && entry.device_name
+    ? h("span", { class: "holder", "aria-hidden": "true", text: ` ${entry.device_name}` })
+    : null;
+  return h("li", {}, toggle, open, holder, children);
 }
 
 function markCurrent() {
@@ -195,11 +215,11 @@ export function picture(entry, size = 256) {
     const img = h("img", { class: "thumb", alt: "", loading: "lazy", dataset: { path: entry.path } });
     thumbnailOf(entry, size).then((url) => {
       if (url) img.src = url;
-      else img.replaceWith(h("span", { class: "icon", "aria-hidden": "true", text: icon(entry) }));
+      else img.replaceWith(icon(entry, true));
     });
     return img;
   }
-  return h("span", { class: "icon", "aria-hidden": "true", text: icon(entry) });
+  return icon(entry, true);
 }
 
 const fullIds = new Map();
@@ -232,7 +252,7 @@ function table(entries) {
       head("modified", "Modified"), h("th", { scope: "col", class: "hide-narrow", text: "Device" }))),
     h("tbody", {}, entries.map((entry) => h("tr", {},
       h("td", { class: "name" }, h("button", { type: "button", dataset: { path: entry.path }, onclick: () => activate(entry) },
-        h("span", { "aria-hidden": "true", text: icon(entry) + " " }), entry.name)),
+        icon(entry), entry.name)),
       h("td", { text: entry.type === "file" ? entry.kind || "" : "folder" }),
       h("td", { text: entry.type === "file" ? bytes(entry.size) : "" }),
       h("td", { text: when(entry.modified) }),

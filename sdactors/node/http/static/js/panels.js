@@ -64,7 +64,7 @@ export const devices = {
             h("td", { text: d.this_device ? "" : (s.connected ?? d.connected) ? "yes" : "no" }),
             h("td", { text: s.behind !== undefined && s.behind !== null ? `${s.behind} / ${s.ahead}` : "" }),
             h("td", { text: when(s.last_sync) }),
-            h("td", { class: "reason", text: d.this_device ? "" : s.reason || "" }));
+            h("td", { class: "reason", text: d.this_device ? "" : syncReason(d, s) }));
         })));
   },
   onEvent: debounce((event) => {
@@ -74,6 +74,15 @@ export const devices = {
     }
   }, 300),
 };
+
+// Why a device is (or is not) in step with this one, in the words of `sd sync status`.
+function syncReason(device, status) {
+  if (device.revoked) return "revoked";
+  if (status.reason) return status.reason;
+  if (status.connected && status.behind === 0 && status.ahead === 0) return "in step";
+  if (status.connected) return "syncing";
+  return "";
+}
 
 // -- jobs -------------------------------------------------------------------------------
 
@@ -145,6 +154,7 @@ export const jobs = {
 
 const KEEP = 300;
 let following = true;
+let logType = "";
 
 function logLine(event) {
   const body = event.body ? JSON.stringify(event.body) : "";
@@ -161,14 +171,21 @@ export const log = {
         following = !following;
         toggle.setAttribute("aria-pressed", String(following));
       } });
-    clear(main, h("h2", { text: "Log" }), h("div", { class: "toolbar" }, toggle), list);
-    const recent = await api.op("log.tail", { count: 100, library: state.library });
+    const type = h("input", { id: "log-type", value: logType, size: 14, placeholder: "entries.",
+      onchange: () => {
+        logType = type.value.trim();
+        log.render(main);
+      } });
+    clear(main, h("h2", { text: "Log" }), h("div", { class: "toolbar" }, toggle,
+      h("label", { for: "log-type", text: "Types starting with" }), type), list);
+    const recent = await api.op("log.tail", { count: 100, type_prefix: logType || null, library: state.library });
     for (const event of recent) list.append(logLine(event));
     list.lastElementChild?.scrollIntoView({ block: "nearest" });
   },
   onEvent(event) {
     const list = document.getElementById("log-lines");
     if (!list || state.view !== "log" || !following) return;
+    if (logType && !(event.type || "").startsWith(logType)) return;
     const last = list.lastElementChild;
     if (last && Number(last.dataset.pos) >= event.pos) return;
     list.append(logLine(event));

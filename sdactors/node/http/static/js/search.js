@@ -84,7 +84,7 @@ function table(found) {
     h("thead", {}, h("tr", {}, ["Name", "Held by", "Kind", "Size", "Tags"].map((t) => h("th", { scope: "col", text: t })))),
     h("tbody", {}, found.map((hit) => h("tr", {},
       h("td", { class: "name" }, h("button", { type: "button", dataset: { path: hit.path }, onclick: () => activate(hit) },
-        h("span", { "aria-hidden": "true", text: icon(hit) + " " }), hit.name),
+        icon(hit), hit.name),
         h("div", { class: "holder", text: hit.path })),
       h("td", { class: "device", text: hit.device_name || (hit.device || "").slice(0, 8) }),
       h("td", { text: hit.kind || hit.type }),
