@@ -169,6 +169,19 @@ INDEX_FIGURES = [
         baseline_what="plocate",
     ),
 ]
+WEB_FIGURES = [
+    Figure("search_c1_p50", "search.json_c1.p50_ms", "ms", "lower",
+           baseline="search.socket_c1.p50_ms", baseline_what="control socket"),
+    Figure("search_c1_p99", "search.json_c1.p99_ms", "ms", "lower",
+           baseline="search.socket_c1.p99_ms", baseline_what="control socket"),
+    Figure("search_c8_p99", "search.json_c8.p99_ms", "ms", "lower", goal="search.goal.json_c8_p99_ms",
+           baseline="search.socket_c8.p99_ms", baseline_what="control socket"),
+    Figure("event_to_client_p50", "event_latency.p50_ms", "ms", "lower",
+           goal="event_latency.goal.p50_ms"),
+    Figure("write_to_client_p50", "write_latency.p50_ms", "ms", "lower"),
+    Figure("rss_100_streams", "streams.delta_mb", "MB", "lower", goal="streams.goal.delta_mb"),
+]  # fmt: skip
+
 NODE_FIGURES = [
     Figure(
         "index",
@@ -293,6 +306,13 @@ BENCHMARKS: list[Bench] = [
         + ("--idle-seconds", "1"),
         tree=True,
         figures=NODE_FIGURES,
+    ),
+    Bench(
+        "web",
+        "bench_web.py",
+        quick=("--files", "500", "--runs", "20", "--streams", "20", "--events", "3"),
+        tree=True,
+        figures=WEB_FIGURES,
     ),
     Bench(
         "node_100k",

@@ -272,7 +272,7 @@ class LogTail(Op):
                 for ev in store.read(max(0, head - max(self.count * 20, 1000)))
                 if _typed(ev, self.type_prefix)
             ]
-            for ev in recent[len(recent) - self.count :] if self.count else []:
+            for ev in recent[max(0, len(recent) - self.count) :] if self.count else []:
                 out.add(self._item(ev, names))
                 sent += 1
             out.flush()

@@ -15,6 +15,17 @@ import msgpack
 
 def jsonable(value: Any) -> Any:
     """Event bodies hold bytes and tuples; JSON gets hex strings and arrays."""
+    # The plain types by their exact type first: a search's answer is hundreds of values,
+    # each walked here (a chain of isinstance calls per value cost a millisecond a request).
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): jsonable(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [jsonable(v) for v in value]
+    if kind is bytes:
+        return value.hex()
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, (list, tuple)):

@@ -198,3 +198,13 @@ def test_tail_follow_sees_events_of_another_process_and_ends_on_ctrl_c(
     finally:
         follow.send_signal(signal.SIGINT)
         assert follow.wait(10) == 0
+
+
+def test_tail_asked_for_more_than_there_are_gives_every_one(sd: Sd) -> None:
+    sd.run("library", "create", "Few")
+    sd.run("tag", "create", "One")
+    sd.run("tag", "create", "Two")
+    tags = sd.json_lines("log", "tail", "-n", "3", "--type", "tag.")
+    assert [e["body"]["name"] for e in tags] == ["One", "Two"]
+    every = sd.json_lines("log", "tail", "-n", "100")
+    assert [e["pos"] for e in every] == list(range(1, len(every) + 1))

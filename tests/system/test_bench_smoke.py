@@ -184,6 +184,17 @@ def check_similar(r: dict[str, Any], arg: Arg) -> None:
     assert r["planted_found"] == r["planted"] and r["cpu_s"] > 0
 
 
+def check_web(r: dict[str, Any], arg: Arg) -> None:
+    assert r["ok"] is True
+    # Every query answered and checked, at each concurrency; every stream opened.
+    for kind in ("json", "socket"):
+        for c in (1, 8):
+            assert r["search"][f"{kind}_c{c}"]["requests"] == arg("--runs"), (kind, c)
+    assert r["search"]["checked"]["answers"] == 4 * arg("--runs")
+    assert r["event_latency"]["events"] == r["write_latency"]["events"] == arg("--events")
+    assert r["streams"]["opened"] == arg("--streams")
+
+
 CHECKS: dict[str, Callable[[dict[str, Any], Arg], None]] = {
     "similar": check_similar,
     "kinds": check_kinds,
@@ -194,6 +205,7 @@ CHECKS: dict[str, Callable[[dict[str, Any], Arg], None]] = {
     "sync": check_sync,
     "cluster": check_cluster,
     "media": check_media,
+    "web": check_web,
 }
 
 

@@ -7,6 +7,7 @@ and the node refusing to start where it must not serve.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -16,9 +17,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from starlette.routing import WebSocketRoute
 
 from sdactors.node.http.app import build_app
 from sdactors.node.http.server import DRAIN_S
@@ -58,8 +61,6 @@ def _events(
     headers: dict[str, str] | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
     """The first ``stop_after`` events of a stream (id and data)."""
-    import json
-
     got: list[tuple[int, dict[str, Any]]] = []
     pos = None
     with httpx.stream(
@@ -90,8 +91,15 @@ def test_a_real_node_refuses_every_route_without_credentials_and_foreign_writes(
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
         routes = [r for r in build_app(_Host(sd.data_dir)).routes if r.name != "page"]
         public = {"/api/v1/login", "/api/v1/logout", "/api/v1/session"}
+        sockets = [r for r in routes if isinstance(r, WebSocketRoute)]
+        assert sockets
+        for route in sockets:
+            path = re.sub(r"\{[^}]+\}", "x", route.path)
+            assert _websocket(url, path, {})[0] == "rejected", path
         with httpx.Client(base_url=url, timeout=10) as client:
             for route in routes:
+                if isinstance(route, WebSocketRoute):
+                    continue
                 path = re.sub(r"\{[^}]+\}", "x", route.path)
                 for method in set(route.methods) - {"HEAD"}:
                     answer = client.request(method, path)
@@ -125,6 +133,11 @@ def test_a_real_node_refuses_every_route_without_credentials_and_foreign_writes(
                 headers={"x-csrf-token": csrf, "origin": url},
             )
             assert mine.status_code == 200, mine.text
+            cookie = {"cookie": f"sd_session={client.cookies['sd_session']}"}
+            hijack = _websocket(url, "/api/v1/events", {**cookie, "origin": "http://evil.example"})
+            assert hijack[0] == "rejected"
+            own = _websocket(url, "/api/v1/events?types=tag.&after=0", {**cookie, "origin": url}, 1)
+            assert own[0] == "accepted" and json.loads(own[1][0])["body"]["name"] == "C"
         assert [t["name"] for t in sd.json("tag", "list")] == ["C"]
 
 
@@ -158,6 +171,16 @@ def test_the_event_stream_follows_live_and_resumes_from_a_position(sd: Sd, tmp_p
         # Without a filter, from a position: every event after it, in order.
         every = _events(url, full, 3, {"after": str(first)})
         assert [pos for pos, _ in every] == [first + 1, first + 2, first + 3]
+        # Without a position: from now on.
+        live: list[Any] = []
+        reader = threading.Thread(
+            target=lambda: live.extend(_events(url, full, 1, {"types": "tag."}))
+        )
+        reader.start()
+        time.sleep(0.5)
+        sd.run("tag", "create", "Four")
+        reader.join(timeout=20)
+        assert [data["body"].get("name") for _, data in live] == ["Four"]
 
 
 def test_a_stop_ends_open_streams_within_the_drain_time(sd: Sd, tmp_path: Path) -> None:
@@ -244,6 +267,36 @@ def test_the_node_refuses_to_serve_other_machines_without_a_password_or_a_busy_p
         )
     assert run.returncode == 1
     assert f"127.0.0.1:{port} is in use" in run.stderr
+
+
+def _websocket(
+    url: str, target: str, headers: dict[str, str], messages: int = 0
+) -> tuple[str, list[str]]:
+    """Open a websocket (wsproto over a plain socket): whether it was accepted, and its
+    first ``messages`` text messages."""
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, RejectConnection, Request, TextMessage
+
+    parts = urlsplit(url)
+    ws = WSConnection(ConnectionType.CLIENT)
+    got: list[str] = []
+    state = "waiting"
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        extra = [(k.encode(), v.encode()) for k, v in headers.items()]
+        sock.sendall(ws.send(Request(host=parts.netloc, target=target, extra_headers=extra)))
+        while state == "waiting" or (state == "accepted" and len(got) < messages):
+            data = sock.recv(65536)
+            if not data:
+                break
+            ws.receive_data(data)
+            for event in ws.events():
+                if isinstance(event, AcceptConnection):
+                    state = "accepted"
+                elif isinstance(event, RejectConnection):
+                    state = "rejected"
+                elif isinstance(event, TextMessage):
+                    got.append(event.data)
+    return state, got
 
 
 @contextmanager

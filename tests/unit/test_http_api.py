@@ -11,6 +11,7 @@ import dataclasses
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, AsyncIterator
 
 import httpx
@@ -25,6 +26,7 @@ from sdactors.node.http.openapi import document
 from sdactors.node.process import NodeProcess
 from sdactors.ops.base import CHECK_RESULTS_ENV, command_class, commands
 from sdactors.runtime.errors import TagExists
+from sdactors.runtime.plain import dumps
 from tests.conftest import Sd
 from tests.helpers_tree import write
 
@@ -296,3 +298,106 @@ async def test_a_file_and_a_thumbnail_are_behind_the_guard_and_served_safely(api
     assert thumb.status_code == 404  # a text file has none
     bad = await api.client.get(f"/api/v1/thumb/{lib}/{info['content_id']}/7", headers=headers)
     assert bad.status_code == 400
+
+
+class _FakeFeed:
+    """A feed whose deliveries the test makes: a notice lost, one delivered twice."""
+
+    def __init__(self) -> None:
+        self.send, self.receive = trio.open_memory_channel[Any](16)
+        self.left = False
+
+    def join(self, prefixes: tuple[str, ...]) -> tuple[object, Any]:
+        return SimpleNamespace(pending=0), self.receive
+
+    def leave(self, listener: object) -> None:
+        self.left = True
+
+
+async def test_a_stream_sends_every_event_once_past_its_position_even_when_notices_are_lost(
+    api: Api,
+) -> None:
+    from sdactors.node.http.events import follow
+
+    for name in ("A", "B", "C", "D", "E"):
+        assert (await api.op("tag.create", None, name=name)).status_code == 200
+    lib = api.sd.json("library", "list")[0]["id"]
+    path = api.app.state.api.host.data.library(lib).events
+    tags = [e for e in api.sd.json_lines("log", "tail", "-n", "100") if e["type"] == "tag.created"]
+    positions = [e["pos"] for e in tags]
+    feed, stopping = _FakeFeed(), trio.Event()
+    got: list[int] = []
+
+    async def consume() -> None:
+        stream = follow(feed, path, positions[1], ("tag.",), stopping, trio.to_thread.run_sync)  # type: ignore[arg-type]
+        async for item in stream:
+            if item is not None:
+                got.append(item[0])
+                assert json.loads(item[1])["pos"] == item[0]
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(consume)
+        await trio.sleep(0.5)
+        assert got == positions[2:]  # the log past the position
+        # Delivered again (a commit the stream read from the log): skipped.
+        await feed.send.send((positions[2], positions[4], []))
+        # A notice lost: the next one starts past it; what it held is read from the log.
+        (await api.op("tag.create", None, name="F")).raise_for_status()
+        (await api.op("tag.create", None, name="G")).raise_for_status()
+        after = [
+            e for e in api.sd.json_lines("log", "tail", "-n", "100") if e["type"] == "tag.created"
+        ]
+        f, g = after[-2], after[-1]
+        await feed.send.send((g["pos"], g["pos"], [(g["pos"], dumps(g))]))
+        await trio.sleep(0.5)
+        assert got == [*positions[2:], f["pos"], g["pos"]]
+        stopping.set()
+    assert feed.left
+
+
+class _Bus:
+    """A library's subscriptions, as the feed uses them."""
+
+    def __init__(self) -> None:
+        self.subscribed: dict[int, Any] = {}
+
+    def subscribe(self, prefixes: tuple[str, ...], deliver: Any, name: str = "") -> int:
+        self.subscribed[len(self.subscribed) + 1] = deliver
+        return len(self.subscribed)
+
+    def unsubscribe(self, token: int) -> None:
+        del self.subscribed[token]
+
+
+async def test_a_stream_that_falls_behind_is_ended_and_the_feed_unsubscribes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from events.envelope import Event
+    from sdactors.node.http import events
+
+    monkeypatch.setattr(events, "BACKLOG_BYTES", 4096)
+    bus = _Bus()
+    feed = events.Feed(bus, trio.lowlevel.current_trio_token())  # type: ignore[arg-type]
+    slow, slow_in = feed.join(("tag.",))
+    other, other_in = feed.join(("entries.",))
+    assert len(bus.subscribed) == 1
+    deliver = next(iter(bus.subscribed.values()))
+
+    def event(pos: int, kind: str) -> Event:
+        body = {"name": "x" * 1000}
+        return Event(b"d" * 32, pos, pos, kind, 1, body, b"", b"i" * 32, b"", None, pos)
+
+    # Delivered from the bus's thread, as the bus does.
+    for pos in range(1, 8):
+        await trio.to_thread.run_sync(deliver, [event(pos, "tag.created")])
+    await trio.sleep(0.1)
+    assert slow.overflowed  # over 4 KiB of JSON not taken: its channel is closed
+    got = [batch async for batch in slow_in]
+    assert 0 < len(got) < 7 and [items[0][0] for _, _, items in got] == list(range(1, len(got) + 1))
+    # The other stream wants none of them: it only hears which positions went by.
+    assert not other.overflowed
+    spans = [other_in.receive_nowait() for _ in range(7)]
+    assert [(lo, hi, items) for lo, hi, items in spans] == [(p, p, []) for p in range(1, 8)]
+    feed.leave(slow)
+    feed.leave(other)
+    assert bus.subscribed == {}

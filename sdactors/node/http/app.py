@@ -19,7 +19,9 @@ Routes (every one behind :class:`sdactors.node.http.access.Guard`):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 from importlib import resources
 from pathlib import Path
@@ -30,9 +32,10 @@ import trio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from events.shapes import declared_shape
+from events.shapes import Struct, declared_shape
 from sdactors.node.failures import failure
 from sdactors.node.http import access, events, files, openapi
 from sdactors.node.http.args import fields_from_json
@@ -40,6 +43,7 @@ from sdactors.ops import registry  # noqa: F401 - every command registered
 from sdactors.ops.base import Op, command_class, commands, decode
 from sdactors.runtime import errors
 from sdactors.runtime.errors import InvalidArgument
+from sdactors.runtime.logs import get_logger
 from sdactors.runtime.plain import dumps
 from sdactors.runtime.web_auth import CredentialStore
 
@@ -47,6 +51,9 @@ if TYPE_CHECKING:
     from sdactors.library.handle import Library
     from sdactors.ops.context import OpContext, ProgressSink
     from sdactors.runtime.paths import DataDir
+
+log = get_logger(__name__)
+_COMMAND_NAMES = frozenset(commands())
 
 # A request's body larger than this is refused (an op's arguments are small).
 MOST_BODY = 1 << 20
@@ -135,6 +142,22 @@ async def _json_body(request: Request) -> Any:
         raise InvalidArgument(f"the body is not JSON: {exc}") from None
 
 
+@functools.cache
+def _declared(cls: type) -> tuple[Struct, tuple[tuple[str, Any], ...], tuple[str, ...]]:
+    """An op's argument shapes, its defaults and its required fields (read once: reading
+    annotations costs a millisecond)."""
+    defaults: list[tuple[str, Any]] = []
+    required: list[str] = []
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            defaults.append((f.name, lambda v=f.default: v))
+        elif f.default_factory is not dataclasses.MISSING:
+            defaults.append((f.name, f.default_factory))
+        else:
+            required.append(f.name)
+    return declared_shape(cls), tuple(defaults), tuple(required)
+
+
 def command_of(name: str, given: Any) -> Op:
     """The op ``name`` with the arguments a JSON object gave (defaults filled in)."""
     try:
@@ -143,17 +166,14 @@ def command_of(name: str, given: Any) -> Op:
         raise InvalidArgument(f"unknown command {name!r}") from None
     if type(given) is not dict:
         raise InvalidArgument(f"{name}: the arguments must be a JSON object")
-    shape = declared_shape(cls)
+    shape, defaults, required = _declared(cls)
     args = fields_from_json(shape, given)
-    for f in dataclasses.fields(cls):
-        if f.name in args:
-            continue
-        if f.default is not dataclasses.MISSING:
-            args[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            args[f.name] = f.default_factory()
-        else:
-            raise InvalidArgument(f"{name}: the argument {f.name} is missing")
+    for field, make in defaults:
+        if field not in args:
+            args[field] = make()
+    for field in required:
+        if field not in args:
+            raise InvalidArgument(f"{name}: the argument {field} is missing")
     return decode(name, args)
 
 
@@ -172,7 +192,7 @@ class Api:
         name = request.path_params["name"]
         principal = access.principal_of(request.scope)
         try:
-            if name not in commands():
+            if name not in _COMMAND_NAMES:
                 return refusal(404, "unknown_op", f"unknown command {name!r}")
             why = principal.refusal(name) if principal is not None else "no session or key"
             if why is not None:
@@ -270,22 +290,59 @@ class Api:
             feed = self._feeds[library_id] = events.Feed(lib, trio.lowlevel.current_trio_token())
         return feed
 
+    async def _follow(self, query: Any, headers: Any) -> Any:
+        """The events a stream asked for: its library's, of its types, past its position
+        (``after``, or ``Last-Event-ID``; neither: from now on)."""
+        library_id = self.host.find_id(query.get("library"))
+        path = self.host.data.library(library_id).events
+        raw = query.get("after") or headers.get("last-event-id")
+        feed = self.feed(library_id)
+        if raw is None or raw == "":
+            after = await anyio.to_thread.run_sync(events.head, path)
+        else:
+            after = _position(raw)
+        prefixes = tuple(p for p in (query.get("types") or "").split(",") if p)
+        return events.follow(feed, path, after, prefixes, self.stopping, anyio.to_thread.run_sync)
+
     async def events(self, request: Request) -> Response:
-        query = request.query_params
         try:
-            library_id = self.host.find_id(query.get("library"))
-            after = _position(query.get("after") or request.headers.get("last-event-id"))
-            prefixes = tuple(p for p in (query.get("types") or "").split(",") if p)
-            feed = self.feed(library_id)
+            found = await self._follow(request.query_params, request.headers)
         except Exception as exc:  # noqa: BLE001
             return error_response(exc)
-        path = self.host.data.library(library_id).events
-        body = events.stream(feed, path, after, prefixes, self.stopping, anyio.to_thread.run_sync)
         return StreamingResponse(
-            body,
+            events.sse_body(found),
             media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
+
+    async def events_socket(self, socket: WebSocket) -> None:
+        """The same events on a websocket: one text message per event (its JSON)."""
+        try:
+            found = await self._follow(socket.query_params, socket.headers)
+        except Exception as exc:  # noqa: BLE001
+            _kind, message, _ = failure(exc)
+            await socket.close(code=4400, reason=message[:120])
+            return
+        await socket.accept()
+
+        async def until_closed(scope: trio.CancelScope) -> None:
+            try:
+                while (await socket.receive())["type"] != "websocket.disconnect":
+                    pass
+            finally:
+                scope.cancel()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(until_closed, nursery.cancel_scope)
+            try:
+                async with contextlib.aclosing(found) as items:
+                    async for item in items:
+                        if item is not None:
+                            await socket.send_text(item[1])
+                await socket.close()
+            except (WebSocketDisconnect, trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+            nursery.cancel_scope.cancel()
 
     async def thumb(self, request: Request) -> Response:
         params = request.path_params
@@ -336,9 +393,7 @@ class Api:
         )
 
 
-def _position(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return 0
+def _position(raw: str) -> int:
     if not raw.isdigit():
         raise InvalidArgument(f"after: {raw[:40]!r} is not a log position")
     return int(raw)
@@ -352,6 +407,7 @@ def build_app(host: HttpHost, binding: access.Binding | None = None) -> Starlett
         Route("/api/v1/op/{name}", api.run_op, methods=["POST"]),
         Route("/api/v1/ops", api.ops, methods=["GET"]),
         Route("/api/v1/events", api.events, methods=["GET"]),
+        WebSocketRoute("/api/v1/events", api.events_socket),
         Route("/api/v1/session", api.session, methods=["GET"]),
         Route("/api/v1/login", api.login, methods=["POST"]),
         Route("/api/v1/logout", api.logout, methods=["POST"]),
@@ -362,7 +418,7 @@ def build_app(host: HttpHost, binding: access.Binding | None = None) -> Starlett
     routes += _graphql(host)
     protected = list(routes)
     routes.append(_page(api))
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={Exception: _failed})
     app.state.api = api
 
     def is_protected(scope: access.Scope) -> bool:
@@ -378,6 +434,12 @@ def build_app(host: HttpHost, binding: access.Binding | None = None) -> Starlett
         protected=is_protected,
     )
     return app
+
+
+async def _failed(request: Request, exc: Exception) -> Response:
+    """A bug in a route: logged (by its path, never its query or headers), answered 500."""
+    log.error("http_failed", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+    return refusal(500, "internal", f"internal error: {type(exc).__name__}")
 
 
 def _graphql(host: HttpHost) -> list[BaseRoute]:

@@ -22,19 +22,24 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Sequence
 import trio
 
 from events.envelope import Event
-from events.store import EventStore, type_matches
+from events.store import EventStore, read_head, type_matches
 from sdactors.ops.log_read import event_json
 from sdactors.runtime.plain import dumps
 
 if TYPE_CHECKING:
     from sdactors.library.handle import Library
 
-# What a stream's client may fall behind by (in commits) before its stream is ended.
+# What a stream's client may fall behind by, in commits and in bytes of JSON, before its
+# stream is ended (it resumes from the log, which costs the node nothing meanwhile).
 BACKLOG = 1024
+BACKLOG_BYTES = 8 << 20
 # A comment line this often keeps proxies from closing a quiet stream.
 KEEPALIVE_S = 15.0
-# At most this many events read from the log per step of a catch-up.
+# At most this many events, or this much of their JSON, read from the log per step of a
+# catch-up (a batch of a thousand entries is some hundred KiB of JSON): a hundred streams
+# catching up at once hold a few MiB each, at most.
 CATCH_UP_STEP = 2000
+CATCH_UP_BYTES = 1 << 20
 
 
 # What the feed hands a stream per commit: the positions it spans, and the events of it the
@@ -51,6 +56,8 @@ class _Listener:
     prefixes: tuple[str, ...]
     send: trio.MemorySendChannel[Batch]
     overflowed: bool = field(default=False)
+    # Bytes of JSON handed over and not yet taken by its stream (trio's thread only).
+    pending: int = field(default=0)
 
     def wants(self, event_type: str) -> bool:
         return not self.prefixes or any(type_matches(event_type, p) for p in self.prefixes)
@@ -110,8 +117,12 @@ class Feed:
 
 def _hand_over(batches: list[tuple[_Listener, Batch]]) -> None:
     for listener, batch in batches:
+        size = sum(len(text) for _, text in batch[2])
         try:
+            if listener.pending + size > BACKLOG_BYTES:
+                raise trio.WouldBlock
             listener.send.send_nowait(batch)
+            listener.pending += size
         except trio.WouldBlock:
             listener.overflowed = True
             listener.send.close()
@@ -119,12 +130,18 @@ def _hand_over(batches: list[tuple[_Listener, Batch]]) -> None:
             pass
 
 
+def head(path: Any) -> int:
+    """The log's last position (a stream given no position starts there: live only)."""
+    return read_head(str(path))
+
+
 def read_committed(
     path: Any, after: int, prefixes: tuple[str, ...], until: int | None = None
 ) -> tuple[list[tuple[int, str]], int]:
-    """Up to CATCH_UP_STEP matching events past ``after`` (up to ``until``) and the position
-    read up to (in a worker thread: it reads SQLite)."""
-    most = CATCH_UP_STEP
+    """The matching events past ``after`` (up to ``until``), at most CATCH_UP_STEP of them or
+    CATCH_UP_BYTES of their JSON, and the position read up to (in a worker thread: it reads
+    SQLite)."""
+    most, budget = CATCH_UP_STEP, CATCH_UP_BYTES
     store = EventStore(path, readonly=True)
     try:
         head = store.head_pos if until is None else min(until, store.head_pos)
@@ -133,8 +150,10 @@ def read_committed(
         for ev in store.read(after, until=head):
             last = ev.pos
             if not prefixes or any(type_matches(ev.type, p) for p in prefixes):
-                out.append((ev.pos, dumps(event_json(ev))))
-                if len(out) >= most:
+                text = dumps(event_json(ev))
+                out.append((ev.pos, text))
+                budget -= len(text)
+                if len(out) >= most or budget <= 0:
                     break
         else:
             last = head
@@ -143,24 +162,24 @@ def read_committed(
         store.close()
 
 
-async def stream(
+async def follow(
     feed: Feed,
     path: Any,
     after: int,
     prefixes: tuple[str, ...],
     stopping: trio.Event,
     to_thread: Callable[..., Any],
-) -> AsyncIterator[bytes]:
-    """The SSE body: the log past ``after``, then live, until the client leaves or the node
-    stops (``stopping``)."""
+) -> AsyncIterator[tuple[int, str] | None]:
+    """Each event past ``after`` as ``(position, its JSON)``, from the log, then live; None
+    after KEEPALIVE_S of nothing. Ends when the node stops (``stopping``) or the client
+    falls behind."""
     listener, receive = feed.join(prefixes)
     try:
-        yield b": sd events\nretry: 1000\n\n"
         sent = after
         while True:  # the log up to now, in steps
             items, read_to = await to_thread(read_committed, path, sent, prefixes)
-            for pos, text in items:
-                yield sse(pos, text)
+            for item in items:
+                yield item
             if read_to <= sent:
                 break
             sent = read_to
@@ -170,18 +189,19 @@ async def stream(
                 if batch is _STOP:
                     return  # the node stops, or the client fell behind (it resumes)
                 if batch is None:
-                    yield b": alive\n\n"
+                    yield None
                     continue
                 lo, hi, items = batch
+                listener.pending -= sum(len(text) for _, text in items)
                 if hi <= sent:
                     continue
                 if lo > sent + 1:  # a notice lost: read what it held from the log
                     missed, _ = await to_thread(read_committed, path, sent, prefixes, lo - 1)
-                    for pos, text in missed:
-                        yield sse(pos, text)
+                    for item in missed:
+                        yield item
                 for pos, text in items:
                     if pos > sent:
-                        yield sse(pos, text)
+                        yield pos, text
                 sent = hi
     finally:
         feed.leave(listener)
@@ -216,3 +236,10 @@ async def _next(receive: trio.MemoryReceiveChannel, stopping: trio.Event) -> Any
         nursery.start_soon(take)
         nursery.start_soon(stop)
     return got
+
+
+async def sse_body(events: AsyncIterator[tuple[int, str] | None]) -> AsyncIterator[bytes]:
+    """The server-sent events of ``follow``: a comment line keeps a quiet stream open."""
+    yield b": sd events\nretry: 1000\n\n"
+    async for item in events:
+        yield b": alive\n\n" if item is None else sse(*item)
