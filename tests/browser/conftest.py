@@ -151,13 +151,18 @@ def log_in(page: Any, password: str = PASSWORD) -> None:
     page.locator("#tree button.open").first.wait_for()
 
 
-def axe_serious(page: Any) -> list[dict[str, Any]]:
-    """What axe-core finds serious or critical on the page as it is now."""
+def axe_serious(page: Any, rules: list[str] | None = None) -> list[dict[str, Any]]:
+    """What axe-core finds serious or critical on the page as it is now (every rule, or
+    only ``rules``)."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(content=AXE.read_text())
+    options: dict[str, Any] = {"resultTypes": ["violations"]}
+    if rules:
+        options["runOnly"] = {"type": "rule", "values": rules}
     found = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        "async (options) => (await axe.run(document, options)).violations"
         ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
-        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))"
+        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))",
+        options,
     )
     return [v for v in found if v["impact"] in ("serious", "critical")]

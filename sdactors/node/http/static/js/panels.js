@@ -89,9 +89,11 @@ function syncReason(device, status) {
 let polling = null;
 
 function progressOf(job) {
+  // A running job tells its progress; a paused or ended one, its last checkpoint.
   const p = job.progress || {};
-  const done = p.done ?? null;
-  const expected = p.expected ?? null;
+  const saved = job.checkpoint && typeof job.checkpoint === "object" ? job.checkpoint : {};
+  const done = p.done ?? saved.files ?? null;
+  const expected = p.expected ?? saved.total ?? null;
   if (done === null || !expected) return h("span", { class: "muted", text: job.state });
   return h("progress", { max: expected, value: done, "aria-label": `${job.kind} job progress`, text: `${done}/${expected}` });
 }
