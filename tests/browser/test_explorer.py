@@ -8,6 +8,7 @@ and the dark theme; a phone-sized screen shows them without sideways scrolling."
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PICTURE_SIZE, Explorer, axe_serious, log_in
+from tests.conftest import Sd
+from tests.helpers_cluster import Peer, device, running
+from tests.helpers_tree import write
 
 pytestmark = pytest.mark.slow
 
@@ -285,3 +289,64 @@ def test_a_jobs_progress_shows_live_and_the_page_pauses_resumes_and_cancels_it(
     row.get_by_role("button", name=re.compile("^Cancel the media job")).click()
     expect(state).to_contain_text("cancelled")
     expect(row.get_by_role("button")).to_have_count(0)
+
+
+def inbox(sd: Sd) -> Path:
+    (library,) = (sd.data_dir / "libraries").glob("*.sdlibrary")
+    return library / "inbox"
+
+
+def test_spacedrop_an_offer_accepted_on_the_page_and_a_file_sent_from_it(
+    page: Any, explorer: Explorer, tmp_path: Path
+) -> None:
+    carol = device(tmp_path, "carol")
+    carol.json("library", "create", "Elsewhere")  # a node serves once it has a library
+    offered = write(tmp_path, "for-ash.txt", "from carol, who is not paired\n")
+    network = explorer.ash.json("node", "status")["network"]
+    with running(Peer(carol, tmp_path / "carol.log")):
+        log_in(page)
+        page.get_by_role("button", name="Spacedrop").click()
+        expect(page.locator("#drop-offers")).to_contain_text("No drops.")
+        sending = carol.popen(
+            "drop", "send", "--to", network["device"], "--address", network["addresses"][0],
+            str(offered), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            # The offer shows by itself; accepted on the page, the file lands in the inbox.
+            accept = page.get_by_role("button", name="Accept the drop from carol")
+            expect(accept).to_be_visible(timeout=15_000)
+            explorer.shot(page, "drop-offer")
+            accept.click()
+            row = page.locator("#drop-offers tbody tr", has_text="from carol")
+            expect(row.locator("td.state")).to_have_text("done", timeout=15_000)
+            _, err = sending.communicate(timeout=30)
+            assert sending.returncode == 0, err
+        finally:
+            if sending.poll() is None:
+                sending.kill()
+                sending.wait()
+    assert (inbox(explorer.ash) / "for-ash.txt").read_text() == offered.read_text()
+    # Sent from the page to birch (paired: taken at once).
+    report = explorer.tree / "docs" / "report.txt"
+    page.get_by_label("To device").select_option(label="birch")
+    page.get_by_label("Files (one path a line)").fill(str(report))
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#drop-said")).to_have_text("Sent: done", timeout=15_000)
+    assert (inbox(explorer.birch) / "report.txt").read_bytes() == report.read_bytes()
+
+
+def test_a_node_without_a_password_says_how_to_set_one(browser: Any, tmp_path: Path) -> None:
+    fresh = device(tmp_path, "fresh")
+    fresh.json("library", "create", "Home")
+    with running(Peer(fresh, tmp_path / "fresh.log")):
+        url = fresh.json("node", "status")["http"]["url"]
+        context = browser.new_context(base_url=url)
+        try:
+            page = context.new_page()
+            page.goto("/")
+            expect(page.locator("#login-how")).to_be_visible()
+            expect(page.locator("#login-how")).to_contain_text("sd web password")
+            expect(page.get_by_label("Password")).to_be_hidden()
+            expect(page.locator("#app")).to_be_hidden()
+        finally:
+            context.close()

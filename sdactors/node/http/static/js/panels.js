@@ -198,16 +198,19 @@ export const log = {
 
 // -- Spacedrop --------------------------------------------------------------------------
 
+// Offers are not events of the library's log: the list is asked again every two seconds
+// while the view is shown (the send form is left as the user is filling it).
+const DROP_POLL_MS = 2000;
+let dropPolling = null;
+
 export const drop = {
   async render(main, _state, options = {}) {
-    const [offers, devices] = await Promise.all([
-      api.op("drop.list").catch((error) => ({ error })),
-      api.op("device.list", { library: state.library }).catch(() => []),
-    ]);
+    const devices = await api.op("device.list", { library: state.library }).catch(() => []);
     const others = devices.filter((d) => !d.this_device && !d.revoked);
     const device = h("select", { id: "drop-device", required: true },
       others.map((d) => h("option", { value: d.device, text: d.name || short(d.device) })));
-    const paths = h("textarea", { id: "drop-paths", rows: 3, required: true, text: (options.paths || []).join("\n") });
+    const paths = h("textarea", { id: "drop-paths", rows: 3, required: true });
+    paths.value = (options.paths || []).join("\n");
     const said = h("p", { id: "drop-said", role: "status" });
     const send = h("form", { onsubmit: async (event) => {
       event.preventDefault();
@@ -216,36 +219,53 @@ export const drop = {
         const sent = await api.op("drop.send", { device: device.value, library: state.library,
           paths: paths.value.split("\n").map((p) => p.trim()).filter(Boolean) });
         said.textContent = `Sent: ${sent.state || "done"}${sent.reason ? ` (${sent.reason})` : ""}`;
-        await drop.render(main);
       } catch (error) {
         said.textContent = error.message;
       }
+      await drop.refresh();
     } }, h("h3", { text: "Send" }),
       others.length ? [h("label", { for: "drop-device", text: "To device" }), " ", device] : h("p", { class: "muted", text: "No other device is paired." }),
       h("p", {}, h("label", { for: "drop-paths", text: "Files (one path a line)" })), paths,
       h("p", {}, h("button", { type: "submit", text: "Send", disabled: !others.length })), said);
-    const rows = Array.isArray(offers) ? offers : [];
-    const decide = (offer, accept) => async () => {
+    clear(main, h("h2", { text: "Spacedrop" }), h("h3", { text: "Offers and drops" }),
+      h("div", { id: "drop-offers" }), send);
+    await drop.refresh();
+    clearInterval(dropPolling);
+    dropPolling = setInterval(() => {
+      if (state.view !== "drop") return clearInterval(dropPolling);
+      drop.refresh().catch(() => {});
+    }, DROP_POLL_MS);
+  },
+  async refresh() {
+    const where = document.getElementById("drop-offers");
+    if (!where) return;
+    let rows;
+    try {
+      rows = await api.op("drop.list");
+    } catch (error) {
+      return showError(where, error);
+    }
+    const decide = (offer, accept) => async (event) => {
+      event.target.disabled = true;
       try {
-        await api.op(accept ? "drop.accept" : "drop.reject", accept ? { offer: offer.id, library: state.library } : { offer: offer.id });
-        announce(accept ? "Accepted." : "Declined.");
+        const args = accept ? { offer: offer.id, library: state.library } : { offer: offer.id };
+        await api.op(accept ? "drop.accept" : "drop.reject", args);
+        announce(accept ? `Accepted the drop from ${offer.name}.` : `Declined the drop from ${offer.name}.`);
       } catch (error) {
-        said.textContent = error.message;
+        announce(error.message);
+        const said = document.getElementById("drop-said");
+        if (said) said.textContent = error.message;
       }
-      await drop.render(main);
+      await drop.refresh();
     };
-    clear(main, h("h2", { text: "Spacedrop" }),
-      offers.error ? h("p", { class: "error", role: "alert", text: offers.error.message }) : null,
-      h("h3", { text: "Offers and drops" }),
-      rows.length ? table("Drops", ["From / to", "Files", "State", "Decide"], rows.map((offer) => h("tr", { dataset: { offer: offer.id } },
-        h("td", { text: `${offer.direction === "in" ? "from" : "to"} ${offer.name || short(offer.device)}` }),
-        h("td", {}, h("ul", {}, (offer.files || []).map((f) => h("li", { text: `${f.name || f.path} ${f.size !== undefined ? bytes(f.size) : ""}` })))),
-        h("td", { text: offer.reason ? `${offer.state}: ${offer.reason}` : offer.state }),
-        h("td", {}, offer.direction === "in" && offer.state === "pending"
-          ? [h("button", { type: "button", text: "Accept", onclick: decide(offer, true) }), " ",
-            h("button", { type: "button", text: "Decline", onclick: decide(offer, false) })]
-          : null)))) : h("p", { class: "muted", text: "No drops." }),
-      send);
+    clear(where, rows.length ? table("Drops", ["From / to", "Files", "State", "Decide"], rows.map((offer) => h("tr", { dataset: { offer: offer.id } },
+      h("td", { text: `${offer.direction === "in" ? "from" : "to"} ${offer.name || short(offer.device)}` }),
+      h("td", {}, h("ul", {}, (offer.files || []).map((f) => h("li", { text: `${f.path || f.name} ${f.size !== undefined ? bytes(f.size) : ""}` })))),
+      h("td", { class: "state", text: offer.reason ? `${offer.state}: ${offer.reason}` : offer.state }),
+      h("td", {}, offer.direction === "in" && offer.state === "pending"
+        ? [h("button", { type: "button", text: "Accept", "aria-label": `Accept the drop from ${offer.name}`, onclick: decide(offer, true) }), " ",
+          h("button", { type: "button", text: "Decline", "aria-label": `Decline the drop from ${offer.name}`, onclick: decide(offer, false) })]
+        : null)))) : h("p", { class: "muted", text: "No drops." }));
   },
 };
 
