@@ -86,6 +86,7 @@ def explorer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Explorer]:
     tree = root / "disk-ash"
     write(tree, "docs/report.txt", "the quarterly report\n")
     write(tree, "docs/notes.md", "# notes\n")
+    write(tree, "old/report (copy).txt", "the quarterly report\n")  # a duplicate
     (tree / "pics").mkdir()
     Image.new("RGB", PICTURE_SIZE, (200, 40, 40)).save(tree / "pics" / "red.png")
     birch_file = write(root / "disk-birch", "inbox/birch-only.txt", "held by birch alone\n")

@@ -48,7 +48,7 @@ def test_log_in_browse_open_a_thumbnail_and_tag_a_file(page: Any, explorer: Expl
     log_in(page)
     folder(page, explorer)
     names = page.locator(".grid button.item span:last-child")
-    expect(names).to_have_text(["docs", "pics"])
+    expect(names).to_have_text(["docs", "old", "pics"])
     folder(page, explorer, "pics")
     # The grid shows the picture's thumbnail, as the browser decoded it.
     page.wait_for_function(
@@ -111,7 +111,7 @@ def test_search_as_you_type_shows_each_files_holder_by_keyboard_alone(
     expect(row.locator("td.name button")).to_have_text("birch-only.txt")
     expect(row.locator("td.device")).to_have_text("birch")
     # A file of this device's, found as the query changes, shows this device.
-    search.fill("report")
+    search.fill("report.txt")
     expect(row.locator("td.name button")).to_have_text("report.txt")
     expect(row.locator("td.device")).to_have_text("ash")
     # Filters: a kind the file is not finds nothing.
@@ -350,3 +350,37 @@ def test_a_node_without_a_password_says_how_to_set_one(browser: Any, tmp_path: P
             expect(page.locator("#app")).to_be_hidden()
         finally:
             context.close()
+
+
+def test_duplicates_devices_and_the_log_as_it_happens(page: Any, explorer: Explorer) -> None:
+    log_in(page)
+    page.get_by_role("button", name="Duplicates").click()
+    group = page.get_by_role("table", name="Duplicate groups").locator("tbody tr")
+    expect(group).to_have_count(1)
+    copy = explorer.tree / "old" / "report (copy).txt"
+    expect(group.get_by_role("button")).to_have_text(
+        sorted([str(explorer.tree / "docs" / "report.txt"), str(copy)])
+    )
+    group.get_by_role("button", name=str(copy)).click()
+    details = page.get_by_role("complementary", name="Details")
+    expect(details.get_by_role("heading", name="report (copy).txt")).to_be_focused()
+    expect(details).to_contain_text("Copies2")
+    # A file birch holds: its details say so.
+    page.get_by_role("searchbox", name="Search files").fill("birch-only")
+    page.get_by_role("table", name="Search results").get_by_role("button").click()
+    expect(details).to_contain_text("Held bybirch")
+    # Devices: birch, connected, and why it is (or is not) in step.
+    page.get_by_role("button", name="Devices").click()
+    birch = page.get_by_role("table", name="Devices and sync status").locator(
+        "tbody tr", has_text="birch"
+    )
+    expect(birch.locator("td").nth(2)).to_have_text("yes")
+    expect(birch.locator("td.reason")).not_to_be_empty()
+    # The log: an event made now (a tag, by the CLI) shows at its end without a reload.
+    page.get_by_role("button", name="Log", exact=True).click()
+    lines = page.get_by_role("list", name="Events, newest last").locator("li")
+    expect(lines.first).to_be_visible()
+    explorer.ash.json("tag", "create", "Seen-live")
+    made = lines.filter(has_text="tag.created").filter(has_text="Seen-live")
+    expect(made).to_have_count(1, timeout=APPEARS_WITHIN_MS)
+    expect(lines.last).to_contain_text("action.completed")  # the tag's action, after it
