@@ -78,6 +78,11 @@ def test_log_in_browse_open_a_thumbnail_and_tag_a_file(page: Any, explorer: Expl
     explorer.shot(page, "details")
     (shown,) = explorer.ash.json("ls", str(explorer.tree / "pics" / "red.png"))
     assert shown["tags"] == ["Holiday"]
+    # And removed there.
+    details.get_by_role("button", name="Remove the tag Holiday").click()
+    expect(details).to_contain_text("No tags.")
+    (shown,) = explorer.ash.json("ls", str(explorer.tree / "pics" / "red.png"))
+    assert shown["tags"] == []
     # The list, sorted by size, biggest first.
     folder(page, explorer, "docs")
     page.get_by_role("button", name="List", exact=True).click()

@@ -17,7 +17,7 @@ export async function render(into) {
     api.argumentsOf("search"),
     api.op("tag.list", { library: state.library }).catch(() => []),
   ]);
-  results = h("div", { id: "results", "aria-live": "polite" });
+  results = h("div", { id: "results" }); // the count is announced, not the table
   clear(main, h("h2", { text: "Search" }), form(args, tags), slider(state, () => typed(true)), results);
   await typed(true);
 }
