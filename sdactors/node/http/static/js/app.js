@@ -36,8 +36,12 @@ async function boot() {
   } catch (error) {
     return showLogin(error.message);
   }
-  if (found.authenticated) return start();
-  showLogin(null, found.password_set);
+  if (!found.authenticated) return showLogin(null, found.password_set);
+  try {
+    await start();
+  } catch (error) {
+    showError(document.getElementById("main"), error);
+  }
 }
 
 function showLogin(message = null, passwordSet = true) {
@@ -55,9 +59,14 @@ $("login-form").addEventListener("submit", async (event) => {
   try {
     await api.login($("password").value);
     $("password").value = "";
-    await start();
   } catch (error) {
     $("login-error").textContent = error.message;
+    return;
+  }
+  try {
+    await start();
+  } catch (error) {
+    showError($("main"), error);
   }
 });
 
@@ -90,6 +99,7 @@ $("library").addEventListener("change", async (event) => {
 });
 
 async function openLibrary() {
+  history.replaceState(null, "", `#library=${state.library}`); // a reload keeps it
   stopFollowing();
   details.close();
   await refreshHead();

@@ -46,7 +46,12 @@ function form(args, tags) {
 function modesOf(schema) {
   if (!schema) return [];
   const options = schema.anyOf || [schema];
-  for (const option of options) if (Array.isArray(option.enum)) return option.enum;
+  for (const option of options) {
+    if (Array.isArray(option.enum)) return option.enum;
+    // A text argument held to a few words: the OpenAPI document says so as ^(?:a|b)$.
+    const words = /^\^\(\?:([\w|-]+)\)\$$/.exec(option.pattern || "");
+    if (words) return words[1].split("|");
+  }
   return [];
 }
 
