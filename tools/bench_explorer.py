@@ -45,7 +45,7 @@ from tests.browser.conftest import CHROMIUM_ARGS, ensure_chromium  # noqa: E402
 GOAL_TYPED_MS = 300
 GOAL_DISK_MS = 1000
 GOAL_EVENT_MS = 200
-RESULTS_LIMIT = 200  # what the page asks for
+RESULTS_LIMIT = 100  # what the page asks for (js/search.js: LIMIT)
 QUOTED = 10
 
 # In the page: put the query in the box as typing does, and time until the results region

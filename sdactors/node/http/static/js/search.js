@@ -10,6 +10,8 @@ const filters = { kind: "", ext: "", tag: "", favourite: false, under: false, mo
 let main = null;
 let results = null;
 let asked = 0;
+// Hits shown at most: a screenful and more; a longer query narrows them.
+const LIMIT = 100;
 
 export async function render(into) {
   main = into;
@@ -65,7 +67,7 @@ export function typed(now = false) {
 async function run() {
   if (!results) return;
   const mine = ++asked;
-  const args = { query: query() || null, library: state.library, at: state.at, limit: 200 };
+  const args = { query: query() || null, library: state.library, at: state.at, limit: LIMIT };
   if (filters.kind) args.kind = filters.kind;
   if (filters.ext) args.ext = filters.ext.replace(/^\./, "");
   if (filters.tag) args.tags = [filters.tag];
@@ -80,7 +82,8 @@ async function run() {
     return;
   }
   if (mine !== asked) return; // a later keystroke's answer wins
-  clear(results, found.length ? table(found) : h("p", { class: "muted", text: "No file matches." }));
+  clear(results, found.length ? table(found) : h("p", { class: "muted", text: "No file matches." }),
+    found.length === LIMIT ? h("p", { class: "muted", text: `The first ${LIMIT}: type more to narrow them.` }) : null);
   announce(`${found.length} result${found.length === 1 ? "" : "s"}`);
 }
 
