@@ -157,6 +157,15 @@ def test_a_file_made_on_disk_appears_without_a_reload_and_the_slider_shows_befor
     explorer.shot(page, "folder-in-the-past")
     page.get_by_role("button", name="Now").click()
     expect(names).to_have_text(["arrived.txt", "notes.md", "report.txt"])
+    # A search, as it was then and now.
+    page.get_by_role("searchbox", name="Search files").fill("arrived")
+    hits = page.get_by_role("table", name="Search results").locator("td.name button")
+    expect(hits).to_have_text(["arrived.txt"])
+    slider = page.get_by_role("slider", name="Position in the library's history")
+    slider.evaluate("(el, at) => { el.value = at; el.dispatchEvent(new Event('change')); }", before)
+    expect(page.locator("#results")).to_contain_text("No file matches.")
+    page.get_by_role("button", name="Now").click()
+    expect(hits).to_have_text(["arrived.txt"])
 
 
 def test_without_a_session_the_page_asks_to_log_in_and_foreign_writes_are_refused(

@@ -29,15 +29,15 @@ export function slider(state, changed) {
     }
   }
   tell(state.at);
-  range.addEventListener("change", () => {
-    const at = Number(range.value) >= state.head ? null : Number(range.value);
+  // The slider tells and enables itself: a view that is not drawn again (search) keeps it.
+  function move(at) {
     state.at = at;
+    now.disabled = at === null;
+    if (at === null) range.value = range.max;
     tell(at);
     changed(at);
-  });
-  now.addEventListener("click", () => {
-    state.at = null;
-    changed(null);
-  });
+  }
+  range.addEventListener("change", () => move(Number(range.value) >= state.head ? null : Number(range.value)));
+  now.addEventListener("click", () => move(null));
   return h("div", { class: "slider" }, h("label", { for: id, text: "Time" }), range, told, now);
 }
