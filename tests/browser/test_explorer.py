@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 APPEARS_WITHIN_MS = 10_000
 # Pictures the media job takes some seconds over (it runs at nice 19): time to see it move,
 # pause it, resume it and cancel it.
-JOB_PICTURES = 120
+JOB_PICTURES = 250
 
 
 def folder(page: Any, explorer: Explorer, *parts: str) -> None:
@@ -142,10 +142,13 @@ def test_a_file_made_on_disk_appears_without_a_reload_and_the_slider_shows_befor
     page.evaluate("window.sameDocument = true")
     names = page.locator(".grid button.item span:last-child")
     expect(names).to_have_text(["notes.md", "report.txt"])
+    # A keyboard user is on an item when the folder changes: they stay on it.
+    page.get_by_role("button", name="notes.md, text").focus()
     before = explorer.ash.json("log", "stats")["events"]
     started = time.monotonic()
     (explorer.tree / "docs" / "arrived.txt").write_text("made while the page was open\n")
     expect(names).to_have_text(["arrived.txt", "notes.md", "report.txt"], timeout=APPEARS_WITHIN_MS)
+    expect(page.get_by_role("button", name="notes.md, text")).to_be_focused()
     seen_s = time.monotonic() - started
     assert page.evaluate("window.sameDocument") is True  # no reload
     print(f"\na file made on disk shown by the page after {seen_s:.2f} s")
@@ -290,7 +293,12 @@ def test_a_jobs_progress_shows_live_and_the_page_pauses_resumes_and_cancels_it(
     )
     explorer.shot(page, "jobs-running")
     state = row.locator("td").nth(2)
-    row.get_by_role("button", name=re.compile("^Pause the media job")).click()
+    # By keyboard: the table is drawn again each second, the focus stays on the button.
+    pause = row.get_by_role("button", name=re.compile("^Pause the media job"))
+    pause.focus()
+    page.wait_for_timeout(1500)
+    expect(pause).to_be_focused()
+    page.keyboard.press("Enter")
     expect(state).to_contain_text("paused")
     (job,) = [
         j

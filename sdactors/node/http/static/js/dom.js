@@ -79,3 +79,24 @@ export function facts(pairs) {
       .map(([label, value]) => [h("dt", { text: label }), h("dd", {}, value)]),
   );
 }
+
+// Draw a region again (`draw`) without taking the keyboard's place away: whoever was on an
+// element of it is put back on the element that stands for the same thing (the same file,
+// control or action), or on the region itself when it is gone.
+export function keepingFocus(region, draw) {
+  const was = region.contains(document.activeElement) ? document.activeElement : null;
+  draw();
+  if (!was || region.contains(was)) return;
+  const same = (el) =>
+    el.tagName === was.tagName &&
+    (was.dataset.path ? el.dataset.path === was.dataset.path
+      : was.id ? el.id === was.id
+      : was.getAttribute("aria-label") ? el.getAttribute("aria-label") === was.getAttribute("aria-label")
+      : el.textContent === was.textContent);
+  const again = [...region.querySelectorAll(was.tagName)].find(same);
+  if (again) again.focus();
+  else {
+    if (!region.hasAttribute("tabindex")) region.setAttribute("tabindex", "-1");
+    region.focus();
+  }
+}

@@ -3,7 +3,7 @@
 import * as api from "./api.js";
 import { state, show } from "./app.js";
 import * as details from "./details.js";
-import { announce, bytes, clear, debounce, h, showError, when } from "./dom.js";
+import { announce, bytes, clear, debounce, h, keepingFocus, showError, when } from "./dom.js";
 import { slider } from "./timeline.js";
 
 // Icons drawn here (no icon font, no emoji: a machine without an emoji font shows boxes).
@@ -190,7 +190,7 @@ function draw() {
   const body = entries.length === 0
     ? h("p", { class: "muted", text: "Nothing here." })
     : look.mode === "grid" ? grid(entries) : table(entries);
-  clear(main, header(), toolbar(), body);
+  keepingFocus(main, () => clear(main, header(), toolbar(), body));
 }
 
 export function activate(entry) {

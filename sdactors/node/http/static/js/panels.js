@@ -3,7 +3,7 @@
 import * as api from "./api.js";
 import { state } from "./app.js";
 import * as details from "./details.js";
-import { announce, bytes, clear, debounce, facts, h, short, showError, when } from "./dom.js";
+import { announce, bytes, clear, debounce, facts, h, keepingFocus, short, showError, when } from "./dom.js";
 
 function table(label, columns, rows) {
   return h("table", { "aria-label": label },
@@ -139,13 +139,13 @@ export const jobs = {
     const where = document.getElementById("jobs-table");
     if (!where) return;
     const list = await api.op("jobs.list", { all: true, library: state.library });
-    clear(where, list.length ? table("Jobs", ["Job", "Where", "State", "Progress", "Actions"], list.map((job) =>
+    keepingFocus(where, () => clear(where, list.length ? table("Jobs", ["Job", "Where", "State", "Progress", "Actions"], list.map((job) =>
       h("tr", { dataset: { job: job.id } },
         h("td", {}, job.kind, h("div", { class: "holder", text: short(job.id) })),
         h("td", { text: job.path || "" }),
         h("td", { text: job.reason ? `${job.state}: ${typeof job.reason === "string" ? job.reason : JSON.stringify(job.reason)}` : job.state }),
         h("td", {}, progressOf(job)),
-        h("td", {}, jobButtons(job))))) : h("p", { class: "muted", text: "No jobs." }));
+        h("td", {}, jobButtons(job))))) : h("p", { class: "muted", text: "No jobs." })));
   },
   onEvent: debounce((event) => {
     if (state.view === "jobs" && (event.type || "").startsWith("job.")) jobs.refresh().catch(() => {});
@@ -258,14 +258,14 @@ export const drop = {
       }
       await drop.refresh();
     };
-    clear(where, rows.length ? table("Drops", ["From / to", "Files", "State", "Decide"], rows.map((offer) => h("tr", { dataset: { offer: offer.id } },
+    keepingFocus(where, () => clear(where, rows.length ? table("Drops", ["From / to", "Files", "State", "Decide"], rows.map((offer) => h("tr", { dataset: { offer: offer.id } },
       h("td", { text: `${offer.direction === "in" ? "from" : "to"} ${offer.name || short(offer.device)}` }),
       h("td", {}, h("ul", {}, (offer.files || []).map((f) => h("li", { text: `${f.path || f.name} ${f.size !== undefined ? bytes(f.size) : ""}` })))),
       h("td", { class: "state", text: offer.reason ? `${offer.state}: ${offer.reason}` : offer.state }),
       h("td", {}, offer.direction === "in" && offer.state === "pending"
         ? [h("button", { type: "button", text: "Accept", "aria-label": `Accept the drop from ${offer.name}`, onclick: decide(offer, true) }), " ",
           h("button", { type: "button", text: "Decline", "aria-label": `Decline the drop from ${offer.name}`, onclick: decide(offer, false) })]
-        : null)))) : h("p", { class: "muted", text: "No drops." }));
+        : null)))) : h("p", { class: "muted", text: "No drops." })));
   },
 };
 
