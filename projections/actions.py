@@ -27,18 +27,20 @@ class ActionRow(NamedTuple):
     outcome: Any
     error: str | None
     finished: int | None  # hlc
+    # The agent proposal whose item it ran (None: asked for directly).
+    proposal: bytes | None
 
 
 class ActionsProjection:
     name = "actions"
-    version = 1
+    version = 2
     types = ("action.",)
 
     def create(self, db: sqlite3.Connection) -> None:
         db.execute(
             "CREATE TABLE actions (device BLOB NOT NULL, action BLOB NOT NULL, command TEXT, "
             "arguments BLOB, requested INTEGER, state TEXT NOT NULL, outcome BLOB, error TEXT, "
-            "finished INTEGER, PRIMARY KEY (device, action))"
+            "finished INTEGER, proposal BLOB, PRIMARY KEY (device, action))"
         )
         db.execute("CREATE INDEX actions_by_time ON actions (requested)")
 
@@ -47,11 +49,18 @@ class ActionsProjection:
             key = (ev.device, typed.action)
             if type(typed) is ActionRequested:
                 db.execute(
-                    "INSERT INTO actions (device, action, command, arguments, requested, state) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device, action) DO UPDATE SET "
-                    "command = excluded.command, arguments = excluded.arguments, "
-                    "requested = excluded.requested",
-                    (*key, typed.command, _pack(typed.arguments), ev.hlc, REQUESTED),
+                    "INSERT INTO actions (device, action, command, arguments, requested, state, "
+                    "proposal) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, action) DO "
+                    "UPDATE SET command = excluded.command, arguments = excluded.arguments, "
+                    "requested = excluded.requested, proposal = excluded.proposal",
+                    (
+                        *key,
+                        typed.command,
+                        _pack(typed.arguments),
+                        ev.hlc,
+                        REQUESTED,
+                        typed.proposal,
+                    ),
                 )
             elif type(typed) is ActionCompleted:
                 db.execute(
@@ -71,8 +80,8 @@ class ActionsProjection:
 
     def digest_rows(self, db: sqlite3.Connection) -> Iterable[Sequence[Any]]:
         return db.execute(
-            "SELECT device, action, command, arguments, state, outcome, error FROM actions "
-            "ORDER BY device, action"
+            "SELECT device, action, command, arguments, state, outcome, error, proposal "
+            "FROM actions ORDER BY device, action"
         )
 
 
@@ -93,10 +102,22 @@ def actions_since(db: sqlite3.Connection, since_hlc: int = 0) -> list[ActionRow]
             msgpack.unpackb(outcome) if outcome is not None else None,
             error,
             finished,
+            proposal,
         )
-        for dev, action, command, args, requested, state, outcome, error, finished in db.execute(
+        for (
+            dev,
+            action,
+            command,
+            args,
+            requested,
+            state,
+            outcome,
+            error,
+            finished,
+            proposal,
+        ) in db.execute(
             "SELECT device, action, command, arguments, requested, state, outcome, error, "
-            "finished FROM actions WHERE coalesce(requested, finished) >= ? "
+            "finished, proposal FROM actions WHERE coalesce(requested, finished) >= ? "
             "ORDER BY coalesce(requested, finished), device, action",
             (since_hlc,),
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from projections.actions import ActionsProjection
+from projections.agent_rules import AgentRulesProjection
+from projections.agents import AgentsProjection
 from projections.annotations import AnnotationsProjection
 from projections.base import Projection
 from projections.devices import DevicesProjection
@@ -29,4 +31,6 @@ def library_projections() -> list[Projection]:
         HistoryProjection(),
         ActionsProjection(),
         JobsProjection(),
+        AgentsProjection(),
+        AgentRulesProjection(),
     ]

@@ -22,6 +22,10 @@ The rules (log format 3):
   its seqs, so nothing it writes from then on comes before). Sync still takes what such a
   device sends, and sends it nothing (``sdactors.net.sync_service``): otherwise the order in
   which two conflicting revocations arrive would decide which stands.
+- An agent's grants and whether it runs (``agent.granted``, ``agent.grant_revoked``,
+  ``agent.enabled``) are membership facts too: each counts only if its writer is an admin,
+  not revoked, at that point, in the same order; a grant adds places and tags, a revocation
+  takes them away, the last ``agent.enabled`` that counts says whether it runs.
 - Events of a device that is no member (never paired by an admin, not the creator) are not
   folded either: a paired device cannot bring in a key of its own making. Until the
   library's creation is held (a device joining, before the creator's events arrive; a log
@@ -39,7 +43,16 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Iterable, NamedTuple, Sequence
 
-from events.domain.device import MEMBERSHIP_TYPES, DevicePaired, DeviceRevoked, DeviceRole
+import msgpack
+
+from events.domain.agents import AgentEnabled, AgentGranted, AgentGrantRevoked
+from events.domain.device import (
+    AGENT_MEMBERSHIP_TYPES,
+    MEMBERSHIP_TYPES,
+    DevicePaired,
+    DeviceRevoked,
+    DeviceRole,
+)
 from events.domain.library import LibraryCreated
 from projections.base import Folded
 
@@ -52,7 +65,9 @@ NOT_ADMIN = "its device is not an admin"
 
 class Act(NamedTuple):
     """One membership event, as the rules need it. ``value``: the name of a pairing, the role
-    of a role change, the cut of a revocation."""
+    of a role change, the cut of a revocation; for an agent's grant or its revocation, the
+    places and tags packed (``_grant_value``), for ``agent.enabled`` 1 or 0. ``target``:
+    the device it is about, or an agent's name (UTF-8)."""
 
     hlc: int
     device: bytes
@@ -73,7 +88,19 @@ def act_of(ev: Any, typed: Any) -> Act | None:
         return Act(ev.hlc, ev.device, ev.seq, "device.revoked", typed.device, typed.upto)
     if kind is LibraryCreated:
         return Act(ev.hlc, ev.device, ev.seq, "library.created", None, None)
+    if kind is AgentGranted or kind is AgentGrantRevoked:
+        value = _grant_value(typed.places, typed.tags)
+        return Act(ev.hlc, ev.device, ev.seq, typed.type_name, typed.agent.encode(), value)
+    if kind is AgentEnabled:
+        return Act(ev.hlc, ev.device, ev.seq, "agent.enabled", typed.agent.encode(), int(typed.on))
     return None
+
+
+def _grant_value(places: Any, tags: Any) -> bytes:
+    """A grant's places and tags as one hashable, storable value."""
+    return msgpack.packb(
+        [sorted([loc, path] for loc, path in places), sorted(tags)], use_bin_type=True
+    )
 
 
 def act_of_body(ev: Any) -> Act | None:
@@ -83,6 +110,19 @@ def act_of_body(ev: Any) -> Act | None:
     if ev.type == "library.created":
         return Act(ev.hlc, ev.device, ev.seq, ev.type, None, None)
     field_of = {"device.paired": "name", "device.role": "role", "device.revoked": "upto"}
+    if ev.type in AGENT_MEMBERSHIP_TYPES:
+        agent = body.get("agent")
+        if type(agent) is not str:
+            return None
+        if ev.type == "agent.enabled":
+            return Act(
+                ev.hlc, ev.device, ev.seq, ev.type, agent.encode(), int(bool(body.get("on")))
+            )
+        try:
+            value = _grant_value(body.get("places") or (), body.get("tags") or ())
+        except (TypeError, ValueError):
+            return None
+        return Act(ev.hlc, ev.device, ev.seq, ev.type, agent.encode(), value)
     value_field = field_of.get(ev.type)
     target = body.get("device")
     if value_field is None or type(target) is not bytes:
@@ -105,6 +145,11 @@ class Membership:
     contestable: dict[bytes, int] = field(default_factory=dict)
     # Events that did not count, and why: ``sd log verify`` lists them.
     ignored: list[tuple[Act, str]] = field(default_factory=list)
+    # Per agent: the places ``(location, relative folder)`` and tags granted to it.
+    places: dict[str, set[tuple[bytes, str]]] = field(default_factory=dict)
+    tags: dict[str, set[bytes]] = field(default_factory=dict)
+    # Per agent an admin enabled or disabled: whether it runs.
+    enabled: dict[str, bool] = field(default_factory=dict)
 
     def role(self, device: bytes) -> str | None:
         """``admin``, ``member``, ``revoked``, or None for a device that is no member."""
@@ -161,7 +206,9 @@ def _apply(ordered: Sequence[Act], creator: bytes | None, exclude: dict[bytes, i
             continue
         target = act.target
         assert target is not None
-        if act.type == "device.paired":
+        if act.type in AGENT_MEMBERSHIP_TYPES:
+            _agent_act(state, act)
+        elif act.type == "device.paired":
             stamp = (act.hlc, act.device)
             if target not in state.names or stamp > name_stamp.get(target, (-1, b"")):
                 state.names[target] = act.value
@@ -181,6 +228,25 @@ def _apply(ordered: Sequence[Act], creator: bytes | None, exclude: dict[bytes, i
     return state
 
 
+def _agent_act(state: Membership, act: Act) -> None:
+    """Apply an admin's grant, revocation of a grant, or enabling of an agent."""
+    agent = act.target.decode() if act.target is not None else ""
+    if act.type == "agent.enabled":
+        state.enabled[agent] = bool(act.value)
+        return
+    places_raw, tags_raw = msgpack.unpackb(act.value)
+    places = {(loc, path) for loc, path in places_raw}
+    tags = set(tags_raw)
+    held_places = state.places.setdefault(agent, set())
+    held_tags = state.tags.setdefault(agent, set())
+    if act.type == "agent.granted":
+        held_places |= places
+        held_tags |= tags
+    else:
+        held_places -= places
+        held_tags -= tags
+
+
 def _refusal(state: Membership, act: Act, exclude: dict[bytes, int]) -> str | None:
     """Why ``act`` does not count at this point of the pass, or None if it does."""
     if act.seq > exclude.get(act.device, NO_CUT):
@@ -189,6 +255,8 @@ def _refusal(state: Membership, act: Act, exclude: dict[bytes, int]) -> str | No
         return "its device was revoked before it"
     if act.device not in state.admins:
         return NOT_ADMIN
+    if act.type in AGENT_MEMBERSHIP_TYPES:
+        return None
     target = act.target
     if target in state.cuts:
         return "that device is revoked"
@@ -210,7 +278,7 @@ class MembershipProjection:
     events the other read models may fold (:meth:`fold` answers the new :meth:`allowed`)."""
 
     name = "membership"
-    version = 2
+    version = 3
     types = MEMBERSHIP_TYPES
     gate = True
 
@@ -224,6 +292,13 @@ class MembershipProjection:
             "CREATE TABLE members (device BLOB PRIMARY KEY, name TEXT, role TEXT NOT NULL, "
             "creator INTEGER NOT NULL, cut INTEGER, contest_before INTEGER)"
         )
+        # The agents' grants and switches as the rules leave them (``agent_grants.tag`` set:
+        # a tag; else a place, ``path`` relative to the location, "" for all of it).
+        db.execute(
+            "CREATE TABLE agent_grants (agent TEXT NOT NULL, location BLOB, path TEXT, tag BLOB)"
+        )
+        db.execute("CREATE INDEX agent_grants_by_agent ON agent_grants (agent)")
+        db.execute("CREATE TABLE agent_enabled (agent TEXT PRIMARY KEY, on_ INTEGER NOT NULL)")
 
     def fold(self, db: sqlite3.Connection, events: Folded) -> None:
         acts = [act for ev, typed in events if (act := act_of(ev, typed)) is not None]
@@ -249,6 +324,19 @@ class MembershipProjection:
                 for device, name in state.names.items()
             ],
         )
+        db.execute("DELETE FROM agent_grants")
+        db.executemany(
+            "INSERT INTO agent_grants (agent, location, path, tag) VALUES (?, ?, ?, NULL)",
+            [(a, loc, path) for a, held in state.places.items() for loc, path in held],
+        )
+        db.executemany(
+            "INSERT INTO agent_grants (agent, location, path, tag) VALUES (?, NULL, NULL, ?)",
+            [(a, tag) for a, held in state.tags.items() for tag in held],
+        )
+        db.execute("DELETE FROM agent_enabled")
+        db.executemany(
+            "INSERT INTO agent_enabled (agent, on_) VALUES (?, ?)", state.enabled.items()
+        )
 
     @staticmethod
     def acts(db: sqlite3.Connection) -> list[Act]:
@@ -268,4 +356,36 @@ class MembershipProjection:
         return {device: NO_CUT if cut is None else cut for device, cut, _creator in rows}
 
     def digest_rows(self, db: sqlite3.Connection) -> Iterable[Sequence[Any]]:
-        return db.execute("SELECT device, name, role, creator, cut FROM members ORDER BY device")
+        yield from db.execute(
+            "SELECT device, name, role, creator, cut FROM members ORDER BY device"
+        )
+        yield from db.execute(
+            "SELECT agent, location, path, tag FROM agent_grants "
+            "ORDER BY agent, location, path, tag"
+        )
+        yield from db.execute("SELECT agent, on_ FROM agent_enabled ORDER BY agent")
+
+
+class Grant(NamedTuple):
+    """What an agent may see and touch: places ``(location, relative folder)`` and tags."""
+
+    places: frozenset[tuple[bytes, str]]
+    tags: frozenset[bytes]
+
+
+def agent_grant(db: sqlite3.Connection, agent: str) -> Grant:
+    """The current grant of ``agent`` (empty: it may see nothing)."""
+    places, tags = set(), set()
+    for location, path, tag in db.execute(
+        "SELECT location, path, tag FROM agent_grants WHERE agent = ?", (agent,)
+    ):
+        if tag is not None:
+            tags.add(tag)
+        else:
+            places.add((location, path))
+    return Grant(frozenset(places), frozenset(tags))
+
+
+def agents_enabled(db: sqlite3.Connection) -> dict[str, bool]:
+    """Per agent an admin enabled or disabled, whether it runs (others do not)."""
+    return {agent: bool(on) for agent, on in db.execute("SELECT agent, on_ FROM agent_enabled")}

@@ -49,6 +49,14 @@ class VolumeRow:
     def read_mbps(self) -> float | None:
         return _mbps(self.bytes_read, self.read_us)
 
+    @property
+    def speed(self) -> float | None:
+        """How fast it serves a file both ways: the slower of its latest read and write, in
+        megabytes per second (None if never measured). What ranks volumes for keeping a
+        copy or moving cold data (``sdactors/agent/builtin``)."""
+        rates = [r for r in (self.read_mbps, self.write_mbps) if r is not None]
+        return min(rates) if rates else None
+
 
 def _mbps(nbytes: int | None, us: int | None) -> float | None:
     if nbytes is None or not us:

@@ -10,17 +10,29 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from events.domain.catalog import CATALOG
-from events.shapes import Id, Plain, Text
+from events.shapes import Id, Maybe, Plain, Text
 
 COMMAND = Text(1, 64, pattern=r"[a-z][a-z0-9_.-]*")
+# The length of an agent proposal's id (``events.domain.agents.proposal_id``).
+PROPOSAL_ID_LEN = 16
 
 
-@CATALOG.event("action.requested")
+@CATALOG.event("action.requested", version=2)
 @dataclass(frozen=True, slots=True)
 class ActionRequested:
     action: Annotated[bytes, Id()]
     command: Annotated[str, COMMAND]
     arguments: Annotated[dict, Plain()]
+    # The agent proposal whose item this action runs (``sd agent accept``), so the audit
+    # says which proposal a change came from; None: a person asked for it directly.
+    proposal: Annotated[bytes | None, Maybe(Id(PROPOSAL_ID_LEN))] = None
+
+
+@CATALOG.upcaster("action.requested", 1)
+def _asked_directly(body: dict) -> dict:
+    """Version 1 had no proposals: every action was asked for directly."""
+    body["proposal"] = None
+    return body
 
 
 @CATALOG.event("action.completed")

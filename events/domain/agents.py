@@ -26,13 +26,12 @@ from typing import Annotated
 from blake3 import blake3
 
 from events.codec import pack
-from events.domain.actions import COMMAND
+from events.domain.actions import COMMAND, PROPOSAL_ID_LEN
 from events.domain.catalog import CATALOG
 from events.shapes import Bool, Id, Int, ListOf, Maybe, OneOf, Plain, Record, Text
 
 # An agent's name: lower case, as people type it (``duplicates``, ``downloads``).
 AGENT = Text(1, 64, pattern=r"[a-z][a-z0-9_-]*")
-PROPOSAL_ID_LEN = 16
 # Items of one proposal: enough for a folder of duplicates, small enough to read.
 ITEMS_MAX = 1000
 REASON = Text(1, 500)
@@ -98,3 +97,21 @@ class AgentGrantRevoked:
 class AgentEnabled:
     agent: Annotated[str, AGENT]
     on: Annotated[bool, Bool()]
+
+
+# A file's extension as a rule matches it: lower case, without its dot.
+EXTENSION = Text(1, 32, pattern=r"[a-z0-9_+-]+")
+
+
+@CATALOG.event("agent.rule_added")
+@dataclass(frozen=True, slots=True)
+class AgentRuleAdded:
+    """A rule a person accepted (an item of a ``rules`` proposal, run as the ``agent.rule_add``
+    command): files of one extension in one folder belong in another. A shared fact: every
+    device knows the rule, and the device whose locations it names proposes the moves.
+    The same rule added twice is one rule (its places and extension are its identity)."""
+
+    agent: Annotated[str, AGENT]
+    source: Annotated[tuple, PLACE]
+    extension: Annotated[str, EXTENSION]
+    destination: Annotated[tuple, PLACE]

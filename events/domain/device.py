@@ -40,7 +40,16 @@ class DeviceReachable:
 # A seq of the revoked device (0: none of its events is kept).
 CUT = Int(0, (1 << 63) - 1)
 ROLES = ("admin", "member")
-MEMBERSHIP_TYPES = ("library.created", "device.paired", "device.role", "device.revoked")
+# What an agent may see and touch, and whether it runs (``events.domain.agents``): written by
+# admins, so counted by the same rules as the rest of the membership.
+AGENT_MEMBERSHIP_TYPES = ("agent.granted", "agent.grant_revoked", "agent.enabled")
+MEMBERSHIP_TYPES = (
+    "library.created",
+    "device.paired",
+    "device.role",
+    "device.revoked",
+    *AGENT_MEMBERSHIP_TYPES,
+)
 
 
 @CATALOG.event("device.paired")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
-from events.domain.entries import DIR
+from events.domain.entries import DIR, FILE
 from projections.files.counters import content_key, total_bytes
 from projections.files.listings import C_EID, Child, named_child, read_children, records
 from projections.files.places import folders_of
@@ -282,14 +282,40 @@ def folder_owners(db: sqlite3.Connection, folders: Iterable[int]) -> dict[int, F
 
 def location_for_path(db: sqlite3.Connection, path: bytes, device: bytes) -> LocationRow | None:
     """The location of ``device`` holding ``path`` (the deepest one, should they nest)."""
+    return holding_location(locations(db), path, device)
+
+
+def holding_location(
+    among: Iterable[LocationRow], path: bytes, device: bytes
+) -> LocationRow | None:
+    """:func:`location_for_path` among locations already read, for a caller asking often."""
     best = None
-    for loc in locations(db):
+    for loc in among:
         if loc.device != device:
             continue
         if path == loc.path or path.startswith(loc.path.rstrip(b"/") + b"/"):
             if best is None or len(loc.path) > len(best.path):
                 best = loc
     return best
+
+
+def tree_under(db: sqlite3.Connection, path: bytes, device: bytes) -> Iterable[tuple[bytes, Child]]:
+    """Every entry below the folder at ``path`` on ``device`` (itself not included), each
+    with its absolute path, a folder before what it holds; nothing if the index holds no
+    folder there. For readers that look at a whole part of a tree (the agents)."""
+    found = resolve(db, path, device)
+    folder = found.named_folder if found is not None else None
+    if folder is None:
+        return
+    base = folder & ~EID_MASK
+    todo = [(folder, path.rstrip(b"/"))]
+    while todo:
+        current, prefix = todo.pop()
+        for child in sorted(folder_children(db, current), key=lambda c: c.name):
+            child_path = prefix + b"/" + child.name
+            yield child_path, child
+            if child.ftype == DIR:
+                todo.append((base | child.eid, child_path))
 
 
 class Resolved(NamedTuple):
@@ -398,6 +424,42 @@ def content_instances(db: sqlite3.Connection, cid: bytes, size: int) -> dict[str
     )
 
 
+def _listings(db: sqlite3.Connection, base: int | None) -> Iterable[tuple[int, bytes]]:
+    """Every listing part (folder, children), or only those of the device whose local
+    number is above ``base``'s bits."""
+    if base is None:
+        return db.execute("SELECT folder, children FROM listings")
+    return db.execute(
+        "SELECT folder, children FROM listings WHERE folder BETWEEN ? AND ?",
+        (base, base | EID_MASK),
+    )
+
+
+class FileAt(NamedTuple):
+    """A file of one device, where it is: its path, its folder (local id), its record."""
+
+    path: bytes
+    folder: int
+    child: Child
+
+
+def device_files(db: sqlite3.Connection, device: bytes, min_size: int = 0) -> Iterator[FileAt]:
+    """Every file of ``device`` of at least ``min_size`` bytes, in no particular order: one
+    pass over that device's listings. Paths of one file (hard links, bind mounts) are each
+    given: the same ``(child.dev, child.inode)``, and the same size."""
+    base = device_base(db, device)
+    if base is None:
+        return
+    cache: dict[int, bytes] = {}
+    for folder, blob in _listings(db, base):
+        for child in read_children(blob):
+            if child.ftype != FILE or child.size < min_size:
+                continue
+            at = folder_path(db, folder, cache=cache)
+            if at is not None:
+                yield FileAt(os.path.join(at, child.name), folder, child)
+
+
 class DuplicateGroup(NamedTuple):
     cid: bytes
     size: int
@@ -424,9 +486,13 @@ class DuplicateGroup(NamedTuple):
 
 
 def duplicates(
-    db: sqlite3.Connection, limit: int | None = None, min_size: int = 1
+    db: sqlite3.Connection,
+    limit: int | None = None,
+    min_size: int = 1,
+    device: bytes | None = None,
 ) -> list[DuplicateGroup]:
-    """Groups of files with the same content, the ones wasting most space first.
+    """Groups of files with the same content, the ones wasting most space first; with
+    ``device``, only that device's files count (what it could free by itself).
 
     The contents table says which contents have several instances (entries, so a file with
     two paths counts twice there); one pass over the listings finds them, grouped by their
@@ -445,9 +511,10 @@ def duplicates(
         counts.setdefault((key, size), {})[kind] = instances
     candidates = {key: (key[1], content_kind(kinds)) for key, kinds in counts.items()}
     members: dict[tuple[bytes, int], dict[tuple[int, int, int], list[bytes]]] = {}
-    if candidates:
+    base = None if device is None else device_base(db, device)
+    if candidates and (device is None or base is not None):
         cache: dict[int, bytes] = {}
-        for folder, blob in db.execute("SELECT folder, children FROM listings"):
+        for folder, blob in _listings(db, base):
             folder_at = None
             for child in read_children(blob):
                 cid = child.cid

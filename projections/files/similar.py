@@ -153,6 +153,8 @@ class SimilarFile(NamedTuple):
     height: int | None
     # Bits from the group's representative.
     distance: int
+    # When it was taken (``media.taken``), None if its data does not say.
+    taken: str | None
 
 
 class SimilarGroup(NamedTuple):
@@ -170,12 +172,14 @@ def similar(
     """Groups of files of at least two contents whose hashes are near (see the module's
     docstring), the largest first."""
     rows = db.execute(
-        "SELECT entry, cid, phash, width, height FROM media "
+        "SELECT entry, cid, phash, width, height, taken FROM media "
         "WHERE phash IS NOT NULL AND error IS NULL"
     ).fetchall()
-    by_hash: dict[int, list[tuple[int, bytes, int | None, int | None]]] = {}
-    for entry, cid, phash, width, height in rows:
-        by_hash.setdefault(int.from_bytes(phash, "big"), []).append((entry, cid, width, height))
+    by_hash: dict[int, list[tuple[int, bytes, int | None, int | None, str | None]]] = {}
+    for entry, cid, phash, width, height, taken in rows:
+        by_hash.setdefault(int.from_bytes(phash, "big"), []).append(
+            (entry, cid, width, height, taken)
+        )
     pairs = near_pairs(by_hash.keys(), distance)
     degree: dict[int, int] = {}
     for a, b in pairs:
@@ -193,7 +197,7 @@ def similar(
         center = min(group, key=lambda h: (-degree.get(h, 0), h))
         files: dict[tuple[int, int, int], SimilarFile] = {}
         for h in group:
-            for entry, _, width, height in by_hash[h]:
+            for entry, _, width, height, taken in by_hash[h]:
                 at = where.get(entry)
                 folder_path = folder_paths.get(at[0]) if at is not None else None
                 if at is None or folder_path is None:
@@ -213,6 +217,7 @@ def similar(
                     width,
                     height,
                     (h ^ center).bit_count(),
+                    taken,
                 )
         if len({f.cid for f in files.values()}) < 2:
             continue
@@ -224,5 +229,5 @@ def similar(
     return groups[:limit] if limit is not None else groups
 
 
-def _contents(held: list[tuple[int, bytes, int | None, int | None]]) -> int:
+def _contents(held: list[tuple[int, bytes, int | None, int | None, str | None]]) -> int:
     return len({cid for _, cid, *_ in held})

@@ -62,6 +62,9 @@ class AgentView(Protocol):
     def granted(self, path: bytes) -> bool:
         """Whether the host path ``path`` lies inside the agent's granted places."""
 
+    def granted_folders(self) -> tuple[bytes, ...]:
+        """The granted places as host folders of this device: where a sweep looks."""
+
     def granted_tags(self) -> frozenset[bytes]:
         """The ids of the tags the agent may read and propose to add or remove."""
 

@@ -68,7 +68,7 @@ def audit(ctx: CliContext, since: str | None, library: str | None) -> None:
                 r["device_name"] or r["device"][:10],
                 r["command"],
                 r["state"],
-                r["error"] or "",
+                r["error"] or (f"proposal {r['proposal'][:12]}" if r["proposal"] else ""),
             )
             for r in rows
         ],

@@ -50,6 +50,7 @@ COMMANDS = {
     "thumb": ("sdactors.cli.media_cmds", "thumb"),
     "favourite": ("sdactors.cli.tag_cmds", "favourite"),
     "note": ("sdactors.cli.tag_cmds", "note"),
+    "agent": ("sdactors.cli.agent_cmds", "group"),
     "web": ("sdactors.cli.web_cmds", "web"),
     "api": ("sdactors.cli.web_cmds", "api"),
 }

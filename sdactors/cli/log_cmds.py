@@ -60,6 +60,9 @@ def _verify_text(ctx: CliContext, found: dict[str, Any]) -> None:
         ctx.out.line(f"NOT OWNER {shown}")
     for a in found["membership_not_counted"]:
         target = f" of {a['target'][:10]}" if a["target"] else ""
+        if a["type"].startswith("agent.") and a["target"]:
+            # An agent's grant or switch: its target is the agent's name (UTF-8, in hex).
+            target = f" of agent {bytes.fromhex(a['target']).decode(errors='replace')}"
         ctx.out.line(
             f"NOT COUNTED {a['device'][:10]}#{a['seq']} {a['type']}{target}: {a['reason']} "
             "(ignored by every device)"

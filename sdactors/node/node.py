@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
 import pykka
 
 from events.keys import DeviceKey
+from sdactors.agent.manager import AgentManager, Attach, Detach, Followed
 from sdactors.library.config import LibraryConfig, find_library
 from sdactors.library.handle import REPLY_TIMEOUT_S, Library
 from sdactors.library.journal import DeviceInfo
@@ -28,6 +29,7 @@ from sdactors.node.library_manager import (
     OpenLibrary,
 )
 from sdactors.ops.action_manager import ActionManager, RunAction
+from sdactors.ops.agents import AgentPorts
 from sdactors.ops.base import Op, checked_result, run_command
 from sdactors.ops.context import CallContext, ProgressSink
 from sdactors.runtime.config import NodeConfig, load_node_config
@@ -88,6 +90,14 @@ class Node:
         self.supervisor.start(
             "actions", lambda hook: ActionManager.start(ports, self.progress, hook)
         )
+        # The libraries whose agents run here: a serving node's (one command's node runs
+        # none; ``sd agent run`` sweeps in the command itself).
+        self._agents = Followed()
+        if serving:
+            agent_ports = AgentPorts(ports)
+            self.supervisor.start(
+                "agents", lambda hook: AgentManager.start(agent_ports, self._agents, hook)
+            )
 
     @property
     def device(self) -> bytes:
@@ -125,6 +135,19 @@ class Node:
         with self.progress.open() as channel:
             reply = actions.ask(dataclasses.replace(message, progress=channel.id), block=False)
             return checked_result(command, channel.follow(reply, report, None))
+
+    # -- agents -----------------------------------------------------------------------------
+
+    def follow_agents(self, library_id: str) -> None:
+        """Run the agents of a library this node now serves."""
+        self._agents.libraries.add(library_id)
+        self.supervisor.live_ref("agents").tell(Attach(library_id))
+
+    def unfollow_agents(self, library_id: str) -> None:
+        """Stop its agents (waiting for a run in progress) before the library closes."""
+        if library_id in self._agents.libraries:
+            self._agents.libraries.discard(library_id)
+            self.supervisor.live_ref("agents").ask(Detach(library_id), timeout=REPLY_TIMEOUT_S)
 
     def find(self, wanted: str | None) -> LibraryConfig:
         return find_library(self.data, wanted)
@@ -180,6 +203,8 @@ class Node:
 
     def close(self) -> None:
         try:
+            for library_id in list(self._agents.libraries):
+                self.unfollow_agents(library_id)
             self._ask(CloseAll())
         finally:
             self.supervisor.stop_all()

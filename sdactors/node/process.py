@@ -207,6 +207,7 @@ class NodeProcess:
             return
         self.failed.pop(library_id, None)
         self.libs[library_id] = lib
+        self.node.follow_agents(library_id)
         log.info("library_serving", library=library_id, name=name)
         if self.net is not None:
             from sdactors.net.messages import Serve
@@ -228,6 +229,7 @@ class NodeProcess:
         name = lib.config.name if lib is not None else self.node.find(library_id).name
         self._resync_watches()
         log.info("library_closed_for_swap", library=library_id, name=name)
+        self.node.unfollow_agents(library_id)
         self.node.close_library(library_id)
         try:
             return work()

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from events.domain import CATALOG
 from events.domain.actions import ActionCompleted, ActionFailed, ActionRequested
+from sdactors.agent.grants import Grants
 from sdactors.library.actions import FITS
 from sdactors.ops.base import Op, decode
 from sdactors.ops.context import CallContext, Report
-from sdactors.runtime.errors import InvalidArgument
+from sdactors.runtime.errors import AgentItemRefused, InvalidArgument
 from sdactors.runtime.logs import get_logger
 from sdactors.runtime.mailbox import Later
 from sdactors.runtime.progress import ProgressChannels
@@ -85,9 +86,20 @@ class ActionManager(SupervisedActor):
             answer.set_exception(exc_info=(type(exc), exc, exc.__traceback__))
 
 
-def run_audited(host: Host, command: Op, progress: Report | None = None) -> Any:
-    """Validate, record, run and record the end of one command (see the module's text)."""
+def run_audited(
+    host: Host,
+    command: Op,
+    progress: Report | None = None,
+    proposal: tuple[bytes, str] | None = None,
+) -> Any:
+    """Validate, record, run and record the end of one command (see the module's text).
+
+    ``proposal``: the command is an item of that accepted proposal ``(id, agent)``: refused
+    unless it is one an agent may propose and everything it touches is inside the agent's
+    grant now (whatever the proposal says), and audited with the proposal's id."""
     ctx = CallContext(host, progress)
+    if proposal is not None:
+        _within_grant(ctx, command, proposal[1])
     command.validate(ctx)
     library = command.audit_library(ctx)
     action = os.urandom(ACTION_ID_LEN)
@@ -97,7 +109,9 @@ def run_audited(host: Host, command: Op, progress: Report | None = None) -> Any:
     if reason is not None:
         raise InvalidArgument(f"{command.op_name}: {reason}")
     if library is not None:
-        host.write_library(library).append_typed(ActionRequested(action, command.op_name, args))
+        host.write_library(library).append_typed(
+            ActionRequested(action, command.op_name, args, proposal and proposal[0])
+        )
     try:
         result = command.run(ctx)
     except BaseException as exc:
@@ -113,7 +127,22 @@ def run_audited(host: Host, command: Op, progress: Report | None = None) -> Any:
     if after is not None:
         lib = host.write_library(after)
         outcome = result if FITS(result) is None else None
-        drafts = [] if library is not None else [ActionRequested(action, command.op_name, args)]
+        drafts = (
+            []
+            if library is not None
+            else [ActionRequested(action, command.op_name, args, proposal and proposal[0])]
+        )
         lib.append([CATALOG.body(t) for t in (*drafts, ActionCompleted(action, outcome))])
     log.info("action_completed", command=command.op_name)
     return result
+
+
+def _within_grant(ctx: CallContext, command: Op, agent: str) -> None:
+    """Refuse an agent's item that is no agent's to run or reaches outside its grant."""
+    lib = ctx.write_library(getattr(command, "library", None))
+    lib.catch_up()
+    with lib.index() as db:
+        grants = Grants(db, ctx.device, agent)
+    reason = grants.refusal(command.op_name, command.touches())
+    if reason is not None:
+        raise AgentItemRefused(agent, reason)

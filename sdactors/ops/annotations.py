@@ -28,6 +28,7 @@ from events.domain.annotations import (
 from events.domain.tags import TagCreated
 from events.shapes import Bool, ListOf, Maybe, Text
 from projections.annotations import entry_target, has_tag, target_annotations
+from sdactors.agent.grants import Touches
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.browse import resolve_anywhere
 from sdactors.ops.results import BOOL, LINES, MAYBE_TEXT, TEXT, many, record
@@ -237,6 +238,10 @@ class TagAdd(Op):
 
     result = record(tag=TAG, created=BOOL, files=many(FILE))
 
+    def touches(self) -> Touches | None:
+        # An existing tag only: making tags is the user's.
+        return None if self.create else Touches(tuple(self.paths), (self.tag,))
+
     def validate(self, ctx: OpContext) -> None:
         lib = ctx.write_library(self.library)
         _read(lib, self.paths, ctx.device)
@@ -260,6 +265,9 @@ class TagRemove(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     result = record(tag=TAG, files=many(FILE))
+
+    def touches(self) -> Touches | None:
+        return Touches(tuple(self.paths), (self.tag,))
 
     def validate(self, ctx: OpContext) -> None:
         lib = ctx.write_library(self.library)

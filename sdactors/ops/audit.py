@@ -11,11 +11,12 @@ from events.shapes import Int
 from projections.actions import actions_since
 from projections.devices import device_names
 from sdactors.ops.base import Op, OpContext, op
-from sdactors.ops.results import HEX, MAYBE_TEXT, MAYBE_TIME, PLAIN, TEXT, many, record
+from sdactors.ops.results import HEX, MAYBE_HEX, MAYBE_TEXT, MAYBE_TIME, PLAIN, TEXT, many, record
 from sdactors.ops.shapes import LIBRARY
 
 
-def _when(hlc: int | None) -> str | None:
+def when(hlc: int | None) -> str | None:
+    """An event's clock as an ISO time (UTC), as results give times."""
     if hlc is None:
         return None
     return datetime.fromtimestamp(hlc_ms(hlc) / 1000, timezone.utc).strftime(
@@ -47,6 +48,7 @@ class Audit(Op):
             outcome=PLAIN,
             error=MAYBE_TEXT,
             finished=MAYBE_TIME,
+            proposal=MAYBE_HEX,
         )
     )
 
@@ -62,11 +64,12 @@ class Audit(Op):
                 "device_name": names.get(row.device),
                 "command": row.command,
                 "arguments": row.arguments,
-                "requested": _when(row.requested),
+                "requested": when(row.requested),
                 "state": row.state,
                 "outcome": row.outcome,
                 "error": row.error,
-                "finished": _when(row.finished),
+                "finished": when(row.finished),
+                "proposal": row.proposal.hex() if row.proposal is not None else None,
             }
             for row in rows
         ]

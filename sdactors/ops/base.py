@@ -17,11 +17,13 @@ client goes away.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from abc import ABC, abstractmethod
 from typing import Any, Callable, ClassVar, TypeVar
 
 from events.shapes import Check, Shape, compile_check, declared_shape
+from sdactors.agent.grants import Touches
 from sdactors.ops.context import OpContext
 from sdactors.runtime.errors import InvalidArgument, ResultMisshapen
 
@@ -55,6 +57,12 @@ class Op(ABC):
 
     def created_library(self, result: Any) -> str | None:
         """For a command that creates its library: the library, from what it returned."""
+        return None
+
+    def touches(self) -> Touches | None:
+        """For a command an agent may propose: the host paths and tags it touches, which
+        the agent's grant must hold (``sdactors.agent.grants``). None (the default): no
+        agent may propose it."""
         return None
 
     def arguments(self) -> dict[str, Any]:
@@ -104,6 +112,21 @@ def decode(name: object, args: object) -> Op:
     if reason is not None:
         raise InvalidArgument(f"{name}: {reason}")
     return cls(**args)  # type: ignore[arg-type]
+
+
+def decode_given(name: str, args: dict[str, Any]) -> Op:
+    """:func:`decode`, the arguments ``args`` leaves out taken at their defaults: how a
+    proposal names a command (the arguments that matter; the library is the proposal's)."""
+    found = _COMMANDS.get(name)
+    if found is None:
+        raise InvalidArgument(f"unknown command {name!r}")
+    full = {
+        f.name: f.default
+        for f in dataclasses.fields(found[0])
+        if f.default is not dataclasses.MISSING
+    }
+    full.update(args)
+    return decode(name, full)
 
 
 def commands() -> list[str]:

@@ -47,7 +47,6 @@ from sdactors.ops.results import (
     COUNTS,
     HEX,
     LINES,
-    MAP,
     MAYBE_COUNT,
     MAYBE_TEXT,
     MOST,
@@ -92,6 +91,25 @@ SEARCH_HIT = record_with(
     tags=LINES,
     favourite=BOOL,
     note=MAYBE_TEXT,
+)
+# A row of ``ls``: a location (no path given), or an entry of the folder, which has the
+# entry's keys too.
+LISTED = record_with(
+    {
+        "kind": MAYBE_TEXT,
+        "size": MAYBE_COUNT,
+        "modified": TIME,
+        "content_id": MAYBE_TEXT,
+        "tags": LINES,
+        "favourite": BOOL,
+        "note": MAYBE_TEXT,
+    },
+    name=TEXT,
+    path=TEXT,
+    type=PLAIN,
+    offline=BOOL,
+    device=HEX,
+    device_name=MAYBE_TEXT,
 )
 DUPLICATE = record(
     content_id=MAYBE_TEXT,
@@ -143,7 +161,7 @@ class Ls(Op):
     library: Annotated[str | None, LIBRARY] = None
     at: Annotated[int | None, AT] = None
 
-    result = many(MAP)
+    result = many(LISTED)
 
     def run(self, ctx: OpContext) -> Any:
         lib = reader_at(ctx.read_library(self.library), self.at)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from events.shapes import Bool
 from projections.files.query import LocationRow, location_for_path
 from sdactors import fileops
+from sdactors.agent.grants import Touches
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.results import MAP, MAYBE_TEXT, PLAIN, TEXT, record
 from sdactors.ops.shapes import CLEAN_PATH, LIBRARY
@@ -177,6 +178,10 @@ class FileMove(_Transfer):
 
     verb: ClassVar[str] = "move"
 
+    def touches(self) -> Touches | None:
+        # Never over a file (``force``): an agent moves into free places only.
+        return None if self.force else Touches((self.source, self.destination))
+
 
 @op("file.remove", writes=True)
 @dataclass(frozen=True)
@@ -188,6 +193,10 @@ class FileRemove(Op):
     library: Annotated[str | None, LIBRARY] = None
 
     result = record(path=TEXT, trash=MAYBE_TEXT, id=PLAIN, index=MAP)
+
+    def touches(self) -> Touches | None:
+        # To the trash only: what an agent proposes to remove can always come back.
+        return None if self.permanent else Touches((self.path,))
 
     def _checked(self, ctx: OpContext) -> Library:
         lib = ctx.write_library(self.library)

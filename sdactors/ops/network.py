@@ -16,7 +16,21 @@ from events.shapes import Bool, Int, Maybe, OneOf, Text
 from projections.devices import Peer, peers
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.context import Network
-from sdactors.ops.results import BOOL, HEX, MAP, MAYBE_TEXT, PLAIN, TEXT, many, record
+from sdactors.ops.results import (
+    BOOL,
+    COUNT,
+    HEX,
+    INT,
+    LINES,
+    MAP,
+    MAYBE_COUNT,
+    MAYBE_TEXT,
+    MAYBE_TIME,
+    PLAIN,
+    TEXT,
+    many,
+    record,
+)
 from sdactors.ops.shapes import LIBRARY
 from sdactors.runtime.errors import InvalidArgument, LastAdmin, NeedsNode, NotAdmin, UnknownDevice
 
@@ -27,6 +41,38 @@ INVITE_MOST_S = 7 * 24 * 3600
 JOIN_TIMEOUT_S = 3600.0
 TICKET = Text(8, 4096)
 DEVICE = Text(1, 256)
+# A device of the library, as ``sd device list`` shows it.
+DEVICE_SHOWN = record(
+    device=HEX,
+    name=MAYBE_TEXT,
+    this_device=BOOL,
+    role=MAYBE_TEXT,
+    creator=BOOL,
+    paired=BOOL,
+    revoked=BOOL,
+    kept_upto=MAYBE_COUNT,
+    connected=BOOL,
+    last_seen=MAYBE_TIME,
+    addresses=LINES,
+    clock_ahead_ms=Maybe(INT),
+)
+# A paired device as sync sees it (``sd sync status``): connected or why not, what each side
+# lacks, what went over the wire.
+SYNC_SHOWN = record(
+    device=HEX,
+    name=MAYBE_TEXT,
+    connected=BOOL,
+    behind=MAYBE_COUNT,
+    ahead=MAYBE_COUNT,
+    last_sync=MAYBE_TIME,
+    reason=MAYBE_TEXT,
+    since=MAYBE_TIME,
+    addresses=LINES,
+    bytes_sent=COUNT,
+    bytes_received=COUNT,
+    connection=PLAIN,
+    clock_ahead_ms=Maybe(INT),
+)
 
 
 def network(ctx: OpContext, what: str) -> Network:
@@ -144,7 +190,7 @@ class DeviceList(Op):
 
     library: Annotated[str | None, LIBRARY] = None
 
-    result = many(MAP)
+    result = many(DEVICE_SHOWN)
 
     def run(self, ctx: OpContext) -> Any:
         from sdactors.net.messages import PeersSeen
@@ -244,7 +290,7 @@ class SyncStatusOp(Op):
 
     library: Annotated[str | None, LIBRARY] = None
 
-    result = PLAIN
+    result = many(SYNC_SHOWN)
 
     def run(self, ctx: OpContext) -> Any:
         from sdactors.net.messages import SyncStatus

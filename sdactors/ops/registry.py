@@ -1,6 +1,9 @@
 """Every command, registered by importing the modules that hold them (the node decodes any)."""
 
 from sdactors.ops import (  # noqa: F401 - importing registers them
+    agent_ask,
+    agent_rules,
+    agents,
     annotations,
     audit,
     browse,

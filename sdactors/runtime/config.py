@@ -7,7 +7,9 @@ Version history:
      off: a node works on a LAN, or with no internet at all, without asking anyone).
 
 Optional tables, their defaults when absent (no new version: an older node ignores them):
-``[thumbnails] cache_mb``; ``[http] bind`` and ``port`` (the node's HTTP API and Explorer).
+``[thumbnails] cache_mb``; ``[agents.llm]`` (a language-model provider for ``sd agent ask``:
+``url``, ``model``, ``api_key_env``, ``timeout``, ``rounds``; absent: no provider); ``[http]
+bind`` and ``port`` (the node's HTTP API and Explorer).
 """
 
 from __future__ import annotations
@@ -70,6 +72,26 @@ class ThumbnailConfig:
     cache_mb: int = DEFAULT_CACHE_MB
 
 
+# A local model on a small machine takes tens of seconds per answer; a request takes a few.
+DEFAULT_LLM_TIMEOUT = 120.0
+DEFAULT_LLM_ROUNDS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class LlmConfig:
+    """A language-model provider speaking the OpenAI-compatible chat API (a local Ollama or
+    llama.cpp server): where (``url``, up to ``/v1``), which ``model``, and the environment
+    variable holding its key, if it needs one (a key never sits in a file sdactors writes
+    or reads). ``timeout``: seconds for a whole request in words; ``rounds``: how many
+    answers with tool calls the model may give before it must be done."""
+
+    url: str
+    model: str
+    api_key_env: str | None = None
+    timeout: float = DEFAULT_LLM_TIMEOUT
+    rounds: int = DEFAULT_LLM_ROUNDS
+
+
 # Loopback only, unless the user says otherwise (and has set a password or made a key).
 DEFAULT_HTTP_BIND = "127.0.0.1"
 # A fixed port, so a bookmark of the Explorer works after a restart (0: one the system picks).
@@ -92,6 +114,8 @@ class NodeConfig:
     log_format: str
     network: NetworkConfig = NetworkConfig()
     thumbnails: ThumbnailConfig = ThumbnailConfig()
+    # None: no language-model provider configured.
+    llm: LlmConfig | None = None
     http: HttpConfig = HttpConfig()
 
     @property
@@ -156,6 +180,7 @@ def load_node_config(data: DataDir) -> NodeConfig:
             discovery=bool(network.get("discovery", False)),
         ),
         thumbnails=_thumbnails(path, content.get("thumbnails", {})),
+        llm=_llm(path, content.get("agents", {})),
         http=_http(path, content.get("http", {})),
     )
 
@@ -184,3 +209,30 @@ def _thumbnails(path: os.PathLike[str], table: Any) -> ThumbnailConfig:
             f"(it is {cache_mb!r})"
         )
     return ThumbnailConfig(cache_mb)
+
+
+def _llm(path: os.PathLike[str], agents: Any) -> LlmConfig | None:
+    table = agents.get("llm") if isinstance(agents, dict) else None
+    if table is None:
+        return None
+
+    def bad(key: str, what: str) -> ConfigError:
+        return ConfigError(f"{path}: [agents.llm] {key} must be {what} (it is {table.get(key)!r})")
+
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [agents.llm] must be a table (url, model)")
+    url, model = table.get("url"), table.get("model")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise bad("url", "an http:// or https:// address such as http://127.0.0.1:11434/v1")
+    if not isinstance(model, str) or not model:
+        raise bad("model", "the name of a model the provider serves")
+    key_env = table.get("api_key_env")
+    if key_env is not None and (not isinstance(key_env, str) or not key_env):
+        raise bad("api_key_env", "the name of an environment variable")
+    timeout = table.get("timeout", DEFAULT_LLM_TIMEOUT)
+    if type(timeout) not in (int, float) or not 0 < timeout <= 3600:
+        raise bad("timeout", "a number of seconds, at most 3600")
+    rounds = table.get("rounds", DEFAULT_LLM_ROUNDS)
+    if type(rounds) is not int or not 1 <= rounds <= 50:
+        raise bad("rounds", "a whole number from 1 to 50")
+    return LlmConfig(url.rstrip("/"), model, key_env, float(timeout), rounds)

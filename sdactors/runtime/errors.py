@@ -838,5 +838,75 @@ class NoThumbnailYet(SdError):
         super().__init__(f"no thumbnail yet for {path}: {why}")
 
 
+class AgentError(SdError):
+    """Agents, their grants and their proposals (``sd agent``)."""
+
+
+class AgentNotFound(AgentError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"no agent named {name!r} (agents: {', '.join(known) or 'none'})")
+
+
+class AgentItemRefused(AgentError):
+    """An item of a proposal that no agent may run, or that reaches outside its grant."""
+
+    def __init__(self, agent: str, reason: str) -> None:
+        super().__init__(f"refused for agent {agent}: {reason}")
+
+
+class ProposalNotFound(AgentError):
+    def __init__(self, wanted: str, many: bool = False) -> None:
+        if many:
+            super().__init__(f"more than one proposal starts with {wanted!r}: give more of its id")
+        else:
+            super().__init__(f"no proposal with id {wanted!r} (see 'sd agent proposals --all')")
+
+
+class ProposalDecided(AgentError):
+    def __init__(self, proposal: str, decision: str, by: str) -> None:
+        super().__init__(f"proposal {proposal} was already {decision} by {by}")
+
+
+class BadItems(AgentError):
+    def __init__(self, wanted: str, count: int) -> None:
+        super().__init__(f"no item {wanted} in this proposal: its items are numbered 1 to {count}")
+
+
+class PlaceOutsideLocations(AgentError):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} is not a location of this device nor a folder inside one: an agent is "
+            "granted places in locations (see 'sd location list')"
+        )
+
+
+class NoProvider(AgentError):
+    """``sd agent ask`` without a language-model provider in node.toml: what to write there."""
+
+    def __init__(self, node_toml: str) -> None:
+        super().__init__(
+            f"no language-model provider is configured; add to {node_toml} the lines: "
+            '[agents.llm] / url = "http://127.0.0.1:11434/v1" / model = "llama3.2" '
+            '(and api_key_env = "VARIABLE" naming the environment variable of its key, '
+            "if it needs one)"
+        )
+
+
+class ProviderFailed(AgentError):
+    """The language-model provider cannot be reached, refused the request, or answered
+    something that is not a chat completion."""
+
+    def __init__(self, url: str, why: str) -> None:
+        super().__init__(f"the language model at {url}: {why}")
+
+
+class AskRefused(AgentError):
+    """What the model answered to a request in words cannot become a proposal: a command no
+    agent may run, a path outside the agent's grant, arguments of the wrong shape, nothing."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"no proposal: {why}")
+
+
 class HttpRefused(SdError):
     """The node's HTTP server cannot start as configured (and the node does not either)."""

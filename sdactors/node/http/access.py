@@ -57,6 +57,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # refused to read-only keys until it is listed).
 READS = frozenset(
     {
+        "agent.list",
+        "agent.proposals",
+        "agent.show",
         "audit",
         "device.list",
         "drop.list",
@@ -96,6 +99,7 @@ READS = frozenset(
 # locations): a full key or a session only.
 HOST_PATHS = frozenset(
     {
+        "agent.grant",
         "drop.send",
         "file.copy",
         "file.move",

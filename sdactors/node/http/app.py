@@ -20,9 +20,6 @@ Routes (every one behind :class:`sdactors.node.http.access.Guard`):
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import functools
-import json
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Protocol
@@ -35,12 +32,12 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from events.shapes import Struct, declared_shape
 from sdactors.node.failures import failure
 from sdactors.node.http import access, events, files, openapi
-from sdactors.node.http.args import fields_from_json
+from sdactors.node.http.args import command_of, json_body
+from sdactors.node.http.codes import http_failure
 from sdactors.ops import registry  # noqa: F401 - every command registered
-from sdactors.ops.base import Op, command_class, commands, decode
+from sdactors.ops.base import Op, commands
 from sdactors.runtime import errors
 from sdactors.runtime.errors import InvalidArgument
 from sdactors.runtime.logs import get_logger
@@ -55,8 +52,6 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 _COMMAND_NAMES = frozenset(commands())
 
-# A request's body larger than this is refused (an op's arguments are small).
-MOST_BODY = 1 << 20
 # The page's files: package data, served at / when present.
 STATIC = "static"
 
@@ -81,32 +76,8 @@ class HttpHost(Protocol):
         """The node's ports as a command sees them (a read on behalf of a route)."""
 
 
-# Status codes by the kind of failure; anything else of ours is 400, a bug 500.
-_STATUS: dict[type[BaseException], tuple[int, str]] = {
-    errors.InvalidArgument: (400, "invalid_argument"),
-    errors.NoLibrary: (404, "no_library"),
-    errors.NotIndexed: (404, "not_indexed"),
-    errors.LocationNotFound: (404, "location_not_found"),
-    errors.TagNotFound: (404, "tag_not_found"),
-    errors.LibraryExists: (409, "library_exists"),
-    errors.TagExists: (409, "tag_exists"),
-    errors.LocationExists: (409, "location_exists"),
-    errors.DestinationExists: (409, "destination_exists"),
-    errors.LibraryLocked: (409, "library_locked"),
-    errors.NotOwner: (403, "not_owner"),
-}
-
-
 def error_response(exc: BaseException) -> Response:
-    kind, message, expected = failure(exc)
-    status, code = 500, "internal"
-    if expected:
-        status, code = 400, _snake(kind)
-        for cls in type(exc).__mro__:
-            if cls in _STATUS:
-                status, code = _STATUS[cls]
-                break
-    return refusal(status, code, message)
+    return refusal(*http_failure(exc))
 
 
 def refusal(status: int, code: str, message: str) -> Response:
@@ -118,63 +89,10 @@ def refusal(status: int, code: str, message: str) -> Response:
     )
 
 
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
-
-
 def json_response(value: Any) -> Response:
     return Response(
         dumps(value).encode(), media_type="application/json", headers={"cache-control": "no-store"}
     )
-
-
-async def _json_body(request: Request) -> Any:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MOST_BODY:
-            raise InvalidArgument(f"a request body of more than {MOST_BODY} bytes")
-    if not body:
-        return {}
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise InvalidArgument(f"the body is not JSON: {exc}") from None
-
-
-@functools.cache
-def _declared(cls: type) -> tuple[Struct, tuple[tuple[str, Any], ...], tuple[str, ...]]:
-    """An op's argument shapes, its defaults and its required fields (read once: reading
-    annotations costs a millisecond)."""
-    defaults: list[tuple[str, Any]] = []
-    required: list[str] = []
-    for f in dataclasses.fields(cls):
-        if f.default is not dataclasses.MISSING:
-            defaults.append((f.name, lambda v=f.default: v))
-        elif f.default_factory is not dataclasses.MISSING:
-            defaults.append((f.name, f.default_factory))
-        else:
-            required.append(f.name)
-    return declared_shape(cls), tuple(defaults), tuple(required)
-
-
-def command_of(name: str, given: Any) -> Op:
-    """The op ``name`` with the arguments a JSON object gave (defaults filled in)."""
-    try:
-        cls = command_class(name)
-    except KeyError:
-        raise InvalidArgument(f"unknown command {name!r}") from None
-    if type(given) is not dict:
-        raise InvalidArgument(f"{name}: the arguments must be a JSON object")
-    shape, defaults, required = _declared(cls)
-    args = fields_from_json(shape, given)
-    for field, make in defaults:
-        if field not in args:
-            args[field] = make()
-    for field in required:
-        if field not in args:
-            raise InvalidArgument(f"{name}: the argument {field} is missing")
-    return decode(name, args)
 
 
 class Api:
@@ -197,7 +115,7 @@ class Api:
             why = principal.refusal(name) if principal is not None else "no session or key"
             if why is not None:
                 return refusal(403, "forbidden", why)
-            command = command_of(name, await _json_body(request))
+            command = command_of(name, await json_body(request))
             if type(command).stream is not None:
                 return await self._streamed(command)
             result = await anyio.to_thread.run_sync(self.host.execute, command)
@@ -254,7 +172,7 @@ class Api:
 
     async def login(self, request: Request) -> Response:
         try:
-            given = await _json_body(request)
+            given = await json_body(request)
         except InvalidArgument as exc:
             return error_response(exc)
         password = given.get("password") if isinstance(given, dict) else None

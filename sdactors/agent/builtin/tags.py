@@ -1,0 +1,235 @@
+"""Tag suggestions: a file without tags gets the tags its nearest tagged neighbours share.
+
+People tag some files of a place and not the rest: the photos of one trip, the invoices of
+one supplier. A file near those (in the same folder or one beside it, made about the same
+time, with a name of the same words) most likely belongs with them. So for each untagged
+file in the grant, the tagged files of this device are scored by nearness: folder, time and
+name. A tag is suggested when the nearest neighbours carrying it outweigh those that do not
+(``SHARE``), by at least one good neighbour's worth (``ENOUGH``); its item names them.
+
+Only tags the agent is granted are read from neighbours and proposed; a file with any tag at
+all is left alone (someone already chose for it). Each proposal is one tag for the files of
+one folder, so a conclusion keeps its id while nothing near it changes, and a person accepts
+or rejects a tag for a folder at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import ClassVar, Iterable, Sequence
+
+from events.domain.agents import ITEMS_MAX
+from events.envelope import Event
+from projections.annotations import annotations_of
+from projections.files.query import FileAt, device_files
+from projections.tags import live_tags
+from sdactors.agent import lines
+from sdactors.agent.protocol import AgentView, Item, Proposal
+
+NAME = "tags"
+# Neighbours that vote on a file's tags.
+NEAREST = 5
+# Nearness: the same folder counts most; a folder beside it (same parent) less. Time within a
+# day, then within a week. A name sharing words: its share of the words (Jaccard), weighted.
+SAME_FOLDER = 1.0
+SIBLING_FOLDER = 0.5
+SAME_DAY = 0.5
+SAME_WEEK = 0.25
+NAME_WEIGHT = 1.0
+DAY_NS = 86_400 * 10**9
+# A neighbour counts only this near (a file alone in a folder elsewhere says nothing).
+NEAR = 1.0
+# A tag is proposed when its neighbours hold this share of the nearness of all NEAREST...
+SHARE = 0.5
+# ... and at least this much of it: one neighbour in the same folder with a like name.
+ENOUGH = 1.5
+# A word on more tagged files than this brings no neighbour in by itself (see ``_Near``).
+COMMON = 100
+WORD = re.compile(r"[^\W_]+")
+# Words in names that say nothing of what a file is about.
+NOISE = frozenset({"img", "dsc", "pxl", "scan", "copy", "file", "new", "final", "the", "and"})
+
+
+def words(name: bytes) -> frozenset[str]:
+    """The words of a file's name, without its extension, case-folded; numbers of fewer
+    than four digits (counters: IMG_0042) left out, years kept."""
+    stem, _ = os.path.splitext(os.fsdecode(name))
+    found = set()
+    for word in WORD.findall(stem.casefold()):
+        if word in NOISE or (word.isdigit() and len(word) < 4):
+            continue
+        if word.isdigit() and len(word) > 4:
+            continue
+        found.add(word)
+    return frozenset(found)
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """A file of this device, as the agent compares it."""
+
+    path: bytes
+    folder: bytes
+    # The folder above its folder: files with the same one are in folders side by side.
+    parent: bytes
+    mtime_ns: int
+    words: frozenset[str]
+    tags: frozenset[str]
+
+    @classmethod
+    def of(cls, f: FileAt, tags: Iterable[str]) -> "Known":
+        folder = os.path.dirname(f.path)
+        return cls(
+            f.path,
+            folder,
+            os.path.dirname(folder),
+            f.child.mtime_ns,
+            words(f.child.name),
+            frozenset(tags),
+        )
+
+
+def nearness(a: Known, b: Known) -> float:
+    """How near ``b`` is to ``a`` (:func:`how_near` says it in words)."""
+    score = 0.0
+    if a.folder == b.folder:
+        score += SAME_FOLDER
+    elif a.parent == b.parent:
+        score += SIBLING_FOLDER
+    apart = abs(a.mtime_ns - b.mtime_ns)
+    if apart <= DAY_NS:
+        score += SAME_DAY
+    elif apart <= 7 * DAY_NS:
+        score += SAME_WEEK
+    shared = a.words & b.words
+    if shared:
+        score += NAME_WEIGHT * len(shared) / len(a.words | b.words)
+    return score
+
+
+def how_near(a: Known, b: Known) -> str:
+    """In which ways ``b`` is near ``a``, for an item's reason."""
+    how = []
+    if a.folder == b.folder:
+        how.append("same folder")
+    elif a.parent == b.parent:
+        how.append("folder beside it")
+    apart = abs(a.mtime_ns - b.mtime_ns)
+    if apart <= DAY_NS:
+        how.append("same day")
+    elif apart <= 7 * DAY_NS:
+        how.append("same week")
+    shared = a.words & b.words
+    if shared:
+        how.append("name: " + " ".join(sorted(shared)))
+    return ", ".join(how)
+
+
+class _Near:
+    """The tagged files, found by what can make one near a file: a neighbour scores at least
+    ``NEAR`` only in the same folder, in a folder beside it, or with a name word in common
+    (time alone gives at most 0.5). So a file is compared with those, not with every file;
+    a word on more than ``COMMON`` tagged files says too little to bring any in by itself,
+    and when the folders beside a file's hold more than that, only its own folder's are."""
+
+    def __init__(self, tagged: Sequence[Known]) -> None:
+        self.by_folder: dict[bytes, list[Known]] = defaultdict(list)
+        # By the folder above theirs: the same folder and the folders beside it at once.
+        self.by_parent: dict[bytes, list[Known]] = defaultdict(list)
+        self.by_word: dict[str, list[Known]] = defaultdict(list)
+        for one in tagged:
+            self.by_folder[one.folder].append(one)
+            self.by_parent[one.parent].append(one)
+            for word in one.words:
+                self.by_word[word].append(one)
+
+    def candidates(self, one: Known) -> Iterable[Known]:
+        beside = self.by_parent.get(one.parent, ())
+        if len(beside) > COMMON:  # many folders side by side: its own folder's files only
+            beside = self.by_folder.get(one.folder, ())
+        seen: dict[bytes, Known] = {other.path: other for other in beside}
+        for word in one.words:
+            found = self.by_word.get(word, ())
+            if len(found) <= COMMON:
+                seen.update((other.path, other) for other in found)
+        return seen.values()
+
+
+def suggestions(
+    untagged: Sequence[Known], tagged: Sequence[Known]
+) -> Iterable[tuple[Known, str, str]]:
+    """``(file, tag, reason)`` for each tag the nearest tagged files suggest for a file."""
+    near = _Near(tagged)
+    for one in untagged:
+        scored = []
+        for other in near.candidates(one):
+            score = nearness(one, other)
+            if score >= NEAR:
+                scored.append((-score, other.path, other))
+        nearest = sorted(scored)[:NEAREST] if len(scored) > 1 else scored
+        total = -sum(s[0] for s in nearest)
+        votes: dict[str, list[tuple[float, Known]]] = defaultdict(list)
+        for neg, _, other in nearest:
+            for tag in other.tags:
+                votes[tag].append((-neg, other))
+        for tag, held in sorted(votes.items()):
+            weight = sum(score for score, _ in held)
+            if weight < ENOUGH or weight < SHARE * total:
+                continue
+            named = "; ".join(
+                f"{os.fsdecode(os.path.basename(other.path))} ({how_near(one, other)})"
+                for _, other in held
+            )
+            yield one, tag, f"{len(held)} of its {len(nearest)} nearest files carry {tag}: {named}"
+
+
+class Tags:
+    """Tag suggestions (``sd agent enable tags``; grant it the tags it may suggest)."""
+
+    name: ClassVar[str] = NAME
+    summary: ClassVar[str] = "tags for untagged files, from their nearest tagged neighbours"
+    follows: ClassVar[tuple[str, ...]] = ("entries.", "file.tagged", "file.untagged")
+    reads: ClassVar[tuple[str, ...]] = ("files", "annotations", "tags")
+
+    def propose(self, view: AgentView, events: Sequence[Event]) -> Iterable[Proposal]:
+        allowed = view.granted_tags()
+        if not allowed:
+            return []
+        with view.index() as db:
+            untagged, tagged = self._files(db, view, allowed)
+        by_place: dict[tuple[str, bytes], list[Item]] = defaultdict(list)
+        for one, tag, reason in suggestions(untagged, tagged):
+            by_place[(tag, one.folder)].append(
+                Item(lines.reason(reason), "tag.add", {"paths": [one.path], "tag": tag})
+            )
+        out = []
+        for (tag, folder), items in sorted(by_place.items()):
+            for start in range(0, len(items), ITEMS_MAX):
+                chunk = tuple(items[start : start + ITEMS_MAX])
+                many = "file" if len(chunk) == 1 else f"{len(chunk)} files"
+                title = f"tag {tag} on {many} in {os.fsdecode(folder)}"
+                out.append(Proposal(NAME, lines.title(title), chunk))
+        return out
+
+    def _files(
+        self, db: sqlite3.Connection, view: AgentView, allowed: frozenset[bytes]
+    ) -> tuple[list[Known], list[Known]]:
+        """This device's files in the grant: those without any tag, and those with a
+        granted one (only granted tags are read)."""
+        names = {tag: name for tag, name, _ in live_tags(db) if tag in allowed}
+        files = [f for f in device_files(db, view.device) if view.granted(f.path)]
+        shown = annotations_of(db, [(view.device, f.child.eid, f.child.cid) for f in files])
+        untagged, tagged = [], []
+        granted_names = frozenset(names.values())
+        for f in files:
+            found = shown.get((view.device, f.child.eid))
+            tags = found.tags if found is not None else ()
+            if not tags:
+                untagged.append(Known.of(f, ()))
+            elif granted_names & set(tags):
+                tagged.append(Known.of(f, granted_names & set(tags)))
+        return untagged, tagged

@@ -1,0 +1,150 @@
+"""The tag suggestions agent on a real index: untagged files get the tags their nearest
+tagged neighbours (folder, time, name) share, only granted tags, never outside the grant."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sdactors.agent.builtin.tags import Tags
+from tests.conftest import Sd
+from tests.helpers_agents import View, proposals
+from tests.helpers_tree import write
+
+DAY = 86_400
+JULY = 1_688_169_600  # 2023-07-01
+
+
+def put(root: Path, rel: str, when: float) -> Path:
+    path = write(root, rel, f"{rel} content")
+    os.utime(path, (when, when))
+    return path
+
+
+@pytest.fixture
+def root(sd: Sd, tmp_path: Path) -> Path:
+    root = tmp_path / "home"
+    trip = "Pictures/Rome 2023"
+    put(root, f"{trip}/rome colosseum.jpg", JULY)
+    put(root, f"{trip}/rome forum.jpg", JULY + 3600)
+    put(root, f"{trip}/rome pantheon.jpg", JULY + 7200)  # untagged: Rome, Holiday
+    put(root, f"{trip}/IMG_0042.jpg", JULY + 9000)  # untagged, a counter for a name
+    put(root, "Pictures/Paris 2019/eiffel.jpg", JULY - 1400 * DAY)  # far in time: nothing
+    put(root, "Documents/Invoices/acme invoice march.pdf", JULY - 90 * DAY)
+    put(root, "Documents/Invoices/acme invoice april.pdf", JULY - 60 * DAY)  # Invoices
+    put(root, "Documents/Invoices/acme invoice may.pdf", JULY - 30 * DAY)
+    put(root, "Documents/Private/acme invoice june.pdf", JULY)  # beside: Private only
+    put(root, "notes/todo.txt", JULY)  # near nothing tagged: nothing
+    sd.run("library", "create", "Home")
+    sd.run("location", "add", str(root))
+    for tag in ("Rome", "Holiday", "Invoices", "Private"):
+        sd.run("tag", "create", tag)
+    sd.run(
+        "tag",
+        "add",
+        str(root / trip / "rome colosseum.jpg"),
+        str(root / trip / "rome forum.jpg"),
+        "Rome",
+    )
+    sd.run(
+        "tag",
+        "add",
+        str(root / trip / "rome colosseum.jpg"),
+        str(root / trip / "rome forum.jpg"),
+        "Holiday",
+    )
+    march, may = (root / f"Documents/Invoices/acme invoice {m}.pdf" for m in ("march", "may"))
+    sd.run("tag", "add", str(march), str(may), "Invoices")
+    sd.run("tag", "add", str(root / "Documents/Private/acme invoice june.pdf"), "Private")
+    return root
+
+
+def tag_ids(sd: Sd, *names: str) -> frozenset[bytes]:
+    return frozenset(
+        bytes.fromhex(t["id"]) for t in sd.json("--json", "tag", "list") if t["name"] in names
+    )
+
+
+def suggested(
+    sd: Sd, monkeypatch: pytest.MonkeyPatch, tags: frozenset[bytes], **view: Any
+) -> dict[str, set[str]]:
+    """Path -> the tags proposed for it; every item one file, its reason naming neighbours."""
+    monkeypatch.setattr(View, "granted_tags", lambda self: tags)
+    out: dict[str, set[str]] = {}
+    for p in proposals(sd, Tags(), **view):
+        assert p.title.startswith("tag ")
+        for item in p.items:
+            assert item.op == "tag.add" and len(item.args["paths"]) == 1
+            [path] = item.args["paths"]
+            out.setdefault(os.fsdecode(path), set()).add(item.args["tag"])
+            assert f"carry {item.args['tag']}: " in item.reason
+    return out
+
+
+def test_untagged_files_get_the_tags_their_nearest_neighbours_share(
+    sd: Sd, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    granted = tag_ids(sd, "Rome", "Holiday", "Invoices")
+    found = suggested(sd, monkeypatch, granted)
+    trip = root / "Pictures/Rome 2023"
+    assert found == {
+        str(trip / "rome pantheon.jpg"): {"Rome", "Holiday"},
+        str(trip / "IMG_0042.jpg"): {"Rome", "Holiday"},
+        str(root / "Documents/Invoices/acme invoice april.pdf"): {"Invoices"},
+    }
+    # The reason names the neighbours and how they are near.
+    monkeypatch.setattr(View, "granted_tags", lambda self: granted)
+    [rome] = [p for p in proposals(sd, Tags()) if p.title.startswith("tag Rome ")]
+    reasons = {os.fsdecode(i.args["paths"][0]): i.reason for i in rome.items}
+    assert reasons[str(trip / "rome pantheon.jpg")] == (
+        "2 of its 2 nearest files carry Rome: rome colosseum.jpg (same folder, same day, "
+        "name: rome); rome forum.jpg (same folder, same day, name: rome)"
+    )
+    assert rome.title == f"tag Rome on 2 files in {trip}"
+
+
+def test_only_granted_tags_are_read_and_proposed(
+    sd: Sd, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Private is not granted: nothing proposes it, and the June invoice, which carries it,
+    # is left alone (someone chose its tags).
+    found = suggested(sd, monkeypatch, tag_ids(sd, "Invoices"))
+    assert found == {str(root / "Documents/Invoices/acme invoice april.pdf"): {"Invoices"}}
+    assert suggested(sd, monkeypatch, frozenset()) == {}
+
+
+def test_a_folder_outside_the_grant_is_never_named(
+    sd: Sd, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    granted = tag_ids(sd, "Rome", "Holiday", "Invoices")
+    pictures = os.fsencode(root / "Pictures")
+    found = suggested(sd, monkeypatch, granted, places=[pictures])
+    assert set(found) == {
+        str(root / "Pictures/Rome 2023/rome pantheon.jpg"),
+        str(root / "Pictures/Rome 2023/IMG_0042.jpg"),
+    }
+    # Neighbours outside the grant are not read either: with the tagged invoices outside,
+    # the April one (granted alone) has no neighbour to learn from.
+    april = os.fsencode(root / "Documents/Invoices/acme invoice april.pdf")
+    assert suggested(sd, monkeypatch, granted, places=[april]) == {}
+
+
+def test_granted_run_and_accepted_the_suggested_tags_are_on_the_files(sd: Sd, root: Path) -> None:
+    trip = root / "Pictures/Rome 2023"
+    sd.run("agent", "grant", "tags", "--location", str(root / "Pictures"), "--tag", "Rome")
+    assert sd.json("agent", "run", "tags")["proposed"] == 1
+    [found] = sd.json("agent", "proposals")
+    assert found["agent"] == "tags" and found["title"] == f"tag Rome on 2 files in {trip}"
+    shown = [i["command"] for i in sd.json("agent", "show", found["id"])["preview"]]
+    assert shown == [
+        f"sd tag add {trip / 'IMG_0042.jpg'} Rome",
+        f"sd tag add {trip / 'rome pantheon.jpg'} Rome",
+    ]
+    sd.run("agent", "accept", found["id"])
+    tags = {e["name"]: e.get("tags") for e in sd.json("ls", str(trip))}
+    assert tags["rome pantheon.jpg"] == ["Rome"] and tags["IMG_0042.jpg"] == ["Rome"]
+    # Tagged now: nothing more to suggest.
+    assert sd.json("agent", "run", "tags")["proposed"] == 0
