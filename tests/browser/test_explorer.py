@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import PICTURE_SIZE, Explorer, axe_serious, log_in
 from tests.conftest import Sd
-from tests.helpers_cluster import Peer, device, running
+from tests.helpers_cluster import Peer, device, running, until
 from tests.helpers_tree import write
 
 pytestmark = pytest.mark.slow
@@ -406,3 +406,32 @@ def test_duplicates_devices_and_the_log_as_it_happens(page: Any, explorer: Explo
     made = lines.filter(has_text="tag.created").filter(has_text="Seen-live")
     expect(made).to_have_count(1, timeout=APPEARS_WITHIN_MS)
     expect(lines.last).to_contain_text("action.completed")  # the tag's action, after it
+
+
+def test_an_agents_proposal_previewed_and_accepted_on_the_page(
+    page: Any, explorer: Explorer
+) -> None:
+    granted = explorer.tree / "agent"
+    copies = [write(granted, f"{folder}/plan.txt", "the plan, twice\n") for folder in ("a", "b")]
+    until(lambda: len(explorer.ash.json("search", "plan.txt")) == 2, 10, "both copies indexed")
+    explorer.ash.run("agent", "grant", "duplicates", "--location", str(granted))
+    explorer.ash.run("agent", "enable", "duplicates")
+    explorer.ash.json("agent", "run", "duplicates")
+    log_in(page)
+    page.get_by_role("button", name="Proposals").click()
+    card = page.get_by_role("list", name="Proposals").locator("li.proposal", has_text="plan.txt")
+    expect(card).to_have_count(1)
+    card.get_by_role("button", name=re.compile("^Preview")).click()
+    trashed = card.get_by_role("list", name="What it would do").locator("li li")
+    expect(trashed).to_have_count(1)
+    expect(trashed).to_contain_text("to the trash: ")
+    doomed = trashed.inner_text().removeprefix("to the trash: ")
+    assert doomed in {str(c) for c in copies}
+    explorer.shot(page, "proposal")
+    assert axe_serious(page) == []
+    card.get_by_role("button", name=re.compile("^Accept")).click()
+    expect(page.locator("#main")).to_contain_text("No open proposals.")
+    assert [c.exists() for c in copies] == [str(c) != doomed for c in copies]
+    page.get_by_label("Decided ones too").check()
+    decided = page.locator("li.proposal", has_text="plan.txt")
+    expect(decided).to_contain_text(re.compile("State(accepted|applied)"))

@@ -269,32 +269,89 @@ export const drop = {
   },
 };
 
-// -- proposals (issue 18's agents) ------------------------------------------------------
+// -- proposals (the agents') -----------------------------------------------------------
 
-// The agents' proposals: shown once the node has the `agent.proposals` op; accepted and
-// rejected through `agent.accept` and `agent.reject`.
+// What the agents propose: listed (open ones, or all), each previewed item by item
+// (`agent.show`), accepted or rejected (`agent.accept`, `agent.reject`): the very ops
+// `sd agent` runs, so a decision is audited with the proposal's id the same way.
+let showDecided = false;
+
+function previewOf(shown) {
+  const items = shown.preview || [];
+  return h("div", { class: "preview" },
+    shown.bytes_freed ? h("p", { text: `Frees ${bytes(shown.bytes_freed)}.` }) : null,
+    h("ol", { "aria-label": "What it would do" }, items.map((item) => h("li", {},
+      h("span", { text: item.reason || item.command }),
+      h("div", { class: "holder", text: item.command }),
+      h("ul", {},
+        (item.trash || []).map((path) => h("li", { text: `to the trash: ${path}` })),
+        item.move ? h("li", { text: `move ${item.move.source} to ${item.move.destination}` }) : null,
+        (item.trash || []).length || item.move ? null : (item.paths || []).map((path) => h("li", { text: path })))))));
+}
+
+function proposalCard(p, main) {
+  const id = p.id.slice(0, 12);
+  const region = h("div", { id: `proposal-${id}`, hidden: true });
+  const preview = h("button", { type: "button", text: "Preview", "aria-expanded": "false",
+    "aria-controls": region.id, "aria-label": `Preview: ${p.title}`,
+    onclick: async () => {
+      const open = preview.getAttribute("aria-expanded") === "true";
+      preview.setAttribute("aria-expanded", String(!open));
+      region.hidden = open;
+      if (!open && !region.childElementCount) {
+        try {
+          clear(region, previewOf(await api.op("agent.show", { proposal: p.id, library: state.library })));
+        } catch (error) {
+          showError(region, error);
+        }
+      }
+    } });
+  const decide = (name, label) => h("button", { type: "button", text: label, "aria-label": `${label}: ${p.title}`,
+    onclick: async (event) => {
+      event.target.disabled = true;
+      try {
+        const done = await api.op(name, { proposal: p.id, library: state.library });
+        const failed = (done.outcomes || []).filter((o) => !o.ok);
+        announce(`${label}: ${p.title}${failed.length ? ` (${failed.length} item${failed.length === 1 ? "" : "s"} failed)` : ""}`);
+      } catch (error) {
+        announce(error.message);
+        const said = document.getElementById("proposals-said");
+        if (said) said.textContent = error.message;
+      }
+      await proposals.render(main);
+    } });
+  return h("li", { class: "proposal", dataset: { proposal: p.id } },
+    h("h3", { text: p.title }),
+    facts([
+      ["Agent", p.agent],
+      ["State", p.state],
+      ["Items", p.items],
+      ["Proposed", p.proposed ? `${when(p.proposed)}${p.device_name ? ` on ${p.device_name}` : ""}` : ""],
+      ["Decided", p.decided ? `${when(p.decided)}${p.decided_by ? ` by ${p.decided_by}` : ""}` : ""],
+    ]),
+    h("div", { class: "toolbar" }, preview,
+      p.state === "open" ? [decide("agent.accept", "Accept"), decide("agent.reject", "Reject")] : null),
+    region);
+}
+
 export const proposals = {
   async render(main) {
     if (!(await api.hasOp("agent.proposals"))) {
       return clear(main, h("h2", { text: "Proposals" }),
-        h("p", { class: "muted", text: "This node has no agents yet: their proposals will be listed here." }));
+        h("p", { class: "muted", text: "This node has no agents: their proposals would be listed here." }));
     }
-    const list = await api.op("agent.proposals", { library: state.library });
-    const decide = (p, name) => async () => {
-      try {
-        await api.op(name, { proposal: p.id, library: state.library });
-        announce(name === "agent.accept" ? "Accepted." : "Rejected.");
-      } catch (error) {
-        announce(error.message);
-      }
-      await proposals.render(main);
-    };
-    clear(main, h("h2", { text: "Proposals" }), list.length ? h("ul", {}, list.map((p) => h("li", { dataset: { proposal: p.id } },
-      h("h3", { text: p.title || p.id }),
-      facts([["Agent", p.agent], ["State", p.state], ["Items", (p.items || []).length]]),
-      h("ol", {}, (p.items || []).map((item) => h("li", { text: item.preview || item.summary || JSON.stringify(item) }))),
-      h("button", { type: "button", text: "Accept", onclick: decide(p, "agent.accept") }), " ",
-      h("button", { type: "button", text: "Reject", onclick: decide(p, "agent.reject") }))))
-      : h("p", { class: "muted", text: "No proposals." }));
+    const list = await api.op("agent.proposals", { library: state.library, all: showDecided });
+    const decided = h("input", { id: "proposals-all", type: "checkbox", checked: showDecided,
+      onchange: () => { showDecided = decided.checked; proposals.render(main); } });
+    clear(main, h("h2", { text: "Proposals" }),
+      h("div", { class: "toolbar" }, decided, h("label", { for: "proposals-all", text: "Decided ones too" })),
+      h("p", { id: "proposals-said", class: "error", role: "alert" }),
+      list.length ? h("ul", { class: "proposals", "aria-label": "Proposals" }, list.map((p) => proposalCard(p, main)))
+        : h("p", { class: "muted", text: showDecided ? "No proposals." : "No open proposals." }));
   },
+  onEvent: debounce((event) => {
+    if (state.view === "proposals" && (event.type || "").startsWith("agent.")) {
+      proposals.render(document.getElementById("main")).catch(() => {});
+    }
+  }, 300),
 };
