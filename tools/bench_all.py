@@ -182,6 +182,13 @@ WEB_FIGURES = [
     Figure("rss_100_streams", "streams.delta_mb", "MB", "lower", goal="streams.goal.delta_mb"),
 ]  # fmt: skip
 
+EXPLORER_FIGURES = [
+    Figure("typing_p50", "typing.p50_ms", "ms", "lower"),
+    Figure("typing_p99", "typing.p99_ms", "ms", "lower", goal="typing.goal.p99_ms"),
+    Figure("write_to_page_p50", "write.p50_ms", "ms", "lower", goal="write.goal.p50_ms"),
+    Figure("disk_to_page_max", "disk.max_ms", "ms", "lower", optional=True),
+]  # fmt: skip
+
 NODE_FIGURES = [
     Figure(
         "index",
@@ -313,6 +320,16 @@ BENCHMARKS: list[Bench] = [
         quick=("--files", "500", "--runs", "20", "--streams", "20", "--events", "3"),
         tree=True,
         figures=WEB_FIGURES,
+    ),
+    # Needs Debian's chromium (installed when missing, as root): full runs only; its smoke
+    # run is tests/browser/test_bench_explorer.py, beside the browser tests.
+    Bench(
+        "explorer",
+        "bench_explorer.py",
+        quick=None,
+        full=(),
+        tree=True,
+        figures=EXPLORER_FIGURES,
     ),
     Bench(
         "node_100k",

@@ -40,7 +40,7 @@ from bench_node import RunningNode, TreeIndex, quiet_env  # noqa: E402
 from gen_tree import generate  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.browser.conftest import CHROMIUM_ARGS, ensure_chromium  # noqa: E402
+from tools.chromium import CHROMIUM_ARGS, chromium  # noqa: E402
 
 GOAL_TYPED_MS = 300
 GOAL_DISK_MS = 1000
@@ -162,7 +162,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
-    chromium = ensure_chromium()
+    chromium_path = chromium()
+    if chromium_path is None:
+        raise SystemExit(
+            "bench_explorer needs Debian's chromium: apt-get install chromium (as root)"
+        )
     scratch = Path(tempfile.mkdtemp(prefix="bench-explorer-"))
     tree = args.tree or scratch / "tree"
     data = args.data_dir or scratch / "data"
@@ -194,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             sync_playwright() as playwright,
         ):
             browser = playwright.chromium.launch(
-                executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+                executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS
             )
             context = browser.new_context(base_url=url, extra_http_headers=bearer)
             page = context.new_page()

@@ -10,8 +10,6 @@ path printed), for a person to look at; nothing there is committed.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,43 +20,20 @@ import pytest
 from tests.conftest import Sd
 from tests.helpers_cluster import Peer, device, pair, running, until
 from tests.helpers_tree import write
+from tools.chromium import CHROMIUM_ARGS, chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe-4.11.0.min.js"
 PASSWORD = "correct horse battery staple"
-# Chromium as the tests want it: no sandbox (CI runs as root), no GPU, no traffic of its own
-# (updates, sync, field trials), no first-run page.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-default-apps",
-    "--disable-features=Translate,MediaRouter,OptimizationHints",
-]
 # Made with Pillow at the fixture's start: a picture the media job thumbnails.
 PICTURE_SIZE = (64, 48)
 
 
 def ensure_chromium() -> Path:
     """Debian's chromium, installed with apt when missing (CI runs as root)."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.geteuid() != 0:
+    found = chromium()
+    if found is None:
         pytest.skip("Debian's chromium is not installed, and installing it needs root")
-    done = _apt("install", "-y", "chromium")
-    if done.returncode != 0:  # a stale package list: refreshed once
-        _apt("update")
-        done = _apt("install", "-y", "chromium")
-    assert done.returncode == 0 and CHROMIUM.exists(), done.stderr[-2000:]
-    return CHROMIUM
-
-
-def _apt(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    return subprocess.run(["apt-get", *args], env=env, capture_output=True, text=True, timeout=1200)
+    return found
 
 
 @dataclass
