@@ -836,3 +836,8 @@ class NoThumbnailYet(SdError):
 
     def __init__(self, path: str, why: str) -> None:
         super().__init__(f"no thumbnail yet for {path}: {why}")
+
+
+class SemanticUnavailable(SdError):
+    """Search by meaning cannot run: its model's files are missing or unreadable (the
+    message says which and how to install them); plain search still works."""
