@@ -122,6 +122,9 @@ class Filters:
     # Only these entries (local ids): what a filter on other tables found (media data,
     # tags). Given, they are the candidates: each is ranked, none is left unread.
     entries: frozenset[int] | None = None
+    # Modified at or after / before these times (ns since the epoch).
+    modified_after: int | None = None
+    modified_before: int | None = None
 
     def only(self, entries: frozenset[int]) -> "Filters":
         """These filters, and only ``entries`` too (a set intersects the one already held)."""
@@ -251,9 +254,14 @@ class _Search:
             return
         if self.filters.under is not None and not self._is_under(folder):
             return
-        if self.filters.kind is not None:
+        filters = self.filters
+        if filters.kind is not None or filters.modified_after or filters.modified_before:
             child = self.child(folder, eid)
-            if child is None or child[C_KIND] != self.filters.kind:
+            if child is None or (filters.kind is not None and child[C_KIND] != filters.kind):
+                return
+            if filters.modified_after is not None and child[C_MTIME] < filters.modified_after:
+                return
+            if filters.modified_before is not None and child[C_MTIME] >= filters.modified_before:
                 return
         # Without a query every entry ranks alike, and the list goes by path.
         length = len(name) if self.query.terms else 0

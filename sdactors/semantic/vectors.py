@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import struct
+import threading
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
 
+from projections.files.named import every_entry
+from projections.runner import read_checkpoint
 from sdactors.runtime.logs import get_logger
-from sdactors.semantic.model import DIM, embed
+from sdactors.semantic.model import DIM, embed, entry_text
 
 log = get_logger(__name__)
 
@@ -46,9 +50,7 @@ class Vectors(NamedTuple):
 
     @classmethod
     def empty(cls) -> "Vectors":
-        return cls(
-            np.zeros(0, np.int64), np.zeros(0, np.uint64), np.zeros((0, DIM), np.float32), 0
-        )
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.uint64), np.zeros((0, DIM), np.float32), 0)
 
     def scores(self, query: np.ndarray) -> np.ndarray:
         """Each row's similarity to ``query`` (a unit vector)."""
@@ -86,7 +88,7 @@ def load(path: Path) -> Vectors | None:
 
 def save(path: Path, vectors: Vectors) -> None:
     """Write ``vectors`` to ``path`` whole (a temporary file renamed over it)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
     try:
         with open(temporary, "wb") as f:
             header = _HEADER.pack(MAGIC, DIM, len(vectors.ids), vectors.checkpoint)
@@ -125,3 +127,34 @@ def updated(old: Vectors | None, texts: Iterable[tuple[int, str]], checkpoint: i
     kept = int(same.sum())
     before = 0 if old is None else len(old.ids)
     return Update(Vectors(ids, keys, vecs, checkpoint), len(todo), kept, before - kept)
+
+
+def texts_of(db: sqlite3.Connection) -> Iterator[tuple[int, str]]:
+    """Every entry of the index and the text its vector means (``model.entry_text``)."""
+    for named in every_entry(db):
+        # A byte that is not UTF-8 means nothing to the model (and the tokenizer refuses
+        # the surrogates ``paths.text`` would make of it).
+        folders = [f.decode("utf-8", "replace") for f in named.folders]
+        yield named.entry, entry_text(named.name.decode("utf-8", "replace"), folders)
+
+
+def refresh(root: Path, db: sqlite3.Connection, save_to_disk: bool = True) -> Update | None:
+    """Bring the vectors of the library at ``root`` up to its index ``db``: None if they
+    were already made at its checkpoint. Saved unless ``save_to_disk`` is false (a reader
+    of an index at another moment, ``--at``)."""
+    path = path_in(root)
+    old = load(path)
+    checkpoint = read_checkpoint(db)
+    if old is not None and old.checkpoint == checkpoint:
+        return None
+    update = updated(old, texts_of(db), checkpoint)
+    if save_to_disk:
+        save(path, update.vectors)
+    log.info(
+        "vectors_refreshed",
+        embedded=update.embedded,
+        kept=update.kept,
+        dropped=update.dropped,
+        checkpoint=checkpoint,
+    )
+    return update

@@ -1,0 +1,184 @@
+"""Search by meaning: ``sd search --mode fast|balanced|semantic`` (``browse.py: Search``).
+
+``fast`` and ``balanced`` start from what plain search finds (every term of the query, then
+each term alone: the FTS candidates) and put them in order of meaning: ``fast`` by the
+name's alone, on the first ``FAST_CANDIDATES``; ``balanced`` by the name and the folders it
+is in, on more of them, the words of the query found in the path counting too. ``semantic``
+starts from meaning: every entry's vector (``sdactors/semantic/vectors.py``) is scored
+(numpy, brute force: 1M entries in tens of milliseconds, ``tools/bench_semantic.py``), and
+the best, widened until enough pass the filters, are handed to plain search's filters as its
+candidates (``Filters.entries``), ordered by score. The kind and the time a query names in
+words are filters too (``sdactors/semantic/query.py``): a picture's time is when it was
+taken, anything else's when it was modified.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import replace
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from projections.files.media import MediaFilter, matching
+from projections.files.search import Filters, Hit, search
+from sdactors.semantic.model import embed, entry_text, words
+from sdactors.semantic.query import Asked, parse
+from sdactors.semantic.vectors import Vectors, load, path_in, refresh
+
+MODES = ("fast", "balanced", "semantic")
+FAST_CANDIDATES = 200
+BALANCED_CANDIDATES = 1_000
+# Of balanced's score, how much the query's words found in the path count (the rest is
+# meaning).
+WORDS_WEIGHT = 0.3
+# Kinds whose time is when they were taken (media data), not when modified.
+TAKEN_KINDS = ("image", "video")
+
+
+class Scored(NamedTuple):
+    hit: Hit
+    score: float
+
+
+def _iso(day: date) -> str:
+    return day.isoformat()
+
+
+def _ns(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()) * 10**9
+
+
+def narrowed(db: sqlite3.Connection, filters: Filters, asked: Asked) -> Filters:
+    """``filters`` and the kind and time the query names (those given as options win)."""
+    kind = filters.kind or asked.kind
+    filters = replace(filters, kind=kind)
+    if not asked.dated:
+        return filters
+    if kind in TAKEN_KINDS:
+        after = None if asked.after is None else _iso(asked.after)
+        before = None if asked.before is None else _iso(asked.before)
+        return filters.only(matching(db, MediaFilter(taken_after=after, taken_before=before)))
+    return replace(
+        filters,
+        modified_after=filters.modified_after
+        if asked.after is None
+        else max(filters.modified_after or 0, _ns(asked.after)),
+        modified_before=filters.modified_before
+        if asked.before is None
+        else min(filters.modified_before or 1 << 63, _ns(asked.before)),
+    )
+
+
+def by_meaning(
+    db: sqlite3.Connection,
+    root: Path,
+    mode: str,
+    query: str,
+    filters: Filters,
+    limit: int,
+    now_s: float,
+    current: bool = True,
+) -> list[Scored]:
+    """The best ``limit`` entries by meaning for ``mode``; ``root`` is the library's folder
+    (its vectors); ``current``: the index is the library's own now (not one of ``--at``),
+    whose vectors may be saved."""
+    asked = parse(query, now_s)
+    filters = narrowed(db, filters, asked)
+    meaning = words(asked.meaning)
+    target = embed([meaning])[0] if meaning else None
+    if mode == "semantic":
+        return _semantic(db, root, target, filters, limit, current)
+    return _reranked(db, mode, asked.meaning, meaning, target, filters, limit)
+
+
+def _semantic(
+    db: sqlite3.Connection,
+    root: Path,
+    target: np.ndarray | None,
+    filters: Filters,
+    limit: int,
+    current: bool,
+) -> list[Scored]:
+    vectors = _vectors(db, root, current)
+    ids = vectors.ids
+    if filters.entries is not None:
+        keep = np.isin(ids, np.fromiter(filters.entries, np.int64, len(filters.entries)))
+        ids = ids[keep]
+        scores = np.zeros(len(ids), np.float32) if target is None else vectors.vecs[keep] @ target
+    else:
+        scores = np.zeros(len(ids), np.float32) if target is None else vectors.scores(target)
+    wanted = limit * 4
+    while True:
+        wanted = min(wanted, len(ids))
+        best = np.argpartition(-scores, wanted - 1)[:wanted] if wanted < len(ids) else None
+        chosen = ids if best is None else ids[best]
+        chosen_scores = scores if best is None else scores[best]
+        score_of = dict(zip(chosen.tolist(), chosen_scores.tolist()))
+        hits = search(db, "", filters.only(frozenset(score_of)), limit, _best_first(score_of))
+        if len(hits) >= limit or best is None:
+            return [Scored(h, score_of[h.entry]) for h in hits]
+        wanted *= 8
+
+
+def _best_first(score_of: dict[int, float]) -> Callable[[int], float]:
+    return lambda entry: -score_of[entry]
+
+
+def _vectors(db: sqlite3.Connection, root: Path, current: bool) -> Vectors:
+    """The vectors of the index: as the vectors job left them, or brought up to the index
+    now if they are lost or behind it (for an index of another moment, ``--at``, without
+    being saved)."""
+    update = refresh(root, db, save_to_disk=current)
+    if update is not None:
+        return update.vectors
+    return load(path_in(root)) or Vectors.empty()
+
+
+def _reranked(
+    db: sqlite3.Connection,
+    mode: str,
+    phrase: str,
+    meaning: str,
+    target: np.ndarray | None,
+    filters: Filters,
+    limit: int,
+) -> list[Scored]:
+    most = FAST_CANDIDATES if mode == "fast" else BALANCED_CANDIDATES
+    terms = phrase.split()
+    found: dict[int, Hit] = {}
+    for text in ([phrase] if phrase else []) + (terms if len(terms) > 1 else []):
+        for hit in search(db, text, filters, most):
+            found.setdefault(hit.entry, hit)
+        if len(found) >= most:
+            break
+    if not found and filters.entries is not None:
+        # Nothing named by the words: the filters' own entries are the candidates.
+        for hit in search(db, "", filters, most):
+            found.setdefault(hit.entry, hit)
+    hits = list(found.values())[:most]
+    if not hits:
+        return []
+    if target is None:
+        return [Scored(h, 0.0) for h in hits[:limit]]
+    if mode == "fast":
+        texts = [words(h.name.decode("utf-8", "replace")) for h in hits]
+    else:
+        texts = [_text_of(h) for h in hits]
+    scores = embed(texts) @ target
+    if mode == "balanced":
+        wanted = set(meaning.split())
+        present = np.array(
+            [len(wanted & set(t.split())) / len(wanted) if wanted else 0.0 for t in texts]
+        )
+        scores = (1 - WORDS_WEIGHT) * scores + WORDS_WEIGHT * present
+    order = np.argsort(-scores, kind="stable")[:limit]
+    return [Scored(hits[i], float(scores[i])) for i in order]
+
+
+def _text_of(hit: Hit) -> str:
+    folders = os.path.dirname(hit.path).decode("utf-8", "replace").split("/")
+    return entry_text(hit.name.decode("utf-8", "replace"), [f for f in folders if f])
