@@ -519,6 +519,22 @@ BENCHMARKS: list[Bench] = [
         ],
     ),
     Bench(
+        "semantic",
+        "bench_semantic.py",
+        quick=("--quick",),
+        figures=[
+            Figure("semantic_mrr", "modes.semantic.mrr", "", "higher", goal=0.7),
+            Figure("plain_mrr", "modes.plain.mrr", "", "higher"),
+            Figure("balanced_mrr", "modes.balanced.mrr", "", "higher"),
+            Figure("balanced_p99_cpu", "modes.balanced.cpu.p99_ms", "ms", "lower", goal=50),
+            Figure("semantic_p99_cpu", "modes.semantic.cpu.p99_ms", "ms", "lower", goal=100),
+            Figure("scan_p99_cpu", "scan.cpu.p99_ms", "ms", "lower", goal=100),
+            Figure("scan_rss", "scan.rss_added_mb", "MB", "lower", goal=300),
+            Figure("embeddings", "embeddings_per_cpu_s", "/s", "higher"),
+            Figure("vectors_share", "vectors_share_of_first_index", "", "lower"),
+        ],
+    ),
+    Bench(
         "media",
         "bench_media.py",
         quick=("--quick",),

@@ -1,0 +1,254 @@
+"""Search by meaning: how fast, how good, how much memory (``sdactors/semantic/``,
+``sdactors/ops/meaning.py``).
+
+    python tools/bench_semantic.py [--filler 20000] [--scan-rows 1000000] [--quick]
+
+1. A home tree: the labelled files (``LABELLED``: a request in words and the file it means,
+   names as people and cameras write them) among ``--filler`` others of realistic names,
+   indexed by ``sd location add`` (its CPU time: the first index).
+2. The vectors of every entry (``sdactors.semantic.vectors.refresh``, what the vectors job
+   runs): its CPU time against the first index's, and embeddings per second.
+3. Each labelled query in each mode and by plain search: top-1 and MRR (the intended file's
+   reciprocal rank in the first 10, 0 if absent), and each query's CPU time (p50, p99): the
+   machine is shared, so CPU time is the measure, wall time beside it.
+4. The brute-force scan at ``--scan-rows`` (random unit vectors of the model's dimensions:
+   the scan's cost depends on the rows, not on what they mean): p50/p99 of one query's
+   scores and best 200, and the RSS it adds. Exact scan, no approximate index: recall@10 is 1.
+
+Prints JSON. Every timed query checks its answer is a list of existing entries, best first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from projections.files.search import Filters, search  # noqa: E402
+from sdactors.ops.meaning import MODES, by_meaning  # noqa: E402
+from sdactors.semantic.model import DIM, embed  # noqa: E402
+from sdactors.semantic.vectors import refresh  # noqa: E402
+
+# (request, folder, file): what a user types, and the file they mean.
+LABELLED: list[tuple[str, str, str]] = [
+    ("beach holiday", "Pictures/2025", "IMG_2041 seaside vacation.jpg"),
+    ("car insurance", "Documents/Car", "vehicle policy renewal.pdf"),
+    ("tax return", "Documents/Taxes", "income tax filing 2023.pdf"),
+    ("wedding photos", "Pictures/Family", "DSC0412 marriage ceremony.jpg"),
+    ("apple pie recipe", "Documents/Cooking", "grandma apple tart baking.txt"),
+    ("job application", "Documents/Work", "resume software engineer.pdf"),
+    ("rent contract", "Documents/Home", "apartment lease agreement.pdf"),
+    ("electricity bill", "Documents/Bills", "power utility invoice march.pdf"),
+    ("dog pictures", "Pictures/Pets", "puppy playing in garden.jpg"),
+    ("birthday party", "Pictures/Family", "IMG_3301 birthday celebration cake.jpg"),
+    ("doctor appointment", "Documents/Health", "medical checkup results.pdf"),
+    ("flight tickets", "Documents/Travel", "airline boarding pass lisbon.pdf"),
+    ("hotel booking", "Documents/Travel", "hotel reservation confirmation.pdf"),
+    ("bank statement", "Documents/Finance", "monthly account statement bank.pdf"),
+    ("salary slip", "Documents/Work", "payslip october.pdf"),
+    ("mortgage", "Documents/Home", "home loan repayment schedule.xlsx"),
+    ("guitar song", "Music", "acoustic guitar melody.mp3"),
+    ("workout plan", "Documents/Health", "gym training schedule.txt"),
+    ("meeting notes", "Documents/Work", "team meeting minutes.md"),
+    ("presentation slides", "Documents/Work", "quarterly review deck.pptx"),
+    ("sunset photo", "Pictures/2024", "IMG_0933 evening sky over the sea.jpg"),
+    ("snow holiday", "Pictures/2024", "ski trip alps winter.jpg"),
+    ("kids school report", "Documents/School", "children report card.pdf"),
+    ("passport scan", "Documents/Identity", "passport copy scanned.pdf"),
+    ("driving licence", "Documents/Identity", "driver license front.jpg"),
+    ("phone contract", "Documents/Bills", "mobile phone plan agreement.pdf"),
+    ("internet bill", "Documents/Bills", "broadband invoice april.pdf"),
+    ("christmas dinner", "Pictures/Family", "xmas family meal.jpg"),
+    ("cat video", "Videos", "kitten chasing laser.mp4"),
+    ("baby first steps", "Videos", "toddler walking first time.mp4"),
+    ("garden plans", "Documents/Home", "backyard landscaping sketch.pdf"),
+    ("novel draft", "Documents/Writing", "book manuscript chapter one.docx"),
+    ("budget spreadsheet", "Documents/Finance", "household expenses tracker.xlsx"),
+    ("car repair", "Documents/Car", "garage mechanic invoice.pdf"),
+    ("house photos", "Pictures/Home", "living room interior.jpg"),
+    ("mountain hike", "Pictures/2023", "trail summit panorama.jpg"),
+    ("city trip paris", "Pictures/2023", "eiffel tower at night.jpg"),
+    ("tax receipts", "Documents/Taxes", "deductible donation receipt.pdf"),
+    ("piano lesson", "Music", "piano practice recording.m4a"),
+    ("podcast episode", "Music", "interview show episode 12.mp3"),
+    ("invoice client", "Documents/Work", "billing statement customer acme.pdf"),
+    ("vaccination record", "Documents/Health", "immunization certificate.pdf"),
+    ("wifi password", "Documents/Home", "router network credentials.txt"),
+    ("moving checklist", "Documents/Home", "relocation todo list.txt"),
+    ("warranty", "Documents/Home", "washing machine guarantee.pdf"),
+    ("concert", "Videos", "live music festival stage.mp4"),
+    ("graduation", "Pictures/Family", "university diploma ceremony.jpg"),
+    ("family tree", "Documents/Family", "genealogy ancestors chart.pdf"),
+    ("recipe pasta", "Documents/Cooking", "spaghetti carbonara instructions.txt"),
+    ("thesis", "Documents/School", "master dissertation final.pdf"),
+    ("fishing trip", "Pictures/2025", "lake boat catch.jpg"),
+    ("insurance claim", "Documents/Car", "accident damage report.pdf"),
+]
+# Words filler names are made of: ordinary, and unrelated to no query in particular.
+FILLER_WORDS = (
+    "report draft final notes scan copy export backup data list plan photo image track "
+    "document summary letter form sheet log archive old new review version project sample "
+    "test misc temp part file record item page chart table set print memo agenda"
+).split()
+EXTENSIONS = (".pdf", ".jpg", ".txt", ".docx", ".xlsx", ".png", ".mp3", ".md", ".csv")
+FOLDERS = ("Documents", "Pictures", "Downloads", "Music", "Videos", "Desktop", "Archive")
+TOP = 10
+
+
+def make_tree(root: Path, filler: int, seed: int) -> None:
+    rng = random.Random(seed)
+    for _, folder, name in LABELLED:
+        path = root / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(name.encode())
+    for i in range(filler):
+        folder = root / rng.choice(FOLDERS) / rng.choice(FILLER_WORDS)
+        folder.mkdir(parents=True, exist_ok=True)
+        words = rng.sample(FILLER_WORDS, rng.randint(1, 3))
+        sep = rng.choice((" ", "_", "-"))
+        (folder / f"{sep.join(words)}{sep}{i}{rng.choice(EXTENSIONS)}").write_bytes(b"x")
+
+
+def sd(data: Path, *args: str) -> float:
+    """Run ``sd``; the CPU seconds it (and its children) took."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = {**os.environ, "SD_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    subprocess.run(
+        [sys.executable, "-m", "sdactors", *args], env=env, check=True, capture_output=True
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "p50_ms": round(1000 * statistics.median(ordered), 2),
+        "p99_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2),
+    }
+
+
+def quality(db: sqlite3.Connection, root: Path, lib: Path, mode: str | None) -> dict[str, object]:
+    """Top-1, MRR and CPU time per query of one mode (None: plain search)."""
+    ranks, cpus, walls = [], [], []
+    now = time.time()
+    for query, folder, name in LABELLED:
+        wall, cpu = time.perf_counter(), time.process_time()
+        if mode is None:
+            hits = search(db, query, Filters(), TOP)
+        else:
+            hits = [s.hit for s in by_meaning(db, lib, mode, query, Filters(), TOP, now)]
+        cpus.append(time.process_time() - cpu)
+        walls.append(time.perf_counter() - wall)
+        assert len(hits) <= TOP and len({h.entry for h in hits}) == len(hits), query
+        paths = [h.path for h in hits]
+        intended = os.fsencode(root / folder / name)
+        ranks.append(paths.index(intended) + 1 if intended in paths else None)
+    return {
+        "top1": round(sum(r == 1 for r in ranks) / len(ranks), 3),
+        "mrr": round(sum(1 / r for r in ranks if r) / len(ranks), 3),
+        "cpu": percentiles(cpus),
+        "wall": percentiles(walls),
+        "missed": [q for (q, _, _), r in zip(LABELLED, ranks) if r is None],
+    }
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def scan(rows: int, queries: int, seed: int) -> dict[str, object]:
+    """The brute-force scan at ``rows``: a query's scores and best 200, from a mapped file
+    as the search reads it."""
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "vecs.f32"
+        with open(path, "wb") as f:
+            for start in range(0, rows, 100_000):
+                block = rng.standard_normal((min(100_000, rows - start), DIM), np.float32)
+                block /= np.linalg.norm(block, axis=1, keepdims=True)
+                f.write(block.tobytes())
+        before = rss_mb()
+        vecs = np.memmap(path, np.float32, "r", 0, (rows, DIM))
+        cpus, walls = [], []
+        for q in embed([f"query {i}" for i in range(queries)]):
+            wall, cpu = time.perf_counter(), time.process_time()
+            scores = vecs @ q
+            best = np.argpartition(-scores, 200)[:200]
+            cpus.append(time.process_time() - cpu)
+            walls.append(time.perf_counter() - wall)
+            exact = np.argsort(-scores)[:TOP]
+            assert set(exact) <= set(best.tolist()), "the best 200 miss an exact top 10"
+        added = rss_mb() - before
+        del vecs
+    return {
+        "rows": rows,
+        "cpu": percentiles(cpus),
+        "wall": percentiles(walls),
+        "rss_added_mb": round(added, 1),
+        "recall_at_10": 1.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--filler", type=int, default=20_000)
+    parser.add_argument("--scan-rows", type=int, default=1_000_000)
+    parser.add_argument("--scan-queries", type=int, default=50)
+    parser.add_argument("--quick", action="store_true", help="small: 2,000 files, 100k rows")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="(the output is always JSON)")
+    args = parser.parse_args()
+    if args.quick:
+        args.filler, args.scan_rows, args.scan_queries = 2_000, 100_000, 20
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root, data = Path(tmp) / "home", Path(tmp) / "data"
+        make_tree(root, args.filler, args.seed)
+        sd(data, "library", "create", "bench")
+        index_cpu = sd(data, "location", "add", str(root))
+        [lib] = (data / "libraries").iterdir()
+        db = sqlite3.connect(f"file:{lib / 'index.db'}?mode=ro", uri=True)
+        cpu = time.process_time()
+        update = refresh(lib, db)
+        vectors_cpu = time.process_time() - cpu
+        assert update is not None
+        entries = len(update.vectors.ids)
+        modes = {"plain": quality(db, root, lib, None)}
+        for mode in MODES:
+            modes[mode] = quality(db, root, lib, mode)
+        db.close()
+    result = {
+        "entries": entries,
+        "labelled_queries": len(LABELLED),
+        "first_index_cpu_s": round(index_cpu, 2),
+        "vectors_cpu_s": round(vectors_cpu, 2),
+        # The vectors job runs after the index, never inside it: this is what it would add.
+        "vectors_share_of_first_index": round(vectors_cpu / index_cpu, 3),
+        "embeddings_per_cpu_s": round(entries / vectors_cpu),
+        "modes": modes,
+        "scan": scan(args.scan_rows, args.scan_queries, args.seed),
+    }
+    print(json.dumps(result, indent=2))
+    semantic = modes["semantic"]["mrr"]
+    sys.exit(0 if semantic > modes["plain"]["mrr"] else 1)
+
+
+if __name__ == "__main__":
+    main()
