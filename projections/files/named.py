@@ -7,7 +7,7 @@ import os
 import sqlite3
 from typing import Iterator, NamedTuple
 
-from projections.files.listings import C_EID, C_NAME, records
+from projections.files.listings import C_EID, C_KIND, C_MTIME, C_NAME, records
 from projections.files.schema import EID_MASK
 
 
@@ -17,6 +17,8 @@ class Named(NamedTuple):
     # The folders it is in below its location's root, outermost first (the root's own name
     # first: a location's name says what it holds).
     folders: tuple[bytes, ...]
+    kind: str | None
+    mtime_ns: int
 
 
 def every_entry(db: sqlite3.Connection) -> Iterator[Named]:
@@ -33,4 +35,4 @@ def every_entry(db: sqlite3.Connection) -> Iterator[Named]:
         folders = tuple(p for p in below.split(b"/") if p)
         base = folder & ~EID_MASK
         for child in records(blob):
-            yield Named(base | child[C_EID], child[C_NAME], folders)
+            yield Named(base | child[C_EID], child[C_NAME], folders, child[C_KIND], child[C_MTIME])

@@ -3,7 +3,8 @@
 ``fast`` and ``balanced`` start from what plain search finds (every term of the query, then
 each term alone: the FTS candidates) and put them in order of meaning: ``fast`` by the
 name's alone, on the first ``FAST_CANDIDATES``; ``balanced`` by the name and the folders it
-is in, on more of them, the words of the query found in the path counting too. ``semantic``
+is in, on its best ``BALANCED_CANDIDATES`` and the ``NEAREST`` entries by meaning, the words
+of the query found in the path counting too. ``semantic``
 starts from meaning: every entry's vector (``sdactors/semantic/vectors.py``) is scored
 (numpy, brute force: 1M entries in tens of milliseconds, ``tools/bench_semantic.py``), and
 the best, widened until enough pass the filters, are handed to plain search's filters as its
@@ -27,11 +28,16 @@ from projections.files.media import MediaFilter, matching
 from projections.files.search import Filters, Hit, search
 from sdactors.semantic.model import embed, entry_text, words
 from sdactors.semantic.query import Asked, parse
-from sdactors.semantic.vectors import Vectors, load, path_in, refresh
+from sdactors.semantic.vectors import Vectors, kind_code, load, path_in, refresh
 
 MODES = ("fast", "balanced", "semantic")
+# Plain search's best this many are re-ranked: its time grows with them (a filter that
+# refuses most names makes it read on), and past them what plain search ranks low matches
+# the words by chance more than by meaning.
 FAST_CANDIDATES = 200
-BALANCED_CANDIDATES = 1_000
+BALANCED_CANDIDATES = 100
+# Balanced also re-ranks the entries nearest in meaning, whatever their words.
+NEAREST = 100
 # Of balanced's score, how much the query's words found in the path count (the rest is
 # meaning).
 WORDS_WEIGHT = 0.3
@@ -92,7 +98,10 @@ def by_meaning(
     target = embed([meaning])[0] if meaning else None
     if mode == "semantic":
         return _semantic(db, root, target, filters, limit, current)
-    return _reranked(db, mode, asked.meaning, meaning, target, filters, limit)
+    nearest = []
+    if mode == "balanced" and target is not None:
+        nearest = [s.hit for s in _semantic(db, root, target, filters, NEAREST, current)]
+    return _reranked(db, mode, asked.meaning, meaning, target, filters, limit, nearest)
 
 
 def _semantic(
@@ -104,24 +113,41 @@ def _semantic(
     current: bool,
 ) -> list[Scored]:
     vectors = _vectors(db, root, current)
-    ids = vectors.ids
-    if filters.entries is not None:
-        keep = np.isin(ids, np.fromiter(filters.entries, np.int64, len(filters.entries)))
-        ids = ids[keep]
-        scores = np.zeros(len(ids), np.float32) if target is None else vectors.vecs[keep] @ target
-    else:
-        scores = np.zeros(len(ids), np.float32) if target is None else vectors.scores(target)
+    among = _among(vectors, filters)
+    available = len(vectors.ids) if among is None else int(among.sum())
     wanted = limit * 4
     while True:
-        wanted = min(wanted, len(ids))
-        best = np.argpartition(-scores, wanted - 1)[:wanted] if wanted < len(ids) else None
-        chosen = ids if best is None else ids[best]
-        chosen_scores = scores if best is None else scores[best]
-        score_of = dict(zip(chosen.tolist(), chosen_scores.tolist()))
+        if target is None:
+            # Nothing but filters asked: their entries, by path.
+            ids = vectors.ids if among is None else vectors.ids[among]
+            ids, scores = ids[:wanted], np.zeros(min(wanted, len(ids)), np.float32)
+        else:
+            ids, scores = vectors.nearest(target, wanted, among)
+        score_of = dict(zip(ids.tolist(), scores.tolist()))
         hits = search(db, "", filters.only(frozenset(score_of)), limit, _best_first(score_of))
-        if len(hits) >= limit or best is None:
+        if len(hits) >= limit or wanted >= available:
             return [Scored(h, score_of[h.entry]) for h in hits]
         wanted *= 8
+
+
+def _among(vectors: Vectors, filters: Filters) -> np.ndarray | None:
+    """The rows the filters may keep (None: all), from what the vectors file holds of each
+    entry: a row refused here could not pass the search's own filters, which decide."""
+    among = None
+
+    def narrow(mask: np.ndarray) -> None:
+        nonlocal among
+        among = mask if among is None else among & mask
+
+    if filters.entries is not None:
+        narrow(np.isin(vectors.ids, np.fromiter(filters.entries, np.int64, len(filters.entries))))
+    if filters.kind is not None:
+        narrow(vectors.kinds == kind_code(filters.kind))
+    if filters.modified_after is not None:
+        narrow(vectors.mtimes >= filters.modified_after)
+    if filters.modified_before is not None:
+        narrow(vectors.mtimes < filters.modified_before)
+    return among
 
 
 def _best_first(score_of: dict[int, float]) -> Callable[[int], float]:
@@ -146,8 +172,9 @@ def _reranked(
     target: np.ndarray | None,
     filters: Filters,
     limit: int,
+    nearest: list[Hit],
 ) -> list[Scored]:
-    most = FAST_CANDIDATES if mode == "fast" else BALANCED_CANDIDATES
+    most = max(limit, FAST_CANDIDATES if mode == "fast" else BALANCED_CANDIDATES)
     terms = phrase.split()
     found: dict[int, Hit] = {}
     for text in ([phrase] if phrase else []) + (terms if len(terms) > 1 else []):
@@ -160,6 +187,7 @@ def _reranked(
         for hit in search(db, "", filters, most):
             found.setdefault(hit.entry, hit)
     hits = list(found.values())[:most]
+    hits += [h for h in nearest if h.entry not in found]
     if not hits:
         return []
     if target is None:
