@@ -36,12 +36,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# As sd sets it (sdactors/__init__.py), before numpy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
+
 from projections.files.search import Filters, search  # noqa: E402
-from sdactors.ops.meaning import MODES, by_meaning  # noqa: E402
+from sdactors.ops.meaning import by_meaning  # noqa: E402
 from sdactors.semantic.model import embed, words  # noqa: E402
+from sdactors.semantic.query import MODES  # noqa: E402
 from sdactors.semantic.vectors import Vectors, load, refresh, save  # noqa: E402
 
 # (request, folder, file): what a user types, and the file they mean.

@@ -42,7 +42,6 @@ from sdactors.indexer.content import shown
 from sdactors.media.layout import SIZES, thumbnail_path
 from sdactors.ops.base import Op, OpContext, op
 from sdactors.ops.locations import list_locations, show
-from sdactors.ops.meaning import MODES, by_meaning
 from sdactors.ops.results import (
     BOOL,
     COUNT,
@@ -67,6 +66,7 @@ from sdactors.ops.thumb_fetch import SOURCES
 from sdactors.replay.snapshots import reader_at
 from sdactors.runtime.errors import InvalidArgument, NotAFile, NotIndexed
 from sdactors.runtime.paths import text
+from sdactors.semantic.query import MODES
 
 TYPES = {
     FILE: "file",
@@ -312,6 +312,9 @@ class Search(Op):
                 filters = filters.only(favourite_entries(db))
             scores: dict[int, float] = {}
             if self.mode is not None:
+                # numpy and the model: only for a search by meaning.
+                from sdactors.ops.meaning import by_meaning
+
                 # Times in words are read on the node's clock (``events.clock``: tests set it).
                 now_s = wall_ms() / 1e3
                 root = lib.config.paths.root

@@ -30,14 +30,16 @@ from sdactors.semantic.model import embed, entry_text, words
 from sdactors.semantic.query import Asked, parse
 from sdactors.semantic.vectors import Vectors, kind_code, load, path_in, refresh
 
-MODES = ("fast", "balanced", "semantic")
 # Plain search's best this many are re-ranked: its time grows with them (a filter that
 # refuses most names makes it read on), and past them what plain search ranks low matches
 # the words by chance more than by meaning.
-FAST_CANDIDATES = 200
-BALANCED_CANDIDATES = 100
+FAST_CANDIDATES = 100
+BALANCED_CANDIDATES = 50
 # Balanced also re-ranks the entries nearest in meaning, whatever their words.
-NEAREST = 100
+NEAREST = 50
+# Rows found by meaning beyond the limit, for those the index no longer holds (vectors
+# behind it); times 4 when a filter the vectors cannot apply is given (--ext, --under).
+SPARE = 8
 # Of balanced's score, how much the query's words found in the path count (the rest is
 # meaning).
 WORDS_WEIGHT = 0.3
@@ -115,7 +117,9 @@ def _semantic(
     vectors = _vectors(db, root, current)
     among = _among(vectors, filters)
     available = len(vectors.ids) if among is None else int(among.sum())
-    wanted = limit * 4
+    # Each read of a candidate reads its folder's listing: ask for few more than needed.
+    unknown = filters.ext is not None or filters.under is not None
+    wanted = limit * 4 if unknown else limit + SPARE
     while True:
         if target is None:
             # Nothing but filters asked: their entries, by path.

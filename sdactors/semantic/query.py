@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+# How a search may use meaning (``sd search --mode``: ``sdactors/ops/meaning.py``).
+MODES = ("fast", "balanced", "semantic")
 # Words that name a kind, as people say them (singular and plural).
 KIND_WORDS: dict[str, str] = {
     **{w: "image" for w in ("photo", "photos", "picture", "pictures", "pic", "pics", "image")},
