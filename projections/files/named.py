@@ -13,16 +13,15 @@ from projections.files.schema import EID_MASK
 
 class Named(NamedTuple):
     entry: int  # its local id
-    name: bytes
-    # The folders it is in below its location's root, outermost first (the root's own name
-    # first: a location's name says what it holds).
-    folders: tuple[bytes, ...]
+    # Where it is: the path of its folder from its location's root (the root's own name
+    # first: a location's name says what it holds), "/", its name.
+    place: bytes
     kind: str | None
     mtime_ns: int
 
 
 def every_entry(db: sqlite3.Connection) -> Iterator[Named]:
-    """Each entry of the index (every device's), its name and the folders it is in."""
+    """Each entry of the index (every device's), where it is, its kind and time."""
     roots: dict[int, bytes] = {}
     for location, path in db.execute("SELECT location, path FROM folders WHERE parent IS NULL"):
         roots[location] = os.path.dirname(path)
@@ -32,7 +31,8 @@ def every_entry(db: sqlite3.Connection) -> Iterator[Named]:
     ):
         root = roots.get(location)
         below = path[len(root) :] if root is not None and path.startswith(root) else path
-        folders = tuple(p for p in below.split(b"/") if p)
+        below = below.strip(b"/") + b"/"
         base = folder & ~EID_MASK
         for child in records(blob):
-            yield Named(base | child[C_EID], child[C_NAME], folders, child[C_KIND], child[C_MTIME])
+            place = below + child[C_NAME]
+            yield Named(base | child[C_EID], place, child[C_KIND], child[C_MTIME])

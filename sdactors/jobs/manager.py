@@ -287,9 +287,14 @@ class JobManager(SupervisedActor):
 
     def _submit(self, message: Submit) -> Later | None:
         if not message.recorded:
-            # A watcher's rescan: merge with one of that location waiting its turn.
+            # A watcher's rescan: merge with one of that location waiting its turn (an index:
+            # a media or vectors job waiting there is no rescan, and would swallow it).
             for live in self._queue:
-                if live.location == message.location and not live.recorded:
+                if (
+                    live.location == message.location
+                    and live.kind == message.kind
+                    and not live.recorded
+                ):
                     live.params = _merged(live.params, message.params)
                     return None
         job = os.urandom(JOB_ID_LEN)

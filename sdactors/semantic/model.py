@@ -130,4 +130,5 @@ def words(name: str) -> str:
 def entry_text(name: str, folders: list[str]) -> str:
     """What an entry's vector is the meaning of: its name's words, then those of the
     folders it is in, nearest first (at most three: the rest of a path says little)."""
-    return " ".join([words(name), *(words(f) for f in reversed(folders[-3:]))]).strip()
+    parts = [words(name), *(words(f) for f in reversed(folders[-3:]))]
+    return " ".join(p for p in parts if p)

@@ -20,6 +20,7 @@ import os
 import sqlite3
 import struct
 import threading
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
@@ -33,7 +34,7 @@ from sdactors.semantic.model import DIM, embed, entry_text
 log = get_logger(__name__)
 
 FILE = "vectors.bin"
-MAGIC = b"SDVEC\x00\x00\x03"
+MAGIC = b"SDVEC\x00\x00\x04"
 # magic, dimensions, rows, index checkpoint, then the arrays: ids (int64), keys (uint64),
 # kinds (uint16), modification times (int64), the first HEAD components of every vector
 # (float32, rows x HEAD), then the rest (rows x DIM - HEAD).
@@ -120,8 +121,8 @@ _LAYOUT = (
 )
 
 
-def key_of(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+def key_of(place: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(place, digest_size=8).digest(), "little")
 
 
 def path_in(root: Path) -> Path:
@@ -175,17 +176,27 @@ class Update(NamedTuple):
 
 class Row(NamedTuple):
     entry: int
-    text: str
+    # Its folders below its location and its name, "/" between: what its vector means
+    # (``text_of``), and its key (a hash, cheap: only the changed are made text).
+    place: bytes
     kind: str | None
     mtime_ns: int
 
 
+def text_of(place: bytes) -> str:
+    """The text an entry's vector is the meaning of (``model.entry_text``). A byte that is
+    not UTF-8 means nothing to the model (and the tokenizer refuses the surrogates
+    ``paths.text`` would make of it)."""
+    *folders, name = place.decode("utf-8", "replace").split("/")
+    return entry_text(name, [f for f in folders if f])
+
+
 def updated(old: Vectors | None, rows: Iterable[Row], checkpoint: int) -> Update:
-    """The vectors of ``rows``: those of ``old`` whose id and text are unchanged, the
+    """The vectors of ``rows``: those of ``old`` whose id and place are unchanged, the
     others embedded now (kinds and times as the rows say)."""
     pairs = sorted(rows)
     ids = np.fromiter((r.entry for r in pairs), np.int64, len(pairs))
-    keys = np.fromiter((key_of(r.text) for r in pairs), np.uint64, len(pairs))
+    keys = np.fromiter((key_of(r.place) for r in pairs), np.uint64, len(pairs))
     kinds = np.fromiter((kind_code(r.kind) for r in pairs), np.uint16, len(pairs))
     mtimes = np.fromiter((r.mtime_ns for r in pairs), np.int64, len(pairs))
     vecs = np.zeros((len(ids), DIM), np.float32)
@@ -197,7 +208,7 @@ def updated(old: Vectors | None, rows: Iterable[Row], checkpoint: int) -> Update
     todo = np.flatnonzero(~same)
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
-        vecs[batch] = embed([pairs[i].text for i in batch])
+        vecs[batch] = embed([text_of(pairs[i].place) for i in batch])
     kept = int(same.sum())
     before = 0 if old is None else len(old.ids)
     vectors = Vectors.of(ids, keys, vecs, checkpoint, kinds, mtimes)
@@ -205,14 +216,8 @@ def updated(old: Vectors | None, rows: Iterable[Row], checkpoint: int) -> Update
 
 
 def rows_of(db: sqlite3.Connection) -> Iterator[Row]:
-    """Every entry of the index, the text its vector means (``model.entry_text``), its kind
-    and modification time."""
-    for named in every_entry(db):
-        # A byte that is not UTF-8 means nothing to the model (and the tokenizer refuses
-        # the surrogates ``paths.text`` would make of it).
-        folders = [f.decode("utf-8", "replace") for f in named.folders]
-        meaning = entry_text(named.name.decode("utf-8", "replace"), folders)
-        yield Row(named.entry, meaning, named.kind, named.mtime_ns)
+    """Every entry of the index: where it is, its kind and modification time."""
+    return (Row(*named) for named in every_entry(db))
 
 
 def refresh(root: Path, db: sqlite3.Connection, save_to_disk: bool = True) -> Update | None:
@@ -235,3 +240,24 @@ def refresh(root: Path, db: sqlite3.Connection, save_to_disk: bool = True) -> Up
         checkpoint=checkpoint,
     )
     return update
+
+
+def refresh_apart(root: str, index: str, answer: Connection) -> None:
+    """:func:`refresh` in a process of its own (the vectors job's: the model's load and the
+    embedding hold the interpreter's lock, which the node's other threads need), at the
+    lowest CPU priority; its counts, or its error, sent on ``answer``."""
+    os.nice(19)
+    try:
+        db = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
+        try:
+            update = refresh(Path(root), db)
+        finally:
+            db.close()
+        counts = {"embedded": 0, "kept": 0, "dropped": 0}
+        if update is not None:
+            counts = {"embedded": update.embedded, "kept": update.kept, "dropped": update.dropped}
+        answer.send(counts)
+    except Exception as e:  # noqa: BLE001 - told to the job, which says it in one line
+        answer.send({"error": f"{type(e).__name__}: {e}"})
+    finally:
+        answer.close()

@@ -15,7 +15,7 @@ from sdactors.indexer.kind_names import KINDS
 from sdactors.semantic import embed
 from sdactors.semantic.model import DIM, words
 from sdactors.semantic.query import KIND_WORDS, parse
-from sdactors.semantic.vectors import Row, Vectors, load, save, updated
+from sdactors.semantic.vectors import Row, Vectors, load, save, text_of, updated
 
 NOW = datetime(2025, 10, 15, 12, tzinfo=timezone.utc).timestamp()
 
@@ -37,6 +37,9 @@ def test_the_model_loads_and_embeds_with_no_network(monkeypatch: pytest.MonkeyPa
 def test_names_are_read_as_words() -> None:
     assert words("IMG_2041 seaside-vacation.JPG") == "seaside vacation"
     assert words("myTaxReturn2023_final.pdf") == "my tax return final"
+    # The name, then its folders nearest first (three at most).
+    assert text_of(b"home/a/Taxes/2023/return.pdf") == "return taxes a"
+    assert text_of(b"bad\xff name.txt") == "bad name"
 
 
 @pytest.mark.parametrize(
@@ -82,7 +85,10 @@ def test_kind_words_name_kinds_the_index_knows() -> None:
 
 
 def test_an_update_keeps_what_did_not_change(tmp_path: Path) -> None:
-    rows = [Row(1, "seaside vacation", "image", 10), Row(2, "tax return", "document", 20)]
+    rows = [
+        Row(1, b"Pictures/IMG_1 seaside vacation.jpg", "image", 10),
+        Row(2, b"Documents/tax return.pdf", "document", 20),
+    ]
     first = updated(None, rows, checkpoint=5)
     assert (first.embedded, first.kept, first.dropped) == (2, 0, 0)
     path = tmp_path / "vectors.bin"
@@ -91,7 +97,10 @@ def test_an_update_keeps_what_did_not_change(tmp_path: Path) -> None:
     assert loaded is not None and loaded.checkpoint == 5
     assert np.array_equal(loaded.rows(np.arange(2)), first.vectors.rows(np.arange(2)))
     # One renamed, one gone, one new; the kept row's time is the new one.
-    later = [Row(1, "seaside vacation", "image", 11), Row(3, "birthday cake", "image", 30)]
+    later = [
+        Row(1, b"Pictures/IMG_1 seaside vacation.jpg", "image", 11),
+        Row(3, b"Pictures/birthday cake.jpg", "image", 30),
+    ]
     second = updated(loaded, later, checkpoint=9)
     assert (second.embedded, second.kept, second.dropped) == (1, 1, 1)
     assert second.vectors.ids.tolist() == [1, 3] and second.vectors.mtimes.tolist() == [11, 30]
