@@ -269,19 +269,23 @@ class Search(Op):
         return wanted
 
     def _modified(self) -> tuple[int | None, int | None]:
-        """--modified-after / --modified-before as ns since the epoch (UTC days)."""
+        """--modified-after / --modified-before as ns since the epoch: the start of a date
+        (2024, 2024-07, 2024-07-15: its first day) or a time (2024-07-15T10:00), UTC
+        unless it says otherwise."""
         out = []
         for name in ("modified_after", "modified_before"):
             value = getattr(self, name)
             if value is None:
                 out.append(None)
                 continue
+            if TAKEN_PREFIX.fullmatch(value):
+                value = value + "-01-01"[len(value) - 4 :]
             try:
                 when = datetime.fromisoformat(value)
             except ValueError:
                 raise InvalidArgument(
-                    f"--{name.replace('_', '-')} {value!r}: give a date (2024-07-15) or a "
-                    "time (2024-07-15T10:00)"
+                    f"--{name.replace('_', '-')} {getattr(self, name)!r}: give a date (2024, "
+                    "2024-07 or 2024-07-15) or a time (2024-07-15T10:00)"
                 ) from None
             if when.tzinfo is None:
                 when = when.replace(tzinfo=timezone.utc)

@@ -5,6 +5,7 @@ exact; the vectors, lost, are made again; the index's digest knows nothing of th
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -106,3 +107,28 @@ def test_without_a_node_the_vectors_are_made_by_the_first_search(sd: Sd, tmp_pat
     sd.json("location", "rescan", str(root))
     hits = sd.json("search", "--mode", "semantic", "cake baking")
     assert Path(hits[0]["path"]).name == "birthday cake ideas.txt"
+
+
+def test_plain_search_takes_the_time_filters(sd: Sd, tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    for name, day in (("report-june.txt", "2025-06-10"), ("report-august.txt", "2025-08-20")):
+        path = root / name
+        path.write_text(name)
+        when = datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp()
+        os.utime(path, (when, when))
+    picture(root / "beach.jpg", 64, 48, taken="2025:07:14 11:00:00")
+    sd.run("library", "create", "Home")
+    sd.json("location", "add", str(root))
+
+    def names(*args: str) -> set[str]:
+        return {Path(h["path"]).name for h in sd.json("search", *args)}
+
+    assert names("report", "--modified-after", "2025-07-01") == {"report-august.txt"}
+    assert names("report", "--modified-before", "2025-07-01") == {"report-june.txt"}
+    assert names("report", "--modified-after", "2025-06-01", "--modified-before", "2025-09") == {
+        "report-june.txt",
+        "report-august.txt",
+    }
+    assert "--modified-after" in sd.fails("search", "x", "--modified-after", "June").err
+    assert "--taken-after" in sd.fails("search", "--taken-after", "July").err
