@@ -2,8 +2,8 @@
 
 A node queues it when an index job ends having brought new or changed entries (and after
 the first index of each location since the node started), like the media job and for the
-same reason: never inside an index (the first index of 100k files would take half again as
-long, ``tools/bench_semantic.py``), at the lowest priority, in the background slot, after
+same reason: never inside an index (it costs about as much CPU as the first index itself,
+``tools/bench_semantic.py``), at the lowest priority, in the background slot, after
 the index jobs running (``JobRun.quiet``), in a process of its own (the model's load and the
 embedding would hold the interpreter's lock from the node's watchers and answers). It writes
 nothing to the log: the vectors are local (``sdactors/semantic/vectors.py``), so it is never
