@@ -323,7 +323,15 @@ class Search(Op):
                 now_s = wall_ms() / 1e3
                 root = lib.config.paths.root
                 found = by_meaning(
-                    db, root, self.mode, query, filters, self.limit, now_s, self.at is None
+                    db,
+                    root,
+                    self.mode,
+                    query,
+                    filters,
+                    self.limit,
+                    now_s,
+                    self.at is None,
+                    ctx.serving,
                 )
                 hits = [s.hit for s in found]
                 scores = {s.hit.entry: s.score for s in found}

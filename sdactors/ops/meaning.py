@@ -90,19 +90,22 @@ def by_meaning(
     limit: int,
     now_s: float,
     current: bool = True,
+    served: bool = False,
 ) -> list[Scored]:
     """The best ``limit`` entries by meaning for ``mode``; ``root`` is the library's folder
     (its vectors); ``current``: the index is the library's own now (not one of ``--at``),
-    whose vectors may be saved."""
+    whose vectors may be saved; ``served``: a node runs the search, whose vectors job keeps
+    the vectors up with the index (a search makes them only if they are lost)."""
     asked = parse(query, now_s)
     filters = narrowed(db, filters, asked)
     meaning = words(asked.meaning)
     target = embed([meaning])[0] if meaning else None
     if mode == "semantic":
-        return _semantic(db, root, target, filters, limit, current)
+        return _semantic(db, root, target, filters, limit, current, served)
     nearest = []
     if mode == "balanced" and target is not None:
-        nearest = [s.hit for s in _semantic(db, root, target, filters, NEAREST, current)]
+        found = _semantic(db, root, target, filters, NEAREST, current, served)
+        nearest = [s.hit for s in found]
     return _reranked(db, mode, asked.meaning, meaning, target, filters, limit, nearest)
 
 
@@ -113,8 +116,9 @@ def _semantic(
     filters: Filters,
     limit: int,
     current: bool,
+    served: bool,
 ) -> list[Scored]:
-    vectors = _vectors(db, root, current)
+    vectors = _vectors(db, root, current, served)
     among = _among(vectors, filters)
     available = len(vectors.ids) if among is None else int(among.sum())
     # Each read of a candidate reads its folder's listing: ask for few more than needed.
@@ -158,10 +162,15 @@ def _best_first(score_of: dict[int, float]) -> Callable[[int], float]:
     return lambda entry: -score_of[entry]
 
 
-def _vectors(db: sqlite3.Connection, root: Path, current: bool) -> Vectors:
-    """The vectors of the index: as the vectors job left them, or brought up to the index
-    now if they are lost or behind it (for an index of another moment, ``--at``, without
-    being saved)."""
+def _vectors(db: sqlite3.Connection, root: Path, current: bool, served: bool) -> Vectors:
+    """The vectors of the index: as the vectors job left them (in a node, which runs it
+    after each change: a search there never waits on a whole read of the index), or
+    brought up to the index now if they are lost, or behind it where no node runs (for an
+    index of another moment, ``--at``, without being saved)."""
+    if served and current:
+        found = load(path_in(root))
+        if found is not None:
+            return found
     update = refresh(root, db, save_to_disk=current)
     if update is not None:
         return update.vectors

@@ -90,6 +90,17 @@ def test_a_request_in_words_finds_the_photo_it_means(sd: Sd, tmp_path: Path) -> 
         assert vectors_file(sd).exists()
         assert sd.index_digests() == digest
 
+        # A file written while the node watches is found by meaning once the vectors job
+        # has followed the watcher's rescan.
+        new = root / "Documents" / "kitchen renovation quote.txt"
+        new.write_text("cabinets and tiles\n")
+
+        def found_new() -> bool:
+            hits = sd.json("search", "--mode", "semantic", "house remodel estimate", "--limit", "1")
+            return [h["path"] for h in hits] == [str(new)]
+
+        until(found_new, 30, "the new file found by meaning")
+
 
 def test_without_a_node_the_vectors_are_made_by_the_first_search(sd: Sd, tmp_path: Path) -> None:
     root = tmp_path / "docs"
