@@ -4,11 +4,11 @@
 each term alone: the FTS candidates) and put them in order of meaning: ``fast`` by the
 name's alone, on the first ``FAST_CANDIDATES``; ``balanced`` by the name and the folders it
 is in, on its best ``BALANCED_CANDIDATES`` and the ``NEAREST`` entries by meaning, the words
-of the query found in the path counting too. ``semantic``
-starts from meaning: every entry's vector (``sdactors/semantic/vectors.py``) is scored
-(numpy, brute force: 1M entries in tens of milliseconds, ``tools/bench_semantic.py``), and
-the best, widened until enough pass the filters, are handed to plain search's filters as its
-candidates (``Filters.entries``), ordered by score. The kind and the time a query names in
+of the query found in the path counting too. ``semantic`` starts from meaning: every entry's
+vector (``sdactors/semantic/vectors.py``) is scored (numpy, brute force: 1M entries in tens
+of milliseconds, ``tools/bench_semantic.py``), and the best, widened until enough pass the
+filters, are handed to plain search's filters as its candidates (``Filters.entries``),
+ordered by score. The kind and the time a query names in
 words are filters too (``sdactors/semantic/query.py``): a picture's time is when it was
 taken, anything else's when it was modified.
 """
@@ -52,10 +52,6 @@ class Scored(NamedTuple):
     score: float
 
 
-def _iso(day: date) -> str:
-    return day.isoformat()
-
-
 def _ns(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()) * 10**9
 
@@ -67,8 +63,8 @@ def narrowed(db: sqlite3.Connection, filters: Filters, asked: Asked) -> Filters:
     if not asked.dated:
         return filters
     if kind in TAKEN_KINDS:
-        after = None if asked.after is None else _iso(asked.after)
-        before = None if asked.before is None else _iso(asked.before)
+        after = None if asked.after is None else asked.after.isoformat()
+        before = None if asked.before is None else asked.before.isoformat()
         return filters.only(matching(db, MediaFilter(taken_after=after, taken_before=before)))
     return replace(
         filters,
@@ -126,7 +122,7 @@ def _semantic(
     wanted = limit * 4 if unknown else limit + SPARE
     while True:
         if target is None:
-            # Nothing but filters asked: their entries, by path.
+            # Nothing but filters asked: their entries, in the order of their ids.
             ids = vectors.ids if among is None else vectors.ids[among]
             ids, scores = ids[:wanted], np.zeros(min(wanted, len(ids)), np.float32)
         else:
