@@ -208,8 +208,10 @@ class _Search:
         limit: int,
         order: Callable[[int], Any] | None = None,
         reverse: bool = False,
+        names_only: bool = False,
     ):
         self.db = db
+        self.names_only = names_only
         self.query = query
         self.filters = filters
         self.limit = limit
@@ -442,7 +444,7 @@ class _Search:
             return []
         if not query.has_fragment:
             self._names()
-        if not self.enough(IN_NAME):
+        if not self.enough(IN_NAME) and not self.names_only:
             self._paths()
         return self._hits()
 
@@ -876,9 +878,13 @@ def search(
     limit: int = 50,
     order: Callable[[int], Any] | None = None,
     reverse: bool = False,
+    names_only: bool = False,
 ) -> list[Hit]:
-    """The matches, best first; with ``order``, the first in that order (see ``_Search``)."""
-    return _Search(db, Query.parse(query), filters, limit, order, reverse).run()
+    """The matches, best first; with ``order``, the first in that order (see ``_Search``);
+    ``names_only``: those whose name holds the query (ranks 0 to 3), none found by its path
+    alone (candidates for another ranking, by meaning: a term in every path, a location's
+    name, would have the folders read one by one)."""
+    return _Search(db, Query.parse(query), filters, limit, order, reverse, names_only).run()
 
 
 def by_taken(

@@ -190,7 +190,7 @@ def _reranked(
     # only: half a second at 1M entries): the kind and times are checked on its answers.
     loose = replace(filters, kind=None, modified_after=None, modified_before=None)
     for text in ([phrase] if phrase else []) + (terms if len(terms) > 1 else []):
-        for hit in search(db, text, loose, most):
+        for hit in search(db, text, loose, most, names_only=True):
             if _passes(hit, filters):
                 found.setdefault(hit.entry, hit)
         if len(found) >= most:
