@@ -1,7 +1,7 @@
 """Search by meaning: ``sd search --mode fast|balanced|semantic`` (``browse.py: Search``).
 
-``fast`` and ``balanced`` start from what plain search finds (every term of the query, then
-each term alone: the FTS candidates) and put them in order of meaning: ``fast`` by the
+``fast`` and ``balanced`` start from the names plain search finds (every term of the query,
+then each term alone: the FTS candidates) and put them in order of meaning: ``fast`` by the
 name's alone, on the first ``FAST_CANDIDATES``; ``balanced`` by the name and the folders it
 is in, on its best ``BALANCED_CANDIDATES`` and the ``NEAREST`` entries by meaning, the words
 of the query found in the path counting too. ``semantic`` starts from meaning: every entry's

@@ -3,9 +3,10 @@
 The model is WordLlama's ``l2_supercat`` (the ``wordllama`` package): a table of one vector
 per token of Llama 2's tokenizer, trained so that the mean of a text's token vectors is its
 meaning. Embedding a name is a tokenizer call and a mean, about 50k names per second on one
-core, which is what a vector for every entry of a million-entry index needs (a sentence
-model through onnxruntime embeds 600-1,200 a second on two cores: see
-``tools/bench_semantic.py``). Its files are read from inside the installed package with our
+core (``tools/bench_semantic.py``), which is what a vector for every entry of a
+million-entry index needs (a sentence model through onnxruntime embeds 570-1,230 a second on
+two cores, by the issue's measurement; and none is shipped on PyPI with its tokenizer but
+with PyTorch: ARCHITECTURE.md, search). Its files are read from inside the installed package with our
 own few lines: importing ``wordllama`` would configure the root logger and, for a missing
 file, try to download it. Nothing here reaches the network.
 
