@@ -556,6 +556,25 @@ BENCHMARKS: list[Bench] = [
         ],
     ),
     Bench(
+        "semantic",
+        "bench_semantic.py",
+        quick=("--quick",),
+        figures=[
+            Figure("semantic_mrr", "modes.semantic.mrr", "MRR", "higher", goal=0.7),
+            Figure("plain_mrr", "modes.plain.mrr", "MRR", "higher"),
+            Figure("balanced_mrr", "modes.balanced.mrr", "MRR", "higher"),
+            Figure("balanced_p99_cpu", "modes.balanced.cpu.p99_ms", "ms", "lower", goal=50),
+            Figure("semantic_p99_cpu", "modes.semantic.cpu.p99_ms", "ms", "lower", goal=100),
+            Figure("scan_p99_cpu", "scan.cpu.p99_ms", "ms", "lower", goal=100),
+            # The process's own memory; the vectors file's pages it maps apart (page cache).
+            Figure("scan_rss", "scan.rss_added_mb", "MB", "lower", goal=300),
+            Figure("scan_rss_file", "scan.rss_file_added_mb", "MB", "lower"),
+            Figure("scan_recall", "scan.recall_at_10", "recall@10", "higher", goal=0.95),
+            Figure("embeddings", "scan.embeddings_per_cpu_s", "/s", "higher"),
+            Figure("vectors_share", "vectors_share_of_first_index", "ratio", "lower"),
+        ],
+    ),
+    Bench(
         "media",
         "bench_media.py",
         quick=("--quick",),

@@ -119,11 +119,22 @@ class MediaFilter:
     min_width: int | None = None
     min_height: int | None = None
     camera: str | None = None  # held by the make or the model, in any case
+    # Taken at or after / before these (the start of a date, ``TAKEN_PREFIX``).
+    taken_after: str | None = None
+    taken_before: str | None = None
 
     @property
     def asked(self) -> bool:
         return any(
-            v is not None for v in (self.taken, self.min_width, self.min_height, self.camera)
+            v is not None
+            for v in (
+                self.taken,
+                self.min_width,
+                self.min_height,
+                self.camera,
+                self.taken_after,
+                self.taken_before,
+            )
         )
 
 
@@ -136,6 +147,12 @@ def matching(db: sqlite3.Connection, wanted: MediaFilter) -> frozenset[int]:
         # the digits, "-", "T" and ":" a date is written with): the index on ``taken``.
         where.append("taken >= ? AND taken < ?")
         params += [wanted.taken, wanted.taken + "~"]
+    if wanted.taken_after is not None:
+        where.append("taken >= ?")
+        params.append(wanted.taken_after)
+    if wanted.taken_before is not None:
+        where.append("taken < ?")
+        params.append(wanted.taken_before)
     if wanted.min_width is not None:
         where.append("width >= ?")
         params.append(wanted.min_width)

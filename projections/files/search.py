@@ -122,6 +122,9 @@ class Filters:
     # Only these entries (local ids): what a filter on other tables found (media data,
     # tags). Given, they are the candidates: each is ranked, none is left unread.
     entries: frozenset[int] | None = None
+    # Modified at or after / before these times (ns since the epoch).
+    modified_after: int | None = None
+    modified_before: int | None = None
 
     def only(self, entries: frozenset[int]) -> "Filters":
         """These filters, and only ``entries`` too (a set intersects the one already held)."""
@@ -205,8 +208,10 @@ class _Search:
         limit: int,
         order: Callable[[int], Any] | None = None,
         reverse: bool = False,
+        names_only: bool = False,
     ):
         self.db = db
+        self.names_only = names_only
         self.query = query
         self.filters = filters
         self.limit = limit
@@ -251,9 +256,14 @@ class _Search:
             return
         if self.filters.under is not None and not self._is_under(folder):
             return
-        if self.filters.kind is not None:
+        filters = self.filters
+        if filters.kind is not None or filters.modified_after or filters.modified_before:
             child = self.child(folder, eid)
-            if child is None or child[C_KIND] != self.filters.kind:
+            if child is None or (filters.kind is not None and child[C_KIND] != filters.kind):
+                return
+            if filters.modified_after is not None and child[C_MTIME] < filters.modified_after:
+                return
+            if filters.modified_before is not None and child[C_MTIME] >= filters.modified_before:
                 return
         # Without a query every entry ranks alike, and the list goes by path.
         length = len(name) if self.query.terms else 0
@@ -434,7 +444,7 @@ class _Search:
             return []
         if not query.has_fragment:
             self._names()
-        if not self.enough(IN_NAME):
+        if not self.enough(IN_NAME) and not self.names_only:
             self._paths()
         return self._hits()
 
@@ -868,9 +878,13 @@ def search(
     limit: int = 50,
     order: Callable[[int], Any] | None = None,
     reverse: bool = False,
+    names_only: bool = False,
 ) -> list[Hit]:
-    """The matches, best first; with ``order``, the first in that order (see ``_Search``)."""
-    return _Search(db, Query.parse(query), filters, limit, order, reverse).run()
+    """The matches, best first; with ``order``, the first in that order (see ``_Search``);
+    ``names_only``: those whose name holds the query (ranks 0 to 3), none found by its path
+    alone (candidates for another ranking, by meaning: a term in every path, a location's
+    name, would have the folders read one by one)."""
+    return _Search(db, Query.parse(query), filters, limit, order, reverse, names_only).run()
 
 
 def by_taken(

@@ -73,6 +73,17 @@ def ls(ctx: CliContext, path: str | None, at: str | None, library: str | None) -
     "--tag", "tags", multiple=True, metavar="NAME", help="Only files with this tag (repeatable)."
 )
 @click.option("--favourite", is_flag=True, help="Only favourites.")
+@click.option(
+    "--mode",
+    type=click.Choice(reads.MODES),
+    default=None,
+    help="By meaning: fast and balanced re-rank what plain search finds, semantic searches "
+    "by meaning first; dates and kinds in words are filters.",
+)
+@click.option("--taken-after", default=None, metavar="DATE", help="Pictures taken on or after.")
+@click.option("--taken-before", default=None, metavar="DATE", help="Pictures taken before.")
+@click.option("--modified-after", default=None, metavar="DATE", help="Modified on or after.")
+@click.option("--modified-before", default=None, metavar="DATE", help="Modified before.")
 @at_option
 @library_option
 @json_option
@@ -92,6 +103,11 @@ def search_(
     reverse: bool,
     tags: tuple[str, ...],
     favourite: bool,
+    mode: str | None,
+    taken_after: str | None,
+    taken_before: str | None,
+    modified_after: str | None,
+    modified_before: str | None,
     at: str | None,
     library: str | None,
 ) -> None:
@@ -99,7 +115,8 @@ def search_(
     name prefix, a word of the name, substring of the name, then path). By media data too,
     without the file (--taken, --min-width, --min-height, --camera), and by what people put
     on files (--tag, every one given; --favourite): QUERY may then be left out, and every
-    file they select is listed, by path."""
+    file they select is listed, by path. With --mode, by meaning: "beach holiday photos
+    from last summer" (times and kinds in words are filters, read on the node's clock)."""
     reads.search(
         ctx.call,
         ctx.out,
@@ -118,6 +135,11 @@ def search_(
         reverse,
         tags,
         favourite,
+        mode,
+        taken_after,
+        taken_before,
+        modified_after,
+        modified_before,
     )
 
 

@@ -55,7 +55,9 @@ GRAMMARS: dict[tuple[str, ...], Grammar] = {
         {"--kind": "kind", "--ext": "ext", "--under": "under", "--limit": "limit"}
         | {"--taken": "taken", "--camera": "camera", "--sort": "sort"}
         | {"--min-width": "min_width", "--min-height": "min_height"}
-        | {"--tag": "tags"}
+        | {"--tag": "tags", "--mode": "mode"}
+        | {"--taken-after": "taken_after", "--taken-before": "taken_before"}
+        | {"--modified-after": "modified_after", "--modified-before": "modified_before"}
         | _READ_OPTIONS,
         reads.search,
         {"limit": reads.SEARCH_LIMIT, "tags": ()},
@@ -146,6 +148,8 @@ def _checked(asked: Asked) -> Asked | None:
     if "kind" in values and values["kind"] not in KINDS:
         return None
     if "sort" in values and values["sort"] not in reads.SORTS:
+        return None
+    if "mode" in values and values["mode"] not in reads.MODES:
         return None
     for name, most in _COUNTS.items():
         if name in values:

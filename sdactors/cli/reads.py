@@ -23,6 +23,9 @@ SEARCH_LIMIT = 50
 DIMENSION_MOST = 1 << 31
 # sd search --sort: the orders there are besides the rank.
 SORTS = ("taken",)
+# What ``--mode`` takes (``sdactors/ops/meaning.py: MODES``, not imported here: the front
+# door stays light).
+MODES = ("fast", "balanced", "semantic")
 
 
 def _absolute(path: str | None) -> bytes | None:
@@ -126,6 +129,11 @@ def search(
     reverse: bool = False,
     tags: tuple[str, ...] = (),
     favourite: bool = False,
+    mode: str | None = None,
+    taken_after: str | None = None,
+    taken_before: str | None = None,
+    modified_after: str | None = None,
+    modified_before: str | None = None,
 ) -> None:
     hits = call(
         "search",
@@ -144,6 +152,11 @@ def search(
         reverse=reverse,
         tags=tuple(tags),
         favourite=favourite,
+        mode=mode,
+        taken_after=taken_after,
+        taken_before=taken_before,
+        modified_after=modified_after,
+        modified_before=modified_before,
     )
     if out.as_json:
         out.json(hits)
@@ -152,14 +165,17 @@ def search(
     # A search by media data shows when each picture was taken.
     dates = ["taken"] if any("taken" in h for h in hits) else []
     annotated = _annotated(hits)
+    # By meaning: how near each is to the query.
+    scored = ["score"] if mode is not None else []
     out.table(
-        ["path", "kind", "size", *dates, *annotated, *shared],
+        ["path", "kind", "size", *dates, *scored, *annotated, *shared],
         [
             (
                 h["path"] + offline_mark(h["offline"]) + favourite_mark(h),
                 h["kind"] or h["type"],
                 "" if h["type"] == "dir" else human_bytes(h["size"]),
                 *((h["taken"] or "").replace("T", " ") for _ in dates),
+                *(f"{h['score']:.2f}" for _ in scored),
                 *_annotations(h, annotated),
                 *_held(h, shared),
             )

@@ -35,6 +35,7 @@ from sdactors.jobs.files import LEFTOVERS, run_remove, run_restore, run_transfer
 from sdactors.jobs.index import run_index
 from sdactors.jobs.media import run_media
 from sdactors.jobs.run import Eids, JobRun
+from sdactors.jobs.vectors import run_vectors
 from sdactors.runtime.errors import (
     DeletionsHeld,
     DiskFull,
@@ -66,10 +67,11 @@ KINDS: dict[str, Callable[[JobRun], Any]] = {
     "remove": run_remove,
     "restore": run_restore,
     "media": run_media,
+    "vectors": run_vectors,
 }
 # Kinds that run beside the others, never holding up an index: not counted against the
 # library's limit nor as their location's job, and at most BACKGROUND_LIMIT at once.
-BACKGROUND = frozenset({"media"})
+BACKGROUND = frozenset({"media", "vectors"})
 BACKGROUND_LIMIT = 1
 
 
@@ -210,12 +212,15 @@ class JobManager(SupervisedActor):
         media: bool = False,
     ) -> None:
         """``media``: queue a location's media job whenever an index job of it has brought
-        new or changed files (and after its first index job here): a node's."""
+        new or changed files (and after its first index job here), and the vectors job of
+        the library: a node's."""
         super().__init__(on_crash)
         self._pause_on_stop = pause_on_stop
         self._media = media
         # Locations whose media job was queued since this manager started.
         self._media_seen: set[bytes] = set()
+        # And whose index was followed by the vectors job.
+        self._vectors_seen: set[bytes] = set()
         # Set while no job but background ones runs (JobRun.quiet).
         self._quiet = threading.Event()
         self._quiet.set()
@@ -282,9 +287,14 @@ class JobManager(SupervisedActor):
 
     def _submit(self, message: Submit) -> Later | None:
         if not message.recorded:
-            # A watcher's rescan: merge with one of that location waiting its turn.
+            # A watcher's rescan: merge with one of that location waiting its turn (an index:
+            # a media or vectors job waiting there is no rescan, and would swallow it).
             for live in self._queue:
-                if live.location == message.location and not live.recorded:
+                if (
+                    live.location == message.location
+                    and live.kind == message.kind
+                    and not live.recorded
+                ):
                     live.params = _merged(live.params, message.params)
                     return None
         job = os.urandom(JOB_ID_LEN)
@@ -480,6 +490,7 @@ class JobManager(SupervisedActor):
                 waiter.set(result)
             if live.kind == "index":
                 self._media_after(live.location, result)
+                self._vectors_after(live.location, result)
             return
         try:
             stopped = self._stopped_because(live, error)
@@ -554,6 +565,24 @@ class JobManager(SupervisedActor):
         if any(q.kind == "media" and q.location == location for q in self._queue):
             return
         live = Live(os.urandom(JOB_ID_LEN), "media", location, {}, False, False)
+        self._queue.append(live)
+        self._board.put(live)
+
+    def _vectors_after(self, location: bytes, counts: Any) -> None:
+        """An index job ended: queue the vectors job (one for the library, never recorded:
+        ``sdactors/jobs/vectors.py``) if it brought or removed entries, or if none ran here
+        yet for that location; one already waiting will see this index too."""
+        if not self._media:
+            return
+        changed = isinstance(counts, dict) and any(
+            counts.get(what, 0) for what in ("created", "modified", "moved", "deleted")
+        )
+        if not changed and location in self._vectors_seen:
+            return
+        self._vectors_seen.add(location)
+        if any(q.kind == "vectors" for q in self._queue):
+            return
+        live = Live(os.urandom(JOB_ID_LEN), "vectors", location, {}, False, False)
         self._queue.append(live)
         self._board.put(live)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
+from events.clock import wall_ms
 from events.domain.entries import BLOCK_DEVICE, CHAR_DEVICE, DIR, FIFO, FILE, SOCKET, SYMLINK
 from events.shapes import Bool, Int, ListOf, MapOf, Maybe, OneOf, Text
 from projections.annotations import (
@@ -64,6 +65,7 @@ from sdactors.ops.thumb_fetch import SOURCES
 from sdactors.replay.snapshots import reader_at
 from sdactors.runtime.errors import InvalidArgument, NotAFile, NotIndexed
 from sdactors.runtime.paths import text
+from sdactors.semantic.query import MODES
 
 TYPES = {
     FILE: "file",
@@ -77,8 +79,9 @@ TYPES = {
 
 
 SEARCH_HIT = record_with(
-    # When its picture was taken: given when the search asked about media data.
-    {"taken": MAYBE_TEXT},
+    # When its picture was taken: given when the search asked about media data. With
+    # --mode: the mode, and how near in meaning it is to the query (higher is nearer).
+    {"taken": MAYBE_TEXT, "mode": TEXT, "score": NUMBER},
     path=TEXT,
     name=TEXT,
     type=PLAIN,
@@ -237,6 +240,12 @@ class Search(Op):
     reverse: Annotated[bool, Bool()] = False
     tags: Annotated[tuple, ListOf(NAME, 0, 64)] = ()
     favourite: Annotated[bool, Bool()] = False
+    # By meaning (``sdactors/ops/meaning.py``); None: by name, exact and complete.
+    mode: Annotated[str | None, Maybe(OneOf(MODES))] = None
+    taken_after: Annotated[str | None, Maybe(Text(1, 64))] = None
+    taken_before: Annotated[str | None, Maybe(Text(1, 64))] = None
+    modified_after: Annotated[str | None, Maybe(Text(1, 64))] = None
+    modified_before: Annotated[str | None, Maybe(Text(1, 64))] = None
 
     result = many(SEARCH_HIT)
 
@@ -247,13 +256,59 @@ class Search(Op):
             )
         if self.reverse and self.sort is None:
             raise InvalidArgument("--reverse reverses a sort: give --sort taken with it")
-        wanted = MediaFilter(self.taken, self.min_width, self.min_height, self.camera)
-        if not (self.query or "").strip() and not wanted.asked and not self._annotated:
+        if self.mode is not None and self.sort is not None:
+            raise InvalidArgument("--sort orders by another thing than meaning: not with --mode")
+        for name in ("taken_after", "taken_before"):
+            value = getattr(self, name)
+            if value is not None and not TAKEN_PREFIX.fullmatch(value):
+                raise InvalidArgument(
+                    f"--{name.replace('_', '-')} {value!r}: give a date (2024, 2024-07 or "
+                    "2024-07-15)"
+                )
+        wanted = MediaFilter(
+            self.taken,
+            self.min_width,
+            self.min_height,
+            self.camera,
+            self.taken_after,
+            self.taken_before,
+        )
+        modified = self._modified()
+        if (
+            not (self.query or "").strip()
+            and not wanted.asked
+            and not self._annotated
+            and modified == (None, None)
+        ):
             raise InvalidArgument(
                 "give a query, or a filter (--tag, --favourite, --taken, --min-width, "
                 "--min-height, --camera)"
             )
         return wanted
+
+    def _modified(self) -> tuple[int | None, int | None]:
+        """--modified-after / --modified-before as ns since the epoch: the start of a date
+        (2024, 2024-07, 2024-07-15: its first day) or a time (2024-07-15T10:00), UTC
+        unless it says otherwise."""
+        out = []
+        for name in ("modified_after", "modified_before"):
+            value = getattr(self, name)
+            if value is None:
+                out.append(None)
+                continue
+            if TAKEN_PREFIX.fullmatch(value):
+                value = value + "-01-01"[len(value) - 4 :]
+            try:
+                when = datetime.fromisoformat(value)
+            except ValueError:
+                raise InvalidArgument(
+                    f"--{name.replace('_', '-')} {getattr(self, name)!r}: give a date (2024, "
+                    "2024-07 or 2024-07-15) or a time (2024-07-15T10:00)"
+                ) from None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            out.append(int(when.timestamp() * 1e9))
+        return out[0], out[1]
 
     @property
     def _annotated(self) -> bool:
@@ -272,12 +327,33 @@ class Search(Op):
                 if folder is None:
                     raise NotIndexed(show(self.under))
             entries = matching(db, wanted) if wanted.asked else None
-            filters = Filters(self.kind, self.ext, folder, entries)
+            filters = Filters(self.kind, self.ext, folder, entries, *self._modified())
             for name in self.tags:
                 filters = filters.only(tagged_entries(db, [t.id for t in tags_named(db, name)]))
             if self.favourite:
                 filters = filters.only(favourite_entries(db))
-            if self.sort == SORT_TAKEN:
+            scores: dict[int, float] = {}
+            if self.mode is not None:
+                # numpy and the model: only for a search by meaning.
+                from sdactors.ops.meaning import by_meaning
+
+                # Times in words are read on the node's clock (``events.clock``: tests set it).
+                now_s = wall_ms() / 1e3
+                root = lib.config.paths.root
+                found = by_meaning(
+                    db,
+                    root,
+                    self.mode,
+                    query,
+                    filters,
+                    self.limit,
+                    now_s,
+                    self.at is None,
+                    ctx.serving,
+                )
+                hits = [s.hit for s in found]
+                scores = {s.hit.entry: s.score for s in found}
+            elif self.sort == SORT_TAKEN:
                 hits = by_taken(db, query, filters, self.limit, self.reverse)
             else:
                 hits = search(db, query, filters, self.limit)
@@ -300,6 +376,7 @@ class Search(Op):
             }
             | _held_by(owners[h.folder].device, names)
             | ({"taken": taken.get(h.entry)} if media else {})
+            | ({"mode": self.mode, "score": round(scores[h.entry], 4)} if self.mode else {})
             | _shown(marked.get((owners[h.folder].device, h.entry & EID_MASK), NONE))
             for h in hits
         ]

@@ -910,3 +910,8 @@ class AskRefused(AgentError):
 
 class HttpRefused(SdError):
     """The node's HTTP server cannot start as configured (and the node does not either)."""
+
+
+class SemanticUnavailable(SdError):
+    """Search by meaning cannot run: its model's files are missing or unreadable (the
+    message says which and how to install them); plain search still works."""

@@ -195,8 +195,19 @@ def check_web(r: dict[str, Any], arg: Arg) -> None:
     assert r["streams"]["opened"] == arg("--streams")
 
 
+def check_semantic(r: dict[str, Any], arg: Arg) -> None:
+    # Every labelled request asked in every mode and by plain search (each answer checked
+    # by the benchmark: existing entries, best first); the scan's best 10 are the exact's.
+    assert r["labelled_queries"] >= 50 and r["entries"] > r["labelled_queries"]
+    for mode in ("plain", "fast", "balanced", "semantic"):
+        assert 0 <= r["modes"][mode]["mrr"] <= 1 and r["modes"][mode]["cpu"]["p99_ms"] > 0, mode
+    assert r["modes"]["semantic"]["mrr"] > r["modes"]["plain"]["mrr"]
+    assert r["scan"]["recall_at_10"] >= 0.95 and r["vectors_cpu_s"] > 0
+
+
 CHECKS: dict[str, Callable[[dict[str, Any], Arg], None]] = {
     "similar": check_similar,
+    "semantic": check_semantic,
     "kinds": check_kinds,
     "index": check_index,
     "node": check_node,
