@@ -2,15 +2,21 @@
 
 People tag some files of a place and not the rest: the photos of one trip, the invoices of
 one supplier. A file near those (in the same folder or one beside it, made about the same
-time, with a name of the same words) most likely belongs with them. So for each untagged
-file in the grant, the tagged files of this device are scored by nearness: folder, time and
-name. A tag is suggested when the nearest neighbours carrying it outweigh those that do not
+time, with a name of the same words or of the same meaning: "seaside vacation" and "beach
+holiday") most likely belongs with them. So for each untagged file in the grant, the tagged
+files of this device are scored by nearness: folder, time and name (its words or their
+meaning, whichever says more). A tag is suggested when the nearest neighbours carrying it outweigh those that do not
 (``SHARE``), by at least one good neighbour's worth (``ENOUGH``); its item names them.
 
 Only tags the agent is granted are read from neighbours and proposed; a file with any tag at
 all is left alone (someone already chose for it). Each proposal is one tag for the files of
 one folder, so a conclusion keeps its id while nothing near it changes, and a person accepts
 or rejects a tag for a folder at once.
+
+Meaning is the semantic model's (``sdactors.semantic``): each distinct name, as words, is
+embedded once, here (the vectors job's file holds a name's meaning mixed with its folders',
+and may be behind). A name alike in meaning brings a neighbour in from anywhere, so the
+untagged names are compared with the tagged ones as matrices, in chunks (``_Alike``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import ClassVar, Iterable, Sequence
 
+import numpy as np
+
 from events.domain.agents import ITEMS_MAX
 from events.envelope import Event
 from projections.annotations import annotations_of
@@ -29,12 +37,15 @@ from projections.files.query import FileAt, device_files
 from projections.tags import live_tags
 from sdactors.agent import lines
 from sdactors.agent.protocol import AgentView, Item, Proposal
+from sdactors.semantic.model import embed
+from sdactors.semantic.model import words as meant
 
 NAME = "tags"
 # Neighbours that vote on a file's tags.
 NEAREST = 5
 # Nearness: the same folder counts most; a folder beside it (same parent) less. Time within a
-# day, then within a week. A name sharing words: its share of the words (Jaccard), weighted.
+# day, then within a week. A name: its share of the words (Jaccard), or how alike in meaning
+# (``alike``), whichever is more, weighted.
 SAME_FOLDER = 1.0
 SIBLING_FOLDER = 0.5
 SAME_DAY = 0.5
@@ -49,6 +60,18 @@ SHARE = 0.5
 ENOUGH = 1.5
 # A word on more tagged files than this brings no neighbour in by itself (see ``_Near``).
 COMMON = 100
+# Names alike in meaning: the cosine of their vectors. Measured on pairs of names: unrelated
+# ones at most 0.05 ("beach holiday" ~ "office party" 0.05, ~ "tax return" 0.02), names of
+# one subject from 0.3 ("beach holiday" ~ "seaside vacation" 0.30, "beach trip" ~ "seaside
+# vacation" 0.42, "wedding photos" ~ "marriage pictures" 0.80); between, near misses
+# ("holiday beach sunset" ~ "seaside vacation" 0.22, "todo" ~ "shopping list" 0.14). Below
+# ALIKE names mean nothing alike; from FULLY_ALIKE they count as names of the same words.
+ALIKE = 0.25
+FULLY_ALIKE = 0.3
+# Untagged names compared with all tagged ones in one product (its memory: CHUNK x names).
+CHUNK = 2048
+# The tagged names one name brings in by meaning, the most alike first.
+ALIKE_MAX = 20
 WORD = re.compile(r"[^\W_]+")
 # Words in names that say nothing of what a file is about.
 NOISE = frozenset({"img", "dsc", "pxl", "scan", "copy", "file", "new", "final", "the", "and"})
@@ -78,6 +101,8 @@ class Known:
     parent: bytes
     mtime_ns: int
     words: frozenset[str]
+    # Its name as the semantic model reads it ("seaside vacation"): what is alike in meaning.
+    meaning: str
     tags: frozenset[str]
 
     @classmethod
@@ -89,12 +114,26 @@ class Known:
             os.path.dirname(folder),
             f.child.mtime_ns,
             words(f.child.name),
+            meant(os.fsdecode(f.child.name)),
             frozenset(tags),
         )
 
 
-def nearness(a: Known, b: Known) -> float:
-    """How near ``b`` is to ``a`` (:func:`how_near` says it in words)."""
+def alike(cosine: float) -> float:
+    """How much two names' meanings make them one name (0 to 1), from their cosine."""
+    return 0.0 if cosine < ALIKE else min(1.0, cosine / FULLY_ALIKE)
+
+
+def name_term(a: Known, b: Known, meaning: float) -> tuple[float, float]:
+    """The share of words the names of ``a`` and ``b`` have in common, and how alike they
+    are in meaning (``meaning``: ``alike`` of their cosine)."""
+    shared = a.words & b.words
+    return (len(shared) / len(a.words | b.words) if shared else 0.0), meaning
+
+
+def nearness(a: Known, b: Known, meaning: float = 0.0) -> float:
+    """How near ``b`` is to ``a`` (:func:`how_near` says it in words); ``meaning``: how alike
+    their names are in meaning (:func:`alike`)."""
     score = 0.0
     if a.folder == b.folder:
         score += SAME_FOLDER
@@ -105,13 +144,10 @@ def nearness(a: Known, b: Known) -> float:
         score += SAME_DAY
     elif apart <= 7 * DAY_NS:
         score += SAME_WEEK
-    shared = a.words & b.words
-    if shared:
-        score += NAME_WEIGHT * len(shared) / len(a.words | b.words)
-    return score
+    return score + NAME_WEIGHT * max(name_term(a, b, meaning))
 
 
-def how_near(a: Known, b: Known) -> str:
+def how_near(a: Known, b: Known, meaning: float = 0.0) -> str:
     """In which ways ``b`` is near ``a``, for an item's reason."""
     how = []
     if a.folder == b.folder:
@@ -123,16 +159,63 @@ def how_near(a: Known, b: Known) -> str:
         how.append("same day")
     elif apart <= 7 * DAY_NS:
         how.append("same week")
-    shared = a.words & b.words
-    if shared:
-        how.append("name: " + " ".join(sorted(shared)))
+    # The name's term as it was counted: its meaning when that says more than its words.
+    same, means = name_term(a, b, meaning)
+    if means > same:
+        how.append(f"name means alike: {b.meaning} ~ {a.meaning}")
+    elif same:
+        how.append("name: " + " ".join(sorted(a.words & b.words)))
     return ", ".join(how)
+
+
+class _Alike:
+    """Which tagged names are alike in meaning to which untagged ones, and how much.
+
+    Names, not files: a distinct name is embedded and compared once, however many files
+    carry it (camera counters, "scan", dated reports are one name each). The untagged names
+    are compared with every tagged one as a matrix product, ``CHUNK`` rows at a time; each
+    keeps its ``ALIKE_MAX`` most alike at or above ``ALIKE``."""
+
+    def __init__(self, untagged: Sequence[Known], tagged: Sequence[Known]) -> None:
+        self.by_name: dict[str, list[Known]] = defaultdict(list)
+        for one in tagged:
+            if one.meaning:
+                self.by_name[one.meaning].append(one)
+        self.found: dict[str, list[tuple[str, float]]] = {}
+        mine = sorted({one.meaning for one in untagged if one.meaning})
+        theirs = sorted(self.by_name)
+        if not mine or not theirs:
+            return
+        known = embed(theirs).T
+        for start in range(0, len(mine), CHUNK):
+            names = mine[start : start + CHUNK]
+            cosines = embed(names) @ known
+            rows, cols = np.nonzero(cosines >= ALIKE)
+            hits: dict[int, list[tuple[float, int]]] = defaultdict(list)
+            for row, col in zip(rows.tolist(), cols.tolist()):
+                hits[row].append((float(cosines[row, col]), col))
+            for row, pairs in hits.items():
+                best = sorted(pairs, reverse=True)[:ALIKE_MAX]
+                self.found[names[row]] = [(theirs[col], alike(c)) for c, col in best]
+
+    def of(self, one: Known) -> dict[str, float]:
+        """The tagged names alike to the name of ``one``, and how much (:func:`alike`)."""
+        return dict(self.found.get(one.meaning, ()))
+
+    def candidates(self, one: Known) -> Iterable[Known]:
+        """The tagged files whose names are alike to that of ``one`` (a name on more than
+        ``COMMON`` tagged files brings none in by itself, as a common word)."""
+        for name, _ in self.found.get(one.meaning, ()):
+            found = self.by_name[name]
+            if len(found) <= COMMON:
+                yield from found
 
 
 class _Near:
     """The tagged files, found by what can make one near a file: a neighbour scores at least
-    ``NEAR`` only in the same folder, in a folder beside it, or with a name word in common
-    (time alone gives at most 0.5). So a file is compared with those, not with every file;
+    ``NEAR`` only in the same folder, in a folder beside it, with a name word in common or
+    a name alike in meaning (``_Alike`` finds those; time alone gives at most 0.5). So a
+    file is compared with those, not with every file;
     a word on more than ``COMMON`` tagged files says too little to bring any in by itself,
     and when the folders beside a file's hold more than that, only its own folder's are."""
 
@@ -148,6 +231,7 @@ class _Near:
                 self.by_word[word].append(one)
 
     def candidates(self, one: Known) -> Iterable[Known]:
+        """The tagged files in its folder, beside it, or sharing a name word with it."""
         beside = self.by_parent.get(one.parent, ())
         if len(beside) > COMMON:  # many folders side by side: its own folder's files only
             beside = self.by_folder.get(one.folder, ())
@@ -164,10 +248,14 @@ def suggestions(
 ) -> Iterable[tuple[Known, str, str]]:
     """``(file, tag, reason)`` for each tag the nearest tagged files suggest for a file."""
     near = _Near(tagged)
+    meanings = _Alike(untagged, tagged)
     for one in untagged:
         scored = []
-        for other in near.candidates(one):
-            score = nearness(one, other)
+        means = meanings.of(one)
+        candidates = {other.path: other for other in near.candidates(one)}
+        candidates.update((other.path, other) for other in meanings.candidates(one))
+        for other in candidates.values():
+            score = nearness(one, other, means.get(other.meaning, 0.0))
             if score >= NEAR:
                 scored.append((-score, other.path, other))
         nearest = sorted(scored)[:NEAREST] if len(scored) > 1 else scored
@@ -181,7 +269,8 @@ def suggestions(
             if weight < ENOUGH or weight < SHARE * total:
                 continue
             named = "; ".join(
-                f"{os.fsdecode(os.path.basename(other.path))} ({how_near(one, other)})"
+                f"{os.fsdecode(os.path.basename(other.path))} "
+                f"({how_near(one, other, means.get(other.meaning, 0.0))})"
                 for _, other in held
             )
             yield one, tag, f"{len(held)} of its {len(nearest)} nearest files carry {tag}: {named}"
