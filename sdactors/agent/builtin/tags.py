@@ -70,8 +70,8 @@ ALIKE = 0.25
 FULLY_ALIKE = 0.3
 # Untagged names compared with all tagged ones in one product (its memory: CHUNK x names).
 CHUNK = 2048
-# The tagged names one name brings in by meaning, the most alike first.
-ALIKE_MAX = 20
+# The tagged names one name brings in by meaning, the most alike (as many as vote).
+ALIKE_MAX = NEAREST
 WORD = re.compile(r"[^\W_]+")
 # Words in names that say nothing of what a file is about.
 NOISE = frozenset({"img", "dsc", "pxl", "scan", "copy", "file", "new", "final", "the", "and"})
@@ -124,11 +124,10 @@ def alike(cosine: float) -> float:
     return 0.0 if cosine < ALIKE else min(1.0, cosine / FULLY_ALIKE)
 
 
-def name_term(a: Known, b: Known, meaning: float) -> tuple[float, float]:
-    """The share of words the names of ``a`` and ``b`` have in common, and how alike they
-    are in meaning (``meaning``: ``alike`` of their cosine)."""
+def word_share(a: Known, b: Known) -> float:
+    """The share of their words the names of ``a`` and ``b`` have in common (Jaccard)."""
     shared = a.words & b.words
-    return (len(shared) / len(a.words | b.words) if shared else 0.0), meaning
+    return len(shared) / len(a.words | b.words) if shared else 0.0
 
 
 def nearness(a: Known, b: Known, meaning: float = 0.0) -> float:
@@ -144,7 +143,7 @@ def nearness(a: Known, b: Known, meaning: float = 0.0) -> float:
         score += SAME_DAY
     elif apart <= 7 * DAY_NS:
         score += SAME_WEEK
-    return score + NAME_WEIGHT * max(name_term(a, b, meaning))
+    return score + NAME_WEIGHT * max(word_share(a, b), meaning)
 
 
 def how_near(a: Known, b: Known, meaning: float = 0.0) -> str:
@@ -160,8 +159,8 @@ def how_near(a: Known, b: Known, meaning: float = 0.0) -> str:
     elif apart <= 7 * DAY_NS:
         how.append("same week")
     # The name's term as it was counted: its meaning when that says more than its words.
-    same, means = name_term(a, b, meaning)
-    if means > same:
+    same = word_share(a, b)
+    if meaning > same:
         how.append(f"name means alike: {b.meaning} ~ {a.meaning}")
     elif same:
         how.append("name: " + " ".join(sorted(a.words & b.words)))
@@ -190,13 +189,23 @@ class _Alike:
         for start in range(0, len(mine), CHUNK):
             names = mine[start : start + CHUNK]
             cosines = embed(names) @ known
-            rows, cols = np.nonzero(cosines >= ALIKE)
-            hits: dict[int, list[tuple[float, int]]] = defaultdict(list)
-            for row, col in zip(rows.tolist(), cols.tolist()):
-                hits[row].append((float(cosines[row, col]), col))
-            for row, pairs in hits.items():
-                best = sorted(pairs, reverse=True)[:ALIKE_MAX]
-                self.found[names[row]] = [(theirs[col], alike(c)) for c, col in best]
+            found = np.flatnonzero(cosines >= ALIKE)
+            rows, cols = np.divmod(found, len(theirs))
+            values = cosines.ravel()[found]
+            # By name, the most alike first (cosines are at most 1: one key sorts both);
+            # each name's first ALIKE_MAX kept.
+            order = np.argsort(rows - values / 4)
+            rows, cols, values = rows[order], cols[order], values[order]
+            rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
+            kept = rank < ALIKE_MAX
+            rows, cols, values = rows[kept], cols[kept], values[kept]
+            firsts, starts = np.unique(rows, return_index=True)
+            ends = np.r_[starts[1:], len(rows)].astype(int)
+            for row, at, to in zip(firsts.tolist(), starts.tolist(), ends.tolist()):
+                self.found[names[row]] = [
+                    (theirs[col], alike(c))
+                    for col, c in zip(cols[at:to].tolist(), values[at:to].tolist())
+                ]
 
     def of(self, one: Known) -> dict[str, float]:
         """The tagged names alike to the name of ``one``, and how much (:func:`alike`)."""
@@ -215,9 +224,9 @@ class _Near:
     """The tagged files, found by what can make one near a file: a neighbour scores at least
     ``NEAR`` only in the same folder, in a folder beside it, with a name word in common or
     a name alike in meaning (``_Alike`` finds those; time alone gives at most 0.5). So a
-    file is compared with those, not with every file;
-    a word on more than ``COMMON`` tagged files says too little to bring any in by itself,
-    and when the folders beside a file's hold more than that, only its own folder's are."""
+    file is compared with those, not with every file; a word on more than ``COMMON`` tagged
+    files says too little to bring any in by itself, and when the folders beside a file's
+    hold more than that, only its own folder's are."""
 
     def __init__(self, tagged: Sequence[Known]) -> None:
         self.by_folder: dict[bytes, list[Known]] = defaultdict(list)
