@@ -60,14 +60,21 @@ SHARE = 0.5
 ENOUGH = 1.5
 # A word on more tagged files than this brings no neighbour in by itself (see ``_Near``).
 COMMON = 100
-# Names alike in meaning: the cosine of their vectors. Measured on pairs of names: unrelated
-# ones at most 0.05 ("beach holiday" ~ "office party" 0.05, ~ "tax return" 0.02), names of
+# Names alike in meaning: the cosine of their vectors. Measured on pairs of names: names of
 # one subject from 0.3 ("beach holiday" ~ "seaside vacation" 0.30, "beach trip" ~ "seaside
-# vacation" 0.42, "wedding photos" ~ "marriage pictures" 0.80); between, near misses
-# ("holiday beach sunset" ~ "seaside vacation" 0.22, "todo" ~ "shopping list" 0.14). Below
-# ALIKE names mean nothing alike; from FULLY_ALIKE they count as names of the same words.
+# vacation" 0.42, "wedding photos" ~ "marriage pictures" 0.80); near misses below
+# ("holiday beach sunset" ~ "seaside vacation" 0.22). The model is coarse: unrelated names
+# are mostly below 0.1 ("beach holiday" ~ "tax return" 0.02) but not all: of 1,225 pairs of
+# 50 everyday names, 18 reach 0.3, some unrelated ("birthday cake" ~ "cat sleeping" 0.35).
+# So meaning counts no more than the same words would, one neighbour never suffices
+# (``ENOUGH``), and a name alike to more than ALIKE_FEW tagged names is alike by chance, as
+# a common word, and brings none in. That bound narrows, does not close, the gap: with one
+# tag on every tagged file (random two-word names, the worst case), unrelated names in
+# other folders still got it: 756 of 1,000 with 200 tagged, 79 with 500, 13 with 2,000.
+# Below ALIKE names mean nothing alike; from FULLY_ALIKE, the same words.
 ALIKE = 0.25
 FULLY_ALIKE = 0.3
+ALIKE_FEW = 10
 # Untagged names compared with all tagged ones in one product (its memory: CHUNK x names).
 CHUNK = 2048
 # The tagged names one name brings in by meaning, the most alike (as many as vote).
@@ -173,7 +180,8 @@ class _Alike:
     Names, not files: a distinct name is embedded and compared once, however many files
     carry it (camera counters, "scan", dated reports are one name each). The untagged names
     are compared with every tagged one as a matrix product, ``CHUNK`` rows at a time; each
-    keeps its ``ALIKE_MAX`` most alike at or above ``ALIKE``."""
+    keeps its ``ALIKE_MAX`` most alike at or above ``ALIKE``, unless more than ``ALIKE_FEW``
+    are (then none: alike by chance)."""
 
     def __init__(self, untagged: Sequence[Known], tagged: Sequence[Known]) -> None:
         self.by_name: dict[str, list[Known]] = defaultdict(list)
@@ -192,6 +200,8 @@ class _Alike:
             found = np.flatnonzero(cosines >= ALIKE)
             rows, cols = np.divmod(found, len(theirs))
             values = cosines.ravel()[found]
+            few = np.bincount(rows, minlength=len(names))[rows] <= ALIKE_FEW
+            rows, cols, values = rows[few], cols[few], values[few]
             # By name, the most alike first (cosines are at most 1: one key sorts both);
             # each name's first ALIKE_MAX kept.
             order = np.argsort(rows - values / 4)
