@@ -188,7 +188,7 @@ class _Alike:
         for one in tagged:
             if one.meaning:
                 self.by_name[one.meaning].append(one)
-        self.found: dict[str, list[tuple[str, float]]] = {}
+        self.found: dict[str, dict[str, float]] = {}
         mine = sorted({one.meaning for one in untagged if one.meaning})
         theirs = sorted(self.by_name)
         if not mine or not theirs:
@@ -212,19 +212,19 @@ class _Alike:
             firsts, starts = np.unique(rows, return_index=True)
             ends = np.r_[starts[1:], len(rows)].astype(int)
             for row, at, to in zip(firsts.tolist(), starts.tolist(), ends.tolist()):
-                self.found[names[row]] = [
-                    (theirs[col], alike(c))
+                self.found[names[row]] = {
+                    theirs[col]: alike(c)
                     for col, c in zip(cols[at:to].tolist(), values[at:to].tolist())
-                ]
+                }
 
     def of(self, one: Known) -> dict[str, float]:
         """The tagged names alike to the name of ``one``, and how much (:func:`alike`)."""
-        return dict(self.found.get(one.meaning, ()))
+        return self.found.get(one.meaning, {})
 
     def candidates(self, one: Known) -> Iterable[Known]:
         """The tagged files whose names are alike to that of ``one`` (a name on more than
         ``COMMON`` tagged files brings none in by itself, as a common word)."""
-        for name, _ in self.found.get(one.meaning, ()):
+        for name in self.found.get(one.meaning, ()):
             found = self.by_name[name]
             if len(found) <= COMMON:
                 yield from found
@@ -249,8 +249,9 @@ class _Near:
             for word in one.words:
                 self.by_word[word].append(one)
 
-    def candidates(self, one: Known) -> Iterable[Known]:
-        """The tagged files in its folder, beside it, or sharing a name word with it."""
+    def candidates(self, one: Known) -> dict[bytes, Known]:
+        """The tagged files in its folder, beside it, or sharing a name word with it, by
+        path."""
         beside = self.by_parent.get(one.parent, ())
         if len(beside) > COMMON:  # many folders side by side: its own folder's files only
             beside = self.by_folder.get(one.folder, ())
@@ -259,7 +260,7 @@ class _Near:
             found = self.by_word.get(word, ())
             if len(found) <= COMMON:
                 seen.update((other.path, other) for other in found)
-        return seen.values()
+        return seen
 
 
 def suggestions(
@@ -271,8 +272,9 @@ def suggestions(
     for one in untagged:
         scored = []
         means = meanings.of(one)
-        candidates = {other.path: other for other in near.candidates(one)}
-        candidates.update((other.path, other) for other in meanings.candidates(one))
+        candidates = near.candidates(one)
+        if means:
+            candidates.update((other.path, other) for other in meanings.candidates(one))
         for other in candidates.values():
             score = nearness(one, other, means.get(other.meaning, 0.0))
             if score >= NEAR:
