@@ -165,11 +165,27 @@ def test_a_name_alike_in_meaning_brings_the_tag_from_another_folder_and_year(
     ]
     put(root, "Phone/Camera/IMG_2041 seaside vacation.jpg", JULY)
     put(root, "Phone/Camera/tax return 2023.pdf", JULY)
+    # A library holds other tags too: Holiday is not on every tagged file, so being on the
+    # files alike in meaning says something.
+    others = {
+        "Invoices": (
+            "Documents/Invoices/acme invoice march.pdf",
+            "Documents/Invoices/gas bill.pdf",
+        ),
+        "Work": ("Work/project report.docx", "Work/meeting minutes.txt"),
+    }
+    for paths in others.values():
+        for rel in paths:
+            put(root, rel, JULY - 200 * DAY)
     sd.run("library", "create", "Home")
     sd.run("location", "add", str(root))
     sd.run("tag", "create", "Holiday")
     sd.run("tag", "add", *map(str, tagged), "Holiday")
-    sd.run("agent", "grant", "tags", "--location", str(root), "--tag", "Holiday")
+    for tag, paths in others.items():
+        sd.run("tag", "create", tag)
+        sd.run("tag", "add", *(str(root / rel) for rel in paths), tag)
+    granted = ("--tag", "Holiday", "--tag", "Invoices", "--tag", "Work")
+    sd.run("agent", "grant", "tags", "--location", str(root), *granted)
     assert sd.json("agent", "run", "tags")["proposed"] == 1
     [found] = sd.json("agent", "proposals")
     camera = root / "Phone/Camera"
@@ -180,3 +196,37 @@ def test_a_name_alike_in_meaning_brings_the_tag_from_another_folder_and_year(
     assert (
         "beach holiday.jpg (name means alike: beach holiday ~ seaside vacation)" in (item["reason"])
     )
+
+
+def test_a_tag_on_every_tagged_file_is_not_spread_by_meaning(sd: Sd, tmp_path: Path) -> None:
+    # Every tagged file carries Photos. Names in another folder, far in time, that the model
+    # finds alike to some by chance ("recipe pancakes" ~ "birthday cake", "car insurance" ~
+    # "new car") get nothing: being on the files alike in meaning says nothing of a tag on
+    # all of them.
+    root = tmp_path / "home"
+    photos = [
+        put(root, f"Pictures/2021/{n}.jpg", JULY - 900 * DAY + i * 3600)
+        for i, n in enumerate(
+            (
+                "birthday cake",
+                "chocolate cake",
+                "wedding cake",
+                "school concert",
+                "concert night",
+                "new car",
+                "car wash",
+                "family dinner",
+                "dinner party",
+                "cat sleeping",
+            )
+        )
+    ]
+    for name in ("recipe pancakes.pdf", "car insurance.pdf", "meeting notes.txt"):
+        put(root, f"Documents/Letters/{name}", JULY)
+    sd.run("library", "create", "Home")
+    sd.run("location", "add", str(root))
+    sd.run("tag", "create", "Photos")
+    sd.run("tag", "add", *map(str, photos), "Photos")
+    sd.run("agent", "grant", "tags", "--location", str(root), "--tag", "Photos")
+    assert sd.json("agent", "run", "tags")["proposed"] == 0
+    assert sd.json("agent", "proposals") == []

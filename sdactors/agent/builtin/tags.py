@@ -75,6 +75,15 @@ COMMON = 100
 ALIKE = 0.25
 FULLY_ALIKE = 0.3
 ALIKE_FEW = 10
+# A tag only meaning brings (its neighbours would not be near without their names' meaning:
+# ``by_meaning``) must be LIFT times as common among the files alike in meaning
+# (``_Alike.candidates``) as among all tagged files, on at least LIFT_FEW of them: the
+# model's chance likeness spreads a tag as often as it is common, a true synonym more. So a
+# tag on nearly every tagged file is never spread by meaning (measured, tools/bench_tags.py:
+# one tag on all, unrelated names elsewhere got it 756 of 1,000 times with 200 tagged, none
+# with the rule).
+LIFT = 2.0
+LIFT_FEW = 2
 # Untagged names compared with all tagged ones in one product (its memory: CHUNK x names).
 CHUNK = 2048
 # The tagged names one name brings in by meaning, the most alike (as many as vote).
@@ -151,6 +160,12 @@ def nearness(a: Known, b: Known, meaning: float = 0.0) -> float:
     elif apart <= 7 * DAY_NS:
         score += SAME_WEEK
     return score + NAME_WEIGHT * max(word_share(a, b), meaning)
+
+
+def by_meaning(a: Known, b: Known) -> bool:
+    """Whether only its name's meaning makes ``b`` near ``a``: without it, its folder, time
+    and name words would not (a word or two in common, far away, are not enough)."""
+    return nearness(a, b) < NEAR
 
 
 def how_near(a: Known, b: Known, meaning: float = 0.0) -> str:
@@ -269,6 +284,11 @@ def suggestions(
     """``(file, tag, reason)`` for each tag the nearest tagged files suggest for a file."""
     near = _Near(tagged)
     meanings = _Alike(untagged, tagged)
+    # How common each tag is among all tagged files: what a tag by meaning alone must beat.
+    common: dict[str, int] = defaultdict(int)
+    for other in tagged:
+        for tag in other.tags:
+            common[tag] += 1
     for one in untagged:
         scored = []
         means = meanings.of(one)
@@ -285,7 +305,11 @@ def suggestions(
         for neg, _, other in nearest:
             for tag in other.tags:
                 votes[tag].append((-neg, other))
+        alike = list(meanings.candidates(one)) if means else []
         for tag, held in sorted(votes.items()):
+            if not lifted(tag, alike, common[tag] / len(tagged)):
+                # Not lifted: the neighbours only meaning makes near do not vote for it.
+                held = [(s, other) for s, other in held if not by_meaning(one, other)]
             weight = sum(score for score, _ in held)
             if weight < ENOUGH or weight < SHARE * total:
                 continue
@@ -295,6 +319,13 @@ def suggestions(
                 for _, other in held
             )
             yield one, tag, f"{len(held)} of its {len(nearest)} nearest files carry {tag}: {named}"
+
+
+def lifted(tag: str, alike: Sequence[Known], share: float) -> bool:
+    """Whether ``tag`` is clearly more common among the files ``alike`` in meaning to one
+    than its ``share`` of all tagged files (``LIFT``, ``LIFT_FEW``)."""
+    carrying = sum(1 for other in alike if tag in other.tags)
+    return carrying >= LIFT_FEW and carrying >= LIFT * share * len(alike)
 
 
 class Tags:
