@@ -5,8 +5,9 @@ one supplier. A file near those (in the same folder or one beside it, made about
 time, with a name of the same words or of the same meaning: "seaside vacation" and "beach
 holiday") most likely belongs with them. So for each untagged file in the grant, the tagged
 files of this device are scored by nearness: folder, time and name (its words or their
-meaning, whichever says more). A tag is suggested when the nearest neighbours carrying it outweigh those that do not
-(``SHARE``), by at least one good neighbour's worth (``ENOUGH``); its item names them.
+meaning, whichever says more). A tag is suggested when the nearest neighbours carrying it
+outweigh those that do not (``SHARE``), by at least one good neighbour's worth
+(``ENOUGH``); its item names them.
 
 Only tags the agent is granted are read from neighbours and proposed; a file with any tag at
 all is left alone (someone already chose for it). Each proposal is one tag for the files of
@@ -17,6 +18,11 @@ Meaning is the semantic model's (``sdactors.semantic``): each distinct name, as 
 embedded once, here (the vectors job's file holds a name's meaning mixed with its folders',
 and may be behind). A name alike in meaning brings a neighbour in from anywhere, so the
 untagged names are compared with the tagged ones as matrices, in chunks (``_Alike``).
+The model is coarse (unrelated names can be as alike as synonyms), so meaning is trusted
+only where it says something: a neighbour that only its name's meaning makes near votes
+for a tag only when that tag is clearly more common among the files alike in meaning than
+among all tagged files (``LIFT``). A tag on nearly every tagged file is spread by folder
+and words, never by meaning; and meaning needs other granted tags beside it to compare.
 """
 
 from __future__ import annotations
@@ -68,22 +74,27 @@ COMMON = 100
 # 50 everyday names, 18 reach 0.3, some unrelated ("birthday cake" ~ "cat sleeping" 0.35).
 # So meaning counts no more than the same words would, one neighbour never suffices
 # (``ENOUGH``), and a name alike to more than ALIKE_FEW tagged names is alike by chance, as
-# a common word, and brings none in. That bound narrows, does not close, the gap: with one
-# tag on every tagged file (random two-word names, the worst case), unrelated names in
-# other folders still got it: 756 of 1,000 with 200 tagged, 79 with 500, 13 with 2,000.
-# Below ALIKE names mean nothing alike; from FULLY_ALIKE, the same words.
+# a common word, and brings none in. That bound alone does not close the gap (with one tag
+# on every tagged file, unrelated names in other folders got it: 756 of 1,000 with 200
+# tagged, 13 with 2,000); the lift below does. Below ALIKE names mean nothing alike; from
+# FULLY_ALIKE, the same words.
 ALIKE = 0.25
 FULLY_ALIKE = 0.3
 ALIKE_FEW = 10
 # A tag only meaning brings (its neighbours would not be near without their names' meaning:
-# ``by_meaning``) must be LIFT times as common among the files alike in meaning
-# (``_Alike.candidates``) as among all tagged files, on at least LIFT_FEW of them: the
-# model's chance likeness spreads a tag as often as it is common, a true synonym more. So a
-# tag on nearly every tagged file is never spread by meaning (measured, tools/bench_tags.py:
-# one tag on all, unrelated names elsewhere got it 756 of 1,000 times with 200 tagged, none
-# with the rule).
+# ``by_meaning``) must be LIFT times as common among the files alike in meaning to the
+# file's name (``_Alike.candidates``) as among all tagged files of the grant, and on at
+# least LIFT_FEW of them: the model's chance likeness spreads a tag as often as it is
+# common, a true synonym more. So a tag on nearly every tagged file is never spread by
+# meaning, and a rare one needs three alike files. Measured (tools/bench_tags.py, 1,000
+# unrelated names alone in folders elsewhere; 15 planted names in other words of 5 subjects
+# of 5 tagged files): one tag on all tagged files, 200 or 2,000 of them, unrelated files
+# tagged 111 and 319 of 1,000 without the lift, 3 and 3 with (those by a rare planted tag,
+# not the common one), recall the same; 20 tags (one per folder) 17 and 38 of 1,000 with
+# at least 2 alike files, 4 and 5 with 3, recall the same (8 of 15 with 200 tagged; with
+# 2,000, 2: ALIKE_FEW drops most names then).
 LIFT = 2.0
-LIFT_FEW = 2
+LIFT_FEW = 3
 # Untagged names compared with all tagged ones in one product (its memory: CHUNK x names).
 CHUNK = 2048
 # The tagged names one name brings in by meaning, the most alike (as many as vote).
