@@ -1,5 +1,6 @@
 """The tag suggestions agent on a real index: untagged files get the tags their nearest
-tagged neighbours (folder, time, name) share, only granted tags, never outside the grant."""
+tagged neighbours (folder, time, name words or meaning) share, only granted tags, never
+outside the grant."""
 
 from __future__ import annotations
 
@@ -101,7 +102,8 @@ def test_untagged_files_get_the_tags_their_nearest_neighbours_share(
     reasons = {os.fsdecode(i.args["paths"][0]): i.reason for i in rome.items}
     assert reasons[str(trip / "rome pantheon.jpg")] == (
         "2 of its 2 nearest files carry Rome: rome colosseum.jpg (same folder, same day, "
-        "name: rome); rome forum.jpg (same folder, same day, name: rome)"
+        "name means alike: rome colosseum ~ rome pantheon); rome forum.jpg (same folder, "
+        "same day, name means alike: rome forum ~ rome pantheon)"
     )
     assert rome.title == f"tag Rome on 2 files in {trip}"
 
@@ -148,3 +150,83 @@ def test_granted_run_and_accepted_the_suggested_tags_are_on_the_files(sd: Sd, ro
     assert tags["rome pantheon.jpg"] == ["Rome"] and tags["IMG_0042.jpg"] == ["Rome"]
     # Tagged now: nothing more to suggest.
     assert sd.json("agent", "run", "tags")["proposed"] == 0
+
+
+def test_a_name_alike_in_meaning_brings_the_tag_from_another_folder_and_year(
+    sd: Sd, tmp_path: Path
+) -> None:
+    # The Holiday photos share no word with "seaside vacation", nor its folder (nor one
+    # beside it), nor its year: only their names' meaning makes them its neighbours.
+    root = tmp_path / "home"
+    trip = root / "Pictures/Trips/Greece 2019"
+    tagged = [
+        put(trip, n, JULY - 1400 * DAY + i * 3600)
+        for i, n in enumerate(("beach holiday.jpg", "holiday at the beach.jpg", "beach trip.jpg"))
+    ]
+    put(root, "Phone/Camera/IMG_2041 seaside vacation.jpg", JULY)
+    put(root, "Phone/Camera/tax return 2023.pdf", JULY)
+    # A library holds other tags too: Holiday is not on every tagged file, so being on the
+    # files alike in meaning says something.
+    others = {
+        "Invoices": (
+            "Documents/Invoices/acme invoice march.pdf",
+            "Documents/Invoices/gas bill.pdf",
+        ),
+        "Work": ("Work/project report.docx", "Work/meeting minutes.txt"),
+    }
+    for paths in others.values():
+        for rel in paths:
+            put(root, rel, JULY - 200 * DAY)
+    sd.run("library", "create", "Home")
+    sd.run("location", "add", str(root))
+    sd.run("tag", "create", "Holiday")
+    sd.run("tag", "add", *map(str, tagged), "Holiday")
+    for tag, paths in others.items():
+        sd.run("tag", "create", tag)
+        sd.run("tag", "add", *(str(root / rel) for rel in paths), tag)
+    granted = ("--tag", "Holiday", "--tag", "Invoices", "--tag", "Work")
+    sd.run("agent", "grant", "tags", "--location", str(root), *granted)
+    assert sd.json("agent", "run", "tags")["proposed"] == 1
+    [found] = sd.json("agent", "proposals")
+    camera = root / "Phone/Camera"
+    assert found["title"] == f"tag Holiday on file in {camera}"
+    [item] = sd.json("agent", "show", found["id"])["preview"]
+    # The tax return (its name unlike theirs, its folder the photo's) is not proposed.
+    assert item["command"] == f"sd tag add {camera / 'IMG_2041 seaside vacation.jpg'} Holiday"
+    assert (
+        "beach holiday.jpg (name means alike: beach holiday ~ seaside vacation)" in (item["reason"])
+    )
+
+
+def test_a_tag_on_every_tagged_file_is_not_spread_by_meaning(sd: Sd, tmp_path: Path) -> None:
+    # Every tagged file carries Photos. Names in another folder, far in time, that the model
+    # finds alike to some by chance ("recipe pancakes" ~ "birthday cake", "car insurance" ~
+    # "new car") get nothing: being on the files alike in meaning says nothing of a tag on
+    # all of them.
+    root = tmp_path / "home"
+    photos = [
+        put(root, f"Pictures/2021/{n}.jpg", JULY - 900 * DAY + i * 3600)
+        for i, n in enumerate(
+            (
+                "birthday cake",
+                "chocolate cake",
+                "wedding cake",
+                "school concert",
+                "concert night",
+                "new car",
+                "car wash",
+                "family dinner",
+                "dinner party",
+                "cat sleeping",
+            )
+        )
+    ]
+    for name in ("recipe pancakes.pdf", "car insurance.pdf", "meeting notes.txt"):
+        put(root, f"Documents/Letters/{name}", JULY)
+    sd.run("library", "create", "Home")
+    sd.run("location", "add", str(root))
+    sd.run("tag", "create", "Photos")
+    sd.run("tag", "add", *map(str, photos), "Photos")
+    sd.run("agent", "grant", "tags", "--location", str(root), "--tag", "Photos")
+    assert sd.json("agent", "run", "tags")["proposed"] == 0
+    assert sd.json("agent", "proposals") == []
