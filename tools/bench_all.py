@@ -182,6 +182,12 @@ WEB_FIGURES = [
     Figure("rss_100_streams", "streams.delta_mb", "MB", "lower", goal="streams.goal.delta_mb"),
 ]  # fmt: skip
 
+TAGS_FIGURES = [
+    Figure("suggest_cpu", "cpu_s", "s", "lower"),
+    Figure("unrelated_tagged", "unrelated_tagged", "share", "lower"),
+    Figure("planted_recall", "planted_recall", "share", "higher"),
+]  # fmt: skip
+
 EXPLORER_FIGURES = [
     Figure("typing_p50", "typing.p50_ms", "ms", "lower"),
     Figure("typing_p99", "typing.p99_ms", "ms", "lower", goal="typing.goal.p99_ms"),
@@ -320,6 +326,13 @@ BENCHMARKS: list[Bench] = [
         quick=("--files", "500", "--runs", "20", "--streams", "20", "--events", "3"),
         tree=True,
         figures=WEB_FIGURES,
+    ),
+    Bench(
+        "tags",
+        "bench_tags.py",
+        quick=("--files", "2000", "--tagged", "200", "--unrelated", "200", "--repeat", "1"),
+        full=("--unrelated", "1000"),
+        figures=TAGS_FIGURES,
     ),
     # Needs Debian's chromium (installed when missing, as root): full runs only; its smoke
     # run is tests/browser/test_bench_explorer.py, beside the browser tests.

@@ -125,6 +125,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--unrelated", type=int, default=0)
     parser.add_argument("--one-tag", action="store_true")
+    parser.add_argument("--json", action="store_true", help="(the output is always JSON)")
     args = parser.parse_args()
     untagged, tagged, unrelated, planted = library(args)
     best_wall = best_cpu = float("inf")

@@ -205,9 +205,17 @@ def check_semantic(r: dict[str, Any], arg: Arg) -> None:
     assert r["scan"]["recall_at_10"] >= 0.95 and r["vectors_cpu_s"] > 0
 
 
+def check_tags(r: dict[str, Any], arg: Arg) -> None:
+    # Every file judged, the unrelated ones and the planted ones scored.
+    assert r["files"] == arg("--files") and r["tagged"] == arg("--tagged")
+    assert 0 <= r["unrelated_tagged"] <= 1 and 0 <= r["planted_recall"] <= 1
+    assert r["suggested"] > 0 and r["cpu_s"] > 0
+
+
 CHECKS: dict[str, Callable[[dict[str, Any], Arg], None]] = {
     "similar": check_similar,
     "semantic": check_semantic,
+    "tags": check_tags,
     "kinds": check_kinds,
     "index": check_index,
     "node": check_node,
