@@ -31,19 +31,7 @@ from typing import Any, Callable, ClassVar, Iterable, Sequence
 from events.domain.entries import DIR
 from events.envelope import Event
 from events.shapes import (
-    AbsPath,
-    Bool,
-    Bytes,
-    Int,
-    ListOf,
-    Maybe,
-    Name,
-    Num,
-    OneOf,
-    Plain,
-    Record,
     Shape,
-    Struct,
     Text,
 )
 from projections.annotations import annotations_of
@@ -52,7 +40,8 @@ from projections.files.search import Filters, search
 from sdactors.agent import lines
 from sdactors.agent.llm import Call, Chat
 from sdactors.agent.protocol import AgentView, Item, Proposal
-from sdactors.runtime.errors import AskRefused
+from sdactors.runtime.errors import AskRefused, InvalidArgument
+from sdactors.runtime.json_shapes import from_json, json_object
 
 NAME = "ask"
 # What a read tool answers at most: a model's context is small.
@@ -98,70 +87,6 @@ class Command:
     def tool(self) -> str:
         """Its name as a tool: function names may not hold dots."""
         return self.op.replace(".", "_")
-
-
-def json_schema(shape: Shape) -> dict[str, Any]:
-    """The JSON schema of values of ``shape`` as the model writes them (bytes as text)."""
-    if isinstance(shape, Int):
-        return {"type": "integer", "minimum": shape.lo, "maximum": shape.hi}
-    if isinstance(shape, Num):
-        return {"type": "number", "minimum": shape.lo, "maximum": shape.hi}
-    if isinstance(shape, Bool):
-        return {"type": "boolean"}
-    if isinstance(shape, AbsPath):
-        return {"type": "string", "description": "an absolute path"}
-    if isinstance(shape, (Bytes, Name)):
-        return {"type": "string"}
-    if isinstance(shape, Text):
-        out: dict[str, Any] = {"type": "string", "minLength": shape.min, "maxLength": shape.max}
-        if shape.pattern:
-            out["pattern"] = f"^(?:{shape.pattern})$"
-        return out
-    if isinstance(shape, OneOf):
-        return {"enum": list(shape.values)}
-    if isinstance(shape, Maybe):
-        return {"anyOf": [json_schema(shape.inner), {"type": "null"}]}
-    if isinstance(shape, ListOf):
-        return {
-            "type": "array",
-            "items": json_schema(shape.item),
-            "minItems": shape.min,
-            "maxItems": shape.max,
-        }
-    if isinstance(shape, Record):
-        return {
-            "type": "array",
-            "prefixItems": [json_schema(s) for _, s in shape.fields],
-            "minItems": len(shape.fields),
-            "maxItems": len(shape.fields),
-        }
-    if isinstance(shape, Struct):
-        return _object([(name, s, True) for name, s in shape.fields])
-    if isinstance(shape, Plain):
-        return {}
-    raise TypeError(f"no JSON schema for {shape!r}")
-
-
-def _object(fields: Iterable[tuple[str, Shape, bool]]) -> dict[str, Any]:
-    fields = list(fields)
-    return {
-        "type": "object",
-        "properties": {name: json_schema(shape) for name, shape, _ in fields},
-        "required": [name for name, _, required in fields if required],
-        "additionalProperties": False,
-    }
-
-
-def from_json(shape: Shape, value: Any) -> Any:
-    """``value`` as the model wrote it, made what ``shape`` holds: text back to bytes where
-    the shape wants bytes (paths). Anything else is left for the shape's check to judge."""
-    if isinstance(shape, (Bytes, AbsPath, Name)) and isinstance(value, str):
-        return os.fsencode(value)
-    if isinstance(shape, Maybe):
-        return None if value is None else from_json(shape.inner, value)
-    if isinstance(shape, ListOf) and isinstance(value, list):
-        return [from_json(shape.item, one) for one in value]
-    return value
 
 
 # The read tools, answered here from the index.
@@ -214,7 +139,11 @@ READ_TOOLS: list[dict[str, Any]] = [
 def command_tool(command: Command) -> dict[str, Any]:
     """The tool that proposes ``command``: its fields, and the reason it is proposed."""
     reason = ("reason", Text(1, lines.REASON_MAX), True)
-    parameters = _object([*command.fields, reason])
+    fields = [*command.fields, reason]
+    parameters = json_object(
+        [(name, shape) for name, shape, required in fields if required],
+        [(name, shape) for name, shape, required in fields if not required],
+    )
     parameters["properties"]["reason"]["description"] = "why, in one line"
     return {
         "type": "function",
@@ -371,7 +300,10 @@ def _item(by_tool: dict[str, Command], refusal: Refusal, call: Call) -> Item:
             if required:
                 raise AskRefused(f"{command.op}: the model left out {name}")
             continue
-        value = from_json(shape, given[name])
+        try:
+            value = from_json(shape, given[name], name)
+        except InvalidArgument as exc:
+            raise AskRefused(f"{command.op}: {exc}") from None
         why = shape.checker()(value)
         if why is not None:
             raise AskRefused(f"{command.op}: {name}: {why}")

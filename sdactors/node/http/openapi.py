@@ -8,97 +8,34 @@ import dataclasses
 import functools
 from typing import Any
 
-from events.shapes import (
-    AbsPath,
-    Bool,
-    Bytes,
-    Int,
-    ListOf,
-    MapOf,
-    Maybe,
-    Name,
-    Num,
-    OneOf,
-    Plain,
-    Record,
-    Shape,
-    Struct,
-    Text,
-    declared_shape,
-)
+from events.shapes import Shape, declared_shape
 from sdactors.node.http.access import HOST_PATHS, READS
 from sdactors.ops import registry  # noqa: F401 - every command registered
 from sdactors.ops.base import command_class, commands
 from sdactors.ops.results import Either, Fields, Value
+from sdactors.runtime.json_shapes import json_object, json_schema
 
-# JSON Schema keeps integers to what a double holds exactly past this; ours go further.
-_SAFE = 1 << 53
+
+def _results(shape: Shape) -> dict[str, Any] | None:
+    """The JSON Schema of the shapes only results declare (``sdactors.ops.results``)."""
+    if isinstance(shape, Fields):
+        return json_object(shape.required, shape.optional, _results)
+    if isinstance(shape, Either):
+        return {"oneOf": [schema(s) for s in shape.options]}
+    if isinstance(shape, Value):
+        return {"description": "any plain value"}
+    return None
 
 
 def schema(shape: Shape) -> dict[str, Any]:
     """The JSON Schema of a value of ``shape`` as JSON carries it (ids hex, paths text)."""
-    if isinstance(shape, Maybe):
-        return {"anyOf": [schema(shape.inner), {"type": "null"}]}
-    if isinstance(shape, Bool):
-        return {"type": "boolean"}
-    if isinstance(shape, Int):
-        out: dict[str, Any] = {"type": "integer"}
-        if abs(shape.lo) <= _SAFE:
-            out["minimum"] = shape.lo
-        if abs(shape.hi) <= _SAFE:
-            out["maximum"] = shape.hi
-        return out
-    if isinstance(shape, Num):
-        return {"type": "number"}
-    if isinstance(shape, Bytes) and shape.size is not None:
-        hex_len = 2 * shape.size
-        return {"type": "string", "pattern": f"^[0-9a-f]{{{hex_len}}}$", "description": "hex"}
-    if isinstance(shape, (Bytes, AbsPath, Name)):
-        return {"type": "string", "description": shape.describe() + ", as text"}
-    if isinstance(shape, Text):
-        out = {"type": "string", "minLength": shape.min}
-        if shape.max <= _SAFE:
-            out["maxLength"] = shape.max
-        if shape.pattern:
-            out["pattern"] = f"^(?:{shape.pattern})$"
-        return out
-    if isinstance(shape, OneOf):
-        return {"enum": list(shape.values)}
-    if isinstance(shape, ListOf):
-        out = {"type": "array", "items": schema(shape.item), "minItems": shape.min}
-        if shape.max <= _SAFE:
-            out["maxItems"] = shape.max
-        return out
-    if isinstance(shape, Record):
-        return {
-            "type": "array",
-            "description": f"fields in order: {', '.join(shape.names)}",
-            "prefixItems": [schema(s) for _, s in shape.fields],
-            "minItems": len(shape.fields),
-            "maxItems": len(shape.fields),
-        }
-    if isinstance(shape, Struct):
-        return _object(shape.fields, ())
-    if isinstance(shape, Fields):
-        return _object(shape.required, shape.optional)
-    if isinstance(shape, MapOf):
-        return {"type": "object", "additionalProperties": schema(shape.value)}
-    if isinstance(shape, Either):
-        return {"oneOf": [schema(s) for s in shape.options]}
-    if isinstance(shape, (Plain, Value)):
-        return {"description": "any plain value"}
-    return {"description": shape.describe()}
+    return json_schema(shape, _results)
 
 
 def _object(
     required: tuple[tuple[str, Shape], ...], optional: tuple[tuple[str, Shape], ...]
 ) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {name: schema(s) for name, s in (*required, *optional)},
-        "required": [name for name, _ in required],
-        "additionalProperties": False,
-    }
+    return json_object(required, optional, _results)
 
 
 def _arguments(cls: type) -> dict[str, Any]:
