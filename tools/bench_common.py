@@ -41,6 +41,17 @@ def ensure_tool(binary: str, package: str) -> str | None:
         return shutil.which(binary)
 
 
+def emit(r: dict[str, Any], as_json: bool, report: Callable[[dict[str, Any]], None]) -> None:
+    """A benchmark's result: one JSON line (``--json``, what bench_all reads) or its report
+    for people; the exit status 1 when an answer was wrong (``r["ok"]`` false)."""
+    if as_json:
+        print(json.dumps(r))
+    else:
+        report(r)
+    if not r["ok"]:
+        sys.exit(1)
+
+
 def median_seconds(run: Callable[[], object], repeat: int = 3) -> float:
     """Median wall time of ``run``: one slow pass (another process waking) moves no figure."""
     times = []

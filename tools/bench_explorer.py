@@ -23,7 +23,6 @@ and removed at the end. The exit status is 1 when an answer was wrong.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -35,7 +34,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import latency_summary, sd, search_queries, tree_options  # noqa: E402
+from bench_common import emit, latency_summary, sd, search_queries, tree_options  # noqa: E402
 from bench_node import RunningNode, TreeIndex, quiet_env  # noqa: E402
 from gen_tree import generate  # noqa: E402
 
@@ -217,12 +216,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             node.kill()
         shutil.rmtree(scratch, ignore_errors=True)
     r["ok"] = r["typing"]["wrong"] == 0 and not r["disk"]["problems"] and not r["write"]["problems"]
-    if args.json:
-        print(json.dumps(r))
-    else:
-        report(r)
-    if not r["ok"]:
-        sys.exit(1)
+    emit(r, args.json, report)
     return r
 
 

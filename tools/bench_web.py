@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import latency_summary, sd, search_queries, tree_options  # noqa: E402
+from bench_common import emit, latency_summary, sd, search_queries, tree_options  # noqa: E402
 from bench_node import (  # noqa: E402
     RunningNode,
     TreeIndex,
@@ -371,12 +371,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         and r["streams"]["opened"] == args.streams
         and r["stop"]["exit_code"] == 0
     )
-    if args.json:
-        print(json.dumps(r))
-    else:
-        report(r)
-    if not r["ok"]:
-        sys.exit(1)
+    emit(r, args.json, report)
     return r
 
 
